@@ -1,0 +1,284 @@
+//! Typed `config.toml`. The keys are a fixed contract (see DESIGN.md); unknown keys are an error so
+//! a typo in a deployment never silently falls back to a default.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+/// Environment variable that picks the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "WARRANTY_GATEWAY_CONFIG";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub partners: Vec<PartnerSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    #[serde(default = "default_bind")]
+    pub bind: String,
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: default_bind(),
+            max_body_bytes: default_max_body_bytes(),
+        }
+    }
+}
+
+fn default_bind() -> String {
+    "127.0.0.1:8080".to_owned()
+}
+
+fn default_max_body_bytes() -> usize {
+    64 * 1024 * 1024
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub path: PathBuf,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerSettings {
+    pub company: String,
+    pub partner_id: i64,
+    pub secret: Option<String>,
+    pub secret_env: Option<String>,
+    pub plan_term_months: u32,
+    pub timezone: Option<String>,
+}
+
+impl fmt::Debug for PartnerSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PartnerSettings")
+            .field("company", &self.company)
+            .field("partner_id", &self.partner_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("secret_env", &self.secret_env)
+            .field("plan_term_months", &self.plan_term_months)
+            .field("timezone", &self.timezone)
+            .finish()
+    }
+}
+
+/// A configured partner, resolved and checked: the secret is loaded, the zone parsed.
+pub struct Partner {
+    pub company: String,
+    pub partner_id: i64,
+    secret: Vec<u8>,
+    pub plan_term_months: u32,
+    pub timezone: Tz,
+}
+
+impl Partner {
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+}
+
+// Never print the secret, whatever logs a Partner.
+impl fmt::Debug for Partner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Partner")
+            .field("company", &self.company)
+            .field("partner_id", &self.partner_id)
+            .field("plan_term_months", &self.plan_term_months)
+            .field("timezone", &self.timezone)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The whole resolved configuration the server runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: String,
+    pub max_body_bytes: usize,
+    pub database_path: PathBuf,
+    pub partners: Arc<Partners>,
+}
+
+/// The configured partners, looked up by company (case-insensitively: it is a URL segment).
+#[derive(Debug, Default)]
+pub struct Partners(Vec<Arc<Partner>>);
+
+impl Partners {
+    pub fn by_company(&self, company: &str) -> Option<&Arc<Partner>> {
+        self.0.iter().find(|p| p.company.eq_ignore_ascii_case(company))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Partner>> {
+        self.0.iter()
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file. A relative database path is taken from the file's folder,
+    /// so the server finds the same database whatever directory it is started from.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let file: FileConfig =
+            toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::from_file_config(file, base, |name| std::env::var(name).ok())
+    }
+
+    /// Resolves a parsed config: secrets (inline or from the environment), time zones, paths.
+    pub fn from_file_config(
+        file: FileConfig,
+        base_dir: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Config> {
+        if file.server.max_body_bytes == 0 {
+            bail!("server.max_body_bytes must be greater than 0");
+        }
+        let database_path = if file.database.path.is_absolute() {
+            file.database.path.clone()
+        } else {
+            base_dir.join(&file.database.path)
+        };
+        let mut partners = Vec::new();
+        let mut companies = HashSet::new();
+        let mut ids = HashSet::new();
+        for p in file.partners {
+            partners.push(Arc::new(resolve_partner(p, &env, &mut companies, &mut ids)?));
+        }
+        Ok(Config {
+            bind: file.server.bind,
+            max_body_bytes: file.server.max_body_bytes,
+            database_path,
+            partners: Arc::new(Partners(partners)),
+        })
+    }
+}
+
+fn resolve_partner(
+    p: PartnerSettings,
+    env: &impl Fn(&str) -> Option<String>,
+    companies: &mut HashSet<String>,
+    ids: &mut HashSet<i64>,
+) -> anyhow::Result<Partner> {
+    let company = p.company.trim().to_owned();
+    let valid_name = !company.is_empty()
+        && company
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_name {
+        bail!("partner company {company:?}: use only letters, digits, '_' and '-'");
+    }
+    if company.to_ascii_lowercase().ends_with("_test") {
+        bail!("partner company {company:?} must not end in _test: that suffix names the test tenant");
+    }
+    if !companies.insert(company.to_ascii_lowercase()) {
+        bail!("partner company {company:?} is configured twice");
+    }
+    if !ids.insert(p.partner_id) {
+        bail!("partner_id {} is configured twice", p.partner_id);
+    }
+    let secret = match (p.secret, p.secret_env) {
+        (Some(s), None) => s,
+        (None, Some(var)) => env(&var).with_context(|| {
+            format!("partner {company}: environment variable {var} (secret_env) is not set")
+        })?,
+        (Some(_), Some(_)) => bail!("partner {company}: set secret or secret_env, not both"),
+        (None, None) => bail!("partner {company}: secret or secret_env is required"),
+    };
+    if secret.is_empty() {
+        bail!("partner {company}: the secret is empty");
+    }
+    if p.plan_term_months == 0 {
+        bail!("partner {company}: plan_term_months must be at least 1");
+    }
+    let timezone = match p.timezone.as_deref() {
+        None => Tz::UTC,
+        Some(name) => name
+            .parse::<Tz>()
+            .map_err(|_| anyhow::anyhow!("partner {company}: unknown timezone {name:?} (use an IANA name such as America/Denver)"))?,
+    };
+    Ok(Partner {
+        company,
+        partner_id: p.partner_id,
+        secret: secret.into_bytes(),
+        plan_term_months: p.plan_term_months,
+        timezone,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<Config> {
+        let file: FileConfig = toml::from_str(text)?;
+        Config::from_file_config(file, Path::new("/srv/gw"), |name| {
+            (name == "TC_SECRET").then(|| "from-env".to_owned())
+        })
+    }
+
+    const BASE: &str = r#"
+        [database]
+        path = "data/db.sqlite3"
+    "#;
+
+    #[test]
+    fn resolves_paths_secrets_and_zones() {
+        let cfg = parse(&format!(
+            r#"{BASE}
+            [[partners]]
+            company = "tirecompany"
+            partner_id = 1001
+            secret_env = "TC_SECRET"
+            plan_term_months = 36
+            timezone = "America/Denver"
+            "#
+        ))
+        .unwrap();
+        assert_eq!(cfg.database_path, Path::new("/srv/gw/data/db.sqlite3"));
+        assert_eq!(cfg.bind, "127.0.0.1:8080");
+        assert_eq!(cfg.max_body_bytes, 64 * 1024 * 1024);
+        let p = cfg.partners.by_company("TireCompany").unwrap();
+        assert_eq!(p.secret(), b"from-env");
+        assert_eq!(p.timezone, chrono_tz::America::Denver);
+        assert!(!format!("{p:?}").contains("from-env"));
+    }
+
+    #[test]
+    fn rejects_bad_partners() {
+        let partner = |extra: &str| {
+            format!(
+                "{BASE}\n[[partners]]\ncompany = \"acme\"\npartner_id = 1\nplan_term_months = 12\n{extra}"
+            )
+        };
+        for (extra, needle) in [
+            ("", "secret or secret_env is required"),
+            ("secret_env = \"MISSING\"", "MISSING"),
+            ("secret = \"s\"\ntimezone = \"Mars/Base\"", "unknown timezone"),
+            ("secret = \"s\"\nfoo = 1", "unknown field"),
+        ] {
+            let err = format!("{:#}", parse(&partner(extra)).unwrap_err());
+            assert!(err.contains(needle), "{err}");
+        }
+        let twice = format!("{}\n{}", partner("secret = \"s\""), "[[partners]]\ncompany = \"ACME\"\npartner_id = 2\nplan_term_months = 12\nsecret = \"t\"");
+        assert!(format!("{:#}", parse(&twice).unwrap_err()).contains("configured twice"));
+        let test_name = format!("{BASE}\n[[partners]]\ncompany = \"acme_test\"\npartner_id = 1\nplan_term_months = 12\nsecret = \"s\"");
+        assert!(format!("{:#}", parse(&test_name).unwrap_err()).contains("_test"));
+    }
+}

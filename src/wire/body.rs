@@ -1,0 +1,333 @@
+//! The POST body: a JSON object of record arrays. Decoded in one pass straight into per-record
+//! slots of raw JSON values borrowed from the body (no `serde_json::Value` tree), so money keeps
+//! its exact literal and a batch of 50,000 records costs no per-field allocation until a field is
+//! parsed.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::{FieldSpec, field_index};
+
+/// One record's fields as sent: a slot per field of its type (last duplicate key wins), and the
+/// keys that named no field.
+#[derive(Debug)]
+pub struct RawRecord<'a> {
+    pub values: Vec<Option<&'a RawValue>>,
+    pub unknown: Vec<String>,
+}
+
+/// An element of a record array: an object, or something else that is rejected on its own.
+#[derive(Debug)]
+pub enum RawItem<'a> {
+    Record(RawRecord<'a>),
+    /// The element was not a JSON object; the str names what it was ("an array", "null", ...).
+    NotAnObject(&'static str),
+}
+
+/// Why a body could not be used at all (a body-level 400).
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("the body is empty; send a JSON object such as {{\"Registrations\": [...]}}")]
+    Empty,
+    #[error("the body is not valid UTF-8 (first invalid byte at offset {0})")]
+    NotUtf8(usize),
+    #[error("the body is not usable JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the body has no record arrays; expected one or more of {expected}")]
+    NoRecordArrays { expected: String },
+    #[error("unknown record array {key:?}; expected {expected} (nothing was written)")]
+    UnknownArray { key: String, expected: String },
+}
+
+/// Decodes a body into one list of items per record type, in the order of `types` (each a
+/// top-level key and its fields). Absent and `null` arrays are empty.
+pub fn decode_batch<'a>(
+    body: &'a [u8],
+    types: &[(&'static str, &'static [FieldSpec])],
+) -> Result<Vec<Vec<RawItem<'a>>>, BodyError> {
+    let text = std::str::from_utf8(body).map_err(|e| BodyError::NotUtf8(e.valid_up_to()))?;
+    if text.trim().is_empty() {
+        return Err(BodyError::Empty);
+    }
+    let expected = types.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
+    let mut de = serde_json::Deserializer::from_str(text);
+    let top = TopSeed { types }.deserialize(&mut de)?;
+    de.end()?;
+    if let Some(key) = top.unknown_arrays.into_iter().next() {
+        return Err(BodyError::UnknownArray { key, expected });
+    }
+    if !top.seen_any {
+        return Err(BodyError::NoRecordArrays { expected });
+    }
+    Ok(top.arrays)
+}
+
+struct TopLevel<'a> {
+    arrays: Vec<Vec<RawItem<'a>>>,
+    seen_any: bool,
+    unknown_arrays: Vec<String>,
+}
+
+/// A key that borrows from the body when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct TopSeed<'t> {
+    types: &'t [(&'static str, &'static [FieldSpec])],
+}
+
+impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
+    type Value = TopLevel<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopSeed<'_> {
+    type Value = TopLevel<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let names: Vec<_> = self.types.iter().map(|(n, _)| *n).collect();
+        write!(f, "a JSON object with one or more of the arrays {}", names.join(", "))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut top = TopLevel {
+            arrays: self.types.iter().map(|_| Vec::new()).collect(),
+            seen_any: false,
+            unknown_arrays: Vec::new(),
+        };
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            match self.types.iter().position(|(name, _)| name.eq_ignore_ascii_case(&key)) {
+                Some(i) => {
+                    let (name, fields) = self.types[i];
+                    top.arrays[i] = map.next_value_seed(ArraySeed { name, fields })?;
+                    top.seen_any = true;
+                }
+                None => {
+                    // A misspelt record type would otherwise drop its records without a word.
+                    if map.next_value::<JsonKind>()?.0 == "an array" {
+                        top.unknown_arrays.push(key.into_owned());
+                    }
+                }
+            }
+        }
+        Ok(top)
+    }
+}
+
+/// A record array: `null` counts as empty (serializers emit it for empty lists).
+struct ArraySeed {
+    name: &'static str,
+    fields: &'static [FieldSpec],
+}
+
+impl<'de> DeserializeSeed<'de> for ArraySeed {
+    type Value = Vec<RawItem<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ArraySeed {
+    type Value = Vec<RawItem<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{} to be an array of records", self.name)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(65_536));
+        while let Some(item) = seq.next_element_seed(ItemSeed { fields: self.fields })? {
+            items.push(item);
+        }
+        Ok(items)
+    }
+}
+
+struct ItemSeed {
+    fields: &'static [FieldSpec],
+}
+
+impl<'de> DeserializeSeed<'de> for ItemSeed {
+    type Value = RawItem<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+macro_rules! not_an_object {
+    ($($method:ident($($ty:ty)?) => $what:literal),* $(,)?) => {
+        $(fn $method<E: de::Error>(self $(, _: $ty)?) -> Result<Self::Value, E> {
+            Ok(RawItem::NotAnObject($what))
+        })*
+    };
+}
+
+impl<'de> Visitor<'de> for ItemSeed {
+    type Value = RawItem<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a record object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut values = vec![None; self.fields.len()];
+        let mut unknown: Vec<String> = Vec::new();
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            match field_index(self.fields, &key) {
+                Some(i) => values[i] = Some(map.next_value::<&'de RawValue>()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    if !unknown.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+                        unknown.push(key.into_owned());
+                    }
+                }
+            }
+        }
+        Ok(RawItem::Record(RawRecord { values, unknown }))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(RawItem::NotAnObject("an array"))
+    }
+
+    not_an_object! {
+        visit_unit() => "null",
+        visit_bool(bool) => "a boolean",
+        visit_i64(i64) => "a number",
+        visit_u64(u64) => "a number",
+        visit_f64(f64) => "a number",
+        visit_str(&str) => "a string",
+    }
+}
+
+/// The kind of a JSON value that is otherwise skipped.
+struct JsonKind(&'static str);
+
+impl<'de> de::Deserialize<'de> for JsonKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonKind;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonKind, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(JsonKind("an array"))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonKind, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(JsonKind("an object"))
+            }
+            fn visit_unit<E>(self) -> Result<JsonKind, E> {
+                Ok(JsonKind("null"))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<JsonKind, E> {
+                Ok(JsonKind("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<JsonKind, E> {
+                Ok(JsonKind("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<JsonKind, E> {
+                Ok(JsonKind("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<JsonKind, E> {
+                Ok(JsonKind("a number"))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<JsonKind, E> {
+                Ok(JsonKind("a string"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Kind;
+
+    const FIELDS: &[FieldSpec] = &[
+        FieldSpec::new("ShopID", Kind::Text(25), true),
+        FieldSpec::new("RepairInvoiceNumber", Kind::Text(50), true)
+            .with_aliases(&["RepairlnvoiceNumber"]),
+    ];
+    const TYPES: &[(&str, &[FieldSpec])] = &[("Claims", FIELDS), ("Sales", FIELDS)];
+
+    fn record<'a>(items: &'a [RawItem<'a>], i: usize) -> &'a RawRecord<'a> {
+        match &items[i] {
+            RawItem::Record(r) => r,
+            other => panic!("not a record: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn keys_are_case_insensitive_and_the_last_duplicate_wins() {
+        let body = br#"{"claims":[{"SHOPID":"1","shopid":"2","repairlnvoicenumber":"9","Extra":1,"EXTRA":2}]}"#;
+        let arrays = decode_batch(body, TYPES).unwrap();
+        let r = record(&arrays[0], 0);
+        assert_eq!(r.values[0].unwrap().get(), "\"2\"");
+        assert_eq!(r.values[1].unwrap().get(), "\"9\"");
+        assert_eq!(r.unknown, vec!["Extra".to_owned()]);
+        assert!(arrays[1].is_empty());
+    }
+
+    #[test]
+    fn elements_that_are_not_objects_are_kept_as_such() {
+        let arrays = decode_batch(br#"{"Sales":[[1,2],null,"x",{}]}"#, TYPES).unwrap();
+        assert!(matches!(arrays[1][0], RawItem::NotAnObject("an array")));
+        assert!(matches!(arrays[1][1], RawItem::NotAnObject("null")));
+        assert!(matches!(arrays[1][2], RawItem::NotAnObject("a string")));
+        assert!(matches!(arrays[1][3], RawItem::Record(_)));
+    }
+
+    #[test]
+    fn body_level_errors_say_what_was_expected() {
+        let err = |b: &[u8]| decode_batch(b, TYPES).unwrap_err().to_string();
+        assert!(err(b"").contains("empty"));
+        assert!(err(b"\xff\xfe").contains("UTF-8"));
+        assert!(err(b"{\"Claims\": [").contains("not usable JSON"));
+        assert!(err(b"[1]").contains("a JSON object with one or more of the arrays Claims, Sales"));
+        assert!(err(b"{}").contains("no record arrays"));
+        assert!(err(br#"{"Claims": {"ShopID": "1"}}"#).contains("Claims to be an array"));
+        assert!(err(br#"{"Claim": [{}]}"#).contains("unknown record array \"Claim\""));
+        assert!(err(br#"{"Claims": []} x"#).contains("trailing"));
+    }
+
+    #[test]
+    fn null_arrays_and_extra_scalars_are_quiet() {
+        let arrays = decode_batch(br#"{"Claims": null, "PartnerID": 1001, "Sales": []}"#, TYPES).unwrap();
+        assert!(arrays.iter().all(Vec::is_empty));
+    }
+}

@@ -1,0 +1,63 @@
+//! Lenient decoding of the legacy wire format, shared by every record type: the body's shape
+//! (case-insensitive keys, last duplicate wins, aliases) and the scalar forms the guide's
+//! clients send (numbers in strings, money exact to the cent, several date forms, Yes/No flags).
+//! Nothing here knows HTTP, SQL or business rules.
+
+mod body;
+mod value;
+
+pub use body::{BodyError, RawItem, RawRecord, decode_batch};
+pub use value::{
+    FieldError, MAX_MONEY_CENTS, ValueError, format_date, parse_date, parse_flag, parse_int,
+    parse_money, parse_text,
+};
+
+/// What kind of value a field holds, with the rule that goes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A string of at most this many characters.
+    Text(usize),
+    /// A whole number, 0 up to i32::MAX, with a lower bound.
+    Int { min: i64 },
+    /// Dollars, exact to the cent, never negative.
+    Money,
+    /// A date or date-time; no zone means the partner's zone.
+    Date,
+    /// Yes/No, Y/N, true/false, 1/0 (any case); absent means false.
+    Flag,
+}
+
+/// One field of a record type's data dictionary.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    /// Other keys that mean this field (the guide's own typos).
+    pub aliases: &'static [&'static str],
+    pub kind: Kind,
+    pub required: bool,
+}
+
+impl FieldSpec {
+    pub const fn new(name: &'static str, kind: Kind, required: bool) -> Self {
+        Self {
+            name,
+            aliases: &[],
+            kind,
+            required,
+        }
+    }
+
+    pub const fn with_aliases(mut self, aliases: &'static [&'static str]) -> Self {
+        self.aliases = aliases;
+        self
+    }
+
+    fn matches(&self, key: &str) -> bool {
+        self.name.eq_ignore_ascii_case(key) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(key))
+    }
+}
+
+/// Index of the field a key names, case-insensitively.
+pub fn field_index(fields: &[FieldSpec], key: &str) -> Option<usize> {
+    fields.iter().position(|f| f.matches(key))
+}

@@ -1,0 +1,475 @@
+//! Scalar field values, parsed from the raw JSON text of one field. Each parser returns `None`
+//! for an absent value (`null`, or `""` where a number, date or flag was expected) and a
+//! [`ValueError`] naming the rule when the value cannot be taken exactly as sent.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// A rule a field broke, without the field's name (the record decoder adds it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ValueError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// A rule a field of a record broke, as it appears in the response (`Errors` entries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    #[serde(rename = "Field")]
+    pub field: &'static str,
+    #[serde(rename = "Code")]
+    pub code: &'static str,
+    #[serde(rename = "Message")]
+    pub message: String,
+}
+
+/// Largest amount accepted, in cents: every amount up to it prints back exactly as a JSON number.
+pub const MAX_MONEY_CENTS: i64 = 999_999_999_999_999;
+const MAX_INT: i64 = i32::MAX as i64;
+
+enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    Number(&'a str),
+    Str(String),
+    Array,
+    Object,
+}
+
+fn scalar(raw: &RawValue) -> Result<Scalar<'_>, ValueError> {
+    let text = raw.get().trim();
+    Ok(match text.as_bytes().first() {
+        None | Some(b'n') => Scalar::Null,
+        Some(b't') => Scalar::Bool(true),
+        Some(b'f') => Scalar::Bool(false),
+        Some(b'[') => Scalar::Array,
+        Some(b'{') => Scalar::Object,
+        Some(b'"') => {
+            // Fast path: without escapes the raw text between the quotes is the string.
+            let inner = &text[1..text.len() - 1];
+            if inner.contains('\\') {
+                Scalar::Str(serde_json::from_str::<String>(text).map_err(|e| {
+                    ValueError::new("invalid_string", format!("is not a valid string: {e}"))
+                })?)
+            } else {
+                Scalar::Str(inner.to_owned())
+            }
+        }
+        Some(_) => Scalar::Number(text),
+    })
+}
+
+/// Quotes a sent value for an error message, shortened: a 100k-character value is not echoed.
+fn echo(value: &str) -> String {
+    const MAX: usize = 40;
+    let count = value.chars().count();
+    if count <= MAX {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(MAX).collect();
+        format!("{head:?}... ({count} characters)")
+    }
+}
+
+fn kind_name(s: &Scalar) -> &'static str {
+    match s {
+        Scalar::Null => "null",
+        Scalar::Bool(_) => "a boolean",
+        Scalar::Number(_) => "a number",
+        Scalar::Str(_) => "a string",
+        Scalar::Array => "an array",
+        Scalar::Object => "an object",
+    }
+}
+
+/// A string field. Whole numbers are taken by their digits (`5308` is `"5308"`); anything that
+/// would need rounding or formatting to become text is refused. Control characters are refused.
+pub fn parse_text(raw: &RawValue, max_chars: usize) -> Result<Option<String>, ValueError> {
+    let s = match scalar(raw)? {
+        Scalar::Null => return Ok(None),
+        Scalar::Str(s) => s,
+        Scalar::Number(n) if is_integer_literal(n) => n.to_owned(),
+        other => {
+            return Err(ValueError::new(
+                "invalid_type",
+                format!("must be a string, got {}", kind_name(&other)),
+            ));
+        }
+    };
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(ValueError::new(
+            "invalid_character",
+            format!("must not contain control characters (found U+{:04X})", c as u32),
+        ));
+    }
+    let count = s.chars().count();
+    if count > max_chars {
+        return Err(ValueError::new(
+            "too_long",
+            format!("must be at most {max_chars} characters, got {count}"),
+        ));
+    }
+    Ok(Some(s))
+}
+
+fn is_integer_literal(n: &str) -> bool {
+    let digits = n.strip_prefix('-').unwrap_or(n);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The numeric text of a number field: a JSON number, or a string holding one (spaces around
+/// it allowed). `Ok(None)` for null or an empty string.
+fn numeric_text(raw: &RawValue) -> Result<Option<String>, ValueError> {
+    match scalar(raw)? {
+        Scalar::Null => Ok(None),
+        Scalar::Number(n) => Ok(Some(n.to_owned())),
+        Scalar::Str(s) => {
+            let t = s.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            // A numeric string is accepted exactly when its content is a JSON number.
+            let is_number = t.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+                && serde_json::from_str::<&RawValue>(t).is_ok();
+            if is_number {
+                Ok(Some(t.to_owned()))
+            } else {
+                Err(ValueError::new(
+                    "invalid_number",
+                    format!("must be a number, got {}", echo(&s)),
+                ))
+            }
+        }
+        other => Err(ValueError::new(
+            "invalid_type",
+            format!("must be a number, got {}", kind_name(&other)),
+        )),
+    }
+}
+
+fn decimal(text: &str) -> Result<Decimal, ValueError> {
+    let parsed = if text.contains(['e', 'E']) {
+        Decimal::from_scientific(text)
+    } else {
+        Decimal::from_str_exact(text)
+    };
+    parsed.map_err(|_| ValueError::new("out_of_range", format!("is out of range, got {}", echo(text))))
+}
+
+/// A count or a mileage: a whole number from `min` up to 2147483647.
+pub fn parse_int(raw: &RawValue, min: i64) -> Result<Option<i64>, ValueError> {
+    let Some(text) = numeric_text(raw)? else {
+        return Ok(None);
+    };
+    let d = decimal(&text)?;
+    if !d.fract().is_zero() {
+        return Err(ValueError::new(
+            "not_whole_number",
+            format!("must be a whole number, got {}", echo(&text)),
+        ));
+    }
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(ValueError::new("negative", format!("must not be negative, got {}", echo(&text))));
+    }
+    match d.to_i64() {
+        Some(n) if n < min => Err(ValueError::new(
+            "out_of_range",
+            format!("must be at least {min}, got {n}"),
+        )),
+        Some(n) if n <= MAX_INT => Ok(Some(n)),
+        _ => Err(ValueError::new(
+            "out_of_range",
+            format!("must be at most {MAX_INT}, got {}", echo(&text)),
+        )),
+    }
+}
+
+/// Money in integer cents. More decimals are fine when they are zeros (`"1.000"`); anything
+/// that is not exact to the cent (`1.005`) is refused rather than rounded.
+pub fn parse_money(raw: &RawValue) -> Result<Option<i64>, ValueError> {
+    let Some(text) = numeric_text(raw)? else {
+        return Ok(None);
+    };
+    let d = decimal(&text)?;
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(ValueError::new("negative", format!("must not be negative, got {}", echo(&text))));
+    }
+    let max = Decimal::new(MAX_MONEY_CENTS, 2);
+    if d > max {
+        return Err(ValueError::new("out_of_range", format!("must be at most {max}, got {}", echo(&text))));
+    }
+    let cents = d * Decimal::ONE_HUNDRED;
+    if !cents.fract().is_zero() {
+        return Err(ValueError::new(
+            "too_many_decimals",
+            format!("must be exact to the cent (2 decimal places), got {}", echo(&text)),
+        ));
+    }
+    cents
+        .to_i64()
+        .map(Some)
+        .ok_or_else(|| ValueError::new("out_of_range", format!("is out of range, got {}", echo(&text))))
+}
+
+/// A flag: Yes/No, Y/N, true/false, 1/0 in any case, as a string, a boolean or a number.
+pub fn parse_flag(raw: &RawValue) -> Result<Option<bool>, ValueError> {
+    let bad = |got: &str| {
+        ValueError::new(
+            "invalid_boolean",
+            format!("must be Yes or No (or Y/N, true/false, 1/0), got {got}"),
+        )
+    };
+    match scalar(raw)? {
+        Scalar::Null => Ok(None),
+        Scalar::Bool(b) => Ok(Some(b)),
+        Scalar::Number("1") => Ok(Some(true)),
+        Scalar::Number("0") => Ok(Some(false)),
+        Scalar::Str(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "" => Ok(None),
+            "yes" | "y" | "true" | "1" => Ok(Some(true)),
+            "no" | "n" | "false" | "0" => Ok(Some(false)),
+            _ => Err(bad(&echo(&s))),
+        },
+        Scalar::Number(n) => Err(bad(n)),
+        other => Err(bad(kind_name(&other))),
+    }
+}
+
+const DATE_HINT: &str = "a date such as \"2018-12-04\", \"2018-12-04T13:08:00\" or \"2018-12-04T13:08:00Z\"";
+
+/// A date field as sent: a string in one of the accepted forms, see [`parse_date_str`].
+pub fn parse_date(raw: &RawValue, zone: Tz) -> Result<Option<DateTime<Utc>>, ValueError> {
+    match scalar(raw)? {
+        Scalar::Null => Ok(None),
+        Scalar::Str(s) if s.trim().is_empty() => Ok(None),
+        Scalar::Str(s) => parse_date_str(&s, zone).map(Some),
+        other => Err(ValueError::new(
+            "invalid_type",
+            format!("must be {DATE_HINT}, got {}", kind_name(&other)),
+        )),
+    }
+}
+
+const ZONED: &[&str] = &["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H%M%S%.f%z", "%Y-%m-%dT%H:%M%z"];
+const LOCAL: &[&str] = &[
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H%M%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+];
+
+/// Parses the guide's date forms: `2018-12-04`, `2018-12-04T13:08:00` (also with a space, with
+/// fractional seconds, with `Z` or an offset) and the basic forms `20181204T13:08:00` and
+/// `20181204`. A date or time without a zone is in `zone` (the partner's).
+pub fn parse_date_str(input: &str, zone: Tz) -> Result<DateTime<Utc>, ValueError> {
+    let invalid = || ValueError::new("invalid_date", format!("must be {DATE_HINT}, got {}", echo(input)));
+    let s = input.trim();
+    // The basic forms are the extended ones without the date's dashes.
+    let extended;
+    let s = if s.len() >= 8 && s.as_bytes()[..8].iter().all(u8::is_ascii_digit) {
+        extended = format!("{}-{}-{}{}", &s[..4], &s[4..6], &s[6..8], &s[8..]);
+        extended.as_str()
+    } else {
+        s
+    };
+    let utc = if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        dt.with_timezone(&Utc)
+    } else if let Some(dt) = ZONED.iter().find_map(|f| DateTime::parse_from_str(s, f).ok()) {
+        dt.with_timezone(&Utc)
+    } else if let Some(naive) = s.strip_suffix(['Z', 'z']).and_then(parse_naive) {
+        naive.and_utc()
+    } else if let Some(naive) = parse_naive(s) {
+        match zone.from_local_datetime(&naive) {
+            LocalResult::Single(dt) => dt.with_timezone(&Utc),
+            // A clock set back repeats an hour: take the first, as the wall clock showed it first.
+            LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
+            LocalResult::None => {
+                return Err(ValueError::new(
+                    "invalid_date",
+                    format!(
+                        "{} does not exist in {} (a daylight-saving gap); send it with an offset",
+                        echo(input),
+                        zone.name()
+                    ),
+                ));
+            }
+        }
+    } else {
+        return Err(invalid());
+    };
+    use chrono::Datelike;
+    if !(1000..=9999).contains(&utc.year()) {
+        return Err(invalid());
+    }
+    Ok(utc)
+}
+
+fn parse_naive(s: &str) -> Option<NaiveDateTime> {
+    LOCAL
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .or_else(|| NaiveDate::from_str(s).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+        .filter(|_| s.len() >= 10 && s.as_bytes()[4] == b'-')
+}
+
+/// A date as the API returns it: RFC 3339 in UTC, `2018-12-04T00:00:00Z`.
+pub fn format_date(dt: &DateTime<Utc>) -> String {
+    dt.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(json: &str) -> Box<RawValue> {
+        RawValue::from_string(json.to_owned()).unwrap()
+    }
+
+    fn code<T: std::fmt::Debug>(r: Result<Option<T>, ValueError>) -> &'static str {
+        r.unwrap_err().code
+    }
+
+    #[test]
+    fn text_takes_strings_and_whole_numbers_only() {
+        assert_eq!(parse_text(&raw(r#""005308""#), 25).unwrap(), Some("005308".into()));
+        assert_eq!(parse_text(&raw(r#""a\"b\u00e9""#), 25).unwrap(), Some("a\"bé".into()));
+        assert_eq!(parse_text(&raw("5308"), 25).unwrap(), Some("5308".into()));
+        assert_eq!(parse_text(&raw("null"), 25).unwrap(), None);
+        assert_eq!(code(parse_text(&raw("1.5"), 25)), "invalid_type");
+        assert_eq!(code(parse_text(&raw("true"), 25)), "invalid_type");
+        assert_eq!(code(parse_text(&raw("[\"a\"]"), 25)), "invalid_type");
+        assert_eq!(code(parse_text(&raw(r#""abc""#), 2)), "too_long");
+        // Length is in characters, not bytes.
+        assert_eq!(parse_text(&raw(r#""ééé""#), 3).unwrap(), Some("ééé".into()));
+        assert_eq!(code(parse_text(&raw(r#""a\u0000b""#), 25)), "invalid_character");
+        assert_eq!(code(parse_text(&raw(r#""\ud800""#), 25)), "invalid_string");
+        let long = format!("\"{}\"", "x".repeat(100_000));
+        let err = parse_text(&raw(&long), 25).unwrap_err();
+        assert_eq!(err.code, "too_long");
+        assert!(err.message.len() < 100, "{}", err.message);
+    }
+
+    #[test]
+    fn numbers_come_as_numbers_or_numeric_strings() {
+        assert_eq!(parse_int(&raw("4"), 1).unwrap(), Some(4));
+        assert_eq!(parse_int(&raw(r#""187437""#), 0).unwrap(), Some(187437));
+        assert_eq!(parse_int(&raw(r#"" 12 ""#), 0).unwrap(), Some(12));
+        assert_eq!(parse_int(&raw("4.0"), 0).unwrap(), Some(4));
+        assert_eq!(parse_int(&raw("1e2"), 0).unwrap(), Some(100));
+        assert_eq!(parse_int(&raw(r#""""#), 0).unwrap(), None);
+        assert_eq!(parse_int(&raw("null"), 0).unwrap(), None);
+        assert_eq!(code(parse_int(&raw("4.5"), 0)), "not_whole_number");
+        assert_eq!(code(parse_int(&raw("-1"), 0)), "negative");
+        assert_eq!(code(parse_int(&raw("0"), 1)), "out_of_range");
+        assert_eq!(code(parse_int(&raw("2147483648"), 0)), "out_of_range");
+        assert_eq!(code(parse_int(&raw("1e400"), 0)), "out_of_range");
+        assert_eq!(code(parse_int(&raw("123456789012345678901234567890"), 0)), "out_of_range");
+        assert_eq!(code(parse_int(&raw(r#""four""#), 0)), "invalid_number");
+        assert_eq!(code(parse_int(&raw(r#""0x10""#), 0)), "invalid_number");
+        assert_eq!(code(parse_int(&raw(r#""1_000""#), 0)), "invalid_number");
+        assert_eq!(code(parse_int(&raw(r#""NaN""#), 0)), "invalid_number");
+        assert_eq!(code(parse_int(&raw("true"), 0)), "invalid_type");
+        assert_eq!(code(parse_int(&raw("{}"), 0)), "invalid_type");
+    }
+
+    #[test]
+    fn money_is_exact_to_the_cent() {
+        assert_eq!(parse_money(&raw("995.68")).unwrap(), Some(99568));
+        assert_eq!(parse_money(&raw("60.00")).unwrap(), Some(6000));
+        assert_eq!(parse_money(&raw("60")).unwrap(), Some(6000));
+        assert_eq!(parse_money(&raw(r#""188.99""#)).unwrap(), Some(18899));
+        assert_eq!(parse_money(&raw(r#""1.000""#)).unwrap(), Some(100));
+        assert_eq!(parse_money(&raw("0.1")).unwrap(), Some(10));
+        // 0.29 is not exact in binary floating point; cents must still be 29.
+        assert_eq!(parse_money(&raw("0.29")).unwrap(), Some(29));
+        assert_eq!(parse_money(&raw("1.5e2")).unwrap(), Some(15000));
+        assert_eq!(parse_money(&raw("9999999999999.99")).unwrap(), Some(MAX_MONEY_CENTS));
+        assert_eq!(code(parse_money(&raw("1.005"))), "too_many_decimals");
+        assert_eq!(code(parse_money(&raw(r#""1.005""#))), "too_many_decimals");
+        assert_eq!(code(parse_money(&raw("-0.01"))), "negative");
+        assert_eq!(code(parse_money(&raw("10000000000000"))), "out_of_range");
+        assert_eq!(code(parse_money(&raw(r#""$5.00""#))), "invalid_number");
+    }
+
+    #[test]
+    fn flags_take_the_legacy_forms() {
+        for (json, want) in [
+            (r#""Yes""#, Some(true)),
+            (r#""n""#, Some(false)),
+            (r#""TRUE""#, Some(true)),
+            (r#""false""#, Some(false)),
+            (r#""1""#, Some(true)),
+            ("0", Some(false)),
+            ("true", Some(true)),
+            (r#""""#, None),
+            ("null", None),
+        ] {
+            assert_eq!(parse_flag(&raw(json)).unwrap(), want, "{json}");
+        }
+        assert_eq!(code(parse_flag(&raw(r#""maybe""#))), "invalid_boolean");
+        assert_eq!(code(parse_flag(&raw("2"))), "invalid_boolean");
+    }
+
+    fn utc(s: &str) -> String {
+        format_date(&parse_date_str(s, Tz::UTC).unwrap())
+    }
+
+    #[test]
+    fn dates_take_the_guides_forms() {
+        assert_eq!(utc("2018-12-04"), "2018-12-04T00:00:00Z");
+        assert_eq!(utc("2018-12-04T13:08:00"), "2018-12-04T13:08:00Z");
+        assert_eq!(utc("2018-12-04 13:08:00"), "2018-12-04T13:08:00Z");
+        assert_eq!(utc("2018-12-04T13:08:00Z"), "2018-12-04T13:08:00Z");
+        assert_eq!(utc("2018-12-04T13:08:00.250Z"), "2018-12-04T13:08:00.250Z");
+        assert_eq!(utc("2018-12-04T13:08:00-07:00"), "2018-12-04T20:08:00Z");
+        assert_eq!(utc("2018-12-04T13:08:00+0530"), "2018-12-04T07:38:00Z");
+        assert_eq!(utc("20181204T13:08:00"), "2018-12-04T13:08:00Z");
+        assert_eq!(utc("20181204T13:08:00Z"), "2018-12-04T13:08:00Z");
+        assert_eq!(utc("20181204T130800"), "2018-12-04T13:08:00Z");
+        assert_eq!(utc("20181204"), "2018-12-04T00:00:00Z");
+        assert_eq!(utc(" 2018-12-04 "), "2018-12-04T00:00:00Z");
+    }
+
+    #[test]
+    fn dates_without_a_zone_are_in_the_partners_zone() {
+        let denver = chrono_tz::America::Denver;
+        let d = |s| format_date(&parse_date_str(s, denver).unwrap());
+        assert_eq!(d("2018-12-04"), "2018-12-04T07:00:00Z");
+        assert_eq!(d("2018-07-04T12:00:00"), "2018-07-04T18:00:00Z");
+        assert_eq!(d("2018-07-04T12:00:00Z"), "2018-07-04T12:00:00Z");
+        // 02:30 on 2019-03-10 never happened in Denver.
+        let gap = parse_date_str("2019-03-10T02:30:00", denver).unwrap_err();
+        assert!(gap.message.contains("does not exist in America/Denver"), "{}", gap.message);
+        // 01:30 on 2019-11-03 happened twice: the first is taken.
+        assert_eq!(d("2019-11-03T01:30:00"), "2019-11-03T07:30:00Z");
+    }
+
+    #[test]
+    fn impossible_dates_are_refused() {
+        for bad in [
+            "2018-02-30", "2018-13-01", "2018-12-04T25:00:00", "04/12/2018", "yesterday",
+            "2018-12", "201812", "18-12-04", "0999-01-01", "2018-12-04T13:08:00+25:00", "",
+        ] {
+            let err = parse_date_str(bad, Tz::UTC).unwrap_err();
+            assert_eq!(err.code, "invalid_date", "{bad}");
+        }
+        assert_eq!(code(parse_date(&raw("20181204"), Tz::UTC)), "invalid_type");
+        assert_eq!(parse_date(&raw(r#""""#), Tz::UTC).unwrap(), None);
+    }
+}

@@ -1,2 +1,4 @@
 pub mod config;
+pub mod records;
+pub mod status;
 pub mod wire;

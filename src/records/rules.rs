@@ -1,0 +1,139 @@
+//! The guide's business rules, judged as of each record's own date (nightly batches and resends
+//! arrive late): pure functions of the record and what is stored about its registration.
+
+use crate::status::{RegistrationUsage, expire_date};
+use crate::wire::{FieldError, format_date};
+
+use super::{Cancellation, Claim, Registration};
+
+fn reject(field: &'static str, code: &'static str, message: String) -> FieldError {
+    FieldError { field, code, message }
+}
+
+fn not_found(shop_id: &str, invoice_number: &str) -> FieldError {
+    reject(
+        "InvoiceNumber",
+        "registration_not_found",
+        format!(
+            "no registration with ShopID {shop_id:?} and InvoiceNumber {invoice_number:?}; \
+             send the registration first (or earlier in the same batch)"
+        ),
+    )
+}
+
+/// A resent registration must still cover the tires already claimed or cancelled on it.
+pub fn check_registration(reg: &Registration, stored: Option<&RegistrationUsage>) -> Result<(), FieldError> {
+    match stored {
+        Some(u) if reg.tires_covered < u.tires_claimed + u.tires_cancelled => Err(reject(
+            "TiresCovered",
+            "tires_covered_below_used",
+            format!(
+                "TiresCovered {} is less than the {} tires already claimed or cancelled on this registration",
+                reg.tires_covered,
+                u.tires_claimed + u.tires_cancelled
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A claim needs its registration, not cancelled, not expired at ClaimDate, with enough tires
+/// left. `previous_count` is what a stored claim with the same key already counts: a resend
+/// replaces it rather than adding to it.
+pub fn check_claim(
+    claim: &Claim,
+    stored: Option<&RegistrationUsage>,
+    previous_count: i64,
+    plan_term_months: u32,
+) -> Result<(), FieldError> {
+    let u = stored.ok_or_else(|| not_found(&claim.shop_id, &claim.invoice_number))?;
+    let tires_left = u.tires_left() + previous_count;
+    if let Some(c) = &u.cancellation
+        && tires_left <= 0
+    {
+        return Err(reject(
+            "InvoiceNumber",
+            "registration_cancelled",
+            format!(
+                "the registration was cancelled on {} and has no tires left",
+                format_date(&c.cancel_date)
+            ),
+        ));
+    }
+    check_not_expired(u, claim.claim_date, "ClaimDate", plan_term_months)?;
+    if claim.tire_claim_count > tires_left {
+        return Err(reject(
+            "TireClaimCount",
+            "not_enough_tires",
+            format!(
+                "TireClaimCount {} is more than the {} tires left on the registration",
+                claim.tire_claim_count,
+                tires_left.max(0)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A cancellation needs its registration, not expired at CancelDate, not already cancelled under
+/// another key, with enough tires left.
+pub fn check_cancellation(
+    cancel: &Cancellation,
+    stored: Option<&RegistrationUsage>,
+    plan_term_months: u32,
+) -> Result<(), FieldError> {
+    let u = stored.ok_or_else(|| not_found(&cancel.shop_id, &cancel.invoice_number))?;
+    let mut previous_count = 0;
+    if let Some(c) = &u.cancellation {
+        let same_key = c.org_id == cancel.org_id
+            && c.cancel_shop_id == cancel.cancel_shop_id
+            && c.cancel_invoice_number == cancel.cancel_invoice_number;
+        if !same_key {
+            return Err(reject(
+                "CancelInvoiceNumber",
+                "already_cancelled",
+                format!(
+                    "the registration was already cancelled by CancelShopID {:?}, CancelInvoiceNumber {:?}; \
+                     a registration can only be cancelled once",
+                    c.cancel_shop_id, c.cancel_invoice_number
+                ),
+            ));
+        }
+        previous_count = c.tire_cancel_count;
+    }
+    check_not_expired(u, cancel.cancel_date, "CancelDate", plan_term_months)?;
+    let tires_left = u.tires_left() + previous_count;
+    if cancel.tire_cancel_count > tires_left {
+        return Err(reject(
+            "TireCancelCount",
+            "not_enough_tires",
+            format!(
+                "TireCancelCount {} is more than the {} tires left on the registration",
+                cancel.tire_cancel_count,
+                tires_left.max(0)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_not_expired(
+    u: &RegistrationUsage,
+    at: chrono::DateTime<chrono::Utc>,
+    field: &'static str,
+    plan_term_months: u32,
+) -> Result<(), FieldError> {
+    let expire = expire_date(u.plan_enroll_date, plan_term_months);
+    if at > expire {
+        return Err(reject(
+            field,
+            "registration_expired",
+            format!(
+                "the registration expired on {} (PlanEnrollDate + {plan_term_months} months), before {field} {}",
+                format_date(&expire),
+                format_date(&at)
+            ),
+        ));
+    }
+    Ok(())
+}

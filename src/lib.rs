@@ -1,4 +1,16 @@
+//! warranty-gateway: a server for the ABS Partner Integration API v2.
+//!
+//! Data flows one way: HTTP body -> `wire` (lenient decoding) -> `records` (typed records and
+//! their rules) -> `ingest` (one transaction in `store`) -> per-record results -> response.
+
+pub mod api;
+pub mod auth;
 pub mod config;
+pub mod ingest;
+pub mod query;
 pub mod records;
+pub mod startup;
 pub mod status;
+pub mod store;
+pub mod telemetry;
 pub mod wire;

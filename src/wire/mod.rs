@@ -8,7 +8,7 @@ mod value;
 
 pub use body::{BodyError, RawItem, RawRecord, decode_batch};
 pub use value::{
-    FieldError, MAX_MONEY_CENTS, ValueError, format_date, parse_date, parse_flag, parse_int,
+    FieldError, MAX_MONEY_CENTS, ValueError, format_date, parse_date, parse_date_str, parse_flag, parse_int,
     parse_money, parse_text,
 };
 

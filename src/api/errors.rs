@@ -1,0 +1,99 @@
+//! The one place errors become HTTP responses. 500 bodies stay generic; details go to the log.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::auth::AuthError;
+use crate::query::Rec;
+use crate::wire::BodyError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Unauthorized(#[from] AuthError),
+    #[error("the body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("Content-Encoding {0:?} is not supported; send the body as is or with Content-Encoding: gzip")]
+    UnsupportedEncoding(String),
+    /// The POST body could not be used at all.
+    #[error("{message}")]
+    BadBody { code: &'static str, message: String },
+    /// A GET without the parameters it needs.
+    #[error("{message}")]
+    BadQuery { message: String, missing: Vec<&'static str> },
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    #[error("no such resource: {0}")]
+    NotFound(String),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        let code = match &e {
+            BodyError::Empty => "empty_body",
+            BodyError::NotUtf8(_) => "invalid_utf8",
+            BodyError::Json(_) => "invalid_json",
+            BodyError::NoRecordArrays { .. } => "no_records",
+            BodyError::UnknownArray { .. } => "unknown_array",
+        };
+        ApiError::BadBody {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BadBody { .. } | ApiError::BadQuery { .. } => StatusCode::BAD_REQUEST,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        match self {
+            // A body-level 400 has the shape of the per-record results: one entry saying what
+            // was expected.
+            ApiError::BadBody { code, message } => res.json(json!([{
+                "Record": "Body",
+                "Status": "Rejected",
+                "Errors": [{"Field": "Body", "Code": code, "Message": message}],
+            }])),
+            ApiError::BadQuery { message, missing } => res.json(json!({
+                "Error": message,
+                "Missing": missing,
+                "Expected": [
+                    {"Field": "rec", "Required": true, "Values": Rec::NAMES},
+                    {"Field": "ShopID", "Required": true},
+                    {"Field": "InvoiceNumber", "Required": true},
+                    {"Field": "OrgID", "Required": false},
+                    {"Field": "partnerid", "Required": false, "Note": "when given, must be your partner id"},
+                ],
+            })),
+            ApiError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                res.json(json!({"Error": "internal error; the X-Request-Id header identifies this request in the server log"}))
+            }
+            ApiError::MethodNotAllowed(_) => res
+                .insert_header((actix_web::http::header::ALLOW, "GET, POST"))
+                .json(json!({"Error": self.to_string()})),
+            other => res.json(json!({"Error": other.to_string()})),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(anyhow::anyhow!("blocking task failed: {e}"))
+    }
+}

@@ -1,0 +1,74 @@
+//! HTTP handlers, thin: authenticate, read the request, hand it to the service on a blocking
+//! thread, write the answer.
+
+mod errors;
+mod ingest;
+mod query;
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+pub use errors::ApiError;
+
+use crate::auth::{self, Caller};
+use crate::config::Partners;
+use crate::store::{self, Store};
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub partners: Arc<Partners>,
+    pub max_body_bytes: usize,
+}
+
+/// Routes of the v2 API and the operational endpoints.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .service(
+            web::resource("/v2/partners/{company}")
+                .route(web::get().to(query::get_records))
+                .route(web::post().to(ingest::post_batch))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .default_service(web::to(not_found));
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Caller, ApiError>>;
+
+    /// Authenticates before anything of the request is read.
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .expect("AppState is registered by startup");
+        let company = req.match_info().get("company").unwrap_or_default();
+        let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+        // A refusal is logged once, with its reason, by the request's span.
+        ready(auth::authenticate(&state.partners, company, header).map_err(ApiError::from))
+    }
+}
+
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let store = Arc::clone(&state.store);
+    match web::block(move || store.read(|tx| store::ping(tx))).await {
+        Ok(Ok(())) => HttpResponse::Ok().json(json!({"Status": "ok"})),
+        failed => {
+            tracing::error!(?failed, "health check cannot read the database");
+            HttpResponse::ServiceUnavailable().json(json!({"Status": "unavailable", "Error": "the database cannot be read"}))
+        }
+    }
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(req.method().to_string()))
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(req.path().to_owned()))
+}

@@ -1,0 +1,71 @@
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+
+use super::{ApiError, AppState};
+use crate::auth::{AuthError, Caller, partner_id_value};
+use crate::query::{Rec, lookup};
+use crate::store::Lookup;
+
+/// The GET parameters, names matched case-insensitively; a repeated name's last value wins.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// GET /v2/partners/{company}?rec=...&ShopID=...&InvoiceNumber=...[&OrgID=...][&partnerid=...]
+#[tracing::instrument(name = "get_records", skip_all, fields(partner = %caller.partner.company, tenant = caller.tenant.as_str()))]
+pub async fn get_records(
+    caller: Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params(serde_urlencoded::from_str(req.query_string()).unwrap_or_default());
+    if let Some(given) = params.get("partnerid") {
+        let given = partner_id_value(&serde_json::Value::String(given.to_owned()));
+        if given != Some(caller.partner.partner_id) {
+            return Err(AuthError::WrongPartnerIdParameter.into());
+        }
+    }
+    let missing: Vec<&'static str> = [("rec", "rec"), ("shopid", "ShopID"), ("invoicenumber", "InvoiceNumber")]
+        .into_iter()
+        .filter(|(k, _)| params.get(k).is_none())
+        .map(|(_, name)| name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::BadQuery {
+            message: format!("missing required parameter(s): {}", missing.join(", ")),
+            missing,
+        });
+    }
+    let rec_value = params.get("rec").unwrap_or_default();
+    let rec = Rec::parse(rec_value).ok_or_else(|| ApiError::BadQuery {
+        message: format!("rec {rec_value:?} is not one of {}", Rec::NAMES.join(", ")),
+        missing: Vec::new(),
+    })?;
+    let key = Lookup {
+        shop_id: params.get("shopid").unwrap_or_default().to_owned(),
+        invoice_number: params.get("invoicenumber").unwrap_or_default().to_owned(),
+        org_id: params.get("orgid").map(str::to_owned),
+    };
+
+    let store = Arc::clone(&state.store);
+    let partner = Arc::clone(&caller.partner);
+    let scope = caller.scope();
+    let found = web::block(move || lookup(&store, &partner, scope, rec, &key, Utc::now()))
+        .await?
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("looking records up")))?;
+    Ok(match found {
+        Some(body) => HttpResponse::Ok().content_type("application/json").body(body),
+        None => HttpResponse::NoContent().finish(),
+    })
+}

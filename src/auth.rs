@@ -1,0 +1,165 @@
+//! Bearer JWT authentication: HS256 only, signed with the partner's secret, carrying the
+//! partner's id. Resolves the URL's company into a partner and a tenant.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{Map, Value};
+
+use crate::config::{Partner, Partners};
+use crate::store::{Scope, Tenant};
+use crate::wire::parse_date_str;
+
+/// Why a request was refused; each becomes a 401 naming it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing Authorization header; send 'Authorization: Bearer <JWT>'")]
+    MissingHeader,
+    #[error("the Authorization header must be 'Bearer <JWT>'")]
+    NotBearer,
+    #[error("unknown company {0:?}")]
+    UnknownCompany(String),
+    #[error("the token is not a well-formed JWT: {0}")]
+    Malformed(String),
+    #[error("the token is signed with {0}; only HS256 is accepted")]
+    WrongAlgorithm(String),
+    #[error("the token's signature does not match this company's secret")]
+    BadSignature,
+    #[error("the token has expired (exp is in the past)")]
+    Expired,
+    #[error("the token is not valid yet (nbf is in the future)")]
+    NotYetValid,
+    #[error("the token has no partnerid claim")]
+    MissingPartnerId,
+    #[error("the token's partnerid is not this company's partner id")]
+    WrongPartnerId,
+    #[error("the token's claimdate claim is not a date")]
+    BadClaimDate,
+    #[error("the partnerid parameter is not this token's partner id")]
+    WrongPartnerIdParameter,
+}
+
+/// An authenticated caller: the partner the token proves, and the tenant the URL names.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub partner: Arc<Partner>,
+    pub tenant: Tenant,
+}
+
+impl Caller {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            partner_id: self.partner.partner_id,
+            tenant: self.tenant,
+        }
+    }
+}
+
+/// `tirecompany` is the live tenant of partner tirecompany, `tirecompany_test` its test tenant.
+pub fn resolve_company<'p>(partners: &'p Partners, segment: &str) -> Option<(&'p Arc<Partner>, Tenant)> {
+    let lower = segment.to_ascii_lowercase();
+    match lower.strip_suffix("_test") {
+        Some(base) => partners.by_company(base).map(|p| (p, Tenant::Test)),
+        None => partners.by_company(&lower).map(|p| (p, Tenant::Live)),
+    }
+}
+
+/// Checks the Authorization header's token for the company named in the URL.
+pub fn authenticate(
+    partners: &Partners,
+    company: &str,
+    authorization: Option<&[u8]>,
+) -> Result<Caller, AuthError> {
+    let header = authorization.ok_or(AuthError::MissingHeader)?;
+    let header = std::str::from_utf8(header).map_err(|_| AuthError::NotBearer)?.trim();
+    let token = match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => return Err(AuthError::NotBearer),
+    };
+    let (partner, tenant) =
+        resolve_company(partners, company).ok_or_else(|| AuthError::UnknownCompany(company.to_owned()))?;
+    let claims = verify(partner, token)?;
+    check_claims(partner, &claims)?;
+    Ok(Caller {
+        partner: Arc::clone(partner),
+        tenant,
+    })
+}
+
+fn verify(partner: &Partner, token: &str) -> Result<Map<String, Value>, AuthError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
+    if header.alg != Algorithm::HS256 {
+        return Err(AuthError::WrongAlgorithm(format!("{:?}", header.alg)));
+    }
+    let mut validation = Validation::new(Algorithm::HS256);
+    // exp and nbf are honoured when present; none is required (the guide's tokens carry only
+    // partnerid and claimdate: the signature is what authenticates).
+    validation.required_spec_claims.clear();
+    validation.validate_nbf = true;
+    validation.validate_aud = false;
+    let key = DecodingKey::from_secret(partner.secret());
+    jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature => AuthError::BadSignature,
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+            ErrorKind::InvalidAlgorithm => AuthError::WrongAlgorithm(format!("{:?}", header.alg)),
+            _ => AuthError::Malformed(e.to_string()),
+        })
+}
+
+/// Claim names match case-insensitively (`partnerid`, `PartnerID`...).
+fn claim<'c>(claims: &'c Map<String, Value>, name: &str) -> Option<&'c Value> {
+    claims
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_null())
+}
+
+/// A partner id as sent: a number or a numeric string.
+pub fn partner_id_value(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn check_claims(partner: &Partner, claims: &Map<String, Value>) -> Result<(), AuthError> {
+    let id = claim(claims, "partnerid").ok_or(AuthError::MissingPartnerId)?;
+    if partner_id_value(id) != Some(partner.partner_id) {
+        return Err(AuthError::WrongPartnerId);
+    }
+    match claim(claims, "claimdate") {
+        None => Ok(()),
+        // A JWT NumericDate (seconds since the epoch) is a date too.
+        Some(Value::Number(n)) if n.as_i64().and_then(|s| DateTime::from_timestamp(s, 0)).is_some() => Ok(()),
+        Some(Value::String(s)) if parse_date_str(s, partner.timezone).is_ok() => Ok(()),
+        Some(_) => Err(AuthError::BadClaimDate),
+    }
+}
+
+/// A token the server accepts for `partner`: partnerid and claimdate as the guide describes,
+/// plus iat, and exp when a lifetime is given.
+pub fn issue_token(
+    partner: &Partner,
+    now: DateTime<Utc>,
+    lifetime: Option<chrono::Duration>,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let mut claims = Map::new();
+    claims.insert("partnerid".into(), partner.partner_id.into());
+    claims.insert("claimdate".into(), crate::wire::format_date(&now).into());
+    claims.insert("iat".into(), now.timestamp().into());
+    if let Some(lifetime) = lifetime {
+        claims.insert("exp".into(), (now + lifetime).timestamp().into());
+    }
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(partner.secret()),
+    )
+}

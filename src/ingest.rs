@@ -1,0 +1,168 @@
+//! One POST body, end to end: decode every record, then judge and write them in processing
+//! order (Registrations, Sales, Claims, Cancellations, each in array order) inside one
+//! transaction, so a batch may register and claim at once and a failed commit writes nothing.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Partner;
+use crate::records::{Batch, Decoded, NaturalKey, Record, rules};
+use crate::store::{self, Action, Scope, Store};
+use crate::wire::{BodyError, FieldError};
+
+/// The result entry of one input record, as the response lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordResult {
+    #[serde(rename = "Record")]
+    pub record: &'static str,
+    #[serde(rename = "Index")]
+    pub index: usize,
+    #[serde(rename = "Status")]
+    pub status: &'static str,
+    #[serde(rename = "Action", skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    #[serde(rename = "Key", skip_serializing_if = "Option::is_none")]
+    pub key: Option<NaturalKey>,
+    #[serde(rename = "Errors", skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(rename = "Warnings", skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+pub const POSTED: &str = "Successfully Posted";
+pub const REJECTED: &str = "Rejected";
+
+/// Accepted and rejected records of one type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub accepted: usize,
+    pub rejected: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// One entry per input record, in processing order.
+    pub results: Vec<RecordResult>,
+    pub registrations: Counts,
+    pub sales: Counts,
+    pub claims: Counts,
+    pub cancellations: Counts,
+}
+
+impl Outcome {
+    pub fn accepted(&self) -> usize {
+        self.all().iter().map(|c| c.accepted).sum()
+    }
+
+    pub fn rejected(&self) -> usize {
+        self.all().iter().map(|c| c.rejected).sum()
+    }
+
+    fn all(&self) -> [Counts; 4] {
+        [self.registrations, self.sales, self.claims, self.cancellations]
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error(transparent)]
+    Store(#[from] rusqlite::Error),
+}
+
+/// Decodes `body` (dates without a zone in the partner's zone) and writes what passes every
+/// rule, durably, before returning.
+pub fn ingest_body(
+    store: &Store,
+    partner: &Partner,
+    scope: Scope,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Outcome, IngestError> {
+    // Decoding needs no lock: only the writes wait for the writer.
+    let batch = Batch::decode(body, partner.timezone)?;
+    let now = store::db_date(&now);
+    let term = partner.plan_term_months;
+    let mut out = Outcome {
+        results: Vec::with_capacity(batch.len()),
+        ..Outcome::default()
+    };
+    store.write(|tx| {
+        out.registrations = each(&mut out.results, batch.registrations, |reg| {
+            let stored = store::registration_usage(tx, scope, &reg.shop_id, &reg.invoice_number, None)?;
+            if let Err(e) = rules::check_registration(reg, stored.as_ref()) {
+                return Ok(Err(e));
+            }
+            store::upsert_registration(tx, scope, reg, &now).map(Ok)
+        })?;
+        out.sales = each(&mut out.results, batch.sales, |sale| {
+            store::upsert_sale(tx, scope, sale, &now).map(Ok)
+        })?;
+        out.claims = each(&mut out.results, batch.claims, |claim| {
+            let stored = store::registration_usage(tx, scope, &claim.shop_id, &claim.invoice_number, None)?;
+            let previous = match &stored {
+                Some(_) => store::stored_claim_count(tx, scope, claim)?,
+                None => 0,
+            };
+            match (rules::check_claim(claim, stored.as_ref(), previous, term), stored) {
+                (Ok(()), Some(u)) => store::upsert_claim(tx, scope, u.registration_id, claim, &now).map(Ok),
+                (Err(e), _) => Ok(Err(e)),
+                (Ok(()), None) => unreachable!("check_claim rejects a claim without a registration"),
+            }
+        })?;
+        out.cancellations = each(&mut out.results, batch.cancellations, |cancel| {
+            let stored = store::registration_usage(tx, scope, &cancel.shop_id, &cancel.invoice_number, None)?;
+            match (rules::check_cancellation(cancel, stored.as_ref(), term), stored) {
+                (Ok(()), Some(u)) => {
+                    store::upsert_cancellation(tx, scope, u.registration_id, cancel, &now).map(Ok)
+                }
+                (Err(e), _) => Ok(Err(e)),
+                (Ok(()), None) => unreachable!("check_cancellation rejects a cancellation without a registration"),
+            }
+        })?;
+        Ok::<_, IngestError>(())
+    })?;
+    Ok(out)
+}
+
+/// Writes each decoded record of one type with `write` (which answers the action, or the
+/// business rule it broke) and appends its result entry.
+fn each<T: Record>(
+    results: &mut Vec<RecordResult>,
+    records: Vec<Decoded<T>>,
+    mut write: impl FnMut(&T) -> rusqlite::Result<Result<Action, FieldError>>,
+) -> rusqlite::Result<Counts> {
+    let mut counts = Counts::default();
+    for d in records {
+        let mut entry = RecordResult {
+            record: T::NAME,
+            index: d.index,
+            status: REJECTED,
+            action: None,
+            key: None,
+            errors: Vec::new(),
+            warnings: d.warnings,
+        };
+        match d.record {
+            Err(errors) => entry.errors = errors,
+            Ok(record) => {
+                entry.key = Some(record.key());
+                match write(&record)? {
+                    Ok(action) => {
+                        entry.status = POSTED;
+                        entry.action = Some(action);
+                    }
+                    Err(rule) => entry.errors = vec![rule],
+                }
+            }
+        }
+        if entry.errors.is_empty() {
+            counts.accepted += 1;
+        } else {
+            counts.rejected += 1;
+        }
+        results.push(entry);
+    }
+    Ok(counts)
+}

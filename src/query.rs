@@ -1,0 +1,89 @@
+//! GET lookups: records and registration status by ShopID and InvoiceNumber, in one read
+//! snapshot, shaped as the guide's examples.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Partner;
+use crate::status::registration_status;
+use crate::store::{self, Lookup, Scope, Store};
+
+/// The `rec` parameter's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rec {
+    Registrations,
+    Claims,
+    Sales,
+    Cancellations,
+    RegistrationStatus,
+}
+
+impl Rec {
+    pub const NAMES: &'static [&'static str] =
+        &["registrations", "claims", "sales", "cancellations", "registrationstatus"];
+
+    pub fn parse(value: &str) -> Option<Rec> {
+        Some(match value.trim().to_ascii_lowercase().as_str() {
+            "registrations" => Rec::Registrations,
+            "claims" => Rec::Claims,
+            "sales" => Rec::Sales,
+            "cancellations" => Rec::Cancellations,
+            "registrationstatus" => Rec::RegistrationStatus,
+            _ => return None,
+        })
+    }
+}
+
+/// A stored record as returned: the guide puts PartnerID first.
+#[derive(Serialize)]
+struct WithPartner<'a, T> {
+    #[serde(rename = "PartnerID")]
+    partner_id: i64,
+    #[serde(flatten)]
+    record: &'a T,
+}
+
+/// One match is an object, several an array, none is `None` (204).
+fn respond<T: Serialize>(partner_id: i64, found: &[T]) -> serde_json::Result<Option<Vec<u8>>> {
+    let wrapped: Vec<_> = found.iter().map(|record| WithPartner { partner_id, record }).collect();
+    match wrapped.as_slice() {
+        [] => Ok(None),
+        [one] => serde_json::to_vec(one).map(Some),
+        many => serde_json::to_vec(many).map(Some),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Store(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+/// The JSON body answering a lookup, or `None` when nothing matches.
+pub fn lookup(
+    store: &Store,
+    partner: &Partner,
+    scope: Scope,
+    rec: Rec,
+    key: &Lookup,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<u8>>, QueryError> {
+    let id = partner.partner_id;
+    Ok(match rec {
+        Rec::Registrations => respond(id, &store.read(|tx| store::find_registrations(tx, scope, key))?)?,
+        Rec::Claims => respond(id, &store.read(|tx| store::find_claims(tx, scope, key))?)?,
+        Rec::Sales => respond(id, &store.read(|tx| store::find_sales(tx, scope, key))?)?,
+        Rec::Cancellations => respond(id, &store.read(|tx| store::find_cancellations(tx, scope, key))?)?,
+        Rec::RegistrationStatus => {
+            let usage = store.read(|tx| {
+                store::registration_usage(tx, scope, &key.shop_id, &key.invoice_number, key.org_id.as_deref())
+            })?;
+            match usage {
+                Some(u) => Some(serde_json::to_vec(&registration_status(&u, id, partner.plan_term_months, now))?),
+                None => None,
+            }
+        }
+    })
+}

@@ -1,0 +1,82 @@
+//! Builds the server from a config: opens the store, binds the listener (port 0 in tests).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{NormalizePath, TrailingSlash};
+use actix_web::{App, HttpMessage, HttpServer, web};
+use anyhow::Context;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::store::Store;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let store = Store::open(&config.database_path)
+            .with_context(|| format!("cannot open the database {}", config.database_path.display()))?;
+        for p in config.partners.iter() {
+            if p.secret().len() < 32 {
+                tracing::warn!(company = %p.company, "the partner's secret is shorter than 32 bytes");
+            }
+        }
+        let listener =
+            TcpListener::bind(&config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        tracing::info!(
+            address = %listener.local_addr()?,
+            database = %config.database_path.display(),
+            partners = config.partners.iter().count(),
+            "warranty-gateway listening"
+        );
+        let state = web::Data::new(AppState {
+            store: Arc::new(store),
+            partners: Arc::clone(&config.partners),
+            max_body_bytes: config.max_body_bytes,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(NormalizePath::new(TrailingSlash::Trim))
+                // Every response carries the id its log lines carry.
+                .wrap_fn(|req, srv| {
+                    let id = req.extensions().get::<RequestId>().copied();
+                    let call = srv.call(req);
+                    async move {
+                        let mut res = call.await?;
+                        if let Some(id) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
+                            res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+                        }
+                        Ok(res)
+                    }
+                })
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(api::routes)
+        })
+        .listen(listener)?
+        .shutdown_timeout(60)
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server (gracefully, finishing requests in flight) from elsewhere.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

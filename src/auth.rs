@@ -67,11 +67,7 @@ pub fn resolve_company<'p>(partners: &'p Partners, segment: &str) -> Option<(&'p
 }
 
 /// Checks the Authorization header's token for the company named in the URL.
-pub fn authenticate(
-    partners: &Partners,
-    company: &str,
-    authorization: Option<&[u8]>,
-) -> Result<Caller, AuthError> {
+pub fn authenticate(partners: &Partners, company: &str, authorization: Option<&[u8]>) -> Result<Caller, AuthError> {
     let header = authorization.ok_or(AuthError::MissingHeader)?;
     let header = std::str::from_utf8(header).map_err(|_| AuthError::NotBearer)?.trim();
     let token = match header.split_once(' ') {

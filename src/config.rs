@@ -133,8 +133,8 @@ impl Config {
     /// Reads and checks a config file. A relative database path is taken from the file's folder,
     /// so the server finds the same database whatever directory it is started from.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
         let file: FileConfig =
             toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -195,9 +195,8 @@ fn resolve_partner(
     }
     let secret = match (p.secret, p.secret_env) {
         (Some(s), None) => s,
-        (None, Some(var)) => env(&var).with_context(|| {
-            format!("partner {company}: environment variable {var} (secret_env) is not set")
-        })?,
+        (None, Some(var)) => env(&var)
+            .with_context(|| format!("partner {company}: environment variable {var} (secret_env) is not set"))?,
         (Some(_), Some(_)) => bail!("partner {company}: set secret or secret_env, not both"),
         (None, None) => bail!("partner {company}: secret or secret_env is required"),
     };
@@ -209,9 +208,9 @@ fn resolve_partner(
     }
     let timezone = match p.timezone.as_deref() {
         None => Tz::UTC,
-        Some(name) => name
-            .parse::<Tz>()
-            .map_err(|_| anyhow::anyhow!("partner {company}: unknown timezone {name:?} (use an IANA name such as America/Denver)"))?,
+        Some(name) => name.parse::<Tz>().map_err(|_| {
+            anyhow::anyhow!("partner {company}: unknown timezone {name:?} (use an IANA name such as America/Denver)")
+        })?,
     };
     Ok(Partner {
         company,
@@ -263,9 +262,7 @@ mod tests {
     #[test]
     fn rejects_bad_partners() {
         let partner = |extra: &str| {
-            format!(
-                "{BASE}\n[[partners]]\ncompany = \"acme\"\npartner_id = 1\nplan_term_months = 12\n{extra}"
-            )
+            format!("{BASE}\n[[partners]]\ncompany = \"acme\"\npartner_id = 1\nplan_term_months = 12\n{extra}")
         };
         for (extra, needle) in [
             ("", "secret or secret_env is required"),
@@ -276,9 +273,15 @@ mod tests {
             let err = format!("{:#}", parse(&partner(extra)).unwrap_err());
             assert!(err.contains(needle), "{err}");
         }
-        let twice = format!("{}\n{}", partner("secret = \"s\""), "[[partners]]\ncompany = \"ACME\"\npartner_id = 2\nplan_term_months = 12\nsecret = \"t\"");
+        let twice = format!(
+            "{}\n{}",
+            partner("secret = \"s\""),
+            "[[partners]]\ncompany = \"ACME\"\npartner_id = 2\nplan_term_months = 12\nsecret = \"t\""
+        );
         assert!(format!("{:#}", parse(&twice).unwrap_err()).contains("configured twice"));
-        let test_name = format!("{BASE}\n[[partners]]\ncompany = \"acme_test\"\npartner_id = 1\nplan_term_months = 12\nsecret = \"s\"");
+        let test_name = format!(
+            "{BASE}\n[[partners]]\ncompany = \"acme_test\"\npartner_id = 1\nplan_term_months = 12\nsecret = \"s\""
+        );
         assert!(format!("{:#}", parse(&test_name).unwrap_err()).contains("_test"));
     }
 }

@@ -114,9 +114,7 @@ pub fn ingest_body(
         out.cancellations = each(&mut out.results, batch.cancellations, |cancel| {
             let stored = store::registration_usage(tx, scope, &cancel.shop_id, &cancel.invoice_number, None)?;
             match (rules::check_cancellation(cancel, stored.as_ref(), term), stored) {
-                (Ok(()), Some(u)) => {
-                    store::upsert_cancellation(tx, scope, u.registration_id, cancel, &now).map(Ok)
-                }
+                (Ok(()), Some(u)) => store::upsert_cancellation(tx, scope, u.registration_id, cancel, &now).map(Ok),
                 (Err(e), _) => Ok(Err(e)),
                 (Ok(()), None) => unreachable!("check_cancellation rejects a cancellation without a registration"),
             }

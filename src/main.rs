@@ -44,7 +44,10 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
-        Command::Token { company, expires_in_days } => {
+        Command::Token {
+            company,
+            expires_in_days,
+        } => {
             let partner = config
                 .partners
                 .by_company(&company)

@@ -19,8 +19,13 @@ pub enum Rec {
 }
 
 impl Rec {
-    pub const NAMES: &'static [&'static str] =
-        &["registrations", "claims", "sales", "cancellations", "registrationstatus"];
+    pub const NAMES: &'static [&'static str] = &[
+        "registrations",
+        "claims",
+        "sales",
+        "cancellations",
+        "registrationstatus",
+    ];
 
     pub fn parse(value: &str) -> Option<Rec> {
         Some(match value.trim().to_ascii_lowercase().as_str() {
@@ -81,7 +86,12 @@ pub fn lookup(
                 store::registration_usage(tx, scope, &key.shop_id, &key.invoice_number, key.org_id.as_deref())
             })?;
             match usage {
-                Some(u) => Some(serde_json::to_vec(&registration_status(&u, id, partner.plan_term_months, now))?),
+                Some(u) => Some(serde_json::to_vec(&registration_status(
+                    &u,
+                    id,
+                    partner.plan_term_months,
+                    now,
+                ))?),
                 None => None,
             }
         }

@@ -28,8 +28,7 @@ impl Application {
                 tracing::warn!(company = %p.company, "the partner's secret is shorter than 32 bytes");
             }
         }
-        let listener =
-            TcpListener::bind(&config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
+        let listener = TcpListener::bind(&config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
         tracing::info!(
             address = %listener.local_addr()?,

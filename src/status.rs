@@ -182,19 +182,31 @@ pub(crate) mod tests {
         let during = day(2020, 1, 1);
         let after = day(2022, 1, 1);
         let s = registration_status(&usage(2, 0, 0), 1001, 36, during);
-        assert_eq!((s.warranty_status, s.status_date, s.tires_left), (WarrantyStatus::Active, None, 2));
+        assert_eq!(
+            (s.warranty_status, s.status_date, s.tires_left),
+            (WarrantyStatus::Active, None, 2)
+        );
         assert_eq!(s.message, "Registration is Active");
         assert_eq!(s.expire_date, day(2021, 12, 4));
 
         let s = registration_status(&usage(4, 2, 2), 1001, 36, during);
-        assert_eq!((s.warranty_status, s.status_date), (WarrantyStatus::Cancelled, Some(day(2019, 7, 1))));
+        assert_eq!(
+            (s.warranty_status, s.status_date),
+            (WarrantyStatus::Cancelled, Some(day(2019, 7, 1)))
+        );
         assert_eq!(s.message, "Registration is Cancelled");
 
         let s = registration_status(&usage(4, 4, 0), 1001, 36, after);
-        assert_eq!((s.warranty_status, s.status_date), (WarrantyStatus::NoTiresLeft, Some(day(2019, 6, 1))));
+        assert_eq!(
+            (s.warranty_status, s.status_date),
+            (WarrantyStatus::NoTiresLeft, Some(day(2019, 6, 1)))
+        );
 
         let s = registration_status(&usage(4, 1, 0), 1001, 36, after);
-        assert_eq!((s.warranty_status, s.status_date), (WarrantyStatus::Expired, Some(day(2021, 12, 4))));
+        assert_eq!(
+            (s.warranty_status, s.status_date),
+            (WarrantyStatus::Expired, Some(day(2021, 12, 4)))
+        );
 
         // A partial cancellation leaves the registration active.
         let s = registration_status(&usage(4, 0, 1), 1001, 36, during);

@@ -21,7 +21,10 @@ pub enum ApiError {
     BadBody { code: &'static str, message: String },
     /// A GET without the parameters it needs.
     #[error("{message}")]
-    BadQuery { message: String, missing: Vec<&'static str> },
+    BadQuery {
+        message: String,
+        missing: Vec<&'static str>,
+    },
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
     #[error("no such resource: {0}")]

@@ -75,9 +75,7 @@ pub async fn post_batch(
         duration_ms = started.elapsed().as_millis() as u64,
         "batch posted (accepted/rejected per type)"
     );
-    Ok(HttpResponse::build(status)
-        .content_type("application/json")
-        .body(body))
+    Ok(HttpResponse::build(status).content_type("application/json").body(body))
 }
 
 fn content_encoding(req: &HttpRequest) -> Result<Encoding, ApiError> {
@@ -88,7 +86,9 @@ fn content_encoding(req: &HttpRequest) -> Result<Encoding, ApiError> {
     match text.as_str() {
         "" | "identity" => Ok(Encoding::Identity),
         "gzip" | "x-gzip" => Ok(Encoding::Gzip),
-        _ => Err(ApiError::UnsupportedEncoding(String::from_utf8_lossy(value.as_bytes()).into_owned())),
+        _ => Err(ApiError::UnsupportedEncoding(
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        )),
     }
 }
 

@@ -60,7 +60,8 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         Ok(Ok(())) => HttpResponse::Ok().json(json!({"Status": "ok"})),
         failed => {
             tracing::error!(?failed, "health check cannot read the database");
-            HttpResponse::ServiceUnavailable().json(json!({"Status": "unavailable", "Error": "the database cannot be read"}))
+            HttpResponse::ServiceUnavailable()
+                .json(json!({"Status": "unavailable", "Error": "the database cannot be read"}))
         }
     }
 }

@@ -144,7 +144,10 @@ mod tests {
                 "TireBrand": "SUM", "TireModel": "235/60R18/XL 107V HTR A/S P02 BLK",
                 "TireSize": "2356018", "TireCost" : 58.00}"#,
         );
-        assert_eq!(errs, vec![("RepairShopID", "required"), ("RepairInvoiceNumber", "required")]);
+        assert_eq!(
+            errs,
+            vec![("RepairShopID", "required"), ("RepairInvoiceNumber", "required")]
+        );
     }
 
     #[test]
@@ -174,7 +177,11 @@ mod tests {
         ));
         assert_eq!(
             errs,
-            vec![("InvoiceNumber", "too_long"), ("TireClaimCount", "out_of_range"), ("TireLocation1", "too_long")]
+            vec![
+                ("InvoiceNumber", "too_long"),
+                ("TireClaimCount", "out_of_range"),
+                ("TireLocation1", "too_long")
+            ]
         );
     }
 }

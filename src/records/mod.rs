@@ -115,7 +115,9 @@ impl<'r, 'a> FieldReader<'r, 'a> {
     /// A string field; `""` when absent. A required one must not be blank.
     pub fn text(&mut self, name: &'static str) -> String {
         self.value(name, |raw, kind, _| {
-            let Kind::Text(max) = kind else { unreachable!("{name} is not text") };
+            let Kind::Text(max) = kind else {
+                unreachable!("{name} is not text")
+            };
             Ok(wire::parse_text(raw, max)?.filter(|s| !s.trim().is_empty()))
         })
         .unwrap_or_default()
@@ -123,7 +125,9 @@ impl<'r, 'a> FieldReader<'r, 'a> {
 
     pub fn int(&mut self, name: &'static str) -> Option<i64> {
         self.value(name, |raw, kind, _| {
-            let Kind::Int { min } = kind else { unreachable!("{name} is not an int") };
+            let Kind::Int { min } = kind else {
+                unreachable!("{name} is not an int")
+            };
             wire::parse_int(raw, min)
         })
     }
@@ -142,7 +146,11 @@ impl<'r, 'a> FieldReader<'r, 'a> {
     }
 
     fn finish<T>(self, record: T) -> Result<T, Vec<FieldError>> {
-        if self.errors.is_empty() { Ok(record) } else { Err(self.errors) }
+        if self.errors.is_empty() {
+            Ok(record)
+        } else {
+            Err(self.errors)
+        }
     }
 }
 

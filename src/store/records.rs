@@ -72,11 +72,31 @@ fn action(revision: Option<i64>) -> Action {
 }
 
 const REGISTRATION_COLUMNS: &[&str] = &[
-    "org_id", "shop_id", "invoice_number", "plan_enroll_date", "employee_id", "customer_id",
-    "vehicle_year", "vehicle_make", "vehicle_model", "vin", "current_mileage", "tires_covered",
-    "tpp_price_cents", "tire_brand", "tire_model", "tire_size", "tire_price_cents",
-    "tire_cost_cents", "tire_dot1", "tire_dot2", "tire_dot3", "tire_dot4", "tire_dot5",
-    "tire_dot6", "commercial_vehicle",
+    "org_id",
+    "shop_id",
+    "invoice_number",
+    "plan_enroll_date",
+    "employee_id",
+    "customer_id",
+    "vehicle_year",
+    "vehicle_make",
+    "vehicle_model",
+    "vin",
+    "current_mileage",
+    "tires_covered",
+    "tpp_price_cents",
+    "tire_brand",
+    "tire_model",
+    "tire_size",
+    "tire_price_cents",
+    "tire_cost_cents",
+    "tire_dot1",
+    "tire_dot2",
+    "tire_dot3",
+    "tire_dot4",
+    "tire_dot5",
+    "tire_dot6",
+    "commercial_vehicle",
 ];
 static UPSERT_REGISTRATION: LazyLock<String> =
     LazyLock::new(|| upsert_sql("registrations", REGISTRATION_COLUMNS, &["shop_id", "invoice_number"]));
@@ -85,11 +105,32 @@ pub fn upsert_registration(conn: &Connection, scope: Scope, r: &Registration, no
     let mut stmt = conn.prepare_cached(&UPSERT_REGISTRATION)?;
     stmt.query_row(
         params![
-            scope.partner_id, scope.tenant.as_str(),
-            r.org_id, r.shop_id, r.invoice_number, db_date(&r.plan_enroll_date), r.employee_id,
-            r.customer_id, r.vehicle_year, r.vehicle_make, r.vehicle_model, r.vin, r.current_mileage,
-            r.tires_covered, r.tpp_price, r.tire_brand, r.tire_model, r.tire_size, r.tire_price,
-            r.tire_cost, r.tire_dot1, r.tire_dot2, r.tire_dot3, r.tire_dot4, r.tire_dot5, r.tire_dot6,
+            scope.partner_id,
+            scope.tenant.as_str(),
+            r.org_id,
+            r.shop_id,
+            r.invoice_number,
+            db_date(&r.plan_enroll_date),
+            r.employee_id,
+            r.customer_id,
+            r.vehicle_year,
+            r.vehicle_make,
+            r.vehicle_model,
+            r.vin,
+            r.current_mileage,
+            r.tires_covered,
+            r.tpp_price,
+            r.tire_brand,
+            r.tire_model,
+            r.tire_size,
+            r.tire_price,
+            r.tire_cost,
+            r.tire_dot1,
+            r.tire_dot2,
+            r.tire_dot3,
+            r.tire_dot4,
+            r.tire_dot5,
+            r.tire_dot6,
             r.commercial_vehicle,
             now
         ],
@@ -100,13 +141,39 @@ pub fn upsert_registration(conn: &Connection, scope: Scope, r: &Registration, no
 }
 
 const CLAIM_COLUMNS: &[&str] = &[
-    "registration_id", "org_id", "shop_id", "invoice_number", "claim_date", "repair_shop_id",
-    "repair_invoice_number", "vin", "vehicle_mileage", "tire_claim_count", "credit_amount_cents",
-    "cost_per_unit_cents", "service_type", "service_description", "tire_location1",
-    "tire_location2", "tire_location3", "tire_location4", "tire_location5", "tire_location6",
-    "tire_brand", "tire_model", "tire_size", "tire_price_cents", "tire_cost_cents",
+    "registration_id",
+    "org_id",
+    "shop_id",
+    "invoice_number",
+    "claim_date",
+    "repair_shop_id",
+    "repair_invoice_number",
+    "vin",
+    "vehicle_mileage",
+    "tire_claim_count",
+    "credit_amount_cents",
+    "cost_per_unit_cents",
+    "service_type",
+    "service_description",
+    "tire_location1",
+    "tire_location2",
+    "tire_location3",
+    "tire_location4",
+    "tire_location5",
+    "tire_location6",
+    "tire_brand",
+    "tire_model",
+    "tire_size",
+    "tire_price_cents",
+    "tire_cost_cents",
 ];
-const CLAIM_KEY: &[&str] = &["shop_id", "invoice_number", "org_id", "repair_shop_id", "repair_invoice_number"];
+const CLAIM_KEY: &[&str] = &[
+    "shop_id",
+    "invoice_number",
+    "org_id",
+    "repair_shop_id",
+    "repair_invoice_number",
+];
 static UPSERT_CLAIM: LazyLock<String> = LazyLock::new(|| upsert_sql("claims", CLAIM_COLUMNS, CLAIM_KEY));
 
 pub fn upsert_claim(
@@ -119,13 +186,33 @@ pub fn upsert_claim(
     let mut stmt = conn.prepare_cached(&UPSERT_CLAIM)?;
     stmt.query_row(
         params![
-            scope.partner_id, scope.tenant.as_str(),
-            registration_id, c.org_id, c.shop_id, c.invoice_number, db_date(&c.claim_date),
-            c.repair_shop_id, c.repair_invoice_number, c.vin, c.vehicle_mileage, c.tire_claim_count,
-            c.credit_amount, c.cost_per_unit, c.service_type, c.service_description,
-            c.tire_location1, c.tire_location2, c.tire_location3, c.tire_location4,
-            c.tire_location5, c.tire_location6, c.tire_brand, c.tire_model, c.tire_size,
-            c.tire_price, c.tire_cost,
+            scope.partner_id,
+            scope.tenant.as_str(),
+            registration_id,
+            c.org_id,
+            c.shop_id,
+            c.invoice_number,
+            db_date(&c.claim_date),
+            c.repair_shop_id,
+            c.repair_invoice_number,
+            c.vin,
+            c.vehicle_mileage,
+            c.tire_claim_count,
+            c.credit_amount,
+            c.cost_per_unit,
+            c.service_type,
+            c.service_description,
+            c.tire_location1,
+            c.tire_location2,
+            c.tire_location3,
+            c.tire_location4,
+            c.tire_location5,
+            c.tire_location6,
+            c.tire_brand,
+            c.tire_model,
+            c.tire_size,
+            c.tire_price,
+            c.tire_cost,
             now
         ],
         |row| row.get(0),
@@ -143,8 +230,13 @@ pub fn stored_claim_count(conn: &Connection, scope: Scope, c: &Claim) -> rusqlit
     let n = stmt
         .query_row(
             params![
-                scope.partner_id, scope.tenant.as_str(), c.shop_id, c.invoice_number, c.org_id,
-                c.repair_shop_id, c.repair_invoice_number
+                scope.partner_id,
+                scope.tenant.as_str(),
+                c.shop_id,
+                c.invoice_number,
+                c.org_id,
+                c.repair_shop_id,
+                c.repair_invoice_number
             ],
             |row| row.get(0),
         )
@@ -153,19 +245,43 @@ pub fn stored_claim_count(conn: &Connection, scope: Scope, c: &Claim) -> rusqlit
 }
 
 const SALE_COLUMNS: &[&str] = &[
-    "org_id", "shop_id", "invoice_number", "sale_date", "tire_count", "tire_brand", "tire_model",
-    "tire_size", "tire_price_cents", "tire_cost_cents",
+    "org_id",
+    "shop_id",
+    "invoice_number",
+    "sale_date",
+    "tire_count",
+    "tire_brand",
+    "tire_model",
+    "tire_size",
+    "tire_price_cents",
+    "tire_cost_cents",
 ];
-const SALE_KEY: &[&str] = &["shop_id", "invoice_number", "org_id", "tire_brand", "tire_model", "tire_size"];
+const SALE_KEY: &[&str] = &[
+    "shop_id",
+    "invoice_number",
+    "org_id",
+    "tire_brand",
+    "tire_model",
+    "tire_size",
+];
 static UPSERT_SALE: LazyLock<String> = LazyLock::new(|| upsert_sql("sales", SALE_COLUMNS, SALE_KEY));
 
 pub fn upsert_sale(conn: &Connection, scope: Scope, s: &Sale, now: &str) -> rusqlite::Result<Action> {
     let mut stmt = conn.prepare_cached(&UPSERT_SALE)?;
     stmt.query_row(
         params![
-            scope.partner_id, scope.tenant.as_str(),
-            s.org_id, s.shop_id, s.invoice_number, db_date(&s.sale_date), s.tire_count, s.tire_brand,
-            s.tire_model, s.tire_size, s.tire_price, s.tire_cost,
+            scope.partner_id,
+            scope.tenant.as_str(),
+            s.org_id,
+            s.shop_id,
+            s.invoice_number,
+            db_date(&s.sale_date),
+            s.tire_count,
+            s.tire_brand,
+            s.tire_model,
+            s.tire_size,
+            s.tire_price,
+            s.tire_cost,
             now
         ],
         |row| row.get(0),
@@ -175,10 +291,22 @@ pub fn upsert_sale(conn: &Connection, scope: Scope, s: &Sale, now: &str) -> rusq
 }
 
 const CANCELLATION_COLUMNS: &[&str] = &[
-    "registration_id", "org_id", "shop_id", "invoice_number", "cancel_shop_id",
-    "cancel_invoice_number", "tire_cancel_count", "cancel_date",
+    "registration_id",
+    "org_id",
+    "shop_id",
+    "invoice_number",
+    "cancel_shop_id",
+    "cancel_invoice_number",
+    "tire_cancel_count",
+    "cancel_date",
 ];
-const CANCELLATION_KEY: &[&str] = &["shop_id", "invoice_number", "org_id", "cancel_shop_id", "cancel_invoice_number"];
+const CANCELLATION_KEY: &[&str] = &[
+    "shop_id",
+    "invoice_number",
+    "org_id",
+    "cancel_shop_id",
+    "cancel_invoice_number",
+];
 static UPSERT_CANCELLATION: LazyLock<String> =
     LazyLock::new(|| upsert_sql("cancellations", CANCELLATION_COLUMNS, CANCELLATION_KEY));
 
@@ -192,9 +320,16 @@ pub fn upsert_cancellation(
     let mut stmt = conn.prepare_cached(&UPSERT_CANCELLATION)?;
     stmt.query_row(
         params![
-            scope.partner_id, scope.tenant.as_str(),
-            registration_id, c.org_id, c.shop_id, c.invoice_number, c.cancel_shop_id,
-            c.cancel_invoice_number, c.tire_cancel_count, db_date(&c.cancel_date),
+            scope.partner_id,
+            scope.tenant.as_str(),
+            registration_id,
+            c.org_id,
+            c.shop_id,
+            c.invoice_number,
+            c.cancel_shop_id,
+            c.cancel_invoice_number,
+            c.tire_cancel_count,
+            db_date(&c.cancel_date),
             now
         ],
         |row| row.get(0),
@@ -287,7 +422,13 @@ fn select<T>(
 ) -> rusqlite::Result<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(
-        params![scope.partner_id, scope.tenant.as_str(), key.shop_id, key.invoice_number, key.org_id],
+        params![
+            scope.partner_id,
+            scope.tenant.as_str(),
+            key.shop_id,
+            key.invoice_number,
+            key.org_id
+        ],
         map,
     )?;
     rows.collect()

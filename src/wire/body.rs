@@ -280,8 +280,7 @@ mod tests {
 
     const FIELDS: &[FieldSpec] = &[
         FieldSpec::new("ShopID", Kind::Text(25), true),
-        FieldSpec::new("RepairInvoiceNumber", Kind::Text(50), true)
-            .with_aliases(&["RepairlnvoiceNumber"]),
+        FieldSpec::new("RepairInvoiceNumber", Kind::Text(50), true).with_aliases(&["RepairlnvoiceNumber"]),
     ];
     const TYPES: &[(&str, &[FieldSpec])] = &[("Claims", FIELDS), ("Sales", FIELDS)];
 

@@ -63,9 +63,10 @@ fn scalar(raw: &RawValue) -> Result<Scalar<'_>, ValueError> {
             // Fast path: without escapes the raw text between the quotes is the string.
             let inner = &text[1..text.len() - 1];
             if inner.contains('\\') {
-                Scalar::Str(serde_json::from_str::<String>(text).map_err(|e| {
-                    ValueError::new("invalid_string", format!("is not a valid string: {e}"))
-                })?)
+                Scalar::Str(
+                    serde_json::from_str::<String>(text)
+                        .map_err(|e| ValueError::new("invalid_string", format!("is not a valid string: {e}")))?,
+                )
             } else {
                 Scalar::Str(inner.to_owned())
             }
@@ -144,8 +145,8 @@ fn numeric_text(raw: &RawValue) -> Result<Option<String>, ValueError> {
                 return Ok(None);
             }
             // A numeric string is accepted exactly when its content is a JSON number.
-            let is_number = t.starts_with(|c: char| c == '-' || c.is_ascii_digit())
-                && serde_json::from_str::<&RawValue>(t).is_ok();
+            let is_number =
+                t.starts_with(|c: char| c == '-' || c.is_ascii_digit()) && serde_json::from_str::<&RawValue>(t).is_ok();
             if is_number {
                 Ok(Some(t.to_owned()))
             } else {
@@ -184,7 +185,10 @@ pub fn parse_int(raw: &RawValue, min: i64) -> Result<Option<i64>, ValueError> {
         ));
     }
     if d.is_sign_negative() && !d.is_zero() {
-        return Err(ValueError::new("negative", format!("must not be negative, got {}", echo(&text))));
+        return Err(ValueError::new(
+            "negative",
+            format!("must not be negative, got {}", echo(&text)),
+        ));
     }
     match d.to_i64() {
         Some(n) if n < min => Err(ValueError::new(
@@ -207,11 +211,17 @@ pub fn parse_money(raw: &RawValue) -> Result<Option<i64>, ValueError> {
     };
     let d = decimal(&text)?;
     if d.is_sign_negative() && !d.is_zero() {
-        return Err(ValueError::new("negative", format!("must not be negative, got {}", echo(&text))));
+        return Err(ValueError::new(
+            "negative",
+            format!("must not be negative, got {}", echo(&text)),
+        ));
     }
     let max = Decimal::new(MAX_MONEY_CENTS, 2);
     if d > max {
-        return Err(ValueError::new("out_of_range", format!("must be at most {max}, got {}", echo(&text))));
+        return Err(ValueError::new(
+            "out_of_range",
+            format!("must be at most {max}, got {}", echo(&text)),
+        ));
     }
     let cents = d * Decimal::ONE_HUNDRED;
     if !cents.fract().is_zero() {
@@ -379,7 +389,10 @@ mod tests {
         assert_eq!(code(parse_int(&raw("0"), 1)), "out_of_range");
         assert_eq!(code(parse_int(&raw("2147483648"), 0)), "out_of_range");
         assert_eq!(code(parse_int(&raw("1e400"), 0)), "out_of_range");
-        assert_eq!(code(parse_int(&raw("123456789012345678901234567890"), 0)), "out_of_range");
+        assert_eq!(
+            code(parse_int(&raw("123456789012345678901234567890"), 0)),
+            "out_of_range"
+        );
         assert_eq!(code(parse_int(&raw(r#""four""#), 0)), "invalid_number");
         assert_eq!(code(parse_int(&raw(r#""0x10""#), 0)), "invalid_number");
         assert_eq!(code(parse_int(&raw(r#""1_000""#), 0)), "invalid_number");
@@ -455,7 +468,11 @@ mod tests {
         assert_eq!(d("2018-07-04T12:00:00Z"), "2018-07-04T12:00:00Z");
         // 02:30 on 2019-03-10 never happened in Denver.
         let gap = parse_date_str("2019-03-10T02:30:00", denver).unwrap_err();
-        assert!(gap.message.contains("does not exist in America/Denver"), "{}", gap.message);
+        assert!(
+            gap.message.contains("does not exist in America/Denver"),
+            "{}",
+            gap.message
+        );
         // 01:30 on 2019-11-03 happened twice: the first is taken.
         assert_eq!(d("2019-11-03T01:30:00"), "2019-11-03T07:30:00Z");
     }
@@ -463,8 +480,17 @@ mod tests {
     #[test]
     fn impossible_dates_are_refused() {
         for bad in [
-            "2018-02-30", "2018-13-01", "2018-12-04T25:00:00", "04/12/2018", "yesterday",
-            "2018-12", "201812", "18-12-04", "0999-01-01", "2018-12-04T13:08:00+25:00", "",
+            "2018-02-30",
+            "2018-13-01",
+            "2018-12-04T25:00:00",
+            "04/12/2018",
+            "yesterday",
+            "2018-12",
+            "201812",
+            "18-12-04",
+            "0999-01-01",
+            "2018-12-04T13:08:00+25:00",
+            "",
         ] {
             let err = parse_date_str(bad, Tz::UTC).unwrap_err();
             assert_eq!(err.code, "invalid_date", "{bad}");

@@ -1,0 +1,187 @@
+//! Every cause of a 401, each with a JSON reason; a refused request writes and reads nothing.
+
+use jsonwebtoken::Algorithm;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn body() -> String {
+    json!({"Registrations": [registration("S1", "I1")]}).to_string()
+}
+
+/// POSTs with a raw Authorization header (or none) and expects a 401 whose reason contains `needle`.
+async fn refused(app: &TestApp, company: &str, authorization: Option<&str>, needle: &str) {
+    let mut req = app.client.post(app.url(company)).body(body());
+    if let Some(h) = authorization {
+        req = req.header("Authorization", h);
+    }
+    let (status, res) = json_of(req.send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{authorization:?}: {res}");
+    let reason = res["Error"].as_str().unwrap_or_else(|| panic!("no Error in {res}"));
+    assert!(reason.contains(needle), "{reason:?} should contain {needle:?}");
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+async fn nothing_stored(app: &TestApp) {
+    let (status, body) = app.get(COMPANY, "rec=registrations&ShopID=S1&InvoiceNumber=I1").await;
+    assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+}
+
+#[tokio::test]
+async fn a_missing_or_garbled_header_is_refused() {
+    let app = spawn_app().await;
+    refused(&app, COMPANY, None, "missing Authorization header").await;
+    refused(&app, COMPANY, Some("Basic dXNlcjpwYXNz"), "Bearer").await;
+    refused(&app, COMPANY, Some("Bearer"), "Bearer").await;
+    refused(&app, COMPANY, Some("Bearer not-a-jwt"), "not a well-formed JWT").await;
+    refused(&app, COMPANY, Some("Bearer a.b.c"), "not a well-formed JWT").await;
+    let truncated = token();
+    // A signature with one character changed.
+    let dot = truncated.rfind('.').unwrap() + 1;
+    let flipped = if &truncated[dot..=dot] == "A" { "B" } else { "A" };
+    let tampered = format!("{}{flipped}{}", &truncated[..dot], &truncated[dot + 1..]);
+    refused(&app, COMPANY, Some(&bearer(&tampered)), "signature does not match").await;
+    refused(
+        &app,
+        COMPANY,
+        Some(&bearer(&truncated[..truncated.len() - 10])),
+        "not a well-formed JWT",
+    )
+    .await;
+    nothing_stored(&app).await;
+}
+
+#[tokio::test]
+async fn a_bad_signature_is_refused() {
+    let app = spawn_app().await;
+    let forged = sign("not-the-secret", json!({"partnerid": PARTNER_ID}));
+    refused(&app, COMPANY, Some(&bearer(&forged)), "signature does not match").await;
+    // Another partner's valid token on this company.
+    refused(&app, COMPANY, Some(&bearer(&other_token())), "signature does not match").await;
+    nothing_stored(&app).await;
+}
+
+#[tokio::test]
+async fn only_hs256_is_accepted() {
+    let app = spawn_app().await;
+    for alg in [Algorithm::HS384, Algorithm::HS512] {
+        let t = sign_with(alg, SECRET, json!({"partnerid": PARTNER_ID}));
+        refused(&app, COMPANY, Some(&bearer(&t)), "only HS256").await;
+    }
+    // alg "none": a header and claims with no signature.
+    use base64::Engine;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let none = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        b64(json!({"partnerid": PARTNER_ID}))
+    );
+    refused(&app, COMPANY, Some(&bearer(&none)), "").await;
+    let rs256 = format!(
+        "{}.{}.c2ln",
+        b64(json!({"alg": "RS256", "typ": "JWT"})),
+        b64(json!({"partnerid": PARTNER_ID}))
+    );
+    refused(&app, COMPANY, Some(&bearer(&rs256)), "only HS256").await;
+    nothing_stored(&app).await;
+}
+
+#[tokio::test]
+async fn exp_and_nbf_are_honoured() {
+    let app = spawn_app().await;
+    let now = chrono::Utc::now().timestamp();
+    let expired = sign(SECRET, json!({"partnerid": PARTNER_ID, "exp": now - 3600}));
+    refused(&app, COMPANY, Some(&bearer(&expired)), "expired").await;
+    let early = sign(SECRET, json!({"partnerid": PARTNER_ID, "nbf": now + 3600}));
+    refused(&app, COMPANY, Some(&bearer(&early)), "not valid yet").await;
+    nothing_stored(&app).await;
+
+    let fresh = sign(
+        SECRET,
+        json!({"partnerid": PARTNER_ID, "exp": now + 3600, "nbf": now - 10}),
+    );
+    assert_eq!(app.post_raw(COMPANY, &fresh, body()).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn partnerid_must_be_the_companys() {
+    let app = spawn_app().await;
+    refused(
+        &app,
+        COMPANY,
+        Some(&bearer(&sign(SECRET, json!({"claimdate": "2020-01-27"})))),
+        "no partnerid",
+    )
+    .await;
+    let wrong = sign(SECRET, json!({"partnerid": OTHER_ID}));
+    refused(&app, COMPANY, Some(&bearer(&wrong)), "partnerid is not this company's").await;
+    let garbage = sign(SECRET, json!({"partnerid": "abc"}));
+    refused(
+        &app,
+        COMPANY,
+        Some(&bearer(&garbage)),
+        "partnerid is not this company's",
+    )
+    .await;
+    let bad_date = sign(SECRET, json!({"partnerid": PARTNER_ID, "claimdate": "soon"}));
+    refused(&app, COMPANY, Some(&bearer(&bad_date)), "claimdate").await;
+    nothing_stored(&app).await;
+
+    // A numeric string, a differently cased claim name, no claimdate: all fine.
+    for claims in [
+        json!({"partnerid": "1001"}),
+        json!({"PartnerID": 1001, "ClaimDate": "20200127T10:00:00"}),
+        json!({"partnerid": 1001, "claimdate": 1580119200}),
+    ] {
+        let t = sign(SECRET, claims.clone());
+        assert_eq!(
+            app.post_raw(COMPANY, &t, body()).await.status(),
+            StatusCode::OK,
+            "{claims}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_company_is_refused() {
+    let app = spawn_app().await;
+    refused(&app, "nosuchcompany", Some(&bearer(&token())), "unknown company").await;
+    refused(&app, "nosuchcompany_test", Some(&bearer(&token())), "unknown company").await;
+}
+
+#[tokio::test]
+async fn a_get_is_authenticated_too_and_its_partnerid_must_match() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.post(COMPANY, &json!({"Registrations": [registration("S1", "I1")]}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let q = "rec=registrations&ShopID=S1&InvoiceNumber=I1";
+    let res = app
+        .client
+        .get(format!("{}?{q}", app.url(COMPANY)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let forged = sign("nope", json!({"partnerid": PARTNER_ID}));
+    let (status, body) = json_of(app.get_raw(COMPANY, &forged, q).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["Error"].as_str().unwrap().contains("signature"));
+    let (status, body) = app.get(COMPANY, &format!("{q}&partnerid={OTHER_ID}")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["Error"].as_str().unwrap().contains("partnerid parameter"),
+        "{body}"
+    );
+    assert_eq!(
+        app.get(COMPANY, &format!("{q}&PARTNERID={PARTNER_ID}")).await.0,
+        StatusCode::OK
+    );
+}

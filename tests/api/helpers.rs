@@ -1,0 +1,246 @@
+//! Test harness: the real server on a loopback port 0, a real SQLite file in a temporary folder,
+//! real HS256 tokens signed here with jsonwebtoken (not with the server's own issuer).
+
+use std::path::PathBuf;
+
+use actix_web::dev::ServerHandle;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use warranty_gateway::config::{Config, DatabaseSettings, FileConfig, PartnerSettings, ServerSettings};
+use warranty_gateway::startup::Application;
+
+pub const COMPANY: &str = "tirecompany";
+pub const PARTNER_ID: i64 = 1001;
+pub const SECRET: &str = "test-secret-for-tirecompany-0123456789abcdef";
+/// A second partner, in Denver, with a 12-month plan.
+pub const OTHER: &str = "othercompany";
+pub const OTHER_ID: i64 = 2002;
+pub const OTHER_SECRET: &str = "test-secret-for-othercompany-0123456789abcdef";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    pub max_body_bytes: usize,
+    handle: ServerHandle,
+}
+
+fn file_config(dir: &TempDir, max_body_bytes: usize) -> FileConfig {
+    let partner = |company: &str, partner_id, secret: &str, months, tz: Option<&str>| PartnerSettings {
+        company: company.into(),
+        partner_id,
+        secret: Some(secret.into()),
+        secret_env: None,
+        plan_term_months: months,
+        timezone: tz.map(Into::into),
+    };
+    FileConfig {
+        server: ServerSettings {
+            bind: "127.0.0.1:0".into(),
+            max_body_bytes,
+        },
+        database: DatabaseSettings {
+            path: dir.path().join("gateway.sqlite3"),
+        },
+        partners: vec![
+            partner(COMPANY, PARTNER_ID, SECRET, 36, None),
+            partner(OTHER, OTHER_ID, OTHER_SECRET, 12, Some("America/Denver")),
+        ],
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with_limit(64 * 1024 * 1024).await
+}
+
+pub async fn spawn_app_with_limit(max_body_bytes: usize) -> TestApp {
+    start(tempfile::tempdir().unwrap(), max_body_bytes).await
+}
+
+async fn start(dir: TempDir, max_body_bytes: usize) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        warranty_gateway::telemetry::init();
+    }
+    let config = Config::from_file_config(file_config(&dir, max_body_bytes), dir.path(), |_| None).unwrap();
+    let app = Application::build(config).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        dir,
+        max_body_bytes,
+        handle,
+    }
+}
+
+/// An HS256 token with these claims, signed with `secret`.
+pub fn sign(secret: &str, claims: Value) -> String {
+    sign_with(Algorithm::HS256, secret, claims)
+}
+
+pub fn sign_with(alg: Algorithm, secret: &str, claims: Value) -> String {
+    jsonwebtoken::encode(&Header::new(alg), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+/// A valid token for tirecompany, as the guide describes it.
+pub fn token() -> String {
+    sign(
+        SECRET,
+        json!({"partnerid": PARTNER_ID, "claimdate": "2020-01-27T10:00:00Z"}),
+    )
+}
+
+pub fn other_token() -> String {
+    sign(OTHER_SECRET, json!({"partnerid": OTHER_ID, "claimdate": "2020-01-27"}))
+}
+
+impl TestApp {
+    pub fn url(&self, company: &str) -> String {
+        format!("{}/v2/partners/{company}", self.address)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("gateway.sqlite3")
+    }
+
+    /// Stops this server (gracefully) and starts a new one on the same database.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        start(self.dir, self.max_body_bytes).await
+    }
+
+    pub async fn post_raw(&self, company: &str, token: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.client
+            .post(self.url(company))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    /// POSTs a JSON body to a company with that company's partner's token.
+    pub async fn post(&self, company: &str, body: &Value) -> (StatusCode, Value) {
+        let token = if company.to_ascii_lowercase().starts_with(OTHER) {
+            other_token()
+        } else {
+            token()
+        };
+        let res = self.post_raw(company, &token, body.to_string()).await;
+        json_of(res).await
+    }
+
+    pub async fn get_raw(&self, company: &str, token: &str, query: &str) -> Response {
+        self.client
+            .get(format!("{}?{query}", self.url(company)))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    /// GETs with the company's partner's token; `Value::Null` for an empty body.
+    pub async fn get(&self, company: &str, query: &str) -> (StatusCode, Value) {
+        let token = if company.to_ascii_lowercase().starts_with(OTHER) {
+            other_token()
+        } else {
+            token()
+        };
+        json_of(self.get_raw(company, &token, query).await).await
+    }
+
+    pub async fn status_of(&self, company: &str, shop: &str, invoice: &str) -> Value {
+        let (status, body) = self
+            .get(
+                company,
+                &format!("rec=registrationstatus&ShopID={shop}&InvoiceNumber={invoice}"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+pub async fn json_of(res: Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    if text.is_empty() {
+        return (status, Value::Null);
+    }
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, value)
+}
+
+/// A valid registration; override fields with `with`.
+pub fn registration(shop: &str, invoice: &str) -> Value {
+    json!({
+        "ShopID": shop, "InvoiceNumber": invoice, "PlanEnrollDate": "2024-01-15",
+        "EmployeeID": "E1", "CustomerID": "C1", "VehicleYear": "2019", "VehicleMake": "FORD",
+        "VehicleModel": "F150", "VIN": "1FTEW1E50KFA00000", "CurrentMileage": 42000,
+        "TiresCovered": 4, "TPPPrice": 99.99, "TireBrand": "SUM", "TireModel": "HTR A/S P02",
+        "TireSize": "2356018", "TirePrice": 150.00, "TireCost": 100.00, "TireDOT1": "DOT 1",
+        "CommercialVehicle": "No"
+    })
+}
+
+/// A valid claim against the registration (shop, invoice).
+pub fn claim(shop: &str, invoice: &str, repair_invoice: &str, count: i64, date: &str) -> Value {
+    json!({
+        "ShopID": shop, "InvoiceNumber": invoice, "ClaimDate": date, "RepairShopID": shop,
+        "RepairInvoiceNumber": repair_invoice, "VehicleMileage": 50000, "TireClaimCount": count,
+        "CreditAmount": 64.04, "CostPerUnit": 60.00, "TireBrand": "SUM", "TireSize": "2356018",
+        "TireCost": 58.00
+    })
+}
+
+pub fn cancellation(shop: &str, invoice: &str, cancel_invoice: &str, count: i64, date: &str) -> Value {
+    json!({
+        "ShopID": shop, "InvoiceNumber": invoice, "CancelShopID": shop,
+        "CancelInvoiceNumber": cancel_invoice, "TireCancelCount": count, "CancelDate": date
+    })
+}
+
+pub fn sale(shop: &str, invoice: &str) -> Value {
+    json!({
+        "ShopID": shop, "InvoiceNumber": invoice, "SaleDate": "2024-02-01", "TireCount": 4,
+        "TireBrand": "SUM", "TireModel": "HTR A/S P02", "TireSize": "2356018",
+        "TirePrice": 225.09, "TireCost": 195.09
+    })
+}
+
+pub fn with(mut record: Value, changes: Value) -> Value {
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            record.as_object_mut().unwrap().remove(k);
+        } else {
+            record[k] = v.clone();
+        }
+    }
+    record
+}
+
+/// The (Field, Code) pairs of one result entry's Errors.
+pub fn errors_of(entry: &Value) -> Vec<(String, String)> {
+    entry["Errors"]
+        .as_array()
+        .map(|errs| {
+            errs.iter()
+                .map(|e| {
+                    (
+                        e["Field"].as_str().unwrap().to_owned(),
+                        e["Code"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn fixture(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}

@@ -1,5 +1,9 @@
 //! Black-box tests over HTTP: one test binary, one module per area.
 
 mod auth;
+mod bad_input;
+mod business_rules;
 mod guide_examples;
 mod helpers;
+mod isolation;
+mod validation;

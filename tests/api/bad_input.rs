@@ -1,0 +1,398 @@
+//! Bad bodies, transports and queries: each gets a 4xx that names the problem, never a 5xx, and
+//! nothing of a rejected record is stored.
+
+use std::io::{Read, Write};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// POSTs raw bytes and expects a body-level 400 whose one entry has `code` and mentions `needle`.
+async fn body_rejected(app: &TestApp, body: impl Into<reqwest::Body>, code: &str, needle: &str) {
+    let (status, res) = json_of(app.post_raw(COMPANY, &token(), body).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{res}");
+    let entries = res.as_array().unwrap_or_else(|| panic!("not an array: {res}"));
+    assert_eq!(entries.len(), 1, "{res}");
+    let err = &entries[0]["Errors"][0];
+    assert_eq!(
+        (entries[0]["Record"].as_str(), err["Code"].as_str()),
+        (Some("Body"), Some(code)),
+        "{res}"
+    );
+    let message = err["Message"].as_str().unwrap();
+    assert!(message.contains(needle), "{message:?} should contain {needle:?}");
+}
+
+async fn healthy(app: &TestApp) {
+    let res = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_usable_json_are_400_naming_the_problem() {
+    let app = spawn_app().await;
+    body_rejected(&app, "", "empty_body", "empty").await;
+    body_rejected(&app, "   \n", "empty_body", "empty").await;
+    body_rejected(
+        &app,
+        b"{\"Registrations\": [\xff\xfe]}".to_vec(),
+        "invalid_utf8",
+        "offset 19",
+    )
+    .await;
+    body_rejected(&app, "ShopID=1&InvoiceNumber=2", "invalid_json", "not usable JSON").await;
+    body_rejected(&app, r#"{"Registrations": [{"ShopID": "1"}"#, "invalid_json", "EOF").await;
+    body_rejected(
+        &app,
+        "[]",
+        "invalid_json",
+        "a JSON object with one or more of the arrays Registrations",
+    )
+    .await;
+    body_rejected(&app, "null", "invalid_json", "a JSON object").await;
+    body_rejected(&app, "{}", "no_records", "Registrations, Sales, Claims, Cancellations").await;
+    body_rejected(&app, r#"{"Registration": [{}]}"#, "unknown_array", "\"Registration\"").await;
+    body_rejected(
+        &app,
+        r#"{"Registrations": {"ShopID": "1"}}"#,
+        "invalid_json",
+        "Registrations to be an array",
+    )
+    .await;
+    body_rejected(&app, r#"{"Claims": "none"}"#, "invalid_json", "Claims to be an array").await;
+    body_rejected(&app, r#"{"Sales": []} {"Sales": []}"#, "invalid_json", "trailing").await;
+    // Deep nesting neither overflows the stack nor passes for a value.
+    let deep = format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+    let (status, res) = json_of(
+        app.post_raw(COMPANY, &token(), format!(r#"{{"Sales": [{{"ShopID": {deep}}}]}}"#))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(res[0]["Errors"][0]["Message"], "ShopID must be a string, got an array");
+    healthy(&app).await;
+}
+
+#[tokio::test]
+async fn bad_values_are_rejected_per_record_and_nothing_of_them_is_stored() {
+    let app = spawn_app().await;
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (json!({"ShopID": null}), "ShopID", "required"),
+        (json!({"ShopID": ["005308"]}), "ShopID", "invalid_type"),
+        (json!({"ShopID": {"id": 1}}), "ShopID", "invalid_type"),
+        (json!({"ShopID": 12.5}), "ShopID", "invalid_type"),
+        (json!({"ShopID": "x".repeat(100_000)}), "ShopID", "too_long"),
+        (json!({"ShopID": "tab\there"}), "ShopID", "invalid_character"),
+        (json!({"TiresCovered": true}), "TiresCovered", "invalid_type"),
+        (json!({"TiresCovered": 1e300}), "TiresCovered", "out_of_range"),
+        (json!({"TiresCovered": "NaN"}), "TiresCovered", "invalid_number"),
+        (json!({"TiresCovered": "Infinity"}), "TiresCovered", "invalid_number"),
+        (json!({"TPPPrice": 1e20}), "TPPPrice", "out_of_range"),
+        (json!({"TPPPrice": [1]}), "TPPPrice", "invalid_type"),
+        (json!({"PlanEnrollDate": 20181204}), "PlanEnrollDate", "invalid_type"),
+        (
+            json!({"PlanEnrollDate": "9999-99-99"}),
+            "PlanEnrollDate",
+            "invalid_date",
+        ),
+        (
+            json!({"CommercialVehicle": "maybe"}),
+            "CommercialVehicle",
+            "invalid_boolean",
+        ),
+    ];
+    for (i, (change, field, code)) in cases.into_iter().enumerate() {
+        let invoice = format!("B{i}");
+        let reg = with(registration("S1", &invoice), change.clone());
+        let (status, res) = app.post(COMPANY, &json!({"Registrations": [reg]})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{change}: {res}");
+        assert_eq!(
+            errors_of(&res[0]),
+            vec![(field.to_owned(), code.to_owned())],
+            "{change}"
+        );
+        let message = res[0]["Errors"][0]["Message"].as_str().unwrap();
+        assert!(message.starts_with(field) && message.len() < 200, "{message}");
+    }
+    // Huge literals that no float can hold, sent as raw JSON.
+    let huge = format!("1{}", "0".repeat(400));
+    let raw = format!(
+        r#"{{"Registrations": [{}]}}"#,
+        with(
+            registration("S1", "HUGE"),
+            json!({"TiresCovered": "@", "TPPPrice": "@@"})
+        )
+        .to_string()
+        .replace("\"@\"", &huge)
+        .replace("\"@@\"", &format!("{huge}.5"))
+    );
+    let (status, res) = json_of(app.post_raw(COMPANY, &token(), raw).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{res}");
+    assert_eq!(
+        errors_of(&res[0]),
+        vec![
+            ("TiresCovered".into(), "out_of_range".into()),
+            ("TPPPrice".into(), "out_of_range".into())
+        ]
+    );
+    let (status, _) = app.get(COMPANY, "rec=registrations&ShopID=S1&InvoiceNumber=B0").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    healthy(&app).await;
+}
+
+#[tokio::test]
+async fn lone_surrogates_and_nul_characters_are_rejected() {
+    let app = spawn_app().await;
+    let reg = registration("S1", "U1").to_string();
+    for (bad, code) in [
+        (r#""\ud800""#, "invalid_string"),
+        (r#""a\u0000b""#, "invalid_character"),
+    ] {
+        let body = format!(r#"{{"Registrations": [{}]}}"#, reg.replacen(r#""S1""#, bad, 1));
+        let (status, res) = json_of(app.post_raw(COMPANY, &token(), body).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{res}");
+        assert_eq!(errors_of(&res[0]), vec![("ShopID".to_owned(), code.to_owned())]);
+    }
+}
+
+#[tokio::test]
+async fn any_content_type_is_read_as_json() {
+    let app = spawn_app().await;
+    for (i, ct) in [
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "multipart/form-data",
+        "",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let body = json!({"Registrations": [registration("S1", &format!("CT{i}"))]}).to_string();
+        let mut req = app.client.post(app.url(COMPANY)).bearer_auth(token()).body(body);
+        if !ct.is_empty() {
+            req = req.header("content-type", *ct);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{ct}");
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+#[tokio::test]
+async fn gzip_bodies_are_accepted_and_counted_inflated() {
+    let app = spawn_app_with_limit(64 * 1024).await;
+    let body = json!({"Registrations": [registration("S1", "GZ")]}).to_string();
+    let res = app
+        .client
+        .post(app.url(COMPANY))
+        .bearer_auth(token())
+        .header("content-encoding", "gzip")
+        .body(gzip(body.as_bytes()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        app.get(COMPANY, "rec=registrations&ShopID=S1&InvoiceNumber=GZ").await.0,
+        StatusCode::OK
+    );
+
+    // A bomb: 10 MB of spaces that compress to a few kB, far over the 64 kB limit once inflated.
+    let bomb = gzip(&vec![b' '; 10 * 1024 * 1024]);
+    assert!(bomb.len() < 64 * 1024);
+    let res = app
+        .client
+        .post(app.url(COMPANY))
+        .bearer_auth(token())
+        .header("content-encoding", "gzip")
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
+    let (status, res) = json_of(res).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(res["Error"].as_str().unwrap().contains("65536 bytes"), "{res}");
+
+    let (status, res) = json_of(
+        app.client
+            .post(app.url(COMPANY))
+            .bearer_auth(token())
+            .header("content-encoding", "gzip")
+            .body("not gzip at all")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(res[0]["Errors"][0]["Code"], "invalid_gzip");
+
+    let res = app
+        .client
+        .post(app.url(COMPANY))
+        .bearer_auth(token())
+        .header("content-encoding", "br")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let app = spawn_app_with_limit(4096).await;
+    let big = json!({"Registrations": (0..40).map(|i| registration("S1", &format!("L{i}"))).collect::<Vec<_>>()});
+    let (status, res) = app.post(COMPANY, &big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(res["Error"].as_str().unwrap().contains("4096"), "{res}");
+    assert_eq!(
+        app.get(COMPANY, "rec=registrations&ShopID=S1&InvoiceNumber=L0").await.0,
+        StatusCode::NO_CONTENT
+    );
+
+    // Without a Content-Length (chunked), the limit holds as the body streams in.
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let auth = token();
+    let reply = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(address).unwrap();
+        let head = format!(
+            "POST /v2/partners/{COMPANY} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {auth}\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let chunk = vec![b' '; 1024];
+        for _ in 0..8 {
+            // The server may answer and close before every chunk is sent.
+            if s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).is_err()
+                || s.write_all(&chunk).is_err()
+                || s.write_all(b"\r\n").is_err()
+            {
+                break;
+            }
+        }
+        let _ = s.write_all(b"0\r\n\r\n");
+        let mut reply = String::new();
+        let _ = s.read_to_string(&mut reply);
+        reply
+    })
+    .await
+    .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    healthy(&app).await;
+}
+
+#[tokio::test]
+async fn other_methods_and_paths_get_json_errors() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .put(app.url(COMPANY))
+        .bearer_auth(token())
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "GET, POST");
+    let (_, body) = json_of(res).await;
+    assert!(body["Error"].as_str().unwrap().contains("PUT"));
+    let res = app
+        .client
+        .get(format!("{}/v1/partners/{COMPANY}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(json_of(res).await.1["Error"].is_string());
+}
+
+#[tokio::test]
+async fn get_without_its_parameters_is_400_listing_them() {
+    let app = spawn_app().await;
+    let (status, body) = app.get(COMPANY, "rec=registrations&ShopID=S1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["Missing"], json!(["InvoiceNumber"]));
+    let expected: Vec<&str> = body["Expected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["Field"].as_str().unwrap())
+        .collect();
+    assert_eq!(expected, ["rec", "ShopID", "InvoiceNumber", "OrgID", "partnerid"]);
+
+    let (status, body) = app.get(COMPANY, "").await;
+    assert_eq!(
+        (status, body["Missing"].clone()),
+        (StatusCode::BAD_REQUEST, json!(["rec", "ShopID", "InvoiceNumber"]))
+    );
+    let (status, body) = app.get(COMPANY, "rec=warranties&ShopID=S1&InvoiceNumber=I1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["Error"].as_str().unwrap().contains("registrationstatus"), "{body}");
+}
+
+#[tokio::test]
+async fn gets_match_case_insensitively_answer_204_or_an_array_and_narrow_by_orgid() {
+    let app = spawn_app().await;
+    let body = json!({
+        "Registrations": [with(registration("S1", "I1"), json!({"OrgID": "GROUP-A"}))],
+        "Claims": [
+            claim("S1", "I1", "R1", 1, "2024-03-01"),
+            with(claim("S1", "I1", "R2", 1, "2024-03-02"), json!({"OrgID": "GROUP-A"})),
+        ],
+    });
+    assert_eq!(app.post(COMPANY, &body).await.0, StatusCode::OK);
+    let (status, got) = app.get(COMPANY, "REC=Claims&shopID=S1&INVOICENUMBER=I1").await;
+    assert_eq!(status, StatusCode::OK);
+    let repairs: Vec<&str> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["RepairInvoiceNumber"].as_str().unwrap())
+        .collect();
+    assert_eq!(repairs, ["R1", "R2"]);
+    let (_, got) = app
+        .get(COMPANY, "rec=claims&ShopID=S1&InvoiceNumber=I1&orgid=GROUP-A")
+        .await;
+    assert_eq!((got.is_object(), &got["RepairInvoiceNumber"]), (true, &json!("R2")));
+    let (_, got) = app
+        .get(
+            COMPANY,
+            "rec=RegistrationStatus&ShopID=S1&InvoiceNumber=I1&OrgID=GROUP-A",
+        )
+        .await;
+    assert_eq!(got["TireClaimCount"], 2);
+    assert_eq!(
+        app.get(COMPANY, "rec=registrations&ShopID=S1&InvoiceNumber=I1&OrgID=GROUP-B")
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    // Values are exact: the invoice is not matched case-insensitively or by prefix.
+    assert_eq!(
+        app.get(COMPANY, "rec=registrations&ShopID=s1&InvoiceNumber=I1").await.0,
+        StatusCode::NO_CONTENT
+    );
+    let res = app
+        .get_raw(COMPANY, &token(), "rec=registrations&ShopID=S1&InvoiceNumber=NONE")
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(res.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn healthz_needs_no_token_and_responses_carry_a_request_id() {
+    let app = spawn_app().await;
+    let res = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().contains_key("x-request-id"));
+    assert_eq!(json_of(res).await.1, json!({"Status": "ok"}));
+}

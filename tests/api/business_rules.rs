@@ -1,0 +1,286 @@
+//! The guide's business rules, each with its rejection code, and every WarrantyStatus.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// A registration enrolled on 2024-01-15 with 4 tires (tirecompany's plan: 36 months).
+async fn registered(app: &TestApp, invoice: &str) {
+    let (status, body) = app
+        .post(COMPANY, &json!({"Registrations": [registration("S1", invoice)]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// POSTs one record and returns its result entry and the status code.
+async fn post_one(app: &TestApp, array: &str, record: Value) -> (StatusCode, Value) {
+    let (status, body) = app.post(COMPANY, &json!({ array: [record] })).await;
+    (status, body[0].clone())
+}
+
+async fn rejected_with(app: &TestApp, array: &str, record: Value, field: &str, code: &str) {
+    let (status, entry) = post_one(app, array, record).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{entry}");
+    assert_eq!(errors_of(&entry), vec![(field.to_owned(), code.to_owned())], "{entry}");
+}
+
+#[tokio::test]
+async fn a_claim_needs_its_registration() {
+    let app = spawn_app().await;
+    let c = claim("S1", "NOPE", "R1", 1, "2024-03-01");
+    rejected_with(&app, "Claims", c, "InvoiceNumber", "registration_not_found").await;
+}
+
+#[tokio::test]
+async fn a_claim_cannot_take_more_tires_than_are_left_and_a_resend_does_not_count_twice() {
+    let app = spawn_app().await;
+    registered(&app, "I1").await;
+    let first = claim("S1", "I1", "R1", 3, "2024-03-01");
+    assert_eq!(post_one(&app, "Claims", first.clone()).await.0, StatusCode::OK);
+    // A resend of the same claim (same key) replaces it: still 3 claimed, not 6.
+    let (status, entry) = post_one(&app, "Claims", with(first, json!({"CreditAmount": 70}))).await;
+    assert_eq!((status, entry["Action"].as_str()), (StatusCode::OK, Some("updated")));
+    assert_eq!(app.status_of(COMPANY, "S1", "I1").await["TiresLeft"], 1);
+
+    let (status, entry) = post_one(&app, "Claims", claim("S1", "I1", "R2", 2, "2024-04-01")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        errors_of(&entry),
+        vec![("TireClaimCount".into(), "not_enough_tires".into())]
+    );
+    assert!(
+        entry["Errors"][0]["Message"]
+            .as_str()
+            .unwrap()
+            .contains("the 1 tires left"),
+        "{entry}"
+    );
+    assert_eq!(
+        post_one(&app, "Claims", claim("S1", "I1", "R2", 1, "2024-04-01"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_claim_on_an_expired_registration_is_rejected_as_of_its_claim_date() {
+    let app = spawn_app().await;
+    registered(&app, "I1").await;
+    // Enrolled 2024-01-15 on a 36-month plan: expires 2027-01-15.
+    let late = claim("S1", "I1", "R1", 1, "2027-01-16");
+    rejected_with(&app, "Claims", late, "ClaimDate", "registration_expired").await;
+    // A claim dated within the term is judged as of its own date, however late it arrives.
+    let old = with(registration("S1", "OLD"), json!({"PlanEnrollDate": "2018-12-04"}));
+    assert_eq!(post_one(&app, "Registrations", old).await.0, StatusCode::OK);
+    assert_eq!(
+        post_one(&app, "Claims", claim("S1", "OLD", "R1", 1, "2020-01-27"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_claim_on_a_cancelled_registration_is_rejected_but_remaining_tires_can_be_claimed() {
+    let app = spawn_app().await;
+    registered(&app, "FULL").await;
+    let all = cancellation("S1", "FULL", "C1", 4, "2024-02-01");
+    assert_eq!(post_one(&app, "Cancellations", all).await.0, StatusCode::OK);
+    let c = claim("S1", "FULL", "R1", 1, "2024-03-01");
+    rejected_with(&app, "Claims", c, "InvoiceNumber", "registration_cancelled").await;
+
+    registered(&app, "PART").await;
+    let some = cancellation("S1", "PART", "C2", 1, "2024-02-01");
+    assert_eq!(post_one(&app, "Cancellations", some).await.0, StatusCode::OK);
+    assert_eq!(
+        post_one(&app, "Claims", claim("S1", "PART", "R1", 3, "2024-03-01"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let c = claim("S1", "PART", "R2", 1, "2024-03-02");
+    rejected_with(&app, "Claims", c, "InvoiceNumber", "registration_cancelled").await;
+}
+
+#[tokio::test]
+async fn a_cancellation_needs_its_registration_unexpired_with_enough_tires() {
+    let app = spawn_app().await;
+    let orphan = cancellation("S1", "NOPE", "C1", 1, "2024-03-01");
+    rejected_with(&app, "Cancellations", orphan, "InvoiceNumber", "registration_not_found").await;
+
+    registered(&app, "I1").await;
+    let late = cancellation("S1", "I1", "C1", 1, "2027-02-01");
+    rejected_with(&app, "Cancellations", late, "CancelDate", "registration_expired").await;
+
+    assert_eq!(
+        post_one(&app, "Claims", claim("S1", "I1", "R1", 3, "2024-03-01"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let too_many = cancellation("S1", "I1", "C1", 2, "2024-04-01");
+    rejected_with(&app, "Cancellations", too_many, "TireCancelCount", "not_enough_tires").await;
+}
+
+#[tokio::test]
+async fn a_registration_is_cancelled_only_once_and_a_resend_updates_it() {
+    let app = spawn_app().await;
+    registered(&app, "I1").await;
+    let first = cancellation("S1", "I1", "C1", 1, "2024-02-01");
+    assert_eq!(post_one(&app, "Cancellations", first.clone()).await.0, StatusCode::OK);
+    // Same key: an update, and its count replaces the first (1 -> 3, not 4).
+    let (status, entry) = post_one(&app, "Cancellations", with(first, json!({"TireCancelCount": 3}))).await;
+    assert_eq!((status, entry["Action"].as_str()), (StatusCode::OK, Some("updated")));
+    let st = app.status_of(COMPANY, "S1", "I1").await;
+    assert_eq!(
+        (st["TireCancelCount"].as_i64(), st["TiresLeft"].as_i64()),
+        (Some(3), Some(1))
+    );
+
+    let second = cancellation("S1", "I1", "C2", 1, "2024-02-02");
+    rejected_with(
+        &app,
+        "Cancellations",
+        second,
+        "CancelInvoiceNumber",
+        "already_cancelled",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_resent_registration_must_still_cover_what_was_used() {
+    let app = spawn_app().await;
+    registered(&app, "I1").await;
+    assert_eq!(
+        post_one(&app, "Claims", claim("S1", "I1", "R1", 3, "2024-03-01"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let fewer = with(registration("S1", "I1"), json!({"TiresCovered": 2}));
+    rejected_with(&app, "Registrations", fewer, "TiresCovered", "tires_covered_below_used").await;
+    let more = with(registration("S1", "I1"), json!({"TiresCovered": 6}));
+    assert_eq!(post_one(&app, "Registrations", more).await.0, StatusCode::OK);
+    assert_eq!(app.status_of(COMPANY, "S1", "I1").await["TiresLeft"], 3);
+}
+
+#[tokio::test]
+async fn one_batch_may_register_claim_and_cancel_in_processing_order() {
+    let app = spawn_app().await;
+    // Claims come after Registrations whatever the order of the arrays in the body.
+    let body = json!({
+        "Cancellations": [cancellation("S1", "I1", "C1", 1, "2024-03-02")],
+        "Claims": [claim("S1", "I1", "R1", 2, "2024-03-01"), claim("S1", "I1", "R2", 2, "2024-03-01")],
+        "Registrations": [registration("S1", "I1")],
+    });
+    let (status, res) = app.post(COMPANY, &body).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT, "{res}");
+    let summary: Vec<(&str, &str)> = res
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["Record"].as_str().unwrap(), e["Status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("Registrations", "Successfully Posted"),
+            ("Claims", "Successfully Posted"),
+            ("Claims", "Successfully Posted"),
+            // Both claims took all 4 tires: nothing is left to cancel.
+            ("Cancellations", "Rejected"),
+        ]
+    );
+    assert_eq!(
+        errors_of(&res[3]),
+        vec![("TireCancelCount".to_owned(), "not_enough_tires".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn every_warranty_status() {
+    let app = spawn_app().await;
+    let day = |days_ago: i64| (chrono::Utc::now().date_naive() - chrono::Days::new(days_ago as u64)).to_string();
+    let midnight = |days_ago: i64| format!("{}T00:00:00Z", day(days_ago));
+    let fresh = |invoice: &str| with(registration("S1", invoice), json!({"PlanEnrollDate": day(10)}));
+    let body = json!({
+        "Registrations": [
+            fresh("ACTIVE"),
+            fresh("CANCELLED"),
+            fresh("USED"),
+            with(registration("S1", "EXPIRED"), json!({"PlanEnrollDate": "2018-12-04"})),
+        ],
+        "Claims": [
+            claim("S1", "CANCELLED", "R1", 2, &day(9)),
+            claim("S1", "USED", "R1", 1, &day(8)),
+            claim("S1", "USED", "R2", 3, &day(7)),
+        ],
+        "Cancellations": [cancellation("S1", "CANCELLED", "C1", 2, &day(6))],
+    });
+    let (status, res) = app.post(COMPANY, &body).await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+
+    let s = app.status_of(COMPANY, "S1", "ACTIVE").await;
+    assert_eq!(
+        (&s["WarrantyStatus"], &s["Message"]),
+        (&json!(1), &json!("Registration is Active"))
+    );
+    assert_eq!(
+        (&s["TiresLeft"], &s["StatusDate"], &s["CancelDate"]),
+        (&json!(4), &json!(""), &json!(""))
+    );
+    let expire = (chrono::Utc::now().date_naive() - chrono::Days::new(10) + chrono::Months::new(36)).to_string();
+    assert_eq!(s["ExpireDate"], format!("{expire}T00:00:00Z"));
+
+    let s = app.status_of(COMPANY, "S1", "CANCELLED").await;
+    assert_eq!(
+        (&s["WarrantyStatus"], &s["Message"]),
+        (&json!(2), &json!("Registration is Cancelled"))
+    );
+    assert_eq!(
+        (&s["TireClaimCount"], &s["TireCancelCount"], &s["TiresLeft"]),
+        (&json!(2), &json!(2), &json!(0))
+    );
+    // StatusDate is the CancelDate.
+    assert_eq!(
+        (&s["CancelDate"], &s["StatusDate"]),
+        (&json!(midnight(6)), &json!(midnight(6)))
+    );
+
+    let s = app.status_of(COMPANY, "S1", "USED").await;
+    assert_eq!(
+        (&s["WarrantyStatus"], &s["Message"]),
+        (&json!(3), &json!("No Tires left on Registration"))
+    );
+    // StatusDate is the latest ClaimDate.
+    assert_eq!((&s["TiresLeft"], &s["StatusDate"]), (&json!(0), &json!(midnight(7))));
+
+    let s = app.status_of(COMPANY, "S1", "EXPIRED").await;
+    assert_eq!(
+        (&s["WarrantyStatus"], &s["Message"]),
+        (&json!(4), &json!("Registration is Expired"))
+    );
+    assert_eq!(
+        (&s["ExpireDate"], &s["StatusDate"]),
+        (&json!("2021-12-04T00:00:00Z"), &json!("2021-12-04T00:00:00Z"))
+    );
+
+    // ExpireDate follows each partner's plan term: othercompany sells 12-month plans.
+    let reg = with(
+        registration("S1", "OTHER"),
+        json!({"PlanEnrollDate": "2024-01-15T00:00:00Z"}),
+    );
+    assert_eq!(
+        app.post(OTHER, &json!({"Registrations": [reg]})).await.0,
+        StatusCode::OK
+    );
+    let s = app.status_of(OTHER, "S1", "OTHER").await;
+    assert_eq!(
+        (&s["PartnerID"], &s["ExpireDate"]),
+        (&json!(OTHER_ID), &json!("2025-01-15T00:00:00Z"))
+    );
+    assert_eq!(s["WarrantyStatus"], 4);
+}

@@ -22,7 +22,7 @@ enum Encoding {
 #[tracing::instrument(
     name = "post_batch",
     skip_all,
-    fields(partner = %caller.partner.company, tenant = caller.tenant.as_str(), bytes, records)
+    fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str(), bytes, records)
 )]
 pub async fn post_batch(
     caller: Caller,
@@ -64,7 +64,7 @@ pub async fn post_batch(
     tracing::Span::current().record("records", outcome.results.len());
     tracing::info!(
         partner = %caller.partner.company,
-        tenant = caller.tenant.as_str(),
+        tenant = %caller.tenant.as_str(),
         status = status.as_u16(),
         accepted = outcome.accepted(),
         rejected = outcome.rejected(),

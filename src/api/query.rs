@@ -23,7 +23,7 @@ impl Params {
 }
 
 /// GET /v2/partners/{company}?rec=...&ShopID=...&InvoiceNumber=...[&OrgID=...][&partnerid=...]
-#[tracing::instrument(name = "get_records", skip_all, fields(partner = %caller.partner.company, tenant = caller.tenant.as_str()))]
+#[tracing::instrument(name = "get_records", skip_all, fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str()))]
 pub async fn get_records(
     caller: Caller,
     req: HttpRequest,

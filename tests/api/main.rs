@@ -6,4 +6,5 @@ mod business_rules;
 mod guide_examples;
 mod helpers;
 mod isolation;
+mod samples;
 mod validation;

@@ -16,8 +16,7 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("gateway.toml");
     std::fs::write(
         &path,
-        format!(
-            r#"
+        r#"
 [server]
 bind = "127.0.0.1:0"
 max_body_bytes = 1048576
@@ -30,8 +29,7 @@ company = "tirecompany"
 partner_id = 1001
 secret_env = "CLI_TEST_SECRET"
 plan_term_months = 36
-"#
-        ),
+"#,
     )
     .unwrap();
     path

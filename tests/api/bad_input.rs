@@ -305,6 +305,11 @@ async fn other_methods_and_paths_get_json_errors() {
     assert_eq!(res.headers()["allow"], "GET, POST");
     let (_, body) = json_of(res).await;
     assert!(body["Error"].as_str().unwrap().contains("PUT"));
+    // A trailing slash is the same resource.
+    let res = app
+        .get_raw(&format!("{COMPANY}/"), &token(), "rec=sales&ShopID=S1&InvoiceNumber=I1")
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let res = app
         .client
         .get(format!("{}/v1/partners/{COMPANY}", app.address))

@@ -71,6 +71,13 @@ async fn a_claim_on_an_expired_registration_is_rejected_as_of_its_claim_date() {
     // Enrolled 2024-01-15 on a 36-month plan: expires 2027-01-15.
     let late = claim("S1", "I1", "R1", 1, "2027-01-16");
     rejected_with(&app, "Claims", late, "ClaimDate", "registration_expired").await;
+    // ExpireDate itself is still within the plan.
+    assert_eq!(
+        post_one(&app, "Claims", claim("S1", "I1", "R1", 1, "2027-01-15"))
+            .await
+            .0,
+        StatusCode::OK
+    );
     // A claim dated within the term is judged as of its own date, however late it arrives.
     let old = with(registration("S1", "OLD"), json!({"PlanEnrollDate": "2018-12-04"}));
     assert_eq!(post_one(&app, "Registrations", old).await.0, StatusCode::OK);

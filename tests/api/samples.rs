@@ -67,7 +67,8 @@ async fn the_mixed_night_is_206_with_each_mistake_named() {
             ("Cancellations", (5, 1))
         ])
     );
-    let rejected: Vec<(String, u64, Vec<(String, String)>)> = res
+    type Rejection = (String, u64, Vec<(String, String)>);
+    let rejected: Vec<Rejection> = res
         .as_array()
         .unwrap()
         .iter()

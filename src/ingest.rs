@@ -73,6 +73,7 @@ pub enum IngestError {
 
 /// Decodes `body` (dates without a zone in the partner's zone) and writes what passes every
 /// rule, durably, before returning.
+#[tracing::instrument(name = "ingest", skip_all, fields(records))]
 pub fn ingest_body(
     store: &Store,
     partner: &Partner,
@@ -82,12 +83,14 @@ pub fn ingest_body(
 ) -> Result<Outcome, IngestError> {
     // Decoding needs no lock: only the writes wait for the writer.
     let batch = Batch::decode(body, partner.timezone)?;
+    tracing::Span::current().record("records", batch.len());
     let now = store::db_date(&now);
     let term = partner.plan_term_months;
     let mut out = Outcome {
         results: Vec::with_capacity(batch.len()),
         ..Outcome::default()
     };
+    let _write = tracing::debug_span!("store_write").entered();
     store.write(|tx| {
         out.registrations = each(&mut out.results, batch.registrations, |reg| {
             let stored = store::registration_usage(tx, scope, &reg.shop_id, &reg.invoice_number, None)?;

@@ -67,6 +67,7 @@ pub enum QueryError {
 }
 
 /// The JSON body answering a lookup, or `None` when nothing matches.
+#[tracing::instrument(name = "lookup", skip_all, fields(rec = ?rec))]
 pub fn lookup(
     store: &Store,
     partner: &Partner,

@@ -41,7 +41,10 @@ pub async fn post_batch(
     let scope = caller.scope();
     // Decompression, decoding, validation, the write and the response's serialization are
     // all CPU or disk work: none of it runs on the async executor.
+    // The blocking thread carries on this request's span (and so its request id).
+    let span = tracing::Span::current();
     let (outcome, body) = web::block(move || -> Result<(Outcome, Vec<u8>), ApiError> {
+        let _entered = span.enter();
         let body = match encoding {
             Encoding::Identity => raw,
             Encoding::Gzip => gunzip(&raw, limit)?,

@@ -61,7 +61,8 @@ pub async fn get_records(
     let store = Arc::clone(&state.store);
     let partner = Arc::clone(&caller.partner);
     let scope = caller.scope();
-    let found = web::block(move || lookup(&store, &partner, scope, rec, &key, Utc::now()))
+    let span = tracing::Span::current();
+    let found = web::block(move || span.in_scope(|| lookup(&store, &partner, scope, rec, &key, Utc::now())))
         .await?
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("looking records up")))?;
     Ok(match found {

@@ -202,9 +202,13 @@ impl<'de> Visitor<'de> for ItemSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut values = vec![None; self.fields.len()];
         let mut unknown: Vec<String> = Vec::new();
+        let mut next = 0;
         while let Some(Key(key)) = map.next_key::<Key>()? {
-            match field_index(self.fields, &key) {
-                Some(i) => values[i] = Some(map.next_value::<&'de RawValue>()?),
+            match field_index(self.fields, &key, next) {
+                Some(i) => {
+                    values[i] = Some(map.next_value::<&'de RawValue>()?);
+                    next = i + 1;
+                }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                     if !unknown.iter().any(|k| k.eq_ignore_ascii_case(&key)) {

@@ -57,7 +57,29 @@ impl FieldSpec {
     }
 }
 
-/// Index of the field a key names, case-insensitively.
-pub fn field_index(fields: &[FieldSpec], key: &str) -> Option<usize> {
-    fields.iter().position(|f| f.matches(key))
+/// Index of the field a key names, case-insensitively. `hint` is tried first: a POS system
+/// sends its keys in the same order every time, most often the guide's.
+pub fn field_index(fields: &[FieldSpec], key: &str, hint: usize) -> Option<usize> {
+    match fields.get(hint) {
+        Some(f) if f.matches(key) => Some(hint),
+        _ => fields.iter().position(|f| f.matches(key)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_index_takes_any_case_the_aliases_and_any_hint() {
+        const F: &[FieldSpec] = &[
+            FieldSpec::new("ShopID", Kind::Text(25), true),
+            FieldSpec::new("RepairInvoiceNumber", Kind::Text(50), true).with_aliases(&["RepairlnvoiceNumber"]),
+        ];
+        for hint in [0, 1, 2, 99] {
+            assert_eq!(field_index(F, "shopid", hint), Some(0));
+            assert_eq!(field_index(F, "REPAIRLNVOICENUMBER", hint), Some(1));
+            assert_eq!(field_index(F, "ShopIDs", hint), None);
+        }
+    }
 }

@@ -3,7 +3,9 @@
 //! [`ValueError`] naming the rule when the value cannot be taken exactly as sent.
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 
+use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
@@ -284,6 +286,31 @@ const LOCAL: &[&str] = &[
     "%Y-%m-%d %H:%M",
 ];
 
+/// The patterns above, read once: `parse_from_str` would read its pattern again for every date
+/// of a batch.
+static ZONED_ITEMS: LazyLock<Vec<Vec<Item<'static>>>> = LazyLock::new(|| compile(ZONED));
+static LOCAL_ITEMS: LazyLock<Vec<Vec<Item<'static>>>> = LazyLock::new(|| compile(LOCAL));
+
+fn compile(patterns: &[&str]) -> Vec<Vec<Item<'static>>> {
+    patterns
+        .iter()
+        .map(|p| {
+            StrftimeItems::new(p)
+                .parse_to_owned()
+                .expect("the date patterns are valid")
+        })
+        .collect()
+}
+
+fn parse_with(s: &str, patterns: &[Vec<Item<'static>>]) -> Option<Parsed> {
+    patterns.iter().find_map(|items| {
+        let mut parsed = Parsed::new();
+        chrono::format::parse(&mut parsed, s, items.iter())
+            .ok()
+            .map(|()| parsed)
+    })
+}
+
 /// Parses the guide's date forms: `2018-12-04`, `2018-12-04T13:08:00` (also with a space, with
 /// fractional seconds, with `Z` or an offset) and the basic forms `20181204T13:08:00` and
 /// `20181204`. A date or time without a zone is in `zone` (the partner's).
@@ -298,13 +325,8 @@ pub fn parse_date_str(input: &str, zone: Tz) -> Result<DateTime<Utc>, ValueError
     } else {
         s
     };
-    let utc = if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
-        dt.with_timezone(&Utc)
-    } else if let Some(dt) = ZONED.iter().find_map(|f| DateTime::parse_from_str(s, f).ok()) {
-        dt.with_timezone(&Utc)
-    } else if let Some(naive) = s.strip_suffix(['Z', 'z']).and_then(parse_naive) {
-        naive.and_utc()
-    } else if let Some(naive) = parse_naive(s) {
+    // The forms without a zone come first: they are what most POS systems send.
+    let utc = if let Some(naive) = parse_naive(s) {
         match zone.from_local_datetime(&naive) {
             LocalResult::Single(dt) => dt.with_timezone(&Utc),
             // A clock set back repeats an hour: take the first, as the wall clock showed it first.
@@ -320,6 +342,12 @@ pub fn parse_date_str(input: &str, zone: Tz) -> Result<DateTime<Utc>, ValueError
                 ));
             }
         }
+    } else if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        dt.with_timezone(&Utc)
+    } else if let Some(naive) = s.strip_suffix(['Z', 'z']).and_then(parse_naive) {
+        naive.and_utc()
+    } else if let Some(dt) = parse_with(s, &ZONED_ITEMS).and_then(|p| p.to_datetime().ok()) {
+        dt.with_timezone(&Utc)
     } else {
         return Err(invalid());
     };
@@ -331,11 +359,12 @@ pub fn parse_date_str(input: &str, zone: Tz) -> Result<DateTime<Utc>, ValueError
 }
 
 fn parse_naive(s: &str) -> Option<NaiveDateTime> {
-    LOCAL
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    if s.len() < 10 || s.as_bytes()[4] != b'-' {
+        return None;
+    }
+    parse_with(s, &LOCAL_ITEMS)
+        .and_then(|p| p.to_naive_datetime_with_offset(0).ok())
         .or_else(|| NaiveDate::from_str(s).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
-        .filter(|_| s.len() >= 10 && s.as_bytes()[4] == b'-')
 }
 
 /// A date as the API returns it: RFC 3339 in UTC, `2018-12-04T00:00:00Z`.

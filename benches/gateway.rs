@@ -1,0 +1,571 @@
+//! The nightly-batch benchmark: `cargo bench --bench gateway`.
+//!
+//! Starts the real release server (the binary cargo built for this bench) on a temporary
+//! database and measures, end to end over loopback HTTP:
+//!   1. ingestion of fresh 10,000-registration batches (about 5 MB each) and of 50,000-record
+//!      mixed batches: records/s (median) and the server's peak RSS;
+//!   2. the storage ceiling: the same registrations upserted straight into SQLite through the
+//!      store's own upsert (same schema, WAL, synchronous=FULL, one transaction), without HTTP,
+//!      JSON or validation; and the ratio of (1) to it;
+//!   3. registrationstatus lookups with 64 concurrent keep-alive connections over the 50,000
+//!      stored registrations: requests/s, p50, p99;
+//!   4. four partners uploading 10,000-record batches at once while lookups run: failures and
+//!      the lookup p99 meanwhile.
+//!
+//! The load generator is this process (hyper, one connection per client, one thread), so it
+//! shares the machine's cores with the server, as wrk would. Environment: BENCH_LOOKUP_SECS
+//! (default 10), BENCH_RUNS (default 5).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use warranty_gateway::records::Registration;
+use warranty_gateway::store::{self, Scope, Store, Tenant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_warranty-gateway");
+const PARTNERS: [(&str, i64); 4] = [("alpha", 1001), ("bravo", 1002), ("charlie", 1003), ("delta", 1004)];
+const SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server under test
+
+struct Server {
+    child: Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = String::from(
+            "[server]\nbind = \"127.0.0.1:0\"\nmax_body_bytes = 268435456\n\n[database]\npath = \"gateway.sqlite3\"\n",
+        );
+        for (company, id) in PARTNERS {
+            config.push_str(&format!(
+                "\n[[partners]]\ncompany = \"{company}\"\npartner_id = {id}\nsecret = \"{SECRET}\"\nplan_term_months = 36\n"
+            ));
+        }
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config).unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server starts");
+        // Only warnings and errors are logged: pass them on.
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("server: {line}");
+            }
+        });
+        let address = wait_for_port(&mut child);
+        Server {
+            child,
+            address,
+            _dir: dir,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's peak resident set size so far (VmHWM), in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kb / 1024.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Finds the port the server listens on from /proc (it binds port 0), waiting for /healthz.
+fn wait_for_port(child: &mut Child) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(child.try_wait().unwrap().is_none(), "the server exited");
+        if let Some(port) = listening_port(child.id()) {
+            let address = format!("127.0.0.1:{port}");
+            if std::net::TcpStream::connect(&address).is_ok() {
+                return address;
+            }
+        }
+        assert!(Instant::now() < deadline, "the server did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The TCP port a process listens on, from /proc/net/tcp and the process's socket inodes.
+fn listening_port(pid: u32) -> Option<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            l.to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')
+                .map(str::to_owned)
+        })
+        .collect();
+    let tcp = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    tcp.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // st 0A is LISTEN.
+        if cols.get(3) == Some(&"0A") && inodes.iter().any(|i| Some(&i.as_str()) == cols.get(9)) {
+            u16::from_str_radix(cols[1].rsplit(':').next()?, 16).ok()
+        } else {
+            None
+        }
+    })
+}
+
+fn token(partner_id: i64) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"partnerid": partner_id, "claimdate": "2026-11-22"}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches
+
+fn registration(shop: usize, invoice: &str, i: usize) -> Value {
+    json!({
+        "ShopID": format!("{:06}", 5000 + shop), "InvoiceNumber": invoice,
+        "PlanEnrollDate": format!("2025-{:02}-{:02}T10:{:02}:00", 1 + i % 12, 1 + i % 28, i % 60),
+        "EmployeeID": format!("JP{:04}", i % 97), "CustomerID": format!("5108-{:06}", i),
+        "VehicleYear": "2019", "VehicleMake": "GMC TRUCK", "VehicleModel": "SIERRA 1500 PICKUP",
+        "VIN": format!("2GTEC19C48{:07}", i), "CurrentMileage": format!("{}", 10_000 + i % 150_000),
+        "TiresCovered": 4, "TPPPrice": 99.68, "TireBrand": "NIT",
+        "TireModel": "P265/65R18 112T NITTO CROSSTEK 2", "TireSize": "2656518",
+        "TirePrice": 188.99, "TireCost": 105.98, "TireDOT1": "DOT 73C2 KLH0913",
+        "TireDOT2": "DOT 73C2 KLH0914", "CommercialVehicle": "No", "OrgID": "NWTG"
+    })
+}
+
+fn invoice(prefix: &str, i: usize) -> String {
+    format!("{prefix}{i:07}")
+}
+
+fn registrations_batch(prefix: &str, n: usize) -> Vec<u8> {
+    let regs: Vec<Value> = (0..n).map(|i| registration(i % 50, &invoice(prefix, i), i)).collect();
+    serde_json::to_vec(&json!({ "Registrations": regs })).unwrap()
+}
+
+/// 50,000 records: 30,000 registrations, 10,000 sales, 8,000 claims and 2,000 cancellations
+/// against those registrations.
+fn mixed_batch(prefix: &str) -> (Vec<u8>, usize) {
+    let regs: Vec<Value> = (0..30_000)
+        .map(|i| registration(i % 50, &invoice(prefix, i), i))
+        .collect();
+    let sales: Vec<Value> = (0..10_000)
+        .map(|i| {
+            json!({"ShopID": format!("{:06}", 5000 + i % 50), "InvoiceNumber": invoice(&format!("{prefix}S"), i),
+                   "SaleDate": "2026-01-27", "TireCount": 4, "TireBrand": "SUM",
+                   "TireModel": "235/60R18/XL 107V HTR A/S P02 BLK", "TireSize": "2356018",
+                   "TirePrice": 225.09, "TireCost": 195.09})
+        })
+        .collect();
+    let claims: Vec<Value> = (0..8_000)
+        .map(|i| {
+            json!({"ShopID": format!("{:06}", 5000 + i % 50), "InvoiceNumber": invoice(prefix, i),
+                   "ClaimDate": "2026-02-10T15:30:00", "RepairShopID": format!("{:06}", 5000 + i % 50),
+                   "RepairlnvoiceNumber": invoice(&format!("{prefix}R"), i), "VehicleMileage": 96192,
+                   "TireClaimCount": 2, "CreditAmount": 64.04, "CostPerUnit": 60.00, "ServiceType": "REPLACE",
+                   "ServiceDescription": "FLAT REPAIR PASSENGER REAR", "TireBrand": "SUM",
+                   "TireModel": "235/60R18/XL 107V HTR A/S P02 BLK", "TireSize": "2356018", "TireCost": 58.00})
+        })
+        .collect();
+    let cancels: Vec<Value> = (0..2_000)
+        .map(|i| {
+            let r = 10_000 + i;
+            json!({"ShopID": format!("{:06}", 5000 + r % 50), "InvoiceNumber": invoice(prefix, r),
+                   "CancelShopID": format!("{:06}", 5000 + r % 50),
+                   "CancelInvoiceNumber": invoice(&format!("{prefix}C"), i), "TireCancelCount": "1",
+                   "CancelDate": "2026-03-01"})
+        })
+        .collect();
+    let body = json!({"Registrations": regs, "Sales": sales, "Claims": claims, "Cancellations": cancels});
+    (serde_json::to_vec(&body).unwrap(), 50_000)
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP client
+
+async fn connect(address: &str) -> SendRequest<Full<Bytes>> {
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::task::spawn_local(async move {
+        let _ = conn.await;
+    });
+    sender
+}
+
+/// One request on a keep-alive connection: the status and the body's length.
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Bytes,
+) -> Result<(StatusCode, usize), String> {
+    sender.ready().await.map_err(|e| e.to_string())?;
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Full::new(body))
+        .unwrap();
+    let res = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let status = res.status();
+    let body = res.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok((status, body.len()))
+}
+
+async fn post_batch(address: &str, company: &str, partner_id: i64, body: Vec<u8>) -> (StatusCode, Duration) {
+    let mut sender = connect(address).await;
+    let started = Instant::now();
+    let (status, _) = send(
+        &mut sender,
+        "POST",
+        &format!("/v2/partners/{company}"),
+        &token(partner_id),
+        body.into(),
+    )
+    .await
+    .expect("the batch is answered");
+    (status, started.elapsed())
+}
+
+struct LookupStats {
+    latencies_us: Vec<u32>,
+    failures: usize,
+    elapsed: Duration,
+}
+
+impl LookupStats {
+    fn rps(&self) -> f64 {
+        self.latencies_us.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile_ms(&mut self, p: f64) -> f64 {
+        self.latencies_us.sort_unstable();
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.latencies_us.len() as f64 * p).ceil() as usize).clamp(1, self.latencies_us.len()) - 1;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+}
+
+/// `connections` keep-alive clients asking registrationstatus of random stored registrations
+/// until `stop` says so.
+async fn lookups(
+    address: &str,
+    connections: usize,
+    keys: &[(String, String)],
+    stop: impl Fn() -> bool + Clone + 'static,
+) -> LookupStats {
+    let started = Instant::now();
+    let token = token(PARTNERS[0].1);
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let mut sender = connect(address).await;
+        let stop = stop.clone();
+        let token = token.clone();
+        let keys: Vec<String> = keys
+            .iter()
+            .skip(c)
+            .step_by(connections.max(1))
+            .map(|(shop, inv)| {
+                format!(
+                    "/v2/partners/{}?rec=registrationstatus&ShopID={shop}&InvoiceNumber={inv}",
+                    PARTNERS[0].0
+                )
+            })
+            .collect();
+        tasks.push(tokio::task::spawn_local(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0;
+            let mut i = 0;
+            while !stop() {
+                let path = &keys[(i * 7919) % keys.len()];
+                i += 1;
+                let t = Instant::now();
+                match send(&mut sender, "GET", path, &token, Bytes::new()).await {
+                    Ok((StatusCode::OK, _)) => latencies.push(t.elapsed().as_micros() as u32),
+                    _ => failures += 1,
+                }
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut stats = LookupStats {
+        latencies_us: Vec::new(),
+        failures: 0,
+        elapsed: Duration::ZERO,
+    };
+    for t in tasks {
+        let (l, f) = t.await.unwrap();
+        stats.latencies_us.extend(l);
+        stats.failures += f;
+    }
+    stats.elapsed = started.elapsed();
+    stats
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The storage ceiling
+
+fn ceiling_registrations(prefix: &str, n: usize) -> Vec<Registration> {
+    let enroll: DateTime<Utc> = "2025-06-01T10:00:00Z".parse().unwrap();
+    (0..n)
+        .map(|i| Registration {
+            org_id: "NWTG".into(),
+            shop_id: format!("{:06}", 5000 + i % 50),
+            invoice_number: invoice(prefix, i),
+            plan_enroll_date: enroll,
+            employee_id: format!("JP{:04}", i % 97),
+            customer_id: format!("5108-{i:06}"),
+            vehicle_year: "2019".into(),
+            vehicle_make: "GMC TRUCK".into(),
+            vehicle_model: "SIERRA 1500 PICKUP".into(),
+            vin: format!("2GTEC19C48{i:07}"),
+            current_mileage: Some(10_000 + i as i64),
+            tires_covered: 4,
+            tpp_price: 9968,
+            tire_brand: "NIT".into(),
+            tire_model: "P265/65R18 112T NITTO CROSSTEK 2".into(),
+            tire_size: "2656518".into(),
+            tire_price: 18899,
+            tire_cost: 10598,
+            tire_dot1: "DOT 73C2 KLH0913".into(),
+            tire_dot2: "DOT 73C2 KLH0914".into(),
+            tire_dot3: String::new(),
+            tire_dot4: String::new(),
+            tire_dot5: String::new(),
+            tire_dot6: String::new(),
+            commercial_vehicle: false,
+        })
+        .collect()
+}
+
+/// Rows per second of `runs` fresh 10,000-registration upserts, each in one transaction.
+fn storage_ceiling(runs: usize) -> Vec<f64> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("ceiling.sqlite3")).unwrap();
+    let scope = Scope {
+        partner_id: PARTNERS[0].1,
+        tenant: Tenant::Live,
+    };
+    let now = store::db_date(&Utc::now());
+    (0..runs)
+        .map(|run| {
+            let rows = ceiling_registrations(&format!("K{run}-"), 10_000);
+            let started = Instant::now();
+            store
+                .write(|tx| {
+                    for r in &rows {
+                        store::upsert_registration(tx, scope, r, &now)?;
+                    }
+                    Ok::<_, rusqlite::Error>(())
+                })
+                .unwrap();
+            rows.len() as f64 / started.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful: run only
+    // when benchmarking.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("run with `cargo bench --bench gateway`");
+        return;
+    }
+    let runs = env_or("BENCH_RUNS", 5) as usize;
+    let lookup_secs = env_or("BENCH_LOOKUP_SECS", 10);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, run(runs, lookup_secs));
+}
+
+async fn run(runs: usize, lookup_secs: u64) {
+    println!(
+        "warranty-gateway benchmark: {} cores, {}",
+        cores(),
+        Utc::now().format("%Y-%m-%d")
+    );
+    let (alpha, alpha_id) = PARTNERS[0];
+
+    // (1a) fresh 10k-registration batches.
+    let server = Server::start();
+    let mut rates = Vec::new();
+    let mut bytes = 0;
+    let mut keys = Vec::new();
+    for run in 0..runs {
+        let prefix = format!("B{run}-");
+        let body = registrations_batch(&prefix, 10_000);
+        bytes = body.len();
+        let (status, took) = post_batch(&server.address, alpha, alpha_id, body).await;
+        assert_eq!(status, StatusCode::OK);
+        rates.push(10_000.0 / took.as_secs_f64());
+        keys.extend((0..10_000).map(|i| (format!("{:06}", 5000 + i % 50), invoice(&prefix, i))));
+        println!("  10k batch {run}: {:.2} s", took.as_secs_f64());
+    }
+    let ingest_10k = median(rates);
+    let rss_10k = server.peak_rss_mib();
+    println!(
+        "(1) 10,000-registration batch ({:.1} MB): median {:.0} records/s over {runs} batches; peak RSS {:.0} MiB",
+        bytes as f64 / 1e6,
+        ingest_10k,
+        rss_10k
+    );
+
+    // (1b) 50k mixed batches, on a server of their own so its peak RSS is theirs.
+    {
+        let server50 = Server::start();
+        let mut rates = Vec::new();
+        let mut size = 0;
+        for run in 0..3 {
+            let (body, n) = mixed_batch(&format!("X{run}-"));
+            size = body.len();
+            let (status, took) = post_batch(&server50.address, alpha, alpha_id, body).await;
+            assert_eq!(status, StatusCode::OK);
+            rates.push(n as f64 / took.as_secs_f64());
+            println!("  50k batch {run}: {:.2} s", took.as_secs_f64());
+        }
+        println!(
+            "(1) 50,000-record mixed batch ({:.1} MB): median {:.0} records/s over 3 batches; peak RSS {:.0} MiB",
+            size as f64 / 1e6,
+            median(rates),
+            server50.peak_rss_mib()
+        );
+    }
+
+    // (2) the storage ceiling.
+    let ceiling = median(storage_ceiling(runs));
+    println!(
+        "(2) storage ceiling, 10,000 registration upserts in one transaction: median {ceiling:.0} rows/s; \
+         ratio (1)/(2) = {:.2}",
+        ingest_10k / ceiling
+    );
+
+    // (3) lookups over the stored registrations.
+    let deadline = Instant::now() + Duration::from_secs(lookup_secs);
+    let mut stats = lookups(&server.address, 64, &keys, move || Instant::now() >= deadline).await;
+    println!(
+        "(3) registrationstatus, 64 connections over {} registrations, {lookup_secs} s: {:.0} requests/s, \
+         p50 {:.2} ms, p99 {:.2} ms, {} failed",
+        keys.len(),
+        stats.rps(),
+        stats.percentile_ms(0.50),
+        stats.percentile_ms(0.99),
+        stats.failures
+    );
+
+    // (4) four partners upload 10k batches at once while lookups run.
+    let done = std::rc::Rc::new(std::cell::Cell::new(false));
+    let uploads = {
+        let address = server.address.clone();
+        let done = done.clone();
+        tokio::task::spawn_local(async move {
+            let started = Instant::now();
+            let mut posts = Vec::new();
+            for (company, id) in PARTNERS {
+                let body = registrations_batch(&format!("P{id}-"), 10_000);
+                let address = address.clone();
+                posts.push(tokio::task::spawn_local(async move {
+                    let mut sender = connect(&address).await;
+                    let t = Instant::now();
+                    let res = send(
+                        &mut sender,
+                        "POST",
+                        &format!("/v2/partners/{company}"),
+                        &token(id),
+                        body.into(),
+                    )
+                    .await;
+                    (company, res, t.elapsed())
+                }));
+            }
+            let mut failures = 0;
+            for p in posts {
+                let (company, res, took) = p.await.unwrap();
+                match res {
+                    Ok((StatusCode::OK, _)) => println!("  {company}: 10k batch in {:.2} s", took.as_secs_f64()),
+                    other => {
+                        failures += 1;
+                        println!("  {company}: FAILED {other:?}");
+                    }
+                }
+            }
+            done.set(true);
+            (failures, started.elapsed())
+        })
+    };
+    let stop = {
+        let done = done.clone();
+        move || done.get()
+    };
+    let mut during = lookups(&server.address, 64, &keys, stop).await;
+    let (upload_failures, took) = uploads.await.unwrap();
+    println!(
+        "(4) 4 partners x 10,000 records at once: all in {:.2} s, {upload_failures} uploads failed; lookups meanwhile: \
+         {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, {} failed",
+        took.as_secs_f64(),
+        during.rps(),
+        during.percentile_ms(0.50),
+        during.percentile_ms(0.99),
+        during.failures
+    );
+    println!("server peak RSS over the whole run: {:.0} MiB", server.peak_rss_mib());
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}

@@ -41,6 +41,7 @@ impl From<BodyError> for ApiError {
             BodyError::Json(_) => "invalid_json",
             BodyError::NoRecordArrays { .. } => "no_records",
             BodyError::UnknownArray { .. } => "unknown_array",
+            BodyError::TooManyRecords(_) => "too_many_records",
         };
         ApiError::BadBody {
             code,

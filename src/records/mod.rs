@@ -184,7 +184,7 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
                 warnings: raw
                     .unknown
                     .iter()
-                    .map(|k| format!("unknown field {k:?} was ignored"))
+                    .map(|k| format!("unknown field {} was ignored", wire::echo(k)))
                     .collect(),
             }
         }

@@ -4,6 +4,7 @@
 //! parsed.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -40,7 +41,13 @@ pub enum BodyError {
     NoRecordArrays { expected: String },
     #[error("unknown record array {key:?}; expected {expected} (nothing was written)")]
     UnknownArray { key: String, expected: String },
+    #[error("the body holds more than {0} records; send them in several POSTs (nothing was written)")]
+    TooManyRecords(usize),
 }
+
+/// Most records one body may hold. A nightly batch is tens of thousands; the cap keeps a body
+/// of a million tiny records from costing gigabytes of per-record results.
+pub const MAX_RECORDS: usize = 100_000;
 
 /// Decodes a body into one list of items per record type, in the order of `types` (each a
 /// top-level key and its fields). Absent and `null` arrays are empty.
@@ -48,13 +55,19 @@ pub fn decode_batch<'a>(
     body: &'a [u8],
     types: &[(&'static str, &'static [FieldSpec])],
 ) -> Result<Vec<Vec<RawItem<'a>>>, BodyError> {
+    // A UTF-8 byte-order mark, as some Windows POS systems write, is not part of the JSON.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let text = std::str::from_utf8(body).map_err(|e| BodyError::NotUtf8(e.valid_up_to()))?;
     if text.trim().is_empty() {
         return Err(BodyError::Empty);
     }
     let expected = types.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
     let mut de = serde_json::Deserializer::from_str(text);
-    let top = TopSeed { types }.deserialize(&mut de)?;
+    let room = Cell::new(MAX_RECORDS);
+    let top = match (TopSeed { types, room: &room }).deserialize(&mut de) {
+        Err(_) if room.get() == 0 => return Err(BodyError::TooManyRecords(MAX_RECORDS)),
+        other => other?,
+    };
     de.end()?;
     if let Some(key) = top.unknown_arrays.into_iter().next() {
         return Err(BodyError::UnknownArray { key, expected });
@@ -98,6 +111,8 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 
 struct TopSeed<'t> {
     types: &'t [(&'static str, &'static [FieldSpec])],
+    /// How many more records the body may hold, over all its arrays.
+    room: &'t Cell<usize>,
 }
 
 impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
@@ -125,7 +140,11 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
             match self.types.iter().position(|(name, _)| name.eq_ignore_ascii_case(&key)) {
                 Some(i) => {
                     let (name, fields) = self.types[i];
-                    top.arrays[i] = map.next_value_seed(ArraySeed { name, fields })?;
+                    top.arrays[i] = map.next_value_seed(ArraySeed {
+                        name,
+                        fields,
+                        room: self.room,
+                    })?;
                     top.seen_any = true;
                 }
                 None => {
@@ -141,19 +160,20 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
 }
 
 /// A record array: `null` counts as empty (serializers emit it for empty lists).
-struct ArraySeed {
+struct ArraySeed<'t> {
     name: &'static str,
     fields: &'static [FieldSpec],
+    room: &'t Cell<usize>,
 }
 
-impl<'de> DeserializeSeed<'de> for ArraySeed {
+impl<'de> DeserializeSeed<'de> for ArraySeed<'_> {
     type Value = Vec<RawItem<'de>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ArraySeed {
+impl<'de> Visitor<'de> for ArraySeed<'_> {
     type Value = Vec<RawItem<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -167,6 +187,11 @@ impl<'de> Visitor<'de> for ArraySeed {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(65_536));
         while let Some(item) = seq.next_element_seed(ItemSeed { fields: self.fields })? {
+            // Stop at once: the rest of a runaway body is not even scanned.
+            if self.room.get() == 0 {
+                return Err(de::Error::custom("too many records"));
+            }
+            self.room.set(self.room.get() - 1);
             items.push(item);
         }
         Ok(items)
@@ -326,6 +351,31 @@ mod tests {
         assert!(err(br#"{"Claims": {"ShopID": "1"}}"#).contains("Claims to be an array"));
         assert!(err(br#"{"Claim": [{}]}"#).contains("unknown record array \"Claim\""));
         assert!(err(br#"{"Claims": []} x"#).contains("trailing"));
+    }
+
+    #[test]
+    fn the_record_cap_counts_every_array() {
+        let half = vec!["{}"; MAX_RECORDS / 2].join(",");
+        let at_cap = format!(r#"{{"Claims": [{half}], "Sales": [{half}]}}"#);
+        assert_eq!(
+            decode_batch(at_cap.as_bytes(), TYPES)
+                .unwrap()
+                .iter()
+                .map(Vec::len)
+                .sum::<usize>(),
+            MAX_RECORDS
+        );
+        let over = format!(r#"{{"Claims": [{half}], "Sales": [{half},{{}}]}}"#);
+        assert!(matches!(
+            decode_batch(over.as_bytes(), TYPES),
+            Err(BodyError::TooManyRecords(MAX_RECORDS))
+        ));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let arrays = decode_batch(b"\xEF\xBB\xBF{\"Claims\": [{}]}", TYPES).unwrap();
+        assert_eq!(arrays[0].len(), 1);
     }
 
     #[test]

@@ -6,9 +6,9 @@
 mod body;
 mod value;
 
-pub use body::{BodyError, RawItem, RawRecord, decode_batch};
+pub use body::{BodyError, MAX_RECORDS, RawItem, RawRecord, decode_batch};
 pub use value::{
-    FieldError, MAX_MONEY_CENTS, ValueError, format_date, parse_date, parse_date_str, parse_flag, parse_int,
+    FieldError, MAX_MONEY_CENTS, ValueError, echo, format_date, parse_date, parse_date_str, parse_flag, parse_int,
     parse_money, parse_text,
 };
 

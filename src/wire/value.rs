@@ -78,7 +78,7 @@ fn scalar(raw: &RawValue) -> Result<Scalar<'_>, ValueError> {
 }
 
 /// Quotes a sent value for an error message, shortened: a 100k-character value is not echoed.
-fn echo(value: &str) -> String {
+pub fn echo(value: &str) -> String {
     const MAX: usize = 40;
     let count = value.chars().count();
     if count <= MAX {

@@ -17,6 +17,7 @@ use crate::store::Store;
 pub struct Application {
     port: u16,
     server: Server,
+    store: Arc<Store>,
 }
 
 impl Application {
@@ -36,8 +37,9 @@ impl Application {
             partners = config.partners.iter().count(),
             "warranty-gateway listening"
         );
+        let store = Arc::new(store);
         let state = web::Data::new(AppState {
-            store: Arc::new(store),
+            store: Arc::clone(&store),
             partners: Arc::clone(&config.partners),
             max_body_bytes: config.max_body_bytes,
         });
@@ -63,7 +65,7 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(60)
         .run();
-        Ok(Application { port, server })
+        Ok(Application { port, server, store })
     }
 
     pub fn port(&self) -> u16 {
@@ -75,7 +77,15 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped. SIGTERM stops gracefully: no new connections, the requests in
+    /// flight are answered (their batches committed), then the database is checkpointed so the
+    /// file is whole on its own.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.server.await?;
+        match self.store.checkpoint() {
+            Ok(()) => tracing::info!("stopped; database checkpointed"),
+            Err(e) => tracing::error!(error = %e, "stopped; the database checkpoint failed (the WAL keeps the data)"),
+        }
+        Ok(())
     }
 }

@@ -351,9 +351,17 @@ pub fn parse_date_str(input: &str, zone: Tz) -> Result<DateTime<Utc>, ValueError
     } else {
         return Err(invalid());
     };
-    use chrono::Datelike;
+    use chrono::{Datelike, Timelike};
     if !(1000..=9999).contains(&utc.year()) {
         return Err(invalid());
+    }
+    // chrono reads a second of 60 as a leap second, which no POS clock shows and which would
+    // not survive being stored and read back (found by fuzzing).
+    if utc.nanosecond() >= 1_000_000_000 {
+        return Err(ValueError::new(
+            "invalid_date",
+            format!("has a seconds value of 60, got {}", echo(input)),
+        ));
     }
     Ok(utc)
 }
@@ -523,6 +531,12 @@ mod tests {
         ] {
             let err = parse_date_str(bad, Tz::UTC).unwrap_err();
             assert_eq!(err.code, "invalid_date", "{bad}");
+        }
+        // Fuzzing findings, kept as regressions.
+        for bad in ["2018-12-04T23:59:60", "10090602T13:08:60", "2016-12-31T23:59:60Z"] {
+            for zone in [Tz::UTC, chrono_tz::America::Denver] {
+                assert_eq!(parse_date_str(bad, zone).unwrap_err().code, "invalid_date", "{bad}");
+            }
         }
         assert_eq!(code(parse_date(&raw("20181204"), Tz::UTC)), "invalid_type");
         assert_eq!(parse_date(&raw(r#""""#), Tz::UTC).unwrap(), None);

@@ -1,0 +1,152 @@
+//! Runs the built `warranty-gateway` binary on a config file in a temporary folder.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_warranty-gateway");
+pub const SECRET: &str = "process-test-secret-0123456789abcdef0123";
+pub const SECRET_ENV: &str = "PROCESS_TEST_SECRET";
+
+/// Writes a config with one partner, tirecompany (1001), whose secret comes from SECRET_ENV.
+pub fn write_config(dir: &Path) -> PathBuf {
+    let path = dir.join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[server]
+bind = "127.0.0.1:0"
+max_body_bytes = 67108864
+
+[database]
+path = "db/gateway.sqlite3"
+
+[[partners]]
+company = "tirecompany"
+partner_id = 1001
+secret_env = "{SECRET_ENV}"
+plan_term_months = 36
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+pub fn db_path(dir: &Path) -> PathBuf {
+    dir.join("db/gateway.sqlite3")
+}
+
+/// A running server process, killed on drop; its log lines keep arriving on `log`.
+pub struct Server {
+    pub child: Child,
+    pub address: String,
+    log: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// `warranty-gateway serve --config FILE`.
+    pub fn serve(config: &Path) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve").arg("--config").arg(config);
+        Server::start(cmd)
+    }
+
+    /// Starts `cmd` (with the secret in its environment) and waits until it says where it listens.
+    pub fn start(mut cmd: Command) -> Server {
+        let mut child = cmd
+            .env(SECRET_ENV, SECRET)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        let address = loop {
+            let line = log
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("the server did not say where it listens: {seen:#?}"));
+            if let Some(rest) = line.split("address=").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+            seen.push(line);
+        };
+        Server { child, address, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Every log line so far.
+    pub fn drain_log(&self) -> String {
+        std::thread::sleep(Duration::from_millis(200));
+        self.log.try_iter().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Sends a signal (`TERM`, `KILL`...) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status();
+        assert!(status.unwrap().success());
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit within {within:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A token for tirecompany, signed here (the `token` command has a test of its own).
+pub fn token() -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"partnerid": 1001, "claimdate": "2026-11-22"}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// A registration with ShopID S1 and this invoice, enrolled 2024-01-15 with 4 tires.
+pub fn registration(invoice: &str) -> serde_json::Value {
+    serde_json::json!({
+        "ShopID": "S1", "InvoiceNumber": invoice, "PlanEnrollDate": "2024-01-15", "EmployeeID": "E1",
+        "CustomerID": "C1", "TiresCovered": 4, "TPPPrice": 99.99, "TireBrand": "SUM", "TireSize": "2356018",
+        "TirePrice": 150.00, "TireCost": 100.00
+    })
+}
+
+/// A claim of one tire on registration (S1, invoice).
+pub fn claim(invoice: &str, repair_invoice: &str) -> serde_json::Value {
+    serde_json::json!({
+        "ShopID": "S1", "InvoiceNumber": invoice, "ClaimDate": "2024-03-01", "RepairShopID": "S1",
+        "RepairInvoiceNumber": repair_invoice, "TireClaimCount": 1, "CreditAmount": 64.04, "CostPerUnit": 60.00,
+        "TireBrand": "SUM", "TireSize": "2356018", "TireCost": 58.00
+    })
+}

@@ -1,0 +1,96 @@
+//! `serve` on a config file (picked by --config or by WARRANTY_GATEWAY_CONFIG), and `token`
+//! printing a token that server accepts.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::binary::*;
+
+fn token_from_the_binary(config: &std::path::Path) -> String {
+    let out = Command::new(BIN)
+        .args(["token", "--company", "tirecompany", "--config"])
+        .arg(config)
+        .env(SECRET_ENV, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn serve_and_token_work_together_and_secrets_stay_out_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve").env("WARRANTY_GATEWAY_CONFIG", &config);
+    let server = Server::start(cmd);
+    // The database path is taken relative to the config file's folder.
+    assert!(db_path(dir.path()).exists());
+
+    let client = reqwest::Client::new();
+    assert_eq!(client.get(server.url("/healthz")).send().await.unwrap().status(), 200);
+
+    let token = token_from_the_binary(&config);
+    let body = json!({"Registrations": [registration("1044273")]});
+    let res = client
+        .post(server.url("/v2/partners/tirecompany"))
+        .bearer_auth(&token)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = client
+        .get(server.url("/v2/partners/tirecompany?rec=registrationstatus&shopid=S1&invoicenumber=1044273"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Refused tokens are logged with their reason, never with the token.
+    let dot = token.rfind('.').unwrap() + 1;
+    let flipped = if &token[dot..=dot] == "A" { "B" } else { "A" };
+    let forged = format!("{}{flipped}{}", &token[..dot], &token[dot + 1..]);
+    let res = client
+        .post(server.url("/v2/partners/tirecompany"))
+        .bearer_auth(&forged)
+        .body("{}")
+        .send()
+        .await;
+    assert_eq!(res.unwrap().status(), 401);
+
+    let log = server.drain_log();
+    assert!(log.contains("batch posted"), "one line per POST: {log}");
+    assert!(
+        log.contains("partner=tirecompany") && log.contains("tenant=live"),
+        "{log}"
+    );
+    assert!(log.contains("signature does not match"), "{log}");
+    assert!(!log.contains(SECRET), "the secret leaked into the log");
+    assert!(
+        !log.contains(&token[20..]) && !log.contains(&forged[20..]),
+        "a token leaked into the log"
+    );
+}
+
+#[test]
+fn token_names_an_unknown_company_and_a_missing_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let out = Command::new(BIN)
+        .args(["token", "--company", "nobody", "--config"])
+        .arg(&config)
+        .env(SECRET_ENV, SECRET)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no partner \"nobody\""));
+
+    let out = Command::new(BIN)
+        .args(["serve", "--config", "/nonexistent/gateway.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file"));
+}

@@ -1,0 +1,6 @@
+//! The built binary as an operator runs it: real processes, signals, restarts.
+
+mod binary;
+mod cli;
+mod crash;
+mod shutdown;

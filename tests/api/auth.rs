@@ -90,6 +90,69 @@ async fn only_hs256_is_accepted() {
     nothing_stored(&app).await;
 }
 
+/// A token whose header says `alg` but whose signature is a real HMAC-SHA256 with the partner's
+/// secret: the key-confusion attack, where a verifier picks its algorithm from the header.
+fn confused(alg: &str) -> String {
+    use base64::Engine;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let signed = format!(
+        "{}.{}",
+        b64(json!({"alg": alg, "typ": "JWT"})),
+        b64(json!({"partnerid": PARTNER_ID}))
+    );
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    let signature = jsonwebtoken::crypto::sign(signed.as_bytes(), &key, Algorithm::HS256).unwrap();
+    format!("{signed}.{signature}")
+}
+
+#[tokio::test]
+async fn algorithm_confusion_and_none_variants_are_refused() {
+    let app = spawn_app().await;
+    // An RS256, ES256 or PS256 header over an HMAC made with the shared secret (as if it were a
+    // public key).
+    for alg in ["RS256", "ES256", "PS256"] {
+        refused(&app, COMPANY, Some(&bearer(&confused(alg))), "only HS256").await;
+    }
+    // Spellings a lenient parser might take for HS256 or for "none".
+    for alg in ["hs256", "HS256 ", "none", "None", "NONE", ""] {
+        refused(&app, COMPANY, Some(&bearer(&confused(alg))), "not a well-formed JWT").await;
+    }
+    nothing_stored(&app).await;
+    // The same bytes with the honest header pass: the refusals above are the header's doing.
+    assert_eq!(
+        app.post_raw(COMPANY, &confused("HS256"), body()).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_refused_request_reads_nothing_and_no_answer_carries_the_secret() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.post(COMPANY, &json!({"Registrations": [registration("S1", "I1")]}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let q = "rec=registrations&ShopID=S1&InvoiceNumber=I1";
+    for bad in [
+        sign("wrong", json!({"partnerid": PARTNER_ID})),
+        other_token(),
+        confused("RS256"),
+    ] {
+        let text = app.get_raw(COMPANY, &bad, q).await.text().await.unwrap();
+        let res: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(res.as_object().map(|o| o.len()), Some(1), "only an Error: {text}");
+        assert!(!text.contains("S1") && !text.contains(SECRET), "{text}");
+    }
+    let posted = app
+        .post(COMPANY, &json!({"Registrations": [registration("S1", "I2")]}))
+        .await
+        .1;
+    let read = app.get(COMPANY, q).await.1;
+    assert!(!posted.to_string().contains(SECRET) && !read.to_string().contains(SECRET));
+}
+
 #[tokio::test]
 async fn exp_and_nbf_are_honoured() {
     let app = spawn_app().await;

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono_tz::Tz;
@@ -30,6 +31,15 @@ pub struct ServerSettings {
     pub bind: String,
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// A client must send its request line and headers within this many seconds (else 408).
+    #[serde(default = "default_header_timeout_secs")]
+    pub header_timeout_secs: u64,
+    /// A client must send its whole body within this many seconds (else 408).
+    #[serde(default = "default_body_timeout_secs")]
+    pub body_timeout_secs: u64,
+    /// An idle keep-alive connection is closed after this many seconds.
+    #[serde(default = "default_keep_alive_secs")]
+    pub keep_alive_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -37,8 +47,24 @@ impl Default for ServerSettings {
         Self {
             bind: default_bind(),
             max_body_bytes: default_max_body_bytes(),
+            header_timeout_secs: default_header_timeout_secs(),
+            body_timeout_secs: default_body_timeout_secs(),
+            keep_alive_secs: default_keep_alive_secs(),
         }
     }
+}
+
+fn default_header_timeout_secs() -> u64 {
+    10
+}
+
+/// Ten minutes: a 64 MiB body on a slow shop uplink still arrives.
+fn default_body_timeout_secs() -> u64 {
+    600
+}
+
+fn default_keep_alive_secs() -> u64 {
+    30
 }
 
 fn default_bind() -> String {
@@ -111,6 +137,9 @@ impl fmt::Debug for Partner {
 pub struct Config {
     pub bind: String,
     pub max_body_bytes: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub keep_alive: Duration,
     pub database_path: PathBuf,
     pub partners: Arc<Partners>,
 }
@@ -150,6 +179,15 @@ impl Config {
         if file.server.max_body_bytes == 0 {
             bail!("server.max_body_bytes must be greater than 0");
         }
+        for (name, secs) in [
+            ("header_timeout_secs", file.server.header_timeout_secs),
+            ("body_timeout_secs", file.server.body_timeout_secs),
+            ("keep_alive_secs", file.server.keep_alive_secs),
+        ] {
+            if secs == 0 {
+                bail!("server.{name} must be at least 1");
+            }
+        }
         let database_path = if file.database.path.is_absolute() {
             file.database.path.clone()
         } else {
@@ -164,6 +202,9 @@ impl Config {
         Ok(Config {
             bind: file.server.bind,
             max_body_bytes: file.server.max_body_bytes,
+            header_timeout: Duration::from_secs(file.server.header_timeout_secs),
+            body_timeout: Duration::from_secs(file.server.body_timeout_secs),
+            keep_alive: Duration::from_secs(file.server.keep_alive_secs),
             database_path,
             partners: Arc::new(Partners(partners)),
         })
@@ -253,6 +294,10 @@ mod tests {
         assert_eq!(cfg.database_path, Path::new("/srv/gw/data/db.sqlite3"));
         assert_eq!(cfg.bind, "127.0.0.1:8080");
         assert_eq!(cfg.max_body_bytes, 64 * 1024 * 1024);
+        assert_eq!(
+            (cfg.header_timeout, cfg.body_timeout),
+            (Duration::from_secs(10), Duration::from_secs(600))
+        );
         let p = cfg.partners.by_company("TireCompany").unwrap();
         assert_eq!(p.secret(), b"from-env");
         assert_eq!(p.timezone, chrono_tz::America::Denver);

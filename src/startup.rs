@@ -42,6 +42,7 @@ impl Application {
             store: Arc::clone(&store),
             partners: Arc::clone(&config.partners),
             max_body_bytes: config.max_body_bytes,
+            body_timeout: config.body_timeout,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -62,6 +63,9 @@ impl Application {
                 .app_data(state.clone())
                 .configure(api::routes)
         })
+        // A slow or idle client holds a connection, never a worker: these bound how long.
+        .client_request_timeout(config.header_timeout)
+        .keep_alive(config.keep_alive)
         .listen(listener)?
         .shutdown_timeout(60)
         .run();

@@ -14,6 +14,8 @@ pub enum ApiError {
     Unauthorized(#[from] AuthError),
     #[error("the body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the body did not arrive within {0} seconds; nothing was written")]
+    BodyTimeout(u64),
     #[error("Content-Encoding {0:?} is not supported; send the body as is or with Content-Encoding: gzip")]
     UnsupportedEncoding(String),
     /// The POST body could not be used at all.
@@ -55,6 +57,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadBody { .. } | ApiError::BadQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,

@@ -33,7 +33,10 @@ pub async fn post_batch(
     let started = Instant::now();
     let limit = state.max_body_bytes;
     let encoding = content_encoding(&req)?;
-    let raw = read_limited(&req, payload, limit).await?;
+    let timeout = state.body_timeout;
+    let raw = actix_web::rt::time::timeout(timeout, read_limited(&req, payload, limit))
+        .await
+        .map_err(|_| ApiError::BodyTimeout(timeout.as_secs()))??;
     tracing::Span::current().record("bytes", raw.len());
 
     let store = Arc::clone(&state.store);

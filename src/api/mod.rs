@@ -24,6 +24,7 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub partners: Arc<Partners>,
     pub max_body_bytes: usize,
+    pub body_timeout: std::time::Duration,
 }
 
 /// Routes of the v2 API and the operational endpoints.

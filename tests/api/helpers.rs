@@ -23,11 +23,19 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub dir: TempDir,
-    pub max_body_bytes: usize,
+    server: ServerSettings,
     handle: ServerHandle,
 }
 
-fn file_config(dir: &TempDir, max_body_bytes: usize) -> FileConfig {
+/// The server settings of the tests: port 0, the default limits and timeouts.
+pub fn server_settings() -> ServerSettings {
+    ServerSettings {
+        bind: "127.0.0.1:0".into(),
+        ..ServerSettings::default()
+    }
+}
+
+fn file_config(dir: &TempDir, server: ServerSettings) -> FileConfig {
     let partner = |company: &str, partner_id, secret: &str, months, tz: Option<&str>| PartnerSettings {
         company: company.into(),
         partner_id,
@@ -37,10 +45,7 @@ fn file_config(dir: &TempDir, max_body_bytes: usize) -> FileConfig {
         timezone: tz.map(Into::into),
     };
     FileConfig {
-        server: ServerSettings {
-            bind: "127.0.0.1:0".into(),
-            max_body_bytes,
-        },
+        server,
         database: DatabaseSettings {
             path: dir.path().join("gateway.sqlite3"),
         },
@@ -52,18 +57,26 @@ fn file_config(dir: &TempDir, max_body_bytes: usize) -> FileConfig {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with_limit(64 * 1024 * 1024).await
+    spawn_app_with(server_settings()).await
 }
 
 pub async fn spawn_app_with_limit(max_body_bytes: usize) -> TestApp {
-    start(tempfile::tempdir().unwrap(), max_body_bytes).await
+    spawn_app_with(ServerSettings {
+        max_body_bytes,
+        ..server_settings()
+    })
+    .await
 }
 
-async fn start(dir: TempDir, max_body_bytes: usize) -> TestApp {
+pub async fn spawn_app_with(server: ServerSettings) -> TestApp {
+    start(tempfile::tempdir().unwrap(), server).await
+}
+
+async fn start(dir: TempDir, server: ServerSettings) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         warranty_gateway::telemetry::init();
     }
-    let config = Config::from_file_config(file_config(&dir, max_body_bytes), dir.path(), |_| None).unwrap();
+    let config = Config::from_file_config(file_config(&dir, server.clone()), dir.path(), |_| None).unwrap();
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
@@ -72,7 +85,7 @@ async fn start(dir: TempDir, max_body_bytes: usize) -> TestApp {
         address,
         client: reqwest::Client::new(),
         dir,
-        max_body_bytes,
+        server,
         handle,
     }
 }
@@ -110,7 +123,7 @@ impl TestApp {
     /// Stops this server (gracefully) and starts a new one on the same database.
     pub async fn restart(self) -> TestApp {
         self.handle.stop(true).await;
-        start(self.dir, self.max_body_bytes).await
+        start(self.dir, self.server).await
     }
 
     pub async fn post_raw(&self, company: &str, token: &str, body: impl Into<reqwest::Body>) -> Response {

@@ -8,4 +8,5 @@ mod helpers;
 mod hostile;
 mod isolation;
 mod samples;
+mod slow_clients;
 mod validation;

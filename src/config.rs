@@ -40,6 +40,9 @@ pub struct ServerSettings {
     /// An idle keep-alive connection is closed after this many seconds.
     #[serde(default = "default_keep_alive_secs")]
     pub keep_alive_secs: u64,
+    /// The batch history keeps this many days.
+    #[serde(default = "default_history_retention_days")]
+    pub history_retention_days: u32,
 }
 
 impl Default for ServerSettings {
@@ -50,6 +53,7 @@ impl Default for ServerSettings {
             header_timeout_secs: default_header_timeout_secs(),
             body_timeout_secs: default_body_timeout_secs(),
             keep_alive_secs: default_keep_alive_secs(),
+            history_retention_days: default_history_retention_days(),
         }
     }
 }
@@ -64,6 +68,10 @@ fn default_body_timeout_secs() -> u64 {
 }
 
 fn default_keep_alive_secs() -> u64 {
+    30
+}
+
+fn default_history_retention_days() -> u32 {
     30
 }
 
@@ -140,6 +148,7 @@ pub struct Config {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub keep_alive: Duration,
+    pub history_retention: chrono::Duration,
     pub database_path: PathBuf,
     pub partners: Arc<Partners>,
 }
@@ -183,6 +192,7 @@ impl Config {
             ("header_timeout_secs", file.server.header_timeout_secs),
             ("body_timeout_secs", file.server.body_timeout_secs),
             ("keep_alive_secs", file.server.keep_alive_secs),
+            ("history_retention_days", file.server.history_retention_days.into()),
         ] {
             if secs == 0 {
                 bail!("server.{name} must be at least 1");
@@ -205,6 +215,7 @@ impl Config {
             header_timeout: Duration::from_secs(file.server.header_timeout_secs),
             body_timeout: Duration::from_secs(file.server.body_timeout_secs),
             keep_alive: Duration::from_secs(file.server.keep_alive_secs),
+            history_retention: chrono::Duration::days(file.server.history_retention_days.into()),
             database_path,
             partners: Arc::new(Partners(partners)),
         })

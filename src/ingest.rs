@@ -2,10 +2,13 @@
 //! order (Registrations, Sales, Claims, Cancellations, each in array order) inside one
 //! transaction, so a batch may register and claim at once and a failed commit writes nothing.
 
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Partner;
+use crate::history::{Counts, NewBatch, TypeCounts};
 use crate::records::{Batch, Decoded, NaturalKey, Record, rules};
 use crate::store::{self, Action, Scope, Store};
 use crate::wire::{BodyError, FieldError};
@@ -32,34 +35,36 @@ pub struct RecordResult {
 pub const POSTED: &str = "Successfully Posted";
 pub const REJECTED: &str = "Rejected";
 
-/// Accepted and rejected records of one type.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub accepted: usize,
-    pub rejected: usize,
-}
-
 #[derive(Debug, Default)]
 pub struct Outcome {
     /// One entry per input record, in processing order.
     pub results: Vec<RecordResult>,
-    pub registrations: Counts,
-    pub sales: Counts,
-    pub claims: Counts,
-    pub cancellations: Counts,
+    pub counts: TypeCounts,
+    /// The batch's entry in the history.
+    pub batch_id: i64,
 }
 
-impl Outcome {
-    pub fn accepted(&self) -> usize {
-        self.all().iter().map(|c| c.accepted).sum()
-    }
+/// How a POST arrived: what its history entry needs besides its records.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: DateTime<Utc>,
+    pub started: Instant,
+    /// The body's size as sent (before any gzip is inflated).
+    pub body_bytes: usize,
+    /// History older than this is pruned as new batches come in.
+    pub retention: chrono::Duration,
+}
 
-    pub fn rejected(&self) -> usize {
-        self.all().iter().map(|c| c.rejected).sum()
-    }
-
-    fn all(&self) -> [Counts; 4] {
-        [self.registrations, self.sales, self.claims, self.cancellations]
+impl Received {
+    fn history(&self, status: u16, counts: TypeCounts, error: Option<String>) -> NewBatch {
+        NewBatch {
+            received_at: self.at,
+            status,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            body_bytes: self.body_bytes,
+            counts,
+            error,
+        }
     }
 }
 
@@ -69,22 +74,24 @@ pub enum IngestError {
     Body(#[from] BodyError),
     #[error(transparent)]
     Store(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
 }
 
 /// Decodes `body` (dates without a zone in the partner's zone) and writes what passes every
-/// rule, durably, before returning.
+/// rule, with the batch's history entry, durably, before returning.
 #[tracing::instrument(name = "ingest", skip_all, fields(records))]
 pub fn ingest_body(
     store: &Store,
     partner: &Partner,
     scope: Scope,
     body: &[u8],
-    now: DateTime<Utc>,
+    received: &Received,
 ) -> Result<Outcome, IngestError> {
     // Decoding needs no lock: only the writes wait for the writer.
     let batch = Batch::decode(body, partner.timezone)?;
     tracing::Span::current().record("records", batch.len());
-    let now = store::db_date(&now);
+    let now = store::db_date(&received.at);
     let term = partner.plan_term_months;
     let mut out = Outcome {
         results: Vec::with_capacity(batch.len()),
@@ -92,17 +99,17 @@ pub fn ingest_body(
     };
     let _write = tracing::debug_span!("store_write").entered();
     store.write(|tx| {
-        out.registrations = each(&mut out.results, batch.registrations, |reg| {
+        out.counts.registrations = each(&mut out.results, batch.registrations, |reg| {
             let stored = store::registration_usage(tx, scope, &reg.shop_id, &reg.invoice_number, None)?;
             if let Err(e) = rules::check_registration(reg, stored.as_ref()) {
                 return Ok(Err(e));
             }
             store::upsert_registration(tx, scope, reg, &now).map(Ok)
         })?;
-        out.sales = each(&mut out.results, batch.sales, |sale| {
+        out.counts.sales = each(&mut out.results, batch.sales, |sale| {
             store::upsert_sale(tx, scope, sale, &now).map(Ok)
         })?;
-        out.claims = each(&mut out.results, batch.claims, |claim| {
+        out.counts.claims = each(&mut out.results, batch.claims, |claim| {
             let stored = store::registration_usage(tx, scope, &claim.shop_id, &claim.invoice_number, None)?;
             let previous = match &stored {
                 Some(_) => store::stored_claim_count(tx, scope, claim)?,
@@ -114,7 +121,7 @@ pub fn ingest_body(
                 (Ok(()), None) => unreachable!("check_claim rejects a claim without a registration"),
             }
         })?;
-        out.cancellations = each(&mut out.results, batch.cancellations, |cancel| {
+        out.counts.cancellations = each(&mut out.results, batch.cancellations, |cancel| {
             let stored = store::registration_usage(tx, scope, &cancel.shop_id, &cancel.invoice_number, None)?;
             match (rules::check_cancellation(cancel, stored.as_ref(), term), stored) {
                 (Ok(()), Some(u)) => store::upsert_cancellation(tx, scope, u.registration_id, cancel, &now).map(Ok),
@@ -122,9 +129,34 @@ pub fn ingest_body(
                 (Ok(()), None) => unreachable!("check_cancellation rejects a cancellation without a registration"),
             }
         })?;
+        // The history entry commits with the records: a batch that is kept is always listed.
+        let rejected = out
+            .results
+            .iter()
+            .filter(|r| r.status == REJECTED)
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()?;
+        let entry = received.history(out.counts.status(), out.counts, None);
+        out.batch_id = store::insert_batch(tx, scope, &entry, rejected.iter().map(String::as_str))?;
+        store::prune_batches(tx, &(received.at - received.retention))?;
         Ok::<_, IngestError>(())
     })?;
     Ok(out)
+}
+
+/// Records a POST that was refused whole (not usable JSON, too large, too slow...) in the
+/// history, in a transaction of its own; `entry` is the body-level result entry, when the
+/// response carried one.
+pub fn record_refused(
+    store: &Store,
+    scope: Scope,
+    received: &Received,
+    status: u16,
+    error: &str,
+    entry: Option<&str>,
+) -> rusqlite::Result<i64> {
+    let batch = received.history(status, TypeCounts::default(), Some(error.to_owned()));
+    store.write(|tx| store::insert_batch(tx, scope, &batch, entry))
 }
 
 /// Writes each decoded record of one type with `write` (which answers the action, or the

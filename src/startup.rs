@@ -43,6 +43,7 @@ impl Application {
             partners: Arc::clone(&config.partners),
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.body_timeout,
+            history_retention: config.history_retention,
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -27,8 +27,15 @@ pub enum ApiError {
         message: String,
         missing: Vec<&'static str>,
     },
-    #[error("method {0} is not allowed here")]
-    MethodNotAllowed(String),
+    #[error("method {method} is not allowed here; use {allow}")]
+    MethodNotAllowed { method: String, allow: &'static str },
+    #[error(
+        "DELETE resets a test tenant only (/v2/partners/<company>_test); live data is never deleted through the API"
+    )]
+    ResetLive,
+    /// A parameter with a value it cannot have.
+    #[error("{0}")]
+    BadParameter(String),
     #[error("no such resource: {0}")]
     NotFound(String),
     #[error("internal error")]
@@ -52,6 +59,20 @@ impl From<BodyError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The result entry of a body refused whole (a body-level 400), as the response carries it.
+    pub fn body_entry(&self) -> Option<serde_json::Value> {
+        match self {
+            ApiError::BadBody { code, message } => Some(json!({
+                "Record": "Body",
+                "Status": "Rejected",
+                "Errors": [{"Field": "Body", "Code": code, "Message": message}],
+            })),
+            _ => None,
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -59,8 +80,8 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::BadBody { .. } | ApiError::BadQuery { .. } => StatusCode::BAD_REQUEST,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BadBody { .. } | ApiError::BadQuery { .. } | ApiError::BadParameter(_) => StatusCode::BAD_REQUEST,
+            ApiError::MethodNotAllowed { .. } | ApiError::ResetLive => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -71,11 +92,7 @@ impl ResponseError for ApiError {
         match self {
             // A body-level 400 has the shape of the per-record results: one entry saying what
             // was expected.
-            ApiError::BadBody { code, message } => res.json(json!([{
-                "Record": "Body",
-                "Status": "Rejected",
-                "Errors": [{"Field": "Body", "Code": code, "Message": message}],
-            }])),
+            ApiError::BadBody { .. } => res.json(json!([self.body_entry()])),
             ApiError::BadQuery { message, missing } => res.json(json!({
                 "Error": message,
                 "Missing": missing,
@@ -91,7 +108,10 @@ impl ResponseError for ApiError {
                 tracing::error!(error = ?e, "internal error");
                 res.json(json!({"Error": "internal error; the X-Request-Id header identifies this request in the server log"}))
             }
-            ApiError::MethodNotAllowed(_) => res
+            ApiError::MethodNotAllowed { allow, .. } => res
+                .insert_header((actix_web::http::header::ALLOW, *allow))
+                .json(json!({"Error": self.to_string()})),
+            ApiError::ResetLive => res
                 .insert_header((actix_web::http::header::ALLOW, "GET, POST"))
                 .json(json!({"Error": self.to_string()})),
             other => res.json(json!({"Error": other.to_string()})),

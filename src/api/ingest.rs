@@ -4,13 +4,13 @@ use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::Utc;
 use futures_util::StreamExt;
 
 use super::{ApiError, AppState};
 use crate::auth::Caller;
-use crate::ingest::{IngestError, Outcome, ingest_body};
+use crate::ingest::{IngestError, Outcome, Received, ingest_body, record_refused as record_refused_batch};
 
 #[derive(Clone, Copy)]
 enum Encoding {
@@ -18,7 +18,8 @@ enum Encoding {
     Gzip,
 }
 
-/// POST /v2/partners/{company}: a batch of records.
+/// POST /v2/partners/{company}: a batch of records. Every POST, written or refused, gets an
+/// entry in the batch history; its id is in the `X-Batch-Id` header.
 #[tracing::instrument(
     name = "post_batch",
     skip_all,
@@ -30,21 +31,44 @@ pub async fn post_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let started = Instant::now();
+    let mut received = Received {
+        at: Utc::now(),
+        started: Instant::now(),
+        body_bytes: 0,
+        retention: state.history_retention,
+    };
+    match receive_and_ingest(&caller, &req, payload, &state, &mut received).await {
+        Ok(response) => Ok(response),
+        Err(err) => {
+            record_refused(&state, &caller, &received, &err).await;
+            Err(err)
+        }
+    }
+}
+
+async fn receive_and_ingest(
+    caller: &Caller,
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    received: &mut Received,
+) -> Result<HttpResponse, ApiError> {
     let limit = state.max_body_bytes;
-    let encoding = content_encoding(&req)?;
+    let encoding = content_encoding(req)?;
     let timeout = state.body_timeout;
-    let raw = actix_web::rt::time::timeout(timeout, read_limited(&req, payload, limit))
+    let raw = actix_web::rt::time::timeout(timeout, read_limited(req, payload, limit))
         .await
         .map_err(|_| ApiError::BodyTimeout(timeout.as_secs()))??;
+    received.body_bytes = raw.len();
     tracing::Span::current().record("bytes", raw.len());
 
     let store = Arc::clone(&state.store);
     let partner = Arc::clone(&caller.partner);
     let scope = caller.scope();
+    let arrived = received.clone();
     // Decompression, decoding, validation, the write and the response's serialization are
-    // all CPU or disk work: none of it runs on the async executor.
-    // The blocking thread carries on this request's span (and so its request id).
+    // all CPU or disk work: none of it runs on the async executor. The blocking thread carries
+    // on this request's span (and so its request id).
     let span = tracing::Span::current();
     let (outcome, body) = web::block(move || -> Result<(Outcome, Vec<u8>), ApiError> {
         let _entered = span.enter();
@@ -52,36 +76,63 @@ pub async fn post_batch(
             Encoding::Identity => raw,
             Encoding::Gzip => gunzip(&raw, limit)?,
         };
-        let outcome = ingest_body(&store, &partner, scope, &body, Utc::now()).map_err(|e| match e {
+        let outcome = ingest_body(&store, &partner, scope, &body, &arrived).map_err(|e| match e {
             IngestError::Body(e) => ApiError::from(e),
             IngestError::Store(e) => ApiError::Internal(anyhow::Error::new(e).context("writing the batch")),
+            IngestError::Json(e) => ApiError::Internal(anyhow::Error::new(e).context("recording the batch")),
         })?;
         let json = serde_json::to_vec(&outcome.results).map_err(anyhow::Error::new)?;
         Ok((outcome, json))
     })
     .await??;
 
-    let status = match (outcome.accepted(), outcome.rejected()) {
-        (_, 0) => StatusCode::OK,
-        (0, _) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::PARTIAL_CONTENT,
-    };
-    let c = |c: crate::ingest::Counts| format!("{}/{}", c.accepted, c.rejected);
+    let counts = outcome.counts;
+    let status = StatusCode::from_u16(counts.status()).map_err(anyhow::Error::new)?;
+    let c = |c: crate::history::Counts| format!("{}/{}", c.accepted, c.rejected);
     tracing::Span::current().record("records", outcome.results.len());
     tracing::info!(
         partner = %caller.partner.company,
         tenant = %caller.tenant.as_str(),
+        batch_id = outcome.batch_id,
         status = status.as_u16(),
-        accepted = outcome.accepted(),
-        rejected = outcome.rejected(),
-        registrations = %c(outcome.registrations),
-        sales = %c(outcome.sales),
-        claims = %c(outcome.claims),
-        cancellations = %c(outcome.cancellations),
-        duration_ms = started.elapsed().as_millis() as u64,
+        accepted = counts.accepted(),
+        rejected = counts.rejected(),
+        registrations = %c(counts.registrations),
+        sales = %c(counts.sales),
+        claims = %c(counts.claims),
+        cancellations = %c(counts.cancellations),
+        duration_ms = received.started.elapsed().as_millis() as u64,
         "batch posted (accepted/rejected per type)"
     );
-    Ok(HttpResponse::build(status).content_type("application/json").body(body))
+    Ok(HttpResponse::build(status)
+        .content_type("application/json")
+        .insert_header(("X-Batch-Id", outcome.batch_id.to_string()))
+        .body(body))
+}
+
+/// Records a POST refused whole in the history (and logs it), so "what happened to last night's
+/// upload" has an answer for those too. A failure to record is logged, not answered.
+async fn record_refused(state: &AppState, caller: &Caller, received: &Received, err: &ApiError) {
+    let status = err.status_code().as_u16();
+    let entry = err.body_entry().map(|e| e.to_string());
+    let (store, scope, received, error) = (
+        Arc::clone(&state.store),
+        caller.scope(),
+        received.clone(),
+        err.to_string(),
+    );
+    tracing::warn!(
+        partner = %caller.partner.company,
+        tenant = %caller.tenant.as_str(),
+        status,
+        error = %error,
+        "batch refused whole"
+    );
+    let recorded = web::block(move || record_refused_batch(&store, scope, &received, status, &error, entry.as_deref()));
+    match recorded.await {
+        Ok(Ok(_)) => {}
+        failed => tracing::error!(?failed, "the refused batch could not be recorded in the history"),
+    }
 }
 
 fn content_encoding(req: &HttpRequest) -> Result<Encoding, ApiError> {

@@ -2,6 +2,7 @@
 //! thread, write the answer.
 
 mod errors;
+mod history;
 mod ingest;
 mod query;
 
@@ -25,6 +26,7 @@ pub struct AppState {
     pub partners: Arc<Partners>,
     pub max_body_bytes: usize,
     pub body_timeout: std::time::Duration,
+    pub history_retention: chrono::Duration,
 }
 
 /// Routes of the v2 API and the operational endpoints.
@@ -34,7 +36,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/v2/partners/{company}")
                 .route(web::get().to(query::get_records))
                 .route(web::post().to(ingest::post_batch))
-                .default_service(web::to(method_not_allowed)),
+                .route(web::delete().to(history::reset_test_tenant))
+                .default_service(web::to(|req: HttpRequest| not_allowed(req, "GET, POST, DELETE"))),
+        )
+        .service(
+            web::resource("/v2/partners/{company}/batches")
+                .route(web::get().to(history::list_batches))
+                .default_service(web::to(|req: HttpRequest| not_allowed(req, "GET"))),
+        )
+        .service(
+            web::resource("/v2/partners/{company}/batches/{id}")
+                .route(web::get().to(history::get_batch))
+                .default_service(web::to(|req: HttpRequest| not_allowed(req, "GET"))),
         )
         .default_service(web::to(not_found));
 }
@@ -67,8 +80,11 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(req.method().to_string()))
+async fn not_allowed(req: HttpRequest, allow: &'static str) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: req.method().to_string(),
+        allow,
+    })
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

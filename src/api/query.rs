@@ -9,10 +9,14 @@ use crate::query::{Rec, lookup};
 use crate::store::Lookup;
 
 /// The GET parameters, names matched case-insensitively; a repeated name's last value wins.
-struct Params(Vec<(String, String)>);
+pub(super) struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn of(req: &HttpRequest) -> Params {
+        Params(serde_urlencoded::from_str(req.query_string()).unwrap_or_default())
+    }
+
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .rev()
@@ -29,7 +33,7 @@ pub async fn get_records(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = Params(serde_urlencoded::from_str(req.query_string()).unwrap_or_default());
+    let params = Params::of(&req);
     if let Some(given) = params.get("partnerid") {
         let given = partner_id_value(&serde_json::Value::String(given.to_owned()));
         if given != Some(caller.partner.partner_id) {

@@ -3,6 +3,7 @@
 //! a pool of read-only connections that, in WAL mode, never wait for it. Every function here
 //! blocks: callers run it on a blocking thread, never on the async executor.
 
+mod batches;
 mod records;
 
 use std::path::{Path, PathBuf};
@@ -11,12 +12,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use batches::*;
 pub use records::*;
 
 /// The schema, applied at start-up.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 16;
 

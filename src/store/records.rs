@@ -25,7 +25,7 @@ pub fn db_date(d: &DateTime<Utc>) -> String {
     d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-fn get_date(row: &Row, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+pub(super) fn get_date(row: &Row, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
     let text: String = row.get(idx)?;
     DateTime::parse_from_rfc3339(&text)
         .map(|d| d.with_timezone(&Utc))

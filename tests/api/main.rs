@@ -5,6 +5,7 @@ mod bad_input;
 mod business_rules;
 mod guide_examples;
 mod helpers;
+mod history;
 mod hostile;
 mod isolation;
 mod samples;

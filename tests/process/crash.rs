@@ -71,6 +71,9 @@ async fn sigkill_at_random_moments_loses_no_answered_batch_and_half_writes_none(
 
     for _ in 0..KILLS {
         let server = Server::serve(&config);
+        // One batch answered in each life, however slow the machine: then batches until a
+        // random moment, when the kill comes.
+        let mut first = true;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(5 + rng.below(300));
         loop {
             let registrations = 1 + rng.below(600) as usize;
@@ -91,8 +94,9 @@ async fn sigkill_at_random_moments_loses_no_answered_batch_and_half_writes_none(
                     let res = res.expect("a running server answers");
                     assert_eq!(res.status(), 200, "seed {seed}: batch {id}: {}", res.text().await.unwrap());
                     sent[id].answered = true;
+                    first = false;
                 }
-                _ = tokio::time::sleep_until(deadline) => {
+                _ = tokio::time::sleep_until(deadline), if !first => {
                     killed_in_flight += 1;
                     break;
                 }

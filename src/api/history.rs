@@ -1,0 +1,125 @@
+//! The batch history (`/batches`) and the test-tenant reset (`DELETE` on `<company>_test`).
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use super::query::Params;
+use super::{ApiError, AppState};
+use crate::auth::Caller;
+use crate::history::BatchSummary;
+use crate::store::{self, Tenant};
+
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 500;
+
+#[derive(Serialize)]
+struct BatchPage {
+    #[serde(rename = "Tenant")]
+    tenant: &'static str,
+    #[serde(rename = "Page")]
+    page: u32,
+    #[serde(rename = "PageSize")]
+    page_size: u32,
+    #[serde(rename = "Total")]
+    total: u64,
+    #[serde(rename = "Batches")]
+    batches: Vec<BatchSummary>,
+}
+
+#[derive(Serialize)]
+struct BatchDetail {
+    #[serde(flatten)]
+    summary: BatchSummary,
+    /// The result entries of its rejected records, as the response carried them.
+    #[serde(rename = "RejectedRecords")]
+    rejected: Vec<Box<RawValue>>,
+}
+
+/// A whole-number parameter from `min` to `max`, `default` when absent.
+fn number_param(params: &Params, name: &str, default: u32, min: u32, max: u32) -> Result<u32, ApiError> {
+    let Some(text) = params.get(name) else {
+        return Ok(default);
+    };
+    match text.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::BadParameter(format!(
+            "{name} must be a whole number from {min} to {max}, got {text:?}"
+        ))),
+    }
+}
+
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> rusqlite::Result<R> + Send + 'static,
+    what: &'static str,
+) -> Result<R, ApiError> {
+    web::block(f)
+        .await?
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context(what)))
+}
+
+/// GET /v2/partners/{company}/batches?page=1&pageSize=50: the tenant's batches, newest first.
+#[tracing::instrument(name = "list_batches", skip_all, fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str()))]
+pub async fn list_batches(
+    caller: Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::of(&req);
+    let page = number_param(&params, "page", 1, 1, u32::MAX)?;
+    let page_size = number_param(&params, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?;
+    let (store, scope) = (Arc::clone(&state.store), caller.scope());
+    let (total, batches) = blocking(
+        move || store.read(|tx| store::list_batches(tx, scope, page, page_size)),
+        "listing batches",
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(BatchPage {
+        tenant: caller.tenant.as_str(),
+        page,
+        page_size,
+        total,
+        batches,
+    }))
+}
+
+/// GET /v2/partners/{company}/batches/{id}: one batch with its rejected records.
+#[tracing::instrument(name = "get_batch", skip_all, fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str()))]
+pub async fn get_batch(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (company, id) = path.into_inner();
+    let not_found = || ApiError::NotFound(format!("batch {id} of {company}"));
+    let Ok(batch_id) = id.parse::<i64>() else {
+        return Err(not_found());
+    };
+    let (store, scope) = (Arc::clone(&state.store), caller.scope());
+    let found = blocking(
+        move || store.read(|tx| store::find_batch(tx, scope, batch_id)),
+        "reading a batch",
+    )
+    .await?;
+    let (summary, rejected) = found.ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(BatchDetail { summary, rejected }))
+}
+
+/// DELETE /v2/partners/{company}_test: removes all of the partner's test data (records and
+/// history). On a live company it is refused and deletes nothing.
+#[tracing::instrument(name = "reset_test_tenant", skip_all, fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str()))]
+pub async fn reset_test_tenant(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if caller.tenant != Tenant::Test {
+        return Err(ApiError::ResetLive);
+    }
+    let (store, scope) = (Arc::clone(&state.store), caller.scope());
+    blocking(
+        move || store.write(|tx| store::reset_tenant(tx, scope)),
+        "resetting the test tenant",
+    )
+    .await?;
+    tracing::info!(partner = %caller.partner.company, "test tenant reset");
+    Ok(HttpResponse::NoContent().finish())
+}

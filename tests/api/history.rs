@@ -1,0 +1,273 @@
+//! The batch history (`/batches`) and the test-tenant reset.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const TEST: &str = "tirecompany_test";
+
+async fn batches(app: &TestApp, company: &str, query: &str) -> Value {
+    let url = format!("{}/batches?{query}", app.url(company));
+    let token = if company.starts_with(OTHER) {
+        other_token()
+    } else {
+        token()
+    };
+    let (status, body) = json_of(app.client.get(url).bearer_auth(token).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn batch(app: &TestApp, company: &str, id: &Value) -> (StatusCode, Value) {
+    let url = format!("{}/batches/{id}", app.url(company));
+    json_of(app.client.get(url).bearer_auth(token()).send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn every_post_is_recorded_newest_first_with_its_rejected_records() {
+    let app = spawn_app_with_limit(64 * 1024).await;
+    // A 206: one registration written, one rejected, one claim rejected by a business rule.
+    let body = json!({
+        "Registrations": [registration("S1", "I1"), with(registration("S1", "I2"), json!({"TiresCovered": null}))],
+        "Claims": [claim("S1", "NOPE", "R1", 1, "2024-03-01")],
+    });
+    let res = app.post_raw(TEST, &token(), body.to_string()).await;
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    let batch_id: i64 = res.headers()["x-batch-id"].to_str().unwrap().parse().unwrap();
+    let answered: Value = res.json().await.unwrap();
+    // A body refused whole, and one over the limit.
+    assert_eq!(
+        app.post_raw(TEST, &token(), "not json").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.post_raw(TEST, &token(), vec![b' '; 70_000]).await.status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // A live batch, which the test history must not show.
+    assert_eq!(
+        app.post(COMPANY, &json!({"Sales": [sale("S1", "I1")]})).await.0,
+        StatusCode::OK
+    );
+
+    let page = batches(&app, TEST, "").await;
+    assert_eq!(
+        (&page["Tenant"], &page["Total"], &page["Page"], &page["PageSize"]),
+        (&json!("test"), &json!(3), &json!(1), &json!(50))
+    );
+    let list = page["Batches"].as_array().unwrap();
+    let statuses: Vec<&Value> = list.iter().map(|b| &b["Status"]).collect();
+    assert_eq!(statuses, [&json!(413), &json!(400), &json!(206)]);
+    assert!(
+        list[0]["Error"].as_str().unwrap().contains("larger than the limit"),
+        "{}",
+        list[0]
+    );
+    assert!(
+        list[1]["Error"].as_str().unwrap().contains("not usable JSON"),
+        "{}",
+        list[1]
+    );
+    let partial = &list[2];
+    assert_eq!(partial["BatchID"], batch_id);
+    assert_eq!(partial["Error"], Value::Null);
+    assert_eq!(
+        partial["Records"],
+        json!({
+            "Registrations": {"Accepted": 1, "Rejected": 1}, "Sales": {"Accepted": 0, "Rejected": 0},
+            "Claims": {"Accepted": 0, "Rejected": 1}, "Cancellations": {"Accepted": 0, "Rejected": 0},
+        })
+    );
+    assert_eq!(partial["Bytes"], body.to_string().len());
+    assert!(partial["ReceivedAt"].as_str().unwrap().ends_with('Z'));
+    assert!(partial["DurationMs"].is_u64());
+
+    // One batch: its rejected records are the very entries the response carried.
+    let (status, detail) = batch(&app, TEST, &partial["BatchID"]).await;
+    assert_eq!(status, StatusCode::OK);
+    let rejected_in_response: Vec<&Value> = answered
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["Status"] == "Rejected")
+        .collect();
+    let recorded: Vec<&Value> = detail["RejectedRecords"].as_array().unwrap().iter().collect();
+    assert_eq!(recorded, rejected_in_response);
+    assert_eq!(detail["Status"], 206);
+    // The body-level 400 keeps its one entry.
+    let (_, refused) = batch(&app, TEST, &list[1]["BatchID"]).await;
+    assert_eq!(refused["RejectedRecords"][0]["Errors"][0]["Code"], "invalid_json");
+
+    // Live sees only its own batch.
+    let live = batches(&app, COMPANY, "").await;
+    assert_eq!(
+        (&live["Total"], &live["Batches"][0]["Status"]),
+        (&json!(1), &json!(200))
+    );
+    assert_eq!(batch(&app, COMPANY, &partial["BatchID"]).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_history_is_paginated_and_isolated() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        let body = json!({"Sales": [sale("S1", &format!("P{i}"))]});
+        assert_eq!(app.post(TEST, &body).await.0, StatusCode::OK);
+    }
+    let first = batches(&app, TEST, "page=1&PAGESIZE=2").await;
+    let second = batches(&app, TEST, "Page=2&pagesize=2").await;
+    let third = batches(&app, TEST, "page=3&pageSize=2").await;
+    let ids = |p: &Value| {
+        p["Batches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["BatchID"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let all: Vec<i64> = [ids(&first), ids(&second), ids(&third)].concat();
+    assert_eq!(all.len(), 5);
+    assert!(all.windows(2).all(|w| w[0] > w[1]), "newest first: {all:?}");
+    assert_eq!(first["Total"], 5);
+    assert!(
+        batches(&app, TEST, "page=4&pageSize=2").await["Batches"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    for bad in ["page=0", "page=x", "pageSize=0", "pageSize=501", "pageSize=-1"] {
+        let res = app
+            .client
+            .get(format!("{}/batches?{bad}", app.url(TEST)))
+            .bearer_auth(token())
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = json_of(res).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        let name = bad.split('=').next().unwrap();
+        assert!(body["Error"].as_str().unwrap().contains(name), "{body}");
+    }
+
+    // Another partner sees none of it, through its own company or this one.
+    assert_eq!(batches(&app, "othercompany_test", "").await["Total"], 0);
+    let res = app
+        .client
+        .get(format!("{}/batches", app.url(TEST)))
+        .bearer_auth(other_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .client
+        .get(format!("{}/batches/{}", app.url("othercompany_test"), all[0]))
+        .bearer_auth(other_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = app
+        .client
+        .get(format!("{}/batches", app.url(TEST)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn old_history_is_pruned_as_new_batches_arrive() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.post(TEST, &json!({"Sales": [sale("S1", "OLD")]})).await.0,
+        StatusCode::OK
+    );
+    // Age the entry past the 30-day retention.
+    let db = rusqlite::Connection::open(app.db_path()).unwrap();
+    db.execute("UPDATE batches SET received_at = '2020-01-01T00:00:00.000000Z'", [])
+        .unwrap();
+    drop(db);
+    assert_eq!(batches(&app, TEST, "").await["Total"], 1);
+    assert_eq!(
+        app.post(COMPANY, &json!({"Sales": [sale("S1", "NEW")]})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(batches(&app, TEST, "").await["Total"], 0);
+    // The records themselves are kept: only the history ages out.
+    assert_eq!(
+        app.get(TEST, "rec=sales&ShopID=S1&InvoiceNumber=OLD").await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn delete_resets_the_test_tenant_only() {
+    let app = spawn_app().await;
+    let body = json!({
+        "Registrations": [registration("S1", "I1")],
+        "Sales": [sale("S1", "I1")],
+        "Claims": [claim("S1", "I1", "R1", 1, "2024-03-01")],
+        "Cancellations": [cancellation("S1", "I1", "C1", 1, "2024-03-02")],
+    });
+    assert_eq!(app.post(TEST, &body).await.0, StatusCode::OK);
+    assert_eq!(app.post(COMPANY, &body).await.0, StatusCode::OK);
+    assert_eq!(app.post("othercompany_test", &body).await.0, StatusCode::OK);
+
+    // On live: refused, nothing deleted.
+    let res = app
+        .client
+        .delete(app.url(COMPANY))
+        .bearer_auth(token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "GET, POST");
+    assert!(json_of(res).await.1["Error"].as_str().unwrap().contains("_test"));
+    // Without a valid token: refused.
+    let res = app
+        .client
+        .delete(app.url(TEST))
+        .bearer_auth(other_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get(TEST, "rec=claims&ShopID=S1&InvoiceNumber=I1").await.0,
+        StatusCode::OK
+    );
+
+    let res = app
+        .client
+        .delete(app.url(TEST))
+        .bearer_auth(token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    for rec in [
+        "registrations",
+        "claims",
+        "sales",
+        "cancellations",
+        "registrationstatus",
+    ] {
+        let q = format!("rec={rec}&ShopID=S1&InvoiceNumber=I1");
+        assert_eq!(app.get(TEST, &q).await.0, StatusCode::NO_CONTENT, "{rec} on test");
+        assert_eq!(app.get(COMPANY, &q).await.0, StatusCode::OK, "{rec} on live");
+        assert_eq!(
+            app.get("othercompany_test", &q).await.0,
+            StatusCode::OK,
+            "{rec} of another partner"
+        );
+    }
+    assert_eq!(batches(&app, TEST, "").await["Total"], 0);
+    assert_eq!(batches(&app, COMPANY, "").await["Total"], 1);
+    // A reset tenant takes the same records again as new.
+    let (_, res) = app.post(TEST, &body).await;
+    assert_eq!(res[0]["Action"], "inserted");
+}

@@ -32,6 +32,7 @@ pub struct AppState {
 /// Routes of the v2 API and the operational endpoints.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
+        .route("/console", web::get().to(console))
         .service(
             web::resource("/v2/partners/{company}")
                 .route(web::get().to(query::get_records))
@@ -78,6 +79,24 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
                 .json(json!({"Status": "unavailable", "Error": "the database cannot be read"}))
         }
     }
+}
+
+/// The debugging console: one page, plain HTML and a little JavaScript, that calls only the JSON
+/// API with the token pasted into it.
+const CONSOLE: &str = include_str!("../../static/console.html");
+
+async fn console() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        // The page talks to this server only, and nothing may frame it.
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; \
+             frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .body(CONSOLE)
 }
 
 async fn not_allowed(req: HttpRequest, allow: &'static str) -> Result<HttpResponse, ApiError> {

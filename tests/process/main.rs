@@ -1,6 +1,7 @@
 //! The built binary as an operator runs it: real processes, signals, restarts.
 
 mod binary;
+mod browser;
 mod cli;
 mod crash;
 mod shutdown;

@@ -1,0 +1,76 @@
+// Drives the console page in Debian's headless Chromium (playwright-core, no downloaded browser).
+// Run by tests/process/browser.rs with BASE_URL, COMPANY and TOKEN; a batch with a rejected
+// record (TiresCovered missing) must already be in the test tenant, registration S1/I1 in it,
+// and one batch in live. Exits non-zero, saying why, when the page does not show them.
+import { chromium } from "playwright-core";
+
+const { BASE_URL, COMPANY, TOKEN, SCREENSHOT } = process.env;
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push("page error: " + e.message));
+  // Script errors fail the test; the browser's own note of a 401 answer (expected below) does not.
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push("console: " + m.text());
+  });
+
+  await page.goto(BASE_URL + "/console");
+  await page.fill("#company", COMPANY);
+  await page.fill("#token", TOKEN);
+  await page.click("#load");
+
+  // Both tenants' batches are listed.
+  await page.waitForSelector("#test-batches tr.batch", { timeout: 10000 });
+  await page.waitForSelector("#live-batches tr.batch", { timeout: 10000 });
+  const testRows = await page.locator("#test-batches tr.batch").count();
+  check(testRows >= 1, "no test batch listed");
+  const firstStatus = await page.locator("#test-batches tr.batch").first().locator("td").nth(2).textContent();
+  check(firstStatus === "206", "the newest test batch should be the 206, got " + firstStatus);
+
+  // Opening it shows the rejected record with its field and reason.
+  await page.locator("#test-batches tr.batch").first().click();
+  await page.waitForSelector("#rejected tr", { timeout: 10000 });
+  const rejected = await page.locator("#rejected").innerText();
+  check(rejected.includes("TiresCovered") && rejected.includes("required") && rejected.includes("TiresCovered is required"),
+        "the rejected record is not shown: " + rejected);
+  check(/Registrations\s+1\s/.test(rejected), "the rejected record's place (Registrations, index 1) is not shown: " + rejected);
+
+  // The status lookup answers for the test tenant, and says so when there is no such registration.
+  await page.fill("#shop", "S1");
+  await page.fill("#invoice", "I1");
+  await page.selectOption("#tenant", "test");
+  await page.click("#lookup");
+  await page.waitForSelector("#lookup-result dl", { timeout: 10000 });
+  const status = await page.locator("#lookup-result").innerText();
+  check(status.includes("Registration is Active") && status.includes("TiresLeft"), "status lookup: " + status);
+  await page.selectOption("#tenant", "live");
+  await page.fill("#invoice", "NOPE");
+  await page.click("#lookup");
+  await page.waitForSelector("#lookup-result p", { timeout: 10000 });
+  check((await page.locator("#lookup-result").innerText()).includes("No registration"), "no-match lookup");
+
+  if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  // A bad token gets the server's reason, not a blank page.
+  await page.fill("#token", "not-a-token");
+  await page.click("#load");
+  await page.waitForFunction(() => document.getElementById("status").textContent.includes("not a well-formed JWT"),
+                             null, { timeout: 10000 });
+
+  check(problems.length === 0, problems.join("\n"));
+  console.log("console page: batches listed, rejected record shown, status lookup answered");
+} finally {
+  await browser.close();
+}

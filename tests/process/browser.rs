@@ -1,0 +1,53 @@
+//! The console page in a real browser: Debian's headless Chromium, driven by
+//! tests/browser/console.mjs (playwright-core). Needs node, chromium and `npm ci` in
+//! tests/browser, which .ci/run installs; run it with `cargo test --test process -- --ignored`.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::binary::*;
+
+#[tokio::test]
+#[ignore = "needs Chromium and node (installed by .ci/run)"]
+async fn the_console_lists_batches_shows_rejected_records_and_looks_up_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::serve(&write_config(dir.path()));
+    let client = reqwest::Client::new();
+    let post = |company: &str, body: serde_json::Value| {
+        client
+            .post(server.url(&format!("/v2/partners/{company}")))
+            .bearer_auth(token())
+            .body(body.to_string())
+            .send()
+    };
+    let mut missing = registration("I2");
+    missing.as_object_mut().unwrap().remove("TiresCovered");
+    let res = post(
+        "tirecompany_test",
+        json!({"Registrations": [registration("I1"), missing]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 206);
+    let res = post("tirecompany", json!({"Registrations": [registration("L1")]}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/console.mjs");
+    let out = Command::new("node")
+        .arg(script)
+        .env("BASE_URL", format!("http://{}", server.address))
+        .env("COMPANY", "tirecompany")
+        .env("TOKEN", token())
+        .output()
+        .expect("node runs (install it, or run .ci/run)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("rejected record shown"), "{said}");
+}

@@ -11,6 +11,8 @@ use anyhow::{Context, bail};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use crate::telemetry::LogFormat;
+
 /// Environment variable that picks the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "WARRANTY_GATEWAY_CONFIG";
 
@@ -43,6 +45,9 @@ pub struct ServerSettings {
     /// The batch history keeps this many days.
     #[serde(default = "default_history_retention_days")]
     pub history_retention_days: u32,
+    /// `text` (default) or `json`; `--log-format` overrides it.
+    #[serde(default)]
+    pub log_format: LogFormat,
 }
 
 impl Default for ServerSettings {
@@ -54,6 +59,7 @@ impl Default for ServerSettings {
             body_timeout_secs: default_body_timeout_secs(),
             keep_alive_secs: default_keep_alive_secs(),
             history_retention_days: default_history_retention_days(),
+            log_format: LogFormat::default(),
         }
     }
 }
@@ -117,14 +123,23 @@ impl fmt::Debug for PartnerSettings {
 pub struct Partner {
     pub company: String,
     pub partner_id: i64,
+    /// The environment variable the secret came from, when not inline.
+    pub secret_env: Option<String>,
     secret: Vec<u8>,
     pub plan_term_months: u32,
     pub timezone: Tz,
 }
 
+/// Secrets shorter than this are warned about (HS256 keys should be at least 256 bits).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 impl Partner {
     pub fn secret(&self) -> &[u8] {
         &self.secret
+    }
+
+    pub fn secret_is_short(&self) -> bool {
+        self.secret.len() < MIN_SECRET_BYTES
     }
 }
 
@@ -149,6 +164,7 @@ pub struct Config {
     pub body_timeout: Duration,
     pub keep_alive: Duration,
     pub history_retention: chrono::Duration,
+    pub log_format: LogFormat,
     pub database_path: PathBuf,
     pub partners: Arc<Partners>,
 }
@@ -216,6 +232,7 @@ impl Config {
             body_timeout: Duration::from_secs(file.server.body_timeout_secs),
             keep_alive: Duration::from_secs(file.server.keep_alive_secs),
             history_retention: chrono::Duration::days(file.server.history_retention_days.into()),
+            log_format: file.server.log_format,
             database_path,
             partners: Arc::new(Partners(partners)),
         })
@@ -245,6 +262,7 @@ fn resolve_partner(
     if !ids.insert(p.partner_id) {
         bail!("partner_id {} is configured twice", p.partner_id);
     }
+    let secret_env = p.secret_env.clone();
     let secret = match (p.secret, p.secret_env) {
         (Some(s), None) => s,
         (None, Some(var)) => env(&var)
@@ -267,6 +285,7 @@ fn resolve_partner(
     Ok(Partner {
         company,
         partner_id: p.partner_id,
+        secret_env,
         secret: secret.into_bytes(),
         plan_term_months: p.plan_term_months,
         timezone,

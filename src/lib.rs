@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod history;
+pub mod import;
 pub mod ingest;
 pub mod query;
 pub mod records;

@@ -1,11 +1,15 @@
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use warranty_gateway::auth::issue_token;
-use warranty_gateway::config::{CONFIG_ENV, Config};
+use warranty_gateway::config::{CONFIG_ENV, Config, MIN_SECRET_BYTES};
+use warranty_gateway::import::{self, RecordType};
 use warranty_gateway::startup::Application;
-use warranty_gateway::telemetry;
+use warranty_gateway::store::{Scope, Store, Tenant};
+use warranty_gateway::telemetry::{self, LogFormat};
 
 /// A server for the ABS Partner Integration API v2.
 #[derive(Parser)]
@@ -14,6 +18,9 @@ struct Cli {
     /// The config file.
     #[arg(long, global = true, env = CONFIG_ENV, default_value = "config.toml")]
     config: PathBuf,
+    /// Log lines as text (the default) or JSON; overrides the config's server.log_format.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -31,18 +38,48 @@ enum Command {
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
+    /// List the configured partners (never their secrets).
+    Partners,
+    /// Write a file of records for a partner, exactly as a POST would: a JSON batch (the POST
+    /// body format) or a CSV file whose header row names the guide's fields. Exit code 0 when
+    /// every record was written, 1 when some were, 2 when none were or the file is unusable.
+    Import {
+        /// The partner's company, as in config.toml.
+        #[arg(long)]
+        company: String,
+        /// Write to the partner's test tenant instead of live.
+        #[arg(long)]
+        test: bool,
+        /// The record type of a CSV file (one type per file).
+        #[arg(long = "type", value_enum)]
+        record_type: Option<RecordType>,
+        /// The file.
+        path: PathBuf,
+    },
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(&cli.config)?;
+    let log_format = cli.log_format.unwrap_or(config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            telemetry::init();
+            telemetry::init(log_format);
             actix_web::rt::System::new().block_on(async {
                 Application::build(config).await?.run_until_stopped().await?;
-                Ok(())
-            })
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Token {
             company,
@@ -54,7 +91,71 @@ fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("no partner {company:?} in {}", cli.config.display()))?;
             let lifetime = expires_in_days.map(|d| chrono::Duration::days(d.into()));
             println!("{}", issue_token(partner, chrono::Utc::now(), lifetime)?);
-            Ok(())
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Partners => {
+            println!(
+                "{:<24} {:>10} {:>6}  {:<20} secret",
+                "company", "partner_id", "months", "timezone"
+            );
+            let mut short = Vec::new();
+            for p in config.partners.iter() {
+                let source = p
+                    .secret_env
+                    .as_ref()
+                    .map_or("inline".to_owned(), |v| format!("from ${v}"));
+                println!(
+                    "{:<24} {:>10} {:>6}  {:<20} {source}",
+                    p.company,
+                    p.partner_id,
+                    p.plan_term_months,
+                    p.timezone.name()
+                );
+                if p.secret_is_short() {
+                    short.push(p.company.clone());
+                }
+            }
+            for company in short {
+                eprintln!(
+                    "warning: the secret of {company} is shorter than {MIN_SECRET_BYTES} bytes; \
+                     use a long random one (openssl rand -hex 32)"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            company,
+            test,
+            record_type,
+            path,
+        } => {
+            // Only warnings: the report below is the output.
+            telemetry::init_quiet(log_format);
+            let partner = config
+                .partners
+                .by_company(&company)
+                .with_context(|| format!("no partner {company:?} in {}", cli.config.display()))?;
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            // Shown on a terminal only: indicatif draws nothing when stderr is redirected.
+            let bar = ProgressBar::new(size).with_style(
+                ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes}").expect("a valid template"),
+            );
+            bar.set_message("reading");
+            let content = import::read_file(&path, |f| Box::new(bar.wrap_read(f)))?;
+            let prepared = import::prepare(&path, content, record_type)?;
+            bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("a valid template"));
+            bar.set_message("checking and writing the records");
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            let store = Store::open(&config.database_path)
+                .with_context(|| format!("cannot open the database {}", config.database_path.display()))?;
+            let scope = Scope {
+                partner_id: partner.partner_id,
+                tenant: if test { Tenant::Test } else { Tenant::Live },
+            };
+            let outcome = import::import(&store, partner, scope, &prepared, config.history_retention)?;
+            bar.finish_and_clear();
+            print!("{}", import::report(&outcome, prepared.csv_lines.as_deref()));
+            Ok(ExitCode::from(import::exit_code(&outcome) as u8))
         }
     }
 }

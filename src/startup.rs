@@ -25,7 +25,7 @@ impl Application {
         let store = Store::open(&config.database_path)
             .with_context(|| format!("cannot open the database {}", config.database_path.display()))?;
         for p in config.partners.iter() {
-            if p.secret().len() < 32 {
+            if p.secret_is_short() {
                 tracing::warn!(company = %p.company, "the partner's secret is shorter than 32 bytes");
             }
         }

@@ -74,7 +74,7 @@ pub async fn spawn_app_with(server: ServerSettings) -> TestApp {
 
 async fn start(dir: TempDir, server: ServerSettings) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
-        warranty_gateway::telemetry::init();
+        warranty_gateway::telemetry::init(warranty_gateway::telemetry::LogFormat::Text);
     }
     let config = Config::from_file_config(file_config(&dir, server.clone()), dir.path(), |_| None).unwrap();
     let app = Application::build(config).await.expect("the app builds");

@@ -86,6 +86,13 @@ impl Server {
             if let Some(rest) = line.split("address=").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
+            // The same line as JSON (--log-format json).
+            if let Some(address) = serde_json::from_str::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| v["fields"]["address"].as_str().map(str::to_owned))
+            {
+                break address;
+            }
             seen.push(line);
         };
         Server { child, address, log }

@@ -94,3 +94,75 @@ fn token_names_an_unknown_company_and_a_missing_config() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file"));
 }
+
+#[test]
+fn partners_lists_without_secrets_and_warns_of_short_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("partners.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\npath = \"db.sqlite3\"\n\n\
+             [[partners]]\ncompany = \"tirecompany\"\npartner_id = 1001\nsecret_env = \"{SECRET_ENV}\"\nplan_term_months = 36\n\n\
+             [[partners]]\ncompany = \"shortco\"\npartner_id = 2002\nsecret = \"tooshort\"\nplan_term_months = 12\ntimezone = \"America/Denver\"\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["partners", "--config"])
+        .arg(&config)
+        .env(SECRET_ENV, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stdout.contains("tirecompany") && stdout.contains("1001") && stdout.contains(&format!("from ${SECRET_ENV}"))
+    );
+    assert!(stdout.contains("shortco") && stdout.contains("America/Denver") && stdout.contains("inline"));
+    assert!(!stdout.contains(SECRET) && !stdout.contains("tooshort") && !stderr.contains("tooshort"));
+    assert!(
+        stderr.contains("secret of shortco is shorter than 32 bytes"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("tirecompany"), "{stderr}");
+}
+
+#[tokio::test]
+async fn log_lines_can_be_json_for_log_shippers() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--log-format", "json", "--config"]).arg(&config);
+    let server = Server::start(cmd);
+    let body = json!({"Registrations": [registration("J1")]}).to_string();
+    let res = reqwest::Client::new()
+        .post(server.url("/v2/partners/tirecompany_test"))
+        .bearer_auth(token())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let log = server.drain_log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let posted = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("batch posted"))
+        })
+        .unwrap_or_else(|| panic!("no batch line in {log}"));
+    assert_eq!(
+        (&posted["fields"]["tenant"], &posted["fields"]["status"]),
+        (&json!("test"), &json!(200))
+    );
+    assert!(posted["spans"].to_string().contains("request_id"), "{posted}");
+}

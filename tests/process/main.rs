@@ -4,4 +4,5 @@ mod binary;
 mod browser;
 mod cli;
 mod crash;
+mod import;
 mod shutdown;

@@ -1,0 +1,226 @@
+//! `warranty-gateway import`: a file handed over by a partner, written through the very code a
+//! POST goes through (`ingest::ingest_body`: the same decoding, rules, upserts and history).
+//! A CSV file becomes the POST body format first: one array, one object per row, keys from the
+//! header row, cells as strings (the lenient decoders take numbers and dates in strings).
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use serde_json::{Map, Value};
+
+use crate::config::Partner;
+use crate::ingest::{Outcome, REJECTED, Received, ingest_body};
+use crate::store::{Scope, Store};
+
+/// The record type of a CSV file (`--type`), named as the body's arrays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordType {
+    Registrations,
+    Claims,
+    Sales,
+    Cancellations,
+}
+
+impl RecordType {
+    pub fn array_name(self) -> &'static str {
+        match self {
+            RecordType::Registrations => "Registrations",
+            RecordType::Claims => "Claims",
+            RecordType::Sales => "Sales",
+            RecordType::Cancellations => "Cancellations",
+        }
+    }
+}
+
+/// What a file holds, by its name (or, for other names, its first character).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Json,
+    Csv,
+}
+
+impl FileKind {
+    pub fn of(path: &Path, content: &[u8]) -> FileKind {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("json") => FileKind::Json,
+            Some("csv") => FileKind::Csv,
+            _ if content.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') => FileKind::Json,
+            _ => FileKind::Csv,
+        }
+    }
+}
+
+/// A file made ready for `ingest_body`: the body, and for a CSV file the line of each row.
+#[derive(Debug)]
+pub struct Prepared {
+    pub body: Vec<u8>,
+    pub csv_lines: Option<Vec<u64>>,
+}
+
+/// Turns a CSV file into the POST body format. Empty cells are left out (not sent), as a
+/// POS leaves out what it does not have. A malformed file is refused whole, naming the line.
+pub fn csv_to_body(content: &[u8], record_type: RecordType) -> anyhow::Result<Prepared> {
+    let content = content.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(content);
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::None).from_reader(content);
+    let headers = reader.headers().context("the header row cannot be read")?.clone();
+    if headers.iter().all(|h| h.trim().is_empty()) {
+        bail!("the file has no header row naming the guide's fields");
+    }
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    for record in reader.records() {
+        let record = record.context("the file is not well-formed CSV")?;
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let mut row = Map::new();
+        for (name, cell) in headers.iter().zip(record.iter()) {
+            if !cell.is_empty() {
+                row.insert(name.trim().to_owned(), Value::String(cell.to_owned()));
+            }
+        }
+        rows.push(Value::Object(row));
+        lines.push(line);
+    }
+    let mut body = Map::new();
+    body.insert(record_type.array_name().to_owned(), Value::Array(rows));
+    Ok(Prepared {
+        body: serde_json::to_vec(&Value::Object(body))?,
+        csv_lines: Some(lines),
+    })
+}
+
+/// Reads and prepares a file: JSON as it is, CSV through [`csv_to_body`].
+pub fn prepare(path: &Path, content: Vec<u8>, record_type: Option<RecordType>) -> anyhow::Result<Prepared> {
+    match (FileKind::of(path, &content), record_type) {
+        (FileKind::Json, None) => Ok(Prepared {
+            body: content,
+            csv_lines: None,
+        }),
+        (FileKind::Json, Some(_)) => {
+            bail!("--type is for CSV files; a JSON file names its record types itself ({{\"Registrations\": [...]}})")
+        }
+        (FileKind::Csv, Some(t)) => csv_to_body(&content, t),
+        (FileKind::Csv, None) => bail!(
+            "{} is read as CSV: say which records it holds with --type registrations|claims|sales|cancellations",
+            path.display()
+        ),
+    }
+}
+
+/// Reads a whole file, through `progress` (a reader wrapper, for a progress bar).
+pub fn read_file(path: &Path, progress: impl FnOnce(std::fs::File) -> Box<dyn Read>) -> anyhow::Result<Vec<u8>> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut content = Vec::new();
+    progress(file)
+        .read_to_end(&mut content)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(content)
+}
+
+/// Writes a prepared file for `partner` into `scope`, exactly as a POST would be.
+pub fn import(
+    store: &Store,
+    partner: &Partner,
+    scope: Scope,
+    prepared: &Prepared,
+    retention: chrono::Duration,
+) -> anyhow::Result<Outcome> {
+    let received = Received {
+        at: chrono::Utc::now(),
+        started: Instant::now(),
+        body_bytes: prepared.body.len(),
+        retention,
+    };
+    ingest_body(store, partner, scope, &prepared.body, &received).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The report of an import: one line per error of each rejected record (by CSV line, or by
+/// array and index), then the counts.
+pub fn report(outcome: &Outcome, csv_lines: Option<&[u64]>) -> String {
+    let mut out = String::new();
+    for entry in outcome.results.iter().filter(|r| r.status == REJECTED) {
+        let place = match csv_lines.and_then(|l| l.get(entry.index)) {
+            Some(line) => format!("line {line}"),
+            None => format!("{}[{}]", entry.record, entry.index),
+        };
+        for e in &entry.errors {
+            out.push_str(&format!("{place}: {}: {} ({})\n", e.field, e.message, e.code));
+        }
+    }
+    let c = &outcome.counts;
+    for (name, counts) in [
+        ("Registrations", c.registrations),
+        ("Sales", c.sales),
+        ("Claims", c.claims),
+        ("Cancellations", c.cancellations),
+    ] {
+        if counts.accepted + counts.rejected > 0 {
+            out.push_str(&format!(
+                "{name}: {} written, {} rejected\n",
+                counts.accepted, counts.rejected
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "{} written, {} rejected (batch {} in the history)\n",
+        c.accepted(),
+        c.rejected(),
+        outcome.batch_id
+    ));
+    out
+}
+
+/// The exit code: 0 when every record was written, 1 when some were, 2 when none were.
+pub fn exit_code(outcome: &Outcome) -> i32 {
+    match (outcome.counts.accepted(), outcome.counts.rejected()) {
+        (_, 0) => 0,
+        (0, _) => 2,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_rows_become_records_with_their_lines() {
+        let csv = "ShopID,InvoiceNumber,TiresCovered,Notes\n005308,1044273,4,\n\"00\n5309\",2,\"4\",x\n";
+        let p = csv_to_body(csv.as_bytes(), RecordType::Registrations).unwrap();
+        let body: Value = serde_json::from_slice(&p.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"Registrations": [
+                {"ShopID": "005308", "InvoiceNumber": "1044273", "TiresCovered": "4"},
+                {"ShopID": "00\n5309", "InvoiceNumber": "2", "TiresCovered": "4", "Notes": "x"},
+            ]})
+        );
+        assert_eq!(p.csv_lines, Some(vec![2, 3]));
+    }
+
+    #[test]
+    fn malformed_csv_is_refused_naming_the_line() {
+        let err = csv_to_body(b"ShopID,InvoiceNumber\n1,2\n3\n", RecordType::Sales).unwrap_err();
+        assert!(format!("{err:#}").contains("line: 3"), "{err:#}");
+        assert!(csv_to_body(b"", RecordType::Sales).is_err());
+    }
+
+    #[test]
+    fn the_kind_of_file_comes_from_its_name_or_its_first_character() {
+        assert_eq!(FileKind::of(Path::new("x.JSON"), b"a,b"), FileKind::Json);
+        assert_eq!(FileKind::of(Path::new("x.csv"), b"{"), FileKind::Csv);
+        assert_eq!(
+            FileKind::of(Path::new("night.txt"), b"  {\"Sales\": []}"),
+            FileKind::Json
+        );
+        assert_eq!(FileKind::of(Path::new("night.txt"), b"ShopID"), FileKind::Csv);
+        assert!(prepare(Path::new("x.json"), b"{}".to_vec(), Some(RecordType::Sales)).is_err());
+        assert!(prepare(Path::new("x.csv"), b"a\n".to_vec(), None).is_err());
+    }
+}

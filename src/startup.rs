@@ -45,8 +45,21 @@ impl Application {
             body_timeout: config.body_timeout,
             history_retention: config.history_retention,
         });
+        crate::monitoring::handle();
         let server = HttpServer::new(move || {
             App::new()
+                // Counted by the route's pattern (not the path: one series per company would grow
+                // without bound on unknown companies).
+                .wrap_fn(|req, srv| {
+                    let method = req.method().to_string();
+                    let call = srv.call(req);
+                    async move {
+                        let res = call.await?;
+                        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+                        crate::monitoring::count_request(&route, &method, res.status().as_u16());
+                        Ok(res)
+                    }
+                })
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 // Every response carries the id its log lines carry.
                 .wrap_fn(|req, srv| {

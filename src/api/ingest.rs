@@ -104,6 +104,12 @@ async fn receive_and_ingest(
         duration_ms = received.started.elapsed().as_millis() as u64,
         "batch posted (accepted/rejected per type)"
     );
+    crate::monitoring::count_batch(
+        &caller.partner.company,
+        caller.tenant.as_str(),
+        &counts,
+        received.started.elapsed().as_secs_f64(),
+    );
     Ok(HttpResponse::build(status)
         .content_type("application/json")
         .insert_header(("X-Batch-Id", outcome.batch_id.to_string()))

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 
 pub use errors::ApiError;
@@ -33,6 +33,7 @@ pub struct AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/console", web::get().to(console))
+        .route("/metrics", web::get().to(metrics))
         .service(
             web::resource("/v2/partners/{company}")
                 .route(web::get().to(query::get_records))
@@ -78,6 +79,17 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
             HttpResponse::ServiceUnavailable()
                 .json(json!({"Status": "unavailable", "Error": "the database cannot be read"}))
         }
+    }
+}
+
+/// Prometheus metrics, for the operator's scraper (no token, like /healthz).
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let path = state.store.path().to_owned();
+    match web::block(move || crate::monitoring::render(&path)).await {
+        Ok(text) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(text),
+        Err(e) => ApiError::Internal(anyhow::anyhow!("rendering metrics: {e}")).error_response(),
     }
 }
 

@@ -5,4 +5,5 @@ mod browser;
 mod cli;
 mod crash;
 mod import;
+mod metrics;
 mod shutdown;

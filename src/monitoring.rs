@@ -1,0 +1,80 @@
+//! Prometheus metrics (`GET /metrics`): requests by route and status, records accepted and
+//! rejected by type and tenant, batch durations, the database's size. One recorder per process.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::history::TypeCounts;
+
+pub const REQUESTS: &str = "warranty_gateway_http_requests_total";
+pub const RECORDS: &str = "warranty_gateway_records_total";
+pub const BATCH_SECONDS: &str = "warranty_gateway_batch_duration_seconds";
+pub const DATABASE_BYTES: &str = "warranty_gateway_database_size_bytes";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process's recorder (the first call does; later ones reuse it).
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full(BATCH_SECONDS.to_owned()),
+                &[0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
+            )
+            .expect("the buckets are not empty");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder already installed (an embedding program's) keeps its place.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics shows only this one's");
+        }
+        metrics::describe_counter!(REQUESTS, "HTTP requests answered, by route, method and status");
+        metrics::describe_counter!(RECORDS, "records of POSTed batches, by type, tenant and result");
+        metrics::describe_histogram!(BATCH_SECONDS, metrics::Unit::Seconds, "time to answer a POSTed batch");
+        metrics::describe_gauge!(
+            DATABASE_BYTES,
+            metrics::Unit::Bytes,
+            "size of the SQLite database and its WAL"
+        );
+        handle
+    })
+}
+
+pub fn count_request(route: &str, method: &str, status: u16) {
+    metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method.to_owned(), "status" => status.to_string())
+        .increment(1);
+}
+
+pub fn count_batch(partner: &str, tenant: &'static str, counts: &TypeCounts, seconds: f64) {
+    for (kind, c) in [
+        ("registrations", counts.registrations),
+        ("sales", counts.sales),
+        ("claims", counts.claims),
+        ("cancellations", counts.cancellations),
+    ] {
+        for (result, n) in [("accepted", c.accepted), ("rejected", c.rejected)] {
+            if n > 0 {
+                metrics::counter!(RECORDS, "partner" => partner.to_owned(), "tenant" => tenant, "type" => kind, "result" => result)
+                    .increment(n as u64);
+            }
+        }
+    }
+    metrics::histogram!(BATCH_SECONDS, "tenant" => tenant).record(seconds);
+}
+
+/// The metrics in Prometheus text format, the database size measured now.
+pub fn render(database: &Path) -> String {
+    let handle = handle();
+    let size: u64 = ["", "-wal"]
+        .iter()
+        .filter_map(|suffix| {
+            let mut p = database.as_os_str().to_owned();
+            p.push(suffix);
+            std::fs::metadata(p).ok().map(|m| m.len())
+        })
+        .sum();
+    metrics::gauge!(DATABASE_BYTES).set(size as f64);
+    handle.render()
+}

@@ -29,11 +29,30 @@ pub struct AppState {
     pub history_retention: chrono::Duration,
 }
 
+/// Every route the server registers, with its methods: `routes` below registers exactly these,
+/// and openapi.yaml describes exactly these (both checked by tests/api/openapi.rs).
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/healthz", &["GET"]),
+    ("/console", &["GET"]),
+    ("/metrics", &["GET"]),
+    ("/openapi.yaml", &["GET"]),
+    ("/v2/partners/{company}", &["GET", "POST", "DELETE"]),
+    ("/v2/partners/{company}/batches", &["GET"]),
+    ("/v2/partners/{company}/batches/{id}", &["GET"]),
+];
+
+/// The API's description (OpenAPI 3.1).
+const OPENAPI: &str = include_str!("../../openapi.yaml");
+
 /// Routes of the v2 API and the operational endpoints.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/console", web::get().to(console))
         .route("/metrics", web::get().to(metrics))
+        .route(
+            "/openapi.yaml",
+            web::get().to(|| async { HttpResponse::Ok().content_type("application/yaml").body(OPENAPI) }),
+        )
         .service(
             web::resource("/v2/partners/{company}")
                 .route(web::get().to(query::get_records))

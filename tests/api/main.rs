@@ -8,6 +8,7 @@ mod helpers;
 mod history;
 mod hostile;
 mod isolation;
+mod openapi;
 mod samples;
 mod slow_clients;
 mod validation;

@@ -1,0 +1,195 @@
+//! openapi.yaml describes exactly the routes the server registers, and the guide's examples and
+//! the server's own answers validate against its schemas.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use warranty_gateway::api::ROUTES;
+
+use crate::helpers::*;
+
+fn document() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
+    serde_norway::from_str(&text).expect("openapi.yaml is YAML")
+}
+
+/// A validator for one component schema, with the whole document as the root its $refs resolve in.
+fn schema(doc: &Value, name: &str) -> jsonschema::Validator {
+    let mut root = doc.clone();
+    root["$ref"] = json!(format!("#/components/schemas/{name}"));
+    jsonschema::draft202012::new(&root).unwrap_or_else(|e| panic!("schema {name}: {e}"))
+}
+
+fn assert_valid(doc: &Value, name: &str, instance: &Value) {
+    let validator = schema(doc, name);
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "not a valid {name}: {errors:#?}\n{instance}");
+}
+
+fn fixture_json(path: &str) -> Value {
+    serde_json::from_str(&fixture(path)).unwrap()
+}
+
+#[test]
+fn the_document_describes_exactly_the_registered_routes() {
+    let doc = document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| ["get", "post", "put", "delete", "patch", "head", "options"].contains(&k.as_str()))
+                .map(move |m| (path.clone(), m.to_uppercase()))
+        })
+        .collect();
+    let registered: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .flat_map(|(path, methods)| methods.iter().map(move |m| (path.to_string(), m.to_string())))
+        .collect();
+    assert_eq!(documented, registered);
+}
+
+#[tokio::test]
+async fn the_route_table_is_what_the_server_answers() {
+    let app = spawn_app().await;
+    for (path, methods) in ROUTES {
+        // A batch of the history to name (an earlier DELETE may have reset the tenant).
+        let res = app
+            .post_raw(
+                "tirecompany_test",
+                &token(),
+                json!({"Sales": [sale("S1", "I1")]}).to_string(),
+            )
+            .await;
+        let id = res.headers()["x-batch-id"].to_str().unwrap().to_owned();
+        let url = format!(
+            "{}{}",
+            app.address,
+            path.replace("{company}", "tirecompany_test").replace("{id}", &id)
+        );
+        for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+            let req = app
+                .client
+                .request(Method::from_bytes(method.as_bytes()).unwrap(), &url)
+                .bearer_auth(token());
+            let status = req.body("{}").send().await.unwrap().status();
+            if methods.contains(&method) {
+                assert!(
+                    status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path}: {status}"
+                );
+            } else {
+                assert!(
+                    status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path} is answered ({status}) but not in ROUTES"
+                );
+            }
+        }
+    }
+    let served = app
+        .client
+        .get(format!("{}/openapi.yaml", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    let served: Value = serde_norway::from_str(&served.text().await.unwrap()).unwrap();
+    assert_eq!(served, document());
+}
+
+#[test]
+fn the_guides_examples_validate() {
+    let doc = document();
+    for name in ["registrations", "claims", "sales", "cancellations"] {
+        assert_valid(&doc, "BatchBody", &fixture_json(&format!("guide/{name}.json")));
+    }
+    for (name, schema) in [
+        ("registrations", "Registration"),
+        ("claims", "Claim"),
+        ("sales", "Sale"),
+        ("cancellations", "Cancellation"),
+        ("registrationstatus", "RegistrationStatus"),
+    ] {
+        assert_valid(&doc, schema, &fixture_json(&format!("guide/responses/{name}.json")));
+    }
+    // And the schemas are not vacuous.
+    assert!(!schema(&doc, "BatchBody").is_valid(&json!({"Registrations": {"ShopID": "1"}})));
+    assert!(!schema(&doc, "Registration").is_valid(&json!({"PartnerID": 1001})));
+    assert!(!schema(&doc, "RegistrationStatus").is_valid(&fixture_json("guide/responses/registrations.json")));
+}
+
+#[tokio::test]
+async fn the_servers_answers_validate() {
+    let doc = document();
+    let app = spawn_app().await;
+    let (status, results) = json_of(
+        app.post_raw(COMPANY, &token(), fixture("samples/nightly-mixed.json"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_valid(&doc, "BatchResults", &results);
+    let (_, body_level) = json_of(app.post_raw(COMPANY, &token(), "nope").await).await;
+    assert_valid(&doc, "BatchResults", &body_level);
+
+    let body = json!({
+        "Registrations": [registration("S1", "I1")],
+        "Sales": [sale("S1", "I1"), with(sale("S1", "I1"), json!({"TireSize": "X"}))],
+        "Claims": [claim("S1", "I1", "R1", 1, "2024-03-01"), claim("S1", "I1", "R2", 1, "2024-03-02")],
+        "Cancellations": [cancellation("S1", "I1", "C1", 1, "2024-03-03")],
+    });
+    assert_eq!(app.post(COMPANY, &body).await.0, StatusCode::OK);
+    for (rec, schema_name, array) in [
+        ("registrations", "Registration", false),
+        ("registrationstatus", "RegistrationStatus", false),
+        ("cancellations", "Cancellation", false),
+        ("claims", "Claim", true),
+        ("sales", "Sale", true),
+    ] {
+        let (status, got) = app.get(COMPANY, &format!("rec={rec}&ShopID=S1&InvoiceNumber=I1")).await;
+        assert_eq!(status, StatusCode::OK);
+        match array {
+            true => got
+                .as_array()
+                .unwrap()
+                .iter()
+                .for_each(|item| assert_valid(&doc, schema_name, item)),
+            false => assert_valid(&doc, schema_name, &got),
+        }
+    }
+    let (_, missing) = app.get(COMPANY, "rec=claims").await;
+    assert_valid(&doc, "QueryError", &missing);
+    let (_, unauthorized) = json_of(app.get_raw(COMPANY, "bad", "rec=claims").await).await;
+    assert_valid(&doc, "Error", &unauthorized);
+
+    let page = json_of(
+        app.client
+            .get(format!("{}/batches", app.url(COMPANY)))
+            .bearer_auth(token())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .1;
+    assert_valid(&doc, "BatchPage", &page);
+    for batch in page["Batches"].as_array().unwrap() {
+        let url = format!("{}/batches/{}", app.url(COMPANY), batch["BatchID"]);
+        let detail = json_of(app.client.get(url).bearer_auth(token()).send().await.unwrap())
+            .await
+            .1;
+        assert_valid(&doc, "BatchDetail", &detail);
+    }
+    let health = json_of(app.client.get(format!("{}/healthz", app.address)).send().await.unwrap())
+        .await
+        .1;
+    assert_valid(&doc, "Health", &health);
+}

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::query::Params;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, blocking};
 use crate::auth::Caller;
 use crate::history::BatchSummary;
 use crate::store::{self, Tenant};
@@ -51,15 +51,6 @@ fn number_param(params: &Params, name: &str, default: u32, min: u32, max: u32) -
     }
 }
 
-async fn blocking<R: Send + 'static>(
-    f: impl FnOnce() -> rusqlite::Result<R> + Send + 'static,
-    what: &'static str,
-) -> Result<R, ApiError> {
-    web::block(f)
-        .await?
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context(what)))
-}
-
 /// GET /v2/partners/{company}/batches?page=1&pageSize=50: the tenant's batches, newest first.
 #[tracing::instrument(name = "list_batches", skip_all, fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str()))]
 pub async fn list_batches(
@@ -71,10 +62,9 @@ pub async fn list_batches(
     let page = number_param(&params, "page", 1, 1, u32::MAX)?;
     let page_size = number_param(&params, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?;
     let (store, scope) = (Arc::clone(&state.store), caller.scope());
-    let (total, batches) = blocking(
-        move || store.read(|tx| store::list_batches(tx, scope, page, page_size)),
-        "listing batches",
-    )
+    let (total, batches) = blocking("listing batches", move || {
+        store.read(|tx| store::list_batches(tx, scope, page, page_size))
+    })
     .await?;
     Ok(HttpResponse::Ok().json(BatchPage {
         tenant: caller.tenant.as_str(),
@@ -98,10 +88,9 @@ pub async fn get_batch(
         return Err(not_found());
     };
     let (store, scope) = (Arc::clone(&state.store), caller.scope());
-    let found = blocking(
-        move || store.read(|tx| store::find_batch(tx, scope, batch_id)),
-        "reading a batch",
-    )
+    let found = blocking("reading a batch", move || {
+        store.read(|tx| store::find_batch(tx, scope, batch_id))
+    })
     .await?;
     let (summary, rejected) = found.ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(BatchDetail { summary, rejected }))
@@ -115,10 +104,9 @@ pub async fn reset_test_tenant(caller: Caller, state: web::Data<AppState>) -> Re
         return Err(ApiError::ResetLive);
     }
     let (store, scope) = (Arc::clone(&state.store), caller.scope());
-    blocking(
-        move || store.write(|tx| store::reset_tenant(tx, scope)),
-        "resetting the test tenant",
-    )
+    blocking("resetting the test tenant", move || {
+        store.write(|tx| store::reset_tenant(tx, scope))
+    })
     .await?;
     tracing::info!(partner = %caller.partner.company, "test tenant reset");
     Ok(HttpResponse::NoContent().finish())

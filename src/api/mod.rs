@@ -89,6 +89,22 @@ impl FromRequest for Caller {
     }
 }
 
+/// Runs store work on a blocking thread, inside the request's span (so its log lines carry the
+/// request id); a failure is an internal error whose details go to the log only.
+pub(crate) async fn blocking<R, E>(
+    what: &'static str,
+    f: impl FnOnce() -> Result<R, E> + Send + 'static,
+) -> Result<R, ApiError>
+where
+    R: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let span = tracing::Span::current();
+    web::block(move || span.in_scope(f))
+        .await?
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context(what)))
+}
+
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let store = Arc::clone(&state.store);
     match web::block(move || store.read(|tx| store::ping(tx))).await {

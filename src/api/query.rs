@@ -3,7 +3,7 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, blocking};
 use crate::auth::{AuthError, Caller, partner_id_value};
 use crate::query::{Rec, lookup};
 use crate::store::Lookup;
@@ -65,10 +65,10 @@ pub async fn get_records(
     let store = Arc::clone(&state.store);
     let partner = Arc::clone(&caller.partner);
     let scope = caller.scope();
-    let span = tracing::Span::current();
-    let found = web::block(move || span.in_scope(|| lookup(&store, &partner, scope, rec, &key, Utc::now())))
-        .await?
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("looking records up")))?;
+    let found = blocking("looking records up", move || {
+        lookup(&store, &partner, scope, rec, &key, Utc::now())
+    })
+    .await?;
     Ok(match found {
         Some(body) => HttpResponse::Ok().content_type("application/json").body(body),
         None => HttpResponse::NoContent().finish(),

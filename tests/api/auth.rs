@@ -22,6 +22,12 @@ async fn refused(app: &TestApp, company: &str, authorization: Option<&str>, need
     assert!(reason.contains(needle), "{reason:?} should contain {needle:?}");
 }
 
+/// A JWT segment: base64url of the JSON, unpadded.
+fn b64(v: Value) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
@@ -73,8 +79,6 @@ async fn only_hs256_is_accepted() {
         refused(&app, COMPANY, Some(&bearer(&t)), "only HS256").await;
     }
     // alg "none": a header and claims with no signature.
-    use base64::Engine;
-    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let none = format!(
         "{}.{}.",
         b64(json!({"alg": "none", "typ": "JWT"})),
@@ -93,8 +97,6 @@ async fn only_hs256_is_accepted() {
 /// A token whose header says `alg` but whose signature is a real HMAC-SHA256 with the partner's
 /// secret: the key-confusion attack, where a verifier picks its algorithm from the header.
 fn confused(alg: &str) -> String {
-    use base64::Engine;
-    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let signed = format!(
         "{}.{}",
         b64(json!({"alg": alg, "typ": "JWT"})),

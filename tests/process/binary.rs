@@ -102,6 +102,28 @@ impl Server {
         format!("http://{}{path}", self.address)
     }
 
+    /// POSTs a body to `/v2/partners/{company}` with tirecompany's token.
+    pub async fn post(&self, company: &str, body: &serde_json::Value) -> reqwest::Response {
+        let url = self.url(&format!("/v2/partners/{company}"));
+        reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token())
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GETs a path with tirecompany's token.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(self.url(path))
+            .bearer_auth(token())
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Every log line so far.
     pub fn drain_log(&self) -> String {
         std::thread::sleep(Duration::from_millis(200));

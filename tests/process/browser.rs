@@ -13,26 +13,18 @@ use crate::binary::*;
 async fn the_console_lists_batches_shows_rejected_records_and_looks_up_status() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::serve(&write_config(dir.path()));
-    let client = reqwest::Client::new();
-    let post = |company: &str, body: serde_json::Value| {
-        client
-            .post(server.url(&format!("/v2/partners/{company}")))
-            .bearer_auth(token())
-            .body(body.to_string())
-            .send()
-    };
     let mut missing = registration("I2");
     missing.as_object_mut().unwrap().remove("TiresCovered");
-    let res = post(
-        "tirecompany_test",
-        json!({"Registrations": [registration("I1"), missing]}),
-    )
-    .await
-    .unwrap();
+    let res = server
+        .post(
+            "tirecompany_test",
+            &json!({"Registrations": [registration("I1"), missing]}),
+        )
+        .await;
     assert_eq!(res.status(), 206);
-    let res = post("tirecompany", json!({"Registrations": [registration("L1")]}))
-        .await
-        .unwrap();
+    let res = server
+        .post("tirecompany", &json!({"Registrations": [registration("L1")]}))
+        .await;
     assert_eq!(res.status(), 200);
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/console.mjs");

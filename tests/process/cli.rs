@@ -138,14 +138,9 @@ async fn log_lines_can_be_json_for_log_shippers() {
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--log-format", "json", "--config"]).arg(&config);
     let server = Server::start(cmd);
-    let body = json!({"Registrations": [registration("J1")]}).to_string();
-    let res = reqwest::Client::new()
-        .post(server.url("/v2/partners/tirecompany_test"))
-        .bearer_auth(token())
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let res = server
+        .post("tirecompany_test", &json!({"Registrations": [registration("J1")]}))
+        .await;
     assert_eq!(res.status(), 200);
     let log = server.drain_log();
     let lines: Vec<serde_json::Value> = log

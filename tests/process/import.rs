@@ -94,25 +94,18 @@ async fn an_import_works_beside_a_running_server_and_shows_in_its_history() {
     );
     assert_eq!(code, 1, "{out}");
 
-    let client = reqwest::Client::new();
-    let res = client
-        .get(server.url("/v2/partners/tirecompany?rec=registrations&ShopID=005308&InvoiceNumber=1044274"))
-        .bearer_auth(token())
-        .send()
-        .await
-        .unwrap();
+    let res = server
+        .get("/v2/partners/tirecompany?rec=registrations&ShopID=005308&InvoiceNumber=1044274")
+        .await;
     assert_eq!(res.status(), 200);
     let got: serde_json::Value = res.json().await.unwrap();
     assert_eq!(
         (&got["VehicleModel"], &got["CommercialVehicle"]),
         (&serde_json::json!("F150, SUPERCREW"), &serde_json::json!("true"))
     );
-    let history: serde_json::Value = client
-        .get(server.url("/v2/partners/tirecompany/batches"))
-        .bearer_auth(token())
-        .send()
+    let history: serde_json::Value = server
+        .get("/v2/partners/tirecompany/batches")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -20,14 +20,9 @@ async fn metrics_count_requests_records_and_batches() {
     let client = reqwest::Client::new();
     let mut bad = registration("M2");
     bad.as_object_mut().unwrap().remove("TiresCovered");
-    let body = json!({"Registrations": [registration("M1"), bad]}).to_string();
-    let res = client
-        .post(server.url("/v2/partners/tirecompany_test"))
-        .bearer_auth(token())
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let res = server
+        .post("tirecompany_test", &json!({"Registrations": [registration("M1"), bad]}))
+        .await;
     assert_eq!(res.status(), 206);
     let res = client
         .get(server.url("/v2/partners/tirecompany?rec=sales&ShopID=1&InvoiceNumber=2"))

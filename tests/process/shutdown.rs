@@ -65,15 +65,12 @@ async fn sigterm_answers_the_batch_in_flight_keeps_it_and_exits_cleanly() {
     // Kept: after a restart every record of the batch is there.
     drop(server);
     let server = Server::serve(&config);
-    let res = reqwest::Client::new()
-        .get(server.url(&format!(
+    let res = server
+        .get(&format!(
             "/v2/partners/tirecompany?rec=registrations&ShopID=S1&InvoiceNumber=G{}",
             n - 1
-        )))
-        .bearer_auth(token())
-        .send()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(res.status(), 200);
     let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
     let count: i64 = conn

@@ -132,11 +132,22 @@ fn check_claims(partner: &Partner, claims: &Map<String, Value>) -> Result<(), Au
     }
     match claim(claims, "claimdate") {
         None => Ok(()),
-        // A JWT NumericDate (seconds since the epoch) is a date too.
-        Some(Value::Number(n)) if n.as_i64().and_then(|s| DateTime::from_timestamp(s, 0)).is_some() => Ok(()),
+        // A JWT NumericDate (seconds since the epoch, fractions allowed as RFC 7519 says:
+        // Python's `time.time()`) is a date too.
+        Some(Value::Number(n)) if numeric_date(n).is_some() => Ok(()),
         Some(Value::String(s)) if parse_date_str(s, partner.timezone).is_ok() => Ok(()),
         Some(_) => Err(AuthError::BadClaimDate),
     }
+}
+
+/// A JWT NumericDate: seconds since the epoch, whole or with a fraction.
+fn numeric_date(n: &serde_json::Number) -> Option<DateTime<Utc>> {
+    if let Some(secs) = n.as_i64() {
+        return DateTime::from_timestamp(secs, 0);
+    }
+    let secs = n.as_f64().filter(|f| f.is_finite())?;
+    // Beyond chrono's range the cast saturates and from_timestamp refuses it.
+    DateTime::from_timestamp(secs.floor() as i64, 0)
 }
 
 /// A token the server accepts for `partner`: partnerid and claimdate as the guide describes,

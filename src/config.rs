@@ -130,6 +130,16 @@ pub struct Partner {
     pub timezone: Tz,
 }
 
+impl Partner {
+    /// The plan the partner sells: its term, counted in its time zone's calendar days.
+    pub fn plan(&self) -> crate::status::Plan {
+        crate::status::Plan {
+            term_months: self.plan_term_months,
+            zone: self.timezone,
+        }
+    }
+}
+
 /// Secrets shorter than this are warned about (HS256 keys should be at least 256 bits).
 pub const MIN_SECRET_BYTES: usize = 32;
 

@@ -1,10 +1,16 @@
 //! The batch history: what each POST was and what became of it, as partners and support staff
 //! read it back (`GET /v2/partners/{company}/batches`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
 use crate::records::serde_out;
+
+/// The time as the server records it (a batch's arrival, a registration's CreatedDate): whole
+/// seconds, since legacy clients parse the guide's `2018-12-04T13:08:00Z` with a fixed pattern.
+pub fn server_time() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(0)
+}
 
 /// Accepted and rejected records of one type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -70,7 +76,7 @@ pub struct BatchSummary {
     pub batch_id: i64,
     #[serde(rename = "Tenant")]
     pub tenant: &'static str,
-    #[serde(rename = "ReceivedAt", serialize_with = "serde_out::date")]
+    #[serde(rename = "ReceivedAt", serialize_with = "serde_out::timestamp")]
     pub received_at: DateTime<Utc>,
     #[serde(rename = "Status")]
     pub status: u16,

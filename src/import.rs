@@ -132,7 +132,7 @@ pub fn import(
     retention: chrono::Duration,
 ) -> anyhow::Result<Outcome> {
     let received = Received {
-        at: chrono::Utc::now(),
+        at: crate::history::server_time(),
         started: Instant::now(),
         body_bytes: prepared.body.len(),
         retention,

@@ -92,7 +92,7 @@ pub fn ingest_body(
     let batch = Batch::decode(body, partner.timezone)?;
     tracing::Span::current().record("records", batch.len());
     let now = store::db_date(&received.at);
-    let term = partner.plan_term_months;
+    let plan = partner.plan();
     let mut out = Outcome {
         results: Vec::with_capacity(batch.len()),
         ..Outcome::default()
@@ -115,18 +115,16 @@ pub fn ingest_body(
                 Some(_) => store::stored_claim_count(tx, scope, claim)?,
                 None => 0,
             };
-            match (rules::check_claim(claim, stored.as_ref(), previous, term), stored) {
-                (Ok(()), Some(u)) => store::upsert_claim(tx, scope, u.registration_id, claim, &now).map(Ok),
-                (Err(e), _) => Ok(Err(e)),
-                (Ok(()), None) => unreachable!("check_claim rejects a claim without a registration"),
+            match rules::check_claim(claim, stored.as_ref(), previous, plan) {
+                Ok(u) => store::upsert_claim(tx, scope, u.registration_id, claim, &now).map(Ok),
+                Err(e) => Ok(Err(e)),
             }
         })?;
         out.counts.cancellations = each(&mut out.results, batch.cancellations, |cancel| {
             let stored = store::registration_usage(tx, scope, &cancel.shop_id, &cancel.invoice_number, None)?;
-            match (rules::check_cancellation(cancel, stored.as_ref(), term), stored) {
-                (Ok(()), Some(u)) => store::upsert_cancellation(tx, scope, u.registration_id, cancel, &now).map(Ok),
-                (Err(e), _) => Ok(Err(e)),
-                (Ok(()), None) => unreachable!("check_cancellation rejects a cancellation without a registration"),
+            match rules::check_cancellation(cancel, stored.as_ref(), plan) {
+                Ok(u) => store::upsert_cancellation(tx, scope, u.registration_id, cancel, &now).map(Ok),
+                Err(e) => Ok(Err(e)),
             }
         })?;
         // The history entry commits with the records: a batch that is kept is always listed.

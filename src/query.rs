@@ -87,12 +87,7 @@ pub fn lookup(
                 store::registration_usage(tx, scope, &key.shop_id, &key.invoice_number, key.org_id.as_deref())
             })?;
             match usage {
-                Some(u) => Some(serde_json::to_vec(&registration_status(
-                    &u,
-                    id,
-                    partner.plan_term_months,
-                    now,
-                ))?),
+                Some(u) => Some(serde_json::to_vec(&registration_status(&u, id, partner.plan(), now))?),
                 None => None,
             }
         }

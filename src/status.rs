@@ -1,6 +1,7 @@
 //! Registration status: a pure function of what is stored about a registration and the time.
 
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, Months, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::records::serde_out;
@@ -39,11 +40,39 @@ impl RegistrationUsage {
     }
 }
 
-/// PlanEnrollDate plus the partner's plan term.
-pub fn expire_date(plan_enroll_date: DateTime<Utc>, plan_term_months: u32) -> DateTime<Utc> {
-    plan_enroll_date
-        .checked_add_months(Months::new(plan_term_months))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+/// A partner's plan: how long it runs, and the time zone its calendar days are counted in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    pub term_months: u32,
+    pub zone: Tz,
+}
+
+impl Plan {
+    /// ExpireDate: PlanEnrollDate plus the term, in calendar months of the partner's zone (a
+    /// month-end enrollment clamps: Jan 31 + 1 month = Feb 28 or 29), at the same wall-clock
+    /// time.
+    pub fn expire_date(&self, plan_enroll_date: DateTime<Utc>) -> DateTime<Utc> {
+        let months = Months::new(self.term_months);
+        let local = plan_enroll_date.with_timezone(&self.zone).naive_local();
+        local
+            .checked_add_months(months)
+            .and_then(|naive| self.zone.from_local_datetime(&naive).earliest())
+            // That wall-clock time falls in a daylight-saving gap: count the months in UTC.
+            .map(|d| d.with_timezone(&Utc))
+            .or_else(|| plan_enroll_date.checked_add_months(months))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// The calendar day (in the partner's zone) of `at`.
+    pub fn day_of(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.zone).date_naive()
+    }
+
+    /// Whether the plan still covers `at`: expiry is by calendar day, so anything dated on
+    /// ExpireDate's day, at any time, is within the plan.
+    pub fn covers(&self, plan_enroll_date: DateTime<Utc>, at: DateTime<Utc>) -> bool {
+        self.day_of(at) <= self.day_of(self.expire_date(plan_enroll_date))
+    }
 }
 
 /// The guide's WarrantyStatus values.
@@ -81,7 +110,7 @@ pub struct RegistrationStatus {
     pub invoice_number: String,
     #[serde(rename = "PlanEnrollDate", serialize_with = "serde_out::date")]
     pub plan_enroll_date: DateTime<Utc>,
-    #[serde(rename = "CreatedDate", serialize_with = "serde_out::date")]
+    #[serde(rename = "CreatedDate", serialize_with = "serde_out::timestamp")]
     pub created_date: DateTime<Utc>,
     #[serde(rename = "TiresCovered")]
     pub tires_covered: i64,
@@ -107,21 +136,22 @@ fn status_code<S: serde::Serializer>(s: &WarrantyStatus, ser: S) -> Result<S::Ok
     ser.serialize_u8(*s as u8)
 }
 
-/// The status of a registration at `now`: the first rule of DESIGN.md's table that holds.
+/// The status of a registration at `now`: the first rule of DESIGN.md's table that holds. It is
+/// Expired once ExpireDate's day (in the partner's zone) has ended.
 pub fn registration_status(
     usage: &RegistrationUsage,
     partner_id: i64,
-    plan_term_months: u32,
+    plan: Plan,
     now: DateTime<Utc>,
 ) -> RegistrationStatus {
     let tires_left = usage.tires_left();
-    let expire = expire_date(usage.plan_enroll_date, plan_term_months);
+    let expire = plan.expire_date(usage.plan_enroll_date);
     let cancel_date = usage.cancellation.as_ref().map(|c| c.cancel_date);
     let (warranty_status, status_date) = if cancel_date.is_some() && tires_left <= 0 {
         (WarrantyStatus::Cancelled, cancel_date)
     } else if tires_left <= 0 {
         (WarrantyStatus::NoTiresLeft, usage.latest_claim_date)
-    } else if now > expire {
+    } else if !plan.covers(usage.plan_enroll_date, now) {
         (WarrantyStatus::Expired, Some(expire))
     } else {
         (WarrantyStatus::Active, None)
@@ -181,7 +211,7 @@ pub(crate) mod tests {
     fn the_first_rule_that_holds_wins() {
         let during = day(2020, 1, 1);
         let after = day(2022, 1, 1);
-        let s = registration_status(&usage(2, 0, 0), 1001, 36, during);
+        let s = registration_status(&usage(2, 0, 0), 1001, UTC36, during);
         assert_eq!(
             (s.warranty_status, s.status_date, s.tires_left),
             (WarrantyStatus::Active, None, 2)
@@ -189,34 +219,100 @@ pub(crate) mod tests {
         assert_eq!(s.message, "Registration is Active");
         assert_eq!(s.expire_date, day(2021, 12, 4));
 
-        let s = registration_status(&usage(4, 2, 2), 1001, 36, during);
+        let s = registration_status(&usage(4, 2, 2), 1001, UTC36, during);
         assert_eq!(
             (s.warranty_status, s.status_date),
             (WarrantyStatus::Cancelled, Some(day(2019, 7, 1)))
         );
         assert_eq!(s.message, "Registration is Cancelled");
 
-        let s = registration_status(&usage(4, 4, 0), 1001, 36, after);
+        let s = registration_status(&usage(4, 4, 0), 1001, UTC36, after);
         assert_eq!(
             (s.warranty_status, s.status_date),
             (WarrantyStatus::NoTiresLeft, Some(day(2019, 6, 1)))
         );
 
-        let s = registration_status(&usage(4, 1, 0), 1001, 36, after);
+        let s = registration_status(&usage(4, 1, 0), 1001, UTC36, after);
         assert_eq!(
             (s.warranty_status, s.status_date),
             (WarrantyStatus::Expired, Some(day(2021, 12, 4)))
         );
 
         // A partial cancellation leaves the registration active.
-        let s = registration_status(&usage(4, 0, 1), 1001, 36, during);
+        let s = registration_status(&usage(4, 0, 1), 1001, UTC36, during);
         assert_eq!((s.warranty_status, s.tires_left), (WarrantyStatus::Active, 3));
         assert_eq!(s.cancel_date, Some(day(2019, 7, 1)));
     }
 
+    pub const UTC36: Plan = Plan {
+        term_months: 36,
+        zone: Tz::UTC,
+    };
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
     #[test]
     fn expire_date_adds_calendar_months() {
-        assert_eq!(expire_date(day(2019, 1, 31), 1), day(2019, 2, 28));
-        assert_eq!(expire_date(day(2018, 12, 4), 36), day(2021, 12, 4));
+        let month = Plan {
+            term_months: 1,
+            zone: Tz::UTC,
+        };
+        assert_eq!(month.expire_date(day(2019, 1, 31)), day(2019, 2, 28));
+        assert_eq!(month.expire_date(day(2020, 1, 31)), day(2020, 2, 29));
+        assert_eq!(UTC36.expire_date(day(2018, 12, 4)), day(2021, 12, 4));
+    }
+
+    #[test]
+    fn expire_date_counts_months_in_the_partners_zone() {
+        let denver = Plan {
+            term_months: 1,
+            zone: chrono_tz::America::Denver,
+        };
+        // Jan 30, 23:30 in Denver is Jan 31 in UTC: a month later is Feb 28 in Denver (not Feb
+        // 27, as months counted in UTC would make it).
+        let expire = denver.expire_date(at("2019-01-31T06:30:00Z"));
+        assert_eq!(expire, at("2019-03-01T06:30:00Z"));
+        assert_eq!(denver.day_of(expire), NaiveDate::from_ymd_opt(2019, 2, 28).unwrap());
+        // Across a daylight-saving change the wall-clock time stays.
+        assert_eq!(
+            denver.expire_date(at("2019-02-10T19:00:00Z")),
+            at("2019-03-10T18:00:00Z")
+        );
+        // A wall-clock time that the expiry day skips (02:30 on 2019-03-10) counts in UTC.
+        assert_eq!(
+            denver.expire_date(at("2019-02-10T09:30:00Z")),
+            at("2019-03-10T09:30:00Z")
+        );
+    }
+
+    #[test]
+    fn expiry_is_by_calendar_day_in_the_partners_zone() {
+        let denver = Plan {
+            term_months: 12,
+            zone: chrono_tz::America::Denver,
+        };
+        // Enrolled 2023-06-01 at 09:00 in Denver: expires 2024-06-01 09:00 Denver time, and the
+        // plan covers all of that day in Denver (to 2024-06-02T06:00Z).
+        let enrolled = at("2023-06-01T15:00:00Z");
+        assert!(denver.covers(enrolled, at("2024-06-01T15:00:00Z")));
+        assert!(denver.covers(enrolled, at("2024-06-02T00:30:00Z")), "18:30 on the day");
+        assert!(
+            denver.covers(enrolled, at("2024-06-02T05:59:59Z")),
+            "23:59:59 on the day"
+        );
+        assert!(!denver.covers(enrolled, at("2024-06-02T06:00:00Z")), "the next day");
+        let u = RegistrationUsage {
+            plan_enroll_date: enrolled,
+            ..usage(4, 0, 0)
+        };
+        let s = registration_status(&u, 1001, denver, at("2024-06-02T05:59:59Z"));
+        assert_eq!(s.warranty_status, WarrantyStatus::Active);
+        let s = registration_status(&u, 1001, denver, at("2024-06-02T06:00:00Z"));
+        assert_eq!(
+            (s.warranty_status, s.status_date),
+            (WarrantyStatus::Expired, Some(at("2024-06-01T15:00:00Z")))
+        );
     }
 }

@@ -112,7 +112,7 @@ impl ResponseError for ApiError {
                 .insert_header((actix_web::http::header::ALLOW, *allow))
                 .json(json!({"Error": self.to_string()})),
             ApiError::ResetLive => res
-                .insert_header((actix_web::http::header::ALLOW, "GET, POST"))
+                .insert_header((actix_web::http::header::ALLOW, super::LIVE_COMPANY))
                 .json(json!({"Error": self.to_string()})),
             other => res.json(json!({"Error": other.to_string()})),
         }

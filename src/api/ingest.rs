@@ -3,9 +3,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
+use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use chrono::Utc;
 use futures_util::StreamExt;
 
 use super::{ApiError, AppState};
@@ -32,7 +31,7 @@ pub async fn post_batch(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut received = Received {
-        at: Utc::now(),
+        at: crate::history::server_time(),
         started: Instant::now(),
         body_bytes: 0,
         retention: state.history_retention,
@@ -40,11 +39,17 @@ pub async fn post_batch(
     match receive_and_ingest(&caller, &req, payload, &state, &mut received).await {
         Ok(response) => Ok(response),
         Err(err) => {
-            record_refused(&state, &caller, &received, &err).await;
-            Err(err)
+            // The answer names the history entry, so a partner can find the upload that failed.
+            let mut response = err.error_response();
+            if let Some(id) = record_refused(&state, &caller, &received, &err).await {
+                response.headers_mut().insert(X_BATCH_ID, HeaderValue::from(id));
+            }
+            Ok(response)
         }
     }
 }
+
+const X_BATCH_ID: HeaderName = HeaderName::from_static("x-batch-id");
 
 async fn receive_and_ingest(
     caller: &Caller,
@@ -112,13 +117,14 @@ async fn receive_and_ingest(
     );
     Ok(HttpResponse::build(status)
         .content_type("application/json")
-        .insert_header(("X-Batch-Id", outcome.batch_id.to_string()))
+        .insert_header((X_BATCH_ID, HeaderValue::from(outcome.batch_id)))
         .body(body))
 }
 
 /// Records a POST refused whole in the history (and logs it), so "what happened to last night's
-/// upload" has an answer for those too. A failure to record is logged, not answered.
-async fn record_refused(state: &AppState, caller: &Caller, received: &Received, err: &ApiError) {
+/// upload" has an answer for those too; answers its id. A failure to record is logged, not
+/// answered.
+async fn record_refused(state: &AppState, caller: &Caller, received: &Received, err: &ApiError) -> Option<i64> {
     let status = err.status_code().as_u16();
     let entry = err.body_entry().map(|e| e.to_string());
     let (store, scope, received, error) = (
@@ -136,8 +142,11 @@ async fn record_refused(state: &AppState, caller: &Caller, received: &Received, 
     );
     let recorded = web::block(move || record_refused_batch(&store, scope, &received, status, &error, entry.as_deref()));
     match recorded.await {
-        Ok(Ok(_)) => {}
-        failed => tracing::error!(?failed, "the refused batch could not be recorded in the history"),
+        Ok(Ok(id)) => Some(id),
+        failed => {
+            tracing::error!(?failed, "the refused batch could not be recorded in the history");
+            None
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, guard, web};
 use serde_json::json;
 
 pub use errors::ApiError;
@@ -30,46 +30,69 @@ pub struct AppState {
 }
 
 /// Every route the server registers, with its methods: `routes` below registers exactly these,
-/// and openapi.yaml describes exactly these (both checked by tests/api/openapi.rs).
+/// and openapi.yaml describes exactly these (both checked by tests/api/openapi.rs). Every GET
+/// route answers HEAD too (health checkers and proxies use it). DELETE on
+/// `/v2/partners/{company}` is for `_test` tenants only.
 pub const ROUTES: &[(&str, &[&str])] = &[
-    ("/healthz", &["GET"]),
-    ("/console", &["GET"]),
-    ("/metrics", &["GET"]),
-    ("/openapi.yaml", &["GET"]),
-    ("/v2/partners/{company}", &["GET", "POST", "DELETE"]),
-    ("/v2/partners/{company}/batches", &["GET"]),
-    ("/v2/partners/{company}/batches/{id}", &["GET"]),
+    ("/healthz", &["GET", "HEAD"]),
+    ("/console", &["GET", "HEAD"]),
+    ("/metrics", &["GET", "HEAD"]),
+    ("/openapi.yaml", &["GET", "HEAD"]),
+    ("/v2/partners/{company}", &["GET", "HEAD", "POST", "DELETE"]),
+    ("/v2/partners/{company}/batches", &["GET", "HEAD"]),
+    ("/v2/partners/{company}/batches/{id}", &["GET", "HEAD"]),
 ];
 
 /// The API's description (OpenAPI 3.1).
 const OPENAPI: &str = include_str!("../../openapi.yaml");
 
+/// What a read-only route allows.
+const READ_ONLY: &str = "GET, HEAD";
+
+/// What `/v2/partners/{company}` allows on a live company.
+pub(crate) const LIVE_COMPANY: &str = "GET, HEAD, POST";
+
+/// What `/v2/partners/{company}` allows: a test tenant can also be reset.
+fn company_allows(company: &str) -> &'static str {
+    if company.to_ascii_lowercase().ends_with("_test") {
+        "GET, HEAD, POST, DELETE"
+    } else {
+        LIVE_COMPANY
+    }
+}
+
+/// GET, and HEAD with the same status and headers (actix sends no body for HEAD).
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+/// A resource whose other methods are 405 with an `Allow` of `allow`.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| not_allowed(req, allow)))
+}
+
 /// Routes of the v2 API and the operational endpoints.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/console", web::get().to(console))
-        .route("/metrics", web::get().to(metrics))
-        .route(
-            "/openapi.yaml",
-            web::get().to(|| async { HttpResponse::Ok().content_type("application/yaml").body(OPENAPI) }),
+    cfg.service(resource("/healthz", READ_ONLY).route(get_or_head().to(healthz)))
+        .service(resource("/console", READ_ONLY).route(get_or_head().to(console)))
+        .service(resource("/metrics", READ_ONLY).route(get_or_head().to(metrics)))
+        .service(
+            resource("/openapi.yaml", READ_ONLY).route(
+                get_or_head().to(|| async { HttpResponse::Ok().content_type("application/yaml").body(OPENAPI) }),
+            ),
         )
         .service(
             web::resource("/v2/partners/{company}")
-                .route(web::get().to(query::get_records))
+                .route(get_or_head().to(query::get_records))
                 .route(web::post().to(ingest::post_batch))
                 .route(web::delete().to(history::reset_test_tenant))
-                .default_service(web::to(|req: HttpRequest| not_allowed(req, "GET, POST, DELETE"))),
+                .default_service(web::to(|req: HttpRequest| {
+                    let allow = company_allows(req.match_info().get("company").unwrap_or_default());
+                    not_allowed(req, allow)
+                })),
         )
-        .service(
-            web::resource("/v2/partners/{company}/batches")
-                .route(web::get().to(history::list_batches))
-                .default_service(web::to(|req: HttpRequest| not_allowed(req, "GET"))),
-        )
-        .service(
-            web::resource("/v2/partners/{company}/batches/{id}")
-                .route(web::get().to(history::get_batch))
-                .default_service(web::to(|req: HttpRequest| not_allowed(req, "GET"))),
-        )
+        .service(resource("/v2/partners/{company}/batches", READ_ONLY).route(get_or_head().to(history::list_batches)))
+        .service(resource("/v2/partners/{company}/batches/{id}", READ_ONLY).route(get_or_head().to(history::get_batch)))
         .default_service(web::to(not_found));
 }
 

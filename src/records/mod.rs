@@ -57,6 +57,8 @@ pub struct FieldReader<'r, 'a> {
     raw: &'r RawRecord<'a>,
     zone: Tz,
     errors: Vec<FieldError>,
+    /// Values taken with a remark (money sent with float noise).
+    warnings: Vec<String>,
     /// Fields are usually read in declaration order: this makes the lookup O(1).
     next: usize,
 }
@@ -68,6 +70,7 @@ impl<'r, 'a> FieldReader<'r, 'a> {
             raw,
             zone,
             errors: Vec::new(),
+            warnings: Vec::new(),
             next: 0,
         }
     }
@@ -132,8 +135,16 @@ impl<'r, 'a> FieldReader<'r, 'a> {
         })
     }
 
+    /// Money in cents; a JSON number taken as its nearest cent (float noise) adds a warning.
     pub fn money(&mut self, name: &'static str) -> Option<Cents> {
-        self.value(name, |raw, _, _| wire::parse_money(raw))
+        let money = self.value(name, |raw, _, _| wire::parse_money(raw))?;
+        if let Some(sent) = money.float_noise {
+            self.warnings.push(format!(
+                "{name} {sent} was taken as {} (a binary floating-point value within 1e-9 of a whole cent)",
+                wire::format_cents(money.cents)
+            ));
+        }
+        Some(money.cents)
     }
 
     pub fn date(&mut self, name: &'static str) -> Option<DateTime<Utc>> {
@@ -145,12 +156,14 @@ impl<'r, 'a> FieldReader<'r, 'a> {
         self.value(name, |raw, _, _| wire::parse_flag(raw)).unwrap_or(false)
     }
 
-    fn finish<T>(self, record: T) -> Result<T, Vec<FieldError>> {
-        if self.errors.is_empty() {
+    /// The record or its field errors, and the remarks on values taken.
+    fn finish<T>(self, record: T) -> (Result<T, Vec<FieldError>>, Vec<String>) {
+        let record = if self.errors.is_empty() {
             Ok(record)
         } else {
             Err(self.errors)
-        }
+        };
+        (record, self.warnings)
     }
 }
 
@@ -178,14 +191,17 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
         RawItem::Record(raw) => {
             let mut reader = FieldReader::new(T::FIELDS, &raw, zone);
             let record = T::read(&mut reader);
+            let (record, remarks) = reader.finish(record);
+            let mut warnings: Vec<String> = raw
+                .unknown
+                .iter()
+                .map(|k| format!("unknown field {} was ignored", wire::echo(k)))
+                .collect();
+            warnings.extend(remarks);
             Decoded {
                 index,
-                record: reader.finish(record),
-                warnings: raw
-                    .unknown
-                    .iter()
-                    .map(|k| format!("unknown field {} was ignored", wire::echo(k)))
-                    .collect(),
+                record,
+                warnings,
             }
         }
     }

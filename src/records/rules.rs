@@ -1,7 +1,7 @@
 //! The guide's business rules, judged as of each record's own date (nightly batches and resends
 //! arrive late): pure functions of the record and what is stored about its registration.
 
-use crate::status::{RegistrationUsage, expire_date};
+use crate::status::{Plan, RegistrationUsage};
 use crate::wire::{FieldError, format_date};
 
 use super::{Cancellation, Claim, Registration};
@@ -40,12 +40,12 @@ pub fn check_registration(reg: &Registration, stored: Option<&RegistrationUsage>
 /// A claim needs its registration, not cancelled, not expired at ClaimDate, with enough tires
 /// left. `previous_count` is what a stored claim with the same key already counts: a resend
 /// replaces it rather than adding to it.
-pub fn check_claim(
+pub fn check_claim<'u>(
     claim: &Claim,
-    stored: Option<&RegistrationUsage>,
+    stored: Option<&'u RegistrationUsage>,
     previous_count: i64,
-    plan_term_months: u32,
-) -> Result<(), FieldError> {
+    plan: Plan,
+) -> Result<&'u RegistrationUsage, FieldError> {
     let u = stored.ok_or_else(|| not_found(&claim.shop_id, &claim.invoice_number))?;
     let tires_left = u.tires_left() + previous_count;
     if let Some(c) = &u.cancellation
@@ -60,7 +60,7 @@ pub fn check_claim(
             ),
         ));
     }
-    check_not_expired(u, claim.claim_date, "ClaimDate", plan_term_months)?;
+    check_not_expired(u, claim.claim_date, "ClaimDate", plan)?;
     if claim.tire_claim_count > tires_left {
         return Err(reject(
             "TireClaimCount",
@@ -72,16 +72,16 @@ pub fn check_claim(
             ),
         ));
     }
-    Ok(())
+    Ok(u)
 }
 
 /// A cancellation needs its registration, not expired at CancelDate, not already cancelled under
 /// another key, with enough tires left.
-pub fn check_cancellation(
+pub fn check_cancellation<'u>(
     cancel: &Cancellation,
-    stored: Option<&RegistrationUsage>,
-    plan_term_months: u32,
-) -> Result<(), FieldError> {
+    stored: Option<&'u RegistrationUsage>,
+    plan: Plan,
+) -> Result<&'u RegistrationUsage, FieldError> {
     let u = stored.ok_or_else(|| not_found(&cancel.shop_id, &cancel.invoice_number))?;
     let mut previous_count = 0;
     if let Some(c) = &u.cancellation {
@@ -101,7 +101,7 @@ pub fn check_cancellation(
         }
         previous_count = c.tire_cancel_count;
     }
-    check_not_expired(u, cancel.cancel_date, "CancelDate", plan_term_months)?;
+    check_not_expired(u, cancel.cancel_date, "CancelDate", plan)?;
     let tires_left = u.tires_left() + previous_count;
     if cancel.tire_cancel_count > tires_left {
         return Err(reject(
@@ -114,26 +114,30 @@ pub fn check_cancellation(
             ),
         ));
     }
-    Ok(())
+    Ok(u)
 }
 
+/// Expiry is by calendar day in the partner's zone: anything dated on ExpireDate's day is
+/// within the plan.
 fn check_not_expired(
     u: &RegistrationUsage,
     at: chrono::DateTime<chrono::Utc>,
     field: &'static str,
-    plan_term_months: u32,
+    plan: Plan,
 ) -> Result<(), FieldError> {
-    let expire = expire_date(u.plan_enroll_date, plan_term_months);
-    if at > expire {
-        return Err(reject(
-            field,
-            "registration_expired",
-            format!(
-                "the registration expired on {} (PlanEnrollDate + {plan_term_months} months), before {field} {}",
-                format_date(&expire),
-                format_date(&at)
-            ),
-        ));
+    if plan.covers(u.plan_enroll_date, at) {
+        return Ok(());
     }
-    Ok(())
+    let expire = plan.expire_date(u.plan_enroll_date);
+    Err(reject(
+        field,
+        "registration_expired",
+        format!(
+            "the registration expired at the end of {} ({}, PlanEnrollDate + {} months), before {field} {}",
+            plan.day_of(expire),
+            format_date(&expire),
+            plan.term_months,
+            format_date(&at)
+        ),
+    ))
 }

@@ -11,6 +11,13 @@ pub fn date<S: Serializer>(d: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_date(d))
 }
 
+/// A time the server made itself (CreatedDate, a batch's ReceivedAt): whole seconds, always in
+/// the guide's `2018-12-04T13:08:00Z` form, even for a time stored with a fraction by an older
+/// build.
+pub fn timestamp<S: Serializer>(d: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 /// An optional date: `""` when there is none, as the guide's registration status shows.
 pub fn opt_date<S: Serializer>(d: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     match d {

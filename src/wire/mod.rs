@@ -8,8 +8,8 @@ mod value;
 
 pub use body::{BodyError, MAX_RECORDS, RawItem, RawRecord, decode_batch};
 pub use value::{
-    FieldError, MAX_MONEY_CENTS, ValueError, echo, format_date, parse_date, parse_date_str, parse_flag, parse_int,
-    parse_money, parse_text,
+    FieldError, MAX_MONEY_CENTS, Money, ValueError, echo, format_cents, format_date, parse_date, parse_date_str,
+    parse_flag, parse_int, parse_money, parse_text,
 };
 
 /// What kind of value a field holds, with the rule that goes with it.

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use chrono::format::{Item, Parsed, StrftimeItems};
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -138,9 +138,14 @@ fn is_integer_literal(n: &str) -> bool {
 /// The numeric text of a number field: a JSON number, or a string holding one (spaces around
 /// it allowed). `Ok(None)` for null or an empty string.
 fn numeric_text(raw: &RawValue) -> Result<Option<String>, ValueError> {
+    numeric(raw).map(|n| n.map(|(text, _)| text))
+}
+
+/// Like [`numeric_text`], and whether the value came as a JSON number (`true`) or a string.
+fn numeric(raw: &RawValue) -> Result<Option<(String, bool)>, ValueError> {
     match scalar(raw)? {
         Scalar::Null => Ok(None),
-        Scalar::Number(n) => Ok(Some(n.to_owned())),
+        Scalar::Number(n) => Ok(Some((n.to_owned(), true))),
         Scalar::Str(s) => {
             let t = s.trim();
             if t.is_empty() {
@@ -150,7 +155,7 @@ fn numeric_text(raw: &RawValue) -> Result<Option<String>, ValueError> {
             let is_number =
                 t.starts_with(|c: char| c == '-' || c.is_ascii_digit()) && serde_json::from_str::<&RawValue>(t).is_ok();
             if is_number {
-                Ok(Some(t.to_owned()))
+                Ok(Some((t.to_owned(), false)))
             } else {
                 Err(ValueError::new(
                     "invalid_number",
@@ -205,13 +210,44 @@ pub fn parse_int(raw: &RawValue, min: i64) -> Result<Option<i64>, ValueError> {
     }
 }
 
+/// An amount of money as read: integer cents, and the value as sent when it was a binary
+/// floating-point approximation of those cents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Money {
+    pub cents: i64,
+    /// The JSON number as sent (`64.03999999999999`) when it was taken as the nearest cent.
+    pub float_noise: Option<String>,
+}
+
+/// How far from a whole cent a JSON number may lie and still be that cent: POS systems that
+/// compute in doubles send `0.30000000000000004`; a real third decimal (`1.005`) is much further.
+const FLOAT_NOISE: Decimal = Decimal::from_parts(1, 0, 0, false, 9);
+
 /// Money in integer cents. More decimals are fine when they are zeros (`"1.000"`); anything
-/// that is not exact to the cent (`1.005`) is refused rather than rounded.
-pub fn parse_money(raw: &RawValue) -> Result<Option<i64>, ValueError> {
-    let Some(text) = numeric_text(raw)? else {
+/// that is not exact to the cent (`1.005`) is refused rather than rounded, except a JSON number
+/// within 1e-9 of a whole cent (binary floating-point noise), which is that cent.
+pub fn parse_money(raw: &RawValue) -> Result<Option<Money>, ValueError> {
+    let Some((text, json_number)) = numeric(raw)? else {
         return Ok(None);
     };
-    let d = decimal(&text)?;
+    let mut float_noise = None;
+    let mut d = match decimal(&text) {
+        Ok(d) => d,
+        // Noise around zero (`5.551115123125783e-17`) has more decimals than a Decimal holds;
+        // what no double can be (`1e-400`) is no noise.
+        Err(_) if json_number && text.parse::<f64>().is_ok_and(|f| f != 0.0 && f.abs() <= 1e-9) => {
+            float_noise = Some(text.clone());
+            Decimal::ZERO
+        }
+        Err(e) => return Err(e),
+    };
+    if json_number && !(d * Decimal::ONE_HUNDRED).fract().is_zero() {
+        let nearest = (d * Decimal::ONE_HUNDRED).round() / Decimal::ONE_HUNDRED;
+        if (d - nearest).abs() <= FLOAT_NOISE {
+            d = nearest;
+            float_noise = Some(text.clone());
+        }
+    }
     if d.is_sign_negative() && !d.is_zero() {
         return Err(ValueError::new(
             "negative",
@@ -232,10 +268,15 @@ pub fn parse_money(raw: &RawValue) -> Result<Option<i64>, ValueError> {
             format!("must be exact to the cent (2 decimal places), got {}", echo(&text)),
         ));
     }
-    cents
+    let cents = cents
         .to_i64()
-        .map(Some)
-        .ok_or_else(|| ValueError::new("out_of_range", format!("is out of range, got {}", echo(&text))))
+        .ok_or_else(|| ValueError::new("out_of_range", format!("is out of range, got {}", echo(&text))))?;
+    Ok(Some(Money { cents, float_noise }))
+}
+
+/// Cents as a decimal amount: `6404` is `64.04`.
+pub fn format_cents(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
 }
 
 /// A flag: Yes/No, Y/N, true/false, 1/0 in any case, as a string, a boolean or a number.
@@ -261,6 +302,10 @@ pub fn parse_flag(raw: &RawValue) -> Result<Option<bool>, ValueError> {
         other => Err(bad(kind_name(&other))),
     }
 }
+
+/// The years a date may have.
+pub const MIN_YEAR: i32 = 1900;
+pub const MAX_YEAR: i32 = 2999;
 
 const DATE_HINT: &str = "a date such as \"2018-12-04\", \"2018-12-04T13:08:00\" or \"2018-12-04T13:08:00Z\"";
 
@@ -325,9 +370,10 @@ pub fn parse_date_str(input: &str, zone: Tz) -> Result<DateTime<Utc>, ValueError
     } else {
         s
     };
-    // The forms without a zone come first: they are what most POS systems send.
-    let utc = if let Some(naive) = parse_naive(s) {
-        match zone.from_local_datetime(&naive) {
+    // The forms without a zone come first: they are what most POS systems send. The year is
+    // judged as sent (in the sender's zone).
+    let (utc, year) = if let Some(naive) = parse_naive(s) {
+        let utc = match zone.from_local_datetime(&naive) {
             LocalResult::Single(dt) => dt.with_timezone(&Utc),
             // A clock set back repeats an hour: take the first, as the wall clock showed it first.
             LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
@@ -341,26 +387,30 @@ pub fn parse_date_str(input: &str, zone: Tz) -> Result<DateTime<Utc>, ValueError
                     ),
                 ));
             }
-        }
+        };
+        (utc, naive.year())
     } else if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
-        dt.with_timezone(&Utc)
+        (dt.with_timezone(&Utc), dt.year())
     } else if let Some(naive) = s.strip_suffix(['Z', 'z']).and_then(parse_naive) {
-        naive.and_utc()
+        (naive.and_utc(), naive.year())
     } else if let Some(dt) = parse_with(s, &ZONED_ITEMS).and_then(|p| p.to_datetime().ok()) {
-        dt.with_timezone(&Utc)
+        (dt.with_timezone(&Utc), dt.year())
     } else {
         return Err(invalid());
     };
-    use chrono::{Datelike, Timelike};
-    if !(1000..=9999).contains(&utc.year()) {
-        return Err(invalid());
-    }
     // chrono reads a second of 60 as a leap second, which no POS clock shows and which would
     // not survive being stored and read back (found by fuzzing).
     if utc.nanosecond() >= 1_000_000_000 {
         return Err(ValueError::new(
             "invalid_date",
             format!("has a seconds value of 60, got {}", echo(input)),
+        ));
+    }
+    // Every date derived from one (ExpireDate, years later) must still print as RFC 3339.
+    if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
+        return Err(ValueError::new(
+            "out_of_range",
+            format!("must be in the years {MIN_YEAR} to {MAX_YEAR}, got {}", echo(input)),
         ));
     }
     Ok(utc)
@@ -438,23 +488,57 @@ mod tests {
         assert_eq!(code(parse_int(&raw("{}"), 0)), "invalid_type");
     }
 
+    fn cents(json: &str) -> Option<i64> {
+        let m = parse_money(&raw(json)).unwrap();
+        if let Some(m) = &m {
+            assert_eq!(m.float_noise, None, "{json}");
+        }
+        m.map(|m| m.cents)
+    }
+
     #[test]
     fn money_is_exact_to_the_cent() {
-        assert_eq!(parse_money(&raw("995.68")).unwrap(), Some(99568));
-        assert_eq!(parse_money(&raw("60.00")).unwrap(), Some(6000));
-        assert_eq!(parse_money(&raw("60")).unwrap(), Some(6000));
-        assert_eq!(parse_money(&raw(r#""188.99""#)).unwrap(), Some(18899));
-        assert_eq!(parse_money(&raw(r#""1.000""#)).unwrap(), Some(100));
-        assert_eq!(parse_money(&raw("0.1")).unwrap(), Some(10));
+        assert_eq!(cents("995.68"), Some(99568));
+        assert_eq!(cents("60.00"), Some(6000));
+        assert_eq!(cents("60"), Some(6000));
+        assert_eq!(cents(r#""188.99""#), Some(18899));
+        assert_eq!(cents(r#""1.000""#), Some(100));
+        assert_eq!(cents("0.1"), Some(10));
         // 0.29 is not exact in binary floating point; cents must still be 29.
-        assert_eq!(parse_money(&raw("0.29")).unwrap(), Some(29));
-        assert_eq!(parse_money(&raw("1.5e2")).unwrap(), Some(15000));
-        assert_eq!(parse_money(&raw("9999999999999.99")).unwrap(), Some(MAX_MONEY_CENTS));
+        assert_eq!(cents("0.29"), Some(29));
+        assert_eq!(cents("1.5e2"), Some(15000));
+        assert_eq!(cents("9999999999999.99"), Some(MAX_MONEY_CENTS));
+        assert_eq!(cents("null"), None);
         assert_eq!(code(parse_money(&raw("1.005"))), "too_many_decimals");
         assert_eq!(code(parse_money(&raw(r#""1.005""#))), "too_many_decimals");
         assert_eq!(code(parse_money(&raw("-0.01"))), "negative");
         assert_eq!(code(parse_money(&raw("10000000000000"))), "out_of_range");
         assert_eq!(code(parse_money(&raw(r#""$5.00""#))), "invalid_number");
+    }
+
+    #[test]
+    fn float_noise_in_a_json_number_is_the_nearest_cent() {
+        let noisy = |json: &str| parse_money(&raw(json)).unwrap().unwrap();
+        for (json, want) in [
+            ("0.30000000000000004", 30),
+            ("64.03999999999999", 6404),
+            ("0.1000000001", 10),
+            ("5.551115123125783e-17", 0),
+            ("-5.551115123125783e-17", 0),
+            ("199.99000000000001", 19999),
+        ] {
+            let m = noisy(json);
+            assert_eq!(m.cents, want, "{json}");
+            assert_eq!(m.float_noise.as_deref(), Some(json));
+        }
+        // Beyond 1e-9 of a cent it is a real fraction of a cent.
+        assert_eq!(code(parse_money(&raw("1.005"))), "too_many_decimals");
+        assert_eq!(code(parse_money(&raw("0.10000001"))), "too_many_decimals");
+        assert_eq!(code(parse_money(&raw("-0.01000000001"))), "negative");
+        assert_eq!(code(parse_money(&raw("1e-400"))), "out_of_range");
+        // Strings are what the sender wrote: exact, always.
+        assert_eq!(code(parse_money(&raw(r#""0.30000000000000004""#))), "too_many_decimals");
+        assert_eq!(code(parse_money(&raw(r#""64.03999999999999""#))), "too_many_decimals");
     }
 
     #[test]
@@ -525,7 +609,6 @@ mod tests {
             "2018-12",
             "201812",
             "18-12-04",
-            "0999-01-01",
             "2018-12-04T13:08:00+25:00",
             "",
         ] {
@@ -539,6 +622,28 @@ mod tests {
             }
         }
         assert_eq!(code(parse_date(&raw("20181204"), Tz::UTC)), "invalid_type");
+    }
+
+    #[test]
+    fn years_are_1900_to_2999_as_sent() {
+        for bad in [
+            "0999-01-01",
+            "1899-12-31",
+            "1899-12-31T23:59:59Z",
+            "3000-01-01",
+            "9999-12-31",
+            "30000101",
+            "3000-01-01T00:00:00+14:00",
+        ] {
+            let err = parse_date_str(bad, Tz::UTC).unwrap_err();
+            assert_eq!(err.code, "out_of_range", "{bad}");
+            assert!(err.message.contains("1900 to 2999"), "{}", err.message);
+        }
+        // The year as sent counts, not the year in UTC.
+        assert_eq!(utc("1900-01-01T00:00:00+01:00"), "1899-12-31T23:00:00Z");
+        assert_eq!(utc("2999-12-31T23:00:00-05:00"), "3000-01-01T04:00:00Z");
+        assert_eq!(utc("1900-01-01"), "1900-01-01T00:00:00Z");
+        assert_eq!(utc("2999-12-31T23:59:59"), "2999-12-31T23:59:59Z");
         assert_eq!(parse_date(&raw(r#""""#), Tz::UTC).unwrap(), None);
     }
 }

@@ -276,7 +276,7 @@ async fn other_methods_and_paths_get_json_errors() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(res.headers()["allow"], "GET, POST, DELETE");
+    assert_eq!(res.headers()["allow"], "GET, HEAD, POST");
     let (_, body) = json_of(res).await;
     assert!(body["Error"].as_str().unwrap().contains("PUT"));
     // A trailing slash is the same resource.

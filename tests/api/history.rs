@@ -225,7 +225,7 @@ async fn delete_resets_the_test_tenant_only() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(res.headers()["allow"], "GET, POST");
+    assert_eq!(res.headers()["allow"], "GET, HEAD, POST");
     assert!(json_of(res).await.1["Error"].as_str().unwrap().contains("_test"));
     // Without a valid token: refused.
     let res = app

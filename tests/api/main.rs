@@ -3,6 +3,7 @@
 mod auth;
 mod bad_input;
 mod business_rules;
+mod client_traps;
 mod guide_examples;
 mod helpers;
 mod history;

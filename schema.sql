@@ -1,6 +1,6 @@
--- warranty-gateway schema, version 2. Applied at start-up inside one transaction when the
--- database's user_version is lower; every statement is idempotent, so a version-1 database gains
--- what version 2 adds. PRAGMA user_version records the version applied.
+-- warranty-gateway schema, version 3. Applied at start-up inside one transaction when the
+-- database's user_version is lower; every statement is idempotent, so an older database gains
+-- what the newer versions add (2: the batch history; 3: the health probe). PRAGMA user_version records the version applied.
 --
 -- Every row belongs to one partner (partner_id) and one tenant ('live' or 'test'): the natural
 -- keys below all start with both, so tenants and partners can never meet.
@@ -154,4 +154,11 @@ CREATE TABLE IF NOT EXISTS batch_rejections (
     PRIMARY KEY (batch_id, position)
 ) STRICT, WITHOUT ROWID;
 
-PRAGMA user_version = 2;
+-- One row the health check updates and commits: a full disk only shows when a write needs room.
+CREATE TABLE IF NOT EXISTS health_probe (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    checks  INTEGER NOT NULL
+) STRICT;
+INSERT OR IGNORE INTO health_probe (id, checks) VALUES (1, 0);
+
+PRAGMA user_version = 3;

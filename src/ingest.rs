@@ -78,6 +78,15 @@ pub enum IngestError {
     Json(#[from] serde_json::Error),
 }
 
+impl store::DatabaseError for IngestError {
+    fn database_error(&self) -> Option<&rusqlite::Error> {
+        match self {
+            IngestError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Decodes `body` (dates without a zone in the partner's zone) and writes what passes every
 /// rule, with the batch's history entry, durably, before returning.
 #[tracing::instrument(name = "ingest", skip_all, fields(records))]

@@ -5,7 +5,9 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::auth::AuthError;
-use crate::query::Rec;
+use crate::ingest::IngestError;
+use crate::query::{QueryError, Rec};
+use crate::store;
 use crate::wire::BodyError;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,8 +40,49 @@ pub enum ApiError {
     BadParameter(String),
     #[error("no such resource: {0}")]
     NotFound(String),
+    /// A storage fault (a full disk, a busy or unreachable database): nothing was written, and
+    /// the same request may succeed later.
+    #[error(
+        "the database cannot take this request now ({0}); nothing of it was written: retry in {RETRY_AFTER_SECS} seconds or later"
+    )]
+    Unavailable(&'static str),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a 503's `Retry-After` says: long enough for an operator to notice, short enough that a
+/// nightly upload still lands the same night.
+pub const RETRY_AFTER_SECS: u64 = 30;
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        match store::storage_fault(&e) {
+            Some(reason) => {
+                tracing::warn!(error = %e, "storage fault");
+                ApiError::Unavailable(reason)
+            }
+            None => ApiError::Internal(anyhow::Error::new(e)),
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Body(e) => ApiError::from(e),
+            IngestError::Store(e) => ApiError::from(e).context("writing the batch"),
+            IngestError::Json(e) => ApiError::Internal(anyhow::Error::new(e).context("recording the batch")),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Store(e) => ApiError::from(e),
+            QueryError::Json(e) => ApiError::Internal(anyhow::Error::new(e)),
+        }
+    }
 }
 
 impl From<BodyError> for ApiError {
@@ -60,6 +103,14 @@ impl From<BodyError> for ApiError {
 }
 
 impl ApiError {
+    /// Says what was being done, for the log of an internal error.
+    pub fn context(self, what: &'static str) -> Self {
+        match self {
+            ApiError::Internal(e) => ApiError::Internal(e.context(what)),
+            other => other,
+        }
+    }
+
     /// The result entry of a body refused whole (a body-level 400), as the response carries it.
     pub fn body_entry(&self) -> Option<serde_json::Value> {
         match self {
@@ -83,6 +134,7 @@ impl ResponseError for ApiError {
             ApiError::BadBody { .. } | ApiError::BadQuery { .. } | ApiError::BadParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed { .. } | ApiError::ResetLive => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -110,6 +162,9 @@ impl ResponseError for ApiError {
             }
             ApiError::MethodNotAllowed { allow, .. } => res
                 .insert_header((actix_web::http::header::ALLOW, *allow))
+                .json(json!({"Error": self.to_string()})),
+            ApiError::Unavailable(_) => res
+                .insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS))
                 .json(json!({"Error": self.to_string()})),
             ApiError::ResetLive => res
                 .insert_header((actix_web::http::header::ALLOW, super::LIVE_COMPANY))

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 
 use super::{ApiError, AppState};
 use crate::auth::Caller;
-use crate::ingest::{IngestError, Outcome, Received, ingest_body, record_refused as record_refused_batch};
+use crate::ingest::{Outcome, Received, ingest_body, record_refused as record_refused_batch};
 
 #[derive(Clone, Copy)]
 enum Encoding {
@@ -38,6 +38,9 @@ pub async fn post_batch(
     };
     match receive_and_ingest(&caller, &req, payload, &state, &mut received).await {
         Ok(response) => Ok(response),
+        // A storage fault is "not now", not a refusal: nothing is recorded (the history could
+        // not take it either), and the partner retries.
+        Err(err @ ApiError::Unavailable(_)) => Err(err),
         Err(err) => {
             // The answer names the history entry, so a partner can find the upload that failed.
             let mut response = err.error_response();
@@ -81,11 +84,7 @@ async fn receive_and_ingest(
             Encoding::Identity => raw,
             Encoding::Gzip => gunzip(&raw, limit)?,
         };
-        let outcome = ingest_body(&store, &partner, scope, &body, &arrived).map_err(|e| match e {
-            IngestError::Body(e) => ApiError::from(e),
-            IngestError::Store(e) => ApiError::Internal(anyhow::Error::new(e).context("writing the batch")),
-            IngestError::Json(e) => ApiError::Internal(anyhow::Error::new(e).context("recording the batch")),
-        })?;
+        let outcome = ingest_body(&store, &partner, scope, &body, &arrived)?;
         let json = serde_json::to_vec(&outcome.results).map_err(anyhow::Error::new)?;
         Ok((outcome, json))
     })

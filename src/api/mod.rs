@@ -18,7 +18,7 @@ pub use errors::ApiError;
 
 use crate::auth::{self, Caller};
 use crate::config::Partners;
-use crate::store::{self, Store};
+use crate::store::Store;
 
 /// What every handler shares.
 pub struct AppState {
@@ -113,31 +113,36 @@ impl FromRequest for Caller {
 }
 
 /// Runs store work on a blocking thread, inside the request's span (so its log lines carry the
-/// request id); a failure is an internal error whose details go to the log only.
+/// request id). A storage fault is a 503; any other failure is an internal error whose details
+/// go to the log only.
 pub(crate) async fn blocking<R, E>(
     what: &'static str,
     f: impl FnOnce() -> Result<R, E> + Send + 'static,
 ) -> Result<R, ApiError>
 where
     R: Send + 'static,
-    E: std::error::Error + Send + Sync + 'static,
+    E: Send + 'static,
+    ApiError: From<E>,
 {
     let span = tracing::Span::current();
     web::block(move || span.in_scope(f))
         .await?
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context(what)))
+        .map_err(|e| ApiError::from(e).context(what))
 }
 
+/// 200 when the database can be read and take writes; 503 with the reason when it cannot (a
+/// load balancer stops sending, a POS waits), and 200 again by itself once it can.
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let store = Arc::clone(&state.store);
-    match web::block(move || store.read(|tx| store::ping(tx))).await {
-        Ok(Ok(())) => HttpResponse::Ok().json(json!({"Status": "ok"})),
-        failed => {
-            tracing::error!(?failed, "health check cannot read the database");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({"Status": "unavailable", "Error": "the database cannot be read"}))
-        }
-    }
+    let reason = match web::block(move || store.health()).await {
+        Ok(Ok(())) => return HttpResponse::Ok().json(json!({"Status": "ok"})),
+        Ok(Err(reason)) => reason,
+        Err(_) => "the health check could not run",
+    };
+    tracing::error!(reason, "health check failed");
+    HttpResponse::ServiceUnavailable()
+        .insert_header((actix_web::http::header::RETRY_AFTER, errors::RETRY_AFTER_SECS))
+        .json(json!({"Status": "unavailable", "Error": reason}))
 }
 
 /// Prometheus metrics, for the operator's scraper (no token, like /healthz).

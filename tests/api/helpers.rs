@@ -72,6 +72,11 @@ pub async fn spawn_app_with(server: ServerSettings) -> TestApp {
     start(tempfile::tempdir().unwrap(), server).await
 }
 
+/// The app with its database in `dir` (on a small disk, say).
+pub async fn spawn_app_in(dir: TempDir) -> TestApp {
+    start(dir, server_settings()).await
+}
+
 async fn start(dir: TempDir, server: ServerSettings) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         warranty_gateway::telemetry::init(warranty_gateway::telemetry::LogFormat::Text);
@@ -118,6 +123,11 @@ impl TestApp {
 
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("gateway.sqlite3")
+    }
+
+    /// Stops this server (gracefully, finishing the requests in flight).
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
     }
 
     /// Stops this server (gracefully) and starts a new one on the same database.

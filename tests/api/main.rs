@@ -4,6 +4,7 @@ mod auth;
 mod bad_input;
 mod business_rules;
 mod client_traps;
+mod full_disk;
 mod guide_examples;
 mod helpers;
 mod history;

@@ -38,15 +38,22 @@ struct BatchDetail {
     rejected: Vec<Box<RawValue>>,
 }
 
-/// A whole-number parameter from `min` to `max`, `default` when absent.
+/// A whole-number parameter from `min` to `max`, `default` when absent. These paging
+/// parameters are the gateway's own (not the guide's), so they are strict: given once, and a
+/// number (an empty value is no number).
 fn number_param(params: &Params, name: &str, default: u32, min: u32, max: u32) -> Result<u32, ApiError> {
-    let Some(text) = params.get(name) else {
+    let mut values = params.all(name);
+    let Some(text) = values.next() else {
         return Ok(default);
     };
-    match text.parse::<u32>() {
+    if values.next().is_some() {
+        return Err(ApiError::BadParameter(format!("{name} must be given at most once")));
+    }
+    match text.trim().parse::<u32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(ApiError::BadParameter(format!(
-            "{name} must be a whole number from {min} to {max}, got {text:?}"
+            "{name} must be a whole number from {min} to {max}, got {}",
+            crate::wire::echo(text)
         ))),
     }
 }

@@ -16,6 +16,14 @@ impl Params {
         Params(serde_urlencoded::from_str(req.query_string()).unwrap_or_default())
     }
 
+    /// Every value sent for `name`, as sent (untrimmed, empty ones too).
+    pub(super) fn all<'p>(&'p self, name: &'p str) -> impl Iterator<Item = &'p str> + 'p {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()

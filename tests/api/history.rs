@@ -137,7 +137,19 @@ async fn the_history_is_paginated_and_isolated() {
             .is_empty()
     );
 
-    for bad in ["page=0", "page=x", "pageSize=0", "pageSize=501", "pageSize=-1"] {
+    // The paging parameters are the gateway's own, and strict: empty is no number, and one
+    // value each (what openapi.yaml says).
+    for bad in [
+        "page=0",
+        "page=x",
+        "pageSize=0",
+        "pageSize=501",
+        "pageSize=-1",
+        "pageSize=",
+        "page=4294967296",
+        "page=1&page=2",
+        "pageSize=5&PAGESIZE=5",
+    ] {
         let res = app
             .client
             .get(format!("{}/batches?{bad}", app.url(TEST)))

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Drives the real gateway with schemathesis (from PyPI), generating requests from openapi.yaml
+# with every check on: it finds what the document says that the server does not do (or the
+# other way round), and any 5xx. Installs schemathesis into a venv under target/, builds and
+# starts the gateway on a throwaway database and port, signs a token, runs, stops.
+#
+#   bash tests/schemathesis/run.sh                            # the same requests every time
+#   SEED=random MAX_EXAMPLES=2000 MAX_TIME=600 bash tests/schemathesis/run.sh   # explore further
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+VERSION=4.32.5
+VENV=target/schemathesis-venv
+if [ ! -x "$VENV/bin/schemathesis" ] || ! "$VENV/bin/schemathesis" --version | grep -q "$VERSION"; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$VERSION"
+fi
+cargo build --locked --quiet
+BIN=target/debug/warranty-gateway
+
+DIR=$(mktemp -d)
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$DIR/config.toml" <<TOML
+[server]
+bind = "127.0.0.1:$PORT"
+
+[database]
+path = "gateway.sqlite3"
+
+[[partners]]
+company = "tirecompany"
+partner_id = 1001
+secret = "schemathesis-run-secret-0123456789abcdef-0123456789"
+plan_term_months = 36
+TOML
+"$BIN" --config "$DIR/config.toml" > "$DIR/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$DIR"' EXIT
+python3 - "$PORT" <<'PY'
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=1)
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.1)
+sys.exit("the gateway did not start")
+PY
+export WARRANTY_GATEWAY_TOKEN
+WARRANTY_GATEWAY_TOKEN=$("$BIN" token --company tirecompany --config "$DIR/config.toml")
+
+# By default the same requests every run (a fixed seed and number of cases per operation), so
+# a finding reproduces; SEED=random and MAX_TIME=N explore further.
+ARGS=(--max-examples "${MAX_EXAMPLES:-100}")
+[ "${SEED:-1}" = random ] || ARGS+=(--seed "${SEED:-1}")
+[ -z "${MAX_TIME:-}" ] || ARGS+=(--max-time "$MAX_TIME")
+"$VENV/bin/schemathesis" --config-file tests/schemathesis/schemathesis.toml run openapi.yaml \
+  --url "http://127.0.0.1:$PORT" --checks all --workers 2 --no-color "${ARGS[@]}"

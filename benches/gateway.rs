@@ -405,7 +405,7 @@ fn storage_ceiling(runs: usize) -> Vec<f64> {
             store
                 .write(|tx| {
                     for r in &rows {
-                        store::upsert_registration(tx, scope, r, &now)?;
+                        store::upsert(tx, scope, None, r, &now)?;
                     }
                     Ok::<_, rusqlite::Error>(())
                 })

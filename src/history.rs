@@ -4,7 +4,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
-use crate::records::serde_out;
+use crate::records::{RecordKind, serde_out};
 
 /// The time as the server records it (a batch's arrival, a registration's CreatedDate): whole
 /// seconds, since legacy clients parse the guide's `2018-12-04T13:08:00Z` with a fixed pattern.
@@ -21,30 +21,30 @@ pub struct Counts {
     pub rejected: usize,
 }
 
-/// Counts per record type, named as the body's arrays.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct TypeCounts {
-    #[serde(rename = "Registrations")]
-    pub registrations: Counts,
-    #[serde(rename = "Sales")]
-    pub sales: Counts,
-    #[serde(rename = "Claims")]
-    pub claims: Counts,
-    #[serde(rename = "Cancellations")]
-    pub cancellations: Counts,
-}
+/// Counts per record type; shown as an object named as the body's arrays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TypeCounts([Counts; 4]);
 
 impl TypeCounts {
-    fn all(&self) -> [Counts; 4] {
-        [self.registrations, self.sales, self.claims, self.cancellations]
+    pub fn of(&self, kind: RecordKind) -> Counts {
+        self.0[kind.index()]
+    }
+
+    pub fn set(&mut self, kind: RecordKind, counts: Counts) {
+        self.0[kind.index()] = counts;
+    }
+
+    /// Each kind's counts, in processing order.
+    pub fn iter(&self) -> impl Iterator<Item = (RecordKind, Counts)> + '_ {
+        RecordKind::ALL.into_iter().map(|k| (k, self.of(k)))
     }
 
     pub fn accepted(&self) -> usize {
-        self.all().iter().map(|c| c.accepted).sum()
+        self.0.iter().map(|c| c.accepted).sum()
     }
 
     pub fn rejected(&self) -> usize {
-        self.all().iter().map(|c| c.rejected).sum()
+        self.0.iter().map(|c| c.rejected).sum()
     }
 
     /// The POST's status: 200 when every record was written, 206 when some were, 400 when none.
@@ -54,6 +54,28 @@ impl TypeCounts {
             (0, _) => 400,
             _ => 206,
         }
+    }
+}
+
+impl Serialize for TypeCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(RecordKind::ALL.len()))?;
+        for (kind, counts) in self.iter() {
+            map.serialize_entry(kind.name(), &counts)?;
+        }
+        map.end()
+    }
+}
+
+/// `Registrations 3/1, Sales 0/0, ...`: accepted/rejected per type, for a log line.
+impl std::fmt::Display for TypeCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (kind, c)) in self.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{} {}/{}", kind.name(), c.accepted, c.rejected)?;
+        }
+        Ok(())
     }
 }
 

@@ -12,26 +12,18 @@ use serde_json::{Map, Value};
 
 use crate::config::Partner;
 use crate::ingest::{Outcome, REJECTED, Received, ingest_body};
+use crate::records::RecordKind;
 use crate::store::{Scope, Store};
 
-/// The record type of a CSV file (`--type`), named as the body's arrays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RecordType {
-    Registrations,
-    Claims,
-    Sales,
-    Cancellations,
-}
-
-impl RecordType {
-    pub fn array_name(self) -> &'static str {
-        match self {
-            RecordType::Registrations => "Registrations",
-            RecordType::Claims => "Claims",
-            RecordType::Sales => "Sales",
-            RecordType::Cancellations => "Cancellations",
-        }
-    }
+/// The record type a CSV file's `--type` names (any case): `registrations`, `sales`...
+pub fn record_kind(name: &str) -> Result<RecordKind, String> {
+    RecordKind::ALL
+        .into_iter()
+        .find(|k| k.name().eq_ignore_ascii_case(name))
+        .ok_or_else(|| {
+            let names: Vec<String> = RecordKind::ALL.iter().map(|k| k.name().to_lowercase()).collect();
+            format!("expected one of {}", names.join(", "))
+        })
 }
 
 /// What a file holds, by its name (or, for other names, its first character).
@@ -66,7 +58,7 @@ pub struct Prepared {
 
 /// Turns a CSV file into the POST body format. Empty cells are left out (not sent), as a
 /// POS leaves out what it does not have. A malformed file is refused whole, naming the line.
-pub fn csv_to_body(content: &[u8], record_type: RecordType) -> anyhow::Result<Prepared> {
+pub fn csv_to_body(content: &[u8], record_type: RecordKind) -> anyhow::Result<Prepared> {
     let content = content.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(content);
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::None).from_reader(content);
     let headers = reader.headers().context("the header row cannot be read")?.clone();
@@ -88,7 +80,7 @@ pub fn csv_to_body(content: &[u8], record_type: RecordType) -> anyhow::Result<Pr
         lines.push(line);
     }
     let mut body = Map::new();
-    body.insert(record_type.array_name().to_owned(), Value::Array(rows));
+    body.insert(record_type.name().to_owned(), Value::Array(rows));
     Ok(Prepared {
         body: serde_json::to_vec(&Value::Object(body))?,
         csv_lines: Some(lines),
@@ -96,7 +88,7 @@ pub fn csv_to_body(content: &[u8], record_type: RecordType) -> anyhow::Result<Pr
 }
 
 /// Reads and prepares a file: JSON as it is, CSV through [`csv_to_body`].
-pub fn prepare(path: &Path, content: Vec<u8>, record_type: Option<RecordType>) -> anyhow::Result<Prepared> {
+pub fn prepare(path: &Path, content: Vec<u8>, record_type: Option<RecordKind>) -> anyhow::Result<Prepared> {
     match (FileKind::of(path, &content), record_type) {
         (FileKind::Json, None) => Ok(Prepared {
             body: content,
@@ -154,12 +146,8 @@ pub fn report(outcome: &Outcome, csv_lines: Option<&[u64]>) -> String {
         }
     }
     let c = &outcome.counts;
-    for (name, counts) in [
-        ("Registrations", c.registrations),
-        ("Sales", c.sales),
-        ("Claims", c.claims),
-        ("Cancellations", c.cancellations),
-    ] {
+    for (kind, counts) in c.iter() {
+        let name = kind.name();
         if counts.accepted + counts.rejected > 0 {
             out.push_str(&format!(
                 "{name}: {} written, {} rejected\n",
@@ -192,7 +180,7 @@ mod tests {
     #[test]
     fn csv_rows_become_records_with_their_lines() {
         let csv = "ShopID,InvoiceNumber,TiresCovered,Notes\n005308,1044273,4,\n\"00\n5309\",2,\"4\",x\n";
-        let p = csv_to_body(csv.as_bytes(), RecordType::Registrations).unwrap();
+        let p = csv_to_body(csv.as_bytes(), RecordKind::Registrations).unwrap();
         let body: Value = serde_json::from_slice(&p.body).unwrap();
         assert_eq!(
             body,
@@ -206,9 +194,9 @@ mod tests {
 
     #[test]
     fn malformed_csv_is_refused_naming_the_line() {
-        let err = csv_to_body(b"ShopID,InvoiceNumber\n1,2\n3\n", RecordType::Sales).unwrap_err();
+        let err = csv_to_body(b"ShopID,InvoiceNumber\n1,2\n3\n", RecordKind::Sales).unwrap_err();
         assert!(format!("{err:#}").contains("line: 3"), "{err:#}");
-        assert!(csv_to_body(b"", RecordType::Sales).is_err());
+        assert!(csv_to_body(b"", RecordKind::Sales).is_err());
     }
 
     #[test]
@@ -220,7 +208,7 @@ mod tests {
             FileKind::Json
         );
         assert_eq!(FileKind::of(Path::new("night.txt"), b"ShopID"), FileKind::Csv);
-        assert!(prepare(Path::new("x.json"), b"{}".to_vec(), Some(RecordType::Sales)).is_err());
+        assert!(prepare(Path::new("x.json"), b"{}".to_vec(), Some(RecordKind::Sales)).is_err());
         assert!(prepare(Path::new("x.csv"), b"a\n".to_vec(), None).is_err());
     }
 }

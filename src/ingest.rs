@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::Partner;
 use crate::history::{Counts, NewBatch, TypeCounts};
-use crate::records::{Batch, Decoded, NaturalKey, Record, rules};
+use crate::records::{Batch, Decoded, NaturalKey, Record, RecordKind, rules};
 use crate::store::{self, Action, Scope, Store};
 use crate::wire::{BodyError, FieldError};
 
@@ -108,34 +108,38 @@ pub fn ingest_body(
     };
     let _write = tracing::debug_span!("store_write").entered();
     store.write(|tx| {
-        out.counts.registrations = each(&mut out.results, batch.registrations, |reg| {
+        let registrations = each(&mut out.results, batch.registrations, |reg| {
             let stored = store::registration_usage(tx, scope, &reg.shop_id, &reg.invoice_number, None)?;
             if let Err(e) = rules::check_registration(reg, stored.as_ref()) {
                 return Ok(Err(e));
             }
-            store::upsert_registration(tx, scope, reg, &now).map(Ok)
+            store::upsert(tx, scope, None, reg, &now).map(Ok)
         })?;
-        out.counts.sales = each(&mut out.results, batch.sales, |sale| {
-            store::upsert_sale(tx, scope, sale, &now).map(Ok)
+        out.counts.set(RecordKind::Registrations, registrations);
+        let sales = each(&mut out.results, batch.sales, |sale| {
+            store::upsert(tx, scope, None, sale, &now).map(Ok)
         })?;
-        out.counts.claims = each(&mut out.results, batch.claims, |claim| {
+        out.counts.set(RecordKind::Sales, sales);
+        let claims = each(&mut out.results, batch.claims, |claim| {
             let stored = store::registration_usage(tx, scope, &claim.shop_id, &claim.invoice_number, None)?;
             let previous = match &stored {
                 Some(_) => store::stored_claim_count(tx, scope, claim)?,
                 None => 0,
             };
             match rules::check_claim(claim, stored.as_ref(), previous, plan) {
-                Ok(u) => store::upsert_claim(tx, scope, u.registration_id, claim, &now).map(Ok),
+                Ok(u) => store::upsert(tx, scope, Some(u.registration_id), claim, &now).map(Ok),
                 Err(e) => Ok(Err(e)),
             }
         })?;
-        out.counts.cancellations = each(&mut out.results, batch.cancellations, |cancel| {
+        out.counts.set(RecordKind::Claims, claims);
+        let cancellations = each(&mut out.results, batch.cancellations, |cancel| {
             let stored = store::registration_usage(tx, scope, &cancel.shop_id, &cancel.invoice_number, None)?;
             match rules::check_cancellation(cancel, stored.as_ref(), plan) {
-                Ok(u) => store::upsert_cancellation(tx, scope, u.registration_id, cancel, &now).map(Ok),
+                Ok(u) => store::upsert(tx, scope, Some(u.registration_id), cancel, &now).map(Ok),
                 Err(e) => Ok(Err(e)),
             }
         })?;
+        out.counts.set(RecordKind::Cancellations, cancellations);
         // The history entry commits with the records: a batch that is kept is always listed.
         let rejected = out
             .results

@@ -6,7 +6,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use warranty_gateway::auth::issue_token;
 use warranty_gateway::config::{CONFIG_ENV, Config, MIN_SECRET_BYTES};
-use warranty_gateway::import::{self, RecordType};
+use warranty_gateway::import;
+use warranty_gateway::records::RecordKind;
 use warranty_gateway::startup::Application;
 use warranty_gateway::store::{Scope, Store, Tenant};
 use warranty_gateway::telemetry::{self, LogFormat};
@@ -51,8 +52,8 @@ enum Command {
         #[arg(long)]
         test: bool,
         /// The record type of a CSV file (one type per file).
-        #[arg(long = "type", value_enum)]
-        record_type: Option<RecordType>,
+        #[arg(long = "type", value_parser = import::record_kind)]
+        record_type: Option<RecordKind>,
         /// The file.
         path: PathBuf,
     },

@@ -48,14 +48,10 @@ pub fn count_request(route: &str, method: &str, status: u16) {
 }
 
 pub fn count_batch(partner: &str, tenant: &'static str, counts: &TypeCounts, seconds: f64) {
-    for (kind, c) in [
-        ("registrations", counts.registrations),
-        ("sales", counts.sales),
-        ("claims", counts.claims),
-        ("cancellations", counts.cancellations),
-    ] {
+    for (kind, c) in counts.iter() {
         for (result, n) in [("accepted", c.accepted), ("rejected", c.rejected)] {
             if n > 0 {
+                let kind = kind.name().to_ascii_lowercase();
                 metrics::counter!(RECORDS, "partner" => partner.to_owned(), "tenant" => tenant, "type" => kind, "result" => result)
                     .increment(n as u64);
             }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Partner;
+use crate::records::{Cancellation, Claim, Registration, Sale};
 use crate::status::registration_status;
 use crate::store::{self, Lookup, Scope, Store};
 
@@ -78,10 +79,10 @@ pub fn lookup(
 ) -> Result<Option<Vec<u8>>, QueryError> {
     let id = partner.partner_id;
     Ok(match rec {
-        Rec::Registrations => respond(id, &store.read(|tx| store::find_registrations(tx, scope, key))?)?,
-        Rec::Claims => respond(id, &store.read(|tx| store::find_claims(tx, scope, key))?)?,
-        Rec::Sales => respond(id, &store.read(|tx| store::find_sales(tx, scope, key))?)?,
-        Rec::Cancellations => respond(id, &store.read(|tx| store::find_cancellations(tx, scope, key))?)?,
+        Rec::Registrations => respond(id, &store.read(|tx| store::find::<Registration>(tx, scope, key))?)?,
+        Rec::Claims => respond(id, &store.read(|tx| store::find::<Claim>(tx, scope, key))?)?,
+        Rec::Sales => respond(id, &store.read(|tx| store::find::<Sale>(tx, scope, key))?)?,
+        Rec::Cancellations => respond(id, &store.read(|tx| store::find::<Cancellation>(tx, scope, key))?)?,
         Rec::RegistrationStatus => {
             let usage = store.read(|tx| {
                 store::registration_usage(tx, scope, &key.shop_id, &key.invoice_number, key.org_id.as_deref())

@@ -92,7 +92,6 @@ async fn receive_and_ingest(
 
     let counts = outcome.counts;
     let status = StatusCode::from_u16(counts.status()).map_err(anyhow::Error::new)?;
-    let c = |c: crate::history::Counts| format!("{}/{}", c.accepted, c.rejected);
     tracing::Span::current().record("records", outcome.results.len());
     tracing::info!(
         partner = %caller.partner.company,
@@ -101,10 +100,7 @@ async fn receive_and_ingest(
         status = status.as_u16(),
         accepted = counts.accepted(),
         rejected = counts.rejected(),
-        registrations = %c(counts.registrations),
-        sales = %c(counts.sales),
-        claims = %c(counts.claims),
-        cancellations = %c(counts.cancellations),
+        records = %counts,
         duration_ms = received.started.elapsed().as_millis() as u64,
         "batch posted (accepted/rejected per type)"
     );

@@ -1,62 +1,21 @@
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use super::{FieldReader, NaturalKey, Record, serde_out};
-use crate::wire::{FieldSpec, Kind::*};
+use super::declare::record;
+use crate::wire::Kind::*;
 
-/// Tires taken off a registration (same ShopID and InvoiceNumber); a registration is cancelled
-/// once.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Cancellation {
-    #[serde(rename = "OrgID")]
-    pub org_id: String,
-    #[serde(rename = "ShopID")]
-    pub shop_id: String,
-    #[serde(rename = "InvoiceNumber")]
-    pub invoice_number: String,
-    #[serde(rename = "CancelShopID")]
-    pub cancel_shop_id: String,
-    #[serde(rename = "CancelInvoiceNumber")]
-    pub cancel_invoice_number: String,
-    #[serde(rename = "TireCancelCount")]
-    pub tire_cancel_count: i64,
-    #[serde(rename = "CancelDate", serialize_with = "serde_out::date")]
-    pub cancel_date: DateTime<Utc>,
-}
-
-impl Record for Cancellation {
-    const NAME: &'static str = "Cancellations";
-    const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::new("OrgID", Text(50), false),
-        FieldSpec::new("ShopID", Text(25), true),
-        FieldSpec::new("InvoiceNumber", Text(25), true),
-        FieldSpec::new("CancelShopID", Text(25), true),
-        FieldSpec::new("CancelInvoiceNumber", Text(25), true),
-        FieldSpec::new("TireCancelCount", Int { min: 1 }, true),
-        FieldSpec::new("CancelDate", Date, true),
-    ];
-
-    fn read(r: &mut FieldReader<'_, '_>) -> Self {
-        Cancellation {
-            org_id: r.text("OrgID"),
-            shop_id: r.text("ShopID"),
-            invoice_number: r.text("InvoiceNumber"),
-            cancel_shop_id: r.text("CancelShopID"),
-            cancel_invoice_number: r.text("CancelInvoiceNumber"),
-            tire_cancel_count: r.int("TireCancelCount").unwrap_or_default(),
-            cancel_date: r.date("CancelDate").unwrap_or_default(),
-        }
+record! {
+    /// Tires taken off a registration (same ShopID and InvoiceNumber); a registration is
+    /// cancelled once.
+    pub struct Cancellation as Cancellations {
+        org_id: String = "OrgID", Text(50), optional;
+        shop_id: String = "ShopID", Text(25), required;
+        invoice_number: String = "InvoiceNumber", Text(25), required;
+        cancel_shop_id: String = "CancelShopID", Text(25), required;
+        cancel_invoice_number: String = "CancelInvoiceNumber", Text(25), required;
+        tire_cancel_count: i64 = "TireCancelCount", Int { min: 1 }, required;
+        cancel_date: DateTime<Utc> = "CancelDate", Date, required;
     }
-
-    fn key(&self) -> NaturalKey {
-        NaturalKey(vec![
-            ("OrgID", self.org_id.clone()),
-            ("ShopID", self.shop_id.clone()),
-            ("InvoiceNumber", self.invoice_number.clone()),
-            ("CancelShopID", self.cancel_shop_id.clone()),
-            ("CancelInvoiceNumber", self.cancel_invoice_number.clone()),
-        ])
-    }
+    key: ["OrgID", "ShopID", "InvoiceNumber", "CancelShopID", "CancelInvoiceNumber"]
 }
 
 #[cfg(test)]

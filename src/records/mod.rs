@@ -4,19 +4,20 @@
 
 mod cancellation;
 mod claim;
+mod declare;
 mod registration;
 pub mod rules;
 mod sale;
 pub mod serde_out;
 
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use serde::ser::SerializeMap;
+use serde::ser::{SerializeMap, SerializeStruct};
 use serde_json::value::RawValue;
 
 pub use cancellation::Cancellation;
 pub use claim::Claim;
+pub use declare::{FieldType, OwnedValue, Value};
 pub use registration::Registration;
 pub use sale::Sale;
 
@@ -25,15 +26,129 @@ use crate::wire::{self, BodyError, FieldError, FieldSpec, Kind, RawItem, RawReco
 /// Money in integer cents: never a float.
 pub type Cents = i64;
 
-/// A record type of the guide.
-pub trait Record: Sized {
+/// The guide's four record types, in processing order: within one body, Registrations, then
+/// Sales, then Claims, then Cancellations, so a batch may register and claim at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    Registrations,
+    Sales,
+    Claims,
+    Cancellations,
+}
+
+impl RecordKind {
+    /// Every kind, in processing order.
+    pub const ALL: [RecordKind; 4] = [
+        RecordKind::Registrations,
+        RecordKind::Sales,
+        RecordKind::Claims,
+        RecordKind::Cancellations,
+    ];
+
+    /// Its place in processing order (in `ALL`).
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// The body's array name, and the `Record` of a result entry ("Registrations").
-    const NAME: &'static str;
+    pub const fn name(self) -> &'static str {
+        match self {
+            RecordKind::Registrations => "Registrations",
+            RecordKind::Sales => "Sales",
+            RecordKind::Claims => "Claims",
+            RecordKind::Cancellations => "Cancellations",
+        }
+    }
+
+    /// The data dictionary of the kind's records.
+    pub const fn fields(self) -> &'static [FieldSpec] {
+        match self {
+            RecordKind::Registrations => Registration::FIELDS,
+            RecordKind::Sales => Sale::FIELDS,
+            RecordKind::Claims => Claim::FIELDS,
+            RecordKind::Cancellations => Cancellation::FIELDS,
+        }
+    }
+
+    /// The stored column of each field, in declaration order.
+    pub const fn columns(self) -> &'static [&'static str] {
+        match self {
+            RecordKind::Registrations => Registration::COLUMNS,
+            RecordKind::Sales => Sale::COLUMNS,
+            RecordKind::Claims => Claim::COLUMNS,
+            RecordKind::Cancellations => Cancellation::COLUMNS,
+        }
+    }
+
+    /// The wire names of the natural key's fields.
+    pub const fn key(self) -> &'static [&'static str] {
+        match self {
+            RecordKind::Registrations => Registration::KEY,
+            RecordKind::Sales => Sale::KEY,
+            RecordKind::Claims => Claim::KEY,
+            RecordKind::Cancellations => Cancellation::KEY,
+        }
+    }
+
+    /// Claims and cancellations are filed against a registration (same ShopID and
+    /// InvoiceNumber).
+    pub const fn belongs_to_registration(self) -> bool {
+        matches!(self, RecordKind::Claims | RecordKind::Cancellations)
+    }
+}
+
+/// A record type of the guide, declared once with `record!` (see `declare.rs`): every list of
+/// its fields (wire names, rules, stored columns, GET shape) comes from that declaration.
+pub trait Record: Sized + Serialize {
+    const KIND: RecordKind;
+    /// The body's array name, and the `Record` of a result entry ("Registrations").
+    const NAME: &'static str = Self::KIND.name();
+    /// The data dictionary: wire name, kind, length, required; in declaration order.
     const FIELDS: &'static [FieldSpec];
+    /// The stored column of each field (its Rust name), in the same order.
+    const COLUMNS: &'static [&'static str];
+    /// The wire names of the natural key's fields: a resend with the same key updates the
+    /// stored record.
+    const KEY: &'static [&'static str];
+
     /// Reads the record's fields; the reader collects the errors.
     fn read(r: &mut FieldReader<'_, '_>) -> Self;
-    /// The natural key: a resend with the same key updates the stored record.
-    fn key(&self) -> NaturalKey;
+    /// Every field's value, in declaration order.
+    fn values(&self) -> Vec<Value<'_>>;
+    /// The record from its values in declaration order (as a store reads them back); `None`
+    /// when one has the wrong shape.
+    fn from_values(values: Vec<OwnedValue>) -> Option<Self>;
+
+    /// The natural key, shown in results as an object of the guide's field names.
+    fn key(&self) -> NaturalKey {
+        let values = self.values();
+        NaturalKey(
+            Self::KEY
+                .iter()
+                .map(|name| {
+                    let i = Self::FIELDS
+                        .iter()
+                        .position(|f| f.name == *name)
+                        .expect("a key names declared fields");
+                    let text = match values[i] {
+                        Value::Text(t) => t.to_owned(),
+                        other => unreachable!("key field {name} is text, not {other:?}"),
+                    };
+                    (*name, text)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// A record as the guide's GET examples show it: every field, by its wire name, in
+/// declaration order.
+pub(crate) fn serialize_record<T: Record, S: serde::Serializer>(record: &T, s: S) -> Result<S::Ok, S::Error> {
+    let mut st = s.serialize_struct(T::NAME, T::FIELDS.len())?;
+    for (spec, value) in T::FIELDS.iter().zip(record.values()) {
+        st.serialize_field(spec.name, &declare::Shown(spec.kind, value))?;
+    }
+    st.end()
 }
 
 /// A natural key, shown in results as an object of the guide's field names.
@@ -88,14 +203,16 @@ impl<'r, 'a> FieldReader<'r, 'a> {
         (i, self.fields[i])
     }
 
+    /// The value of field `i` (`spec`), parsed; `None` when absent or refused (with the error
+    /// noted).
     fn value<T>(
         &mut self,
-        name: &'static str,
-        parse: impl FnOnce(&RawValue, Kind, Tz) -> Result<Option<T>, ValueError>,
+        i: usize,
+        spec: FieldSpec,
+        parse: impl FnOnce(&RawValue, Tz) -> Result<Option<T>, ValueError>,
     ) -> Option<T> {
-        let (i, spec) = self.spec(name);
         let parsed = match self.raw.values[i] {
-            Some(raw) => parse(raw, spec.kind, self.zone),
+            Some(raw) => parse(raw, self.zone),
             None => Ok(None),
         };
         match parsed {
@@ -115,45 +232,38 @@ impl<'r, 'a> FieldReader<'r, 'a> {
         self.errors.push(FieldError { field, code, message });
     }
 
-    /// A string field; `""` when absent. A required one must not be blank.
-    pub fn text(&mut self, name: &'static str) -> String {
-        self.value(name, |raw, kind, _| {
-            let Kind::Text(max) = kind else {
-                unreachable!("{name} is not text")
-            };
-            Ok(wire::parse_text(raw, max)?.filter(|s| !s.trim().is_empty()))
-        })
-        .unwrap_or_default()
-    }
-
-    pub fn int(&mut self, name: &'static str) -> Option<i64> {
-        self.value(name, |raw, kind, _| {
-            let Kind::Int { min } = kind else {
-                unreachable!("{name} is not an int")
-            };
-            wire::parse_int(raw, min)
-        })
+    /// A field of any kind, read by its declared kind: `T` is the declared Rust type. An
+    /// absent or refused value reads as `T::default()` (the reader has the error).
+    pub fn get<T: FieldType>(&mut self, name: &'static str) -> T {
+        let (i, spec) = self.spec(name);
+        let value = match spec.kind {
+            // A required text that is blank counts as missing.
+            Kind::Text(max) => OwnedValue::Text(
+                self.value(i, spec, |raw, _| {
+                    Ok(wire::parse_text(raw, max)?.filter(|s| !s.trim().is_empty()))
+                })
+                .unwrap_or_default(),
+            ),
+            Kind::Int { min } => OwnedValue::Number(self.value(i, spec, |raw, _| wire::parse_int(raw, min))),
+            Kind::Money => OwnedValue::Number(self.money(i, spec)),
+            Kind::Date => OwnedValue::Date(self.value(i, spec, wire::parse_date)),
+            // A Yes/No field is false when absent.
+            Kind::Flag => OwnedValue::Flag(self.value(i, spec, |raw, _| wire::parse_flag(raw)).unwrap_or(false)),
+        };
+        T::from_value(value).unwrap_or_else(|| panic!("{name} is declared with a type that does not fit its kind"))
     }
 
     /// Money in cents; a JSON number taken as its nearest cent (float noise) adds a warning.
-    pub fn money(&mut self, name: &'static str) -> Option<Cents> {
-        let money = self.value(name, |raw, _, _| wire::parse_money(raw))?;
+    fn money(&mut self, i: usize, spec: FieldSpec) -> Option<Cents> {
+        let money = self.value(i, spec, |raw, _| wire::parse_money(raw))?;
         if let Some(sent) = money.float_noise {
             self.warnings.push(format!(
-                "{name} {sent} was taken as {} (a binary floating-point value within 1e-9 of a whole cent)",
+                "{} {sent} was taken as {} (a binary floating-point value within 1e-9 of a whole cent)",
+                spec.name,
                 wire::format_cents(money.cents)
             ));
         }
         Some(money.cents)
-    }
-
-    pub fn date(&mut self, name: &'static str) -> Option<DateTime<Utc>> {
-        self.value(name, |raw, _, zone| wire::parse_date(raw, zone))
-    }
-
-    /// A Yes/No field; false when absent.
-    pub fn flag(&mut self, name: &'static str) -> bool {
-        self.value(name, |raw, _, _| wire::parse_flag(raw)).unwrap_or(false)
     }
 
     /// The record or its field errors, and the remarks on values taken.
@@ -219,13 +329,8 @@ pub struct Batch {
 impl Batch {
     /// Decodes a POST body; dates without a zone are in `zone`.
     pub fn decode(body: &[u8], zone: Tz) -> Result<Batch, BodyError> {
-        const TYPES: &[(&str, &[FieldSpec])] = &[
-            (Registration::NAME, Registration::FIELDS),
-            (Sale::NAME, Sale::FIELDS),
-            (Claim::NAME, Claim::FIELDS),
-            (Cancellation::NAME, Cancellation::FIELDS),
-        ];
-        let mut arrays = wire::decode_batch(body, TYPES)?.into_iter();
+        let types = RecordKind::ALL.map(|kind| (kind.name(), kind.fields()));
+        let mut arrays = wire::decode_batch(body, &types)?.into_iter();
         let mut next = || -> Vec<RawItem<'_>> { arrays.next().unwrap_or_default() };
         fn all<T: Record>(items: Vec<RawItem<'_>>, zone: Tz) -> Vec<Decoded<T>> {
             items
@@ -267,5 +372,68 @@ pub(crate) mod test_support {
     pub fn errors<T: Record + std::fmt::Debug>(json: &str) -> Vec<(&'static str, &'static str)> {
         let errs = decode::<T>(json).record.expect_err("expected a rejection");
         errs.iter().map(|e| (e.field, e.code)).collect()
+    }
+}
+
+#[cfg(test)]
+mod declaration_tests {
+    use super::*;
+    use crate::records::test_support::decode;
+
+    fn owned(v: Value<'_>) -> OwnedValue {
+        match v {
+            Value::Text(t) => OwnedValue::Text(t.to_owned()),
+            Value::Number(n) => OwnedValue::Number(n),
+            Value::Date(d) => OwnedValue::Date(d),
+            Value::Flag(b) => OwnedValue::Flag(b),
+        }
+    }
+
+    /// Every field's declared type fits its kind: a record read back from its values (as a
+    /// store does) is the record, and every field has a value and a column.
+    fn round_trips<T: Record + PartialEq + std::fmt::Debug>(json: &str) {
+        let record = decode::<T>(json).record.expect("a valid record");
+        let values = record.values();
+        assert_eq!(values.len(), T::FIELDS.len());
+        assert_eq!(T::COLUMNS.len(), T::FIELDS.len());
+        for key in T::KEY {
+            assert!(T::FIELDS.iter().any(|f| f.name == *key), "{key}");
+        }
+        let back = T::from_values(values.into_iter().map(owned).collect());
+        assert_eq!(back.as_ref(), Some(&record));
+    }
+
+    #[test]
+    fn every_record_type_round_trips_through_its_values() {
+        round_trips::<Registration>(
+            r#"{"OrgID": "O", "ShopID": "S", "InvoiceNumber": "I", "PlanEnrollDate": "2018-12-04T13:08:00.25Z",
+                "EmployeeID": "E", "CustomerID": "C", "VehicleYear": "08", "VehicleMake": "GMC",
+                "VehicleModel": "SIERRA", "VIN": "V", "CurrentMileage": 187437, "TiresCovered": 4,
+                "TPPPrice": 995.68, "TireBrand": "NIT", "TireModel": "M", "TireSize": "2656518",
+                "TirePrice": 188.99, "TireCost": 105.98, "TireDOT1": "D1", "TireDOT6": "D6",
+                "CommercialVehicle": "Yes"}"#,
+        );
+        round_trips::<Sale>(
+            r#"{"ShopID": "S", "InvoiceNumber": "I", "SaleDate": "2020-01-27", "TireCount": 4,
+                "TireBrand": "B", "TireSize": "Z", "TirePrice": 1, "TireCost": 0.5}"#,
+        );
+        round_trips::<Claim>(
+            r#"{"ShopID": "S", "InvoiceNumber": "I", "ClaimDate": "2020-01-27", "RepairShopID": "R",
+                "RepairInvoiceNumber": "RI", "TireClaimCount": 1, "CreditAmount": 64.04,
+                "CostPerUnit": 60, "TireBrand": "B", "TireSize": "Z", "TireCost": 58,
+                "TireLocation6": "L6"}"#,
+        );
+        round_trips::<Cancellation>(
+            r#"{"ShopID": "S", "InvoiceNumber": "I", "CancelShopID": "S", "CancelInvoiceNumber": "C",
+                "TireCancelCount": 1, "CancelDate": "2020-01-27"}"#,
+        );
+    }
+
+    #[test]
+    fn record_kinds_are_listed_once_in_processing_order() {
+        let names: Vec<&str> = RecordKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names, ["Registrations", "Sales", "Claims", "Cancellations"]);
+        assert_eq!(Registration::NAME, "Registrations");
+        assert_eq!(Claim::KIND.fields().len(), Claim::FIELDS.len());
     }
 }

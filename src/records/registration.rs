@@ -1,132 +1,42 @@
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use super::{Cents, FieldReader, NaturalKey, Record, serde_out};
-use crate::wire::{FieldSpec, Kind::*};
+use super::Cents;
+use super::declare::record;
+use crate::wire::Kind::*;
 
-/// A tire protection plan sold on one invoice. Keyed by ShopID and InvoiceNumber.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Registration {
-    #[serde(rename = "OrgID")]
-    pub org_id: String,
-    #[serde(rename = "ShopID")]
-    pub shop_id: String,
-    #[serde(rename = "InvoiceNumber")]
-    pub invoice_number: String,
-    #[serde(rename = "PlanEnrollDate", serialize_with = "serde_out::date")]
-    pub plan_enroll_date: DateTime<Utc>,
-    #[serde(rename = "EmployeeID")]
-    pub employee_id: String,
-    #[serde(rename = "CustomerID")]
-    pub customer_id: String,
-    #[serde(rename = "VehicleYear")]
-    pub vehicle_year: String,
-    #[serde(rename = "VehicleMake")]
-    pub vehicle_make: String,
-    #[serde(rename = "VehicleModel")]
-    pub vehicle_model: String,
-    #[serde(rename = "VIN")]
-    pub vin: String,
-    #[serde(rename = "CurrentMileage", serialize_with = "serde_out::opt_int")]
-    pub current_mileage: Option<i64>,
-    #[serde(rename = "TiresCovered")]
-    pub tires_covered: i64,
-    #[serde(rename = "TPPPrice", serialize_with = "serde_out::money")]
-    pub tpp_price: Cents,
-    #[serde(rename = "TireBrand")]
-    pub tire_brand: String,
-    #[serde(rename = "TireModel")]
-    pub tire_model: String,
-    #[serde(rename = "TireSize")]
-    pub tire_size: String,
-    #[serde(rename = "TirePrice", serialize_with = "serde_out::money")]
-    pub tire_price: Cents,
-    #[serde(rename = "TireCost", serialize_with = "serde_out::money")]
-    pub tire_cost: Cents,
-    #[serde(rename = "TireDOT1")]
-    pub tire_dot1: String,
-    #[serde(rename = "TireDOT2")]
-    pub tire_dot2: String,
-    #[serde(rename = "TireDOT3")]
-    pub tire_dot3: String,
-    #[serde(rename = "TireDOT4")]
-    pub tire_dot4: String,
-    #[serde(rename = "TireDOT5")]
-    pub tire_dot5: String,
-    #[serde(rename = "TireDOT6")]
-    pub tire_dot6: String,
-    #[serde(rename = "CommercialVehicle", serialize_with = "serde_out::flag")]
-    pub commercial_vehicle: bool,
-}
-
-impl Record for Registration {
-    const NAME: &'static str = "Registrations";
-    // TireModel: the guide's table says 25, its examples carry up to 42 characters (DESIGN.md).
-    // TireDOT1: "required if available", and the guide returns it empty: optional.
-    const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::new("OrgID", Text(50), false),
-        FieldSpec::new("ShopID", Text(25), true),
-        FieldSpec::new("InvoiceNumber", Text(50), true),
-        FieldSpec::new("PlanEnrollDate", Date, true),
-        FieldSpec::new("EmployeeID", Text(50), true),
-        FieldSpec::new("CustomerID", Text(50), true),
-        FieldSpec::new("VehicleYear", Text(25), false),
-        FieldSpec::new("VehicleMake", Text(25), false),
-        FieldSpec::new("VehicleModel", Text(25), false),
-        FieldSpec::new("VIN", Text(50), false),
-        FieldSpec::new("CurrentMileage", Int { min: 0 }, false),
-        FieldSpec::new("TiresCovered", Int { min: 1 }, true),
-        FieldSpec::new("TPPPrice", Money, true),
-        FieldSpec::new("TireBrand", Text(25), true),
-        FieldSpec::new("TireModel", Text(50), false),
-        FieldSpec::new("TireSize", Text(25), true),
-        FieldSpec::new("TirePrice", Money, true),
-        FieldSpec::new("TireCost", Money, true),
-        FieldSpec::new("TireDOT1", Text(25), false),
-        FieldSpec::new("TireDOT2", Text(25), false),
-        FieldSpec::new("TireDOT3", Text(25), false),
-        FieldSpec::new("TireDOT4", Text(25), false),
-        FieldSpec::new("TireDOT5", Text(25), false),
-        FieldSpec::new("TireDOT6", Text(25), false),
-        FieldSpec::new("CommercialVehicle", Flag, false),
-    ];
-
-    fn read(r: &mut FieldReader<'_, '_>) -> Self {
-        Registration {
-            org_id: r.text("OrgID"),
-            shop_id: r.text("ShopID"),
-            invoice_number: r.text("InvoiceNumber"),
-            plan_enroll_date: r.date("PlanEnrollDate").unwrap_or_default(),
-            employee_id: r.text("EmployeeID"),
-            customer_id: r.text("CustomerID"),
-            vehicle_year: r.text("VehicleYear"),
-            vehicle_make: r.text("VehicleMake"),
-            vehicle_model: r.text("VehicleModel"),
-            vin: r.text("VIN"),
-            current_mileage: r.int("CurrentMileage"),
-            tires_covered: r.int("TiresCovered").unwrap_or_default(),
-            tpp_price: r.money("TPPPrice").unwrap_or_default(),
-            tire_brand: r.text("TireBrand"),
-            tire_model: r.text("TireModel"),
-            tire_size: r.text("TireSize"),
-            tire_price: r.money("TirePrice").unwrap_or_default(),
-            tire_cost: r.money("TireCost").unwrap_or_default(),
-            tire_dot1: r.text("TireDOT1"),
-            tire_dot2: r.text("TireDOT2"),
-            tire_dot3: r.text("TireDOT3"),
-            tire_dot4: r.text("TireDOT4"),
-            tire_dot5: r.text("TireDOT5"),
-            tire_dot6: r.text("TireDOT6"),
-            commercial_vehicle: r.flag("CommercialVehicle"),
-        }
+record! {
+    /// A tire protection plan sold on one invoice. Keyed by ShopID and InvoiceNumber.
+    ///
+    /// TireModel: the guide's table says 25, its examples carry up to 42 characters (DESIGN.md).
+    /// TireDOT1: "required if available", and the guide returns it empty: optional.
+    pub struct Registration as Registrations {
+        org_id: String = "OrgID", Text(50), optional;
+        shop_id: String = "ShopID", Text(25), required;
+        invoice_number: String = "InvoiceNumber", Text(50), required;
+        plan_enroll_date: DateTime<Utc> = "PlanEnrollDate", Date, required;
+        employee_id: String = "EmployeeID", Text(50), required;
+        customer_id: String = "CustomerID", Text(50), required;
+        vehicle_year: String = "VehicleYear", Text(25), optional;
+        vehicle_make: String = "VehicleMake", Text(25), optional;
+        vehicle_model: String = "VehicleModel", Text(25), optional;
+        vin: String = "VIN", Text(50), optional;
+        current_mileage: Option<i64> = "CurrentMileage", Int { min: 0 }, optional;
+        tires_covered: i64 = "TiresCovered", Int { min: 1 }, required;
+        tpp_price: Cents = "TPPPrice", Money, required;
+        tire_brand: String = "TireBrand", Text(25), required;
+        tire_model: String = "TireModel", Text(50), optional;
+        tire_size: String = "TireSize", Text(25), required;
+        tire_price: Cents = "TirePrice", Money, required;
+        tire_cost: Cents = "TireCost", Money, required;
+        tire_dot1: String = "TireDOT1", Text(25), optional;
+        tire_dot2: String = "TireDOT2", Text(25), optional;
+        tire_dot3: String = "TireDOT3", Text(25), optional;
+        tire_dot4: String = "TireDOT4", Text(25), optional;
+        tire_dot5: String = "TireDOT5", Text(25), optional;
+        tire_dot6: String = "TireDOT6", Text(25), optional;
+        commercial_vehicle: bool = "CommercialVehicle", Flag, optional;
     }
-
-    fn key(&self) -> NaturalKey {
-        NaturalKey(vec![
-            ("ShopID", self.shop_id.clone()),
-            ("InvoiceNumber", self.invoice_number.clone()),
-        ])
-    }
+    key: ["ShopID", "InvoiceNumber"]
 }
 
 #[cfg(test)]

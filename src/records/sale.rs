@@ -1,74 +1,24 @@
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use super::{Cents, FieldReader, NaturalKey, Record, serde_out};
-use crate::wire::{FieldSpec, Kind::*};
+use super::Cents;
+use super::declare::record;
+use crate::wire::Kind::*;
 
-/// A tire sale, with or without a plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Sale {
-    #[serde(rename = "OrgID")]
-    pub org_id: String,
-    #[serde(rename = "ShopID")]
-    pub shop_id: String,
-    #[serde(rename = "InvoiceNumber")]
-    pub invoice_number: String,
-    #[serde(rename = "SaleDate", serialize_with = "serde_out::date")]
-    pub sale_date: DateTime<Utc>,
-    #[serde(rename = "TireCount")]
-    pub tire_count: i64,
-    #[serde(rename = "TireBrand")]
-    pub tire_brand: String,
-    #[serde(rename = "TireModel")]
-    pub tire_model: String,
-    #[serde(rename = "TireSize")]
-    pub tire_size: String,
-    #[serde(rename = "TirePrice", serialize_with = "serde_out::money")]
-    pub tire_price: Cents,
-    #[serde(rename = "TireCost", serialize_with = "serde_out::money")]
-    pub tire_cost: Cents,
-}
-
-impl Record for Sale {
-    const NAME: &'static str = "Sales";
-    const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec::new("OrgID", Text(50), false),
-        FieldSpec::new("ShopID", Text(25), true),
-        FieldSpec::new("InvoiceNumber", Text(25), true),
-        FieldSpec::new("SaleDate", Date, true),
-        FieldSpec::new("TireCount", Int { min: 1 }, true),
-        FieldSpec::new("TireBrand", Text(25), true),
-        FieldSpec::new("TireModel", Text(50), false),
-        FieldSpec::new("TireSize", Text(25), true),
-        FieldSpec::new("TirePrice", Money, true),
-        FieldSpec::new("TireCost", Money, true),
-    ];
-
-    fn read(r: &mut FieldReader<'_, '_>) -> Self {
-        Sale {
-            org_id: r.text("OrgID"),
-            shop_id: r.text("ShopID"),
-            invoice_number: r.text("InvoiceNumber"),
-            sale_date: r.date("SaleDate").unwrap_or_default(),
-            tire_count: r.int("TireCount").unwrap_or_default(),
-            tire_brand: r.text("TireBrand"),
-            tire_model: r.text("TireModel"),
-            tire_size: r.text("TireSize"),
-            tire_price: r.money("TirePrice").unwrap_or_default(),
-            tire_cost: r.money("TireCost").unwrap_or_default(),
-        }
+record! {
+    /// A tire sale, with or without a plan.
+    pub struct Sale as Sales {
+        org_id: String = "OrgID", Text(50), optional;
+        shop_id: String = "ShopID", Text(25), required;
+        invoice_number: String = "InvoiceNumber", Text(25), required;
+        sale_date: DateTime<Utc> = "SaleDate", Date, required;
+        tire_count: i64 = "TireCount", Int { min: 1 }, required;
+        tire_brand: String = "TireBrand", Text(25), required;
+        tire_model: String = "TireModel", Text(50), optional;
+        tire_size: String = "TireSize", Text(25), required;
+        tire_price: Cents = "TirePrice", Money, required;
+        tire_cost: Cents = "TireCost", Money, required;
     }
-
-    fn key(&self) -> NaturalKey {
-        NaturalKey(vec![
-            ("OrgID", self.org_id.clone()),
-            ("ShopID", self.shop_id.clone()),
-            ("InvoiceNumber", self.invoice_number.clone()),
-            ("TireBrand", self.tire_brand.clone()),
-            ("TireModel", self.tire_model.clone()),
-            ("TireSize", self.tire_size.clone()),
-        ])
-    }
+    key: ["OrgID", "ShopID", "InvoiceNumber", "TireBrand", "TireModel", "TireSize"]
 }
 
 #[cfg(test)]

@@ -1,11 +1,38 @@
 //! The batch history: one row per POST, with the result entries of its rejected records.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::sync::LazyLock;
+
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 use serde_json::value::RawValue;
 
 use super::Scope;
-use super::records::db_date;
+use super::records::{db_date, table};
 use crate::history::{BatchSummary, Counts, NewBatch, TypeCounts};
+use crate::records::RecordKind;
+
+/// The columns of a batch's counts: `registrations_accepted, registrations_rejected, ...`, in
+/// processing order.
+fn count_columns() -> Vec<String> {
+    RecordKind::ALL
+        .iter()
+        .flat_map(|k| {
+            let name = k.name().to_ascii_lowercase();
+            [format!("{name}_accepted"), format!("{name}_rejected")]
+        })
+        .collect()
+}
+
+static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
+    let counts = count_columns();
+    let placeholders: Vec<String> = (7..7 + counts.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO batches (partner_id, tenant, received_at, status, duration_ms, body_bytes, {}, error) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, {}, ?{}) RETURNING id",
+        counts.join(", "),
+        placeholders.join(", "),
+        7 + counts.len()
+    )
+});
 
 /// Records a batch and its rejected entries (already JSON); answers its id.
 pub fn insert_batch<'e>(
@@ -14,34 +41,26 @@ pub fn insert_batch<'e>(
     batch: &NewBatch,
     rejected: impl IntoIterator<Item = &'e str>,
 ) -> rusqlite::Result<i64> {
-    let c = &batch.counts;
+    let received_at = db_date(&batch.received_at);
+    let tenant = scope.tenant.as_str();
+    let counts: Vec<usize> = batch
+        .counts
+        .iter()
+        .flat_map(|(_, c)| [c.accepted, c.rejected])
+        .collect();
+    let mut params: Vec<&dyn ToSql> = vec![
+        &scope.partner_id,
+        &tenant,
+        &received_at,
+        &batch.status,
+        &batch.duration_ms,
+        &batch.body_bytes,
+    ];
+    params.extend(counts.iter().map(|n| n as &dyn ToSql));
+    params.push(&batch.error);
     let id = conn
-        .prepare_cached(
-            "INSERT INTO batches (partner_id, tenant, received_at, status, duration_ms, body_bytes, \
-             registrations_accepted, registrations_rejected, sales_accepted, sales_rejected, \
-             claims_accepted, claims_rejected, cancellations_accepted, cancellations_rejected, error) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
-        )?
-        .query_row(
-            params![
-                scope.partner_id,
-                scope.tenant.as_str(),
-                db_date(&batch.received_at),
-                batch.status,
-                batch.duration_ms,
-                batch.body_bytes,
-                c.registrations.accepted,
-                c.registrations.rejected,
-                c.sales.accepted,
-                c.sales.rejected,
-                c.claims.accepted,
-                c.claims.rejected,
-                c.cancellations.accepted,
-                c.cancellations.rejected,
-                batch.error,
-            ],
-            |row| row.get(0),
-        )?;
+        .prepare_cached(&INSERT_BATCH)?
+        .query_row(params_from_iter(params), |row| row.get(0))?;
     let mut stmt =
         conn.prepare_cached("INSERT INTO batch_rejections (batch_id, position, entry) VALUES (?1, ?2, ?3)")?;
     for (position, entry) in rejected.into_iter().enumerate() {
@@ -56,17 +75,24 @@ pub fn prune_batches(conn: &Connection, cutoff: &chrono::DateTime<chrono::Utc>) 
         .execute([db_date(cutoff)])
 }
 
-const SUMMARY_COLUMNS: &str = "id, tenant, received_at, status, duration_ms, body_bytes, \
-    registrations_accepted, registrations_rejected, sales_accepted, sales_rejected, claims_accepted, \
-    claims_rejected, cancellations_accepted, cancellations_rejected, error";
+static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "id, tenant, received_at, status, duration_ms, body_bytes, {}, error",
+        count_columns().join(", ")
+    )
+});
 
 fn summary(row: &Row) -> rusqlite::Result<BatchSummary> {
-    let count = |a: usize, r: usize| -> rusqlite::Result<Counts> {
-        Ok(Counts {
-            accepted: row.get(a)?,
-            rejected: row.get(r)?,
-        })
-    };
+    let mut counts = TypeCounts::default();
+    for (i, kind) in RecordKind::ALL.into_iter().enumerate() {
+        counts.set(
+            kind,
+            Counts {
+                accepted: row.get(6 + 2 * i)?,
+                rejected: row.get(7 + 2 * i)?,
+            },
+        );
+    }
     let tenant: String = row.get(1)?;
     Ok(BatchSummary {
         batch_id: row.get(0)?,
@@ -75,13 +101,8 @@ fn summary(row: &Row) -> rusqlite::Result<BatchSummary> {
         status: row.get(3)?,
         duration_ms: row.get(4)?,
         bytes: row.get(5)?,
-        counts: TypeCounts {
-            registrations: count(6, 7)?,
-            sales: count(8, 9)?,
-            claims: count(10, 11)?,
-            cancellations: count(12, 13)?,
-        },
-        error: row.get(14)?,
+        counts,
+        error: row.get(6 + 2 * RecordKind::ALL.len())?,
     })
 }
 
@@ -97,8 +118,9 @@ pub fn list_batches(
         .query_row(params![scope.partner_id, scope.tenant.as_str()], |r| r.get(0))?;
     let offset = u64::from(page.saturating_sub(1)) * u64::from(page_size);
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SUMMARY_COLUMNS} FROM batches WHERE partner_id = ?1 AND tenant = ?2 \
-         ORDER BY id DESC LIMIT ?3 OFFSET ?4"
+        "SELECT {} FROM batches WHERE partner_id = ?1 AND tenant = ?2 \
+         ORDER BY id DESC LIMIT ?3 OFFSET ?4",
+        *SUMMARY_COLUMNS
     ))?;
     let rows = stmt.query_map(
         params![scope.partner_id, scope.tenant.as_str(), page_size, offset],
@@ -115,7 +137,8 @@ pub fn find_batch(
 ) -> rusqlite::Result<Option<(BatchSummary, Vec<Box<RawValue>>)>> {
     let found = conn
         .prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM batches WHERE id = ?1 AND partner_id = ?2 AND tenant = ?3"
+            "SELECT {} FROM batches WHERE id = ?1 AND partner_id = ?2 AND tenant = ?3",
+            *SUMMARY_COLUMNS
         ))?
         .query_row(params![id, scope.partner_id, scope.tenant.as_str()], summary)
         .optional()?;
@@ -134,7 +157,10 @@ pub fn find_batch(
 /// Deletes everything of one partner's tenant: its records and its batch history.
 pub fn reset_tenant(conn: &Connection, scope: Scope) -> rusqlite::Result<()> {
     // Claims and cancellations first: they reference registrations.
-    for table in ["claims", "cancellations", "sales", "registrations", "batches"] {
+    let (children, parents): (Vec<RecordKind>, Vec<RecordKind>) =
+        RecordKind::ALL.into_iter().partition(|k| k.belongs_to_registration());
+    let records = children.into_iter().chain(parents).map(table);
+    for table in records.chain(["batches"]) {
         conn.execute(
             &format!("DELETE FROM {table} WHERE partner_id = ?1 AND tenant = ?2"),
             params![scope.partner_id, scope.tenant.as_str()],

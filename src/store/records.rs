@@ -3,12 +3,13 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::types::{ToSqlOutput, Type, Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 
 use super::Scope;
-use crate::records::{Cancellation, Claim, Registration, Sale};
+use crate::records::{Claim, OwnedValue, Record, RecordKind, Value};
 use crate::status::{CancellationRef, RegistrationUsage};
+use crate::wire::Kind;
 
 /// What an upsert did to the stored record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -39,29 +40,94 @@ fn get_opt_date(row: &Row, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>
     }
 }
 
+/// A record kind's table.
+pub(super) fn table(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Registrations => "registrations",
+        RecordKind::Sales => "sales",
+        RecordKind::Claims => "claims",
+        RecordKind::Cancellations => "cancellations",
+    }
+}
+
+/// The stored columns of a kind's fields, in declaration order: a field's Rust name, and
+/// money columns say their unit (`tpp_price_cents`).
+fn columns(kind: RecordKind) -> Vec<String> {
+    kind.fields()
+        .iter()
+        .zip(kind.columns())
+        .map(|(spec, column)| match spec.kind {
+            Kind::Money => format!("{column}_cents"),
+            _ => (*column).to_owned(),
+        })
+        .collect()
+}
+
+/// The SQL of one record kind, made once from its declaration.
+struct Statements {
+    upsert: String,
+    select: String,
+}
+
+static STATEMENTS: LazyLock<[Statements; 4]> = LazyLock::new(|| RecordKind::ALL.map(statements));
+
+fn statements_of(kind: RecordKind) -> &'static Statements {
+    let i = RecordKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .expect("ALL has every kind");
+    &STATEMENTS[i]
+}
+
 /// `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE something changed RETURNING revision`:
 /// no row back means unchanged, revision 1 inserted, more updated. Parameters: ?1 partner_id,
-/// ?2 tenant, then the columns in order, then the time of the batch.
-fn upsert_sql(table: &str, columns: &[&str], key: &[&str]) -> String {
-    let now = columns.len() + 3;
+/// ?2 tenant, then registration_id (claims and cancellations), then the fields in order, then
+/// the time of the batch. And the GET lookup by ShopID and InvoiceNumber (and OrgID).
+fn statements(kind: RecordKind) -> Statements {
+    let fields = columns(kind);
+    let key: Vec<&str> = kind
+        .key()
+        .iter()
+        .map(|name| {
+            let i = kind
+                .fields()
+                .iter()
+                .position(|f| f.name == *name)
+                .expect("a key names declared fields");
+            fields[i].as_str()
+        })
+        .collect();
+    let mut all: Vec<&str> = Vec::new();
+    if kind.belongs_to_registration() {
+        all.push("registration_id");
+    }
+    all.extend(fields.iter().map(String::as_str));
+    let now = all.len() + 3;
     let placeholders: Vec<String> = (3..now).map(|i| format!("?{i}")).collect();
-    let changing: Vec<&str> = columns.iter().copied().filter(|c| !key.contains(c)).collect();
+    let changing: Vec<&str> = all.iter().copied().filter(|c| !key.contains(c)).collect();
     let set: Vec<String> = changing.iter().map(|c| format!("{c} = excluded.{c}")).collect();
     let excluded: Vec<String> = changing.iter().map(|c| format!("excluded.{c}")).collect();
-    format!(
+    let table = table(kind);
+    let upsert = format!(
         "INSERT INTO {table} (partner_id, tenant, {cols}, created_at, updated_at, revision) \
          VALUES (?1, ?2, {vals}, ?{now}, ?{now}, 1) \
          ON CONFLICT (partner_id, tenant, {key}) DO UPDATE SET {set}, \
          updated_at = excluded.updated_at, revision = revision + 1 \
          WHERE ({changing}) IS NOT ({excluded}) \
          RETURNING revision",
-        cols = columns.join(", "),
+        cols = all.join(", "),
         vals = placeholders.join(", "),
         key = key.join(", "),
         set = set.join(", "),
         changing = changing.join(", "),
         excluded = excluded.join(", "),
-    )
+    );
+    let select = format!(
+        "SELECT {} FROM {table} WHERE partner_id = ?1 AND tenant = ?2 AND shop_id = ?3 \
+         AND invoice_number = ?4 AND (?5 IS NULL OR org_id = ?5) ORDER BY id",
+        fields.join(", ")
+    );
+    Statements { upsert, select }
 }
 
 fn action(revision: Option<i64>) -> Action {
@@ -72,154 +138,68 @@ fn action(revision: Option<i64>) -> Action {
     }
 }
 
-const REGISTRATION_COLUMNS: &[&str] = &[
-    "org_id",
-    "shop_id",
-    "invoice_number",
-    "plan_enroll_date",
-    "employee_id",
-    "customer_id",
-    "vehicle_year",
-    "vehicle_make",
-    "vehicle_model",
-    "vin",
-    "current_mileage",
-    "tires_covered",
-    "tpp_price_cents",
-    "tire_brand",
-    "tire_model",
-    "tire_size",
-    "tire_price_cents",
-    "tire_cost_cents",
-    "tire_dot1",
-    "tire_dot2",
-    "tire_dot3",
-    "tire_dot4",
-    "tire_dot5",
-    "tire_dot6",
-    "commercial_vehicle",
-];
-static UPSERT_REGISTRATION: LazyLock<String> =
-    LazyLock::new(|| upsert_sql("registrations", REGISTRATION_COLUMNS, &["shop_id", "invoice_number"]));
+/// A field's value as SQLite stores it: dates as sortable text, flags as 0/1.
+struct Param<'a>(Value<'a>);
 
-pub fn upsert_registration(conn: &Connection, scope: Scope, r: &Registration, now: &str) -> rusqlite::Result<Action> {
-    let mut stmt = conn.prepare_cached(&UPSERT_REGISTRATION)?;
-    stmt.query_row(
-        params![
-            scope.partner_id,
-            scope.tenant.as_str(),
-            r.org_id,
-            r.shop_id,
-            r.invoice_number,
-            db_date(&r.plan_enroll_date),
-            r.employee_id,
-            r.customer_id,
-            r.vehicle_year,
-            r.vehicle_make,
-            r.vehicle_model,
-            r.vin,
-            r.current_mileage,
-            r.tires_covered,
-            r.tpp_price,
-            r.tire_brand,
-            r.tire_model,
-            r.tire_size,
-            r.tire_price,
-            r.tire_cost,
-            r.tire_dot1,
-            r.tire_dot2,
-            r.tire_dot3,
-            r.tire_dot4,
-            r.tire_dot5,
-            r.tire_dot6,
-            r.commercial_vehicle,
-            now
-        ],
-        |row| row.get(0),
-    )
-    .optional()
-    .map(action)
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            Value::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+            Value::Number(Some(n)) => ToSqlOutput::Owned(SqlValue::Integer(n)),
+            Value::Number(None) | Value::Date(None) => ToSqlOutput::Owned(SqlValue::Null),
+            Value::Date(Some(d)) => ToSqlOutput::Owned(SqlValue::Text(db_date(&d))),
+            Value::Flag(b) => ToSqlOutput::Owned(SqlValue::Integer(i64::from(b))),
+        })
+    }
 }
 
-const CLAIM_COLUMNS: &[&str] = &[
-    "registration_id",
-    "org_id",
-    "shop_id",
-    "invoice_number",
-    "claim_date",
-    "repair_shop_id",
-    "repair_invoice_number",
-    "vin",
-    "vehicle_mileage",
-    "tire_claim_count",
-    "credit_amount_cents",
-    "cost_per_unit_cents",
-    "service_type",
-    "service_description",
-    "tire_location1",
-    "tire_location2",
-    "tire_location3",
-    "tire_location4",
-    "tire_location5",
-    "tire_location6",
-    "tire_brand",
-    "tire_model",
-    "tire_size",
-    "tire_price_cents",
-    "tire_cost_cents",
-];
-const CLAIM_KEY: &[&str] = &[
-    "shop_id",
-    "invoice_number",
-    "org_id",
-    "repair_shop_id",
-    "repair_invoice_number",
-];
-static UPSERT_CLAIM: LazyLock<String> = LazyLock::new(|| upsert_sql("claims", CLAIM_COLUMNS, CLAIM_KEY));
-
-pub fn upsert_claim(
+/// Inserts the record, or updates the stored one with its natural key; answers what changed.
+/// `registration_id` is the registration a claim or cancellation is filed against.
+pub fn upsert<T: Record>(
     conn: &Connection,
     scope: Scope,
-    registration_id: i64,
-    c: &Claim,
+    registration_id: Option<i64>,
+    record: &T,
     now: &str,
 ) -> rusqlite::Result<Action> {
-    let mut stmt = conn.prepare_cached(&UPSERT_CLAIM)?;
-    stmt.query_row(
-        params![
-            scope.partner_id,
-            scope.tenant.as_str(),
-            registration_id,
-            c.org_id,
-            c.shop_id,
-            c.invoice_number,
-            db_date(&c.claim_date),
-            c.repair_shop_id,
-            c.repair_invoice_number,
-            c.vin,
-            c.vehicle_mileage,
-            c.tire_claim_count,
-            c.credit_amount,
-            c.cost_per_unit,
-            c.service_type,
-            c.service_description,
-            c.tire_location1,
-            c.tire_location2,
-            c.tire_location3,
-            c.tire_location4,
-            c.tire_location5,
-            c.tire_location6,
-            c.tire_brand,
-            c.tire_model,
-            c.tire_size,
-            c.tire_price,
-            c.tire_cost,
-            now
-        ],
-        |row| row.get(0),
-    )
-    .optional()
-    .map(action)
+    debug_assert_eq!(registration_id.is_some(), T::KIND.belongs_to_registration());
+    let values: Vec<Param> = record.values().into_iter().map(Param).collect();
+    let tenant = scope.tenant.as_str();
+    let mut params: Vec<&dyn ToSql> = Vec::with_capacity(values.len() + 4);
+    params.push(&scope.partner_id);
+    params.push(&tenant);
+    if let Some(id) = &registration_id {
+        params.push(id);
+    }
+    params.extend(values.iter().map(|v| v as &dyn ToSql));
+    params.push(&now);
+    let mut stmt = conn.prepare_cached(&statements_of(T::KIND).upsert)?;
+    stmt.query_row(params_from_iter(params), |row| row.get(0))
+        .optional()
+        .map(action)
+}
+
+/// Reads a stored record: its columns in declaration order.
+fn from_row<T: Record>(row: &Row) -> rusqlite::Result<T> {
+    let values = T::FIELDS
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            Ok(match spec.kind {
+                Kind::Text(_) => OwnedValue::Text(row.get(i)?),
+                Kind::Int { .. } | Kind::Money => OwnedValue::Number(row.get(i)?),
+                Kind::Date => OwnedValue::Date(get_opt_date(row, i)?),
+                Kind::Flag => OwnedValue::Flag(row.get(i)?),
+            })
+        })
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    T::from_values(values).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            Type::Null,
+            format!("a stored {} does not fit its declaration", T::NAME).into(),
+        )
+    })
 }
 
 /// TireClaimCount of the stored claim with the same natural key, 0 when there is none.
@@ -243,100 +223,6 @@ pub fn stored_claim_count(conn: &Connection, scope: Scope, c: &Claim) -> rusqlit
         )
         .optional()?;
     Ok(n.unwrap_or(0))
-}
-
-const SALE_COLUMNS: &[&str] = &[
-    "org_id",
-    "shop_id",
-    "invoice_number",
-    "sale_date",
-    "tire_count",
-    "tire_brand",
-    "tire_model",
-    "tire_size",
-    "tire_price_cents",
-    "tire_cost_cents",
-];
-const SALE_KEY: &[&str] = &[
-    "shop_id",
-    "invoice_number",
-    "org_id",
-    "tire_brand",
-    "tire_model",
-    "tire_size",
-];
-static UPSERT_SALE: LazyLock<String> = LazyLock::new(|| upsert_sql("sales", SALE_COLUMNS, SALE_KEY));
-
-pub fn upsert_sale(conn: &Connection, scope: Scope, s: &Sale, now: &str) -> rusqlite::Result<Action> {
-    let mut stmt = conn.prepare_cached(&UPSERT_SALE)?;
-    stmt.query_row(
-        params![
-            scope.partner_id,
-            scope.tenant.as_str(),
-            s.org_id,
-            s.shop_id,
-            s.invoice_number,
-            db_date(&s.sale_date),
-            s.tire_count,
-            s.tire_brand,
-            s.tire_model,
-            s.tire_size,
-            s.tire_price,
-            s.tire_cost,
-            now
-        ],
-        |row| row.get(0),
-    )
-    .optional()
-    .map(action)
-}
-
-const CANCELLATION_COLUMNS: &[&str] = &[
-    "registration_id",
-    "org_id",
-    "shop_id",
-    "invoice_number",
-    "cancel_shop_id",
-    "cancel_invoice_number",
-    "tire_cancel_count",
-    "cancel_date",
-];
-const CANCELLATION_KEY: &[&str] = &[
-    "shop_id",
-    "invoice_number",
-    "org_id",
-    "cancel_shop_id",
-    "cancel_invoice_number",
-];
-static UPSERT_CANCELLATION: LazyLock<String> =
-    LazyLock::new(|| upsert_sql("cancellations", CANCELLATION_COLUMNS, CANCELLATION_KEY));
-
-pub fn upsert_cancellation(
-    conn: &Connection,
-    scope: Scope,
-    registration_id: i64,
-    c: &Cancellation,
-    now: &str,
-) -> rusqlite::Result<Action> {
-    let mut stmt = conn.prepare_cached(&UPSERT_CANCELLATION)?;
-    stmt.query_row(
-        params![
-            scope.partner_id,
-            scope.tenant.as_str(),
-            registration_id,
-            c.org_id,
-            c.shop_id,
-            c.invoice_number,
-            c.cancel_shop_id,
-            c.cancel_invoice_number,
-            c.tire_cancel_count,
-            db_date(&c.cancel_date),
-            now
-        ],
-        |row| row.get(0),
-    )
-    .optional()
-    .map(action)
 }
 
 /// A registration (by ShopID and InvoiceNumber, optionally narrowed by OrgID) with the totals
@@ -406,22 +292,9 @@ pub struct Lookup {
     pub org_id: Option<String>,
 }
 
-fn select_sql(table: &str, columns: &[&str]) -> String {
-    format!(
-        "SELECT {} FROM {table} WHERE partner_id = ?1 AND tenant = ?2 AND shop_id = ?3 \
-         AND invoice_number = ?4 AND (?5 IS NULL OR org_id = ?5) ORDER BY id",
-        columns.join(", ")
-    )
-}
-
-fn select<T>(
-    conn: &Connection,
-    sql: &str,
-    scope: Scope,
-    key: &Lookup,
-    map: impl FnMut(&Row) -> rusqlite::Result<T>,
-) -> rusqlite::Result<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
+/// The records of one kind a GET names, in the order they were first stored.
+pub fn find<T: Record>(conn: &Connection, scope: Scope, key: &Lookup) -> rusqlite::Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(&statements_of(T::KIND).select)?;
     let rows = stmt.query_map(
         params![
             scope.partner_id,
@@ -430,112 +303,9 @@ fn select<T>(
             key.invoice_number,
             key.org_id
         ],
-        map,
+        from_row::<T>,
     )?;
     rows.collect()
-}
-
-static SELECT_REGISTRATIONS: LazyLock<String> = LazyLock::new(|| select_sql("registrations", REGISTRATION_COLUMNS));
-
-pub fn find_registrations(conn: &Connection, scope: Scope, key: &Lookup) -> rusqlite::Result<Vec<Registration>> {
-    select(conn, &SELECT_REGISTRATIONS, scope, key, |row| {
-        Ok(Registration {
-            org_id: row.get(0)?,
-            shop_id: row.get(1)?,
-            invoice_number: row.get(2)?,
-            plan_enroll_date: get_date(row, 3)?,
-            employee_id: row.get(4)?,
-            customer_id: row.get(5)?,
-            vehicle_year: row.get(6)?,
-            vehicle_make: row.get(7)?,
-            vehicle_model: row.get(8)?,
-            vin: row.get(9)?,
-            current_mileage: row.get(10)?,
-            tires_covered: row.get(11)?,
-            tpp_price: row.get(12)?,
-            tire_brand: row.get(13)?,
-            tire_model: row.get(14)?,
-            tire_size: row.get(15)?,
-            tire_price: row.get(16)?,
-            tire_cost: row.get(17)?,
-            tire_dot1: row.get(18)?,
-            tire_dot2: row.get(19)?,
-            tire_dot3: row.get(20)?,
-            tire_dot4: row.get(21)?,
-            tire_dot5: row.get(22)?,
-            tire_dot6: row.get(23)?,
-            commercial_vehicle: row.get(24)?,
-        })
-    })
-}
-
-static SELECT_CLAIMS: LazyLock<String> = LazyLock::new(|| select_sql("claims", &CLAIM_COLUMNS[1..]));
-
-pub fn find_claims(conn: &Connection, scope: Scope, key: &Lookup) -> rusqlite::Result<Vec<Claim>> {
-    select(conn, &SELECT_CLAIMS, scope, key, |row| {
-        Ok(Claim {
-            org_id: row.get(0)?,
-            shop_id: row.get(1)?,
-            invoice_number: row.get(2)?,
-            claim_date: get_date(row, 3)?,
-            repair_shop_id: row.get(4)?,
-            repair_invoice_number: row.get(5)?,
-            vin: row.get(6)?,
-            vehicle_mileage: row.get(7)?,
-            tire_claim_count: row.get(8)?,
-            credit_amount: row.get(9)?,
-            cost_per_unit: row.get(10)?,
-            service_type: row.get(11)?,
-            service_description: row.get(12)?,
-            tire_location1: row.get(13)?,
-            tire_location2: row.get(14)?,
-            tire_location3: row.get(15)?,
-            tire_location4: row.get(16)?,
-            tire_location5: row.get(17)?,
-            tire_location6: row.get(18)?,
-            tire_brand: row.get(19)?,
-            tire_model: row.get(20)?,
-            tire_size: row.get(21)?,
-            tire_price: row.get(22)?,
-            tire_cost: row.get(23)?,
-        })
-    })
-}
-
-static SELECT_SALES: LazyLock<String> = LazyLock::new(|| select_sql("sales", SALE_COLUMNS));
-
-pub fn find_sales(conn: &Connection, scope: Scope, key: &Lookup) -> rusqlite::Result<Vec<Sale>> {
-    select(conn, &SELECT_SALES, scope, key, |row| {
-        Ok(Sale {
-            org_id: row.get(0)?,
-            shop_id: row.get(1)?,
-            invoice_number: row.get(2)?,
-            sale_date: get_date(row, 3)?,
-            tire_count: row.get(4)?,
-            tire_brand: row.get(5)?,
-            tire_model: row.get(6)?,
-            tire_size: row.get(7)?,
-            tire_price: row.get(8)?,
-            tire_cost: row.get(9)?,
-        })
-    })
-}
-
-static SELECT_CANCELLATIONS: LazyLock<String> =
-    LazyLock::new(|| select_sql("cancellations", &CANCELLATION_COLUMNS[1..]));
-
-pub fn find_cancellations(conn: &Connection, scope: Scope, key: &Lookup) -> rusqlite::Result<Vec<Cancellation>> {
-    select(conn, &SELECT_CANCELLATIONS, scope, key, |row| {
-        Ok(Cancellation {
-            org_id: row.get(0)?,
-            shop_id: row.get(1)?,
-            invoice_number: row.get(2)?,
-            cancel_shop_id: row.get(3)?,
-            cancel_invoice_number: row.get(4)?,
-            tire_cancel_count: row.get(5)?,
-            cancel_date: get_date(row, 6)?,
-        })
-    })
 }
 
 /// Answers when the database can be read.
@@ -546,6 +316,30 @@ pub fn ping(conn: &Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// schema.sql and the record declarations name the same columns.
+    #[test]
+    fn every_declared_field_has_its_column_in_the_schema() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(crate::store::SCHEMA).unwrap();
+        for kind in RecordKind::ALL {
+            let mut stmt = conn.prepare(&format!("PRAGMA table_info({})", table(kind))).unwrap();
+            let in_schema: Vec<String> = stmt
+                .query_map([], |row| row.get::<_, String>(1))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let mut declared = columns(kind);
+            declared.extend(["id", "partner_id", "tenant", "created_at", "updated_at", "revision"].map(String::from));
+            if kind.belongs_to_registration() {
+                declared.push("registration_id".into());
+            }
+            let (mut a, mut b) = (in_schema.clone(), declared.clone());
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "{}", table(kind));
+        }
+    }
 
     #[test]
     fn stored_dates_have_fixed_width_and_sort_as_text() {

@@ -1,0 +1,187 @@
+//! One declaration per record type. `record!` turns a list of fields (Rust name, wire name,
+//! kind, required) into the struct, its data dictionary (`FIELDS`), its decoder, its natural key,
+//! its GET shape (`Serialize`) and its stored values (`values` / `from_values`, whose column
+//! names are the Rust names). Nothing else lists a record's fields.
+
+use chrono::{DateTime, Utc};
+use serde::Serializer;
+
+use super::serde_out;
+use crate::wire::Kind;
+
+/// A field's value, borrowed, in the few shapes a value is stored or shown in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    Text(&'a str),
+    /// A count, a mileage, or money in cents; `None` when it was not sent.
+    Number(Option<i64>),
+    Date(Option<DateTime<Utc>>),
+    Flag(bool),
+}
+
+/// A field's value, owned: what a store reads back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnedValue {
+    Text(String),
+    Number(Option<i64>),
+    Date(Option<DateTime<Utc>>),
+    Flag(bool),
+}
+
+/// The Rust types a record's fields have, and the value shape each takes.
+pub trait FieldType: Default {
+    fn value(&self) -> Value<'_>;
+    /// `None` when the value has another shape (a declaration whose type does not fit its kind,
+    /// which the records' round-trip tests catch).
+    fn from_value(v: OwnedValue) -> Option<Self>;
+}
+
+impl FieldType for String {
+    fn value(&self) -> Value<'_> {
+        Value::Text(self)
+    }
+    fn from_value(v: OwnedValue) -> Option<Self> {
+        match v {
+            OwnedValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A required count or amount (0 when absent: only on a record that is refused anyway).
+impl FieldType for i64 {
+    fn value(&self) -> Value<'_> {
+        Value::Number(Some(*self))
+    }
+    fn from_value(v: OwnedValue) -> Option<Self> {
+        match v {
+            OwnedValue::Number(n) => Some(n.unwrap_or_default()),
+            _ => None,
+        }
+    }
+}
+
+/// An optional count or amount.
+impl FieldType for Option<i64> {
+    fn value(&self) -> Value<'_> {
+        Value::Number(*self)
+    }
+    fn from_value(v: OwnedValue) -> Option<Self> {
+        match v {
+            OwnedValue::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// A required date.
+impl FieldType for DateTime<Utc> {
+    fn value(&self) -> Value<'_> {
+        Value::Date(Some(*self))
+    }
+    fn from_value(v: OwnedValue) -> Option<Self> {
+        match v {
+            // Absent only on a record that is refused anyway (it is required).
+            OwnedValue::Date(d) => Some(d.unwrap_or_default()),
+            _ => None,
+        }
+    }
+}
+
+impl FieldType for bool {
+    fn value(&self) -> Value<'_> {
+        Value::Flag(*self)
+    }
+    fn from_value(v: OwnedValue) -> Option<Self> {
+        match v {
+            OwnedValue::Flag(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// A value as the guide's GET examples show it: dates in RFC 3339 UTC (`""` when none), money
+/// as a JSON number of dollars, empty numbers as 0, flags as "true"/"false".
+pub(super) struct Shown<'a>(pub Kind, pub Value<'a>);
+
+impl serde::Serialize for Shown<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (self.0, self.1) {
+            (_, Value::Text(t)) => s.serialize_str(t),
+            (Kind::Money, Value::Number(n)) => serde_out::money(&n.unwrap_or(0), s),
+            (_, Value::Number(n)) => s.serialize_i64(n.unwrap_or(0)),
+            (_, Value::Date(d)) => serde_out::opt_date(&d, s),
+            (_, Value::Flag(b)) => serde_out::flag(&b, s),
+        }
+    }
+}
+
+/// Declares a record type: see the module's documentation.
+///
+/// ```ignore
+/// record! {
+///     /// What it is.
+///     pub struct Sale as Sales {
+///         org_id: String = "OrgID", Text(50), optional;
+///         ...
+///     }
+///     key: ["OrgID", "ShopID", ...]
+/// }
+/// ```
+macro_rules! record {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident as $kind:ident {
+            $(
+                $(#[$fmeta:meta])*
+                $field:ident : $ty:ty = $wire:literal, $fkind:expr, $req:ident $(, aliases $aliases:expr)?;
+            )*
+        }
+        key: [$($key:literal),* $(,)?]
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty, )*
+        }
+
+        impl $crate::records::Record for $name {
+            const KIND: $crate::records::RecordKind = $crate::records::RecordKind::$kind;
+            const FIELDS: &'static [$crate::wire::FieldSpec] = &[
+                $(
+                    $crate::wire::FieldSpec::new($wire, $fkind, record!(@required $req))
+                        $(.with_aliases($aliases))?
+                ),*
+            ];
+            const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),*];
+            const KEY: &'static [&'static str] = &[$($key),*];
+
+            fn read(r: &mut $crate::records::FieldReader<'_, '_>) -> Self {
+                $name {
+                    $( $field: r.get($wire), )*
+                }
+            }
+
+            fn values(&self) -> Vec<$crate::records::Value<'_>> {
+                vec![$( $crate::records::FieldType::value(&self.$field) ),*]
+            }
+
+            fn from_values(values: Vec<$crate::records::OwnedValue>) -> Option<Self> {
+                let mut values = values.into_iter();
+                Some($name {
+                    $( $field: $crate::records::FieldType::from_value(values.next()?)?, )*
+                })
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                $crate::records::serialize_record(self, s)
+            }
+        }
+    };
+    (@required required) => { true };
+    (@required optional) => { false };
+}
+
+pub(crate) use record;

@@ -1,6 +1,7 @@
--- warranty-gateway schema, version 3. Applied at start-up inside one transaction when the
--- database's user_version is lower; every statement is idempotent, so an older database gains
--- what the newer versions add (2: the batch history; 3: the health probe). PRAGMA user_version records the version applied.
+-- warranty-gateway's SQLite schema, complete: what the numbered migrations in
+-- migrations/sqlite/ produce, applied in order (at start-up, or by `warranty-gateway migrate`).
+-- It is not applied itself; it is the one place to read the whole schema, and a test
+-- (store::migrations) checks that it and the migrations agree.
 --
 -- Every row belongs to one partner (partner_id) and one tenant ('live' or 'test'): the natural
 -- keys below all start with both, so tenants and partners can never meet.
@@ -122,7 +123,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS cancellations_key
     ON cancellations (partner_id, tenant, shop_id, invoice_number, org_id, cancel_shop_id, cancel_invoice_number);
 CREATE INDEX IF NOT EXISTS cancellations_registration ON cancellations (registration_id);
 
--- Version 2: the history of every POST (live and test), for partners debugging their
+-- The history of every POST (live and test), for partners debugging their
 -- integration and support staff chasing last night's upload. Pruned after the retention period.
 CREATE TABLE IF NOT EXISTS batches (
     id                      INTEGER PRIMARY KEY,
@@ -160,5 +161,3 @@ CREATE TABLE IF NOT EXISTS health_probe (
     checks  INTEGER NOT NULL
 ) STRICT;
 INSERT OR IGNORE INTO health_probe (id, checks) VALUES (1, 0);
-
-PRAGMA user_version = 3;

@@ -9,7 +9,7 @@ use warranty_gateway::config::{CONFIG_ENV, Config, MIN_SECRET_BYTES};
 use warranty_gateway::import;
 use warranty_gateway::records::RecordKind;
 use warranty_gateway::startup::Application;
-use warranty_gateway::store::{Scope, Store, Tenant};
+use warranty_gateway::store::{self, Scope, Store, Tenant};
 use warranty_gateway::telemetry::{self, LogFormat};
 
 /// A server for the ABS Partner Integration API v2.
@@ -41,6 +41,8 @@ enum Command {
     },
     /// List the configured partners (never their secrets).
     Partners,
+    /// Bring the database up to this build's schema and exit (serve does it too, at start-up).
+    Migrate,
     /// Write a file of records for a partner, exactly as a POST would: a JSON batch (the POST
     /// body format) or a CSV file whose header row names the guide's fields. Exit code 0 when
     /// every record was written, 1 when some were, 2 when none were or the file is unusable.
@@ -122,6 +124,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                      use a long random one (openssl rand -hex 32)"
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let path = &config.database_path;
+            let applied = store::migrate_database(path)
+                .with_context(|| format!("cannot migrate the database {}", path.display()))?;
+            for m in &applied {
+                println!("applied V{}__{}", m.version, m.name);
+            }
+            let latest = store::latest_migration();
+            println!(
+                "{} is at V{}__{}{}",
+                path.display(),
+                latest.version,
+                latest.name,
+                if applied.is_empty() { " (nothing to do)" } else { "" }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Import {

@@ -15,10 +15,15 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub use batches::*;
 pub use records::*;
 
-/// The schema, applied at start-up.
+/// The complete schema the migrations produce (to read, and for the test that they agree).
 pub const SCHEMA: &str = include_str!("../../schema.sql");
-/// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+/// Before migrations, the schema version was `PRAGMA user_version` (1 to 3); the migrations
+/// upgrade such a database in place.
+const LAST_UNMIGRATED_VERSION: i64 = 3;
+
+mod embedded {
+    refinery::embed_migrations!("migrations/sqlite");
+}
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 16;
 
@@ -28,10 +33,87 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot create the database folder {path}: {source}")]
     Folder { path: PathBuf, source: std::io::Error },
-    #[error(
-        "the database has schema version {found}, newer than this build's {SCHEMA_VERSION}; run a newer warranty-gateway"
-    )]
-    SchemaTooNew { found: i64 },
+    #[error("the database was made by a newer warranty-gateway ({found}); run a newer build")]
+    SchemaTooNew { found: String },
+    #[error("migrating the database: {0}")]
+    Migration(#[source] refinery::Error),
+}
+
+/// A migration applied to a database, for the log and `warranty-gateway migrate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub version: i32,
+    pub name: String,
+}
+
+/// The newest migration this build knows.
+pub fn latest_migration() -> Applied {
+    let runner = embedded::migrations::runner();
+    let last = runner
+        .get_migrations()
+        .iter()
+        .max_by_key(|m| m.version())
+        .expect("there are migrations");
+    Applied {
+        version: last.version(),
+        name: last.name().to_owned(),
+    }
+}
+
+/// Brings the database up to this build's schema: the numbered migrations of
+/// migrations/sqlite/, each once, all in one transaction. A database a newer build migrated is
+/// refused rather than guessed at. Several processes opening one file at once: the one that
+/// waits retries.
+pub fn migrate(conn: &mut Connection) -> Result<Vec<Applied>, StoreError> {
+    let legacy: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if legacy > LAST_UNMIGRATED_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: format!("schema version {legacy}"),
+        });
+    }
+    let runner = embedded::migrations::runner().set_grouped(true);
+    let mut attempt = 0;
+    loop {
+        match runner.run(conn) {
+            Ok(report) => {
+                return Ok(report
+                    .applied_migrations()
+                    .iter()
+                    .map(|m| Applied {
+                        version: m.version(),
+                        name: m.name().to_owned(),
+                    })
+                    .collect());
+            }
+            Err(e) if attempt < 50 && migration_busy(&e) => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => {
+                return Err(match e.kind() {
+                    refinery::error::Kind::MissingVersion(m) => StoreError::SchemaTooNew {
+                        found: format!("its migration V{}__{} is unknown to this build", m.version(), m.name()),
+                    },
+                    _ => StoreError::Migration(e),
+                });
+            }
+        }
+    }
+}
+
+/// Whether a migration failed only because another process held the database.
+fn migration_busy(e: &refinery::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        if let Some(sqlite) = err.downcast_ref::<rusqlite::Error>() {
+            return matches!(
+                sqlite.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            );
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Why the database cannot take a request now, when the error is a storage fault rather than a
@@ -110,18 +192,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and applies the schema.
+    /// Opens (creating if needed) the database and migrates it to this build's schema.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
-                path: dir.to_owned(),
-                source,
-            })?;
+        let mut writer = open_writer(path)?;
+        for m in migrate(&mut writer)? {
+            tracing::info!(version = m.version, name = %m.name, "database migrated");
         }
-        let mut writer = Connection::open(path)?;
-        configure(&writer)?;
-        writer.pragma_update(None, "journal_mode", "WAL")?;
-        apply_schema(&mut writer)?;
         Ok(Store {
             path: path.to_owned(),
             writer: Mutex::new(writer),
@@ -236,6 +312,27 @@ impl Store {
     }
 }
 
+/// The read-write connection to a database file (made, with its folder, if need be), in WAL
+/// mode.
+fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    let writer = Connection::open(path)?;
+    configure(&writer)?;
+    writer.pragma_update(None, "journal_mode", "WAL")?;
+    Ok(writer)
+}
+
+/// Migrates a database file (made if need be) without serving it: `warranty-gateway migrate`,
+/// for deploy pipelines. Answers the migrations applied now.
+pub fn migrate_database(path: &Path) -> Result<Vec<Applied>, StoreError> {
+    migrate(&mut open_writer(path)?)
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -244,15 +341,93 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn apply_schema(conn: &mut Connection) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew { found: version });
+#[cfg(test)]
+mod migration_tests {
+    use super::*;
+
+    /// Every table and index as SQLite keeps it, comments and spacing aside.
+    fn describe(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' \
+                 AND name != 'refinery_schema_history' ORDER BY type, name",
+            )
+            .unwrap();
+        stmt.query_map([], |row| {
+            let sql: Option<String> = row.get(2)?;
+            let sql = sql
+                .unwrap_or_default()
+                .lines()
+                .map(|l| l.split("--").next().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+            Ok(format!(
+                "{} {}: {sql}",
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?
+            ))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
     }
-    if version < SCHEMA_VERSION {
-        tx.execute_batch(SCHEMA)?;
+
+    #[test]
+    fn schema_sql_is_what_the_migrations_make() {
+        let mut migrated = Connection::open_in_memory().unwrap();
+        let applied = migrate(&mut migrated).unwrap();
+        assert_eq!(applied.last(), Some(&latest_migration()));
+        let from_schema = Connection::open_in_memory().unwrap();
+        from_schema.execute_batch(SCHEMA).unwrap();
+        assert_eq!(describe(&migrated), describe(&from_schema));
+        // Once applied, nothing more to do.
+        assert_eq!(migrate(&mut migrated).unwrap(), vec![]);
     }
-    tx.commit()?;
-    Ok(())
+
+    #[test]
+    fn a_database_from_before_migrations_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        {
+            // What the builds before migrations made: the version-2 schema, user_version 2.
+            let conn = Connection::open(&path).unwrap();
+            let v2: String = SCHEMA.split("-- One row the health check").next().unwrap().to_owned();
+            conn.execute_batch(&v2).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute(
+                "INSERT INTO batches (partner_id, tenant, received_at, status, duration_ms, body_bytes, \
+                 registrations_accepted, registrations_rejected, sales_accepted, sales_rejected, \
+                 claims_accepted, claims_rejected, cancellations_accepted, cancellations_rejected) \
+                 VALUES (1, 'live', '2026-01-01T00:00:00.000000Z', 200, 1, 2, 1, 0, 0, 0, 0, 0, 0, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let count: i64 = store
+            .read(|tx| tx.query_row("SELECT count(*) FROM batches", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(count, 1);
+        assert_eq!(store.health(), Ok(()));
+    }
+
+    #[test]
+    fn a_database_from_a_newer_build_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+             VALUES (99, 'from_the_future', '2030-01-01T00:00:00Z', '1')",
+            [],
+        )
+        .unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+        assert!(err.to_string().contains("V99__from_the_future"), "{err}");
+
+        let mut legacy = Connection::open_in_memory().unwrap();
+        legacy.pragma_update(None, "user_version", 4).unwrap();
+        assert!(matches!(migrate(&mut legacy), Err(StoreError::SchemaTooNew { .. })));
+    }
 }

@@ -13,4 +13,5 @@ mod isolation;
 mod openapi;
 mod samples;
 mod slow_clients;
+mod upgrade;
 mod validation;

@@ -6,4 +6,5 @@ mod cli;
 mod crash;
 mod import;
 mod metrics;
+mod migrate;
 mod shutdown;

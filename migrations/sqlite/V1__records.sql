@@ -1,0 +1,122 @@
+-- Version 1: the guide's four record types. Every row belongs to one partner (partner_id) and
+-- one tenant ('live' or 'test'): the natural keys all start with both, so tenants and partners
+-- can never meet.
+-- Dates are TEXT, RFC 3339 UTC with fixed microseconds (sortable as text). Money is INTEGER
+-- cents. revision is 1 on insert and grows on each change. Every statement is idempotent
+-- (IF NOT EXISTS): a database made before migrations existed (PRAGMA user_version 1 to 3) runs
+-- them all and keeps what it has.
+
+CREATE TABLE IF NOT EXISTS registrations (
+    id                  INTEGER PRIMARY KEY,
+    partner_id          INTEGER NOT NULL,
+    tenant              TEXT    NOT NULL CHECK (tenant IN ('live', 'test')),
+    org_id              TEXT    NOT NULL,
+    shop_id             TEXT    NOT NULL,
+    invoice_number      TEXT    NOT NULL,
+    plan_enroll_date    TEXT    NOT NULL,
+    employee_id         TEXT    NOT NULL,
+    customer_id         TEXT    NOT NULL,
+    vehicle_year        TEXT    NOT NULL,
+    vehicle_make        TEXT    NOT NULL,
+    vehicle_model       TEXT    NOT NULL,
+    vin                 TEXT    NOT NULL,
+    current_mileage     INTEGER,
+    tires_covered       INTEGER NOT NULL,
+    tpp_price_cents     INTEGER NOT NULL,
+    tire_brand          TEXT    NOT NULL,
+    tire_model          TEXT    NOT NULL,
+    tire_size           TEXT    NOT NULL,
+    tire_price_cents    INTEGER NOT NULL,
+    tire_cost_cents     INTEGER NOT NULL,
+    tire_dot1           TEXT    NOT NULL,
+    tire_dot2           TEXT    NOT NULL,
+    tire_dot3           TEXT    NOT NULL,
+    tire_dot4           TEXT    NOT NULL,
+    tire_dot5           TEXT    NOT NULL,
+    tire_dot6           TEXT    NOT NULL,
+    commercial_vehicle  INTEGER NOT NULL,
+    created_at          TEXT    NOT NULL,
+    updated_at          TEXT    NOT NULL,
+    revision            INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS registrations_key
+    ON registrations (partner_id, tenant, shop_id, invoice_number);
+
+CREATE TABLE IF NOT EXISTS claims (
+    id                    INTEGER PRIMARY KEY,
+    partner_id            INTEGER NOT NULL,
+    tenant                TEXT    NOT NULL CHECK (tenant IN ('live', 'test')),
+    registration_id       INTEGER NOT NULL REFERENCES registrations (id),
+    org_id                TEXT    NOT NULL,
+    shop_id               TEXT    NOT NULL,
+    invoice_number        TEXT    NOT NULL,
+    claim_date            TEXT    NOT NULL,
+    repair_shop_id        TEXT    NOT NULL,
+    repair_invoice_number TEXT    NOT NULL,
+    vin                   TEXT    NOT NULL,
+    vehicle_mileage       INTEGER,
+    tire_claim_count      INTEGER NOT NULL,
+    credit_amount_cents   INTEGER NOT NULL,
+    cost_per_unit_cents   INTEGER NOT NULL,
+    service_type          TEXT    NOT NULL,
+    service_description   TEXT    NOT NULL,
+    tire_location1        TEXT    NOT NULL,
+    tire_location2        TEXT    NOT NULL,
+    tire_location3        TEXT    NOT NULL,
+    tire_location4        TEXT    NOT NULL,
+    tire_location5        TEXT    NOT NULL,
+    tire_location6        TEXT    NOT NULL,
+    tire_brand            TEXT    NOT NULL,
+    tire_model            TEXT    NOT NULL,
+    tire_size             TEXT    NOT NULL,
+    tire_price_cents      INTEGER,
+    tire_cost_cents       INTEGER NOT NULL,
+    created_at            TEXT    NOT NULL,
+    updated_at            TEXT    NOT NULL,
+    revision              INTEGER NOT NULL
+) STRICT;
+-- The key puts ShopID and InvoiceNumber first so GET by shop and invoice uses it too.
+CREATE UNIQUE INDEX IF NOT EXISTS claims_key
+    ON claims (partner_id, tenant, shop_id, invoice_number, org_id, repair_shop_id, repair_invoice_number);
+CREATE INDEX IF NOT EXISTS claims_registration ON claims (registration_id);
+
+CREATE TABLE IF NOT EXISTS sales (
+    id               INTEGER PRIMARY KEY,
+    partner_id       INTEGER NOT NULL,
+    tenant           TEXT    NOT NULL CHECK (tenant IN ('live', 'test')),
+    org_id           TEXT    NOT NULL,
+    shop_id          TEXT    NOT NULL,
+    invoice_number   TEXT    NOT NULL,
+    sale_date        TEXT    NOT NULL,
+    tire_count       INTEGER NOT NULL,
+    tire_brand       TEXT    NOT NULL,
+    tire_model       TEXT    NOT NULL,
+    tire_size        TEXT    NOT NULL,
+    tire_price_cents INTEGER NOT NULL,
+    tire_cost_cents  INTEGER NOT NULL,
+    created_at       TEXT    NOT NULL,
+    updated_at       TEXT    NOT NULL,
+    revision         INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS sales_key
+    ON sales (partner_id, tenant, shop_id, invoice_number, org_id, tire_brand, tire_model, tire_size);
+
+CREATE TABLE IF NOT EXISTS cancellations (
+    id                    INTEGER PRIMARY KEY,
+    partner_id            INTEGER NOT NULL,
+    tenant                TEXT    NOT NULL CHECK (tenant IN ('live', 'test')),
+    registration_id       INTEGER NOT NULL REFERENCES registrations (id),
+    org_id                TEXT    NOT NULL,
+    shop_id               TEXT    NOT NULL,
+    invoice_number        TEXT    NOT NULL,
+    cancel_shop_id        TEXT    NOT NULL,
+    cancel_invoice_number TEXT    NOT NULL,
+    tire_cancel_count     INTEGER NOT NULL,
+    cancel_date           TEXT    NOT NULL,
+    created_at            TEXT    NOT NULL,
+    updated_at            TEXT    NOT NULL,
+    revision              INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS cancellations_key
+    ON cancellations (partner_id, tenant, shop_id, invoice_number, org_id, cancel_shop_id, cancel_invoice_number);
+CREATE INDEX IF NOT EXISTS cancellations_registration ON cancellations (registration_id);

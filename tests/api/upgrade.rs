@@ -1,0 +1,83 @@
+//! A database made by an earlier build (before migrations: fixtures/databases/, made by
+//! make_fixture.py with the build of commit 9a014b2) is upgraded in place: every record, status
+//! and history entry answers as that build answered, and it takes new batches.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// The earlier build's server-made times had fractions of a second; this one's are whole
+/// seconds (issue: legacy clients parse them with a fixed pattern).
+fn whole_seconds(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if k == "CreatedDate" || k == "ReceivedAt" {
+                    if let Some(s) = v.as_str() {
+                        let trimmed = match s.find('.') {
+                            Some(dot) => format!("{}Z", &s[..dot]),
+                            None => s.to_owned(),
+                        };
+                        *v = Value::String(trimmed);
+                    }
+                } else {
+                    whole_seconds(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_seconds),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn a_database_made_by_the_build_before_migrations_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/databases/v2-build.sqlite3"),
+        dir.path().join("gateway.sqlite3"),
+    )
+    .unwrap();
+    let app = spawn_app_in(dir).await;
+    let answers: Vec<Value> = serde_json::from_str(&fixture("databases/v2-build.answers.json")).unwrap();
+    assert!(answers.len() > 30);
+    for answer in answers {
+        let company = answer["company"].as_str().unwrap();
+        let path = answer["path"].as_str().unwrap();
+        let token = if company.starts_with(OTHER) {
+            other_token()
+        } else {
+            token()
+        };
+        let res = app
+            .client
+            .get(format!("{}{path}", app.url(company)))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let (status, mut body) = json_of(res).await;
+        let mut expected = answer["body"].clone();
+        whole_seconds(&mut expected);
+        whole_seconds(&mut body);
+        assert_eq!(status.as_u16(), answer["status"], "{company}{path}");
+        assert_eq!(body, expected, "{company}{path}");
+    }
+    // It takes new batches, next to the old ones.
+    let (status, body) = app
+        .post(COMPANY, &json!({"Claims": [claim("S1", "I3", "R9", 1, "2020-01-01")]}))
+        .await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    let s = app.status_of(COMPANY, "S1", "I3").await;
+    assert_eq!(s["TireClaimCount"], 2);
+    // And it is migrated: this build's migrations are recorded.
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM refinery_schema_history ORDER BY version")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(versions, [1, 2, 3]);
+}

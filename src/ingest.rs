@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::config::Partner;
 use crate::history::{Counts, NewBatch, TypeCounts};
+use crate::ledger::Ledger;
 use crate::records::{Batch, Decoded, NaturalKey, Record, RecordKind, rules};
 use crate::store::{self, Action, Scope, Store};
 use crate::wire::{BodyError, FieldError};
@@ -108,36 +109,46 @@ pub fn ingest_body(
     };
     let _write = tracing::debug_span!("store_write").entered();
     store.write(|tx| {
+        // Every registration the batch touches, read once; judged and kept up to date in memory.
+        let mut ledger = Ledger::new(store::load_registrations(tx, scope, &batch.registration_keys())?);
         let registrations = each(&mut out.results, batch.registrations, |reg| {
-            let stored = store::registration_usage(tx, scope, &reg.shop_id, &reg.invoice_number, None)?;
-            if let Err(e) = rules::check_registration(reg, stored.as_ref()) {
+            let stored = ledger.usage(&reg.shop_id, &reg.invoice_number);
+            if let Err(e) = rules::check_registration(reg, stored) {
                 return Ok(Err(e));
             }
-            store::upsert(tx, scope, None, reg, &now).map(Ok)
+            let known = stored.map(|u| u.registration_id);
+            let written = store::upsert(tx, scope, None, reg, &now)?;
+            // An unchanged registration was stored (or written earlier in this batch) already.
+            let id = written.id.or(known).ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            ledger.registered(reg, id, received.at);
+            Ok(Ok(written.action))
         })?;
         out.counts.set(RecordKind::Registrations, registrations);
         let sales = each(&mut out.results, batch.sales, |sale| {
-            store::upsert(tx, scope, None, sale, &now).map(Ok)
+            store::upsert(tx, scope, None, sale, &now).map(|w| Ok(w.action))
         })?;
         out.counts.set(RecordKind::Sales, sales);
         let claims = each(&mut out.results, batch.claims, |claim| {
-            let stored = store::registration_usage(tx, scope, &claim.shop_id, &claim.invoice_number, None)?;
-            let previous = match &stored {
-                Some(_) => store::stored_claim_count(tx, scope, claim)?,
-                None => 0,
+            let stored = ledger.usage(&claim.shop_id, &claim.invoice_number);
+            let previous = ledger.claim_count(claim);
+            let id = match rules::check_claim(claim, stored, previous, plan) {
+                Ok(u) => u.registration_id,
+                Err(e) => return Ok(Err(e)),
             };
-            match rules::check_claim(claim, stored.as_ref(), previous, plan) {
-                Ok(u) => store::upsert(tx, scope, Some(u.registration_id), claim, &now).map(Ok),
-                Err(e) => Ok(Err(e)),
-            }
+            let written = store::upsert(tx, scope, Some(id), claim, &now)?;
+            ledger.claimed(claim);
+            Ok(Ok(written.action))
         })?;
         out.counts.set(RecordKind::Claims, claims);
         let cancellations = each(&mut out.results, batch.cancellations, |cancel| {
-            let stored = store::registration_usage(tx, scope, &cancel.shop_id, &cancel.invoice_number, None)?;
-            match rules::check_cancellation(cancel, stored.as_ref(), plan) {
-                Ok(u) => store::upsert(tx, scope, Some(u.registration_id), cancel, &now).map(Ok),
-                Err(e) => Ok(Err(e)),
-            }
+            let stored = ledger.usage(&cancel.shop_id, &cancel.invoice_number);
+            let id = match rules::check_cancellation(cancel, stored, plan) {
+                Ok(u) => u.registration_id,
+                Err(e) => return Ok(Err(e)),
+            };
+            let written = store::upsert(tx, scope, Some(id), cancel, &now)?;
+            ledger.cancelled(cancel);
+            Ok(Ok(written.action))
         })?;
         out.counts.set(RecordKind::Cancellations, cancellations);
         // The history entry commits with the records: a batch that is kept is always listed.

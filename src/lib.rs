@@ -9,6 +9,7 @@ pub mod config;
 pub mod history;
 pub mod import;
 pub mod ingest;
+pub mod ledger;
 pub mod monitoring;
 pub mod query;
 pub mod records;

@@ -347,6 +347,23 @@ impl Batch {
         })
     }
 
+    /// The registrations (ShopID, InvoiceNumber) the batch's valid records touch, each once:
+    /// what its rules need read from the store.
+    pub fn registration_keys(&self) -> Vec<(String, String)> {
+        fn keys<'b, T: 'b>(
+            records: &'b [Decoded<T>],
+            key: impl Fn(&'b T) -> (&'b String, &'b String) + 'b,
+        ) -> impl Iterator<Item = (&'b String, &'b String)> + 'b {
+            records.iter().filter_map(move |d| d.record.as_ref().ok().map(&key))
+        }
+        let set: std::collections::BTreeSet<(&String, &String)> =
+            keys(&self.registrations, |r| (&r.shop_id, &r.invoice_number))
+                .chain(keys(&self.claims, |c| (&c.shop_id, &c.invoice_number)))
+                .chain(keys(&self.cancellations, |c| (&c.shop_id, &c.invoice_number)))
+                .collect();
+        set.into_iter().map(|(s, i)| (s.clone(), i.clone())).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.registrations.len() + self.sales.len() + self.claims.len() + self.cancellations.len()
     }

@@ -1,5 +1,6 @@
 //! Upserts and lookups of the four record types, each taking a connection or transaction.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
@@ -7,7 +8,8 @@ use rusqlite::types::{ToSqlOutput, Type, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 
 use super::Scope;
-use crate::records::{Claim, OwnedValue, Record, RecordKind, Value};
+use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
+use crate::records::{OwnedValue, Record, RecordKind, Value};
 use crate::status::{CancellationRef, RegistrationUsage};
 use crate::wire::Kind;
 
@@ -79,7 +81,7 @@ fn statements_of(kind: RecordKind) -> &'static Statements {
     &STATEMENTS[i]
 }
 
-/// `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE something changed RETURNING revision`:
+/// `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE something changed RETURNING id, revision`:
 /// no row back means unchanged, revision 1 inserted, more updated. Parameters: ?1 partner_id,
 /// ?2 tenant, then registration_id (claims and cancellations), then the fields in order, then
 /// the time of the batch. And the GET lookup by ShopID and InvoiceNumber (and OrgID).
@@ -114,7 +116,7 @@ fn statements(kind: RecordKind) -> Statements {
          ON CONFLICT (partner_id, tenant, {key}) DO UPDATE SET {set}, \
          updated_at = excluded.updated_at, revision = revision + 1 \
          WHERE ({changing}) IS NOT ({excluded}) \
-         RETURNING revision",
+         RETURNING id, revision",
         cols = all.join(", "),
         vals = placeholders.join(", "),
         key = key.join(", "),
@@ -130,11 +132,27 @@ fn statements(kind: RecordKind) -> Statements {
     Statements { upsert, select }
 }
 
-fn action(revision: Option<i64>) -> Action {
-    match revision {
-        None => Action::Unchanged,
-        Some(1) => Action::Inserted,
-        Some(_) => Action::Updated,
+/// What an upsert did, and the row it wrote (none when nothing changed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub action: Action,
+    pub id: Option<i64>,
+}
+
+fn written(row: Option<(i64, i64)>) -> Written {
+    match row {
+        None => Written {
+            action: Action::Unchanged,
+            id: None,
+        },
+        Some((id, revision)) => Written {
+            action: if revision == 1 {
+                Action::Inserted
+            } else {
+                Action::Updated
+            },
+            id: Some(id),
+        },
     }
 }
 
@@ -161,7 +179,7 @@ pub fn upsert<T: Record>(
     registration_id: Option<i64>,
     record: &T,
     now: &str,
-) -> rusqlite::Result<Action> {
+) -> rusqlite::Result<Written> {
     debug_assert_eq!(registration_id.is_some(), T::KIND.belongs_to_registration());
     let values: Vec<Param> = record.values().into_iter().map(Param).collect();
     let tenant = scope.tenant.as_str();
@@ -174,9 +192,89 @@ pub fn upsert<T: Record>(
     params.extend(values.iter().map(|v| v as &dyn ToSql));
     params.push(&now);
     let mut stmt = conn.prepare_cached(&statements_of(T::KIND).upsert)?;
-    stmt.query_row(params_from_iter(params), |row| row.get(0))
+    stmt.query_row(params_from_iter(params), |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()
-        .map(action)
+        .map(written)
+}
+
+/// Every registration with one of these keys (ShopID, InvoiceNumber), with its claims and its
+/// cancellation: all a batch's rules need, in three statements whatever the batch's size.
+pub fn load_registrations(
+    conn: &Connection,
+    scope: Scope,
+    keys: &[RegistrationKey],
+) -> rusqlite::Result<Vec<StoredRegistration>> {
+    let keys = serde_json::to_string(keys).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    // CROSS JOIN keeps the keys outside: one index lookup per key, never a scan of the tenant.
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered \
+         FROM json_each(?3) AS k CROSS JOIN registrations r ON r.partner_id = ?1 AND r.tenant = ?2 \
+           AND r.shop_id = k.value ->> 0 AND r.invoice_number = k.value ->> 1",
+    )?;
+    let mut found: Vec<StoredRegistration> = stmt
+        .query_map(params![scope.partner_id, scope.tenant.as_str(), keys], |row| {
+            Ok(StoredRegistration {
+                usage: RegistrationUsage {
+                    registration_id: row.get(0)?,
+                    org_id: row.get(1)?,
+                    shop_id: row.get(2)?,
+                    invoice_number: row.get(3)?,
+                    plan_enroll_date: get_date(row, 4)?,
+                    created_at: get_date(row, 5)?,
+                    tires_covered: row.get(6)?,
+                    tires_claimed: 0,
+                    tires_cancelled: 0,
+                    latest_claim_date: None,
+                    cancellation: None,
+                },
+                claims: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let at: HashMap<i64, usize> = found
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.usage.registration_id, i))
+        .collect();
+    let ids = serde_json::to_string(&at.keys().collect::<Vec<_>>())
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT registration_id, org_id, repair_shop_id, repair_invoice_number, tire_claim_count, claim_date \
+         FROM claims WHERE registration_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let mut rows = stmt.query([&ids])?;
+    while let Some(row) = rows.next()? {
+        let r = &mut found[at[&row.get::<_, i64>(0)?]];
+        let claim = StoredClaim {
+            org_id: row.get(1)?,
+            repair_shop_id: row.get(2)?,
+            repair_invoice_number: row.get(3)?,
+            tire_claim_count: row.get(4)?,
+            claim_date: get_date(row, 5)?,
+        };
+        r.usage.tires_claimed += claim.tire_claim_count;
+        r.usage.latest_claim_date = r.usage.latest_claim_date.max(Some(claim.claim_date));
+        r.claims.push(claim);
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT registration_id, org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date \
+         FROM cancellations WHERE registration_id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+    )?;
+    let mut rows = stmt.query([&ids])?;
+    while let Some(row) = rows.next()? {
+        let u = &mut found[at[&row.get::<_, i64>(0)?]].usage;
+        let cancel = CancellationRef {
+            org_id: row.get(1)?,
+            cancel_shop_id: row.get(2)?,
+            cancel_invoice_number: row.get(3)?,
+            tire_cancel_count: row.get(4)?,
+            cancel_date: get_date(row, 5)?,
+        };
+        u.tires_cancelled += cancel.tire_cancel_count;
+        // The first is the registration's cancellation (there is one).
+        u.cancellation.get_or_insert(cancel);
+    }
+    Ok(found)
 }
 
 /// Reads a stored record: its columns in declaration order.
@@ -200,29 +298,6 @@ fn from_row<T: Record>(row: &Row) -> rusqlite::Result<T> {
             format!("a stored {} does not fit its declaration", T::NAME).into(),
         )
     })
-}
-
-/// TireClaimCount of the stored claim with the same natural key, 0 when there is none.
-pub fn stored_claim_count(conn: &Connection, scope: Scope, c: &Claim) -> rusqlite::Result<i64> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT tire_claim_count FROM claims WHERE partner_id = ?1 AND tenant = ?2 AND shop_id = ?3 \
-         AND invoice_number = ?4 AND org_id = ?5 AND repair_shop_id = ?6 AND repair_invoice_number = ?7",
-    )?;
-    let n = stmt
-        .query_row(
-            params![
-                scope.partner_id,
-                scope.tenant.as_str(),
-                c.shop_id,
-                c.invoice_number,
-                c.org_id,
-                c.repair_shop_id,
-                c.repair_invoice_number
-            ],
-            |row| row.get(0),
-        )
-        .optional()?;
-    Ok(n.unwrap_or(0))
 }
 
 /// A registration (by ShopID and InvoiceNumber, optionally narrowed by OrgID) with the totals

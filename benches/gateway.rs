@@ -28,7 +28,8 @@ use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use warranty_gateway::records::Registration;
-use warranty_gateway::store::{self, Scope, Store, Tenant};
+use warranty_gateway::scope::{Scope, Tenant};
+use warranty_gateway::store::{self, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warranty-gateway");
 const PARTNERS: [(&str, i64); 4] = [("alpha", 1001), ("bravo", 1002), ("charlie", 1003), ("delta", 1004)];

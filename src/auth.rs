@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
 use crate::config::{Partner, Partners};
-use crate::store::{Scope, Tenant};
+use crate::scope::{Scope, Tenant};
 use crate::wire::parse_date_str;
 
 /// Why a request was refused; each becomes a 401 naming it.

@@ -13,7 +13,8 @@ use serde_json::{Map, Value};
 use crate::config::Partner;
 use crate::ingest::{Outcome, REJECTED, Received, ingest_body};
 use crate::records::RecordKind;
-use crate::store::{Scope, Store};
+use crate::scope::Scope;
+use crate::store::Store;
 
 /// The record type a CSV file's `--type` names (any case): `registrations`, `sales`...
 pub fn record_kind(name: &str) -> Result<RecordKind, String> {

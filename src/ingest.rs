@@ -10,8 +10,10 @@ use serde::Serialize;
 use crate::config::Partner;
 use crate::history::{Counts, NewBatch, TypeCounts};
 use crate::ledger::Ledger;
+use crate::records::Action;
 use crate::records::{Batch, Decoded, NaturalKey, Record, RecordKind, rules};
-use crate::store::{self, Action, Scope, Store};
+use crate::scope::Scope;
+use crate::store::{self, Store};
 use crate::wire::{BodyError, FieldError};
 
 /// The result entry of one input record, as the response lists it.

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod monitoring;
 pub mod query;
 pub mod records;
+pub mod scope;
 pub mod startup;
 pub mod status;
 pub mod store;

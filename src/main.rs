@@ -8,8 +8,9 @@ use warranty_gateway::auth::issue_token;
 use warranty_gateway::config::{CONFIG_ENV, Config, MIN_SECRET_BYTES};
 use warranty_gateway::import;
 use warranty_gateway::records::RecordKind;
+use warranty_gateway::scope::{Scope, Tenant};
 use warranty_gateway::startup::Application;
-use warranty_gateway::store::{self, Scope, Store, Tenant};
+use warranty_gateway::store::{self, Store};
 use warranty_gateway::telemetry::{self, LogFormat};
 
 /// A server for the ABS Partner Integration API v2.

@@ -6,8 +6,9 @@ use serde::Serialize;
 
 use crate::config::Partner;
 use crate::records::{Cancellation, Claim, Registration, Sale};
+use crate::scope::Scope;
 use crate::status::registration_status;
-use crate::store::{self, Lookup, Scope, Store};
+use crate::store::{self, Lookup, Store};
 
 /// The `rec` parameter's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,8 @@ use super::query::Params;
 use super::{ApiError, AppState, blocking};
 use crate::auth::Caller;
 use crate::history::BatchSummary;
-use crate::store::{self, Tenant};
+use crate::scope::Tenant;
+use crate::store;
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;

@@ -151,6 +151,15 @@ pub(crate) fn serialize_record<T: Record, S: serde::Serializer>(record: &T, s: S
     st.end()
 }
 
+/// What writing a record did to the stored one (a result entry's `Action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
 /// A natural key, shown in results as an object of the guide's field names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NaturalKey(pub Vec<(&'static str, String)>);

@@ -15,6 +15,8 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub use batches::*;
 pub use records::*;
 
+use crate::scope::Scope;
+
 /// The complete schema the migrations produce (to read, and for the test that they agree).
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// Before migrations, the schema version was `PRAGMA user_version` (1 to 3); the migrations
@@ -144,29 +146,6 @@ impl DatabaseError for rusqlite::Error {
     fn database_error(&self) -> Option<&rusqlite::Error> {
         Some(self)
     }
-}
-
-/// Live data, or a partner's `_test` data: never visible to each other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tenant {
-    Live,
-    Test,
-}
-
-impl Tenant {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tenant::Live => "live",
-            Tenant::Test => "test",
-        }
-    }
-}
-
-/// Whose data a call reads or writes: every query is filtered by both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scope {
-    pub partner_id: i64,
-    pub tenant: Tenant,
 }
 
 pub struct Store {

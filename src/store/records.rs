@@ -9,18 +9,9 @@ use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_it
 
 use super::Scope;
 use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
-use crate::records::{OwnedValue, Record, RecordKind, Value};
+use crate::records::{Action, OwnedValue, Record, RecordKind, Value};
 use crate::status::{CancellationRef, RegistrationUsage};
 use crate::wire::Kind;
-
-/// What an upsert did to the stored record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Inserted,
-    Updated,
-    Unchanged,
-}
 
 /// Dates are stored with fixed microseconds so that text order is time order.
 pub fn db_date(d: &DateTime<Utc>) -> String {

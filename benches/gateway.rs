@@ -398,7 +398,7 @@ fn storage_ceiling(runs: usize) -> Vec<f64> {
         partner_id: PARTNERS[0].1,
         tenant: Tenant::Live,
     };
-    let now = store::db_date(&Utc::now());
+    let now = Utc::now();
     (0..runs)
         .map(|run| {
             let rows = ceiling_registrations(&format!("K{run}-"), 10_000);
@@ -406,9 +406,9 @@ fn storage_ceiling(runs: usize) -> Vec<f64> {
             store
                 .write(|tx| {
                     for r in &rows {
-                        store::upsert(tx, scope, None, r, &now)?;
+                        store::upsert(tx, scope, None, r, now)?;
                     }
-                    Ok::<_, rusqlite::Error>(())
+                    Ok::<_, store::StoreError>(())
                 })
                 .unwrap();
             rows.len() as f64 / started.elapsed().as_secs_f64()

@@ -13,7 +13,7 @@ use crate::ledger::Ledger;
 use crate::records::Action;
 use crate::records::{Batch, Decoded, NaturalKey, Record, RecordKind, rules};
 use crate::scope::Scope;
-use crate::store::{self, Store};
+use crate::store::{self, Store, StoreError, StoreFailure};
 use crate::wire::{BodyError, FieldError};
 
 /// The result entry of one input record, as the response lists it.
@@ -76,13 +76,13 @@ pub enum IngestError {
     #[error(transparent)]
     Body(#[from] BodyError),
     #[error(transparent)]
-    Store(#[from] rusqlite::Error),
+    Store(#[from] StoreError),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
 }
 
-impl store::DatabaseError for IngestError {
-    fn database_error(&self) -> Option<&rusqlite::Error> {
+impl StoreFailure for IngestError {
+    fn store_error(&self) -> Option<&StoreError> {
         match self {
             IngestError::Store(e) => Some(e),
             _ => None,
@@ -103,7 +103,7 @@ pub fn ingest_body(
     // Decoding needs no lock: only the writes wait for the writer.
     let batch = Batch::decode(body, partner.timezone)?;
     tracing::Span::current().record("records", batch.len());
-    let now = store::db_date(&received.at);
+    let now = received.at;
     let plan = partner.plan();
     let mut out = Outcome {
         results: Vec::with_capacity(batch.len()),
@@ -119,15 +119,18 @@ pub fn ingest_body(
                 return Ok(Err(e));
             }
             let known = stored.map(|u| u.registration_id);
-            let written = store::upsert(tx, scope, None, reg, &now)?;
+            let written = store::upsert(tx, scope, None, reg, now)?;
             // An unchanged registration was stored (or written earlier in this batch) already.
-            let id = written.id.or(known).ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            let id = written
+                .id
+                .or(known)
+                .ok_or_else(|| StoreError::Database("an unchanged registration was not among those read".into()))?;
             ledger.registered(reg, id, received.at);
             Ok(Ok(written.action))
         })?;
         out.counts.set(RecordKind::Registrations, registrations);
         let sales = each(&mut out.results, batch.sales, |sale| {
-            store::upsert(tx, scope, None, sale, &now).map(|w| Ok(w.action))
+            store::upsert(tx, scope, None, sale, now).map(|w| Ok(w.action))
         })?;
         out.counts.set(RecordKind::Sales, sales);
         let claims = each(&mut out.results, batch.claims, |claim| {
@@ -137,7 +140,7 @@ pub fn ingest_body(
                 Ok(u) => u.registration_id,
                 Err(e) => return Ok(Err(e)),
             };
-            let written = store::upsert(tx, scope, Some(id), claim, &now)?;
+            let written = store::upsert(tx, scope, Some(id), claim, now)?;
             ledger.claimed(claim);
             Ok(Ok(written.action))
         })?;
@@ -148,7 +151,7 @@ pub fn ingest_body(
                 Ok(u) => u.registration_id,
                 Err(e) => return Ok(Err(e)),
             };
-            let written = store::upsert(tx, scope, Some(id), cancel, &now)?;
+            let written = store::upsert(tx, scope, Some(id), cancel, now)?;
             ledger.cancelled(cancel);
             Ok(Ok(written.action))
         })?;
@@ -178,7 +181,7 @@ pub fn record_refused(
     status: u16,
     error: &str,
     entry: Option<&str>,
-) -> rusqlite::Result<i64> {
+) -> Result<i64, StoreError> {
     let batch = received.history(status, TypeCounts::default(), Some(error.to_owned()));
     store.write(|tx| store::insert_batch(tx, scope, &batch, entry))
 }
@@ -188,8 +191,8 @@ pub fn record_refused(
 fn each<T: Record>(
     results: &mut Vec<RecordResult>,
     records: Vec<Decoded<T>>,
-    mut write: impl FnMut(&T) -> rusqlite::Result<Result<Action, FieldError>>,
-) -> rusqlite::Result<Counts> {
+    mut write: impl FnMut(&T) -> Result<Result<Action, FieldError>, StoreError>,
+) -> Result<Counts, StoreError> {
     let mut counts = Counts::default();
     for d in records {
         let mut entry = RecordResult {

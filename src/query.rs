@@ -8,7 +8,7 @@ use crate::config::Partner;
 use crate::records::{Cancellation, Claim, Registration, Sale};
 use crate::scope::Scope;
 use crate::status::registration_status;
-use crate::store::{self, Lookup, Store};
+use crate::store::{self, Lookup, Store, StoreError};
 
 /// The `rec` parameter's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ fn respond<T: Serialize>(partner_id: i64, found: &[T]) -> serde_json::Result<Opt
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     #[error(transparent)]
-    Store(#[from] rusqlite::Error),
+    Store(#[from] StoreError),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::auth::AuthError;
 use crate::ingest::IngestError;
 use crate::query::{QueryError, Rec};
-use crate::store;
+use crate::store::StoreError;
 use crate::wire::BodyError;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,9 +54,9 @@ pub enum ApiError {
 /// nightly upload still lands the same night.
 pub const RETRY_AFTER_SECS: u64 = 30;
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        match store::storage_fault(&e) {
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e.unavailable() {
             Some(reason) => {
                 tracing::warn!(error = %e, "storage fault");
                 ApiError::Unavailable(reason)

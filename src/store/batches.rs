@@ -2,11 +2,11 @@
 
 use std::sync::LazyLock;
 
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
+use rusqlite::{OptionalExtension, Row, ToSql, params, params_from_iter};
 use serde_json::value::RawValue;
 
-use super::Scope;
 use super::records::{db_date, table};
+use super::{Scope, StoreError, Tx};
 use crate::history::{BatchSummary, Counts, NewBatch, TypeCounts};
 use crate::records::RecordKind;
 
@@ -36,11 +36,12 @@ static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
 
 /// Records a batch and its rejected entries (already JSON); answers its id.
 pub fn insert_batch<'e>(
-    conn: &Connection,
+    tx: &Tx,
     scope: Scope,
     batch: &NewBatch,
     rejected: impl IntoIterator<Item = &'e str>,
-) -> rusqlite::Result<i64> {
+) -> Result<i64, StoreError> {
+    let conn = tx.conn;
     let received_at = db_date(&batch.received_at);
     let tenant = scope.tenant.as_str();
     let counts: Vec<usize> = batch
@@ -70,9 +71,11 @@ pub fn insert_batch<'e>(
 }
 
 /// Deletes the batches received before `cutoff` (and their entries); answers how many.
-pub fn prune_batches(conn: &Connection, cutoff: &chrono::DateTime<chrono::Utc>) -> rusqlite::Result<usize> {
-    conn.prepare_cached("DELETE FROM batches WHERE received_at < ?1")?
-        .execute([db_date(cutoff)])
+pub fn prune_batches(tx: &Tx, cutoff: &chrono::DateTime<chrono::Utc>) -> Result<usize, StoreError> {
+    let conn = tx.conn;
+    Ok(conn
+        .prepare_cached("DELETE FROM batches WHERE received_at < ?1")?
+        .execute([db_date(cutoff)])?)
 }
 
 static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
@@ -107,12 +110,8 @@ fn summary(row: &Row) -> rusqlite::Result<BatchSummary> {
 }
 
 /// One page of a tenant's batches, newest first, and how many there are in all.
-pub fn list_batches(
-    conn: &Connection,
-    scope: Scope,
-    page: u32,
-    page_size: u32,
-) -> rusqlite::Result<(u64, Vec<BatchSummary>)> {
+pub fn list_batches(tx: &Tx, scope: Scope, page: u32, page_size: u32) -> Result<(u64, Vec<BatchSummary>), StoreError> {
+    let conn = tx.conn;
     let total: u64 = conn
         .prepare_cached("SELECT count(*) FROM batches WHERE partner_id = ?1 AND tenant = ?2")?
         .query_row(params![scope.partner_id, scope.tenant.as_str()], |r| r.get(0))?;
@@ -129,12 +128,12 @@ pub fn list_batches(
     Ok((total, rows.collect::<rusqlite::Result<_>>()?))
 }
 
+/// A batch with the result entries of its rejected records (JSON, as the response carried them).
+pub type StoredBatch = (BatchSummary, Vec<Box<RawValue>>);
+
 /// One of the tenant's batches with its rejected entries, in response order.
-pub fn find_batch(
-    conn: &Connection,
-    scope: Scope,
-    id: i64,
-) -> rusqlite::Result<Option<(BatchSummary, Vec<Box<RawValue>>)>> {
+pub fn find_batch(tx: &Tx, scope: Scope, id: i64) -> Result<Option<StoredBatch>, StoreError> {
+    let conn = tx.conn;
     let found = conn
         .prepare_cached(&format!(
             "SELECT {} FROM batches WHERE id = ?1 AND partner_id = ?2 AND tenant = ?3",
@@ -155,7 +154,8 @@ pub fn find_batch(
 }
 
 /// Deletes everything of one partner's tenant: its records and its batch history.
-pub fn reset_tenant(conn: &Connection, scope: Scope) -> rusqlite::Result<()> {
+pub fn reset_tenant(tx: &Tx, scope: Scope) -> Result<(), StoreError> {
+    let conn = tx.conn;
     // Claims and cancellations first: they reference registrations.
     let (children, parents): (Vec<RecordKind>, Vec<RecordKind>) =
         RecordKind::ALL.into_iter().partition(|k| k.belongs_to_registration());

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use batches::*;
 pub use records::*;
@@ -29,16 +29,48 @@ mod embedded {
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 16;
 
+/// What went wrong in the store, in terms that carry no engine's types.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A storage fault (a full disk, a busy or unreachable database): nothing was written, and
+    /// the same request may succeed later.
+    #[error("{reason}: {source}")]
+    Unavailable {
+        reason: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Any other database error: a bug, neither the client's nor the disk's.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cannot create the database folder {path}: {source}")]
     Folder { path: PathBuf, source: std::io::Error },
     #[error("the database was made by a newer warranty-gateway ({found}); run a newer build")]
     SchemaTooNew { found: String },
     #[error("migrating the database: {0}")]
     Migration(#[source] refinery::Error),
+}
+
+impl StoreError {
+    /// Why the database cannot take a request now, when that is what went wrong.
+    pub fn unavailable(&self) -> Option<&'static str> {
+        match self {
+            StoreError::Unavailable { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match storage_fault(&e) {
+            Some(reason) => StoreError::Unavailable {
+                reason,
+                source: Box::new(e),
+            },
+            None => StoreError::Database(Box::new(e)),
+        }
+    }
 }
 
 /// A migration applied to a database, for the log and `warranty-gateway migrate`.
@@ -121,7 +153,7 @@ fn migration_busy(e: &refinery::Error) -> bool {
 /// Why the database cannot take a request now, when the error is a storage fault rather than a
 /// bug: the request may succeed later, unchanged (a full disk, a busy or unreadable database).
 /// Clients get a 503 to retry, never a 500.
-pub fn storage_fault(e: &rusqlite::Error) -> Option<&'static str> {
+fn storage_fault(e: &rusqlite::Error) -> Option<&'static str> {
     use rusqlite::ErrorCode::*;
     Some(match e.sqlite_error_code()? {
         DiskFull => "the disk holding the database is full",
@@ -136,16 +168,22 @@ pub fn storage_fault(e: &rusqlite::Error) -> Option<&'static str> {
     })
 }
 
-/// An error that may be the database's: lets the store notice storage faults whatever error
-/// type the work it runs returns.
-pub trait DatabaseError {
-    fn database_error(&self) -> Option<&rusqlite::Error>;
+/// An error that may be the store's: lets the store notice storage faults whatever error type
+/// the work it runs returns.
+pub trait StoreFailure {
+    fn store_error(&self) -> Option<&StoreError>;
 }
 
-impl DatabaseError for rusqlite::Error {
-    fn database_error(&self) -> Option<&rusqlite::Error> {
+impl StoreFailure for StoreError {
+    fn store_error(&self) -> Option<&StoreError> {
         Some(self)
     }
+}
+
+/// A transaction, as the work that `Store::write` and `Store::read` run sees it: the store's
+/// functions take it; nothing outside the store sees the engine's.
+pub struct Tx<'c> {
+    conn: &'c Connection,
 }
 
 pub struct Store {
@@ -191,38 +229,40 @@ impl Store {
 
     /// Copies everything in the WAL into the database file and empties the WAL: at shutdown,
     /// so the file stands on its own (for a backup copy, say).
-    pub fn checkpoint(&self) -> rusqlite::Result<()> {
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
         let conn = lock(&self.writer);
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        Ok(conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?)
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it durably (synchronous=FULL);
     /// an error from `f` rolls everything back.
-    pub fn write<R, E>(&self, f: impl FnOnce(&Transaction) -> Result<R, E>) -> Result<R, E>
+    pub fn write<R, E>(&self, f: impl FnOnce(&Tx) -> Result<R, E>) -> Result<R, E>
     where
-        E: From<rusqlite::Error> + DatabaseError,
+        E: From<StoreError> + StoreFailure,
     {
         let mut conn = lock(&self.writer);
         let written = Self::transaction(&mut conn, f);
-        self.note_write(written.as_ref().err().and_then(|e| e.database_error()));
+        self.note_write(written.as_ref().err().and_then(|e| e.store_error()));
         written
     }
 
-    fn transaction<R, E>(conn: &mut Connection, f: impl FnOnce(&Transaction) -> Result<R, E>) -> Result<R, E>
+    fn transaction<R, E>(conn: &mut Connection, f: impl FnOnce(&Tx) -> Result<R, E>) -> Result<R, E>
     where
-        E: From<rusqlite::Error>,
+        E: From<StoreError>,
     {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let out = f(&Tx { conn: &tx })?;
+        tx.commit().map_err(StoreError::from)?;
         Ok(out)
     }
 
     /// Remembers whether the database took the last write (`failed` is its error, if any).
-    fn note_write(&self, failed: Option<&rusqlite::Error>) {
+    fn note_write(&self, failed: Option<&StoreError>) {
         let fault = match failed {
             None => None,
-            Some(e) => match storage_fault(e) {
+            Some(e) => match e.unavailable() {
                 Some(reason) => Some(reason),
                 // A bug in one batch says nothing of the database.
                 None => return,
@@ -236,15 +276,16 @@ impl Store {
     /// write needs room. When a batch holds the writer, its outcome stands in for the probe,
     /// so the check never waits behind a big batch.
     pub fn health(&self) -> Result<(), &'static str> {
-        if let Err(e) = self.read(|tx| ping(tx)) {
+        if let Err(e) = self.read(ping) {
             tracing::warn!(error = %e, "health check: the database cannot be read");
-            return Err(storage_fault(&e).unwrap_or("the database cannot be read"));
+            return Err(e.unavailable().unwrap_or("the database cannot be read"));
         }
         let probe = |conn: &mut Connection| {
             Self::transaction(conn, |tx| {
-                tx.prepare_cached("UPDATE health_probe SET checks = checks + 1 WHERE id = 1")?
-                    .execute([])
-                    .map(drop)
+                tx.conn
+                    .prepare_cached("UPDATE health_probe SET checks = checks + 1 WHERE id = 1")?
+                    .execute([])?;
+                Ok::<_, StoreError>(())
             })
         };
         let probed = match self.writer.try_lock() {
@@ -258,19 +299,19 @@ impl Store {
         self.note_write(probed.as_ref().err());
         match probed {
             Ok(()) => Ok(()),
-            Err(e) => Err(storage_fault(&e).unwrap_or("the database cannot take writes")),
+            Err(e) => Err(e.unavailable().unwrap_or("the database cannot take writes")),
         }
     }
 
     /// Runs `f` on a read-only connection, in one read transaction (one consistent snapshot).
-    pub fn read<R>(&self, f: impl FnOnce(&Transaction) -> rusqlite::Result<R>) -> rusqlite::Result<R> {
+    pub fn read<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
         let mut conn = match lock(&self.readers).pop() {
             Some(c) => c,
             None => self.open_reader()?,
         };
         let out = {
             let tx = conn.transaction()?;
-            let out = f(&tx);
+            let out = f(&Tx { conn: &tx });
             tx.finish()?;
             out
         };
@@ -385,7 +426,7 @@ mod migration_tests {
         }
         let store = Store::open(&path).unwrap();
         let count: i64 = store
-            .read(|tx| tx.query_row("SELECT count(*) FROM batches", [], |r| r.get(0)))
+            .read(|tx| Ok(tx.conn.query_row("SELECT count(*) FROM batches", [], |r| r.get(0))?))
             .unwrap();
         assert_eq!(count, 1);
         assert_eq!(store.health(), Ok(()));

@@ -5,16 +5,16 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, Type, Value as SqlValue, ValueRef};
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
+use rusqlite::{OptionalExtension, Row, ToSql, params, params_from_iter};
 
-use super::Scope;
+use super::{Scope, StoreError, Tx};
 use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
 use crate::records::{Action, OwnedValue, Record, RecordKind, Value};
 use crate::status::{CancellationRef, RegistrationUsage};
 use crate::wire::Kind;
 
 /// Dates are stored with fixed microseconds so that text order is time order.
-pub fn db_date(d: &DateTime<Utc>) -> String {
+pub(super) fn db_date(d: &DateTime<Utc>) -> String {
     // Not `format("...")`: that parses the pattern again for every date of a batch.
     d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
@@ -165,12 +165,13 @@ impl ToSql for Param<'_> {
 /// Inserts the record, or updates the stored one with its natural key; answers what changed.
 /// `registration_id` is the registration a claim or cancellation is filed against.
 pub fn upsert<T: Record>(
-    conn: &Connection,
+    tx: &Tx,
     scope: Scope,
     registration_id: Option<i64>,
     record: &T,
-    now: &str,
-) -> rusqlite::Result<Written> {
+    now: DateTime<Utc>,
+) -> Result<Written, StoreError> {
+    let conn = tx.conn;
     debug_assert_eq!(registration_id.is_some(), T::KIND.belongs_to_registration());
     let values: Vec<Param> = record.values().into_iter().map(Param).collect();
     let tenant = scope.tenant.as_str();
@@ -181,20 +182,23 @@ pub fn upsert<T: Record>(
         params.push(id);
     }
     params.extend(values.iter().map(|v| v as &dyn ToSql));
+    let now = db_date(&now);
     params.push(&now);
     let mut stmt = conn.prepare_cached(&statements_of(T::KIND).upsert)?;
-    stmt.query_row(params_from_iter(params), |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()
-        .map(written)
+    let row = stmt
+        .query_row(params_from_iter(params), |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    Ok(written(row))
 }
 
 /// Every registration with one of these keys (ShopID, InvoiceNumber), with its claims and its
 /// cancellation: all a batch's rules need, in three statements whatever the batch's size.
 pub fn load_registrations(
-    conn: &Connection,
+    tx: &Tx,
     scope: Scope,
     keys: &[RegistrationKey],
-) -> rusqlite::Result<Vec<StoredRegistration>> {
+) -> Result<Vec<StoredRegistration>, StoreError> {
+    let conn = tx.conn;
     let keys = serde_json::to_string(keys).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     // CROSS JOIN keeps the keys outside: one index lookup per key, never a scan of the tenant.
     let mut stmt = conn.prepare_cached(
@@ -294,12 +298,13 @@ fn from_row<T: Record>(row: &Row) -> rusqlite::Result<T> {
 /// A registration (by ShopID and InvoiceNumber, optionally narrowed by OrgID) with the totals
 /// of its claims and cancellations.
 pub fn registration_usage(
-    conn: &Connection,
+    tx: &Tx,
     scope: Scope,
     shop_id: &str,
     invoice_number: &str,
     org_id: Option<&str>,
-) -> rusqlite::Result<Option<RegistrationUsage>> {
+) -> Result<Option<RegistrationUsage>, StoreError> {
+    let conn = tx.conn;
     let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered, \
            (SELECT COALESCE(SUM(tire_claim_count), 0) FROM claims WHERE registration_id = r.id), \
@@ -359,7 +364,8 @@ pub struct Lookup {
 }
 
 /// The records of one kind a GET names, in the order they were first stored.
-pub fn find<T: Record>(conn: &Connection, scope: Scope, key: &Lookup) -> rusqlite::Result<Vec<T>> {
+pub fn find<T: Record>(tx: &Tx, scope: Scope, key: &Lookup) -> Result<Vec<T>, StoreError> {
+    let conn = tx.conn;
     let mut stmt = conn.prepare_cached(&statements_of(T::KIND).select)?;
     let rows = stmt.query_map(
         params![
@@ -371,17 +377,19 @@ pub fn find<T: Record>(conn: &Connection, scope: Scope, key: &Lookup) -> rusqlit
         ],
         from_row::<T>,
     )?;
-    rows.collect()
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Answers when the database can be read.
-pub fn ping(conn: &Connection) -> rusqlite::Result<()> {
-    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+pub fn ping(tx: &Tx) -> Result<(), StoreError> {
+    let conn = tx.conn;
+    Ok(conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     /// schema.sql and the record declarations name the same columns.
     #[test]

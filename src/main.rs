@@ -44,6 +44,12 @@ enum Command {
     Partners,
     /// Bring the database up to this build's schema and exit (serve does it too, at start-up).
     Migrate,
+    /// Copy the database to a new file while the server runs (an online, consistent copy).
+    Backup {
+        /// The new file.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Write a file of records for a partner, exactly as a POST would: a JSON batch (the POST
     /// body format) or a CSV file whose header row names the guide's fields. Exit code 0 when
     /// every record was written, 1 when some were, 2 when none were or the file is unusable.
@@ -141,6 +147,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 latest.version,
                 latest.name,
                 if applied.is_empty() { " (nothing to do)" } else { "" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { to } => {
+            let from = &config.database_path;
+            let report = store::backup_database(from, &to)
+                .with_context(|| format!("cannot back {} up to {}", from.display(), to.display()))?;
+            println!(
+                "backed up {} to {} ({} pages, {} bytes; integrity ok)",
+                from.display(),
+                to.display(),
+                report.pages,
+                report.bytes
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -353,6 +353,83 @@ pub fn migrate_database(path: &Path) -> Result<Vec<Applied>, StoreError> {
     migrate(&mut open_writer(path)?)
 }
 
+/// What `backup_database` copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupReport {
+    pub pages: i32,
+    pub bytes: u64,
+}
+
+/// Copies the database at `from` to the new file `to` while it serves (SQLite's online backup,
+/// in one step: one read snapshot, so the copy holds every batch committed before it began and
+/// none half), checks the copy's integrity, and only then gives it its name. Refuses a `to`
+/// that exists.
+pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
+    if to.exists() {
+        return Err(StoreError::Database(
+            format!("{} exists already; back up to a new file", to.display()).into(),
+        ));
+    }
+    if !from.exists() {
+        return Err(StoreError::Database(
+            format!("there is no database at {}", from.display()).into(),
+        ));
+    }
+    let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
+    configure(&source)?;
+    let mut partial = to.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let copied = (|| -> Result<BackupReport, StoreError> {
+        let mut target = Connection::open(&partial)?;
+        let pages = {
+            use rusqlite::backup::{Backup, StepResult};
+            let backup = Backup::new(&source, &mut target)?;
+            // Every page in one step (-1): one read snapshot, never restarted by the writer.
+            let mut tries = 0;
+            loop {
+                match backup.step(-1)? {
+                    StepResult::Done => break,
+                    StepResult::Busy | StepResult::Locked if tries < 100 => {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    other => {
+                        return Err(StoreError::Database(
+                            format!("the copy did not finish: {other:?}").into(),
+                        ));
+                    }
+                }
+            }
+            backup.progress().pagecount
+        };
+        let check: String = target.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(StoreError::Database(
+                format!("the copy failed its integrity check: {check}").into(),
+            ));
+        }
+        // The copy stands alone: no WAL beside it.
+        target.pragma_update(None, "journal_mode", "DELETE")?;
+        drop(target);
+        Ok(BackupReport {
+            pages,
+            bytes: std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0),
+        })
+    })();
+    match copied {
+        Ok(report) => {
+            std::fs::rename(&partial, to)
+                .map_err(|e| StoreError::Database(format!("naming the copy {}: {e}", to.display()).into()))?;
+            Ok(report)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "synchronous", "FULL")?;

@@ -1,5 +1,6 @@
 //! The built binary as an operator runs it: real processes, signals, restarts.
 
+mod backup;
 mod binary;
 mod browser;
 mod cli;

@@ -89,10 +89,117 @@ fn default_max_body_bytes() -> usize {
     64 * 1024 * 1024
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `[database]`: exactly one of `path` (SQLite), `url` or `url_env` (PostgreSQL).
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
-    pub path: PathBuf,
+    pub path: Option<PathBuf>,
+    pub url: Option<String>,
+    pub url_env: Option<String>,
+    pub pool_size: Option<u32>,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("path", &self.path)
+            .field("url", &self.url.as_ref().map(|_| "<redacted>"))
+            .field("url_env", &self.url_env)
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+/// PostgreSQL connections per instance when `pool_size` is not given.
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+
+/// Where the data lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file: the default, embedded, nothing to install.
+    Sqlite { path: PathBuf },
+    /// A PostgreSQL database that several instances may share. The URL may hold a password.
+    Postgres { url: String, pool_size: u32 },
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
+            Database::Postgres { pool_size, .. } => f
+                .debug_struct("Postgres")
+                .field("url", &"<redacted>")
+                .field("pool_size", pool_size)
+                .finish(),
+        }
+    }
+}
+
+impl fmt::Display for Database {
+    /// For logs and messages: the file, or the server and database without user or password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite { path } => write!(f, "{}", path.display()),
+            Database::Postgres { url, .. } => match url.parse::<postgres::Config>() {
+                Ok(c) => {
+                    let hosts: Vec<String> = c
+                        .get_hosts()
+                        .iter()
+                        .map(|h| match h {
+                            postgres::config::Host::Tcp(name) => name.clone(),
+                            postgres::config::Host::Unix(path) => path.display().to_string(),
+                        })
+                        .collect();
+                    write!(
+                        f,
+                        "postgres://{}/{}",
+                        hosts.join(","),
+                        c.get_dbname().unwrap_or_default()
+                    )
+                }
+                Err(_) => write!(f, "postgres://(unreadable url)"),
+            },
+        }
+    }
+}
+
+impl Database {
+    fn resolve(
+        s: &DatabaseSettings,
+        base_dir: &Path,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Database> {
+        let given = [s.path.is_some(), s.url.is_some(), s.url_env.is_some()];
+        if given.iter().filter(|g| **g).count() != 1 {
+            bail!("[database] needs exactly one of path (SQLite), url or url_env (PostgreSQL)");
+        }
+        if let Some(path) = &s.path {
+            if s.pool_size.is_some() {
+                bail!("database.pool_size is for PostgreSQL (url or url_env), not for an SQLite path");
+            }
+            let path = if path.is_absolute() {
+                path.clone()
+            } else {
+                base_dir.join(path)
+            };
+            return Ok(Database::Sqlite { path });
+        }
+        let url = match (&s.url, &s.url_env) {
+            (Some(url), _) => url.clone(),
+            (None, Some(var)) => {
+                env(var).with_context(|| format!("database.url_env: the environment variable {var} is not set"))?
+            }
+            (None, None) => unreachable!("one of the three was given"),
+        };
+        if let Err(e) = url.parse::<postgres::Config>() {
+            bail!("database.url is not a PostgreSQL URL (postgres://user@host:port/database): {e}");
+        }
+        let pool_size = s.pool_size.unwrap_or(DEFAULT_POOL_SIZE);
+        if pool_size == 0 {
+            bail!("database.pool_size must be at least 1");
+        }
+        Ok(Database::Postgres { url, pool_size })
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -175,7 +282,7 @@ pub struct Config {
     pub keep_alive: Duration,
     pub history_retention: chrono::Duration,
     pub log_format: LogFormat,
-    pub database_path: PathBuf,
+    pub database: Database,
     pub partners: Arc<Partners>,
 }
 
@@ -224,11 +331,7 @@ impl Config {
                 bail!("server.{name} must be at least 1");
             }
         }
-        let database_path = if file.database.path.is_absolute() {
-            file.database.path.clone()
-        } else {
-            base_dir.join(&file.database.path)
-        };
+        let database = Database::resolve(&file.database, base_dir, &env)?;
         let mut partners = Vec::new();
         let mut companies = HashSet::new();
         let mut ids = HashSet::new();
@@ -243,7 +346,7 @@ impl Config {
             keep_alive: Duration::from_secs(file.server.keep_alive_secs),
             history_retention: chrono::Duration::days(file.server.history_retention_days.into()),
             log_format: file.server.log_format,
-            database_path,
+            database,
             partners: Arc::new(Partners(partners)),
         })
     }
@@ -331,7 +434,12 @@ mod tests {
             "#
         ))
         .unwrap();
-        assert_eq!(cfg.database_path, Path::new("/srv/gw/data/db.sqlite3"));
+        assert_eq!(
+            cfg.database,
+            Database::Sqlite {
+                path: PathBuf::from("/srv/gw/data/db.sqlite3")
+            }
+        );
         assert_eq!(cfg.bind, "127.0.0.1:8080");
         assert_eq!(cfg.max_body_bytes, 64 * 1024 * 1024);
         assert_eq!(
@@ -368,5 +476,45 @@ mod tests {
             "{BASE}\n[[partners]]\ncompany = \"acme_test\"\npartner_id = 1\nplan_term_months = 12\nsecret = \"s\""
         );
         assert!(format!("{:#}", parse(&test_name).unwrap_err()).contains("_test"));
+    }
+
+    #[test]
+    fn the_database_is_one_sqlite_path_or_one_postgres_url() {
+        let db = |section: &str| parse(&format!("[database]\n{section}"));
+        let pg = db("url = \"postgres://gateway:hunter2@db.internal:5432/warranty\"\npool_size = 4").unwrap();
+        assert_eq!(
+            pg.database,
+            Database::Postgres {
+                url: "postgres://gateway:hunter2@db.internal:5432/warranty".into(),
+                pool_size: 4
+            }
+        );
+        // The password shows nowhere but in the URL itself.
+        assert_eq!(pg.database.to_string(), "postgres://db.internal/warranty");
+        assert!(!format!("{:?}", pg.database).contains("hunter2"));
+        let from_env = Config::from_file_config(
+            toml::from_str("[database]\nurl_env = \"DATABASE_URL\"").unwrap(),
+            Path::new("/"),
+            |name| (name == "DATABASE_URL").then(|| "postgres://localhost/w".to_owned()),
+        )
+        .unwrap();
+        assert_eq!(
+            from_env.database,
+            Database::Postgres {
+                url: "postgres://localhost/w".into(),
+                pool_size: DEFAULT_POOL_SIZE
+            }
+        );
+        for (section, needle) in [
+            ("", "exactly one of path"),
+            ("path = \"a.sqlite3\"\nurl = \"postgres://h/d\"", "exactly one of path"),
+            ("path = \"a.sqlite3\"\npool_size = 4", "pool_size is for PostgreSQL"),
+            ("url = \"postgres://h/d\"\npool_size = 0", "at least 1"),
+            ("url_env = \"NOT_SET\"", "NOT_SET is not set"),
+            ("url = \"postgres://h/d?sslmode=sometimes\"", "not a PostgreSQL URL"),
+        ] {
+            let err = format!("{:#}", db(section).unwrap_err());
+            assert!(err.contains(needle), "{section}: {err}");
+        }
     }
 }

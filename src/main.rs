@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use warranty_gateway::auth::issue_token;
-use warranty_gateway::config::{CONFIG_ENV, Config, MIN_SECRET_BYTES};
+use warranty_gateway::config::{CONFIG_ENV, Config, Database, MIN_SECRET_BYTES};
 use warranty_gateway::import;
 use warranty_gateway::records::RecordKind;
 use warranty_gateway::scope::{Scope, Tenant};
@@ -134,16 +134,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
-            let path = &config.database_path;
-            let applied = store::migrate_database(path)
-                .with_context(|| format!("cannot migrate the database {}", path.display()))?;
+            let database = &config.database;
+            let applied = match database {
+                Database::Sqlite { path } => store::migrate_database(path),
+                Database::Postgres { url, .. } => store::pg::migrate_url(url),
+            }
+            .with_context(|| format!("cannot migrate the database {database}"))?;
             for m in &applied {
                 println!("applied V{}__{}", m.version, m.name);
             }
             let latest = store::latest_migration();
             println!(
-                "{} is at V{}__{}{}",
-                path.display(),
+                "{database} is at V{}__{}{}",
                 latest.version,
                 latest.name,
                 if applied.is_empty() { " (nothing to do)" } else { "" }
@@ -151,7 +153,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { to } => {
-            let from = &config.database_path;
+            let from = match &config.database {
+                Database::Sqlite { path } => path,
+                Database::Postgres { .. } => anyhow::bail!(
+                    "backup copies an SQLite database; back PostgreSQL up with its own tools (pg_dump, or \
+                     your provider's snapshots)"
+                ),
+            };
             let report = store::backup_database(from, &to)
                 .with_context(|| format!("cannot back {} up to {}", from.display(), to.display()))?;
             println!(
@@ -186,8 +194,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("a valid template"));
             bar.set_message("checking and writing the records");
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
-            let store = Store::open(&config.database_path)
-                .with_context(|| format!("cannot open the database {}", config.database_path.display()))?;
+            let Database::Sqlite { path } = &config.database else {
+                anyhow::bail!("import into PostgreSQL ({}) is not in this build yet", config.database);
+            };
+            let store = Store::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
             let scope = Scope {
                 partner_id: partner.partner_id,
                 tenant: if test { Tenant::Test } else { Tenant::Live },

@@ -4,6 +4,7 @@
 //! blocks: callers run it on a blocking thread, never on the async executor.
 
 mod batches;
+pub mod pg;
 mod records;
 
 use std::path::{Path, PathBuf};

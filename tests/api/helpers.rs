@@ -47,7 +47,8 @@ fn file_config(dir: &TempDir, server: ServerSettings) -> FileConfig {
     FileConfig {
         server,
         database: DatabaseSettings {
-            path: dir.path().join("gateway.sqlite3"),
+            path: Some(dir.path().join("gateway.sqlite3")),
+            ..DatabaseSettings::default()
         },
         partners: vec![
             partner(COMPANY, PARTNER_ID, SECRET, 36, None),

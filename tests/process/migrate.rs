@@ -58,3 +58,70 @@ fn a_database_migrated_by_a_newer_build_is_refused() {
     assert_ne!(code, 0);
     assert!(err.contains("newer warranty-gateway"), "{err}");
 }
+
+#[test]
+fn migrate_prepares_a_postgres_database() {
+    let Ok(server) = std::env::var("WARRANTY_GATEWAY_TEST_POSTGRES") else {
+        eprintln!("skipped: WARRANTY_GATEWAY_TEST_POSTGRES is not set (a PostgreSQL server URL)");
+        return;
+    };
+    // A database of its own, named after this process.
+    let admin: postgres::Config = server.parse().unwrap();
+    let name = format!("wg_cli_migrate_{}", std::process::id());
+    let mut client = admin.connect(postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .unwrap();
+    client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let mut url = server.rsplit_once('/').unwrap().0.to_owned();
+    url.push('/');
+    url.push_str(&name);
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pg.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl_env = \"WG_TEST_DATABASE_URL\"\n\n[[partners]]\ncompany = \"tirecompany\"\n\
+             partner_id = 1001\nsecret = \"{SECRET}\"\nplan_term_months = 36\n"
+        ),
+    )
+    .unwrap();
+    let migrate = || {
+        let out = Command::new(BIN)
+            .args(["migrate", "--config"])
+            .arg(&config)
+            .env("WG_TEST_DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        text
+    };
+    let first = migrate();
+    assert!(
+        first.contains("applied V1__records") && first.contains("applied V3__health_probe"),
+        "{first}"
+    );
+    // The URL's user and password are not printed.
+    assert!(
+        first.contains(&format!("postgres://127.0.0.1/{name} is at V3")),
+        "{first}"
+    );
+    assert!(migrate().contains("nothing to do"));
+    let tables: i64 = admin
+        .clone()
+        .dbname(&name)
+        .connect(postgres::NoTls)
+        .unwrap()
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 8, "seven of ours and refinery's history");
+    client
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .unwrap();
+}

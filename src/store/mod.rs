@@ -107,9 +107,21 @@ pub fn migrate(conn: &mut Connection) -> Result<Vec<Applied>, StoreError> {
         });
     }
     let runner = embedded::migrations::runner().set_grouped(true);
+    run_migrations(|| runner.run(conn), migration_busy, |_| Duration::from_millis(100))
+}
+
+/// Runs migrations with `run`, again (after `pause(attempt)`) while `retry` says another
+/// process was in the way, and says what was applied. A database whose applied migrations this
+/// build does not have was migrated by a newer build: refused.
+fn run_migrations(
+    mut run: impl FnMut() -> Result<refinery::Report, refinery::Error>,
+    retry: impl Fn(&refinery::Error) -> bool,
+    pause: impl Fn(u32) -> Duration,
+) -> Result<Vec<Applied>, StoreError> {
+    const ATTEMPTS: u32 = 50;
     let mut attempt = 0;
     loop {
-        match runner.run(conn) {
+        match run() {
             Ok(report) => {
                 return Ok(report
                     .applied_migrations()
@@ -120,9 +132,9 @@ pub fn migrate(conn: &mut Connection) -> Result<Vec<Applied>, StoreError> {
                     })
                     .collect());
             }
-            Err(e) if attempt < 50 && migration_busy(&e) => {
+            Err(e) if attempt < ATTEMPTS && retry(&e) => {
                 attempt += 1;
-                std::thread::sleep(Duration::from_millis(100));
+                std::thread::sleep(pause(attempt));
             }
             Err(e) => {
                 return Err(match e.kind() {

@@ -61,33 +61,11 @@ pub fn migrate_url(url: &str) -> Result<Vec<Applied>, StoreError> {
 /// database a newer build migrated is refused.
 pub fn migrate(client: &mut postgres::Client) -> Result<Vec<Applied>, StoreError> {
     let runner = embedded::migrations::runner().set_grouped(true);
-    let mut attempt = 0;
-    loop {
-        match runner.run(client) {
-            Ok(report) => {
-                return Ok(report
-                    .applied_migrations()
-                    .iter()
-                    .map(|m| Applied {
-                        version: m.version(),
-                        name: m.name().to_owned(),
-                    })
-                    .collect());
-            }
-            Err(e) if attempt < 20 && lost_a_race(&e) => {
-                attempt += 1;
-                std::thread::sleep(Duration::from_millis(50 * attempt));
-            }
-            Err(e) => {
-                return Err(match e.kind() {
-                    refinery::error::Kind::MissingVersion(m) => StoreError::SchemaTooNew {
-                        found: format!("its migration V{}__{} is unknown to this build", m.version(), m.name()),
-                    },
-                    _ => StoreError::Migration(e),
-                });
-            }
-        }
-    }
+    super::run_migrations(
+        || runner.run(client),
+        lost_a_race,
+        |attempt| Duration::from_millis(50 * u64::from(attempt.min(10))),
+    )
 }
 
 /// Whether a migration failed because another instance was migrating the same database.

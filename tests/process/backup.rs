@@ -1,7 +1,6 @@
 //! `warranty-gateway backup --to FILE` while the server takes batches: the copy is whole (every
 //! batch answered before it began, no batch in part), passes its integrity check, and serves.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,19 +16,7 @@ fn batch(n: usize) -> serde_json::Value {
 }
 
 fn backup(config: &std::path::Path, to: &std::path::Path) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(["backup", "--to"])
-        .arg(to)
-        .arg("--config")
-        .arg(config)
-        .env(SECRET_ENV, SECRET)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_cli(&["backup", "--to", to.to_str().unwrap()], config)
 }
 
 #[tokio::test]

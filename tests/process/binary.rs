@@ -152,6 +152,22 @@ impl Server {
     }
 }
 
+/// Runs the binary with `args` and `--config FILE` to its end: exit code, stdout, stderr.
+pub fn run_cli(args: &[&str], config: &Path) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env(SECRET_ENV, SECRET)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A token for tirecompany, signed here (the `token` command has a test of its own).
 pub fn token() -> String {
     jsonwebtoken::encode(

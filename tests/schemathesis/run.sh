@@ -8,6 +8,7 @@
 #   SEED=random MAX_EXAMPLES=2000 MAX_TIME=600 bash tests/schemathesis/run.sh   # explore further
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
 
 VERSION=4.32.5
 VENV=target/schemathesis-venv
@@ -59,8 +60,10 @@ ARGS=(--max-examples "${MAX_EXAMPLES:-100}")
 # again, up to three times. A run with a failed check, or any other error, is never retried.
 for attempt in 1 2 3; do
   set +e
-  "$VENV/bin/schemathesis" --config-file tests/schemathesis/schemathesis.toml run openapi.yaml \
-    --url "http://127.0.0.1:$PORT" --checks all --workers 2 --no-color "${ARGS[@]}" > "$DIR/report.txt" 2>&1
+  # From the throwaway folder: hypothesis keeps its cache (.hypothesis/) where it runs.
+  (cd "$DIR" && "$ROOT/$VENV/bin/schemathesis" --config-file "$ROOT/tests/schemathesis/schemathesis.toml" \
+    run "$ROOT/openapi.yaml" --url "http://127.0.0.1:$PORT" --checks all --workers 2 --no-color "${ARGS[@]}") \
+    > "$DIR/report.txt" 2>&1
   code=$?
   set -e
   cat "$DIR/report.txt"

@@ -398,7 +398,7 @@ fn storage_ceiling(runs: usize) -> Vec<f64> {
         partner_id: PARTNERS[0].1,
         tenant: Tenant::Live,
     };
-    let now = Utc::now();
+    let now = store::Stamp::of(&Utc::now());
     (0..runs)
         .map(|run| {
             let rows = ceiling_registrations(&format!("K{run}-"), 10_000);
@@ -406,7 +406,7 @@ fn storage_ceiling(runs: usize) -> Vec<f64> {
             store
                 .write(|tx| {
                     for r in &rows {
-                        store::upsert(tx, scope, None, r, now)?;
+                        store::upsert(tx, scope, None, r, &now)?;
                     }
                     Ok::<_, store::StoreError>(())
                 })

@@ -103,7 +103,7 @@ pub fn ingest_body(
     // Decoding needs no lock: only the writes wait for the writer.
     let batch = Batch::decode(body, partner.timezone)?;
     tracing::Span::current().record("records", batch.len());
-    let now = received.at;
+    let now = store::Stamp::of(&received.at);
     let plan = partner.plan();
     let mut out = Outcome {
         results: Vec::with_capacity(batch.len()),
@@ -119,7 +119,7 @@ pub fn ingest_body(
                 return Ok(Err(e));
             }
             let known = stored.map(|u| u.registration_id);
-            let written = store::upsert(tx, scope, None, reg, now)?;
+            let written = store::upsert(tx, scope, None, reg, &now)?;
             // An unchanged registration was stored (or written earlier in this batch) already.
             let id = written
                 .id
@@ -130,7 +130,7 @@ pub fn ingest_body(
         })?;
         out.counts.set(RecordKind::Registrations, registrations);
         let sales = each(&mut out.results, batch.sales, |sale| {
-            store::upsert(tx, scope, None, sale, now).map(|w| Ok(w.action))
+            store::upsert(tx, scope, None, sale, &now).map(|w| Ok(w.action))
         })?;
         out.counts.set(RecordKind::Sales, sales);
         let claims = each(&mut out.results, batch.claims, |claim| {
@@ -140,7 +140,7 @@ pub fn ingest_body(
                 Ok(u) => u.registration_id,
                 Err(e) => return Ok(Err(e)),
             };
-            let written = store::upsert(tx, scope, Some(id), claim, now)?;
+            let written = store::upsert(tx, scope, Some(id), claim, &now)?;
             ledger.claimed(claim);
             Ok(Ok(written.action))
         })?;
@@ -151,7 +151,7 @@ pub fn ingest_body(
                 Ok(u) => u.registration_id,
                 Err(e) => return Ok(Err(e)),
             };
-            let written = store::upsert(tx, scope, Some(id), cancel, now)?;
+            let written = store::upsert(tx, scope, Some(id), cancel, &now)?;
             ledger.cancelled(cancel);
             Ok(Ok(written.action))
         })?;

@@ -13,9 +13,6 @@ use crate::status::{CancellationRef, RegistrationUsage};
 /// A registration's natural key: ShopID and InvoiceNumber (within one partner and tenant).
 pub type RegistrationKey = (String, String);
 
-/// A claim's key within its registration: OrgID, RepairShopID, RepairInvoiceNumber.
-type ClaimKey = (String, String, String);
-
 /// A claim as stored, as much as the rules need of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredClaim {
@@ -26,115 +23,117 @@ pub struct StoredClaim {
     pub claim_date: DateTime<Utc>,
 }
 
+impl StoredClaim {
+    /// Whether `claim` has this claim's key (within their registration).
+    fn is(&self, claim: &Claim) -> bool {
+        self.org_id == claim.org_id
+            && self.repair_shop_id == claim.repair_shop_id
+            && self.repair_invoice_number == claim.repair_invoice_number
+    }
+}
+
 /// A registration as stored, with its claims (its cancellation is in `usage`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRegistration {
     pub usage: RegistrationUsage,
+    /// A registration has a few claims (they count its tires): a list, searched in place.
     pub claims: Vec<StoredClaim>,
 }
 
-#[derive(Debug)]
-struct Entry {
-    usage: RegistrationUsage,
-    claims: HashMap<ClaimKey, (i64, DateTime<Utc>)>,
-}
-
-impl Entry {
+impl StoredRegistration {
     /// Sums what the claims count, as the store would on a fresh read.
     fn recount(&mut self) {
-        self.usage.tires_claimed = self.claims.values().map(|(n, _)| n).sum();
-        self.usage.latest_claim_date = self.claims.values().map(|(_, d)| *d).max();
+        self.usage.tires_claimed = self.claims.iter().map(|c| c.tire_claim_count).sum();
+        self.usage.latest_claim_date = self.claims.iter().map(|c| c.claim_date).max();
     }
 }
 
-/// The registrations a batch touches, by ShopID and InvoiceNumber.
+/// The registrations a batch touches, by ShopID, then InvoiceNumber: looked up by `&str`,
+/// without building a key for every record.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    entries: HashMap<RegistrationKey, Entry>,
-}
-
-fn claim_key(c: &Claim) -> ClaimKey {
-    (
-        c.org_id.clone(),
-        c.repair_shop_id.clone(),
-        c.repair_invoice_number.clone(),
-    )
+    entries: HashMap<String, HashMap<String, StoredRegistration>>,
 }
 
 impl Ledger {
     pub fn new(stored: Vec<StoredRegistration>) -> Ledger {
-        let entries = stored
-            .into_iter()
-            .map(|s| {
-                let key = (s.usage.shop_id.clone(), s.usage.invoice_number.clone());
-                let claims = s
-                    .claims
-                    .into_iter()
-                    .map(|c| {
-                        (
-                            (c.org_id, c.repair_shop_id, c.repair_invoice_number),
-                            (c.tire_claim_count, c.claim_date),
-                        )
-                    })
-                    .collect();
-                (key, Entry { usage: s.usage, claims })
-            })
-            .collect();
-        Ledger { entries }
+        let mut ledger = Ledger::default();
+        for s in stored {
+            ledger
+                .entries
+                .entry(s.usage.shop_id.clone())
+                .or_default()
+                .insert(s.usage.invoice_number.clone(), s);
+        }
+        ledger
+    }
+
+    fn entry(&self, shop_id: &str, invoice_number: &str) -> Option<&StoredRegistration> {
+        self.entries.get(shop_id)?.get(invoice_number)
+    }
+
+    fn entry_mut(&mut self, shop_id: &str, invoice_number: &str) -> Option<&mut StoredRegistration> {
+        self.entries.get_mut(shop_id)?.get_mut(invoice_number)
     }
 
     /// The registration with this ShopID and InvoiceNumber, as stored or as accepted earlier
     /// in the batch.
     pub fn usage(&self, shop_id: &str, invoice_number: &str) -> Option<&RegistrationUsage> {
-        // A borrowed tuple key would need an allocation-free lookup type; these keys are short.
-        self.entries
-            .get(&(shop_id.to_owned(), invoice_number.to_owned()))
-            .map(|e| &e.usage)
+        self.entry(shop_id, invoice_number).map(|e| &e.usage)
     }
 
     /// What a stored (or earlier) claim with the same key already counts: a resend replaces it.
     pub fn claim_count(&self, claim: &Claim) -> i64 {
-        self.entries
-            .get(&(claim.shop_id.clone(), claim.invoice_number.clone()))
-            .and_then(|e| e.claims.get(&claim_key(claim)))
-            .map_or(0, |(n, _)| *n)
+        self.entry(&claim.shop_id, &claim.invoice_number)
+            .and_then(|e| e.claims.iter().find(|c| c.is(claim)))
+            .map_or(0, |c| c.tire_claim_count)
     }
 
     /// A registration was written (`registration_id` its row; `now` the batch's time, its
     /// CreatedDate when it is new).
     pub fn registered(&mut self, reg: &Registration, registration_id: i64, now: DateTime<Utc>) {
-        let key = (reg.shop_id.clone(), reg.invoice_number.clone());
-        let entry = self.entries.entry(key).or_insert_with(|| Entry {
-            usage: RegistrationUsage {
-                registration_id,
-                org_id: String::new(),
-                shop_id: reg.shop_id.clone(),
-                invoice_number: reg.invoice_number.clone(),
-                plan_enroll_date: reg.plan_enroll_date,
-                created_at: now,
-                tires_covered: 0,
-                tires_claimed: 0,
-                tires_cancelled: 0,
-                latest_claim_date: None,
-                cancellation: None,
-            },
-            claims: HashMap::new(),
-        });
+        let invoices = self.entries.entry(reg.shop_id.clone()).or_default();
+        let entry = invoices
+            .entry(reg.invoice_number.clone())
+            .or_insert_with(|| StoredRegistration {
+                usage: RegistrationUsage {
+                    registration_id,
+                    org_id: String::new(),
+                    shop_id: reg.shop_id.clone(),
+                    invoice_number: reg.invoice_number.clone(),
+                    plan_enroll_date: reg.plan_enroll_date,
+                    created_at: now,
+                    tires_covered: 0,
+                    tires_claimed: 0,
+                    tires_cancelled: 0,
+                    latest_claim_date: None,
+                    cancellation: None,
+                },
+                claims: Vec::new(),
+            });
         let u = &mut entry.usage;
         u.registration_id = registration_id;
-        u.org_id = reg.org_id.clone();
+        u.org_id.clone_from(&reg.org_id);
         u.plan_enroll_date = reg.plan_enroll_date;
         u.tires_covered = reg.tires_covered;
     }
 
     /// A claim was written against its registration.
     pub fn claimed(&mut self, claim: &Claim) {
-        if let Some(e) = self
-            .entries
-            .get_mut(&(claim.shop_id.clone(), claim.invoice_number.clone()))
-        {
-            e.claims
-                .insert(claim_key(claim), (claim.tire_claim_count, claim.claim_date));
+        if let Some(e) = self.entry_mut(&claim.shop_id, &claim.invoice_number) {
+            match e.claims.iter_mut().find(|c| c.is(claim)) {
+                Some(c) => {
+                    c.tire_claim_count = claim.tire_claim_count;
+                    c.claim_date = claim.claim_date;
+                }
+                None => e.claims.push(StoredClaim {
+                    org_id: claim.org_id.clone(),
+                    repair_shop_id: claim.repair_shop_id.clone(),
+                    repair_invoice_number: claim.repair_invoice_number.clone(),
+                    tire_claim_count: claim.tire_claim_count,
+                    claim_date: claim.claim_date,
+                }),
+            }
             e.recount();
         }
     }
@@ -142,10 +141,7 @@ impl Ledger {
     /// A cancellation was written against its registration (there is one; a resend with the
     /// same key replaces its count).
     pub fn cancelled(&mut self, cancel: &Cancellation) {
-        if let Some(e) = self
-            .entries
-            .get_mut(&(cancel.shop_id.clone(), cancel.invoice_number.clone()))
-        {
+        if let Some(e) = self.entry_mut(&cancel.shop_id, &cancel.invoice_number) {
             let u = &mut e.usage;
             let previous = u.cancellation.as_ref().map_or(0, |c| c.tire_cancel_count);
             u.tires_cancelled += cancel.tire_cancel_count - previous;

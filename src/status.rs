@@ -71,7 +71,12 @@ impl Plan {
     /// Whether the plan still covers `at`: expiry is by calendar day, so anything dated on
     /// ExpireDate's day, at any time, is within the plan.
     pub fn covers(&self, plan_enroll_date: DateTime<Utc>, at: DateTime<Utc>) -> bool {
-        self.day_of(at) <= self.day_of(self.expire_date(plan_enroll_date))
+        self.covers_until(self.expire_date(plan_enroll_date), at)
+    }
+
+    /// The same, for an ExpireDate already worked out.
+    pub fn covers_until(&self, expire_date: DateTime<Utc>, at: DateTime<Utc>) -> bool {
+        self.day_of(at) <= self.day_of(expire_date)
     }
 }
 
@@ -151,7 +156,7 @@ pub fn registration_status(
         (WarrantyStatus::Cancelled, cancel_date)
     } else if tires_left <= 0 {
         (WarrantyStatus::NoTiresLeft, usage.latest_claim_date)
-    } else if !plan.covers(usage.plan_enroll_date, now) {
+    } else if !plan.covers_until(expire, now) {
         (WarrantyStatus::Expired, Some(expire))
     } else {
         (WarrantyStatus::Active, None)

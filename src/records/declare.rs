@@ -166,6 +166,13 @@ macro_rules! record {
                 vec![$( $crate::records::FieldType::value(&self.$field) ),*]
             }
 
+            fn value_of(&self, name: &str) -> Option<$crate::records::Value<'_>> {
+                match name {
+                    $( $wire => Some($crate::records::FieldType::value(&self.$field)), )*
+                    _ => None,
+                }
+            }
+
             fn from_values(values: Vec<$crate::records::OwnedValue>) -> Option<Self> {
                 let mut values = values.into_iter();
                 Some($name {

@@ -115,26 +115,20 @@ pub trait Record: Sized + Serialize {
     fn read(r: &mut FieldReader<'_, '_>) -> Self;
     /// Every field's value, in declaration order.
     fn values(&self) -> Vec<Value<'_>>;
+    /// One field's value, by its wire name.
+    fn value_of(&self, name: &str) -> Option<Value<'_>>;
     /// The record from its values in declaration order (as a store reads them back); `None`
     /// when one has the wrong shape.
     fn from_values(values: Vec<OwnedValue>) -> Option<Self>;
 
     /// The natural key, shown in results as an object of the guide's field names.
     fn key(&self) -> NaturalKey {
-        let values = self.values();
         NaturalKey(
             Self::KEY
                 .iter()
-                .map(|name| {
-                    let i = Self::FIELDS
-                        .iter()
-                        .position(|f| f.name == *name)
-                        .expect("a key names declared fields");
-                    let text = match values[i] {
-                        Value::Text(t) => t.to_owned(),
-                        other => unreachable!("key field {name} is text, not {other:?}"),
-                    };
-                    (*name, text)
+                .map(|name| match self.value_of(name) {
+                    Some(Value::Text(t)) => (*name, t.to_owned()),
+                    other => unreachable!("key field {name} is a declared text field, not {other:?}"),
                 })
                 .collect(),
         )

@@ -125,10 +125,10 @@ fn check_not_expired(
     field: &'static str,
     plan: Plan,
 ) -> Result<(), FieldError> {
-    if plan.covers(u.plan_enroll_date, at) {
+    let expire = plan.expire_date(u.plan_enroll_date);
+    if plan.covers_until(expire, at) {
         return Ok(());
     }
-    let expire = plan.expire_date(u.plan_enroll_date);
     Err(reject(
         field,
         "registration_expired",

@@ -13,6 +13,17 @@ use crate::records::{Action, OwnedValue, Record, RecordKind, Value};
 use crate::status::{CancellationRef, RegistrationUsage};
 use crate::wire::Kind;
 
+/// The time a batch's rows are stamped with (created_at, updated_at), in the store's own form:
+/// made once per batch, not once per row.
+#[derive(Debug, Clone)]
+pub struct Stamp(String);
+
+impl Stamp {
+    pub fn of(at: &DateTime<Utc>) -> Stamp {
+        Stamp(db_date(at))
+    }
+}
+
 /// Dates are stored with fixed microseconds so that text order is time order.
 pub(super) fn db_date(d: &DateTime<Utc>) -> String {
     // Not `format("...")`: that parses the pattern again for every date of a batch.
@@ -65,11 +76,7 @@ struct Statements {
 static STATEMENTS: LazyLock<[Statements; 4]> = LazyLock::new(|| RecordKind::ALL.map(statements));
 
 fn statements_of(kind: RecordKind) -> &'static Statements {
-    let i = RecordKind::ALL
-        .iter()
-        .position(|k| *k == kind)
-        .expect("ALL has every kind");
-    &STATEMENTS[i]
+    &STATEMENTS[kind.index()]
 }
 
 /// `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE something changed RETURNING id, revision`:
@@ -169,7 +176,7 @@ pub fn upsert<T: Record>(
     scope: Scope,
     registration_id: Option<i64>,
     record: &T,
-    now: DateTime<Utc>,
+    now: &Stamp,
 ) -> Result<Written, StoreError> {
     let conn = tx.conn;
     debug_assert_eq!(registration_id.is_some(), T::KIND.belongs_to_registration());
@@ -182,13 +189,31 @@ pub fn upsert<T: Record>(
         params.push(id);
     }
     params.extend(values.iter().map(|v| v as &dyn ToSql));
-    let now = db_date(&now);
-    params.push(&now);
+    params.push(&now.0);
     let mut stmt = conn.prepare_cached(&statements_of(T::KIND).upsert)?;
     let row = stmt
         .query_row(params_from_iter(params), |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     Ok(written(row))
+}
+
+/// A registration's own columns (`r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date,
+/// r.created_at, r.tires_covered`, first in a row) as its usage,
+/// before its claims and cancellation are counted.
+fn usage_from_row(row: &Row) -> rusqlite::Result<RegistrationUsage> {
+    Ok(RegistrationUsage {
+        registration_id: row.get(0)?,
+        org_id: row.get(1)?,
+        shop_id: row.get(2)?,
+        invoice_number: row.get(3)?,
+        plan_enroll_date: get_date(row, 4)?,
+        created_at: get_date(row, 5)?,
+        tires_covered: row.get(6)?,
+        tires_claimed: 0,
+        tires_cancelled: 0,
+        latest_claim_date: None,
+        cancellation: None,
+    })
 }
 
 /// Every registration with one of these keys (ShopID, InvoiceNumber), with its claims and its
@@ -209,19 +234,7 @@ pub fn load_registrations(
     let mut found: Vec<StoredRegistration> = stmt
         .query_map(params![scope.partner_id, scope.tenant.as_str(), keys], |row| {
             Ok(StoredRegistration {
-                usage: RegistrationUsage {
-                    registration_id: row.get(0)?,
-                    org_id: row.get(1)?,
-                    shop_id: row.get(2)?,
-                    invoice_number: row.get(3)?,
-                    plan_enroll_date: get_date(row, 4)?,
-                    created_at: get_date(row, 5)?,
-                    tires_covered: row.get(6)?,
-                    tires_claimed: 0,
-                    tires_cancelled: 0,
-                    latest_claim_date: None,
-                    cancellation: None,
-                },
+                usage: usage_from_row(row)?,
                 claims: Vec::new(),
             })
         })?
@@ -319,17 +332,10 @@ pub fn registration_usage(
             params![scope.partner_id, scope.tenant.as_str(), shop_id, invoice_number, org_id],
             |row| {
                 Ok(RegistrationUsage {
-                    registration_id: row.get(0)?,
-                    org_id: row.get(1)?,
-                    shop_id: row.get(2)?,
-                    invoice_number: row.get(3)?,
-                    plan_enroll_date: get_date(row, 4)?,
-                    created_at: get_date(row, 5)?,
-                    tires_covered: row.get(6)?,
                     tires_claimed: row.get(7)?,
                     latest_claim_date: get_opt_date(row, 8)?,
                     tires_cancelled: row.get(9)?,
-                    cancellation: None,
+                    ..usage_from_row(row)?
                 })
             },
         )

@@ -28,8 +28,7 @@ fn batch_id(res: &reqwest::Response) -> i64 {
 }
 
 async fn history_entry(app: &TestApp, id: i64) -> Value {
-    let url = format!("{}/batches/{id}", app.url(TEST));
-    let (status, body) = json_of(app.client.get(url).bearer_auth(token()).send().await.unwrap()).await;
+    let (status, body) = app.batch(TEST, id).await;
     assert_eq!(status, StatusCode::OK, "batch {id}: {body}");
     body
 }

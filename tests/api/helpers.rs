@@ -178,6 +178,12 @@ impl TestApp {
         json_of(self.get_raw(company, &token, query).await).await
     }
 
+    /// GET `/batches/{id}` of a company, with tirecompany's token.
+    pub async fn batch(&self, company: &str, id: impl std::fmt::Display) -> (StatusCode, Value) {
+        let url = format!("{}/batches/{id}", self.url(company));
+        json_of(self.client.get(url).bearer_auth(token()).send().await.unwrap()).await
+    }
+
     pub async fn status_of(&self, company: &str, shop: &str, invoice: &str) -> Value {
         let (status, body) = self
             .get(

@@ -19,11 +19,6 @@ async fn batches(app: &TestApp, company: &str, query: &str) -> Value {
     body
 }
 
-async fn batch(app: &TestApp, company: &str, id: &Value) -> (StatusCode, Value) {
-    let url = format!("{}/batches/{id}", app.url(company));
-    json_of(app.client.get(url).bearer_auth(token()).send().await.unwrap()).await
-}
-
 #[tokio::test]
 async fn every_post_is_recorded_newest_first_with_its_rejected_records() {
     let app = spawn_app_with_limit(64 * 1024).await;
@@ -84,7 +79,7 @@ async fn every_post_is_recorded_newest_first_with_its_rejected_records() {
     assert!(partial["DurationMs"].is_u64());
 
     // One batch: its rejected records are the very entries the response carried.
-    let (status, detail) = batch(&app, TEST, &partial["BatchID"]).await;
+    let (status, detail) = app.batch(TEST, &partial["BatchID"]).await;
     assert_eq!(status, StatusCode::OK);
     let rejected_in_response: Vec<&Value> = answered
         .as_array()
@@ -96,7 +91,7 @@ async fn every_post_is_recorded_newest_first_with_its_rejected_records() {
     assert_eq!(recorded, rejected_in_response);
     assert_eq!(detail["Status"], 206);
     // The body-level 400 keeps its one entry.
-    let (_, refused) = batch(&app, TEST, &list[1]["BatchID"]).await;
+    let (_, refused) = app.batch(TEST, &list[1]["BatchID"]).await;
     assert_eq!(refused["RejectedRecords"][0]["Errors"][0]["Code"], "invalid_json");
 
     // Live sees only its own batch.
@@ -105,7 +100,7 @@ async fn every_post_is_recorded_newest_first_with_its_rejected_records() {
         (&live["Total"], &live["Batches"][0]["Status"]),
         (&json!(1), &json!(200))
     );
-    assert_eq!(batch(&app, COMPANY, &partial["BatchID"]).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.batch(COMPANY, &partial["BatchID"]).await.0, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

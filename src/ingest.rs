@@ -10,8 +10,7 @@ use serde::Serialize;
 use crate::config::Partner;
 use crate::history::{Counts, NewBatch, TypeCounts};
 use crate::ledger::Ledger;
-use crate::records::Action;
-use crate::records::{Batch, Decoded, NaturalKey, Record, RecordKind, rules};
+use crate::records::{Action, Batch, Decoded, NaturalKey, Record, rules};
 use crate::scope::Scope;
 use crate::store::{self, Store, StoreError, StoreFailure};
 use crate::wire::{BodyError, FieldError};
@@ -113,7 +112,7 @@ pub fn ingest_body(
     store.write(|tx| {
         // Every registration the batch touches, read once; judged and kept up to date in memory.
         let mut ledger = Ledger::new(store::load_registrations(tx, scope, &batch.registration_keys())?);
-        let registrations = each(&mut out.results, batch.registrations, |reg| {
+        each(&mut out, batch.registrations, |reg| {
             let stored = ledger.usage(&reg.shop_id, &reg.invoice_number);
             if let Err(e) = rules::check_registration(reg, stored) {
                 return Ok(Err(e));
@@ -128,12 +127,10 @@ pub fn ingest_body(
             ledger.registered(reg, id, received.at);
             Ok(Ok(written.action))
         })?;
-        out.counts.set(RecordKind::Registrations, registrations);
-        let sales = each(&mut out.results, batch.sales, |sale| {
+        each(&mut out, batch.sales, |sale| {
             store::upsert(tx, scope, None, sale, &now).map(|w| Ok(w.action))
         })?;
-        out.counts.set(RecordKind::Sales, sales);
-        let claims = each(&mut out.results, batch.claims, |claim| {
+        each(&mut out, batch.claims, |claim| {
             let stored = ledger.usage(&claim.shop_id, &claim.invoice_number);
             let previous = ledger.claim_count(claim);
             let id = match rules::check_claim(claim, stored, previous, plan) {
@@ -144,8 +141,7 @@ pub fn ingest_body(
             ledger.claimed(claim);
             Ok(Ok(written.action))
         })?;
-        out.counts.set(RecordKind::Claims, claims);
-        let cancellations = each(&mut out.results, batch.cancellations, |cancel| {
+        each(&mut out, batch.cancellations, |cancel| {
             let stored = ledger.usage(&cancel.shop_id, &cancel.invoice_number);
             let id = match rules::check_cancellation(cancel, stored, plan) {
                 Ok(u) => u.registration_id,
@@ -155,7 +151,6 @@ pub fn ingest_body(
             ledger.cancelled(cancel);
             Ok(Ok(written.action))
         })?;
-        out.counts.set(RecordKind::Cancellations, cancellations);
         // The history entry commits with the records: a batch that is kept is always listed.
         let rejected = out
             .results
@@ -187,12 +182,12 @@ pub fn record_refused(
 }
 
 /// Writes each decoded record of one type with `write` (which answers the action, or the
-/// business rule it broke) and appends its result entry.
+/// business rule it broke), appends its result entry and counts it under its type.
 fn each<T: Record>(
-    results: &mut Vec<RecordResult>,
+    out: &mut Outcome,
     records: Vec<Decoded<T>>,
     mut write: impl FnMut(&T) -> Result<Result<Action, FieldError>, StoreError>,
-) -> Result<Counts, StoreError> {
+) -> Result<(), StoreError> {
     let mut counts = Counts::default();
     for d in records {
         let mut entry = RecordResult {
@@ -222,7 +217,8 @@ fn each<T: Record>(
         } else {
             counts.rejected += 1;
         }
-        results.push(entry);
+        out.results.push(entry);
     }
-    Ok(counts)
+    out.counts.set(T::KIND, counts);
+    Ok(())
 }

@@ -393,7 +393,10 @@ fn ceiling_registrations(prefix: &str, n: usize) -> Vec<Registration> {
 /// Rows per second of `runs` fresh 10,000-registration upserts, each in one transaction.
 fn storage_ceiling(runs: usize) -> Vec<f64> {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("ceiling.sqlite3")).unwrap();
+    let store = Store::open(&warranty_gateway::config::Database::Sqlite {
+        path: dir.path().join("ceiling.sqlite3"),
+    })
+    .unwrap();
     let scope = Scope {
         partner_id: PARTNERS[0].1,
         tenant: Tenant::Live,
@@ -405,10 +408,8 @@ fn storage_ceiling(runs: usize) -> Vec<f64> {
             let started = Instant::now();
             store
                 .write(|tx| {
-                    for r in &rows {
-                        store::upsert(tx, scope, None, r, &now)?;
-                    }
-                    Ok::<_, store::StoreError>(())
+                    let pending: Vec<store::Pending<_>> = rows.iter().map(|r| (None, r)).collect();
+                    store::upsert_all(tx, scope, &pending, &now)
                 })
                 .unwrap();
             rows.len() as f64 / started.elapsed().as_secs_f64()

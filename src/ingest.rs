@@ -104,53 +104,62 @@ pub fn ingest_body(
     tracing::Span::current().record("records", batch.len());
     let now = store::Stamp::of(&received.at);
     let plan = partner.plan();
-    let mut out = Outcome {
-        results: Vec::with_capacity(batch.len()),
-        ..Outcome::default()
-    };
+    let keys = batch.registration_keys();
     let _write = tracing::debug_span!("store_write").entered();
+    // The work may run again from the start (another instance was in the way): it keeps
+    // nothing between runs.
     store.write(|tx| {
+        let mut out = Outcome {
+            results: Vec::with_capacity(batch.len()),
+            ..Outcome::default()
+        };
         // Every registration the batch touches, read once; judged and kept up to date in memory.
-        let mut ledger = Ledger::new(store::load_registrations(tx, scope, &batch.registration_keys())?);
-        each(&mut out, batch.registrations, |reg| {
+        let mut ledger = Ledger::new(store::load_registrations(tx, scope, &keys)?);
+        let accepted = judge(&mut out, &batch.registrations, |reg| {
             let stored = ledger.usage(&reg.shop_id, &reg.invoice_number);
-            if let Err(e) = rules::check_registration(reg, stored) {
-                return Ok(Err(e));
-            }
-            let known = stored.map(|u| u.registration_id);
-            let written = store::upsert(tx, scope, None, reg, &now)?;
-            // An unchanged registration was stored (or written earlier in this batch) already.
-            let id = written
-                .id
-                .or(known)
-                .ok_or_else(|| StoreError::Database("an unchanged registration was not among those read".into()))?;
+            rules::check_registration(reg, stored)?;
+            // A new one's id is known once it is written (below).
+            let id = stored.map_or(UNWRITTEN, |u| u.registration_id);
             ledger.registered(reg, id, received.at);
-            Ok(Ok(written.action))
-        })?;
-        each(&mut out, batch.sales, |sale| {
-            store::upsert(tx, scope, None, sale, &now).map(|w| Ok(w.action))
-        })?;
-        each(&mut out, batch.claims, |claim| {
+            Ok((None, ()))
+        });
+        let written = store::upsert_all(tx, scope, &pending(&accepted), &now)?;
+        for ((i, _, reg, ()), w) in accepted.iter().zip(&written) {
+            out.results[*i].action = Some(w.action);
+            let new = ledger
+                .usage(&reg.shop_id, &reg.invoice_number)
+                .is_some_and(|u| u.registration_id == UNWRITTEN);
+            // The first write of a registration that was not stored must insert it: else
+            // another instance stored it after this batch read, and the batch was judged on a
+            // stale read. Running again reads (and locks) it.
+            if new && w.action != Action::Inserted {
+                let stale = format!(
+                    "registration {}/{} was stored meanwhile",
+                    reg.shop_id, reg.invoice_number
+                );
+                return Err(StoreError::Conflict(stale.into()).into());
+            }
+            if let Some(id) = w.id {
+                ledger.written(&reg.shop_id, &reg.invoice_number, id);
+            }
+        }
+        let sales = judge(&mut out, &batch.sales, |_| Ok((None, ())));
+        write(tx, scope, &now, &mut out, &sales)?;
+        let claims = judge(&mut out, &batch.claims, |claim| {
             let stored = ledger.usage(&claim.shop_id, &claim.invoice_number);
             let previous = ledger.claim_count(claim);
-            let id = match rules::check_claim(claim, stored, previous, plan) {
-                Ok(u) => u.registration_id,
-                Err(e) => return Ok(Err(e)),
-            };
-            let written = store::upsert(tx, scope, Some(id), claim, &now)?;
+            let id = rules::check_claim(claim, stored, previous, plan)?.registration_id;
             ledger.claimed(claim);
-            Ok(Ok(written.action))
-        })?;
-        each(&mut out, batch.cancellations, |cancel| {
+            Ok((Some(id), ()))
+        });
+        write(tx, scope, &now, &mut out, &claims)?;
+        let cancellations = judge(&mut out, &batch.cancellations, |cancel| {
             let stored = ledger.usage(&cancel.shop_id, &cancel.invoice_number);
-            let id = match rules::check_cancellation(cancel, stored, plan) {
-                Ok(u) => u.registration_id,
-                Err(e) => return Ok(Err(e)),
-            };
-            let written = store::upsert(tx, scope, Some(id), cancel, &now)?;
+            let id = rules::check_cancellation(cancel, stored, plan)?.registration_id;
             ledger.cancelled(cancel);
-            Ok(Ok(written.action))
-        })?;
+            Ok((Some(id), ()))
+        });
+        write(tx, scope, &now, &mut out, &cancellations)?;
         // The history entry commits with the records: a batch that is kept is always listed.
         let rejected = out
             .results
@@ -158,12 +167,40 @@ pub fn ingest_body(
             .filter(|r| r.status == REJECTED)
             .map(serde_json::to_string)
             .collect::<Result<Vec<_>, _>>()?;
+        let rejected: Vec<&str> = rejected.iter().map(String::as_str).collect();
         let entry = received.history(out.counts.status(), out.counts, None);
-        out.batch_id = store::insert_batch(tx, scope, &entry, rejected.iter().map(String::as_str))?;
+        out.batch_id = store::insert_batch(tx, scope, &entry, &rejected)?;
         store::prune_batches(tx, &(received.at - received.retention))?;
-        Ok::<_, IngestError>(())
-    })?;
-    Ok(out)
+        Ok::<_, IngestError>(out)
+    })
+}
+
+/// The id a registration accepted in this batch has in the ledger until it is written.
+const UNWRITTEN: i64 = 0;
+
+/// An accepted record: its result entry's position, the registration it is filed against,
+/// the record, and what judging it noted.
+type Accepted<'b, T, N> = (usize, Option<i64>, &'b T, N);
+
+/// The records to write, from the accepted ones.
+fn pending<'b, T, N>(accepted: &[Accepted<'b, T, N>]) -> Vec<store::Pending<'b, T>> {
+    accepted.iter().map(|(_, id, record, _)| (*id, *record)).collect()
+}
+
+/// Writes the accepted records of one type (set-wise) and notes in each entry what its write
+/// did.
+fn write<T: Record>(
+    tx: &store::Tx,
+    scope: Scope,
+    now: &store::Stamp,
+    out: &mut Outcome,
+    accepted: &[Accepted<T, ()>],
+) -> Result<(), StoreError> {
+    let written = store::upsert_all(tx, scope, &pending(accepted), now)?;
+    for ((i, ..), w) in accepted.iter().zip(written) {
+        out.results[*i].action = Some(w.action);
+    }
+    Ok(())
 }
 
 /// Records a POST that was refused whole (not usable JSON, too large, too slow...) in the
@@ -178,17 +215,21 @@ pub fn record_refused(
     entry: Option<&str>,
 ) -> Result<i64, StoreError> {
     let batch = received.history(status, TypeCounts::default(), Some(error.to_owned()));
-    store.write(|tx| store::insert_batch(tx, scope, &batch, entry))
+    let entry: Vec<&str> = entry.into_iter().collect();
+    store.write(|tx| store::insert_batch(tx, scope, &batch, &entry))
 }
 
-/// Writes each decoded record of one type with `write` (which answers the action, or the
-/// business rule it broke), appends its result entry and counts it under its type.
-fn each<T: Record>(
+/// Judges each decoded record of one type with `judge` (which answers the registration it is
+/// filed against and a note, or the business rule it broke), appends its result entry (its
+/// action is filled in once it is written), counts it under its type, and answers the accepted
+/// ones in order.
+fn judge<'b, T: Record, N>(
     out: &mut Outcome,
-    records: Vec<Decoded<T>>,
-    mut write: impl FnMut(&T) -> Result<Result<Action, FieldError>, StoreError>,
-) -> Result<(), StoreError> {
+    records: &'b [Decoded<T>],
+    mut judge: impl FnMut(&T) -> Result<(Option<i64>, N), FieldError>,
+) -> Vec<Accepted<'b, T, N>> {
     let mut counts = Counts::default();
+    let mut accepted = Vec::with_capacity(records.len());
     for d in records {
         let mut entry = RecordResult {
             record: T::NAME,
@@ -197,16 +238,16 @@ fn each<T: Record>(
             action: None,
             key: None,
             errors: Vec::new(),
-            warnings: d.warnings,
+            warnings: d.warnings.clone(),
         };
-        match d.record {
-            Err(errors) => entry.errors = errors,
+        match &d.record {
+            Err(errors) => entry.errors.clone_from(errors),
             Ok(record) => {
                 entry.key = Some(record.key());
-                match write(&record)? {
-                    Ok(action) => {
+                match judge(record) {
+                    Ok((registration_id, note)) => {
                         entry.status = POSTED;
-                        entry.action = Some(action);
+                        accepted.push((out.results.len(), registration_id, record, note));
                     }
                     Err(rule) => entry.errors = vec![rule],
                 }
@@ -220,5 +261,5 @@ fn each<T: Record>(
         out.results.push(entry);
     }
     out.counts.set(T::KIND, counts);
-    Ok(())
+    accepted
 }

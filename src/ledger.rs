@@ -89,8 +89,8 @@ impl Ledger {
             .map_or(0, |c| c.tire_claim_count)
     }
 
-    /// A registration was written (`registration_id` its row; `now` the batch's time, its
-    /// CreatedDate when it is new).
+    /// A registration was accepted (`registration_id` its row, if it has one yet; `now` the
+    /// batch's time, its CreatedDate when it is new).
     pub fn registered(&mut self, reg: &Registration, registration_id: i64, now: DateTime<Utc>) {
         let invoices = self.entries.entry(reg.shop_id.clone()).or_default();
         let entry = invoices
@@ -116,6 +116,13 @@ impl Ledger {
         u.org_id.clone_from(&reg.org_id);
         u.plan_enroll_date = reg.plan_enroll_date;
         u.tires_covered = reg.tires_covered;
+    }
+
+    /// A registration accepted in this batch was written: `registration_id` is its row.
+    pub fn written(&mut self, shop_id: &str, invoice_number: &str, registration_id: i64) {
+        if let Some(e) = self.entry_mut(shop_id, invoice_number) {
+            e.usage.registration_id = registration_id;
+        }
     }
 
     /// A claim was written against its registration.

@@ -135,11 +135,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             let database = &config.database;
-            let applied = match database {
-                Database::Sqlite { path } => store::migrate_database(path),
-                Database::Postgres { url, .. } => store::pg::migrate_url(url),
-            }
-            .with_context(|| format!("cannot migrate the database {database}"))?;
+            let applied =
+                store::migrate(database).with_context(|| format!("cannot migrate the database {database}"))?;
             for m in &applied {
                 println!("applied V{}__{}", m.version, m.name);
             }
@@ -194,10 +191,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("a valid template"));
             bar.set_message("checking and writing the records");
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
-            let Database::Sqlite { path } = &config.database else {
-                anyhow::bail!("import into PostgreSQL ({}) is not in this build yet", config.database);
-            };
-            let store = Store::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
+            let store = Store::open(&config.database)
+                .with_context(|| format!("cannot open the database {}", config.database))?;
             let scope = Scope {
                 partner_id: partner.partner_id,
                 tenant: if test { Tenant::Test } else { Tenant::Live },

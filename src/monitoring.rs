@@ -1,7 +1,6 @@
 //! Prometheus metrics (`GET /metrics`): requests by route and status, records accepted and
 //! rejected by type and tenant, batch durations, the database's size. One recorder per process.
 
-use std::path::Path;
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -60,17 +59,11 @@ pub fn count_batch(partner: &str, tenant: &'static str, counts: &TypeCounts, sec
     metrics::histogram!(BATCH_SECONDS, "tenant" => tenant).record(seconds);
 }
 
-/// The metrics in Prometheus text format, the database size measured now.
-pub fn render(database: &Path) -> String {
+/// The metrics in Prometheus text format, with the database's size (measured now) when known.
+pub fn render(database_bytes: Option<u64>) -> String {
     let handle = handle();
-    let size: u64 = ["", "-wal"]
-        .iter()
-        .filter_map(|suffix| {
-            let mut p = database.as_os_str().to_owned();
-            p.push(suffix);
-            std::fs::metadata(p).ok().map(|m| m.len())
-        })
-        .sum();
-    metrics::gauge!(DATABASE_BYTES).set(size as f64);
+    if let Some(size) = database_bytes {
+        metrics::gauge!(DATABASE_BYTES).set(size as f64);
+    }
     handle.render()
 }

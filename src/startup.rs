@@ -11,7 +11,7 @@ use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::api::{self, AppState};
-use crate::config::{Config, Database};
+use crate::config::Config;
 use crate::store::Store;
 
 pub struct Application {
@@ -22,16 +22,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let store = match &config.database {
-            Database::Sqlite { path } => {
-                Store::open(path).with_context(|| format!("cannot open the database {}", path.display()))?
-            }
-            Database::Postgres { .. } => anyhow::bail!(
-                "serving from PostgreSQL ({}) is not in this build yet: `warranty-gateway migrate` prepares its \
-                 schema; serve from an SQLite path meanwhile",
-                config.database
-            ),
-        };
+        let store =
+            Store::open(&config.database).with_context(|| format!("cannot open the database {}", config.database))?;
         for p in config.partners.iter() {
             if p.secret_is_short() {
                 tracing::warn!(company = %p.company, "the partner's secret is shorter than 32 bytes");

@@ -147,8 +147,8 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus metrics, for the operator's scraper (no token, like /healthz).
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let path = state.store.path().to_owned();
-    match web::block(move || crate::monitoring::render(&path)).await {
+    let store = Arc::clone(&state.store);
+    match web::block(move || crate::monitoring::render(store.size_bytes())).await {
         Ok(text) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
             .body(text),

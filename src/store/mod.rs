@@ -1,34 +1,33 @@
-//! SQLite storage: the only module that knows SQL. One writer connection, used in `BEGIN
-//! IMMEDIATE` transactions (a deferred one that upgrades would fail with SQLITE_BUSY at once);
-//! a pool of read-only connections that, in WAL mode, never wait for it. Every function here
-//! blocks: callers run it on a blocking thread, never on the async executor.
+//! Storage: the only module that knows SQL, over two engines behind one interface. SQLite
+//! (`sqlite/`) is the embedded default; PostgreSQL (`pg/`) lets several gateway instances share
+//! one database. Ingest, query and the API see only what is here: a `Store` that runs work in a
+//! transaction (`write`, `read`), the `Tx` that work gets, and the functions that take it. Each
+//! function is written once per engine; the engine is a match away, never a type outside.
+//! Every function here blocks: callers run it on a blocking thread, never on the async executor.
 
-mod batches;
 pub mod pg;
-mod records;
+pub mod sqlite;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::cell::RefCell;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
 
-pub use batches::*;
-pub use records::*;
+pub use sqlite::{BackupReport, backup_database, migrate_database};
 
+use crate::config::Database;
+use crate::history::{BatchSummary, NewBatch};
+use crate::ledger::{RegistrationKey, StoredRegistration};
+use crate::records::{Action, Record, RecordKind};
 use crate::scope::Scope;
+use crate::status::RegistrationUsage;
+use crate::wire::Kind;
 
-/// The complete schema the migrations produce (to read, and for the test that they agree).
+/// The complete schema the SQLite migrations produce (to read, and for the test that they
+/// agree; the PostgreSQL migrations make the same tables and columns).
 pub const SCHEMA: &str = include_str!("../../schema.sql");
-/// Before migrations, the schema version was `PRAGMA user_version` (1 to 3); the migrations
-/// upgrade such a database in place.
-const LAST_UNMIGRATED_VERSION: i64 = 3;
-
-mod embedded {
-    refinery::embed_migrations!("migrations/sqlite");
-}
-/// Idle read connections kept open.
-const MAX_IDLE_READERS: usize = 16;
 
 /// What went wrong in the store, in terms that carry no engine's types.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +40,10 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Another transaction changed what this one read (a serialization failure, a deadlock, a
+    /// registration another instance stored meanwhile): running the work again gets it right.
+    #[error("a concurrent transaction was in the way: {0}")]
+    Conflict(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Any other database error: a bug, neither the client's nor the disk's.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -57,20 +60,14 @@ impl StoreError {
     pub fn unavailable(&self) -> Option<&'static str> {
         match self {
             StoreError::Unavailable { reason, .. } => Some(reason),
+            // Still in the way after the retries: the client's retry will find it gone.
+            StoreError::Conflict(_) => Some("the database is busy with the same registrations"),
             _ => None,
         }
     }
-}
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        match storage_fault(&e) {
-            Some(reason) => StoreError::Unavailable {
-                reason,
-                source: Box::new(e),
-            },
-            None => StoreError::Database(Box::new(e)),
-        }
+    fn conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict(_))
     }
 }
 
@@ -81,33 +78,9 @@ pub struct Applied {
     pub name: String,
 }
 
-/// The newest migration this build knows.
+/// The newest migration this build knows (both engines have the same numbers).
 pub fn latest_migration() -> Applied {
-    let runner = embedded::migrations::runner();
-    let last = runner
-        .get_migrations()
-        .iter()
-        .max_by_key(|m| m.version())
-        .expect("there are migrations");
-    Applied {
-        version: last.version(),
-        name: last.name().to_owned(),
-    }
-}
-
-/// Brings the database up to this build's schema: the numbered migrations of
-/// migrations/sqlite/, each once, all in one transaction. A database a newer build migrated is
-/// refused rather than guessed at. Several processes opening one file at once: the one that
-/// waits retries.
-pub fn migrate(conn: &mut Connection) -> Result<Vec<Applied>, StoreError> {
-    let legacy: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if legacy > LAST_UNMIGRATED_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found: format!("schema version {legacy}"),
-        });
-    }
-    let runner = embedded::migrations::runner().set_grouped(true);
-    run_migrations(|| runner.run(conn), migration_busy, |_| Duration::from_millis(100))
+    sqlite::latest_migration()
 }
 
 /// Runs migrations with `run`, again (after `pause(attempt)`) while `retry` says another
@@ -148,37 +121,13 @@ fn run_migrations(
     }
 }
 
-/// Whether a migration failed only because another process held the database.
-fn migration_busy(e: &refinery::Error) -> bool {
-    let mut source = std::error::Error::source(e);
-    while let Some(err) = source {
-        if let Some(sqlite) = err.downcast_ref::<rusqlite::Error>() {
-            return matches!(
-                sqlite.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            );
-        }
-        source = err.source();
+/// Migrates the database a config names without serving it (`warranty-gateway migrate`, for
+/// deploy pipelines); answers the migrations applied now.
+pub fn migrate(database: &Database) -> Result<Vec<Applied>, StoreError> {
+    match database {
+        Database::Sqlite { path } => sqlite::migrate_database(path),
+        Database::Postgres { url, .. } => pg::migrate_url(url),
     }
-    false
-}
-
-/// Why the database cannot take a request now, when the error is a storage fault rather than a
-/// bug: the request may succeed later, unchanged (a full disk, a busy or unreadable database).
-/// Clients get a 503 to retry, never a 500.
-fn storage_fault(e: &rusqlite::Error) -> Option<&'static str> {
-    use rusqlite::ErrorCode::*;
-    Some(match e.sqlite_error_code()? {
-        DiskFull => "the disk holding the database is full",
-        SystemIoFailure => "the database file cannot be read or written (an I/O error)",
-        DatabaseBusy | DatabaseLocked => "the database is busy",
-        CannotOpen | PermissionDenied => "the database file cannot be opened",
-        ReadOnly => "the database file cannot be written (read-only)",
-        OutOfMemory => "the database is out of memory",
-        FileLockingProtocolFailed => "the database file cannot be locked",
-        NoLargeFileSupport | TooBig => "the database file cannot grow",
-        _ => return None,
-    })
 }
 
 /// An error that may be the store's: lets the store notice storage faults whatever error type
@@ -195,349 +144,272 @@ impl StoreFailure for StoreError {
 
 /// A transaction, as the work that `Store::write` and `Store::read` run sees it: the store's
 /// functions take it; nothing outside the store sees the engine's.
-pub struct Tx<'c> {
-    conn: &'c Connection,
+pub enum Tx<'t, 'c> {
+    Sqlite(&'t rusqlite::Connection),
+    Postgres(&'t RefCell<postgres::Transaction<'c>>),
 }
 
-pub struct Store {
-    path: PathBuf,
-    writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
-    /// Why the last write failed, while the database cannot take writes (a full disk): the
-    /// health check says so until a write commits again.
-    write_fault: Mutex<Option<&'static str>>,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock rolled its transaction back on unwind: the value is sound.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+/// The database, on one engine or the other.
+#[derive(Debug)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(pg::PgStore),
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and migrates it to this build's schema.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let mut writer = open_writer(path)?;
-        for m in migrate(&mut writer)? {
-            tracing::info!(version = m.version, name = %m.name, "database migrated");
-        }
-        Ok(Store {
-            path: path.to_owned(),
-            writer: Mutex::new(writer),
-            readers: Mutex::new(Vec::new()),
-            write_fault: Mutex::new(None),
+    /// Opens the database a config names (an SQLite file is made if need be) and migrates it
+    /// to this build's schema.
+    pub fn open(database: &Database) -> Result<Store, StoreError> {
+        Ok(match database {
+            Database::Sqlite { path } => Store::Sqlite(sqlite::SqliteStore::open(path)?),
+            Database::Postgres { url, pool_size } => Store::Postgres(pg::PgStore::open(url, *pool_size)?),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Copies everything in the WAL into the database file and empties the WAL: at shutdown,
-    /// so the file stands on its own (for a backup copy, say).
-    pub fn checkpoint(&self) -> Result<(), StoreError> {
-        let conn = lock(&self.writer);
-        Ok(conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?)
-    }
-
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it durably (synchronous=FULL);
-    /// an error from `f` rolls everything back.
-    pub fn write<R, E>(&self, f: impl FnOnce(&Tx) -> Result<R, E>) -> Result<R, E>
+    /// Runs `f` in one write transaction and commits it durably before answering; an error
+    /// from `f` rolls everything back. `f` may run more than once: when another transaction
+    /// was in the way (PostgreSQL's serialization failures and deadlocks), the work runs again
+    /// from the start, invisibly to the client.
+    pub fn write<R, E>(&self, f: impl FnMut(&Tx) -> Result<R, E>) -> Result<R, E>
     where
         E: From<StoreError> + StoreFailure,
     {
-        let mut conn = lock(&self.writer);
-        let written = Self::transaction(&mut conn, f);
-        self.note_write(written.as_ref().err().and_then(|e| e.store_error()));
-        written
-    }
-
-    fn transaction<R, E>(conn: &mut Connection, f: impl FnOnce(&Tx) -> Result<R, E>) -> Result<R, E>
-    where
-        E: From<StoreError>,
-    {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let out = f(&Tx { conn: &tx })?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(out)
-    }
-
-    /// Remembers whether the database took the last write (`failed` is its error, if any).
-    fn note_write(&self, failed: Option<&StoreError>) {
-        let fault = match failed {
-            None => None,
-            Some(e) => match e.unavailable() {
-                Some(reason) => Some(reason),
-                // A bug in one batch says nothing of the database.
-                None => return,
-            },
-        };
-        *lock(&self.write_fault) = fault;
-    }
-
-    /// Whether the database can be read and take writes now; else why not. The write is real
-    /// (a one-row table updated and committed durably), since a full disk only shows when a
-    /// write needs room. When a batch holds the writer, its outcome stands in for the probe,
-    /// so the check never waits behind a big batch.
-    pub fn health(&self) -> Result<(), &'static str> {
-        if let Err(e) = self.read(ping) {
-            tracing::warn!(error = %e, "health check: the database cannot be read");
-            return Err(e.unavailable().unwrap_or("the database cannot be read"));
-        }
-        let probe = |conn: &mut Connection| {
-            Self::transaction(conn, |tx| {
-                tx.conn
-                    .prepare_cached("UPDATE health_probe SET checks = checks + 1 WHERE id = 1")?
-                    .execute([])?;
-                Ok::<_, StoreError>(())
-            })
-        };
-        let probed = match self.writer.try_lock() {
-            Ok(mut conn) => probe(&mut conn),
-            Err(TryLockError::Poisoned(p)) => probe(&mut p.into_inner()),
-            Err(TryLockError::WouldBlock) => return lock(&self.write_fault).map_or(Ok(()), Err),
-        };
-        if let Err(e) = &probed {
-            tracing::warn!(error = %e, "health check: the database cannot take writes");
-        }
-        self.note_write(probed.as_ref().err());
-        match probed {
-            Ok(()) => Ok(()),
-            Err(e) => Err(e.unavailable().unwrap_or("the database cannot take writes")),
+        match self {
+            Store::Sqlite(s) => s.write(f),
+            Store::Postgres(s) => s.write(f),
         }
     }
 
-    /// Runs `f` on a read-only connection, in one read transaction (one consistent snapshot).
+    /// Runs `f` in one read-only transaction (one consistent snapshot).
     pub fn read<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
-        let mut conn = match lock(&self.readers).pop() {
-            Some(c) => c,
-            None => self.open_reader()?,
-        };
-        let out = {
-            let tx = conn.transaction()?;
-            let out = f(&Tx { conn: &tx });
-            tx.finish()?;
-            out
-        };
-        let mut idle = lock(&self.readers);
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
+        match self {
+            Store::Sqlite(s) => s.read(f),
+            Store::Postgres(s) => s.read(f),
         }
-        out
     }
 
-    fn open_reader(&self) -> rusqlite::Result<Connection> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-        )?;
-        configure(&conn)?;
-        Ok(conn)
+    /// Whether the database can be read and take writes now; else why not.
+    pub fn health(&self) -> Result<(), &'static str> {
+        match self {
+            Store::Sqlite(s) => s.health(),
+            Store::Postgres(s) => s.health(),
+        }
+    }
+
+    /// What the database occupies on disk, in bytes, when that can be measured.
+    pub fn size_bytes(&self) -> Option<u64> {
+        match self {
+            Store::Sqlite(s) => Some(s.size_bytes()),
+            Store::Postgres(s) => s.size_bytes(),
+        }
+    }
+
+    /// At shutdown: SQLite copies its WAL into the database file, so the file stands on its
+    /// own; PostgreSQL has nothing to do.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.checkpoint(),
+            Store::Postgres(_) => Ok(()),
+        }
     }
 }
 
-/// The read-write connection to a database file (made, with its folder, if need be), in WAL
-/// mode.
-fn open_writer(path: &Path) -> Result<Connection, StoreError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
-            path: dir.to_owned(),
-            source,
-        })?;
+/// Runs the engine's version of a store function on the transaction it is given.
+macro_rules! on_engine {
+    ($tx:expr, $f:ident ( $($arg:expr),* )) => {
+        match $tx {
+            Tx::Sqlite(conn) => sqlite::$f(conn, $($arg),*),
+            Tx::Postgres(t) => pg::$f(&mut t.borrow_mut(), $($arg),*),
+        }
+    };
+}
+
+/// The time a batch's rows are stamped with (created_at, updated_at): made once per batch,
+/// with the form each engine stores.
+#[derive(Debug, Clone)]
+pub struct Stamp {
+    at: DateTime<Utc>,
+    text: String,
+}
+
+impl Stamp {
+    pub fn of(at: &DateTime<Utc>) -> Stamp {
+        Stamp {
+            at: *at,
+            text: sqlite::db_date(at),
+        }
     }
-    let writer = Connection::open(path)?;
-    configure(&writer)?;
-    writer.pragma_update(None, "journal_mode", "WAL")?;
-    Ok(writer)
 }
 
-/// Migrates a database file (made if need be) without serving it: `warranty-gateway migrate`,
-/// for deploy pipelines. Answers the migrations applied now.
-pub fn migrate_database(path: &Path) -> Result<Vec<Applied>, StoreError> {
-    migrate(&mut open_writer(path)?)
-}
-
-/// What `backup_database` copied.
+/// What an upsert did, and the row it wrote (none when nothing changed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackupReport {
-    pub pages: i32,
-    pub bytes: u64,
+pub struct Written {
+    pub action: Action,
+    pub id: Option<i64>,
 }
 
-/// Copies the database at `from` to the new file `to` while it serves (SQLite's online backup,
-/// in one step: one read snapshot, so the copy holds every batch committed before it began and
-/// none half), checks the copy's integrity, and only then gives it its name. Refuses a `to`
-/// that exists.
-pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
-    if to.exists() {
-        return Err(StoreError::Database(
-            format!("{} exists already; back up to a new file", to.display()).into(),
-        ));
-    }
-    if !from.exists() {
-        return Err(StoreError::Database(
-            format!("there is no database at {}", from.display()).into(),
-        ));
-    }
-    let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
-    configure(&source)?;
-    let mut partial = to.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    let copied = (|| -> Result<BackupReport, StoreError> {
-        let mut target = Connection::open(&partial)?;
-        let pages = {
-            use rusqlite::backup::{Backup, StepResult};
-            let backup = Backup::new(&source, &mut target)?;
-            // Every page in one step (-1): one read snapshot, never restarted by the writer.
-            let mut tries = 0;
-            loop {
-                match backup.step(-1)? {
-                    StepResult::Done => break,
-                    StepResult::Busy | StepResult::Locked if tries < 100 => {
-                        tries += 1;
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
-                    other => {
-                        return Err(StoreError::Database(
-                            format!("the copy did not finish: {other:?}").into(),
-                        ));
-                    }
-                }
-            }
-            backup.progress().pagecount
-        };
-        let check: String = target.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-        if check != "ok" {
-            return Err(StoreError::Database(
-                format!("the copy failed its integrity check: {check}").into(),
-            ));
+impl Written {
+    /// From the row an upsert answered (`id, revision`), none when it changed nothing.
+    fn from_row(row: Option<(i64, i64)>) -> Written {
+        match row {
+            None => Written {
+                action: Action::Unchanged,
+                id: None,
+            },
+            Some((id, revision)) => Written {
+                action: if revision == 1 {
+                    Action::Inserted
+                } else {
+                    Action::Updated
+                },
+                id: Some(id),
+            },
         }
-        // The copy stands alone: no WAL beside it.
-        target.pragma_update(None, "journal_mode", "DELETE")?;
-        drop(target);
-        Ok(BackupReport {
-            pages,
-            bytes: std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0),
+    }
+}
+
+/// A record to write, and the registration it is filed against (claims and cancellations).
+pub type Pending<'r, T> = (Option<i64>, &'r T);
+
+/// Inserts each record, or updates the stored one with its natural key, in the order given (a
+/// key that comes twice is written twice, the later last); answers what each write did, in the
+/// same order.
+pub fn upsert_all<T: Record>(
+    tx: &Tx,
+    scope: Scope,
+    rows: &[Pending<T>],
+    now: &Stamp,
+) -> Result<Vec<Written>, StoreError> {
+    on_engine!(tx, upsert_all(scope, rows, now))
+}
+
+/// Every registration with one of these keys (ShopID, InvoiceNumber), with its claims and its
+/// cancellation: all a batch's rules need, in a few statements whatever the batch's size. In a
+/// write, the registrations are locked until it commits (PostgreSQL: `FOR UPDATE`, in id
+/// order), so two batches judging the same registration take turns.
+pub fn load_registrations(
+    tx: &Tx,
+    scope: Scope,
+    keys: &[RegistrationKey],
+) -> Result<Vec<StoredRegistration>, StoreError> {
+    on_engine!(tx, load_registrations(scope, keys))
+}
+
+/// A registration (by ShopID and InvoiceNumber, optionally narrowed by OrgID) with the totals
+/// of its claims and cancellations.
+pub fn registration_usage(
+    tx: &Tx,
+    scope: Scope,
+    shop_id: &str,
+    invoice_number: &str,
+    org_id: Option<&str>,
+) -> Result<Option<RegistrationUsage>, StoreError> {
+    on_engine!(tx, registration_usage(scope, shop_id, invoice_number, org_id))
+}
+
+/// How a GET names records: by shop and invoice, optionally narrowed by OrgID.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    pub shop_id: String,
+    pub invoice_number: String,
+    pub org_id: Option<String>,
+}
+
+/// The records of one kind a GET names, in the order they were first stored.
+pub fn find<T: Record>(tx: &Tx, scope: Scope, key: &Lookup) -> Result<Vec<T>, StoreError> {
+    on_engine!(tx, find(scope, key))
+}
+
+/// Answers when the database can be read.
+pub fn ping(tx: &Tx) -> Result<(), StoreError> {
+    on_engine!(tx, ping())
+}
+
+/// Records a batch and its rejected entries (already JSON); answers its id.
+pub fn insert_batch(tx: &Tx, scope: Scope, batch: &NewBatch, rejected: &[&str]) -> Result<i64, StoreError> {
+    on_engine!(tx, insert_batch(scope, batch, rejected))
+}
+
+/// Deletes the batches received before `cutoff` (and their entries); answers how many.
+pub fn prune_batches(tx: &Tx, cutoff: &DateTime<Utc>) -> Result<usize, StoreError> {
+    on_engine!(tx, prune_batches(cutoff))
+}
+
+/// One page of a tenant's batches, newest first, and how many there are in all.
+pub fn list_batches(tx: &Tx, scope: Scope, page: u32, page_size: u32) -> Result<(u64, Vec<BatchSummary>), StoreError> {
+    on_engine!(tx, list_batches(scope, page, page_size))
+}
+
+/// A batch with the result entries of its rejected records (JSON, as the response carried them).
+pub type StoredBatch = (BatchSummary, Vec<Box<RawValue>>);
+
+/// One of the tenant's batches with its rejected entries, in response order.
+pub fn find_batch(tx: &Tx, scope: Scope, id: i64) -> Result<Option<StoredBatch>, StoreError> {
+    on_engine!(tx, find_batch(scope, id))
+}
+
+/// Deletes everything of one partner's tenant: its records and its batch history.
+pub fn reset_tenant(tx: &Tx, scope: Scope) -> Result<(), StoreError> {
+    on_engine!(tx, reset_tenant(scope))
+}
+
+// The names both engines' SQL is made from, derived from the record declarations.
+
+/// A record kind's table.
+fn table(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Registrations => "registrations",
+        RecordKind::Sales => "sales",
+        RecordKind::Claims => "claims",
+        RecordKind::Cancellations => "cancellations",
+    }
+}
+
+/// The stored columns of a kind's fields, in declaration order: a field's Rust name, and
+/// money columns say their unit (`tpp_price_cents`).
+fn columns(kind: RecordKind) -> Vec<String> {
+    kind.fields()
+        .iter()
+        .zip(kind.columns())
+        .map(|(spec, column)| match spec.kind {
+            Kind::Money => format!("{column}_cents"),
+            _ => (*column).to_owned(),
         })
-    })();
-    match copied {
-        Ok(report) => {
-            std::fs::rename(&partial, to)
-                .map_err(|e| StoreError::Database(format!("naming the copy {}: {e}", to.display()).into()))?;
-            Ok(report)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
-        }
-    }
+        .collect()
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(())
-}
-
-#[cfg(test)]
-mod migration_tests {
-    use super::*;
-
-    /// Every table and index as SQLite keeps it, comments and spacing aside.
-    fn describe(conn: &Connection) -> Vec<String> {
-        let mut stmt = conn
-            .prepare(
-                "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' \
-                 AND name != 'refinery_schema_history' ORDER BY type, name",
-            )
-            .unwrap();
-        stmt.query_map([], |row| {
-            let sql: Option<String> = row.get(2)?;
-            let sql = sql
-                .unwrap_or_default()
-                .lines()
-                .map(|l| l.split("--").next().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join(" ");
-            let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-            Ok(format!(
-                "{} {}: {sql}",
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?
-            ))
+/// The columns of a kind's natural key (after partner and tenant), in key order.
+fn key_columns(kind: RecordKind) -> Vec<String> {
+    let fields = columns(kind);
+    kind.key()
+        .iter()
+        .map(|name| {
+            let i = kind
+                .fields()
+                .iter()
+                .position(|f| f.name == *name)
+                .expect("a key names declared fields");
+            fields[i].clone()
         })
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap()
-    }
+        .collect()
+}
 
-    #[test]
-    fn schema_sql_is_what_the_migrations_make() {
-        let mut migrated = Connection::open_in_memory().unwrap();
-        let applied = migrate(&mut migrated).unwrap();
-        assert_eq!(applied.last(), Some(&latest_migration()));
-        let from_schema = Connection::open_in_memory().unwrap();
-        from_schema.execute_batch(SCHEMA).unwrap();
-        assert_eq!(describe(&migrated), describe(&from_schema));
-        // Once applied, nothing more to do.
-        assert_eq!(migrate(&mut migrated).unwrap(), vec![]);
-    }
+/// The columns of a batch's counts: `registrations_accepted, registrations_rejected, ...`, in
+/// processing order.
+fn count_columns() -> Vec<String> {
+    RecordKind::ALL
+        .iter()
+        .flat_map(|k| {
+            let name = k.name().to_ascii_lowercase();
+            [format!("{name}_accepted"), format!("{name}_rejected")]
+        })
+        .collect()
+}
 
-    #[test]
-    fn a_database_from_before_migrations_is_upgraded_in_place() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("old.sqlite3");
-        {
-            // What the builds before migrations made: the version-2 schema, user_version 2.
-            let conn = Connection::open(&path).unwrap();
-            let v2: String = SCHEMA.split("-- One row the health check").next().unwrap().to_owned();
-            conn.execute_batch(&v2).unwrap();
-            conn.pragma_update(None, "user_version", 2).unwrap();
-            conn.execute(
-                "INSERT INTO batches (partner_id, tenant, received_at, status, duration_ms, body_bytes, \
-                 registrations_accepted, registrations_rejected, sales_accepted, sales_rejected, \
-                 claims_accepted, claims_rejected, cancellations_accepted, cancellations_rejected) \
-                 VALUES (1, 'live', '2026-01-01T00:00:00.000000Z', 200, 1, 2, 1, 0, 0, 0, 0, 0, 0, 0)",
-                [],
-            )
-            .unwrap();
-        }
-        let store = Store::open(&path).unwrap();
-        let count: i64 = store
-            .read(|tx| Ok(tx.conn.query_row("SELECT count(*) FROM batches", [], |r| r.get(0))?))
-            .unwrap();
-        assert_eq!(count, 1);
-        assert_eq!(store.health(), Ok(()));
-    }
-
-    #[test]
-    fn a_database_from_a_newer_build_is_refused() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        migrate(&mut conn).unwrap();
-        conn.execute(
-            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
-             VALUES (99, 'from_the_future', '2030-01-01T00:00:00Z', '1')",
-            [],
-        )
-        .unwrap();
-        let err = migrate(&mut conn).unwrap_err();
-        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
-        assert!(err.to_string().contains("V99__from_the_future"), "{err}");
-
-        let mut legacy = Connection::open_in_memory().unwrap();
-        legacy.pragma_update(None, "user_version", 4).unwrap();
-        assert!(matches!(migrate(&mut legacy), Err(StoreError::SchemaTooNew { .. })));
-    }
+/// The tables of a tenant's data, in an order they can be emptied in (claims and
+/// cancellations reference registrations; the history last).
+fn tenant_tables() -> impl Iterator<Item = &'static str> {
+    let (children, parents): (Vec<RecordKind>, Vec<RecordKind>) =
+        RecordKind::ALL.into_iter().partition(|k| k.belongs_to_registration());
+    children.into_iter().chain(parents).map(table).chain(["batches"])
 }

@@ -1,9 +1,24 @@
-//! PostgreSQL: the schema (numbered migrations in migrations/postgres/, the same tables and
-//! columns as SQLite's) and how its errors read. The engine that serves from it builds on this.
+//! PostgreSQL: several gateway instances on one database. A pool of connections (`pool_size`
+//! per instance); each POST one READ COMMITTED transaction that locks the registrations it
+//! judges (`FOR UPDATE`, in id order) and writes each record type in set-based statements; a
+//! serialization failure or deadlock runs the transaction again. The schema is the numbered
+//! migrations in migrations/postgres/: the same tables and columns as SQLite's.
+//! The SQL stays portable to the PostgreSQL-compatible distributed engines: no temporary
+//! tables, no session state, no advisory locks.
 
+mod batches;
+mod records;
+
+use std::cell::RefCell;
 use std::time::Duration;
 
-use super::{Applied, StoreError};
+use postgres::{IsolationLevel, NoTls};
+use r2d2_postgres::PostgresConnectionManager;
+
+pub(super) use batches::*;
+pub(super) use records::*;
+
+use super::{Applied, StoreError, StoreFailure, Tx};
 
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
@@ -18,24 +33,39 @@ fn storage_fault(e: &postgres::Error) -> Option<&'static str> {
         return Some("the database connection is closed");
     }
     let Some(code) = e.code() else {
-        // No SQLSTATE: the server was not reached (refused, timed out, reset).
-        return Some("the database cannot be reached");
+        // No SQLSTATE: the server was not reached (refused, timed out, reset), or a value did
+        // not convert (a bug, not a fault).
+        let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+        let text = e.to_string();
+        let unreached = ["error connecting", "error communicating", "timeout"]
+            .iter()
+            .any(|p| text.starts_with(p));
+        return (io || unreached).then_some("the database cannot be reached");
     };
     let class = &code.code()[..2];
     Some(match class {
         "08" => "the database connection failed",
+        // statement_timeout: the database did not answer in time.
+        "57" if *code == SqlState::QUERY_CANCELED => "the database did not answer in time",
         "53" => "the database is out of resources (disk, memory or connections)",
         "57" => "the database is shutting down or was restarted",
         "58" => "the database has a system error",
-        _ if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED => {
-            "the database is busy"
-        }
         _ => return None,
     })
 }
 
+/// Whether another transaction was in the way: running the same work again gets it right.
+fn conflict(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.code()
+        .is_some_and(|c| *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+}
+
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
+        if conflict(&e) {
+            return StoreError::Conflict(Box::new(e));
+        }
         match storage_fault(&e) {
             Some(reason) => StoreError::Unavailable {
                 reason,
@@ -46,13 +76,169 @@ impl From<postgres::Error> for StoreError {
     }
 }
 
-/// Connects to the database a URL names and migrates it (`warranty-gateway migrate`).
-pub fn migrate_url(url: &str) -> Result<Vec<Applied>, StoreError> {
-    let config: postgres::Config = url
+/// How long a request waits for a connection, and a statement for the database, before the
+/// client is told to come back later (503): an outage never hangs a request.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many times a write runs again when another transaction was in the way.
+const CONFLICT_RETRIES: u32 = 8;
+
+/// The connection settings of a URL, with this engine's timeouts (a URL's own win).
+fn connection_config(url: &str) -> Result<postgres::Config, StoreError> {
+    let mut config: postgres::Config = url
         .parse()
         .map_err(|e| StoreError::Database(format!("not a PostgreSQL URL: {e}").into()))?;
-    let mut client = config.connect(postgres::NoTls)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_options().is_none() {
+        config.options(&format!("-c statement_timeout={}", STATEMENT_TIMEOUT.as_millis()));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("warranty-gateway");
+    }
+    config.keepalives(true).keepalives_idle(Duration::from_secs(30));
+    Ok(config)
+}
+
+/// Connects to the database a URL names and migrates it (`warranty-gateway migrate`).
+pub fn migrate_url(url: &str) -> Result<Vec<Applied>, StoreError> {
+    let mut client = connection_config(url)?.connect(NoTls)?;
     migrate(&mut client)
+}
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+/// r2d2's own errors (no connection within the timeout) say why in their text only.
+fn no_connection(e: r2d2::Error) -> StoreError {
+    StoreError::Unavailable {
+        reason: "the database cannot be reached",
+        source: Box::new(e),
+    }
+}
+
+/// Pool errors go to our log, not to r2d2's default (the `log` crate).
+#[derive(Debug)]
+struct LogPoolErrors;
+
+impl r2d2::HandleError<postgres::Error> for LogPoolErrors {
+    fn handle_error(&self, error: postgres::Error) {
+        tracing::warn!(%error, "a database connection failed");
+    }
+}
+
+impl PgStore {
+    /// Connects (a pool of up to `pool_size`) and migrates the database to this build's schema.
+    pub fn open(url: &str, pool_size: u32) -> Result<PgStore, StoreError> {
+        let manager = PostgresConnectionManager::new(connection_config(url)?, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(CONNECT_TIMEOUT)
+            // A connection the database closed (a restart) is found out before a request gets it.
+            .test_on_check_out(true)
+            .error_handler(Box::new(LogPoolErrors))
+            .build_unchecked(manager);
+        let store = PgStore { pool };
+        let mut conn = store.connection()?;
+        for m in migrate(&mut conn)? {
+            tracing::info!(version = m.version, name = %m.name, "database migrated");
+        }
+        Ok(store)
+    }
+
+    fn connection(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+        self.pool.get().map_err(no_connection)
+    }
+
+    /// One READ COMMITTED transaction per attempt; run again (up to `CONFLICT_RETRIES` times,
+    /// with a growing, jittered pause) when another transaction was in the way.
+    pub fn write<R, E>(&self, mut f: impl FnMut(&Tx) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StoreError> + StoreFailure,
+    {
+        let mut attempt = 0;
+        loop {
+            let done = self.transaction(IsolationLevel::ReadCommitted, false, &mut f);
+            match done {
+                Err(e) if attempt < CONFLICT_RETRIES && e.store_error().is_some_and(StoreError::conflict) => {
+                    attempt += 1;
+                    tracing::debug!(attempt, error = %e.store_error().expect("a store error"), "write conflict; running again");
+                    std::thread::sleep(backoff(attempt));
+                }
+                done => return done,
+            }
+        }
+    }
+
+    fn transaction<R, E>(
+        &self,
+        isolation: IsolationLevel,
+        read_only: bool,
+        f: impl FnOnce(&Tx) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.connection()?;
+        let t = conn
+            .build_transaction()
+            .isolation_level(isolation)
+            .read_only(read_only)
+            .start()
+            .map_err(StoreError::from)?;
+        let t = RefCell::new(t);
+        let out = f(&Tx::Postgres(&t))?;
+        t.into_inner().commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// One REPEATABLE READ read-only transaction: one snapshot for all its statements.
+    pub fn read<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        self.transaction(IsolationLevel::RepeatableRead, true, f)
+    }
+
+    /// Whether the database can be read and take a write now (a one-row update, committed).
+    pub fn health(&self) -> Result<(), &'static str> {
+        // One statement on its own is one committed transaction.
+        let probed = self.connection().and_then(|mut conn| {
+            conn.execute("UPDATE health_probe SET checks = checks + 1 WHERE id = 1", &[])?;
+            Ok(())
+        });
+        probed.map_err(|e| {
+            tracing::warn!(error = %e, "health check: the database cannot take writes");
+            e.unavailable().unwrap_or("the database cannot take writes")
+        })
+    }
+
+    /// The database's size on disk.
+    pub fn size_bytes(&self) -> Option<u64> {
+        let mut conn = self.connection().ok()?;
+        let row = conn
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .ok()?;
+        u64::try_from(row.get::<_, i64>(0)).ok()
+    }
+}
+
+/// The pause before a conflicting write runs again: 5, 10, 20... ms, up to 320, with jitter so
+/// two instances that collided do not collide again.
+fn backoff(attempt: u32) -> Duration {
+    let base = 5u64 << attempt.min(6);
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()) % base.max(1));
+    Duration::from_millis(base + jitter)
 }
 
 /// Brings a PostgreSQL database up to this build's schema: the numbered migrations, each once,

@@ -1,36 +1,26 @@
-//! Upserts and lookups of the four record types, each taking a connection or transaction.
+//! SQLite: upserts and lookups of the four record types.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, Type, Value as SqlValue, ValueRef};
-use rusqlite::{OptionalExtension, Row, ToSql, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 
-use super::{Scope, StoreError, Tx};
 use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
-use crate::records::{Action, OwnedValue, Record, RecordKind, Value};
+use crate::records::{OwnedValue, Record, RecordKind, Value};
+use crate::scope::Scope;
 use crate::status::{CancellationRef, RegistrationUsage};
+use crate::store::{Lookup, Pending, Stamp, StoreError, Written, columns, key_columns, table};
 use crate::wire::Kind;
 
-/// The time a batch's rows are stamped with (created_at, updated_at), in the store's own form:
-/// made once per batch, not once per row.
-#[derive(Debug, Clone)]
-pub struct Stamp(String);
-
-impl Stamp {
-    pub fn of(at: &DateTime<Utc>) -> Stamp {
-        Stamp(db_date(at))
-    }
-}
-
 /// Dates are stored with fixed microseconds so that text order is time order.
-pub(super) fn db_date(d: &DateTime<Utc>) -> String {
+pub(crate) fn db_date(d: &DateTime<Utc>) -> String {
     // Not `format("...")`: that parses the pattern again for every date of a batch.
     d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-pub(super) fn get_date(row: &Row, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+pub(crate) fn get_date(row: &Row, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
     let text: String = row.get(idx)?;
     DateTime::parse_from_rfc3339(&text)
         .map(|d| d.with_timezone(&Utc))
@@ -42,29 +32,6 @@ fn get_opt_date(row: &Row, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>
         rusqlite::types::ValueRef::Null => Ok(None),
         _ => get_date(row, idx).map(Some),
     }
-}
-
-/// A record kind's table.
-pub(super) fn table(kind: RecordKind) -> &'static str {
-    match kind {
-        RecordKind::Registrations => "registrations",
-        RecordKind::Sales => "sales",
-        RecordKind::Claims => "claims",
-        RecordKind::Cancellations => "cancellations",
-    }
-}
-
-/// The stored columns of a kind's fields, in declaration order: a field's Rust name, and
-/// money columns say their unit (`tpp_price_cents`).
-fn columns(kind: RecordKind) -> Vec<String> {
-    kind.fields()
-        .iter()
-        .zip(kind.columns())
-        .map(|(spec, column)| match spec.kind {
-            Kind::Money => format!("{column}_cents"),
-            _ => (*column).to_owned(),
-        })
-        .collect()
 }
 
 /// The SQL of one record kind, made once from its declaration.
@@ -85,18 +52,7 @@ fn statements_of(kind: RecordKind) -> &'static Statements {
 /// the time of the batch. And the GET lookup by ShopID and InvoiceNumber (and OrgID).
 fn statements(kind: RecordKind) -> Statements {
     let fields = columns(kind);
-    let key: Vec<&str> = kind
-        .key()
-        .iter()
-        .map(|name| {
-            let i = kind
-                .fields()
-                .iter()
-                .position(|f| f.name == *name)
-                .expect("a key names declared fields");
-            fields[i].as_str()
-        })
-        .collect();
+    let key = key_columns(kind);
     let mut all: Vec<&str> = Vec::new();
     if kind.belongs_to_registration() {
         all.push("registration_id");
@@ -104,7 +60,7 @@ fn statements(kind: RecordKind) -> Statements {
     all.extend(fields.iter().map(String::as_str));
     let now = all.len() + 3;
     let placeholders: Vec<String> = (3..now).map(|i| format!("?{i}")).collect();
-    let changing: Vec<&str> = all.iter().copied().filter(|c| !key.contains(c)).collect();
+    let changing: Vec<&str> = all.iter().copied().filter(|c| !key.iter().any(|k| k == c)).collect();
     let set: Vec<String> = changing.iter().map(|c| format!("{c} = excluded.{c}")).collect();
     let excluded: Vec<String> = changing.iter().map(|c| format!("excluded.{c}")).collect();
     let table = table(kind);
@@ -130,30 +86,6 @@ fn statements(kind: RecordKind) -> Statements {
     Statements { upsert, select }
 }
 
-/// What an upsert did, and the row it wrote (none when nothing changed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Written {
-    pub action: Action,
-    pub id: Option<i64>,
-}
-
-fn written(row: Option<(i64, i64)>) -> Written {
-    match row {
-        None => Written {
-            action: Action::Unchanged,
-            id: None,
-        },
-        Some((id, revision)) => Written {
-            action: if revision == 1 {
-                Action::Inserted
-            } else {
-                Action::Updated
-            },
-            id: Some(id),
-        },
-    }
-}
-
 /// A field's value as SQLite stores it: dates as sortable text, flags as 0/1.
 struct Param<'a>(Value<'a>);
 
@@ -169,16 +101,29 @@ impl ToSql for Param<'_> {
     }
 }
 
+/// One cached upsert per record: embedded, SQLite has no round trips to save, and this is
+/// its fastest way in.
+pub(crate) fn upsert_all<T: Record>(
+    conn: &Connection,
+    scope: Scope,
+    rows: &[Pending<T>],
+    now: &Stamp,
+) -> Result<Vec<Written>, StoreError> {
+    let mut stmt = conn.prepare_cached(&statements_of(T::KIND).upsert)?;
+    rows.iter()
+        .map(|(registration_id, record)| upsert(&mut stmt, scope, *registration_id, *record, now))
+        .collect()
+}
+
 /// Inserts the record, or updates the stored one with its natural key; answers what changed.
 /// `registration_id` is the registration a claim or cancellation is filed against.
-pub fn upsert<T: Record>(
-    tx: &Tx,
+fn upsert<T: Record>(
+    stmt: &mut rusqlite::CachedStatement,
     scope: Scope,
     registration_id: Option<i64>,
     record: &T,
     now: &Stamp,
 ) -> Result<Written, StoreError> {
-    let conn = tx.conn;
     debug_assert_eq!(registration_id.is_some(), T::KIND.belongs_to_registration());
     let values: Vec<Param> = record.values().into_iter().map(Param).collect();
     let tenant = scope.tenant.as_str();
@@ -189,12 +134,11 @@ pub fn upsert<T: Record>(
         params.push(id);
     }
     params.extend(values.iter().map(|v| v as &dyn ToSql));
-    params.push(&now.0);
-    let mut stmt = conn.prepare_cached(&statements_of(T::KIND).upsert)?;
+    params.push(&now.text);
     let row = stmt
         .query_row(params_from_iter(params), |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
-    Ok(written(row))
+    Ok(Written::from_row(row))
 }
 
 /// A registration's own columns (`r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date,
@@ -218,12 +162,11 @@ fn usage_from_row(row: &Row) -> rusqlite::Result<RegistrationUsage> {
 
 /// Every registration with one of these keys (ShopID, InvoiceNumber), with its claims and its
 /// cancellation: all a batch's rules need, in three statements whatever the batch's size.
-pub fn load_registrations(
-    tx: &Tx,
+pub(crate) fn load_registrations(
+    conn: &Connection,
     scope: Scope,
     keys: &[RegistrationKey],
 ) -> Result<Vec<StoredRegistration>, StoreError> {
-    let conn = tx.conn;
     let keys = serde_json::to_string(keys).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     // CROSS JOIN keeps the keys outside: one index lookup per key, never a scan of the tenant.
     let mut stmt = conn.prepare_cached(
@@ -310,14 +253,13 @@ fn from_row<T: Record>(row: &Row) -> rusqlite::Result<T> {
 
 /// A registration (by ShopID and InvoiceNumber, optionally narrowed by OrgID) with the totals
 /// of its claims and cancellations.
-pub fn registration_usage(
-    tx: &Tx,
+pub(crate) fn registration_usage(
+    conn: &Connection,
     scope: Scope,
     shop_id: &str,
     invoice_number: &str,
     org_id: Option<&str>,
 ) -> Result<Option<RegistrationUsage>, StoreError> {
-    let conn = tx.conn;
     let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered, \
            (SELECT COALESCE(SUM(tire_claim_count), 0) FROM claims WHERE registration_id = r.id), \
@@ -361,17 +303,8 @@ pub fn registration_usage(
     Ok(Some(usage))
 }
 
-/// How a GET names records: by shop and invoice, optionally narrowed by OrgID.
-#[derive(Debug, Clone)]
-pub struct Lookup {
-    pub shop_id: String,
-    pub invoice_number: String,
-    pub org_id: Option<String>,
-}
-
 /// The records of one kind a GET names, in the order they were first stored.
-pub fn find<T: Record>(tx: &Tx, scope: Scope, key: &Lookup) -> Result<Vec<T>, StoreError> {
-    let conn = tx.conn;
+pub(crate) fn find<T: Record>(conn: &Connection, scope: Scope, key: &Lookup) -> Result<Vec<T>, StoreError> {
     let mut stmt = conn.prepare_cached(&statements_of(T::KIND).select)?;
     let rows = stmt.query_map(
         params![
@@ -387,8 +320,7 @@ pub fn find<T: Record>(tx: &Tx, scope: Scope, key: &Lookup) -> Result<Vec<T>, St
 }
 
 /// Answers when the database can be read.
-pub fn ping(tx: &Tx) -> Result<(), StoreError> {
-    let conn = tx.conn;
+pub(crate) fn ping(conn: &Connection) -> Result<(), StoreError> {
     Ok(conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?)
 }
 

@@ -1,26 +1,16 @@
-//! The batch history: one row per POST, with the result entries of its rejected records.
+//! SQLite: the batch history, one row per POST, with the result entries of its rejected
+//! records.
 
 use std::sync::LazyLock;
 
-use rusqlite::{OptionalExtension, Row, ToSql, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 use serde_json::value::RawValue;
 
-use super::records::{db_date, table};
-use super::{Scope, StoreError, Tx};
+use super::records::db_date;
 use crate::history::{BatchSummary, Counts, NewBatch, TypeCounts};
 use crate::records::RecordKind;
-
-/// The columns of a batch's counts: `registrations_accepted, registrations_rejected, ...`, in
-/// processing order.
-fn count_columns() -> Vec<String> {
-    RecordKind::ALL
-        .iter()
-        .flat_map(|k| {
-            let name = k.name().to_ascii_lowercase();
-            [format!("{name}_accepted"), format!("{name}_rejected")]
-        })
-        .collect()
-}
+use crate::scope::Scope;
+use crate::store::{StoreError, StoredBatch, count_columns, tenant_tables};
 
 static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
     let counts = count_columns();
@@ -35,13 +25,12 @@ static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Records a batch and its rejected entries (already JSON); answers its id.
-pub fn insert_batch<'e>(
-    tx: &Tx,
+pub(crate) fn insert_batch(
+    conn: &Connection,
     scope: Scope,
     batch: &NewBatch,
-    rejected: impl IntoIterator<Item = &'e str>,
+    rejected: &[&str],
 ) -> Result<i64, StoreError> {
-    let conn = tx.conn;
     let received_at = db_date(&batch.received_at);
     let tenant = scope.tenant.as_str();
     let counts: Vec<usize> = batch
@@ -64,15 +53,14 @@ pub fn insert_batch<'e>(
         .query_row(params_from_iter(params), |row| row.get(0))?;
     let mut stmt =
         conn.prepare_cached("INSERT INTO batch_rejections (batch_id, position, entry) VALUES (?1, ?2, ?3)")?;
-    for (position, entry) in rejected.into_iter().enumerate() {
+    for (position, entry) in rejected.iter().enumerate() {
         stmt.execute(params![id, position, entry])?;
     }
     Ok(id)
 }
 
 /// Deletes the batches received before `cutoff` (and their entries); answers how many.
-pub fn prune_batches(tx: &Tx, cutoff: &chrono::DateTime<chrono::Utc>) -> Result<usize, StoreError> {
-    let conn = tx.conn;
+pub(crate) fn prune_batches(conn: &Connection, cutoff: &chrono::DateTime<chrono::Utc>) -> Result<usize, StoreError> {
     Ok(conn
         .prepare_cached("DELETE FROM batches WHERE received_at < ?1")?
         .execute([db_date(cutoff)])?)
@@ -110,8 +98,12 @@ fn summary(row: &Row) -> rusqlite::Result<BatchSummary> {
 }
 
 /// One page of a tenant's batches, newest first, and how many there are in all.
-pub fn list_batches(tx: &Tx, scope: Scope, page: u32, page_size: u32) -> Result<(u64, Vec<BatchSummary>), StoreError> {
-    let conn = tx.conn;
+pub(crate) fn list_batches(
+    conn: &Connection,
+    scope: Scope,
+    page: u32,
+    page_size: u32,
+) -> Result<(u64, Vec<BatchSummary>), StoreError> {
     let total: u64 = conn
         .prepare_cached("SELECT count(*) FROM batches WHERE partner_id = ?1 AND tenant = ?2")?
         .query_row(params![scope.partner_id, scope.tenant.as_str()], |r| r.get(0))?;
@@ -128,12 +120,8 @@ pub fn list_batches(tx: &Tx, scope: Scope, page: u32, page_size: u32) -> Result<
     Ok((total, rows.collect::<rusqlite::Result<_>>()?))
 }
 
-/// A batch with the result entries of its rejected records (JSON, as the response carried them).
-pub type StoredBatch = (BatchSummary, Vec<Box<RawValue>>);
-
 /// One of the tenant's batches with its rejected entries, in response order.
-pub fn find_batch(tx: &Tx, scope: Scope, id: i64) -> Result<Option<StoredBatch>, StoreError> {
-    let conn = tx.conn;
+pub(crate) fn find_batch(conn: &Connection, scope: Scope, id: i64) -> Result<Option<StoredBatch>, StoreError> {
     let found = conn
         .prepare_cached(&format!(
             "SELECT {} FROM batches WHERE id = ?1 AND partner_id = ?2 AND tenant = ?3",
@@ -154,13 +142,8 @@ pub fn find_batch(tx: &Tx, scope: Scope, id: i64) -> Result<Option<StoredBatch>,
 }
 
 /// Deletes everything of one partner's tenant: its records and its batch history.
-pub fn reset_tenant(tx: &Tx, scope: Scope) -> Result<(), StoreError> {
-    let conn = tx.conn;
-    // Claims and cancellations first: they reference registrations.
-    let (children, parents): (Vec<RecordKind>, Vec<RecordKind>) =
-        RecordKind::ALL.into_iter().partition(|k| k.belongs_to_registration());
-    let records = children.into_iter().chain(parents).map(table);
-    for table in records.chain(["batches"]) {
+pub(crate) fn reset_tenant(conn: &Connection, scope: Scope) -> Result<(), StoreError> {
+    for table in tenant_tables() {
         conn.execute(
             &format!("DELETE FROM {table} WHERE partner_id = ?1 AND tenant = ?2"),
             params![scope.partner_id, scope.tenant.as_str()],

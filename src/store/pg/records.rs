@@ -1,0 +1,397 @@
+//! PostgreSQL: upserts and lookups of the four record types. A batch's records of one type go
+//! in as one `INSERT ... SELECT FROM unnest(...) ON CONFLICT ... DO UPDATE`, one array per
+//! column, whatever the batch's size.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use postgres::types::ToSql;
+use postgres::{Row, Transaction};
+
+use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
+use crate::records::{OwnedValue, Record, RecordKind, Value};
+use crate::scope::Scope;
+use crate::status::{CancellationRef, RegistrationUsage};
+use crate::store::{Lookup, Pending, Stamp, StoreError, Written, columns, key_columns, table};
+use crate::wire::Kind;
+
+/// A field kind's column type.
+fn sql_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Text(_) => "text",
+        Kind::Int { .. } | Kind::Money => "int8",
+        Kind::Date => "timestamptz",
+        Kind::Flag => "bool",
+    }
+}
+
+/// The SQL of one record kind, made once from its declaration.
+struct Statements {
+    upsert: String,
+    select: String,
+}
+
+static STATEMENTS: LazyLock<[Statements; 4]> = LazyLock::new(|| RecordKind::ALL.map(statements));
+
+fn statements_of(kind: RecordKind) -> &'static Statements {
+    &STATEMENTS[kind.index()]
+}
+
+/// The set-based upsert: $1 partner_id, $2 tenant, $3 the batch's time, then one array per
+/// column (registration_id first for claims and cancellations, then the fields in order). A
+/// row that changes nothing is not updated and not returned; the rows returned carry their
+/// key, to be matched to the records they came from. And the GET lookup.
+fn statements(kind: RecordKind) -> Statements {
+    let fields = columns(kind);
+    let key = key_columns(kind);
+    let mut all: Vec<(&str, &str)> = Vec::new();
+    if kind.belongs_to_registration() {
+        all.push(("registration_id", "int8"));
+    }
+    all.extend(
+        fields
+            .iter()
+            .zip(kind.fields())
+            .map(|(column, spec)| (column.as_str(), sql_type(spec.kind))),
+    );
+    let names: Vec<&str> = all.iter().map(|(c, _)| *c).collect();
+    let arrays: Vec<String> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 4))
+        .collect();
+    let changing: Vec<&str> = names.iter().copied().filter(|c| !key.iter().any(|k| k == c)).collect();
+    let list = |prefix: &str, cols: &[&str]| {
+        cols.iter()
+            .map(|c| format!("{prefix}{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let set: Vec<String> = changing.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    let table = table(kind);
+    let upsert = format!(
+        "INSERT INTO {table} AS t (partner_id, tenant, {cols}, created_at, updated_at, revision) \
+         SELECT $1, $2, {from_u}, $3, $3, 1 FROM unnest({arrays}) AS u({cols}) \
+         ON CONFLICT (partner_id, tenant, {key}) DO UPDATE SET {set}, \
+         updated_at = excluded.updated_at, revision = t.revision + 1 \
+         WHERE ({old}) IS DISTINCT FROM ({new}) \
+         RETURNING t.id, t.revision, {returned}",
+        cols = names.join(", "),
+        from_u = list("u.", &names),
+        arrays = arrays.join(", "),
+        key = key.join(", "),
+        set = set.join(", "),
+        old = list("t.", &changing),
+        new = list("excluded.", &changing),
+        returned = key.iter().map(|k| format!("t.{k}")).collect::<Vec<_>>().join(", "),
+    );
+    let select = format!(
+        "SELECT {} FROM {table} WHERE partner_id = $1 AND tenant = $2 AND shop_id = $3 \
+         AND invoice_number = $4 AND ($5::text IS NULL OR org_id = $5) ORDER BY id",
+        fields.join(", ")
+    );
+    Statements { upsert, select }
+}
+
+/// One column of a statement's rows, as the array it is sent as.
+enum Array<'a> {
+    Text(Vec<&'a str>),
+    Number(Vec<Option<i64>>),
+    Date(Vec<Option<DateTime<Utc>>>),
+    Flag(Vec<bool>),
+}
+
+impl<'a> Array<'a> {
+    fn of(kind: Kind, capacity: usize) -> Array<'a> {
+        match kind {
+            Kind::Text(_) => Array::Text(Vec::with_capacity(capacity)),
+            Kind::Int { .. } | Kind::Money => Array::Number(Vec::with_capacity(capacity)),
+            Kind::Date => Array::Date(Vec::with_capacity(capacity)),
+            Kind::Flag => Array::Flag(Vec::with_capacity(capacity)),
+        }
+    }
+
+    fn push(&mut self, value: Value<'a>) -> Result<(), StoreError> {
+        match (self, value) {
+            (Array::Text(a), Value::Text(v)) => a.push(v),
+            (Array::Number(a), Value::Number(v)) => a.push(v),
+            (Array::Date(a), Value::Date(v)) => a.push(v),
+            (Array::Flag(a), Value::Flag(v)) => a.push(v),
+            (_, v) => {
+                return Err(StoreError::Database(
+                    format!("a value does not fit its column: {v:?}").into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn param(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Array::Text(a) => a,
+            Array::Number(a) => a,
+            Array::Date(a) => a,
+            Array::Flag(a) => a,
+        }
+    }
+}
+
+/// A record's natural key (the values of its key fields, all text).
+fn key_of<T: Record>(record: &T) -> Vec<&str> {
+    T::KEY
+        .iter()
+        .map(|name| match record.value_of(name) {
+            Some(Value::Text(v)) => v,
+            // Keys are text fields (the declarations' tests hold them to it).
+            _ => "",
+        })
+        .collect()
+}
+
+/// One statement per round: a key that comes n times in the batch is in rounds 1 to n (one
+/// statement may not touch a row twice), so a batch without repeated keys is one statement,
+/// and a repeated key is written in batch order, as one-by-one upserts would.
+pub(crate) fn upsert_all<T: Record>(
+    t: &mut Transaction,
+    scope: Scope,
+    rows: &[Pending<T>],
+    now: &Stamp,
+) -> Result<Vec<Written>, StoreError> {
+    let mut out = vec![Written::from_row(None); rows.len()];
+    let mut seen: HashMap<Vec<&str>, usize> = HashMap::with_capacity(rows.len());
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    for (i, (_, record)) in rows.iter().enumerate() {
+        let n = seen.entry(key_of(*record)).or_insert(0);
+        if rounds.len() <= *n {
+            rounds.push(Vec::new());
+        }
+        rounds[*n].push(i);
+        *n += 1;
+    }
+    for round in rounds {
+        upsert_round(t, scope, rows, &round, now, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn upsert_round<T: Record>(
+    t: &mut Transaction,
+    scope: Scope,
+    rows: &[Pending<T>],
+    round: &[usize],
+    now: &Stamp,
+    out: &mut [Written],
+) -> Result<(), StoreError> {
+    let mut arrays: Vec<Array> = Vec::with_capacity(T::FIELDS.len() + 1);
+    let mut registration_ids: Vec<i64> = Vec::new();
+    arrays.extend(T::FIELDS.iter().map(|f| Array::of(f.kind, round.len())));
+    let mut at: HashMap<Vec<&str>, usize> = HashMap::with_capacity(round.len());
+    for &i in round {
+        let (registration_id, record) = rows[i];
+        if T::KIND.belongs_to_registration() {
+            registration_ids.push(
+                registration_id
+                    .ok_or_else(|| StoreError::Database(format!("a {} without its registration", T::NAME).into()))?,
+            );
+        }
+        for (array, value) in arrays.iter_mut().zip(record.values()) {
+            array.push(value)?;
+        }
+        at.insert(key_of(record), i);
+    }
+    let tenant = scope.tenant.as_str();
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&scope.partner_id, &tenant, &now.at];
+    if T::KIND.belongs_to_registration() {
+        params.push(&registration_ids);
+    }
+    params.extend(arrays.iter().map(Array::param));
+    for row in t.query(&statements_of(T::KIND).upsert, &params)? {
+        let key: Vec<&str> = (2..2 + T::KEY.len())
+            .map(|c| row.try_get(c))
+            .collect::<Result<_, _>>()?;
+        let i = *at
+            .get(&key)
+            .ok_or_else(|| StoreError::Database(format!("an upsert answered an unknown key {key:?}").into()))?;
+        out[i] = Written::from_row(Some((row.try_get(0)?, row.try_get(1)?)));
+    }
+    Ok(())
+}
+
+/// A registration's own columns (`r.id, r.org_id, r.shop_id, r.invoice_number,
+/// r.plan_enroll_date, r.created_at, r.tires_covered`, first in a row) as its usage, before its
+/// claims and cancellation are counted.
+fn usage_from_row(row: &Row) -> Result<RegistrationUsage, postgres::Error> {
+    Ok(RegistrationUsage {
+        registration_id: row.try_get(0)?,
+        org_id: row.try_get(1)?,
+        shop_id: row.try_get(2)?,
+        invoice_number: row.try_get(3)?,
+        plan_enroll_date: row.try_get(4)?,
+        created_at: row.try_get(5)?,
+        tires_covered: row.try_get(6)?,
+        tires_claimed: 0,
+        tires_cancelled: 0,
+        latest_claim_date: None,
+        cancellation: None,
+    })
+}
+
+/// The registrations locked `FOR UPDATE` in id order: two batches that touch the same
+/// registrations lock them in the same order, and the second reads the first's claims.
+pub(crate) fn load_registrations(
+    t: &mut Transaction,
+    scope: Scope,
+    keys: &[RegistrationKey],
+) -> Result<Vec<StoredRegistration>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let shops: Vec<&str> = keys.iter().map(|(s, _)| s.as_str()).collect();
+    let invoices: Vec<&str> = keys.iter().map(|(_, i)| i.as_str()).collect();
+    let tenant = scope.tenant.as_str();
+    let rows = t.query(
+        "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered \
+         FROM registrations r WHERE r.partner_id = $1 AND r.tenant = $2 \
+           AND (r.shop_id, r.invoice_number) IN (SELECT * FROM unnest($3::text[], $4::text[])) \
+         ORDER BY r.id FOR UPDATE OF r",
+        &[&scope.partner_id, &tenant, &shops, &invoices],
+    )?;
+    let mut found: Vec<StoredRegistration> = rows
+        .iter()
+        .map(|row| {
+            Ok(StoredRegistration {
+                usage: usage_from_row(row)?,
+                claims: Vec::new(),
+            })
+        })
+        .collect::<Result<_, postgres::Error>>()?;
+    if found.is_empty() {
+        return Ok(found);
+    }
+    let at: HashMap<i64, usize> = found
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.usage.registration_id, i))
+        .collect();
+    let ids: Vec<i64> = at.keys().copied().collect();
+    for row in t.query(
+        "SELECT registration_id, org_id, repair_shop_id, repair_invoice_number, tire_claim_count, claim_date \
+         FROM claims WHERE registration_id = ANY($1)",
+        &[&ids],
+    )? {
+        let r = &mut found[at[&row.try_get::<_, i64>(0)?]];
+        let claim = StoredClaim {
+            org_id: row.try_get(1)?,
+            repair_shop_id: row.try_get(2)?,
+            repair_invoice_number: row.try_get(3)?,
+            tire_claim_count: row.try_get(4)?,
+            claim_date: row.try_get(5)?,
+        };
+        r.usage.tires_claimed += claim.tire_claim_count;
+        r.usage.latest_claim_date = r.usage.latest_claim_date.max(Some(claim.claim_date));
+        r.claims.push(claim);
+    }
+    for row in t.query(
+        "SELECT registration_id, org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date \
+         FROM cancellations WHERE registration_id = ANY($1) ORDER BY id",
+        &[&ids],
+    )? {
+        let u = &mut found[at[&row.try_get::<_, i64>(0)?]].usage;
+        let cancel = cancellation_from_row(&row, 1)?;
+        u.tires_cancelled += cancel.tire_cancel_count;
+        // The first is the registration's cancellation (there is one).
+        u.cancellation.get_or_insert(cancel);
+    }
+    Ok(found)
+}
+
+/// `org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date` from column
+/// `first` on.
+fn cancellation_from_row(row: &Row, first: usize) -> Result<CancellationRef, postgres::Error> {
+    Ok(CancellationRef {
+        org_id: row.try_get(first)?,
+        cancel_shop_id: row.try_get(first + 1)?,
+        cancel_invoice_number: row.try_get(first + 2)?,
+        tire_cancel_count: row.try_get(first + 3)?,
+        cancel_date: row.try_get(first + 4)?,
+    })
+}
+
+pub(crate) fn registration_usage(
+    t: &mut Transaction,
+    scope: Scope,
+    shop_id: &str,
+    invoice_number: &str,
+    org_id: Option<&str>,
+) -> Result<Option<RegistrationUsage>, StoreError> {
+    let tenant = scope.tenant.as_str();
+    let row = t.query_opt(
+        "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered, \
+           (SELECT COALESCE(SUM(tire_claim_count), 0)::int8 FROM claims WHERE registration_id = r.id), \
+           (SELECT MAX(claim_date) FROM claims WHERE registration_id = r.id), \
+           (SELECT COALESCE(SUM(tire_cancel_count), 0)::int8 FROM cancellations WHERE registration_id = r.id) \
+         FROM registrations r \
+         WHERE r.partner_id = $1 AND r.tenant = $2 AND r.shop_id = $3 AND r.invoice_number = $4 \
+           AND ($5::text IS NULL OR r.org_id = $5)",
+        &[&scope.partner_id, &tenant, &shop_id, &invoice_number, &org_id],
+    )?;
+    let Some(row) = row else { return Ok(None) };
+    let mut usage = RegistrationUsage {
+        tires_claimed: row.try_get(7)?,
+        latest_claim_date: row.try_get(8)?,
+        tires_cancelled: row.try_get(9)?,
+        ..usage_from_row(&row)?
+    };
+    if usage.tires_cancelled > 0 {
+        usage.cancellation = t
+            .query_opt(
+                "SELECT org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date \
+                 FROM cancellations WHERE registration_id = $1 ORDER BY id LIMIT 1",
+                &[&usage.registration_id],
+            )?
+            .map(|row| cancellation_from_row(&row, 0))
+            .transpose()?;
+    }
+    Ok(Some(usage))
+}
+
+/// Reads a stored record: its columns in declaration order.
+fn from_row<T: Record>(row: &Row) -> Result<T, StoreError> {
+    let values = T::FIELDS
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            Ok(match spec.kind {
+                Kind::Text(_) => OwnedValue::Text(row.try_get(i)?),
+                Kind::Int { .. } | Kind::Money => OwnedValue::Number(row.try_get(i)?),
+                Kind::Date => OwnedValue::Date(row.try_get(i)?),
+                Kind::Flag => OwnedValue::Flag(row.try_get(i)?),
+            })
+        })
+        .collect::<Result<Vec<_>, postgres::Error>>()?;
+    T::from_values(values)
+        .ok_or_else(|| StoreError::Database(format!("a stored {} does not fit its declaration", T::NAME).into()))
+}
+
+pub(crate) fn find<T: Record>(t: &mut Transaction, scope: Scope, key: &Lookup) -> Result<Vec<T>, StoreError> {
+    let tenant = scope.tenant.as_str();
+    t.query(
+        &statements_of(T::KIND).select,
+        &[
+            &scope.partner_id,
+            &tenant,
+            &key.shop_id,
+            &key.invoice_number,
+            &key.org_id,
+        ],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+pub(crate) fn ping(t: &mut Transaction) -> Result<(), StoreError> {
+    t.query_one("SELECT 1", &[])?;
+    Ok(())
+}

@@ -1,0 +1,457 @@
+//! SQLite: the embedded engine. One writer connection, used in `BEGIN
+//! IMMEDIATE` transactions (a deferred one that upgrades would fail with SQLITE_BUSY at once);
+//! a pool of read-only connections that, in WAL mode, never wait for it. Every function here
+//! blocks: callers run it on a blocking thread, never on the async executor.
+
+mod batches;
+mod records;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+pub(super) use batches::*;
+pub(super) use records::*;
+
+use super::{Applied, StoreError, StoreFailure, Tx, run_migrations};
+/// Before migrations, the schema version was `PRAGMA user_version` (1 to 3); the migrations
+/// upgrade such a database in place.
+const LAST_UNMIGRATED_VERSION: i64 = 3;
+
+mod embedded {
+    refinery::embed_migrations!("migrations/sqlite");
+}
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 16;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match storage_fault(&e) {
+            Some(reason) => StoreError::Unavailable {
+                reason,
+                source: Box::new(e),
+            },
+            None => StoreError::Database(Box::new(e)),
+        }
+    }
+}
+
+/// The newest migration this build knows.
+pub(super) fn latest_migration() -> Applied {
+    let runner = embedded::migrations::runner();
+    let last = runner
+        .get_migrations()
+        .iter()
+        .max_by_key(|m| m.version())
+        .expect("there are migrations");
+    Applied {
+        version: last.version(),
+        name: last.name().to_owned(),
+    }
+}
+
+/// Brings the database up to this build's schema: the numbered migrations of
+/// migrations/sqlite/, each once, all in one transaction. A database a newer build migrated is
+/// refused rather than guessed at. Several processes opening one file at once: the one that
+/// waits retries.
+pub(super) fn migrate(conn: &mut Connection) -> Result<Vec<Applied>, StoreError> {
+    let legacy: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if legacy > LAST_UNMIGRATED_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: format!("schema version {legacy}"),
+        });
+    }
+    let runner = embedded::migrations::runner().set_grouped(true);
+    run_migrations(|| runner.run(conn), migration_busy, |_| Duration::from_millis(100))
+}
+
+/// Whether a migration failed only because another process held the database.
+fn migration_busy(e: &refinery::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        if let Some(sqlite) = err.downcast_ref::<rusqlite::Error>() {
+            return matches!(
+                sqlite.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            );
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Why the database cannot take a request now, when the error is a storage fault rather than a
+/// bug: the request may succeed later, unchanged (a full disk, a busy or unreadable database).
+/// Clients get a 503 to retry, never a 500.
+fn storage_fault(e: &rusqlite::Error) -> Option<&'static str> {
+    use rusqlite::ErrorCode::*;
+    Some(match e.sqlite_error_code()? {
+        DiskFull => "the disk holding the database is full",
+        SystemIoFailure => "the database file cannot be read or written (an I/O error)",
+        DatabaseBusy | DatabaseLocked => "the database is busy",
+        CannotOpen | PermissionDenied => "the database file cannot be opened",
+        ReadOnly => "the database file cannot be written (read-only)",
+        OutOfMemory => "the database is out of memory",
+        FileLockingProtocolFailed => "the database file cannot be locked",
+        NoLargeFileSupport | TooBig => "the database file cannot grow",
+        _ => return None,
+    })
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    /// Why the last write failed, while the database cannot take writes (a full disk): the
+    /// health check says so until a write commits again.
+    write_fault: Mutex<Option<&'static str>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock rolled its transaction back on unwind: the value is sound.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and migrates it to this build's schema.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let mut writer = open_writer(path)?;
+        for m in migrate(&mut writer)? {
+            tracing::info!(version = m.version, name = %m.name, "database migrated");
+        }
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            write_fault: Mutex::new(None),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The database file and its WAL, in bytes.
+    pub fn size_bytes(&self) -> u64 {
+        ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| {
+                let mut p = self.path.as_os_str().to_owned();
+                p.push(suffix);
+                std::fs::metadata(p).ok().map(|m| m.len())
+            })
+            .sum()
+    }
+
+    /// Copies everything in the WAL into the database file and empties the WAL: at shutdown,
+    /// so the file stands on its own (for a backup copy, say).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let conn = lock(&self.writer);
+        Ok(conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?)
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it durably (synchronous=FULL);
+    /// an error from `f` rolls everything back.
+    /// (One writer: nothing can be in the way, so `f` runs once.)
+    pub fn write<R, E>(&self, f: impl FnOnce(&Tx) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StoreError> + StoreFailure,
+    {
+        let mut conn = lock(&self.writer);
+        let written = Self::transaction(&mut conn, f);
+        self.note_write(written.as_ref().err().and_then(|e| e.store_error()));
+        written
+    }
+
+    fn transaction<R, E>(conn: &mut Connection, f: impl FnOnce(&Tx) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let out = f(&Tx::Sqlite(&tx))?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// Remembers whether the database took the last write (`failed` is its error, if any).
+    fn note_write(&self, failed: Option<&StoreError>) {
+        let fault = match failed {
+            None => None,
+            Some(e) => match e.unavailable() {
+                Some(reason) => Some(reason),
+                // A bug in one batch says nothing of the database.
+                None => return,
+            },
+        };
+        *lock(&self.write_fault) = fault;
+    }
+
+    /// Whether the database can be read and take writes now; else why not. The write is real
+    /// (a one-row table updated and committed durably), since a full disk only shows when a
+    /// write needs room. When a batch holds the writer, its outcome stands in for the probe,
+    /// so the check never waits behind a big batch.
+    pub fn health(&self) -> Result<(), &'static str> {
+        if let Err(e) = self.read(super::ping) {
+            tracing::warn!(error = %e, "health check: the database cannot be read");
+            return Err(e.unavailable().unwrap_or("the database cannot be read"));
+        }
+        let probe = |conn: &mut Connection| -> Result<(), StoreError> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached("UPDATE health_probe SET checks = checks + 1 WHERE id = 1")?
+                .execute([])?;
+            Ok(tx.commit()?)
+        };
+        let probed = match self.writer.try_lock() {
+            Ok(mut conn) => probe(&mut conn),
+            Err(TryLockError::Poisoned(p)) => probe(&mut p.into_inner()),
+            Err(TryLockError::WouldBlock) => return lock(&self.write_fault).map_or(Ok(()), Err),
+        };
+        if let Err(e) = &probed {
+            tracing::warn!(error = %e, "health check: the database cannot take writes");
+        }
+        self.note_write(probed.as_ref().err());
+        match probed {
+            Ok(()) => Ok(()),
+            Err(e) => Err(e.unavailable().unwrap_or("the database cannot take writes")),
+        }
+    }
+
+    /// Runs `f` on a read-only connection, in one read transaction (one consistent snapshot).
+    pub fn read<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        let mut conn = match lock(&self.readers).pop() {
+            Some(c) => c,
+            None => self.open_reader()?,
+        };
+        let out = {
+            let tx = conn.transaction()?;
+            let out = f(&Tx::Sqlite(&tx));
+            tx.finish()?;
+            out
+        };
+        let mut idle = lock(&self.readers);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+
+    fn open_reader(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        configure(&conn)?;
+        Ok(conn)
+    }
+}
+
+/// The read-write connection to a database file (made, with its folder, if need be), in WAL
+/// mode.
+fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    let writer = Connection::open(path)?;
+    configure(&writer)?;
+    writer.pragma_update(None, "journal_mode", "WAL")?;
+    Ok(writer)
+}
+
+/// Migrates a database file (made if need be) without serving it: `warranty-gateway migrate`,
+/// for deploy pipelines. Answers the migrations applied now.
+pub fn migrate_database(path: &Path) -> Result<Vec<Applied>, StoreError> {
+    migrate(&mut open_writer(path)?)
+}
+
+/// What `backup_database` copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupReport {
+    pub pages: i32,
+    pub bytes: u64,
+}
+
+/// Copies the database at `from` to the new file `to` while it serves (SQLite's online backup,
+/// in one step: one read snapshot, so the copy holds every batch committed before it began and
+/// none half), checks the copy's integrity, and only then gives it its name. Refuses a `to`
+/// that exists.
+pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
+    if to.exists() {
+        return Err(StoreError::Database(
+            format!("{} exists already; back up to a new file", to.display()).into(),
+        ));
+    }
+    if !from.exists() {
+        return Err(StoreError::Database(
+            format!("there is no database at {}", from.display()).into(),
+        ));
+    }
+    let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
+    configure(&source)?;
+    let mut partial = to.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let copied = (|| -> Result<BackupReport, StoreError> {
+        let mut target = Connection::open(&partial)?;
+        let pages = {
+            use rusqlite::backup::{Backup, StepResult};
+            let backup = Backup::new(&source, &mut target)?;
+            // Every page in one step (-1): one read snapshot, never restarted by the writer.
+            let mut tries = 0;
+            loop {
+                match backup.step(-1)? {
+                    StepResult::Done => break,
+                    StepResult::Busy | StepResult::Locked if tries < 100 => {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    other => {
+                        return Err(StoreError::Database(
+                            format!("the copy did not finish: {other:?}").into(),
+                        ));
+                    }
+                }
+            }
+            backup.progress().pagecount
+        };
+        let check: String = target.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(StoreError::Database(
+                format!("the copy failed its integrity check: {check}").into(),
+            ));
+        }
+        // The copy stands alone: no WAL beside it.
+        target.pragma_update(None, "journal_mode", "DELETE")?;
+        drop(target);
+        Ok(BackupReport {
+            pages,
+            bytes: std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0),
+        })
+    })();
+    match copied {
+        Ok(report) => {
+            std::fs::rename(&partial, to)
+                .map_err(|e| StoreError::Database(format!("naming the copy {}: {e}", to.display()).into()))?;
+            Ok(report)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use super::*;
+    use crate::store::SCHEMA;
+
+    /// Every table and index as SQLite keeps it, comments and spacing aside.
+    fn describe(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' \
+                 AND name != 'refinery_schema_history' ORDER BY type, name",
+            )
+            .unwrap();
+        stmt.query_map([], |row| {
+            let sql: Option<String> = row.get(2)?;
+            let sql = sql
+                .unwrap_or_default()
+                .lines()
+                .map(|l| l.split("--").next().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+            Ok(format!(
+                "{} {}: {sql}",
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?
+            ))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
+    #[test]
+    fn schema_sql_is_what_the_migrations_make() {
+        let mut migrated = Connection::open_in_memory().unwrap();
+        let applied = migrate(&mut migrated).unwrap();
+        assert_eq!(applied.last(), Some(&latest_migration()));
+        let from_schema = Connection::open_in_memory().unwrap();
+        from_schema.execute_batch(SCHEMA).unwrap();
+        assert_eq!(describe(&migrated), describe(&from_schema));
+        // Once applied, nothing more to do.
+        assert_eq!(migrate(&mut migrated).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_database_from_before_migrations_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        {
+            // What the builds before migrations made: the version-2 schema, user_version 2.
+            let conn = Connection::open(&path).unwrap();
+            let v2: String = SCHEMA.split("-- One row the health check").next().unwrap().to_owned();
+            conn.execute_batch(&v2).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute(
+                "INSERT INTO batches (partner_id, tenant, received_at, status, duration_ms, body_bytes, \
+                 registrations_accepted, registrations_rejected, sales_accepted, sales_rejected, \
+                 claims_accepted, claims_rejected, cancellations_accepted, cancellations_rejected) \
+                 VALUES (1, 'live', '2026-01-01T00:00:00.000000Z', 200, 1, 2, 1, 0, 0, 0, 0, 0, 0, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let count: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM batches", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 1);
+        assert_eq!(store.health(), Ok(()));
+    }
+
+    #[test]
+    fn a_database_from_a_newer_build_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+             VALUES (99, 'from_the_future', '2030-01-01T00:00:00Z', '1')",
+            [],
+        )
+        .unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+        assert!(err.to_string().contains("V99__from_the_future"), "{err}");
+
+        let mut legacy = Connection::open_in_memory().unwrap();
+        legacy.pragma_update(None, "user_version", 4).unwrap();
+        assert!(matches!(migrate(&mut legacy), Err(StoreError::SchemaTooNew { .. })));
+    }
+}

@@ -22,8 +22,13 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let store =
-            Store::open(&config.database).with_context(|| format!("cannot open the database {}", config.database))?;
+        // Blocking work (a migration; PostgreSQL's driver runs a runtime of its own): never on
+        // the async executor.
+        let database = config.database.clone();
+        let store = actix_web::rt::task::spawn_blocking(move || Store::open(&database))
+            .await
+            .context("opening the database")?
+            .with_context(|| format!("cannot open the database {}", config.database))?;
         for p in config.partners.iter() {
             if p.secret_is_short() {
                 tracing::warn!(company = %p.company, "the partner's secret is shorter than 32 bytes");
@@ -101,7 +106,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await?;
         match self.store.checkpoint() {
-            Ok(()) => tracing::info!("stopped; database checkpointed"),
+            Ok(true) => tracing::info!("stopped; database checkpointed"),
+            Ok(false) => tracing::info!("stopped"),
             Err(e) => tracing::error!(error = %e, "stopped; the database checkpoint failed (the WAL keeps the data)"),
         }
         Ok(())

@@ -205,11 +205,11 @@ impl Store {
     }
 
     /// At shutdown: SQLite copies its WAL into the database file, so the file stands on its
-    /// own; PostgreSQL has nothing to do.
-    pub fn checkpoint(&self) -> Result<(), StoreError> {
+    /// own; PostgreSQL has nothing to do. Answers whether there was something to do.
+    pub fn checkpoint(&self) -> Result<bool, StoreError> {
         match self {
-            Store::Sqlite(s) => s.checkpoint(),
-            Store::Postgres(_) => Ok(()),
+            Store::Sqlite(s) => s.checkpoint().map(|()| true),
+            Store::Postgres(_) => Ok(false),
         }
     }
 }

@@ -1,7 +1,9 @@
-//! Test harness: the real server on a loopback port 0, a real SQLite file in a temporary folder,
+//! Test harness: the real server on a loopback port 0, a real SQLite file in a temporary folder
+//! (or, when `WARRANTY_GATEWAY_TEST_POSTGRES` names a server, a fresh PostgreSQL database on it),
 //! real HS256 tokens signed here with jsonwebtoken (not with the server's own issuer).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -10,6 +12,8 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use warranty_gateway::config::{Config, DatabaseSettings, FileConfig, PartnerSettings, ServerSettings};
 use warranty_gateway::startup::Application;
+
+pub use crate::common_postgres::PgDatabase;
 
 pub const COMPANY: &str = "tirecompany";
 pub const PARTNER_ID: i64 = 1001;
@@ -23,6 +27,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub dir: TempDir,
+    /// The PostgreSQL database it serves from (else the SQLite file in `dir`).
+    pub postgres: Option<Arc<PgDatabase>>,
     server: ServerSettings,
     handle: ServerHandle,
 }
@@ -35,7 +41,7 @@ pub fn server_settings() -> ServerSettings {
     }
 }
 
-fn file_config(dir: &TempDir, server: ServerSettings) -> FileConfig {
+fn file_config(dir: &TempDir, postgres: Option<&PgDatabase>, server: ServerSettings) -> FileConfig {
     let partner = |company: &str, partner_id, secret: &str, months, tz: Option<&str>| PartnerSettings {
         company: company.into(),
         partner_id,
@@ -46,9 +52,16 @@ fn file_config(dir: &TempDir, server: ServerSettings) -> FileConfig {
     };
     FileConfig {
         server,
-        database: DatabaseSettings {
-            path: Some(dir.path().join("gateway.sqlite3")),
-            ..DatabaseSettings::default()
+        database: match postgres {
+            None => DatabaseSettings {
+                path: Some(dir.path().join("gateway.sqlite3")),
+                ..DatabaseSettings::default()
+            },
+            Some(db) => DatabaseSettings {
+                url: Some(db.url.clone()),
+                pool_size: Some(4),
+                ..DatabaseSettings::default()
+            },
         },
         partners: vec![
             partner(COMPANY, PARTNER_ID, SECRET, 36, None),
@@ -69,20 +82,23 @@ pub async fn spawn_app_with_limit(max_body_bytes: usize) -> TestApp {
     .await
 }
 
+/// The app on the engine under test: PostgreSQL when the variable is set, else SQLite.
 pub async fn spawn_app_with(server: ServerSettings) -> TestApp {
-    start(tempfile::tempdir().unwrap(), server).await
+    start(tempfile::tempdir().unwrap(), PgDatabase::create().map(Arc::new), server).await
 }
 
-/// The app with its database in `dir` (on a small disk, say).
+/// The app on an SQLite database in `dir` (on a small disk, say), whatever the engine under
+/// test.
 pub async fn spawn_app_in(dir: TempDir) -> TestApp {
-    start(dir, server_settings()).await
+    start(dir, None, server_settings()).await
 }
 
-async fn start(dir: TempDir, server: ServerSettings) -> TestApp {
+async fn start(dir: TempDir, postgres: Option<Arc<PgDatabase>>, server: ServerSettings) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         warranty_gateway::telemetry::init(warranty_gateway::telemetry::LogFormat::Text);
     }
-    let config = Config::from_file_config(file_config(&dir, server.clone()), dir.path(), |_| None).unwrap();
+    let settings = file_config(&dir, postgres.as_deref(), server.clone());
+    let config = Config::from_file_config(settings, dir.path(), |_| None).unwrap();
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
@@ -91,6 +107,7 @@ async fn start(dir: TempDir, server: ServerSettings) -> TestApp {
         address,
         client: reqwest::Client::new(),
         dir,
+        postgres,
         server,
         handle,
     }
@@ -122,8 +139,20 @@ impl TestApp {
         format!("{}/v2/partners/{company}", self.address)
     }
 
+    /// The SQLite file it serves from (on PostgreSQL, where it would be).
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("gateway.sqlite3")
+    }
+
+    /// Runs SQL (that both engines take) on the database it serves from.
+    pub fn execute_sql(&self, sql: &str) {
+        match &self.postgres {
+            Some(db) => db.execute(sql),
+            None => rusqlite::Connection::open(self.db_path())
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+        }
     }
 
     /// Stops this server (gracefully, finishing the requests in flight).
@@ -134,7 +163,7 @@ impl TestApp {
     /// Stops this server (gracefully) and starts a new one on the same database.
     pub async fn restart(self) -> TestApp {
         self.handle.stop(true).await;
-        start(self.dir, self.server).await
+        start(self.dir, self.postgres, self.server).await
     }
 
     pub async fn post_raw(&self, company: &str, token: &str, body: impl Into<reqwest::Body>) -> Response {

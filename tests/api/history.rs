@@ -193,10 +193,7 @@ async fn old_history_is_pruned_as_new_batches_arrive() {
         StatusCode::OK
     );
     // Age the entry past the 30-day retention.
-    let db = rusqlite::Connection::open(app.db_path()).unwrap();
-    db.execute("UPDATE batches SET received_at = '2020-01-01T00:00:00.000000Z'", [])
-        .unwrap();
-    drop(db);
+    app.execute_sql("UPDATE batches SET received_at = '2020-01-01T00:00:00.000000Z'");
     assert_eq!(batches(&app, TEST, "").await["Total"], 1);
     assert_eq!(
         app.post(COMPANY, &json!({"Sales": [sale("S1", "NEW")]})).await.0,

@@ -4,6 +4,8 @@ mod auth;
 mod bad_input;
 mod business_rules;
 mod client_traps;
+#[path = "../common/postgres.rs"]
+mod common_postgres;
 mod full_disk;
 mod guide_examples;
 mod helpers;

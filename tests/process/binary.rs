@@ -6,12 +6,68 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub use crate::common_postgres::{PgDatabase, with_client};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_warranty-gateway");
 pub const SECRET: &str = "process-test-secret-0123456789abcdef0123";
 pub const SECRET_ENV: &str = "PROCESS_TEST_SECRET";
 
-/// Writes a config with one partner, tirecompany (1001), whose secret comes from SECRET_ENV.
+/// Writes a config with one partner, tirecompany (1001), whose secret comes from SECRET_ENV,
+/// on an SQLite database in `dir`.
 pub fn write_config(dir: &Path) -> PathBuf {
+    write_config_with(dir, "path = \"db/gateway.sqlite3\"")
+}
+
+/// The database a test runs the binary on: PostgreSQL (a fresh database) when
+/// `WARRANTY_GATEWAY_TEST_POSTGRES` is set, else SQLite in the test's folder.
+pub struct Engine {
+    pub postgres: Option<PgDatabase>,
+    dir: PathBuf,
+}
+
+impl Engine {
+    /// The config (written in `dir`) and the database of the engine under test.
+    pub fn write_config(dir: &Path) -> (PathBuf, Engine) {
+        let postgres = PgDatabase::create();
+        let config = match &postgres {
+            Some(db) => write_config_with(dir, &format!("url = \"{}\"\npool_size = 4", db.url)),
+            None => write_config(dir),
+        };
+        let engine = Engine {
+            postgres,
+            dir: dir.to_owned(),
+        };
+        (config, engine)
+    }
+
+    /// The first column of each row of a query (that both engines take), as text.
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        match &self.postgres {
+            Some(db) => {
+                let sql = sql.to_owned();
+                with_client(&db.url, move |c| {
+                    c.query(&sql, &[]).unwrap().iter().map(|r| r.get(0)).collect()
+                })
+            }
+            None => {
+                let conn = rusqlite::Connection::open(db_path(&self.dir)).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+            }
+        }
+    }
+
+    /// The database's own consistency check, where it has one (SQLite's integrity_check).
+    pub fn check_integrity(&self) {
+        if self.postgres.is_none() {
+            let conn = rusqlite::Connection::open(db_path(&self.dir)).unwrap();
+            let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+            assert_eq!(check, "ok");
+        }
+    }
+}
+
+fn write_config_with(dir: &Path, database: &str) -> PathBuf {
     let path = dir.join("gateway.toml");
     std::fs::write(
         &path,
@@ -22,7 +78,7 @@ bind = "127.0.0.1:0"
 max_body_bytes = 67108864
 
 [database]
-path = "db/gateway.sqlite3"
+{database}
 
 [[partners]]
 company = "tirecompany"

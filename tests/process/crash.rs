@@ -1,6 +1,6 @@
-//! Crash safety: batches are posted in a loop while the server is SIGKILLed at random moments
-//! and restarted. Every batch answered 200 is wholly present, no batch is half written, and the
-//! database passes `PRAGMA integrity_check`.
+//! Crash safety, on the engine under test: batches are posted in a loop while the server is
+//! SIGKILLed at random moments and restarted. Every batch answered 200 is wholly present, no
+//! batch is half written, and an SQLite database passes `PRAGMA integrity_check`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -40,24 +40,19 @@ fn batch(id: usize, registrations: usize, claims: usize) -> String {
 }
 
 /// Rows per batch id, from the invoice numbers "K<id>-<i>".
-fn rows_per_batch(conn: &rusqlite::Connection, table: &str) -> HashMap<usize, usize> {
-    let sql = format!(
-        "SELECT CAST(substr(invoice_number, 2, instr(invoice_number, '-') - 2) AS INTEGER), count(*) \
-         FROM {table} GROUP BY 1"
-    );
-    let mut stmt = conn.prepare(&sql).unwrap();
-    stmt.query_map([], |row| {
-        Ok((row.get::<_, i64>(0)? as usize, row.get::<_, i64>(1)? as usize))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+fn rows_per_batch(engine: &Engine, table: &str) -> HashMap<usize, usize> {
+    let mut rows = HashMap::new();
+    for invoice in engine.texts(&format!("SELECT invoice_number FROM {table}")) {
+        let id = invoice[1..].split('-').next().unwrap().parse().unwrap();
+        *rows.entry(id).or_insert(0) += 1;
+    }
+    rows
 }
 
 #[tokio::test]
 async fn sigkill_at_random_moments_loses_no_answered_batch_and_half_writes_none() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path());
+    let (config, engine) = Engine::write_config(dir.path());
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -120,11 +115,9 @@ async fn sigkill_at_random_moments_loses_no_answered_batch_and_half_writes_none(
     assert_eq!(res.status(), 200, "seed {seed}");
     drop(server);
 
-    let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
-    assert_eq!(check, "ok", "seed {seed}");
-    let registrations = rows_per_batch(&conn, "registrations");
-    let claims = rows_per_batch(&conn, "claims");
+    engine.check_integrity();
+    let registrations = rows_per_batch(&engine, "registrations");
+    let claims = rows_per_batch(&engine, "claims");
     let (mut whole, mut absent) = (0, 0);
     for (id, s) in sent.iter().enumerate() {
         let got = (

@@ -4,6 +4,8 @@ mod backup;
 mod binary;
 mod browser;
 mod cli;
+#[path = "../common/postgres.rs"]
+mod common_postgres;
 mod crash;
 mod import;
 mod metrics;

@@ -110,7 +110,19 @@ pub fn migrate_url(url: &str) -> Result<Vec<Applied>, StoreError> {
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 
 pub struct PgStore {
-    pool: Pool,
+    /// Always `Some` but in `drop`.
+    pool: Option<Pool>,
+}
+
+/// The driver's connections run their own small runtime, which may not be shut down on an
+/// async executor's thread (where the last handle of a store may be dropped): the pool goes
+/// on a thread of its own.
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -149,7 +161,7 @@ impl PgStore {
             .test_on_check_out(true)
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(manager);
-        let store = PgStore { pool };
+        let store = PgStore { pool: Some(pool) };
         let mut conn = store.connection()?;
         for m in migrate(&mut conn)? {
             tracing::info!(version = m.version, name = %m.name, "database migrated");
@@ -158,7 +170,11 @@ impl PgStore {
     }
 
     fn connection(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
-        self.pool.get().map_err(no_connection)
+        self.pool
+            .as_ref()
+            .expect("the pool lives as long as the store")
+            .get()
+            .map_err(no_connection)
     }
 
     /// One READ COMMITTED transaction per attempt; run again (up to `CONFLICT_RETRIES` times,

@@ -1,0 +1,72 @@
+//! A fresh PostgreSQL database per test, on the server `WARRANTY_GATEWAY_TEST_POSTGRES` names
+//! (a URL where the tests may create databases), dropped when the test is done. The driver
+//! runs a runtime of its own, so its calls run on a thread of their own, never on the test's
+//! executor.
+
+/// The variable that turns the PostgreSQL runs on.
+pub const VAR: &str = "WARRANTY_GATEWAY_TEST_POSTGRES";
+
+pub struct PgDatabase {
+    admin: String,
+    pub url: String,
+    pub name: String,
+}
+
+/// Runs `f` with a connection to `url`, on a thread of its own.
+pub fn with_client<R: Send + 'static>(url: &str, f: impl FnOnce(&mut postgres::Client) -> R + Send + 'static) -> R {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("the test server answers");
+        f(&mut client)
+    })
+    .join()
+    .expect("the database work did not panic")
+}
+
+impl PgDatabase {
+    /// The server's URL, when the PostgreSQL runs are on.
+    pub fn server() -> Option<String> {
+        std::env::var(VAR).ok().filter(|v| !v.is_empty())
+    }
+
+    /// A new, empty database on the test server; `None` when the variable is not set.
+    pub fn create() -> Option<PgDatabase> {
+        let admin = Self::server()?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!("wg_test_{}_{stamp}", std::process::id());
+        let create = format!("CREATE DATABASE {name}");
+        with_client(&admin, move |c| c.batch_execute(&create).unwrap());
+        // The same server, the new database (postgres::Config has no URL form).
+        let url = match admin.rsplit_once('/') {
+            Some((server, rest)) if !server.ends_with('/') => {
+                let query = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+                format!("{server}/{name}{query}")
+            }
+            _ => format!("{}/{name}", admin.trim_end_matches('/')),
+        };
+        Some(PgDatabase { admin, url, name })
+    }
+
+    /// Runs SQL on the database.
+    #[allow(dead_code)] // Each test binary uses its part of this file.
+    pub fn execute(&self, sql: &str) {
+        let sql = sql.to_owned();
+        with_client(&self.url, move |c| c.batch_execute(&sql).unwrap());
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let admin = self.admin.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut c) = postgres::Client::connect(&admin, postgres::NoTls) {
+                let _ = c.batch_execute(&drop);
+            }
+        })
+        .join();
+    }
+}

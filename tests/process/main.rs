@@ -8,6 +8,8 @@ mod cli;
 mod common_postgres;
 mod crash;
 mod import;
+mod instances;
 mod metrics;
 mod migrate;
+mod outage;
 mod shutdown;

@@ -50,6 +50,15 @@ enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Copy the SQLite database (every record, the batch history, registration and batch ids)
+    /// into an empty PostgreSQL database, to move to PostgreSQL. Stop the server first, or the
+    /// batches it takes meanwhile stay behind.
+    CopyData {
+        /// The PostgreSQL database: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (it is
+        /// migrated first; it must hold no records). Or from the environment.
+        #[arg(long, env = "WARRANTY_GATEWAY_COPY_TO", hide_env_values = true)]
+        to: String,
+    },
     /// Write a file of records for a partner, exactly as a POST would: a JSON batch (the POST
     /// body format) or a CSV file whose header row names the guide's fields. Exit code 0 when
     /// every record was written, 1 when some were, 2 when none were or the file is unusable.
@@ -147,6 +156,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 latest.name,
                 if applied.is_empty() { " (nothing to do)" } else { "" }
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CopyData { to } => {
+            let Database::Sqlite { path: from } = &config.database else {
+                anyhow::bail!(
+                    "copy-data copies from an SQLite database; {} is PostgreSQL already (use pg_dump to move it)",
+                    config.database
+                );
+            };
+            let target = Database::Postgres {
+                url: to.clone(),
+                pool_size: 1,
+            };
+            let report = store::copy_to_postgres(from, &to)
+                .with_context(|| format!("cannot copy {} to {target}", from.display()))?;
+            for (table, rows) in &report.tables {
+                println!("{table}: {rows} rows");
+            }
+            println!("copied {} to {target}", from.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { to } => {

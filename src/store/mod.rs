@@ -5,6 +5,7 @@
 //! function is written once per engine; the engine is a match away, never a type outside.
 //! Every function here blocks: callers run it on a blocking thread, never on the async executor.
 
+mod copy;
 pub mod pg;
 pub mod sqlite;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
+pub use copy::{CopyReport, copy_to_postgres};
 pub use sqlite::{BackupReport, backup_database, migrate_database};
 
 use crate::config::Database;

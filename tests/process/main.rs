@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 #[path = "../common/postgres.rs"]
 mod common_postgres;
+mod copy_data;
 mod crash;
 mod import;
 mod instances;

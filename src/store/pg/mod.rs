@@ -101,10 +101,14 @@ fn connection_config(url: &str) -> Result<postgres::Config, StoreError> {
     Ok(config)
 }
 
+/// One connection to the database a URL names, with this engine's timeouts.
+pub(super) fn connect(url: &str) -> Result<postgres::Client, StoreError> {
+    Ok(connection_config(url)?.connect(NoTls)?)
+}
+
 /// Connects to the database a URL names and migrates it (`warranty-gateway migrate`).
 pub fn migrate_url(url: &str) -> Result<Vec<Applied>, StoreError> {
-    let mut client = connection_config(url)?.connect(NoTls)?;
-    migrate(&mut client)
+    migrate(&mut connect(url)?)
 }
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;

@@ -10,7 +10,12 @@
 //!   3. registrationstatus lookups with 64 concurrent keep-alive connections over the 50,000
 //!      stored registrations: requests/s, p50, p99;
 //!   4. four partners uploading 10,000-record batches at once while lookups run: failures and
-//!      the lookup p99 meanwhile.
+//!      the lookup p99 meanwhile;
+//!   5. on PostgreSQL (a throwaway cluster, tests/postgres/cluster.sh: needs root and Debian's
+//!      postgresql; skipped, saying so, without them): fresh 10,000-registration batches end to
+//!      end, against the same rows written by one `INSERT ... SELECT FROM unnest(...) ON
+//!      CONFLICT DO UPDATE` straight through the PostgreSQL driver (the raw ceiling, not our
+//!      store), in one transaction; and four partners uploading at once through two instances.
 //!
 //! The load generator is this process (hyper, one connection per client, one thread), so it
 //! shares the machine's cores with the server, as wrk would. Environment: BENCH_LOOKUP_SECS
@@ -49,10 +54,16 @@ struct Server {
 }
 
 impl Server {
+    /// On a fresh SQLite file.
     fn start() -> Server {
+        Server::start_on("path = \"gateway.sqlite3\"")
+    }
+
+    /// With this `[database]` section's body.
+    fn start_on(database: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = String::from(
-            "[server]\nbind = \"127.0.0.1:0\"\nmax_body_bytes = 268435456\n\n[database]\npath = \"gateway.sqlite3\"\n",
+        let mut config = format!(
+            "[server]\nbind = \"127.0.0.1:0\"\nmax_body_bytes = 268435456\n\n[database]\n{database}\n"
         );
         for (company, id) in PARTNERS {
             config.push_str(&format!(
@@ -566,6 +577,231 @@ async fn run(runs: usize, lookup_secs: u64) {
         during.failures
     );
     println!("server peak RSS over the whole run: {:.0} MiB", server.peak_rss_mib());
+    drop(server);
+
+    postgres(runs).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+
+/// A throwaway cluster (tests/postgres/cluster.sh), stopped and removed on drop.
+struct Cluster {
+    dir: String,
+    url: String,
+}
+
+const CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/postgres/cluster.sh");
+
+impl Cluster {
+    fn start() -> Result<Cluster, String> {
+        let out = Command::new("bash")
+            .args([CLUSTER, "start"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+        }
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .map(str::to_owned)
+                .ok_or_else(|| format!("cluster.sh printed no {name}"))
+        };
+        Ok(Cluster {
+            url: value("WARRANTY_GATEWAY_TEST_POSTGRES")?,
+            dir: value("PG_TEST_CLUSTER")?,
+        })
+    }
+
+    /// A new database on the cluster, and its URL.
+    fn database(&self, name: &str) -> String {
+        let (admin, sql) = (self.url.clone(), format!("CREATE DATABASE {name}"));
+        // The driver runs a runtime of its own: not on this one's thread.
+        std::thread::spawn(move || {
+            postgres::Client::connect(&admin, postgres::NoTls)
+                .unwrap()
+                .batch_execute(&sql)
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        format!("{}/{name}", self.url.rsplit_once('/').unwrap().0)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").args([CLUSTER, "stop", &self.dir]).status();
+    }
+}
+
+/// Rows per second of `runs` fresh 10,000-registration upserts, each one `INSERT ... SELECT
+/// FROM unnest(...) ON CONFLICT DO UPDATE` in its own transaction, straight through the driver,
+/// into a database with the gateway's schema.
+fn postgres_ceiling(url: &str, runs: usize) -> Vec<f64> {
+    use postgres::types::ToSql;
+    use warranty_gateway::records::{Record, Value as FieldValue};
+
+    warranty_gateway::store::pg::migrate_url(url).unwrap();
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let columns: Vec<(String, String)> = client
+        .query(
+            "SELECT column_name::text, udt_name::text FROM information_schema.columns \
+             WHERE table_name = 'registrations' AND column_name <> 'id' ORDER BY ordinal_position",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    let key = ["partner_id", "tenant", "shop_id", "invoice_number"];
+    let set: Vec<String> = names
+        .iter()
+        .filter(|n| !key.contains(n) && **n != "created_at")
+        .map(|n| format!("{n} = excluded.{n}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO registrations ({cols}) SELECT * FROM unnest({arrays}) \
+         ON CONFLICT (partner_id, tenant, shop_id, invoice_number) DO UPDATE SET {set}",
+        cols = names.join(", "),
+        arrays = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1))
+            .collect::<Vec<_>>()
+            .join(", "),
+        set = set.join(", "),
+    );
+    let now = Utc::now();
+    (0..runs)
+        .map(|run| {
+            let rows = ceiling_registrations(&format!("K{run}-"), 10_000);
+            // One array per column, made before the clock starts.
+            let arrays: Vec<Box<dyn ToSql + Sync>> = names
+                .iter()
+                .map(|name| -> Box<dyn ToSql + Sync> {
+                    match *name {
+                        "partner_id" => Box::new(vec![PARTNERS[0].1; rows.len()]),
+                        "tenant" => Box::new(vec!["live"; rows.len()]),
+                        "created_at" | "updated_at" => Box::new(vec![now; rows.len()]),
+                        "revision" => Box::new(vec![1i64; rows.len()]),
+                        field => {
+                            let i = Registration::COLUMNS
+                                .iter()
+                                .position(|c| *c == field || format!("{c}_cents") == field)
+                                .unwrap_or_else(|| panic!("no field for column {field}"));
+                            let values = rows.iter().map(|r| r.values()[i]);
+                            match Registration::FIELDS[i].kind {
+                                warranty_gateway::wire::Kind::Text(_) => Box::new(
+                                    values
+                                        .map(|v| match v {
+                                            FieldValue::Text(t) => t.to_owned(),
+                                            _ => unreachable!(),
+                                        })
+                                        .collect::<Vec<String>>(),
+                                ),
+                                warranty_gateway::wire::Kind::Date => Box::new(
+                                    values
+                                        .map(|v| match v {
+                                            FieldValue::Date(d) => d,
+                                            _ => unreachable!(),
+                                        })
+                                        .collect::<Vec<_>>(),
+                                ),
+                                warranty_gateway::wire::Kind::Flag => Box::new(
+                                    values
+                                        .map(|v| match v {
+                                            FieldValue::Flag(b) => b,
+                                            _ => unreachable!(),
+                                        })
+                                        .collect::<Vec<bool>>(),
+                                ),
+                                _ => Box::new(
+                                    values
+                                        .map(|v| match v {
+                                            FieldValue::Number(n) => n,
+                                            _ => unreachable!(),
+                                        })
+                                        .collect::<Vec<Option<i64>>>(),
+                                ),
+                            }
+                        }
+                    }
+                })
+                .collect();
+            let params: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|a| a.as_ref()).collect();
+            let started = Instant::now();
+            let mut t = client.transaction().unwrap();
+            let n = t.execute(sql.as_str(), &params).unwrap();
+            t.commit().unwrap();
+            assert_eq!(n, 10_000);
+            rows.len() as f64 / started.elapsed().as_secs_f64()
+        })
+        .collect()
+}
+
+/// Section (5).
+async fn postgres(runs: usize) {
+    let cluster = match Cluster::start() {
+        Ok(c) => c,
+        Err(e) => {
+            println!("(5) PostgreSQL: skipped, no throwaway cluster ({e})");
+            return;
+        }
+    };
+    let (alpha, alpha_id) = PARTNERS[0];
+    let server = Server::start_on(&format!("url = \"{}\"", cluster.database("bench_gateway")));
+    let mut rates = Vec::new();
+    for run in 0..runs {
+        let body = registrations_batch(&format!("B{run}-"), 10_000);
+        let (status, took) = post_batch(&server.address, alpha, alpha_id, body).await;
+        assert_eq!(status, StatusCode::OK);
+        rates.push(10_000.0 / took.as_secs_f64());
+        println!("  PostgreSQL 10k batch {run}: {:.2} s", took.as_secs_f64());
+    }
+    let ingest = median(rates);
+    let rss = server.peak_rss_mib();
+    drop(server);
+    let url = cluster.database("bench_ceiling");
+    let ceiling = median(std::thread::spawn(move || postgres_ceiling(&url, runs)).join().unwrap());
+    println!(
+        "(5) PostgreSQL 10,000-registration batch: median {ingest:.0} records/s over {runs} batches (peak RSS \
+         {rss:.0} MiB); raw ceiling, one unnest upsert through the driver: median {ceiling:.0} rows/s; ratio {:.2}",
+        ingest / ceiling
+    );
+
+    // Four partners at once through two instances on one database.
+    let url = cluster.database("bench_instances");
+    let instances = [
+        Server::start_on(&format!("url = \"{url}\"")),
+        Server::start_on(&format!("url = \"{url}\"")),
+    ];
+    let started = Instant::now();
+    let mut posts = Vec::new();
+    for (i, (company, id)) in PARTNERS.into_iter().enumerate() {
+        let address = instances[i % 2].address.clone();
+        let body = registrations_batch(&format!("P{id}-"), 10_000);
+        posts.push(tokio::task::spawn_local(async move {
+            (company, post_batch(&address, company, id, body).await)
+        }));
+    }
+    let mut failures = 0;
+    for p in posts {
+        let (company, (status, took)) = p.await.unwrap();
+        if status == StatusCode::OK {
+            println!("  {company}: 10k batch in {:.2} s", took.as_secs_f64());
+        } else {
+            failures += 1;
+            println!("  {company}: FAILED {status}");
+        }
+    }
+    println!(
+        "(5) PostgreSQL, 4 partners x 10,000 records at once through 2 instances: all in {:.2} s, {failures} failed",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn cores() -> usize {

@@ -62,9 +62,8 @@ impl Server {
     /// With this `[database]` section's body.
     fn start_on(database: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = format!(
-            "[server]\nbind = \"127.0.0.1:0\"\nmax_body_bytes = 268435456\n\n[database]\n{database}\n"
-        );
+        let mut config =
+            format!("[server]\nbind = \"127.0.0.1:0\"\nmax_body_bytes = 268435456\n\n[database]\n{database}\n");
         for (company, id) in PARTNERS {
             config.push_str(&format!(
                 "\n[[partners]]\ncompany = \"{company}\"\npartner_id = {id}\nsecret = \"{SECRET}\"\nplan_term_months = 36\n"

@@ -7,7 +7,7 @@ use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HeaderName, Head
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, blocking};
 use crate::auth::Caller;
 use crate::ingest::{Outcome, Received, ingest_body, record_refused as record_refused_batch};
 
@@ -77,9 +77,7 @@ async fn receive_and_ingest(
     // Decompression, decoding, validation, the write and the response's serialization are
     // all CPU or disk work: none of it runs on the async executor. The blocking thread carries
     // on this request's span (and so its request id).
-    let span = tracing::Span::current();
-    let (outcome, body) = web::block(move || -> Result<(Outcome, Vec<u8>), ApiError> {
-        let _entered = span.enter();
+    let (outcome, body) = blocking("ingesting a batch", move || -> Result<(Outcome, Vec<u8>), ApiError> {
         let body = match encoding {
             Encoding::Identity => raw,
             Encoding::Gzip => gunzip(&raw, limit)?,
@@ -88,7 +86,7 @@ async fn receive_and_ingest(
         let json = serde_json::to_vec(&outcome.results).map_err(anyhow::Error::new)?;
         Ok((outcome, json))
     })
-    .await??;
+    .await?;
 
     let counts = outcome.counts;
     let status = StatusCode::from_u16(counts.status()).map_err(anyhow::Error::new)?;
@@ -135,11 +133,11 @@ async fn record_refused(state: &AppState, caller: &Caller, received: &Received, 
         error = %error,
         "batch refused whole"
     );
-    let recorded = web::block(move || record_refused_batch(&store, scope, &received, status, &error, entry.as_deref()));
-    match recorded.await {
-        Ok(Ok(id)) => Some(id),
-        failed => {
-            tracing::error!(?failed, "the refused batch could not be recorded in the history");
+    let record = move || record_refused_batch(&store, scope, &received, status, &error, entry.as_deref());
+    match blocking("recording a refused batch", record).await {
+        Ok(id) => Some(id),
+        Err(failed) => {
+            tracing::error!(%failed, "the refused batch could not be recorded in the history");
             None
         }
     }

@@ -112,7 +112,8 @@ impl FromRequest for Caller {
     }
 }
 
-/// Runs store work on a blocking thread, inside the request's span (so its log lines carry the
+/// Runs blocking work (the store's, and any CPU-heavy step) on a blocking thread, never on the
+/// async executor: the one way handlers do. Inside the request's span (so its log lines carry the
 /// request id). A storage fault is a 503; any other failure is an internal error whose details
 /// go to the log only.
 pub(crate) async fn blocking<R, E>(
@@ -134,7 +135,7 @@ where
 /// load balancer stops sending, a POS waits), and 200 again by itself once it can.
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let store = Arc::clone(&state.store);
-    let reason = match web::block(move || store.health()).await {
+    let reason = match blocking("checking health", move || Ok::<_, ApiError>(store.health())).await {
         Ok(Ok(())) => return HttpResponse::Ok().json(json!({"Status": "ok"})),
         Ok(Err(reason)) => reason,
         Err(_) => "the health check could not run",
@@ -148,11 +149,12 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 /// Prometheus metrics, for the operator's scraper (no token, like /healthz).
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let store = Arc::clone(&state.store);
-    match web::block(move || crate::monitoring::render(store.size_bytes())).await {
+    let render = move || Ok::<_, ApiError>(crate::monitoring::render(store.size_bytes()));
+    match blocking("rendering metrics", render).await {
         Ok(text) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
             .body(text),
-        Err(e) => ApiError::Internal(anyhow::anyhow!("rendering metrics: {e}")).error_response(),
+        Err(e) => e.error_response(),
     }
 }
 

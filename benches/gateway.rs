@@ -36,6 +36,14 @@ use warranty_gateway::records::Registration;
 use warranty_gateway::scope::{Scope, Tenant};
 use warranty_gateway::store::{self, Store};
 
+#[path = "../tests/common/cluster.rs"]
+mod cluster;
+#[path = "../tests/common/postgres.rs"]
+mod pg_database;
+
+use cluster::Cluster;
+use pg_database::PgDatabase;
+
 const BIN: &str = env!("CARGO_BIN_EXE_warranty-gateway");
 const PARTNERS: [(&str, i64); 4] = [("alpha", 1001), ("bravo", 1002), ("charlie", 1003), ("delta", 1004)];
 const SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
@@ -584,58 +592,6 @@ async fn run(runs: usize, lookup_secs: u64) {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
-/// A throwaway cluster (tests/postgres/cluster.sh), stopped and removed on drop.
-struct Cluster {
-    dir: String,
-    url: String,
-}
-
-const CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/postgres/cluster.sh");
-
-impl Cluster {
-    fn start() -> Result<Cluster, String> {
-        let out = Command::new("bash")
-            .args([CLUSTER, "start"])
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
-        }
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let value = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-                .map(str::to_owned)
-                .ok_or_else(|| format!("cluster.sh printed no {name}"))
-        };
-        Ok(Cluster {
-            url: value("WARRANTY_GATEWAY_TEST_POSTGRES")?,
-            dir: value("PG_TEST_CLUSTER")?,
-        })
-    }
-
-    /// A new database on the cluster, and its URL.
-    fn database(&self, name: &str) -> String {
-        let (admin, sql) = (self.url.clone(), format!("CREATE DATABASE {name}"));
-        // The driver runs a runtime of its own: not on this one's thread.
-        std::thread::spawn(move || {
-            postgres::Client::connect(&admin, postgres::NoTls)
-                .unwrap()
-                .batch_execute(&sql)
-                .unwrap()
-        })
-        .join()
-        .unwrap();
-        format!("{}/{name}", self.url.rsplit_once('/').unwrap().0)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new("bash").args([CLUSTER, "stop", &self.dir]).status();
-    }
-}
-
 /// Rows per second of `runs` fresh 10,000-registration upserts, each one `INSERT ... SELECT
 /// FROM unnest(...) ON CONFLICT DO UPDATE` in its own transaction, straight through the driver,
 /// into a database with the gateway's schema.
@@ -752,7 +708,8 @@ async fn postgres(runs: usize) {
         }
     };
     let (alpha, alpha_id) = PARTNERS[0];
-    let server = Server::start_on(&format!("url = \"{}\"", cluster.database("bench_gateway")));
+    let gateway = PgDatabase::create_on(&cluster.url);
+    let server = Server::start_on(&format!("url = \"{}\"", gateway.url));
     let mut rates = Vec::new();
     for run in 0..runs {
         let body = registrations_batch(&format!("B{run}-"), 10_000);
@@ -764,7 +721,8 @@ async fn postgres(runs: usize) {
     let ingest = median(rates);
     let rss = server.peak_rss_mib();
     drop(server);
-    let url = cluster.database("bench_ceiling");
+    let target = PgDatabase::create_on(&cluster.url);
+    let url = target.url.clone();
     let ceiling = median(std::thread::spawn(move || postgres_ceiling(&url, runs)).join().unwrap());
     println!(
         "(5) PostgreSQL 10,000-registration batch: median {ingest:.0} records/s over {runs} batches (peak RSS \
@@ -773,7 +731,8 @@ async fn postgres(runs: usize) {
     );
 
     // Four partners at once through two instances on one database.
-    let url = cluster.database("bench_instances");
+    let shared = PgDatabase::create_on(&cluster.url);
+    let url = &shared.url;
     let instances = [
         Server::start_on(&format!("url = \"{url}\"")),
         Server::start_on(&format!("url = \"{url}\"")),

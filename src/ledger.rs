@@ -41,6 +41,28 @@ pub struct StoredRegistration {
 }
 
 impl StoredRegistration {
+    /// A stored registration as read, before its claims and cancellations are added.
+    pub fn read(usage: RegistrationUsage) -> StoredRegistration {
+        StoredRegistration {
+            usage,
+            claims: Vec::new(),
+        }
+    }
+
+    /// One of its stored claims, as read: counted in its usage.
+    pub fn add_claim(&mut self, claim: StoredClaim) {
+        self.usage.tires_claimed += claim.tire_claim_count;
+        self.usage.latest_claim_date = self.usage.latest_claim_date.max(Some(claim.claim_date));
+        self.claims.push(claim);
+    }
+
+    /// One of its stored cancellations, as read in id order: counted in its usage; the first
+    /// is the registration's cancellation (there is one).
+    pub fn add_cancellation(&mut self, cancel: CancellationRef) {
+        self.usage.tires_cancelled += cancel.tire_cancel_count;
+        self.usage.cancellation.get_or_insert(cancel);
+    }
+
     /// Sums what the claims count, as the store would on a fresh read.
     fn recount(&mut self) {
         self.usage.tires_claimed = self.claims.iter().map(|c| c.tire_claim_count).sum();

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
 pub use copy::{CopyReport, copy_to_postgres};
-pub use sqlite::{BackupReport, backup_database, migrate_database};
+pub use sqlite::{BackupReport, backup_database};
 
 use crate::config::Database;
 use crate::history::{BatchSummary, NewBatch};

@@ -3,6 +3,9 @@
 //! runs a runtime of its own, so its calls run on a thread of their own, never on the test's
 //! executor.
 
+// Each test binary and the benchmark use their part of this file.
+#![allow(dead_code)]
+
 /// The variable that turns the PostgreSQL runs on.
 pub const VAR: &str = "WARRANTY_GATEWAY_TEST_POSTGRES";
 
@@ -31,7 +34,12 @@ impl PgDatabase {
 
     /// A new, empty database on the test server; `None` when the variable is not set.
     pub fn create() -> Option<PgDatabase> {
-        let admin = Self::server()?;
+        Some(Self::create_on(&Self::server()?))
+    }
+
+    /// A new, empty database on the server `admin` names.
+    pub fn create_on(admin: &str) -> PgDatabase {
+        let admin = admin.to_owned();
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -47,11 +55,10 @@ impl PgDatabase {
             }
             _ => format!("{}/{name}", admin.trim_end_matches('/')),
         };
-        Some(PgDatabase { admin, url, name })
+        PgDatabase { admin, url, name }
     }
 
     /// Runs SQL on the database.
-    #[allow(dead_code)] // Each test binary uses its part of this file.
     pub fn execute(&self, sql: &str) {
         let sql = sql.to_owned();
         with_client(&self.url, move |c| c.batch_execute(&sql).unwrap());

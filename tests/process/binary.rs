@@ -67,7 +67,8 @@ impl Engine {
     }
 }
 
-fn write_config_with(dir: &Path, database: &str) -> PathBuf {
+/// Writes the config with this `[database]` section's body.
+pub fn write_config_with(dir: &Path, database: &str) -> PathBuf {
     let path = dir.join("gateway.toml");
     std::fs::write(
         &path,

@@ -35,15 +35,6 @@ async fn answers(server: &Server) -> Vec<(String, u16, Value)> {
     out
 }
 
-fn pg_config(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
-    let config = write_config(dir);
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("path = \"db/gateway.sqlite3\"", &format!("url = \"{url}\""));
-    std::fs::write(&config, text).unwrap();
-    config
-}
-
 #[tokio::test]
 async fn an_sqlite_database_moves_to_postgres_whole() {
     let Some(target) = PgDatabase::create() else {
@@ -83,7 +74,7 @@ async fn an_sqlite_database_moves_to_postgres_whole() {
     );
 
     let pg_dir = tempfile::tempdir().unwrap();
-    let server = Server::serve(&pg_config(pg_dir.path(), &target.url));
+    let server = Server::serve(&write_config_with(pg_dir.path(), &format!("url = \"{}\"", target.url)));
     let after = answers(&server).await;
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(b, a);

@@ -4,6 +4,8 @@ mod backup;
 mod binary;
 mod browser;
 mod cli;
+#[path = "../common/cluster.rs"]
+mod common_cluster;
 #[path = "../common/postgres.rs"]
 mod common_postgres;
 mod copy_data;

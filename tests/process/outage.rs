@@ -3,59 +3,12 @@
 //! 503 with Retry-After within a bounded time and /healthz says 503; when the database is back,
 //! the gateway serves again by itself, and the batch taken before the outage is still there.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::binary::*;
-
-const CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/postgres/cluster.sh");
-
-/// A throwaway cluster, stopped and removed on drop.
-struct Cluster {
-    dir: String,
-    url: String,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let out = Command::new("bash").args([CLUSTER, "start"]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let text = String::from_utf8(out.stdout).unwrap();
-        let value = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-                .unwrap()
-                .to_owned()
-        };
-        Cluster {
-            url: value("WARRANTY_GATEWAY_TEST_POSTGRES"),
-            dir: value("PG_TEST_CLUSTER"),
-        }
-    }
-
-    fn run(&self, what: &str) {
-        let status = Command::new("bash").args([CLUSTER, what, &self.dir]).status().unwrap();
-        assert!(status.success(), "cluster.sh {what}");
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new("bash").args([CLUSTER, "stop", &self.dir]).status();
-    }
-}
-
-fn write_pg_config(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
-    let config = write_config(dir);
-    let text = std::fs::read_to_string(&config).unwrap();
-    let start = text.find("[database]").unwrap();
-    let end = text.find("[[partners]]").unwrap();
-    let text = format!("{}[database]\nurl = \"{url}\"\n\n{}", &text[..start], &text[end..]);
-    std::fs::write(&config, text).unwrap();
-    config
-}
+use crate::common_cluster::Cluster;
 
 #[tokio::test]
 async fn a_stopped_database_is_a_503_and_the_gateway_comes_back_by_itself() {
@@ -63,9 +16,9 @@ async fn a_stopped_database_is_a_503_and_the_gateway_comes_back_by_itself() {
         eprintln!("skipped: WARRANTY_GATEWAY_TEST_POSTGRES is not set (a PostgreSQL server URL)");
         return;
     }
-    let cluster = Cluster::start();
+    let cluster = Cluster::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::serve(&write_pg_config(dir.path(), &cluster.url));
+    let server = Server::serve(&write_config_with(dir.path(), &format!("url = \"{}\"", cluster.url)));
     let before = json!({"Registrations": [registration("OUT1")]});
     assert_eq!(server.post("tirecompany", &before).await.status(), 200);
 

@@ -159,10 +159,11 @@ pub(crate) fn upsert_all<T: Record>(
     now: &Stamp,
 ) -> Result<Vec<Written>, StoreError> {
     let mut out = vec![Written::from_row(None); rows.len()];
-    let mut seen: HashMap<Vec<&str>, usize> = HashMap::with_capacity(rows.len());
+    let keys: Vec<Vec<&str>> = rows.iter().map(|(_, record)| key_of(*record)).collect();
+    let mut seen: HashMap<&[&str], usize> = HashMap::with_capacity(rows.len());
     let mut rounds: Vec<Vec<usize>> = Vec::new();
-    for (i, (_, record)) in rows.iter().enumerate() {
-        let n = seen.entry(key_of(*record)).or_insert(0);
+    for (i, key) in keys.iter().enumerate() {
+        let n = seen.entry(key).or_insert(0);
         if rounds.len() <= *n {
             rounds.push(Vec::new());
         }
@@ -170,7 +171,7 @@ pub(crate) fn upsert_all<T: Record>(
         *n += 1;
     }
     for round in rounds {
-        upsert_round(t, scope, rows, &round, now, &mut out)?;
+        upsert_round(t, scope, rows, &keys, &round, now, &mut out)?;
     }
     Ok(out)
 }
@@ -179,6 +180,7 @@ fn upsert_round<T: Record>(
     t: &mut Transaction,
     scope: Scope,
     rows: &[Pending<T>],
+    keys: &[Vec<&str>],
     round: &[usize],
     now: &Stamp,
     out: &mut [Written],
@@ -186,7 +188,8 @@ fn upsert_round<T: Record>(
     let mut arrays: Vec<Array> = Vec::with_capacity(T::FIELDS.len() + 1);
     let mut registration_ids: Vec<i64> = Vec::new();
     arrays.extend(T::FIELDS.iter().map(|f| Array::of(f.kind, round.len())));
-    let mut at: HashMap<Vec<&str>, usize> = HashMap::with_capacity(round.len());
+    // Within a round each key is one record's.
+    let mut at: HashMap<&[&str], usize> = HashMap::with_capacity(round.len());
     for &i in round {
         let (registration_id, record) = rows[i];
         if T::KIND.belongs_to_registration() {
@@ -198,7 +201,7 @@ fn upsert_round<T: Record>(
         for (array, value) in arrays.iter_mut().zip(record.values()) {
             array.push(value)?;
         }
-        at.insert(key_of(record), i);
+        at.insert(&keys[i], i);
     }
     let tenant = scope.tenant.as_str();
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&scope.partner_id, &tenant, &now.at];
@@ -211,7 +214,7 @@ fn upsert_round<T: Record>(
             .map(|c| row.try_get(c))
             .collect::<Result<_, _>>()?;
         let i = *at
-            .get(&key)
+            .get(key.as_slice())
             .ok_or_else(|| StoreError::Database(format!("an upsert answered an unknown key {key:?}").into()))?;
         out[i] = Written::from_row(Some((row.try_get(0)?, row.try_get(1)?)));
     }
@@ -259,12 +262,7 @@ pub(crate) fn load_registrations(
     )?;
     let mut found: Vec<StoredRegistration> = rows
         .iter()
-        .map(|row| {
-            Ok(StoredRegistration {
-                usage: usage_from_row(row)?,
-                claims: Vec::new(),
-            })
-        })
+        .map(|row| usage_from_row(row).map(StoredRegistration::read))
         .collect::<Result<_, postgres::Error>>()?;
     if found.is_empty() {
         return Ok(found);
@@ -280,28 +278,20 @@ pub(crate) fn load_registrations(
          FROM claims WHERE registration_id = ANY($1)",
         &[&ids],
     )? {
-        let r = &mut found[at[&row.try_get::<_, i64>(0)?]];
-        let claim = StoredClaim {
+        found[at[&row.try_get::<_, i64>(0)?]].add_claim(StoredClaim {
             org_id: row.try_get(1)?,
             repair_shop_id: row.try_get(2)?,
             repair_invoice_number: row.try_get(3)?,
             tire_claim_count: row.try_get(4)?,
             claim_date: row.try_get(5)?,
-        };
-        r.usage.tires_claimed += claim.tire_claim_count;
-        r.usage.latest_claim_date = r.usage.latest_claim_date.max(Some(claim.claim_date));
-        r.claims.push(claim);
+        });
     }
     for row in t.query(
         "SELECT registration_id, org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date \
          FROM cancellations WHERE registration_id = ANY($1) ORDER BY id",
         &[&ids],
     )? {
-        let u = &mut found[at[&row.try_get::<_, i64>(0)?]].usage;
-        let cancel = cancellation_from_row(&row, 1)?;
-        u.tires_cancelled += cancel.tire_cancel_count;
-        // The first is the registration's cancellation (there is one).
-        u.cancellation.get_or_insert(cancel);
+        found[at[&row.try_get::<_, i64>(0)?]].add_cancellation(cancellation_from_row(&row, 1)?);
     }
     Ok(found)
 }

@@ -137,10 +137,6 @@ impl SqliteStore {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The database file and its WAL, in bytes.
     pub fn size_bytes(&self) -> u64 {
         ["", "-wal"]

@@ -176,10 +176,7 @@ pub(crate) fn load_registrations(
     )?;
     let mut found: Vec<StoredRegistration> = stmt
         .query_map(params![scope.partner_id, scope.tenant.as_str(), keys], |row| {
-            Ok(StoredRegistration {
-                usage: usage_from_row(row)?,
-                claims: Vec::new(),
-            })
+            usage_from_row(row).map(StoredRegistration::read)
         })?
         .collect::<rusqlite::Result<_>>()?;
     let at: HashMap<i64, usize> = found
@@ -195,17 +192,13 @@ pub(crate) fn load_registrations(
     )?;
     let mut rows = stmt.query([&ids])?;
     while let Some(row) = rows.next()? {
-        let r = &mut found[at[&row.get::<_, i64>(0)?]];
-        let claim = StoredClaim {
+        found[at[&row.get::<_, i64>(0)?]].add_claim(StoredClaim {
             org_id: row.get(1)?,
             repair_shop_id: row.get(2)?,
             repair_invoice_number: row.get(3)?,
             tire_claim_count: row.get(4)?,
             claim_date: get_date(row, 5)?,
-        };
-        r.usage.tires_claimed += claim.tire_claim_count;
-        r.usage.latest_claim_date = r.usage.latest_claim_date.max(Some(claim.claim_date));
-        r.claims.push(claim);
+        });
     }
     let mut stmt = conn.prepare_cached(
         "SELECT registration_id, org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date \
@@ -213,19 +206,21 @@ pub(crate) fn load_registrations(
     )?;
     let mut rows = stmt.query([&ids])?;
     while let Some(row) = rows.next()? {
-        let u = &mut found[at[&row.get::<_, i64>(0)?]].usage;
-        let cancel = CancellationRef {
-            org_id: row.get(1)?,
-            cancel_shop_id: row.get(2)?,
-            cancel_invoice_number: row.get(3)?,
-            tire_cancel_count: row.get(4)?,
-            cancel_date: get_date(row, 5)?,
-        };
-        u.tires_cancelled += cancel.tire_cancel_count;
-        // The first is the registration's cancellation (there is one).
-        u.cancellation.get_or_insert(cancel);
+        found[at[&row.get::<_, i64>(0)?]].add_cancellation(cancellation_from_row(row, 1)?);
     }
     Ok(found)
+}
+
+/// `org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date` from column
+/// `first` on.
+fn cancellation_from_row(row: &Row, first: usize) -> rusqlite::Result<CancellationRef> {
+    Ok(CancellationRef {
+        org_id: row.get(first)?,
+        cancel_shop_id: row.get(first + 1)?,
+        cancel_invoice_number: row.get(first + 2)?,
+        tire_cancel_count: row.get(first + 3)?,
+        cancel_date: get_date(row, first + 4)?,
+    })
 }
 
 /// Reads a stored record: its columns in declaration order.
@@ -289,15 +284,7 @@ pub(crate) fn registration_usage(
              FROM cancellations WHERE registration_id = ?1 ORDER BY id LIMIT 1",
         )?;
         usage.cancellation = stmt
-            .query_row([usage.registration_id], |row| {
-                Ok(CancellationRef {
-                    org_id: row.get(0)?,
-                    cancel_shop_id: row.get(1)?,
-                    cancel_invoice_number: row.get(2)?,
-                    tire_cancel_count: row.get(3)?,
-                    cancel_date: get_date(row, 4)?,
-                })
-            })
+            .query_row([usage.registration_id], |row| cancellation_from_row(row, 0))
             .optional()?;
     }
     Ok(Some(usage))

@@ -1,0 +1,52 @@
+//! A throwaway PostgreSQL cluster of its own (tests/postgres/cluster.sh: Debian's postgresql,
+//! run as the postgres user, so root), stopped and removed on drop: for a test that stops its
+//! database, and for the benchmark.
+
+// Each test binary and the benchmark use their part of this file.
+#![allow(dead_code)]
+
+use std::process::Command;
+
+const CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/postgres/cluster.sh");
+
+pub struct Cluster {
+    dir: String,
+    /// The server's URL (its `postgres` database), where databases may be created.
+    pub url: String,
+}
+
+impl Cluster {
+    /// Starts one; why not, when it cannot (no server binaries, not root).
+    pub fn start() -> Result<Cluster, String> {
+        let out = Command::new("bash")
+            .args([CLUSTER, "start"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+        }
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .map(str::to_owned)
+                .ok_or_else(|| format!("cluster.sh printed no {name}"))
+        };
+        Ok(Cluster {
+            url: value("WARRANTY_GATEWAY_TEST_POSTGRES")?,
+            dir: value("PG_TEST_CLUSTER")?,
+        })
+    }
+
+    /// `pause` (the server stops: an outage) or `resume` (it starts again on the same port).
+    pub fn run(&self, what: &str) {
+        let status = Command::new("bash").args([CLUSTER, what, &self.dir]).status().unwrap();
+        assert!(status.success(), "cluster.sh {what}");
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").args([CLUSTER, "stop", &self.dir]).status();
+    }
+}

@@ -4,11 +4,14 @@
 //! database and measures, end to end over loopback HTTP:
 //!   1. ingestion of fresh 10,000-registration batches (about 5 MB each) and of 50,000-record
 //!      mixed batches: records/s (median) and the server's peak RSS;
-//!   2. the storage ceiling: the same registrations upserted straight into SQLite through the
-//!      store's own upsert (same schema, WAL, synchronous=FULL, one transaction), without HTTP,
-//!      JSON or validation; and the ratio of (1) to it;
+//!   2. the raw storage ceiling: the same registrations upserted straight into SQLite through
+//!      rusqlite, not our store (the gateway's schema, WAL, synchronous=FULL, one `BEGIN
+//!      IMMEDIATE` transaction, one cached plain upsert: no RETURNING, no change detection);
+//!      and the ratio of (1) to it;
 //!   3. registrationstatus lookups with 64 concurrent keep-alive connections over the 50,000
-//!      stored registrations: requests/s, p50, p99;
+//!      stored registrations: requests/s, p50, p99; and the ceiling: the same load on a bare
+//!      actix-web server (same worker count, a process of its own) answering a fixed JSON body
+//!      of the same size;
 //!   4. four partners uploading 10,000-record batches at once while lookups run: failures and
 //!      the lookup p99 meanwhile;
 //!   5. on PostgreSQL (a throwaway cluster, tests/postgres/cluster.sh: needs root and Debian's
@@ -33,8 +36,7 @@ use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use warranty_gateway::records::Registration;
-use warranty_gateway::scope::{Scope, Tenant};
-use warranty_gateway::store::{self, Store};
+use warranty_gateway::store::Store;
 
 #[path = "../tests/common/cluster.rs"]
 mod cluster;
@@ -259,7 +261,7 @@ async fn send(
     path: &str,
     token: &str,
     body: Bytes,
-) -> Result<(StatusCode, usize), String> {
+) -> Result<(StatusCode, Bytes), String> {
     sender.ready().await.map_err(|e| e.to_string())?;
     let req = Request::builder()
         .method(method)
@@ -272,7 +274,7 @@ async fn send(
     let res = sender.send_request(req).await.map_err(|e| e.to_string())?;
     let status = res.status();
     let body = res.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-    Ok((status, body.len()))
+    Ok((status, body))
 }
 
 async fn post_batch(address: &str, company: &str, partner_id: i64, body: Vec<u8>) -> (StatusCode, Duration) {
@@ -288,6 +290,20 @@ async fn post_batch(address: &str, company: &str, partner_id: i64, body: Vec<u8>
     .await
     .expect("the batch is answered");
     (status, started.elapsed())
+}
+
+/// The registrationstatus answer for one stored registration, as the server sends it.
+async fn status_body(address: &str, (shop, inv): &(String, String)) -> String {
+    let mut sender = connect(address).await;
+    let path = format!(
+        "/v2/partners/{}?rec=registrationstatus&ShopID={shop}&InvoiceNumber={inv}",
+        PARTNERS[0].0
+    );
+    let (status, body) = send(&mut sender, "GET", &path, &token(PARTNERS[0].1), Bytes::new())
+        .await
+        .expect("the lookup is answered");
+    assert_eq!(status, StatusCode::OK);
+    String::from_utf8(body.to_vec()).unwrap()
 }
 
 struct LookupStats {
@@ -408,36 +424,243 @@ fn ceiling_registrations(prefix: &str, n: usize) -> Vec<Registration> {
         .collect()
 }
 
-/// Rows per second of `runs` fresh 10,000-registration upserts, each in one transaction.
-fn storage_ceiling(runs: usize) -> Vec<f64> {
+/// One column of the ceiling's rows, as the database takes it.
+enum Column {
+    Int(Vec<Option<i64>>),
+    Text(Vec<String>),
+    Date(Vec<DateTime<Utc>>),
+    Flag(Vec<bool>),
+}
+
+impl Column {
+    /// Row `i`'s value, as SQLite stores it (dates as RFC 3339 text with microseconds, as the
+    /// gateway writes them).
+    fn sqlite(&self, i: usize) -> rusqlite::types::Value {
+        use rusqlite::types::Value as V;
+        match self {
+            Column::Int(v) => v[i].map_or(V::Null, V::Integer),
+            Column::Text(v) => V::Text(v[i].clone()),
+            Column::Date(v) => V::Text(v[i].to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+            Column::Flag(v) => V::Integer(i64::from(v[i])),
+        }
+    }
+
+    /// The whole column as one PostgreSQL array parameter.
+    fn postgres(self) -> Box<dyn postgres::types::ToSql + Sync> {
+        match self {
+            Column::Int(v) => Box::new(v),
+            Column::Text(v) => Box::new(v),
+            Column::Date(v) => Box::new(v),
+            Column::Flag(v) => Box::new(v),
+        }
+    }
+}
+
+/// The columns `names` (every column of the registrations table but `id`) of `rows`, stored as
+/// the gateway stores them for partner alpha's live tenant at `now`.
+fn ceiling_columns(names: &[String], rows: &[Registration], now: DateTime<Utc>) -> Vec<Column> {
+    use warranty_gateway::records::{Record, Value as FieldValue};
+    names
+        .iter()
+        .map(|name| match name.as_str() {
+            "partner_id" => Column::Int(vec![Some(PARTNERS[0].1); rows.len()]),
+            "tenant" => Column::Text(vec!["live".into(); rows.len()]),
+            "created_at" | "updated_at" => Column::Date(vec![now; rows.len()]),
+            "revision" => Column::Int(vec![Some(1); rows.len()]),
+            field => {
+                let i = Registration::COLUMNS
+                    .iter()
+                    .position(|c| *c == field || format!("{c}_cents") == field)
+                    .unwrap_or_else(|| panic!("no field for column {field}"));
+                let values = rows.iter().map(|r| r.values()[i]);
+                match Registration::FIELDS[i].kind {
+                    warranty_gateway::wire::Kind::Text(_) => Column::Text(
+                        values
+                            .map(|v| match v {
+                                FieldValue::Text(t) => t.to_owned(),
+                                _ => unreachable!(),
+                            })
+                            .collect(),
+                    ),
+                    warranty_gateway::wire::Kind::Date => Column::Date(
+                        values
+                            .map(|v| match v {
+                                FieldValue::Date(Some(d)) => d,
+                                _ => unreachable!(),
+                            })
+                            .collect(),
+                    ),
+                    warranty_gateway::wire::Kind::Flag => Column::Flag(
+                        values
+                            .map(|v| match v {
+                                FieldValue::Flag(b) => b,
+                                _ => unreachable!(),
+                            })
+                            .collect(),
+                    ),
+                    _ => Column::Int(
+                        values
+                            .map(|v| match v {
+                                FieldValue::Number(n) => n,
+                                _ => unreachable!(),
+                            })
+                            .collect(),
+                    ),
+                }
+            }
+        })
+        .collect()
+}
+
+/// The plain upsert of the ceilings: insert, or overwrite every non-key column. No RETURNING,
+/// no change detection, no revision arithmetic.
+fn plain_upsert_set(names: &[String]) -> String {
+    let key = ["partner_id", "tenant", "shop_id", "invoice_number"];
+    names
+        .iter()
+        .filter(|n| !key.contains(&n.as_str()) && *n != "created_at")
+        .map(|n| format!("{n} = excluded.{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The raw SQLite ceiling: rows per second of `runs` fresh 10,000-registration upserts straight
+/// into SQLite through rusqlite, not our store: the gateway's schema and pragmas (WAL,
+/// synchronous=FULL), one `BEGIN IMMEDIATE` transaction, one cached plain upsert statement,
+/// every value made before the clock starts.
+fn sqlite_ceiling(runs: usize) -> Vec<f64> {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&warranty_gateway::config::Database::Sqlite {
-        path: dir.path().join("ceiling.sqlite3"),
-    })
-    .unwrap();
-    let scope = Scope {
-        partner_id: PARTNERS[0].1,
-        tenant: Tenant::Live,
-    };
-    let now = store::Stamp::of(&Utc::now());
+    let path = dir.path().join("ceiling.sqlite3");
+    // The gateway's own migrations make the schema; then the store is closed.
+    drop(Store::open(&warranty_gateway::config::Database::Sqlite { path: path.clone() }).unwrap());
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('registrations') WHERE name <> 'id' ORDER BY cid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let sql = format!(
+        "INSERT INTO registrations ({cols}) VALUES ({vals}) \
+         ON CONFLICT (partner_id, tenant, shop_id, invoice_number) DO UPDATE SET {set}",
+        cols = names.join(", "),
+        vals = (1..=names.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        set = plain_upsert_set(&names),
+    );
     (0..runs)
         .map(|run| {
             let rows = ceiling_registrations(&format!("K{run}-"), 10_000);
+            let columns = ceiling_columns(&names, &rows, Utc::now());
+            let values: Vec<Vec<rusqlite::types::Value>> = (0..rows.len())
+                .map(|i| columns.iter().map(|c| c.sqlite(i)).collect())
+                .collect();
             let started = Instant::now();
-            store
-                .write(|tx| {
-                    let pending: Vec<store::Pending<_>> = rows.iter().map(|r| (None, r)).collect();
-                    store::upsert_all(tx, scope, &pending, &now)
-                })
-                .unwrap();
+            plain_upserts(&mut conn, &sql, &values);
             rows.len() as f64 / started.elapsed().as_secs_f64()
         })
         .collect()
 }
 
+/// The timed part of the SQLite ceiling (its own function, so that `valgrind --tool=callgrind
+/// --toggle-collect='*plain_upserts*'` counts exactly it: `cargo bench --bench gateway --
+/// --sqlite-ceiling`).
+#[inline(never)]
+fn plain_upserts(conn: &mut rusqlite::Connection, sql: &str, rows: &[Vec<rusqlite::types::Value>]) {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    {
+        let mut stmt = tx.prepare_cached(sql).unwrap();
+        for row in rows {
+            stmt.execute(rusqlite::params_from_iter(row)).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lookup ceiling: a bare actix-web server
+
+/// The argument that makes this program the bare server instead of the benchmark.
+const BARE_ACTIX: &str = "--bare-actix-server";
+
+/// A bare actix-web server (default workers, as the gateway's) answering every GET of
+/// `/v2/partners/{company}` with `body` as JSON: no authentication, no store, no middleware.
+/// It prints its port on stdout.
+fn bare_actix_server(body: String) -> std::io::Result<()> {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    actix_web::rt::System::new().block_on(async move {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        println!("{}", listener.local_addr()?.port());
+        let body = web::Bytes::from(body);
+        HttpServer::new(move || {
+            let body = body.clone();
+            App::new().route(
+                "/v2/partners/{company}",
+                web::get().to(move || {
+                    let body = body.clone();
+                    async move { HttpResponse::Ok().content_type("application/json").body(body) }
+                }),
+            )
+        })
+        .listen(listener)?
+        .run()
+        .await
+    })
+}
+
+/// The bare server in a process of its own (as the gateway is), answering `body`.
+struct BareServer {
+    child: Child,
+    address: String,
+}
+
+impl BareServer {
+    fn start(body: &str) -> BareServer {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([BARE_ACTIX, body])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the bare server starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        BareServer {
+            child,
+            address: format!("127.0.0.1:{}", line.trim()),
+        }
+    }
+}
+
+impl Drop for BareServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(BARE_ACTIX) {
+        bare_actix_server(args.get(2).cloned().unwrap_or_default()).unwrap();
+        return;
+    }
+    if args.iter().any(|a| a == "--sqlite-ceiling") {
+        // The SQLite ceiling alone, for a profiler.
+        let runs = env_or("BENCH_RUNS", 1) as usize;
+        println!("raw SQLite ceiling: {:.0} rows/s", median(sqlite_ceiling(runs)));
+        return;
+    }
     // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful: run only
     // when benchmarking.
     if !std::env::args().any(|a| a == "--bench") {
@@ -507,15 +730,16 @@ async fn run(runs: usize, lookup_secs: u64) {
         );
     }
 
-    // (2) the storage ceiling.
-    let ceiling = median(storage_ceiling(runs));
+    // (2) the raw storage ceiling.
+    let ceiling = median(sqlite_ceiling(runs));
     println!(
-        "(2) storage ceiling, 10,000 registration upserts in one transaction: median {ceiling:.0} rows/s; \
-         ratio (1)/(2) = {:.2}",
+        "(2) raw SQLite ceiling, 10,000 plain cached upserts through rusqlite in one transaction: median \
+         {ceiling:.0} rows/s; ratio (1)/(2) = {:.2}",
         ingest_10k / ceiling
     );
 
-    // (3) lookups over the stored registrations.
+    // (3) lookups over the stored registrations, and the same load on a bare actix-web server
+    // answering a registrationstatus body of the same size.
     let deadline = Instant::now() + Duration::from_secs(lookup_secs);
     let mut stats = lookups(&server.address, 64, &keys, move || Instant::now() >= deadline).await;
     println!(
@@ -526,6 +750,21 @@ async fn run(runs: usize, lookup_secs: u64) {
         stats.percentile_ms(0.50),
         stats.percentile_ms(0.99),
         stats.failures
+    );
+    let sample = status_body(&server.address, &keys[0]).await;
+    let bare = BareServer::start(&sample);
+    let deadline = Instant::now() + Duration::from_secs(lookup_secs);
+    let mut bare_stats = lookups(&bare.address, 64, &keys, move || Instant::now() >= deadline).await;
+    drop(bare);
+    println!(
+        "(3) ceiling, bare actix-web answering the same {}-byte JSON, same load: {:.0} requests/s, p50 {:.2} ms, \
+         p99 {:.2} ms, {} failed; ratio {:.2}",
+        sample.len(),
+        bare_stats.rps(),
+        bare_stats.percentile_ms(0.50),
+        bare_stats.percentile_ms(0.99),
+        bare_stats.failures,
+        stats.rps() / bare_stats.rps()
     );
 
     // (4) four partners upload 10k batches at once while lookups run.
@@ -597,7 +836,6 @@ async fn run(runs: usize, lookup_secs: u64) {
 /// into a database with the gateway's schema.
 fn postgres_ceiling(url: &str, runs: usize) -> Vec<f64> {
     use postgres::types::ToSql;
-    use warranty_gateway::records::{Record, Value as FieldValue};
 
     warranty_gateway::store::pg::migrate_url(url).unwrap();
     let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
@@ -611,13 +849,7 @@ fn postgres_ceiling(url: &str, runs: usize) -> Vec<f64> {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
-    let key = ["partner_id", "tenant", "shop_id", "invoice_number"];
-    let set: Vec<String> = names
-        .iter()
-        .filter(|n| !key.contains(n) && **n != "created_at")
-        .map(|n| format!("{n} = excluded.{n}"))
-        .collect();
+    let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
     let sql = format!(
         "INSERT INTO registrations ({cols}) SELECT * FROM unnest({arrays}) \
          ON CONFLICT (partner_id, tenant, shop_id, invoice_number) DO UPDATE SET {set}",
@@ -628,64 +860,15 @@ fn postgres_ceiling(url: &str, runs: usize) -> Vec<f64> {
             .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1))
             .collect::<Vec<_>>()
             .join(", "),
-        set = set.join(", "),
+        set = plain_upsert_set(&names),
     );
-    let now = Utc::now();
     (0..runs)
         .map(|run| {
             let rows = ceiling_registrations(&format!("K{run}-"), 10_000);
             // One array per column, made before the clock starts.
-            let arrays: Vec<Box<dyn ToSql + Sync>> = names
-                .iter()
-                .map(|name| -> Box<dyn ToSql + Sync> {
-                    match *name {
-                        "partner_id" => Box::new(vec![PARTNERS[0].1; rows.len()]),
-                        "tenant" => Box::new(vec!["live"; rows.len()]),
-                        "created_at" | "updated_at" => Box::new(vec![now; rows.len()]),
-                        "revision" => Box::new(vec![1i64; rows.len()]),
-                        field => {
-                            let i = Registration::COLUMNS
-                                .iter()
-                                .position(|c| *c == field || format!("{c}_cents") == field)
-                                .unwrap_or_else(|| panic!("no field for column {field}"));
-                            let values = rows.iter().map(|r| r.values()[i]);
-                            match Registration::FIELDS[i].kind {
-                                warranty_gateway::wire::Kind::Text(_) => Box::new(
-                                    values
-                                        .map(|v| match v {
-                                            FieldValue::Text(t) => t.to_owned(),
-                                            _ => unreachable!(),
-                                        })
-                                        .collect::<Vec<String>>(),
-                                ),
-                                warranty_gateway::wire::Kind::Date => Box::new(
-                                    values
-                                        .map(|v| match v {
-                                            FieldValue::Date(d) => d,
-                                            _ => unreachable!(),
-                                        })
-                                        .collect::<Vec<_>>(),
-                                ),
-                                warranty_gateway::wire::Kind::Flag => Box::new(
-                                    values
-                                        .map(|v| match v {
-                                            FieldValue::Flag(b) => b,
-                                            _ => unreachable!(),
-                                        })
-                                        .collect::<Vec<bool>>(),
-                                ),
-                                _ => Box::new(
-                                    values
-                                        .map(|v| match v {
-                                            FieldValue::Number(n) => n,
-                                            _ => unreachable!(),
-                                        })
-                                        .collect::<Vec<Option<i64>>>(),
-                                ),
-                            }
-                        }
-                    }
-                })
+            let arrays: Vec<Box<dyn ToSql + Sync>> = ceiling_columns(&names, &rows, Utc::now())
+                .into_iter()
+                .map(Column::postgres)
                 .collect();
             let params: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|a| a.as_ref()).collect();
             let started = Instant::now();

@@ -243,7 +243,8 @@ impl Stamp {
     }
 }
 
-/// What an upsert did, and the row it wrote (none when nothing changed).
+/// What an upsert did, and the id of the row it inserted (PostgreSQL names the updated row's
+/// too; nobody needs it: a batch knows the registrations it read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
     pub action: Action,
@@ -254,18 +255,29 @@ impl Written {
     /// From the row an upsert answered (`id, revision`), none when it changed nothing.
     fn from_row(row: Option<(i64, i64)>) -> Written {
         match row {
-            None => Written {
-                action: Action::Unchanged,
-                id: None,
-            },
-            Some((id, revision)) => Written {
-                action: if revision == 1 {
-                    Action::Inserted
-                } else {
-                    Action::Updated
-                },
+            None => Written::stored(false),
+            Some((id, 1)) => Written::inserted(id),
+            Some((id, _)) => Written {
+                action: Action::Updated,
                 id: Some(id),
             },
+        }
+    }
+
+    /// A new row, with its id.
+    fn inserted(id: i64) -> Written {
+        Written {
+            action: Action::Inserted,
+            id: Some(id),
+        }
+    }
+
+    /// A row that was stored already: updated if `changed`, else unchanged. Its id is not
+    /// asked for (the batch knew it when it read the registration).
+    fn stored(changed: bool) -> Written {
+        Written {
+            action: if changed { Action::Updated } else { Action::Unchanged },
+            id: None,
         }
     }
 }

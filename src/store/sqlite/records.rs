@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, Type, Value as SqlValue, ValueRef};
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
 use crate::records::{OwnedValue, Record, RecordKind, Value};
@@ -36,7 +36,8 @@ fn get_opt_date(row: &Row, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>
 
 /// The SQL of one record kind, made once from its declaration.
 struct Statements {
-    upsert: String,
+    insert: String,
+    update: String,
     select: String,
 }
 
@@ -46,10 +47,13 @@ fn statements_of(kind: RecordKind) -> &'static Statements {
     &STATEMENTS[kind.index()]
 }
 
-/// `INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE something changed RETURNING id, revision`:
-/// no row back means unchanged, revision 1 inserted, more updated. Parameters: ?1 partner_id,
-/// ?2 tenant, then registration_id (claims and cancellations), then the fields in order, then
-/// the time of the batch. And the GET lookup by ShopID and InvoiceNumber (and OrgID).
+/// A write is two plain statements, never one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`
+/// (SQLite runs RETURNING through a temporary table: it doubled the cost of each row).
+/// `insert` stores a new key and does nothing to a stored one (then `changes()` is 0); only then
+/// `update` overwrites the stored record where something changed (`changes()` says whether).
+/// Both take the same parameters: ?1 partner_id, ?2 tenant, then registration_id (claims and
+/// cancellations), then the fields in order, then the time of the batch. And the GET lookup by
+/// ShopID and InvoiceNumber (and OrgID).
 fn statements(kind: RecordKind) -> Statements {
     let fields = columns(kind);
     let key = key_columns(kind);
@@ -59,31 +63,40 @@ fn statements(kind: RecordKind) -> Statements {
     }
     all.extend(fields.iter().map(String::as_str));
     let now = all.len() + 3;
-    let placeholders: Vec<String> = (3..now).map(|i| format!("?{i}")).collect();
+    let param = |column: &str| format!("?{}", all.iter().position(|c| *c == column).expect("a column") + 3);
+    let placeholders: Vec<String> = all.iter().map(|c| param(c)).collect();
     let changing: Vec<&str> = all.iter().copied().filter(|c| !key.iter().any(|k| k == c)).collect();
-    let set: Vec<String> = changing.iter().map(|c| format!("{c} = excluded.{c}")).collect();
-    let excluded: Vec<String> = changing.iter().map(|c| format!("excluded.{c}")).collect();
     let table = table(kind);
-    let upsert = format!(
+    let insert = format!(
         "INSERT INTO {table} (partner_id, tenant, {cols}, created_at, updated_at, revision) \
          VALUES (?1, ?2, {vals}, ?{now}, ?{now}, 1) \
-         ON CONFLICT (partner_id, tenant, {key}) DO UPDATE SET {set}, \
-         updated_at = excluded.updated_at, revision = revision + 1 \
-         WHERE ({changing}) IS NOT ({excluded}) \
-         RETURNING id, revision",
+         ON CONFLICT (partner_id, tenant, {key}) DO NOTHING",
         cols = all.join(", "),
         vals = placeholders.join(", "),
         key = key.join(", "),
-        set = set.join(", "),
+    );
+    let update = format!(
+        "UPDATE {table} SET {set}, updated_at = ?{now}, revision = revision + 1 \
+         WHERE partner_id = ?1 AND tenant = ?2 AND {at_key} AND ({changing}) IS NOT ({new})",
+        set = changing
+            .iter()
+            .map(|c| format!("{c} = {}", param(c)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        at_key = key
+            .iter()
+            .map(|k| format!("{k} = {}", param(k)))
+            .collect::<Vec<_>>()
+            .join(" AND "),
         changing = changing.join(", "),
-        excluded = excluded.join(", "),
+        new = changing.iter().map(|c| param(c)).collect::<Vec<_>>().join(", "),
     );
     let select = format!(
         "SELECT {} FROM {table} WHERE partner_id = ?1 AND tenant = ?2 AND shop_id = ?3 \
          AND invoice_number = ?4 AND (?5 IS NULL OR org_id = ?5) ORDER BY id",
         fields.join(", ")
     );
-    Statements { upsert, select }
+    Statements { insert, update, select }
 }
 
 /// A field's value as SQLite stores it: dates as sortable text, flags as 0/1.
@@ -101,44 +114,51 @@ impl ToSql for Param<'_> {
     }
 }
 
-/// One cached upsert per record: embedded, SQLite has no round trips to save, and this is
-/// its fastest way in.
+/// One cached insert (and, for a stored key, one cached update) per record: embedded, SQLite
+/// has no round trips to save, and this is its fastest way in.
 pub(crate) fn upsert_all<T: Record>(
     conn: &Connection,
     scope: Scope,
     rows: &[Pending<T>],
     now: &Stamp,
 ) -> Result<Vec<Written>, StoreError> {
-    let mut stmt = conn.prepare_cached(&statements_of(T::KIND).upsert)?;
-    rows.iter()
-        .map(|(registration_id, record)| upsert(&mut stmt, scope, *registration_id, *record, now))
-        .collect()
+    let statements = statements_of(T::KIND);
+    let mut insert = conn.prepare_cached(&statements.insert)?;
+    let mut update = conn.prepare_cached(&statements.update)?;
+    let mut written = Vec::with_capacity(rows.len());
+    for (registration_id, record) in rows {
+        debug_assert_eq!(registration_id.is_some(), T::KIND.belongs_to_registration());
+        bind(&mut insert, scope, *registration_id, *record, now)?;
+        written.push(if insert.raw_execute()? == 1 {
+            Written::inserted(conn.last_insert_rowid())
+        } else {
+            bind(&mut update, scope, *registration_id, *record, now)?;
+            Written::stored(update.raw_execute()? == 1)
+        });
+    }
+    Ok(written)
 }
 
-/// Inserts the record, or updates the stored one with its natural key; answers what changed.
-/// `registration_id` is the registration a claim or cancellation is filed against.
-fn upsert<T: Record>(
+/// Binds one record's parameters (see `statements`), without gathering them first.
+fn bind<T: Record>(
     stmt: &mut rusqlite::CachedStatement,
     scope: Scope,
     registration_id: Option<i64>,
     record: &T,
     now: &Stamp,
-) -> Result<Written, StoreError> {
-    debug_assert_eq!(registration_id.is_some(), T::KIND.belongs_to_registration());
-    let values: Vec<Param> = record.values().into_iter().map(Param).collect();
-    let tenant = scope.tenant.as_str();
-    let mut params: Vec<&dyn ToSql> = Vec::with_capacity(values.len() + 4);
-    params.push(&scope.partner_id);
-    params.push(&tenant);
-    if let Some(id) = &registration_id {
-        params.push(id);
+) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(1, scope.partner_id)?;
+    stmt.raw_bind_parameter(2, scope.tenant.as_str())?;
+    let mut at = 3;
+    if let Some(id) = registration_id {
+        stmt.raw_bind_parameter(at, id)?;
+        at += 1;
     }
-    params.extend(values.iter().map(|v| v as &dyn ToSql));
-    params.push(&now.text);
-    let row = stmt
-        .query_row(params_from_iter(params), |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?;
-    Ok(Written::from_row(row))
+    for value in record.values() {
+        stmt.raw_bind_parameter(at, Param(value))?;
+        at += 1;
+    }
+    stmt.raw_bind_parameter(at, now.text.as_str())
 }
 
 /// A registration's own columns (`r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date,

@@ -22,7 +22,7 @@
 //!
 //! The load generator is this process (hyper, one connection per client, one thread), so it
 //! shares the machine's cores with the server, as wrk would. Environment: BENCH_LOOKUP_SECS
-//! (default 10), BENCH_RUNS (default 5).
+//! (default 10), BENCH_RUNS (default 5), BENCH_SECTIONS (default all, e.g. "1,2").
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -710,7 +710,7 @@ async fn run(runs: usize, lookup_secs: u64) {
     );
 
     // (1b) 50k mixed batches, on a server of their own so its peak RSS is theirs.
-    {
+    if section(1) {
         let server50 = Server::start();
         let mut rates = Vec::new();
         let mut size = 0;
@@ -731,101 +731,117 @@ async fn run(runs: usize, lookup_secs: u64) {
     }
 
     // (2) the raw storage ceiling.
-    let ceiling = median(sqlite_ceiling(runs));
-    println!(
-        "(2) raw SQLite ceiling, 10,000 plain cached upserts through rusqlite in one transaction: median \
-         {ceiling:.0} rows/s; ratio (1)/(2) = {:.2}",
-        ingest_10k / ceiling
-    );
+    if section(2) {
+        let ceiling = median(sqlite_ceiling(runs));
+        println!(
+            "(2) raw SQLite ceiling, 10,000 plain cached upserts through rusqlite in one transaction: median \
+             {ceiling:.0} rows/s; ratio (1)/(2) = {:.2}",
+            ingest_10k / ceiling
+        );
+    }
 
     // (3) lookups over the stored registrations, and the same load on a bare actix-web server
     // answering a registrationstatus body of the same size.
-    let deadline = Instant::now() + Duration::from_secs(lookup_secs);
-    let mut stats = lookups(&server.address, 64, &keys, move || Instant::now() >= deadline).await;
-    println!(
-        "(3) registrationstatus, 64 connections over {} registrations, {lookup_secs} s: {:.0} requests/s, \
-         p50 {:.2} ms, p99 {:.2} ms, {} failed",
-        keys.len(),
-        stats.rps(),
-        stats.percentile_ms(0.50),
-        stats.percentile_ms(0.99),
-        stats.failures
-    );
-    let sample = status_body(&server.address, &keys[0]).await;
-    let bare = BareServer::start(&sample);
-    let deadline = Instant::now() + Duration::from_secs(lookup_secs);
-    let mut bare_stats = lookups(&bare.address, 64, &keys, move || Instant::now() >= deadline).await;
-    drop(bare);
-    println!(
-        "(3) ceiling, bare actix-web answering the same {}-byte JSON, same load: {:.0} requests/s, p50 {:.2} ms, \
-         p99 {:.2} ms, {} failed; ratio {:.2}",
-        sample.len(),
-        bare_stats.rps(),
-        bare_stats.percentile_ms(0.50),
-        bare_stats.percentile_ms(0.99),
-        bare_stats.failures,
-        stats.rps() / bare_stats.rps()
-    );
+    if section(3) {
+        let deadline = Instant::now() + Duration::from_secs(lookup_secs);
+        let mut stats = lookups(&server.address, 64, &keys, move || Instant::now() >= deadline).await;
+        println!(
+            "(3) registrationstatus, 64 connections over {} registrations, {lookup_secs} s: {:.0} requests/s, \
+             p50 {:.2} ms, p99 {:.2} ms, {} failed",
+            keys.len(),
+            stats.rps(),
+            stats.percentile_ms(0.50),
+            stats.percentile_ms(0.99),
+            stats.failures
+        );
+        let sample = status_body(&server.address, &keys[0]).await;
+        let bare = BareServer::start(&sample);
+        let deadline = Instant::now() + Duration::from_secs(lookup_secs);
+        let mut bare_stats = lookups(&bare.address, 64, &keys, move || Instant::now() >= deadline).await;
+        drop(bare);
+        println!(
+            "(3) ceiling, bare actix-web answering the same {}-byte JSON, same load: {:.0} requests/s, p50 {:.2} ms, \
+             p99 {:.2} ms, {} failed; ratio {:.2}",
+            sample.len(),
+            bare_stats.rps(),
+            bare_stats.percentile_ms(0.50),
+            bare_stats.percentile_ms(0.99),
+            bare_stats.failures,
+            stats.rps() / bare_stats.rps()
+        );
+    }
 
     // (4) four partners upload 10k batches at once while lookups run.
-    let done = std::rc::Rc::new(std::cell::Cell::new(false));
-    let uploads = {
-        let address = server.address.clone();
-        let done = done.clone();
-        tokio::task::spawn_local(async move {
-            let started = Instant::now();
-            let mut posts = Vec::new();
-            for (company, id) in PARTNERS {
-                let body = registrations_batch(&format!("P{id}-"), 10_000);
-                let address = address.clone();
-                posts.push(tokio::task::spawn_local(async move {
-                    let mut sender = connect(&address).await;
-                    let t = Instant::now();
-                    let res = send(
-                        &mut sender,
-                        "POST",
-                        &format!("/v2/partners/{company}"),
-                        &token(id),
-                        body.into(),
-                    )
-                    .await;
-                    (company, res, t.elapsed())
-                }));
-            }
-            let mut failures = 0;
-            for p in posts {
-                let (company, res, took) = p.await.unwrap();
-                match res {
-                    Ok((StatusCode::OK, _)) => println!("  {company}: 10k batch in {:.2} s", took.as_secs_f64()),
-                    other => {
-                        failures += 1;
-                        println!("  {company}: FAILED {other:?}");
+    if section(4) {
+        let done = std::rc::Rc::new(std::cell::Cell::new(false));
+        let uploads = {
+            let address = server.address.clone();
+            let done = done.clone();
+            tokio::task::spawn_local(async move {
+                let started = Instant::now();
+                let mut posts = Vec::new();
+                for (company, id) in PARTNERS {
+                    let body = registrations_batch(&format!("P{id}-"), 10_000);
+                    let address = address.clone();
+                    posts.push(tokio::task::spawn_local(async move {
+                        let mut sender = connect(&address).await;
+                        let t = Instant::now();
+                        let res = send(
+                            &mut sender,
+                            "POST",
+                            &format!("/v2/partners/{company}"),
+                            &token(id),
+                            body.into(),
+                        )
+                        .await;
+                        (company, res, t.elapsed())
+                    }));
+                }
+                let mut failures = 0;
+                for p in posts {
+                    let (company, res, took) = p.await.unwrap();
+                    match res {
+                        Ok((StatusCode::OK, _)) => println!("  {company}: 10k batch in {:.2} s", took.as_secs_f64()),
+                        other => {
+                            failures += 1;
+                            println!("  {company}: FAILED {other:?}");
+                        }
                     }
                 }
-            }
-            done.set(true);
-            (failures, started.elapsed())
-        })
-    };
-    let stop = {
-        let done = done.clone();
-        move || done.get()
-    };
-    let mut during = lookups(&server.address, 64, &keys, stop).await;
-    let (upload_failures, took) = uploads.await.unwrap();
-    println!(
-        "(4) 4 partners x 10,000 records at once: all in {:.2} s, {upload_failures} uploads failed; lookups meanwhile: \
-         {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, {} failed",
-        took.as_secs_f64(),
-        during.rps(),
-        during.percentile_ms(0.50),
-        during.percentile_ms(0.99),
-        during.failures
-    );
+                done.set(true);
+                (failures, started.elapsed())
+            })
+        };
+        let stop = {
+            let done = done.clone();
+            move || done.get()
+        };
+        let mut during = lookups(&server.address, 64, &keys, stop).await;
+        let (upload_failures, took) = uploads.await.unwrap();
+        println!(
+            "(4) 4 partners x 10,000 records at once: all in {:.2} s, {upload_failures} uploads failed; lookups meanwhile: \
+             {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, {} failed",
+            took.as_secs_f64(),
+            during.rps(),
+            during.percentile_ms(0.50),
+            during.percentile_ms(0.99),
+            during.failures
+        );
+    }
     println!("server peak RSS over the whole run: {:.0} MiB", server.peak_rss_mib());
     drop(server);
 
-    postgres(runs).await;
+    if section(5) {
+        postgres(runs).await;
+    }
+}
+
+/// Whether BENCH_SECTIONS (default: all; "3,5", say) asks for section `n`. Section (1)'s 10k
+/// batches always run: the lookups read what they stored.
+fn section(n: u32) -> bool {
+    std::env::var("BENCH_SECTIONS")
+        .map(|v| v.split(',').any(|s| s.trim().parse() == Ok(n)))
+        .unwrap_or(true)
 }
 
 // ---------------------------------------------------------------------------------------------

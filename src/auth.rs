@@ -1,7 +1,8 @@
 //! Bearer JWT authentication: HS256 only, signed with the partner's secret, carrying the
 //! partner's id. Resolves the URL's company into a partner and a tenant.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::errors::ErrorKind;
@@ -67,7 +68,12 @@ pub fn resolve_company<'p>(partners: &'p Partners, segment: &str) -> Option<(&'p
 }
 
 /// Checks the Authorization header's token for the company named in the URL.
-pub fn authenticate(partners: &Partners, company: &str, authorization: Option<&[u8]>) -> Result<Caller, AuthError> {
+pub fn authenticate(
+    partners: &Partners,
+    verified: &VerifiedTokens,
+    company: &str,
+    authorization: Option<&[u8]>,
+) -> Result<Caller, AuthError> {
     let header = authorization.ok_or(AuthError::MissingHeader)?;
     let header = std::str::from_utf8(header).map_err(|_| AuthError::NotBearer)?.trim();
     let token = match header.split_once(' ') {
@@ -76,12 +82,67 @@ pub fn authenticate(partners: &Partners, company: &str, authorization: Option<&[
     };
     let (partner, tenant) =
         resolve_company(partners, company).ok_or_else(|| AuthError::UnknownCompany(company.to_owned()))?;
-    let claims = verify(partner, token)?;
-    check_claims(partner, &claims)?;
+    let now = Utc::now().timestamp();
+    if !verified.holds(token, partner.partner_id, now) {
+        let claims = verify(partner, token)?;
+        check_claims(partner, &claims)?;
+        verified.insert(token, partner.partner_id, expiry(&claims));
+    }
     Ok(Caller {
         partner: Arc::clone(partner),
         tenant,
     })
+}
+
+/// Seconds a token's exp and nbf may be off (jsonwebtoken's default, said here so that the
+/// cache of verified tokens honours exp exactly as the check does).
+const LEEWAY_SECS: u64 = 60;
+
+/// The tokens this server has verified, by their text, with the partner each proved and the
+/// last second it may be used (its exp, with the leeway). A POS sends the same token with
+/// every call of a night; checking its signature (base64, HMAC, JSON) cost more than the
+/// lookup it guards. Only what a full check accepted is kept: the same text under the same
+/// partner's secret can only verify again, until exp, and nbf once passed stays passed.
+/// Bounded: when full it starts again empty.
+#[derive(Debug, Default)]
+pub struct VerifiedTokens {
+    tokens: Mutex<HashMap<Box<str>, Verified>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Verified {
+    partner_id: i64,
+    /// The last second (since the epoch) the token is accepted; none without exp.
+    until: Option<i64>,
+}
+
+/// How many verified tokens are kept: a few per partner and tenant, many partners.
+const MAX_VERIFIED_TOKENS: usize = 4096;
+
+impl VerifiedTokens {
+    /// Whether `token` was verified for partner `partner_id` and is still in date at `now`.
+    fn holds(&self, token: &str, partner_id: i64, now: i64) -> bool {
+        let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        tokens
+            .get(token)
+            .is_some_and(|v| v.partner_id == partner_id && v.until.is_none_or(|until| now <= until))
+    }
+
+    fn insert(&self, token: &str, partner_id: i64, until: Option<i64>) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        if tokens.len() >= MAX_VERIFIED_TOKENS {
+            tokens.clear();
+        }
+        tokens.insert(token.into(), Verified { partner_id, until });
+    }
+}
+
+/// The last second a verified token is accepted: its exp, with the leeway.
+fn expiry(claims: &Map<String, Value>) -> Option<i64> {
+    let exp = claims.get("exp")?;
+    // jsonwebtoken accepted it, so exp is a number; a fraction counts from its whole second.
+    let secs = exp.as_i64().or_else(|| exp.as_f64().map(|f| f.floor() as i64))?;
+    Some(secs.saturating_add(LEEWAY_SECS as i64))
 }
 
 fn verify(partner: &Partner, token: &str) -> Result<Map<String, Value>, AuthError> {
@@ -95,6 +156,7 @@ fn verify(partner: &Partner, token: &str) -> Result<Map<String, Value>, AuthErro
     validation.required_spec_claims.clear();
     validation.validate_nbf = true;
     validation.validate_aud = false;
+    validation.leeway = LEEWAY_SECS;
     let key = DecodingKey::from_secret(partner.secret());
     jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
         .map(|data| data.claims)
@@ -169,4 +231,43 @@ pub fn issue_token(
         &claims,
         &EncodingKey::from_secret(partner.secret()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verified_token_holds_for_its_partner_until_its_exp() {
+        let verified = VerifiedTokens::default();
+        verified.insert("t1", 7, Some(1_000));
+        verified.insert("t2", 7, None);
+        assert!(verified.holds("t1", 7, 999));
+        assert!(verified.holds("t1", 7, 1_000));
+        assert!(!verified.holds("t1", 7, 1_001), "past its exp");
+        assert!(!verified.holds("t1", 8, 999), "another partner's company");
+        assert!(!verified.holds("t3", 7, 999), "never verified");
+        assert!(verified.holds("t2", 7, i64::MAX), "no exp");
+    }
+
+    #[test]
+    fn the_cache_of_verified_tokens_is_bounded() {
+        let verified = VerifiedTokens::default();
+        for i in 0..MAX_VERIFIED_TOKENS + 10 {
+            verified.insert(&format!("t{i}"), 7, None);
+        }
+        assert!(verified.tokens.lock().unwrap().len() <= MAX_VERIFIED_TOKENS);
+        assert!(verified.holds(&format!("t{}", MAX_VERIFIED_TOKENS + 9), 7, 0));
+    }
+
+    #[test]
+    fn expiry_is_exp_with_the_leeway() {
+        let claims = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        assert_eq!(expiry(&claims(serde_json::json!({"exp": 100}))), Some(160));
+        assert_eq!(expiry(&claims(serde_json::json!({"exp": 100.7}))), Some(160));
+        assert_eq!(expiry(&claims(serde_json::json!({"partnerid": 1}))), None);
+    }
 }

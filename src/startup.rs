@@ -3,9 +3,10 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::dev::{Server, ServerHandle, Service, ServiceRequest, Url};
+use actix_web::http::Uri;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{NormalizePath, TrailingSlash};
+use actix_web::http::uri::PathAndQuery;
 use actix_web::{App, HttpMessage, HttpServer, web};
 use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
@@ -49,6 +50,7 @@ impl Application {
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.body_timeout,
             history_retention: config.history_retention,
+            verified_tokens: Default::default(),
         });
         crate::monitoring::handle();
         let server = HttpServer::new(move || {
@@ -65,7 +67,10 @@ impl Application {
                         Ok(res)
                     }
                 })
-                .wrap(NormalizePath::new(TrailingSlash::Trim))
+                .wrap_fn(|mut req, srv| {
+                    normalize_path(&mut req);
+                    srv.call(req)
+                })
                 // Every response carries the id its log lines carry.
                 .wrap_fn(|req, srv| {
                     let id = req.extensions().get::<RequestId>().copied();
@@ -111,5 +116,63 @@ impl Application {
             Err(e) => tracing::error!(error = %e, "stopped; the database checkpoint failed (the WAL keeps the data)"),
         }
         Ok(())
+    }
+}
+
+/// `/v2/partners/alpha/` and `/v2//partners/alpha` are `/v2/partners/alpha`: trailing slashes
+/// trimmed and repeated ones merged, as actix-web's `NormalizePath::trim()` does, but only for a
+/// path that has any (that middleware ran a regex over every request's path).
+fn normalize_path(req: &mut ServiceRequest) {
+    let Some(path) = normalized(req.path()) else { return };
+    let head = req.head_mut();
+    let target = match head.uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    let mut parts = head.uri.clone().into_parts();
+    let Ok(path_and_query) = PathAndQuery::try_from(target) else {
+        return;
+    };
+    parts.path_and_query = Some(path_and_query);
+    let Ok(uri) = Uri::from_parts(parts) else { return };
+    // Before routing, nothing of the path is matched yet: nothing to re-index.
+    req.match_info_mut().update_with_reindex(Url::new(uri.clone()), |i| i);
+    req.head_mut().uri = uri;
+}
+
+/// The path with trailing slashes trimmed and repeated ones merged; `None` when it has none.
+fn normalized(path: &str) -> Option<String> {
+    if path.len() <= 1 || !(path.ends_with('/') || path.contains("//")) {
+        return None;
+    }
+    let mut out = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    (out != path).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalized;
+
+    #[test]
+    fn paths_are_trimmed_and_merged_like_normalize_path_does() {
+        assert_eq!(normalized("/v2/partners/alpha"), None);
+        assert_eq!(normalized("/"), None);
+        assert_eq!(normalized("/v2/partners/alpha/").as_deref(), Some("/v2/partners/alpha"));
+        assert_eq!(
+            normalized("/v2/partners/alpha///").as_deref(),
+            Some("/v2/partners/alpha")
+        );
+        assert_eq!(
+            normalized("//v2//partners/alpha").as_deref(),
+            Some("/v2/partners/alpha")
+        );
+        assert_eq!(normalized("///").as_deref(), Some("/"));
     }
 }

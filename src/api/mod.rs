@@ -27,6 +27,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub body_timeout: std::time::Duration,
     pub history_retention: chrono::Duration,
+    /// Tokens already checked, so a night's calls with one token check it once.
+    pub verified_tokens: auth::VerifiedTokens,
 }
 
 /// Every route the server registers, with its methods: `routes` below registers exactly these,
@@ -108,7 +110,7 @@ impl FromRequest for Caller {
         let company = req.match_info().get("company").unwrap_or_default();
         let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
         // A refusal is logged once, with its reason, by the request's span.
-        ready(auth::authenticate(&state.partners, company, header).map_err(ApiError::from))
+        ready(auth::authenticate(&state.partners, &state.verified_tokens, company, header).map_err(ApiError::from))
     }
 }
 
@@ -129,6 +131,25 @@ where
     web::block(move || span.in_scope(f))
         .await?
         .map_err(|e| ApiError::from(e).context(what))
+}
+
+/// Runs a point read of `store`: on the handler's own thread when the store answers reads
+/// without waiting (SQLite), else through [`blocking`].
+pub(crate) async fn read<R, E>(
+    store: &Arc<Store>,
+    what: &'static str,
+    f: impl FnOnce(&Store) -> Result<R, E> + Send + 'static,
+) -> Result<R, ApiError>
+where
+    R: Send + 'static,
+    E: Send + 'static,
+    ApiError: From<E>,
+{
+    if store.reads_without_waiting() {
+        return f(store).map_err(|e| ApiError::from(e).context(what));
+    }
+    let store = Arc::clone(store);
+    blocking(what, move || f(&store)).await
 }
 
 /// 200 when the database can be read and take writes; 503 with the reason when it cannot (a

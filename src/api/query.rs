@@ -3,7 +3,7 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
-use super::{ApiError, AppState, blocking};
+use super::{ApiError, AppState, read};
 use crate::auth::{AuthError, Caller, partner_id_value};
 use crate::query::{Rec, lookup};
 use crate::store::Lookup;
@@ -70,11 +70,10 @@ pub async fn get_records(
         org_id: params.get("orgid").map(str::to_owned),
     };
 
-    let store = Arc::clone(&state.store);
     let partner = Arc::clone(&caller.partner);
     let scope = caller.scope();
-    let found = blocking("looking records up", move || {
-        lookup(&store, &partner, scope, rec, &key, Utc::now())
+    let found = read(&state.store, "looking records up", move |store| {
+        lookup(store, &partner, scope, rec, &key, Utc::now())
     })
     .await?;
     Ok(match found {

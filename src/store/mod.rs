@@ -190,6 +190,14 @@ impl Store {
         }
     }
 
+    /// Whether a read answers at once, without waiting on anything: SQLite's reads are
+    /// snapshot reads of a local file (WAL: never behind the writer) on connections of their
+    /// own, so a handler may run a point read on its own thread rather than hand it to the
+    /// blocking pool (the hop cost more than the read). PostgreSQL's wait on the network.
+    pub fn reads_without_waiting(&self) -> bool {
+        matches!(self, Store::Sqlite(_))
+    }
+
     /// Whether the database can be read and take writes now; else why not.
     pub fn health(&self) -> Result<(), &'static str> {
         match self {

@@ -226,16 +226,19 @@ impl SqliteStore {
 
     /// Runs `f` on a read-only connection, in one read transaction (one consistent snapshot).
     pub fn read<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
-        let mut conn = match lock(&self.readers).pop() {
+        let conn = match lock(&self.readers).pop() {
             Some(c) => c,
             None => self.open_reader()?,
         };
-        let out = {
-            let tx = conn.transaction()?;
-            let out = f(&Tx::Sqlite(&tx));
-            tx.finish()?;
-            out
-        };
+        // BEGIN and COMMIT from the statement cache: `Connection::transaction` parses both
+        // again for every lookup. A read-only transaction commits whether `f` failed or not.
+        conn.prepare_cached("BEGIN")?.execute([])?;
+        let out = f(&Tx::Sqlite(&conn));
+        let ended = conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
+        if let Err(e) = ended {
+            // The connection is dropped, its transaction with it.
+            return Err(e.into());
+        }
         let mut idle = lock(&self.readers);
         if idle.len() < MAX_IDLE_READERS {
             idle.push(conn);

@@ -14,6 +14,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::store::Store;
+use crate::telemetry::RequestSpan;
 
 pub struct Application {
     port: u16,
@@ -83,7 +84,7 @@ impl Application {
                         Ok(res)
                     }
                 })
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(state.clone())
                 .configure(api::routes)
         })

@@ -320,6 +320,9 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
     }
 }
 
+/// Arrays shorter than this are decoded on one thread: a thread costs more than they do.
+const PARALLEL_DECODE_MIN: usize = 2_000;
+
 /// Every record of one POST body, decoded, by type.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -335,12 +338,38 @@ impl Batch {
         let types = RecordKind::ALL.map(|kind| (kind.name(), kind.fields()));
         let mut arrays = wire::decode_batch(body, &types)?.into_iter();
         let mut next = || -> Vec<RawItem<'_>> { arrays.next().unwrap_or_default() };
-        fn all<T: Record>(items: Vec<RawItem<'_>>, zone: Tz) -> Vec<Decoded<T>> {
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| decode_record(i, item, zone))
-                .collect()
+        /// A big array's records are decoded on every core at once, in slices, each record
+        /// keeping its index; the slices are put back in order.
+        fn all<T: Record + Send>(mut items: Vec<RawItem<'_>>, zone: Tz) -> Vec<Decoded<T>> {
+            let decode = |first: usize, items: Vec<RawItem<'_>>| -> Vec<Decoded<T>> {
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, item)| decode_record(first + i, item, zone))
+                    .collect()
+            };
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+            if threads < 2 || items.len() < PARALLEL_DECODE_MIN {
+                return decode(0, items);
+            }
+            let size = items.len().div_ceil(threads);
+            let mut slices = Vec::with_capacity(threads);
+            while items.len() > size {
+                let first = (items.len() - 1) / size * size;
+                slices.push((first, items.split_off(first)));
+            }
+            std::thread::scope(|scope| {
+                let others: Vec<_> = slices
+                    .into_iter()
+                    .rev()
+                    .map(|(first, slice)| scope.spawn(move || decode(first, slice)))
+                    .collect();
+                let mut all = decode(0, items);
+                for other in others {
+                    all.extend(other.join().expect("decoding a slice of records does not panic"));
+                }
+                all
+            })
         }
         Ok(Batch {
             registrations: all(next(), zone),
@@ -455,5 +484,44 @@ mod declaration_tests {
         assert_eq!(names, ["Registrations", "Sales", "Claims", "Cancellations"]);
         assert_eq!(Registration::NAME, "Registrations");
         assert_eq!(Claim::KIND.fields().len(), Claim::FIELDS.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decoded on several threads, a big array keeps its order, its indexes and each record's
+    /// own errors.
+    #[test]
+    fn a_big_array_decodes_in_order_with_its_indexes() {
+        let n = PARALLEL_DECODE_MIN * 2 + 7;
+        let sales: Vec<serde_json::Value> = (0..n)
+            .map(|i| {
+                serde_json::json!({
+                    "ShopID": "S1", "InvoiceNumber": format!("I{i}"), "SaleDate": "2026-01-27",
+                    // Every 1000th is refused, its neighbours are not.
+                    "TireCount": if i % 1000 == 999 { serde_json::json!("many") } else { serde_json::json!(4) },
+                    "TireBrand": "SUM", "TireModel": "M", "TireSize": "2356018",
+                    "TirePrice": 225.09, "TireCost": 195.09
+                })
+            })
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({ "Sales": sales })).unwrap();
+        let batch = Batch::decode(&body, chrono_tz::UTC).unwrap();
+        assert_eq!(batch.sales.len(), n);
+        for (i, d) in batch.sales.iter().enumerate() {
+            assert_eq!(d.index, i);
+            match &d.record {
+                Ok(sale) => {
+                    assert_ne!(i % 1000, 999);
+                    assert_eq!(sale.invoice_number, format!("I{i}"));
+                }
+                Err(errors) => {
+                    assert_eq!(i % 1000, 999);
+                    assert_eq!(errors[0].field, "TireCount");
+                }
+            }
+        }
     }
 }

@@ -53,7 +53,10 @@ impl FieldSpec {
     }
 
     fn matches(&self, key: &str) -> bool {
-        self.name.eq_ignore_ascii_case(key) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(key))
+        // Most keys come spelt as the guide spells them: compare bytes first.
+        self.name == key
+            || self.name.eq_ignore_ascii_case(key)
+            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(key))
     }
 }
 

@@ -1,5 +1,5 @@
 //! HTTP handlers, thin: authenticate, read the request, hand it to the service on a blocking
-//! thread, write the answer.
+//! thread (a point read of SQLite runs in place: it never waits), write the answer.
 
 mod errors;
 mod history;

@@ -512,16 +512,21 @@ fn ceiling_columns(names: &[String], rows: &[Registration], now: DateTime<Utc>) 
         .collect()
 }
 
-/// The plain upsert of the ceilings: insert, or overwrite every non-key column. No RETURNING,
-/// no change detection, no revision arithmetic.
-fn plain_upsert_set(names: &[String]) -> String {
+/// The plain upsert of the ceilings, taking its rows `from` a VALUES or SELECT clause: insert,
+/// or overwrite every non-key column. No RETURNING, no change detection, no revision arithmetic.
+fn plain_upsert(names: &[String], from: &str) -> String {
     let key = ["partner_id", "tenant", "shop_id", "invoice_number"];
-    names
+    let set: Vec<String> = names
         .iter()
         .filter(|n| !key.contains(&n.as_str()) && *n != "created_at")
         .map(|n| format!("{n} = excluded.{n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    format!(
+        "INSERT INTO registrations ({}) {from} ON CONFLICT ({}) DO UPDATE SET {}",
+        names.join(", "),
+        key.join(", "),
+        set.join(", ")
+    )
 }
 
 /// The raw SQLite ceiling: rows per second of `runs` fresh 10,000-registration upserts straight
@@ -544,16 +549,8 @@ fn sqlite_ceiling(runs: usize) -> Vec<f64> {
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
-    let sql = format!(
-        "INSERT INTO registrations ({cols}) VALUES ({vals}) \
-         ON CONFLICT (partner_id, tenant, shop_id, invoice_number) DO UPDATE SET {set}",
-        cols = names.join(", "),
-        vals = (1..=names.len())
-            .map(|i| format!("?{i}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        set = plain_upsert_set(&names),
-    );
+    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    let sql = plain_upsert(&names, &format!("VALUES ({})", placeholders.join(", ")));
     (0..runs)
         .map(|run| {
             let rows = ceiling_registrations(&format!("K{run}-"), 10_000);
@@ -866,18 +863,12 @@ fn postgres_ceiling(url: &str, runs: usize) -> Vec<f64> {
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
-    let sql = format!(
-        "INSERT INTO registrations ({cols}) SELECT * FROM unnest({arrays}) \
-         ON CONFLICT (partner_id, tenant, shop_id, invoice_number) DO UPDATE SET {set}",
-        cols = names.join(", "),
-        arrays = columns
-            .iter()
-            .enumerate()
-            .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1))
-            .collect::<Vec<_>>()
-            .join(", "),
-        set = plain_upsert_set(&names),
-    );
+    let arrays: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1))
+        .collect();
+    let sql = plain_upsert(&names, &format!("SELECT * FROM unnest({})", arrays.join(", ")));
     (0..runs)
         .map(|run| {
             let rows = ceiling_registrations(&format!("K{run}-"), 10_000);

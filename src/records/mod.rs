@@ -323,6 +323,11 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
 /// Arrays shorter than this are decoded on one thread: a thread costs more than they do.
 const PARALLEL_DECODE_MIN: usize = 2_000;
 
+/// Threads a big array is decoded on: the cores, at most four (asked once: the answer reads
+/// cgroup files).
+static DECODE_THREADS: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
+
 /// Every record of one POST body, decoded, by type.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -348,8 +353,8 @@ impl Batch {
                     .map(|(i, item)| decode_record(first + i, item, zone))
                     .collect()
             };
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-            if threads < 2 || items.len() < PARALLEL_DECODE_MIN {
+            let threads = *DECODE_THREADS;
+            if items.len() < PARALLEL_DECODE_MIN || threads < 2 {
                 return decode(0, items);
             }
             let size = items.len().div_ceil(threads);

@@ -88,12 +88,12 @@ pub fn lookup(
         return Ok(None);
     }
     Ok(match rec {
-        Rec::Registrations => respond(id, &store.read(|tx| store::find::<Registration>(tx, scope, key))?)?,
-        Rec::Claims => respond(id, &store.read(|tx| store::find::<Claim>(tx, scope, key))?)?,
-        Rec::Sales => respond(id, &store.read(|tx| store::find::<Sale>(tx, scope, key))?)?,
-        Rec::Cancellations => respond(id, &store.read(|tx| store::find::<Cancellation>(tx, scope, key))?)?,
+        Rec::Registrations => respond(id, &store.read_one(|tx| store::find::<Registration>(tx, scope, key))?)?,
+        Rec::Claims => respond(id, &store.read_one(|tx| store::find::<Claim>(tx, scope, key))?)?,
+        Rec::Sales => respond(id, &store.read_one(|tx| store::find::<Sale>(tx, scope, key))?)?,
+        Rec::Cancellations => respond(id, &store.read_one(|tx| store::find::<Cancellation>(tx, scope, key))?)?,
         Rec::RegistrationStatus => {
-            let usage = store.read(|tx| {
+            let usage = store.read_one(|tx| {
                 store::registration_usage(tx, scope, &key.shop_id, &key.invoice_number, key.org_id.as_deref())
             })?;
             match usage {

@@ -148,7 +148,7 @@ impl StoreFailure for StoreError {
 /// functions take it; nothing outside the store sees the engine's.
 pub enum Tx<'t, 'c> {
     Sqlite(&'t rusqlite::Connection),
-    Postgres(&'t RefCell<postgres::Transaction<'c>>),
+    Postgres(&'t RefCell<pg::PgTx<'c>>),
 }
 
 /// The database, on one engine or the other.
@@ -187,6 +187,15 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.read(f),
             Store::Postgres(s) => s.read(f),
+        }
+    }
+
+    /// Runs `f`, a read of exactly one statement: as [`Store::read`], but PostgreSQL runs it
+    /// without BEGIN and COMMIT (a statement is its own snapshot), and refuses a second.
+    pub fn read_one<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.read(f),
+            Store::Postgres(s) => s.read_one(f),
         }
     }
 

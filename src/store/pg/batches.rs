@@ -4,8 +4,10 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
+use postgres::Row;
 use postgres::types::ToSql;
-use postgres::{Row, Transaction};
+
+use super::PgTx;
 use serde_json::value::RawValue;
 
 use crate::history::{BatchSummary, Counts, NewBatch, TypeCounts};
@@ -31,12 +33,7 @@ fn stored(n: impl TryInto<i64>) -> Result<i64, StoreError> {
         .map_err(|_| StoreError::Database("a count too large to store".into()))
 }
 
-pub(crate) fn insert_batch(
-    t: &mut Transaction,
-    scope: Scope,
-    batch: &NewBatch,
-    rejected: &[&str],
-) -> Result<i64, StoreError> {
+pub(crate) fn insert_batch(t: &mut PgTx, scope: Scope, batch: &NewBatch, rejected: &[&str]) -> Result<i64, StoreError> {
     let tenant = scope.tenant.as_str();
     let status = i64::from(batch.status);
     let duration_ms = stored(batch.duration_ms)?;
@@ -69,7 +66,7 @@ pub(crate) fn insert_batch(
     Ok(id)
 }
 
-pub(crate) fn prune_batches(t: &mut Transaction, cutoff: &DateTime<Utc>) -> Result<usize, StoreError> {
+pub(crate) fn prune_batches(t: &mut PgTx, cutoff: &DateTime<Utc>) -> Result<usize, StoreError> {
     let n = t.execute("DELETE FROM batches WHERE received_at < $1", &[cutoff])?;
     Ok(n as usize)
 }
@@ -111,7 +108,7 @@ fn summary(row: &Row) -> Result<BatchSummary, StoreError> {
 }
 
 pub(crate) fn list_batches(
-    t: &mut Transaction,
+    t: &mut PgTx,
     scope: Scope,
     page: u32,
     page_size: u32,
@@ -137,7 +134,7 @@ pub(crate) fn list_batches(
     Ok((total.max(0) as u64, batches))
 }
 
-pub(crate) fn find_batch(t: &mut Transaction, scope: Scope, id: i64) -> Result<Option<StoredBatch>, StoreError> {
+pub(crate) fn find_batch(t: &mut PgTx, scope: Scope, id: i64) -> Result<Option<StoredBatch>, StoreError> {
     let tenant = scope.tenant.as_str();
     let found = t.query_opt(
         &format!(
@@ -163,7 +160,7 @@ pub(crate) fn find_batch(t: &mut Transaction, scope: Scope, id: i64) -> Result<O
 
 /// In the write's one transaction: the reset is all or nothing, and a batch of the same tenant
 /// committing meanwhile is either gone with the rest or comes after.
-pub(crate) fn reset_tenant(t: &mut Transaction, scope: Scope) -> Result<(), StoreError> {
+pub(crate) fn reset_tenant(t: &mut PgTx, scope: Scope) -> Result<(), StoreError> {
     let tenant = scope.tenant.as_str();
     for table in tenant_tables() {
         t.execute(

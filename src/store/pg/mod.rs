@@ -4,16 +4,17 @@
 //! serialization failure or deadlock runs the transaction again. The schema is the numbered
 //! migrations in migrations/postgres/: the same tables and columns as SQLite's.
 //! The SQL stays portable to the PostgreSQL-compatible distributed engines: no temporary
-//! tables, no session state, no advisory locks.
+//! tables, no session state but the driver's prepared statements, no advisory locks.
 
 mod batches;
 mod records;
 
 use std::cell::RefCell;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
-use postgres::{IsolationLevel, NoTls};
-use r2d2_postgres::PostgresConnectionManager;
+use postgres::types::ToSql;
+use postgres::{Client, IsolationLevel, NoTls, Row, Statement};
 
 pub(super) use batches::*;
 pub(super) use records::*;
@@ -111,7 +112,138 @@ pub fn migrate_url(url: &str) -> Result<Vec<Applied>, StoreError> {
     migrate(&mut connect(url)?)
 }
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+/// A pooled connection: the client, the statements prepared on it (by their SQL: parsing and
+/// planning a statement once per connection, not once per request, is most of a lookup's
+/// cost on the database), and when it was last handed back to the pool.
+pub struct PgConnection {
+    client: Client,
+    prepared: HashMap<String, Statement>,
+    returned: Instant,
+}
+
+/// A connection handed back to the pool less than this long ago is handed out again without
+/// a round trip to check it: under load that check was one of a lookup's five round trips.
+/// One that sat idle longer (across a database restart, say) is checked first.
+const CHECK_WHEN_IDLE: Duration = Duration::from_secs(1);
+
+/// Makes and checks the pool's connections.
+#[derive(Debug)]
+struct Connections {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for Connections {
+    type Connection = PgConnection;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConnection, postgres::Error> {
+        Ok(PgConnection {
+            client: self.config.connect(NoTls)?,
+            prepared: HashMap::new(),
+            returned: Instant::now(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), postgres::Error> {
+        if conn.returned.elapsed() < CHECK_WHEN_IDLE {
+            return Ok(());
+        }
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    /// Called as each connection comes back to the pool.
+    fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        conn.returned = Instant::now();
+        conn.client.is_closed()
+    }
+}
+
+type Pool = r2d2::Pool<Connections>;
+
+/// What the store's PostgreSQL functions run their statements on: a transaction, or for a read
+/// of one statement the connection itself (one statement sees one snapshot; BEGIN and COMMIT
+/// would be two more round trips). Statements come from the connection's prepared ones.
+pub struct PgTx<'c> {
+    session: Session<'c>,
+    prepared: &'c mut HashMap<String, Statement>,
+}
+
+enum Session<'c> {
+    Transaction(postgres::Transaction<'c>),
+    /// No transaction: one statement may run, and has not yet when `false`.
+    OneStatement(&'c mut Client, bool),
+}
+
+type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+
+impl PgTx<'_> {
+    /// `sql`, prepared on this connection the first time it is asked for.
+    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(statement) = self.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = match &mut self.session {
+            Session::Transaction(t) => t.prepare(sql)?,
+            Session::OneStatement(client, _) => client.prepare(sql)?,
+        };
+        self.prepared.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    pub(super) fn query(&mut self, sql: &str, params: Params) -> Result<Vec<Row>, StoreError> {
+        let statement = self.statement(sql)?;
+        Ok(match &mut self.session {
+            Session::Transaction(t) => t.query(&statement, params)?,
+            Session::OneStatement(client, ran) => {
+                one_statement(ran)?;
+                client.query(&statement, params)?
+            }
+        })
+    }
+
+    pub(super) fn query_opt(&mut self, sql: &str, params: Params) -> Result<Option<Row>, StoreError> {
+        let mut rows = self.query(sql, params)?;
+        if rows.len() > 1 {
+            return Err(StoreError::Database(
+                format!("a statement meant to answer one row answered {}", rows.len()).into(),
+            ));
+        }
+        Ok(rows.pop())
+    }
+
+    pub(super) fn query_one(&mut self, sql: &str, params: Params) -> Result<Row, StoreError> {
+        self.query_opt(sql, params)?
+            .ok_or_else(|| StoreError::Database("a statement meant to answer one row answered none".into()))
+    }
+
+    pub(super) fn execute(&mut self, sql: &str, params: Params) -> Result<u64, StoreError> {
+        let statement = self.statement(sql)?;
+        Ok(match &mut self.session {
+            Session::Transaction(t) => t.execute(&statement, params)?,
+            Session::OneStatement(client, ran) => {
+                one_statement(ran)?;
+                client.execute(&statement, params)?
+            }
+        })
+    }
+
+    fn commit(self) -> Result<(), StoreError> {
+        match self.session {
+            Session::Transaction(t) => Ok(t.commit()?),
+            Session::OneStatement(..) => Ok(()),
+        }
+    }
+}
+
+/// A read of one statement running a second would read two snapshots: a bug, refused.
+fn one_statement(ran: &mut bool) -> Result<(), StoreError> {
+    if std::mem::replace(ran, true) {
+        return Err(StoreError::Database(
+            "a read of one statement ran a second: it must run in a transaction".into(),
+        ));
+    }
+    Ok(())
+}
 
 pub struct PgStore {
     /// Always `Some` but in `drop`.
@@ -156,24 +288,29 @@ impl r2d2::HandleError<postgres::Error> for LogPoolErrors {
 impl PgStore {
     /// Connects (a pool of up to `pool_size`) and migrates the database to this build's schema.
     pub fn open(url: &str, pool_size: u32) -> Result<PgStore, StoreError> {
-        let manager = PostgresConnectionManager::new(connection_config(url)?, NoTls);
+        PgStore::open_config(connection_config(url)?, pool_size)
+    }
+
+    fn open_config(config: postgres::Config, pool_size: u32) -> Result<PgStore, StoreError> {
+        let manager = Connections { config };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(0))
             .connection_timeout(CONNECT_TIMEOUT)
-            // A connection the database closed (a restart) is found out before a request gets it.
+            // A connection the database closed (a restart) is found out before a request gets
+            // it, when it sat idle (Connections::is_valid).
             .test_on_check_out(true)
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(manager);
         let store = PgStore { pool: Some(pool) };
         let mut conn = store.connection()?;
-        for m in migrate(&mut conn)? {
+        for m in migrate(&mut conn.client)? {
             tracing::info!(version = m.version, name = %m.name, "database migrated");
         }
         Ok(store)
     }
 
-    fn connection(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+    fn connection(&self) -> Result<r2d2::PooledConnection<Connections>, StoreError> {
         self.pool
             .as_ref()
             .expect("the pool lives as long as the store")
@@ -211,15 +348,19 @@ impl PgStore {
         E: From<StoreError>,
     {
         let mut conn = self.connection()?;
-        let t = conn
+        let PgConnection { client, prepared, .. } = &mut *conn;
+        let t = client
             .build_transaction()
             .isolation_level(isolation)
             .read_only(read_only)
             .start()
             .map_err(StoreError::from)?;
-        let t = RefCell::new(t);
+        let t = RefCell::new(PgTx {
+            session: Session::Transaction(t),
+            prepared,
+        });
         let out = f(&Tx::Postgres(&t))?;
-        t.into_inner().commit().map_err(StoreError::from)?;
+        t.into_inner().commit()?;
         Ok(out)
     }
 
@@ -228,11 +369,24 @@ impl PgStore {
         self.transaction(IsolationLevel::RepeatableRead, true, f)
     }
 
+    /// A read of one statement, on the connection without a transaction: the statement is its
+    /// own snapshot. A second statement is refused.
+    pub fn read_one<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        let mut conn = self.connection()?;
+        let PgConnection { client, prepared, .. } = &mut *conn;
+        let t = RefCell::new(PgTx {
+            session: Session::OneStatement(client, false),
+            prepared,
+        });
+        f(&Tx::Postgres(&t))
+    }
+
     /// Whether the database can be read and take a write now (a one-row update, committed).
     pub fn health(&self) -> Result<(), &'static str> {
         // One statement on its own is one committed transaction.
         let probed = self.connection().and_then(|mut conn| {
-            conn.execute("UPDATE health_probe SET checks = checks + 1 WHERE id = 1", &[])?;
+            conn.client
+                .execute("UPDATE health_probe SET checks = checks + 1 WHERE id = 1", &[])?;
             Ok(())
         });
         probed.map_err(|e| {
@@ -245,6 +399,7 @@ impl PgStore {
     pub fn size_bytes(&self) -> Option<u64> {
         let mut conn = self.connection().ok()?;
         let row = conn
+            .client
             .query_one("SELECT pg_database_size(current_database())", &[])
             .ok()?;
         u64::try_from(row.get::<_, i64>(0)).ok()
@@ -389,6 +544,52 @@ pub(crate) mod tests {
         assert_eq!(migrate(&mut client).unwrap(), vec![]);
         let probe: i64 = client.query_one("SELECT checks FROM health_probe", &[]).unwrap().get(0);
         assert_eq!(probe, 0);
+    }
+
+    /// `sql`'s one row's first column, run on the store's transaction.
+    fn count(tx: &Tx, sql: &str, params: Params) -> Result<i64, StoreError> {
+        let Tx::Postgres(t) = tx else {
+            panic!("a PostgreSQL transaction")
+        };
+        Ok(t.borrow_mut().query_one(sql, params)?.get(0))
+    }
+
+    #[test]
+    fn a_statement_is_prepared_once_per_connection() {
+        let Some(db) = FreshDatabase::create() else { return };
+        let store = PgStore::open_config(db.config.clone(), 1).unwrap();
+        let sql = "SELECT count(*) FROM registrations WHERE partner_id = $1";
+        for _ in 0..3 {
+            assert_eq!(store.read(|tx| count(tx, sql, &[&1001i64])).unwrap(), 0);
+            assert_eq!(store.read_one(|tx| count(tx, sql, &[&1001i64])).unwrap(), 0);
+        }
+        let prepared = store
+            .read(|tx| {
+                count(
+                    tx,
+                    "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1",
+                    &[&sql],
+                )
+            })
+            .unwrap();
+        assert_eq!(prepared, 1, "six reads on one connection prepared {sql:?} once");
+    }
+
+    #[test]
+    fn a_read_of_one_statement_refuses_a_second() {
+        let Some(db) = FreshDatabase::create() else { return };
+        let store = PgStore::open_config(db.config.clone(), 1).unwrap();
+        assert_eq!(store.read_one(|tx| count(tx, "SELECT 1::int8", &[])).unwrap(), 1);
+        let two = store.read_one(|tx| {
+            count(tx, "SELECT 1::int8", &[])?;
+            count(tx, "SELECT 2::int8", &[])
+        });
+        match two {
+            Err(StoreError::Database(e)) => assert!(e.to_string().contains("ran a second"), "{e}"),
+            other => panic!("a second statement ran: {other:?}"),
+        }
+        // The connection is fine afterwards.
+        assert_eq!(store.read_one(|tx| count(tx, "SELECT 2::int8", &[])).unwrap(), 2);
     }
 
     #[test]

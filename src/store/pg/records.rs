@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
+use postgres::Row;
 use postgres::types::ToSql;
-use postgres::{Row, Transaction};
+
+use super::PgTx;
 
 use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
 use crate::records::{OwnedValue, Record, RecordKind, Value};
@@ -153,7 +155,7 @@ fn key_of<T: Record>(record: &T) -> Vec<&str> {
 /// statement may not touch a row twice), so a batch without repeated keys is one statement,
 /// and a repeated key is written in batch order, as one-by-one upserts would.
 pub(crate) fn upsert_all<T: Record>(
-    t: &mut Transaction,
+    t: &mut PgTx,
     scope: Scope,
     rows: &[Pending<T>],
     now: &Stamp,
@@ -177,7 +179,7 @@ pub(crate) fn upsert_all<T: Record>(
 }
 
 fn upsert_round<T: Record>(
-    t: &mut Transaction,
+    t: &mut PgTx,
     scope: Scope,
     rows: &[Pending<T>],
     keys: &[Vec<&str>],
@@ -243,7 +245,7 @@ fn usage_from_row(row: &Row) -> Result<RegistrationUsage, postgres::Error> {
 /// The registrations locked `FOR UPDATE` in id order: two batches that touch the same
 /// registrations lock them in the same order, and the second reads the first's claims.
 pub(crate) fn load_registrations(
-    t: &mut Transaction,
+    t: &mut PgTx,
     scope: Scope,
     keys: &[RegistrationKey],
 ) -> Result<Vec<StoredRegistration>, StoreError> {
@@ -309,40 +311,45 @@ fn cancellation_from_row(row: &Row, first: usize) -> Result<CancellationRef, pos
 }
 
 pub(crate) fn registration_usage(
-    t: &mut Transaction,
+    t: &mut PgTx,
     scope: Scope,
     shop_id: &str,
     invoice_number: &str,
     org_id: Option<&str>,
 ) -> Result<Option<RegistrationUsage>, StoreError> {
     let tenant = scope.tenant.as_str();
+    // One statement, so a lookup runs without a transaction; one index probe into claims (both
+    // totals) and one into cancellations (the total, as a window over all of them, beside the
+    // first): correlated subqueries made it four.
     let row = t.query_opt(
         "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered, \
-           (SELECT COALESCE(SUM(tire_claim_count), 0)::int8 FROM claims WHERE registration_id = r.id), \
-           (SELECT MAX(claim_date) FROM claims WHERE registration_id = r.id), \
-           (SELECT COALESCE(SUM(tire_cancel_count), 0)::int8 FROM cancellations WHERE registration_id = r.id) \
+           COALESCE(cl.claimed, 0), cl.latest, COALESCE(c.cancelled, 0), \
+           c.org_id, c.cancel_shop_id, c.cancel_invoice_number, c.tire_cancel_count, c.cancel_date \
          FROM registrations r \
+         LEFT JOIN LATERAL ( \
+           SELECT SUM(tire_claim_count)::int8 AS claimed, MAX(claim_date) AS latest \
+           FROM claims WHERE registration_id = r.id \
+         ) cl ON true \
+         LEFT JOIN LATERAL ( \
+           SELECT org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date, \
+             SUM(tire_cancel_count) OVER ()::int8 AS cancelled \
+           FROM cancellations WHERE registration_id = r.id ORDER BY id LIMIT 1 \
+         ) c ON true \
          WHERE r.partner_id = $1 AND r.tenant = $2 AND r.shop_id = $3 AND r.invoice_number = $4 \
            AND ($5::text IS NULL OR r.org_id = $5)",
         &[&scope.partner_id, &tenant, &shop_id, &invoice_number, &org_id],
     )?;
     let Some(row) = row else { return Ok(None) };
-    let mut usage = RegistrationUsage {
+    let usage = RegistrationUsage {
         tires_claimed: row.try_get(7)?,
         latest_claim_date: row.try_get(8)?,
         tires_cancelled: row.try_get(9)?,
+        cancellation: match row.try_get::<_, Option<i64>>(13)? {
+            Some(_) => Some(cancellation_from_row(&row, 10)?),
+            None => None,
+        },
         ..usage_from_row(&row)?
     };
-    if usage.tires_cancelled > 0 {
-        usage.cancellation = t
-            .query_opt(
-                "SELECT org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date \
-                 FROM cancellations WHERE registration_id = $1 ORDER BY id LIMIT 1",
-                &[&usage.registration_id],
-            )?
-            .map(|row| cancellation_from_row(&row, 0))
-            .transpose()?;
-    }
     Ok(Some(usage))
 }
 
@@ -364,7 +371,7 @@ fn from_row<T: Record>(row: &Row) -> Result<T, StoreError> {
         .ok_or_else(|| StoreError::Database(format!("a stored {} does not fit its declaration", T::NAME).into()))
 }
 
-pub(crate) fn find<T: Record>(t: &mut Transaction, scope: Scope, key: &Lookup) -> Result<Vec<T>, StoreError> {
+pub(crate) fn find<T: Record>(t: &mut PgTx, scope: Scope, key: &Lookup) -> Result<Vec<T>, StoreError> {
     let tenant = scope.tenant.as_str();
     t.query(
         &statements_of(T::KIND).select,
@@ -381,7 +388,7 @@ pub(crate) fn find<T: Record>(t: &mut Transaction, scope: Scope, key: &Lookup) -
     .collect()
 }
 
-pub(crate) fn ping(t: &mut Transaction) -> Result<(), StoreError> {
+pub(crate) fn ping(t: &mut PgTx) -> Result<(), StoreError> {
     t.query_one("SELECT 1", &[])?;
     Ok(())
 }

@@ -294,6 +294,36 @@ async fn post_batch(address: &str, company: &str, partner_id: i64, body: Vec<u8>
     (status, started.elapsed())
 }
 
+/// What `runs` fresh 10,000-registration batches posted by the first partner measured: the
+/// median records/s, a body's size, and the (ShopID, InvoiceNumber) of every registration.
+struct FreshBatches {
+    median: f64,
+    bytes: usize,
+    keys: Vec<(String, String)>,
+}
+
+async fn fresh_batches(address: &str, runs: usize, label: &str) -> FreshBatches {
+    let (company, partner_id) = PARTNERS[0];
+    let mut rates = Vec::new();
+    let mut bytes = 0;
+    let mut keys = Vec::new();
+    for run in 0..runs {
+        let prefix = format!("B{run}-");
+        let body = registrations_batch(&prefix, 10_000);
+        bytes = body.len();
+        let (status, took) = post_batch(address, company, partner_id, body).await;
+        assert_eq!(status, StatusCode::OK);
+        rates.push(10_000.0 / took.as_secs_f64());
+        keys.extend((0..10_000).map(|i| (format!("{:06}", 5000 + i % 50), invoice(&prefix, i))));
+        println!("  {label} {run}: {:.2} s", took.as_secs_f64());
+    }
+    FreshBatches {
+        median: median(rates),
+        bytes,
+        keys,
+    }
+}
+
 /// The registrationstatus answer for one stored registration, as the server sends it.
 async fn status_body(address: &str, (shop, inv): &(String, String)) -> String {
     let mut sender = connect(address).await;
@@ -711,20 +741,11 @@ async fn run(runs: usize, lookup_secs: u64) {
 
     // (1a) fresh 10k-registration batches.
     let server = Server::start();
-    let mut rates = Vec::new();
-    let mut bytes = 0;
-    let mut keys = Vec::new();
-    for run in 0..runs {
-        let prefix = format!("B{run}-");
-        let body = registrations_batch(&prefix, 10_000);
-        bytes = body.len();
-        let (status, took) = post_batch(&server.address, alpha, alpha_id, body).await;
-        assert_eq!(status, StatusCode::OK);
-        rates.push(10_000.0 / took.as_secs_f64());
-        keys.extend((0..10_000).map(|i| (format!("{:06}", 5000 + i % 50), invoice(&prefix, i))));
-        println!("  10k batch {run}: {:.2} s", took.as_secs_f64());
-    }
-    let ingest_10k = median(rates);
+    let FreshBatches {
+        median: ingest_10k,
+        bytes,
+        keys,
+    } = fresh_batches(&server.address, runs, "10k batch").await;
     let rss_10k = server.peak_rss_mib();
     println!(
         "(1) 10,000-registration batch ({:.1} MB): median {:.0} records/s over {runs} batches; peak RSS {:.0} MiB",
@@ -932,21 +953,11 @@ async fn postgres(runs: usize, lookup_secs: u64) {
             return;
         }
     };
-    let (alpha, alpha_id) = PARTNERS[0];
     let gateway = PgDatabase::create_on(&cluster.url);
     let server = Server::start_on(&format!("url = \"{}\"", gateway.url));
-    let mut rates = Vec::new();
-    let mut keys = Vec::new();
-    for run in 0..runs {
-        let prefix = format!("B{run}-");
-        let body = registrations_batch(&prefix, 10_000);
-        let (status, took) = post_batch(&server.address, alpha, alpha_id, body).await;
-        assert_eq!(status, StatusCode::OK);
-        rates.push(10_000.0 / took.as_secs_f64());
-        keys.extend((0..10_000).map(|i| (format!("{:06}", 5000 + i % 50), invoice(&prefix, i))));
-        println!("  PostgreSQL 10k batch {run}: {:.2} s", took.as_secs_f64());
-    }
-    let ingest = median(rates);
+    let FreshBatches {
+        median: ingest, keys, ..
+    } = fresh_batches(&server.address, runs, "PostgreSQL 10k batch").await;
     let rss = server.peak_rss_mib();
     compare_lookups("(5) PostgreSQL", &server.address, &keys, lookup_secs).await;
     drop(server);

@@ -1,5 +1,7 @@
-//! Bearer JWT authentication: HS256 only, signed with the partner's secret, carrying the
-//! partner's id. Resolves the URL's company into a partner and a tenant.
+//! Bearer JWT authentication. v2: HS256 only, signed with the partner's secret, carrying the
+//! partner's id; the URL's company names the partner and the tenant. v3: ES256 only, signed with
+//! the partner's own P-256 key; `iss` names the partner and `aud` the tenant. Neither API takes
+//! the other's tokens.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,7 +11,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
-use crate::config::{Partner, Partners};
+use crate::config::{Partner, Partners, V3Settings};
 use crate::scope::{Scope, Tenant};
 use crate::wire::parse_date_str;
 
@@ -67,6 +69,16 @@ pub fn resolve_company<'p>(partners: &'p Partners, segment: &str) -> Option<(&'p
     }
 }
 
+/// The token of an `Authorization: Bearer <JWT>` header.
+fn bearer_token(authorization: Option<&[u8]>) -> Result<&str, AuthError> {
+    let header = authorization.ok_or(AuthError::MissingHeader)?;
+    let header = std::str::from_utf8(header).map_err(|_| AuthError::NotBearer)?.trim();
+    match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(token.trim()),
+        _ => Err(AuthError::NotBearer),
+    }
+}
+
 /// Checks the Authorization header's token for the company named in the URL.
 pub fn authenticate(
     partners: &Partners,
@@ -74,12 +86,7 @@ pub fn authenticate(
     company: &str,
     authorization: Option<&[u8]>,
 ) -> Result<Caller, AuthError> {
-    let header = authorization.ok_or(AuthError::MissingHeader)?;
-    let header = std::str::from_utf8(header).map_err(|_| AuthError::NotBearer)?.trim();
-    let token = match header.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => return Err(AuthError::NotBearer),
-    };
+    let token = bearer_token(authorization)?;
     let (partner, tenant) =
         resolve_company(partners, company).ok_or_else(|| AuthError::UnknownCompany(company.to_owned()))?;
     let now = Utc::now().timestamp();
@@ -233,6 +240,140 @@ pub fn issue_token(
     )
 }
 
+/// Why a v3 request was refused; each becomes a 401 naming it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum V3AuthError {
+    #[error(transparent)]
+    Header(#[from] AuthError),
+    #[error("the v3 API is not configured on this server ([v3] in its config)")]
+    NotConfigured,
+    #[error("the token is not a well-formed JWT: {0}")]
+    Malformed(String),
+    #[error("the token is signed with {0}; the v3 API accepts only ES256")]
+    WrongAlgorithm(String),
+    #[error("the token has no {0} claim; v3 tokens carry iss, aud, iat and exp")]
+    MissingClaim(String),
+    #[error("no partner has the v3 issuer {0:?} (the token's iss)")]
+    UnknownIssuer(String),
+    #[error("the token's signature does not match the public key registered for its issuer")]
+    BadSignature,
+    #[error("the token's aud is neither this server's audience ({0}) nor its sandbox audience ({1})")]
+    WrongAudience(String, String),
+    #[error("the token's aud names both the live and the sandbox audience; name one")]
+    BothAudiences,
+    #[error("the token has expired (exp is in the past)")]
+    Expired,
+    #[error("the token is not valid yet (nbf is in the future)")]
+    NotYetValid,
+    #[error("the token's exp is more than 24 hours after its iat; v3 tokens live at most 24 hours")]
+    TooLong,
+}
+
+/// The longest a v3 token may live: exp at most this long after iat.
+pub const V3_MAX_LIFETIME_SECS: i64 = 24 * 60 * 60;
+
+/// Checks a v3 request's token: ES256, signed with the key of the partner its `iss` names, for
+/// one of the two audiences (live or sandbox), in date, living at most 24 hours.
+pub fn authenticate_v3(
+    partners: &Partners,
+    v3: Option<&V3Settings>,
+    authorization: Option<&[u8]>,
+) -> Result<Caller, V3AuthError> {
+    let token = bearer_token(authorization)?;
+    let v3 = v3.ok_or(V3AuthError::NotConfigured)?;
+    let header = jsonwebtoken::decode_header(token).map_err(|e| V3AuthError::Malformed(e.to_string()))?;
+    if header.alg != Algorithm::ES256 {
+        return Err(V3AuthError::WrongAlgorithm(format!("{:?}", header.alg)));
+    }
+    // The issuer says whose key to check the signature with; nothing else is read unverified.
+    let unverified: Map<String, Value> =
+        jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|e| V3AuthError::Malformed(e.to_string()))?;
+    let issuer = unverified
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or_else(|| V3AuthError::MissingClaim("iss".into()))?;
+    let partner = partners
+        .by_v3_issuer(issuer)
+        .ok_or_else(|| V3AuthError::UnknownIssuer(issuer.to_owned()))?;
+    let keys = partner.v3.as_ref().expect("by_v3_issuer finds v3 partners only");
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    validation.set_issuer(&[&keys.issuer]);
+    validation.set_audience(&[&v3.audience, &v3.sandbox_audience]);
+    validation.validate_nbf = true;
+    validation.leeway = LEEWAY_SECS;
+    let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &keys.key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature | ErrorKind::InvalidEcdsaKey => V3AuthError::BadSignature,
+            ErrorKind::ExpiredSignature => V3AuthError::Expired,
+            ErrorKind::ImmatureSignature => V3AuthError::NotYetValid,
+            ErrorKind::InvalidAudience => V3AuthError::WrongAudience(v3.audience.clone(), v3.sandbox_audience.clone()),
+            ErrorKind::MissingRequiredClaim(c) => V3AuthError::MissingClaim(c.clone()),
+            _ => V3AuthError::Malformed(e.to_string()),
+        })?;
+    let seconds = |name: &str| {
+        claims
+            .get(name)
+            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f.floor() as i64)))
+            .ok_or_else(|| V3AuthError::MissingClaim(name.into()))
+    };
+    if seconds("exp")?.saturating_sub(seconds("iat")?) > V3_MAX_LIFETIME_SECS {
+        return Err(V3AuthError::TooLong);
+    }
+    let names = |audience: &str| match claims.get("aud") {
+        Some(Value::String(aud)) => aud == audience,
+        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(audience)),
+        _ => false,
+    };
+    let tenant = match (names(&v3.audience), names(&v3.sandbox_audience)) {
+        (true, false) => Tenant::Live,
+        (false, true) => Tenant::Test,
+        (true, true) => return Err(V3AuthError::BothAudiences),
+        (false, false) => {
+            return Err(V3AuthError::WrongAudience(
+                v3.audience.clone(),
+                v3.sandbox_audience.clone(),
+            ));
+        }
+    };
+    Ok(Caller {
+        partner: Arc::clone(partner),
+        tenant,
+    })
+}
+
+/// A v3 token (ES256) signed with the partner's private key (PKCS#8 PEM), for `audience`.
+pub fn issue_v3_token(
+    issuer: &str,
+    audience: &str,
+    private_key_pem: &[u8],
+    now: DateTime<Utc>,
+    lifetime: chrono::Duration,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let claims = serde_json::json!({
+        "iat": now.timestamp(),
+        "exp": (now + lifetime).timestamp(),
+        "aud": audience,
+        "iss": issuer,
+    });
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::ES256),
+        &claims,
+        &EncodingKey::from_ec_pem(private_key_pem)?,
+    )
+}
+
+/// A new P-256 key pair for a v3 partner: the private key (PKCS#8 PEM, for the partner) and
+/// the public key (SPKI PEM, for the config).
+pub fn generate_v3_key_pair() -> anyhow::Result<(String, String)> {
+    use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let secret = p256::SecretKey::random(&mut rand_core::OsRng);
+    let private = secret.to_pkcs8_pem(LineEnding::LF)?.to_string();
+    let public = secret.public_key().to_public_key_pem(LineEnding::LF)?;
+    Ok((private, public))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +399,27 @@ mod tests {
         }
         assert!(verified.tokens.lock().unwrap().len() <= MAX_VERIFIED_TOKENS);
         assert!(verified.holds(&format!("t{}", MAX_VERIFIED_TOKENS + 9), 7, 0));
+    }
+
+    #[test]
+    fn a_generated_key_pair_signs_tokens_its_public_key_verifies() {
+        let (private, public) = generate_v3_key_pair().unwrap();
+        assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"), "{private}");
+        assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"), "{public}");
+        let now = Utc::now();
+        let token = issue_v3_token("iss", "aud", private.as_bytes(), now, chrono::Duration::minutes(5)).unwrap();
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_audience(&["aud"]);
+        validation.set_issuer(&["iss"]);
+        let key = DecodingKey::from_ec_pem(public.as_bytes()).unwrap();
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(&token, &key, &validation)
+            .unwrap()
+            .claims;
+        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 300);
+        // Another pair's public key does not verify it.
+        let (_, other) = generate_v3_key_pair().unwrap();
+        let other = DecodingKey::from_ec_pem(other.as_bytes()).unwrap();
+        assert!(jsonwebtoken::decode::<Map<String, Value>>(&token, &other, &validation).is_err());
     }
 
     #[test]

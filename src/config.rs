@@ -24,6 +24,18 @@ pub struct FileConfig {
     pub database: DatabaseSettings,
     #[serde(default)]
     pub partners: Vec<PartnerSettings>,
+    /// The v3 resource API's audiences; needed once a partner has a v3 key.
+    pub v3: Option<V3Settings>,
+}
+
+/// `[v3]`: the `aud` a v3 token names says which tenant it reaches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct V3Settings {
+    /// Tokens for this audience reach the partner's live data.
+    pub audience: String,
+    /// Tokens for this audience reach the partner's test tenant (v2's `<company>_test`).
+    pub sandbox_audience: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,7 +214,7 @@ impl Database {
     }
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerSettings {
     pub company: String,
@@ -211,6 +223,15 @@ pub struct PartnerSettings {
     pub secret_env: Option<String>,
     pub plan_term_months: u32,
     pub timezone: Option<String>,
+    /// The `iss` of the partner's v3 tokens.
+    pub v3_issuer: Option<String>,
+    /// The partner's P-256 public key (PEM), inline or in a file (relative to the config's folder).
+    pub v3_public_key: Option<String>,
+    pub v3_public_key_file: Option<PathBuf>,
+    /// The `product_id` values the partner may register through v3; any when not given.
+    pub v3_products: Option<Vec<String>>,
+    /// Returned as `program_id` on the partner's v3 registrations.
+    pub program_id: Option<String>,
 }
 
 impl fmt::Debug for PartnerSettings {
@@ -222,7 +243,11 @@ impl fmt::Debug for PartnerSettings {
             .field("secret_env", &self.secret_env)
             .field("plan_term_months", &self.plan_term_months)
             .field("timezone", &self.timezone)
-            .finish()
+            .field("v3_issuer", &self.v3_issuer)
+            .field("v3_public_key_file", &self.v3_public_key_file)
+            .field("v3_products", &self.v3_products)
+            .field("program_id", &self.program_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -235,6 +260,28 @@ pub struct Partner {
     secret: Vec<u8>,
     pub plan_term_months: u32,
     pub timezone: Tz,
+    /// How the partner reaches the v3 API; none: the partner is not on v3.
+    pub v3: Option<V3Partner>,
+}
+
+/// A partner's v3 credentials and products.
+pub struct V3Partner {
+    pub issuer: String,
+    /// The public key its ES256 tokens verify with.
+    pub key: jsonwebtoken::DecodingKey,
+    /// The `product_id` values accepted; any when none.
+    pub products: Option<Vec<String>>,
+    pub program_id: Option<String>,
+}
+
+impl fmt::Debug for V3Partner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("V3Partner")
+            .field("issuer", &self.issuer)
+            .field("products", &self.products)
+            .field("program_id", &self.program_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Partner {
@@ -268,6 +315,7 @@ impl fmt::Debug for Partner {
             .field("partner_id", &self.partner_id)
             .field("plan_term_months", &self.plan_term_months)
             .field("timezone", &self.timezone)
+            .field("v3", &self.v3)
             .finish_non_exhaustive()
     }
 }
@@ -284,6 +332,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub database: Database,
     pub partners: Arc<Partners>,
+    /// The v3 API's audiences, when configured.
+    pub v3: Option<Arc<V3Settings>>,
 }
 
 /// The configured partners, looked up by company (case-insensitively: it is a URL segment).
@@ -297,6 +347,13 @@ impl Partners {
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Partner>> {
         self.0.iter()
+    }
+
+    /// The partner whose v3 tokens carry this `iss`.
+    pub fn by_v3_issuer(&self, issuer: &str) -> Option<&Arc<Partner>> {
+        self.0
+            .iter()
+            .find(|p| p.v3.as_ref().is_some_and(|v3| v3.issuer == issuer))
     }
 }
 
@@ -335,8 +392,29 @@ impl Config {
         let mut partners = Vec::new();
         let mut companies = HashSet::new();
         let mut ids = HashSet::new();
+        let mut issuers = HashSet::new();
         for p in file.partners {
-            partners.push(Arc::new(resolve_partner(p, &env, &mut companies, &mut ids)?));
+            let partner = resolve_partner(p, base_dir, &env, &mut companies, &mut ids)?;
+            if let Some(v3) = &partner.v3 {
+                if !issuers.insert(v3.issuer.clone()) {
+                    bail!("v3_issuer {:?} is configured for two partners", v3.issuer);
+                }
+                if file.v3.is_none() {
+                    bail!(
+                        "partner {} has a v3 key, but there is no [v3] section with audience and sandbox_audience",
+                        partner.company
+                    );
+                }
+            }
+            partners.push(Arc::new(partner));
+        }
+        if let Some(v3) = &file.v3 {
+            if v3.audience.trim().is_empty() || v3.sandbox_audience.trim().is_empty() {
+                bail!("[v3] audience and sandbox_audience must not be empty");
+            }
+            if v3.audience == v3.sandbox_audience {
+                bail!("[v3] audience and sandbox_audience must differ: the audience says which tenant a token reaches");
+            }
         }
         Ok(Config {
             bind: file.server.bind,
@@ -348,12 +426,14 @@ impl Config {
             log_format: file.server.log_format,
             database,
             partners: Arc::new(Partners(partners)),
+            v3: file.v3.map(Arc::new),
         })
     }
 }
 
 fn resolve_partner(
     p: PartnerSettings,
+    base_dir: &Path,
     env: &impl Fn(&str) -> Option<String>,
     companies: &mut HashSet<String>,
     ids: &mut HashSet<i64>,
@@ -375,6 +455,7 @@ fn resolve_partner(
     if !ids.insert(p.partner_id) {
         bail!("partner_id {} is configured twice", p.partner_id);
     }
+    let v3 = resolve_v3(&company, &p, base_dir)?;
     let secret_env = p.secret_env.clone();
     let secret = match (p.secret, p.secret_env) {
         (Some(s), None) => s,
@@ -402,7 +483,61 @@ fn resolve_partner(
         secret: secret.into_bytes(),
         plan_term_months: p.plan_term_months,
         timezone,
+        v3,
     })
+}
+
+/// A partner's v3 keys: an issuer and a P-256 public key, both or neither.
+fn resolve_v3(company: &str, p: &PartnerSettings, base_dir: &Path) -> anyhow::Result<Option<V3Partner>> {
+    let pem = match (&p.v3_public_key, &p.v3_public_key_file) {
+        (Some(_), Some(_)) => bail!("partner {company}: set v3_public_key or v3_public_key_file, not both"),
+        (Some(pem), None) => Some(pem.clone()),
+        (None, Some(file)) => {
+            let path = if file.is_absolute() {
+                file.clone()
+            } else {
+                base_dir.join(file)
+            };
+            let pem = std::fs::read_to_string(&path)
+                .with_context(|| format!("partner {company}: cannot read v3_public_key_file {}", path.display()))?;
+            Some(pem)
+        }
+        (None, None) => None,
+    };
+    let (issuer, pem) = match (&p.v3_issuer, pem) {
+        (None, None) => {
+            if p.v3_products.is_some() || p.program_id.is_some() {
+                bail!("partner {company}: v3_products and program_id need v3_issuer and a v3 public key");
+            }
+            return Ok(None);
+        }
+        (Some(issuer), Some(pem)) => (issuer.trim().to_owned(), pem),
+        (Some(_), None) => bail!("partner {company}: v3_issuer needs v3_public_key or v3_public_key_file"),
+        (None, Some(_)) => bail!("partner {company}: a v3 public key needs v3_issuer (the iss of its tokens)"),
+    };
+    if issuer.is_empty() {
+        bail!("partner {company}: v3_issuer is empty");
+    }
+    // Checked as P-256 here, so that a wrong key is a start-up error, not a 401 at night.
+    use p256::pkcs8::DecodePublicKey;
+    p256::PublicKey::from_public_key_pem(pem.trim()).map_err(|e| {
+        anyhow::anyhow!(
+            "partner {company}: the v3 public key is not a P-256 public key in PEM (-----BEGIN PUBLIC KEY-----): {e}"
+        )
+    })?;
+    let key = jsonwebtoken::DecodingKey::from_ec_pem(pem.trim().as_bytes())
+        .with_context(|| format!("partner {company}: the v3 public key cannot be read"))?;
+    if let Some(products) = &p.v3_products
+        && (products.is_empty() || products.iter().any(|s| s.trim().is_empty()))
+    {
+        bail!("partner {company}: v3_products lists no product, or an empty one (omit it to accept any)");
+    }
+    Ok(Some(V3Partner {
+        issuer,
+        key,
+        products: p.v3_products.clone(),
+        program_id: p.program_id.clone(),
+    }))
 }
 
 #[cfg(test)]
@@ -476,6 +611,94 @@ mod tests {
             "{BASE}\n[[partners]]\ncompany = \"acme_test\"\npartner_id = 1\nplan_term_months = 12\nsecret = \"s\""
         );
         assert!(format!("{:#}", parse(&test_name).unwrap_err()).contains("_test"));
+    }
+
+    #[test]
+    fn v3_keys_are_an_issuer_and_a_p256_public_key_with_the_v3_audiences() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/v3");
+        let v3 = "[v3]\naudience = \"https://a/api/v3\"\nsandbox_audience = \"https://s/api/v3\"\n";
+        let partner = |extra: &str| {
+            format!(
+                "{BASE}\n[[partners]]\ncompany = \"acme\"\npartner_id = 1\nplan_term_months = 12\nsecret = \"s\"\n{extra}"
+            )
+        };
+        let key = format!("v3_issuer = \"acme-iss\"\nv3_public_key_file = \"{fixtures}/tirecompany.pub.pem\"");
+        let cfg = parse(&format!(
+            "{v3}{}\nv3_products = [\"TPP-36\"]\nprogram_id = \"p1\"",
+            partner(&key)
+        ))
+        .unwrap();
+        let acme = cfg.partners.by_v3_issuer("acme-iss").unwrap();
+        let keys = acme.v3.as_ref().unwrap();
+        assert_eq!(keys.products.as_deref(), Some(&["TPP-36".to_owned()][..]));
+        assert_eq!(keys.program_id.as_deref(), Some("p1"));
+        assert_eq!(cfg.v3.as_ref().unwrap().audience, "https://a/api/v3");
+        // Inline PEM works too; a partner without keys is simply not on v3.
+        let pem = std::fs::read_to_string(format!("{fixtures}/othercompany.pub.pem")).unwrap();
+        let inline = partner(&format!("v3_issuer = \"i\"\nv3_public_key = \"\"\"\n{pem}\"\"\""));
+        assert!(
+            parse(&format!("{v3}{inline}"))
+                .unwrap()
+                .partners
+                .by_v3_issuer("i")
+                .is_some()
+        );
+        assert!(
+            parse(&partner(""))
+                .unwrap()
+                .partners
+                .by_company("acme")
+                .unwrap()
+                .v3
+                .is_none()
+        );
+
+        for (text, needle) in [
+            (partner(&key), "no [v3] section"),
+            (format!("{v3}{}", partner("v3_issuer = \"i\"")), "needs v3_public_key"),
+            (
+                format!(
+                    "{v3}{}",
+                    partner(&format!("v3_public_key_file = \"{fixtures}/tirecompany.pub.pem\""))
+                ),
+                "needs v3_issuer",
+            ),
+            (
+                format!(
+                    "{v3}{}",
+                    partner(&format!(
+                        "v3_issuer = \"i\"\nv3_public_key_file = \"{fixtures}/p384.pub.pem\""
+                    ))
+                ),
+                "not a P-256 public key",
+            ),
+            (
+                format!(
+                    "{v3}{}",
+                    partner("v3_issuer = \"i\"\nv3_public_key_file = \"missing.pem\"")
+                ),
+                "cannot read v3_public_key_file",
+            ),
+            (format!("{v3}{}", partner("program_id = \"p\"")), "need v3_issuer"),
+            (
+                format!("{v3}{}\nv3_products = []", partner(&key)),
+                "v3_products lists no product",
+            ),
+            (
+                format!(
+                    "{v3}{}\n[[partners]]\ncompany = \"b\"\npartner_id = 2\nplan_term_months = 1\nsecret = \"t\"\n{key}",
+                    partner(&key)
+                ),
+                "configured for two partners",
+            ),
+            (
+                "[database]\npath = \"d\"\n[v3]\naudience = \"a\"\nsandbox_audience = \"a\"".to_owned(),
+                "must differ",
+            ),
+        ] {
+            let err = format!("{:#}", parse(&text).unwrap_err());
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
     }
 
     #[test]

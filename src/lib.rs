@@ -18,4 +18,5 @@ pub mod startup;
 pub mod status;
 pub mod store;
 pub mod telemetry;
+pub mod v3;
 pub mod wire;

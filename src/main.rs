@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use warranty_gateway::auth::issue_token;
+use warranty_gateway::auth::{generate_v3_key_pair, issue_token, issue_v3_token};
 use warranty_gateway::config::{CONFIG_ENV, Config, Database, MIN_SECRET_BYTES};
 use warranty_gateway::import;
 use warranty_gateway::records::RecordKind;
@@ -31,14 +31,35 @@ struct Cli {
 enum Command {
     /// Serve the API (the default).
     Serve,
-    /// Print a bearer token the server accepts for a partner.
+    /// Print a bearer token the server accepts for a partner: v2 (HS256, with the partner's
+    /// secret), or with --v3 a v3 token (ES256, signed with the partner's private key).
     Token {
         /// The partner's company, as in config.toml.
         #[arg(long)]
         company: String,
-        /// Make the token expire after this many days (by default it does not expire).
-        #[arg(long)]
+        /// Make the token expire after this many days (v2; by default it does not expire).
+        #[arg(long, conflicts_with = "v3")]
         expires_in_days: Option<u32>,
+        /// A v3 token: ES256, iss the partner's v3_issuer, aud the server's [v3] audience.
+        #[arg(long, requires = "key")]
+        v3: bool,
+        /// v3: the partner's private key (PKCS#8 PEM, as `keygen` writes it).
+        #[arg(long, requires = "v3")]
+        key: Option<PathBuf>,
+        /// v3: for the sandbox audience (the partner's test tenant).
+        #[arg(long, requires = "v3")]
+        sandbox: bool,
+        /// v3: minutes until the token expires (at most 1440, 24 hours).
+        #[arg(long, requires = "v3", default_value_t = 60,
+              value_parser = clap::value_parser!(u32).range(1..=1440))]
+        expires_in_minutes: u32,
+    },
+    /// Write a new P-256 key pair for a v3 partner into a folder: private.pem (for the
+    /// partner, to sign its tokens) and public.pem (for v3_public_key_file in config.toml).
+    Keygen {
+        /// The folder (made if need be); existing key files are never overwritten.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// List the configured partners (never their secrets).
     Partners,
@@ -89,6 +110,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Keys are made before a partner is configured: no config needed.
+    if let Some(Command::Keygen { out }) = &cli.command {
+        keygen(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = Config::load(&cli.config)?;
     let log_format = cli.log_format.unwrap_or(config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
@@ -100,16 +126,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keygen { .. } => unreachable!("made above"),
         Command::Token {
             company,
             expires_in_days,
+            v3,
+            key,
+            sandbox,
+            expires_in_minutes,
         } => {
             let partner = config
                 .partners
                 .by_company(&company)
                 .with_context(|| format!("no partner {company:?} in {}", cli.config.display()))?;
-            let lifetime = expires_in_days.map(|d| chrono::Duration::days(d.into()));
-            println!("{}", issue_token(partner, chrono::Utc::now(), lifetime)?);
+            if !v3 {
+                let lifetime = expires_in_days.map(|d| chrono::Duration::days(d.into()));
+                println!("{}", issue_token(partner, chrono::Utc::now(), lifetime)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let keys = partner.v3.as_ref().with_context(|| {
+                format!("partner {company} is not on v3: give it v3_issuer and v3_public_key_file in config.toml")
+            })?;
+            let audiences = config.v3.as_ref().context("config.toml has no [v3] section")?;
+            let audience = if sandbox {
+                &audiences.sandbox_audience
+            } else {
+                &audiences.audience
+            };
+            let key = key.expect("clap requires --key with --v3");
+            let pem = std::fs::read(&key).with_context(|| format!("cannot read {}", key.display()))?;
+            let token = issue_v3_token(
+                &keys.issuer,
+                audience,
+                &pem,
+                chrono::Utc::now(),
+                chrono::Duration::minutes(expires_in_minutes.into()),
+            )
+            .with_context(|| format!("{} is not a P-256 private key in PKCS#8 PEM", key.display()))?;
+            println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Partners => {
@@ -231,4 +285,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(import::exit_code(&outcome) as u8))
         }
     }
+}
+
+/// `keygen --out DIR`: a new P-256 key pair; the private key readable by its owner only.
+fn keygen(out: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot make the folder {}", out.display()))?;
+    let (private, public) = generate_v3_key_pair()?;
+    for (name, pem, mode) in [("private.pem", &private, 0o600), ("public.pem", &public, 0o644)] {
+        let path = out.join(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut file = options
+            .open(&path)
+            .with_context(|| format!("cannot write {} (an existing key is never overwritten)", path.display()))?;
+        file.write_all(pem.as_bytes())?;
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "give private.pem to the partner (it signs their tokens); put public.pem in config.toml as \
+         v3_public_key_file, with a v3_issuer"
+    );
+    Ok(())
 }

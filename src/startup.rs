@@ -52,6 +52,7 @@ impl Application {
             body_timeout: config.body_timeout,
             history_retention: config.history_retention,
             verified_tokens: Default::default(),
+            v3: config.v3.clone(),
         });
         crate::monitoring::handle();
         let server = HttpServer::new(move || {

@@ -4,10 +4,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, V3AuthError};
 use crate::ingest::IngestError;
 use crate::query::{QueryError, Rec};
 use crate::store::StoreError;
+use crate::v3::V3Error;
 use crate::wire::BodyError;
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +172,78 @@ impl ResponseError for ApiError {
                 .json(json!({"Error": self.to_string()})),
             other => res.json(json!({"Error": other.to_string()})),
         }
+    }
+}
+
+/// A v3 call refused: its answers are `{"error": {"message": ...}}` (and, for a 400 of fields,
+/// `"errors": [{"field", "code", "message"}]`), as DESIGN.md says.
+#[derive(Debug, thiserror::Error)]
+pub enum V3ApiError {
+    #[error(transparent)]
+    Unauthorized(#[from] V3AuthError),
+    #[error("send the body as JSON with the header Content-Type: application/json")]
+    NotJsonContent,
+    #[error("this method is not allowed here; use {0}")]
+    MethodNotAllowed(&'static str),
+    /// What the service refused (never a storage fault: that is `Api`).
+    #[error(transparent)]
+    Service(V3Error),
+    /// What v2 and v3 share: a body too large or too slow, a storage fault, an internal error.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<V3Error> for V3ApiError {
+    fn from(e: V3Error) -> Self {
+        match e {
+            V3Error::Store(e) => V3ApiError::Api(ApiError::from(e)),
+            other => V3ApiError::Service(other),
+        }
+    }
+}
+
+impl ResponseError for V3ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            V3ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            V3ApiError::NotJsonContent => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            V3ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            V3ApiError::Service(e) => match e {
+                V3Error::Invalid { .. } | V3Error::NotJson(_) => StatusCode::BAD_REQUEST,
+                V3Error::NotFound(_) => StatusCode::NOT_FOUND,
+                V3Error::Conflict(_) => StatusCode::CONFLICT,
+                V3Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            },
+            V3ApiError::Api(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = match self {
+            V3ApiError::Service(V3Error::Invalid { errors, .. }) => {
+                json!({"error": {"message": self.to_string(), "errors": errors}})
+            }
+            V3ApiError::Api(e) => {
+                // Its headers (Retry-After, Allow) and status; a v3 body. It logs an internal
+                // error's details.
+                let message = match e {
+                    ApiError::Internal(_) => {
+                        "internal error; the X-Request-Id header identifies this request in the server log".to_owned()
+                    }
+                    other => other.to_string(),
+                };
+                let res = e.error_response();
+                return res.set_body(actix_web::body::BoxBody::new(
+                    json!({"error": {"message": message}}).to_string(),
+                ));
+            }
+            other => json!({"error": {"message": other.to_string()}}),
+        };
+        let mut res = HttpResponse::build(self.status_code());
+        if let V3ApiError::MethodNotAllowed(allow) = self {
+            res.insert_header((actix_web::http::header::ALLOW, *allow));
+        }
+        res.json(body)
     }
 }
 

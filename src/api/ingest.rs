@@ -64,9 +64,7 @@ async fn receive_and_ingest(
     let limit = state.max_body_bytes;
     let encoding = content_encoding(req)?;
     let timeout = state.body_timeout;
-    let raw = actix_web::rt::time::timeout(timeout, read_limited(req, payload, limit))
-        .await
-        .map_err(|_| ApiError::BodyTimeout(timeout.as_secs()))??;
+    let raw = read_body(req, payload, limit, timeout).await?;
     received.body_bytes = raw.len();
     tracing::Span::current().record("bytes", raw.len());
 
@@ -159,6 +157,18 @@ fn content_encoding(req: &HttpRequest) -> Result<Encoding, ApiError> {
 
 /// Reads the body, refusing it as soon as it is over the limit (before reading at all when
 /// Content-Length says so).
+/// Reads a body of at most `limit` bytes within `timeout`.
+pub(super) async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, ApiError> {
+    actix_web::rt::time::timeout(timeout, read_limited(req, payload, limit))
+        .await
+        .map_err(|_| ApiError::BodyTimeout(timeout.as_secs()))?
+}
+
 async fn read_limited(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
     let declared = req
         .headers()

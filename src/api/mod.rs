@@ -5,6 +5,7 @@ mod errors;
 mod history;
 mod ingest;
 mod query;
+mod v3;
 
 use std::future::{Ready, ready};
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub history_retention: chrono::Duration,
     /// Tokens already checked, so a night's calls with one token check it once.
     pub verified_tokens: auth::VerifiedTokens,
+    /// The v3 API's audiences; none: no partner is on v3.
+    pub v3: Option<Arc<crate::config::V3Settings>>,
 }
 
 /// Every route the server registers, with its methods: `routes` below registers exactly these,
@@ -43,6 +46,9 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v2/partners/{company}", &["GET", "HEAD", "POST", "DELETE"]),
     ("/v2/partners/{company}/batches", &["GET", "HEAD"]),
     ("/v2/partners/{company}/batches/{id}", &["GET", "HEAD"]),
+    ("/api/v3/tire-protection/registrations", &["GET", "HEAD", "POST"]),
+    ("/api/v3/tire-protection/registrations/{id}", &["GET", "HEAD"]),
+    ("/api/v3/tire-protection/registrations/{id}/metadata", &["GET", "HEAD"]),
 ];
 
 /// The API's description (OpenAPI 3.1).
@@ -73,8 +79,9 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move |req: HttpRequest| not_allowed(req, allow)))
 }
 
-/// Routes of the v2 API and the operational endpoints.
+/// Routes of the v2 and v3 APIs and the operational endpoints.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(v3::routes);
     cfg.service(resource("/healthz", READ_ONLY).route(get_or_head().to(healthz)))
         .service(resource("/console", READ_ONLY).route(get_or_head().to(console)))
         .service(resource("/metrics", READ_ONLY).route(get_or_head().to(metrics)))

@@ -13,11 +13,12 @@ use rusqlite::types::Value as SqlValue;
 use super::StoreError;
 
 /// The tables, parents before the rows that reference them.
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "registrations",
     "sales",
     "claims",
     "cancellations",
+    "motor_club_registrations",
     "batches",
     "batch_rejections",
 ];

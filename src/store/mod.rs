@@ -379,6 +379,56 @@ pub fn find_batch(tx: &Tx, scope: Scope, id: i64) -> Result<Option<StoredBatch>,
     on_engine!(tx, find_batch(scope, id))
 }
 
+/// What v3 keeps of a registration beyond its v2 fields; none on a registration v2 wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct V3Extras {
+    pub product_id: Option<String>,
+    pub customer_email: Option<String>,
+    /// Every tire v3 listed, as the v3 module wrote it (JSON).
+    pub tires: Option<String>,
+}
+
+/// A registration as the v3 API reads it.
+#[derive(Debug, Clone)]
+pub struct V3Registration {
+    /// Its 24-hex id.
+    pub v3_id: String,
+    pub registration: crate::records::Registration,
+    pub extras: V3Extras,
+    /// The CancelDate of its first cancellation.
+    pub cancelled_on: Option<DateTime<Utc>>,
+}
+
+/// Which registrations a v3 page lists: each filter when given (exact).
+#[derive(Debug, Clone, Default)]
+pub struct V3Filter {
+    pub invoice_number: Option<String>,
+    pub store_number: Option<String>,
+}
+
+/// Stores what only v3 has on the registration with this row id (just inserted); answers its
+/// v3 id.
+pub fn set_v3_extras(tx: &Tx, registration_id: i64, extras: &V3Extras) -> Result<String, StoreError> {
+    on_engine!(tx, set_v3_extras(registration_id, extras))
+}
+
+/// The tenant's registration with this v3 id.
+pub fn v3_registration(tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<V3Registration>, StoreError> {
+    on_engine!(tx, v3_registration(scope, v3_id))
+}
+
+/// One page (from 1) of the tenant's registrations the filter names, oldest first, and how
+/// many it names in all.
+pub fn v3_registrations(
+    tx: &Tx,
+    scope: Scope,
+    filter: &V3Filter,
+    page: u32,
+    page_size: u32,
+) -> Result<(u64, Vec<V3Registration>), StoreError> {
+    on_engine!(tx, v3_registrations(scope, filter, page, page_size))
+}
+
 /// Deletes everything of one partner's tenant: its records and its batch history.
 pub fn reset_tenant(tx: &Tx, scope: Scope) -> Result<(), StoreError> {
     on_engine!(tx, reset_tenant(scope))
@@ -438,9 +488,13 @@ fn count_columns() -> Vec<String> {
 }
 
 /// The tables of a tenant's data, in an order they can be emptied in (claims and
-/// cancellations reference registrations; the history last).
+/// cancellations reference registrations; v3's motor-club registrations; the history last).
 fn tenant_tables() -> impl Iterator<Item = &'static str> {
     let (children, parents): (Vec<RecordKind>, Vec<RecordKind>) =
         RecordKind::ALL.into_iter().partition(|k| k.belongs_to_registration());
-    children.into_iter().chain(parents).map(table).chain(["batches"])
+    children
+        .into_iter()
+        .chain(parents)
+        .map(table)
+        .chain(["motor_club_registrations", "batches"])
 }

@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use warranty_gateway::config::{Config, DatabaseSettings, FileConfig, PartnerSettings, ServerSettings};
+use warranty_gateway::config::{Config, DatabaseSettings, FileConfig, PartnerSettings, ServerSettings, V3Settings};
 use warranty_gateway::startup::Application;
 
 pub use crate::common_postgres::PgDatabase;
@@ -22,6 +22,16 @@ pub const SECRET: &str = "test-secret-for-tirecompany-0123456789abcdef";
 pub const OTHER: &str = "othercompany";
 pub const OTHER_ID: i64 = 2002;
 pub const OTHER_SECRET: &str = "test-secret-for-othercompany-0123456789abcdef";
+
+/// The v3 audiences of the tests' server.
+pub const V3_AUDIENCE: &str = "https://warranty.example.com/api/v3";
+pub const V3_SANDBOX: &str = "https://sandbox.warranty.example.com/api/v3";
+/// The `iss` of tirecompany's and othercompany's v3 tokens (their keys: fixtures/v3/).
+pub const V3_ISSUER: &str = "6102b521f403f42ddcde7ae5";
+pub const OTHER_V3_ISSUER: &str = "othercompany-v3";
+/// tirecompany's v3 products and program.
+pub const V3_PRODUCTS: [&str; 2] = ["TPP-36", "YOUR-PRODUCT-ID"];
+pub const PROGRAM_ID: &str = "63e68996f4307525f7777c7e";
 
 pub struct TestApp {
     pub address: String,
@@ -42,14 +52,19 @@ pub fn server_settings() -> ServerSettings {
 }
 
 fn file_config(dir: &TempDir, postgres: Option<&PgDatabase>, server: ServerSettings) -> FileConfig {
-    let partner = |company: &str, partner_id, secret: &str, months, tz: Option<&str>| PartnerSettings {
+    let partner = |company: &str, partner_id, secret: &str, months, tz: Option<&str>, issuer: &str| PartnerSettings {
         company: company.into(),
         partner_id,
         secret: Some(secret.into()),
-        secret_env: None,
         plan_term_months: months,
         timezone: tz.map(Into::into),
+        v3_issuer: Some(issuer.into()),
+        v3_public_key_file: Some(v3_key_path(&format!("{company}.pub.pem"))),
+        ..PartnerSettings::default()
     };
+    let mut tirecompany = partner(COMPANY, PARTNER_ID, SECRET, 36, None, V3_ISSUER);
+    tirecompany.v3_products = Some(V3_PRODUCTS.map(String::from).to_vec());
+    tirecompany.program_id = Some(PROGRAM_ID.into());
     FileConfig {
         server,
         database: match postgres {
@@ -64,10 +79,58 @@ fn file_config(dir: &TempDir, postgres: Option<&PgDatabase>, server: ServerSetti
             },
         },
         partners: vec![
-            partner(COMPANY, PARTNER_ID, SECRET, 36, None),
-            partner(OTHER, OTHER_ID, OTHER_SECRET, 12, Some("America/Denver")),
+            tirecompany,
+            partner(
+                OTHER,
+                OTHER_ID,
+                OTHER_SECRET,
+                12,
+                Some("America/Denver"),
+                OTHER_V3_ISSUER,
+            ),
         ],
+        v3: Some(V3Settings {
+            audience: V3_AUDIENCE.into(),
+            sandbox_audience: V3_SANDBOX.into(),
+        }),
     }
+}
+
+/// A test key of fixtures/v3/.
+pub fn v3_key_path(name: &str) -> PathBuf {
+    PathBuf::from(format!("{}/fixtures/v3/{name}", env!("CARGO_MANIFEST_DIR")))
+}
+
+/// An ES256 token with these claims, signed with a key of fixtures/v3/ (`tirecompany.key.pem`).
+pub fn sign_v3(key: &str, claims: Value) -> String {
+    let pem = std::fs::read(v3_key_path(key)).unwrap();
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::ES256),
+        &claims,
+        &EncodingKey::from_ec_pem(&pem).unwrap(),
+    )
+    .unwrap()
+}
+
+/// The claims of a valid v3 token: for `aud`, issued now, for an hour.
+pub fn v3_claims(iss: &str, aud: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({"iss": iss, "aud": aud, "iat": now, "exp": now + 3600})
+}
+
+/// A valid v3 token of tirecompany for live data.
+pub fn v3_token() -> String {
+    sign_v3("tirecompany.key.pem", v3_claims(V3_ISSUER, V3_AUDIENCE))
+}
+
+/// A valid v3 token of tirecompany for its sandbox (its test tenant).
+pub fn v3_sandbox_token() -> String {
+    sign_v3("tirecompany.key.pem", v3_claims(V3_ISSUER, V3_SANDBOX))
+}
+
+/// A valid v3 token of othercompany for live data.
+pub fn other_v3_token() -> String {
+    sign_v3("othercompany.key.pem", v3_claims(OTHER_V3_ISSUER, V3_AUDIENCE))
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -205,6 +268,38 @@ impl TestApp {
             token()
         };
         json_of(self.get_raw(company, &token, query).await).await
+    }
+
+    /// A v3 URL: `path` under /api/v3.
+    pub fn v3_url(&self, path: &str) -> String {
+        format!("{}/api/v3{path}", self.address)
+    }
+
+    /// POSTs a JSON body to a v3 path with a token.
+    pub async fn v3_post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .post(self.v3_url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("the request is sent");
+        json_of(res).await
+    }
+
+    /// GETs a v3 path with a token.
+    pub async fn v3_get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        json_of(
+            self.client
+                .get(self.v3_url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     /// GET `/batches/{id}` of a company, with tirecompany's token.

@@ -16,4 +16,5 @@ mod openapi;
 mod samples;
 mod slow_clients;
 mod upgrade;
+mod v3;
 mod validation;

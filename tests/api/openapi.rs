@@ -198,3 +198,44 @@ async fn the_servers_answers_validate() {
         .1;
     assert_valid(&doc, "Health", &health);
 }
+
+#[tokio::test]
+async fn the_v3_answers_validate() {
+    let doc = document();
+    let app = spawn_app().await;
+    let docs_example: Value = json!({
+        "product_id": "YOUR-PRODUCT-ID", "invoiceNumber": "001-20345", "storeNumber": "S1",
+        "enrollDate": "2021-08-01T13:08:00.000Z",
+        "customer": {"name": "John Doe", "email": "john.doe@example.com"},
+        "vehicle": {"year": 2021, "make": "Tesla", "model": "Model 3"},
+        "tires": [{"make": "BRIDGESTONE", "model": "TURANZA ER33", "size": "235/45R18", "retailPrice": 334.31}]
+    });
+    assert_valid(&doc, "V3NewTireProtection", &docs_example);
+    let path = "/tire-protection/registrations";
+    let (status, created) = app.v3_post(path, &v3_token(), &docs_example).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_valid(&doc, "V3Created", &created);
+    app.post(
+        COMPANY,
+        &json!({"Claims": [claim("S1", "001-20345", "R1", 1, "2021-09-01")]}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let (_, one) = app.v3_get(&format!("{path}/{id}"), &v3_token()).await;
+    assert_eq!(one["claims"].as_array().map(Vec::len), Some(1));
+    assert_valid(&doc, "V3TireProtectionWithClaims", &one);
+    let (_, meta) = app.v3_get(&format!("{path}/{id}/metadata"), &v3_token()).await;
+    assert_valid(&doc, "V3Metadata", &meta);
+    let (_, page) = app.v3_get(path, &v3_token()).await;
+    assert_valid(&doc, "V3TireProtectionPage", &page);
+    for (status, refused) in [
+        app.v3_post(path, &v3_token(), &json!({"tires": [{}]})).await,
+        app.v3_post(path, &token(), &docs_example).await,
+        app.v3_get(&format!("{path}/{id}0"), &v3_token()).await,
+        app.v3_post(path, &v3_token(), &docs_example).await,
+    ] {
+        assert!(status.is_client_error(), "{status}");
+        assert_valid(&doc, "V3Error", &refused);
+    }
+    assert!(!schema(&doc, "V3TireProtection").is_valid(&json!({"_id": "x"})));
+}

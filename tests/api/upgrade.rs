@@ -79,5 +79,28 @@ async fn a_database_made_by_the_build_before_migrations_is_upgraded_in_place() {
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(versions, [1, 2, 3, 4]);
+    // Its registrations got their v3 ids in the migration, each its own, and read through v3.
+    let (stored, ids, without): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT count(*), count(DISTINCT v3_id), count(*) - count(v3_id) FROM registrations",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert!(stored > 0);
+    assert_eq!((ids, without), (stored, 0));
+    let id: String = conn
+        .query_row(
+            "SELECT v3_id FROM registrations WHERE partner_id = ?1 AND tenant = 'live' AND shop_id = 'S1' \
+             AND invoice_number = 'I3'",
+            [PARTNER_ID],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let (status, got) = app
+        .v3_get(&format!("/tire-protection/registrations/{id}/metadata"), &v3_token())
+        .await;
+    assert_eq!(status.as_u16(), 200, "{got}");
+    assert_eq!(got["claimedTiresCount"], 2);
 }

@@ -161,3 +161,102 @@ async fn log_lines_can_be_json_for_log_shippers() {
     );
     assert!(posted["spans"].to_string().contains("request_id"), "{posted}");
 }
+
+/// `keygen` makes a partner's key pair; `token --v3` signs with its private key a token the
+/// server, configured with its public key, accepts for live data or (`--sandbox`) the test
+/// tenant.
+#[tokio::test]
+async fn keygen_and_token_v3_make_a_partner_ready_for_v3() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let out = Command::new(BIN).args(["keygen", "--out"]).arg(&keys).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let private = std::fs::read_to_string(keys.join("private.pem")).unwrap();
+    assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(keys.join("private.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the private key is its owner's only");
+    }
+    // An existing key is never overwritten.
+    let again = Command::new(BIN).args(["keygen", "--out"]).arg(&keys).output().unwrap();
+    assert!(!again.status.success());
+    assert_eq!(std::fs::read_to_string(keys.join("private.pem")).unwrap(), private);
+
+    let config = write_config(dir.path());
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("v3_issuer = \"tc-issuer\"\nv3_public_key_file = \"keys/public.pem\"\n");
+    text.push_str(
+        "\n[v3]\naudience = \"https://gw.example/api/v3\"\nsandbox_audience = \"https://sandbox.gw.example/api/v3\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config").arg(&config);
+    let server = Server::start(cmd);
+
+    let token = |extra: &[&str]| {
+        let mut args = vec!["token", "--v3", "--company", "tirecompany", "--key"];
+        let key = keys.join("private.pem");
+        args.push(key.to_str().unwrap());
+        args.extend_from_slice(extra);
+        let (code, out, err) = run_cli(&args, &config);
+        assert_eq!(code, 0, "{err}");
+        out.trim().to_owned()
+    };
+    let client = reqwest::Client::new();
+    let body = json!({
+        "product_id": "TPP-36", "invoiceNumber": "001-20345", "enrollDate": "2021-08-01T13:08:00.000Z",
+        "customer": {"name": "John Doe"},
+        "tires": [{"make": "BRIDGESTONE", "model": "TURANZA ER33", "size": "235/45R18", "retailPrice": 334.31}]
+    });
+    let url = server.url("/api/v3/tire-protection/registrations");
+    let res = client
+        .post(&url)
+        .bearer_auth(token(&[]))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let sandbox = token(&["--sandbox", "--expires-in-minutes", "5"]);
+    let page: serde_json::Value = client
+        .get(&url)
+        .bearer_auth(&sandbox)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["totalRecordCount"], 0, "the sandbox is the test tenant");
+    let page: serde_json::Value = client
+        .get(&url)
+        .bearer_auth(token(&[]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["totalRecordCount"], 1);
+    // More than 24 hours is refused before any token is made.
+    let (code, _, err) = run_cli(
+        &[
+            "token",
+            "--v3",
+            "--company",
+            "tirecompany",
+            "--key",
+            "k.pem",
+            "--expires-in-minutes",
+            "1441",
+        ],
+        &config,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("1441"), "{err}");
+}

@@ -12,7 +12,7 @@ fn migrate_applies_each_migration_once() {
     let (code, out, err) = run_cli(&["migrate"], &config);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("applied V1__records"), "{out}");
-    assert!(out.contains("applied V3__health_probe"), "{out}");
+    assert!(out.contains("applied V4__v3_api"), "{out}");
     assert!(db_path(dir.path()).exists());
     let (code, out, err) = run_cli(&["migrate"], &config);
     assert_eq!(code, 0, "{err}");
@@ -29,14 +29,14 @@ fn a_database_migrated_by_a_newer_build_is_refused() {
         .unwrap()
         .execute(
             "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
-             VALUES (4, 'from_a_newer_build', '2030-01-01T00:00:00Z', '1')",
+             VALUES (99, 'from_a_newer_build', '2030-01-01T00:00:00Z', '1')",
             [],
         )
         .unwrap();
     let (code, _, err) = run_cli(&["migrate"], &config);
     assert_eq!(code, 2);
     assert!(
-        err.contains("newer warranty-gateway") && err.contains("V4__from_a_newer_build"),
+        err.contains("newer warranty-gateway") && err.contains("V99__from_a_newer_build"),
         "{err}"
     );
     let (code, _, err) = run_cli(&["serve"], &config);
@@ -85,12 +85,12 @@ fn migrate_prepares_a_postgres_database() {
     };
     let first = migrate();
     assert!(
-        first.contains("applied V1__records") && first.contains("applied V3__health_probe"),
+        first.contains("applied V1__records") && first.contains("applied V4__v3_api"),
         "{first}"
     );
     // The URL's user and password are not printed.
     assert!(
-        first.contains(&format!("postgres://127.0.0.1/{name} is at V3")),
+        first.contains(&format!("postgres://127.0.0.1/{name} is at V4")),
         "{first}"
     );
     assert!(migrate().contains("nothing to do"));
@@ -105,7 +105,7 @@ fn migrate_prepares_a_postgres_database() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(tables, 8, "seven of ours and refinery's history");
+    assert_eq!(tables, 9, "eight of ours and refinery's history");
     client
         .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .unwrap();

@@ -354,7 +354,7 @@ pub(crate) fn registration_usage(
 }
 
 /// Reads a stored record: its columns in declaration order.
-fn from_row<T: Record>(row: &Row) -> Result<T, StoreError> {
+pub(crate) fn from_row<T: Record>(row: &Row) -> Result<T, StoreError> {
     let values = T::FIELDS
         .iter()
         .enumerate()

@@ -5,6 +5,7 @@
 
 mod batches;
 mod records;
+mod v3;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
@@ -14,6 +15,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub(super) use batches::*;
 pub(super) use records::*;
+pub(super) use v3::*;
 
 use super::{Applied, StoreError, StoreFailure, Tx, run_migrations};
 /// Before migrations, the schema version was `PRAGMA user_version` (1 to 3); the migrations

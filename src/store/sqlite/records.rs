@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, Type, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
+use super::v3::NEW_V3_ID;
 use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
 use crate::records::{OwnedValue, Record, RecordKind, Value};
 use crate::scope::Scope;
@@ -27,7 +28,7 @@ pub(crate) fn get_date(row: &Row, idx: usize) -> rusqlite::Result<DateTime<Utc>>
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }
 
-fn get_opt_date(row: &Row, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+pub(crate) fn get_opt_date(row: &Row, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
     match row.get_ref(idx)? {
         rusqlite::types::ValueRef::Null => Ok(None),
         _ => get_date(row, idx).map(Some),
@@ -67,9 +68,14 @@ fn statements(kind: RecordKind) -> Statements {
     let placeholders: Vec<String> = all.iter().map(|c| param(c)).collect();
     let changing: Vec<&str> = all.iter().copied().filter(|c| !key.iter().any(|k| k == c)).collect();
     let table = table(kind);
+    // A registration gets its v3 id as it is first stored, whichever API wrote it.
+    let (v3_id, new_v3_id) = match kind {
+        RecordKind::Registrations => (", v3_id".to_owned(), format!(", {NEW_V3_ID}")),
+        _ => (String::new(), String::new()),
+    };
     let insert = format!(
-        "INSERT INTO {table} (partner_id, tenant, {cols}, created_at, updated_at, revision) \
-         VALUES (?1, ?2, {vals}, ?{now}, ?{now}, 1) \
+        "INSERT INTO {table} (partner_id, tenant, {cols}, created_at, updated_at, revision{v3_id}) \
+         VALUES (?1, ?2, {vals}, ?{now}, ?{now}, 1{new_v3_id}) \
          ON CONFLICT (partner_id, tenant, {key}) DO NOTHING",
         cols = all.join(", "),
         vals = placeholders.join(", "),
@@ -244,7 +250,7 @@ fn cancellation_from_row(row: &Row, first: usize) -> rusqlite::Result<Cancellati
 }
 
 /// Reads a stored record: its columns in declaration order.
-fn from_row<T: Record>(row: &Row) -> rusqlite::Result<T> {
+pub(crate) fn from_row<T: Record>(row: &Row) -> rusqlite::Result<T> {
     let values = T::FIELDS
         .iter()
         .enumerate()
@@ -350,6 +356,9 @@ mod tests {
                 .unwrap();
             let mut declared = columns(kind);
             declared.extend(["id", "partner_id", "tenant", "created_at", "updated_at", "revision"].map(String::from));
+            if kind == RecordKind::Registrations {
+                declared.extend(["v3_id", "product_id", "customer_email", "v3_tires"].map(String::from));
+            }
             if kind.belongs_to_registration() {
                 declared.push("registration_id".into());
             }

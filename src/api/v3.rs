@@ -1,0 +1,163 @@
+//! The v3 resource API's handlers (under `/api/v3`): authenticate with ES256, read the
+//! request, call `crate::v3` on a blocking thread, answer in v3's shapes.
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde_json::json;
+
+use super::errors::V3ApiError;
+use super::{ApiError, AppState, blocking, get_or_head};
+use crate::auth::{self, Caller};
+use crate::v3::{self, PageRequest};
+
+/// Where the v3 API is served.
+pub const PREFIX: &str = "/api/v3";
+
+/// The largest v3 body: one registration (a v2 batch may be far larger).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A caller a v3 token authenticated: the partner its `iss` names, the tenant its `aud` names.
+pub struct V3Caller(Caller);
+
+impl FromRequest for V3Caller {
+    type Error = V3ApiError;
+    type Future = Ready<Result<V3Caller, V3ApiError>>;
+
+    /// Authenticates before anything of the request is read.
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .expect("AppState is registered by startup");
+        let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+        ready(
+            auth::authenticate_v3(&state.partners, state.v3.as_deref(), header)
+                .map(V3Caller)
+                .map_err(V3ApiError::from),
+        )
+    }
+}
+
+/// What each v3 resource allows.
+const REGISTRATIONS: &str = "GET, HEAD, POST";
+const ONE: &str = "GET, HEAD";
+
+/// The v3 routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let resource = |path: &str, allow: &'static str| {
+        web::resource(path).default_service(web::to(move || async move {
+            Err::<HttpResponse, _>(V3ApiError::MethodNotAllowed(allow))
+        }))
+    };
+    cfg.service(
+        web::scope(PREFIX)
+            .service(
+                resource("/tire-protection/registrations", REGISTRATIONS)
+                    .route(get_or_head().to(list_tire_protection))
+                    .route(web::post().to(create_tire_protection)),
+            )
+            .service(resource("/tire-protection/registrations/{id}", ONE).route(get_or_head().to(get_tire_protection)))
+            .service(
+                resource("/tire-protection/registrations/{id}/metadata", ONE)
+                    .route(get_or_head().to(tire_protection_metadata)),
+            )
+            .default_service(web::to(|req: HttpRequest| async move {
+                Err::<HttpResponse, _>(V3ApiError::from(ApiError::NotFound(req.path().to_owned())))
+            })),
+    );
+}
+
+/// POST and PATCH take JSON only (415 otherwise), as v3's docs say.
+fn require_json(req: &HttpRequest) -> Result<(), V3ApiError> {
+    let json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if json { Ok(()) } else { Err(V3ApiError::NotJsonContent) }
+}
+
+/// POST /api/v3/tire-protection/registrations: 201 with the new id and its Location.
+#[tracing::instrument(name = "v3_create", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str()))]
+async fn create_tire_protection(
+    caller: V3Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    require_json(&req)?;
+    let limit = MAX_BODY_BYTES.min(state.max_body_bytes);
+    let body = super::ingest::read_body(&req, payload, limit, state.body_timeout).await?;
+    let (store, partner, scope) = (
+        Arc::clone(&state.store),
+        Arc::clone(&caller.0.partner),
+        caller.0.scope(),
+    );
+    let id = blocking("registering through v3", move || {
+        Ok::<_, ApiError>(v3::create_tire_protection(&store, &partner, scope, &body, Utc::now()))
+    })
+    .await??;
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, format!("{PREFIX}/tire-protection/registrations/{id}")))
+        .json(json!({ "id": id })))
+}
+
+/// GET /api/v3/tire-protection/registrations/{id}
+async fn get_tire_protection(
+    caller: V3Caller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    let (store, partner, scope) = (
+        Arc::clone(&state.store),
+        Arc::clone(&caller.0.partner),
+        caller.0.scope(),
+    );
+    let found = blocking("reading a v3 registration", move || {
+        Ok::<_, ApiError>(v3::tire_protection(&store, &partner, scope, &id))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// GET /api/v3/tire-protection/registrations/{id}/metadata
+async fn tire_protection_metadata(
+    caller: V3Caller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    let (store, partner, scope) = (
+        Arc::clone(&state.store),
+        Arc::clone(&caller.0.partner),
+        caller.0.scope(),
+    );
+    let found = blocking("reading a v3 registration's metadata", move || {
+        Ok::<_, ApiError>(v3::tire_protection_metadata(&store, &partner, scope, &id, Utc::now()))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// GET /api/v3/tire-protection/registrations?page=&pageSize=&invoiceNumber=&storeNumber=
+async fn list_tire_protection(
+    caller: V3Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    let request = PageRequest::parse(req.query_string(), &["invoiceNumber", "storeNumber"])?;
+    let (store, partner, scope) = (
+        Arc::clone(&state.store),
+        Arc::clone(&caller.0.partner),
+        caller.0.scope(),
+    );
+    let page = blocking("listing v3 registrations", move || {
+        Ok::<_, ApiError>(v3::tire_protection_page(&store, &partner, scope, &request))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(page))
+}

@@ -1,0 +1,324 @@
+//! v3 request bodies: JSON objects, checked field by field into typed values. Every error is
+//! collected with its field's path (`tires[2].size`, indexes from 0), so a 400 lists them all.
+//! Unknown fields are ignored.
+
+use chrono::{DateTime, Datelike, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use validator::ValidateEmail;
+
+use crate::records::Cents;
+use crate::wire::parse_money;
+
+/// One field's error, as a v3 400 lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The errors of one body, in the order its fields were checked.
+#[derive(Debug, Default)]
+pub struct Errors(Vec<FieldError>);
+
+impl Errors {
+    pub fn push(&mut self, field: &str, code: &'static str, rule: impl std::fmt::Display) {
+        self.0.push(FieldError {
+            field: field.to_owned(),
+            code,
+            message: format!("{field} {rule}"),
+        });
+    }
+
+    /// `value` when nothing was wrong, else every error.
+    pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<FieldError>> {
+        if self.0.is_empty() { Ok(value()) } else { Err(self.0) }
+    }
+}
+
+/// `path.name`, or `name` at the top.
+fn path(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// The fields of one JSON object, read with their paths.
+pub struct Fields<'v> {
+    object: Option<&'v Map<String, Value>>,
+    prefix: String,
+}
+
+/// Years a v3 date or vehicle year may have.
+const YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
+
+impl<'v> Fields<'v> {
+    /// The top of a body: an object, or one error saying it must be.
+    pub fn top(body: &'v Value, errors: &mut Errors) -> Fields<'v> {
+        let object = body.as_object();
+        if object.is_none() {
+            errors.push("body", "invalid_type", "must be a JSON object");
+        }
+        Fields {
+            object,
+            prefix: String::new(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&'v Value> {
+        self.object?.get(name).filter(|v| !v.is_null())
+    }
+
+    /// Whether the body was an object at all (else its fields are not reported one by one).
+    fn present(&self) -> bool {
+        self.object.is_some()
+    }
+
+    /// A nested object (`customer`): its fields, or an error when it is required and missing or
+    /// is not an object.
+    pub fn object(&self, name: &str, required: bool, errors: &mut Errors) -> Option<Fields<'v>> {
+        let field = path(&self.prefix, name);
+        match self.get(name) {
+            None => {
+                if required && self.present() {
+                    errors.push(&field, "required", "is required");
+                }
+                None
+            }
+            Some(Value::Object(o)) => Some(Fields {
+                object: Some(o),
+                prefix: field,
+            }),
+            Some(_) => {
+                errors.push(&field, "invalid_type", "must be an object");
+                None
+            }
+        }
+    }
+
+    /// An array of objects (`tires`) holding `min` to `max` items: each item's fields.
+    pub fn objects(&self, name: &str, min: usize, max: usize, errors: &mut Errors) -> Vec<Fields<'v>> {
+        let field = path(&self.prefix, name);
+        let items = match self.get(name) {
+            None if self.present() => {
+                errors.push(&field, "required", format!("is required: {min} to {max} items"));
+                return Vec::new();
+            }
+            None => return Vec::new(),
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                errors.push(&field, "invalid_type", "must be an array");
+                return Vec::new();
+            }
+        };
+        if items.len() < min || items.len() > max {
+            errors.push(
+                &field,
+                "invalid_count",
+                format!("must have {min} to {max} items, got {}", items.len()),
+            );
+        }
+        items
+            .iter()
+            .take(max)
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let at = format!("{field}[{i}]");
+                match item {
+                    Value::Object(o) => Some(Fields {
+                        object: Some(o),
+                        prefix: at,
+                    }),
+                    _ => {
+                        errors.push(&at, "invalid_type", "must be an object");
+                        None
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// A string of 1 to `max` characters (surrounding spaces trimmed); `None` when absent (an
+    /// error if `required`) or wrong.
+    pub fn text(&self, name: &str, max: usize, required: bool, errors: &mut Errors) -> Option<String> {
+        let field = path(&self.prefix, name);
+        let text = match self.get(name) {
+            None => None,
+            Some(Value::String(s)) => Some(s.trim()).filter(|s| !s.is_empty()),
+            Some(_) => {
+                errors.push(&field, "invalid_type", "must be a string");
+                return None;
+            }
+        };
+        let Some(text) = text else {
+            if required && self.present() {
+                errors.push(&field, "required", "is required");
+            }
+            return None;
+        };
+        let chars = text.chars().count();
+        if chars > max {
+            errors.push(
+                &field,
+                "too_long",
+                format!("must be at most {max} characters, got {chars}"),
+            );
+            return None;
+        }
+        Some(text.to_owned())
+    }
+
+    /// An ISO 8601 date and time in extended format with its zone (`2021-08-01T13:08:00.000Z`),
+    /// in the years 1900 to 2999.
+    pub fn date(&self, name: &str, required: bool, errors: &mut Errors) -> Option<DateTime<Utc>> {
+        let field = path(&self.prefix, name);
+        let text = self.text(name, 64, required, errors)?;
+        let Ok(date) = DateTime::parse_from_rfc3339(&text) else {
+            errors.push(
+                &field,
+                "invalid_date",
+                format!(
+                    "must be an ISO 8601 date and time with its zone, such as 2021-08-01T13:08:00.000Z; got {}",
+                    crate::wire::echo(&text)
+                ),
+            );
+            return None;
+        };
+        let date = date.with_timezone(&Utc);
+        if !YEARS.contains(&date.year()) {
+            errors.push(&field, "out_of_range", "must be in the years 1900 to 2999");
+            return None;
+        }
+        Some(date)
+    }
+
+    /// A whole number from 1900 to 2999.
+    pub fn year(&self, name: &str, errors: &mut Errors) -> Option<i32> {
+        let field = path(&self.prefix, name);
+        let value = self.get(name)?;
+        match value.as_i64() {
+            Some(y) if (1900..=2999).contains(&y) => Some(y as i32),
+            Some(_) => {
+                errors.push(&field, "out_of_range", "must be from 1900 to 2999");
+                None
+            }
+            None => {
+                errors.push(&field, "invalid_type", "must be a whole number (a year, such as 2021)");
+                None
+            }
+        }
+    }
+
+    /// Money: a JSON number, 0 or more, exact to the cent.
+    pub fn money(&self, name: &str, errors: &mut Errors) -> Option<Cents> {
+        let field = path(&self.prefix, name);
+        let Some(value) = self.get(name) else {
+            if self.present() {
+                errors.push(&field, "required", "is required");
+            }
+            return None;
+        };
+        if !value.is_number() {
+            errors.push(&field, "invalid_type", "must be a number (an amount such as 334.31)");
+            return None;
+        }
+        let raw = serde_json::value::to_raw_value(value).ok()?;
+        match parse_money(&raw) {
+            Ok(money) => money.map(|m| m.cents),
+            Err(e) => {
+                errors.push(&field, e.code, &e.message);
+                None
+            }
+        }
+    }
+
+    /// An email address, at most 254 characters.
+    pub fn email(&self, name: &str, errors: &mut Errors) -> Option<String> {
+        let field = path(&self.prefix, name);
+        let email = self.text(name, 254, false, errors)?;
+        if !email.validate_email() {
+            errors.push(
+                &field,
+                "invalid_email",
+                format!("must be an email address, got {}", crate::wire::echo(&email)),
+            );
+            return None;
+        }
+        Some(email)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(body: Value, read: impl FnOnce(&Fields, &mut Errors)) -> Vec<(String, &'static str)> {
+        let mut errors = Errors::default();
+        let fields = Fields::top(&body, &mut errors);
+        read(&fields, &mut errors);
+        errors.0.into_iter().map(|e| (e.field, e.code)).collect()
+    }
+
+    #[test]
+    fn every_error_is_named_by_its_path() {
+        let errors = check(
+            json!({"customer": {"name": ""}, "tires": [{"size": "x"}, 3, {"make": 1}]}),
+            |f, errors| {
+                let customer = f.object("customer", true, errors).unwrap();
+                customer.text("name", 100, true, errors);
+                for tire in f.objects("tires", 1, 6, errors) {
+                    tire.text("make", 50, true, errors);
+                }
+            },
+        );
+        assert_eq!(
+            errors,
+            vec![
+                ("customer.name".into(), "required"),
+                ("tires[1]".into(), "invalid_type"),
+                ("tires[0].make".into(), "required"),
+                ("tires[2].make".into(), "invalid_type"),
+            ]
+        );
+    }
+
+    #[test]
+    fn dates_need_their_zone_and_a_year_from_1900() {
+        let date = |v: &str| {
+            let mut errors = Errors::default();
+            let body = json!({ "d": v });
+            let d = Fields::top(&body, &mut errors).date("d", true, &mut errors);
+            (d.map(|d| d.to_rfc3339()), errors.0.first().map(|e| e.code))
+        };
+        assert_eq!(
+            date("2021-08-01T13:08:00.000Z").0.as_deref(),
+            Some("2021-08-01T13:08:00+00:00")
+        );
+        assert_eq!(
+            date("2021-08-01T07:08:00-06:00").0.as_deref(),
+            Some("2021-08-01T13:08:00+00:00")
+        );
+        assert_eq!(date("2021-08-01T13:08:00").1, Some("invalid_date"));
+        assert_eq!(date("2021-08-01").1, Some("invalid_date"));
+        assert_eq!(date("1899-12-31T00:00:00Z").1, Some("out_of_range"));
+    }
+
+    #[test]
+    fn money_is_exact_to_the_cent() {
+        let money = |v: Value| {
+            let mut errors = Errors::default();
+            let body = json!({ "m": v });
+            let m = Fields::top(&body, &mut errors).money("m", &mut errors);
+            (m, errors.0.first().map(|e| e.code))
+        };
+        assert_eq!(money(json!(334.31)), (Some(33431), None));
+        assert_eq!(money(json!(0)), (Some(0), None));
+        assert_eq!(money(json!(1.005)).1, Some("too_many_decimals"));
+        assert_eq!(money(json!(-1)).1, Some("negative"));
+        assert_eq!(money(json!("334.31")).1, Some("invalid_type"));
+    }
+}

@@ -1,0 +1,300 @@
+//! The v3 resource API's services, over the same store as v2 (DESIGN.md, "The v3 resource
+//! API"): one registration per call, found by its 24-hex id. Nothing here knows HTTP; the
+//! handlers (`api::v3`) authenticate, read the request and call these.
+
+pub mod decode;
+pub mod tire_protection;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use crate::config::{Partner, V3Partner};
+use crate::records::{Action, Claim};
+use crate::scope::Scope;
+use crate::status::registration_status;
+use crate::store::{self, Lookup, Stamp, Store, StoreError, StoreFailure, V3Filter};
+use decode::{Errors, FieldError, Fields};
+use tire_protection::{ClaimView, Metadata, TireProtection};
+
+/// Why a v3 call was refused (besides authentication).
+#[derive(Debug, thiserror::Error)]
+pub enum V3Error {
+    /// Fields that break their rules: every one.
+    #[error("the {what} has {} invalid field{}", .errors.len(), if .errors.len() == 1 { "" } else { "s" })]
+    Invalid {
+        what: &'static str,
+        errors: Vec<FieldError>,
+    },
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    #[error("no {0} with this id (for this partner and tenant)")]
+    NotFound(&'static str),
+    /// What the request asks cannot be done to the registration as it is.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl StoreFailure for V3Error {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            V3Error::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// v3's dates: UTC with milliseconds, `2021-08-01T13:08:00.000Z`.
+pub fn format_v3_date(d: &DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn v3_date<S: Serializer>(d: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_v3_date(d))
+}
+
+fn v3_opt_date<S: Serializer>(d: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => v3_date(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// The partner's v3 keys; the handlers only call here for a caller v3 authenticated.
+fn keys(partner: &Partner) -> &V3Partner {
+    partner
+        .v3
+        .as_ref()
+        .expect("a caller authenticated by v3 is a partner with v3 keys")
+}
+
+/// A body as JSON: what is not is a 400 naming the line and column.
+fn parse_body(body: &[u8]) -> Result<Value, V3Error> {
+    serde_json::from_slice(body).map_err(|e| V3Error::NotJson(e.to_string()))
+}
+
+/// `product_id`: required, and one of the partner's `v3_products` when it has a list.
+fn product_id(f: &Fields, keys: &V3Partner, errors: &mut Errors) -> Option<String> {
+    let product = f.text("product_id", 100, true, errors)?;
+    match &keys.products {
+        Some(allowed) if !allowed.contains(&product) => {
+            errors.push(
+                "product_id",
+                "not_allowed",
+                format!(
+                    "must be one of your products ({}), got {}",
+                    allowed.join(", "),
+                    crate::wire::echo(&product)
+                ),
+            );
+            None
+        }
+        _ => Some(product),
+    }
+}
+
+/// POST /tire-protection/registrations: stores a new registration (a v2 Registration with
+/// what only v3 has) and answers its id. A (storeNumber, invoiceNumber) the tenant already has
+/// is a conflict: POST never updates.
+#[tracing::instrument(name = "v3_create_tire_protection", skip_all, fields(partner = %partner.company))]
+pub fn create_tire_protection(
+    store: &Store,
+    partner: &Partner,
+    scope: Scope,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<String, V3Error> {
+    let new = tire_protection::decode(&parse_body(body)?, keys(partner)).map_err(|errors| V3Error::Invalid {
+        what: "registration",
+        errors,
+    })?;
+    let registration = new.registration();
+    let extras = new.extras();
+    let stamp = Stamp::of(&now);
+    store.write(|tx| {
+        let written = store::upsert_all(tx, scope, &[(None, &registration)], &stamp)?;
+        match written.first() {
+            Some(w) if w.action == Action::Inserted => {
+                let id = w.id.expect("an inserted row names its id");
+                Ok(store::set_v3_extras(tx, id, &extras)?)
+            }
+            // Rolled back: the stored registration is left as it was.
+            _ => Err(V3Error::Conflict(format!(
+                "a registration with storeNumber {:?} and invoiceNumber {:?} already exists; \
+                 POST creates only (cancel it with PATCH, or read it with GET)",
+                registration.shop_id, registration.invoice_number
+            ))),
+        }
+    })
+}
+
+/// GET /tire-protection/registrations/{id}: the registration with the claims filed against it.
+pub fn tire_protection(store: &Store, partner: &Partner, scope: Scope, id: &str) -> Result<TireProtection, V3Error> {
+    let program_id = keys(partner).program_id.as_deref();
+    let found = store.read(|tx| {
+        let Some(stored) = store::v3_registration(tx, scope, id)? else {
+            return Ok(None);
+        };
+        let key = Lookup {
+            shop_id: stored.registration.shop_id.clone(),
+            invoice_number: stored.registration.invoice_number.clone(),
+            org_id: None,
+        };
+        let claims: Vec<Claim> = store::find(tx, scope, &key)?;
+        let mut view = tire_protection::view(stored, program_id);
+        view.claims = Some(claims.iter().map(ClaimView::from).collect());
+        Ok(Some(view))
+    })?;
+    found.ok_or(V3Error::NotFound("registration"))
+}
+
+/// GET /tire-protection/registrations/{id}/metadata: registrationstatus in v3's words.
+pub fn tire_protection_metadata(
+    store: &Store,
+    partner: &Partner,
+    scope: Scope,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Metadata, V3Error> {
+    let usage = store.read(|tx| {
+        let Some(stored) = store::v3_registration(tx, scope, id)? else {
+            return Ok(None);
+        };
+        let r = &stored.registration;
+        store::registration_usage(tx, scope, &r.shop_id, &r.invoice_number, None)
+    })?;
+    let usage = usage.ok_or(V3Error::NotFound("registration"))?;
+    let status = registration_status(&usage, partner.partner_id, partner.plan(), now);
+    Ok(Metadata::from(&status))
+}
+
+/// One page of a list, as v3 answers it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub results: Vec<T>,
+    pub total_record_count: u64,
+    pub page: u32,
+    pub page_size: u32,
+    pub total_pages: u64,
+}
+
+/// What a list asks for: a page (from 1) of a size, and the filter.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub page: u32,
+    pub page_size: u32,
+    pub filter: V3Filter,
+}
+
+/// Page sizes a list takes.
+pub const PAGE_SIZES: std::ops::RangeInclusive<u32> = 1..=1000;
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+impl PageRequest {
+    /// From a query string: `page` (1), `pageSize` (100; 1 to 1000), `invoiceNumber` and, where
+    /// `filters` names it, `storeNumber`. Other parameters are ignored.
+    pub fn parse(query: &str, filters: &[&str]) -> Result<PageRequest, V3Error> {
+        let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+        let get = |name: &str| {
+            params
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.trim())
+                .filter(|v| !v.is_empty())
+        };
+        let mut errors = Errors::default();
+        let mut number = |name: &str, default: u32, range: std::ops::RangeInclusive<u32>| match get(name) {
+            None => default,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if range.contains(&n) => n,
+                _ => {
+                    let rule = match range.end() {
+                        &u32::MAX => format!("must be a whole number from {}", range.start()),
+                        end => format!("must be a whole number from {} to {end}", range.start()),
+                    };
+                    errors.push(name, "invalid_number", format!("{rule}, got {}", crate::wire::echo(v)));
+                    default
+                }
+            },
+        };
+        let page = number("page", 1, 1..=u32::MAX);
+        let page_size = number("pageSize", DEFAULT_PAGE_SIZE, PAGE_SIZES);
+        let filter = V3Filter {
+            invoice_number: filters
+                .contains(&"invoiceNumber")
+                .then(|| get("invoiceNumber").map(str::to_owned))
+                .flatten(),
+            store_number: filters
+                .contains(&"storeNumber")
+                .then(|| get("storeNumber").map(str::to_owned))
+                .flatten(),
+        };
+        errors
+            .into_result(|| PageRequest {
+                page,
+                page_size,
+                filter,
+            })
+            .map_err(|errors| V3Error::Invalid {
+                what: "request",
+                errors,
+            })
+    }
+}
+
+/// GET /tire-protection/registrations: a page of the tenant's registrations, oldest first.
+pub fn tire_protection_page(
+    store: &Store,
+    partner: &Partner,
+    scope: Scope,
+    request: &PageRequest,
+) -> Result<Page<TireProtection>, V3Error> {
+    let program_id = keys(partner).program_id.as_deref();
+    let (total, found) =
+        store.read(|tx| store::v3_registrations(tx, scope, &request.filter, request.page, request.page_size))?;
+    Ok(Page {
+        results: found
+            .into_iter()
+            .map(|r| tire_protection::view(r, program_id))
+            .collect(),
+        total_record_count: total,
+        page: request.page,
+        page_size: request.page_size,
+        total_pages: total.div_ceil(u64::from(request.page_size)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_request_has_defaults_and_bounds() {
+        let r = PageRequest::parse("", &["invoiceNumber", "storeNumber"]).unwrap();
+        assert_eq!((r.page, r.page_size), (1, DEFAULT_PAGE_SIZE));
+        let r = PageRequest::parse(
+            "page=3&pageSize=1000&invoiceNumber=A1&storeNumber=S",
+            &["invoiceNumber"],
+        )
+        .unwrap();
+        assert_eq!((r.page, r.page_size), (3, 1000));
+        assert_eq!(r.filter.invoice_number.as_deref(), Some("A1"));
+        assert_eq!(r.filter.store_number, None, "not a filter of this list");
+        let Err(V3Error::Invalid { errors, .. }) = PageRequest::parse("page=0&pageSize=1001", &[]) else {
+            panic!("refused")
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["page", "pageSize"]);
+        assert!(PageRequest::parse("pageSize=x", &[]).is_err());
+    }
+
+    #[test]
+    fn dates_have_milliseconds_and_z() {
+        let d: DateTime<Utc> = "2021-08-01T13:08:00Z".parse().unwrap();
+        assert_eq!(format_v3_date(&d), "2021-08-01T13:08:00.000Z");
+    }
+}

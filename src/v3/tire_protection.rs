@@ -1,0 +1,427 @@
+//! A v3 tire-protection registration, and its two faces: what a v3 POST body becomes (a v2
+//! Registration plus what only v3 has), and how any stored registration, whichever API wrote
+//! it, reads in v3 (DESIGN.md, "One registration, two faces").
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::decode::{Errors, FieldError, Fields};
+use super::{v3_date, v3_opt_date};
+use crate::config::V3Partner;
+use crate::records::{Cents, Claim, Registration, serde_out};
+use crate::status::{RegistrationStatus, WarrantyStatus};
+use crate::store::{V3Extras, V3Registration};
+
+/// What a v3 POST sends: checked, in v3's words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTireProtection {
+    pub product_id: String,
+    pub invoice_number: String,
+    pub store_number: String,
+    pub enroll_date: DateTime<Utc>,
+    pub customer_name: String,
+    pub customer_email: Option<String>,
+    pub vehicle: Vehicle,
+    pub tires: Vec<Tire>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Vehicle {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub year: Option<i32>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub make: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub model: String,
+}
+
+impl Vehicle {
+    fn is_empty(&self) -> bool {
+        self.year.is_none() && self.make.is_empty() && self.model.is_empty()
+    }
+}
+
+/// One tire, as v3 shows it and as it is kept (`v3_tires`, with its price in cents).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tire {
+    pub make: String,
+    pub model: String,
+    pub size: String,
+    #[serde(
+        rename(serialize = "retailPrice", deserialize = "retailPriceCents"),
+        serialize_with = "serde_out::money"
+    )]
+    pub retail_price: Cents,
+}
+
+/// The tires kept in `v3_tires` (read back as `Tire`).
+#[derive(Serialize)]
+struct StoredTire<'a> {
+    make: &'a str,
+    model: &'a str,
+    size: &'a str,
+    #[serde(rename = "retailPriceCents")]
+    retail_price_cents: Cents,
+}
+
+/// How many tires a v3 registration lists.
+pub const TIRES: std::ops::RangeInclusive<usize> = 1..=6;
+/// Longest texts v3 accepts (wire rules, not column widths: DESIGN.md).
+const INVOICE_MAX: usize = 50;
+/// A store number is v2's ShopID: at most 25, so v2 can file claims against it.
+const STORE_MAX: usize = 25;
+const NAME_MAX: usize = 100;
+const TIRE_TEXT_MAX: usize = 50;
+const VEHICLE_TEXT_MAX: usize = 50;
+
+/// Checks a POST body; every error at once.
+pub fn decode(body: &Value, keys: &V3Partner) -> Result<NewTireProtection, Vec<FieldError>> {
+    let mut errors = Errors::default();
+    let f = Fields::top(body, &mut errors);
+    let product_id = super::product_id(&f, keys, &mut errors);
+    let invoice_number = f.text("invoiceNumber", INVOICE_MAX, true, &mut errors);
+    let store_number = f.text("storeNumber", STORE_MAX, false, &mut errors);
+    let enroll_date = f.date("enrollDate", true, &mut errors);
+    let customer = f.object("customer", true, &mut errors);
+    let customer_name = customer
+        .as_ref()
+        .and_then(|c| c.text("name", NAME_MAX, true, &mut errors));
+    let customer_email = customer.as_ref().and_then(|c| c.email("email", &mut errors));
+    let vehicle = f.object("vehicle", false, &mut errors).map(|v| Vehicle {
+        year: v.year("year", &mut errors),
+        make: v.text("make", VEHICLE_TEXT_MAX, false, &mut errors).unwrap_or_default(),
+        model: v
+            .text("model", VEHICLE_TEXT_MAX, false, &mut errors)
+            .unwrap_or_default(),
+    });
+    let tires: Vec<Option<Tire>> = f
+        .objects("tires", *TIRES.start(), *TIRES.end(), &mut errors)
+        .iter()
+        .map(|t| {
+            let make = t.text("make", TIRE_TEXT_MAX, true, &mut errors);
+            let model = t.text("model", TIRE_TEXT_MAX, true, &mut errors);
+            let size = t.text("size", TIRE_TEXT_MAX, true, &mut errors);
+            let retail_price = t.money("retailPrice", &mut errors);
+            Some(Tire {
+                make: make?,
+                model: model?,
+                size: size?,
+                retail_price: retail_price?,
+            })
+        })
+        .collect();
+    errors.into_result(|| NewTireProtection {
+        product_id: product_id.expect("no error: present"),
+        invoice_number: invoice_number.expect("no error: present"),
+        store_number: store_number.unwrap_or_default(),
+        enroll_date: enroll_date.expect("no error: present"),
+        customer_name: customer_name.expect("no error: present"),
+        customer_email,
+        vehicle: vehicle.unwrap_or_default(),
+        tires: tires.into_iter().map(|t| t.expect("no error: present")).collect(),
+    })
+}
+
+impl NewTireProtection {
+    /// The v2 Registration it is: the first tire's fields, TiresCovered the tires' number,
+    /// what only v2 has empty (DESIGN.md's table).
+    pub fn registration(&self) -> Registration {
+        let first = &self.tires[0];
+        Registration {
+            org_id: String::new(),
+            shop_id: self.store_number.clone(),
+            invoice_number: self.invoice_number.clone(),
+            plan_enroll_date: self.enroll_date,
+            employee_id: String::new(),
+            customer_id: self.customer_name.clone(),
+            vehicle_year: self.vehicle.year.map(|y| y.to_string()).unwrap_or_default(),
+            vehicle_make: self.vehicle.make.clone(),
+            vehicle_model: self.vehicle.model.clone(),
+            vin: String::new(),
+            current_mileage: None,
+            tires_covered: self.tires.len() as i64,
+            tpp_price: 0,
+            tire_brand: first.make.clone(),
+            tire_model: first.model.clone(),
+            tire_size: first.size.clone(),
+            tire_price: first.retail_price,
+            tire_cost: 0,
+            tire_dot1: String::new(),
+            tire_dot2: String::new(),
+            tire_dot3: String::new(),
+            tire_dot4: String::new(),
+            tire_dot5: String::new(),
+            tire_dot6: String::new(),
+            commercial_vehicle: false,
+        }
+    }
+
+    /// What is kept beside the v2 columns.
+    pub fn extras(&self) -> V3Extras {
+        let tires: Vec<StoredTire> = self
+            .tires
+            .iter()
+            .map(|t| StoredTire {
+                make: &t.make,
+                model: &t.model,
+                size: &t.size,
+                retail_price_cents: t.retail_price,
+            })
+            .collect();
+        V3Extras {
+            product_id: Some(self.product_id.clone()),
+            customer_email: self.customer_email.clone(),
+            tires: Some(serde_json::to_string(&tires).expect("tires serialize")),
+        }
+    }
+}
+
+/// A registration as v3 shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TireProtection {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program_id: Option<String>,
+    #[serde(rename = "invoiceNumber")]
+    pub invoice_number: String,
+    #[serde(rename = "storeNumber")]
+    pub store_number: String,
+    #[serde(rename = "enrollDate", serialize_with = "v3_date")]
+    pub enroll_date: DateTime<Utc>,
+    pub customer: Customer,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vehicle: Option<Vehicle>,
+    pub tires: Vec<Tire>,
+    #[serde(
+        rename = "cancelledOn",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "v3_opt_date"
+    )]
+    pub cancelled_on: Option<DateTime<Utc>>,
+    /// The claims filed against it (GET by id only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Vec<ClaimView>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Customer {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// A v2 Claim as v3 shows it under `claims`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimView {
+    #[serde(serialize_with = "v3_date")]
+    pub claim_date: DateTime<Utc>,
+    pub tire_claim_count: i64,
+    pub repair_store_number: String,
+    pub repair_invoice_number: String,
+    #[serde(serialize_with = "serde_out::money")]
+    pub credit_amount: Cents,
+    #[serde(serialize_with = "serde_out::money")]
+    pub cost_per_unit: Cents,
+    pub service_type: String,
+    pub service_description: String,
+}
+
+impl From<&Claim> for ClaimView {
+    fn from(c: &Claim) -> Self {
+        ClaimView {
+            claim_date: c.claim_date,
+            tire_claim_count: c.tire_claim_count,
+            repair_store_number: c.repair_shop_id.clone(),
+            repair_invoice_number: c.repair_invoice_number.clone(),
+            credit_amount: c.credit_amount,
+            cost_per_unit: c.cost_per_unit,
+            service_type: c.service_type.clone(),
+            service_description: c.service_description.clone(),
+        }
+    }
+}
+
+/// A stored registration in v3's words, whichever API wrote it.
+pub fn view(stored: V3Registration, program_id: Option<&str>) -> TireProtection {
+    let r = &stored.registration;
+    let year = r
+        .vehicle_year
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|y| (1900..=2999).contains(y));
+    let vehicle = Vehicle {
+        year,
+        make: r.vehicle_make.clone(),
+        model: r.vehicle_model.clone(),
+    };
+    TireProtection {
+        tires: tires(r, stored.extras.tires.as_deref()),
+        id: stored.v3_id,
+        product_id: stored.extras.product_id,
+        program_id: program_id.map(str::to_owned),
+        invoice_number: r.invoice_number.clone(),
+        store_number: r.shop_id.clone(),
+        enroll_date: r.plan_enroll_date,
+        customer: Customer {
+            name: r.customer_id.clone(),
+            email: stored.extras.customer_email,
+        },
+        vehicle: (!vehicle.is_empty()).then_some(vehicle),
+        cancelled_on: stored.cancelled_on,
+        claims: None,
+    }
+}
+
+/// The tires v3 listed, while they still say what the v2 fields say (v2 may have resent the
+/// registration since); else TiresCovered tires, each the v2 fields' one.
+fn tires(r: &Registration, kept: Option<&str>) -> Vec<Tire> {
+    let v2_tire = Tire {
+        make: r.tire_brand.clone(),
+        model: r.tire_model.clone(),
+        size: r.tire_size.clone(),
+        retail_price: r.tire_price,
+    };
+    let kept: Option<Vec<Tire>> = kept.and_then(|json| serde_json::from_str(json).ok());
+    match kept {
+        Some(kept) if kept.len() as i64 == r.tires_covered && kept.first() == Some(&v2_tire) => kept,
+        _ => vec![v2_tire; r.tires_covered.clamp(0, 1_000) as usize],
+    }
+}
+
+/// registrationstatus in v3's words.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    #[serde(serialize_with = "v3_date")]
+    pub enroll_date: DateTime<Utc>,
+    #[serde(serialize_with = "v3_date")]
+    pub expiration_date: DateTime<Utc>,
+    pub claimed_tires_count: i64,
+    pub available_tires_count: i64,
+    pub has_tires_to_claim: bool,
+    pub has_tires_to_replace: bool,
+    pub is_active: bool,
+}
+
+impl From<&RegistrationStatus> for Metadata {
+    fn from(s: &RegistrationStatus) -> Self {
+        let is_active = s.warranty_status == WarrantyStatus::Active;
+        Metadata {
+            enroll_date: s.plan_enroll_date,
+            expiration_date: s.expire_date,
+            claimed_tires_count: s.tire_claim_count,
+            available_tires_count: s.tires_left,
+            has_tires_to_claim: s.tires_left > 0,
+            has_tires_to_replace: is_active && s.tires_left > 0,
+            is_active,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn keys(products: Option<Vec<&str>>) -> V3Partner {
+        let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/v3/tirecompany.pub.pem")).unwrap();
+        V3Partner {
+            issuer: "iss".into(),
+            key: jsonwebtoken::DecodingKey::from_ec_pem(&pem).unwrap(),
+            products: products.map(|p| p.into_iter().map(String::from).collect()),
+            program_id: None,
+        }
+    }
+
+    fn tire(size: &str, price: f64) -> Value {
+        json!({"make": "BRIDGESTONE", "model": "TURANZA ER33", "size": size, "retailPrice": price})
+    }
+
+    #[test]
+    fn a_registration_is_its_v2_face_and_reads_back_the_same() {
+        let body = json!({
+            "product_id": "TPP-36", "invoiceNumber": "001-20345", "storeNumber": "0056",
+            "enrollDate": "2021-08-01T13:08:00.000Z",
+            "customer": {"name": "John Doe", "email": "john.doe@example.com"},
+            "vehicle": {"year": 2021, "make": "Tesla", "model": "Model 3"},
+            "tires": [tire("235/45R18", 334.31), tire("245/45R18", 350.5)]
+        });
+        let new = decode(&body, &keys(Some(vec!["TPP-36"]))).unwrap();
+        let r = new.registration();
+        assert_eq!((r.shop_id.as_str(), r.customer_id.as_str()), ("0056", "John Doe"));
+        assert_eq!(
+            (r.tires_covered, r.tire_price, r.vehicle_year.as_str()),
+            (2, 33431, "2021")
+        );
+        let stored = V3Registration {
+            v3_id: "6109bf5e5494a80b344f5daf".into(),
+            registration: r,
+            extras: new.extras(),
+            cancelled_on: None,
+        };
+        let shown = serde_json::to_value(view(stored, Some("p1"))).unwrap();
+        for field in ["invoiceNumber", "product_id", "customer", "vehicle", "tires"] {
+            assert_eq!(shown[field], body[field], "{field}");
+        }
+        assert_eq!(shown["enrollDate"], "2021-08-01T13:08:00.000Z");
+        assert_eq!(shown["program_id"], "p1");
+    }
+
+    #[test]
+    fn a_v2_registration_reads_with_tires_covered_tires() {
+        let mut r = decode(
+            &json!({"product_id": "x", "invoiceNumber": "1", "enrollDate": "2021-08-01T00:00:00Z",
+                    "customer": {"name": "C"}, "tires": [tire("1", 1.0)]}),
+            &keys(None),
+        )
+        .unwrap()
+        .registration();
+        r.tires_covered = 3;
+        r.vehicle_year = "08".into();
+        let stored = V3Registration {
+            v3_id: "a".repeat(24),
+            registration: r,
+            extras: V3Extras::default(),
+            cancelled_on: None,
+        };
+        let shown = view(stored, None);
+        assert_eq!(shown.tires.len(), 3);
+        assert!(shown.vehicle.is_none(), "a two-digit year is not shown as a number");
+        assert!(shown.product_id.is_none());
+    }
+
+    #[test]
+    fn every_error_is_listed_with_its_path() {
+        let body = json!({
+            "product_id": "OTHER", "invoiceNumber": "x".repeat(51),
+            "enrollDate": "2021-08-01", "customer": {"email": "not-an-address"},
+            "vehicle": {"year": 1800},
+            "tires": [tire("1", 1.0), {"make": "M", "model": "N", "retailPrice": 1.005}, tire("", 2.0)]
+        });
+        let errors: Vec<(String, &str)> = decode(&body, &keys(Some(vec!["TPP-36"])))
+            .unwrap_err()
+            .into_iter()
+            .map(|e| (e.field, e.code))
+            .collect();
+        assert_eq!(
+            errors,
+            vec![
+                ("product_id".into(), "not_allowed"),
+                ("invoiceNumber".into(), "too_long"),
+                ("enrollDate".into(), "invalid_date"),
+                ("customer.name".into(), "required"),
+                ("customer.email".into(), "invalid_email"),
+                ("vehicle.year".into(), "out_of_range"),
+                ("tires[1].size".into(), "required"),
+                ("tires[1].retailPrice".into(), "too_many_decimals"),
+                ("tires[2].size".into(), "required"),
+            ]
+        );
+    }
+}

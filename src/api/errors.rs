@@ -211,7 +211,7 @@ impl ResponseError for V3ApiError {
             V3ApiError::Service(e) => match e {
                 V3Error::Invalid { .. } | V3Error::NotJson(_) => StatusCode::BAD_REQUEST,
                 V3Error::NotFound(_) => StatusCode::NOT_FOUND,
-                V3Error::Conflict(_) => StatusCode::CONFLICT,
+                V3Error::Conflict(_) | V3Error::Rule { .. } => StatusCode::CONFLICT,
                 V3Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
             V3ApiError::Api(e) => e.status_code(),
@@ -222,6 +222,9 @@ impl ResponseError for V3ApiError {
         let body = match self {
             V3ApiError::Service(V3Error::Invalid { errors, .. }) => {
                 json!({"error": {"message": self.to_string(), "errors": errors}})
+            }
+            V3ApiError::Service(V3Error::Rule { code, message }) => {
+                json!({"error": {"message": message, "code": code}})
             }
             V3ApiError::Api(e) => {
                 // Its headers (Retry-After, Allow) and status; a v3 body. It logs an internal

@@ -46,8 +46,11 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v2/partners/{company}", &["GET", "HEAD", "POST", "DELETE"]),
     ("/v2/partners/{company}/batches", &["GET", "HEAD"]),
     ("/v2/partners/{company}/batches/{id}", &["GET", "HEAD"]),
-    ("/api/v3/tire-protection/registrations", &["GET", "HEAD", "POST"]),
-    ("/api/v3/tire-protection/registrations/{id}", &["GET", "HEAD"]),
+    (
+        "/api/v3/tire-protection/registrations",
+        &["GET", "HEAD", "POST", "PATCH"],
+    ),
+    ("/api/v3/tire-protection/registrations/{id}", &["GET", "HEAD", "PATCH"]),
     ("/api/v3/tire-protection/registrations/{id}/metadata", &["GET", "HEAD"]),
 ];
 

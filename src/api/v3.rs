@@ -43,8 +43,9 @@ impl FromRequest for V3Caller {
 }
 
 /// What each v3 resource allows.
-const REGISTRATIONS: &str = "GET, HEAD, POST";
-const ONE: &str = "GET, HEAD";
+const REGISTRATIONS: &str = "GET, HEAD, POST, PATCH";
+const ONE: &str = "GET, HEAD, PATCH";
+const METADATA: &str = "GET, HEAD";
 
 /// The v3 routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -58,11 +59,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/tire-protection/registrations", REGISTRATIONS)
                     .route(get_or_head().to(list_tire_protection))
-                    .route(web::post().to(create_tire_protection)),
+                    .route(web::post().to(create_tire_protection))
+                    .route(web::patch().to(cancel_tire_protection_by_invoice)),
             )
-            .service(resource("/tire-protection/registrations/{id}", ONE).route(get_or_head().to(get_tire_protection)))
             .service(
-                resource("/tire-protection/registrations/{id}/metadata", ONE)
+                resource("/tire-protection/registrations/{id}", ONE)
+                    .route(get_or_head().to(get_tire_protection))
+                    .route(web::patch().to(cancel_tire_protection_by_id)),
+            )
+            .service(
+                resource("/tire-protection/registrations/{id}/metadata", METADATA)
                     .route(get_or_head().to(tire_protection_metadata)),
             )
             .default_service(web::to(|req: HttpRequest| async move {
@@ -105,6 +111,81 @@ async fn create_tire_protection(
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("{PREFIX}/tire-protection/registrations/{id}")))
         .json(json!({ "id": id })))
+}
+
+/// PATCH /api/v3/tire-protection/registrations/{id} with `{"cancelledOn": ...}`: 204.
+async fn cancel_tire_protection_by_id(
+    caller: V3Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    cancel(caller, v3::Target::Id(id.into_inner()), req, payload, state).await
+}
+
+/// PATCH /api/v3/tire-protection/registrations?invoiceNumber=...[&storeNumber=...]: 204.
+async fn cancel_tire_protection_by_invoice(
+    caller: V3Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let get = |name: &str| {
+        params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let Some(invoice_number) = get("invoiceNumber") else {
+        return Err(v3::V3Error::Invalid {
+            what: "request",
+            errors: vec![v3::decode::FieldError {
+                field: "invoiceNumber".into(),
+                code: "required",
+                message: "invoiceNumber is required (or PATCH /tire-protection/registrations/{id})".into(),
+            }],
+        }
+        .into());
+    };
+    let target = v3::Target::Invoice {
+        invoice_number,
+        store_number: get("storeNumber"),
+    };
+    cancel(caller, target, req, payload, state).await
+}
+
+#[tracing::instrument(name = "v3_cancel", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str()))]
+async fn cancel(
+    caller: V3Caller,
+    target: v3::Target,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    require_json(&req)?;
+    let limit = MAX_BODY_BYTES.min(state.max_body_bytes);
+    let body = super::ingest::read_body(&req, payload, limit, state.body_timeout).await?;
+    let (store, partner, scope) = (
+        Arc::clone(&state.store),
+        Arc::clone(&caller.0.partner),
+        caller.0.scope(),
+    );
+    blocking("cancelling through v3", move || {
+        Ok::<_, ApiError>(v3::cancel_tire_protection(
+            &store,
+            &partner,
+            scope,
+            &target,
+            &body,
+            Utc::now(),
+        ))
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// GET /api/v3/tire-protection/registrations/{id}

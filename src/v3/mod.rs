@@ -10,10 +10,10 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::config::{Partner, V3Partner};
-use crate::records::{Action, Claim};
+use crate::records::{Action, Cancellation, Claim, rules};
 use crate::scope::Scope;
 use crate::status::registration_status;
-use crate::store::{self, Lookup, Stamp, Store, StoreError, StoreFailure, V3Filter};
+use crate::store::{self, Lookup, Stamp, Store, StoreError, StoreFailure, Tx, V3Filter, V3Registration};
 use decode::{Errors, FieldError, Fields};
 use tire_protection::{ClaimView, Metadata, TireProtection};
 
@@ -33,6 +33,9 @@ pub enum V3Error {
     /// What the request asks cannot be done to the registration as it is.
     #[error("{0}")]
     Conflict(String),
+    /// A business rule refuses it (a 409 naming the rule, as v2 names it).
+    #[error("{message}")]
+    Rule { code: &'static str, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -123,7 +126,7 @@ pub fn create_tire_protection(
             // Rolled back: the stored registration is left as it was.
             _ => Err(V3Error::Conflict(format!(
                 "a registration with storeNumber {:?} and invoiceNumber {:?} already exists; \
-                 POST creates only (cancel it with PATCH, or read it with GET)",
+                 POST creates only (read it with GET, cancel it with PATCH)",
                 registration.shop_id, registration.invoice_number
             ))),
         }
@@ -168,6 +171,109 @@ pub fn tire_protection_metadata(
     let usage = usage.ok_or(V3Error::NotFound("registration"))?;
     let status = registration_status(&usage, partner.partner_id, partner.plan(), now);
     Ok(Metadata::from(&status))
+}
+
+/// Which registration a PATCH names: its id, or its invoiceNumber (and storeNumber, where one
+/// invoice is in several stores).
+#[derive(Debug, Clone)]
+pub enum Target {
+    Id(String),
+    Invoice {
+        invoice_number: String,
+        store_number: Option<String>,
+    },
+}
+
+/// The one registration `target` names; an invoiceNumber that several match is a conflict.
+fn find_target(tx: &Tx, scope: Scope, target: &Target) -> Result<V3Registration, V3Error> {
+    let not_found = V3Error::NotFound("registration");
+    match target {
+        Target::Id(id) => store::v3_registration(tx, scope, id)?.ok_or(not_found),
+        Target::Invoice {
+            invoice_number,
+            store_number,
+        } => {
+            let filter = V3Filter {
+                invoice_number: Some(invoice_number.clone()),
+                store_number: store_number.clone(),
+            };
+            let (total, mut found) = store::v3_registrations(tx, scope, &filter, 1, 2)?;
+            match total {
+                0 => Err(not_found),
+                1 => Ok(found.remove(0)),
+                n => Err(V3Error::Conflict(format!(
+                    "invoiceNumber {invoice_number:?} is not unique; use the id or storeNumber \
+                     ({n} registrations have it, in different stores)"
+                ))),
+            }
+        }
+    }
+}
+
+/// PATCH /tire-protection/registrations/{id} (or ?invoiceNumber=) with `{"cancelledOn": ...}`:
+/// a v2 Cancellation of every tire left, CancelShopID = storeNumber, CancelInvoiceNumber =
+/// invoiceNumber, CancelDate = cancelledOn. A registration is cancelled once (409 after, under
+/// whatever key); one expired at cancelledOn, or with no tires left, is 409 with the rule.
+#[tracing::instrument(name = "v3_cancel_tire_protection", skip_all, fields(partner = %partner.company))]
+pub fn cancel_tire_protection(
+    store: &Store,
+    partner: &Partner,
+    scope: Scope,
+    target: &Target,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), V3Error> {
+    let body = parse_body(body)?;
+    let mut errors = Errors::default();
+    let cancelled_on = Fields::top(&body, &mut errors).date("cancelledOn", true, &mut errors);
+    let cancelled_on = errors
+        .into_result(|| cancelled_on.expect("no error: present"))
+        .map_err(|errors| V3Error::Invalid {
+            what: "cancellation",
+            errors,
+        })?;
+    let plan = partner.plan();
+    let stamp = Stamp::of(&now);
+    store.write(|tx| {
+        let stored = find_target(tx, scope, target)?;
+        let r = &stored.registration;
+        let usage = store::registration_usage(tx, scope, &r.shop_id, &r.invoice_number, None)?
+            .ok_or(V3Error::NotFound("registration"))?;
+        if let Some(c) = &usage.cancellation {
+            return Err(V3Error::Rule {
+                code: "already_cancelled",
+                message: format!(
+                    "the registration was already cancelled on {} (CancelShopID {:?}, CancelInvoiceNumber {:?}); \
+                     a registration is cancelled once",
+                    format_v3_date(&c.cancel_date),
+                    c.cancel_shop_id,
+                    c.cancel_invoice_number
+                ),
+            });
+        }
+        let tires_left = usage.tires_left();
+        if tires_left <= 0 {
+            return Err(V3Error::Rule {
+                code: "no_tires_left",
+                message: "the registration has no tires left to cancel (every tire was claimed)".into(),
+            });
+        }
+        let cancellation = Cancellation {
+            org_id: r.org_id.clone(),
+            shop_id: r.shop_id.clone(),
+            invoice_number: r.invoice_number.clone(),
+            cancel_shop_id: r.shop_id.clone(),
+            cancel_invoice_number: r.invoice_number.clone(),
+            tire_cancel_count: tires_left,
+            cancel_date: cancelled_on,
+        };
+        rules::check_cancellation(&cancellation, Some(&usage), plan).map_err(|rule| V3Error::Rule {
+            code: rule.code,
+            message: rule.message.replace("CancelDate", "cancelledOn"),
+        })?;
+        store::upsert_all(tx, scope, &[(Some(usage.registration_id), &cancellation)], &stamp)?;
+        Ok(())
+    })
 }
 
 /// One page of a list, as v3 answers it.

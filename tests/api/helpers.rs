@@ -289,6 +289,20 @@ impl TestApp {
         json_of(res).await
     }
 
+    /// PATCHes a JSON body to a v3 path with a token.
+    pub async fn v3_patch(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .patch(self.v3_url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("the request is sent");
+        json_of(res).await
+    }
+
     /// GETs a v3 path with a token.
     pub async fn v3_get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         json_of(

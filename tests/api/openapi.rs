@@ -233,6 +233,13 @@ async fn the_v3_answers_validate() {
         app.v3_post(path, &token(), &docs_example).await,
         app.v3_get(&format!("{path}/{id}0"), &v3_token()).await,
         app.v3_post(path, &v3_token(), &docs_example).await,
+        // The docs' registration has expired: a 409 naming the rule.
+        app.v3_patch(
+            &format!("{path}/{id}"),
+            &v3_token(),
+            &json!({"cancelledOn": "2030-01-01T00:00:00Z"}),
+        )
+        .await,
     ] {
         assert!(status.is_client_error(), "{status}");
         assert_valid(&doc, "V3Error", &refused);

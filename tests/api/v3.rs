@@ -531,3 +531,197 @@ async fn every_registration_v2_writes_gets_an_id_of_its_own() {
             .all(|id| id.len() == 24 && id.chars().all(|c| c.is_ascii_hexdigit()))
     );
 }
+
+/// Today, as v3 writes a date.
+fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT12:00:00.000Z").to_string()
+}
+
+#[tokio::test]
+async fn a_v3_cancel_is_a_v2_cancellation_of_the_tires_left_and_happens_once() {
+    let app = spawn_app().await;
+    let id = create(&app, &new_registration("S1", "C-1", 4)).await;
+    let today_v2 = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    app.post(COMPANY, &json!({"Claims": [claim("S1", "C-1", "R-1", 1, &today_v2)]}))
+        .await;
+    let one = format!("{REGISTRATIONS}/{id}");
+    let (status, body) = app.v3_patch(&one, &v3_token(), &json!({"cancelledOn": today()})).await;
+    assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+
+    let (_, got) = app.v3_get(&one, &v3_token()).await;
+    assert_eq!(got["cancelledOn"], today());
+    let (status, stored) = app.get(COMPANY, "rec=cancellations&ShopID=S1&InvoiceNumber=C-1").await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    assert_eq!(stored["TireCancelCount"], 3, "the tires left");
+    assert_eq!(stored["CancelShopID"], "S1");
+    assert_eq!(stored["CancelInvoiceNumber"], "C-1");
+    let status = app.status_of(COMPANY, "S1", "C-1").await;
+    assert_eq!(
+        (status["TiresLeft"].clone(), status["WarrantyStatus"].clone()),
+        (json!(0), json!(2))
+    );
+    let (_, meta) = app.v3_get(&format!("{one}/metadata"), &v3_token()).await;
+    assert_eq!(
+        (meta["isActive"].clone(), meta["availableTiresCount"].clone()),
+        (json!(false), json!(0))
+    );
+
+    // Once: a second cancel is 409 naming the rule, and changes nothing.
+    let (status, body) = app.v3_patch(&one, &v3_token(), &json!({"cancelledOn": today()})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "already_cancelled");
+    let (_, stored) = app.get(COMPANY, "rec=cancellations&ShopID=S1&InvoiceNumber=C-1").await;
+    assert_eq!(stored["TireCancelCount"], 3);
+
+    // A v2 registration is cancellable through v3, and one v2 cancelled is cancelled for v3.
+    let regs = json!({"Registrations": [registration("S2", "V2-1"), registration("S2", "V2-2")]});
+    app.post(COMPANY, &regs).await;
+    let cancel_v2 = json!({"Cancellations": [cancellation("S2", "V2-2", "X-1", 1, &today_v2)]});
+    app.post(COMPANY, &cancel_v2).await;
+    let (status, body) = app
+        .v3_patch(
+            &format!("{REGISTRATIONS}?invoiceNumber=V2-1"),
+            &v3_token(),
+            &json!({"cancelledOn": today()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, c) = app.get(COMPANY, "rec=cancellations&ShopID=S2&InvoiceNumber=V2-1").await;
+    assert_eq!(c["TireCancelCount"], 4);
+    let (status, body) = app
+        .v3_patch(
+            &format!("{REGISTRATIONS}?invoiceNumber=V2-2"),
+            &v3_token(),
+            &json!({"cancelledOn": today()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "already_cancelled");
+}
+
+#[tokio::test]
+async fn a_cancel_the_rules_refuse_is_a_409_naming_the_rule() {
+    let app = spawn_app().await;
+    // Expired at cancelledOn: the docs' registration, enrolled in 2021 on a 36-month plan.
+    let old = create(&app, &docs_registration()).await;
+    let (status, body) = app
+        .v3_patch(
+            &format!("{REGISTRATIONS}/{old}"),
+            &v3_token(),
+            &json!({"cancelledOn": today()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "registration_expired");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("cancelledOn"),
+        "{body}"
+    );
+    // Within the plan it is cancellable (the docs' own cancelledOn).
+    let (status, _) = app
+        .v3_patch(
+            &format!("{REGISTRATIONS}/{old}"),
+            &v3_token(),
+            &json!({"cancelledOn": "2021-08-03T10:10:00.000Z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // No tires left: every tire claimed through v2.
+    let id = create(&app, &new_registration("S1", "ALL", 2)).await;
+    let today_v2 = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    app.post(COMPANY, &json!({"Claims": [claim("S1", "ALL", "R", 2, &today_v2)]}))
+        .await;
+    let (status, body) = app
+        .v3_patch(
+            &format!("{REGISTRATIONS}/{id}"),
+            &v3_token(),
+            &json!({"cancelledOn": today()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "no_tires_left");
+    let (status, _) = app.get(COMPANY, "rec=cancellations&ShopID=S1&InvoiceNumber=ALL").await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "nothing written");
+}
+
+#[tokio::test]
+async fn a_cancel_names_one_registration_and_a_valid_date() {
+    let app = spawn_app().await;
+    let a = create(&app, &new_registration("A", "SAME", 1)).await;
+    create(&app, &new_registration("B", "SAME", 1)).await;
+    let cancel = json!({"cancelledOn": today()});
+    let (status, body) = app
+        .v3_patch(&format!("{REGISTRATIONS}?invoiceNumber=SAME"), &v3_token(), &cancel)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not unique; use the id or storeNumber")
+    );
+    let (status, _) = app
+        .v3_patch(
+            &format!("{REGISTRATIONS}?invoiceNumber=SAME&storeNumber=A"),
+            &v3_token(),
+            &cancel,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, got) = app.v3_get(&format!("{REGISTRATIONS}/{a}"), &v3_token()).await;
+    assert!(got["cancelledOn"].is_string());
+
+    for (path, body, expected, field) in [
+        (
+            format!("{REGISTRATIONS}?invoiceNumber=NONE"),
+            cancel.clone(),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            format!("{REGISTRATIONS}/ffffffffffffffffffffffff"),
+            cancel.clone(),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            REGISTRATIONS.to_owned(),
+            cancel.clone(),
+            StatusCode::BAD_REQUEST,
+            Some("invoiceNumber"),
+        ),
+        (
+            format!("{REGISTRATIONS}/{a}"),
+            json!({}),
+            StatusCode::BAD_REQUEST,
+            Some("cancelledOn"),
+        ),
+        (
+            format!("{REGISTRATIONS}/{a}"),
+            json!({"cancelledOn": "yesterday"}),
+            StatusCode::BAD_REQUEST,
+            Some("cancelledOn"),
+        ),
+    ] {
+        let (status, got) = app.v3_patch(&path, &v3_token(), &body).await;
+        assert_eq!(status, expected, "{path} {body}: {got}");
+        if let Some(field) = field {
+            assert_eq!(got["error"]["errors"][0]["field"], field, "{got}");
+        }
+    }
+    // Another tenant's registration is not there; nor is anything without a JSON body.
+    let (status, _) = app
+        .v3_patch(&format!("{REGISTRATIONS}/{a}"), &v3_sandbox_token(), &cancel)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let res = app
+        .client
+        .patch(app.v3_url(&format!("{REGISTRATIONS}/{a}")))
+        .bearer_auth(v3_token())
+        .body(cancel.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}

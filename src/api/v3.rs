@@ -13,6 +13,9 @@ use serde_json::json;
 use super::errors::V3ApiError;
 use super::{ApiError, AppState, blocking, get_or_head};
 use crate::auth::{self, Caller};
+use crate::config::Partner;
+use crate::scope::Scope;
+use crate::store::Store;
 use crate::v3::{self, PageRequest};
 
 /// Where the v3 API is served.
@@ -88,6 +91,29 @@ fn require_json(req: &HttpRequest) -> Result<(), V3ApiError> {
     if json { Ok(()) } else { Err(V3ApiError::NotJsonContent) }
 }
 
+/// The body of a POST or PATCH: JSON (415 otherwise), at most one registration's size, within
+/// the body timeout.
+async fn json_body(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<Vec<u8>, V3ApiError> {
+    require_json(req)?;
+    let limit = MAX_BODY_BYTES.min(state.max_body_bytes);
+    Ok(super::ingest::read_body(req, payload, limit, state.body_timeout).await?)
+}
+
+/// Runs a v3 service for the caller (its partner and tenant) on a blocking thread.
+async fn service<R: Send + 'static>(
+    what: &'static str,
+    caller: &V3Caller,
+    state: &AppState,
+    f: impl FnOnce(&Store, &Partner, Scope) -> Result<R, v3::V3Error> + Send + 'static,
+) -> Result<R, V3ApiError> {
+    let (store, partner, scope) = (
+        Arc::clone(&state.store),
+        Arc::clone(&caller.0.partner),
+        caller.0.scope(),
+    );
+    Ok(blocking(what, move || Ok::<_, ApiError>(f(&store, &partner, scope))).await??)
+}
+
 /// POST /api/v3/tire-protection/registrations: 201 with the new id and its Location.
 #[tracing::instrument(name = "v3_create", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str()))]
 async fn create_tire_protection(
@@ -96,18 +122,14 @@ async fn create_tire_protection(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    require_json(&req)?;
-    let limit = MAX_BODY_BYTES.min(state.max_body_bytes);
-    let body = super::ingest::read_body(&req, payload, limit, state.body_timeout).await?;
-    let (store, partner, scope) = (
-        Arc::clone(&state.store),
-        Arc::clone(&caller.0.partner),
-        caller.0.scope(),
-    );
-    let id = blocking("registering through v3", move || {
-        Ok::<_, ApiError>(v3::create_tire_protection(&store, &partner, scope, &body, Utc::now()))
-    })
-    .await??;
+    let body = json_body(&req, payload, &state).await?;
+    let id = service(
+        "registering through v3",
+        &caller,
+        &state,
+        move |store, partner, scope| v3::create_tire_protection(store, partner, scope, &body, Utc::now()),
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("{PREFIX}/tire-protection/registrations/{id}")))
         .json(json!({ "id": id })))
@@ -166,25 +188,14 @@ async fn cancel(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    require_json(&req)?;
-    let limit = MAX_BODY_BYTES.min(state.max_body_bytes);
-    let body = super::ingest::read_body(&req, payload, limit, state.body_timeout).await?;
-    let (store, partner, scope) = (
-        Arc::clone(&state.store),
-        Arc::clone(&caller.0.partner),
-        caller.0.scope(),
-    );
-    blocking("cancelling through v3", move || {
-        Ok::<_, ApiError>(v3::cancel_tire_protection(
-            &store,
-            &partner,
-            scope,
-            &target,
-            &body,
-            Utc::now(),
-        ))
-    })
-    .await??;
+    let body = json_body(&req, payload, &state).await?;
+    service(
+        "cancelling through v3",
+        &caller,
+        &state,
+        move |store, partner, scope| v3::cancel_tire_protection(store, partner, scope, &target, &body, Utc::now()),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -194,15 +205,13 @@ async fn get_tire_protection(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    let (store, partner, scope) = (
-        Arc::clone(&state.store),
-        Arc::clone(&caller.0.partner),
-        caller.0.scope(),
-    );
-    let found = blocking("reading a v3 registration", move || {
-        Ok::<_, ApiError>(v3::tire_protection(&store, &partner, scope, &id))
-    })
-    .await??;
+    let found = service(
+        "reading a v3 registration",
+        &caller,
+        &state,
+        move |store, partner, scope| v3::tire_protection(store, partner, scope, &id),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
@@ -212,15 +221,13 @@ async fn tire_protection_metadata(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    let (store, partner, scope) = (
-        Arc::clone(&state.store),
-        Arc::clone(&caller.0.partner),
-        caller.0.scope(),
-    );
-    let found = blocking("reading a v3 registration's metadata", move || {
-        Ok::<_, ApiError>(v3::tire_protection_metadata(&store, &partner, scope, &id, Utc::now()))
-    })
-    .await??;
+    let found = service(
+        "reading a v3 registration's metadata",
+        &caller,
+        &state,
+        move |store, partner, scope| v3::tire_protection_metadata(store, partner, scope, &id, Utc::now()),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
@@ -231,14 +238,12 @@ async fn list_tire_protection(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
     let request = PageRequest::parse(req.query_string(), &["invoiceNumber", "storeNumber"])?;
-    let (store, partner, scope) = (
-        Arc::clone(&state.store),
-        Arc::clone(&caller.0.partner),
-        caller.0.scope(),
-    );
-    let page = blocking("listing v3 registrations", move || {
-        Ok::<_, ApiError>(v3::tire_protection_page(&store, &partner, scope, &request))
-    })
-    .await??;
+    let page = service(
+        "listing v3 registrations",
+        &caller,
+        &state,
+        move |store, partner, scope| v3::tire_protection_page(store, partner, scope, &request),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(page))
 }

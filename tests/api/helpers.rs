@@ -277,23 +277,18 @@ impl TestApp {
 
     /// POSTs a JSON body to a v3 path with a token.
     pub async fn v3_post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
-        let res = self
-            .client
-            .post(self.v3_url(path))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("the request is sent");
-        json_of(res).await
+        self.v3_send(reqwest::Method::POST, path, token, body).await
     }
 
     /// PATCHes a JSON body to a v3 path with a token.
     pub async fn v3_patch(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        self.v3_send(reqwest::Method::PATCH, path, token, body).await
+    }
+
+    async fn v3_send(&self, method: reqwest::Method, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
         let res = self
             .client
-            .patch(self.v3_url(path))
+            .request(method, self.v3_url(path))
             .bearer_auth(token)
             .header("content-type", "application/json")
             .body(body.to_string())

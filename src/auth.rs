@@ -146,10 +146,13 @@ impl VerifiedTokens {
 
 /// The last second a verified token is accepted: its exp, with the leeway.
 fn expiry(claims: &Map<String, Value>) -> Option<i64> {
-    let exp = claims.get("exp")?;
-    // jsonwebtoken accepted it, so exp is a number; a fraction counts from its whole second.
-    let secs = exp.as_i64().or_else(|| exp.as_f64().map(|f| f.floor() as i64))?;
-    Some(secs.saturating_add(LEEWAY_SECS as i64))
+    // jsonwebtoken accepted it, so exp is a number.
+    Some(whole_seconds(claims.get("exp")?)?.saturating_add(LEEWAY_SECS as i64))
+}
+
+/// A time claim (exp, iat) as whole seconds: a fraction counts from its whole second.
+fn whole_seconds(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_f64().map(|f| f.floor() as i64))
 }
 
 fn verify(partner: &Partner, token: &str) -> Result<Map<String, Value>, AuthError> {
@@ -315,7 +318,7 @@ pub fn authenticate_v3(
     let seconds = |name: &str| {
         claims
             .get(name)
-            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f.floor() as i64)))
+            .and_then(whole_seconds)
             .ok_or_else(|| V3AuthError::MissingClaim(name.into()))
     };
     if seconds("exp")?.saturating_sub(seconds("iat")?) > V3_MAX_LIFETIME_SECS {

@@ -153,30 +153,7 @@ async fn cancel_tire_protection_by_invoice(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    let params: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let get = |name: &str| {
-        params
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    let Some(invoice_number) = get("invoiceNumber") else {
-        return Err(v3::V3Error::Invalid {
-            what: "request",
-            errors: vec![v3::decode::FieldError {
-                field: "invoiceNumber".into(),
-                code: "required",
-                message: "invoiceNumber is required (or PATCH /tire-protection/registrations/{id})".into(),
-            }],
-        }
-        .into());
-    };
-    let target = v3::Target::Invoice {
-        invoice_number,
-        store_number: get("storeNumber"),
-    };
+    let target = v3::Target::from_query(req.query_string())?;
     cancel(caller, target, req, payload, state).await
 }
 

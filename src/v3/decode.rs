@@ -53,7 +53,7 @@ pub struct Fields<'v> {
 }
 
 /// Years a v3 date or vehicle year may have.
-const YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
 
 impl<'v> Fields<'v> {
     /// The top of a body: an object, or one error saying it must be.
@@ -200,7 +200,7 @@ impl<'v> Fields<'v> {
         let field = path(&self.prefix, name);
         let value = self.get(name)?;
         match value.as_i64() {
-            Some(y) if (1900..=2999).contains(&y) => Some(y as i32),
+            Some(y) if i32::try_from(y).is_ok_and(|y| YEARS.contains(&y)) => Some(y as i32),
             Some(_) => {
                 errors.push(&field, "out_of_range", "must be from 1900 to 2999");
                 None

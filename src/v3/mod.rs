@@ -173,6 +173,25 @@ pub fn tire_protection_metadata(
     Ok(Metadata::from(&status))
 }
 
+/// A v3 query string's parameters: names exact (v3 is camelCase), a repeated name's last value
+/// wins, values trimmed, empty ones as not sent.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn of(query: &str) -> Query {
+        Query(serde_urlencoded::from_str(query).unwrap_or_default())
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+}
+
 /// Which registration a PATCH names: its id, or its invoiceNumber (and storeNumber, where one
 /// invoice is in several stores).
 #[derive(Debug, Clone)]
@@ -182,6 +201,31 @@ pub enum Target {
         invoice_number: String,
         store_number: Option<String>,
     },
+}
+
+impl Target {
+    /// The target of `PATCH /tire-protection/registrations?invoiceNumber=...[&storeNumber=...]`.
+    pub fn from_query(query: &str) -> Result<Target, V3Error> {
+        let query = Query::of(query);
+        let mut errors = Errors::default();
+        let invoice_number = query.get("invoiceNumber");
+        if invoice_number.is_none() {
+            errors.push(
+                "invoiceNumber",
+                "required",
+                "is required (or PATCH /tire-protection/registrations/{id})",
+            );
+        }
+        errors
+            .into_result(|| Target::Invoice {
+                invoice_number: invoice_number.unwrap_or_default().to_owned(),
+                store_number: query.get("storeNumber").map(str::to_owned),
+            })
+            .map_err(|errors| V3Error::Invalid {
+                what: "request",
+                errors,
+            })
+    }
 }
 
 /// The one registration `target` names; an invoiceNumber that several match is a conflict.
@@ -303,15 +347,8 @@ impl PageRequest {
     /// From a query string: `page` (1), `pageSize` (100; 1 to 1000), `invoiceNumber` and, where
     /// `filters` names it, `storeNumber`. Other parameters are ignored.
     pub fn parse(query: &str, filters: &[&str]) -> Result<PageRequest, V3Error> {
-        let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-        let get = |name: &str| {
-            params
-                .iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.trim())
-                .filter(|v| !v.is_empty())
-        };
+        let query = Query::of(query);
+        let get = |name: &str| query.get(name);
         let mut errors = Errors::default();
         let mut number = |name: &str, default: u32, range: std::ops::RangeInclusive<u32>| match get(name) {
             None => default,

@@ -42,27 +42,47 @@ impl Vehicle {
     }
 }
 
-/// One tire, as v3 shows it and as it is kept (`v3_tires`, with its price in cents).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One tire, as v3 shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tire {
     pub make: String,
     pub model: String,
     pub size: String,
-    #[serde(
-        rename(serialize = "retailPrice", deserialize = "retailPriceCents"),
-        serialize_with = "serde_out::money"
-    )]
+    #[serde(rename = "retailPrice", serialize_with = "serde_out::money")]
     pub retail_price: Cents,
 }
 
-/// The tires kept in `v3_tires` (read back as `Tire`).
-#[derive(Serialize)]
-struct StoredTire<'a> {
-    make: &'a str,
-    model: &'a str,
-    size: &'a str,
+/// A tire as it is kept in `v3_tires` (JSON), its price in cents: the one place that format
+/// is written down, both ways.
+#[derive(Serialize, Deserialize)]
+struct StoredTire {
+    make: String,
+    model: String,
+    size: String,
     #[serde(rename = "retailPriceCents")]
     retail_price_cents: Cents,
+}
+
+impl From<&Tire> for StoredTire {
+    fn from(t: &Tire) -> Self {
+        StoredTire {
+            make: t.make.clone(),
+            model: t.model.clone(),
+            size: t.size.clone(),
+            retail_price_cents: t.retail_price,
+        }
+    }
+}
+
+impl From<StoredTire> for Tire {
+    fn from(t: StoredTire) -> Self {
+        Tire {
+            make: t.make,
+            model: t.model,
+            size: t.size,
+            retail_price: t.retail_price_cents,
+        }
+    }
 }
 
 /// How many tires a v3 registration lists.
@@ -159,16 +179,7 @@ impl NewTireProtection {
 
     /// What is kept beside the v2 columns.
     pub fn extras(&self) -> V3Extras {
-        let tires: Vec<StoredTire> = self
-            .tires
-            .iter()
-            .map(|t| StoredTire {
-                make: &t.make,
-                model: &t.model,
-                size: &t.size,
-                retail_price_cents: t.retail_price,
-            })
-            .collect();
+        let tires: Vec<StoredTire> = self.tires.iter().map(StoredTire::from).collect();
         V3Extras {
             product_id: Some(self.product_id.clone()),
             customer_email: self.customer_email.clone(),
@@ -254,7 +265,7 @@ pub fn view(stored: V3Registration, program_id: Option<&str>) -> TireProtection 
         .trim()
         .parse::<i32>()
         .ok()
-        .filter(|y| (1900..=2999).contains(y));
+        .filter(|y| super::decode::YEARS.contains(y));
     let vehicle = Vehicle {
         year,
         make: r.vehicle_make.clone(),
@@ -287,9 +298,13 @@ fn tires(r: &Registration, kept: Option<&str>) -> Vec<Tire> {
         size: r.tire_size.clone(),
         retail_price: r.tire_price,
     };
-    let kept: Option<Vec<Tire>> = kept.and_then(|json| serde_json::from_str(json).ok());
+    let kept: Option<Vec<Tire>> = kept
+        .and_then(|json| serde_json::from_str::<Vec<StoredTire>>(json).ok())
+        .map(|tires| tires.into_iter().map(Tire::from).collect());
     match kept {
         Some(kept) if kept.len() as i64 == r.tires_covered && kept.first() == Some(&v2_tire) => kept,
+        // v2 sets no upper bound on TiresCovered: a bound here keeps a typo'd 10^9 from
+        // becoming a billion objects in one answer.
         _ => vec![v2_tire; r.tires_covered.clamp(0, 1_000) as usize],
     }
 }

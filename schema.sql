@@ -200,4 +200,6 @@ CREATE TABLE motor_club_registrations (
     updated_at      TEXT    NOT NULL,
     revision        INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX motor_club_by_invoice ON motor_club_registrations (partner_id, tenant, invoice_number);
+-- Version 5: (storeNumber, invoiceNumber) is unique per partner and tenant, as for
+-- tire-protection registrations; the key's index also finds them by invoiceNumber alone.
+CREATE UNIQUE INDEX motor_club_key ON motor_club_registrations (partner_id, tenant, invoice_number, store_number);

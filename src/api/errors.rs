@@ -210,7 +210,7 @@ impl ResponseError for V3ApiError {
             V3ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             V3ApiError::Service(e) => match e {
                 V3Error::Invalid { .. } | V3Error::NotJson(_) => StatusCode::BAD_REQUEST,
-                V3Error::NotFound(_) => StatusCode::NOT_FOUND,
+                V3Error::NotFound { .. } => StatusCode::NOT_FOUND,
                 V3Error::Conflict(_) | V3Error::Rule { .. } => StatusCode::CONFLICT,
                 V3Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             },

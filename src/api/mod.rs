@@ -52,6 +52,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ),
     ("/api/v3/tire-protection/registrations/{id}", &["GET", "HEAD", "PATCH"]),
     ("/api/v3/tire-protection/registrations/{id}/metadata", &["GET", "HEAD"]),
+    ("/api/v3/motor-club/registrations", &["GET", "HEAD", "POST", "PATCH"]),
+    ("/api/v3/motor-club/registrations/{id}", &["GET", "HEAD", "PATCH"]),
 ];
 
 /// The API's description (OpenAPI 3.1).

@@ -74,6 +74,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 resource("/tire-protection/registrations/{id}/metadata", METADATA)
                     .route(get_or_head().to(tire_protection_metadata)),
             )
+            .service(
+                resource("/motor-club/registrations", REGISTRATIONS)
+                    .route(get_or_head().to(list_motor_club))
+                    .route(web::post().to(create_motor_club))
+                    .route(web::patch().to(change_motor_club_by_invoice)),
+            )
+            .service(
+                resource("/motor-club/registrations/{id}", ONE)
+                    .route(get_or_head().to(get_motor_club))
+                    .route(web::patch().to(change_motor_club_by_id)),
+            )
             .default_service(web::to(|req: HttpRequest| async move {
                 Err::<HttpResponse, _>(V3ApiError::from(ApiError::NotFound(req.path().to_owned())))
             })),
@@ -130,9 +141,14 @@ async fn create_tire_protection(
         move |store, partner, scope| v3::create_tire_protection(store, partner, scope, &body, Utc::now()),
     )
     .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("{PREFIX}/tire-protection/registrations/{id}")))
-        .json(json!({ "id": id })))
+    Ok(created(&req, &id))
+}
+
+/// 201 with the new registration's id, and its Location under the collection it was posted to.
+fn created(req: &HttpRequest, id: &str) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((LOCATION, format!("{}/{id}", req.path().trim_end_matches('/'))))
+        .json(json!({ "id": id }))
 }
 
 /// PATCH /api/v3/tire-protection/registrations/{id} with `{"cancelledOn": ...}`: 204.
@@ -153,7 +169,7 @@ async fn cancel_tire_protection_by_invoice(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    let target = v3::Target::from_query(req.query_string())?;
+    let target = v3::Target::from_query(req.path(), req.query_string())?;
     cancel(caller, target, req, payload, state).await
 }
 
@@ -223,4 +239,97 @@ async fn list_tire_protection(
     )
     .await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+/// POST /api/v3/motor-club/registrations: 201 with the new id and its Location.
+#[tracing::instrument(name = "v3_create_motor_club", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str()))]
+async fn create_motor_club(
+    caller: V3Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    let body = json_body(&req, payload, &state).await?;
+    let id = service(
+        "registering a motor-club member through v3",
+        &caller,
+        &state,
+        move |store, partner, scope| v3::create_motor_club(store, partner, scope, &body, Utc::now()),
+    )
+    .await?;
+    Ok(created(&req, &id))
+}
+
+/// GET /api/v3/motor-club/registrations/{id}
+async fn get_motor_club(
+    caller: V3Caller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    let found = service(
+        "reading a v3 motor-club registration",
+        &caller,
+        &state,
+        move |store, partner, scope| v3::motor_club(store, partner, scope, &id),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// GET /api/v3/motor-club/registrations?page=&pageSize=&invoiceNumber=&storeNumber=
+async fn list_motor_club(
+    caller: V3Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    let request = PageRequest::parse(req.query_string(), &["invoiceNumber", "storeNumber"])?;
+    let page = service(
+        "listing v3 motor-club registrations",
+        &caller,
+        &state,
+        move |store, partner, scope| v3::motor_club_page(store, partner, scope, &request),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// PATCH /api/v3/motor-club/registrations/{id} with `{"customer": ...}` or `{"cancelledOn": ...}`: 204.
+async fn change_motor_club_by_id(
+    caller: V3Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    change_motor_club(caller, v3::Target::Id(id.into_inner()), req, payload, state).await
+}
+
+/// PATCH /api/v3/motor-club/registrations?invoiceNumber=...[&storeNumber=...]: 204.
+async fn change_motor_club_by_invoice(
+    caller: V3Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    let target = v3::Target::from_query(req.path(), req.query_string())?;
+    change_motor_club(caller, target, req, payload, state).await
+}
+
+#[tracing::instrument(name = "v3_change_motor_club", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str()))]
+async fn change_motor_club(
+    caller: V3Caller,
+    target: v3::Target,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V3ApiError> {
+    let body = json_body(&req, payload, &state).await?;
+    service(
+        "changing a v3 motor-club registration",
+        &caller,
+        &state,
+        move |store, partner, scope| v3::change_motor_club(store, partner, scope, &target, &body, Utc::now()),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -25,6 +25,7 @@ use crate::ledger::{RegistrationKey, StoredRegistration};
 use crate::records::{Action, Record, RecordKind};
 use crate::scope::Scope;
 use crate::status::RegistrationUsage;
+use crate::v3::motor_club::{Address, Customer, MotorClub, StoredMotorClub};
 use crate::wire::Kind;
 
 /// The complete schema the SQLite migrations produce (to read, and for the test that they
@@ -427,6 +428,99 @@ pub fn v3_registrations(
     page_size: u32,
 ) -> Result<(u64, Vec<V3Registration>), StoreError> {
     on_engine!(tx, v3_registrations(scope, filter, page, page_size))
+}
+
+/// The columns a motor-club customer is kept in, in the order `customer_values` gives them.
+const CUSTOMER_COLUMNS: [&str; 9] = [
+    "customer_name",
+    "customer_phone",
+    "customer_email",
+    "address_line1",
+    "address_line2",
+    "address_city",
+    "address_state",
+    "address_zip",
+    "address_country",
+];
+
+/// A customer as its columns' values (NULL for what was not sent).
+fn customer_values(c: &Customer) -> [Option<&str>; 9] {
+    let a = &c.address;
+    [
+        Some(c.name.as_str()),
+        c.phone.as_deref(),
+        c.email.as_deref(),
+        a.line1.as_deref(),
+        a.line2.as_deref(),
+        a.city.as_deref(),
+        a.state.as_deref(),
+        a.zip.as_deref(),
+        a.country.as_deref(),
+    ]
+}
+
+/// A customer from its columns' values, in `CUSTOMER_COLUMNS`' order.
+fn customer_from(values: [Option<String>; 9]) -> Customer {
+    let [name, phone, email, line1, line2, city, state, zip, country] = values;
+    Customer {
+        name: name.unwrap_or_default(),
+        phone,
+        email,
+        address: Address {
+            line1,
+            line2,
+            city,
+            state,
+            zip,
+            country,
+        },
+    }
+}
+
+/// Stores a new motor-club registration and answers its v3 id; `None` when the tenant already
+/// has its (storeNumber, invoiceNumber).
+pub fn insert_motor_club(tx: &Tx, scope: Scope, r: &MotorClub, stamp: &Stamp) -> Result<Option<String>, StoreError> {
+    on_engine!(tx, insert_motor_club(scope, r, stamp))
+}
+
+/// The tenant's motor-club registration with this v3 id.
+pub fn motor_club(tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<StoredMotorClub>, StoreError> {
+    on_engine!(tx, motor_club(scope, v3_id))
+}
+
+/// One page (from 1) of the tenant's motor-club registrations the filter names, oldest first,
+/// and how many it names in all.
+pub fn motor_clubs(
+    tx: &Tx,
+    scope: Scope,
+    filter: &V3Filter,
+    page: u32,
+    page_size: u32,
+) -> Result<(u64, Vec<StoredMotorClub>), StoreError> {
+    on_engine!(tx, motor_clubs(scope, filter, page, page_size))
+}
+
+/// Replaces the customer of the tenant's motor-club registration with this v3 id.
+pub fn replace_motor_club_customer(
+    tx: &Tx,
+    scope: Scope,
+    v3_id: &str,
+    customer: &Customer,
+    stamp: &Stamp,
+) -> Result<(), StoreError> {
+    on_engine!(tx, replace_motor_club_customer(scope, v3_id, customer, stamp))
+}
+
+/// Cancels the tenant's motor-club registration with this v3 id, unless it already is
+/// cancelled: whether this call cancelled it.
+pub fn cancel_motor_club(
+    tx: &Tx,
+    scope: Scope,
+    v3_id: &str,
+    cancelled_on: DateTime<Utc>,
+    stamp: &Stamp,
+) -> Result<bool, StoreError> {
+    on_engine!(tx, cancel_motor_club(scope, v3_id, cancelled_on, stamp))
 }
 
 /// Deletes everything of one partner's tenant: its records and its batch history.

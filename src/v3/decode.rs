@@ -249,6 +249,51 @@ impl<'v> Fields<'v> {
         }
         Some(email)
     }
+
+    /// A phone number in E.164 form: `+`, a country code and the number, at most 15 digits
+    /// (`+13034579876`).
+    pub fn phone(&self, name: &str, errors: &mut Errors) -> Option<String> {
+        let field = path(&self.prefix, name);
+        let phone = self.text(name, 16, false, errors)?;
+        let digits = phone.strip_prefix('+').unwrap_or_default();
+        let e164 =
+            (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+        if !e164 {
+            errors.push(
+                &field,
+                "invalid_phone",
+                format!(
+                    "must be an E.164 phone number: +, the country code and the number, digits only \
+                     (such as +13034579876); got {}",
+                    crate::wire::echo(&phone)
+                ),
+            );
+            return None;
+        }
+        Some(phone)
+    }
+
+    /// An ISO 3166-1 alpha-2 country code, in capitals (`US`).
+    pub fn country(&self, name: &str, errors: &mut Errors) -> Option<String> {
+        let field = path(&self.prefix, name);
+        let country = self.text(name, 100, false, errors)?;
+        if isocountry::CountryCode::for_alpha2(&country).is_err() {
+            let hint = match isocountry::CountryCode::for_alpha2_caseless(&country) {
+                Ok(code) => format!(" (in capitals: {})", code.alpha2()),
+                Err(_) => String::new(),
+            };
+            errors.push(
+                &field,
+                "invalid_country",
+                format!(
+                    "must be an ISO 3166-1 alpha-2 country code such as US or CA; got {}{hint}",
+                    crate::wire::echo(&country)
+                ),
+            );
+            return None;
+        }
+        Some(country)
+    }
 }
 
 #[cfg(test)]
@@ -320,5 +365,38 @@ mod tests {
         assert_eq!(money(json!(1.005)).1, Some("too_many_decimals"));
         assert_eq!(money(json!(-1)).1, Some("negative"));
         assert_eq!(money(json!("334.31")).1, Some("invalid_type"));
+    }
+
+    #[test]
+    fn phones_are_e164_and_countries_iso_alpha_2() {
+        let read = |name: &str, v: &str| {
+            let mut errors = Errors::default();
+            let body = json!({ name: v });
+            let f = Fields::top(&body, &mut errors);
+            let value = match name {
+                "phone" => f.phone(name, &mut errors),
+                _ => f.country(name, &mut errors),
+            };
+            (value, errors.0.first().map(|e| e.message.clone()))
+        };
+        assert_eq!(read("phone", "+13034579876").0.as_deref(), Some("+13034579876"));
+        for bad in [
+            "13034579876",
+            "+1 303 457 9876",
+            "+0123",
+            "+1",
+            "+1234567890123456",
+            "+1303x",
+        ] {
+            assert!(read("phone", bad).1.is_some(), "{bad}");
+        }
+        assert_eq!(read("country", "US").0.as_deref(), Some("US"));
+        assert_eq!(read("country", "CA").0.as_deref(), Some("CA"));
+        let (none, message) = read("country", "us");
+        assert_eq!(none, None);
+        assert!(message.unwrap().contains("in capitals: US"));
+        for bad in ["USA", "XX", "U"] {
+            assert!(read("country", bad).1.is_some(), "{bad}");
+        }
     }
 }

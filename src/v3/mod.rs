@@ -3,6 +3,7 @@
 //! handlers (`api::v3`) authenticate, read the request and call these.
 
 pub mod decode;
+pub mod motor_club;
 pub mod tire_protection;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -15,6 +16,7 @@ use crate::scope::Scope;
 use crate::status::registration_status;
 use crate::store::{self, Lookup, Stamp, Store, StoreError, StoreFailure, Tx, V3Filter, V3Registration};
 use decode::{Errors, FieldError, Fields};
+use motor_club::StoredMotorClub;
 use tire_protection::{ClaimView, Metadata, TireProtection};
 
 /// Why a v3 call was refused (besides authentication).
@@ -28,8 +30,9 @@ pub enum V3Error {
     },
     #[error("the body is not JSON: {0}")]
     NotJson(String),
-    #[error("no {0} with this id (for this partner and tenant)")]
-    NotFound(&'static str),
+    /// Nothing of this partner's tenant has the id (or invoiceNumber) asked for.
+    #[error("no {what} with this {key} (for this partner and tenant)")]
+    NotFound { what: &'static str, key: &'static str },
     /// What the request asks cannot be done to the registration as it is.
     #[error("{0}")]
     Conflict(String),
@@ -38,6 +41,12 @@ pub enum V3Error {
     Rule { code: &'static str, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl V3Error {
+    fn not_found(what: &'static str) -> V3Error {
+        V3Error::NotFound { what, key: "id" }
+    }
 }
 
 impl StoreFailure for V3Error {
@@ -150,7 +159,7 @@ pub fn tire_protection(store: &Store, partner: &Partner, scope: Scope, id: &str)
         view.claims = Some(claims.iter().map(ClaimView::from).collect());
         Ok(Some(view))
     })?;
-    found.ok_or(V3Error::NotFound("registration"))
+    found.ok_or(V3Error::not_found("registration"))
 }
 
 /// GET /tire-protection/registrations/{id}/metadata: registrationstatus in v3's words.
@@ -168,7 +177,7 @@ pub fn tire_protection_metadata(
         let r = &stored.registration;
         store::registration_usage(tx, scope, &r.shop_id, &r.invoice_number, None)
     })?;
-    let usage = usage.ok_or(V3Error::NotFound("registration"))?;
+    let usage = usage.ok_or(V3Error::not_found("registration"))?;
     let status = registration_status(&usage, partner.partner_id, partner.plan(), now);
     Ok(Metadata::from(&status))
 }
@@ -204,8 +213,8 @@ pub enum Target {
 }
 
 impl Target {
-    /// The target of `PATCH /tire-protection/registrations?invoiceNumber=...[&storeNumber=...]`.
-    pub fn from_query(query: &str) -> Result<Target, V3Error> {
+    /// The target of `PATCH <collection>?invoiceNumber=...[&storeNumber=...]`.
+    pub fn from_query(collection: &str, query: &str) -> Result<Target, V3Error> {
         let query = Query::of(query);
         let mut errors = Errors::default();
         let invoice_number = query.get("invoiceNumber");
@@ -213,7 +222,7 @@ impl Target {
             errors.push(
                 "invoiceNumber",
                 "required",
-                "is required (or PATCH /tire-protection/registrations/{id})",
+                format!("is required (or PATCH {collection}/{{id}})"),
             );
         }
         errors
@@ -228,11 +237,16 @@ impl Target {
     }
 }
 
-/// The one registration `target` names; an invoiceNumber that several match is a conflict.
-fn find_target(tx: &Tx, scope: Scope, target: &Target) -> Result<V3Registration, V3Error> {
-    let not_found = V3Error::NotFound("registration");
+/// The one record `target` names: by its id, or as the only one with its invoiceNumber (and
+/// storeNumber); an invoiceNumber that several have is a conflict.
+fn find_one<T>(
+    target: &Target,
+    what: &'static str,
+    by_id: impl FnOnce(&str) -> Result<Option<T>, StoreError>,
+    by_filter: impl FnOnce(&V3Filter) -> Result<(u64, Vec<T>), StoreError>,
+) -> Result<T, V3Error> {
     match target {
-        Target::Id(id) => store::v3_registration(tx, scope, id)?.ok_or(not_found),
+        Target::Id(id) => by_id(id)?.ok_or(V3Error::not_found(what)),
         Target::Invoice {
             invoice_number,
             store_number,
@@ -241,17 +255,34 @@ fn find_target(tx: &Tx, scope: Scope, target: &Target) -> Result<V3Registration,
                 invoice_number: Some(invoice_number.clone()),
                 store_number: store_number.clone(),
             };
-            let (total, mut found) = store::v3_registrations(tx, scope, &filter, 1, 2)?;
+            let (total, mut found) = by_filter(&filter)?;
             match total {
-                0 => Err(not_found),
+                0 => Err(V3Error::NotFound {
+                    what,
+                    key: if store_number.is_some() {
+                        "invoiceNumber and storeNumber"
+                    } else {
+                        "invoiceNumber"
+                    },
+                }),
                 1 => Ok(found.remove(0)),
                 n => Err(V3Error::Conflict(format!(
                     "invoiceNumber {invoice_number:?} is not unique; use the id or storeNumber \
-                     ({n} registrations have it, in different stores)"
+                     ({n} {what}s have it, in different stores)"
                 ))),
             }
         }
     }
+}
+
+/// The one tire-protection registration `target` names.
+fn find_target(tx: &Tx, scope: Scope, target: &Target) -> Result<V3Registration, V3Error> {
+    find_one(
+        target,
+        "registration",
+        |id| store::v3_registration(tx, scope, id),
+        |filter| store::v3_registrations(tx, scope, filter, 1, 2),
+    )
 }
 
 /// PATCH /tire-protection/registrations/{id} (or ?invoiceNumber=) with `{"cancelledOn": ...}`:
@@ -282,7 +313,7 @@ pub fn cancel_tire_protection(
         let stored = find_target(tx, scope, target)?;
         let r = &stored.registration;
         let usage = store::registration_usage(tx, scope, &r.shop_id, &r.invoice_number, None)?
-            .ok_or(V3Error::NotFound("registration"))?;
+            .ok_or(V3Error::not_found("registration"))?;
         if let Some(c) = &usage.cancellation {
             return Err(V3Error::Rule {
                 code: "already_cancelled",
@@ -344,6 +375,17 @@ pub const PAGE_SIZES: std::ops::RangeInclusive<u32> = 1..=1000;
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 
 impl PageRequest {
+    /// The page this request asked for, of `total` records.
+    fn page<T>(&self, total: u64, results: Vec<T>) -> Page<T> {
+        Page {
+            results,
+            total_record_count: total,
+            page: self.page,
+            page_size: self.page_size,
+            total_pages: total.div_ceil(u64::from(self.page_size)),
+        }
+    }
+
     /// From a query string: `page` (1), `pageSize` (100; 1 to 1000), `invoiceNumber` and, where
     /// `filters` names it, `storeNumber`. Other parameters are ignored.
     pub fn parse(query: &str, filters: &[&str]) -> Result<PageRequest, V3Error> {
@@ -399,15 +441,114 @@ pub fn tire_protection_page(
     let program_id = keys(partner).program_id.as_deref();
     let (total, found) =
         store.read(|tx| store::v3_registrations(tx, scope, &request.filter, request.page, request.page_size))?;
-    Ok(Page {
-        results: found
+    Ok(request.page(
+        total,
+        found
             .into_iter()
             .map(|r| tire_protection::view(r, program_id))
             .collect(),
-        total_record_count: total,
-        page: request.page,
-        page_size: request.page_size,
-        total_pages: total.div_ceil(u64::from(request.page_size)),
+    ))
+}
+
+/// POST /motor-club/registrations: stores a new motor-club registration and answers its id. A
+/// (storeNumber, invoiceNumber) the tenant already has is a conflict: POST never updates.
+#[tracing::instrument(name = "v3_create_motor_club", skip_all, fields(partner = %partner.company))]
+pub fn create_motor_club(
+    store: &Store,
+    partner: &Partner,
+    scope: Scope,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<String, V3Error> {
+    let new = motor_club::decode(&parse_body(body)?, keys(partner)).map_err(|errors| V3Error::Invalid {
+        what: "registration",
+        errors,
+    })?;
+    let stamp = Stamp::of(&now);
+    store.write(|tx| {
+        store::insert_motor_club(tx, scope, &new, &stamp)?.ok_or_else(|| {
+            V3Error::Conflict(format!(
+                "a motor-club registration with storeNumber {:?} and invoiceNumber {:?} already exists; \
+                 POST creates only (read it with GET, change it with PATCH)",
+                new.store_number, new.invoice_number
+            ))
+        })
+    })
+}
+
+/// A stored motor-club registration as the partner reads it: with its program.
+fn motor_club_view(partner: &Partner, mut found: StoredMotorClub) -> StoredMotorClub {
+    found.program_id.clone_from(&keys(partner).program_id);
+    found
+}
+
+/// GET /motor-club/registrations/{id}
+pub fn motor_club(store: &Store, partner: &Partner, scope: Scope, id: &str) -> Result<StoredMotorClub, V3Error> {
+    let found = store.read(|tx| store::motor_club(tx, scope, id))?;
+    Ok(motor_club_view(
+        partner,
+        found.ok_or(V3Error::not_found("registration"))?,
+    ))
+}
+
+/// GET /motor-club/registrations: a page of the tenant's motor-club registrations, oldest first.
+pub fn motor_club_page(
+    store: &Store,
+    partner: &Partner,
+    scope: Scope,
+    request: &PageRequest,
+) -> Result<Page<StoredMotorClub>, V3Error> {
+    let (total, found) =
+        store.read(|tx| store::motor_clubs(tx, scope, &request.filter, request.page, request.page_size))?;
+    Ok(request.page(total, found.into_iter().map(|r| motor_club_view(partner, r)).collect()))
+}
+
+/// PATCH /motor-club/registrations/{id} (or ?invoiceNumber=): `{"customer": ...}` replaces the
+/// customer; `{"cancelledOn": ...}` cancels it, once (409 after).
+#[tracing::instrument(name = "v3_change_motor_club", skip_all, fields(partner = %partner.company))]
+pub fn change_motor_club(
+    store: &Store,
+    partner: &Partner,
+    scope: Scope,
+    target: &Target,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), V3Error> {
+    let change =
+        motor_club::decode_change(&parse_body(body)?).map_err(|errors| V3Error::Invalid { what: "change", errors })?;
+    let stamp = Stamp::of(&now);
+    store.write(|tx| {
+        let found = find_one(
+            target,
+            "registration",
+            |id| store::motor_club(tx, scope, id),
+            |filter| store::motor_clubs(tx, scope, filter, 1, 2),
+        )?;
+        let already_cancelled = |on: Option<DateTime<Utc>>| V3Error::Rule {
+            code: "already_cancelled",
+            message: match on {
+                Some(on) => format!(
+                    "the registration was already cancelled on {}; a registration is cancelled once",
+                    format_v3_date(&on)
+                ),
+                None => "the registration was already cancelled; a registration is cancelled once".into(),
+            },
+        };
+        match &change {
+            motor_club::Change::Customer(customer) => {
+                store::replace_motor_club_customer(tx, scope, &found.id, customer, &stamp)?;
+            }
+            motor_club::Change::Cancel(_) if found.cancelled_on.is_some() => {
+                return Err(already_cancelled(found.cancelled_on));
+            }
+            motor_club::Change::Cancel(on) => {
+                // Guarded in the statement too: another instance may have cancelled it since.
+                if !store::cancel_motor_club(tx, scope, &found.id, *on, &stamp)? {
+                    return Err(already_cancelled(None));
+                }
+            }
+        }
+        Ok(())
     })
 }
 

@@ -17,4 +17,5 @@ mod samples;
 mod slow_clients;
 mod upgrade;
 mod v3;
+mod v3_motor_club;
 mod validation;

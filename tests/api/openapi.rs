@@ -245,4 +245,39 @@ async fn the_v3_answers_validate() {
         assert_valid(&doc, "V3Error", &refused);
     }
     assert!(!schema(&doc, "V3TireProtection").is_valid(&json!({"_id": "x"})));
+
+    // Motor club.
+    let member = json!({
+        "product_id": "YOUR-PRODUCT-ID", "invoiceNumber": "001-20345", "enrollDate": "2024-09-15T13:08:00.000Z",
+        "customer": {"name": "John Doe", "phone": "+13034579876", "email": "john.doe@example.com",
+                     "address": {"line1": "10170 Church Ranch Way", "line2": "Suite 320", "city": "Westminster",
+                                 "state": "CO", "zip": "80021", "country": "US"}}
+    });
+    assert_valid(&doc, "V3NewMotorClub", &member);
+    let path = "/motor-club/registrations";
+    let (status, created) = app.v3_post(path, &v3_token(), &member).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_valid(&doc, "V3Created", &created);
+    let id = created["id"].as_str().unwrap();
+    let cancel = json!({"cancelledOn": "2024-09-17T10:10:00.000Z"});
+    assert_valid(&doc, "V3MotorClubChange", &cancel);
+    assert_valid(&doc, "V3MotorClubChange", &json!({"customer": member["customer"]}));
+    let (status, _) = app.v3_patch(&format!("{path}/{id}"), &v3_token(), &cancel).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, one) = app.v3_get(&format!("{path}/{id}"), &v3_token()).await;
+    assert!(one["cancelledOn"].is_string(), "{one}");
+    assert_valid(&doc, "V3MotorClub", &one);
+    let (_, page) = app.v3_get(path, &v3_token()).await;
+    assert_valid(&doc, "V3MotorClubPage", &page);
+    for (status, refused) in [
+        app.v3_post(path, &v3_token(), &json!({"customer": {"phone": "1"}}))
+            .await,
+        app.v3_post(path, &v3_token(), &member).await,
+        app.v3_patch(&format!("{path}/{id}"), &v3_token(), &cancel).await,
+        app.v3_patch(&format!("{path}?invoiceNumber=nope"), &v3_token(), &cancel)
+            .await,
+    ] {
+        assert!(status.is_client_error(), "{status}");
+        assert_valid(&doc, "V3Error", &refused);
+    }
 }

@@ -2,7 +2,8 @@
 # Drives the real gateway with schemathesis (from PyPI), generating requests from openapi.yaml
 # with every check on: it finds what the document says that the server does not do (or the
 # other way round), and any 5xx. Installs schemathesis into a venv under target/, builds and
-# starts the gateway on a throwaway database and port, signs a token, runs, stops.
+# starts the gateway on a throwaway database and port, signs a v2 token and a v3 token (with a
+# fresh key pair), runs, stops.
 #
 #   bash tests/schemathesis/run.sh                            # the same requests every time
 #   SEED=random MAX_EXAMPLES=2000 MAX_TIME=600 bash tests/schemathesis/run.sh   # explore further
@@ -20,6 +21,8 @@ cargo build --locked --quiet
 BIN=target/debug/warranty-gateway
 
 DIR=$(mktemp -d)
+# A v3 key pair for the partner: its public key in the config, its private key signs the v3 token.
+"$BIN" keygen --out "$DIR/keys" > /dev/null
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat > "$DIR/config.toml" <<TOML
 [server]
@@ -28,11 +31,17 @@ bind = "127.0.0.1:$PORT"
 [database]
 path = "gateway.sqlite3"
 
+[v3]
+audience = "https://warranty.example.com/api/v3"
+sandbox_audience = "https://sandbox.warranty.example.com/api/v3"
+
 [[partners]]
 company = "tirecompany"
 partner_id = 1001
 secret = "schemathesis-run-secret-0123456789abcdef-0123456789"
 plan_term_months = 36
+v3_issuer = "6102b521f403f42ddcde7ae5"
+v3_public_key_file = "keys/public.pem"
 TOML
 "$BIN" --config "$DIR/config.toml" > "$DIR/server.log" 2>&1 &
 SERVER=$!
@@ -49,6 +58,10 @@ sys.exit("the gateway did not start")
 PY
 export WARRANTY_GATEWAY_TOKEN
 WARRANTY_GATEWAY_TOKEN=$("$BIN" token --company tirecompany --config "$DIR/config.toml")
+# v3's operations take a v3 token (schemathesis.toml): the sandbox, the tenant v2's requests reach.
+export WARRANTY_GATEWAY_V3_TOKEN
+WARRANTY_GATEWAY_V3_TOKEN=$("$BIN" token --v3 --company tirecompany --key "$DIR/keys/private.pem" --sandbox \
+  --expires-in-minutes 1440 --config "$DIR/config.toml")
 
 # By default the same requests every run (a fixed seed and number of cases per operation), so
 # a finding reproduces; SEED=random and MAX_TIME=N explore further.

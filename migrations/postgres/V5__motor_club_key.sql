@@ -1,0 +1,5 @@
+-- Version 5 (see migrations/sqlite/V5): a motor-club registration's (storeNumber,
+-- invoiceNumber) is unique per partner and tenant; the key's index also finds registrations
+-- by invoiceNumber alone, so the version-4 index goes.
+DROP INDEX motor_club_by_invoice;
+CREATE UNIQUE INDEX motor_club_key ON motor_club_registrations (partner_id, tenant, invoice_number, store_number);

@@ -1,0 +1,256 @@
+//! A v3 motor-club registration: its own record, with no tires and no v2 face (DESIGN.md, "One
+//! registration, two faces"). What a POST or PATCH body becomes, and how it reads.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::decode::{Errors, FieldError, Fields};
+use super::{v3_date, v3_opt_date};
+use crate::config::V3Partner;
+
+/// A motor-club registration as the partner registers it (and reads it back).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MotorClub {
+    pub product_id: String,
+    #[serde(rename = "invoiceNumber")]
+    pub invoice_number: String,
+    /// "" when not sent.
+    #[serde(rename = "storeNumber")]
+    pub store_number: String,
+    #[serde(rename = "enrollDate", serialize_with = "v3_date")]
+    pub enroll_date: DateTime<Utc>,
+    pub customer: Customer,
+}
+
+/// The member: a name, and whatever contact details were sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Customer {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Address::is_empty")]
+    pub address: Address,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Address {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+impl Address {
+    pub fn is_empty(&self) -> bool {
+        *self == Address::default()
+    }
+}
+
+/// A stored motor-club registration, as v3 answers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredMotorClub {
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// The partner's program (config), set as it is answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program_id: Option<String>,
+    #[serde(flatten)]
+    pub registration: MotorClub,
+    #[serde(
+        rename = "cancelledOn",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "v3_opt_date"
+    )]
+    pub cancelled_on: Option<DateTime<Utc>>,
+}
+
+/// What a PATCH asks: a new customer, or the cancellation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Customer(Box<Customer>),
+    Cancel(DateTime<Utc>),
+}
+
+/// Longest texts v3 accepts (wire rules, as for tire protection).
+const INVOICE_MAX: usize = 50;
+/// As tire protection's: a store number a v2 ShopID could be.
+const STORE_MAX: usize = 25;
+const NAME_MAX: usize = 100;
+/// Address lines, city, state and zip.
+const ADDRESS_MAX: usize = 100;
+
+/// Checks a POST body; every error at once.
+pub fn decode(body: &Value, keys: &V3Partner) -> Result<MotorClub, Vec<FieldError>> {
+    let mut errors = Errors::default();
+    let f = Fields::top(body, &mut errors);
+    let product_id = super::product_id(&f, keys, &mut errors);
+    let invoice_number = f.text("invoiceNumber", INVOICE_MAX, true, &mut errors);
+    let store_number = f.text("storeNumber", STORE_MAX, false, &mut errors);
+    let enroll_date = f.date("enrollDate", true, &mut errors);
+    let customer = customer(&f, &mut errors);
+    errors.into_result(|| MotorClub {
+        product_id: product_id.expect("no error: present"),
+        invoice_number: invoice_number.expect("no error: present"),
+        store_number: store_number.unwrap_or_default(),
+        enroll_date: enroll_date.expect("no error: present"),
+        customer: customer.expect("no error: present"),
+    })
+}
+
+/// Checks a PATCH body: `{"customer": {...}}` (the whole customer, replacing the one stored)
+/// or `{"cancelledOn": ...}`; one of them, not both.
+pub fn decode_change(body: &Value) -> Result<Change, Vec<FieldError>> {
+    let mut errors = Errors::default();
+    let f = Fields::top(body, &mut errors);
+    let sent = |name| body.get(name).is_some_and(|v| !v.is_null());
+    let change = match (sent("customer"), sent("cancelledOn")) {
+        (true, true) => {
+            errors.push(
+                "body",
+                "ambiguous",
+                "has both customer and cancelledOn; send one PATCH for each",
+            );
+            None
+        }
+        (true, false) => customer(&f, &mut errors).map(|c| Change::Customer(Box::new(c))),
+        (false, true) => f.date("cancelledOn", true, &mut errors).map(Change::Cancel),
+        (false, false) => {
+            if body.is_object() {
+                errors.push(
+                    "body",
+                    "required",
+                    "needs customer (to replace the customer) or cancelledOn (to cancel)",
+                );
+            }
+            None
+        }
+    };
+    errors.into_result(|| change.expect("no error: present"))
+}
+
+/// `customer`: required, with its name; phone, email and address when sent.
+fn customer(f: &Fields, errors: &mut Errors) -> Option<Customer> {
+    let c = f.object("customer", true, errors)?;
+    let name = c.text("name", NAME_MAX, true, errors);
+    let phone = c.phone("phone", errors);
+    let email = c.email("email", errors);
+    let address = c
+        .object("address", false, errors)
+        .map(|a| Address {
+            line1: a.text("line1", ADDRESS_MAX, false, errors),
+            line2: a.text("line2", ADDRESS_MAX, false, errors),
+            city: a.text("city", ADDRESS_MAX, false, errors),
+            state: a.text("state", ADDRESS_MAX, false, errors),
+            zip: a.text("zip", ADDRESS_MAX, false, errors),
+            country: a.country("country", errors),
+        })
+        .unwrap_or_default();
+    Some(Customer {
+        name: name?,
+        phone,
+        email,
+        address,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn keys() -> V3Partner {
+        V3Partner {
+            issuer: "i".into(),
+            key: jsonwebtoken::DecodingKey::from_secret(b"unused"),
+            products: Some(vec!["YOUR-PRODUCT-ID".into()]),
+            program_id: None,
+        }
+    }
+
+    /// The docs' own Registration object.
+    fn docs_example() -> Value {
+        json!({
+            "product_id": "YOUR-PRODUCT-ID",
+            "invoiceNumber": "001-20345",
+            "enrollDate": "2024-09-15T13:08:00.000Z",
+            "customer": {
+                "name": "John Doe",
+                "phone": "+13034579876",
+                "email": "john.doe@example.com",
+                "address": {
+                    "line1": "10170 Church Ranch Way", "line2": "Suite 320", "city": "Westminster",
+                    "state": "CO", "zip": "80021", "country": "US"
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn the_docs_example_decodes_and_reads_back_as_sent() {
+        let r = decode(&docs_example(), &keys()).unwrap();
+        assert_eq!(r.store_number, "");
+        assert_eq!(r.customer.address.country.as_deref(), Some("US"));
+        let mut out = serde_json::to_value(&r).unwrap();
+        out.as_object_mut().unwrap().remove("storeNumber");
+        assert_eq!(out, docs_example());
+    }
+
+    #[test]
+    fn every_error_is_listed() {
+        let body = json!({
+            "product_id": "OTHER", "enrollDate": "2024-09-15",
+            "customer": {"phone": "303-457-9876", "email": "john", "address": {"country": "USA", "zip": "9".repeat(101)}}
+        });
+        let errors: Vec<String> = decode(&body, &keys())
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "product_id",
+                "invoiceNumber",
+                "enrollDate",
+                "customer.name",
+                "customer.phone",
+                "customer.email",
+                "customer.address.zip",
+                "customer.address.country"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_change_is_a_customer_or_a_cancellation() {
+        let customer = json!({"customer": {"name": "Jane Smith", "address": {"line2": ""}}});
+        let Ok(Change::Customer(c)) = decode_change(&customer) else {
+            panic!("a customer")
+        };
+        assert_eq!(c.name, "Jane Smith");
+        assert!(c.address.is_empty(), "an empty line2 is not sent");
+        assert!(matches!(
+            decode_change(&json!({"cancelledOn": "2024-09-17T10:10:00.000Z"})),
+            Ok(Change::Cancel(_))
+        ));
+        let code = |body: Value| decode_change(&body).unwrap_err()[0].code;
+        assert_eq!(code(json!({})), "required");
+        assert_eq!(
+            code(json!({"customer": {"name": "J"}, "cancelledOn": "2024-09-17T10:10:00Z"})),
+            "ambiguous"
+        );
+        assert_eq!(code(json!({"customer": {}})), "required");
+        assert_eq!(code(json!([])), "invalid_type");
+    }
+}

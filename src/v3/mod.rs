@@ -183,7 +183,7 @@ pub fn tire_protection_metadata(
 }
 
 /// A v3 query string's parameters: names exact (v3 is camelCase), a repeated name's last value
-/// wins, values trimmed, empty ones as not sent.
+/// wins, values trimmed; `get` takes an empty one as not sent.
 struct Query(Vec<(String, String)>);
 
 impl Query {
@@ -192,12 +192,12 @@ impl Query {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty())
+        self.sent(name).filter(|v| !v.is_empty())
+    }
+
+    /// The value of `name` when it is in the query at all, empty or not.
+    fn sent(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim())
     }
 }
 
@@ -392,7 +392,8 @@ impl PageRequest {
         let query = Query::of(query);
         let get = |name: &str| query.get(name);
         let mut errors = Errors::default();
-        let mut number = |name: &str, default: u32, range: std::ops::RangeInclusive<u32>| match get(name) {
+        // A number sent empty (`page=`) is an error, not the default: it is not a number.
+        let mut number = |name: &str, default: u32, range: std::ops::RangeInclusive<u32>| match query.sent(name) {
             None => default,
             Some(v) => match v.parse::<u32>() {
                 Ok(n) if range.contains(&n) => n,
@@ -574,6 +575,8 @@ mod tests {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["page", "pageSize"]);
         assert!(PageRequest::parse("pageSize=x", &[]).is_err());
+        assert!(PageRequest::parse("page=", &[]).is_err(), "empty is not a number");
+        assert!(PageRequest::parse("page=4294967295", &[]).is_ok());
     }
 
     #[test]

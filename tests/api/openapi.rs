@@ -281,3 +281,24 @@ async fn the_v3_answers_validate() {
         assert_valid(&doc, "V3Error", &refused);
     }
 }
+
+/// The country codes the document lists are the ones the server takes (isocountry's list), and
+/// the empty values the server takes as not sent are valid too.
+#[test]
+fn the_documented_countries_are_the_ones_the_server_takes() {
+    let doc = document();
+    let listed: std::collections::BTreeSet<String> = doc["components"]["schemas"]["V3Country"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().expect("quoted: YAML 1.1 reads NO as false").to_owned())
+        .collect();
+    let taken: std::collections::BTreeSet<String> =
+        isocountry::CountryCode::iter().map(|c| c.alpha2().to_owned()).collect();
+    assert_eq!(listed, taken);
+    let customer = |address: Value| json!({"name": "A", "phone": "", "email": " ", "address": address});
+    assert_valid(&doc, "V3Customer", &customer(json!({"country": "NO", "line2": ""})));
+    assert_valid(&doc, "V3Customer", &customer(json!({"country": ""})));
+    assert!(!schema(&doc, "V3Customer").is_valid(&customer(json!({"country": "XX"}))));
+    assert!(!schema(&doc, "V3Customer").is_valid(&json!({"name": "A", "phone": "303-457-9876"})));
+}

@@ -1,10 +1,10 @@
 // Drives the console page in Debian's headless Chromium (playwright-core, no downloaded browser).
-// Run by tests/process/browser.rs with BASE_URL, COMPANY and TOKEN; a batch with a rejected
+// Run by tests/process/browser.rs with BASE_URL, COMPANY, TOKEN and V3_TOKEN (the sandbox's); a batch with a rejected
 // record (TiresCovered missing) must already be in the test tenant, registration S1/I1 in it,
 // and one batch in live. Exits non-zero, saying why, when the page does not show them.
 import { chromium } from "playwright-core";
 
-const { BASE_URL, COMPANY, TOKEN, SCREENSHOT } = process.env;
+const { BASE_URL, COMPANY, TOKEN, V3_TOKEN, SCREENSHOT } = process.env;
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
 function check(condition, message) {
@@ -55,6 +55,24 @@ try {
   await page.waitForSelector("#lookup-result dl", { timeout: 10000 });
   const status = await page.locator("#lookup-result").innerText();
   check(status.includes("Registration is Active") && status.includes("TiresLeft"), "status lookup: " + status);
+  check(!status.includes("v3"), "without a v3 token, no v3 part: " + status);
+
+  // With a v3 token (the sandbox: the test tenant), the same lookup shows its v3 id and metadata.
+  await page.fill("#v3token", V3_TOKEN);
+  await page.click("#lookup");
+  await page.waitForSelector("#lookup-result h3 + dl", { timeout: 10000 });
+  const both = await page.locator("#lookup-result").innerText();
+  check(/id\s+[0-9a-f]{24}\b/.test(both) && /isActive\s+true/.test(both) && /availableTiresCount\s+4/.test(both),
+        "v3 lookup: " + both);
+  check(both.includes("https://sandbox.gw.example/api/v3"), "the v3 token's audience is shown: " + both);
+  // A v3 token the server refuses says why, beside the v2 answer.
+  await page.fill("#v3token", "not-a-token");
+  await page.click("#lookup");
+  await page.waitForSelector("#lookup-result p.error", { timeout: 10000 });
+  const refused = await page.locator("#lookup-result").innerText();
+  check(refused.includes("v3:") && refused.includes("TiresLeft"), "refused v3 token: " + refused);
+  await page.fill("#v3token", "");
+
   await page.selectOption("#tenant", "live");
   await page.fill("#invoice", "NOPE");
   await page.click("#lookup");
@@ -70,7 +88,7 @@ try {
                              null, { timeout: 10000 });
 
   check(problems.length === 0, problems.join("\n"));
-  console.log("console page: batches listed, rejected record shown, status lookup answered");
+  console.log("console page: batches listed, rejected record shown, status lookup answered through v2 and v3");
 } finally {
   await browser.close();
 }

@@ -225,6 +225,31 @@ pub fn run_cli(args: &[&str], config: &Path) -> (i32, String, String) {
     )
 }
 
+/// Puts tirecompany on v3: `keygen` makes a key pair in `dir/keys`, the config gets its
+/// public key and issuer and `[v3]`'s two audiences. Answers the private key's path.
+pub fn enable_v3(dir: &Path, config: &Path) -> PathBuf {
+    let keys = dir.join("keys");
+    let out = Command::new(BIN).args(["keygen", "--out"]).arg(&keys).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut text = std::fs::read_to_string(config).unwrap();
+    text.push_str("v3_issuer = \"tc-issuer\"\nv3_public_key_file = \"keys/public.pem\"\n");
+    text.push_str(
+        "\n[v3]\naudience = \"https://gw.example/api/v3\"\nsandbox_audience = \"https://sandbox.gw.example/api/v3\"\n",
+    );
+    std::fs::write(config, text).unwrap();
+    keys.join("private.pem")
+}
+
+/// A v3 token of tirecompany from `token --v3`, with `extra` arguments (`--sandbox`...).
+pub fn v3_token_cli(config: &Path, key: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["token", "--v3", "--company", "tirecompany", "--key"];
+    args.push(key.to_str().unwrap());
+    args.extend_from_slice(extra);
+    let (code, out, err) = run_cli(&args, config);
+    assert_eq!(code, 0, "{err}");
+    out.trim().to_owned()
+}
+
 /// A token for tirecompany, signed here (the `token` command has a test of its own).
 pub fn token() -> String {
     jsonwebtoken::encode(

@@ -10,9 +10,11 @@ use crate::binary::*;
 
 #[tokio::test]
 #[ignore = "needs Chromium and node (installed by .ci/run)"]
-async fn the_console_lists_batches_shows_rejected_records_and_looks_up_status() {
+async fn the_console_lists_batches_shows_rejected_records_and_looks_up_status_through_v2_and_v3() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::serve(&write_config(dir.path()));
+    let config = write_config(dir.path());
+    let key = enable_v3(dir.path(), &config);
+    let server = Server::serve(&config);
     let mut missing = registration("I2");
     missing.as_object_mut().unwrap().remove("TiresCovered");
     let res = server
@@ -33,6 +35,8 @@ async fn the_console_lists_batches_shows_rejected_records_and_looks_up_status() 
         .env("BASE_URL", format!("http://{}", server.address))
         .env("COMPANY", "tirecompany")
         .env("TOKEN", token())
+        // The sandbox: the test tenant, where the lookup finds S1/I1.
+        .env("V3_TOKEN", v3_token_cli(&config, &key, &["--sandbox"]))
         .output()
         .expect("node runs (install it, or run .ci/run)");
     let said = format!(

@@ -168,45 +168,26 @@ async fn log_lines_can_be_json_for_log_shippers() {
 #[tokio::test]
 async fn keygen_and_token_v3_make_a_partner_ready_for_v3() {
     let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let key = enable_v3(dir.path(), &config);
     let keys = dir.path().join("keys");
-    let out = Command::new(BIN).args(["keygen", "--out"]).arg(&keys).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let private = std::fs::read_to_string(keys.join("private.pem")).unwrap();
+    let private = std::fs::read_to_string(&key).unwrap();
     assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(keys.join("private.pem"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "the private key is its owner's only");
     }
     // An existing key is never overwritten.
     let again = Command::new(BIN).args(["keygen", "--out"]).arg(&keys).output().unwrap();
     assert!(!again.status.success());
-    assert_eq!(std::fs::read_to_string(keys.join("private.pem")).unwrap(), private);
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), private);
 
-    let config = write_config(dir.path());
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("v3_issuer = \"tc-issuer\"\nv3_public_key_file = \"keys/public.pem\"\n");
-    text.push_str(
-        "\n[v3]\naudience = \"https://gw.example/api/v3\"\nsandbox_audience = \"https://sandbox.gw.example/api/v3\"\n",
-    );
-    std::fs::write(&config, text).unwrap();
     let mut cmd = Command::new(BIN);
     cmd.arg("--config").arg(&config);
     let server = Server::start(cmd);
-
-    let token = |extra: &[&str]| {
-        let mut args = vec!["token", "--v3", "--company", "tirecompany", "--key"];
-        let key = keys.join("private.pem");
-        args.push(key.to_str().unwrap());
-        args.extend_from_slice(extra);
-        let (code, out, err) = run_cli(&args, &config);
-        assert_eq!(code, 0, "{err}");
-        out.trim().to_owned()
-    };
+    let token = |extra: &[&str]| v3_token_cli(&config, &key, extra);
     let client = reqwest::Client::new();
     let body = json!({
         "product_id": "TPP-36", "invoiceNumber": "001-20345", "enrollDate": "2021-08-01T13:08:00.000Z",

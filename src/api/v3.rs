@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::errors::V3ApiError;
@@ -151,6 +151,25 @@ fn created(req: &HttpRequest, id: &str) -> HttpResponse {
         .json(json!({ "id": id }))
 }
 
+/// A PATCH's service: changes the target with the body.
+type ChangeService = fn(&Store, &Partner, Scope, &v3::Target, &[u8], DateTime<Utc>) -> Result<(), v3::V3Error>;
+
+/// What a PATCH does: its service, and what it is called in logs.
+#[derive(Clone, Copy)]
+struct Patch {
+    what: &'static str,
+    change: ChangeService,
+}
+
+const CANCEL_TIRE_PROTECTION: Patch = Patch {
+    what: "cancelling through v3",
+    change: v3::cancel_tire_protection,
+};
+const CHANGE_MOTOR_CLUB: Patch = Patch {
+    what: "changing a v3 motor-club registration",
+    change: v3::change_motor_club,
+};
+
 /// PATCH /api/v3/tire-protection/registrations/{id} with `{"cancelledOn": ...}`: 204.
 async fn cancel_tire_protection_by_id(
     caller: V3Caller,
@@ -159,7 +178,8 @@ async fn cancel_tire_protection_by_id(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    cancel(caller, v3::Target::Id(id.into_inner()), req, payload, state).await
+    let target = v3::Target::Id(id.into_inner());
+    patch(CANCEL_TIRE_PROTECTION, caller, target, req, payload, state).await
 }
 
 /// PATCH /api/v3/tire-protection/registrations?invoiceNumber=...[&storeNumber=...]: 204.
@@ -170,11 +190,13 @@ async fn cancel_tire_protection_by_invoice(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
     let target = v3::Target::from_query(req.path(), req.query_string())?;
-    cancel(caller, target, req, payload, state).await
+    patch(CANCEL_TIRE_PROTECTION, caller, target, req, payload, state).await
 }
 
-#[tracing::instrument(name = "v3_cancel", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str()))]
-async fn cancel(
+/// A PATCH: reads the JSON body, runs its change on the target, answers 204.
+#[tracing::instrument(name = "v3_patch", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str(), what = patch.what))]
+async fn patch(
+    patch: Patch,
     caller: V3Caller,
     target: v3::Target,
     req: HttpRequest,
@@ -182,12 +204,9 @@ async fn cancel(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
     let body = json_body(&req, payload, &state).await?;
-    service(
-        "cancelling through v3",
-        &caller,
-        &state,
-        move |store, partner, scope| v3::cancel_tire_protection(store, partner, scope, &target, &body, Utc::now()),
-    )
+    service(patch.what, &caller, &state, move |store, partner, scope| {
+        (patch.change)(store, partner, scope, &target, &body, Utc::now())
+    })
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -301,7 +320,8 @@ async fn change_motor_club_by_id(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    change_motor_club(caller, v3::Target::Id(id.into_inner()), req, payload, state).await
+    let target = v3::Target::Id(id.into_inner());
+    patch(CHANGE_MOTOR_CLUB, caller, target, req, payload, state).await
 }
 
 /// PATCH /api/v3/motor-club/registrations?invoiceNumber=...[&storeNumber=...]: 204.
@@ -312,24 +332,5 @@ async fn change_motor_club_by_invoice(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
     let target = v3::Target::from_query(req.path(), req.query_string())?;
-    change_motor_club(caller, target, req, payload, state).await
-}
-
-#[tracing::instrument(name = "v3_change_motor_club", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str()))]
-async fn change_motor_club(
-    caller: V3Caller,
-    target: v3::Target,
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, V3ApiError> {
-    let body = json_body(&req, payload, &state).await?;
-    service(
-        "changing a v3 motor-club registration",
-        &caller,
-        &state,
-        move |store, partner, scope| v3::change_motor_club(store, partner, scope, &target, &body, Utc::now()),
-    )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    patch(CHANGE_MOTOR_CLUB, caller, target, req, payload, state).await
 }

@@ -52,6 +52,14 @@ pub struct Fields<'v> {
     prefix: String,
 }
 
+/// Longest texts v3 accepts, for both kinds of registration (wire rules, not column widths:
+/// DESIGN.md).
+pub const INVOICE_MAX: usize = 50;
+/// A store number is v2's ShopID: at most 25, so v2 can file claims against it.
+pub const STORE_MAX: usize = 25;
+/// `customer.name`.
+pub const NAME_MAX: usize = 100;
+
 /// Years a v3 date or vehicle year may have.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::decode::{Errors, FieldError, Fields};
+use super::decode::{Errors, FieldError, Fields, INVOICE_MAX, NAME_MAX, STORE_MAX};
 use super::{v3_date, v3_opt_date};
 use crate::config::V3Partner;
 
@@ -82,12 +82,7 @@ pub enum Change {
     Cancel(DateTime<Utc>),
 }
 
-/// Longest texts v3 accepts (wire rules, as for tire protection).
-const INVOICE_MAX: usize = 50;
-/// As tire protection's: a store number a v2 ShopID could be.
-const STORE_MAX: usize = 25;
-const NAME_MAX: usize = 100;
-/// Address lines, city, state and zip.
+/// Address lines, city, state and zip: the longest v3 accepts.
 const ADDRESS_MAX: usize = 100;
 
 /// Checks a POST body; every error at once.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::decode::{Errors, FieldError, Fields};
+use super::decode::{Errors, FieldError, Fields, INVOICE_MAX, NAME_MAX, STORE_MAX};
 use super::{v3_date, v3_opt_date};
 use crate::config::V3Partner;
 use crate::records::{Cents, Claim, Registration, serde_out};
@@ -88,10 +88,6 @@ impl From<StoredTire> for Tire {
 /// How many tires a v3 registration lists.
 pub const TIRES: std::ops::RangeInclusive<usize> = 1..=6;
 /// Longest texts v3 accepts (wire rules, not column widths: DESIGN.md).
-const INVOICE_MAX: usize = 50;
-/// A store number is v2's ShopID: at most 25, so v2 can file claims against it.
-const STORE_MAX: usize = 25;
-const NAME_MAX: usize = 100;
 const TIRE_TEXT_MAX: usize = 50;
 const VEHICLE_TEXT_MAX: usize = 50;
 

@@ -241,7 +241,12 @@ pub fn parse_money(raw: &RawValue) -> Result<Option<Money>, ValueError> {
         }
         Err(e) => return Err(e),
     };
-    if json_number && !(d * Decimal::ONE_HUNDRED).fract().is_zero() {
+    // Checked: a hundredfold of an amount near Decimal's limit (8.4e26, say) overflows; such an
+    // amount is out of range below.
+    if json_number
+        && d.checked_mul(Decimal::ONE_HUNDRED)
+            .is_some_and(|cents| !cents.fract().is_zero())
+    {
         let nearest = (d * Decimal::ONE_HUNDRED).round() / Decimal::ONE_HUNDRED;
         if (d - nearest).abs() <= FLOAT_NOISE {
             d = nearest;
@@ -514,6 +519,15 @@ mod tests {
         assert_eq!(code(parse_money(&raw("-0.01"))), "negative");
         assert_eq!(code(parse_money(&raw("10000000000000"))), "out_of_range");
         assert_eq!(code(parse_money(&raw(r#""$5.00""#))), "invalid_number");
+        // Near Decimal's limit a hundredfold overflows: refused by range, never a panic (a
+        // schemathesis finding: 500 on a TPPPrice of -8.385032432739727e+26).
+        assert_eq!(code(parse_money(&raw("8.385032432739727e+26"))), "out_of_range");
+        assert_eq!(code(parse_money(&raw("-8.385032432739727e+26"))), "negative");
+        assert_eq!(code(parse_money(&raw("79228162514264337593543950335"))), "out_of_range");
+        assert_eq!(
+            code(parse_money(&raw("7.9228162514264337593543950335e28"))),
+            "out_of_range"
+        );
     }
 
     #[test]

@@ -63,12 +63,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 resource("/tire-protection/registrations", REGISTRATIONS)
                     .route(get_or_head().to(list_tire_protection))
                     .route(web::post().to(create_tire_protection))
-                    .route(web::patch().to(cancel_tire_protection_by_invoice)),
+                    .route(web::patch().to(cancel_tire_protection)),
             )
             .service(
                 resource("/tire-protection/registrations/{id}", ONE)
                     .route(get_or_head().to(get_tire_protection))
-                    .route(web::patch().to(cancel_tire_protection_by_id)),
+                    .route(web::patch().to(cancel_tire_protection)),
             )
             .service(
                 resource("/tire-protection/registrations/{id}/metadata", METADATA)
@@ -78,12 +78,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 resource("/motor-club/registrations", REGISTRATIONS)
                     .route(get_or_head().to(list_motor_club))
                     .route(web::post().to(create_motor_club))
-                    .route(web::patch().to(change_motor_club_by_invoice)),
+                    .route(web::patch().to(change_motor_club)),
             )
             .service(
                 resource("/motor-club/registrations/{id}", ONE)
                     .route(get_or_head().to(get_motor_club))
-                    .route(web::patch().to(change_motor_club_by_id)),
+                    .route(web::patch().to(change_motor_club)),
             )
             .default_service(web::to(|req: HttpRequest| async move {
                 Err::<HttpResponse, _>(V3ApiError::from(ApiError::NotFound(req.path().to_owned())))
@@ -154,6 +154,23 @@ fn created(req: &HttpRequest, id: &str) -> HttpResponse {
 /// A PATCH's service: changes the target with the body.
 type ChangeService = fn(&Store, &Partner, Scope, &v3::Target, &[u8], DateTime<Utc>) -> Result<(), v3::V3Error>;
 
+/// The registration a PATCH names: `{id}` in the path, else the query's invoiceNumber (and
+/// storeNumber). Extracted after `V3Caller`, so a bad token is a 401 before a bad query is a 400.
+struct PatchTarget(v3::Target);
+
+impl FromRequest for PatchTarget {
+    type Error = V3ApiError;
+    type Future = Ready<Result<PatchTarget, V3ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let target = match req.match_info().get("id") {
+            Some(id) => Ok(v3::Target::Id(id.to_owned())),
+            None => v3::Target::from_query(req.path(), req.query_string()),
+        };
+        ready(target.map(PatchTarget).map_err(V3ApiError::from))
+    }
+}
+
 /// What a PATCH does: its service, and what it is called in logs.
 #[derive(Clone, Copy)]
 struct Patch {
@@ -169,29 +186,6 @@ const CHANGE_MOTOR_CLUB: Patch = Patch {
     what: "changing a v3 motor-club registration",
     change: v3::change_motor_club,
 };
-
-/// PATCH /api/v3/tire-protection/registrations/{id} with `{"cancelledOn": ...}`: 204.
-async fn cancel_tire_protection_by_id(
-    caller: V3Caller,
-    id: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, V3ApiError> {
-    let target = v3::Target::Id(id.into_inner());
-    patch(CANCEL_TIRE_PROTECTION, caller, target, req, payload, state).await
-}
-
-/// PATCH /api/v3/tire-protection/registrations?invoiceNumber=...[&storeNumber=...]: 204.
-async fn cancel_tire_protection_by_invoice(
-    caller: V3Caller,
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, V3ApiError> {
-    let target = v3::Target::from_query(req.path(), req.query_string())?;
-    patch(CANCEL_TIRE_PROTECTION, caller, target, req, payload, state).await
-}
 
 /// A PATCH: reads the JSON body, runs its change on the target, answers 204.
 #[tracing::instrument(name = "v3_patch", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str(), what = patch.what))]
@@ -312,25 +306,26 @@ async fn list_motor_club(
     Ok(HttpResponse::Ok().json(page))
 }
 
-/// PATCH /api/v3/motor-club/registrations/{id} with `{"customer": ...}` or `{"cancelledOn": ...}`: 204.
-async fn change_motor_club_by_id(
+/// PATCH /api/v3/tire-protection/registrations/{id} (or ?invoiceNumber=...[&storeNumber=...])
+/// with `{"cancelledOn": ...}`: 204.
+async fn cancel_tire_protection(
     caller: V3Caller,
-    id: web::Path<String>,
+    target: PatchTarget,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    let target = v3::Target::Id(id.into_inner());
-    patch(CHANGE_MOTOR_CLUB, caller, target, req, payload, state).await
+    patch(CANCEL_TIRE_PROTECTION, caller, target.0, req, payload, state).await
 }
 
-/// PATCH /api/v3/motor-club/registrations?invoiceNumber=...[&storeNumber=...]: 204.
-async fn change_motor_club_by_invoice(
+/// PATCH /api/v3/motor-club/registrations/{id} (or ?invoiceNumber=...[&storeNumber=...]) with
+/// `{"customer": ...}` or `{"cancelledOn": ...}`: 204.
+async fn change_motor_club(
     caller: V3Caller,
+    target: PatchTarget,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    let target = v3::Target::from_query(req.path(), req.query_string())?;
-    patch(CHANGE_MOTOR_CLUB, caller, target, req, payload, state).await
+    patch(CHANGE_MOTOR_CLUB, caller, target.0, req, payload, state).await
 }

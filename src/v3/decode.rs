@@ -80,6 +80,11 @@ impl<'v> Fields<'v> {
         self.object?.get(name).filter(|v| !v.is_null())
     }
 
+    /// Whether `name` was sent (null is not sent).
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
     /// Whether the body was an object at all (else its fields are not reported one by one).
     fn present(&self) -> bool {
         self.object.is_some()

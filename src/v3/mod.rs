@@ -47,6 +47,11 @@ impl V3Error {
     fn not_found(what: &'static str) -> V3Error {
         V3Error::NotFound { what, key: "id" }
     }
+
+    /// What turns a decoder's field errors into the 400 of the `what` they belong to.
+    fn invalid(what: &'static str) -> impl FnOnce(Vec<FieldError>) -> V3Error {
+        move |errors| V3Error::Invalid { what, errors }
+    }
 }
 
 impl StoreFailure for V3Error {
@@ -118,10 +123,7 @@ pub fn create_tire_protection(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<String, V3Error> {
-    let new = tire_protection::decode(&parse_body(body)?, keys(partner)).map_err(|errors| V3Error::Invalid {
-        what: "registration",
-        errors,
-    })?;
+    let new = tire_protection::decode(&parse_body(body)?, keys(partner)).map_err(V3Error::invalid("registration"))?;
     let registration = new.registration();
     let extras = new.extras();
     let stamp = Stamp::of(&now);
@@ -230,10 +232,7 @@ impl Target {
                 invoice_number: invoice_number.unwrap_or_default().to_owned(),
                 store_number: query.get("storeNumber").map(str::to_owned),
             })
-            .map_err(|errors| V3Error::Invalid {
-                what: "request",
-                errors,
-            })
+            .map_err(V3Error::invalid("request"))
     }
 }
 
@@ -303,10 +302,7 @@ pub fn cancel_tire_protection(
     let cancelled_on = Fields::top(&body, &mut errors).date("cancelledOn", true, &mut errors);
     let cancelled_on = errors
         .into_result(|| cancelled_on.expect("no error: present"))
-        .map_err(|errors| V3Error::Invalid {
-            what: "cancellation",
-            errors,
-        })?;
+        .map_err(V3Error::invalid("cancellation"))?;
     let plan = partner.plan();
     let stamp = Stamp::of(&now);
     store.write(|tx| {
@@ -425,10 +421,7 @@ impl PageRequest {
                 page_size,
                 filter,
             })
-            .map_err(|errors| V3Error::Invalid {
-                what: "request",
-                errors,
-            })
+            .map_err(V3Error::invalid("request"))
     }
 }
 
@@ -461,10 +454,7 @@ pub fn create_motor_club(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<String, V3Error> {
-    let new = motor_club::decode(&parse_body(body)?, keys(partner)).map_err(|errors| V3Error::Invalid {
-        what: "registration",
-        errors,
-    })?;
+    let new = motor_club::decode(&parse_body(body)?, keys(partner)).map_err(V3Error::invalid("registration"))?;
     let stamp = Stamp::of(&now);
     store.write(|tx| {
         store::insert_motor_club(tx, scope, &new, &stamp)?.ok_or_else(|| {
@@ -515,8 +505,7 @@ pub fn change_motor_club(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<(), V3Error> {
-    let change =
-        motor_club::decode_change(&parse_body(body)?).map_err(|errors| V3Error::Invalid { what: "change", errors })?;
+    let change = motor_club::decode_change(&parse_body(body)?).map_err(V3Error::invalid("change"))?;
     let stamp = Stamp::of(&now);
     store.write(|tx| {
         let found = find_one(

@@ -108,8 +108,7 @@ pub fn decode(body: &Value, keys: &V3Partner) -> Result<MotorClub, Vec<FieldErro
 pub fn decode_change(body: &Value) -> Result<Change, Vec<FieldError>> {
     let mut errors = Errors::default();
     let f = Fields::top(body, &mut errors);
-    let sent = |name| body.get(name).is_some_and(|v| !v.is_null());
-    let change = match (sent("customer"), sent("cancelledOn")) {
+    let change = match (f.has("customer"), f.has("cancelledOn")) {
         (true, true) => {
             errors.push(
                 "body",

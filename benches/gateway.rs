@@ -21,10 +21,13 @@
 //!      store), in one transaction; registrationstatus lookups as in (3), against the same
 //!      bare ceiling; and four partners uploading at once through two instances.
 //!
-//! The load generator is this process (hyper, one connection per client, on two threads of
-//! their own by default, as `wrk -t2`), so it shares the machine's cores with the server, as
-//! wrk would. Environment: BENCH_LOOKUP_SECS (default 10), BENCH_RUNS (default 5),
-//! BENCH_SECTIONS (default all, e.g. "1,2"), BENCH_CLIENT_THREADS (default 2).
+//! The lookups' load generator is wrk (`-t2 -c64`, as the issue measured) when it is on the
+//! PATH (Debian's package `wrk`), else this process (hyper, one connection per client, on two
+//! threads of its own, as `wrk -t2`); either shares the machine's cores with the server.
+//! Section (4) always uses the hyper client (it stops when the uploads are done).
+//! Environment: BENCH_LOOKUP_SECS (default 10, per round), BENCH_LOOKUP_ROUNDS (default 3),
+//! BENCH_RUNS (default 5), BENCH_SECTIONS (default all, e.g. "1,2"), BENCH_LOAD (`hyper` to
+//! use the hyper client even with wrk installed), BENCH_CLIENT_THREADS (default 2).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -440,6 +443,107 @@ async fn lookups(
     .unwrap()
 }
 
+/// Which load generator section (3) and (5)'s lookups use: wrk (2 threads, 64 connections, as
+/// the issue measured) when it is on the PATH, this process's own hyper client otherwise or
+/// when BENCH_LOAD=hyper. wrk is C: it leaves more of the two cores to the server under test.
+fn use_wrk() -> bool {
+    std::env::var("BENCH_LOAD").map(|v| v != "hyper").unwrap_or(true)
+        && Command::new("wrk")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+}
+
+/// wrk's script: each of its threads sends the registrationstatus lookups of 4,096 random
+/// stored keys (formatted once, in `init`), in turn, and `done` prints what it measured as one
+/// JSON line.
+const WRK_SCRIPT: &str = r#"
+local requests = {}
+local n = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+function init(args)
+  local paths = {}
+  for line in io.lines(PATHS) do paths[#paths + 1] = line end
+  math.randomseed(id)
+  for i = 1, 4096 do
+    requests[i] = wrk.format("GET", paths[math.random(#paths)], { ["Authorization"] = "Bearer " .. TOKEN })
+  end
+end
+function request()
+  n = n % #requests + 1
+  return requests[n]
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"duration_us":%d,"non_2xx":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"#;
+
+/// What wrk measured, in the same shape as the hyper client's.
+struct LookupFigures {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    failures: u64,
+}
+
+/// `wrk -t2 -c64 -d{secs}s` over the registrationstatus lookups of `keys` at `address`.
+fn wrk_lookups(address: &str, keys: &[(String, String)], secs: u64) -> LookupFigures {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = dir.path().join("paths");
+    let lines: Vec<String> = keys
+        .iter()
+        .map(|(shop, inv)| {
+            format!(
+                "/v2/partners/{}?rec=registrationstatus&ShopID={shop}&InvoiceNumber={inv}",
+                PARTNERS[0].0
+            )
+        })
+        .collect();
+    std::fs::write(&paths, lines.join("\n")).unwrap();
+    let script = dir.path().join("lookups.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "local PATHS = {:?}\nlocal TOKEN = {:?}\n{WRK_SCRIPT}",
+            paths.to_str().unwrap(),
+            token(PARTNERS[0].1)
+        ),
+    )
+    .unwrap();
+    let out = Command::new("wrk")
+        .args(["-t2", "-c64", &format!("-d{secs}s"), "-s"])
+        .arg(&script)
+        .arg(format!("http://{address}/"))
+        .output()
+        .expect("wrk runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: Value = stdout
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "wrk printed no summary: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let field = |name: &str| summary[name].as_u64().unwrap();
+    LookupFigures {
+        rps: field("requests") as f64 / (field("duration_us") as f64 / 1e6),
+        p50_ms: field("p50_us") as f64 / 1000.0,
+        p99_ms: field("p99_us") as f64 / 1000.0,
+        failures: field("non_2xx") + field("socket_errors"),
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -485,6 +589,8 @@ fn ceiling_registrations(prefix: &str, n: usize) -> Vec<Registration> {
 enum Column {
     Int(Vec<Option<i64>>),
     Text(Vec<String>),
+    /// A column v2 registrations leave empty (v3's product, customer email, tires).
+    NoText(usize),
     Date(Vec<DateTime<Utc>>),
     Flag(Vec<bool>),
 }
@@ -497,6 +603,7 @@ impl Column {
         match self {
             Column::Int(v) => v[i].map_or(V::Null, V::Integer),
             Column::Text(v) => V::Text(v[i].clone()),
+            Column::NoText(_) => V::Null,
             Column::Date(v) => V::Text(v[i].to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
             Column::Flag(v) => V::Integer(i64::from(v[i])),
         }
@@ -507,6 +614,7 @@ impl Column {
         match self {
             Column::Int(v) => Box::new(v),
             Column::Text(v) => Box::new(v),
+            Column::NoText(n) => Box::new(vec![None::<String>; n]),
             Column::Date(v) => Box::new(v),
             Column::Flag(v) => Box::new(v),
         }
@@ -524,6 +632,17 @@ fn ceiling_columns(names: &[String], rows: &[Registration], now: DateTime<Utc>) 
             "tenant" => Column::Text(vec!["live".into(); rows.len()]),
             "created_at" | "updated_at" => Column::Date(vec![now; rows.len()]),
             "revision" => Column::Int(vec![Some(1); rows.len()]),
+            // Every registration has a v3 id, unique (the gateway makes 24 random hex digits).
+            "v3_id" => Column::Text(
+                rows.iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        use std::hash::{BuildHasher, RandomState};
+                        format!("{:016x}{i:08x}", RandomState::new().hash_one(&r.invoice_number))
+                    })
+                    .collect(),
+            ),
+            "product_id" | "customer_email" | "v3_tires" => Column::NoText(rows.len()),
             field => {
                 let i = Registration::COLUMNS
                     .iter()
@@ -570,12 +689,13 @@ fn ceiling_columns(names: &[String], rows: &[Registration], now: DateTime<Utc>) 
 }
 
 /// The plain upsert of the ceilings, taking its rows `from` a VALUES or SELECT clause: insert,
-/// or overwrite every non-key column. No RETURNING, no change detection, no revision arithmetic.
+/// or overwrite every non-key column but created_at and the v3 id (as the gateway keeps them).
+/// No RETURNING, no change detection, no revision arithmetic.
 fn plain_upsert(names: &[String], from: &str) -> String {
     let key = ["partner_id", "tenant", "shop_id", "invoice_number"];
     let set: Vec<String> = names
         .iter()
-        .filter(|n| !key.contains(&n.as_str()) && *n != "created_at")
+        .filter(|n| !key.contains(&n.as_str()) && *n != "created_at" && *n != "v3_id")
         .map(|n| format!("{n} = excluded.{n}"))
         .collect();
     format!(
@@ -857,35 +977,76 @@ async fn run(runs: usize, lookup_secs: u64) {
 }
 
 /// registrationstatus lookups, 64 connections for `secs` seconds, on the gateway at `address`
-/// and then on a bare actix-web server answering a body of the same size: both figures and
-/// their ratio.
+/// and on a bare actix-web server answering a body of the same size, in turn for
+/// BENCH_LOOKUP_ROUNDS rounds (default 3: this machine's speed moves from one minute to the
+/// next, and a ratio of two figures taken minutes apart measures that): each round's figures,
+/// the medians, and the median of the rounds' ratios.
 async fn compare_lookups(label: &str, address: &str, keys: &[(String, String)], secs: u64) {
-    let threads = client_threads();
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut stats = lookups(address, 64, keys, move || Instant::now() >= deadline).await;
-    println!(
-        "{label} registrationstatus, 64 connections ({threads} client threads) over {} registrations, {secs} s: \
-         {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, {} failed",
-        keys.len(),
-        stats.rps(),
-        stats.percentile_ms(0.50),
-        stats.percentile_ms(0.99),
-        stats.failures
-    );
     let sample = status_body(address, &keys[0]).await;
+    let wrk = use_wrk();
+    let generator = if wrk {
+        "wrk -t2 -c64".to_owned()
+    } else {
+        format!("hyper client, {} threads", client_threads())
+    };
+    let measure = |address: String| {
+        let keys = keys.to_vec();
+        async move {
+            if wrk {
+                tokio::task::spawn_blocking(move || wrk_lookups(&address, &keys, secs))
+                    .await
+                    .unwrap()
+            } else {
+                let deadline = Instant::now() + Duration::from_secs(secs);
+                let mut stats = lookups(&address, 64, &keys, move || Instant::now() >= deadline).await;
+                LookupFigures {
+                    rps: stats.rps(),
+                    p50_ms: stats.percentile_ms(0.50),
+                    p99_ms: stats.percentile_ms(0.99),
+                    failures: stats.failures as u64,
+                }
+            }
+        }
+    };
     let bare = BareServer::start(&sample);
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut bare_stats = lookups(&bare.address, 64, keys, move || Instant::now() >= deadline).await;
+    let rounds = env_or("BENCH_LOOKUP_ROUNDS", 3).max(1);
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let g = measure(address.to_owned()).await;
+        let b = measure(bare.address.clone()).await;
+        println!(
+            "  round {round}: gateway {:.0}/s p99 {:.2} ms, bare {:.0}/s p99 {:.2} ms, ratio {:.2}",
+            g.rps,
+            g.p99_ms,
+            b.rps,
+            b.p99_ms,
+            g.rps / b.rps
+        );
+        ours.push(g);
+        theirs.push(b);
+    }
     drop(bare);
+    let ratio = median(ours.iter().zip(&theirs).map(|(g, b)| g.rps / b.rps).collect());
+    let summary = |figures: &[LookupFigures]| {
+        format!(
+            "{:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, {} failed",
+            median(figures.iter().map(|f| f.rps).collect()),
+            median(figures.iter().map(|f| f.p50_ms).collect()),
+            median(figures.iter().map(|f| f.p99_ms).collect()),
+            figures.iter().map(|f| f.failures).sum::<u64>()
+        )
+    };
     println!(
-        "{label} ceiling, bare actix-web answering the same {}-byte JSON, same load: {:.0} requests/s, p50 {:.2} ms, \
-         p99 {:.2} ms, {} failed; ratio {:.2}",
+        "{label} registrationstatus, 64 connections ({generator}) over {} registrations, {rounds} rounds of {secs} s \
+         (medians): {}",
+        keys.len(),
+        summary(&ours)
+    );
+    println!(
+        "{label} ceiling, bare actix-web answering the same {}-byte JSON, same load, in turn: {}; ratio {ratio:.2} \
+         (median of the rounds')",
         sample.len(),
-        bare_stats.rps(),
-        bare_stats.percentile_ms(0.50),
-        bare_stats.percentile_ms(0.99),
-        bare_stats.failures,
-        stats.rps() / bare_stats.rps()
+        summary(&theirs)
     );
 }
 

@@ -1,7 +1,10 @@
 //! Prometheus metrics (`GET /metrics`): requests by route and status, records accepted and
 //! rejected by type and tenant, batch durations, the database's size. One recorder per process.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
+
+use metrics::Counter;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -41,9 +44,32 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// At most this many request counters are kept by each worker thread (routes are patterns, so
+/// a few dozen are in use); past it, a counter is looked up by its labels each time.
+const CACHED_REQUEST_COUNTERS: usize = 256;
+
+thread_local! {
+    /// This thread's request counters by (route, method, status), so that counting a request
+    /// neither builds its labels nor hashes them in the registry.
+    static REQUEST_COUNTERS: RefCell<Vec<(String, String, u16, Counter)>> = const { RefCell::new(Vec::new()) };
+}
+
 pub fn count_request(route: &str, method: &str, status: u16) {
-    metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method.to_owned(), "status" => status.to_string())
-        .increment(1);
+    let counter = || metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method.to_owned(), "status" => status.to_string());
+    REQUEST_COUNTERS.with_borrow_mut(|counters| {
+        match counters
+            .iter()
+            .find(|(r, m, s, _)| *s == status && r == route && m == method)
+        {
+            Some((.., c)) => c.increment(1),
+            None if counters.len() < CACHED_REQUEST_COUNTERS => {
+                let c = counter();
+                c.increment(1);
+                counters.push((route.to_owned(), method.to_owned(), status, c));
+            }
+            None => counter().increment(1),
+        }
+    });
 }
 
 pub fn count_batch(partner: &str, tenant: &'static str, counts: &TypeCounts, seconds: f64) {

@@ -60,12 +60,13 @@ impl Application {
                 // Counted by the route's pattern (not the path: one series per company would grow
                 // without bound on unknown companies).
                 .wrap_fn(|req, srv| {
-                    let method = req.method().to_string();
+                    let method = req.method().clone();
                     let call = srv.call(req);
                     async move {
                         let res = call.await?;
-                        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-                        crate::monitoring::count_request(&route, &method, res.status().as_u16());
+                        let route = res.request().match_pattern();
+                        let route = route.as_deref().unwrap_or("unmatched");
+                        crate::monitoring::count_request(route, method.as_str(), res.status().as_u16());
                         Ok(res)
                     }
                 })

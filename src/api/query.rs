@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,11 +10,12 @@ use crate::query::{Rec, lookup};
 use crate::store::Lookup;
 
 /// The GET parameters, names matched case-insensitively; a repeated name's last value wins.
-pub(super) struct Params(Vec<(String, String)>);
+/// Borrowed from the query string: only a percent-encoded name or value is copied.
+pub(super) struct Params<'q>(Vec<(Cow<'q, str>, Cow<'q, str>)>);
 
-impl Params {
-    pub(super) fn of(req: &HttpRequest) -> Params {
-        Params(serde_urlencoded::from_str(req.query_string()).unwrap_or_default())
+impl<'q> Params<'q> {
+    pub(super) fn of(req: &'q HttpRequest) -> Params<'q> {
+        Params(form_urlencoded::parse(req.query_string().as_bytes()).collect())
     }
 
     /// Every value sent for `name`, as sent (untrimmed, empty ones too).
@@ -21,7 +23,7 @@ impl Params {
         self.0
             .iter()
             .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     pub(super) fn get(&self, name: &str) -> Option<&str> {

@@ -191,11 +191,11 @@ impl Store {
         }
     }
 
-    /// Runs `f`, a read of exactly one statement: as [`Store::read`], but PostgreSQL runs it
-    /// without BEGIN and COMMIT (a statement is its own snapshot), and refuses a second.
+    /// Runs `f`, a read of exactly one statement: as [`Store::read`], but without BEGIN and
+    /// COMMIT (a statement is its own snapshot); PostgreSQL refuses a second statement.
     pub fn read_one<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
         match self {
-            Store::Sqlite(s) => s.read(f),
+            Store::Sqlite(s) => s.read_one(f),
             Store::Postgres(s) => s.read_one(f),
         }
     }

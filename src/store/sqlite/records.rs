@@ -281,12 +281,16 @@ pub(crate) fn registration_usage(
     invoice_number: &str,
     org_id: Option<&str>,
 ) -> Result<Option<RegistrationUsage>, StoreError> {
+    // One statement, so a lookup needs no BEGIN and COMMIT (a statement is its own snapshot);
+    // the first cancellation is joined in by its id, found in the registration's index entries.
     let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered, \
            (SELECT COALESCE(SUM(tire_claim_count), 0) FROM claims WHERE registration_id = r.id), \
            (SELECT MAX(claim_date) FROM claims WHERE registration_id = r.id), \
-           (SELECT COALESCE(SUM(tire_cancel_count), 0) FROM cancellations WHERE registration_id = r.id) \
+           (SELECT COALESCE(SUM(tire_cancel_count), 0) FROM cancellations WHERE registration_id = r.id), \
+           c.org_id, c.cancel_shop_id, c.cancel_invoice_number, c.tire_cancel_count, c.cancel_date \
          FROM registrations r \
+         LEFT JOIN cancellations c ON c.id = (SELECT MIN(id) FROM cancellations WHERE registration_id = r.id) \
          WHERE r.partner_id = ?1 AND r.tenant = ?2 AND r.shop_id = ?3 AND r.invoice_number = ?4 \
            AND (?5 IS NULL OR r.org_id = ?5)",
     )?;
@@ -298,22 +302,16 @@ pub(crate) fn registration_usage(
                     tires_claimed: row.get(7)?,
                     latest_claim_date: get_opt_date(row, 8)?,
                     tires_cancelled: row.get(9)?,
+                    cancellation: match row.get_ref(13)? {
+                        rusqlite::types::ValueRef::Null => None,
+                        _ => Some(cancellation_from_row(row, 10)?),
+                    },
                     ..usage_from_row(row)?
                 })
             },
         )
         .optional()?;
-    let Some(mut usage) = usage else { return Ok(None) };
-    if usage.tires_cancelled > 0 {
-        let mut stmt = conn.prepare_cached(
-            "SELECT org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date \
-             FROM cancellations WHERE registration_id = ?1 ORDER BY id LIMIT 1",
-        )?;
-        usage.cancellation = stmt
-            .query_row([usage.registration_id], |row| cancellation_from_row(row, 0))
-            .optional()?;
-    }
-    Ok(Some(usage))
+    Ok(usage)
 }
 
 /// The records of one kind a GET names, in the order they were first stored.

@@ -327,13 +327,18 @@ async fn fresh_batches(address: &str, runs: usize, label: &str) -> FreshBatches 
     }
 }
 
+/// The registrationstatus lookup of one of the first partner's registrations.
+fn status_path(shop: &str, inv: &str) -> String {
+    format!(
+        "/v2/partners/{}?rec=registrationstatus&ShopID={shop}&InvoiceNumber={inv}",
+        PARTNERS[0].0
+    )
+}
+
 /// The registrationstatus answer for one stored registration, as the server sends it.
 async fn status_body(address: &str, (shop, inv): &(String, String)) -> String {
     let mut sender = connect(address).await;
-    let path = format!(
-        "/v2/partners/{}?rec=registrationstatus&ShopID={shop}&InvoiceNumber={inv}",
-        PARTNERS[0].0
-    );
+    let path = status_path(shop, inv);
     let (status, body) = send(&mut sender, "GET", &path, &token(PARTNERS[0].1), Bytes::new())
         .await
         .expect("the lookup is answered");
@@ -385,12 +390,7 @@ async fn lookups(
             keys.iter()
                 .skip(c)
                 .step_by(connections.max(1))
-                .map(|(shop, inv)| {
-                    format!(
-                        "/v2/partners/{}?rec=registrationstatus&ShopID={shop}&InvoiceNumber={inv}",
-                        PARTNERS[0].0
-                    )
-                })
+                .map(|(shop, inv)| status_path(shop, inv))
                 .collect()
         })
         .collect();
@@ -499,15 +499,7 @@ struct LookupFigures {
 fn wrk_lookups(address: &str, keys: &[(String, String)], secs: u64) -> LookupFigures {
     let dir = tempfile::tempdir().unwrap();
     let paths = dir.path().join("paths");
-    let lines: Vec<String> = keys
-        .iter()
-        .map(|(shop, inv)| {
-            format!(
-                "/v2/partners/{}?rec=registrationstatus&ShopID={shop}&InvoiceNumber={inv}",
-                PARTNERS[0].0
-            )
-        })
-        .collect();
+    let lines: Vec<String> = keys.iter().map(|(shop, inv)| status_path(shop, inv)).collect();
     std::fs::write(&paths, lines.join("\n")).unwrap();
     let script = dir.path().join("lookups.lua");
     std::fs::write(

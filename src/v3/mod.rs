@@ -190,7 +190,7 @@ struct Query(Vec<(String, String)>);
 
 impl Query {
     fn of(query: &str) -> Query {
-        Query(serde_urlencoded::from_str(query).unwrap_or_default())
+        Query(form_urlencoded::parse(query.as_bytes()).into_owned().collect())
     }
 
     fn get(&self, name: &str) -> Option<&str> {

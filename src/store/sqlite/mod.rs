@@ -235,24 +235,14 @@ impl SqliteStore {
 
     /// Runs `f` on a read-only connection, in one read transaction (one consistent snapshot).
     pub fn read<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
-        let conn = match lock(&self.readers).pop() {
-            Some(c) => c,
-            None => self.open_reader()?,
-        };
-        // BEGIN and COMMIT from the statement cache: `Connection::transaction` parses both
-        // again for every lookup. A read-only transaction commits whether `f` failed or not.
-        conn.prepare_cached("BEGIN")?.execute([])?;
-        let out = f(&Tx::Sqlite(&conn));
-        let ended = conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([]));
-        if let Err(e) = ended {
-            // The connection is dropped, its transaction with it.
-            return Err(e.into());
-        }
-        let mut idle = lock(&self.readers);
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
-        }
-        out
+        self.with_reader(|conn| {
+            // BEGIN and COMMIT from the statement cache: `Connection::transaction` parses both
+            // again for every lookup. A read-only transaction commits whether `f` failed or not.
+            conn.prepare_cached("BEGIN")?.execute([])?;
+            let out = f(&Tx::Sqlite(conn));
+            conn.prepare_cached("COMMIT")?.execute([])?;
+            Ok(out)
+        })?
     }
 
     /// Runs `f`, a read of exactly one statement, on a read-only connection without BEGIN and
@@ -260,16 +250,23 @@ impl SqliteStore {
     /// would see a snapshot of its own; PostgreSQL's `read_one` refuses one, and the suite runs
     /// every caller on both engines.
     pub fn read_one<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        self.with_reader(|conn| Ok(f(&Tx::Sqlite(conn))))?
+    }
+
+    /// Runs `f` on an idle read-only connection (or a new one), and keeps the connection for the
+    /// next read unless `f` failed to end its transaction: then it is dropped, and its
+    /// transaction with it.
+    fn with_reader<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
         let conn = match lock(&self.readers).pop() {
             Some(c) => c,
             None => self.open_reader()?,
         };
-        let out = f(&Tx::Sqlite(&conn));
+        let out = f(&conn)?;
         let mut idle = lock(&self.readers);
         if idle.len() < MAX_IDLE_READERS {
             idle.push(conn);
         }
-        out
+        Ok(out)
     }
 
     fn open_reader(&self) -> rusqlite::Result<Connection> {

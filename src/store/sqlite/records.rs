@@ -302,9 +302,9 @@ pub(crate) fn registration_usage(
                     tires_claimed: row.get(7)?,
                     latest_claim_date: get_opt_date(row, 8)?,
                     tires_cancelled: row.get(9)?,
-                    cancellation: match row.get_ref(13)? {
-                        rusqlite::types::ValueRef::Null => None,
-                        _ => Some(cancellation_from_row(row, 10)?),
+                    cancellation: match row.get::<_, Option<i64>>(13)? {
+                        Some(_) => Some(cancellation_from_row(row, 10)?),
+                        None => None,
                     },
                     ..usage_from_row(row)?
                 })

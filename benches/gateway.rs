@@ -6,8 +6,9 @@
 //!      mixed batches: records/s (median) and the server's peak RSS;
 //!   2. the raw storage ceiling: the same registrations upserted straight into SQLite through
 //!      rusqlite, not our store (the gateway's schema, WAL, synchronous=FULL, one `BEGIN
-//!      IMMEDIATE` transaction, one cached plain upsert: no RETURNING, no change detection);
-//!      and the ratio of (1) to it;
+//!      IMMEDIATE` transaction, one cached plain upsert: no RETURNING, no change detection),
+//!      run after each of (1)'s 10k batches; and the ratio of (1) to it, the median of each
+//!      batch's against the ceiling's run just after it (this machine's speed drifts);
 //!   3. registrationstatus lookups with 64 concurrent keep-alive connections over the 50,000
 //!      stored registrations: requests/s, p50, p99; and the ceiling: the same load on a bare
 //!      actix-web server (same worker count, a process of its own) answering a fixed JSON body
@@ -18,7 +19,7 @@
 //!      postgresql; skipped, saying so, without them): fresh 10,000-registration batches end to
 //!      end, against the same rows written by one `INSERT ... SELECT FROM unnest(...) ON
 //!      CONFLICT DO UPDATE` straight through the PostgreSQL driver (the raw ceiling, not our
-//!      store), in one transaction; registrationstatus lookups as in (3), against the same
+//!      store), in one transaction, run after each batch as in (2); registrationstatus lookups as in (3), against the same
 //!      bare ceiling; and four partners uploading at once through two instances.
 //!
 //! The lookups' load generator is wrk (`-t2 -c64`, as the issue measured) when it is on the
@@ -41,7 +42,7 @@ use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use warranty_gateway::records::Registration;
-use warranty_gateway::store::Store;
+use warranty_gateway::store::{Store, V3Id};
 
 #[path = "../tests/common/cluster.rs"]
 mod cluster;
@@ -301,13 +302,35 @@ async fn post_batch(address: &str, company: &str, partner_id: i64, body: Vec<u8>
 /// median records/s, a body's size, and the (ShopID, InvoiceNumber) of every registration.
 struct FreshBatches {
     median: f64,
+    /// The ceiling's runs, one after each batch, when there was one.
+    ceiling: Option<Turns>,
     bytes: usize,
     keys: Vec<(String, String)>,
 }
 
-async fn fresh_batches(address: &str, runs: usize, label: &str) -> FreshBatches {
+/// A raw ceiling measured in turn with the gateway's batches: on this machine the speed moves
+/// from one minute to the next, so each batch is set against the ceiling run just after it.
+trait Ceiling {
+    /// Upserts 10,000 fresh rows (`run` keeps them apart); answers rows per second.
+    fn run(&mut self, run: usize) -> f64;
+}
+
+/// The ceiling's runs beside the gateway's batches.
+struct Turns {
+    median: f64,
+    /// The median of each batch's rate over the ceiling's run just after it.
+    ratio: f64,
+}
+
+async fn fresh_batches(
+    address: &str,
+    runs: usize,
+    label: &str,
+    mut ceiling: Option<&mut (dyn Ceiling + Send)>,
+) -> FreshBatches {
     let (company, partner_id) = PARTNERS[0];
     let mut rates = Vec::new();
+    let mut ceilings = Vec::new();
     let mut bytes = 0;
     let mut keys = Vec::new();
     for run in 0..runs {
@@ -316,12 +339,26 @@ async fn fresh_batches(address: &str, runs: usize, label: &str) -> FreshBatches 
         bytes = body.len();
         let (status, took) = post_batch(address, company, partner_id, body).await;
         assert_eq!(status, StatusCode::OK);
-        rates.push(10_000.0 / took.as_secs_f64());
+        let rate = 10_000.0 / took.as_secs_f64();
+        rates.push(rate);
         keys.extend((0..10_000).map(|i| (format!("{:06}", 5000 + i % 50), invoice(&prefix, i))));
-        println!("  {label} {run}: {:.2} s", took.as_secs_f64());
+        print!("  {label} {run}: {:.2} s", took.as_secs_f64());
+        if let Some(ceiling) = ceiling.as_deref_mut() {
+            // On a thread of its own: PostgreSQL's blocking client refuses to run inside the
+            // bench's runtime.
+            let raw = std::thread::scope(|s| s.spawn(|| ceiling.run(run)).join().unwrap());
+            ceilings.push(raw);
+            print!(", raw ceiling {raw:.0} rows/s, ratio {:.2}", rate / raw);
+        }
+        println!();
     }
+    let ceiling = (!ceilings.is_empty()).then(|| Turns {
+        ratio: median(rates.iter().zip(&ceilings).map(|(r, c)| r / c).collect()),
+        median: median(ceilings),
+    });
     FreshBatches {
         median: median(rates),
+        ceiling,
         bytes,
         keys,
     }
@@ -624,16 +661,8 @@ fn ceiling_columns(names: &[String], rows: &[Registration], now: DateTime<Utc>) 
             "tenant" => Column::Text(vec!["live".into(); rows.len()]),
             "created_at" | "updated_at" => Column::Date(vec![now; rows.len()]),
             "revision" => Column::Int(vec![Some(1); rows.len()]),
-            // Every registration has a v3 id, unique (the gateway makes 24 random hex digits).
-            "v3_id" => Column::Text(
-                rows.iter()
-                    .enumerate()
-                    .map(|(i, r)| {
-                        use std::hash::{BuildHasher, RandomState};
-                        format!("{:016x}{i:08x}", RandomState::new().hash_one(&r.invoice_number))
-                    })
-                    .collect(),
-            ),
+            // Every registration has a v3 id, unique and rising, as the gateway makes them.
+            "v3_id" => Column::Text(rows.iter().map(|_| V3Id::new().to_string()).collect()),
             "product_id" | "customer_email" | "v3_tires" => Column::NoText(rows.len()),
             field => {
                 let i = Registration::COLUMNS
@@ -702,36 +731,52 @@ fn plain_upsert(names: &[String], from: &str) -> String {
 /// into SQLite through rusqlite, not our store: the gateway's schema and pragmas (WAL,
 /// synchronous=FULL), one `BEGIN IMMEDIATE` transaction, one cached plain upsert statement,
 /// every value made before the clock starts.
-fn sqlite_ceiling(runs: usize) -> Vec<f64> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ceiling.sqlite3");
-    // The gateway's own migrations make the schema; then the store is closed.
-    drop(Store::open(&warranty_gateway::config::Database::Sqlite { path: path.clone() }).unwrap());
-    let mut conn = rusqlite::Connection::open(&path).unwrap();
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-    let names: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info('registrations') WHERE name <> 'id' ORDER BY cid")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
-    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-    let sql = plain_upsert(&names, &format!("VALUES ({})", placeholders.join(", ")));
-    (0..runs)
-        .map(|run| {
-            let rows = ceiling_registrations(&format!("K{run}-"), 10_000);
-            let columns = ceiling_columns(&names, &rows, Utc::now());
-            let values: Vec<Vec<rusqlite::types::Value>> = (0..rows.len())
-                .map(|i| columns.iter().map(|c| c.sqlite(i)).collect())
-                .collect();
-            let started = Instant::now();
-            plain_upserts(&mut conn, &sql, &values);
-            rows.len() as f64 / started.elapsed().as_secs_f64()
-        })
-        .collect()
+struct SqliteCeiling {
+    _dir: tempfile::TempDir,
+    conn: rusqlite::Connection,
+    names: Vec<String>,
+    sql: String,
+}
+
+impl SqliteCeiling {
+    fn new() -> SqliteCeiling {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ceiling.sqlite3");
+        // The gateway's own migrations make the schema; then the store is closed.
+        drop(Store::open(&warranty_gateway::config::Database::Sqlite { path: path.clone() }).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.pragma_update(None, "synchronous", "FULL").unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('registrations') WHERE name <> 'id' ORDER BY cid")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+        let sql = plain_upsert(&names, &format!("VALUES ({})", placeholders.join(", ")));
+        SqliteCeiling {
+            _dir: dir,
+            conn,
+            names,
+            sql,
+        }
+    }
+}
+
+impl Ceiling for SqliteCeiling {
+    fn run(&mut self, run: usize) -> f64 {
+        let rows = ceiling_registrations(&format!("K{run}-"), 10_000);
+        let columns = ceiling_columns(&self.names, &rows, Utc::now());
+        let values: Vec<Vec<rusqlite::types::Value>> = (0..rows.len())
+            .map(|i| columns.iter().map(|c| c.sqlite(i)).collect())
+            .collect();
+        let started = Instant::now();
+        plain_upserts(&mut self.conn, &self.sql, &values);
+        rows.len() as f64 / started.elapsed().as_secs_f64()
+    }
 }
 
 /// The timed part of the SQLite ceiling (its own function, so that `valgrind --tool=callgrind
@@ -824,7 +869,9 @@ fn main() {
     if args.iter().any(|a| a == "--sqlite-ceiling") {
         // The SQLite ceiling alone, for a profiler.
         let runs = env_or("BENCH_RUNS", 1) as usize;
-        println!("raw SQLite ceiling: {:.0} rows/s", median(sqlite_ceiling(runs)));
+        let mut ceiling = SqliteCeiling::new();
+        let rates = (0..runs).map(|run| ceiling.run(run)).collect();
+        println!("raw SQLite ceiling: {:.0} rows/s", median(rates));
         return;
     }
     // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful: run only
@@ -851,13 +898,21 @@ async fn run(runs: usize, lookup_secs: u64) {
     );
     let (alpha, alpha_id) = PARTNERS[0];
 
-    // (1a) fresh 10k-registration batches.
+    // (1a) fresh 10k-registration batches, each followed by a run of (2)'s ceiling.
     let server = Server::start();
+    let mut ceiling = section(2).then(SqliteCeiling::new);
     let FreshBatches {
         median: ingest_10k,
+        ceiling: turns,
         bytes,
         keys,
-    } = fresh_batches(&server.address, runs, "10k batch").await;
+    } = fresh_batches(
+        &server.address,
+        runs,
+        "10k batch",
+        ceiling.as_mut().map(|c| c as &mut (dyn Ceiling + Send)),
+    )
+    .await;
     let rss_10k = server.peak_rss_mib();
     println!(
         "(1) 10,000-registration batch ({:.1} MB): median {:.0} records/s over {runs} batches; peak RSS {:.0} MiB",
@@ -887,13 +942,12 @@ async fn run(runs: usize, lookup_secs: u64) {
         );
     }
 
-    // (2) the raw storage ceiling.
-    if section(2) {
-        let ceiling = median(sqlite_ceiling(runs));
+    // (2) the raw storage ceiling, run in turn with (1)'s batches.
+    if let Some(turns) = turns {
         println!(
-            "(2) raw SQLite ceiling, 10,000 plain cached upserts through rusqlite in one transaction: median \
-             {ceiling:.0} rows/s; ratio (1)/(2) = {:.2}",
-            ingest_10k / ceiling
+            "(2) raw SQLite ceiling, 10,000 plain cached upserts through rusqlite in one transaction, run after \
+             each of (1)'s batches: median {:.0} rows/s; ratio (1)/(2) = {:.2} (median of the batches' ratios)",
+            turns.median, turns.ratio
         );
     }
 
@@ -1056,45 +1110,54 @@ fn section(n: u32) -> bool {
 /// Rows per second of `runs` fresh 10,000-registration upserts, each one `INSERT ... SELECT
 /// FROM unnest(...) ON CONFLICT DO UPDATE` in its own transaction, straight through the driver,
 /// into a database with the gateway's schema.
-fn postgres_ceiling(url: &str, runs: usize) -> Vec<f64> {
-    use postgres::types::ToSql;
+struct PostgresCeiling {
+    client: postgres::Client,
+    names: Vec<String>,
+    sql: String,
+}
 
-    warranty_gateway::store::pg::migrate_url(url).unwrap();
-    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
-    let columns: Vec<(String, String)> = client
-        .query(
-            "SELECT column_name::text, udt_name::text FROM information_schema.columns \
-             WHERE table_name = 'registrations' AND column_name <> 'id' ORDER BY ordinal_position",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
-    let arrays: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1))
-        .collect();
-    let sql = plain_upsert(&names, &format!("SELECT * FROM unnest({})", arrays.join(", ")));
-    (0..runs)
-        .map(|run| {
-            let rows = ceiling_registrations(&format!("K{run}-"), 10_000);
-            // One array per column, made before the clock starts.
-            let arrays: Vec<Box<dyn ToSql + Sync>> = ceiling_columns(&names, &rows, Utc::now())
-                .into_iter()
-                .map(Column::postgres)
-                .collect();
-            let params: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|a| a.as_ref()).collect();
-            let started = Instant::now();
-            let mut t = client.transaction().unwrap();
-            let n = t.execute(sql.as_str(), &params).unwrap();
-            t.commit().unwrap();
-            assert_eq!(n, 10_000);
-            rows.len() as f64 / started.elapsed().as_secs_f64()
-        })
-        .collect()
+impl PostgresCeiling {
+    fn new(url: &str) -> PostgresCeiling {
+        warranty_gateway::store::pg::migrate_url(url).unwrap();
+        let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        let columns: Vec<(String, String)> = client
+            .query(
+                "SELECT column_name::text, udt_name::text FROM information_schema.columns \
+                 WHERE table_name = 'registrations' AND column_name <> 'id' ORDER BY ordinal_position",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
+        let arrays: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1))
+            .collect();
+        let sql = plain_upsert(&names, &format!("SELECT * FROM unnest({})", arrays.join(", ")));
+        PostgresCeiling { client, names, sql }
+    }
+}
+
+impl Ceiling for PostgresCeiling {
+    fn run(&mut self, run: usize) -> f64 {
+        use postgres::types::ToSql;
+        let rows = ceiling_registrations(&format!("K{run}-"), 10_000);
+        // One array per column, made before the clock starts.
+        let arrays: Vec<Box<dyn ToSql + Sync>> = ceiling_columns(&self.names, &rows, Utc::now())
+            .into_iter()
+            .map(Column::postgres)
+            .collect();
+        let params: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|a| a.as_ref()).collect();
+        let started = Instant::now();
+        let mut t = self.client.transaction().unwrap();
+        let n = t.execute(self.sql.as_str(), &params).unwrap();
+        t.commit().unwrap();
+        assert_eq!(n, 10_000);
+        rows.len() as f64 / started.elapsed().as_secs_f64()
+    }
 }
 
 /// Section (5).
@@ -1108,20 +1171,28 @@ async fn postgres(runs: usize, lookup_secs: u64) {
     };
     let gateway = PgDatabase::create_on(&cluster.url);
     let server = Server::start_on(&format!("url = \"{}\"", gateway.url));
-    let FreshBatches {
-        median: ingest, keys, ..
-    } = fresh_batches(&server.address, runs, "PostgreSQL 10k batch").await;
-    let rss = server.peak_rss_mib();
-    compare_lookups("(5) PostgreSQL", &server.address, &keys, lookup_secs).await;
-    drop(server);
+    // The ceiling writes into a database of its own on the same cluster, after each batch.
     let target = PgDatabase::create_on(&cluster.url);
     let url = target.url.clone();
-    let ceiling = median(std::thread::spawn(move || postgres_ceiling(&url, runs)).join().unwrap());
+    let mut ceiling = std::thread::spawn(move || PostgresCeiling::new(&url)).join().unwrap();
+    let FreshBatches {
+        median: ingest,
+        ceiling: turns,
+        keys,
+        ..
+    } = fresh_batches(&server.address, runs, "PostgreSQL 10k batch", Some(&mut ceiling)).await;
+    let rss = server.peak_rss_mib();
+    let turns = turns.expect("the ceiling ran");
     println!(
         "(5) PostgreSQL 10,000-registration batch: median {ingest:.0} records/s over {runs} batches (peak RSS \
-         {rss:.0} MiB); raw ceiling, one unnest upsert through the driver: median {ceiling:.0} rows/s; ratio {:.2}",
-        ingest / ceiling
+         {rss:.0} MiB); raw ceiling, one unnest upsert through the driver, run after each batch: median {:.0} \
+         rows/s; ratio {:.2} (median of the batches' ratios)",
+        turns.median, turns.ratio
     );
+    // Its own thread: the blocking client's drop may not run inside the bench's runtime.
+    std::thread::spawn(move || drop(ceiling)).join().unwrap();
+    compare_lookups("(5) PostgreSQL", &server.address, &keys, lookup_secs).await;
+    drop(server);
 
     // Four partners at once through two instances on one database.
     let shared = PgDatabase::create_on(&cluster.url);

@@ -13,6 +13,12 @@ use warranty_gateway::startup::Application;
 use warranty_gateway::store::{self, Store};
 use warranty_gateway::telemetry::{self, LogFormat};
 
+/// Rust's allocations go to mimalloc, and SQLite keeps the C heap to itself: sharing it, a
+/// batch's many small frees left glibc's malloc sorting and merging free chunks on SQLite's
+/// every allocation (16k instructions a record, a sixth of a batch).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A server for the ABS Partner Integration API v2.
 #[derive(Parser)]
 #[command(version, about)]

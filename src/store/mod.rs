@@ -8,6 +8,7 @@
 mod copy;
 pub mod pg;
 pub mod sqlite;
+mod v3_id;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use serde_json::value::RawValue;
 
 pub use copy::{CopyReport, copy_to_postgres};
 pub use sqlite::{BackupReport, backup_database};
+pub use v3_id::V3Id;
 
 use crate::config::Database;
 use crate::history::{BatchSummary, NewBatch};

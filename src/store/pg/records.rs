@@ -15,7 +15,7 @@ use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
 use crate::records::{OwnedValue, Record, RecordKind, Value};
 use crate::scope::Scope;
 use crate::status::{CancellationRef, RegistrationUsage};
-use crate::store::{Lookup, Pending, Stamp, StoreError, Written, columns, key_columns, table};
+use crate::store::{Lookup, Pending, Stamp, StoreError, V3Id, Written, columns, key_columns, table};
 use crate::wire::Kind;
 
 /// A field kind's column type.
@@ -41,7 +41,8 @@ fn statements_of(kind: RecordKind) -> &'static Statements {
 }
 
 /// The set-based upsert: $1 partner_id, $2 tenant, $3 the batch's time, then one array per
-/// column (registration_id first for claims and cancellations, then the fields in order). A
+/// column (registration_id first for claims and cancellations, then the fields in order, then
+/// a registration's new v3 id). A
 /// row that changes nothing is not updated and not returned; the rows returned carry their
 /// key, to be matched to the records they came from. And the GET lookup.
 fn statements(kind: RecordKind) -> Statements {
@@ -57,13 +58,22 @@ fn statements(kind: RecordKind) -> Statements {
             .zip(kind.fields())
             .map(|(column, spec)| (column.as_str(), sql_type(spec.kind))),
     );
+    let changing: Vec<&str> = all
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| !key.iter().any(|k| k == c))
+        .collect();
+    // A registration gets its v3 id as it is first stored, whichever API wrote it: the last
+    // array. A stored registration keeps its own.
+    if kind == RecordKind::Registrations {
+        all.push(("v3_id", "text"));
+    }
     let names: Vec<&str> = all.iter().map(|(c, _)| *c).collect();
     let arrays: Vec<String> = all
         .iter()
         .enumerate()
         .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 4))
         .collect();
-    let changing: Vec<&str> = names.iter().copied().filter(|c| !key.iter().any(|k| k == c)).collect();
     let list = |prefix: &str, cols: &[&str]| {
         cols.iter()
             .map(|c| format!("{prefix}{c}"))
@@ -211,6 +221,13 @@ fn upsert_round<T: Record>(
         params.push(&registration_ids);
     }
     params.extend(arrays.iter().map(Array::param));
+    let v3_ids: Vec<&str>;
+    let made: Vec<V3Id>;
+    if T::KIND == RecordKind::Registrations {
+        made = round.iter().map(|_| V3Id::new()).collect();
+        v3_ids = made.iter().map(V3Id::as_str).collect();
+        params.push(&v3_ids);
+    }
     for row in t.query(&statements_of(T::KIND).upsert, &params)? {
         let key: Vec<&str> = (2..2 + T::KEY.len())
             .map(|c| row.try_get(c))

@@ -12,7 +12,8 @@ use super::records::from_row;
 use crate::records::{Record, RecordKind, Registration};
 use crate::scope::Scope;
 use crate::store::{
-    CUSTOMER_COLUMNS, Stamp, StoreError, V3Extras, V3Filter, V3Registration, columns, customer_from, customer_values,
+    CUSTOMER_COLUMNS, Stamp, StoreError, V3Extras, V3Filter, V3Id, V3Registration, columns, customer_from,
+    customer_values,
 };
 use crate::v3::motor_club::{Customer, MotorClub, StoredMotorClub};
 
@@ -139,15 +140,18 @@ pub(crate) fn insert_motor_club(
         let customer: Vec<String> = (0..CUSTOMER_COLUMNS.len()).map(|i| format!("${}", 7 + i)).collect();
         format!(
             "INSERT INTO motor_club_registrations (partner_id, tenant, product_id, invoice_number, \
-               store_number, enroll_date, {}, created_at, updated_at, revision) \
-             VALUES ($1, $2, $3, $4, $5, $6, {}, ${at}, ${at}, 1) \
+               store_number, enroll_date, {}, created_at, updated_at, revision, v3_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, {}, ${at}, ${at}, 1, ${id}) \
              ON CONFLICT (partner_id, tenant, invoice_number, store_number) DO NOTHING RETURNING v3_id",
             CUSTOMER_COLUMNS.join(", "),
             customer.join(", "),
             at = 7 + CUSTOMER_COLUMNS.len(),
+            id = 8 + CUSTOMER_COLUMNS.len(),
         )
     });
     let tenant = scope.tenant.as_str();
+    let id = V3Id::new();
+    let id = id.as_str();
     let customer = customer_values(&r.customer);
     let mut values: Vec<&(dyn ToSql + Sync)> = vec![
         &scope.partner_id,
@@ -159,6 +163,7 @@ pub(crate) fn insert_motor_club(
     ];
     values.extend(customer.iter().map(|v| v as &(dyn ToSql + Sync)));
     values.push(&stamp.at);
+    values.push(&id);
     t.query_opt(&INSERT, &values)?
         .map(|row| row.try_get(0))
         .transpose()

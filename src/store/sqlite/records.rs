@@ -7,12 +7,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, Type, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
-use super::v3::NEW_V3_ID;
 use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
 use crate::records::{OwnedValue, Record, RecordKind, Value};
 use crate::scope::Scope;
 use crate::status::{CancellationRef, RegistrationUsage};
-use crate::store::{Lookup, Pending, Stamp, StoreError, Written, columns, key_columns, table};
+use crate::store::{Lookup, Pending, Stamp, StoreError, V3Id, Written, columns, key_columns, table};
 use crate::wire::Kind;
 
 /// Dates are stored with fixed microseconds so that text order is time order.
@@ -53,7 +52,8 @@ fn statements_of(kind: RecordKind) -> &'static Statements {
 /// `insert` stores a new key and does nothing to a stored one (then `changes()` is 0); only then
 /// `update` overwrites the stored record where something changed (`changes()` says whether).
 /// Both take the same parameters: ?1 partner_id, ?2 tenant, then registration_id (claims and
-/// cancellations), then the fields in order, then the time of the batch. And the GET lookup by
+/// cancellations), then the fields in order, then the time of the batch; a registration's insert
+/// takes its new v3 id last. And the GET lookup by
 /// ShopID and InvoiceNumber (and OrgID).
 fn statements(kind: RecordKind) -> Statements {
     let fields = columns(kind);
@@ -68,9 +68,10 @@ fn statements(kind: RecordKind) -> Statements {
     let placeholders: Vec<String> = all.iter().map(|c| param(c)).collect();
     let changing: Vec<&str> = all.iter().copied().filter(|c| !key.iter().any(|k| k == c)).collect();
     let table = table(kind);
-    // A registration gets its v3 id as it is first stored, whichever API wrote it.
+    // A registration gets its v3 id as it is first stored, whichever API wrote it: the insert's
+    // last parameter.
     let (v3_id, new_v3_id) = match kind {
-        RecordKind::Registrations => (", v3_id".to_owned(), format!(", {NEW_V3_ID}")),
+        RecordKind::Registrations => (", v3_id".to_owned(), format!(", ?{}", now + 1)),
         _ => (String::new(), String::new()),
     };
     let insert = format!(
@@ -131,10 +132,14 @@ pub(crate) fn upsert_all<T: Record>(
     let statements = statements_of(T::KIND);
     let mut insert = conn.prepare_cached(&statements.insert)?;
     let mut update = conn.prepare_cached(&statements.update)?;
+    let v3_id_at = insert.parameter_count();
     let mut written = Vec::with_capacity(rows.len());
     for (registration_id, record) in rows {
         debug_assert_eq!(registration_id.is_some(), T::KIND.belongs_to_registration());
         bind(&mut insert, scope, *registration_id, *record, now)?;
+        if T::KIND == RecordKind::Registrations {
+            insert.raw_bind_parameter(v3_id_at, V3Id::new().as_str())?;
+        }
         written.push(if insert.raw_execute()? == 1 {
             Written::inserted(conn.last_insert_rowid())
         } else {

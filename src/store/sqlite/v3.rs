@@ -9,13 +9,10 @@ use super::records::{db_date, from_row, get_date, get_opt_date};
 use crate::records::{Record, RecordKind, Registration};
 use crate::scope::Scope;
 use crate::store::{
-    CUSTOMER_COLUMNS, Stamp, StoreError, V3Extras, V3Filter, V3Registration, columns, customer_from, customer_values,
+    CUSTOMER_COLUMNS, Stamp, StoreError, V3Extras, V3Filter, V3Id, V3Registration, columns, customer_from,
+    customer_values,
 };
 use crate::v3::motor_club::{Customer, MotorClub, StoredMotorClub};
-
-/// A new registration's v3 id: 24 hex digits (96 random bits), made by SQLite as the row goes
-/// in (PostgreSQL: the column's default).
-pub(crate) const NEW_V3_ID: &str = "lower(hex(randomblob(12)))";
 
 /// The columns a v3 registration is read from: the v2 fields in declaration order, then what
 /// only v3 has, then the CancelDate of its first cancellation.
@@ -133,14 +130,17 @@ pub(crate) fn insert_motor_club(
         format!(
             "INSERT INTO motor_club_registrations (partner_id, tenant, v3_id, product_id, invoice_number, \
                store_number, enroll_date, {}, created_at, updated_at, revision) \
-             VALUES (?1, ?2, {NEW_V3_ID}, ?3, ?4, ?5, ?6, {}, ?{at}, ?{at}, 1) \
+             VALUES (?1, ?2, ?{id}, ?3, ?4, ?5, ?6, {}, ?{at}, ?{at}, 1) \
              ON CONFLICT (partner_id, tenant, invoice_number, store_number) DO NOTHING RETURNING v3_id",
             CUSTOMER_COLUMNS.join(", "),
             customer.join(", "),
             at = 7 + CUSTOMER_COLUMNS.len(),
+            id = 8 + CUSTOMER_COLUMNS.len(),
         )
     });
     let (tenant, enroll_date) = (scope.tenant.as_str(), db_date(&r.enroll_date));
+    let id = V3Id::new();
+    let id = id.as_str();
     let customer = customer_values(&r.customer);
     let mut values: Vec<&dyn ToSql> = vec![
         &scope.partner_id,
@@ -152,6 +152,7 @@ pub(crate) fn insert_motor_club(
     ];
     values.extend(customer.iter().map(|v| v as &dyn ToSql));
     values.push(&stamp.text);
+    values.push(&id);
     let mut stmt = conn.prepare_cached(&INSERT)?;
     Ok(stmt.query_row(values.as_slice(), |row| row.get(0)).optional()?)
 }

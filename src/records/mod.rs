@@ -21,7 +21,7 @@ pub use declare::{FieldType, OwnedValue, Value};
 pub use registration::Registration;
 pub use sale::Sale;
 
-use crate::wire::{self, BodyError, FieldError, FieldSpec, Kind, RawItem, RawRecord, ValueError};
+use crate::wire::{self, BodyError, FieldError, FieldSpec, Kind, RawChunk, RawItem, RawRecord, ValueError};
 
 /// Money in integer cents: never a float.
 pub type Cents = i64;
@@ -320,10 +320,11 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
     }
 }
 
-/// Arrays shorter than this are decoded on one thread: a thread costs more than they do.
-const PARALLEL_DECODE_MIN: usize = 2_000;
+/// Bodies smaller than this (about 500 registrations) are decoded on the request's thread
+/// alone: a thread costs more than they do.
+const PARALLEL_DECODE_MIN_BYTES: usize = 256 * 1024;
 
-/// Threads a big array is decoded on: the cores, at most four (asked once: the answer reads
+/// Threads a big body is decoded on: the cores, at most four (asked once: the answer reads
 /// cgroup files).
 static DECODE_THREADS: std::sync::LazyLock<usize> =
     std::sync::LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
@@ -337,51 +338,113 @@ pub struct Batch {
     pub cancellations: Vec<Decoded<Cancellation>>,
 }
 
+/// A chunk of one record array, decoded, with where it goes.
+struct Piece {
+    kind: RecordKind,
+    occurrence: usize,
+    first: usize,
+    records: Records,
+}
+
+/// Decoded records of one type.
+enum Records {
+    Registrations(Vec<Decoded<Registration>>),
+    Sales(Vec<Decoded<Sale>>),
+    Claims(Vec<Decoded<Claim>>),
+    Cancellations(Vec<Decoded<Cancellation>>),
+}
+
+impl Piece {
+    fn decode(chunk: RawChunk<'_>, zone: Tz) -> Piece {
+        fn all<T: Record>(chunk: RawChunk<'_>, zone: Tz) -> Vec<Decoded<T>> {
+            let first = chunk.first;
+            chunk
+                .items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| decode_record(first + i, item, zone))
+                .collect()
+        }
+        let kind = RecordKind::ALL[chunk.kind];
+        let (occurrence, first) = (chunk.occurrence, chunk.first);
+        let records = match kind {
+            RecordKind::Registrations => Records::Registrations(all(chunk, zone)),
+            RecordKind::Sales => Records::Sales(all(chunk, zone)),
+            RecordKind::Claims => Records::Claims(all(chunk, zone)),
+            RecordKind::Cancellations => Records::Cancellations(all(chunk, zone)),
+        };
+        Piece {
+            kind,
+            occurrence,
+            first,
+            records,
+        }
+    }
+}
+
 impl Batch {
     /// Decodes a POST body; dates without a zone are in `zone`.
     pub fn decode(body: &[u8], zone: Tz) -> Result<Batch, BodyError> {
         let types = RecordKind::ALL.map(|kind| (kind.name(), kind.fields()));
-        let mut arrays = wire::decode_batch(body, &types)?.into_iter();
-        let mut next = || -> Vec<RawItem<'_>> { arrays.next().unwrap_or_default() };
-        /// A big array's records are decoded on every core at once, in slices, each record
-        /// keeping its index; the slices are put back in order.
-        fn all<T: Record + Send>(mut items: Vec<RawItem<'_>>, zone: Tz) -> Vec<Decoded<T>> {
-            let decode = |first: usize, items: Vec<RawItem<'_>>| -> Vec<Decoded<T>> {
-                items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, item)| decode_record(first + i, item, zone))
-                    .collect()
-            };
-            let threads = *DECODE_THREADS;
-            if items.len() < PARALLEL_DECODE_MIN || threads < 2 {
-                return decode(0, items);
-            }
-            let size = items.len().div_ceil(threads);
-            let mut slices = Vec::with_capacity(threads);
-            while items.len() > size {
-                let first = (items.len() - 1) / size * size;
-                slices.push((first, items.split_off(first)));
-            }
-            std::thread::scope(|scope| {
-                let others: Vec<_> = slices
-                    .into_iter()
-                    .rev()
-                    .map(|(first, slice)| scope.spawn(move || decode(first, slice)))
-                    .collect();
-                let mut all = decode(0, items);
-                for other in others {
-                    all.extend(other.join().expect("decoding a slice of records does not panic"));
-                }
-                all
-            })
+        let threads = *DECODE_THREADS;
+        if body.len() < PARALLEL_DECODE_MIN_BYTES || threads < 2 {
+            let arrays = wire::decode_batch(body, &types)?;
+            let pieces = arrays.into_iter().enumerate().map(|(kind, items)| {
+                let chunk = RawChunk {
+                    kind,
+                    occurrence: 0,
+                    first: 0,
+                    items,
+                };
+                Piece::decode(chunk, zone)
+            });
+            return Ok(Batch::assemble(pieces.collect(), &[1; 4]));
         }
-        Ok(Batch {
-            registrations: all(next(), zone),
-            sales: all(next(), zone),
-            claims: all(next(), zone),
-            cancellations: all(next(), zone),
+        // This thread reads the body and hands its records on in chunks as it goes; the other
+        // threads decode them meanwhile, and this one joins them once the body is read.
+        let (send, receive) = std::sync::mpsc::channel::<RawChunk<'_>>();
+        let receive = std::sync::Mutex::new(receive);
+        let decode_all = || {
+            let mut pieces = Vec::new();
+            loop {
+                let next = receive.lock().expect("no decoding thread panics").recv();
+                match next {
+                    Ok(chunk) => pieces.push(Piece::decode(chunk, zone)),
+                    // The body is read, and every chunk taken.
+                    Err(_) => return pieces,
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            let others: Vec<_> = (1..threads).map(|_| scope.spawn(decode_all)).collect();
+            let read = wire::decode_batch_streaming(body, &types, &|chunk| {
+                // Cannot fail: the receiver lives until the scope ends.
+                let _ = send.send(chunk);
+            });
+            drop(send);
+            let mut pieces = decode_all();
+            for other in others {
+                pieces.extend(other.join().expect("decoding records does not panic"));
+            }
+            Ok(Batch::assemble(pieces, &read?))
         })
+    }
+
+    /// The batch from its decoded pieces, in any order; `occurrences` says how many arrays of
+    /// each type the body held: a repeated key keeps its last array, as JSON readers do.
+    fn assemble(mut pieces: Vec<Piece>, occurrences: &[usize]) -> Batch {
+        pieces.retain(|p| p.occurrence + 1 == occurrences[p.kind.index()]);
+        pieces.sort_by_key(|p| p.first);
+        let mut batch = Batch::default();
+        for piece in pieces {
+            match piece.records {
+                Records::Registrations(r) => batch.registrations.extend(r),
+                Records::Sales(r) => batch.sales.extend(r),
+                Records::Claims(r) => batch.claims.extend(r),
+                Records::Cancellations(r) => batch.cancellations.extend(r),
+            }
+        }
+        batch
     }
 
     /// The registrations (ShopID, InvoiceNumber) the batch's valid records touch, each once:
@@ -496,23 +559,30 @@ mod declaration_tests {
 mod tests {
     use super::*;
 
-    /// Decoded on several threads, a big array keeps its order, its indexes and each record's
-    /// own errors.
-    #[test]
-    fn a_big_array_decodes_in_order_with_its_indexes() {
-        let n = PARALLEL_DECODE_MIN * 2 + 7;
-        let sales: Vec<serde_json::Value> = (0..n)
+    /// `n` sales; every 1000th is refused (its TireCount is "many"), its neighbours are not.
+    fn sales(n: usize) -> Vec<serde_json::Value> {
+        (0..n)
             .map(|i| {
                 serde_json::json!({
                     "ShopID": "S1", "InvoiceNumber": format!("I{i}"), "SaleDate": "2026-01-27",
-                    // Every 1000th is refused, its neighbours are not.
                     "TireCount": if i % 1000 == 999 { serde_json::json!("many") } else { serde_json::json!(4) },
                     "TireBrand": "SUM", "TireModel": "M", "TireSize": "2356018",
                     "TirePrice": 225.09, "TireCost": 195.09
                 })
             })
-            .collect();
-        let body = serde_json::to_vec(&serde_json::json!({ "Sales": sales })).unwrap();
+            .collect()
+    }
+
+    /// Decoded on several threads while it is read, a big array keeps its order, its indexes
+    /// and each record's own errors.
+    #[test]
+    fn a_big_array_decodes_in_order_with_its_indexes() {
+        let n = wire::CHUNK_ITEMS * 8 + 7;
+        let body = serde_json::to_vec(&serde_json::json!({ "Sales": sales(n) })).unwrap();
+        assert!(
+            body.len() >= PARALLEL_DECODE_MIN_BYTES,
+            "the body is decoded on one thread"
+        );
         let batch = Batch::decode(&body, chrono_tz::UTC).unwrap();
         assert_eq!(batch.sales.len(), n);
         for (i, d) in batch.sales.iter().enumerate() {
@@ -528,5 +598,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A big body read in chunks keeps a repeated array key's last array, as a small one does,
+    /// even when the last is null or short; and a body-level error still refuses it all.
+    #[test]
+    fn a_big_body_keeps_the_last_of_a_repeated_array() {
+        let big = serde_json::to_string(&sales(wire::CHUNK_ITEMS * 8)).unwrap();
+        let short = serde_json::to_string(&sales(3)).unwrap();
+        let decode = |body: String| {
+            assert!(body.len() >= PARALLEL_DECODE_MIN_BYTES);
+            Batch::decode(body.as_bytes(), chrono_tz::UTC)
+        };
+        let batch = decode(format!(r#"{{"Sales": {big}, "Registrations": [], "SALES": null}}"#)).unwrap();
+        assert!(batch.is_empty());
+        let batch = decode(format!(r#"{{"Sales": {big}, "sales": {short}}}"#)).unwrap();
+        assert_eq!(batch.sales.iter().map(|d| d.index).collect::<Vec<_>>(), [0, 1, 2]);
+        let batch = decode(format!(r#"{{"Sales": {short}, "Sales": {big}}}"#)).unwrap();
+        assert_eq!(batch.sales.len(), wire::CHUNK_ITEMS * 8);
+        assert!(matches!(
+            decode(format!(r#"{{"Sales": {big}, "Claims": 7}}"#)),
+            Err(BodyError::Json(_))
+        ));
     }
 }

@@ -55,6 +55,42 @@ pub fn decode_batch<'a>(
     body: &'a [u8],
     types: &[(&'static str, &'static [FieldSpec])],
 ) -> Result<Vec<Vec<RawItem<'a>>>, BodyError> {
+    decode_batch_into(body, types, None).map(|top| top.arrays)
+}
+
+/// Items of one record array, handed on as the body is read (see [`decode_batch_streaming`]).
+#[derive(Debug)]
+pub struct RawChunk<'a> {
+    /// The record type's position in `types`.
+    pub kind: usize,
+    /// Which array of that type this is, counting from 0: a body that repeats a key keeps the
+    /// last one's records, as `decode_batch` does.
+    pub occurrence: usize,
+    /// The index of the chunk's first item in its array.
+    pub first: usize,
+    pub items: Vec<RawItem<'a>>,
+}
+
+/// Items per chunk handed on.
+pub const CHUNK_ITEMS: usize = 512;
+
+/// Reads a body as [`decode_batch`] does, but hands each array's items to `sink` in chunks as
+/// they are read, so that they can be decoded while the rest of the body is still being read.
+/// Answers how many arrays of each type the body held: the chunks of the last one count. On a
+/// body-level error, what was handed on is to be dropped.
+pub fn decode_batch_streaming<'a>(
+    body: &'a [u8],
+    types: &[(&'static str, &'static [FieldSpec])],
+    sink: &dyn Fn(RawChunk<'a>),
+) -> Result<Vec<usize>, BodyError> {
+    decode_batch_into(body, types, Some(sink)).map(|top| top.occurrences)
+}
+
+fn decode_batch_into<'a>(
+    body: &'a [u8],
+    types: &[(&'static str, &'static [FieldSpec])],
+    sink: Option<&dyn Fn(RawChunk<'a>)>,
+) -> Result<TopLevel<'a>, BodyError> {
     // A UTF-8 byte-order mark, as some Windows POS systems write, is not part of the JSON.
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let text = std::str::from_utf8(body).map_err(|e| BodyError::NotUtf8(e.valid_up_to()))?;
@@ -64,22 +100,30 @@ pub fn decode_batch<'a>(
     let expected = types.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
     let mut de = serde_json::Deserializer::from_str(text);
     let room = Cell::new(MAX_RECORDS);
-    let top = match (TopSeed { types, room: &room }).deserialize(&mut de) {
+    let top = match (TopSeed {
+        types,
+        room: &room,
+        sink,
+    })
+    .deserialize(&mut de)
+    {
         Err(_) if room.get() == 0 => return Err(BodyError::TooManyRecords(MAX_RECORDS)),
         other => other?,
     };
     de.end()?;
-    if let Some(key) = top.unknown_arrays.into_iter().next() {
+    if let Some(key) = top.unknown_arrays.first().cloned() {
         return Err(BodyError::UnknownArray { key, expected });
     }
     if !top.seen_any {
         return Err(BodyError::NoRecordArrays { expected });
     }
-    Ok(top.arrays)
+    Ok(top)
 }
 
 struct TopLevel<'a> {
     arrays: Vec<Vec<RawItem<'a>>>,
+    /// How many arrays of each type the body held: the last one counts.
+    occurrences: Vec<usize>,
     seen_any: bool,
     unknown_arrays: Vec<String>,
 }
@@ -109,20 +153,21 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
     }
 }
 
-struct TopSeed<'t> {
+struct TopSeed<'t, 'de> {
     types: &'t [(&'static str, &'static [FieldSpec])],
     /// How many more records the body may hold, over all its arrays.
     room: &'t Cell<usize>,
+    sink: Option<&'t dyn Fn(RawChunk<'de>)>,
 }
 
-impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
+impl<'de> DeserializeSeed<'de> for TopSeed<'_, 'de> {
     type Value = TopLevel<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for TopSeed<'_> {
+impl<'de> Visitor<'de> for TopSeed<'_, 'de> {
     type Value = TopLevel<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -133,6 +178,7 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut top = TopLevel {
             arrays: self.types.iter().map(|_| Vec::new()).collect(),
+            occurrences: vec![0; self.types.len()],
             seen_any: false,
             unknown_arrays: Vec::new(),
         };
@@ -144,7 +190,13 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                         name,
                         fields,
                         room: self.room,
+                        sink: self.sink.map(|hand_on| ArraySink {
+                            hand_on,
+                            kind: i,
+                            occurrence: top.occurrences[i],
+                        }),
                     })?;
+                    top.occurrences[i] += 1;
                     top.seen_any = true;
                 }
                 None => {
@@ -160,20 +212,30 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
 }
 
 /// A record array: `null` counts as empty (serializers emit it for empty lists).
-struct ArraySeed<'t> {
+struct ArraySeed<'t, 'de> {
     name: &'static str,
     fields: &'static [FieldSpec],
     room: &'t Cell<usize>,
+    /// Where its items go in chunks (then none are returned).
+    sink: Option<ArraySink<'t, 'de>>,
 }
 
-impl<'de> DeserializeSeed<'de> for ArraySeed<'_> {
+/// Where a streamed array's items go, and what its chunks say of it.
+#[derive(Clone, Copy)]
+struct ArraySink<'t, 'de> {
+    hand_on: &'t dyn Fn(RawChunk<'de>),
+    kind: usize,
+    occurrence: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ArraySeed<'_, 'de> {
     type Value = Vec<RawItem<'de>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ArraySeed<'_> {
+impl<'de> Visitor<'de> for ArraySeed<'_, 'de> {
     type Value = Vec<RawItem<'de>>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -185,7 +247,19 @@ impl<'de> Visitor<'de> for ArraySeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(65_536));
+        let capacity = if self.sink.is_some() { CHUNK_ITEMS } else { 65_536 };
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(capacity));
+        let mut first = 0;
+        let hand_on = |first: usize, items: Vec<RawItem<'de>>| {
+            if let Some(sink) = self.sink {
+                (sink.hand_on)(RawChunk {
+                    kind: sink.kind,
+                    occurrence: sink.occurrence,
+                    first,
+                    items,
+                });
+            }
+        };
         while let Some(item) = seq.next_element_seed(ItemSeed { fields: self.fields })? {
             // Stop at once: the rest of a runaway body is not even scanned.
             if self.room.get() == 0 {
@@ -193,6 +267,16 @@ impl<'de> Visitor<'de> for ArraySeed<'_> {
             }
             self.room.set(self.room.get() - 1);
             items.push(item);
+            if self.sink.is_some() && items.len() == CHUNK_ITEMS {
+                hand_on(first, std::mem::replace(&mut items, Vec::with_capacity(CHUNK_ITEMS)));
+                first += CHUNK_ITEMS;
+            }
+        }
+        if self.sink.is_some() {
+            if !items.is_empty() {
+                hand_on(first, items);
+            }
+            return Ok(Vec::new());
         }
         Ok(items)
     }

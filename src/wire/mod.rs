@@ -6,7 +6,9 @@
 mod body;
 mod value;
 
-pub use body::{BodyError, MAX_RECORDS, RawItem, RawRecord, decode_batch};
+pub use body::{
+    BodyError, CHUNK_ITEMS, MAX_RECORDS, RawChunk, RawItem, RawRecord, decode_batch, decode_batch_streaming,
+};
 pub use value::{
     FieldError, MAX_MONEY_CENTS, Money, ValueError, echo, format_cents, format_date, parse_date, parse_date_str,
     parse_flag, parse_int, parse_money, parse_text,

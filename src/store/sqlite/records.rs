@@ -192,24 +192,29 @@ fn usage_from_row(row: &Row) -> rusqlite::Result<RegistrationUsage> {
 }
 
 /// Every registration with one of these keys (ShopID, InvoiceNumber), with its claims and its
-/// cancellation: all a batch's rules need, in three statements whatever the batch's size.
+/// cancellation: all a batch's rules need. One cached point read per key (embedded, a read is
+/// a function call: cheaper than sending the keys as JSON and taking them apart in SQL), then
+/// the claims and cancellations of those found in one statement each.
 pub(crate) fn load_registrations(
     conn: &Connection,
     scope: Scope,
     keys: &[RegistrationKey],
 ) -> Result<Vec<StoredRegistration>, StoreError> {
-    let keys = serde_json::to_string(keys).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    // CROSS JOIN keeps the keys outside: one index lookup per key, never a scan of the tenant.
     let mut stmt = conn.prepare_cached(
-        "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered \
-         FROM json_each(?3) AS k CROSS JOIN registrations r ON r.partner_id = ?1 AND r.tenant = ?2 \
-           AND r.shop_id = k.value ->> 0 AND r.invoice_number = k.value ->> 1",
+        "SELECT id, org_id, shop_id, invoice_number, plan_enroll_date, created_at, tires_covered \
+         FROM registrations WHERE partner_id = ?1 AND tenant = ?2 AND shop_id = ?3 AND invoice_number = ?4",
     )?;
-    let mut found: Vec<StoredRegistration> = stmt
-        .query_map(params![scope.partner_id, scope.tenant.as_str(), keys], |row| {
-            usage_from_row(row).map(StoredRegistration::read)
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    stmt.raw_bind_parameter(1, scope.partner_id)?;
+    stmt.raw_bind_parameter(2, scope.tenant.as_str())?;
+    let mut found: Vec<StoredRegistration> = Vec::new();
+    for (shop_id, invoice_number) in keys {
+        stmt.raw_bind_parameter(3, shop_id.as_str())?;
+        stmt.raw_bind_parameter(4, invoice_number.as_str())?;
+        let mut rows = stmt.raw_query();
+        if let Some(row) = rows.next()? {
+            found.push(StoredRegistration::read(usage_from_row(row)?));
+        }
+    }
     let at: HashMap<i64, usize> = found
         .iter()
         .enumerate()

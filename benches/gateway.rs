@@ -1111,7 +1111,8 @@ fn section(n: u32) -> bool {
 /// FROM unnest(...) ON CONFLICT DO UPDATE` in its own transaction, straight through the driver,
 /// into a database with the gateway's schema.
 struct PostgresCeiling {
-    client: postgres::Client,
+    /// Always there but while dropping (see `Drop`).
+    client: Option<postgres::Client>,
     names: Vec<String>,
     sql: String,
 }
@@ -1137,7 +1138,21 @@ impl PostgresCeiling {
             .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1))
             .collect();
         let sql = plain_upsert(&names, &format!("SELECT * FROM unnest({})", arrays.join(", ")));
-        PostgresCeiling { client, names, sql }
+        PostgresCeiling {
+            client: Some(client),
+            names,
+            sql,
+        }
+    }
+}
+
+impl Drop for PostgresCeiling {
+    /// On a thread of its own: the blocking client's drop may not run inside the bench's
+    /// runtime (nor while a failed assertion unwinds through it).
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = std::thread::spawn(move || drop(client)).join();
+        }
     }
 }
 
@@ -1152,7 +1167,7 @@ impl Ceiling for PostgresCeiling {
             .collect();
         let params: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|a| a.as_ref()).collect();
         let started = Instant::now();
-        let mut t = self.client.transaction().unwrap();
+        let mut t = self.client.as_mut().expect("not dropped").transaction().unwrap();
         let n = t.execute(self.sql.as_str(), &params).unwrap();
         t.commit().unwrap();
         assert_eq!(n, 10_000);
@@ -1189,8 +1204,7 @@ async fn postgres(runs: usize, lookup_secs: u64) {
          rows/s; ratio {:.2} (median of the batches' ratios)",
         turns.median, turns.ratio
     );
-    // Its own thread: the blocking client's drop may not run inside the bench's runtime.
-    std::thread::spawn(move || drop(ceiling)).join().unwrap();
+    drop(ceiling);
     compare_lookups("(5) PostgreSQL", &server.address, &keys, lookup_secs).await;
     drop(server);
 

@@ -398,7 +398,7 @@ impl Batch {
                 };
                 Piece::decode(chunk, zone)
             });
-            return Ok(Batch::assemble(pieces.collect(), &[1; 4]));
+            return Ok(Batch::assemble(pieces.collect(), &[1; RecordKind::ALL.len()]));
         }
         // This thread reads the body and hands its records on in chunks as it goes; the other
         // threads decode them meanwhile, and this one joins them once the body is read.

@@ -190,8 +190,8 @@ impl<'de> Visitor<'de> for TopSeed<'_, 'de> {
                         name,
                         fields,
                         room: self.room,
-                        sink: self.sink.map(|hand_on| ArraySink {
-                            hand_on,
+                        sink: self.sink.map(|to| ArraySink {
+                            to,
                             kind: i,
                             occurrence: top.occurrences[i],
                         }),
@@ -223,9 +223,20 @@ struct ArraySeed<'t, 'de> {
 /// Where a streamed array's items go, and what its chunks say of it.
 #[derive(Clone, Copy)]
 struct ArraySink<'t, 'de> {
-    hand_on: &'t dyn Fn(RawChunk<'de>),
+    to: &'t dyn Fn(RawChunk<'de>),
     kind: usize,
     occurrence: usize,
+}
+
+impl<'de> ArraySink<'_, 'de> {
+    fn hand_on(self, first: usize, items: Vec<RawItem<'de>>) {
+        (self.to)(RawChunk {
+            kind: self.kind,
+            occurrence: self.occurrence,
+            first,
+            items,
+        });
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for ArraySeed<'_, 'de> {
@@ -250,16 +261,6 @@ impl<'de> Visitor<'de> for ArraySeed<'_, 'de> {
         let capacity = if self.sink.is_some() { CHUNK_ITEMS } else { 65_536 };
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(capacity));
         let mut first = 0;
-        let hand_on = |first: usize, items: Vec<RawItem<'de>>| {
-            if let Some(sink) = self.sink {
-                (sink.hand_on)(RawChunk {
-                    kind: sink.kind,
-                    occurrence: sink.occurrence,
-                    first,
-                    items,
-                });
-            }
-        };
         while let Some(item) = seq.next_element_seed(ItemSeed { fields: self.fields })? {
             // Stop at once: the rest of a runaway body is not even scanned.
             if self.room.get() == 0 {
@@ -267,18 +268,22 @@ impl<'de> Visitor<'de> for ArraySeed<'_, 'de> {
             }
             self.room.set(self.room.get() - 1);
             items.push(item);
-            if self.sink.is_some() && items.len() == CHUNK_ITEMS {
-                hand_on(first, std::mem::replace(&mut items, Vec::with_capacity(CHUNK_ITEMS)));
+            if let Some(sink) = self.sink
+                && items.len() == CHUNK_ITEMS
+            {
+                sink.hand_on(first, std::mem::replace(&mut items, Vec::with_capacity(CHUNK_ITEMS)));
                 first += CHUNK_ITEMS;
             }
         }
-        if self.sink.is_some() {
-            if !items.is_empty() {
-                hand_on(first, items);
+        match self.sink {
+            Some(sink) => {
+                if !items.is_empty() {
+                    sink.hand_on(first, items);
+                }
+                Ok(Vec::new())
             }
-            return Ok(Vec::new());
+            None => Ok(items),
         }
-        Ok(items)
     }
 }
 

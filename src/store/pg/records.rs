@@ -221,11 +221,11 @@ fn upsert_round<T: Record>(
         params.push(&registration_ids);
     }
     params.extend(arrays.iter().map(Array::param));
-    let v3_ids: Vec<&str>;
-    let made: Vec<V3Id>;
-    if T::KIND == RecordKind::Registrations {
-        made = round.iter().map(|_| V3Id::new()).collect();
-        v3_ids = made.iter().map(V3Id::as_str).collect();
+    // A registration's new v3 id, the last array (kept only by the rows inserted).
+    let registrations = T::KIND == RecordKind::Registrations;
+    let made: Vec<V3Id> = round.iter().filter(|_| registrations).map(|_| V3Id::new()).collect();
+    let v3_ids: Vec<&str> = made.iter().map(V3Id::as_str).collect();
+    if registrations {
         params.push(&v3_ids);
     }
     for row in t.query(&statements_of(T::KIND).upsert, &params)? {

@@ -12,7 +12,9 @@
 //!   3. registrationstatus lookups with 64 concurrent keep-alive connections over the 50,000
 //!      stored registrations: requests/s, p50, p99; and the ceiling: the same load on a bare
 //!      actix-web server (same worker count, a process of its own) answering a fixed JSON body
-//!      of the same size;
+//!      of the same size; and, as a diagnostic (not a target), that bare server plus the
+//!      answer's SQLite read straight through rusqlite: how much of the bare rate the storage
+//!      engine's read alone leaves, and how much of that the gateway keeps;
 //!   4. four partners uploading 10,000-record batches at once while lookups run: failures and
 //!      the lookup p99 meanwhile;
 //!   5. on PostgreSQL (a throwaway cluster, tests/postgres/cluster.sh: needs root and Debian's
@@ -26,7 +28,7 @@
 //! PATH (Debian's package `wrk`), else this process (hyper, one connection per client, on two
 //! threads of its own, as `wrk -t2`); either shares the machine's cores with the server.
 //! Section (4) always uses the hyper client (it stops when the uploads are done).
-//! Environment: BENCH_LOOKUP_SECS (default 10, per round), BENCH_LOOKUP_ROUNDS (default 3),
+//! Environment: BENCH_LOOKUP_SECS (default 10, per round), BENCH_LOOKUP_ROUNDS (default 5),
 //! BENCH_RUNS (default 5), BENCH_SECTIONS (default all, e.g. "1,2"), BENCH_LOAD (`hyper` to
 //! use the hyper client even with wrk installed), BENCH_CLIENT_THREADS (default 2).
 
@@ -108,6 +110,11 @@ impl Server {
             address,
             _dir: dir,
         }
+    }
+
+    /// The SQLite file of a server started by [`Server::start`].
+    fn database(&self) -> std::path::PathBuf {
+        self._dir.path().join("gateway.sqlite3")
     }
 
     fn pid(&self) -> u32 {
@@ -827,7 +834,86 @@ fn bare_actix_server(body: String) -> std::io::Result<()> {
     })
 }
 
-/// The bare server in a process of its own (as the gateway is), answering `body`.
+/// The argument that makes this program the bare server with a SQLite read, a diagnostic.
+const BARE_SQLITE: &str = "--bare-sqlite-server";
+
+/// The read a registrationstatus answer needs, straight through rusqlite: the registration by
+/// its key, with its claims' and cancellations' totals.
+const RAW_STATUS_READ: &str = "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, \
+     r.created_at, r.tires_covered, \
+     (SELECT COALESCE(SUM(tire_claim_count), 0) FROM claims WHERE registration_id = r.id), \
+     (SELECT MAX(claim_date) FROM claims WHERE registration_id = r.id), \
+     (SELECT COALESCE(SUM(tire_cancel_count), 0) FROM cancellations WHERE registration_id = r.id), \
+     (SELECT MIN(id) FROM cancellations WHERE registration_id = r.id) \
+     FROM registrations r WHERE r.partner_id = ?1 AND r.tenant = 'live' AND r.shop_id = ?2 AND r.invoice_number = ?3";
+
+/// The bare server plus the one thing a lookup cannot do without: each GET takes ShopID and
+/// InvoiceNumber from its query string and runs [`RAW_STATUS_READ`] on the worker thread's own
+/// read-only connection to `db` (mapped, as the gateway's readers), then answers `body`
+/// (404 if nothing is found). No authentication, no validation, no JSON, no middleware. Not
+/// a target: it says how much of the bare server's rate the storage engine's read alone leaves.
+fn bare_sqlite_server(db: String, body: String) -> std::io::Result<()> {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    use rusqlite::{Connection, OpenFlags, types::Value};
+    use std::cell::RefCell;
+    thread_local! {
+        static CONN: RefCell<Option<Connection>> = const { RefCell::new(None) };
+    }
+    let partner_id = PARTNERS[0].1;
+    actix_web::rt::System::new().block_on(async move {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        println!("{}", listener.local_addr()?.port());
+        let body = web::Bytes::from(body);
+        HttpServer::new(move || {
+            let body = body.clone();
+            let db = db.clone();
+            App::new().route(
+                "/v2/partners/{company}",
+                web::get().to(move |req: HttpRequest| {
+                    let (mut shop, mut invoice) = (String::new(), String::new());
+                    for (k, v) in form_urlencoded::parse(req.query_string().as_bytes()) {
+                        match &*k {
+                            "ShopID" => shop = v.into_owned(),
+                            "InvoiceNumber" => invoice = v.into_owned(),
+                            _ => {}
+                        }
+                    }
+                    let found = CONN.with_borrow_mut(|conn| {
+                        let conn = conn.get_or_insert_with(|| {
+                            let c = Connection::open_with_flags(
+                                &db,
+                                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                            )
+                            .unwrap();
+                            c.pragma_update(None, "mmap_size", 1i64 << 30).unwrap();
+                            c
+                        });
+                        let mut stmt = conn.prepare_cached(RAW_STATUS_READ).unwrap();
+                        let mut rows = stmt.query(rusqlite::params![partner_id, shop, invoice]).unwrap();
+                        match rows.next().unwrap() {
+                            Some(row) => (0..11).all(|i| row.get::<_, Value>(i).is_ok()),
+                            None => false,
+                        }
+                    });
+                    let body = body.clone();
+                    async move {
+                        if found {
+                            HttpResponse::Ok().content_type("application/json").body(body)
+                        } else {
+                            HttpResponse::NotFound().finish()
+                        }
+                    }
+                }),
+            )
+        })
+        .listen(listener)?
+        .run()
+        .await
+    })
+}
+
+/// The bare server in a process of its own (as the gateway is), answering `body`; with a
+/// SQLite file, the bare server with its read.
 struct BareServer {
     child: Child,
     address: String,
@@ -835,8 +921,16 @@ struct BareServer {
 
 impl BareServer {
     fn start(body: &str) -> BareServer {
+        BareServer::spawn(&[BARE_ACTIX, body])
+    }
+
+    fn with_sqlite_read(db: &std::path::Path, body: &str) -> BareServer {
+        BareServer::spawn(&[BARE_SQLITE, db.to_str().unwrap(), body])
+    }
+
+    fn spawn(args: &[&str]) -> BareServer {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([BARE_ACTIX, body])
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .expect("the bare server starts");
@@ -864,6 +958,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some(BARE_ACTIX) {
         bare_actix_server(args.get(2).cloned().unwrap_or_default()).unwrap();
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some(BARE_SQLITE) {
+        bare_sqlite_server(args[2].clone(), args.get(3).cloned().unwrap_or_default()).unwrap();
         return;
     }
     if args.iter().any(|a| a == "--sqlite-ceiling") {
@@ -954,7 +1052,7 @@ async fn run(runs: usize, lookup_secs: u64) {
     // (3) lookups over the stored registrations, and the same load on a bare actix-web server
     // answering a registrationstatus body of the same size.
     if section(3) {
-        compare_lookups("(3)", &server.address, &keys, lookup_secs).await;
+        compare_lookups("(3)", &server.address, Some(&server.database()), &keys, lookup_secs).await;
     }
 
     // (4) four partners upload 10k batches at once while lookups run.
@@ -1024,10 +1122,17 @@ async fn run(runs: usize, lookup_secs: u64) {
 
 /// registrationstatus lookups, 64 connections for `secs` seconds, on the gateway at `address`
 /// and on a bare actix-web server answering a body of the same size, in turn for
-/// BENCH_LOOKUP_ROUNDS rounds (default 3: this machine's speed moves from one minute to the
+/// BENCH_LOOKUP_ROUNDS rounds (default 5: this machine's speed moves from one minute to the
 /// next, and a ratio of two figures taken minutes apart measures that): each round's figures,
-/// the medians, and the median of the rounds' ratios.
-async fn compare_lookups(label: &str, address: &str, keys: &[(String, String)], secs: u64) {
+/// the medians, and the median of the rounds' ratios. With `sqlite` (the gateway's file), each
+/// round also measures the bare server with the answer's SQLite read (the diagnostic).
+async fn compare_lookups(
+    label: &str,
+    address: &str,
+    sqlite: Option<&std::path::Path>,
+    keys: &[(String, String)],
+    secs: u64,
+) {
     let sample = status_body(address, &keys[0]).await;
     let wrk = use_wrk();
     let generator = if wrk {
@@ -1055,12 +1160,13 @@ async fn compare_lookups(label: &str, address: &str, keys: &[(String, String)], 
         }
     };
     let bare = BareServer::start(&sample);
-    let rounds = env_or("BENCH_LOOKUP_ROUNDS", 3).max(1);
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let bare_read = sqlite.map(|db| BareServer::with_sqlite_read(db, &sample));
+    let rounds = env_or("BENCH_LOOKUP_ROUNDS", 5).max(1);
+    let (mut ours, mut theirs, mut reads) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         let g = measure(address.to_owned()).await;
         let b = measure(bare.address.clone()).await;
-        println!(
+        print!(
             "  round {round}: gateway {:.0}/s p99 {:.2} ms, bare {:.0}/s p99 {:.2} ms, ratio {:.2}",
             g.rps,
             g.p99_ms,
@@ -1068,10 +1174,22 @@ async fn compare_lookups(label: &str, address: &str, keys: &[(String, String)], 
             b.p99_ms,
             g.rps / b.rps
         );
+        if let Some(server) = &bare_read {
+            let r = measure(server.address.clone()).await;
+            print!(
+                "; bare + SQLite read {:.0}/s p99 {:.2} ms ({:.2} of bare)",
+                r.rps,
+                r.p99_ms,
+                r.rps / b.rps
+            );
+            reads.push((r, b.rps));
+        }
+        println!();
         ours.push(g);
         theirs.push(b);
     }
     drop(bare);
+    drop(bare_read);
     let ratio = median(ours.iter().zip(&theirs).map(|(g, b)| g.rps / b.rps).collect());
     let summary = |figures: &[LookupFigures]| {
         format!(
@@ -1094,6 +1212,17 @@ async fn compare_lookups(label: &str, address: &str, keys: &[(String, String)], 
         sample.len(),
         summary(&theirs)
     );
+    if !reads.is_empty() {
+        let ratio = median(reads.iter().map(|(r, bare)| r.rps / bare).collect());
+        let of_gateway = median(ours.iter().zip(&reads).map(|(g, (r, _))| g.rps / r.rps).collect());
+        let figures: Vec<LookupFigures> = reads.into_iter().map(|(r, _)| r).collect();
+        println!(
+            "{label} diagnostic, the bare server plus the answer's SQLite read straight through rusqlite on each \
+             worker's connection, in turn: {}; {ratio:.2} of the bare server; the gateway answers {of_gateway:.2} \
+             of its rate (medians of the rounds')",
+            summary(&figures)
+        );
+    }
 }
 
 /// Whether BENCH_SECTIONS (default: all; "3,5", say) asks for section `n`. Section (1)'s 10k
@@ -1205,7 +1334,7 @@ async fn postgres(runs: usize, lookup_secs: u64) {
         turns.median, turns.ratio
     );
     drop(ceiling);
-    compare_lookups("(5) PostgreSQL", &server.address, &keys, lookup_secs).await;
+    compare_lookups("(5) PostgreSQL", &server.address, None, &keys, lookup_secs).await;
     drop(server);
 
     // Four partners at once through two instances on one database.

@@ -21,8 +21,9 @@ pub(crate) fn db_date(d: &DateTime<Utc>) -> String {
 }
 
 pub(crate) fn get_date(row: &Row, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
-    let text: String = row.get(idx)?;
-    DateTime::parse_from_rfc3339(&text)
+    // Parsed where SQLite keeps it: no copy of the text first.
+    let text = row.get_ref(idx)?.as_str()?;
+    DateTime::parse_from_rfc3339(text)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }

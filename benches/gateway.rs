@@ -809,28 +809,31 @@ fn plain_upserts(conn: &mut rusqlite::Connection, sql: &str, rows: &[Vec<rusqlit
 /// The argument that makes this program the bare server instead of the benchmark.
 const BARE_ACTIX: &str = "--bare-actix-server";
 
-/// A bare actix-web server (default workers, as the gateway's) answering every GET of
-/// `/v2/partners/{company}` with `body` as JSON: no authentication, no store, no middleware.
-/// It prints its port on stdout.
-fn bare_actix_server(body: String) -> std::io::Result<()> {
-    use actix_web::{App, HttpResponse, HttpServer, web};
+/// Serves `route` (made once per worker) at `/v2/partners/{company}` on a port of its own,
+/// default workers as the gateway's, with nothing else: no middleware. Prints the port on stdout.
+fn serve_bare(route: impl Fn() -> actix_web::Route + Clone + Send + 'static) -> std::io::Result<()> {
+    use actix_web::{App, HttpServer};
     actix_web::rt::System::new().block_on(async move {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         println!("{}", listener.local_addr()?.port());
-        let body = web::Bytes::from(body);
-        HttpServer::new(move || {
+        HttpServer::new(move || App::new().route("/v2/partners/{company}", route()))
+            .listen(listener)?
+            .run()
+            .await
+    })
+}
+
+/// A bare actix-web server answering every GET with `body` as JSON: no authentication, no
+/// store.
+fn bare_actix_server(body: String) -> std::io::Result<()> {
+    use actix_web::{HttpResponse, web};
+    let body = web::Bytes::from(body);
+    serve_bare(move || {
+        let body = body.clone();
+        web::get().to(move || {
             let body = body.clone();
-            App::new().route(
-                "/v2/partners/{company}",
-                web::get().to(move || {
-                    let body = body.clone();
-                    async move { HttpResponse::Ok().content_type("application/json").body(body) }
-                }),
-            )
+            async move { HttpResponse::Ok().content_type("application/json").body(body) }
         })
-        .listen(listener)?
-        .run()
-        .await
     })
 }
 
@@ -853,62 +856,51 @@ const RAW_STATUS_READ: &str = "SELECT r.id, r.org_id, r.shop_id, r.invoice_numbe
 /// (404 if nothing is found). No authentication, no validation, no JSON, no middleware. Not
 /// a target: it says how much of the bare server's rate the storage engine's read alone leaves.
 fn bare_sqlite_server(db: String, body: String) -> std::io::Result<()> {
-    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    use actix_web::{HttpRequest, HttpResponse, web};
     use rusqlite::{Connection, OpenFlags, types::Value};
     use std::cell::RefCell;
     thread_local! {
         static CONN: RefCell<Option<Connection>> = const { RefCell::new(None) };
     }
     let partner_id = PARTNERS[0].1;
-    actix_web::rt::System::new().block_on(async move {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        println!("{}", listener.local_addr()?.port());
-        let body = web::Bytes::from(body);
-        HttpServer::new(move || {
+    let body = web::Bytes::from(body);
+    serve_bare(move || {
+        let (body, db) = (body.clone(), db.clone());
+        web::get().to(move |req: HttpRequest| {
+            let (mut shop, mut invoice) = (String::new(), String::new());
+            for (k, v) in form_urlencoded::parse(req.query_string().as_bytes()) {
+                match &*k {
+                    "ShopID" => shop = v.into_owned(),
+                    "InvoiceNumber" => invoice = v.into_owned(),
+                    _ => {}
+                }
+            }
+            let found = CONN.with_borrow_mut(|conn| {
+                let conn = conn.get_or_insert_with(|| {
+                    let c = Connection::open_with_flags(
+                        &db,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                    .unwrap();
+                    c.pragma_update(None, "mmap_size", 1i64 << 30).unwrap();
+                    c
+                });
+                let mut stmt = conn.prepare_cached(RAW_STATUS_READ).unwrap();
+                let mut rows = stmt.query(rusqlite::params![partner_id, shop, invoice]).unwrap();
+                match rows.next().unwrap() {
+                    Some(row) => (0..11).all(|i| row.get::<_, Value>(i).is_ok()),
+                    None => false,
+                }
+            });
             let body = body.clone();
-            let db = db.clone();
-            App::new().route(
-                "/v2/partners/{company}",
-                web::get().to(move |req: HttpRequest| {
-                    let (mut shop, mut invoice) = (String::new(), String::new());
-                    for (k, v) in form_urlencoded::parse(req.query_string().as_bytes()) {
-                        match &*k {
-                            "ShopID" => shop = v.into_owned(),
-                            "InvoiceNumber" => invoice = v.into_owned(),
-                            _ => {}
-                        }
-                    }
-                    let found = CONN.with_borrow_mut(|conn| {
-                        let conn = conn.get_or_insert_with(|| {
-                            let c = Connection::open_with_flags(
-                                &db,
-                                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                            )
-                            .unwrap();
-                            c.pragma_update(None, "mmap_size", 1i64 << 30).unwrap();
-                            c
-                        });
-                        let mut stmt = conn.prepare_cached(RAW_STATUS_READ).unwrap();
-                        let mut rows = stmt.query(rusqlite::params![partner_id, shop, invoice]).unwrap();
-                        match rows.next().unwrap() {
-                            Some(row) => (0..11).all(|i| row.get::<_, Value>(i).is_ok()),
-                            None => false,
-                        }
-                    });
-                    let body = body.clone();
-                    async move {
-                        if found {
-                            HttpResponse::Ok().content_type("application/json").body(body)
-                        } else {
-                            HttpResponse::NotFound().finish()
-                        }
-                    }
-                }),
-            )
+            async move {
+                if found {
+                    HttpResponse::Ok().content_type("application/json").body(body)
+                } else {
+                    HttpResponse::NotFound().finish()
+                }
+            }
         })
-        .listen(listener)?
-        .run()
-        .await
     })
 }
 

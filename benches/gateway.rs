@@ -841,7 +841,7 @@ fn bare_actix_server(body: String) -> std::io::Result<()> {
 const BARE_SQLITE: &str = "--bare-sqlite-server";
 
 /// The read a registrationstatus answer needs, straight through rusqlite: the registration by
-/// its key, with its claims' and cancellations' totals.
+/// its key, with its claims' and cancellations' totals and its first cancellation's id.
 const RAW_STATUS_READ: &str = "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, \
      r.created_at, r.tires_covered, \
      (SELECT COALESCE(SUM(tire_claim_count), 0) FROM claims WHERE registration_id = r.id), \

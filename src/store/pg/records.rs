@@ -42,9 +42,9 @@ fn statements_of(kind: RecordKind) -> &'static Statements {
 
 /// The set-based upsert: $1 partner_id, $2 tenant, $3 the batch's time, then one array per
 /// column (registration_id first for claims and cancellations, then the fields in order, then
-/// a registration's new v3 id). A
-/// row that changes nothing is not updated and not returned; the rows returned carry their
-/// key, to be matched to the records they came from. And the GET lookup.
+/// a registration's new v3 id). A row that changes nothing is not updated and not returned;
+/// the rows returned carry their key, to be matched to the records they came from. And the GET
+/// lookup.
 fn statements(kind: RecordKind) -> Statements {
     let fields = columns(kind);
     let key = key_columns(kind);
@@ -222,10 +222,12 @@ fn upsert_round<T: Record>(
     }
     params.extend(arrays.iter().map(Array::param));
     // A registration's new v3 id, the last array (kept only by the rows inserted).
-    let registrations = T::KIND == RecordKind::Registrations;
-    let made: Vec<V3Id> = round.iter().filter(|_| registrations).map(|_| V3Id::new()).collect();
+    let made: Vec<V3Id> = match T::KIND {
+        RecordKind::Registrations => round.iter().map(|_| V3Id::new()).collect(),
+        _ => Vec::new(),
+    };
     let v3_ids: Vec<&str> = made.iter().map(V3Id::as_str).collect();
-    if registrations {
+    if T::KIND == RecordKind::Registrations {
         params.push(&v3_ids);
     }
     for row in t.query(&statements_of(T::KIND).upsert, &params)? {
@@ -259,8 +261,6 @@ fn usage_from_row(row: &Row) -> Result<RegistrationUsage, postgres::Error> {
     })
 }
 
-/// The registrations locked `FOR UPDATE` in id order: two batches that touch the same
-/// registrations lock them in the same order, and the second reads the first's claims.
 /// The registrations of a batch's keys ($3 shops, $4 invoices), locked. One index probe per key,
 /// whatever the statistics say: the `LIMIT 1` keeps the planner from turning the join around.
 /// Before the first ANALYZE of a freshly filled table, and in the generic plan of a statement
@@ -273,6 +273,8 @@ const LOAD_REGISTRATIONS: &str = "SELECT r.id, r.org_id, r.shop_id, r.invoice_nu
        AND x.shop_id = k.shop_id AND x.invoice_number = k.invoice_number LIMIT 1) r \
      ORDER BY r.id FOR UPDATE OF r";
 
+/// The registrations locked `FOR UPDATE` in id order: two batches that touch the same
+/// registrations lock them in the same order, and the second reads the first's claims.
 pub(crate) fn load_registrations(
     t: &mut PgTx,
     scope: Scope,

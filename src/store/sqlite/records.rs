@@ -54,8 +54,7 @@ fn statements_of(kind: RecordKind) -> &'static Statements {
 /// `update` overwrites the stored record where something changed (`changes()` says whether).
 /// Both take the same parameters: ?1 partner_id, ?2 tenant, then registration_id (claims and
 /// cancellations), then the fields in order, then the time of the batch; a registration's insert
-/// takes its new v3 id last. And the GET lookup by
-/// ShopID and InvoiceNumber (and OrgID).
+/// takes its new v3 id last. And the GET lookup by ShopID and InvoiceNumber (and OrgID).
 fn statements(kind: RecordKind) -> Statements {
     let fields = columns(kind);
     let key = key_columns(kind);

@@ -291,3 +291,97 @@ async fn every_warranty_status() {
     );
     assert_eq!(s["WarrantyStatus"], 4);
 }
+
+/// How many registrations' kept totals (migration V6: on the registration's row, for the status
+/// answer) differ from what their claims and cancellations add up to.
+const TOTALS_OFF: &str = "SELECT count(*) FROM registrations r WHERE \
+    r.tires_claimed <> (SELECT COALESCE(SUM(tire_claim_count), 0) FROM claims WHERE registration_id = r.id) \
+    OR r.latest_claim_date IS DISTINCT FROM (SELECT MAX(claim_date) FROM claims WHERE registration_id = r.id) \
+    OR r.tires_cancelled <> (SELECT COALESCE(SUM(tire_cancel_count), 0) FROM cancellations WHERE registration_id = r.id) \
+    OR r.first_cancellation_id IS DISTINCT FROM (SELECT MIN(id) FROM cancellations WHERE registration_id = r.id)";
+
+#[tokio::test]
+async fn the_totals_kept_on_a_registration_follow_every_write_to_its_claims_and_cancellations() {
+    let app = spawn_app().await;
+    let day = |days_ago: u64| (chrono::Utc::now().date_naive() - chrono::Days::new(days_ago)).to_string();
+    let midnight = |days_ago: u64| format!("{}T00:00:00Z", day(days_ago));
+    let fresh = |invoice: &str| with(registration("S1", invoice), json!({"PlanEnrollDate": day(30)}));
+    let usage = |s: &Value| {
+        [
+            "TireClaimCount",
+            "TireCancelCount",
+            "TiresLeft",
+            "WarrantyStatus",
+            "StatusDate",
+        ]
+        .map(|k| s[k].clone())
+    };
+    let first = json!({
+        "Registrations": [fresh("A"), fresh("B"), fresh("C")],
+        "Claims": [claim("S1", "A", "R1", 1, &day(20)), claim("S1", "A", "R2", 1, &day(10))],
+        "Cancellations": [cancellation("S1", "B", "X1", 2, &day(5))],
+    });
+    let (status, res) = app.post(COMPANY, &first).await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+    assert_eq!(app.query_i64(TOTALS_OFF), 0);
+    let kept = "SELECT count(*) FROM registrations WHERE tires_claimed > 0 OR tires_cancelled > 0";
+    assert_eq!(app.query_i64(kept), 2);
+    let a = app.status_of(COMPANY, "S1", "A").await;
+    assert_eq!(usage(&a), [json!(2), json!(0), json!(2), json!(1), json!("")]);
+    let b = app.status_of(COMPANY, "S1", "B").await;
+    assert_eq!(usage(&b), [json!(0), json!(2), json!(2), json!(1), json!("")]);
+    assert_eq!(b["CancelDate"], midnight(5));
+
+    // A claim sent again with another count and date counts once, with its new values.
+    let (status, res) = app
+        .post(COMPANY, &json!({"Claims": [claim("S1", "A", "R1", 3, &day(3))]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+    let a = app.status_of(COMPANY, "S1", "A").await;
+    assert_eq!(usage(&a), [json!(4), json!(0), json!(0), json!(3), json!(midnight(3))]);
+    // So does a cancellation.
+    let (status, res) = app
+        .post(
+            COMPANY,
+            &json!({"Cancellations": [cancellation("S1", "B", "X1", 4, &day(4))]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+    let b = app.status_of(COMPANY, "S1", "B").await;
+    assert_eq!(usage(&b), [json!(0), json!(4), json!(0), json!(2), json!(midnight(4))]);
+    assert_eq!(app.query_i64(TOTALS_OFF), 0);
+
+    // v3's cancel writes a v2 cancellation of the tires left.
+    let today = chrono::Utc::now().format("%Y-%m-%dT12:00:00.000Z").to_string();
+    let (status, body) = app
+        .v3_patch(
+            "/tire-protection/registrations?invoiceNumber=C",
+            &v3_token(),
+            &json!({"cancelledOn": today}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let c = app.status_of(COMPANY, "S1", "C").await;
+    assert_eq!(usage(&c)[..3], [json!(0), json!(4), json!(0)]);
+    assert_eq!(c["WarrantyStatus"], 2, "{c}");
+    assert_eq!(app.query_i64(TOTALS_OFF), 0);
+
+    // The test tenant's reset deletes its claims and cancellations with its registrations; the
+    // live tenant's are untouched.
+    let (status, res) = app.post("tirecompany_test", &first).await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+    assert_eq!(app.query_i64(kept), 5);
+    assert_eq!(app.query_i64(TOTALS_OFF), 0);
+    let res = app
+        .client
+        .delete(app.url("tirecompany_test"))
+        .bearer_auth(token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.query_i64(kept), 3);
+    assert_eq!(app.query_i64(TOTALS_OFF), 0);
+    let a = app.status_of(COMPANY, "S1", "A").await;
+    assert_eq!(usage(&a), [json!(4), json!(0), json!(0), json!(3), json!(midnight(3))]);
+}

@@ -218,6 +218,20 @@ impl TestApp {
         }
     }
 
+    /// The one integer `sql` (that both engines take) answers, on the database it serves from.
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        match &self.postgres {
+            Some(db) => {
+                let sql = sql.to_owned();
+                crate::common_postgres::with_client(&db.url, move |c| c.query_one(sql.as_str(), &[]).unwrap().get(0))
+            }
+            None => rusqlite::Connection::open(self.db_path())
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+        }
+    }
+
     /// Stops this server (gracefully, finishing the requests in flight).
     pub async fn stop(&self) {
         self.handle.stop(true).await;

@@ -343,23 +343,14 @@ pub(crate) fn registration_usage(
     org_id: Option<&str>,
 ) -> Result<Option<RegistrationUsage>, StoreError> {
     let tenant = scope.tenant.as_str();
-    // One statement, so a lookup runs without a transaction; one index probe into claims (both
-    // totals) and one into cancellations (the total, as a window over all of them, beside the
-    // first): correlated subqueries made it four.
+    // One statement, so a lookup runs without a transaction. The totals are the registration's
+    // own columns (kept by migration V6's triggers); the first cancellation is joined in by the
+    // id kept beside them.
     let row = t.query_opt(
         "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered, \
-           COALESCE(cl.claimed, 0), cl.latest, COALESCE(c.cancelled, 0), \
+           r.tires_claimed, r.latest_claim_date, r.tires_cancelled, \
            c.org_id, c.cancel_shop_id, c.cancel_invoice_number, c.tire_cancel_count, c.cancel_date \
-         FROM registrations r \
-         LEFT JOIN LATERAL ( \
-           SELECT SUM(tire_claim_count)::int8 AS claimed, MAX(claim_date) AS latest \
-           FROM claims WHERE registration_id = r.id \
-         ) cl ON true \
-         LEFT JOIN LATERAL ( \
-           SELECT org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date, \
-             SUM(tire_cancel_count) OVER ()::int8 AS cancelled \
-           FROM cancellations WHERE registration_id = r.id ORDER BY id LIMIT 1 \
-         ) c ON true \
+         FROM registrations r LEFT JOIN cancellations c ON c.id = r.first_cancellation_id \
          WHERE r.partner_id = $1 AND r.tenant = $2 AND r.shop_id = $3 AND r.invoice_number = $4 \
            AND ($5::text IS NULL OR r.org_id = $5)",
         &[&scope.partner_id, &tenant, &shop_id, &invoice_number, &org_id],

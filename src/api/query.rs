@@ -15,7 +15,26 @@ pub(super) struct Params<'q>(Vec<(Cow<'q, str>, Cow<'q, str>)>);
 
 impl<'q> Params<'q> {
     pub(super) fn of(req: &'q HttpRequest) -> Params<'q> {
-        Params(form_urlencoded::parse(req.query_string().as_bytes()).collect())
+        Params::parse(req.query_string())
+    }
+
+    fn parse(query: &'q str) -> Params<'q> {
+        // Without a '%' or a '+' nothing is encoded: the pairs are the query's own slices, split
+        // as form_urlencoded splits them (on '&', empty pieces skipped, then at the first '=').
+        // Its decoding was a tenth of a lookup's own work.
+        if query.bytes().any(|b| b == b'%' || b == b'+') {
+            return Params(form_urlencoded::parse(query.as_bytes()).collect());
+        }
+        Params(
+            query
+                .split('&')
+                .filter(|piece| !piece.is_empty())
+                .map(|piece| {
+                    let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
+                    (Cow::Borrowed(name), Cow::Borrowed(value))
+                })
+                .collect(),
+        )
     }
 
     /// Every value sent for `name`, as sent (untrimmed, empty ones too).
@@ -82,4 +101,38 @@ pub async fn get_records(
         Some(body) => HttpResponse::Ok().content_type("application/json").body(body),
         None => HttpResponse::NoContent().finish(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The borrowed pairs are the ones form_urlencoded makes, encoded or not.
+    #[test]
+    fn params_split_as_form_urlencoded_does() {
+        for query in [
+            "",
+            "&",
+            "&&a=1&&",
+            "rec=registrationstatus&ShopID=005001&InvoiceNumber=B0-0000001",
+            "a=1&a=2&A=3",
+            "a",
+            "a=",
+            "=b",
+            "a==b=c",
+            "a=b&c&d=",
+            "ShopID=S%201&InvoiceNumber=I+2",
+            "ShopID=%E2%82%AC&x=%zz&y=%",
+            "ShopID=Mañana&rec=claims",
+            "k=v;w=x",
+        ] {
+            let ours: Vec<(String, String)> = Params::parse(query)
+                .0
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let theirs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+            assert_eq!(ours, theirs, "{query:?}");
+        }
+    }
 }

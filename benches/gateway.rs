@@ -841,11 +841,12 @@ fn bare_actix_server(body: String) -> std::io::Result<()> {
 const BARE_SQLITE: &str = "--bare-sqlite-server";
 
 /// The read a registrationstatus answer needs, straight through rusqlite: the registration by
-/// its key, with the claims' and cancellations' totals kept on its row, and its first
-/// cancellation joined in by id.
+/// its key, with its claims' and cancellations' totals (kept beside it, by its id) and its
+/// first cancellation joined in by id.
 const RAW_STATUS_READ: &str = "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, \
-     r.created_at, r.tires_covered, r.tires_claimed, r.latest_claim_date, r.tires_cancelled, c.cancel_date \
-     FROM registrations r LEFT JOIN cancellations c ON c.id = r.first_cancellation_id \
+     r.created_at, r.tires_covered, t.tires_claimed, t.latest_claim_date, t.tires_cancelled, c.cancel_date \
+     FROM registrations r LEFT JOIN registration_totals t ON t.registration_id = r.id \
+     LEFT JOIN cancellations c ON c.id = t.first_cancellation_id \
      WHERE r.partner_id = ?1 AND r.tenant = 'live' AND r.shop_id = ?2 AND r.invoice_number = ?3";
 
 /// The bare server plus the one thing a lookup cannot do without: each GET takes ShopID and

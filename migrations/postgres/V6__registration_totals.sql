@@ -1,33 +1,45 @@
--- Version 6 (see migrations/sqlite/V6): each registration keeps the totals of its claims and
--- cancellations on its own row, recomputed from the rows by triggers on every write to claims
--- and cancellations, and backfilled here the same way. Statement triggers: a batch's claims
--- are one INSERT, and each registration they touch is recomputed once.
-ALTER TABLE registrations ADD COLUMN tires_claimed BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE registrations ADD COLUMN latest_claim_date TIMESTAMPTZ;
-ALTER TABLE registrations ADD COLUMN tires_cancelled BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE registrations ADD COLUMN first_cancellation_id BIGINT;
+-- Version 6 (see migrations/sqlite/V6): what a registration's claims and cancellations add up
+-- to, kept in a narrow table beside it; recomputed from the rows by triggers on every write to
+-- claims and cancellations, and backfilled here the same way. Statement triggers: a batch's
+-- claims are one INSERT, and each registration they touch is recomputed once.
+CREATE TABLE registration_totals (
+    registration_id       BIGINT PRIMARY KEY REFERENCES registrations (id) ON DELETE CASCADE,
+    tires_claimed         BIGINT NOT NULL DEFAULT 0,
+    latest_claim_date     TIMESTAMPTZ,
+    tires_cancelled       BIGINT NOT NULL DEFAULT 0,
+    first_cancellation_id BIGINT
+);
 
 CREATE FUNCTION refresh_claim_totals(ids BIGINT[]) RETURNS void LANGUAGE sql AS $$
-    UPDATE registrations r
-    SET tires_claimed = COALESCE((SELECT SUM(c.tire_claim_count) FROM claims c WHERE c.registration_id = r.id), 0),
-        latest_claim_date = (SELECT MAX(c.claim_date) FROM claims c WHERE c.registration_id = r.id)
-    WHERE r.id = ANY (ids)
+    INSERT INTO registration_totals AS t (registration_id, tires_claimed, latest_claim_date)
+    SELECT u.id,
+        COALESCE((SELECT SUM(c.tire_claim_count) FROM claims c WHERE c.registration_id = u.id), 0),
+        (SELECT MAX(c.claim_date) FROM claims c WHERE c.registration_id = u.id)
+    FROM unnest(ids) AS u (id)
+    ON CONFLICT (registration_id) DO UPDATE
+    SET tires_claimed = excluded.tires_claimed, latest_claim_date = excluded.latest_claim_date
 $$;
 
 CREATE FUNCTION refresh_cancellation_totals(ids BIGINT[]) RETURNS void LANGUAGE sql AS $$
-    UPDATE registrations r
-    SET tires_cancelled = COALESCE((SELECT SUM(c.tire_cancel_count) FROM cancellations c WHERE c.registration_id = r.id), 0),
-        first_cancellation_id = (SELECT MIN(c.id) FROM cancellations c WHERE c.registration_id = r.id)
-    WHERE r.id = ANY (ids)
+    INSERT INTO registration_totals AS t (registration_id, tires_cancelled, first_cancellation_id)
+    SELECT u.id,
+        COALESCE((SELECT SUM(c.tire_cancel_count) FROM cancellations c WHERE c.registration_id = u.id), 0),
+        (SELECT MIN(c.id) FROM cancellations c WHERE c.registration_id = u.id)
+    FROM unnest(ids) AS u (id)
+    ON CONFLICT (registration_id) DO UPDATE
+    SET tires_cancelled = excluded.tires_cancelled, first_cancellation_id = excluded.first_cancellation_id
 $$;
 
--- The registrations a statement's rows belonged to before it and belong to after it.
+-- The registrations a statement's rows belonged to before it and belong to after it (a
+-- registration deleted with them has nothing left to total).
 CREATE FUNCTION claims_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         PERFORM refresh_claim_totals(ARRAY(SELECT DISTINCT registration_id FROM new_rows));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM refresh_claim_totals(ARRAY(SELECT DISTINCT registration_id FROM old_rows));
+        PERFORM refresh_claim_totals(ARRAY(
+            SELECT DISTINCT o.registration_id FROM old_rows o
+            WHERE EXISTS (SELECT 1 FROM registrations r WHERE r.id = o.registration_id)));
     ELSE
         PERFORM refresh_claim_totals(ARRAY(
             SELECT n.registration_id FROM new_rows n JOIN old_rows o ON o.id = n.id
@@ -46,7 +58,9 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         PERFORM refresh_cancellation_totals(ARRAY(SELECT DISTINCT registration_id FROM new_rows));
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM refresh_cancellation_totals(ARRAY(SELECT DISTINCT registration_id FROM old_rows));
+        PERFORM refresh_cancellation_totals(ARRAY(
+            SELECT DISTINCT o.registration_id FROM old_rows o
+            WHERE EXISTS (SELECT 1 FROM registrations r WHERE r.id = o.registration_id)));
     ELSE
         PERFORM refresh_cancellation_totals(ARRAY(
             SELECT n.registration_id FROM new_rows n JOIN old_rows o ON o.id = n.id

@@ -105,7 +105,7 @@ fn migrate_prepares_a_postgres_database() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(tables, 9, "eight of ours and refinery's history");
+    assert_eq!(tables, 10, "nine of ours and refinery's history");
     client
         .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .unwrap();

@@ -343,14 +343,15 @@ pub(crate) fn registration_usage(
     org_id: Option<&str>,
 ) -> Result<Option<RegistrationUsage>, StoreError> {
     let tenant = scope.tenant.as_str();
-    // One statement, so a lookup runs without a transaction. The totals are the registration's
-    // own columns (kept by migration V6's triggers); the first cancellation is joined in by the
-    // id kept beside them.
+    // One statement, so a lookup runs without a transaction. Its claims' and cancellations'
+    // totals are one row by its id (kept by migration V6's triggers; none when it has neither);
+    // the first cancellation is joined in by the id kept there.
     let row = t.query_opt(
         "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered, \
-           r.tires_claimed, r.latest_claim_date, r.tires_cancelled, \
+           COALESCE(t.tires_claimed, 0), t.latest_claim_date, COALESCE(t.tires_cancelled, 0), \
            c.org_id, c.cancel_shop_id, c.cancel_invoice_number, c.tire_cancel_count, c.cancel_date \
-         FROM registrations r LEFT JOIN cancellations c ON c.id = r.first_cancellation_id \
+         FROM registrations r LEFT JOIN registration_totals t ON t.registration_id = r.id \
+         LEFT JOIN cancellations c ON c.id = t.first_cancellation_id \
          WHERE r.partner_id = $1 AND r.tenant = $2 AND r.shop_id = $3 AND r.invoice_number = $4 \
            AND ($5::text IS NULL OR r.org_id = $5)",
         &[&scope.partner_id, &tenant, &shop_id, &invoice_number, &org_id],

@@ -536,6 +536,93 @@ pub(crate) mod tests {
         all
     }
 
+    /// V6 totals what a database at V5 already holds: a registration with claims or
+    /// cancellations gets its row in registration_totals, one with neither none.
+    #[test]
+    fn v6_backfills_the_totals_of_the_claims_and_cancellations_already_stored() {
+        let Some(db) = FreshDatabase::create() else { return };
+        let mut client = db.connect();
+        embedded::migrations::runner()
+            .set_grouped(true)
+            .set_target(refinery::Target::Version(5))
+            .run(&mut client)
+            .unwrap();
+        // Each NOT NULL column without a default gets a value of its type; `set` the rest.
+        let mut insert = |table: &str, set: &[(&str, &str)]| {
+            let mut values: Vec<(String, String)> = client
+                .query(
+                    "SELECT column_name::text, data_type::text FROM information_schema.columns \
+                     WHERE table_name = $1 AND is_nullable = 'NO' AND column_default IS NULL \
+                     AND is_identity = 'NO'",
+                    &[&table],
+                )
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let value = match (r.get::<_, &str>(0), r.get::<_, &str>(1)) {
+                        ("tenant", _) => "'live'",
+                        (_, "bigint" | "integer") => "1",
+                        (_, "boolean") => "false",
+                        (_, "timestamp with time zone") => "'2024-01-01T00:00:00Z'",
+                        _ => "'x'",
+                    };
+                    (r.get(0), value.to_owned())
+                })
+                .filter(|(c, _)| !set.iter().any(|(s, _)| s == c))
+                .collect();
+            values.extend(set.iter().map(|(c, v)| (c.to_string(), v.to_string())));
+            let (columns, values): (Vec<String>, Vec<String>) = values.into_iter().unzip();
+            client
+                .batch_execute(&format!(
+                    "INSERT INTO {table} ({}) VALUES ({})",
+                    columns.join(", "),
+                    values.join(", ")
+                ))
+                .unwrap();
+        };
+        for (id, invoice) in [("1", "'I1'"), ("2", "'I2'"), ("3", "'I3'")] {
+            insert("registrations", &[("id", id), ("invoice_number", invoice)]);
+        }
+        let claim = |repair: &'static str, count: &'static str, date: &'static str| {
+            [
+                ("registration_id", "1"),
+                ("repair_invoice_number", repair),
+                ("tire_claim_count", count),
+                ("claim_date", date),
+            ]
+        };
+        insert("claims", &claim("'R1'", "1", "'2024-02-01T00:00:00Z'"));
+        insert("claims", &claim("'R2'", "2", "'2024-03-01T00:00:00Z'"));
+        for (id, invoice, count) in [("9", "'X2'", "1"), ("7", "'X1'", "3")] {
+            insert(
+                "cancellations",
+                &[
+                    ("id", id),
+                    ("registration_id", "2"),
+                    ("cancel_invoice_number", invoice),
+                    ("tire_cancel_count", count),
+                ],
+            );
+        }
+        migrate(&mut client).unwrap();
+        // registration_id, tires_claimed, the latest claim's day, tires_cancelled, first_cancellation_id
+        type Totals = (i64, i64, Option<String>, i64, Option<i64>);
+        let totals: Vec<Totals> = client
+            .query(
+                "SELECT registration_id, tires_claimed, to_char(latest_claim_date AT TIME ZONE 'UTC', 'YYYY-MM-DD'), \
+                 tires_cancelled, first_cancellation_id FROM registration_totals ORDER BY registration_id",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect();
+        assert_eq!(
+            totals,
+            [(1, 3, Some("2024-03-01".to_owned()), 0, None), (2, 0, None, 4, Some(7))]
+        );
+    }
+
     #[test]
     fn postgres_migrations_make_the_tables_and_columns_sqlite_has() {
         let Some(db) = FreshDatabase::create() else { return };

@@ -30,61 +30,42 @@ CREATE FUNCTION refresh_cancellation_totals(ids BIGINT[]) RETURNS void LANGUAGE 
     SET tires_cancelled = excluded.tires_cancelled, first_cancellation_id = excluded.first_cancellation_id
 $$;
 
--- The registrations a statement's rows belonged to before it and belong to after it (a
--- registration deleted with them has nothing left to total).
-CREATE FUNCTION claims_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Recomputes the totals of the registrations a statement's rows belonged to before it and
+-- belong to after it (a registration deleted with them has nothing left to total). The
+-- gateway's upserts update only the rows that changed, so every updated row counts.
+CREATE FUNCTION usage_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    ids BIGINT[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM refresh_claim_totals(ARRAY(SELECT DISTINCT registration_id FROM new_rows));
+        ids := ARRAY(SELECT DISTINCT registration_id FROM new_rows);
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM refresh_claim_totals(ARRAY(
-            SELECT DISTINCT o.registration_id FROM old_rows o
-            WHERE EXISTS (SELECT 1 FROM registrations r WHERE r.id = o.registration_id)));
+        ids := ARRAY(SELECT DISTINCT o.registration_id FROM old_rows o
+                     WHERE EXISTS (SELECT 1 FROM registrations r WHERE r.id = o.registration_id));
     ELSE
-        PERFORM refresh_claim_totals(ARRAY(
-            SELECT n.registration_id FROM new_rows n JOIN old_rows o ON o.id = n.id
-            WHERE (n.registration_id, n.tire_claim_count, n.claim_date)
-                IS DISTINCT FROM (o.registration_id, o.tire_claim_count, o.claim_date)
-            UNION
-            SELECT o.registration_id FROM new_rows n JOIN old_rows o ON o.id = n.id
-            WHERE n.registration_id IS DISTINCT FROM o.registration_id));
+        ids := ARRAY(SELECT registration_id FROM new_rows UNION SELECT registration_id FROM old_rows);
     END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION cancellations_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM refresh_cancellation_totals(ARRAY(SELECT DISTINCT registration_id FROM new_rows));
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM refresh_cancellation_totals(ARRAY(
-            SELECT DISTINCT o.registration_id FROM old_rows o
-            WHERE EXISTS (SELECT 1 FROM registrations r WHERE r.id = o.registration_id)));
+    IF TG_TABLE_NAME = 'claims' THEN
+        PERFORM refresh_claim_totals(ids);
     ELSE
-        PERFORM refresh_cancellation_totals(ARRAY(
-            SELECT n.registration_id FROM new_rows n JOIN old_rows o ON o.id = n.id
-            WHERE (n.registration_id, n.tire_cancel_count) IS DISTINCT FROM (o.registration_id, o.tire_cancel_count)
-            UNION
-            SELECT o.registration_id FROM new_rows n JOIN old_rows o ON o.id = n.id
-            WHERE n.registration_id IS DISTINCT FROM o.registration_id));
+        PERFORM refresh_cancellation_totals(ids);
     END IF;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER claims_totals_on_insert AFTER INSERT ON claims
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION claims_changed();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION usage_changed();
 CREATE TRIGGER claims_totals_on_update AFTER UPDATE ON claims
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION claims_changed();
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION usage_changed();
 CREATE TRIGGER claims_totals_on_delete AFTER DELETE ON claims
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION claims_changed();
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION usage_changed();
 CREATE TRIGGER cancellations_totals_on_insert AFTER INSERT ON cancellations
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cancellations_changed();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION usage_changed();
 CREATE TRIGGER cancellations_totals_on_update AFTER UPDATE ON cancellations
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cancellations_changed();
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION usage_changed();
 CREATE TRIGGER cancellations_totals_on_delete AFTER DELETE ON cancellations
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION cancellations_changed();
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION usage_changed();
 
 SELECT refresh_claim_totals(ARRAY(SELECT DISTINCT registration_id FROM claims));
 SELECT refresh_cancellation_totals(ARRAY(SELECT DISTINCT registration_id FROM cancellations));

@@ -102,17 +102,17 @@ impl WarrantyStatus {
 
 /// The `rec=registrationstatus` answer, shaped as the guide's example.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RegistrationStatus {
+pub struct RegistrationStatus<'a> {
     #[serde(rename = "RegistrationID")]
     pub registration_id: i64,
     #[serde(rename = "PartnerID")]
     pub partner_id: i64,
     #[serde(rename = "OrgID")]
-    pub org_id: String,
+    pub org_id: &'a str,
     #[serde(rename = "ShopID")]
-    pub shop_id: String,
+    pub shop_id: &'a str,
     #[serde(rename = "InvoiceNumber")]
-    pub invoice_number: String,
+    pub invoice_number: &'a str,
     #[serde(rename = "PlanEnrollDate", serialize_with = "serde_out::date")]
     pub plan_enroll_date: DateTime<Utc>,
     #[serde(rename = "CreatedDate", serialize_with = "serde_out::timestamp")]
@@ -148,7 +148,7 @@ pub fn registration_status(
     partner_id: i64,
     plan: Plan,
     now: DateTime<Utc>,
-) -> RegistrationStatus {
+) -> RegistrationStatus<'_> {
     let tires_left = usage.tires_left();
     let expire = plan.expire_date(usage.plan_enroll_date);
     let cancel_date = usage.cancellation.as_ref().map(|c| c.cancel_date);
@@ -164,9 +164,9 @@ pub fn registration_status(
     RegistrationStatus {
         registration_id: usage.registration_id,
         partner_id,
-        org_id: usage.org_id.clone(),
-        shop_id: usage.shop_id.clone(),
-        invoice_number: usage.invoice_number.clone(),
+        org_id: &usage.org_id,
+        shop_id: &usage.shop_id,
+        invoice_number: &usage.invoice_number,
         plan_enroll_date: usage.plan_enroll_date,
         created_date: usage.created_at,
         tires_covered: usage.tires_covered,
@@ -216,7 +216,8 @@ pub(crate) mod tests {
     fn the_first_rule_that_holds_wins() {
         let during = day(2020, 1, 1);
         let after = day(2022, 1, 1);
-        let s = registration_status(&usage(2, 0, 0), 1001, UTC36, during);
+        let u = usage(2, 0, 0);
+        let s = registration_status(&u, 1001, UTC36, during);
         assert_eq!(
             (s.warranty_status, s.status_date, s.tires_left),
             (WarrantyStatus::Active, None, 2)
@@ -224,27 +225,31 @@ pub(crate) mod tests {
         assert_eq!(s.message, "Registration is Active");
         assert_eq!(s.expire_date, day(2021, 12, 4));
 
-        let s = registration_status(&usage(4, 2, 2), 1001, UTC36, during);
+        let u = usage(4, 2, 2);
+        let s = registration_status(&u, 1001, UTC36, during);
         assert_eq!(
             (s.warranty_status, s.status_date),
             (WarrantyStatus::Cancelled, Some(day(2019, 7, 1)))
         );
         assert_eq!(s.message, "Registration is Cancelled");
 
-        let s = registration_status(&usage(4, 4, 0), 1001, UTC36, after);
+        let u = usage(4, 4, 0);
+        let s = registration_status(&u, 1001, UTC36, after);
         assert_eq!(
             (s.warranty_status, s.status_date),
             (WarrantyStatus::NoTiresLeft, Some(day(2019, 6, 1)))
         );
 
-        let s = registration_status(&usage(4, 1, 0), 1001, UTC36, after);
+        let u = usage(4, 1, 0);
+        let s = registration_status(&u, 1001, UTC36, after);
         assert_eq!(
             (s.warranty_status, s.status_date),
             (WarrantyStatus::Expired, Some(day(2021, 12, 4)))
         );
 
         // A partial cancellation leaves the registration active.
-        let s = registration_status(&usage(4, 0, 1), 1001, UTC36, during);
+        let u = usage(4, 0, 1);
+        let s = registration_status(&u, 1001, UTC36, during);
         assert_eq!((s.warranty_status, s.tires_left), (WarrantyStatus::Active, 3));
         assert_eq!(s.cancel_date, Some(day(2019, 7, 1)));
     }

@@ -84,8 +84,22 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move |req: HttpRequest| not_allowed(req, allow)))
 }
 
-/// Routes of the v2 and v3 APIs and the operational endpoints.
+/// Routes of the v2 and v3 APIs and the operational endpoints. actix tries them in this order
+/// (their paths never overlap), so the one the nightly batches and the day's lookups hit comes
+/// first: each resource tried before it costs a lookup a pattern match.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/v2/partners/{company}")
+            .route(get_or_head().to(query::get_records))
+            .route(web::post().to(ingest::post_batch))
+            .route(web::delete().to(history::reset_test_tenant))
+            .default_service(web::to(|req: HttpRequest| {
+                let allow = company_allows(req.match_info().get("company").unwrap_or_default());
+                not_allowed(req, allow)
+            })),
+    )
+    .service(resource("/v2/partners/{company}/batches", READ_ONLY).route(get_or_head().to(history::list_batches)))
+    .service(resource("/v2/partners/{company}/batches/{id}", READ_ONLY).route(get_or_head().to(history::get_batch)));
     cfg.configure(v3::routes);
     cfg.service(resource("/healthz", READ_ONLY).route(get_or_head().to(healthz)))
         .service(resource("/console", READ_ONLY).route(get_or_head().to(console)))
@@ -95,18 +109,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 get_or_head().to(|| async { HttpResponse::Ok().content_type("application/yaml").body(OPENAPI) }),
             ),
         )
-        .service(
-            web::resource("/v2/partners/{company}")
-                .route(get_or_head().to(query::get_records))
-                .route(web::post().to(ingest::post_batch))
-                .route(web::delete().to(history::reset_test_tenant))
-                .default_service(web::to(|req: HttpRequest| {
-                    let allow = company_allows(req.match_info().get("company").unwrap_or_default());
-                    not_allowed(req, allow)
-                })),
-        )
-        .service(resource("/v2/partners/{company}/batches", READ_ONLY).route(get_or_head().to(history::list_batches)))
-        .service(resource("/v2/partners/{company}/batches/{id}", READ_ONLY).route(get_or_head().to(history::get_batch)))
         .default_service(web::to(not_found));
 }
 

@@ -320,8 +320,8 @@ pub struct Metadata {
     pub is_active: bool,
 }
 
-impl From<&RegistrationStatus> for Metadata {
-    fn from(s: &RegistrationStatus) -> Self {
+impl From<&RegistrationStatus<'_>> for Metadata {
+    fn from(s: &RegistrationStatus<'_>) -> Self {
         let is_active = s.warranty_status == WarrantyStatus::Active;
         Metadata {
             enroll_date: s.plan_enroll_date,

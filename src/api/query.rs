@@ -45,13 +45,17 @@ impl<'q> Params<'q> {
             .map(|(_, v)| v.as_ref())
     }
 
-    pub(super) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty())
+    /// The value of each of `names`, in one pass: each name's last value, trimmed, `None` when
+    /// that value is blank. (One pass instead of a scan per name: the scans were a twentieth of
+    /// a lookup's work.)
+    pub(super) fn last_values<const N: usize>(&self, names: [&str; N]) -> [Option<&str>; N] {
+        let mut last = [None; N];
+        for (k, v) in &self.0 {
+            if let Some(i) = names.iter().position(|name| k.eq_ignore_ascii_case(name)) {
+                last[i] = Some(v.as_ref());
+            }
+        }
+        last.map(|v| v.map(str::trim).filter(|v| !v.is_empty()))
     }
 }
 
@@ -63,15 +67,17 @@ pub async fn get_records(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let params = Params::of(&req);
-    if let Some(given) = params.get("partnerid") {
+    let [partner_id, rec, shop_id, invoice_number, org_id] =
+        params.last_values(["partnerid", "rec", "shopid", "invoicenumber", "orgid"]);
+    if let Some(given) = partner_id {
         let given = partner_id_value(&serde_json::Value::String(given.to_owned()));
         if given != Some(caller.partner.partner_id) {
             return Err(AuthError::WrongPartnerIdParameter.into());
         }
     }
-    let missing: Vec<&'static str> = [("rec", "rec"), ("shopid", "ShopID"), ("invoicenumber", "InvoiceNumber")]
+    let missing: Vec<&'static str> = [(rec, "rec"), (shop_id, "ShopID"), (invoice_number, "InvoiceNumber")]
         .into_iter()
-        .filter(|(k, _)| params.get(k).is_none())
+        .filter(|(value, _)| value.is_none())
         .map(|(_, name)| name)
         .collect();
     if !missing.is_empty() {
@@ -80,15 +86,15 @@ pub async fn get_records(
             missing,
         });
     }
-    let rec_value = params.get("rec").unwrap_or_default();
+    let rec_value = rec.unwrap_or_default();
     let rec = Rec::parse(rec_value).ok_or_else(|| ApiError::BadQuery {
         message: format!("rec {rec_value:?} is not one of {}", Rec::NAMES.join(", ")),
         missing: Vec::new(),
     })?;
     let key = Lookup {
-        shop_id: params.get("shopid").unwrap_or_default().to_owned(),
-        invoice_number: params.get("invoicenumber").unwrap_or_default().to_owned(),
-        org_id: params.get("orgid").map(str::to_owned),
+        shop_id: shop_id.unwrap_or_default().to_owned(),
+        invoice_number: invoice_number.unwrap_or_default().to_owned(),
+        org_id: org_id.map(str::to_owned),
     };
 
     let partner = Arc::clone(&caller.partner);

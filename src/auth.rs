@@ -62,14 +62,18 @@ impl Caller {
 
 /// `tirecompany` is the live tenant of partner tirecompany, `tirecompany_test` its test tenant.
 pub fn resolve_company<'p>(partners: &'p Partners, segment: &str) -> Option<(&'p Arc<Partner>, Tenant)> {
-    let lower = segment.to_ascii_lowercase();
-    match lower.strip_suffix("_test") {
+    // Company names match case-insensitively, the `_test` suffix too.
+    let test_base = segment
+        .len()
+        .checked_sub("_test".len())
+        .filter(|&i| segment.get(i..).is_some_and(|tail| tail.eq_ignore_ascii_case("_test")))
+        .map(|i| &segment[..i]);
+    match test_base {
         Some(base) => partners.by_company(base).map(|p| (p, Tenant::Test)),
-        None => partners.by_company(&lower).map(|p| (p, Tenant::Live)),
+        None => partners.by_company(segment).map(|p| (p, Tenant::Live)),
     }
 }
 
-/// The token of an `Authorization: Bearer <JWT>` header.
 fn bearer_token(authorization: Option<&[u8]>) -> Result<&str, AuthError> {
     let header = authorization.ok_or(AuthError::MissingHeader)?;
     let header = std::str::from_utf8(header).map_err(|_| AuthError::NotBearer)?.trim();
@@ -113,7 +117,7 @@ const LEEWAY_SECS: u64 = 60;
 /// Bounded: when full it starts again empty.
 #[derive(Debug, Default)]
 pub struct VerifiedTokens {
-    tokens: Mutex<HashMap<Box<str>, Verified>>,
+    tokens: Mutex<HashMap<Box<str>, Verified, foldhash::fast::RandomState>>,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -740,4 +740,48 @@ mod tests {
             assert!(err.contains(needle), "{section}: {err}");
         }
     }
+
+    /// A company segment names a partner's live tenant, or with `_test` its test tenant, in any
+    /// case.
+    #[test]
+    fn a_company_segment_resolves_to_a_partner_and_tenant_in_any_case() {
+        use crate::scope::Tenant;
+        let cfg = parse(&format!(
+            r#"{BASE}
+            [[partners]]
+            company = "tirecompany"
+            partner_id = 1001
+            secret = "s1"
+            plan_term_months = 36
+            [[partners]]
+            company = "ab-c"
+            partner_id = 1002
+            secret = "s2"
+            plan_term_months = 36
+            "#
+        ))
+        .unwrap();
+        let resolve = |segment: &str| {
+            crate::auth::resolve_company(&cfg.partners, segment).map(|(p, tenant)| (p.partner_id, tenant))
+        };
+        assert_eq!(resolve("tirecompany"), Some((1001, Tenant::Live)));
+        assert_eq!(resolve("TireCompany"), Some((1001, Tenant::Live)));
+        assert_eq!(resolve("tirecompany_test"), Some((1001, Tenant::Test)));
+        assert_eq!(resolve("TIRECOMPANY_TEST"), Some((1001, Tenant::Test)));
+        assert_eq!(resolve("AB-C_Test"), Some((1002, Tenant::Test)));
+        assert_eq!(resolve("ab-c"), Some((1002, Tenant::Live)));
+        for unknown in [
+            "",
+            "_test",
+            "tirecompany_",
+            "tirecompany_test_test",
+            "tirecompanytest",
+            "é",
+            "ñ_test",
+            "ab-cñ_test",
+            "test",
+        ] {
+            assert_eq!(resolve(unknown), None, "{unknown:?}");
+        }
+    }
 }

@@ -19,22 +19,40 @@ impl<'q> Params<'q> {
     }
 
     fn parse(query: &'q str) -> Params<'q> {
-        // Without a '%' or a '+' nothing is encoded: the pairs are the query's own slices, split
-        // as form_urlencoded splits them (on '&', empty pieces skipped, then at the first '=').
-        // Its decoding was a tenth of a lookup's own work.
-        if query.bytes().any(|b| b == b'%' || b == b'+') {
-            return Params(form_urlencoded::parse(query.as_bytes()).collect());
+        // Split as form_urlencoded splits (on '&', empty pieces skipped, then at the first '='),
+        // in one pass over the bytes; a piece is the query's own slices unless it holds a '%'
+        // or a '+', which form_urlencoded decodes. Decoding every query was a tenth of a
+        // lookup's own work, and splitting with `str::split` a twentieth.
+        let mut pairs = Vec::with_capacity(8);
+        let bytes = query.as_bytes();
+        let (mut start, mut equals, mut encoded) = (0, None, false);
+        for i in 0..=bytes.len() {
+            match bytes.get(i) {
+                Some(b'=') if equals.is_none() => equals = Some(i),
+                Some(b'%' | b'+') => encoded = true,
+                Some(b'&') | None => {
+                    if i > start {
+                        pairs.push(Self::pair(&query[start..i], equals.map(|e| e - start), encoded));
+                    }
+                    (start, equals, encoded) = (i + 1, None, false);
+                }
+                Some(_) => {}
+            }
         }
-        Params(
-            query
-                .split('&')
-                .filter(|piece| !piece.is_empty())
-                .map(|piece| {
-                    let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-                    (Cow::Borrowed(name), Cow::Borrowed(value))
-                })
-                .collect(),
-        )
+        Params(pairs)
+    }
+
+    /// One non-empty piece of the query (no '&' in it) as a name and a value.
+    fn pair(piece: &'q str, equals: Option<usize>, encoded: bool) -> (Cow<'q, str>, Cow<'q, str>) {
+        if encoded {
+            return form_urlencoded::parse(piece.as_bytes())
+                .next()
+                .expect("a non-empty piece is one pair");
+        }
+        match equals {
+            Some(e) => (Cow::Borrowed(&piece[..e]), Cow::Borrowed(&piece[e + 1..])),
+            None => (Cow::Borrowed(piece), Cow::Borrowed("")),
+        }
     }
 
     /// Every value sent for `name`, as sent (untrimmed, empty ones too).
@@ -131,6 +149,12 @@ mod tests {
             "ShopID=%E2%82%AC&x=%zz&y=%",
             "ShopID=Mañana&rec=claims",
             "k=v;w=x",
+            "+",
+            "%",
+            "=&=",
+            "==",
+            "&a%3Db=c&",
+            "a=%&&b+=c+d&e",
         ] {
             let ours: Vec<(String, String)> = Params::parse(query)
                 .0

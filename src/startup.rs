@@ -80,8 +80,13 @@ impl Application {
                     let call = srv.call(req);
                     async move {
                         let mut res = call.await?;
-                        if let Some(id) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
-                            res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+                        if let Some(id) = id {
+                            // Its text, as Display writes it, without the formatting machinery.
+                            let mut text = uuid::Uuid::encode_buffer();
+                            let text = id.hyphenated().encode_lower(&mut text);
+                            if let Ok(id) = HeaderValue::from_str(text) {
+                                res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+                            }
                         }
                         Ok(res)
                     }

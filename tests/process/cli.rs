@@ -142,6 +142,7 @@ async fn log_lines_can_be_json_for_log_shippers() {
         .post("tirecompany_test", &json!({"Registrations": [registration("J1")]}))
         .await;
     assert_eq!(res.status(), 200);
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let log = server.drain_log();
     let lines: Vec<serde_json::Value> = log
         .lines()
@@ -159,7 +160,14 @@ async fn log_lines_can_be_json_for_log_shippers() {
         (&posted["fields"]["tenant"], &posted["fields"]["status"]),
         (&json!("test"), &json!(200))
     );
-    assert!(posted["spans"].to_string().contains("request_id"), "{posted}");
+    // The response's X-Request-Id is the id its log lines carry.
+    assert_eq!(request_id.len(), 36, "{request_id}");
+    assert!(
+        posted["spans"]
+            .to_string()
+            .contains(&format!(r#""request_id":"{request_id}""#)),
+        "{request_id}: {posted}"
+    );
 }
 
 /// `keygen` makes a partner's key pair; `token --v3` signs with its private key a token the

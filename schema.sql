@@ -4,7 +4,7 @@
 -- (store::migrations) checks that it and the migrations agree.
 --
 -- Every row belongs to one partner (partner_id) and one tenant ('live' or 'test'): the natural
--- keys below all start with both, so tenants and partners can never meet.
+-- keys below all hold both, so tenants and partners can never meet.
 -- Dates are TEXT, RFC 3339 UTC with fixed microseconds (sortable as text).
 -- Money is INTEGER cents. revision is 1 on insert and grows on each change.
 
@@ -41,8 +41,8 @@ CREATE TABLE IF NOT EXISTS registrations (
     updated_at          TEXT    NOT NULL,
     revision            INTEGER NOT NULL
 ) STRICT;
-CREATE UNIQUE INDEX IF NOT EXISTS registrations_key
-    ON registrations (partner_id, tenant, shop_id, invoice_number);
+-- Led by the invoice number, so an index search's comparisons end at the first column (V7).
+CREATE UNIQUE INDEX registrations_key ON registrations (invoice_number, shop_id, partner_id, tenant);
 
 CREATE TABLE IF NOT EXISTS claims (
     id                    INTEGER PRIMARY KEY,

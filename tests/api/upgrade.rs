@@ -79,7 +79,16 @@ async fn a_database_made_by_the_build_before_migrations_is_upgraded_in_place() {
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
+    // V7 rebuilt the registrations' key, led by the invoice number, over the rows already there.
+    let key: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'registrations_key'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(key.ends_with("(invoice_number, shop_id, partner_id, tenant)"), "{key}");
     // Its registrations got their v3 ids in the migration, each its own, and read through v3.
     let (stored, ids, without): (i64, i64, i64) = conn
         .query_row(

@@ -12,7 +12,7 @@ fn migrate_applies_each_migration_once() {
     let (code, out, err) = run_cli(&["migrate"], &config);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("applied V1__records"), "{out}");
-    assert!(out.contains("applied V6__registration_totals"), "{out}");
+    assert!(out.contains("applied V7__registration_key_order"), "{out}");
     assert!(db_path(dir.path()).exists());
     let (code, out, err) = run_cli(&["migrate"], &config);
     assert_eq!(code, 0, "{err}");
@@ -85,12 +85,12 @@ fn migrate_prepares_a_postgres_database() {
     };
     let first = migrate();
     assert!(
-        first.contains("applied V1__records") && first.contains("applied V6__registration_totals"),
+        first.contains("applied V1__records") && first.contains("applied V7__registration_key_order"),
         "{first}"
     );
     // The URL's user and password are not printed.
     assert!(
-        first.contains(&format!("postgres://127.0.0.1/{name} is at V6")),
+        first.contains(&format!("postgres://127.0.0.1/{name} is at V7")),
         "{first}"
     );
     assert!(migrate().contains("nothing to do"));

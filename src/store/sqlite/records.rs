@@ -195,15 +195,15 @@ fn usage_from_row(row: &Row) -> rusqlite::Result<RegistrationUsage> {
 /// cancellation: all a batch's rules need. One cached point read per key (embedded, a read is
 /// a function call: cheaper than sending the keys as JSON and taking them apart in SQL), then
 /// the claims and cancellations of those found in one statement each.
+const REGISTRATION_BY_KEY: &str = "SELECT id, org_id, shop_id, invoice_number, plan_enroll_date, created_at, \
+     tires_covered FROM registrations WHERE partner_id = ?1 AND tenant = ?2 AND shop_id = ?3 AND invoice_number = ?4";
+
 pub(crate) fn load_registrations(
     conn: &Connection,
     scope: Scope,
     keys: &[RegistrationKey],
 ) -> Result<Vec<StoredRegistration>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, org_id, shop_id, invoice_number, plan_enroll_date, created_at, tires_covered \
-         FROM registrations WHERE partner_id = ?1 AND tenant = ?2 AND shop_id = ?3 AND invoice_number = ?4",
-    )?;
+    let mut stmt = conn.prepare_cached(REGISTRATION_BY_KEY)?;
     stmt.raw_bind_parameter(1, scope.partner_id)?;
     stmt.raw_bind_parameter(2, scope.tenant.as_str())?;
     let mut found: Vec<StoredRegistration> = Vec::new();
@@ -282,6 +282,18 @@ pub(crate) fn from_row<T: Record>(row: &Row) -> rusqlite::Result<T> {
     })
 }
 
+// One statement, so a lookup needs no BEGIN and COMMIT (a statement is its own snapshot). Its
+// claims' and cancellations' totals are one row by its id (kept by migration V6's triggers; none
+// when it has neither); the first cancellation is joined in by the id kept there.
+const REGISTRATION_USAGE: &str = "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, \
+       r.created_at, r.tires_covered, \
+       COALESCE(t.tires_claimed, 0), t.latest_claim_date, COALESCE(t.tires_cancelled, 0), \
+       c.org_id, c.cancel_shop_id, c.cancel_invoice_number, c.tire_cancel_count, c.cancel_date \
+     FROM registrations r LEFT JOIN registration_totals t ON t.registration_id = r.id \
+     LEFT JOIN cancellations c ON c.id = t.first_cancellation_id \
+     WHERE r.partner_id = ?1 AND r.tenant = ?2 AND r.shop_id = ?3 AND r.invoice_number = ?4 \
+       AND (?5 IS NULL OR r.org_id = ?5)";
+
 /// A registration (by ShopID and InvoiceNumber, optionally narrowed by OrgID) with the totals
 /// of its claims and cancellations.
 pub(crate) fn registration_usage(
@@ -291,18 +303,7 @@ pub(crate) fn registration_usage(
     invoice_number: &str,
     org_id: Option<&str>,
 ) -> Result<Option<RegistrationUsage>, StoreError> {
-    // One statement, so a lookup needs no BEGIN and COMMIT (a statement is its own snapshot). Its
-    // claims' and cancellations' totals are one row by its id (kept by migration V6's triggers;
-    // none when it has neither); the first cancellation is joined in by the id kept there.
-    let mut stmt = conn.prepare_cached(
-        "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered, \
-           COALESCE(t.tires_claimed, 0), t.latest_claim_date, COALESCE(t.tires_cancelled, 0), \
-           c.org_id, c.cancel_shop_id, c.cancel_invoice_number, c.tire_cancel_count, c.cancel_date \
-         FROM registrations r LEFT JOIN registration_totals t ON t.registration_id = r.id \
-         LEFT JOIN cancellations c ON c.id = t.first_cancellation_id \
-         WHERE r.partner_id = ?1 AND r.tenant = ?2 AND r.shop_id = ?3 AND r.invoice_number = ?4 \
-           AND (?5 IS NULL OR r.org_id = ?5)",
-    )?;
+    let mut stmt = conn.prepare_cached(REGISTRATION_USAGE)?;
     let usage = stmt
         .query_row(
             params![scope.partner_id, scope.tenant.as_str(), shop_id, invoice_number, org_id],
@@ -373,6 +374,32 @@ mod tests {
             a.sort();
             b.sort();
             assert_eq!(a, b, "{}", table(kind));
+        }
+    }
+
+    /// Each read of a registration by its key is one search of registrations_key, on all four
+    /// columns, led by the invoice number (V7: the comparisons end at the first column).
+    #[test]
+    fn a_registration_is_found_by_one_search_of_its_key_led_by_the_invoice_number() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate(&mut conn).unwrap();
+        let select = &statements_of(RecordKind::Registrations).select;
+        for sql in [REGISTRATION_USAGE, REGISTRATION_BY_KEY, select.as_str()] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let values: [&dyn rusqlite::ToSql; 5] = [&1, &"live", &"005108", &"104252", &None::<String>];
+            for (i, value) in values.iter().take(stmt.parameter_count()).enumerate() {
+                stmt.raw_bind_parameter(i + 1, value).unwrap();
+            }
+            let mut rows = stmt.raw_query();
+            let mut plan = Vec::new();
+            while let Some(row) = rows.next().unwrap() {
+                plan.push(row.get::<_, String>(3).unwrap());
+            }
+            let key = "USING INDEX registrations_key (invoice_number=? AND shop_id=? AND partner_id=? AND tenant=?)";
+            assert!(
+                plan[0].starts_with("SEARCH") && plan[0].ends_with(key),
+                "{sql}: {plan:?}"
+            );
         }
     }
 

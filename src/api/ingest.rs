@@ -7,7 +7,7 @@ use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HeaderName, Head
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 
-use super::{ApiError, AppState, blocking};
+use super::{ApiError, AppState, application_json, blocking};
 use crate::auth::Caller;
 use crate::ingest::{Outcome, Received, ingest_body, record_refused as record_refused_batch};
 
@@ -107,7 +107,7 @@ async fn receive_and_ingest(
         received.started.elapsed().as_secs_f64(),
     );
     Ok(HttpResponse::build(status)
-        .content_type("application/json")
+        .content_type(application_json())
         .insert_header((X_BATCH_ID, HeaderValue::from(outcome.batch_id)))
         .body(body))
 }

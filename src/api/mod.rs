@@ -11,7 +11,7 @@ use std::future::{Ready, ready};
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::header::{AUTHORIZATION, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, guard, web};
 use serde_json::json;
 
@@ -66,6 +66,12 @@ const READ_ONLY: &str = "GET, HEAD";
 pub(crate) const LIVE_COMPANY: &str = "GET, HEAD, POST";
 
 /// What `/v2/partners/{company}` allows: a test tenant can also be reset.
+/// `Content-Type: application/json`, from a static string: a `&str` would be checked and copied
+/// into a new header value on every response.
+pub(super) fn application_json() -> HeaderValue {
+    HeaderValue::from_static("application/json")
+}
+
 fn company_allows(company: &str) -> &'static str {
     if company.to_ascii_lowercase().ends_with("_test") {
         "GET, HEAD, POST, DELETE"

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
-use super::{ApiError, AppState, read};
+use super::{ApiError, AppState, application_json, read};
 use crate::auth::{AuthError, Caller, partner_id_value};
 use crate::query::{Rec, lookup};
 use crate::store::Lookup;
@@ -122,7 +122,7 @@ pub async fn get_records(
     })
     .await?;
     Ok(match found {
-        Some(body) => HttpResponse::Ok().content_type("application/json").body(body),
+        Some(body) => HttpResponse::Ok().content_type(application_json()).body(body),
         None => HttpResponse::NoContent().finish(),
     })
 }

@@ -2,15 +2,16 @@
 //! order (Registrations, Sales, Claims, Cancellations, each in array order) inside one
 //! transaction, so a batch may register and claim at once and a failed commit writes nothing.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Partner;
-use crate::history::{Counts, NewBatch, TypeCounts};
-use crate::ledger::Ledger;
-use crate::records::{Action, Batch, Decoded, NaturalKey, Record, rules};
+use crate::history::{NewBatch, TypeCounts};
+use crate::ledger::{Ledger, RegistrationKey};
+use crate::records::{Action, Arrivals, Batch, Decoded, NaturalKey, Record, rules};
 use crate::scope::Scope;
 use crate::store::{self, Store, StoreError, StoreFailure};
 use crate::wire::{BodyError, FieldError};
@@ -78,6 +79,10 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    /// The body repeats its Registrations array, and the registrations judged were not of the
+    /// last one (the one that counts): the work runs again on it. Never answered.
+    #[error("the body repeats its Registrations array")]
+    Superseded,
 }
 
 impl StoreFailure for IngestError {
@@ -99,23 +104,47 @@ pub fn ingest_body(
     body: &[u8],
     received: &Received,
 ) -> Result<Outcome, IngestError> {
-    // Decoding needs no lock: only the writes wait for the writer.
-    let batch = Batch::decode(body, partner.timezone)?;
-    tracing::Span::current().record("records", batch.len());
+    // Decoding needs no lock: the write starts once there are records to write, and judges
+    // and writes the registrations while the rest of a big body is still being decoded.
+    Batch::decode_with(body, partner.timezone, |arrivals| {
+        arrivals.wait()?;
+        let _write = tracing::debug_span!("store_write").entered();
+        loop {
+            // The work may run again from the start (another instance was in the way, or the
+            // body repeats its Registrations array): it keeps nothing between runs.
+            match store.write(|tx| write_batch(tx, arrivals, partner, scope, received)) {
+                Err(IngestError::Superseded) => continue,
+                done => {
+                    if let Ok(out) = &done {
+                        tracing::Span::current().record("records", out.results.len());
+                    }
+                    return done;
+                }
+            }
+        }
+    })
+}
+
+/// Judges and writes a batch as it arrives, in processing order (Registrations as they are
+/// decoded, then Sales, Claims and Cancellations once the body is read), with its history
+/// entry.
+fn write_batch(
+    tx: &store::Tx,
+    arrivals: &mut Arrivals,
+    partner: &Partner,
+    scope: Scope,
+    received: &Received,
+) -> Result<Outcome, IngestError> {
+    arrivals.rewind();
     let now = store::Stamp::of(&received.at);
     let plan = partner.plan();
-    let keys = batch.registration_keys();
-    let _write = tracing::debug_span!("store_write").entered();
-    // The work may run again from the start (another instance was in the way): it keeps
-    // nothing between runs.
-    store.write(|tx| {
-        let mut out = Outcome {
-            results: Vec::with_capacity(batch.len()),
-            ..Outcome::default()
-        };
-        // Every registration the batch touches, read once; judged and kept up to date in memory.
-        let mut ledger = Ledger::new(store::load_registrations(tx, scope, &keys)?);
-        let accepted = judge(&mut out, &batch.registrations, |reg| {
+    let mut out = Outcome::default();
+    // Every registration the batch touches, read once; judged and kept up to date in memory.
+    let mut ledger = Ledger::default();
+    while let Some(registrations) = arrivals.next_registrations() {
+        let keys = registrations.iter().filter_map(|d| d.record.as_ref().ok());
+        read_into(tx, scope, &mut ledger, keys.map(|r| (&*r.shop_id, &*r.invoice_number)))?;
+        let accepted = judge(&mut out, registrations, |reg| {
             let stored = ledger.usage(&reg.shop_id, &reg.invoice_number);
             rules::check_registration(reg, stored)?;
             // A new one's id is known once it is written (below).
@@ -143,36 +172,66 @@ pub fn ingest_body(
                 ledger.written(&reg.shop_id, &reg.invoice_number, id);
             }
         }
-        let sales = judge(&mut out, &batch.sales, |_| Ok((None, ())));
-        write(tx, scope, &now, &mut out, &sales)?;
-        let claims = judge(&mut out, &batch.claims, |claim| {
-            let stored = ledger.usage(&claim.shop_id, &claim.invoice_number);
-            let previous = ledger.claim_count(claim);
-            let id = rules::check_claim(claim, stored, previous, plan)?.registration_id;
-            ledger.claimed(claim);
-            Ok((Some(id), ()))
-        });
-        write(tx, scope, &now, &mut out, &claims)?;
-        let cancellations = judge(&mut out, &batch.cancellations, |cancel| {
-            let stored = ledger.usage(&cancel.shop_id, &cancel.invoice_number);
-            let id = rules::check_cancellation(cancel, stored, plan)?.registration_id;
-            ledger.cancelled(cancel);
-            Ok((Some(id), ()))
-        });
-        write(tx, scope, &now, &mut out, &cancellations)?;
-        // The history entry commits with the records: a batch that is kept is always listed.
-        let rejected = out
-            .results
-            .iter()
-            .filter(|r| r.status == REJECTED)
-            .map(serde_json::to_string)
-            .collect::<Result<Vec<_>, _>>()?;
-        let rejected: Vec<&str> = rejected.iter().map(String::as_str).collect();
-        let entry = received.history(out.counts.status(), out.counts, None);
-        out.batch_id = store::insert_batch(tx, scope, &entry, &rejected)?;
-        store::prune_batches(tx, &(received.at - received.retention))?;
-        Ok::<_, IngestError>(out)
-    })
+    }
+    // A body-level error found late refuses it all: returning it rolls back what was written.
+    let Some(batch) = arrivals.rest()? else {
+        return Err(IngestError::Superseded);
+    };
+    let claims = batch.claims.iter().filter_map(|d| d.record.as_ref().ok());
+    let cancellations = batch.cancellations.iter().filter_map(|d| d.record.as_ref().ok());
+    let keys = claims
+        .map(|c| (&*c.shop_id, &*c.invoice_number))
+        .chain(cancellations.map(|c| (&*c.shop_id, &*c.invoice_number)));
+    read_into(tx, scope, &mut ledger, keys)?;
+    let sales = judge(&mut out, &batch.sales, |_| Ok((None, ())));
+    write(tx, scope, &now, &mut out, &sales)?;
+    let claims = judge(&mut out, &batch.claims, |claim| {
+        let stored = ledger.usage(&claim.shop_id, &claim.invoice_number);
+        let previous = ledger.claim_count(claim);
+        let id = rules::check_claim(claim, stored, previous, plan)?.registration_id;
+        ledger.claimed(claim);
+        Ok((Some(id), ()))
+    });
+    write(tx, scope, &now, &mut out, &claims)?;
+    let cancellations = judge(&mut out, &batch.cancellations, |cancel| {
+        let stored = ledger.usage(&cancel.shop_id, &cancel.invoice_number);
+        let id = rules::check_cancellation(cancel, stored, plan)?.registration_id;
+        ledger.cancelled(cancel);
+        Ok((Some(id), ()))
+    });
+    write(tx, scope, &now, &mut out, &cancellations)?;
+    // The history entry commits with the records: a batch that is kept is always listed.
+    let rejected = out
+        .results
+        .iter()
+        .filter(|r| r.status == REJECTED)
+        .map(serde_json::to_string)
+        .collect::<Result<Vec<_>, _>>()?;
+    let rejected: Vec<&str> = rejected.iter().map(String::as_str).collect();
+    let entry = received.history(out.counts.status(), out.counts, None);
+    out.batch_id = store::insert_batch(tx, scope, &entry, &rejected)?;
+    store::prune_batches(tx, &(received.at - received.retention))?;
+    Ok(out)
+}
+
+/// Reads into the ledger the registrations of `keys` it does not hold yet, each once.
+fn read_into<'k>(
+    tx: &store::Tx,
+    scope: Scope,
+    ledger: &mut Ledger,
+    keys: impl Iterator<Item = (&'k str, &'k str)>,
+) -> Result<(), StoreError> {
+    let mut seen = HashSet::new();
+    let missing: Vec<RegistrationKey> = keys
+        .filter(|&(shop_id, invoice_number)| {
+            !ledger.knows(shop_id, invoice_number) && seen.insert((shop_id, invoice_number))
+        })
+        .map(|(shop_id, invoice_number)| (shop_id.to_owned(), invoice_number.to_owned()))
+        .collect();
+    if !missing.is_empty() {
+        ledger.add(store::load_registrations(tx, scope, &missing)?);
+    }
+    Ok(())
 }
 
 /// The id a registration accepted in this batch has in the ledger until it is written.
@@ -228,7 +287,8 @@ fn judge<'b, T: Record, N>(
     records: &'b [Decoded<T>],
     mut judge: impl FnMut(&T) -> Result<(Option<i64>, N), FieldError>,
 ) -> Vec<Accepted<'b, T, N>> {
-    let mut counts = Counts::default();
+    // Registrations are judged a piece at a time: their counts add up.
+    let mut counts = out.counts.of(T::KIND);
     let mut accepted = Vec::with_capacity(records.len());
     for d in records {
         let mut entry = RecordResult {

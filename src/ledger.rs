@@ -1,5 +1,5 @@
-//! What one batch knows of the registrations its records touch: read from the store once, in
-//! one go, before the batch is judged, then kept up to date in memory as its records are
+//! What one batch knows of the registrations its records touch: read from the store once each,
+//! as the batch's records arrive, before they are judged, then kept up to date in memory as its records are
 //! accepted, so a batch may register and claim at once and a second claim counts the first.
 //! The business rules read it; nothing here knows SQL.
 
@@ -80,14 +80,24 @@ pub struct Ledger {
 impl Ledger {
     pub fn new(stored: Vec<StoredRegistration>) -> Ledger {
         let mut ledger = Ledger::default();
+        ledger.add(stored);
+        ledger
+    }
+
+    /// Registrations read from the store (a batch reads them as its records arrive).
+    pub fn add(&mut self, stored: Vec<StoredRegistration>) {
         for s in stored {
-            ledger
-                .entries
+            self.entries
                 .entry(s.usage.shop_id.clone())
                 .or_default()
                 .insert(s.usage.invoice_number.clone(), s);
         }
-        ledger
+    }
+
+    /// Whether the ledger holds the registration with this ShopID and InvoiceNumber (read from
+    /// the store, or accepted earlier in the batch).
+    pub fn knows(&self, shop_id: &str, invoice_number: &str) -> bool {
+        self.entry(shop_id, invoice_number).is_some()
     }
 
     fn entry(&self, shop_id: &str, invoice_number: &str) -> Option<&StoredRegistration> {

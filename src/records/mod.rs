@@ -10,6 +10,9 @@ pub mod rules;
 mod sale;
 pub mod serde_out;
 
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct};
@@ -385,48 +388,92 @@ impl Piece {
 impl Batch {
     /// Decodes a POST body; dates without a zone are in `zone`.
     pub fn decode(body: &[u8], zone: Tz) -> Result<Batch, BodyError> {
+        Batch::decode_with(body, zone, Arrivals::take_batch)
+    }
+
+    /// Decodes a POST body (dates without a zone in `zone`) and hands it to `use_it` as it
+    /// arrives: its Registrations in array order while the rest of a big body is still being
+    /// read and decoded (`use_it` then runs on a thread of its own), the other records once
+    /// the body is read. So a batch's registrations are judged and written while its later
+    /// records are decoded.
+    pub fn decode_with<R: Send>(body: &[u8], zone: Tz, use_it: impl FnOnce(&mut Arrivals) -> R + Send) -> R {
         let types = RecordKind::ALL.map(|kind| (kind.name(), kind.fields()));
         let threads = *DECODE_THREADS;
         if body.len() < PARALLEL_DECODE_MIN_BYTES || threads < 2 {
-            let arrays = wire::decode_batch(body, &types)?;
-            let pieces = arrays.into_iter().enumerate().map(|(kind, items)| {
-                let chunk = RawChunk {
-                    kind,
-                    occurrence: 0,
-                    first: 0,
-                    items,
-                };
-                Piece::decode(chunk, zone)
+            let decoded = wire::decode_batch(body, &types).map(|arrays| {
+                let pieces = arrays.into_iter().enumerate().map(|(kind, items)| {
+                    let chunk = RawChunk {
+                        kind,
+                        occurrence: 0,
+                        first: 0,
+                        items,
+                    };
+                    Piece::decode(chunk, zone)
+                });
+                Batch::assemble(pieces.collect(), &[1; RecordKind::ALL.len()])
             });
-            return Ok(Batch::assemble(pieces.collect(), &[1; RecordKind::ALL.len()]));
+            return use_it(&mut Arrivals::decoded(decoded));
         }
         // This thread reads the body and hands its records on in chunks as it goes; the other
-        // threads decode them meanwhile, and this one joins them once the body is read.
-        let (send, receive) = std::sync::mpsc::channel::<RawChunk<'_>>();
+        // threads decode them meanwhile (and this one joins them once the body is read),
+        // handing the Registrations on to `use_it` as they are decoded.
+        let (send, receive) = mpsc::channel::<RawChunk<'_>>();
         let receive = std::sync::Mutex::new(receive);
-        let decode_all = || {
+        let (send_registrations, arrived) = mpsc::channel::<RegistrationPiece>();
+        let (send_rest, rest) = mpsc::channel::<Result<Read, BodyError>>();
+        let decode_all = |registrations: mpsc::Sender<RegistrationPiece>| {
             let mut pieces = Vec::new();
             loop {
                 let next = receive.lock().expect("no decoding thread panics").recv();
-                match next {
-                    Ok(chunk) => pieces.push(Piece::decode(chunk, zone)),
+                let Ok(chunk) = next else {
                     // The body is read, and every chunk taken.
-                    Err(_) => return pieces,
+                    return pieces;
+                };
+                match Piece::decode(chunk, zone) {
+                    Piece {
+                        occurrence,
+                        first,
+                        records: Records::Registrations(records),
+                        ..
+                    } => {
+                        // Nobody is waiting for them any more when `use_it` gave up early.
+                        let _ = registrations.send(RegistrationPiece {
+                            occurrence,
+                            first,
+                            records,
+                        });
+                    }
+                    other => pieces.push(other),
                 }
             }
         };
+        let decode_all = &decode_all;
+        let mut arrivals = Arrivals::streaming(arrived, rest);
         std::thread::scope(|scope| {
-            let others: Vec<_> = (1..threads).map(|_| scope.spawn(decode_all)).collect();
+            let span = tracing::Span::current();
+            let user = scope.spawn(move || span.in_scope(|| use_it(&mut arrivals)));
+            let others: Vec<_> = (1..threads)
+                .map(|_| {
+                    let registrations = send_registrations.clone();
+                    scope.spawn(move || decode_all(registrations))
+                })
+                .collect();
             let read = wire::decode_batch_streaming(body, &types, &|chunk| {
                 // Cannot fail: the receiver lives until the scope ends.
                 let _ = send.send(chunk);
             });
             drop(send);
-            let mut pieces = decode_all();
+            let mut pieces = decode_all(send_registrations);
             for other in others {
                 pieces.extend(other.join().expect("decoding records does not panic"));
             }
-            Ok(Batch::assemble(pieces, &read?))
+            let rest = read.map(|occurrences| Read {
+                registration_arrays: occurrences[RecordKind::Registrations.index()],
+                others: Batch::assemble(pieces, &occurrences),
+            });
+            // `use_it` may have returned already.
+            let _ = send_rest.send(rest);
+            user.join().expect("the batch's writer does not panic")
         })
     }
 
@@ -447,29 +494,185 @@ impl Batch {
         batch
     }
 
-    /// The registrations (ShopID, InvoiceNumber) the batch's valid records touch, each once:
-    /// what its rules need read from the store.
-    pub fn registration_keys(&self) -> Vec<(String, String)> {
-        fn keys<'b, T: 'b>(
-            records: &'b [Decoded<T>],
-            key: impl Fn(&'b T) -> (&'b String, &'b String) + 'b,
-        ) -> impl Iterator<Item = (&'b String, &'b String)> + 'b {
-            records.iter().filter_map(move |d| d.record.as_ref().ok().map(&key))
-        }
-        let set: std::collections::BTreeSet<(&String, &String)> =
-            keys(&self.registrations, |r| (&r.shop_id, &r.invoice_number))
-                .chain(keys(&self.claims, |c| (&c.shop_id, &c.invoice_number)))
-                .chain(keys(&self.cancellations, |c| (&c.shop_id, &c.invoice_number)))
-                .collect();
-        set.into_iter().map(|(s, i)| (s.clone(), i.clone())).collect()
-    }
-
     pub fn len(&self) -> usize {
         self.registrations.len() + self.sales.len() + self.claims.len() + self.cancellations.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Decoded Registrations of one chunk, with where they go.
+struct RegistrationPiece {
+    occurrence: usize,
+    first: usize,
+    records: Vec<Decoded<Registration>>,
+}
+
+/// A body once read: its records other than the Registrations, and how many Registrations
+/// arrays it held (the last one counts, as JSON readers do).
+struct Read {
+    others: Batch,
+    registration_arrays: usize,
+}
+
+/// A body as it arrives (see [`Batch::decode_with`]): its Registrations in array order, then
+/// the rest once the body is read. What was handed on is kept, so the work on it can start
+/// again from the first Registration ([`Arrivals::rewind`]).
+pub struct Arrivals {
+    /// Decoded Registrations, until every decoding thread is done.
+    arrived: Option<mpsc::Receiver<RegistrationPiece>>,
+    /// The Registrations received, by array (a repeated key's) and first index.
+    kept: BTreeMap<(usize, usize), Vec<Decoded<Registration>>>,
+    /// The array being handed on, and the index of its next Registration.
+    occurrence: usize,
+    next: usize,
+    /// The rest of the body, until it is read; then what it was.
+    coming: Option<mpsc::Receiver<Result<Read, BodyError>>>,
+    rest: Option<Result<Read, BodyError>>,
+}
+
+/// The rest of a body whose reading thread ended without sending it: that thread panicked,
+/// and the panic is the answer (this error is never seen).
+fn reading_stopped() -> BodyError {
+    BodyError::from(<serde_json::Error as serde::de::Error>::custom(
+        "the body's reading stopped",
+    ))
+}
+
+impl Arrivals {
+    fn decoded(decoded: Result<Batch, BodyError>) -> Arrivals {
+        let mut kept = BTreeMap::new();
+        let rest = decoded.map(|mut others| {
+            let registrations = std::mem::take(&mut others.registrations);
+            if !registrations.is_empty() {
+                kept.insert((0, 0), registrations);
+            }
+            Read {
+                others,
+                registration_arrays: 1,
+            }
+        });
+        Arrivals {
+            arrived: None,
+            kept,
+            occurrence: 0,
+            next: 0,
+            coming: None,
+            rest: Some(rest),
+        }
+    }
+
+    fn streaming(
+        arrived: mpsc::Receiver<RegistrationPiece>,
+        rest: mpsc::Receiver<Result<Read, BodyError>>,
+    ) -> Arrivals {
+        Arrivals {
+            arrived: Some(arrived),
+            kept: BTreeMap::new(),
+            occurrence: 0,
+            next: 0,
+            coming: Some(rest),
+            rest: None,
+        }
+    }
+
+    /// Waits for the next decoded Registrations; false once every decoding thread is done.
+    fn receive(&mut self) -> bool {
+        let Some(arrived) = &self.arrived else {
+            return false;
+        };
+        match arrived.recv() {
+            Ok(piece) => {
+                if !piece.records.is_empty() {
+                    self.kept.insert((piece.occurrence, piece.first), piece.records);
+                }
+                true
+            }
+            Err(_) => {
+                self.arrived = None;
+                false
+            }
+        }
+    }
+
+    /// Waits until there are Registrations to hand on, or the body is read: answers the
+    /// body-level error if it is already known (so an unusable body opens no transaction).
+    pub fn wait(&mut self) -> Result<(), BodyError> {
+        while self.kept.is_empty() && self.receive() {}
+        if self.kept.is_empty()
+            && let Err(e) = self.read_rest()
+        {
+            return Err(e.clone());
+        }
+        Ok(())
+    }
+
+    /// The next Registrations of the body, in array order, as they are decoded (waiting for
+    /// them); None after the last, or once a later Registrations array has been seen (the
+    /// body repeats the key, and the last array counts: see [`Arrivals::rest`]).
+    pub fn next_registrations(&mut self) -> Option<&[Decoded<Registration>]> {
+        loop {
+            let at = (self.occurrence, self.next);
+            if let Some(len) = self.kept.get(&at).map(Vec::len) {
+                self.next += len;
+                return self.kept.get(&at).map(Vec::as_slice);
+            }
+            let later = self.kept.keys().next_back().is_some_and(|(o, _)| *o > self.occurrence);
+            if later || !self.receive() {
+                return None;
+            }
+        }
+    }
+
+    /// The rest of the body, waiting for it to be read.
+    fn read_rest(&mut self) -> &Result<Read, BodyError> {
+        let coming = &self.coming;
+        self.rest.get_or_insert_with(|| {
+            coming
+                .as_ref()
+                .and_then(|rest| rest.recv().ok())
+                .unwrap_or_else(|| Err(reading_stopped()))
+        })
+    }
+
+    /// Once the body is read (waiting for it): its other records (Sales, Claims,
+    /// Cancellations), or the body-level error that refuses it all; None when the
+    /// Registrations handed on were not of its last Registrations array (the body repeats
+    /// the key): then [`Arrivals::rewind`] and start again.
+    pub fn rest(&mut self) -> Result<Option<&Batch>, BodyError> {
+        let occurrence = self.occurrence;
+        match self.read_rest() {
+            Ok(read) if occurrence + 1 >= read.registration_arrays => Ok(Some(&read.others)),
+            Ok(_) => Ok(None),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Hands the Registrations on again from the first, of the body's last Registrations
+    /// array once the body is read.
+    pub fn rewind(&mut self) {
+        if let Some(Ok(read)) = &self.rest {
+            self.occurrence = read.registration_arrays.saturating_sub(1);
+            self.kept.retain(|(o, _), _| *o >= self.occurrence);
+        }
+        self.next = 0;
+    }
+
+    /// The whole batch, once the body is read.
+    fn take_batch(&mut self) -> Result<Batch, BodyError> {
+        while self.receive() {}
+        self.read_rest();
+        let read = self.rest.take().unwrap_or_else(|| Err(reading_stopped()))?;
+        let last = read.registration_arrays.saturating_sub(1);
+        let mut batch = read.others;
+        batch.registrations = std::mem::take(&mut self.kept)
+            .into_iter()
+            .filter(|((occurrence, _), _)| *occurrence == last)
+            .flat_map(|(_, records)| records)
+            .collect();
+        Ok(batch)
     }
 }
 

@@ -29,20 +29,27 @@ pub enum RawItem<'a> {
 }
 
 /// Why a body could not be used at all (a body-level 400).
-#[derive(Debug, thiserror::Error)]
+/// (Clone: a big body's error reaches both the thread writing its records and the answer.)
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum BodyError {
     #[error("the body is empty; send a JSON object such as {{\"Registrations\": [...]}}")]
     Empty,
     #[error("the body is not valid UTF-8 (first invalid byte at offset {0})")]
     NotUtf8(usize),
     #[error("the body is not usable JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(#[source] std::sync::Arc<serde_json::Error>),
     #[error("the body has no record arrays; expected one or more of {expected}")]
     NoRecordArrays { expected: String },
     #[error("unknown record array {key:?}; expected {expected} (nothing was written)")]
     UnknownArray { key: String, expected: String },
     #[error("the body holds more than {0} records; send them in several POSTs (nothing was written)")]
     TooManyRecords(usize),
+}
+
+impl From<serde_json::Error> for BodyError {
+    fn from(e: serde_json::Error) -> Self {
+        BodyError::Json(std::sync::Arc::new(e))
+    }
 }
 
 /// Most records one body may hold. A nightly batch is tens of thousands; the cap keeps a body

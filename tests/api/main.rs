@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_input;
+mod big_batches;
 mod business_rules;
 mod client_traps;
 #[path = "../common/postgres.rs"]

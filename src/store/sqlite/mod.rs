@@ -174,7 +174,16 @@ impl SqliteStore {
     {
         let mut conn = lock(&self.writer);
         let written = Self::transaction(&mut conn, f);
-        self.note_write(written.as_ref().err().and_then(|e| e.store_error()));
+        match &written {
+            Ok(_) => self.note_write(None),
+            Err(e) => {
+                // The work's own error (a body found unusable midway) says nothing of the
+                // database either way.
+                if let Some(e) = e.store_error() {
+                    self.note_write(Some(e));
+                }
+            }
+        }
         written
     }
 

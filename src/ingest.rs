@@ -142,8 +142,8 @@ fn write_batch(
     // Every registration the batch touches, read once; judged and kept up to date in memory.
     let mut ledger = Ledger::default();
     while let Some(registrations) = arrivals.next_registrations() {
-        let keys = registrations.iter().filter_map(|d| d.record.as_ref().ok());
-        read_into(tx, scope, &mut ledger, keys.map(|r| (&*r.shop_id, &*r.invoice_number)))?;
+        let keys = keys_of(registrations, |r| (&r.shop_id, &r.invoice_number));
+        read_into(tx, scope, &mut ledger, keys)?;
         let accepted = judge(&mut out, registrations, |reg| {
             let stored = ledger.usage(&reg.shop_id, &reg.invoice_number);
             rules::check_registration(reg, stored)?;
@@ -177,11 +177,8 @@ fn write_batch(
     let Some(batch) = arrivals.rest()? else {
         return Err(IngestError::Superseded);
     };
-    let claims = batch.claims.iter().filter_map(|d| d.record.as_ref().ok());
-    let cancellations = batch.cancellations.iter().filter_map(|d| d.record.as_ref().ok());
-    let keys = claims
-        .map(|c| (&*c.shop_id, &*c.invoice_number))
-        .chain(cancellations.map(|c| (&*c.shop_id, &*c.invoice_number)));
+    let keys = keys_of(&batch.claims, |c| (&c.shop_id, &c.invoice_number))
+        .chain(keys_of(&batch.cancellations, |c| (&c.shop_id, &c.invoice_number)));
     read_into(tx, scope, &mut ledger, keys)?;
     let sales = judge(&mut out, &batch.sales, |_| Ok((None, ())));
     write(tx, scope, &now, &mut out, &sales)?;
@@ -212,6 +209,17 @@ fn write_batch(
     out.batch_id = store::insert_batch(tx, scope, &entry, &rejected)?;
     store::prune_batches(tx, &(received.at - received.retention))?;
     Ok(out)
+}
+
+/// The registrations (ShopID, InvoiceNumber) the valid ones of `records` are filed against.
+fn keys_of<'b, T>(
+    records: &'b [Decoded<T>],
+    key: impl Fn(&'b T) -> (&'b String, &'b String) + 'b,
+) -> impl Iterator<Item = (&'b str, &'b str)> + 'b {
+    records
+        .iter()
+        .filter_map(move |d| d.record.as_ref().ok().map(&key))
+        .map(|(shop_id, invoice_number)| (shop_id.as_str(), invoice_number.as_str()))
 }
 
 /// Reads into the ledger the registrations of `keys` it does not hold yet, each once.

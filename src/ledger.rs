@@ -1,6 +1,7 @@
 //! What one batch knows of the registrations its records touch: read from the store once each,
-//! as the batch's records arrive, before they are judged, then kept up to date in memory as its records are
-//! accepted, so a batch may register and claim at once and a second claim counts the first.
+//! as the batch's records arrive, before they are judged, then kept up to date in memory as
+//! its records are accepted, so a batch may register and claim at once and a second claim
+//! counts the first.
 //! The business rules read it; nothing here knows SQL.
 
 use std::collections::HashMap;

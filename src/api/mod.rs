@@ -65,13 +65,13 @@ const READ_ONLY: &str = "GET, HEAD";
 /// What `/v2/partners/{company}` allows on a live company.
 pub(crate) const LIVE_COMPANY: &str = "GET, HEAD, POST";
 
-/// What `/v2/partners/{company}` allows: a test tenant can also be reset.
 /// `Content-Type: application/json`, from a static string: a `&str` would be checked and copied
 /// into a new header value on every response.
 pub(super) fn application_json() -> HeaderValue {
     HeaderValue::from_static("application/json")
 }
 
+/// What `/v2/partners/{company}` allows: a test tenant can also be reset.
 fn company_allows(company: &str) -> &'static str {
     if company.to_ascii_lowercase().ends_with("_test") {
         "GET, HEAD, POST, DELETE"

@@ -174,15 +174,12 @@ impl SqliteStore {
     {
         let mut conn = lock(&self.writer);
         let written = Self::transaction(&mut conn, f);
-        match &written {
+        match written.as_ref().map_err(|e| e.store_error()) {
             Ok(_) => self.note_write(None),
-            Err(e) => {
-                // The work's own error (a body found unusable midway) says nothing of the
-                // database either way.
-                if let Some(e) = e.store_error() {
-                    self.note_write(Some(e));
-                }
-            }
+            Err(Some(e)) => self.note_write(Some(e)),
+            // The work's own error (a body found unusable midway) says nothing of the database
+            // either way.
+            Err(None) => {}
         }
         written
     }

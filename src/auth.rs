@@ -34,6 +34,14 @@ pub enum AuthError {
     Expired,
     #[error("the token is not valid yet (nbf is in the future)")]
     NotYetValid,
+    #[error("the token was issued in the future (its iat is ahead of this server's clock)")]
+    IssuedInFuture,
+    #[error("the token's {0} claim is not a NumericDate (seconds since 1970)")]
+    BadTimeClaim(&'static str),
+    #[error("the token carries the claim {0:?} twice, spelled differently; send each claim once")]
+    DuplicateClaim(String),
+    #[error("the token's header marks extensions as critical ({0:?}); this server understands none")]
+    CriticalExtension(Vec<String>),
     #[error("the token has no partnerid claim")]
     MissingPartnerId,
     #[error("the token's partnerid is not this company's partner id")]
@@ -96,8 +104,9 @@ pub fn authenticate(
     let now = Utc::now().timestamp();
     if !verified.holds(token, partner.partner_id, now) {
         let claims = verify(partner, token)?;
+        let times = TimeClaims::check(&claims, now)?;
         check_claims(partner, &claims)?;
-        verified.insert(token, partner.partner_id, expiry(&claims));
+        verified.insert(token, partner.partner_id, times.expiry());
     }
     Ok(Caller {
         partner: Arc::clone(partner),
@@ -105,9 +114,64 @@ pub fn authenticate(
     })
 }
 
-/// Seconds a token's exp and nbf may be off (jsonwebtoken's default, said here so that the
-/// cache of verified tokens honours exp exactly as the check does).
-const LEEWAY_SECS: u64 = 60;
+/// Seconds a token's exp, nbf and iat may be off (clocks differ a little).
+const LEEWAY_SECS: i64 = 60;
+
+/// A token's time claims, found in any spelling (`exp`, `EXP`), as RFC 7519 NumericDates in
+/// whole seconds. The one place they are judged, for v2 and v3 alike: jsonwebtoken reads only
+/// the lower-case spellings, and a claim it does not read must not slip past.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct TimeClaims {
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+}
+
+impl TimeClaims {
+    /// The claims' times, refused when two claims share a name in different spellings, when a
+    /// time is not a number, when exp has passed, or when nbf or iat lie ahead (beyond the
+    /// leeway): a token "issued" in ten years would otherwise live that long.
+    fn check(claims: &Map<String, Value>, now: i64) -> Result<TimeClaims, AuthError> {
+        let mut names: Vec<String> = claims.keys().map(|k| k.to_ascii_lowercase()).collect();
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(AuthError::DuplicateClaim(pair[0].clone()));
+        }
+        let time = |name: &'static str| match claim(claims, name) {
+            None => Ok(None),
+            Some(v) => whole_seconds(v).map(Some).ok_or(AuthError::BadTimeClaim(name)),
+        };
+        let times = TimeClaims {
+            exp: time("exp")?,
+            nbf: time("nbf")?,
+            iat: time("iat")?,
+        };
+        if times.exp.is_some_and(|exp| exp.saturating_add(LEEWAY_SECS) < now) {
+            return Err(AuthError::Expired);
+        }
+        if times.nbf.is_some_and(|nbf| nbf > now.saturating_add(LEEWAY_SECS)) {
+            return Err(AuthError::NotYetValid);
+        }
+        if times.iat.is_some_and(|iat| iat > now.saturating_add(LEEWAY_SECS)) {
+            return Err(AuthError::IssuedInFuture);
+        }
+        Ok(times)
+    }
+
+    /// The last second a verified token is accepted: its exp, with the leeway.
+    fn expiry(&self) -> Option<i64> {
+        self.exp.map(|exp| exp.saturating_add(LEEWAY_SECS))
+    }
+}
+
+/// Refuses a header that marks any extension critical (RFC 7515 4.1.11: a recipient that does
+/// not understand one must reject the token).
+fn no_critical_extensions(header: &Header) -> Result<(), AuthError> {
+    match &header.crit {
+        Some(names) => Err(AuthError::CriticalExtension(names.clone())),
+        None => Ok(()),
+    }
+}
 
 /// The tokens this server has verified, by their text, with the partner each proved and the
 /// last second it may be used (its exp, with the leeway). A POS sends the same token with
@@ -148,12 +212,6 @@ impl VerifiedTokens {
     }
 }
 
-/// The last second a verified token is accepted: its exp, with the leeway.
-fn expiry(claims: &Map<String, Value>) -> Option<i64> {
-    // jsonwebtoken accepted it, so exp is a number.
-    Some(whole_seconds(claims.get("exp")?)?.saturating_add(LEEWAY_SECS as i64))
-}
-
 /// A time claim (exp, iat) as whole seconds: a fraction counts from its whole second.
 fn whole_seconds(v: &Value) -> Option<i64> {
     v.as_i64().or_else(|| v.as_f64().map(|f| f.floor() as i64))
@@ -164,20 +222,20 @@ fn verify(partner: &Partner, token: &str) -> Result<Map<String, Value>, AuthErro
     if header.alg != Algorithm::HS256 {
         return Err(AuthError::WrongAlgorithm(format!("{:?}", header.alg)));
     }
+    no_critical_extensions(&header)?;
     let mut validation = Validation::new(Algorithm::HS256);
-    // exp and nbf are honoured when present; none is required (the guide's tokens carry only
-    // partnerid and claimdate: the signature is what authenticates).
+    // No claim is required (the guide's tokens carry only partnerid and claimdate: the
+    // signature is what authenticates); exp, nbf and iat are judged by TimeClaims, in any
+    // spelling.
     validation.required_spec_claims.clear();
-    validation.validate_nbf = true;
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     validation.validate_aud = false;
-    validation.leeway = LEEWAY_SECS;
     let key = DecodingKey::from_secret(partner.secret());
     jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
         .map(|data| data.claims)
         .map_err(|e| match e.kind() {
             ErrorKind::InvalidSignature => AuthError::BadSignature,
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
             ErrorKind::InvalidAlgorithm => AuthError::WrongAlgorithm(format!("{:?}", header.alg)),
             _ => AuthError::Malformed(e.to_string()),
         })
@@ -292,6 +350,7 @@ pub fn authenticate_v3(
     if header.alg != Algorithm::ES256 {
         return Err(V3AuthError::WrongAlgorithm(format!("{:?}", header.alg)));
     }
+    no_critical_extensions(&header)?;
     // The issuer says whose key to check the signature with; nothing else is read unverified.
     let unverified: Map<String, Value> =
         jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|e| V3AuthError::Malformed(e.to_string()))?;
@@ -304,28 +363,28 @@ pub fn authenticate_v3(
         .ok_or_else(|| V3AuthError::UnknownIssuer(issuer.to_owned()))?;
     let keys = partner.v3.as_ref().expect("by_v3_issuer finds v3 partners only");
     let mut validation = Validation::new(Algorithm::ES256);
-    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    // exp, nbf and iat are judged by TimeClaims, in any spelling; iss and aud here.
+    validation.set_required_spec_claims(&["iss", "aud"]);
     validation.set_issuer(&[&keys.issuer]);
     validation.set_audience(&[&v3.audience, &v3.sandbox_audience]);
-    validation.validate_nbf = true;
-    validation.leeway = LEEWAY_SECS;
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &keys.key, &validation)
         .map(|data| data.claims)
         .map_err(|e| match e.kind() {
             ErrorKind::InvalidSignature | ErrorKind::InvalidEcdsaKey => V3AuthError::BadSignature,
-            ErrorKind::ExpiredSignature => V3AuthError::Expired,
-            ErrorKind::ImmatureSignature => V3AuthError::NotYetValid,
             ErrorKind::InvalidAudience => V3AuthError::WrongAudience(v3.audience.clone(), v3.sandbox_audience.clone()),
             ErrorKind::MissingRequiredClaim(c) => V3AuthError::MissingClaim(c.clone()),
             _ => V3AuthError::Malformed(e.to_string()),
         })?;
-    let seconds = |name: &str| {
-        claims
-            .get(name)
-            .and_then(whole_seconds)
-            .ok_or_else(|| V3AuthError::MissingClaim(name.into()))
-    };
-    if seconds("exp")?.saturating_sub(seconds("iat")?) > V3_MAX_LIFETIME_SECS {
+    let times = TimeClaims::check(&claims, Utc::now().timestamp()).map_err(|e| match e {
+        AuthError::Expired => V3AuthError::Expired,
+        AuthError::NotYetValid => V3AuthError::NotYetValid,
+        other => V3AuthError::Header(other),
+    })?;
+    let exp = times.exp.ok_or_else(|| V3AuthError::MissingClaim("exp".into()))?;
+    let iat = times.iat.ok_or_else(|| V3AuthError::MissingClaim("iat".into()))?;
+    if exp.saturating_sub(iat) > V3_MAX_LIFETIME_SECS {
         return Err(V3AuthError::TooLong);
     }
     let names = |audience: &str| match claims.get("aud") {
@@ -429,14 +488,42 @@ mod tests {
         assert!(jsonwebtoken::decode::<Map<String, Value>>(&token, &other, &validation).is_err());
     }
 
-    #[test]
-    fn expiry_is_exp_with_the_leeway() {
-        let claims = |v: Value| match v {
+    fn claims(v: Value) -> Map<String, Value> {
+        match v {
             Value::Object(m) => m,
             _ => unreachable!(),
-        };
-        assert_eq!(expiry(&claims(serde_json::json!({"exp": 100}))), Some(160));
-        assert_eq!(expiry(&claims(serde_json::json!({"exp": 100.7}))), Some(160));
-        assert_eq!(expiry(&claims(serde_json::json!({"partnerid": 1}))), None);
+        }
+    }
+
+    #[test]
+    fn expiry_is_exp_with_the_leeway() {
+        let expiry = |v: Value| TimeClaims::check(&claims(v), 0).unwrap().expiry();
+        assert_eq!(expiry(serde_json::json!({"exp": 100})), Some(160));
+        assert_eq!(expiry(serde_json::json!({"exp": 100.7})), Some(160));
+        assert_eq!(expiry(serde_json::json!({"EXP": 100})), Some(160));
+        assert_eq!(expiry(serde_json::json!({"partnerid": 1})), None);
+    }
+
+    #[test]
+    fn time_claims_are_judged_in_any_spelling_within_the_leeway() {
+        let check = |v: Value| TimeClaims::check(&claims(v), 1_000);
+        assert_eq!(check(serde_json::json!({"Exp": 939})), Err(AuthError::Expired));
+        assert!(check(serde_json::json!({"exp": 940})).is_ok(), "within the leeway");
+        assert_eq!(check(serde_json::json!({"NBF": 1_061})), Err(AuthError::NotYetValid));
+        assert!(check(serde_json::json!({"nbf": 1_060})).is_ok());
+        assert_eq!(check(serde_json::json!({"iat": 1_061})), Err(AuthError::IssuedInFuture));
+        assert!(check(serde_json::json!({"IAT": 1_060})).is_ok());
+        assert_eq!(
+            check(serde_json::json!({"exp": 2_000, "EXP": 2_000})),
+            Err(AuthError::DuplicateClaim("exp".into()))
+        );
+        assert_eq!(
+            check(serde_json::json!({"partnerid": 1, "PartnerID": 2})),
+            Err(AuthError::DuplicateClaim("partnerid".into()))
+        );
+        assert_eq!(
+            check(serde_json::json!({"exp": "soon"})),
+            Err(AuthError::BadTimeClaim("exp"))
+        );
     }
 }

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use crate::client::TrustedProxies;
 use crate::telemetry::LogFormat;
 
 /// Environment variable that picks the config file when `--config` is not given.
@@ -60,6 +61,10 @@ pub struct ServerSettings {
     /// `text` (default) or `json`; `--log-format` overrides it.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// The proxies (CIDRs or addresses) whose Forwarded / X-Forwarded-For headers are believed;
+    /// none by default: the client is the TCP peer.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -72,6 +77,7 @@ impl Default for ServerSettings {
             keep_alive_secs: default_keep_alive_secs(),
             history_retention_days: default_history_retention_days(),
             log_format: LogFormat::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -330,6 +336,7 @@ pub struct Config {
     pub keep_alive: Duration,
     pub history_retention: chrono::Duration,
     pub log_format: LogFormat,
+    pub trusted_proxies: Arc<TrustedProxies>,
     pub database: Database,
     pub partners: Arc<Partners>,
     /// The v3 API's audiences, when configured.
@@ -388,6 +395,7 @@ impl Config {
                 bail!("server.{name} must be at least 1");
             }
         }
+        let trusted_proxies = Arc::new(TrustedProxies::parse(&file.server.trusted_proxies)?);
         let database = Database::resolve(&file.database, base_dir, &env)?;
         let mut partners = Vec::new();
         let mut companies = HashSet::new();
@@ -424,6 +432,7 @@ impl Config {
             keep_alive: Duration::from_secs(file.server.keep_alive_secs),
             history_retention: chrono::Duration::days(file.server.history_retention_days.into()),
             log_format: file.server.log_format,
+            trusted_proxies,
             database,
             partners: Arc::new(Partners(partners)),
             v3: file.v3.map(Arc::new),

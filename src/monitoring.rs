@@ -51,21 +51,40 @@ const CACHED_REQUEST_COUNTERS: usize = 256;
 thread_local! {
     /// This thread's request counters by (route, method, status), so that counting a request
     /// neither builds its labels nor hashes them in the registry.
-    static REQUEST_COUNTERS: RefCell<Vec<(String, String, u16, Counter)>> = const { RefCell::new(Vec::new()) };
+    static REQUEST_COUNTERS: RefCell<Vec<(String, &'static str, u16, Counter)>> = const { RefCell::new(Vec::new()) };
 }
 
-pub fn count_request(route: &str, method: &str, status: u16) {
-    let counter = || metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method.to_owned(), "status" => status.to_string());
+/// A request method as a metrics label: one of a fixed set, so a client inventing methods
+/// (`XMETH000 /healthz`) cannot add series without bound.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Counts an answered request. `route` is a registered pattern or `unmatched`, `method` one of
+/// [`method_label`]'s: every label comes from a fixed set.
+pub fn count_request(route: &str, method: &'static str, status: u16) {
+    let counter =
+        || metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method, "status" => status.to_string());
     REQUEST_COUNTERS.with_borrow_mut(|counters| {
         match counters
             .iter()
-            .find(|(r, m, s, _)| *s == status && r == route && m == method)
+            .find(|(r, m, s, _)| *s == status && *m == method && r == route)
         {
             Some((.., c)) => c.increment(1),
             None if counters.len() < CACHED_REQUEST_COUNTERS => {
                 let c = counter();
                 c.increment(1);
-                counters.push((route.to_owned(), method.to_owned(), status, c));
+                counters.push((route.to_owned(), method, status, c));
             }
             None => counter().increment(1),
         }

@@ -53,6 +53,7 @@ impl Application {
             history_retention: config.history_retention,
             verified_tokens: Default::default(),
             v3: config.v3.clone(),
+            trusted_proxies: Arc::clone(&config.trusted_proxies),
         });
         crate::monitoring::handle();
         let server = HttpServer::new(move || {
@@ -60,13 +61,13 @@ impl Application {
                 // Counted by the route's pattern (not the path: one series per company would grow
                 // without bound on unknown companies).
                 .wrap_fn(|req, srv| {
-                    let method = req.method().clone();
+                    let method = crate::monitoring::method_label(req.method());
                     let call = srv.call(req);
                     async move {
                         let res = call.await?;
                         let route = res.request().match_pattern();
                         let route = route.as_deref().unwrap_or("unmatched");
-                        crate::monitoring::count_request(route, method.as_str(), res.status().as_u16());
+                        crate::monitoring::count_request(route, method, res.status().as_u16());
                         Ok(res)
                     }
                 })

@@ -1,6 +1,7 @@
 //! Logging on stderr, filtered by RUST_LOG (default `info`): human-readable lines by default
 //! (colours only on a terminal), or one JSON object per line for log shippers.
 
+use std::fmt;
 use std::io::IsTerminal;
 
 use actix_web::HttpMessage;
@@ -10,6 +11,8 @@ use serde::Deserialize;
 use tracing::{Span, field};
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
+
+use crate::client::TrustedProxies;
 
 /// How log lines are written: `--log-format` or the config's `server.log_format`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -42,21 +45,44 @@ fn init_with(format: LogFormat, default: &str) {
     };
 }
 
+/// A value a client sent (or one made from it, such as an error's message), for a log field:
+/// written quoted, with control characters as escapes (`"1\n2026-... ERROR"`), so that no value
+/// can start a line of its own or pass for another field in text logs. Log such values as
+/// `field = ?escaped(value)`, never with `%`.
+pub fn escaped<T: fmt::Display>(value: T) -> Escaped<T> {
+    Escaped(value)
+}
+
+pub struct Escaped<T>(T);
+
+impl<T: fmt::Display> fmt::Debug for Escaped<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // str's Debug quotes and escapes; a value is formatted once, into a buffer.
+        fmt::Debug::fmt(self.0.to_string().as_str(), f)
+    }
+}
+
 /// The span of each HTTP request (its log lines carry its fields). Like tracing-actix-web's
 /// default, but every field is worked out inside the span macro, that is only when the span
 /// is enabled: the default reads the connection info, user agent and route of every request
-/// first, a sixth of a lookup's work when RUST_LOG leaves request spans off.
+/// first, a sixth of a lookup's work when RUST_LOG leaves request spans off. Whatever the
+/// client wrote (target, user agent, an error's message) is recorded as a string, which the
+/// text format quotes and escapes; the client's address is the TCP peer's unless the peer is a
+/// trusted proxy.
 pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         tracing::info_span!(
             "HTTP request",
-            http.method = %request.method(),
-            http.route = %request.match_pattern().unwrap_or_else(|| "default".to_owned()),
-            http.target = %request.uri().path_and_query().map(|p| p.as_str()).unwrap_or(""),
-            http.client_ip = %request.connection_info().realip_remote_addr().unwrap_or(""),
-            http.user_agent = %request.headers().get("User-Agent").and_then(|h| h.to_str().ok()).unwrap_or(""),
+            http.method = request.method().as_str(),
+            http.route = request.match_pattern().unwrap_or_else(|| "default".to_owned()).as_str(),
+            http.target = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or(""),
+            http.client_ip = client_address(request).as_str(),
+            http.user_agent = String::from_utf8_lossy(
+                request.headers().get("User-Agent").map(|h| h.as_bytes()).unwrap_or_default()
+            )
+            .as_ref(),
             http.status_code = field::Empty,
             otel.status_code = field::Empty,
             request_id = %request.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default(),
@@ -66,6 +92,35 @@ impl RootSpanBuilder for RequestSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+        let error = match outcome {
+            Ok(response) => response
+                .response()
+                .error()
+                .map(|e| (response.status(), e.as_response_error())),
+            Err(e) => Some((e.as_response_error().status_code(), e.as_response_error())),
+        };
+        let Some((status, error)) = error else {
+            return DefaultRootSpanBuilder::on_request_end(span, outcome);
+        };
+        // As the default records them, but as strings: an error's message may quote the client.
+        span.record("exception.message", error.to_string().as_str());
+        span.record("exception.details", format!("{error:?}").as_str());
+        span.record("http.status_code", status.as_u16());
+        span.record(
+            "otel.status_code",
+            if status.is_client_error() { "OK" } else { "ERROR" },
+        );
     }
+}
+
+/// The request's client address, as [`TrustedProxies`] judges it; `""` when unknown.
+fn client_address(request: &ServiceRequest) -> String {
+    let trusted = request.app_data::<actix_web::web::Data<crate::api::AppState>>();
+    let proxies = trusted.map(|state| &*state.trusted_proxies);
+    let none = TrustedProxies::default();
+    proxies
+        .unwrap_or(&none)
+        .client(request.peer_addr(), request.headers())
+        .map(|ip| ip.to_string())
+        .unwrap_or_default()
 }

@@ -8,6 +8,7 @@ use crate::auth::{AuthError, V3AuthError};
 use crate::ingest::IngestError;
 use crate::query::{QueryError, Rec};
 use crate::store::StoreError;
+use crate::telemetry::escaped;
 use crate::v3::V3Error;
 use crate::wire::BodyError;
 
@@ -59,7 +60,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e.unavailable() {
             Some(reason) => {
-                tracing::warn!(error = %e, "storage fault");
+                tracing::warn!(error = ?escaped(&e), "storage fault");
                 ApiError::Unavailable(reason)
             }
             None => ApiError::Internal(anyhow::Error::new(e)),
@@ -159,7 +160,8 @@ impl ResponseError for ApiError {
                 ],
             })),
             ApiError::Internal(e) => {
-                tracing::error!(error = ?e, "internal error");
+                // One line, the causes joined: a message may quote what the client sent.
+                tracing::error!(error = ?escaped(format!("{e:#}")), "internal error");
                 res.json(json!({"Error": "internal error; the X-Request-Id header identifies this request in the server log"}))
             }
             ApiError::MethodNotAllowed { allow, .. } => res

@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use super::{ApiError, AppState, application_json, blocking};
 use crate::auth::Caller;
 use crate::ingest::{Outcome, Received, ingest_body, record_refused as record_refused_batch};
+use crate::telemetry::escaped;
 
 #[derive(Clone, Copy)]
 enum Encoding {
@@ -128,14 +129,14 @@ async fn record_refused(state: &AppState, caller: &Caller, received: &Received, 
         partner = %caller.partner.company,
         tenant = %caller.tenant.as_str(),
         status,
-        error = %error,
+        error = ?escaped(&error),
         "batch refused whole"
     );
     let record = move || record_refused_batch(&store, scope, &received, status, &error, entry.as_deref());
     match blocking("recording a refused batch", record).await {
         Ok(id) => Some(id),
         Err(failed) => {
-            tracing::error!(%failed, "the refused batch could not be recorded in the history");
+            tracing::error!(failed = ?escaped(&failed), "the refused batch could not be recorded in the history");
             None
         }
     }
@@ -155,9 +156,8 @@ fn content_encoding(req: &HttpRequest) -> Result<Encoding, ApiError> {
     }
 }
 
-/// Reads the body, refusing it as soon as it is over the limit (before reading at all when
-/// Content-Length says so).
-/// Reads a body of at most `limit` bytes within `timeout`.
+/// Reads a body of at most `limit` bytes within `timeout`, refusing it as soon as it is over
+/// the limit (before reading at all when Content-Length says so).
 pub(super) async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
@@ -178,7 +178,10 @@ async fn read_limited(req: &HttpRequest, mut payload: web::Payload, limit: usize
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    // The buffer grows with the bytes that arrive, never from the length a client declares:
+    // 200 connections declaring 64 MiB and trickling a byte a second would otherwise hold
+    // hundreds of MiB between them.
+    let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadBody {
             code: "incomplete_body",

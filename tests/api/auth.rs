@@ -173,6 +173,55 @@ async fn exp_and_nbf_are_honoured() {
 }
 
 #[tokio::test]
+async fn time_claims_count_in_any_spelling_and_a_token_from_the_future_is_refused() {
+    let app = spawn_app().await;
+    let now = chrono::Utc::now().timestamp();
+    let ten_years = 315_360_000;
+    let cases = [
+        (
+            json!({"partnerid": PARTNER_ID, "iat": now + ten_years}),
+            "issued in the future",
+        ),
+        (
+            json!({"partnerid": PARTNER_ID, "iat": now + ten_years, "exp": now + ten_years}),
+            "issued in the future",
+        ),
+        (json!({"partnerid": PARTNER_ID, "EXP": now - 3600}), "expired"),
+        (json!({"partnerid": PARTNER_ID, "Nbf": now + 3600}), "not valid yet"),
+        (
+            json!({"partnerid": PARTNER_ID, "exp": now + 600, "EXP": now + 600}),
+            "twice",
+        ),
+        (json!({"partnerid": PARTNER_ID, "PartnerID": OTHER_ID}), "twice"),
+        (json!({"partnerid": PARTNER_ID, "exp": "tomorrow"}), "NumericDate"),
+    ];
+    for (claims, reason) in cases {
+        refused(&app, COMPANY, Some(&bearer(&sign(SECRET, claims))), reason).await;
+    }
+    nothing_stored(&app).await;
+    // Within the leeway, a clock a little ahead is fine.
+    let ahead = sign(
+        SECRET,
+        json!({"partnerid": PARTNER_ID, "iat": now + 30, "EXP": now + 600}),
+    );
+    assert_eq!(app.post_raw(COMPANY, &ahead, body()).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_header_with_critical_extensions_is_refused() {
+    let app = spawn_app().await;
+    let header = jsonwebtoken::Header {
+        crit: Some(vec!["b64".into()]),
+        ..jsonwebtoken::Header::new(Algorithm::HS256)
+    };
+    let claims = json!({"partnerid": PARTNER_ID});
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+    refused(&app, COMPANY, Some(&bearer(&token)), "critical").await;
+    nothing_stored(&app).await;
+}
+
+#[tokio::test]
 async fn partnerid_must_be_the_companys() {
     let app = spawn_app().await;
     refused(

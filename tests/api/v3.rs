@@ -290,6 +290,34 @@ async fn every_token_v3_does_not_accept_is_a_401_with_its_reason_and_nothing_is_
             "24 hours",
         ),
         ("not a JWT", Some("not-a-jwt".to_owned()), "not a well-formed JWT"),
+        (
+            "issued ten years ahead (iat = exp)",
+            Some(sign_v3(
+                key,
+                claims(json!({"iat": now + 315_360_000, "exp": now + 315_360_000})),
+            )),
+            "issued in the future",
+        ),
+        (
+            "an EXP in the past",
+            Some(sign_v3(key, claims(json!({"exp": null, "EXP": now - 3600})))),
+            "expired",
+        ),
+        (
+            "an NBF ahead",
+            Some(sign_v3(key, claims(json!({"NBF": now + 3600})))),
+            "not valid yet",
+        ),
+        (
+            "exp spelled twice",
+            Some(sign_v3(key, claims(json!({"Exp": now + 600})))),
+            "twice",
+        ),
+        (
+            "a crit header",
+            Some(sign_v3_with_crit(key, v3_claims(V3_ISSUER, V3_AUDIENCE))),
+            "critical",
+        ),
     ];
     for (case, token, reason) in cases {
         let mut req = app

@@ -10,6 +10,7 @@ mod common_cluster;
 mod common_postgres;
 mod copy_data;
 mod crash;
+mod hostile_clients;
 mod import;
 mod instances;
 mod metrics;

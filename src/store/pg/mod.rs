@@ -22,6 +22,7 @@ pub(super) use records::*;
 pub(super) use v3::*;
 
 use super::{Applied, StoreError, StoreFailure, Tx};
+use crate::telemetry::escaped;
 
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
@@ -283,7 +284,7 @@ struct LogPoolErrors;
 
 impl r2d2::HandleError<postgres::Error> for LogPoolErrors {
     fn handle_error(&self, error: postgres::Error) {
-        tracing::warn!(%error, "a database connection failed");
+        tracing::warn!(error = ?escaped(&error), "a database connection failed");
     }
 }
 
@@ -332,7 +333,7 @@ impl PgStore {
             match done {
                 Err(e) if attempt < CONFLICT_RETRIES && e.store_error().is_some_and(StoreError::conflict) => {
                     attempt += 1;
-                    tracing::debug!(attempt, error = %e.store_error().expect("a store error"), "write conflict; running again");
+                    tracing::debug!(attempt, error = ?escaped(e.store_error().expect("a store error")), "write conflict; running again");
                     std::thread::sleep(backoff(attempt));
                 }
                 done => return done,
@@ -392,7 +393,7 @@ impl PgStore {
             Ok(())
         });
         probed.map_err(|e| {
-            tracing::warn!(error = %e, "health check: the database cannot take writes");
+            tracing::warn!(error = ?escaped(&e), "health check: the database cannot take writes");
             e.unavailable().unwrap_or("the database cannot take writes")
         })
     }

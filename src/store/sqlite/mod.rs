@@ -18,6 +18,7 @@ pub(super) use records::*;
 pub(super) use v3::*;
 
 use super::{Applied, StoreError, StoreFailure, Tx, run_migrations};
+use crate::telemetry::escaped;
 /// Before migrations, the schema version was `PRAGMA user_version` (1 to 3); the migrations
 /// upgrade such a database in place.
 const LAST_UNMIGRATED_VERSION: i64 = 3;
@@ -215,7 +216,7 @@ impl SqliteStore {
     /// so the check never waits behind a big batch.
     pub fn health(&self) -> Result<(), &'static str> {
         if let Err(e) = self.read(super::ping) {
-            tracing::warn!(error = %e, "health check: the database cannot be read");
+            tracing::warn!(error = ?escaped(&e), "health check: the database cannot be read");
             return Err(e.unavailable().unwrap_or("the database cannot be read"));
         }
         let probe = |conn: &mut Connection| -> Result<(), StoreError> {
@@ -230,7 +231,7 @@ impl SqliteStore {
             Err(TryLockError::WouldBlock) => return lock(&self.write_fault).map_or(Ok(()), Err),
         };
         if let Err(e) = &probed {
-            tracing::warn!(error = %e, "health check: the database cannot take writes");
+            tracing::warn!(error = ?escaped(&e), "health check: the database cannot take writes");
         }
         self.note_write(probed.as_ref().err());
         match probed {

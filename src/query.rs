@@ -79,14 +79,6 @@ pub fn lookup(
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<u8>>, QueryError> {
     let id = partner.partner_id;
-    // Stored text never holds a control character (the decoders refuse them), and PostgreSQL
-    // cannot even be asked about a NUL: such a key matches nothing.
-    let values = [&key.shop_id, &key.invoice_number]
-        .into_iter()
-        .chain(key.org_id.as_ref());
-    if values.flat_map(|v| v.chars()).any(char::is_control) {
-        return Ok(None);
-    }
     Ok(match rec {
         Rec::Registrations => respond(id, &store.read_one(|tx| store::find::<Registration>(tx, scope, key))?)?,
         Rec::Claims => respond(id, &store.read_one(|tx| store::find::<Claim>(tx, scope, key))?)?,

@@ -73,7 +73,7 @@ impl<'q> Params<'q> {
                 last[i] = Some(v.as_ref());
             }
         }
-        last.map(|v| v.map(str::trim).filter(|v| !v.is_empty()))
+        last.map(|v| v.map(crate::wire::trim_padding).filter(|v| !v.is_empty()))
     }
 }
 

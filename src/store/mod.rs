@@ -338,7 +338,17 @@ pub fn registration_usage(
     invoice_number: &str,
     org_id: Option<&str>,
 ) -> Result<Option<RegistrationUsage>, StoreError> {
+    if unmatchable([shop_id, invoice_number].into_iter().chain(org_id)) {
+        return Ok(None);
+    }
     on_engine!(tx, registration_usage(scope, shop_id, invoice_number, org_id))
+}
+
+/// Whether a key the client sent can match nothing: stored text never holds a control
+/// character (every decoder refuses them), and PostgreSQL cannot even be asked about a NUL.
+/// Such a key finds nothing, on either engine, rather than failing.
+fn unmatchable<'k>(keys: impl IntoIterator<Item = &'k str>) -> bool {
+    keys.into_iter().any(|k| crate::wire::control_character(k).is_some())
 }
 
 /// How a GET names records: by shop and invoice, optionally narrowed by OrgID.
@@ -351,6 +361,13 @@ pub struct Lookup {
 
 /// The records of one kind a GET names, in the order they were first stored.
 pub fn find<T: Record>(tx: &Tx, scope: Scope, key: &Lookup) -> Result<Vec<T>, StoreError> {
+    if unmatchable(
+        [key.shop_id.as_str(), key.invoice_number.as_str()]
+            .into_iter()
+            .chain(key.org_id.as_deref()),
+    ) {
+        return Ok(Vec::new());
+    }
     on_engine!(tx, find(scope, key))
 }
 
@@ -409,6 +426,12 @@ pub struct V3Filter {
     pub store_number: Option<String>,
 }
 
+impl V3Filter {
+    fn unmatchable(&self) -> bool {
+        unmatchable(self.invoice_number.iter().chain(&self.store_number).map(String::as_str))
+    }
+}
+
 /// Stores what only v3 has on the registration with this row id (just inserted); answers its
 /// v3 id.
 pub fn set_v3_extras(tx: &Tx, registration_id: i64, extras: &V3Extras) -> Result<String, StoreError> {
@@ -417,6 +440,9 @@ pub fn set_v3_extras(tx: &Tx, registration_id: i64, extras: &V3Extras) -> Result
 
 /// The tenant's registration with this v3 id.
 pub fn v3_registration(tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<V3Registration>, StoreError> {
+    if unmatchable([v3_id]) {
+        return Ok(None);
+    }
     on_engine!(tx, v3_registration(scope, v3_id))
 }
 
@@ -429,6 +455,9 @@ pub fn v3_registrations(
     page: u32,
     page_size: u32,
 ) -> Result<(u64, Vec<V3Registration>), StoreError> {
+    if filter.unmatchable() {
+        return Ok((0, Vec::new()));
+    }
     on_engine!(tx, v3_registrations(scope, filter, page, page_size))
 }
 
@@ -487,6 +516,9 @@ pub fn insert_motor_club(tx: &Tx, scope: Scope, r: &MotorClub, stamp: &Stamp) ->
 
 /// The tenant's motor-club registration with this v3 id.
 pub fn motor_club(tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<StoredMotorClub>, StoreError> {
+    if unmatchable([v3_id]) {
+        return Ok(None);
+    }
     on_engine!(tx, motor_club(scope, v3_id))
 }
 
@@ -499,6 +531,9 @@ pub fn motor_clubs(
     page: u32,
     page_size: u32,
 ) -> Result<(u64, Vec<StoredMotorClub>), StoreError> {
+    if filter.unmatchable() {
+        return Ok((0, Vec::new()));
+    }
     on_engine!(tx, motor_clubs(scope, filter, page, page_size))
 }
 

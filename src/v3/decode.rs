@@ -154,13 +154,21 @@ impl<'v> Fields<'v> {
             .collect()
     }
 
-    /// A string of 1 to `max` characters (surrounding spaces trimmed); `None` when absent (an
-    /// error if `required`) or wrong.
+    /// A string of 1 to `max` characters (surrounding whitespace trimmed, no control
+    /// characters); `None` when absent (an error if `required`) or wrong.
     pub fn text(&self, name: &str, max: usize, required: bool, errors: &mut Errors) -> Option<String> {
         let field = path(&self.prefix, name);
         let text = match self.get(name) {
             None => None,
-            Some(Value::String(s)) => Some(s.trim()).filter(|s| !s.is_empty()),
+            Some(Value::String(s)) => {
+                // As v2: no control character (checked before trimming, so a line break is
+                // refused, not trimmed away), then the padding trimmed.
+                if let Err(e) = crate::wire::check_characters(s) {
+                    errors.push(&field, e.code, e.message);
+                    return None;
+                }
+                Some(crate::wire::trim_padding(s)).filter(|s| !s.is_empty())
+            }
             Some(_) => {
                 errors.push(&field, "invalid_type", "must be a string");
                 return None;

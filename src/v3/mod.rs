@@ -199,7 +199,11 @@ impl Query {
 
     /// The value of `name` when it is in the query at all, empty or not.
     fn sent(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.trim())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| crate::wire::trim_padding(v))
     }
 }
 

@@ -10,8 +10,8 @@ pub use body::{
     BodyError, CHUNK_ITEMS, MAX_RECORDS, RawChunk, RawItem, RawRecord, decode_batch, decode_batch_streaming,
 };
 pub use value::{
-    FieldError, MAX_MONEY_CENTS, Money, ValueError, echo, format_cents, format_date, parse_date, parse_date_str,
-    parse_flag, parse_int, parse_money, parse_text,
+    FieldError, MAX_MONEY_CENTS, Money, ValueError, check_characters, control_character, echo, format_cents,
+    format_date, parse_date, parse_date_str, parse_flag, parse_int, parse_money, parse_text, trim_padding,
 };
 
 /// What kind of value a field holds, with the rule that goes with it.

@@ -114,12 +114,13 @@ pub fn parse_text(raw: &RawValue, max_chars: usize) -> Result<Option<String>, Va
             ));
         }
     };
-    if let Some(c) = s.chars().find(|c| c.is_control()) {
-        return Err(ValueError::new(
-            "invalid_character",
-            format!("must not contain control characters (found U+{:04X})", c as u32),
-        ));
-    }
+    check_characters(&s)?;
+    // A POS that pads fixed-width fields sends " 005308": the record is stored, and found, by
+    // what is inside the padding.
+    let s = match trim_padding(&s) {
+        trimmed if trimmed.len() == s.len() => s,
+        trimmed => trimmed.to_owned(),
+    };
     let count = s.chars().count();
     if count > max_chars {
         return Err(ValueError::new(
@@ -128,6 +129,30 @@ pub fn parse_text(raw: &RawValue, max_chars: usize) -> Result<Option<String>, Va
         ));
     }
     Ok(Some(s))
+}
+
+/// `s` without the padding around it: whitespace, but never a control character (a line
+/// break or a tab is not padding; it makes the value one that nothing matches).
+pub fn trim_padding(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() && !c.is_control())
+}
+
+/// The first control character of `s` (C0 and C1, tab included, and DEL), if any: no stored
+/// text holds one, in either API, on either engine (PostgreSQL cannot store a NUL at all).
+pub fn control_character(s: &str) -> Option<char> {
+    s.chars().find(|c| c.is_control())
+}
+
+/// `invalid_character` when `s` holds a control character: a NUL, a line break or an escape
+/// sequence is never data a partner means to store.
+pub fn check_characters(s: &str) -> Result<(), ValueError> {
+    match control_character(s) {
+        Some(c) => Err(ValueError::new(
+            "invalid_character",
+            format!("must not contain control characters (found U+{:04X})", c as u32),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn is_integer_literal(n: &str) -> bool {
@@ -460,6 +485,12 @@ mod tests {
         // Length is in characters, not bytes.
         assert_eq!(parse_text(&raw(r#""ééé""#), 3).unwrap(), Some("ééé".into()));
         assert_eq!(code(parse_text(&raw(r#""a\u0000b""#), 25)), "invalid_character");
+        // Padding is trimmed before the length is counted; a line break is no padding.
+        assert_eq!(parse_text(&raw(r#""  005308 \u00a0""#), 6).unwrap(), Some("005308".into()));
+        assert_eq!(parse_text(&raw(r#""   ""#), 6).unwrap(), Some(String::new()));
+        assert_eq!(code(parse_text(&raw(r#""005308\n""#), 25)), "invalid_character");
+        assert_eq!(code(parse_text(&raw(r#""\t005308""#), 25)), "invalid_character");
+        assert_eq!(trim_padding(" a\n "), "a\n");
         assert_eq!(code(parse_text(&raw(r#""\ud800""#), 25)), "invalid_string");
         let long = format!("\"{}\"", "x".repeat(100_000));
         let err = parse_text(&raw(&long), 25).unwrap_err();

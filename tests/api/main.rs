@@ -4,6 +4,7 @@ mod auth;
 mod bad_input;
 mod big_batches;
 mod business_rules;
+mod careless_clients;
 mod client_traps;
 #[path = "../common/postgres.rs"]
 mod common_postgres;

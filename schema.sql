@@ -125,8 +125,9 @@ CREATE INDEX IF NOT EXISTS cancellations_registration ON cancellations (registra
 
 -- The history of every POST (live and test), for partners debugging their
 -- integration and support staff chasing last night's upload. Pruned after the retention period.
+-- AUTOINCREMENT: an id, once given, never names another upload (a reset deletes batches).
 CREATE TABLE IF NOT EXISTS batches (
-    id                      INTEGER PRIMARY KEY,
+    id                      INTEGER PRIMARY KEY AUTOINCREMENT,
     partner_id              INTEGER NOT NULL,
     tenant                  TEXT    NOT NULL CHECK (tenant IN ('live', 'test')),
     received_at             TEXT    NOT NULL,
@@ -153,6 +154,17 @@ CREATE TABLE IF NOT EXISTS batch_rejections (
     position  INTEGER NOT NULL,
     entry     TEXT    NOT NULL,
     PRIMARY KEY (batch_id, position)
+) STRICT, WITHOUT ROWID;
+
+-- Past a batch's first 1,000 rejected entries, how many times each (record type, field, code)
+-- was refused.
+CREATE TABLE IF NOT EXISTS batch_rejection_counts (
+    batch_id  INTEGER NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+    record    TEXT    NOT NULL,
+    field     TEXT    NOT NULL,
+    code      TEXT    NOT NULL,
+    count     INTEGER NOT NULL,
+    PRIMARY KEY (batch_id, record, field, code)
 ) STRICT, WITHOUT ROWID;
 
 -- One row the health check updates and commits: a full disk only shows when a write needs room.

@@ -79,6 +79,34 @@ impl std::fmt::Display for TypeCounts {
     }
 }
 
+/// How many rejected records a batch's history keeps whole (their result entries, as the
+/// response carried them). Past these it only counts each (record type, field, code): one POST
+/// of 100,000 broken records would otherwise keep its 100 MB of answers for the retention.
+pub const KEPT_REJECTED: usize = 1_000;
+
+/// Past a batch's first [`KEPT_REJECTED`] rejected records: how many errors with this code its
+/// records of this type had on this field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectionCount {
+    #[serde(rename = "Record")]
+    pub record: String,
+    #[serde(rename = "Field")]
+    pub field: String,
+    #[serde(rename = "Code")]
+    pub code: String,
+    #[serde(rename = "Count")]
+    pub count: u64,
+}
+
+/// What the history keeps of a batch's rejected records.
+#[derive(Debug, Clone, Default)]
+pub struct Rejections {
+    /// The result entries of the first [`KEPT_REJECTED`], as JSON.
+    pub entries: Vec<String>,
+    /// The errors of the rest, counted.
+    pub counted: Vec<RejectionCount>,
+}
+
 /// A batch as it is recorded.
 #[derive(Debug, Clone)]
 pub struct NewBatch {

@@ -2,14 +2,14 @@
 //! order (Registrations, Sales, Claims, Cancellations, each in array order) inside one
 //! transaction, so a batch may register and claim at once and a failed commit writes nothing.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Partner;
-use crate::history::{NewBatch, TypeCounts};
+use crate::history::{KEPT_REJECTED, NewBatch, RejectionCount, Rejections, TypeCounts};
 use crate::ledger::{Ledger, RegistrationKey};
 use crate::records::{Action, Arrivals, Batch, Decoded, NaturalKey, Record, rules};
 use crate::scope::Scope;
@@ -198,17 +198,37 @@ fn write_batch(
     });
     write(tx, scope, &now, &mut out, &cancellations)?;
     // The history entry commits with the records: a batch that is kept is always listed.
-    let rejected = out
-        .results
-        .iter()
-        .filter(|r| r.status == REJECTED)
-        .map(serde_json::to_string)
-        .collect::<Result<Vec<_>, _>>()?;
-    let rejected: Vec<&str> = rejected.iter().map(String::as_str).collect();
+    let rejected = rejections(&out.results)?;
     let entry = received.history(out.counts.status(), out.counts, None);
     out.batch_id = store::insert_batch(tx, scope, &entry, &rejected)?;
     store::prune_batches(tx, &(received.at - received.retention))?;
     Ok(out)
+}
+
+/// What the history keeps of the rejected entries of `results`: the first [`KEPT_REJECTED`]
+/// whole, then each (record type, field, code) counted.
+fn rejections(results: &[RecordResult]) -> Result<Rejections, serde_json::Error> {
+    let mut entries = Vec::new();
+    let mut counted: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.status == REJECTED) {
+        if entries.len() < KEPT_REJECTED {
+            entries.push(serde_json::to_string(r)?);
+            continue;
+        }
+        for e in &r.errors {
+            *counted.entry((r.record, e.field, e.code)).or_default() += 1;
+        }
+    }
+    let counted = counted
+        .into_iter()
+        .map(|((record, field, code), count)| RejectionCount {
+            record: record.to_owned(),
+            field: field.to_owned(),
+            code: code.to_owned(),
+            count,
+        })
+        .collect();
+    Ok(Rejections { entries, counted })
 }
 
 /// The registrations (ShopID, InvoiceNumber) the valid ones of `records` are filed against.
@@ -282,8 +302,11 @@ pub fn record_refused(
     entry: Option<&str>,
 ) -> Result<i64, StoreError> {
     let batch = received.history(status, TypeCounts::default(), Some(error.to_owned()));
-    let entry: Vec<&str> = entry.into_iter().collect();
-    store.write(|tx| store::insert_batch(tx, scope, &batch, &entry))
+    let rejected = Rejections {
+        entries: entry.into_iter().map(str::to_owned).collect(),
+        counted: Vec::new(),
+    };
+    store.write(|tx| store::insert_batch(tx, scope, &batch, &rejected))
 }
 
 /// Judges each decoded record of one type with `judge` (which answers the registration it is

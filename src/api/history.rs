@@ -2,14 +2,16 @@
 
 use std::sync::Arc;
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use super::compress::json_answer;
 use super::query::Params;
 use super::{ApiError, AppState, blocking};
 use crate::auth::Caller;
-use crate::history::BatchSummary;
+use crate::history::{BatchSummary, RejectionCount};
 use crate::scope::Tenant;
 use crate::store;
 
@@ -34,9 +36,13 @@ struct BatchPage {
 struct BatchDetail {
     #[serde(flatten)]
     summary: BatchSummary,
-    /// The result entries of its rejected records, as the response carried them.
+    /// The result entries of its rejected records, as the response carried them (the first
+    /// `KEPT_REJECTED`).
     #[serde(rename = "RejectedRecords")]
     rejected: Vec<Box<RawValue>>,
+    /// Past those, each record type's errors counted by field and code.
+    #[serde(rename = "RejectedCounts")]
+    counted: Vec<RejectionCount>,
 }
 
 /// A whole-number parameter from `min` to `max`, `default` when absent. These paging
@@ -74,19 +80,21 @@ pub async fn list_batches(
         store.read(|tx| store::list_batches(tx, scope, page, page_size))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(BatchPage {
+    let page = BatchPage {
         tenant: caller.tenant.as_str(),
         page,
         page_size,
         total,
         batches,
-    }))
+    };
+    Ok(json_answer(&req, StatusCode::OK, &page))
 }
 
 /// GET /v2/partners/{company}/batches/{id}: one batch with its rejected records.
 #[tracing::instrument(name = "get_batch", skip_all, fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str()))]
 pub async fn get_batch(
     caller: Caller,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -100,8 +108,13 @@ pub async fn get_batch(
         store.read(|tx| store::find_batch(tx, scope, batch_id))
     })
     .await?;
-    let (summary, rejected) = found.ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok().json(BatchDetail { summary, rejected }))
+    let found = found.ok_or_else(not_found)?;
+    let detail = BatchDetail {
+        summary: found.summary,
+        rejected: found.rejected,
+        counted: found.counted,
+    };
+    Ok(json_answer(&req, StatusCode::OK, &detail))
 }
 
 /// DELETE /v2/partners/{company}_test: removes all of the partner's test data (records and

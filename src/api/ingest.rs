@@ -7,7 +7,8 @@ use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HeaderName, Head
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 
-use super::{ApiError, AppState, application_json, blocking};
+use super::compress::{Body, respond, to_json};
+use super::{ApiError, AppState, blocking};
 use crate::auth::Caller;
 use crate::ingest::{Outcome, Received, ingest_body, record_refused as record_refused_batch};
 use crate::telemetry::escaped;
@@ -64,6 +65,7 @@ async fn receive_and_ingest(
 ) -> Result<HttpResponse, ApiError> {
     let limit = state.max_body_bytes;
     let encoding = content_encoding(req)?;
+    let gzip = super::compress::accepts_gzip(req);
     let timeout = state.body_timeout;
     let raw = read_body(req, payload, limit, timeout).await?;
     received.body_bytes = raw.len();
@@ -76,13 +78,15 @@ async fn receive_and_ingest(
     // Decompression, decoding, validation, the write and the response's serialization are
     // all CPU or disk work: none of it runs on the async executor. The blocking thread carries
     // on this request's span (and so its request id).
-    let (outcome, body) = blocking("ingesting a batch", move || -> Result<(Outcome, Vec<u8>), ApiError> {
+    let (outcome, body) = blocking("ingesting a batch", move || -> Result<(Outcome, Body), ApiError> {
         let body = match encoding {
             Encoding::Identity => raw,
             Encoding::Gzip => gunzip(&raw, limit)?,
         };
         let outcome = ingest_body(&store, &partner, scope, &body, &arrived)?;
-        let json = serde_json::to_vec(&outcome.results).map_err(anyhow::Error::new)?;
+        // One entry per record however many were refused: compressed as it is written when the
+        // client takes gzip, so a big refusal is never held whole.
+        let json = to_json(&outcome.results, gzip).map_err(anyhow::Error::new)?;
         Ok((outcome, json))
     })
     .await?;
@@ -107,10 +111,9 @@ async fn receive_and_ingest(
         &counts,
         received.started.elapsed().as_secs_f64(),
     );
-    Ok(HttpResponse::build(status)
-        .content_type(application_json())
-        .insert_header((X_BATCH_ID, HeaderValue::from(outcome.batch_id)))
-        .body(body))
+    let mut response = HttpResponse::build(status);
+    response.insert_header((X_BATCH_ID, HeaderValue::from(outcome.batch_id)));
+    Ok(respond(response, body))
 }
 
 /// Records a POST refused whole in the history (and logs it), so "what happened to last night's

@@ -13,7 +13,7 @@ use rusqlite::types::Value as SqlValue;
 use super::StoreError;
 
 /// The tables, parents before the rows that reference them.
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "registrations",
     "sales",
     "claims",
@@ -21,6 +21,7 @@ const TABLES: [&str; 7] = [
     "motor_club_registrations",
     "batches",
     "batch_rejections",
+    "batch_rejection_counts",
 ];
 /// Rows per INSERT: one statement of arrays per chunk.
 const CHUNK: usize = 5_000;
@@ -197,13 +198,20 @@ pub fn copy_to_postgres(from: &Path, to: &str) -> Result<CopyReport, StoreError>
             flush(&mut arrays, &mut t)?;
         }
         if names.contains(&"id") {
-            // New rows get ids after the copied ones.
+            // New rows get ids after the copied ones, and after any SQLite gave and deleted
+            // since (its AUTOINCREMENT tables keep the highest in sqlite_sequence): a batch id
+            // never names two uploads.
+            let given: i64 = snapshot.query_row(
+                "SELECT COALESCE(max(seq), 0) FROM sqlite_sequence WHERE name = ?1",
+                [table],
+                |r| r.get(0),
+            )?;
             t.execute(
                 &format!(
                     "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
-                     COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
+                     GREATEST(COALESCE((SELECT max(id) FROM {table}), 0), $1) + 1, false)"
                 ),
-                &[],
+                &[&given],
             )?;
         }
         report.tables.push((table, copied));

@@ -22,7 +22,7 @@ pub use sqlite::{BackupReport, backup_database};
 pub use v3_id::V3Id;
 
 use crate::config::Database;
-use crate::history::{BatchSummary, NewBatch};
+use crate::history::{BatchSummary, NewBatch, RejectionCount, Rejections};
 use crate::ledger::{RegistrationKey, StoredRegistration};
 use crate::records::{Action, Record, RecordKind};
 use crate::scope::Scope;
@@ -377,7 +377,7 @@ pub fn ping(tx: &Tx) -> Result<(), StoreError> {
 }
 
 /// Records a batch and its rejected entries (already JSON); answers its id.
-pub fn insert_batch(tx: &Tx, scope: Scope, batch: &NewBatch, rejected: &[&str]) -> Result<i64, StoreError> {
+pub fn insert_batch(tx: &Tx, scope: Scope, batch: &NewBatch, rejected: &Rejections) -> Result<i64, StoreError> {
     on_engine!(tx, insert_batch(scope, batch, rejected))
 }
 
@@ -392,7 +392,14 @@ pub fn list_batches(tx: &Tx, scope: Scope, page: u32, page_size: u32) -> Result<
 }
 
 /// A batch with the result entries of its rejected records (JSON, as the response carried them).
-pub type StoredBatch = (BatchSummary, Vec<Box<RawValue>>);
+#[derive(Debug)]
+pub struct StoredBatch {
+    pub summary: BatchSummary,
+    /// The result entries of its first rejected records (at most `KEPT_REJECTED`).
+    pub rejected: Vec<Box<RawValue>>,
+    /// The errors of the rest, counted by record type, field and code; most frequent first.
+    pub counted: Vec<RejectionCount>,
+}
 
 /// One of the tenant's batches with its rejected entries, in response order.
 pub fn find_batch(tx: &Tx, scope: Scope, id: i64) -> Result<Option<StoredBatch>, StoreError> {

@@ -486,7 +486,10 @@ mod tests {
         assert_eq!(parse_text(&raw(r#""ééé""#), 3).unwrap(), Some("ééé".into()));
         assert_eq!(code(parse_text(&raw(r#""a\u0000b""#), 25)), "invalid_character");
         // Padding is trimmed before the length is counted; a line break is no padding.
-        assert_eq!(parse_text(&raw(r#""  005308 \u00a0""#), 6).unwrap(), Some("005308".into()));
+        assert_eq!(
+            parse_text(&raw(r#""  005308 \u00a0""#), 6).unwrap(),
+            Some("005308".into())
+        );
         assert_eq!(parse_text(&raw(r#""   ""#), 6).unwrap(), Some(String::new()));
         assert_eq!(code(parse_text(&raw(r#""005308\n""#), 25)), "invalid_character");
         assert_eq!(code(parse_text(&raw(r#""\t005308""#), 25)), "invalid_character");

@@ -189,3 +189,153 @@ async fn padded_keys_are_trimmed_so_a_record_is_found_by_them() {
         .await;
     assert_eq!(status, StatusCode::OK, "{found}");
 }
+
+/// POSTs to the test tenant and answers the batch id it was given.
+async fn batch_id_of_a_post(app: &TestApp, invoice: &str) -> i64 {
+    let res = app
+        .post_raw(
+            "tirecompany_test",
+            &token(),
+            json!({"Registrations": [registration("S1", invoice)]}).to_string(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.headers()["x-batch-id"].to_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_id_once_given_never_names_another_upload() {
+    let app = spawn_app().await;
+    let first = batch_id_of_a_post(&app, "I1").await;
+    let second = batch_id_of_a_post(&app, "I2").await;
+    assert!(second > first);
+    // The reset deletes the newest batches; the ids they had are not given again.
+    let res = app
+        .client
+        .delete(app.url("tirecompany_test"))
+        .bearer_auth(token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (status, _) = app.batch("tirecompany_test", second).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let third = batch_id_of_a_post(&app, "I3").await;
+    assert!(third > second, "batch {third} after {second}");
+    // Nor after a restart.
+    let app = app.restart().await;
+    let res = app
+        .client
+        .delete(app.url("tirecompany_test"))
+        .bearer_auth(token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let fourth = batch_id_of_a_post(&app, "I4").await;
+    assert!(fourth > third, "batch {fourth} after {third}");
+}
+
+#[tokio::test]
+async fn the_history_keeps_the_first_thousand_rejected_entries_and_counts_the_rest() {
+    let app = spawn_app().await;
+    // 1,500 registrations without an InvoiceNumber (and so without a key), then one good one.
+    let mut records: Vec<Value> = (0..1_500)
+        .map(|i| with(registration(&format!("S{i}"), "x"), json!({"InvoiceNumber": null})))
+        .collect();
+    records.push(registration("S1", "GOOD"));
+    // And one empty claim: past the first thousand too, each of its errors counted once.
+    let body = json!({"Registrations": records, "Claims": [{}]});
+    let res = app.post_raw(COMPANY, &token(), body.to_string()).await;
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    let id: i64 = res.headers()["x-batch-id"].to_str().unwrap().parse().unwrap();
+    let (_, results) = json_of(res).await;
+    assert_eq!(
+        results.as_array().unwrap().len(),
+        1_502,
+        "every record keeps its result entry"
+    );
+
+    let (status, batch) = app.batch(COMPANY, id).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        batch["Records"]["Registrations"],
+        json!({"Accepted": 1, "Rejected": 1_500})
+    );
+    let kept = batch["RejectedRecords"].as_array().unwrap();
+    assert_eq!(kept.len(), 1_000);
+    assert_eq!(
+        (kept[0]["Index"].clone(), kept[999]["Index"].clone()),
+        (json!(0), json!(999))
+    );
+    let counted = batch["RejectedCounts"].as_array().unwrap();
+    assert_eq!(
+        counted[0],
+        json!({"Record": "Registrations", "Field": "InvoiceNumber", "Code": "required", "Count": 500})
+    );
+    assert!(
+        counted[1..].iter().all(|c| c["Record"] == "Claims" && c["Count"] == 1),
+        "the claim's errors, each once: {counted:?}"
+    );
+    let stored = app.query_i64(&format!("SELECT count(*) FROM batch_rejections WHERE batch_id = {id}"));
+    assert_eq!(stored, 1_000);
+}
+
+#[tokio::test]
+async fn a_big_answer_is_gzip_compressed_for_a_client_that_accepts_it() {
+    let app = spawn_app().await;
+    let broken: Vec<Value> = (0..200).map(|_| json!({})).collect();
+    let body = json!({"Registrations": broken}).to_string();
+    let post = |accept: Option<&'static str>, body: String| {
+        let mut req = app.client.post(app.url(COMPANY)).bearer_auth(token()).body(body);
+        if let Some(accept) = accept {
+            req = req.header("accept-encoding", accept);
+        }
+        req.send()
+    };
+    let gunzip = |bytes: &[u8]| {
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(bytes), &mut out).unwrap();
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+
+    let plain = post(None, body.clone()).await.unwrap();
+    assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain: Value = plain.json().await.unwrap();
+    assert_eq!(plain.as_array().unwrap().len(), 200);
+
+    let zipped = post(Some("br;q=1, gzip;q=0.5"), body.clone()).await.unwrap();
+    assert_eq!(zipped.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "accept-encoding");
+    let id = zipped.headers()["x-batch-id"].to_str().unwrap().to_owned();
+    let bytes = zipped.bytes().await.unwrap();
+    assert!(
+        bytes.len() * 10 < plain.to_string().len(),
+        "{} bytes compressed",
+        bytes.len()
+    );
+    assert_eq!(gunzip(&bytes), plain, "the same entries, compressed");
+
+    // Refused explicitly: plain.
+    let refused = post(Some("gzip;q=0, identity"), body).await.unwrap();
+    assert!(refused.headers().get("content-encoding").is_none());
+    // A small answer stays plain even for a client that takes gzip.
+    let small = json!({"Registrations": [registration("S1", "I1")]}).to_string();
+    let small = post(Some("gzip"), small).await.unwrap();
+    assert_eq!(small.status(), StatusCode::OK);
+    assert!(small.headers().get("content-encoding").is_none());
+    // The batch's history entry too.
+    let detail = app
+        .client
+        .get(format!("{}/batches/{id}", app.url(COMPANY)))
+        .bearer_auth(token())
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(detail.headers()["content-encoding"], "gzip");
+    let detail = gunzip(&detail.bytes().await.unwrap());
+    assert_eq!(detail["RejectedRecords"].as_array().unwrap().len(), 200);
+}

@@ -59,6 +59,10 @@ async fn a_database_made_by_the_build_before_migrations_is_upgraded_in_place() {
         let (status, mut body) = json_of(res).await;
         let mut expected = answer["body"].clone();
         whole_seconds(&mut expected);
+        // A batch's detail has counted the rejections past its first 1,000 since V8: none here.
+        if let Some(detail) = body.as_object_mut().filter(|b| b.contains_key("RejectedRecords")) {
+            assert_eq!(detail.remove("RejectedCounts"), Some(json!([])), "{path}");
+        }
         whole_seconds(&mut body);
         assert_eq!(status.as_u16(), answer["status"], "{company}{path}");
         assert_eq!(body, expected, "{company}{path}");
@@ -79,7 +83,20 @@ async fn a_database_made_by_the_build_before_migrations_is_upgraded_in_place() {
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8]);
+    // V8 rebuilt the history with ids that are never given twice, its batches and entries kept
+    // (the answers above read them), the new batch numbered after them all.
+    let (batches, entries, last): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM batches), (SELECT count(*) FROM batch_rejections), \
+             (SELECT seq FROM sqlite_sequence WHERE name = 'batches')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert!(batches > 1 && entries > 0, "{batches} batches, {entries} entries");
+    let newest: i64 = conn.query_row("SELECT max(id) FROM batches", [], |r| r.get(0)).unwrap();
+    assert_eq!(last, newest);
     // V7 rebuilt the registrations' key, led by the invoice number, over the rows already there.
     let key: String = conn
         .query_row(

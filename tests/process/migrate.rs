@@ -12,7 +12,7 @@ fn migrate_applies_each_migration_once() {
     let (code, out, err) = run_cli(&["migrate"], &config);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("applied V1__records"), "{out}");
-    assert!(out.contains("applied V7__registration_key_order"), "{out}");
+    assert!(out.contains("applied V8__batch_history_bounds"), "{out}");
     assert!(db_path(dir.path()).exists());
     let (code, out, err) = run_cli(&["migrate"], &config);
     assert_eq!(code, 0, "{err}");
@@ -85,12 +85,12 @@ fn migrate_prepares_a_postgres_database() {
     };
     let first = migrate();
     assert!(
-        first.contains("applied V1__records") && first.contains("applied V7__registration_key_order"),
+        first.contains("applied V1__records") && first.contains("applied V8__batch_history_bounds"),
         "{first}"
     );
     // The URL's user and password are not printed.
     assert!(
-        first.contains(&format!("postgres://127.0.0.1/{name} is at V7")),
+        first.contains(&format!("postgres://127.0.0.1/{name} is at V8")),
         "{first}"
     );
     assert!(migrate().contains("nothing to do"));
@@ -105,7 +105,7 @@ fn migrate_prepares_a_postgres_database() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(tables, 10, "nine of ours and refinery's history");
+    assert_eq!(tables, 11, "ten of ours and refinery's history");
     client
         .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .unwrap();

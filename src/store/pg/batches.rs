@@ -10,7 +10,7 @@ use postgres::types::ToSql;
 use super::PgTx;
 use serde_json::value::RawValue;
 
-use crate::history::{BatchSummary, Counts, NewBatch, TypeCounts};
+use crate::history::{BatchSummary, Counts, NewBatch, RejectionCount, Rejections, TypeCounts};
 use crate::records::RecordKind;
 use crate::scope::Scope;
 use crate::store::{StoreError, StoredBatch, count_columns, tenant_tables};
@@ -33,7 +33,12 @@ fn stored(n: impl TryInto<i64>) -> Result<i64, StoreError> {
         .map_err(|_| StoreError::Database("a count too large to store".into()))
 }
 
-pub(crate) fn insert_batch(t: &mut PgTx, scope: Scope, batch: &NewBatch, rejected: &[&str]) -> Result<i64, StoreError> {
+pub(crate) fn insert_batch(
+    t: &mut PgTx,
+    scope: Scope,
+    batch: &NewBatch,
+    rejected: &Rejections,
+) -> Result<i64, StoreError> {
     let tenant = scope.tenant.as_str();
     let status = i64::from(batch.status);
     let duration_ms = stored(batch.duration_ms)?;
@@ -55,12 +60,32 @@ pub(crate) fn insert_batch(t: &mut PgTx, scope: Scope, batch: &NewBatch, rejecte
     params.extend(counts.iter().map(|n| n as &(dyn ToSql + Sync)));
     params.push(&batch.error);
     let id: i64 = t.query_one(INSERT_BATCH.as_str(), &params)?.try_get(0)?;
-    if !rejected.is_empty() {
-        let positions: Vec<i64> = (0..rejected.len() as i64).collect();
+    if !rejected.entries.is_empty() {
+        let positions: Vec<i64> = (0..rejected.entries.len() as i64).collect();
         t.execute(
             "INSERT INTO batch_rejections (batch_id, position, entry) \
              SELECT $1, u.position, u.entry FROM unnest($2::int8[], $3::text[]) AS u(position, entry)",
-            &[&id, &positions, &rejected],
+            &[&id, &positions, &rejected.entries],
+        )?;
+    }
+    if !rejected.counted.is_empty() {
+        let column = |f: fn(&RejectionCount) -> &String| rejected.counted.iter().map(f).collect::<Vec<_>>();
+        let counts: Vec<i64> = rejected
+            .counted
+            .iter()
+            .map(|c| stored(c.count))
+            .collect::<Result<_, _>>()?;
+        t.execute(
+            "INSERT INTO batch_rejection_counts (batch_id, record, field, code, count) \
+             SELECT $1, u.record, u.field, u.code, u.count \
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::int8[]) AS u(record, field, code, count)",
+            &[
+                &id,
+                &column(|c| &c.record),
+                &column(|c| &c.field),
+                &column(|c| &c.code),
+                &counts,
+            ],
         )?;
     }
     Ok(id)
@@ -155,7 +180,27 @@ pub(crate) fn find_batch(t: &mut PgTx, scope: Scope, id: i64) -> Result<Option<S
             RawValue::from_string(text).map_err(|e| StoreError::Database(Box::new(e)))
         })
         .collect::<Result<_, StoreError>>()?;
-    Ok(Some((summary(&found)?, entries)))
+    let counted = t
+        .query(
+            "SELECT record, field, code, count FROM batch_rejection_counts WHERE batch_id = $1 \
+             ORDER BY count DESC, record, field, code",
+            &[&id],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(RejectionCount {
+                record: row.try_get("record")?,
+                field: row.try_get("field")?,
+                code: row.try_get("code")?,
+                count: row.try_get::<_, i64>("count")?.max(0) as u64,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Some(StoredBatch {
+        summary: summary(&found)?,
+        rejected: entries,
+        counted,
+    }))
 }
 
 /// In the write's one transaction: the reset is all or nothing, and a batch of the same tenant

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_it
 use serde_json::value::RawValue;
 
 use super::records::db_date;
-use crate::history::{BatchSummary, Counts, NewBatch, TypeCounts};
+use crate::history::{BatchSummary, Counts, NewBatch, RejectionCount, Rejections, TypeCounts};
 use crate::records::RecordKind;
 use crate::scope::Scope;
 use crate::store::{StoreError, StoredBatch, count_columns, tenant_tables};
@@ -24,12 +24,13 @@ static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Records a batch and its rejected entries (already JSON); answers its id.
+/// Records a batch, its rejected entries (already JSON) and the counts of the rest; answers its
+/// id.
 pub(crate) fn insert_batch(
     conn: &Connection,
     scope: Scope,
     batch: &NewBatch,
-    rejected: &[&str],
+    rejected: &Rejections,
 ) -> Result<i64, StoreError> {
     let received_at = db_date(&batch.received_at);
     let tenant = scope.tenant.as_str();
@@ -53,8 +54,14 @@ pub(crate) fn insert_batch(
         .query_row(params_from_iter(params), |row| row.get(0))?;
     let mut stmt =
         conn.prepare_cached("INSERT INTO batch_rejections (batch_id, position, entry) VALUES (?1, ?2, ?3)")?;
-    for (position, entry) in rejected.iter().enumerate() {
+    for (position, entry) in rejected.entries.iter().enumerate() {
         stmt.execute(params![id, position, entry])?;
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO batch_rejection_counts (batch_id, record, field, code, count) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for c in &rejected.counted {
+        stmt.execute(params![id, c.record, c.field, c.code, c.count])?;
     }
     Ok(id)
 }
@@ -138,7 +145,25 @@ pub(crate) fn find_batch(conn: &Connection, scope: Scope, id: i64) -> Result<Opt
                 .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(Some((found, entries)))
+    let mut stmt = conn.prepare_cached(
+        "SELECT record, field, code, count FROM batch_rejection_counts WHERE batch_id = ?1 \
+         ORDER BY count DESC, record, field, code",
+    )?;
+    let counted = stmt
+        .query_map([id], |row| {
+            Ok(RejectionCount {
+                record: row.get("record")?,
+                field: row.get("field")?,
+                code: row.get("code")?,
+                count: row.get("count")?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(StoredBatch {
+        summary: found,
+        rejected: entries,
+        counted,
+    }))
 }
 
 /// Deletes everything of one partner's tenant: its records and its batch history.

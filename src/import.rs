@@ -142,7 +142,7 @@ pub fn report(outcome: &Outcome, csv_lines: Option<&[u64]>) -> String {
             Some(line) => format!("line {line}"),
             None => format!("{}[{}]", entry.record, entry.index),
         };
-        for e in &entry.errors {
+        for e in entry.errors.iter().flat_map(|e| e.iter()) {
             out.push_str(&format!("{place}: {}: {} ({})\n", e.field, e.message, e.code));
         }
     }

@@ -14,7 +14,7 @@ use crate::ledger::{Ledger, RegistrationKey};
 use crate::records::{Action, Arrivals, Batch, Decoded, NaturalKey, Record, rules};
 use crate::scope::Scope;
 use crate::store::{self, Store, StoreError, StoreFailure};
-use crate::wire::{BodyError, FieldError};
+use crate::wire::{BodyError, FieldError, FieldErrors};
 
 /// The result entry of one input record, as the response lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -29,8 +29,9 @@ pub struct RecordResult {
     pub action: Option<Action>,
     #[serde(rename = "Key", skip_serializing_if = "Option::is_none")]
     pub key: Option<NaturalKey>,
-    #[serde(rename = "Errors", skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
+    /// None when it was written.
+    #[serde(rename = "Errors", skip_serializing_if = "Option::is_none")]
+    pub errors: Option<FieldErrors>,
     #[serde(rename = "Warnings", skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -215,7 +216,7 @@ fn rejections(results: &[RecordResult]) -> Result<Rejections, serde_json::Error>
             entries.push(serde_json::to_string(r)?);
             continue;
         }
-        for e in &r.errors {
+        for e in r.errors.iter().flat_map(|e| e.iter()) {
             *counted.entry((r.record, e.field, e.code)).or_default() += 1;
         }
     }
@@ -328,11 +329,12 @@ fn judge<'b, T: Record, N>(
             status: REJECTED,
             action: None,
             key: None,
-            errors: Vec::new(),
+            errors: None,
             warnings: d.warnings.clone(),
         };
         match &d.record {
-            Err(errors) => entry.errors.clone_from(errors),
+            // The decode's own list, shared, not copied.
+            Err(errors) => entry.errors = Some(FieldErrors::clone(errors)),
             Ok(record) => {
                 entry.key = Some(record.key());
                 match judge(record) {
@@ -340,11 +342,11 @@ fn judge<'b, T: Record, N>(
                         entry.status = POSTED;
                         accepted.push((out.results.len(), registration_id, record, note));
                     }
-                    Err(rule) => entry.errors = vec![rule],
+                    Err(rule) => entry.errors = Some(FieldErrors::from([rule])),
                 }
             }
         }
-        if entry.errors.is_empty() {
+        if entry.errors.is_none() {
             counts.accepted += 1;
         } else {
             counts.rejected += 1;

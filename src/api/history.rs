@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::compress::json_answer;
+use super::answer::json_answer;
 use super::query::Params;
 use super::{ApiError, AppState, blocking};
 use crate::auth::Caller;

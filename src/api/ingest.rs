@@ -7,9 +7,10 @@ use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HeaderName, Head
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 
-use super::compress::{Body, respond, to_json};
+use super::answer::{Json, prepare, send};
 use super::{ApiError, AppState, blocking};
 use crate::auth::Caller;
+use crate::ingest::RecordResult;
 use crate::ingest::{Outcome, Received, ingest_body, record_refused as record_refused_batch};
 use crate::telemetry::escaped;
 
@@ -65,7 +66,7 @@ async fn receive_and_ingest(
 ) -> Result<HttpResponse, ApiError> {
     let limit = state.max_body_bytes;
     let encoding = content_encoding(req)?;
-    let gzip = super::compress::accepts_gzip(req);
+    let gzip = super::answer::accepts_gzip(req);
     let timeout = state.body_timeout;
     let raw = read_body(req, payload, limit, timeout).await?;
     received.body_bytes = raw.len();
@@ -78,22 +79,28 @@ async fn receive_and_ingest(
     // Decompression, decoding, validation, the write and the response's serialization are
     // all CPU or disk work: none of it runs on the async executor. The blocking thread carries
     // on this request's span (and so its request id).
-    let (outcome, body) = blocking("ingesting a batch", move || -> Result<(Outcome, Body), ApiError> {
-        let body = match encoding {
-            Encoding::Identity => raw,
-            Encoding::Gzip => gunzip(&raw, limit)?,
-        };
-        let outcome = ingest_body(&store, &partner, scope, &body, &arrived)?;
-        // One entry per record however many were refused: compressed as it is written when the
-        // client takes gzip, so a big refusal is never held whole.
-        let json = to_json(&outcome.results, gzip).map_err(anyhow::Error::new)?;
-        Ok((outcome, json))
-    })
+    let (outcome, body) = blocking(
+        "ingesting a batch",
+        move || -> Result<(Outcome, Json<Vec<RecordResult>>), ApiError> {
+            let body = match encoding {
+                Encoding::Identity => raw,
+                Encoding::Gzip => gunzip(&raw, limit)?,
+            };
+            let mut outcome = ingest_body(&store, &partner, scope, &body, &arrived)?;
+            drop(body);
+            // One entry per record however many were refused: compressed as it is written when the
+            // client takes gzip, else streamed when too big to hold, so a big refusal is never held
+            // whole.
+            let results = std::mem::take(&mut outcome.results);
+            let json = prepare(results, gzip).map_err(anyhow::Error::new)?;
+            Ok((outcome, json))
+        },
+    )
     .await?;
 
     let counts = outcome.counts;
     let status = StatusCode::from_u16(counts.status()).map_err(anyhow::Error::new)?;
-    tracing::Span::current().record("records", outcome.results.len());
+    tracing::Span::current().record("records", counts.accepted() + counts.rejected());
     tracing::info!(
         partner = %caller.partner.company,
         tenant = %caller.tenant.as_str(),
@@ -113,7 +120,7 @@ async fn receive_and_ingest(
     );
     let mut response = HttpResponse::build(status);
     response.insert_header((X_BATCH_ID, HeaderValue::from(outcome.batch_id)));
-    Ok(respond(response, body))
+    Ok(send(response, body))
 }
 
 /// Records a POST refused whole in the history (and logs it), so "what happened to last night's

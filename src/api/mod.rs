@@ -1,7 +1,7 @@
 //! HTTP handlers, thin: authenticate, read the request, hand it to the service on a blocking
 //! thread (a point read of SQLite runs in place: it never waits), write the answer.
 
-mod compress;
+mod answer;
 mod errors;
 mod history;
 mod ingest;

@@ -150,6 +150,7 @@ macro_rules! record {
             const FIELDS: &'static [$crate::wire::FieldSpec] = &[
                 $(
                     $crate::wire::FieldSpec::new($wire, $fkind, record!(@required $req))
+                        .with_required_message(concat!($wire, " is required"))
                         $(.with_aliases($aliases))?
                 ),*
             ];

@@ -10,6 +10,7 @@ pub mod rules;
 mod sale;
 pub mod serde_out;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 
@@ -24,7 +25,9 @@ pub use declare::{FieldType, OwnedValue, Value};
 pub use registration::Registration;
 pub use sale::Sale;
 
-use crate::wire::{self, BodyError, FieldError, FieldSpec, Kind, RawChunk, RawItem, RawRecord, ValueError};
+use crate::wire::{
+    self, BodyError, FieldError, FieldErrors, FieldSpec, Kind, RawChunk, RawItem, RawRecord, ValueError,
+};
 
 /// Money in integer cents: never a float.
 pub type Cents = i64;
@@ -223,18 +226,22 @@ impl<'r, 'a> FieldReader<'r, 'a> {
         };
         match parsed {
             Ok(None) if spec.required => {
-                self.error(spec.name, "required", format!("{} is required", spec.name));
+                let message = match spec.required_message {
+                    Some(m) => Cow::Borrowed(m),
+                    None => Cow::Owned(format!("{} is required", spec.name)),
+                };
+                self.error(spec.name, "required", message);
                 None
             }
             Ok(v) => v,
             Err(e) => {
-                self.error(spec.name, e.code, format!("{} {}", spec.name, e.message));
+                self.error(spec.name, e.code, format!("{} {}", spec.name, e.message).into());
                 None
             }
         }
     }
 
-    fn error(&mut self, field: &'static str, code: &'static str, message: String) {
+    fn error(&mut self, field: &'static str, code: &'static str, message: Cow<'static, str>) {
         self.errors.push(FieldError { field, code, message });
     }
 
@@ -273,11 +280,11 @@ impl<'r, 'a> FieldReader<'r, 'a> {
     }
 
     /// The record or its field errors, and the remarks on values taken.
-    fn finish<T>(self, record: T) -> (Result<T, Vec<FieldError>>, Vec<String>) {
+    fn finish<T>(self, record: T) -> (Result<T, FieldErrors>, Vec<String>) {
         let record = if self.errors.is_empty() {
             Ok(record)
         } else {
-            Err(self.errors)
+            Err(self.errors.into())
         };
         (record, self.warnings)
     }
@@ -287,7 +294,7 @@ impl<'r, 'a> FieldReader<'r, 'a> {
 #[derive(Debug)]
 pub struct Decoded<T> {
     pub index: usize,
-    pub record: Result<T, Vec<FieldError>>,
+    pub record: Result<T, FieldErrors>,
     /// Unknown fields, ignored: named so a misspelt field is noticed.
     pub warnings: Vec<String>,
 }
@@ -297,11 +304,11 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
     match item {
         RawItem::NotAnObject(what) => Decoded {
             index,
-            record: Err(vec![FieldError {
+            record: Err(FieldErrors::from([FieldError {
                 field: T::NAME,
                 code: "invalid_type",
-                message: format!("each entry of {} must be a JSON object, got {what}", T::NAME),
-            }]),
+                message: format!("each entry of {} must be a JSON object, got {what}", T::NAME).into(),
+            }])),
             warnings: Vec::new(),
         },
         RawItem::Record(raw) => {
@@ -525,6 +532,8 @@ pub struct Arrivals {
     arrived: Option<mpsc::Receiver<RegistrationPiece>>,
     /// The Registrations received, by array (a repeated key's) and first index.
     kept: BTreeMap<(usize, usize), Vec<Decoded<Registration>>>,
+    /// Whether a Registration that decoded (and so may be written) has arrived.
+    writable: bool,
     /// The array being handed on, and the index of its next Registration.
     occurrence: usize,
     next: usize,
@@ -557,6 +566,8 @@ impl Arrivals {
         Arrivals {
             arrived: None,
             kept,
+            // Nothing more arrives: the body is read.
+            writable: true,
             occurrence: 0,
             next: 0,
             coming: None,
@@ -571,6 +582,7 @@ impl Arrivals {
         Arrivals {
             arrived: Some(arrived),
             kept: BTreeMap::new(),
+            writable: false,
             occurrence: 0,
             next: 0,
             coming: Some(rest),
@@ -586,6 +598,7 @@ impl Arrivals {
         match arrived.recv() {
             Ok(piece) => {
                 if !piece.records.is_empty() {
+                    self.writable |= piece.records.iter().any(|d| d.record.is_ok());
                     self.kept.insert((piece.occurrence, piece.first), piece.records);
                 }
                 true
@@ -597,10 +610,13 @@ impl Arrivals {
         }
     }
 
-    /// Waits until there are Registrations to hand on, or the body is read: answers the
-    /// body-level error if it is already known (so an unusable body opens no transaction).
+    /// Waits until there is a Registration to write, or the body is read: answers the
+    /// body-level error if it is already known (so an unusable body opens no transaction). A
+    /// body whose Registrations are all refused takes the write lock only once it is read:
+    /// 100,000 broken records, decoded while the lock is held, kept every other partner's
+    /// batch waiting.
     pub fn wait(&mut self) -> Result<(), BodyError> {
-        while self.kept.is_empty() && self.receive() {}
+        while !self.writable && self.receive() {}
         if self.kept.is_empty()
             && let Err(e) = self.read_rest()
         {

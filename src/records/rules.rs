@@ -7,7 +7,11 @@ use crate::wire::{FieldError, format_date};
 use super::{Cancellation, Claim, Registration};
 
 fn reject(field: &'static str, code: &'static str, message: String) -> FieldError {
-    FieldError { field, code, message }
+    FieldError {
+        field,
+        code,
+        message: message.into(),
+    }
 }
 
 fn not_found(shop_id: &str, invoice_number: &str) -> FieldError {

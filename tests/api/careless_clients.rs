@@ -339,3 +339,74 @@ async fn a_big_answer_is_gzip_compressed_for_a_client_that_accepts_it() {
     let detail = gunzip(&detail.bytes().await.unwrap());
     assert_eq!(detail["RejectedRecords"].as_array().unwrap().len(), 200);
 }
+
+/// A body of `n` empty Registrations: each refused with every required field named.
+fn empty_registrations(n: usize) -> String {
+    json!({"Registrations": vec![json!({}); n]}).to_string()
+}
+
+#[tokio::test]
+async fn a_refusal_too_big_to_hold_is_streamed_whole_with_its_length() {
+    let app = spawn_app().await;
+    // 20,000 empty records answer about 18 MB of JSON: more than the server holds at once.
+    let res = app.post_raw(COMPANY, &token(), empty_registrations(20_000)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get("content-encoding").is_none());
+    let length: usize = res.headers()["content-length"].to_str().unwrap().parse().unwrap();
+    let id = res.headers()["x-batch-id"].to_str().unwrap().to_owned();
+    let body = res.bytes().await.unwrap();
+    assert_eq!(body.len(), length);
+    assert!(length > 16 * 1024 * 1024, "{length} bytes");
+    let entries: Value = serde_json::from_slice(&body).unwrap();
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.len(), 20_000);
+    assert_eq!(entries[19_999]["Index"], 19_999);
+    assert_eq!(
+        errors_of(&entries[19_999])[0],
+        ("ShopID".to_owned(), "required".to_owned())
+    );
+    let (_, batch) = app.batch(COMPANY, id).await;
+    assert_eq!(batch["RejectedRecords"].as_array().unwrap().len(), 1_000);
+    assert_eq!(
+        batch["RejectedCounts"][0]["Count"], 19_000,
+        "{}",
+        batch["RejectedCounts"]
+    );
+}
+
+#[tokio::test]
+async fn another_partner_is_served_while_a_big_refusal_is_judged() {
+    let app = spawn_app().await;
+    let big = {
+        // Whole registrations (about 30 MB), each without its TiresCovered.
+        let broken = with(registration("S1", "I1"), json!({"TiresCovered": null}));
+        let body = json!({"Registrations": vec![broken; 100_000]}).to_string();
+        let (client, url) = (app.client.clone(), app.url(COMPANY));
+        tokio::spawn(async move {
+            let res = client.post(url).bearer_auth(token()).body(body).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+            let id: i64 = res.headers()["x-batch-id"].to_str().unwrap().parse().unwrap();
+            res.bytes().await.unwrap();
+            id
+        })
+    };
+    // While its 100,000 records are decoded (a second or more), another partner's batch comes
+    // in.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let res = app
+        .post_raw(
+            OTHER,
+            &other_token(),
+            json!({"Registrations": [registration("S1", "I1")]}).to_string(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let other: i64 = res.headers()["x-batch-id"].to_str().unwrap().parse().unwrap();
+    let big = big.await.unwrap();
+    // Batch ids are drawn in the order batches are written: the small one was written first.
+    // (A refusal used to hold the write lock while its body was decoded, and came first.)
+    assert!(
+        other < big,
+        "the one-record batch ({other}) waited for the refusal ({big})"
+    );
+}

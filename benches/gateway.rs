@@ -23,6 +23,10 @@
 //!      CONFLICT DO UPDATE` straight through the PostgreSQL driver (the raw ceiling, not our
 //!      store), in one transaction, run after each batch as in (2); registrationstatus lookups as in (3), against the same
 //!      bare ceiling; and four partners uploading at once through two instances.
+//!   6. refusals: a 100,000-record body of `{}` (every record refused), answered plain and
+//!      gzip-compressed, each on a fresh server, against the same number of accepted
+//!      registrations: the server's peak RSS; then eight such refusals at once and another
+//!      partner's one-record batch sent meanwhile: its time (the refusals must not hold it up).
 //!
 //! The lookups' load generator is wrk (`-t2 -c64`, as the issue measured) when it is on the
 //! PATH (Debian's package `wrk`), else this process (hyper, one connection per client, on two
@@ -1106,9 +1110,89 @@ async fn run(runs: usize, lookup_secs: u64) {
     println!("server peak RSS over the whole run: {:.0} MiB", server.peak_rss_mib());
     drop(server);
 
+    if section(6) {
+        refusals().await;
+    }
+
     if section(5) {
         postgres(runs, lookup_secs).await;
     }
+}
+
+/// One POST on a connection of its own, with `Accept-Encoding: gzip` when asked: the status,
+/// the body's length as received, and the time to the whole answer.
+async fn post_accepting(
+    address: &str,
+    company: &str,
+    id: i64,
+    body: Bytes,
+    gzip: bool,
+) -> (StatusCode, usize, Duration) {
+    let mut sender = connect(address).await;
+    let started = Instant::now();
+    sender.ready().await.unwrap();
+    let mut req = Request::builder()
+        .method("POST")
+        .uri(format!("/v2/partners/{company}"))
+        .header("host", "127.0.0.1")
+        .header("authorization", format!("Bearer {}", token(id)));
+    if gzip {
+        req = req.header("accept-encoding", "gzip");
+    }
+    let res = sender.send_request(req.body(Full::new(body)).unwrap()).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes().len();
+    (status, bytes, started.elapsed())
+}
+
+/// Section (6): what a body of 100,000 refused records costs, against the same number
+/// accepted, and whether it holds up another partner.
+async fn refusals() {
+    let (alpha, alpha_id) = PARTNERS[0];
+    let (bravo, bravo_id) = PARTNERS[1];
+    let refused = Bytes::from(json!({"Registrations": vec![json!({}); 100_000]}).to_string());
+    let accepted = Bytes::from(registrations_batch("R-", 100_000));
+    for (what, body, gzip, expected) in [
+        ("100,000 refused, plain", &refused, false, StatusCode::BAD_REQUEST),
+        ("100,000 refused, gzip", &refused, true, StatusCode::BAD_REQUEST),
+        ("100,000 accepted, plain", &accepted, false, StatusCode::OK),
+        ("100,000 accepted, gzip", &accepted, true, StatusCode::OK),
+    ] {
+        let server = Server::start();
+        let (status, bytes, took) = post_accepting(&server.address, alpha, alpha_id, body.clone(), gzip).await;
+        assert_eq!(status, expected, "{what}");
+        println!(
+            "(6) {what} ({:.1} MB body): answer {:.1} MB in {:.2} s; peak RSS {:.0} MiB",
+            body.len() as f64 / 1e6,
+            bytes as f64 / 1e6,
+            took.as_secs_f64(),
+            server.peak_rss_mib()
+        );
+    }
+    let server = Server::start();
+    let refusing: Vec<_> = (0..8)
+        .map(|_| {
+            let (address, body) = (server.address.clone(), refused.clone());
+            tokio::task::spawn_local(async move { post_accepting(&address, alpha, alpha_id, body, false).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let one = Bytes::from(registrations_batch("ONE-", 1));
+    let (status, _, took) = post_accepting(&server.address, bravo, bravo_id, one, false).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut slowest = Duration::ZERO;
+    for r in refusing {
+        let (status, _, t) = r.await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        slowest = slowest.max(t);
+    }
+    println!(
+        "(6) 8 refusals of 100,000 records at once (all answered in {:.2} s): another partner's one-record batch \
+         sent 0.3 s in answered in {:.3} s; peak RSS {:.0} MiB",
+        slowest.as_secs_f64(),
+        took.as_secs_f64(),
+        server.peak_rss_mib()
+    );
 }
 
 /// registrationstatus lookups, 64 connections for `secs` seconds, on the gateway at `address`

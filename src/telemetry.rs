@@ -92,6 +92,9 @@ impl RootSpanBuilder for RequestSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+        if span.is_disabled() {
+            return;
+        }
         let error = match outcome {
             Ok(response) => response
                 .response()

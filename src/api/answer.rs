@@ -67,6 +67,26 @@ pub fn json_answer(req: &HttpRequest, status: StatusCode, value: &impl Serialize
     }
 }
 
+/// A JSON body already written (a lookup's): compressed when it is over the threshold and the
+/// client takes gzip. Accept-Encoding is read only for a big body: nearly every lookup answers
+/// a few hundred bytes, and goes as it is, as it always did.
+pub fn written_answer(req: &HttpRequest, status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    if body.len() <= COMPRESS_ABOVE_BYTES {
+        let mut builder = HttpResponse::build(status);
+        builder.content_type(super::application_json());
+        return builder.body(body);
+    }
+    if accepts_gzip(req) {
+        let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
+        if encoder.write_all(&body).is_ok()
+            && let Ok(zipped) = encoder.finish()
+        {
+            return respond(HttpResponse::build(status), Body::Gzip(zipped));
+        }
+    }
+    respond(HttpResponse::build(status), Body::Plain(body))
+}
+
 /// Plain answers up to this size are held and sent as one; bigger ones are streamed.
 pub const HELD_MAX_BYTES: usize = 16 * 1024 * 1024;
 

@@ -1,10 +1,12 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 
-use super::{ApiError, AppState, application_json, read};
+use super::answer::written_answer;
+use super::{ApiError, AppState, read};
 use crate::auth::{AuthError, Caller, partner_id_value};
 use crate::query::{Rec, lookup};
 use crate::store::Lookup;
@@ -122,7 +124,7 @@ pub async fn get_records(
     })
     .await?;
     Ok(match found {
-        Some(body) => HttpResponse::Ok().content_type(application_json()).body(body),
+        Some(body) => written_answer(&req, StatusCode::OK, body),
         None => HttpResponse::NoContent().finish(),
     })
 }

@@ -5,11 +5,13 @@ use std::future::{Ready, ready};
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::answer::json_answer;
 use super::errors::V3ApiError;
 use super::{ApiError, AppState, blocking, get_or_head};
 use crate::auth::{self, Caller};
@@ -208,6 +210,7 @@ async fn patch(
 /// GET /api/v3/tire-protection/registrations/{id}
 async fn get_tire_protection(
     caller: V3Caller,
+    req: HttpRequest,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
@@ -218,12 +221,13 @@ async fn get_tire_protection(
         move |store, partner, scope| v3::tire_protection(store, partner, scope, &id),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(found))
+    Ok(json_answer(&req, StatusCode::OK, &found))
 }
 
 /// GET /api/v3/tire-protection/registrations/{id}/metadata
 async fn tire_protection_metadata(
     caller: V3Caller,
+    req: HttpRequest,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
@@ -234,7 +238,7 @@ async fn tire_protection_metadata(
         move |store, partner, scope| v3::tire_protection_metadata(store, partner, scope, &id, Utc::now()),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(found))
+    Ok(json_answer(&req, StatusCode::OK, &found))
 }
 
 /// GET /api/v3/tire-protection/registrations?page=&pageSize=&invoiceNumber=&storeNumber=
@@ -251,7 +255,7 @@ async fn list_tire_protection(
         move |store, partner, scope| v3::tire_protection_page(store, partner, scope, &request),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(page))
+    Ok(json_answer(&req, StatusCode::OK, &page))
 }
 
 /// POST /api/v3/motor-club/registrations: 201 with the new id and its Location.
@@ -276,6 +280,7 @@ async fn create_motor_club(
 /// GET /api/v3/motor-club/registrations/{id}
 async fn get_motor_club(
     caller: V3Caller,
+    req: HttpRequest,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
@@ -286,7 +291,7 @@ async fn get_motor_club(
         move |store, partner, scope| v3::motor_club(store, partner, scope, &id),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(found))
+    Ok(json_answer(&req, StatusCode::OK, &found))
 }
 
 /// GET /api/v3/motor-club/registrations?page=&pageSize=&invoiceNumber=&storeNumber=
@@ -303,7 +308,7 @@ async fn list_motor_club(
         move |store, partner, scope| v3::motor_club_page(store, partner, scope, &request),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(page))
+    Ok(json_answer(&req, StatusCode::OK, &page))
 }
 
 /// PATCH /api/v3/tire-protection/registrations/{id} (or ?invoiceNumber=...[&storeNumber=...])

@@ -374,14 +374,7 @@ async fn the_totals_kept_on_a_registration_follow_every_write_to_its_claims_and_
     assert_eq!(status, StatusCode::OK, "{res}");
     assert_eq!(app.query_i64(kept), 5);
     assert_eq!(app.query_i64(TOTALS_OFF), 0);
-    let res = app
-        .client
-        .delete(app.url("tirecompany_test"))
-        .bearer_auth(token())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    app.reset_test_tenant().await;
     assert_eq!(app.query_i64(kept), 3);
     assert_eq!(app.query_i64(TOTALS_OFF), 0);
     let a = app.status_of(COMPANY, "S1", "A").await;

@@ -200,6 +200,11 @@ async fn batch_id_of_a_post(app: &TestApp, invoice: &str) -> i64 {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    batch_id(&res)
+}
+
+/// The `X-Batch-Id` of an answer.
+fn batch_id(res: &reqwest::Response) -> i64 {
     res.headers()["x-batch-id"].to_str().unwrap().parse().unwrap()
 }
 
@@ -210,28 +215,14 @@ async fn a_batch_id_once_given_never_names_another_upload() {
     let second = batch_id_of_a_post(&app, "I2").await;
     assert!(second > first);
     // The reset deletes the newest batches; the ids they had are not given again.
-    let res = app
-        .client
-        .delete(app.url("tirecompany_test"))
-        .bearer_auth(token())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    app.reset_test_tenant().await;
     let (status, _) = app.batch("tirecompany_test", second).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let third = batch_id_of_a_post(&app, "I3").await;
     assert!(third > second, "batch {third} after {second}");
     // Nor after a restart.
     let app = app.restart().await;
-    let res = app
-        .client
-        .delete(app.url("tirecompany_test"))
-        .bearer_auth(token())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    app.reset_test_tenant().await;
     let fourth = batch_id_of_a_post(&app, "I4").await;
     assert!(fourth > third, "batch {fourth} after {third}");
 }
@@ -248,7 +239,7 @@ async fn the_history_keeps_the_first_thousand_rejected_entries_and_counts_the_re
     let body = json!({"Registrations": records, "Claims": [{}]});
     let res = app.post_raw(COMPANY, &token(), body.to_string()).await;
     assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
-    let id: i64 = res.headers()["x-batch-id"].to_str().unwrap().parse().unwrap();
+    let id = batch_id(&res);
     let (_, results) = json_of(res).await;
     assert_eq!(
         results.as_array().unwrap().len(),
@@ -309,7 +300,7 @@ async fn a_big_answer_is_gzip_compressed_for_a_client_that_accepts_it() {
     assert_eq!(zipped.status(), StatusCode::BAD_REQUEST);
     assert_eq!(zipped.headers()["content-encoding"], "gzip");
     assert_eq!(zipped.headers()["vary"], "accept-encoding");
-    let id = zipped.headers()["x-batch-id"].to_str().unwrap().to_owned();
+    let id = batch_id(&zipped);
     let bytes = zipped.bytes().await.unwrap();
     assert!(
         bytes.len() * 10 < plain.to_string().len(),
@@ -338,6 +329,47 @@ async fn a_big_answer_is_gzip_compressed_for_a_client_that_accepts_it() {
     assert_eq!(detail.headers()["content-encoding"], "gzip");
     let detail = gunzip(&detail.bytes().await.unwrap());
     assert_eq!(detail["RejectedRecords"].as_array().unwrap().len(), 200);
+
+    // Lookups: a big answer (many claims) compressed, a small one (the status) as it is.
+    let covered = with(registration("S2", "I2"), json!({"TiresCovered": 20}));
+    let claims: Vec<Value> = (0..20)
+        .map(|i| claim("S2", "I2", &format!("R{i}"), 1, "2024-03-01"))
+        .collect();
+    let (status, res) = app
+        .post(COMPANY, &json!({"Registrations": [covered], "Claims": claims}))
+        .await;
+    assert!(status.is_success(), "{res}");
+    let get = |query: &str| {
+        app.client
+            .get(format!("{}?{query}", app.url(COMPANY)))
+            .bearer_auth(token())
+            .header("accept-encoding", "gzip")
+            .send()
+    };
+    let claims = get("rec=claims&ShopID=S2&InvoiceNumber=I2").await.unwrap();
+    assert_eq!(claims.headers()["content-encoding"], "gzip");
+    assert_eq!(gunzip(&claims.bytes().await.unwrap()).as_array().unwrap().len(), 20);
+    let status = get("rec=registrationstatus&ShopID=S1&InvoiceNumber=I1").await.unwrap();
+    assert_eq!(status.status(), StatusCode::OK);
+    assert!(status.headers().get("content-encoding").is_none());
+    assert!(status.headers().get("vary").is_none());
+    // v3 pages too.
+    for i in 0..10 {
+        let (status, _) = app
+            .v3_post(REGISTRATIONS, &v3_token(), &v3_registration("V3", &format!("P{i}")))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let page = app
+        .client
+        .get(app.v3_url(&format!("{REGISTRATIONS}?storeNumber=V3")))
+        .bearer_auth(v3_token())
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["content-encoding"], "gzip");
+    assert_eq!(gunzip(&page.bytes().await.unwrap())["totalRecordCount"], 10);
 }
 
 /// A body of `n` empty Registrations: each refused with every required field named.
@@ -353,7 +385,7 @@ async fn a_refusal_too_big_to_hold_is_streamed_whole_with_its_length() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.headers().get("content-encoding").is_none());
     let length: usize = res.headers()["content-length"].to_str().unwrap().parse().unwrap();
-    let id = res.headers()["x-batch-id"].to_str().unwrap().to_owned();
+    let id = batch_id(&res);
     let body = res.bytes().await.unwrap();
     assert_eq!(body.len(), length);
     assert!(length > 16 * 1024 * 1024, "{length} bytes");
@@ -385,7 +417,7 @@ async fn another_partner_is_served_while_a_big_refusal_is_judged() {
         tokio::spawn(async move {
             let res = client.post(url).bearer_auth(token()).body(body).send().await.unwrap();
             assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-            let id: i64 = res.headers()["x-batch-id"].to_str().unwrap().parse().unwrap();
+            let id = batch_id(&res);
             res.bytes().await.unwrap();
             id
         })
@@ -401,7 +433,7 @@ async fn another_partner_is_served_while_a_big_refusal_is_judged() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let other: i64 = res.headers()["x-batch-id"].to_str().unwrap().parse().unwrap();
+    let other = batch_id(&res);
     let big = big.await.unwrap();
     // Batch ids are drawn in the order batches are written: the small one was written first.
     // (A refusal used to hold the write lock while its body was decoded, and came first.)

@@ -242,6 +242,18 @@ impl TestApp {
         }
     }
 
+    /// `DELETE /v2/partners/tirecompany_test`, answered 204.
+    pub async fn reset_test_tenant(&self) {
+        let res = self
+            .client
+            .delete(self.url("tirecompany_test"))
+            .bearer_auth(token())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    }
+
     /// Stops this server (gracefully, finishing the requests in flight).
     pub async fn stop(&self) {
         self.handle.stop(true).await;

@@ -158,25 +158,7 @@ impl fmt::Display for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Database::Sqlite { path } => write!(f, "{}", path.display()),
-            Database::Postgres { url, .. } => match url.parse::<postgres::Config>() {
-                Ok(c) => {
-                    let hosts: Vec<String> = c
-                        .get_hosts()
-                        .iter()
-                        .map(|h| match h {
-                            postgres::config::Host::Tcp(name) => name.clone(),
-                            postgres::config::Host::Unix(path) => path.display().to_string(),
-                        })
-                        .collect();
-                    write!(
-                        f,
-                        "postgres://{}/{}",
-                        hosts.join(","),
-                        c.get_dbname().unwrap_or_default()
-                    )
-                }
-                Err(_) => write!(f, "postgres://(unreadable url)"),
-            },
+            Database::Postgres { url, .. } => f.write_str(&crate::store::describe_postgres_url(url)),
         }
     }
 }
@@ -209,8 +191,8 @@ impl Database {
             }
             (None, None) => unreachable!("one of the three was given"),
         };
-        if let Err(e) = url.parse::<postgres::Config>() {
-            bail!("database.url is not a PostgreSQL URL (postgres://user@host:port/database): {e}");
+        if let Some(problem) = crate::store::postgres_url_problem(&url) {
+            bail!("database.url (postgres://user@host:port/database?sslmode=...): {problem}");
         }
         let pool_size = s.pool_size.unwrap_or(DEFAULT_POOL_SIZE);
         if pool_size == 0 {
@@ -743,7 +725,10 @@ mod tests {
             ("path = \"a.sqlite3\"\npool_size = 4", "pool_size is for PostgreSQL"),
             ("url = \"postgres://h/d\"\npool_size = 0", "at least 1"),
             ("url_env = \"NOT_SET\"", "NOT_SET is not set"),
-            ("url = \"postgres://h/d?sslmode=sometimes\"", "not a PostgreSQL URL"),
+            ("url = \"postgres://h/d?sslmode=sometimes\"", "sslmode \"sometimes\" is not one of"),
+            ("url = \"postgres://h/d?sslmode=verify-full&sslrootcert=/nope.pem\"", "/nope.pem"),
+            ("url = \"postgres://h/d?sslrotcert=/ca.pem\"", "unknown parameter \"sslrotcert\""),
+            ("url = \"mysql://h/d\"", "use postgres://"),
         ] {
             let err = format!("{:#}", db(section).unwrap_err());
             assert!(err.contains(needle), "{section}: {err}");

@@ -18,8 +18,24 @@ pub struct Cluster {
 impl Cluster {
     /// Starts one; why not, when it cannot (no server binaries, not root).
     pub fn start() -> Result<Cluster, String> {
+        Cluster::start_with(&[])
+    }
+
+    /// Starts one that takes TLS connections only (`cluster.sh start --tls`): its URL says
+    /// `sslmode=verify-full` with the CA that signed its certificate; `other_ca()` signed nothing.
+    pub fn start_tls() -> Result<Cluster, String> {
+        Cluster::start_with(&["--tls"])
+    }
+
+    /// A CA certificate that signed nothing of this cluster's (a TLS one's).
+    pub fn other_ca(&self) -> String {
+        format!("{}/tls/other-ca.pem", self.dir)
+    }
+
+    fn start_with(options: &[&str]) -> Result<Cluster, String> {
         let out = Command::new("bash")
             .args([CLUSTER, "start"])
+            .args(options)
             .output()
             .map_err(|e| e.to_string())?;
         if !out.status.success() {
@@ -29,7 +45,7 @@ impl Cluster {
         let value = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-                .map(str::to_owned)
+                .map(|v| v.trim_matches('"').to_owned())
                 .ok_or_else(|| format!("cluster.sh printed no {name}"))
         };
         Ok(Cluster {

@@ -4,6 +4,10 @@
 #
 #   eval "$(bash tests/postgres/cluster.sh start)"   # exports WARRANTY_GATEWAY_TEST_POSTGRES
 #                                                    # and PG_TEST_CLUSTER (the folder)
+#   eval "$(bash tests/postgres/cluster.sh start --tls)"   # the same, TLS only: a throwaway CA
+#        (openssl) signs the server's certificate (localhost, 127.0.0.1), pg_hba.conf has hostssl
+#        lines only, and the URL says sslmode=verify-full&sslrootcert=<the CA>; PG_TEST_OTHER_CA
+#        names a second CA that signed nothing
 #   bash tests/postgres/cluster.sh stop "$PG_TEST_CLUSTER"
 #   bash tests/postgres/cluster.sh pause DIR     # the server stops (an outage), the folder stays
 #   bash tests/postgres/cluster.sh resume DIR    # and starts again on the same port
@@ -28,8 +32,29 @@ case "${1:-}" in
     PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     runuser -u postgres -- "$BIN/initdb" -D "$DIR/data" -A trust -U postgres --no-sync >/dev/null
     echo "-k $DIR -p $PORT -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" > "$DIR/options"
-    runuser -u postgres -- "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "$(cat "$DIR/options")" start >/dev/null
-    echo "export WARRANTY_GATEWAY_TEST_POSTGRES=postgres://postgres@127.0.0.1:$PORT/postgres"
+    URL="postgres://postgres@127.0.0.1:$PORT/postgres"
+    if [ "${2:-}" = "--tls" ]; then
+      command -v openssl >/dev/null 2>&1 || { echo "no openssl (apt-get install openssl)" >&2; exit 1; }
+      TLS="$DIR/tls"
+      mkdir "$TLS"
+      EC=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+      for ca in ca other-ca; do
+        openssl req -x509 "${EC[@]}" -keyout "$TLS/$ca.key" -out "$TLS/$ca.pem" -days 2 \
+          -subj "/CN=warranty-gateway test $ca" 2>/dev/null
+      done
+      openssl req "${EC[@]}" -keyout "$TLS/server.key" -out "$TLS/server.csr" -subj "/CN=localhost" 2>/dev/null
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$TLS/ext.cnf"
+      openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -CAcreateserial \
+        -out "$TLS/server.pem" -days 2 -extfile "$TLS/ext.cnf" 2>/dev/null
+      chown -R postgres:postgres "$TLS"
+      chmod 600 "$TLS/server.key"
+      printf 'local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n' > "$DIR/data/pg_hba.conf"
+      echo " -c ssl=on -c ssl_cert_file=$TLS/server.pem -c ssl_key_file=$TLS/server.key" >> "$DIR/options"
+      URL="postgres://postgres@localhost:$PORT/postgres?sslmode=verify-full&sslrootcert=$TLS/ca.pem"
+      echo "export PG_TEST_OTHER_CA=$TLS/other-ca.pem"
+    fi
+    runuser -u postgres -- "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "$(tr '\n' ' ' < "$DIR/options")" start >/dev/null
+    echo "export WARRANTY_GATEWAY_TEST_POSTGRES=\"$URL\""
     echo "export PG_TEST_CLUSTER=$DIR"
     ;;
   stop)
@@ -44,10 +69,10 @@ case "${1:-}" in
     ;;
   resume)
     DIR=${2:?the cluster folder}
-    runuser -u postgres -- "$(bin_dir)/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "$(cat "$DIR/options")" start >/dev/null
+    runuser -u postgres -- "$(bin_dir)/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "$(tr '\n' ' ' < "$DIR/options")" start >/dev/null
     ;;
   *)
-    echo "usage: $0 start | stop DIR | pause DIR | resume DIR" >&2
+    echo "usage: $0 start [--tls] | stop DIR | pause DIR | resume DIR" >&2
     exit 2
     ;;
 esac

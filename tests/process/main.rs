@@ -16,4 +16,5 @@ mod instances;
 mod metrics;
 mod migrate;
 mod outage;
+mod postgres_tls;
 mod shutdown;

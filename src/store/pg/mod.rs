@@ -8,6 +8,7 @@
 
 mod batches;
 mod records;
+pub(crate) mod url;
 mod v3;
 
 use std::cell::RefCell;
@@ -15,7 +16,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use postgres::types::ToSql;
-use postgres::{Client, IsolationLevel, NoTls, Row, Statement};
+use postgres::{Client, IsolationLevel, Row, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub(super) use batches::*;
 pub(super) use records::*;
@@ -87,11 +89,10 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many times a write runs again when another transaction was in the way.
 const CONFLICT_RETRIES: u32 = 8;
 
-/// The connection settings of a URL, with this engine's timeouts (a URL's own win).
-fn connection_config(url: &str) -> Result<postgres::Config, StoreError> {
-    let mut config: postgres::Config = url
-        .parse()
-        .map_err(|e| StoreError::Database(format!("not a PostgreSQL URL: {e}").into()))?;
+/// The connection settings of a URL and its TLS, with this engine's timeouts (a URL's own win).
+fn connection_config(url: &str) -> Result<url::Target, StoreError> {
+    let mut target = url::parse(url).map_err(|e| StoreError::Database(format!("database.url: {e}").into()))?;
+    let config = &mut target.config;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -102,12 +103,23 @@ fn connection_config(url: &str) -> Result<postgres::Config, StoreError> {
         config.application_name("warranty-gateway");
     }
     config.keepalives(true).keepalives_idle(Duration::from_secs(30));
-    Ok(config)
+    Ok(target)
 }
 
-/// One connection to the database a URL names, with this engine's timeouts.
+/// One connection to the database a URL names, with this engine's timeouts. A certificate the
+/// URL's TLS refuses is named with what it was checked against.
 pub(super) fn connect(url: &str) -> Result<postgres::Client, StoreError> {
-    Ok(connection_config(url)?.connect(NoTls)?)
+    let target = connection_config(url)?;
+    target
+        .config
+        .connect(target.tls.clone())
+        .map_err(|e| match url::tls_refusal(&e) {
+            Some(reason) => {
+                let check = target.certificate_check();
+                StoreError::Database(format!("the database server's TLS was refused: {reason} ({check})").into())
+            }
+            None => StoreError::from(e),
+        })
 }
 
 /// Connects to the database a URL names and migrates it (`warranty-gateway migrate`).
@@ -130,9 +142,9 @@ pub struct PgConnection {
 const CHECK_WHEN_IDLE: Duration = Duration::from_secs(1);
 
 /// Makes and checks the pool's connections.
-#[derive(Debug)]
 struct Connections {
     config: postgres::Config,
+    tls: MakeRustlsConnect,
 }
 
 impl r2d2::ManageConnection for Connections {
@@ -141,7 +153,7 @@ impl r2d2::ManageConnection for Connections {
 
     fn connect(&self) -> Result<PgConnection, postgres::Error> {
         Ok(PgConnection {
-            client: self.config.connect(NoTls)?,
+            client: self.config.connect(self.tls.clone())?,
             prepared: HashMap::new(),
             returned: Instant::now(),
         })
@@ -291,11 +303,15 @@ impl r2d2::HandleError<postgres::Error> for LogPoolErrors {
 impl PgStore {
     /// Connects (a pool of up to `pool_size`) and migrates the database to this build's schema.
     pub fn open(url: &str, pool_size: u32) -> Result<PgStore, StoreError> {
-        PgStore::open_config(connection_config(url)?, pool_size)
+        // One connection first: a refused certificate or a wrong password is said at once, with
+        // its reason, rather than after the pool's retries.
+        drop(connect(url)?);
+        let target = connection_config(url)?;
+        PgStore::open_config(target.config, target.tls, pool_size)
     }
 
-    fn open_config(config: postgres::Config, pool_size: u32) -> Result<PgStore, StoreError> {
-        let manager = Connections { config };
+    fn open_config(config: postgres::Config, tls: MakeRustlsConnect, pool_size: u32) -> Result<PgStore, StoreError> {
+        let manager = Connections { config, tls };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(0))
@@ -465,6 +481,8 @@ pub(crate) mod tests {
     pub struct FreshDatabase {
         admin: postgres::Config,
         pub config: postgres::Config,
+        /// The server's TLS, as its URL says.
+        pub tls: MakeRustlsConnect,
         name: String,
     }
 
@@ -474,7 +492,8 @@ pub(crate) mod tests {
                 eprintln!("skipped: WARRANTY_GATEWAY_TEST_POSTGRES is not set (a PostgreSQL server URL)");
                 return None;
             };
-            let admin: postgres::Config = url.parse().expect("WARRANTY_GATEWAY_TEST_POSTGRES is a PostgreSQL URL");
+            let url::Target { config: admin, tls, .. } =
+                url::parse(&url).expect("WARRANTY_GATEWAY_TEST_POSTGRES is a PostgreSQL URL");
             let name = format!(
                 "wg_test_{}_{}",
                 std::process::id(),
@@ -483,21 +502,26 @@ pub(crate) mod tests {
                     .unwrap()
                     .as_nanos()
             );
-            let mut client = admin.connect(postgres::NoTls).expect("the test server answers");
+            let mut client = admin.connect(tls.clone()).expect("the test server answers");
             client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
             let mut config = admin.clone();
             config.dbname(&name);
-            Some(FreshDatabase { admin, config, name })
+            Some(FreshDatabase {
+                admin,
+                config,
+                tls,
+                name,
+            })
         }
 
         pub fn connect(&self) -> postgres::Client {
-            self.config.connect(postgres::NoTls).unwrap()
+            self.config.connect(self.tls.clone()).unwrap()
         }
     }
 
     impl Drop for FreshDatabase {
         fn drop(&mut self) {
-            if let Ok(mut client) = self.admin.connect(postgres::NoTls) {
+            if let Ok(mut client) = self.admin.connect(self.tls.clone()) {
                 let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
             }
         }
@@ -647,7 +671,7 @@ pub(crate) mod tests {
     #[test]
     fn a_statement_is_prepared_once_per_connection() {
         let Some(db) = FreshDatabase::create() else { return };
-        let store = PgStore::open_config(db.config.clone(), 1).unwrap();
+        let store = PgStore::open_config(db.config.clone(), db.tls.clone(), 1).unwrap();
         let sql = "SELECT count(*) FROM registrations WHERE partner_id = $1";
         for _ in 0..3 {
             assert_eq!(store.read(|tx| count(tx, sql, &[&1001i64])).unwrap(), 0);
@@ -668,7 +692,7 @@ pub(crate) mod tests {
     #[test]
     fn a_read_of_one_statement_refuses_a_second() {
         let Some(db) = FreshDatabase::create() else { return };
-        let store = PgStore::open_config(db.config.clone(), 1).unwrap();
+        let store = PgStore::open_config(db.config.clone(), db.tls.clone(), 1).unwrap();
         assert_eq!(store.read_one(|tx| count(tx, "SELECT 1::int8", &[])).unwrap(), 1);
         let two = store.read_one(|tx| {
             count(tx, "SELECT 1::int8", &[])?;
@@ -687,8 +711,8 @@ pub(crate) mod tests {
         let Some(db) = FreshDatabase::create() else { return };
         let workers: Vec<_> = (0..4)
             .map(|_| {
-                let config = db.config.clone();
-                std::thread::spawn(move || migrate(&mut config.connect(postgres::NoTls).unwrap()).map(|a| a.len()))
+                let (config, tls) = (db.config.clone(), db.tls.clone());
+                std::thread::spawn(move || migrate(&mut config.connect(tls).unwrap()).map(|a| a.len()))
             })
             .collect();
         let applied: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap().unwrap()).collect();

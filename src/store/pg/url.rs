@@ -1,0 +1,330 @@
+//! A PostgreSQL URL as libpq reads it, TLS included. The driver understands `sslmode` only up
+//! to `require` and knows no `sslrootcert`; managed PostgreSQL services are reached with
+//! `?sslmode=verify-full&sslrootcert=/path/ca.pem`. So the URL's parameters are read here
+//! first: the TLS ones become a rustls configuration, the rest go to the driver, and one this
+//! gateway does not know stops start-up with its name (a typo never silently turns TLS off).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// The URL parameters this gateway reads (libpq's names); any other stops start-up.
+pub const PARAMETERS: [&str; 9] = [
+    "sslmode",
+    "sslrootcert",
+    "connect_timeout",
+    "application_name",
+    "host",
+    "port",
+    "user",
+    "password",
+    "dbname",
+];
+
+/// libpq's `sslmode`s. Prefer is libpq's default: TLS when the server offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(value: &str) -> Result<SslMode, String> {
+        Ok(match value {
+            "disable" => SslMode::Disable,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => {
+                return Err(format!(
+                    "sslmode {other:?} is not one of disable, prefer, require, verify-ca, verify-full"
+                ));
+            }
+        })
+    }
+}
+
+/// Where and how to connect.
+pub struct Target {
+    pub config: postgres::Config,
+    pub tls: MakeRustlsConnect,
+    pub ssl_mode: SslMode,
+    /// The CA file the server's certificate must chain to, when one is named.
+    pub root_cert: Option<PathBuf>,
+}
+
+/// Reads `url`: its connection settings and its TLS. The message of an error names the
+/// parameter or the file at fault.
+pub fn parse(url: &str) -> Result<Target, String> {
+    let mut parsed = url::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return Err(format!("the scheme is {:?}; use postgres://", parsed.scheme()));
+    }
+    let mut ssl_mode = SslMode::Prefer;
+    let mut root_cert = None;
+    let mut kept = Vec::new();
+    for (name, value) in parsed.query_pairs() {
+        match name.as_ref() {
+            "sslmode" => ssl_mode = SslMode::parse(&value)?,
+            "sslrootcert" => root_cert = Some(PathBuf::from(value.as_ref())),
+            known if PARAMETERS.contains(&known) => kept.push((name.into_owned(), value.into_owned())),
+            unknown => {
+                return Err(format!(
+                    "unknown parameter {unknown:?} (this gateway reads {})",
+                    PARAMETERS.join(", ")
+                ));
+            }
+        }
+    }
+    // The driver gets the rest; TLS is set below.
+    if kept.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(&kept);
+    }
+    let mut config: postgres::Config = parsed.as_str().parse().map_err(|e| format!("{e}"))?;
+    config.ssl_mode(match ssl_mode {
+        SslMode::Disable => postgres::config::SslMode::Disable,
+        SslMode::Prefer => postgres::config::SslMode::Prefer,
+        _ => postgres::config::SslMode::Require,
+    });
+    let roots = match &root_cert {
+        Some(path) => Some(read_roots(path)?),
+        None if matches!(ssl_mode, SslMode::VerifyCa | SslMode::VerifyFull) => {
+            return Err("sslmode verify-ca and verify-full need sslrootcert (the CA's certificate, PEM)".into());
+        }
+        None => None,
+    };
+    let tls = MakeRustlsConnect::new(client_config(ssl_mode, roots)?);
+    Ok(Target {
+        config,
+        tls,
+        ssl_mode,
+        root_cert,
+    })
+}
+
+/// The certificates of a PEM file.
+fn read_roots(path: &std::path::Path) -> Result<RootCertStore, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("sslrootcert {}: no certificate in it", path.display()));
+    }
+    let mut roots = RootCertStore::empty();
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
+    }
+    Ok(roots)
+}
+
+/// ring, not aws-lc-rs: it builds with nothing but a C compiler, quickly, on a fresh machine.
+/// rustls deprecates it for lacking post-quantum key exchange, which a link to the database on
+/// the operator's own network does not need.
+#[allow(deprecated)]
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+impl Target {
+    /// What the server's certificate is checked against, for an error that refused it.
+    pub fn certificate_check(&self) -> String {
+        let mode = match self.ssl_mode {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        };
+        match &self.root_cert {
+            Some(path) => format!(
+                "sslmode={mode} checks it against the CA certificate in sslrootcert {}",
+                path.display()
+            ),
+            None => format!("sslmode={mode}, no sslrootcert"),
+        }
+    }
+}
+
+/// rustls's reason when `e` is a TLS refusal (of the server's certificate, say).
+pub fn tls_refusal(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        if let Some(tls) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(tls.to_string());
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// libpq's rules, in rustls: verify-full checks the chain and the host name; verify-ca the
+/// chain only; require and prefer check the chain only when a root certificate is given (as
+/// libpq does with a root.crt), else they encrypt without checking who answers.
+fn client_config(mode: SslMode, roots: Option<RootCertStore>) -> Result<ClientConfig, String> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let verifier: Arc<dyn ServerCertVerifier> = match (mode, roots) {
+        (SslMode::VerifyFull, Some(roots)) => WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| e.to_string())?,
+        (_, Some(roots)) => Arc::new(ChainOnly(
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| e.to_string())?,
+        )),
+        (_, None) => Arc::new(Unchecked(provider.signature_verification_algorithms)),
+    };
+    Ok(builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+/// verify-ca: the certificate must chain to the root; any host name will do.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// prefer and require without a root certificate: encrypted, the server's certificate not
+/// checked (libpq's behaviour; say verify-full to check it). The handshake's signatures are
+/// still verified.
+#[derive(Debug)]
+struct Unchecked(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(url: &str) -> String {
+        match parse(url) {
+            Ok(_) => panic!("{url} was taken"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn libpq_parameters_are_read_and_an_unknown_one_is_named() {
+        let t = parse("postgres://gw:secret@db.internal:6432/warranty").unwrap();
+        assert_eq!(t.ssl_mode, SslMode::Prefer, "libpq's default");
+        assert_eq!(t.config.get_dbname(), Some("warranty"));
+        assert_eq!(t.config.get_ports(), [6432]);
+        let t = parse("postgresql://gw@db/w?sslmode=disable&connect_timeout=7&application_name=gw-1").unwrap();
+        assert_eq!(t.ssl_mode, SslMode::Disable);
+        assert_eq!(t.config.get_connect_timeout(), Some(&std::time::Duration::from_secs(7)));
+        assert_eq!(t.config.get_application_name(), Some("gw-1"));
+        assert_eq!(t.config.get_ssl_mode(), postgres::config::SslMode::Disable);
+        let t = parse("postgres://gw@db/w?sslmode=require").unwrap();
+        assert_eq!(t.config.get_ssl_mode(), postgres::config::SslMode::Require);
+
+        let e = error("postgres://gw@db/w?sslmode=verify-full&sslrotcert=/ca.pem");
+        assert!(e.contains("\"sslrotcert\""), "{e}");
+        let e = error("postgres://gw@db/w?options=-c%20statement_timeout%3D5");
+        assert!(e.contains("\"options\""), "{e}");
+        assert!(error("postgres://gw@db/w?sslmode=verify").contains("\"verify\""));
+        assert!(error("postgres://gw@db/w?sslmode=verify-full").contains("need sslrootcert"));
+        assert!(error("mysql://gw@db/w").contains("postgres://"));
+        let e = error("postgres://gw@db/w?sslmode=verify-ca&sslrootcert=/no/such/ca.pem");
+        assert!(e.contains("/no/such/ca.pem"), "{e}");
+    }
+}

@@ -725,9 +725,18 @@ mod tests {
             ("path = \"a.sqlite3\"\npool_size = 4", "pool_size is for PostgreSQL"),
             ("url = \"postgres://h/d\"\npool_size = 0", "at least 1"),
             ("url_env = \"NOT_SET\"", "NOT_SET is not set"),
-            ("url = \"postgres://h/d?sslmode=sometimes\"", "sslmode \"sometimes\" is not one of"),
-            ("url = \"postgres://h/d?sslmode=verify-full&sslrootcert=/nope.pem\"", "/nope.pem"),
-            ("url = \"postgres://h/d?sslrotcert=/ca.pem\"", "unknown parameter \"sslrotcert\""),
+            (
+                "url = \"postgres://h/d?sslmode=sometimes\"",
+                "sslmode \"sometimes\" is not one of",
+            ),
+            (
+                "url = \"postgres://h/d?sslmode=verify-full&sslrootcert=/nope.pem\"",
+                "/nope.pem",
+            ),
+            (
+                "url = \"postgres://h/d?sslrotcert=/ca.pem\"",
+                "unknown parameter \"sslrotcert\"",
+            ),
             ("url = \"mysql://h/d\"", "use postgres://"),
         ] {
             let err = format!("{:#}", db(section).unwrap_err());

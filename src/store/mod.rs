@@ -350,6 +350,13 @@ pub fn postgres_url_problem(url: &str) -> Option<String> {
     pg::url::parse(url).err()
 }
 
+/// A client of the PostgreSQL database `url` names, TLS as its parameters say: for the tests and
+/// tools that read the database beside the gateway (a TLS-only server takes nothing else).
+#[doc(hidden)]
+pub fn postgres_client(url: &str) -> Result<postgres::Client, StoreError> {
+    pg::connect(url)
+}
+
 /// A PostgreSQL URL for logs and messages: its hosts and database, never its user or password.
 pub fn describe_postgres_url(url: &str) -> String {
     match pg::url::parse(url) {

@@ -19,7 +19,7 @@ pub struct PgDatabase {
 pub fn with_client<R: Send + 'static>(url: &str, f: impl FnOnce(&mut postgres::Client) -> R + Send + 'static) -> R {
     let url = url.to_owned();
     std::thread::spawn(move || {
-        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("the test server answers");
+        let mut client = warranty_gateway::store::postgres_client(&url).expect("the test server answers");
         f(&mut client)
     })
     .join()
@@ -47,14 +47,10 @@ impl PgDatabase {
         let name = format!("wg_test_{}_{stamp}", std::process::id());
         let create = format!("CREATE DATABASE {name}");
         with_client(&admin, move |c| c.batch_execute(&create).unwrap());
-        // The same server, the new database (postgres::Config has no URL form).
-        let url = match admin.rsplit_once('/') {
-            Some((server, rest)) if !server.ends_with('/') => {
-                let query = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
-                format!("{server}/{name}{query}")
-            }
-            _ => format!("{}/{name}", admin.trim_end_matches('/')),
-        };
+        // The same server and parameters (TLS, say), the new database.
+        let mut url = url::Url::parse(&admin).expect("the test server's URL is a URL");
+        url.set_path(&name);
+        let url = url.to_string();
         PgDatabase { admin, url, name }
     }
 
@@ -70,7 +66,7 @@ impl Drop for PgDatabase {
         let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         let admin = self.admin.clone();
         let _ = std::thread::spawn(move || {
-            if let Ok(mut c) = postgres::Client::connect(&admin, postgres::NoTls) {
+            if let Ok(mut c) = warranty_gateway::store::postgres_client(&admin) {
                 let _ = c.batch_execute(&drop);
             }
         })

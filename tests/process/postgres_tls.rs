@@ -59,4 +59,20 @@ async fn a_tls_only_server_is_reached_with_verify_full_and_another_ca_is_refused
         .get("/v2/partners/tirecompany?rec=registrationstatus&ShopID=S1&InvoiceNumber=TLS1")
         .await;
     assert_eq!(res.status(), 200);
+
+    // verify-ca checks the chain (the other CA is refused), require without a root encrypts
+    // without checking: libpq's rules.
+    let ca = cluster.url.split_once("&sslrootcert=").unwrap().1;
+    for (url, taken) in [
+        (format!("{base}?sslmode=verify-ca&sslrootcert={ca}"), true),
+        (
+            format!("{base}?sslmode=verify-ca&sslrootcert={}", cluster.other_ca()),
+            false,
+        ),
+        (format!("{base}?sslmode=require"), true),
+        (format!("{base}?sslmode=prefer"), true),
+    ] {
+        let (code, _, err) = run_cli(&["migrate"], &config_on(dir.path(), &url));
+        assert_eq!(code == 0, taken, "{url}: {err}");
+    }
 }

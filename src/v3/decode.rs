@@ -53,7 +53,7 @@ pub struct Fields<'v> {
 }
 
 /// Longest texts v3 accepts, for both kinds of registration (wire rules, not column widths:
-/// DESIGN.md).
+/// README, "Decisions where the guide is silent").
 pub const INVOICE_MAX: usize = 50;
 /// A store number is v2's ShopID: at most 25, so v2 can file claims against it.
 pub const STORE_MAX: usize = 25;

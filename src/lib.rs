@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod database_url;
 pub mod history;
 pub mod import;
 pub mod ingest;

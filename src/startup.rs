@@ -53,8 +53,10 @@ impl Application {
             history_retention: config.history_retention,
             verified_tokens: Default::default(),
             v3: config.v3.clone(),
-            trusted_proxies: Arc::clone(&config.trusted_proxies),
         });
+        // The proxies whose forwarding headers name the client: app data of their own, read by
+        // the request span (telemetry knows nothing of the handlers' state).
+        let trusted_proxies = web::Data::from(Arc::clone(&config.trusted_proxies));
         crate::monitoring::handle();
         let server = HttpServer::new(move || {
             App::new()
@@ -94,6 +96,7 @@ impl Application {
                 })
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(state.clone())
+                .app_data(trusted_proxies.clone())
                 .configure(api::routes)
         })
         // A slow or idle client holds a connection, never a worker: these bound how long.

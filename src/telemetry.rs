@@ -116,13 +116,13 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
-/// The request's client address, as [`TrustedProxies`] judges it; `""` when unknown.
+/// The request's client address, as the app's [`TrustedProxies`] (its app data) judge it; `""`
+/// when unknown.
 fn client_address(request: &ServiceRequest) -> String {
-    let trusted = request.app_data::<actix_web::web::Data<crate::api::AppState>>();
-    let proxies = trusted.map(|state| &*state.trusted_proxies);
     let none = TrustedProxies::default();
-    proxies
-        .unwrap_or(&none)
+    request
+        .app_data::<actix_web::web::Data<TrustedProxies>>()
+        .map_or(&none, |proxies| proxies.get_ref())
         .client(request.peer_addr(), request.headers())
         .map(|ip| ip.to_string())
         .unwrap_or_default()

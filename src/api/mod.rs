@@ -33,8 +33,6 @@ pub struct AppState {
     pub verified_tokens: auth::VerifiedTokens,
     /// The v3 API's audiences; none: no partner is on v3.
     pub v3: Option<Arc<crate::config::V3Settings>>,
-    /// The proxies whose forwarding headers name the client.
-    pub trusted_proxies: Arc<crate::client::TrustedProxies>,
 }
 
 /// Every route the server registers, with its methods: `routes` below registers exactly these,

@@ -344,40 +344,11 @@ pub fn registration_usage(
     on_engine!(tx, registration_usage(scope, shop_id, invoice_number, org_id))
 }
 
-/// Why a PostgreSQL URL cannot be used (not a URL, an unknown parameter, an sslrootcert that
-/// cannot be read...), naming the parameter or file; `None` when it can.
-pub fn postgres_url_problem(url: &str) -> Option<String> {
-    pg::url::parse(url).err()
-}
-
 /// A client of the PostgreSQL database `url` names, TLS as its parameters say: for the tests and
 /// tools that read the database beside the gateway (a TLS-only server takes nothing else).
 #[doc(hidden)]
 pub fn postgres_client(url: &str) -> Result<postgres::Client, StoreError> {
     pg::connect(url)
-}
-
-/// A PostgreSQL URL for logs and messages: its hosts and database, never its user or password.
-pub fn describe_postgres_url(url: &str) -> String {
-    match pg::url::parse(url) {
-        Ok(target) => {
-            let hosts: Vec<String> = target
-                .config
-                .get_hosts()
-                .iter()
-                .map(|h| match h {
-                    postgres::config::Host::Tcp(name) => name.clone(),
-                    postgres::config::Host::Unix(path) => path.display().to_string(),
-                })
-                .collect();
-            format!(
-                "postgres://{}/{}",
-                hosts.join(","),
-                target.config.get_dbname().unwrap_or_default()
-            )
-        }
-        Err(_) => "postgres://(unreadable url)".to_owned(),
-    }
 }
 
 /// Whether a key the client sent can match nothing: stored text never holds a control

@@ -1,8 +1,5 @@
-//! A PostgreSQL URL as libpq reads it, TLS included. The driver understands `sslmode` only up
-//! to `require` and knows no `sslrootcert`; managed PostgreSQL services are reached with
-//! `?sslmode=verify-full&sslrootcert=/path/ca.pem`. So the URL's parameters are read here
-//! first: the TLS ones become a rustls configuration, the rest go to the driver, and one this
-//! gateway does not know stops start-up with its name (a typo never silently turns TLS off).
+//! A PostgreSQL URL's connection: the driver's settings and the TLS its libpq parameters ask
+//! for (read by `crate::database_url`), as a rustls configuration.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,45 +12,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-/// The URL parameters this gateway reads (libpq's names); any other stops start-up.
-pub const PARAMETERS: [&str; 9] = [
-    "sslmode",
-    "sslrootcert",
-    "connect_timeout",
-    "application_name",
-    "host",
-    "port",
-    "user",
-    "password",
-    "dbname",
-];
-
-/// libpq's `sslmode`s. Prefer is libpq's default: TLS when the server offers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SslMode {
-    Disable,
-    Prefer,
-    Require,
-    VerifyCa,
-    VerifyFull,
-}
-
-impl SslMode {
-    fn parse(value: &str) -> Result<SslMode, String> {
-        Ok(match value {
-            "disable" => SslMode::Disable,
-            "prefer" => SslMode::Prefer,
-            "require" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" => SslMode::VerifyFull,
-            other => {
-                return Err(format!(
-                    "sslmode {other:?} is not one of disable, prefer, require, verify-ca, verify-full"
-                ));
-            }
-        })
-    }
-}
+use crate::database_url::{DatabaseUrl, SslMode};
 
 /// Where and how to connect.
 pub struct Target {
@@ -67,45 +26,18 @@ pub struct Target {
 /// Reads `url`: its connection settings and its TLS. The message of an error names the
 /// parameter or the file at fault.
 pub fn parse(url: &str) -> Result<Target, String> {
-    let mut parsed = url::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
-        return Err(format!("the scheme is {:?}; use postgres://", parsed.scheme()));
-    }
-    let mut ssl_mode = SslMode::Prefer;
-    let mut root_cert = None;
-    let mut kept = Vec::new();
-    for (name, value) in parsed.query_pairs() {
-        match name.as_ref() {
-            "sslmode" => ssl_mode = SslMode::parse(&value)?,
-            "sslrootcert" => root_cert = Some(PathBuf::from(value.as_ref())),
-            known if PARAMETERS.contains(&known) => kept.push((name.into_owned(), value.into_owned())),
-            unknown => {
-                return Err(format!(
-                    "unknown parameter {unknown:?} (this gateway reads {})",
-                    PARAMETERS.join(", ")
-                ));
-            }
-        }
-    }
-    // The driver gets the rest; TLS is set below.
-    if kept.is_empty() {
-        parsed.set_query(None);
-    } else {
-        parsed.query_pairs_mut().clear().extend_pairs(&kept);
-    }
-    let mut config: postgres::Config = parsed.as_str().parse().map_err(|e| format!("{e}"))?;
+    let DatabaseUrl {
+        driver_url,
+        ssl_mode,
+        root_cert,
+    } = DatabaseUrl::parse(url)?;
+    let mut config: postgres::Config = driver_url.parse().map_err(|e| format!("{e}"))?;
     config.ssl_mode(match ssl_mode {
         SslMode::Disable => postgres::config::SslMode::Disable,
         SslMode::Prefer => postgres::config::SslMode::Prefer,
         _ => postgres::config::SslMode::Require,
     });
-    let roots = match &root_cert {
-        Some(path) => Some(read_roots(path)?),
-        None if matches!(ssl_mode, SslMode::VerifyCa | SslMode::VerifyFull) => {
-            return Err("sslmode verify-ca and verify-full need sslrootcert (the CA's certificate, PEM)".into());
-        }
-        None => None,
-    };
+    let roots = root_cert.as_deref().map(read_roots).transpose()?;
     let tls = MakeRustlsConnect::new(client_config(ssl_mode, roots)?);
     Ok(Target {
         config,
@@ -143,13 +75,7 @@ fn provider() -> Arc<CryptoProvider> {
 impl Target {
     /// What the server's certificate is checked against, for an error that refused it.
     pub fn certificate_check(&self) -> String {
-        let mode = match self.ssl_mode {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        };
+        let mode = self.ssl_mode.name();
         match &self.root_cert {
             Some(path) => format!(
                 "sslmode={mode} checks it against the CA certificate in sslrootcert {}",
@@ -269,35 +195,23 @@ impl ServerCertVerifier for AnyName {
 mod tests {
     use super::*;
 
-    fn error(url: &str) -> String {
-        match parse(url) {
-            Ok(_) => panic!("{url} was taken"),
-            Err(e) => e,
-        }
-    }
-
     #[test]
-    fn libpq_parameters_are_read_and_an_unknown_one_is_named() {
+    fn the_driver_gets_the_rest_of_the_url_and_tls_its_mode() {
         let t = parse("postgres://gw:secret@db.internal:6432/warranty").unwrap();
         assert_eq!(t.ssl_mode, SslMode::Prefer, "libpq's default");
         assert_eq!(t.config.get_dbname(), Some("warranty"));
         assert_eq!(t.config.get_ports(), [6432]);
         let t = parse("postgresql://gw@db/w?sslmode=disable&connect_timeout=7&application_name=gw-1").unwrap();
-        assert_eq!(t.ssl_mode, SslMode::Disable);
         assert_eq!(t.config.get_connect_timeout(), Some(&std::time::Duration::from_secs(7)));
         assert_eq!(t.config.get_application_name(), Some("gw-1"));
         assert_eq!(t.config.get_ssl_mode(), postgres::config::SslMode::Disable);
         let t = parse("postgres://gw@db/w?sslmode=require").unwrap();
         assert_eq!(t.config.get_ssl_mode(), postgres::config::SslMode::Require);
-
-        let e = error("postgres://gw@db/w?sslmode=verify-full&sslrotcert=/ca.pem");
+        let e = parse("postgres://gw@db/w?sslrotcert=/ca.pem").err().unwrap();
         assert!(e.contains("\"sslrotcert\""), "{e}");
-        let e = error("postgres://gw@db/w?options=-c%20statement_timeout%3D5");
-        assert!(e.contains("\"options\""), "{e}");
-        assert!(error("postgres://gw@db/w?sslmode=verify").contains("\"verify\""));
-        assert!(error("postgres://gw@db/w?sslmode=verify-full").contains("need sslrootcert"));
-        assert!(error("mysql://gw@db/w").contains("postgres://"));
-        let e = error("postgres://gw@db/w?sslmode=verify-ca&sslrootcert=/no/such/ca.pem");
+        let e = parse("postgres://gw@db/w?sslmode=verify-ca&sslrootcert=/no/such/ca.pem")
+            .err()
+            .unwrap();
         assert!(e.contains("/no/such/ca.pem"), "{e}");
     }
 }

@@ -76,15 +76,19 @@ pub fn written_answer(req: &HttpRequest, status: StatusCode, body: Vec<u8>) -> H
         builder.content_type(super::application_json());
         return builder.body(body);
     }
-    if accepts_gzip(req) {
-        let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
-        if encoder.write_all(&body).is_ok()
-            && let Ok(zipped) = encoder.finish()
-        {
-            return respond(HttpResponse::build(status), Body::Gzip(zipped));
-        }
-    }
-    respond(HttpResponse::build(status), Body::Plain(body))
+    // The same writer as a serialized answer's: past the threshold it compresses at once.
+    let zipped = accepts_gzip(req).then(|| {
+        let mut writer = Writer {
+            state: State::Plain(Vec::new()),
+            gzip: true,
+        };
+        writer.write_all(&body).and_then(|()| writer.finish())
+    });
+    let body = match zipped {
+        Some(Ok(zipped)) => zipped,
+        _ => Body::Plain(body),
+    };
+    respond(HttpResponse::build(status), body)
 }
 
 /// Plain answers up to this size are held and sent as one; bigger ones are streamed.

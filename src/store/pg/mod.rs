@@ -109,7 +109,11 @@ fn connection_config(url: &str) -> Result<url::Target, StoreError> {
 /// One connection to the database a URL names, with this engine's timeouts. A certificate the
 /// URL's TLS refuses is named with what it was checked against.
 pub(super) fn connect(url: &str) -> Result<postgres::Client, StoreError> {
-    let target = connection_config(url)?;
+    connect_to(&connection_config(url)?)
+}
+
+/// One connection to `target`; a refused certificate named as [`connect`] says.
+fn connect_to(target: &url::Target) -> Result<postgres::Client, StoreError> {
     target
         .config
         .connect(target.tls.clone())
@@ -305,8 +309,8 @@ impl PgStore {
     pub fn open(url: &str, pool_size: u32) -> Result<PgStore, StoreError> {
         // One connection first: a refused certificate or a wrong password is said at once, with
         // its reason, rather than after the pool's retries.
-        drop(connect(url)?);
         let target = connection_config(url)?;
+        drop(connect_to(&target)?);
         PgStore::open_config(target.config, target.tls, pool_size)
     }
 

@@ -109,7 +109,10 @@ impl DatabaseUrl {
     /// For logs and messages: the server and database, never the user, password or parameters.
     pub fn describe(url: &str) -> String {
         match url::Url::parse(url) {
-            Ok(u) => format!("postgres://{}{}", u.host_str().unwrap_or_default(), u.path()),
+            Ok(u) => {
+                let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+                format!("postgres://{}{port}{}", u.host_str().unwrap_or_default(), u.path())
+            }
             Err(_) => "postgres://(unreadable url)".to_owned(),
         }
     }

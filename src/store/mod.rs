@@ -34,30 +34,59 @@ use crate::wire::Kind;
 /// agree; the PostgreSQL migrations make the same tables and columns).
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 
-/// What went wrong in the store, in terms that carry no engine's types.
+/// What went wrong in the store, in terms that carry no engine's types. Each variant says its
+/// cause in its own message (the database's words: a PostgreSQL error's message and SQLSTATE)
+/// and exposes no `source`, so a chain printed with `{:#}` says each cause once.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A storage fault (a full disk, a busy or unreachable database): nothing was written, and
     /// the same request may succeed later.
-    #[error("{reason}: {source}")]
+    #[error("{reason}: {}", chain(&**cause))]
     Unavailable {
         reason: &'static str,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        cause: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Another transaction changed what this one read (a serialization failure, a deadlock, a
     /// registration another instance stored meanwhile): running the work again gets it right.
-    #[error("a concurrent transaction was in the way: {0}")]
-    Conflict(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("a concurrent transaction was in the way: {}", chain(&**.0))]
+    Conflict(Box<dyn std::error::Error + Send + Sync>),
     /// Any other database error: a bug, neither the client's nor the disk's.
-    #[error("database error: {0}")]
-    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("cannot create the database folder {path}: {source}")]
-    Folder { path: PathBuf, source: std::io::Error },
+    #[error("database error: {}", chain(&**.0))]
+    Database(Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot create the database folder {path}: {cause}")]
+    Folder { path: PathBuf, cause: std::io::Error },
     #[error("the database was made by a newer warranty-gateway ({found}); run a newer build")]
     SchemaTooNew { found: String },
-    #[error("migrating the database: {0}")]
-    Migration(#[source] refinery::Error),
+    #[error("migrating the database: {}", chain(.0))]
+    Migration(refinery::Error),
+}
+
+/// An error and its causes on one line (`a: b: c`), each said once: a cause whose words its
+/// error already quotes is not repeated. A PostgreSQL error says the server's message and
+/// SQLSTATE (`database "x" does not exist (3D000)`), never a bare "db error"; a migration that
+/// failed in the database says which migration step, then why.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let (text, source) = if let Some(pg) = err.downcast_ref::<postgres::Error>() {
+            (pg::reason(pg), None)
+        } else if let Some(refinery::error::Kind::Connection(step, cause)) =
+            err.downcast_ref::<refinery::Error>().map(refinery::Error::kind)
+        {
+            (step.clone(), Some(&**cause as &(dyn std::error::Error + 'static)))
+        } else {
+            (err.to_string(), err.source())
+        };
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        next = source;
+    }
+    out
 }
 
 impl StoreError {
@@ -642,4 +671,21 @@ fn tenant_tables() -> impl Iterator<Item = &'static str> {
         .chain(parents)
         .map(table)
         .chain(["motor_club_registrations", "batches"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Printed with anyhow's `{:#}` (as start-up failures and 500s are), each cause comes once.
+    #[test]
+    fn an_error_chain_says_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device");
+        let e = StoreError::Unavailable {
+            reason: "the disk is full",
+            cause: Box::new(io),
+        };
+        let said = format!("{:#}", anyhow::Error::new(e).context("writing the batch"));
+        assert_eq!(said, "writing the batch: the disk is full: No space left on device");
+    }
 }

@@ -2,6 +2,7 @@
 //! own, so the other tests' server stays up): with the database stopped, POSTs and GETs answer
 //! 503 with Retry-After within a bounded time and /healthz says 503; when the database is back,
 //! the gateway serves again by itself, and the batch taken before the outage is still there.
+//! The log and start-up failures say why in the server's or the driver's words.
 
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,15 @@ async fn a_stopped_database_is_a_503_and_the_gateway_comes_back_by_itself() {
     assert_eq!(res.status(), 503);
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(server.get("/healthz").await.status(), 503);
+    // The log says why in the driver's or the server's own words, never a bare "db error".
+    let log = server.drain_log();
+    let reasons = [
+        "Connection refused",
+        "connection closed",
+        "terminating connection due to administrator command (57P01)",
+    ];
+    assert!(reasons.iter().any(|r| log.contains(r)), "{log}");
+    assert!(!log.contains("db error\"") && !log.contains("Caused by"), "{log}");
 
     cluster.run("resume");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -53,4 +63,31 @@ async fn a_stopped_database_is_a_503_and_the_gateway_comes_back_by_itself() {
     assert_eq!(res.status(), 200);
     let results: serde_json::Value = res.json().await.unwrap();
     assert_eq!(results[0]["Action"], "inserted", "{results}");
+}
+
+/// Start-up on a database that is not there, or a port nobody listens on: stops, saying the
+/// server's message and SQLSTATE or the driver's reason, each once.
+#[test]
+fn a_start_up_failure_says_the_servers_reason_once() {
+    let Some(server) = PgDatabase::server() else {
+        eprintln!("skipped: WARRANTY_GATEWAY_TEST_POSTGRES is not set (a PostgreSQL server URL)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut missing = url::Url::parse(&server).unwrap();
+    missing.set_path("/no_such_database");
+    let mut refused = url::Url::parse("postgres://gw@127.0.0.1:1/warranty").unwrap();
+    refused.set_query(missing.query());
+    for (url, reason) in [
+        (missing.as_str(), "database \"no_such_database\" does not exist (3D000)"),
+        (refused.as_str(), "Connection refused"),
+    ] {
+        let config = write_config_with(dir.path(), &format!("url = \"{url}\""));
+        for command in ["migrate", "serve"] {
+            let (code, _, err) = run_cli(&[command], &config);
+            assert_ne!(code, 0, "{command} on {url}");
+            assert_eq!(err.matches(reason).count(), 1, "{command} on {url}: {err}");
+            assert!(!err.contains("db error"), "{err}");
+        }
+    }
 }

@@ -60,6 +60,44 @@ fn storage_fault(e: &postgres::Error) -> Option<&'static str> {
     })
 }
 
+/// A PostgreSQL error in the server's words, its message and SQLSTATE (`database "x" does not
+/// exist (3D000)`) and detail; or, when the server was not reached or refused the TLS, the
+/// driver's words and their causes (`error connecting to server: Connection refused`).
+pub(super) fn reason(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut said = format!("{} ({})", db.message(), db.code().code());
+        if let Some(detail) = db.detail() {
+            said.push_str("; ");
+            said.push_str(detail);
+        }
+        return said;
+    }
+    let mut said = e.to_string();
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !said.contains(&text) {
+            said.push_str(": ");
+            said.push_str(&text);
+        }
+        next = cause.source();
+    }
+    said
+}
+
+/// A connection the pool could not make, said in the server's or the driver's words: r2d2
+/// quotes the last one when no connection came in time.
+#[derive(Debug)]
+struct ConnectError(postgres::Error);
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&reason(&self.0))
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
 /// Whether another transaction was in the way: running the same work again gets it right.
 fn conflict(e: &postgres::Error) -> bool {
     use postgres::error::SqlState;
@@ -75,7 +113,7 @@ impl From<postgres::Error> for StoreError {
         match storage_fault(&e) {
             Some(reason) => StoreError::Unavailable {
                 reason,
-                source: Box::new(e),
+                cause: Box::new(e),
             },
             None => StoreError::Database(Box::new(e)),
         }
@@ -153,21 +191,21 @@ struct Connections {
 
 impl r2d2::ManageConnection for Connections {
     type Connection = PgConnection;
-    type Error = postgres::Error;
+    type Error = ConnectError;
 
-    fn connect(&self) -> Result<PgConnection, postgres::Error> {
+    fn connect(&self) -> Result<PgConnection, ConnectError> {
         Ok(PgConnection {
-            client: self.config.connect(self.tls.clone())?,
+            client: self.config.connect(self.tls.clone()).map_err(ConnectError)?,
             prepared: HashMap::new(),
             returned: Instant::now(),
         })
     }
 
-    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), postgres::Error> {
+    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), ConnectError> {
         if conn.returned.elapsed() < CHECK_WHEN_IDLE {
             return Ok(());
         }
-        conn.client.simple_query("").map(|_| ())
+        conn.client.simple_query("").map(|_| ()).map_err(ConnectError)
     }
 
     /// Called as each connection comes back to the pool.
@@ -290,7 +328,7 @@ impl std::fmt::Debug for PgStore {
 fn no_connection(e: r2d2::Error) -> StoreError {
     StoreError::Unavailable {
         reason: "the database cannot be reached",
-        source: Box::new(e),
+        cause: Box::new(e),
     }
 }
 
@@ -298,8 +336,8 @@ fn no_connection(e: r2d2::Error) -> StoreError {
 #[derive(Debug)]
 struct LogPoolErrors;
 
-impl r2d2::HandleError<postgres::Error> for LogPoolErrors {
-    fn handle_error(&self, error: postgres::Error) {
+impl r2d2::HandleError<ConnectError> for LogPoolErrors {
+    fn handle_error(&self, error: ConnectError) {
         tracing::warn!(error = ?escaped(&error), "a database connection failed");
     }
 }

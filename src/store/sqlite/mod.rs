@@ -41,7 +41,7 @@ impl From<rusqlite::Error> for StoreError {
         match storage_fault(&e) {
             Some(reason) => StoreError::Unavailable {
                 reason,
-                source: Box::new(e),
+                cause: Box::new(e),
             },
             None => StoreError::Database(Box::new(e)),
         }
@@ -291,9 +291,9 @@ impl SqliteStore {
 /// mode.
 fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+        std::fs::create_dir_all(dir).map_err(|cause| StoreError::Folder {
             path: dir.to_owned(),
-            source,
+            cause,
         })?;
     }
     let writer = Connection::open(path)?;

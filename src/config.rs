@@ -705,7 +705,7 @@ mod tests {
             }
         );
         // The password shows nowhere but in the URL itself.
-        assert_eq!(pg.database.to_string(), "postgres://db.internal/warranty");
+        assert_eq!(pg.database.to_string(), "postgres://db.internal:5432/warranty");
         assert!(!format!("{:?}", pg.database).contains("hunter2"));
         let from_env = Config::from_file_config(
             toml::from_str("[database]\nurl_env = \"DATABASE_URL\"").unwrap(),

@@ -152,7 +152,7 @@ mod tests {
     fn a_url_is_described_without_its_user_password_or_parameters() {
         assert_eq!(
             DatabaseUrl::describe("postgres://gw:hunter2@db.internal:5432/warranty?sslmode=require"),
-            "postgres://db.internal/warranty"
+            "postgres://db.internal:5432/warranty"
         );
     }
 }

@@ -27,6 +27,12 @@ impl Cluster {
         Cluster::start_with(&["--tls"])
     }
 
+    /// Starts one reached through PgBouncer (`cluster.sh start --pgbouncer MODE`): its URL is
+    /// the pooler's, in `transaction` or `session` mode, with PgBouncer's default settings.
+    pub fn start_pgbouncer(mode: &str) -> Result<Cluster, String> {
+        Cluster::start_with(&["--pgbouncer", mode])
+    }
+
     /// A CA certificate that signed nothing of this cluster's (a TLS one's).
     pub fn other_ca(&self) -> String {
         format!("{}/tls/other-ca.pem", self.dir)

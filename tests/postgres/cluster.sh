@@ -8,11 +8,16 @@
 #        (openssl) signs the server's certificate (localhost, 127.0.0.1), pg_hba.conf has hostssl
 #        lines only, and the URL says sslmode=verify-full&sslrootcert=<the CA>; PG_TEST_OTHER_CA
 #        names a second CA that signed nothing
+#   eval "$(bash tests/postgres/cluster.sh start --pgbouncer [transaction|session])"   # the same,
+#        reached through Debian's pgbouncer on a port of its own, as operators of several
+#        instances run it: pool_mode transaction (the default) or session, nothing else set but
+#        what it needs to start (trust auth, the wildcard database)
 #   bash tests/postgres/cluster.sh stop "$PG_TEST_CLUSTER"
 #   bash tests/postgres/cluster.sh pause DIR     # the server stops (an outage), the folder stays
 #   bash tests/postgres/cluster.sh resume DIR    # and starts again on the same port
 #
-# Needs Debian's postgresql package (the server binaries) and root (to run them as postgres).
+# Needs Debian's postgresql package (the server binaries) and root (to run them as postgres);
+# --pgbouncer needs Debian's pgbouncer.
 set -euo pipefail
 
 bin_dir() {
@@ -54,12 +59,42 @@ case "${1:-}" in
       echo "export PG_TEST_OTHER_CA=$TLS/other-ca.pem"
     fi
     runuser -u postgres -- "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "$(tr '\n' ' ' < "$DIR/options")" start >/dev/null
+    if [ "${2:-}" = "--pgbouncer" ]; then
+      command -v pgbouncer >/dev/null 2>&1 || { echo "no pgbouncer (apt-get install pgbouncer)" >&2; exit 1; }
+      BPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+      mkdir "$DIR/bouncer"
+      echo '"postgres" ""' > "$DIR/bouncer/userlist.txt"
+      cat > "$DIR/bouncer/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$PORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BPORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $DIR/bouncer/userlist.txt
+pool_mode = ${3:-transaction}
+max_client_conn = 1000
+logfile = $DIR/bouncer/pgbouncer.log
+pidfile = $DIR/bouncer/pgbouncer.pid
+INI
+      chown -R postgres:postgres "$DIR/bouncer"
+      runuser -u postgres -- pgbouncer -d -q "$DIR/bouncer/pgbouncer.ini"
+      for _ in $(seq 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$BPORT") 2>/dev/null && break
+        sleep 0.1
+      done
+      URL="postgres://postgres@127.0.0.1:$BPORT/postgres"
+    fi
     echo "export WARRANTY_GATEWAY_TEST_POSTGRES=\"$URL\""
     echo "export PG_TEST_CLUSTER=$DIR"
     ;;
   stop)
     DIR=${2:?the cluster folder}
     BIN=$(bin_dir)
+    if [ -f "$DIR/bouncer/pgbouncer.pid" ]; then
+      kill "$(cat "$DIR/bouncer/pgbouncer.pid")" 2>/dev/null || true
+    fi
     runuser -u postgres -- "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$DIR"
     ;;
@@ -72,7 +107,7 @@ case "${1:-}" in
     runuser -u postgres -- "$(bin_dir)/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "$(tr '\n' ' ' < "$DIR/options")" start >/dev/null
     ;;
   *)
-    echo "usage: $0 start [--tls] | stop DIR | pause DIR | resume DIR" >&2
+    echo "usage: $0 start [--tls | --pgbouncer [transaction|session]] | stop DIR | pause DIR | resume DIR" >&2
     exit 2
     ;;
 esac

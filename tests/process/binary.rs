@@ -45,8 +45,14 @@ impl Engine {
         match &self.postgres {
             Some(db) => {
                 let sql = sql.to_owned();
+                // The simple protocol: no prepared statement, so a pooler in front is no matter.
                 with_client(&db.url, move |c| {
-                    c.query(&sql, &[]).unwrap().iter().map(|r| r.get(0)).collect()
+                    let rows = c.simple_query(&sql).unwrap().into_iter();
+                    rows.filter_map(|m| match m {
+                        postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                        _ => None,
+                    })
+                    .collect()
                 })
             }
             None => {

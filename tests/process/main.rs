@@ -16,5 +16,6 @@ mod instances;
 mod metrics;
 mod migrate;
 mod outage;
+mod pooler;
 mod postgres_tls;
 mod shutdown;

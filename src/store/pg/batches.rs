@@ -3,9 +3,9 @@
 
 use std::sync::LazyLock;
 
+use super::Param;
 use chrono::{DateTime, Utc};
 use postgres::Row;
-use postgres::types::ToSql;
 
 use super::PgTx;
 use serde_json::value::RawValue;
@@ -49,7 +49,7 @@ pub(crate) fn insert_batch(
         .flat_map(|(_, c)| [c.accepted, c.rejected])
         .map(stored)
         .collect::<Result<_, _>>()?;
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+    let mut params: Vec<&dyn Param> = vec![
         &scope.partner_id,
         &tenant,
         &batch.received_at,
@@ -57,7 +57,7 @@ pub(crate) fn insert_batch(
         &duration_ms,
         &body_bytes,
     ];
-    params.extend(counts.iter().map(|n| n as &(dyn ToSql + Sync)));
+    params.extend(counts.iter().map(|n| n as &dyn Param));
     params.push(&batch.error);
     let id: i64 = t.query_one(INSERT_BATCH.as_str(), &params)?.try_get(0)?;
     if !rejected.entries.is_empty() {

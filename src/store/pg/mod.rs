@@ -3,8 +3,10 @@
 //! judges (`FOR UPDATE`, in id order) and writes each record type in set-based statements; a
 //! serialization failure or deadlock runs the transaction again. The schema is the numbered
 //! migrations in migrations/postgres/: the same tables and columns as SQLite's.
-//! The SQL stays portable to the PostgreSQL-compatible distributed engines: no temporary
-//! tables, no session state but the driver's prepared statements, no advisory locks.
+//! The SQL stays portable to the PostgreSQL-compatible distributed engines, and works behind a
+//! pooler in transaction mode (PgBouncer's default for many instances): no temporary tables, no
+//! advisory locks, no startup options and no session state at all (unnamed statements only; the
+//! statement timeout is set per transaction).
 
 mod batches;
 mod records;
@@ -12,11 +14,11 @@ pub(crate) mod url;
 mod v3;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use postgres::types::ToSql;
-use postgres::{Client, IsolationLevel, Row, Statement};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{ToSql, Type};
+use postgres::{Client, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub(super) use batches::*;
@@ -134,13 +136,17 @@ fn connection_config(url: &str) -> Result<url::Target, StoreError> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
-    if config.get_options().is_none() {
-        config.options(&format!("-c statement_timeout={}", STATEMENT_TIMEOUT.as_millis()));
-    }
     if config.get_application_name().is_none() {
         config.application_name("warranty-gateway");
     }
-    config.keepalives(true).keepalives_idle(Duration::from_secs(30));
+    // A database gone silent (a network black hole) is found out within about half a minute:
+    // data unacknowledged for 30 s, or an idle connection unanswered for 10 + 3 × 5 s.
+    config
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(10))
+        .keepalives_interval(Duration::from_secs(5))
+        .keepalives_retries(3)
+        .tcp_user_timeout(Duration::from_secs(30));
     Ok(target)
 }
 
@@ -169,12 +175,11 @@ pub fn migrate_url(url: &str) -> Result<Vec<Applied>, StoreError> {
     migrate(&mut connect(url)?)
 }
 
-/// A pooled connection: the client, the statements prepared on it (by their SQL: parsing and
-/// planning a statement once per connection, not once per request, is most of a lookup's
-/// cost on the database), and when it was last handed back to the pool.
+/// A pooled connection: the client, and when it was last handed back to the pool. It holds no session state: no prepared statement and no setting
+/// outlives a statement or a transaction, so that the next transaction may run on another
+/// server connection (PgBouncer's transaction mode) or on one another process used before.
 pub struct PgConnection {
     client: Client,
-    prepared: HashMap<String, Statement>,
     returned: Instant,
 }
 
@@ -194,9 +199,9 @@ impl r2d2::ManageConnection for Connections {
     type Error = ConnectError;
 
     fn connect(&self) -> Result<PgConnection, ConnectError> {
+        let client = self.config.connect(self.tls.clone()).map_err(ConnectError)?;
         Ok(PgConnection {
-            client: self.config.connect(self.tls.clone()).map_err(ConnectError)?,
-            prepared: HashMap::new(),
+            client,
             returned: Instant::now(),
         })
     }
@@ -219,43 +224,113 @@ type Pool = r2d2::Pool<Connections>;
 
 /// What the store's PostgreSQL functions run their statements on: a transaction, or for a read
 /// of one statement the connection itself (one statement sees one snapshot; BEGIN and COMMIT
-/// would be two more round trips). Statements come from the connection's prepared ones.
+/// would be two more round trips).
+///
+/// Every statement is the extended protocol's unnamed one, its parameters' types sent with it:
+/// parse, bind and execute in one round trip, and nothing left on the server. A named prepared
+/// statement outlives its transaction on the server connection, which a pooler in transaction
+/// mode hands to someone else: the next transaction would find it missing (26000), find another
+/// process's statement of the same name (42P05), or bind to a different query.
 pub struct PgTx<'c> {
-    session: Session<'c>,
-    prepared: &'c mut HashMap<String, Statement>,
+    client: &'c mut Client,
+    /// BEGIN was sent: ROLLBACK on drop unless committed.
+    open: bool,
+    /// Outside a transaction: whether the one statement allowed has run.
+    ran: Option<bool>,
 }
 
-enum Session<'c> {
-    Transaction(postgres::Transaction<'c>),
-    /// No transaction: one statement may run, and has not yet when `false`.
-    OneStatement(&'c mut Client, bool),
+type Params<'p> = &'p [&'p dyn Param];
+
+/// A statement parameter whose PostgreSQL type is known from its Rust type alone (the first of
+/// [`PARAM_TYPES`] the driver's `ToSql` accepts), since an unnamed statement sends its types.
+pub(super) trait Param: ToSql + Sync {
+    fn pg_type(&self) -> Option<Type>;
 }
 
-type Params<'p> = &'p [&'p (dyn ToSql + Sync)];
+/// The types our parameters have, scalars and arrays; a Rust type the driver encodes as several
+/// (a `&str` as TEXT, VARCHAR...) gets the first.
+const PARAM_TYPES: [Type; 18] = [
+    Type::INT8,
+    Type::INT4,
+    Type::INT2,
+    Type::TEXT,
+    Type::BOOL,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMP,
+    Type::DATE,
+    Type::FLOAT8,
+    Type::BYTEA,
+    Type::INT8_ARRAY,
+    Type::INT4_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::BOOL_ARRAY,
+    Type::TIMESTAMPTZ_ARRAY,
+    Type::TIMESTAMP_ARRAY,
+    Type::DATE_ARRAY,
+    Type::FLOAT8_ARRAY,
+];
 
-impl PgTx<'_> {
-    /// `sql`, prepared on this connection the first time it is asked for.
-    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
-        if let Some(statement) = self.prepared.get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = match &mut self.session {
-            Session::Transaction(t) => t.prepare(sql)?,
-            Session::OneStatement(client, _) => client.prepare(sql)?,
+impl<T: ToSql + Sync> Param for T {
+    fn pg_type(&self) -> Option<Type> {
+        PARAM_TYPES.iter().find(|t| T::accepts(t)).cloned()
+    }
+}
+
+impl<'c> PgTx<'c> {
+    /// Starts a transaction on `client`, its statement timeout with it (SET LOCAL: it ends with
+    /// the transaction), in one round trip.
+    fn begin(
+        client: &'c mut Client,
+        isolation: &str,
+        read_only: bool,
+        timeout: Duration,
+    ) -> Result<PgTx<'c>, StoreError> {
+        let t = PgTx {
+            client,
+            open: true,
+            ran: None,
         };
-        self.prepared.insert(sql.to_owned(), statement.clone());
-        Ok(statement)
+        let access = if read_only { "READ ONLY" } else { "READ WRITE" };
+        let timeout = timeout.as_millis();
+        t.client.batch_execute(&format!(
+            "START TRANSACTION ISOLATION LEVEL {isolation}, {access}; SET LOCAL statement_timeout = {timeout}"
+        ))?;
+        Ok(t)
+    }
+
+    /// No transaction: one statement may run, its own snapshot.
+    fn one_statement(client: &'c mut Client) -> PgTx<'c> {
+        PgTx {
+            client,
+            open: false,
+            ran: Some(false),
+        }
+    }
+
+    /// Runs `sql` as the unnamed statement: its rows, and how many rows it wrote.
+    fn run(&mut self, sql: &str, params: Params) -> Result<(Vec<Row>, u64), StoreError> {
+        if let Some(ran) = &mut self.ran {
+            one_statement(ran)?;
+        }
+        let typed = params
+            .iter()
+            .map(|p| {
+                p.pg_type().map(|t| (*p as &(dyn ToSql + Sync), t)).ok_or_else(|| {
+                    StoreError::Database(format!("a parameter of {sql:?} has a type with no PostgreSQL type").into())
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rows = Vec::new();
+        let mut it = self.client.query_typed_raw(sql, typed)?;
+        while let Some(row) = it.next()? {
+            rows.push(row);
+        }
+        let written = it.rows_affected().unwrap_or(0);
+        Ok((rows, written))
     }
 
     pub(super) fn query(&mut self, sql: &str, params: Params) -> Result<Vec<Row>, StoreError> {
-        let statement = self.statement(sql)?;
-        Ok(match &mut self.session {
-            Session::Transaction(t) => t.query(&statement, params)?,
-            Session::OneStatement(client, ran) => {
-                one_statement(ran)?;
-                client.query(&statement, params)?
-            }
-        })
+        Ok(self.run(sql, params)?.0)
     }
 
     pub(super) fn query_opt(&mut self, sql: &str, params: Params) -> Result<Option<Row>, StoreError> {
@@ -274,20 +349,23 @@ impl PgTx<'_> {
     }
 
     pub(super) fn execute(&mut self, sql: &str, params: Params) -> Result<u64, StoreError> {
-        let statement = self.statement(sql)?;
-        Ok(match &mut self.session {
-            Session::Transaction(t) => t.execute(&statement, params)?,
-            Session::OneStatement(client, ran) => {
-                one_statement(ran)?;
-                client.execute(&statement, params)?
-            }
-        })
+        Ok(self.run(sql, params)?.1)
     }
 
-    fn commit(self) -> Result<(), StoreError> {
-        match self.session {
-            Session::Transaction(t) => Ok(t.commit()?),
-            Session::OneStatement(..) => Ok(()),
+    fn commit(mut self) -> Result<(), StoreError> {
+        if std::mem::replace(&mut self.open, false) {
+            self.client.batch_execute("COMMIT")?;
+        }
+        Ok(())
+    }
+}
+
+/// A transaction not committed (an error, a panic) is rolled back before its connection goes
+/// back to the pool.
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.client.is_closed() {
+            let _ = self.client.batch_execute("ROLLBACK");
         }
     }
 }
@@ -305,6 +383,7 @@ fn one_statement(ran: &mut bool) -> Result<(), StoreError> {
 pub struct PgStore {
     /// Always `Some` but in `drop`.
     pool: Option<Pool>,
+    statement_timeout: Duration,
 }
 
 /// The driver's connections run their own small runtime, which may not be shut down on an
@@ -349,10 +428,15 @@ impl PgStore {
         // its reason, rather than after the pool's retries.
         let target = connection_config(url)?;
         drop(connect_to(&target)?);
-        PgStore::open_config(target.config, target.tls, pool_size)
+        PgStore::open_config(target.config, target.tls, pool_size, STATEMENT_TIMEOUT)
     }
 
-    fn open_config(config: postgres::Config, tls: MakeRustlsConnect, pool_size: u32) -> Result<PgStore, StoreError> {
+    fn open_config(
+        config: postgres::Config,
+        tls: MakeRustlsConnect,
+        pool_size: u32,
+        statement_timeout: Duration,
+    ) -> Result<PgStore, StoreError> {
         let manager = Connections { config, tls };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
@@ -363,7 +447,10 @@ impl PgStore {
             .test_on_check_out(true)
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(manager);
-        let store = PgStore { pool: Some(pool) };
+        let store = PgStore {
+            pool: Some(pool),
+            statement_timeout,
+        };
         let mut conn = store.connection()?;
         for m in migrate(&mut conn.client)? {
             tracing::info!(version = m.version, name = %m.name, "database migrated");
@@ -387,7 +474,7 @@ impl PgStore {
     {
         let mut attempt = 0;
         loop {
-            let done = self.transaction(IsolationLevel::ReadCommitted, false, &mut f);
+            let done = self.transaction("READ COMMITTED", false, &mut f);
             match done {
                 Err(e) if attempt < CONFLICT_RETRIES && e.store_error().is_some_and(StoreError::conflict) => {
                     attempt += 1;
@@ -399,27 +486,17 @@ impl PgStore {
         }
     }
 
-    fn transaction<R, E>(
-        &self,
-        isolation: IsolationLevel,
-        read_only: bool,
-        f: impl FnOnce(&Tx) -> Result<R, E>,
-    ) -> Result<R, E>
+    fn transaction<R, E>(&self, isolation: &str, read_only: bool, f: impl FnOnce(&Tx) -> Result<R, E>) -> Result<R, E>
     where
         E: From<StoreError>,
     {
         let mut conn = self.connection()?;
-        let PgConnection { client, prepared, .. } = &mut *conn;
-        let t = client
-            .build_transaction()
-            .isolation_level(isolation)
-            .read_only(read_only)
-            .start()
-            .map_err(StoreError::from)?;
-        let t = RefCell::new(PgTx {
-            session: Session::Transaction(t),
-            prepared,
-        });
+        let t = RefCell::new(PgTx::begin(
+            &mut conn.client,
+            isolation,
+            read_only,
+            self.statement_timeout,
+        )?);
         let out = f(&Tx::Postgres(&t))?;
         t.into_inner().commit()?;
         Ok(out)
@@ -427,18 +504,17 @@ impl PgStore {
 
     /// One REPEATABLE READ read-only transaction: one snapshot for all its statements.
     pub fn read<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
-        self.transaction(IsolationLevel::RepeatableRead, true, f)
+        self.transaction("REPEATABLE READ", true, f)
     }
 
     /// A read of one statement, on the connection without a transaction: the statement is its
-    /// own snapshot. A second statement is refused.
+    /// own snapshot. A second statement is refused. It has no statement timeout: a SET would
+    /// outlive it on the server connection, and a cancel request as this driver sends it (closing
+    /// before the server does) crashes PgBouncer 1.18 (its bug #801). It is one index probe;
+    /// a database gone silent is found out by the TCP timeouts.
     pub fn read_one<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
         let mut conn = self.connection()?;
-        let PgConnection { client, prepared, .. } = &mut *conn;
-        let t = RefCell::new(PgTx {
-            session: Session::OneStatement(client, false),
-            prepared,
-        });
+        let t = RefCell::new(PgTx::one_statement(&mut conn.client));
         f(&Tx::Postgres(&t))
     }
 
@@ -447,7 +523,7 @@ impl PgStore {
         // One statement on its own is one committed transaction.
         let probed = self.connection().and_then(|mut conn| {
             conn.client
-                .execute("UPDATE health_probe SET checks = checks + 1 WHERE id = 1", &[])?;
+                .batch_execute("UPDATE health_probe SET checks = checks + 1 WHERE id = 1")?;
             Ok(())
         });
         probed.map_err(|e| {
@@ -459,11 +535,14 @@ impl PgStore {
     /// The database's size on disk.
     pub fn size_bytes(&self) -> Option<u64> {
         let mut conn = self.connection().ok()?;
-        let row = conn
-            .client
-            .query_one("SELECT pg_database_size(current_database())", &[])
-            .ok()?;
-        u64::try_from(row.get::<_, i64>(0)).ok()
+        conn.client
+            .simple_query("SELECT pg_database_size(current_database())")
+            .ok()?
+            .into_iter()
+            .find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => row.get(0).and_then(|v| v.parse().ok()),
+                _ => None,
+            })
     }
 }
 
@@ -484,18 +563,94 @@ fn backoff(attempt: u32) -> Duration {
 pub fn migrate(client: &mut postgres::Client) -> Result<Vec<Applied>, StoreError> {
     let runner = embedded::migrations::runner().set_grouped(true);
     super::run_migrations(
-        || runner.run(client),
+        || runner.run(&mut SimpleProtocol(client)),
         lost_a_race,
         |attempt| Duration::from_millis(50 * u64::from(attempt.min(10))),
     )
 }
+
+/// refinery's driver over the simple query protocol only: refinery's own prepares named
+/// statements, which a pooler in transaction mode may find gone, or another process's, on the
+/// next server connection.
+struct SimpleProtocol<'c>(&'c mut postgres::Client);
+
+/// Why a migration step failed: the database's reason, or a history row this build cannot read.
+#[derive(Debug)]
+enum MigrationFailure {
+    Database(postgres::Error),
+    History(String),
+}
+
+impl std::fmt::Display for MigrationFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MigrationFailure::Database(e) => f.write_str(&reason(e)),
+            MigrationFailure::History(why) => write!(f, "the migration history is unreadable: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for MigrationFailure {}
+
+impl From<postgres::Error> for MigrationFailure {
+    fn from(e: postgres::Error) -> Self {
+        MigrationFailure::Database(e)
+    }
+}
+
+impl refinery_core::traits::sync::Transaction for SimpleProtocol<'_> {
+    type Error = MigrationFailure;
+
+    fn execute<'a, T: Iterator<Item = &'a str>>(&mut self, queries: T) -> Result<usize, MigrationFailure> {
+        let mut t = self.0.transaction()?;
+        let mut count = 0;
+        for query in queries {
+            t.batch_execute(query)?;
+            count += 1;
+        }
+        t.commit()?;
+        Ok(count)
+    }
+}
+
+impl refinery_core::traits::sync::Query<Vec<refinery::Migration>> for SimpleProtocol<'_> {
+    /// The history rows (version, name, applied_on, checksum), read as text.
+    fn query(&mut self, query: &str) -> Result<Vec<refinery::Migration>, MigrationFailure> {
+        let mut t = self.0.transaction()?;
+        let messages = t.simple_query(query)?;
+        t.commit()?;
+        let bad = |what: &str| MigrationFailure::History(what.to_owned());
+        let mut applied = Vec::new();
+        for message in messages {
+            let postgres::SimpleQueryMessage::Row(row) = message else {
+                continue;
+            };
+            let text = |i: usize| row.get(i).ok_or_else(|| bad("a column is NULL"));
+            let version = text(0)?.parse().map_err(|_| bad("a version is not a number"))?;
+            let applied_on = chrono::DateTime::parse_from_rfc3339(text(2)?)
+                .ok()
+                .and_then(|d| time::OffsetDateTime::from_unix_timestamp(d.timestamp()).ok())
+                .ok_or_else(|| bad("an applied_on is not an RFC 3339 date"))?;
+            let checksum = text(3)?.parse().map_err(|_| bad("a checksum is not a number"))?;
+            applied.push(refinery::Migration::applied(
+                version,
+                text(1)?.to_owned(),
+                applied_on,
+                checksum,
+            ));
+        }
+        Ok(applied)
+    }
+}
+
+impl refinery::Migrate for SimpleProtocol<'_> {}
 
 /// Whether a migration failed because another instance was migrating the same database.
 fn lost_a_race(e: &refinery::Error) -> bool {
     use postgres::error::SqlState;
     let mut source = std::error::Error::source(e);
     while let Some(err) = source {
-        if let Some(pg) = err.downcast_ref::<postgres::Error>() {
+        if let Some(MigrationFailure::Database(pg)) = err.downcast_ref::<MigrationFailure>() {
             return pg.code().is_some_and(|c| {
                 [
                     SqlState::UNIQUE_VIOLATION,
@@ -710,31 +865,62 @@ pub(crate) mod tests {
         Ok(t.borrow_mut().query_one(sql, params)?.get(0))
     }
 
+    /// Nothing of a session outlives a statement or a transaction: no prepared statement, no
+    /// setting (the statement timeout is the transaction's own), as a pooler in transaction mode
+    /// needs.
     #[test]
-    fn a_statement_is_prepared_once_per_connection() {
+    fn no_session_state_outlives_a_statement_or_a_transaction() {
         let Some(db) = FreshDatabase::create() else { return };
-        let store = PgStore::open_config(db.config.clone(), db.tls.clone(), 1).unwrap();
+        let store = PgStore::open_config(db.config.clone(), db.tls.clone(), 1, STATEMENT_TIMEOUT).unwrap();
         let sql = "SELECT count(*) FROM registrations WHERE partner_id = $1";
         for _ in 0..3 {
             assert_eq!(store.read(|tx| count(tx, sql, &[&1001i64])).unwrap(), 0);
             assert_eq!(store.read_one(|tx| count(tx, sql, &[&1001i64])).unwrap(), 0);
+            store.write(|tx| count(tx, sql, &[&1001i64])).unwrap();
         }
-        let prepared = store
+        let in_a_transaction = store
             .read(|tx| {
-                count(
-                    tx,
-                    "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1",
-                    &[&sql],
-                )
+                let Tx::Postgres(t) = tx else { panic!("PostgreSQL") };
+                Ok(t.borrow_mut()
+                    .query_one("SELECT current_setting('statement_timeout')", &[])?
+                    .get::<_, String>(0))
             })
             .unwrap();
-        assert_eq!(prepared, 1, "six reads on one connection prepared {sql:?} once");
+        assert_eq!(in_a_transaction, "1min");
+        let (prepared, timeout) = store
+            .read_one(|tx| {
+                let Tx::Postgres(t) = tx else { panic!("PostgreSQL") };
+                let row = t.borrow_mut().query_one(
+                    "SELECT (SELECT count(*) FROM pg_prepared_statements), current_setting('statement_timeout')",
+                    &[],
+                )?;
+                Ok((row.get::<_, i64>(0), row.get::<_, String>(1)))
+            })
+            .unwrap();
+        assert_eq!((prepared, timeout.as_str()), (0, "0"), "the connection keeps nothing");
+    }
+
+    /// A statement in a transaction that runs too long is cancelled by its SET LOCAL timeout: a
+    /// 503, and the connection serves the next request.
+    #[test]
+    fn a_statement_past_the_timeout_is_cancelled() {
+        let Some(db) = FreshDatabase::create() else { return };
+        let timeout = Duration::from_millis(500);
+        let store = PgStore::open_config(db.config.clone(), db.tls.clone(), 1, timeout).unwrap();
+        let sleep = |tx: &Tx| count(tx, "SELECT count(*) FROM pg_sleep(5)", &[]);
+        let started = Instant::now();
+        let err = store.read(sleep).unwrap_err();
+        assert_eq!(err.unavailable(), Some("the database did not answer in time"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert_eq!(store.read_one(|tx| count(tx, "SELECT 1::int8", &[])).unwrap(), 1);
+        let err = store.write(sleep).unwrap_err();
+        assert_eq!(err.unavailable(), Some("the database did not answer in time"), "{err}");
     }
 
     #[test]
     fn a_read_of_one_statement_refuses_a_second() {
         let Some(db) = FreshDatabase::create() else { return };
-        let store = PgStore::open_config(db.config.clone(), db.tls.clone(), 1).unwrap();
+        let store = PgStore::open_config(db.config.clone(), db.tls.clone(), 1, STATEMENT_TIMEOUT).unwrap();
         assert_eq!(store.read_one(|tx| count(tx, "SELECT 1::int8", &[])).unwrap(), 1);
         let two = store.read_one(|tx| {
             count(tx, "SELECT 1::int8", &[])?;

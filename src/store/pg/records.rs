@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use super::Param;
 use chrono::{DateTime, Utc};
 use postgres::Row;
-use postgres::types::ToSql;
 
 use super::PgTx;
 
@@ -139,7 +139,7 @@ impl<'a> Array<'a> {
         Ok(())
     }
 
-    fn param(&self) -> &(dyn ToSql + Sync) {
+    fn param(&self) -> &dyn Param {
         match self {
             Array::Text(a) => a,
             Array::Number(a) => a,
@@ -216,7 +216,7 @@ fn upsert_round<T: Record>(
         at.insert(&keys[i], i);
     }
     let tenant = scope.tenant.as_str();
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&scope.partner_id, &tenant, &now.at];
+    let mut params: Vec<&dyn Param> = vec![&scope.partner_id, &tenant, &now.at];
     if T::KIND.belongs_to_registration() {
         params.push(&registration_ids);
     }

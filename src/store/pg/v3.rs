@@ -3,9 +3,9 @@
 
 use std::sync::LazyLock;
 
+use super::Param;
 use chrono::{DateTime, Utc};
 use postgres::Row;
-use postgres::types::ToSql;
 
 use super::PgTx;
 use super::records::from_row;
@@ -153,7 +153,7 @@ pub(crate) fn insert_motor_club(
     let id = V3Id::new();
     let id = id.as_str();
     let customer = customer_values(&r.customer);
-    let mut values: Vec<&(dyn ToSql + Sync)> = vec![
+    let mut values: Vec<&dyn Param> = vec![
         &scope.partner_id,
         &tenant,
         &r.product_id,
@@ -161,7 +161,7 @@ pub(crate) fn insert_motor_club(
         &r.store_number,
         &r.enroll_date,
     ];
-    values.extend(customer.iter().map(|v| v as &(dyn ToSql + Sync)));
+    values.extend(customer.iter().map(|v| v as &dyn Param));
     values.push(&stamp.at);
     values.push(&id);
     t.query_opt(&INSERT, &values)?
@@ -233,8 +233,8 @@ pub(crate) fn replace_motor_club_customer(
     });
     let tenant = scope.tenant.as_str();
     let customer = customer_values(customer);
-    let mut values: Vec<&(dyn ToSql + Sync)> = vec![&scope.partner_id, &tenant, &v3_id, &stamp.at];
-    values.extend(customer.iter().map(|v| v as &(dyn ToSql + Sync)));
+    let mut values: Vec<&dyn Param> = vec![&scope.partner_id, &tenant, &v3_id, &stamp.at];
+    values.extend(customer.iter().map(|v| v as &dyn Param));
     t.execute(&UPDATE, &values)?;
     Ok(())
 }

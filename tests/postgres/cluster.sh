@@ -15,6 +15,9 @@
 #   bash tests/postgres/cluster.sh stop "$PG_TEST_CLUSTER"
 #   bash tests/postgres/cluster.sh pause DIR     # the server stops (an outage), the folder stays
 #   bash tests/postgres/cluster.sh resume DIR    # and starts again on the same port
+#   bash tests/postgres/cluster.sh kill DIR      # the postmaster is SIGKILLed (a crash); returns
+#                                                # when its backends are gone too; resume starts
+#                                                # it again, recovering from the WAL
 #
 # Needs Debian's postgresql package (the server binaries) and root (to run them as postgres);
 # --pgbouncer needs Debian's pgbouncer.
@@ -106,8 +109,23 @@ INI
     DIR=${2:?the cluster folder}
     runuser -u postgres -- "$(bin_dir)/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "$(tr '\n' ' ' < "$DIR/options")" start >/dev/null
     ;;
+  kill)
+    DIR=${2:?the cluster folder}
+    PID=$(head -1 "$DIR/data/postmaster.pid")
+    CHILDREN=$(pgrep -P "$PID" || true)
+    kill -KILL "$PID"
+    # Each backend exits when it notices the postmaster is gone; the shared memory they hold
+    # must be free before a new postmaster starts.
+    for _ in $(seq 100); do
+      ALIVE=""
+      for c in $CHILDREN; do kill -0 "$c" 2>/dev/null && ALIVE="$ALIVE $c"; done
+      [ -z "$ALIVE" ] && break
+      sleep 0.1
+    done
+    for c in ${ALIVE:-}; do kill -KILL "$c" 2>/dev/null || true; done
+    ;;
   *)
-    echo "usage: $0 start [--tls | --pgbouncer [transaction|session]] | stop DIR | pause DIR | resume DIR" >&2
+    echo "usage: $0 start [--tls | --pgbouncer [transaction|session]] | stop DIR | pause DIR | resume DIR | kill DIR" >&2
     exit 2
     ;;
 esac

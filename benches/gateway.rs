@@ -584,6 +584,64 @@ fn wrk_lookups(address: &str, keys: &[(String, String)], secs: u64) -> LookupFig
     }
 }
 
+/// pgbench's script: the gateway's registrationstatus statement (registration, totals, first
+/// cancellation) by a random key of those section (1) stored, `B<run>-<i>` at shop 5000 + i % 50.
+const PGBENCH_SCRIPT: &str = "\\set run random(0, RUNS)
+\\set i random(0, 9999)
+SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered,
+  COALESCE(t.tires_claimed, 0), t.latest_claim_date, COALESCE(t.tires_cancelled, 0),
+  c.org_id, c.cancel_shop_id, c.cancel_invoice_number, c.tire_cancel_count, c.cancel_date
+FROM registrations r LEFT JOIN registration_totals t ON t.registration_id = r.id
+LEFT JOIN cancellations c ON c.id = t.first_cancellation_id
+WHERE r.partner_id = 1001 AND r.tenant = 'live' AND r.shop_id = lpad((5000 + :i % 50)::text, 6, '0')
+  AND r.invoice_number = 'B' || :run || '-' || lpad(:i::text, 7, '0');
+";
+
+/// `pgbench -M prepared -c64 -j2 -T{secs}` with [`PGBENCH_SCRIPT`] on the database at `url`:
+/// its transactions/s, and its mean latency where the gateway's figures have p50.
+fn pgbench_lookups(url: &str, runs: usize, secs: u64) -> LookupFigures {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("lookup.sql");
+    std::fs::write(&script, PGBENCH_SCRIPT.replace("RUNS", &(runs - 1).to_string())).unwrap();
+    let out = Command::new("pgbench")
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            "64",
+            "-j",
+            "2",
+            "-T",
+            &secs.to_string(),
+            "-f",
+        ])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .expect("pgbench runs (Debian's postgresql-client)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let number = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "pgbench printed no {prefix:?}: {stdout}{}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+    };
+    LookupFigures {
+        rps: number("tps = "),
+        p50_ms: number("latency average = "),
+        p99_ms: f64::NAN,
+        failures: number("number of failed transactions: ") as u64,
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -1047,7 +1105,14 @@ async fn run(runs: usize, lookup_secs: u64) {
     // (3) lookups over the stored registrations, and the same load on a bare actix-web server
     // answering a registrationstatus body of the same size.
     if section(3) {
-        compare_lookups("(3)", &server.address, Some(&server.database()), &keys, lookup_secs).await;
+        compare_lookups(
+            "(3)",
+            &server.address,
+            Beside::SqliteRead(&server.database()),
+            &keys,
+            lookup_secs,
+        )
+        .await;
     }
 
     // (4) four partners upload 10k batches at once while lookups run.
@@ -1201,13 +1266,19 @@ async fn refusals() {
 /// next, and a ratio of two figures taken minutes apart measures that): each round's figures,
 /// the medians, and the median of the rounds' ratios. With `sqlite` (the gateway's file), each
 /// round also measures the bare server with the answer's SQLite read (the diagnostic).
-async fn compare_lookups(
-    label: &str,
-    address: &str,
-    sqlite: Option<&std::path::Path>,
-    keys: &[(String, String)],
-    secs: u64,
-) {
+/// What else a round of lookups measures, beside the gateway and the bare server.
+enum Beside<'a> {
+    /// The bare server plus the answer's SQLite read (a diagnostic).
+    SqliteRead(&'a std::path::Path),
+    /// pgbench's prepared point reads on the gateway's PostgreSQL database (a ceiling).
+    Pgbench { url: &'a str, runs: usize },
+}
+
+async fn compare_lookups(label: &str, address: &str, beside: Beside<'_>, keys: &[(String, String)], secs: u64) {
+    let sqlite = match beside {
+        Beside::SqliteRead(db) => Some(db),
+        Beside::Pgbench { .. } => None,
+    };
     let sample = status_body(address, &keys[0]).await;
     let wrk = use_wrk();
     let generator = if wrk {
@@ -1238,6 +1309,7 @@ async fn compare_lookups(
     let bare_read = sqlite.map(|db| BareServer::with_sqlite_read(db, &sample));
     let rounds = env_or("BENCH_LOOKUP_ROUNDS", 5).max(1);
     let (mut ours, mut theirs, mut reads) = (Vec::new(), Vec::new(), Vec::new());
+    let mut pgbenches = Vec::new();
     for round in 1..=rounds {
         let g = measure(address.to_owned()).await;
         let b = measure(bare.address.clone()).await;
@@ -1258,6 +1330,19 @@ async fn compare_lookups(
                 r.rps / b.rps
             );
             reads.push((r, b.rps));
+        }
+        if let Beside::Pgbench { url, runs } = beside {
+            let (url, secs) = (url.to_owned(), secs);
+            let p = tokio::task::spawn_blocking(move || pgbench_lookups(&url, runs, secs))
+                .await
+                .unwrap();
+            print!(
+                "; pgbench {:.0}/s (mean latency {:.2} ms), gateway {:.2} of it",
+                p.rps,
+                p.p50_ms,
+                g.rps / p.rps
+            );
+            pgbenches.push((p, g.rps));
         }
         println!();
         ours.push(g);
@@ -1287,6 +1372,17 @@ async fn compare_lookups(
         sample.len(),
         summary(&theirs)
     );
+    if !pgbenches.is_empty() {
+        let ratio = median(pgbenches.iter().map(|(p, g)| g / p.rps).collect());
+        println!(
+            "{label} ceiling, pgbench -M prepared -c64 -j2: the same lookup statement by random stored keys, \
+             in turn: {:.0} transactions/s, mean latency {:.2} ms, {} failed; the gateway answers {ratio:.2} of \
+             its rate (median of the rounds')",
+            median(pgbenches.iter().map(|(p, _)| p.rps).collect()),
+            median(pgbenches.iter().map(|(p, _)| p.p50_ms).collect()),
+            pgbenches.iter().map(|(p, _)| p.failures).sum::<u64>()
+        );
+    }
     if !reads.is_empty() {
         let ratio = median(reads.iter().map(|(r, bare)| r.rps / bare).collect());
         let of_gateway = median(ours.iter().zip(&reads).map(|(g, (r, _))| g.rps / r.rps).collect());
@@ -1409,7 +1505,11 @@ async fn postgres(runs: usize, lookup_secs: u64) {
         turns.median, turns.ratio
     );
     drop(ceiling);
-    compare_lookups("(5) PostgreSQL", &server.address, None, &keys, lookup_secs).await;
+    let pgbench = Beside::Pgbench {
+        url: &gateway.url,
+        runs,
+    };
+    compare_lookups("(5) PostgreSQL", &server.address, pgbench, &keys, lookup_secs).await;
     drop(server);
 
     // Four partners at once through two instances on one database.

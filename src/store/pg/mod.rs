@@ -307,7 +307,9 @@ impl<'c> PgTx<'c> {
         }
     }
 
-    /// Runs `sql` as the unnamed statement: its rows, and how many rows it wrote.
+    /// Runs `sql` as the extended protocol's unnamed statement, its parameters' types sent with
+    /// it: parse, bind and execute in one round trip, nothing left on the server. Its rows, and
+    /// how many rows it wrote.
     fn run(&mut self, sql: &str, params: Params) -> Result<(Vec<Row>, u64), StoreError> {
         if let Some(ran) = &mut self.ran {
             one_statement(ran)?;

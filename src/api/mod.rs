@@ -169,6 +169,13 @@ where
     if store.reads_without_waiting() {
         return f(store).map_err(|e| ApiError::from(e).context(what));
     }
+    let _permit = match store.read_permits() {
+        Some(permits) => match tokio::time::timeout(crate::store::CONNECTION_WAIT, permits.acquire()).await {
+            Ok(Ok(permit)) => Some(permit),
+            _ => return Err(ApiError::Unavailable("every database connection is busy")),
+        },
+        None => None,
+    };
     let store = Arc::clone(store);
     blocking(what, move || f(&store)).await
 }

@@ -34,6 +34,10 @@ use crate::wire::Kind;
 /// agree; the PostgreSQL migrations make the same tables and columns).
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 
+/// How long a request waits for a database connection (PostgreSQL's pool) before it is told to
+/// come back later (503): an outage or a flood never hangs a request.
+pub const CONNECTION_WAIT: Duration = Duration::from_secs(5);
+
 /// What went wrong in the store, in terms that carry no engine's types. Each variant says its
 /// cause in its own message (the database's words: a PostgreSQL error's message and SQLSTATE)
 /// and exposes no `source`, so a chain printed with `{:#}` says each cause once.
@@ -237,6 +241,16 @@ impl Store {
     /// blocking pool (the hop cost more than the read). PostgreSQL's wait on the network.
     pub fn reads_without_waiting(&self) -> bool {
         matches!(self, Store::Sqlite(_))
+    }
+
+    /// For a store whose reads wait on a pool of connections (PostgreSQL): the permits, one per
+    /// connection, a read takes before it leaves the async executor. Requests beyond the pool
+    /// wait here, without a thread each, rather than on the pool's lock.
+    pub fn read_permits(&self) -> Option<&tokio::sync::Semaphore> {
+        match self {
+            Store::Sqlite(_) => None,
+            Store::Postgres(s) => Some(s.read_permits()),
+        }
     }
 
     /// Whether the database can be read and take writes now; else why not.

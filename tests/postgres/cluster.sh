@@ -88,6 +88,7 @@ INI
         sleep 0.1
       done
       URL="postgres://postgres@127.0.0.1:$BPORT/postgres"
+      echo "export PG_TEST_POOLER=${3:-transaction}"
     fi
     echo "export WARRANTY_GATEWAY_TEST_POSTGRES=\"$URL\""
     echo "export PG_TEST_CLUSTER=$DIR"

@@ -5,10 +5,12 @@
 //! migrations in migrations/postgres/: the same tables and columns as SQLite's.
 //! The SQL stays portable to the PostgreSQL-compatible distributed engines, and works behind a
 //! pooler in transaction mode (PgBouncer's default for many instances): no temporary tables, no
-//! advisory locks, no startup options and no session state at all (unnamed statements only; the
-//! statement timeout is set per transaction).
+//! advisory locks, no startup options, nothing of a transaction outliving it (the statement
+//! timeout is set per transaction; statements are unnamed, but for the reads of a connection
+//! that reaches the server itself, connection.rs).
 
 mod batches;
+mod connection;
 mod records;
 pub(crate) mod url;
 mod v3;
@@ -16,12 +18,12 @@ mod v3;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use postgres::fallible_iterator::FallibleIterator;
+use postgres::Row;
 use postgres::types::{ToSql, Type};
-use postgres::{Client, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub(super) use batches::*;
+use connection::{ConnectError, PgConnection};
 pub(super) use records::*;
 pub(super) use v3::*;
 
@@ -87,19 +89,6 @@ pub(super) fn reason(e: &postgres::Error) -> String {
     said
 }
 
-/// A connection the pool could not make, said in the server's or the driver's words: r2d2
-/// quotes the last one when no connection came in time.
-#[derive(Debug)]
-struct ConnectError(postgres::Error);
-
-impl std::fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&reason(&self.0))
-    }
-}
-
-impl std::error::Error for ConnectError {}
-
 /// Whether another transaction was in the way: running the same work again gets it right.
 fn conflict(e: &postgres::Error) -> bool {
     use postgres::error::SqlState;
@@ -124,7 +113,7 @@ impl From<postgres::Error> for StoreError {
 
 /// How long a request waits for a connection, and a statement for the database, before the
 /// client is told to come back later (503): an outage never hangs a request.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = super::CONNECTION_WAIT;
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many times a write runs again when another transaction was in the way.
 const CONFLICT_RETRIES: u32 = 8;
@@ -158,8 +147,7 @@ pub(super) fn connect(url: &str) -> Result<postgres::Client, StoreError> {
 
 /// One connection to `target`; a refused certificate named as [`connect`] says.
 fn connect_to(target: &url::Target) -> Result<postgres::Client, StoreError> {
-    target
-        .config
+    postgres::Config::from(target.config.clone())
         .connect(target.tls.clone())
         .map_err(|e| match url::tls_refusal(&e) {
             Some(reason) => {
@@ -175,11 +163,9 @@ pub fn migrate_url(url: &str) -> Result<Vec<Applied>, StoreError> {
     migrate(&mut connect(url)?)
 }
 
-/// A pooled connection: the client, and when it was last handed back to the pool. It holds no session state: no prepared statement and no setting
-/// outlives a statement or a transaction, so that the next transaction may run on another
-/// server connection (PgBouncer's transaction mode) or on one another process used before.
-pub struct PgConnection {
-    client: Client,
+/// A pooled connection, and when it was last handed back to the pool.
+pub struct Pooled {
+    conn: PgConnection,
     returned: Instant,
 }
 
@@ -190,33 +176,32 @@ const CHECK_WHEN_IDLE: Duration = Duration::from_secs(1);
 
 /// Makes and checks the pool's connections.
 struct Connections {
-    config: postgres::Config,
+    config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
 }
 
 impl r2d2::ManageConnection for Connections {
-    type Connection = PgConnection;
+    type Connection = Pooled;
     type Error = ConnectError;
 
-    fn connect(&self) -> Result<PgConnection, ConnectError> {
-        let client = self.config.connect(self.tls.clone()).map_err(ConnectError)?;
-        Ok(PgConnection {
-            client,
+    fn connect(&self) -> Result<Pooled, ConnectError> {
+        Ok(Pooled {
+            conn: PgConnection::open(&self.config, &self.tls, CONNECT_TIMEOUT)?,
             returned: Instant::now(),
         })
     }
 
-    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), ConnectError> {
-        if conn.returned.elapsed() < CHECK_WHEN_IDLE {
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), ConnectError> {
+        if pooled.returned.elapsed() < CHECK_WHEN_IDLE {
             return Ok(());
         }
-        conn.client.simple_query("").map(|_| ()).map_err(ConnectError)
+        pooled.conn.simple_query("").map(|_| ()).map_err(ConnectError::Database)
     }
 
     /// Called as each connection comes back to the pool.
-    fn has_broken(&self, conn: &mut PgConnection) -> bool {
-        conn.returned = Instant::now();
-        conn.client.is_closed()
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.returned = Instant::now();
+        pooled.conn.is_closed()
     }
 }
 
@@ -226,13 +211,15 @@ type Pool = r2d2::Pool<Connections>;
 /// of one statement the connection itself (one statement sees one snapshot; BEGIN and COMMIT
 /// would be two more round trips).
 ///
-/// Every statement is the extended protocol's unnamed one, its parameters' types sent with it:
-/// parse, bind and execute in one round trip, and nothing left on the server. A named prepared
+/// In a transaction every statement is the extended protocol's unnamed one, its parameters'
+/// types sent with it: parse, bind and execute in one round trip, and nothing left on the
+/// server. A read of one statement is prepared once per connection when the connection reaches
+/// PostgreSQL directly ([`PgConnection::prepared`]); through a pooler it is unnamed too: a named
 /// statement outlives its transaction on the server connection, which a pooler in transaction
-/// mode hands to someone else: the next transaction would find it missing (26000), find another
-/// process's statement of the same name (42P05), or bind to a different query.
+/// mode hands to someone else, who would find it missing (26000), find another process's
+/// statement of the same name (42P05), or bind to a different query.
 pub struct PgTx<'c> {
-    client: &'c mut Client,
+    conn: &'c mut PgConnection,
     /// BEGIN was sent: ROLLBACK on drop unless committed.
     open: bool,
     /// Outside a transaction: whether the one statement allowed has run.
@@ -280,40 +267,43 @@ impl<'c> PgTx<'c> {
     /// Starts a transaction on `client`, its statement timeout with it (SET LOCAL: it ends with
     /// the transaction), in one round trip.
     fn begin(
-        client: &'c mut Client,
+        conn: &'c mut PgConnection,
         isolation: &str,
         read_only: bool,
         timeout: Duration,
     ) -> Result<PgTx<'c>, StoreError> {
         let t = PgTx {
-            client,
+            conn,
             open: true,
             ran: None,
         };
         let access = if read_only { "READ ONLY" } else { "READ WRITE" };
         let timeout = timeout.as_millis();
-        t.client.batch_execute(&format!(
+        t.conn.batch_execute(&format!(
             "START TRANSACTION ISOLATION LEVEL {isolation}, {access}; SET LOCAL statement_timeout = {timeout}"
         ))?;
         Ok(t)
     }
 
     /// No transaction: one statement may run, its own snapshot.
-    fn one_statement(client: &'c mut Client) -> PgTx<'c> {
+    fn one_statement(conn: &'c mut PgConnection) -> PgTx<'c> {
         PgTx {
-            client,
+            conn,
             open: false,
             ran: Some(false),
         }
     }
 
-    /// Runs `sql` as the extended protocol's unnamed statement, its parameters' types sent with
-    /// it: parse, bind and execute in one round trip, nothing left on the server. Its rows, and
-    /// how many rows it wrote.
+    /// Runs `sql`: its rows, and how many rows it wrote. In a transaction as the unnamed
+    /// statement; a read of one statement prepared when the connection allows.
     fn run(&mut self, sql: &str, params: Params) -> Result<(Vec<Row>, u64), StoreError> {
-        if let Some(ran) = &mut self.ran {
-            one_statement(ran)?;
-        }
+        let alone = match &mut self.ran {
+            Some(ran) => {
+                one_statement(ran)?;
+                true
+            }
+            None => false,
+        };
         let typed = params
             .iter()
             .map(|p| {
@@ -322,13 +312,11 @@ impl<'c> PgTx<'c> {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut rows = Vec::new();
-        let mut it = self.client.query_typed_raw(sql, typed)?;
-        while let Some(row) = it.next()? {
-            rows.push(row);
-        }
-        let written = it.rows_affected().unwrap_or(0);
-        Ok((rows, written))
+        Ok(if alone {
+            self.conn.prepared(sql, &typed)?
+        } else {
+            self.conn.unnamed(sql, &typed)?
+        })
     }
 
     pub(super) fn query(&mut self, sql: &str, params: Params) -> Result<Vec<Row>, StoreError> {
@@ -356,7 +344,7 @@ impl<'c> PgTx<'c> {
 
     fn commit(mut self) -> Result<(), StoreError> {
         if std::mem::replace(&mut self.open, false) {
-            self.client.batch_execute("COMMIT")?;
+            self.conn.batch_execute("COMMIT")?;
         }
         Ok(())
     }
@@ -366,8 +354,8 @@ impl<'c> PgTx<'c> {
 /// back to the pool.
 impl Drop for PgTx<'_> {
     fn drop(&mut self) {
-        if self.open && !self.client.is_closed() {
-            let _ = self.client.batch_execute("ROLLBACK");
+        if self.open && !self.conn.is_closed() {
+            let _ = self.conn.batch_execute("ROLLBACK");
         }
     }
 }
@@ -386,6 +374,7 @@ pub struct PgStore {
     /// Always `Some` but in `drop`.
     pool: Option<Pool>,
     statement_timeout: Duration,
+    read_permits: tokio::sync::Semaphore,
 }
 
 /// The driver's connections run their own small runtime, which may not be shut down on an
@@ -434,7 +423,7 @@ impl PgStore {
     }
 
     fn open_config(
-        config: postgres::Config,
+        config: tokio_postgres::Config,
         tls: MakeRustlsConnect,
         pool_size: u32,
         statement_timeout: Duration,
@@ -452,10 +441,18 @@ impl PgStore {
         let store = PgStore {
             pool: Some(pool),
             statement_timeout,
+            read_permits: tokio::sync::Semaphore::new(pool_size.max(1) as usize),
         };
         let mut conn = store.connection()?;
-        for m in migrate(&mut conn.client)? {
+        for m in migrate_with(&mut conn.conn)? {
             tracing::info!(version = m.version, name = %m.name, "database migrated");
+        }
+        if conn.conn.direct() {
+            tracing::info!("the database is reached directly: each connection prepares its lookups once");
+        } else {
+            tracing::info!(
+                "the database is reached through a pooler or proxy (or a Unix socket): every statement is sent unnamed, nothing prepared"
+            );
         }
         Ok(store)
     }
@@ -494,7 +491,7 @@ impl PgStore {
     {
         let mut conn = self.connection()?;
         let t = RefCell::new(PgTx::begin(
-            &mut conn.client,
+            &mut conn.conn,
             isolation,
             read_only,
             self.statement_timeout,
@@ -516,15 +513,20 @@ impl PgStore {
     /// a database gone silent is found out by the TCP timeouts.
     pub fn read_one<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
         let mut conn = self.connection()?;
-        let t = RefCell::new(PgTx::one_statement(&mut conn.client));
+        let t = RefCell::new(PgTx::one_statement(&mut conn.conn));
         f(&Tx::Postgres(&t))
+    }
+
+    /// One permit per pooled connection, for reads to take before they leave the executor.
+    pub fn read_permits(&self) -> &tokio::sync::Semaphore {
+        &self.read_permits
     }
 
     /// Whether the database can be read and take a write now (a one-row update, committed).
     pub fn health(&self) -> Result<(), &'static str> {
         // One statement on its own is one committed transaction.
         let probed = self.connection().and_then(|mut conn| {
-            conn.client
+            conn.conn
                 .batch_execute("UPDATE health_probe SET checks = checks + 1 WHERE id = 1")?;
             Ok(())
         });
@@ -537,7 +539,7 @@ impl PgStore {
     /// The database's size on disk.
     pub fn size_bytes(&self) -> Option<u64> {
         let mut conn = self.connection().ok()?;
-        conn.client
+        conn.conn
             .simple_query("SELECT pg_database_size(current_database())")
             .ok()?
             .into_iter()
@@ -563,6 +565,11 @@ fn backoff(attempt: u32) -> Duration {
 /// (a duplicate table or history row, a serialization failure) try again and find it done. A
 /// database a newer build migrated is refused.
 pub fn migrate(client: &mut postgres::Client) -> Result<Vec<Applied>, StoreError> {
+    migrate_with(client)
+}
+
+/// [`migrate`] on any connection that speaks the simple protocol.
+fn migrate_with(client: &mut impl SimpleSql) -> Result<Vec<Applied>, StoreError> {
     let runner = embedded::migrations::runner().set_grouped(true);
     super::run_migrations(
         || runner.run(&mut SimpleProtocol(client)),
@@ -574,7 +581,34 @@ pub fn migrate(client: &mut postgres::Client) -> Result<Vec<Applied>, StoreError
 /// refinery's driver over the simple query protocol only: refinery's own prepares named
 /// statements, which a pooler in transaction mode may find gone, or another process's, on the
 /// next server connection.
-struct SimpleProtocol<'c>(&'c mut postgres::Client);
+struct SimpleProtocol<'c, C>(&'c mut C);
+
+/// A connection's simple protocol: the blocking driver's client (`migrate`, `copy-data`) or a
+/// pooled connection of the store.
+trait SimpleSql {
+    fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error>;
+    fn simple_query(&mut self, sql: &str) -> Result<Vec<postgres::SimpleQueryMessage>, postgres::Error>;
+}
+
+impl SimpleSql for postgres::Client {
+    fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
+        postgres::Client::batch_execute(self, sql)
+    }
+
+    fn simple_query(&mut self, sql: &str) -> Result<Vec<postgres::SimpleQueryMessage>, postgres::Error> {
+        postgres::Client::simple_query(self, sql)
+    }
+}
+
+impl SimpleSql for PgConnection {
+    fn batch_execute(&mut self, sql: &str) -> Result<(), postgres::Error> {
+        PgConnection::batch_execute(self, sql)
+    }
+
+    fn simple_query(&mut self, sql: &str) -> Result<Vec<postgres::SimpleQueryMessage>, postgres::Error> {
+        PgConnection::simple_query(self, sql)
+    }
+}
 
 /// Why a migration step failed: the database's reason, or a history row this build cannot read.
 #[derive(Debug)]
@@ -600,27 +634,29 @@ impl From<postgres::Error> for MigrationFailure {
     }
 }
 
-impl refinery_core::traits::sync::Transaction for SimpleProtocol<'_> {
+impl<C: SimpleSql> refinery_core::traits::sync::Transaction for SimpleProtocol<'_, C> {
     type Error = MigrationFailure;
 
+    /// The statements in one transaction: all or none.
     fn execute<'a, T: Iterator<Item = &'a str>>(&mut self, queries: T) -> Result<usize, MigrationFailure> {
-        let mut t = self.0.transaction()?;
+        self.0.batch_execute("BEGIN")?;
         let mut count = 0;
         for query in queries {
-            t.batch_execute(query)?;
+            if let Err(e) = self.0.batch_execute(query) {
+                let _ = self.0.batch_execute("ROLLBACK");
+                return Err(e.into());
+            }
             count += 1;
         }
-        t.commit()?;
+        self.0.batch_execute("COMMIT")?;
         Ok(count)
     }
 }
 
-impl refinery_core::traits::sync::Query<Vec<refinery::Migration>> for SimpleProtocol<'_> {
+impl<C: SimpleSql> refinery_core::traits::sync::Query<Vec<refinery::Migration>> for SimpleProtocol<'_, C> {
     /// The history rows (version, name, applied_on, checksum), read as text.
     fn query(&mut self, query: &str) -> Result<Vec<refinery::Migration>, MigrationFailure> {
-        let mut t = self.0.transaction()?;
-        let messages = t.simple_query(query)?;
-        t.commit()?;
+        let messages = self.0.simple_query(query)?;
         let bad = |what: &str| MigrationFailure::History(what.to_owned());
         let mut applied = Vec::new();
         for message in messages {
@@ -645,7 +681,7 @@ impl refinery_core::traits::sync::Query<Vec<refinery::Migration>> for SimpleProt
     }
 }
 
-impl refinery::Migrate for SimpleProtocol<'_> {}
+impl<C: SimpleSql> refinery::Migrate for SimpleProtocol<'_, C> {}
 
 /// Whether a migration failed because another instance was migrating the same database.
 fn lost_a_race(e: &refinery::Error) -> bool {
@@ -678,8 +714,8 @@ pub(crate) mod tests {
     /// A database of its own on the server `WARRANTY_GATEWAY_TEST_POSTGRES` names (where the
     /// tests may create databases), dropped afterwards; `None` (the test says so) without one.
     pub struct FreshDatabase {
-        admin: postgres::Config,
-        pub config: postgres::Config,
+        admin: tokio_postgres::Config,
+        pub config: tokio_postgres::Config,
         /// The server's TLS, as its URL says.
         pub tls: MakeRustlsConnect,
         name: String,
@@ -701,7 +737,9 @@ pub(crate) mod tests {
                     .unwrap()
                     .as_nanos()
             );
-            let mut client = admin.connect(tls.clone()).expect("the test server answers");
+            let mut client = postgres::Config::from(admin.clone())
+                .connect(tls.clone())
+                .expect("the test server answers");
             client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
             let mut config = admin.clone();
             config.dbname(&name);
@@ -714,13 +752,15 @@ pub(crate) mod tests {
         }
 
         pub fn connect(&self) -> postgres::Client {
-            self.config.connect(self.tls.clone()).unwrap()
+            postgres::Config::from(self.config.clone())
+                .connect(self.tls.clone())
+                .unwrap()
         }
     }
 
     impl Drop for FreshDatabase {
         fn drop(&mut self) {
-            if let Ok(mut client) = self.admin.connect(self.tls.clone()) {
+            if let Ok(mut client) = postgres::Config::from(self.admin.clone()).connect(self.tls.clone()) {
                 let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
             }
         }
@@ -867,18 +907,22 @@ pub(crate) mod tests {
         Ok(t.borrow_mut().query_one(sql, params)?.get(0))
     }
 
-    /// Nothing of a session outlives a statement or a transaction: no prepared statement, no
-    /// setting (the statement timeout is the transaction's own), as a pooler in transaction mode
-    /// needs.
+    /// Nothing of a transaction outlives it: no prepared statement, no setting (the statement
+    /// timeout is the transaction's own). A read of one statement is prepared once on a
+    /// connection that reaches the server itself, and never through a pooler.
     #[test]
-    fn no_session_state_outlives_a_statement_or_a_transaction() {
+    fn only_a_direct_connection_keeps_its_reads_prepared() {
         let Some(db) = FreshDatabase::create() else { return };
         let store = PgStore::open_config(db.config.clone(), db.tls.clone(), 1, STATEMENT_TIMEOUT).unwrap();
+        let direct = store.connection().unwrap().conn.direct();
+        // cluster.sh says when the test server is a pooler.
+        assert_eq!(direct, std::env::var_os("PG_TEST_POOLER").is_none(), "direct");
         let sql = "SELECT count(*) FROM registrations WHERE partner_id = $1";
+        let other = "SELECT count(*) FROM claims WHERE registration_id = $1";
         for _ in 0..3 {
-            assert_eq!(store.read(|tx| count(tx, sql, &[&1001i64])).unwrap(), 0);
+            assert_eq!(store.read(|tx| count(tx, other, &[&1001i64])).unwrap(), 0);
             assert_eq!(store.read_one(|tx| count(tx, sql, &[&1001i64])).unwrap(), 0);
-            store.write(|tx| count(tx, sql, &[&1001i64])).unwrap();
+            store.write(|tx| count(tx, other, &[&1001i64])).unwrap();
         }
         let in_a_transaction = store
             .read(|tx| {
@@ -890,16 +934,62 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(in_a_transaction, "1min");
         let (prepared, timeout) = store
-            .read_one(|tx| {
+            .read(|tx| {
                 let Tx::Postgres(t) = tx else { panic!("PostgreSQL") };
                 let row = t.borrow_mut().query_one(
-                    "SELECT (SELECT count(*) FROM pg_prepared_statements), current_setting('statement_timeout')",
+                    "SELECT array_agg(statement ORDER BY statement), current_setting('statement_timeout') \
+                     FROM pg_prepared_statements",
                     &[],
                 )?;
-                Ok((row.get::<_, i64>(0), row.get::<_, String>(1)))
+                Ok((row.get::<_, Option<Vec<String>>>(0), row.get::<_, String>(1)))
             })
             .unwrap();
-        assert_eq!((prepared, timeout.as_str()), (0, "0"), "the connection keeps nothing");
+        let expected = direct.then(|| vec![sql.to_owned()]);
+        assert_eq!((prepared, timeout.as_str()), (expected, "1min"));
+        let outside = store
+            .read_one(|tx| {
+                count(
+                    tx,
+                    "SELECT count(*) FROM pg_settings WHERE name = 'statement_timeout' AND setting = '0'",
+                    &[],
+                )
+            })
+            .unwrap();
+        assert_eq!(outside, 1, "no statement timeout outlives its transaction");
+    }
+
+    /// A connection through anything but the server itself (here a TCP relay of the test's own)
+    /// prepares nothing: the server's peer is not the connection's socket.
+    #[test]
+    fn a_connection_through_a_relay_is_not_direct() {
+        let Some(db) = FreshDatabase::create() else { return };
+        let server = match db.config.get_hosts() {
+            [tokio_postgres::config::Host::Tcp(host)] => format!("{host}:{}", db.config.get_ports()[0]),
+            _ => return,
+        };
+        let relay = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = relay.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for client in relay.incoming().map_while(Result::ok) {
+                let upstream = std::net::TcpStream::connect(&server).unwrap();
+                let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let (mut c1, mut u1) = (client, upstream);
+                std::thread::spawn(move || std::io::copy(&mut c1, &mut u1));
+                std::thread::spawn(move || std::io::copy(&mut u2, &mut c2));
+            }
+        });
+        let mut config = db.config.clone();
+        config.host("127.0.0.1").port(port);
+        let store = PgStore::open_config(config, db.tls.clone(), 1, STATEMENT_TIMEOUT).unwrap();
+        assert!(!store.connection().unwrap().conn.direct());
+        let sql = "SELECT count(*) FROM registrations WHERE partner_id = $1";
+        for _ in 0..3 {
+            assert_eq!(store.read_one(|tx| count(tx, sql, &[&1001i64])).unwrap(), 0);
+        }
+        let prepared = store
+            .read_one(|tx| count(tx, "SELECT count(*) FROM pg_prepared_statements", &[]))
+            .unwrap();
+        assert_eq!(prepared, 0);
     }
 
     /// A statement in a transaction that runs too long is cancelled by its SET LOCAL timeout: a
@@ -942,7 +1032,9 @@ pub(crate) mod tests {
         let workers: Vec<_> = (0..4)
             .map(|_| {
                 let (config, tls) = (db.config.clone(), db.tls.clone());
-                std::thread::spawn(move || migrate(&mut config.connect(tls).unwrap()).map(|a| a.len()))
+                std::thread::spawn(move || {
+                    migrate(&mut postgres::Config::from(config).connect(tls).unwrap()).map(|a| a.len())
+                })
             })
             .collect();
         let applied: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap().unwrap()).collect();

@@ -16,7 +16,7 @@ use crate::database_url::{DatabaseUrl, SslMode};
 
 /// Where and how to connect.
 pub struct Target {
-    pub config: postgres::Config,
+    pub config: tokio_postgres::Config,
     pub tls: MakeRustlsConnect,
     pub ssl_mode: SslMode,
     /// The CA file the server's certificate must chain to, when one is named.
@@ -31,11 +31,11 @@ pub fn parse(url: &str) -> Result<Target, String> {
         ssl_mode,
         root_cert,
     } = DatabaseUrl::parse(url)?;
-    let mut config: postgres::Config = driver_url.parse().map_err(|e| format!("{e}"))?;
+    let mut config: tokio_postgres::Config = driver_url.parse().map_err(|e| format!("{e}"))?;
     config.ssl_mode(match ssl_mode {
-        SslMode::Disable => postgres::config::SslMode::Disable,
-        SslMode::Prefer => postgres::config::SslMode::Prefer,
-        _ => postgres::config::SslMode::Require,
+        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+        SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+        _ => tokio_postgres::config::SslMode::Require,
     });
     let roots = root_cert.as_deref().map(read_roots).transpose()?;
     let tls = MakeRustlsConnect::new(client_config(ssl_mode, roots)?);
@@ -204,9 +204,9 @@ mod tests {
         let t = parse("postgresql://gw@db/w?sslmode=disable&connect_timeout=7&application_name=gw-1").unwrap();
         assert_eq!(t.config.get_connect_timeout(), Some(&std::time::Duration::from_secs(7)));
         assert_eq!(t.config.get_application_name(), Some("gw-1"));
-        assert_eq!(t.config.get_ssl_mode(), postgres::config::SslMode::Disable);
+        assert_eq!(t.config.get_ssl_mode(), tokio_postgres::config::SslMode::Disable);
         let t = parse("postgres://gw@db/w?sslmode=require").unwrap();
-        assert_eq!(t.config.get_ssl_mode(), postgres::config::SslMode::Require);
+        assert_eq!(t.config.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
         let e = parse("postgres://gw@db/w?sslrotcert=/ca.pem").err().unwrap();
         assert!(e.contains("\"sslrotcert\""), "{e}");
         let e = parse("postgres://gw@db/w?sslmode=verify-ca&sslrootcert=/no/such/ca.pem")

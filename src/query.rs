@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::config::Partner;
 use crate::records::{Cancellation, Claim, Registration, Sale};
 use crate::scope::Scope;
-use crate::status::registration_status;
+use crate::status::{RegistrationUsage, registration_status};
 use crate::store::{self, Lookup, Store, StoreError};
 
 /// The `rec` parameter's values.
@@ -88,15 +88,23 @@ pub fn lookup(
             let usage = store.read_one(|tx| {
                 store::registration_usage(tx, scope, &key.shop_id, &key.invoice_number, key.org_id.as_deref())
             })?;
-            match usage {
-                Some(u) => {
-                    // About 370 bytes: written once into a buffer that holds them.
-                    let mut body = Vec::with_capacity(512);
-                    serde_json::to_writer(&mut body, &registration_status(&u, id, partner.plan(), now))?;
-                    Some(body)
-                }
-                None => None,
-            }
+            status_answer(usage, partner, now)?
         }
     })
+}
+
+/// The JSON body of a registration's status, or `None` when there is no such registration.
+pub fn status_answer(
+    usage: Option<RegistrationUsage>,
+    partner: &Partner,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<u8>>, QueryError> {
+    let Some(usage) = usage else { return Ok(None) };
+    // About 370 bytes: written once into a buffer that holds them.
+    let mut body = Vec::with_capacity(512);
+    serde_json::to_writer(
+        &mut body,
+        &registration_status(&usage, partner.partner_id, partner.plan(), now),
+    )?;
+    Ok(Some(body))
 }

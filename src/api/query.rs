@@ -8,7 +8,7 @@ use chrono::Utc;
 use super::answer::written_answer;
 use super::{ApiError, AppState, read};
 use crate::auth::{AuthError, Caller, partner_id_value};
-use crate::query::{Rec, lookup};
+use crate::query::{Rec, lookup, status_answer};
 use crate::store::Lookup;
 
 /// The GET parameters, names matched case-insensitively; a repeated name's last value wins.
@@ -119,10 +119,25 @@ pub async fn get_records(
 
     let partner = Arc::clone(&caller.partner);
     let scope = caller.scope();
-    let found = read(&state.store, "looking records up", move |store| {
-        lookup(store, &partner, scope, rec, &key, Utc::now())
-    })
-    .await?;
+    // A registration's status on PostgreSQL reached directly: awaited on this worker's own
+    // connection, without a thread hand-off.
+    let now_usage = match rec {
+        Rec::RegistrationStatus => {
+            let (shop, invoice, org) = (&key.shop_id, &key.invoice_number, key.org_id.as_deref());
+            state.store.registration_usage_now(scope, shop, invoice, org).await
+        }
+        _ => None,
+    };
+    let found = match now_usage {
+        Some(usage) => status_answer(usage.map_err(ApiError::from)?, &partner, Utc::now())
+            .map_err(|e| ApiError::from(e).context("looking records up"))?,
+        None => {
+            read(&state.store, "looking records up", move |store| {
+                lookup(store, &partner, scope, rec, &key, Utc::now())
+            })
+            .await?
+        }
+    };
     Ok(match found {
         Some(body) => written_answer(&req, StatusCode::OK, body),
         None => HttpResponse::NoContent().finish(),

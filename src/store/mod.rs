@@ -387,6 +387,28 @@ pub fn registration_usage(
     on_engine!(tx, registration_usage(scope, shop_id, invoice_number, org_id))
 }
 
+impl Store {
+    /// [`registration_usage`] awaited without leaving the executor, where this store can (on
+    /// PostgreSQL reached directly: each worker's own connections); `None` where it cannot
+    /// (SQLite reads inline anyway; a pooler), and the caller takes [`Store::read_one`].
+    pub async fn registration_usage_now(
+        &self,
+        scope: Scope,
+        shop_id: &str,
+        invoice_number: &str,
+        org_id: Option<&str>,
+    ) -> Option<Result<Option<RegistrationUsage>, StoreError>> {
+        let Store::Postgres(store) = self else { return None };
+        if !store.readers().on() {
+            return None;
+        }
+        if unmatchable([shop_id, invoice_number].into_iter().chain(org_id)) {
+            return Some(Ok(None));
+        }
+        pg::registration_usage_now(store.readers(), scope, shop_id, invoice_number, org_id).await
+    }
+}
+
 /// A client of the PostgreSQL database `url` names, TLS as its parameters say: for the tests and
 /// tools that read the database beside the gateway (a TLS-only server takes nothing else).
 #[doc(hidden)]

@@ -149,7 +149,8 @@ async fn a_database_server_killed_mid_upload_loses_no_answered_batch() {
 
     let killed_at = Instant::now();
     cluster.run("kill");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Longer than a request waits for a connection (5 s): the uploads meanwhile are refused.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let lookup = "/v2/partners/tirecompany?rec=registrationstatus&ShopID=S1&InvoiceNumber=C0-0-0";
     assert_eq!(
         server.get(lookup).await.status(),

@@ -38,9 +38,7 @@ pub struct PgConnection {
 pub type Typed<'p> = (&'p (dyn ToSql + Sync), Type);
 
 impl PgConnection {
-    /// Connects as `config` says, with `tls`. A single TCP host is connected to by this module
-    /// (so that the socket's own addresses are known); anything else (several hosts, a Unix
-    /// socket) by the driver, and counted as not direct.
+    /// Connects as [`connect_async`] does, on a runtime of its own.
     pub fn open(
         config: &tokio_postgres::Config,
         tls: &MakeRustlsConnect,
@@ -50,34 +48,7 @@ impl PgConnection {
             .enable_all()
             .build()
             .map_err(io_error)?;
-        let single_tcp = match (config.get_hosts(), config.get_hostaddrs()) {
-            ([Host::Tcp(host)], []) => Some(host.clone()),
-            _ => None,
-        };
-        let (client, direct) = match single_tcp {
-            Some(host) => {
-                let port = config.get_ports().first().copied().unwrap_or(5432);
-                runtime.block_on(async {
-                    let stream = tcp_connect(config, &host, port, timeout).await?;
-                    let ends = (
-                        stream.local_addr().map_err(io_error)?,
-                        stream.peer_addr().map_err(io_error)?,
-                    );
-                    let mut tls = tls.clone();
-                    let connector = MakeTlsConnect::<TcpStream>::make_tls_connect(&mut tls, &host)
-                        .unwrap_or_else(|never| match never {});
-                    let (client, connection) = config.connect_raw(stream, connector).await?;
-                    tokio::spawn(connection);
-                    let direct = reaches_the_server_itself(&client, ends).await?;
-                    Ok::<_, ConnectError>((client, direct))
-                })?
-            }
-            None => runtime.block_on(async {
-                let (client, connection) = config.connect(tls.clone()).await?;
-                tokio::spawn(connection);
-                Ok::<_, ConnectError>((client, false))
-            })?,
-        };
+        let (client, direct) = runtime.block_on(connect_async(config, tls, timeout))?;
         Ok(PgConnection {
             runtime,
             client,
@@ -151,6 +122,39 @@ impl PgConnection {
     pub fn direct(&self) -> bool {
         self.direct
     }
+}
+
+/// Connects as `config` says, with `tls`, on the current runtime (which drives the connection
+/// from then on): the client, and whether it reaches the server itself. A single TCP host is
+/// connected to by this module (so that the socket's own addresses are known); anything else
+/// (several hosts, a Unix socket) by the driver, and counted as not direct.
+pub async fn connect_async(
+    config: &tokio_postgres::Config,
+    tls: &MakeRustlsConnect,
+    timeout: Duration,
+) -> Result<(Client, bool), ConnectError> {
+    let single_tcp = match (config.get_hosts(), config.get_hostaddrs()) {
+        ([Host::Tcp(host)], []) => Some(host.clone()),
+        _ => None,
+    };
+    let Some(host) = single_tcp else {
+        let (client, connection) = config.connect(tls.clone()).await?;
+        tokio::spawn(connection);
+        return Ok((client, false));
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let stream = tcp_connect(config, &host, port, timeout).await?;
+    let ends = (
+        stream.local_addr().map_err(io_error)?,
+        stream.peer_addr().map_err(io_error)?,
+    );
+    let mut tls = tls.clone();
+    let connector =
+        MakeTlsConnect::<TcpStream>::make_tls_connect(&mut tls, &host).unwrap_or_else(|never| match never {});
+    let (client, connection) = config.connect_raw(stream, connector).await?;
+    tokio::spawn(connection);
+    let direct = reaches_the_server_itself(&client, ends).await?;
+    Ok((client, direct))
 }
 
 /// Every row of a statement, and how many rows it wrote.

@@ -11,6 +11,7 @@
 
 mod batches;
 mod connection;
+mod reader;
 mod records;
 pub(crate) mod url;
 mod v3;
@@ -375,6 +376,8 @@ pub struct PgStore {
     pool: Option<Pool>,
     statement_timeout: Duration,
     read_permits: tokio::sync::Semaphore,
+    /// Each HTTP worker's own connections, for lookups that need not leave the executor.
+    readers: reader::Readers,
 }
 
 /// The driver's connections run their own small runtime, which may not be shut down on an
@@ -428,6 +431,7 @@ impl PgStore {
         pool_size: u32,
         statement_timeout: Duration,
     ) -> Result<PgStore, StoreError> {
+        let readers = reader::Readers::new(config.clone(), tls.clone(), CONNECT_TIMEOUT, statement_timeout);
         let manager = Connections { config, tls };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
@@ -442,6 +446,7 @@ impl PgStore {
             pool: Some(pool),
             statement_timeout,
             read_permits: tokio::sync::Semaphore::new(pool_size.max(1) as usize),
+            readers,
         };
         let mut conn = store.connection()?;
         for m in migrate_with(&mut conn.conn)? {
@@ -515,6 +520,10 @@ impl PgStore {
         let mut conn = self.connection()?;
         let t = RefCell::new(PgTx::one_statement(&mut conn.conn));
         f(&Tx::Postgres(&t))
+    }
+
+    pub(super) fn readers(&self) -> &reader::Readers {
+        &self.readers
     }
 
     /// One permit per pooled connection, for reads to take before they leave the executor.

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use postgres::Row;
 
 use super::PgTx;
+use super::reader::Readers;
 
 use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
 use crate::records::{OwnedValue, Record, RecordKind, Value};
@@ -335,6 +336,18 @@ fn cancellation_from_row(row: &Row, first: usize) -> Result<CancellationRef, pos
     })
 }
 
+/// A registration's usage by its key: one statement, so a lookup runs without a transaction.
+/// Its claims' and cancellations' totals are one row by its id (kept by migration V6's
+/// triggers; none when it has neither); the first cancellation is joined in by the id kept
+/// there. Parameters: partner, tenant, ShopID, InvoiceNumber, OrgID or NULL.
+const REGISTRATION_USAGE: &str = "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, \
+       r.tires_covered, COALESCE(t.tires_claimed, 0), t.latest_claim_date, COALESCE(t.tires_cancelled, 0), \
+       c.org_id, c.cancel_shop_id, c.cancel_invoice_number, c.tire_cancel_count, c.cancel_date \
+     FROM registrations r LEFT JOIN registration_totals t ON t.registration_id = r.id \
+     LEFT JOIN cancellations c ON c.id = t.first_cancellation_id \
+     WHERE r.partner_id = $1 AND r.tenant = $2 AND r.shop_id = $3 AND r.invoice_number = $4 \
+       AND ($5::text IS NULL OR r.org_id = $5)";
+
 pub(crate) fn registration_usage(
     t: &mut PgTx,
     scope: Scope,
@@ -343,31 +356,55 @@ pub(crate) fn registration_usage(
     org_id: Option<&str>,
 ) -> Result<Option<RegistrationUsage>, StoreError> {
     let tenant = scope.tenant.as_str();
-    // One statement, so a lookup runs without a transaction. Its claims' and cancellations'
-    // totals are one row by its id (kept by migration V6's triggers; none when it has neither);
-    // the first cancellation is joined in by the id kept there.
     let row = t.query_opt(
-        "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, r.tires_covered, \
-           COALESCE(t.tires_claimed, 0), t.latest_claim_date, COALESCE(t.tires_cancelled, 0), \
-           c.org_id, c.cancel_shop_id, c.cancel_invoice_number, c.tire_cancel_count, c.cancel_date \
-         FROM registrations r LEFT JOIN registration_totals t ON t.registration_id = r.id \
-         LEFT JOIN cancellations c ON c.id = t.first_cancellation_id \
-         WHERE r.partner_id = $1 AND r.tenant = $2 AND r.shop_id = $3 AND r.invoice_number = $4 \
-           AND ($5::text IS NULL OR r.org_id = $5)",
+        REGISTRATION_USAGE,
         &[&scope.partner_id, &tenant, &shop_id, &invoice_number, &org_id],
     )?;
-    let Some(row) = row else { return Ok(None) };
-    let usage = RegistrationUsage {
+    row.as_ref().map(usage_with_totals).transpose()
+}
+
+/// [`registration_usage`] awaited on this worker's own connection ([`Readers`]); `None` when the
+/// lookup must take the blocking path.
+pub(crate) async fn registration_usage_now(
+    readers: &Readers,
+    scope: Scope,
+    shop_id: &str,
+    invoice_number: &str,
+    org_id: Option<&str>,
+) -> Option<Result<Option<RegistrationUsage>, StoreError>> {
+    let tenant = scope.tenant.as_str();
+    let rows = readers
+        .query(
+            REGISTRATION_USAGE,
+            &[&scope.partner_id, &tenant, &shop_id, &invoice_number, &org_id],
+        )
+        .await;
+    let rows = match rows {
+        Ok(Some(rows)) => rows,
+        Ok(None) => return None,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(match rows.as_slice() {
+        [] => Ok(None),
+        [row] => usage_with_totals(row).map(Some),
+        more => Err(StoreError::Database(
+            format!("a statement meant to answer one row answered {}", more.len()).into(),
+        )),
+    })
+}
+
+/// A row of [`REGISTRATION_USAGE`].
+fn usage_with_totals(row: &Row) -> Result<RegistrationUsage, StoreError> {
+    Ok(RegistrationUsage {
         tires_claimed: row.try_get(7)?,
         latest_claim_date: row.try_get(8)?,
         tires_cancelled: row.try_get(9)?,
         cancellation: match row.try_get::<_, Option<i64>>(13)? {
-            Some(_) => Some(cancellation_from_row(&row, 10)?),
+            Some(_) => Some(cancellation_from_row(row, 10)?),
             None => None,
         },
-        ..usage_from_row(&row)?
-    };
-    Ok(Some(usage))
+        ..usage_from_row(row)?
+    })
 }
 
 /// Reads a stored record: its columns in declaration order.

@@ -22,7 +22,9 @@
 //!      end, against the same rows written by one `INSERT ... SELECT FROM unnest(...) ON
 //!      CONFLICT DO UPDATE` straight through the PostgreSQL driver (the raw ceiling, not our
 //!      store), in one transaction, run after each batch as in (2); registrationstatus lookups as in (3), against the same
-//!      bare ceiling; and four partners uploading at once through two instances.
+//!      bare ceiling and against pgbench (`-M prepared -c64 -j2`, the gateway's own lookup
+//!      statement by random stored keys on the gateway's database, in turn); and four partners
+//!      uploading at once through two instances.
 //!   6. refusals: a 100,000-record body of `{}` (every record refused), answered plain and
 //!      gzip-compressed, each on a fresh server, against the same number of accepted
 //!      registrations: the server's peak RSS; then eight such refusals at once and another

@@ -26,6 +26,22 @@ pub fn with_client<R: Send + 'static>(url: &str, f: impl FnOnce(&mut postgres::C
     .expect("the database work did not panic")
 }
 
+/// The first column of each row of `sql` on the database at `url`, as text: the simple protocol,
+/// nothing prepared, so a pooler in front is no matter.
+pub fn texts(url: &str, sql: &str) -> Vec<String> {
+    let sql = sql.to_owned();
+    with_client(url, move |c| {
+        c.simple_query(&sql)
+            .unwrap()
+            .into_iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
 impl PgDatabase {
     /// The server's URL, when the PostgreSQL runs are on.
     pub fn server() -> Option<String> {

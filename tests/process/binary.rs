@@ -6,7 +6,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub use crate::common_postgres::{PgDatabase, with_client};
+pub use crate::common_postgres::{PgDatabase, texts, with_client};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_warranty-gateway");
 pub const SECRET: &str = "process-test-secret-0123456789abcdef0123";
@@ -43,18 +43,7 @@ impl Engine {
     /// The first column of each row of a query (that both engines take), as text.
     pub fn texts(&self, sql: &str) -> Vec<String> {
         match &self.postgres {
-            Some(db) => {
-                let sql = sql.to_owned();
-                // The simple protocol: no prepared statement, so a pooler in front is no matter.
-                with_client(&db.url, move |c| {
-                    let rows = c.simple_query(&sql).unwrap().into_iter();
-                    rows.filter_map(|m| match m {
-                        postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-                        _ => None,
-                    })
-                    .collect()
-                })
-            }
+            Some(db) => texts(&db.url, sql),
             None => {
                 let conn = rusqlite::Connection::open(db_path(&self.dir)).unwrap();
                 let mut stmt = conn.prepare(sql).unwrap();

@@ -11,7 +11,6 @@ use serde_json::json;
 
 use crate::binary::*;
 use crate::common_cluster::Cluster;
-use crate::common_postgres::with_client;
 
 #[tokio::test]
 async fn a_stopped_database_is_a_503_and_the_gateway_comes_back_by_itself() {
@@ -191,16 +190,7 @@ async fn a_database_server_killed_mid_upload_loses_no_answered_batch() {
         .collect();
     assert_eq!(last, [200, 200, 200], "{statuses:?}");
 
-    let stored = with_client(&db.url, |c| {
-        c.simple_query("SELECT invoice_number FROM registrations")
-            .unwrap()
-            .into_iter()
-            .filter_map(|m| match m {
-                postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-                _ => None,
-            })
-            .collect::<Vec<String>>()
-    });
+    let stored = texts(&db.url, "SELECT invoice_number FROM registrations");
     let mut per_batch: std::collections::HashMap<&str, usize> = Default::default();
     for invoice in &stored {
         let prefix_end = invoice.rfind('-').unwrap() + 1;

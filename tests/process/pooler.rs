@@ -12,7 +12,6 @@ use serde_json::json;
 
 use crate::binary::*;
 use crate::common_cluster::Cluster;
-use crate::common_postgres::with_client;
 
 const CLIENTS: usize = 3;
 
@@ -100,16 +99,7 @@ async fn serves_behind(mode: &str) {
     let res = server.get("/healthz").await;
     assert_eq!(res.status(), 200, "{mode}");
 
-    let engine_rows = with_client(&db.url, |c| {
-        c.simple_query("SELECT invoice_number FROM registrations")
-            .unwrap()
-            .into_iter()
-            .filter_map(|m| match m {
-                postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-                _ => None,
-            })
-            .collect::<Vec<String>>()
-    });
+    let engine_rows = texts(&db.url, "SELECT invoice_number FROM registrations");
     for (prefix, answered) in &in_flight {
         let stored = engine_rows.iter().filter(|i| i.starts_with(prefix.as_str())).count();
         assert!(

@@ -208,3 +208,58 @@ async fn a_database_server_killed_mid_upload_loses_no_answered_batch() {
         sent.len()
     );
 }
+
+/// A request waits a bounded time for a database connection: with the one connection of the
+/// pool held by a read that waits on a lock, the next read is a 503 within about five seconds,
+/// and the held one answers once the lock is gone.
+#[tokio::test]
+async fn a_request_waits_for_a_connection_a_bounded_time_then_503() {
+    let Some(db) = PgDatabase::create() else {
+        eprintln!("skipped: WARRANTY_GATEWAY_TEST_POSTGRES is not set (a PostgreSQL server URL)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::serve(&write_config_with(
+        dir.path(),
+        &format!("url = \"{}\"\npool_size = 1", db.url),
+    ));
+    let res = server
+        .post("tirecompany", &json!({"Registrations": [registration("WAIT1")]}))
+        .await;
+    assert_eq!(res.status(), 200);
+
+    // Another session holds the table for eight seconds.
+    let url = db.url.clone();
+    let locker = std::thread::spawn(move || {
+        with_client(&url, |c| {
+            c.batch_execute("BEGIN; LOCK TABLE registrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT")
+                .unwrap()
+        })
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let lookup = "/v2/partners/tirecompany?rec=registrations&ShopID=S1&InvoiceNumber=WAIT1";
+    let held = tokio::spawn({
+        let url = server.url(lookup);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token())
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let res = server.get(lookup).await;
+    let waited = started.elapsed();
+    assert_eq!(res.status(), 503, "the second read found no connection");
+    assert!(res.headers().contains_key("retry-after"));
+    assert!(
+        waited >= Duration::from_secs(4) && waited < Duration::from_secs(7),
+        "{waited:?}"
+    );
+    assert_eq!(held.await.unwrap(), 200, "the held read answers once the lock is gone");
+    locker.join().unwrap();
+}

@@ -87,7 +87,6 @@ impl PgConnection {
     /// A statement the server no longer has (a `DISCARD`), or whose result columns a migration
     /// changed, is forgotten and the read runs unnamed this once.
     pub fn prepared(&mut self, sql: &str, params: &[Typed]) -> Result<(Vec<Row>, u64), tokio_postgres::Error> {
-        use tokio_postgres::error::SqlState;
         if !self.direct {
             return self.unnamed(sql, params);
         }
@@ -106,11 +105,7 @@ impl PgConnection {
             collect(stream).await
         });
         match ran {
-            Err(e)
-                if e.code().is_some_and(|c| {
-                    *c == SqlState::INVALID_SQL_STATEMENT_NAME || *c == SqlState::FEATURE_NOT_SUPPORTED
-                }) =>
-            {
+            Err(e) if stale_statement(&e) => {
                 self.prepared.remove(sql);
                 self.unnamed(sql, params)
             }
@@ -155,6 +150,15 @@ pub async fn connect_async(
     tokio::spawn(connection);
     let direct = reaches_the_server_itself(&client, ends).await?;
     Ok((client, direct))
+}
+
+/// Whether a prepared statement failed because it went stale: the server no longer has it (a
+/// `DISCARD`), or a migration changed its result columns ("cached plan must not change result
+/// type"). Forgotten, it runs again.
+pub fn stale_statement(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    e.code()
+        .is_some_and(|c| *c == SqlState::INVALID_SQL_STATEMENT_NAME || *c == SqlState::FEATURE_NOT_SUPPORTED)
 }
 
 /// Every row of a statement, and how many rows it wrote.

@@ -325,13 +325,7 @@ impl<'c> PgTx<'c> {
     }
 
     pub(super) fn query_opt(&mut self, sql: &str, params: Params) -> Result<Option<Row>, StoreError> {
-        let mut rows = self.query(sql, params)?;
-        if rows.len() > 1 {
-            return Err(StoreError::Database(
-                format!("a statement meant to answer one row answered {}", rows.len()).into(),
-            ));
-        }
-        Ok(rows.pop())
+        at_most_one(self.query(sql, params)?)
     }
 
     pub(super) fn query_one(&mut self, sql: &str, params: Params) -> Result<Row, StoreError> {
@@ -359,6 +353,16 @@ impl Drop for PgTx<'_> {
             let _ = self.conn.batch_execute("ROLLBACK");
         }
     }
+}
+
+/// The row of a statement meant to answer one row or none.
+fn at_most_one(mut rows: Vec<Row>) -> Result<Option<Row>, StoreError> {
+    if rows.len() > 1 {
+        return Err(StoreError::Database(
+            format!("a statement meant to answer one row answered {}", rows.len()).into(),
+        ));
+    }
+    Ok(rows.pop())
 }
 
 /// A read of one statement running a second would read two snapshots: a bug, refused.

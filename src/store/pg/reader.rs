@@ -18,7 +18,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::connection::{self, ConnectError};
+use super::connection;
 use crate::store::StoreError;
 
 /// Connections a worker opens at most; the second only while the first has this many
@@ -48,6 +48,32 @@ struct Reader {
     client: Client,
     prepared: RefCell<HashMap<&'static str, Statement>>,
     in_flight: Cell<usize>,
+}
+
+/// What a lookup does for a connection.
+enum Next {
+    Use(Rc<Reader>),
+    /// None yet, and one is being opened.
+    Wait(Rc<tokio::sync::Notify>),
+    /// Open one (this lookup now holds `opening`); the least busy, if any, is the fallback.
+    Open(Option<Rc<Reader>>),
+}
+
+impl Local {
+    fn next(&mut self) -> Next {
+        self.conns.retain(|c| !c.client.is_closed());
+        let least_busy = self.conns.iter().min_by_key(|c| c.in_flight.get()).cloned();
+        match least_busy {
+            Some(reader) if self.opening || reader.in_flight.get() < BUSY || self.conns.len() >= PER_WORKER => {
+                Next::Use(reader)
+            }
+            None if self.opening => Next::Wait(Rc::clone(&self.opened)),
+            least_busy => {
+                self.opening = true;
+                Next::Open(least_busy)
+            }
+        }
+    }
 }
 
 thread_local! {
@@ -109,68 +135,39 @@ impl Readers {
     /// This worker's least busy connection, opened if need be (one at a time).
     async fn reader(&self) -> Result<Option<Rc<Reader>>, StoreError> {
         loop {
-            let (least_busy, count, opening) = LOCAL.with_borrow_mut(|local| {
-                let local = local.entry(self.id).or_default();
-                local.conns.retain(|c| !c.client.is_closed());
-                let least = local.conns.iter().min_by_key(|c| c.in_flight.get()).cloned();
-                let opening = (!local.opening).then(|| {
-                    local.opening = true;
-                    Rc::clone(&local.opened)
-                });
-                let waiting = local.opening && opening.is_none();
-                (
-                    least,
-                    local.conns.len(),
-                    if waiting {
-                        Err(Rc::clone(&local.opened))
-                    } else {
-                        Ok(opening)
-                    },
-                )
-            });
-            match (least_busy, opening) {
-                // Someone is opening one and there is none yet: wait for it.
-                (None, Err(opened)) => {
+            let next = LOCAL.with_borrow_mut(|local| local.entry(self.id).or_default().next());
+            match next {
+                Next::Use(reader) => return Ok(Some(reader)),
+                Next::Wait(opened) => {
+                    // Created before anything else runs on this thread: it cannot miss the wake.
                     let notified = opened.notified();
                     if !self.on() {
                         return Ok(None);
                     }
                     notified.await;
                 }
-                // Enough, or one is being opened: use what there is.
-                (Some(reader), Err(_)) => return Ok(Some(reader)),
-                (Some(reader), Ok(Some(_))) if reader.in_flight.get() < BUSY || count >= PER_WORKER => {
-                    self.done_opening();
-                    return Ok(Some(reader));
-                }
-                (least_busy, Ok(_)) => {
+                Next::Open(least_busy) => {
                     let opened = self.open().await;
-                    self.done_opening();
+                    LOCAL.with_borrow_mut(|local| {
+                        let local = local.entry(self.id).or_default();
+                        local.opening = false;
+                        local.opened.notify_waiters();
+                    });
                     return match (opened, least_busy) {
-                        (Ok(Some(reader)), _) => Ok(Some(reader)),
-                        (Ok(None), _) => Ok(None),
                         // One connection left is used rather than fail the lookup.
                         (Err(_), Some(reader)) => Ok(Some(reader)),
-                        (Err(e), None) => Err(e),
+                        (opened, _) => opened,
                     };
                 }
             }
         }
     }
 
-    /// Ends this worker's opening of a connection and wakes whoever waits for it.
-    fn done_opening(&self) {
-        LOCAL.with_borrow_mut(|local| {
-            let local = local.entry(self.id).or_default();
-            local.opening = false;
-            local.opened.notify_waiters();
-        });
-    }
-
     /// Opens one more connection for this worker; `None` when it does not reach the server
     /// itself (and from then on every lookup takes the blocking path).
     async fn open(&self) -> Result<Option<Rc<Reader>>, StoreError> {
-        let (client, direct) = self.connect().await.map_err(|e| StoreError::Unavailable {
+        let opened = connection::connect_async(&self.config, &self.tls, self.connect_timeout).await;
+        let (client, direct) = opened.map_err(|e| StoreError::Unavailable {
             reason: "the database cannot be reached",
             cause: Box::new(e),
         })?;
@@ -186,24 +183,15 @@ impl Readers {
         LOCAL.with_borrow_mut(|local| local.entry(self.id).or_default().conns.push(Rc::clone(&reader)));
         Ok(Some(reader))
     }
-
-    async fn connect(&self) -> Result<(Client, bool), ConnectError> {
-        connection::connect_async(&self.config, &self.tls, self.connect_timeout).await
-    }
 }
 
 impl Reader {
     /// `sql` on its statement prepared on this connection. One the server no longer has (a
     /// `DISCARD`), or whose result columns a migration changed, is prepared again, once.
     async fn run(&self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, tokio_postgres::Error> {
-        use tokio_postgres::error::SqlState;
         let ran = self.client.query(&self.statement(sql).await?, params).await;
         match ran {
-            Err(e)
-                if e.code().is_some_and(|c| {
-                    *c == SqlState::INVALID_SQL_STATEMENT_NAME || *c == SqlState::FEATURE_NOT_SUPPORTED
-                }) =>
-            {
+            Err(e) if connection::stale_statement(&e) => {
                 self.prepared.borrow_mut().remove(sql);
                 self.client.query(&self.statement(sql).await?, params).await
             }

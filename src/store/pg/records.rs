@@ -9,8 +9,8 @@ use super::Param;
 use chrono::{DateTime, Utc};
 use postgres::Row;
 
-use super::PgTx;
 use super::reader::Readers;
+use super::{PgTx, at_most_one};
 
 use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
 use crate::records::{OwnedValue, Record, RecordKind, Value};
@@ -384,13 +384,7 @@ pub(crate) async fn registration_usage_now(
         Ok(None) => return None,
         Err(e) => return Some(Err(e)),
     };
-    Some(match rows.as_slice() {
-        [] => Ok(None),
-        [row] => usage_with_totals(row).map(Some),
-        more => Err(StoreError::Database(
-            format!("a statement meant to answer one row answered {}", more.len()).into(),
-        )),
-    })
+    Some(at_most_one(rows).and_then(|row| row.as_ref().map(usage_with_totals).transpose()))
 }
 
 /// A row of [`REGISTRATION_USAGE`].

@@ -1,5 +1,6 @@
 //! HTTP handlers, thin: authenticate, read the request, hand it to the service on a blocking
-//! thread (a point read of SQLite runs in place: it never waits), write the answer.
+//! thread (a point read of SQLite runs in place: it never waits; a registration's status on
+//! PostgreSQL reached directly is awaited on the worker's own connection), write the answer.
 
 mod answer;
 mod errors;

@@ -23,8 +23,10 @@
 //!      CONFLICT DO UPDATE` straight through the PostgreSQL driver (the raw ceiling, not our
 //!      store), in one transaction, run after each batch as in (2); registrationstatus lookups as in (3), against the same
 //!      bare ceiling and against pgbench (`-M prepared -c64 -j2`, the gateway's own lookup
-//!      statement by random stored keys on the gateway's database, in turn); and four partners
-//!      uploading at once through two instances.
+//!      statement by random stored keys on the gateway's database, in turn), first with the
+//!      kernel's scheduler as it is, then (as root, when it is on) again with
+//!      kernel.sched_autogroup_enabled = 0, as PostgreSQL hosts are tuned ([`AUTOGROUP`] says
+//!      why), put back after; and four partners uploading at once through two instances.
 //!   6. refusals: a 100,000-record body of `{}` (every record refused), answered plain and
 //!      gzip-compressed, each on a fresh server, against the same number of accepted
 //!      registrations: the server's peak RSS; then eight such refusals at once and another
@@ -36,7 +38,8 @@
 //! Section (4) always uses the hyper client (it stops when the uploads are done).
 //! Environment: BENCH_LOOKUP_SECS (default 10, per round), BENCH_LOOKUP_ROUNDS (default 5),
 //! BENCH_RUNS (default 5), BENCH_SECTIONS (default all, e.g. "1,2"), BENCH_LOAD (`hyper` to
-//! use the hyper client even with wrk installed), BENCH_CLIENT_THREADS (default 2).
+//! use the hyper client even with wrk installed), BENCH_CLIENT_THREADS (default 2),
+//! BENCH_AUTOGROUP (`keep`: never switch the kernel's autogroup off in section 5).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -600,11 +603,14 @@ WHERE r.partner_id = 1001 AND r.tenant = 'live' AND r.shop_id = lpad((5000 + :i 
 ";
 
 /// `pgbench -M prepared -c64 -j2 -T{secs}` with [`PGBENCH_SCRIPT`] on the database at `url`:
-/// its transactions/s, and its mean latency where the gateway's figures have p50.
+/// its transactions/s, and the p50 and p99 of its transactions' latencies (from its
+/// per-transaction log; as they ran, without the correction wrk applies for a stalled
+/// connection's requests that were never sent, so a stall weighs less here than in wrk's p99).
 fn pgbench_lookups(url: &str, runs: usize, secs: u64) -> LookupFigures {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("lookup.sql");
     std::fs::write(&script, PGBENCH_SCRIPT.replace("RUNS", &(runs - 1).to_string())).unwrap();
+    let log_prefix = dir.path().join("transactions");
     let out = Command::new("pgbench")
         .args([
             "-n",
@@ -616,9 +622,11 @@ fn pgbench_lookups(url: &str, runs: usize, secs: u64) -> LookupFigures {
             "2",
             "-T",
             &secs.to_string(),
+            "-l",
             "-f",
         ])
         .arg(&script)
+        .arg(format!("--log-prefix={}", log_prefix.display()))
         .arg(url)
         .output()
         .expect("pgbench runs (Debian's postgresql-client)");
@@ -636,11 +644,60 @@ fn pgbench_lookups(url: &str, runs: usize, secs: u64) -> LookupFigures {
                 )
             })
     };
+    // Each log line: client, transaction, latency in microseconds, script, epoch s, epoch us.
+    let mut latencies_us: Vec<f64> = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("transactions") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            latencies_us.extend(
+                text.lines()
+                    .filter_map(|l| l.split_whitespace().nth(2)?.parse::<f64>().ok()),
+            );
+        }
+    }
+    assert!(!latencies_us.is_empty(), "pgbench logged no transactions: {stdout}");
+    latencies_us.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let percentile_ms = |q: f64| latencies_us[((latencies_us.len() - 1) as f64 * q) as usize] / 1000.0;
     LookupFigures {
         rps: number("tps = "),
-        p50_ms: number("latency average = "),
-        p99_ms: f64::NAN,
+        p50_ms: percentile_ms(0.50),
+        p99_ms: percentile_ms(0.99),
         failures: number("number of failed transactions: ") as u64,
+    }
+}
+
+/// The kernel's autogroup switch: each session (setsid) a scheduling group of its own, sharing
+/// the CPU equally with every other group. PostgreSQL starts each backend in a session of its
+/// own, so with autogroup on, one backend weighs as much as the whole gateway or wrk; on this
+/// 2-core machine a busy backend then waits up to seconds at times to be run, and every lookup
+/// sent to it waits as long (measured: p99 from 4 ms to over a second from one 8 s run to the
+/// next; with it off, p99 3-4 ms in every run). PostgreSQL's own tuning advice is to switch it
+/// off on a database host.
+const AUTOGROUP: &str = "/proc/sys/kernel/sched_autogroup_enabled";
+
+/// Autogroup switched off while this lives, and back on after.
+struct AutogroupOff;
+
+impl AutogroupOff {
+    /// Switches it off when it is on and this process may (root), unless BENCH_AUTOGROUP=keep.
+    fn switch() -> Option<AutogroupOff> {
+        if std::env::var("BENCH_AUTOGROUP").is_ok_and(|v| v == "keep") {
+            return None;
+        }
+        if std::fs::read_to_string(AUTOGROUP).ok()?.trim() != "1" {
+            return None;
+        }
+        std::fs::write(AUTOGROUP, "0").ok()?;
+        Some(AutogroupOff)
+    }
+}
+
+impl Drop for AutogroupOff {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::write(AUTOGROUP, "1") {
+            eprintln!("could not switch {AUTOGROUP} back to 1: {e}");
+        }
     }
 }
 
@@ -1339,9 +1396,9 @@ async fn compare_lookups(label: &str, address: &str, beside: Beside<'_>, keys: &
                 .await
                 .unwrap();
             print!(
-                "; pgbench {:.0}/s (mean latency {:.2} ms), gateway {:.2} of it",
+                "; pgbench {:.0}/s p99 {:.2} ms, gateway {:.2} of it",
                 p.rps,
-                p.p50_ms,
+                p.p99_ms,
                 g.rps / p.rps
             );
             pgbenches.push((p, g.rps));
@@ -1378,10 +1435,11 @@ async fn compare_lookups(label: &str, address: &str, beside: Beside<'_>, keys: &
         let ratio = median(pgbenches.iter().map(|(p, g)| g / p.rps).collect());
         println!(
             "{label} ceiling, pgbench -M prepared -c64 -j2: the same lookup statement by random stored keys, \
-             in turn: {:.0} transactions/s, mean latency {:.2} ms, {} failed; the gateway answers {ratio:.2} of \
-             its rate (median of the rounds')",
+             in turn: {:.0} transactions/s, p50 {:.2} ms, p99 {:.2} ms, {} failed; the gateway answers {ratio:.2} \
+             of its rate (median of the rounds')",
             median(pgbenches.iter().map(|(p, _)| p.rps).collect()),
             median(pgbenches.iter().map(|(p, _)| p.p50_ms).collect()),
+            median(pgbenches.iter().map(|(p, _)| p.p99_ms).collect()),
             pgbenches.iter().map(|(p, _)| p.failures).sum::<u64>()
         );
     }
@@ -1511,7 +1569,28 @@ async fn postgres(runs: usize, lookup_secs: u64) {
         url: &gateway.url,
         runs,
     };
+    let autogroup = std::fs::read_to_string(AUTOGROUP).map(|v| v.trim().to_owned());
+    println!(
+        "(5) lookups with kernel.sched_autogroup_enabled = {} (as this machine runs)",
+        autogroup.as_deref().unwrap_or("unknown")
+    );
     compare_lookups("(5) PostgreSQL", &server.address, pgbench, &keys, lookup_secs).await;
+    if let Some(off) = AutogroupOff::switch() {
+        println!("(5) lookups again with kernel.sched_autogroup_enabled = 0 (as PostgreSQL hosts are tuned)");
+        let pgbench = Beside::Pgbench {
+            url: &gateway.url,
+            runs,
+        };
+        compare_lookups(
+            "(5) PostgreSQL, autogroup off",
+            &server.address,
+            pgbench,
+            &keys,
+            lookup_secs,
+        )
+        .await;
+        drop(off);
+    }
     drop(server);
 
     // Four partners at once through two instances on one database.

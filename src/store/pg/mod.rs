@@ -419,6 +419,42 @@ impl r2d2::HandleError<ConnectError> for LogPoolErrors {
     }
 }
 
+/// The kernel's autogroup switch (Linux): with it on, each session is a scheduling group of its
+/// own, sharing the CPUs equally with every other group.
+const AUTOGROUP: &str = "/proc/sys/kernel/sched_autogroup_enabled";
+
+/// Whether the database's hosts are all this machine (loopback, `localhost`, a Unix socket).
+fn on_this_host(hosts: &[tokio_postgres::config::Host]) -> bool {
+    use tokio_postgres::config::Host;
+    !hosts.is_empty()
+        && hosts.iter().all(|host| match host {
+            Host::Unix(_) => true,
+            Host::Tcp(name) => {
+                name.eq_ignore_ascii_case("localhost")
+                    || name
+                        .trim_matches(['[', ']'])
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+        })
+}
+
+/// What to tell the operator when PostgreSQL shares this machine with the gateway and the
+/// kernel's autogroup is on (`autogroup` is the switch's file, as read). PostgreSQL starts each
+/// backend in a session of its own, so each is a group of its own, weighing as much as the whole
+/// gateway: under load a busy backend waits to be run for hundreds of milliseconds at a time
+/// (perf sched measured 204 ms on the benchmark's 2-core machine; wrk saw lookups of over 2 s),
+/// and every lookup sent to it waits as long. With the switch off the same load's p99 was 3 ms.
+fn scheduler_advice(on_this_host: bool, autogroup: &str) -> Option<String> {
+    (on_this_host && autogroup.trim() == "1").then(|| {
+        "PostgreSQL runs on this machine and the kernel's autogroup is on \
+         (kernel.sched_autogroup_enabled = 1): each PostgreSQL backend is a scheduling group of its \
+         own, and under load one can wait hundreds of milliseconds to run, and every lookup sent to \
+         it as long. Set kernel.sched_autogroup_enabled = 0 (sysctl), as PostgreSQL hosts are tuned"
+            .to_owned()
+    })
+}
+
 impl PgStore {
     /// Connects (a pool of up to `pool_size`) and migrates the database to this build's schema.
     pub fn open(url: &str, pool_size: u32) -> Result<PgStore, StoreError> {
@@ -435,6 +471,7 @@ impl PgStore {
         pool_size: u32,
         statement_timeout: Duration,
     ) -> Result<PgStore, StoreError> {
+        let on_this_host = on_this_host(config.get_hosts());
         let readers = reader::Readers::new(config.clone(), tls.clone(), CONNECT_TIMEOUT, statement_timeout);
         let manager = Connections { config, tls };
         let pool = r2d2::Pool::builder()
@@ -462,6 +499,10 @@ impl PgStore {
             tracing::info!(
                 "the database is reached through a pooler or proxy (or a Unix socket): every statement is sent unnamed, nothing prepared"
             );
+        }
+        let autogroup = std::fs::read_to_string(AUTOGROUP).unwrap_or_default();
+        if let Some(advice) = scheduler_advice(on_this_host, &autogroup) {
+            tracing::warn!("{advice}");
         }
         Ok(store)
     }
@@ -1088,5 +1129,39 @@ pub(crate) mod tests {
             .expect("nothing listens on port 1");
         let e = StoreError::from(err);
         assert_eq!(e.unavailable(), Some("the database cannot be reached"), "{e}");
+    }
+
+    /// The autogroup advice is given exactly when every host is this machine and the switch is on.
+    #[test]
+    fn scheduler_advice_only_for_a_database_on_this_machine_with_autogroup_on() {
+        let hosts = |url: &str| -> bool {
+            let config: tokio_postgres::Config = url.parse().unwrap();
+            on_this_host(config.get_hosts())
+        };
+        for local in [
+            "postgres://u@127.0.0.1:5432/db",
+            "postgres://u@localhost/db",
+            "postgres://u@[::1]:5432/db",
+            "host=/var/run/postgresql dbname=db",
+            "postgres://u@127.0.0.2,localhost/db",
+        ] {
+            assert!(hosts(local), "{local}");
+        }
+        for remote in [
+            "postgres://u@db.internal:5432/db",
+            "postgres://u@10.0.0.5/db",
+            "postgres://u@localhost,db.internal/db",
+        ] {
+            assert!(!hosts(remote), "{remote}");
+        }
+        let advice = scheduler_advice(true, "1\n").expect("advised");
+        assert!(advice.contains("kernel.sched_autogroup_enabled = 0"), "{advice}");
+        assert_eq!(scheduler_advice(true, "0\n"), None);
+        assert_eq!(
+            scheduler_advice(true, ""),
+            None,
+            "no such switch (not Linux, or no autogroup)"
+        );
+        assert_eq!(scheduler_advice(false, "1\n"), None);
     }
 }

@@ -1,0 +1,43 @@
+//! `keygen --out DIR`: a new P-256 key pair for a v3 partner; needs no config (keys are made
+//! before the partner is configured).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::auth::generate_v3_key_pair;
+
+#[derive(clap::Args)]
+pub(super) struct Args {
+    /// The folder (made if need be); existing key files are never overwritten.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Writes private.pem (readable by its owner only) and public.pem into the folder.
+pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let out = &args.out;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot make the folder {}", out.display()))?;
+    let (private, public) = generate_v3_key_pair()?;
+    for (name, pem, mode) in [("private.pem", &private, 0o600), ("public.pem", &public, 0o644)] {
+        let path = out.join(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut file = options
+            .open(&path)
+            .with_context(|| format!("cannot write {} (an existing key is never overwritten)", path.display()))?;
+        file.write_all(pem.as_bytes())?;
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "give private.pem to the partner (it signs their tokens); put public.pem in config.toml as \
+         v3_public_key_file, with a v3_issuer"
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,25 @@
+//! `migrate`: the database brought up to this build's schema (serve does it too, at start-up).
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use super::Context;
+use crate::store;
+
+pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
+    let config = context.config()?;
+    let database = &config.database;
+    let applied = store::migrate(database).with_context(|| format!("cannot migrate the database {database}"))?;
+    for m in &applied {
+        println!("applied V{}__{}", m.version, m.name);
+    }
+    let latest = store::latest_migration();
+    println!(
+        "{database} is at V{}__{}{}",
+        latest.version,
+        latest.name,
+        if applied.is_empty() { " (nothing to do)" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
+}

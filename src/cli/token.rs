@@ -1,0 +1,68 @@
+//! `token --company C`: a bearer token the server accepts for a partner, v2 or v3.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use super::Context;
+use crate::auth::{issue_token, issue_v3_token};
+
+#[derive(clap::Args)]
+pub(super) struct Args {
+    /// The partner's company, as in config.toml.
+    #[arg(long)]
+    company: String,
+    /// Make the token expire after this many days (v2; by default it does not expire).
+    #[arg(long, conflicts_with = "v3")]
+    expires_in_days: Option<u32>,
+    /// A v3 token: ES256, iss the partner's v3_issuer, aud the server's [v3] audience.
+    #[arg(long, requires = "key")]
+    v3: bool,
+    /// v3: the partner's private key (PKCS#8 PEM, as `keygen` writes it).
+    #[arg(long, requires = "v3")]
+    key: Option<PathBuf>,
+    /// v3: for the sandbox audience (the partner's test tenant).
+    #[arg(long, requires = "v3")]
+    sandbox: bool,
+    /// v3: minutes until the token expires (at most 1440, 24 hours).
+    #[arg(long, requires = "v3", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=1440))]
+    expires_in_minutes: u32,
+}
+
+pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
+    let config = context.config()?;
+    let company = &args.company;
+    let partner = config
+        .partners
+        .by_company(company)
+        .with_context(|| format!("no partner {company:?} in {}", context.config_path.display()))?;
+    if !args.v3 {
+        let lifetime = args.expires_in_days.map(|d| chrono::Duration::days(d.into()));
+        println!("{}", issue_token(partner, chrono::Utc::now(), lifetime)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    // clap requires it with --v3 already.
+    let key = args.key.context("--v3 needs --key, the partner's private key")?;
+    let keys = partner.v3.as_ref().with_context(|| {
+        format!("partner {company} is not on v3: give it v3_issuer and v3_public_key_file in config.toml")
+    })?;
+    let audiences = config.v3.as_ref().context("config.toml has no [v3] section")?;
+    let audience = if args.sandbox {
+        &audiences.sandbox_audience
+    } else {
+        &audiences.audience
+    };
+    let pem = std::fs::read(&key).with_context(|| format!("cannot read {}", key.display()))?;
+    let token = issue_v3_token(
+        &keys.issuer,
+        audience,
+        &pem,
+        chrono::Utc::now(),
+        chrono::Duration::minutes(args.expires_in_minutes.into()),
+    )
+    .with_context(|| format!("{} is not a P-256 private key in PKCS#8 PEM", key.display()))?;
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -125,7 +125,7 @@ pub fn import(
     retention: chrono::Duration,
 ) -> anyhow::Result<Outcome> {
     let received = Received {
-        at: crate::history::server_time(),
+        at: crate::model::batch::server_time(),
         started: Instant::now(),
         body_bytes: prepared.body.len(),
         retention,

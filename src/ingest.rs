@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Partner;
-use crate::history::{KEPT_REJECTED, NewBatch, RejectionCount, Rejections, TypeCounts};
 use crate::ledger::{Ledger, RegistrationKey};
+use crate::model::batch::{KEPT_REJECTED, NewBatch, RejectionCount, Rejections, TypeCounts};
 use crate::records::{Action, Arrivals, Batch, Decoded, NaturalKey, Record, rules};
 use crate::scope::Scope;
 use crate::store::{self, Store, StoreError, StoreFailure};

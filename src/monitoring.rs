@@ -8,7 +8,7 @@ use metrics::Counter;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::history::TypeCounts;
+use crate::model::batch::TypeCounts;
 
 pub const REQUESTS: &str = "warranty_gateway_http_requests_total";
 pub const RECORDS: &str = "warranty_gateway_records_total";

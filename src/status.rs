@@ -4,7 +4,7 @@ use chrono::{DateTime, Months, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::records::serde_out;
+use crate::wire::out;
 
 /// The cancellation recorded against a registration (there is at most one).
 #[derive(Debug, Clone, PartialEq)]
@@ -113,9 +113,9 @@ pub struct RegistrationStatus<'a> {
     pub shop_id: &'a str,
     #[serde(rename = "InvoiceNumber")]
     pub invoice_number: &'a str,
-    #[serde(rename = "PlanEnrollDate", serialize_with = "serde_out::date")]
+    #[serde(rename = "PlanEnrollDate", serialize_with = "out::date")]
     pub plan_enroll_date: DateTime<Utc>,
-    #[serde(rename = "CreatedDate", serialize_with = "serde_out::timestamp")]
+    #[serde(rename = "CreatedDate", serialize_with = "out::timestamp")]
     pub created_date: DateTime<Utc>,
     #[serde(rename = "TiresCovered")]
     pub tires_covered: i64,
@@ -127,11 +127,11 @@ pub struct RegistrationStatus<'a> {
     pub tires_left: i64,
     #[serde(rename = "WarrantyStatus", serialize_with = "status_code")]
     pub warranty_status: WarrantyStatus,
-    #[serde(rename = "CancelDate", serialize_with = "serde_out::opt_date")]
+    #[serde(rename = "CancelDate", serialize_with = "out::opt_date")]
     pub cancel_date: Option<DateTime<Utc>>,
-    #[serde(rename = "ExpireDate", serialize_with = "serde_out::date")]
+    #[serde(rename = "ExpireDate", serialize_with = "out::date")]
     pub expire_date: DateTime<Utc>,
-    #[serde(rename = "StatusDate", serialize_with = "serde_out::opt_date")]
+    #[serde(rename = "StatusDate", serialize_with = "out::opt_date")]
     pub status_date: Option<DateTime<Utc>>,
     #[serde(rename = "Message")]
     pub message: &'static str,

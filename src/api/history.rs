@@ -11,7 +11,7 @@ use super::answer::json_answer;
 use super::query::Params;
 use super::{ApiError, AppState, blocking};
 use crate::auth::Caller;
-use crate::history::{BatchSummary, RejectionCount};
+use crate::model::batch::{BatchSummary, RejectionCount};
 use crate::scope::Tenant;
 use crate::store;
 

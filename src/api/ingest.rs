@@ -34,7 +34,7 @@ pub async fn post_batch(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let mut received = Received {
-        at: crate::history::server_time(),
+        at: crate::model::batch::server_time(),
         started: Instant::now(),
         body_bytes: 0,
         retention: state.history_retention,

@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serializer;
 
-use super::serde_out;
 use crate::wire::Kind;
+use crate::wire::out;
 
 /// A field's value, borrowed, in the few shapes a value is stored or shown in.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -108,10 +108,10 @@ impl serde::Serialize for Shown<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match (self.0, self.1) {
             (_, Value::Text(t)) => s.serialize_str(t),
-            (Kind::Money, Value::Number(n)) => serde_out::money(&n.unwrap_or(0), s),
+            (Kind::Money, Value::Number(n)) => out::money(&n.unwrap_or(0), s),
             (_, Value::Number(n)) => s.serialize_i64(n.unwrap_or(0)),
-            (_, Value::Date(d)) => serde_out::opt_date(&d, s),
-            (_, Value::Flag(b)) => serde_out::flag(&b, s),
+            (_, Value::Date(d)) => out::opt_date(&d, s),
+            (_, Value::Flag(b)) => out::flag(&b, s),
         }
     }
 }

@@ -8,7 +8,6 @@ mod declare;
 mod registration;
 pub mod rules;
 mod sale;
-pub mod serde_out;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -29,8 +28,7 @@ use crate::wire::{
     self, BodyError, FieldError, FieldErrors, FieldSpec, Kind, RawChunk, RawItem, RawRecord, ValueError,
 };
 
-/// Money in integer cents: never a float.
-pub type Cents = i64;
+pub use crate::wire::Cents;
 
 /// The guide's four record types, in processing order: within one body, Registrations, then
 /// Sales, then Claims, then Cancellations, so a batch may register and claim at once.

@@ -15,19 +15,19 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::value::RawValue;
 
 pub use copy::{CopyReport, copy_to_postgres};
 pub use sqlite::{BackupReport, backup_database};
 pub use v3_id::V3Id;
 
 use crate::config::Database;
-use crate::history::{BatchSummary, NewBatch, RejectionCount, Rejections};
 use crate::ledger::{RegistrationKey, StoredRegistration};
+use crate::model::batch::{BatchSummary, NewBatch, Rejections, StoredBatch};
+use crate::model::motor_club::{Address, Customer, MotorClub, StoredMotorClub};
+use crate::model::v3_registration::{V3Extras, V3Filter, V3Registration};
 use crate::records::{Action, Record, RecordKind};
 use crate::scope::Scope;
 use crate::status::RegistrationUsage;
-use crate::v3::motor_club::{Address, Customer, MotorClub, StoredMotorClub};
 use crate::wire::Kind;
 
 /// The complete schema the SQLite migrations produce (to read, and for the test that they
@@ -463,52 +463,9 @@ pub fn list_batches(tx: &Tx, scope: Scope, page: u32, page_size: u32) -> Result<
     on_engine!(tx, list_batches(scope, page, page_size))
 }
 
-/// A batch with the result entries of its rejected records (JSON, as the response carried them).
-#[derive(Debug)]
-pub struct StoredBatch {
-    pub summary: BatchSummary,
-    /// The result entries of its first rejected records (at most `KEPT_REJECTED`).
-    pub rejected: Vec<Box<RawValue>>,
-    /// The errors of the rest, counted by record type, field and code; most frequent first.
-    pub counted: Vec<RejectionCount>,
-}
-
 /// One of the tenant's batches with its rejected entries, in response order.
 pub fn find_batch(tx: &Tx, scope: Scope, id: i64) -> Result<Option<StoredBatch>, StoreError> {
     on_engine!(tx, find_batch(scope, id))
-}
-
-/// What v3 keeps of a registration beyond its v2 fields; none on a registration v2 wrote.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct V3Extras {
-    pub product_id: Option<String>,
-    pub customer_email: Option<String>,
-    /// Every tire v3 listed, as the v3 module wrote it (JSON).
-    pub tires: Option<String>,
-}
-
-/// A registration as the v3 API reads it.
-#[derive(Debug, Clone)]
-pub struct V3Registration {
-    /// Its 24-hex id.
-    pub v3_id: String,
-    pub registration: crate::records::Registration,
-    pub extras: V3Extras,
-    /// The CancelDate of its first cancellation.
-    pub cancelled_on: Option<DateTime<Utc>>,
-}
-
-/// Which registrations a v3 page lists: each filter when given (exact).
-#[derive(Debug, Clone, Default)]
-pub struct V3Filter {
-    pub invoice_number: Option<String>,
-    pub store_number: Option<String>,
-}
-
-impl V3Filter {
-    fn unmatchable(&self) -> bool {
-        unmatchable(self.invoice_number.iter().chain(&self.store_number).map(String::as_str))
-    }
 }
 
 /// Stores what only v3 has on the registration with this row id (just inserted); answers its
@@ -534,7 +491,13 @@ pub fn v3_registrations(
     page: u32,
     page_size: u32,
 ) -> Result<(u64, Vec<V3Registration>), StoreError> {
-    if filter.unmatchable() {
+    if unmatchable(
+        filter
+            .invoice_number
+            .iter()
+            .chain(&filter.store_number)
+            .map(String::as_str),
+    ) {
         return Ok((0, Vec::new()));
     }
     on_engine!(tx, v3_registrations(scope, filter, page, page_size))
@@ -610,7 +573,13 @@ pub fn motor_clubs(
     page: u32,
     page_size: u32,
 ) -> Result<(u64, Vec<StoredMotorClub>), StoreError> {
-    if filter.unmatchable() {
+    if unmatchable(
+        filter
+            .invoice_number
+            .iter()
+            .chain(&filter.store_number)
+            .map(String::as_str),
+    ) {
         return Ok((0, Vec::new()));
     }
     on_engine!(tx, motor_clubs(scope, filter, page, page_size))

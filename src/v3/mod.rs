@@ -6,17 +6,19 @@ pub mod decode;
 pub mod motor_club;
 pub mod tire_protection;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Serialize, Serializer};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Partner, V3Partner};
+use crate::model::motor_club::StoredMotorClub;
+use crate::model::v3_registration::{V3Filter, V3Registration};
 use crate::records::{Action, Cancellation, Claim, rules};
 use crate::scope::Scope;
 use crate::status::registration_status;
-use crate::store::{self, Lookup, Stamp, Store, StoreError, StoreFailure, Tx, V3Filter, V3Registration};
+use crate::store::{self, Lookup, Stamp, Store, StoreError, StoreFailure, Tx};
+use crate::wire::out::format_v3_date;
 use decode::{Errors, FieldError, Fields};
-use motor_club::StoredMotorClub;
 use tire_protection::{ClaimView, Metadata, TireProtection};
 
 /// Why a v3 call was refused (besides authentication).
@@ -60,22 +62,6 @@ impl StoreFailure for V3Error {
             V3Error::Store(e) => Some(e),
             _ => None,
         }
-    }
-}
-
-/// v3's dates: UTC with milliseconds, `2021-08-01T13:08:00.000Z`.
-pub fn format_v3_date(d: &DateTime<Utc>) -> String {
-    d.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn v3_date<S: Serializer>(d: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format_v3_date(d))
-}
-
-fn v3_opt_date<S: Serializer>(d: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => v3_date(d, s),
-        None => s.serialize_none(),
     }
 }
 

@@ -2,78 +2,11 @@
 //! resource API", "Motor club"). What a POST or PATCH body becomes, and how it reads.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::Value;
 
 use super::decode::{Errors, FieldError, Fields, INVOICE_MAX, NAME_MAX, STORE_MAX};
-use super::{v3_date, v3_opt_date};
 use crate::config::V3Partner;
-
-/// A motor-club registration as the partner registers it (and reads it back).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MotorClub {
-    pub product_id: String,
-    #[serde(rename = "invoiceNumber")]
-    pub invoice_number: String,
-    /// "" when not sent.
-    #[serde(rename = "storeNumber")]
-    pub store_number: String,
-    #[serde(rename = "enrollDate", serialize_with = "v3_date")]
-    pub enroll_date: DateTime<Utc>,
-    pub customer: Customer,
-}
-
-/// The member: a name, and whatever contact details were sent.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Customer {
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(skip_serializing_if = "Address::is_empty")]
-    pub address: Address,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Address {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line1: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line2: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub zip: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-}
-
-impl Address {
-    pub fn is_empty(&self) -> bool {
-        *self == Address::default()
-    }
-}
-
-/// A stored motor-club registration, as v3 answers it.
-#[derive(Debug, Clone, Serialize)]
-pub struct StoredMotorClub {
-    #[serde(rename = "_id")]
-    pub id: String,
-    /// The partner's program (config), set as it is answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub program_id: Option<String>,
-    #[serde(flatten)]
-    pub registration: MotorClub,
-    #[serde(
-        rename = "cancelledOn",
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "v3_opt_date"
-    )]
-    pub cancelled_on: Option<DateTime<Utc>>,
-}
+use crate::model::motor_club::{Address, Customer, MotorClub};
 
 /// What a PATCH asks: a new customer, or the cancellation.
 #[derive(Debug, Clone, PartialEq)]

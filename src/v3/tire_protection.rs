@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::decode::{Errors, FieldError, Fields, INVOICE_MAX, NAME_MAX, STORE_MAX};
-use super::{v3_date, v3_opt_date};
 use crate::config::V3Partner;
-use crate::records::{Cents, Claim, Registration, serde_out};
+use crate::model::v3_registration::{V3Extras, V3Registration};
+use crate::records::{Cents, Claim, Registration};
 use crate::status::{RegistrationStatus, WarrantyStatus};
-use crate::store::{V3Extras, V3Registration};
+use crate::wire::out;
+use crate::wire::out::{v3_date, v3_opt_date};
 
 /// What a v3 POST sends: checked, in v3's words.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +49,7 @@ pub struct Tire {
     pub make: String,
     pub model: String,
     pub size: String,
-    #[serde(rename = "retailPrice", serialize_with = "serde_out::money")]
+    #[serde(rename = "retailPrice", serialize_with = "out::money")]
     pub retail_price: Cents,
 }
 
@@ -230,9 +231,9 @@ pub struct ClaimView {
     pub tire_claim_count: i64,
     pub repair_store_number: String,
     pub repair_invoice_number: String,
-    #[serde(serialize_with = "serde_out::money")]
+    #[serde(serialize_with = "out::money")]
     pub credit_amount: Cents,
-    #[serde(serialize_with = "serde_out::money")]
+    #[serde(serialize_with = "out::money")]
     pub cost_per_unit: Cents,
     pub service_type: String,
     pub service_description: String,

@@ -1,10 +1,14 @@
-//! Lenient decoding of the legacy wire format, shared by every record type: the body's shape
-//! (case-insensitive keys, last duplicate wins, aliases) and the scalar forms the guide's
+//! The wire format, both ways. In: lenient decoding shared by every record type, the body's
+//! shape (case-insensitive keys, last duplicate wins, aliases) and the scalar forms the guide's
 //! clients send (numbers in strings, money exact to the cent, several date forms, Yes/No flags).
-//! Nothing here knows HTTP, SQL or business rules.
+//! Out (`out`): the forms values are answered in. Nothing here knows HTTP, SQL or business rules.
 
 mod body;
+pub mod out;
 mod value;
+
+/// Money in integer cents: never a float.
+pub type Cents = i64;
 
 pub use body::{
     BodyError, CHUNK_ITEMS, MAX_RECORDS, RawChunk, RawItem, RawRecord, decode_batch, decode_batch_streaming,

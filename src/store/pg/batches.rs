@@ -10,10 +10,10 @@ use postgres::Row;
 use super::PgTx;
 use serde_json::value::RawValue;
 
-use crate::history::{BatchSummary, Counts, NewBatch, RejectionCount, Rejections, TypeCounts};
+use crate::model::batch::{BatchSummary, Counts, NewBatch, RejectionCount, Rejections, StoredBatch, TypeCounts};
 use crate::records::RecordKind;
 use crate::scope::Scope;
-use crate::store::{StoreError, StoredBatch, count_columns, tenant_tables};
+use crate::store::{StoreError, count_columns, tenant_tables};
 
 static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
     let counts = count_columns();

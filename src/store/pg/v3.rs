@@ -9,13 +9,11 @@ use postgres::Row;
 
 use super::PgTx;
 use super::records::from_row;
+use crate::model::motor_club::{Customer, MotorClub, StoredMotorClub};
+use crate::model::v3_registration::{V3Extras, V3Filter, V3Registration};
 use crate::records::{Record, RecordKind, Registration};
 use crate::scope::Scope;
-use crate::store::{
-    CUSTOMER_COLUMNS, Stamp, StoreError, V3Extras, V3Filter, V3Id, V3Registration, columns, customer_from,
-    customer_values,
-};
-use crate::v3::motor_club::{Customer, MotorClub, StoredMotorClub};
+use crate::store::{CUSTOMER_COLUMNS, Stamp, StoreError, V3Id, columns, customer_from, customer_values};
 
 /// The columns a v3 registration is read from: the v2 fields in declaration order, then what
 /// only v3 has, then the CancelDate of its first cancellation.

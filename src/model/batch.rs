@@ -3,8 +3,10 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
+use serde_json::value::RawValue;
 
-use crate::records::{RecordKind, serde_out};
+use crate::records::RecordKind;
+use crate::wire::out;
 
 /// The time as the server records it (a batch's arrival, a registration's CreatedDate): whole
 /// seconds, since legacy clients parse the guide's `2018-12-04T13:08:00Z` with a fixed pattern.
@@ -126,7 +128,7 @@ pub struct BatchSummary {
     pub batch_id: i64,
     #[serde(rename = "Tenant")]
     pub tenant: &'static str,
-    #[serde(rename = "ReceivedAt", serialize_with = "serde_out::timestamp")]
+    #[serde(rename = "ReceivedAt", serialize_with = "out::timestamp")]
     pub received_at: DateTime<Utc>,
     #[serde(rename = "Status")]
     pub status: u16,
@@ -138,4 +140,14 @@ pub struct BatchSummary {
     pub counts: TypeCounts,
     #[serde(rename = "Error")]
     pub error: Option<String>,
+}
+
+/// A batch with the result entries of its rejected records (JSON, as the response carried them).
+#[derive(Debug)]
+pub struct StoredBatch {
+    pub summary: BatchSummary,
+    /// The result entries of its first rejected records (at most `KEPT_REJECTED`).
+    pub rejected: Vec<Box<RawValue>>,
+    /// The errors of the rest, counted by record type, field and code; most frequent first.
+    pub counted: Vec<RejectionCount>,
 }

@@ -1,11 +1,11 @@
-//! How stored values are written in GET responses, as the guide's examples show them: dates in
-//! RFC 3339 UTC, money as a JSON number of dollars, empty numbers as 0, flags as "true"/"false".
+//! How stored values are written back out (serde `serialize_with` forms): in v2's GET
+//! responses as the guide's examples show them (dates in RFC 3339 UTC, money as a JSON number
+//! of dollars, empty numbers as 0, flags as "true"/"false"), and v3's dates.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serializer;
 
-use super::Cents;
-use crate::wire::format_date;
+use super::{Cents, format_date};
 
 pub fn date<S: Serializer>(d: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_date(d))
@@ -46,6 +46,22 @@ pub fn opt_int<S: Serializer>(n: &Option<i64>, s: S) -> Result<S::Ok, S::Error> 
 
 pub fn flag<S: Serializer>(b: &bool, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(if *b { "true" } else { "false" })
+}
+
+/// v3's dates: UTC with milliseconds, `2021-08-01T13:08:00.000Z`.
+pub fn format_v3_date(d: &DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn v3_date<S: Serializer>(d: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_v3_date(d))
+}
+
+pub fn v3_opt_date<S: Serializer>(d: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => v3_date(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 #[cfg(test)]

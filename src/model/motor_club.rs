@@ -1,0 +1,73 @@
+//! A v3 motor-club registration: its own record, with no tires and no v2 face. How it is kept
+//! and how v3 answers it (the v3 module decodes it).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::wire::out::{v3_date, v3_opt_date};
+
+/// A motor-club registration as the partner registers it (and reads it back).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MotorClub {
+    pub product_id: String,
+    #[serde(rename = "invoiceNumber")]
+    pub invoice_number: String,
+    /// "" when not sent.
+    #[serde(rename = "storeNumber")]
+    pub store_number: String,
+    #[serde(rename = "enrollDate", serialize_with = "v3_date")]
+    pub enroll_date: DateTime<Utc>,
+    pub customer: Customer,
+}
+
+/// The member: a name, and whatever contact details were sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Customer {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Address::is_empty")]
+    pub address: Address,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Address {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+impl Address {
+    pub fn is_empty(&self) -> bool {
+        *self == Address::default()
+    }
+}
+
+/// A stored motor-club registration, as v3 answers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredMotorClub {
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// The partner's program (config), set as it is answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program_id: Option<String>,
+    #[serde(flatten)]
+    pub registration: MotorClub,
+    #[serde(
+        rename = "cancelledOn",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "v3_opt_date"
+    )]
+    pub cancelled_on: Option<DateTime<Utc>>,
+}

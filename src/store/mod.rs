@@ -5,8 +5,10 @@
 //! function is written once per engine; the engine is a match away, never a type outside.
 //! Every function here blocks: callers run it on a blocking thread, never on the async executor.
 
+mod batches;
 mod copy;
 pub mod pg;
+mod sql;
 pub mod sqlite;
 mod v3_id;
 
@@ -16,13 +18,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use batches::{find_batch, insert_batch, list_batches, prune_batches, reset_tenant};
 pub use copy::{CopyReport, copy_to_postgres};
 pub use sqlite::{BackupReport, backup_database};
 pub use v3_id::V3Id;
 
 use crate::config::Database;
 use crate::ledger::{RegistrationKey, StoredRegistration};
-use crate::model::batch::{BatchSummary, NewBatch, Rejections, StoredBatch};
 use crate::model::motor_club::{Address, Customer, MotorClub, StoredMotorClub};
 use crate::model::v3_registration::{V3Extras, V3Filter, V3Registration};
 use crate::records::{Action, Record, RecordKind};
@@ -288,6 +290,7 @@ macro_rules! on_engine {
         }
     };
 }
+use on_engine;
 
 /// The time a batch's rows are stamped with (created_at, updated_at): made once per batch,
 /// with the form each engine stores.
@@ -448,26 +451,6 @@ pub fn ping(tx: &Tx) -> Result<(), StoreError> {
     on_engine!(tx, ping())
 }
 
-/// Records a batch and its rejected entries (already JSON); answers its id.
-pub fn insert_batch(tx: &Tx, scope: Scope, batch: &NewBatch, rejected: &Rejections) -> Result<i64, StoreError> {
-    on_engine!(tx, insert_batch(scope, batch, rejected))
-}
-
-/// Deletes the batches received before `cutoff` (and their entries); answers how many.
-pub fn prune_batches(tx: &Tx, cutoff: &DateTime<Utc>) -> Result<usize, StoreError> {
-    on_engine!(tx, prune_batches(cutoff))
-}
-
-/// One page of a tenant's batches, newest first, and how many there are in all.
-pub fn list_batches(tx: &Tx, scope: Scope, page: u32, page_size: u32) -> Result<(u64, Vec<BatchSummary>), StoreError> {
-    on_engine!(tx, list_batches(scope, page, page_size))
-}
-
-/// One of the tenant's batches with its rejected entries, in response order.
-pub fn find_batch(tx: &Tx, scope: Scope, id: i64) -> Result<Option<StoredBatch>, StoreError> {
-    on_engine!(tx, find_batch(scope, id))
-}
-
 /// Stores what only v3 has on the registration with this row id (just inserted); answers its
 /// v3 id.
 pub fn set_v3_extras(tx: &Tx, registration_id: i64, extras: &V3Extras) -> Result<String, StoreError> {
@@ -606,11 +589,6 @@ pub fn cancel_motor_club(
     stamp: &Stamp,
 ) -> Result<bool, StoreError> {
     on_engine!(tx, cancel_motor_club(scope, v3_id, cancelled_on, stamp))
-}
-
-/// Deletes everything of one partner's tenant: its records and its batch history.
-pub fn reset_tenant(tx: &Tx, scope: Scope) -> Result<(), StoreError> {
-    on_engine!(tx, reset_tenant(scope))
 }
 
 // The names both engines' SQL is made from, derived from the record declarations.

@@ -1,0 +1,163 @@
+//! The batch history, one row per POST, with the result entries of its rejected records, on
+//! either engine. Batch ids are never given twice: SQLite's AUTOINCREMENT, PostgreSQL's
+//! identity column (unique across instances).
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+
+use super::sql::{Arg, Row, count_arg};
+use super::{StoreError, Tx, count_columns, on_engine, pg, sqlite, tenant_tables};
+use crate::model::batch::{BatchSummary, Counts, NewBatch, RejectionCount, Rejections, StoredBatch, TypeCounts};
+use crate::records::RecordKind;
+use crate::scope::Scope;
+
+static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
+    let counts = count_columns();
+    let placeholders: Vec<String> = (7..7 + counts.len()).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO batches (partner_id, tenant, received_at, status, duration_ms, body_bytes, {}, error) \
+         VALUES ($1, $2, $3, $4, $5, $6, {}, ${}) RETURNING id",
+        counts.join(", "),
+        placeholders.join(", "),
+        7 + counts.len()
+    )
+});
+
+/// Records a batch, its rejected entries (already JSON) and the counts of the rest; answers its
+/// id.
+pub fn insert_batch(tx: &Tx, scope: Scope, batch: &NewBatch, rejected: &Rejections) -> Result<i64, StoreError> {
+    let mut args = vec![
+        Arg::Int(scope.partner_id),
+        Arg::Text(scope.tenant.as_str()),
+        Arg::Date(batch.received_at),
+        Arg::Int(batch.status.into()),
+        count_arg(batch.duration_ms)?,
+        count_arg(batch.body_bytes)?,
+    ];
+    for (_, counts) in batch.counts.iter() {
+        args.push(count_arg(counts.accepted)?);
+        args.push(count_arg(counts.rejected)?);
+    }
+    args.push(Arg::OptText(batch.error.as_deref()));
+    let id = tx
+        .row(&INSERT_BATCH, &args, |row| row.int("id"))?
+        .ok_or_else(|| StoreError::Database("an INSERT ... RETURNING answered no row".into()))?;
+    // Up to a thousand rows: one statement of arrays on PostgreSQL, a cached insert on SQLite.
+    on_engine!(tx, insert_rejections(id, rejected))?;
+    Ok(id)
+}
+
+/// Deletes the batches received before `cutoff` (and their entries); answers how many.
+pub fn prune_batches(tx: &Tx, cutoff: &DateTime<Utc>) -> Result<usize, StoreError> {
+    let deleted = tx.execute("DELETE FROM batches WHERE received_at < $1", &[Arg::Date(*cutoff)])?;
+    Ok(deleted as usize)
+}
+
+static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "id, tenant, received_at, status, duration_ms, body_bytes, {}, error",
+        count_columns().join(", ")
+    )
+});
+
+/// A row of [`SUMMARY_COLUMNS`].
+fn summary(row: &Row) -> Result<BatchSummary, StoreError> {
+    let mut counts = TypeCounts::default();
+    for kind in RecordKind::ALL {
+        let name = kind.name().to_ascii_lowercase();
+        counts.set(
+            kind,
+            Counts {
+                accepted: row.count(&format!("{name}_accepted"))? as usize,
+                rejected: row.count(&format!("{name}_rejected"))? as usize,
+            },
+        );
+    }
+    Ok(BatchSummary {
+        batch_id: row.int("id")?,
+        tenant: if row.text("tenant")? == "test" { "test" } else { "live" },
+        received_at: row.date("received_at")?,
+        status: u16::try_from(row.int("status")?).unwrap_or(0),
+        duration_ms: row.count("duration_ms")?,
+        bytes: row.count("body_bytes")?,
+        counts,
+        error: row.opt_text("error")?,
+    })
+}
+
+/// One page (from 1) of a tenant's batches, newest first, and how many there are in all.
+pub fn list_batches(tx: &Tx, scope: Scope, page: u32, page_size: u32) -> Result<(u64, Vec<BatchSummary>), StoreError> {
+    let tenant = [Arg::Int(scope.partner_id), Arg::Text(scope.tenant.as_str())];
+    let total = tx
+        .row(
+            "SELECT count(*) AS total FROM batches WHERE partner_id = $1 AND tenant = $2",
+            &tenant,
+            |row| row.count("total"),
+        )?
+        .unwrap_or(0);
+    let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
+    let batches = tx.rows(
+        &format!(
+            "SELECT {} FROM batches WHERE partner_id = $1 AND tenant = $2 ORDER BY id DESC LIMIT $3 OFFSET $4",
+            *SUMMARY_COLUMNS
+        ),
+        &[tenant[0], tenant[1], Arg::Int(page_size.into()), Arg::Int(offset)],
+        summary,
+    )?;
+    Ok((total, batches))
+}
+
+/// One of the tenant's batches with its rejected entries, in response order.
+pub fn find_batch(tx: &Tx, scope: Scope, id: i64) -> Result<Option<StoredBatch>, StoreError> {
+    let found = tx.row(
+        &format!(
+            "SELECT {} FROM batches WHERE id = $1 AND partner_id = $2 AND tenant = $3",
+            *SUMMARY_COLUMNS
+        ),
+        &[
+            Arg::Int(id),
+            Arg::Int(scope.partner_id),
+            Arg::Text(scope.tenant.as_str()),
+        ],
+        summary,
+    )?;
+    let Some(summary) = found else { return Ok(None) };
+    let rejected = tx.rows(
+        "SELECT entry FROM batch_rejections WHERE batch_id = $1 ORDER BY position",
+        &[Arg::Int(id)],
+        |row| RawValue::from_string(row.text("entry")?).map_err(|e| StoreError::Database(Box::new(e))),
+    )?;
+    let counted = tx.rows(
+        "SELECT record, field, code, count FROM batch_rejection_counts WHERE batch_id = $1 \
+         ORDER BY count DESC, record, field, code",
+        &[Arg::Int(id)],
+        |row| {
+            Ok(RejectionCount {
+                record: row.text("record")?,
+                field: row.text("field")?,
+                code: row.text("code")?,
+                count: row.count("count")?,
+            })
+        },
+    )?;
+    Ok(Some(StoredBatch {
+        summary,
+        rejected,
+        counted,
+    }))
+}
+
+/// Deletes everything of one partner's tenant: its records and its batch history. In the
+/// write's one transaction: the reset is all or nothing, and a batch of the same tenant
+/// committing meanwhile is either gone with the rest or comes after.
+pub fn reset_tenant(tx: &Tx, scope: Scope) -> Result<(), StoreError> {
+    for table in tenant_tables() {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE partner_id = $1 AND tenant = $2"),
+            &[Arg::Int(scope.partner_id), Arg::Text(scope.tenant.as_str())],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! A query written once for both engines: its SQL in PostgreSQL's `$n` placeholders (SQLite
+//! gets the same text with `?n`), its arguments as [`Arg`]s, its rows read by column name
+//! through [`Row`]. Where the engines' SQL really differs (upserts, arrays, set-based writes),
+//! the store function has an engine arm instead.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::{ToSqlOutput, Value as SqliteValue};
+
+use super::{StoreError, Tx, pg, sqlite};
+
+/// A statement's argument, as both engines take it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Arg<'a> {
+    Int(i64),
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    /// SQLite keeps a date as RFC 3339 text (it sorts as the time does), PostgreSQL as
+    /// TIMESTAMPTZ.
+    Date(DateTime<Utc>),
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(s: &'a str) -> Self {
+        Arg::Text(s)
+    }
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(n: i64) -> Self {
+        Arg::Int(n)
+    }
+}
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Arg::Int(n) => ToSqlOutput::from(*n),
+            Arg::Text(s) => ToSqlOutput::from(*s),
+            Arg::OptText(Some(s)) => ToSqlOutput::from(*s),
+            Arg::OptText(None) => ToSqlOutput::Owned(SqliteValue::Null),
+            Arg::Date(d) => ToSqlOutput::Owned(SqliteValue::Text(sqlite::db_date(d))),
+        })
+    }
+}
+
+impl Arg<'_> {
+    fn pg(&self) -> &dyn pg::Param {
+        match self {
+            Arg::Int(n) => n,
+            Arg::Text(s) => s,
+            Arg::OptText(s) => s,
+            Arg::Date(d) => d,
+        }
+    }
+}
+
+/// A count as stored (BIGINT, INTEGER): a number past i64 is an error, never wrapped.
+pub(super) fn count_arg(n: impl TryInto<i64>) -> Result<Arg<'static>, StoreError> {
+    n.try_into()
+        .map(Arg::Int)
+        .map_err(|_| StoreError::Database("a count too large to store".into()))
+}
+
+/// One row of a result, on either engine, read by column name.
+pub(super) enum Row<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r tokio_postgres::Row),
+}
+
+impl Row<'_> {
+    pub(super) fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(match self {
+            Row::Sqlite(row) => row.get(column)?,
+            Row::Postgres(row) => row.try_get(column)?,
+        })
+    }
+
+    /// A count: never negative.
+    pub(super) fn count(&self, column: &str) -> Result<u64, StoreError> {
+        let n = self.int(column)?;
+        u64::try_from(n).map_err(|_| StoreError::Database(format!("a stored {column} is negative: {n}").into()))
+    }
+
+    pub(super) fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(match self {
+            Row::Sqlite(row) => row.get(column)?,
+            Row::Postgres(row) => row.try_get(column)?,
+        })
+    }
+
+    pub(super) fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(match self {
+            Row::Sqlite(row) => row.get(column)?,
+            Row::Postgres(row) => row.try_get(column)?,
+        })
+    }
+
+    pub(super) fn date(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        Ok(match self {
+            Row::Sqlite(row) => sqlite::get_date(row, row.as_ref().column_index(column)?)?,
+            Row::Postgres(row) => row.try_get(column)?,
+        })
+    }
+}
+
+/// SQLite's form of a statement: each `$n` as `?n`.
+fn sqlite_sql(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+impl Tx<'_, '_> {
+    /// Every row of `sql`, each read by `read`.
+    pub(super) fn rows<T>(
+        &self,
+        sql: &str,
+        args: &[Arg],
+        mut read: impl FnMut(&Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        match self {
+            Tx::Sqlite(conn) => {
+                let mut stmt = conn.prepare_cached(&sqlite_sql(sql))?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+                while let Some(row) = rows.next()? {
+                    out.push(read(&Row::Sqlite(row))?);
+                }
+            }
+            Tx::Postgres(t) => {
+                let params: Vec<&dyn pg::Param> = args.iter().map(Arg::pg).collect();
+                for row in t.borrow_mut().query(sql, &params)? {
+                    out.push(read(&Row::Postgres(&row))?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The row of `sql` meant to answer one or none, read by `read`.
+    pub(super) fn row<T>(
+        &self,
+        sql: &str,
+        args: &[Arg],
+        read: impl FnMut(&Row) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut rows = self.rows(sql, args, read)?;
+        if rows.len() > 1 {
+            return Err(StoreError::Database(
+                format!("a statement meant to answer one row answered {}", rows.len()).into(),
+            ));
+        }
+        Ok(rows.pop())
+    }
+
+    /// Runs `sql`: how many rows it wrote.
+    pub(super) fn execute(&self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(conn) => conn
+                .prepare_cached(&sqlite_sql(sql))?
+                .execute(rusqlite::params_from_iter(args))? as u64,
+            Tx::Postgres(t) => {
+                let params: Vec<&dyn pg::Param> = args.iter().map(Arg::pg).collect();
+                t.borrow_mut().execute(sql, &params)?
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_placeholders_are_numbered_as_postgres_ones() {
+        assert_eq!(
+            sqlite_sql("SELECT a FROM t WHERE b = $1 AND c = $12 AND d = '$' AND e = $2"),
+            "SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d = '$' AND e = ?2"
+        );
+        assert!(matches!(sqlite_sql("SELECT 1"), Cow::Borrowed(_)));
+    }
+}

@@ -10,6 +10,7 @@ mod copy;
 pub mod pg;
 mod sql;
 pub mod sqlite;
+mod v3;
 mod v3_id;
 
 use std::cell::RefCell;
@@ -21,12 +22,14 @@ use chrono::{DateTime, Utc};
 pub use batches::{find_batch, insert_batch, list_batches, prune_batches, reset_tenant};
 pub use copy::{CopyReport, copy_to_postgres};
 pub use sqlite::{BackupReport, backup_database};
+pub use v3::{
+    cancel_motor_club, insert_motor_club, motor_club, motor_clubs, replace_motor_club_customer, set_v3_extras,
+    v3_registration, v3_registrations,
+};
 pub use v3_id::V3Id;
 
 use crate::config::Database;
 use crate::ledger::{RegistrationKey, StoredRegistration};
-use crate::model::motor_club::{Address, Customer, MotorClub, StoredMotorClub};
-use crate::model::v3_registration::{V3Extras, V3Filter, V3Registration};
 use crate::records::{Action, Record, RecordKind};
 use crate::scope::Scope;
 use crate::status::RegistrationUsage;
@@ -451,146 +454,6 @@ pub fn ping(tx: &Tx) -> Result<(), StoreError> {
     on_engine!(tx, ping())
 }
 
-/// Stores what only v3 has on the registration with this row id (just inserted); answers its
-/// v3 id.
-pub fn set_v3_extras(tx: &Tx, registration_id: i64, extras: &V3Extras) -> Result<String, StoreError> {
-    on_engine!(tx, set_v3_extras(registration_id, extras))
-}
-
-/// The tenant's registration with this v3 id.
-pub fn v3_registration(tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<V3Registration>, StoreError> {
-    if unmatchable([v3_id]) {
-        return Ok(None);
-    }
-    on_engine!(tx, v3_registration(scope, v3_id))
-}
-
-/// One page (from 1) of the tenant's registrations the filter names, oldest first, and how
-/// many it names in all.
-pub fn v3_registrations(
-    tx: &Tx,
-    scope: Scope,
-    filter: &V3Filter,
-    page: u32,
-    page_size: u32,
-) -> Result<(u64, Vec<V3Registration>), StoreError> {
-    if unmatchable(
-        filter
-            .invoice_number
-            .iter()
-            .chain(&filter.store_number)
-            .map(String::as_str),
-    ) {
-        return Ok((0, Vec::new()));
-    }
-    on_engine!(tx, v3_registrations(scope, filter, page, page_size))
-}
-
-/// The columns a motor-club customer is kept in, in the order `customer_values` gives them.
-const CUSTOMER_COLUMNS: [&str; 9] = [
-    "customer_name",
-    "customer_phone",
-    "customer_email",
-    "address_line1",
-    "address_line2",
-    "address_city",
-    "address_state",
-    "address_zip",
-    "address_country",
-];
-
-/// A customer as its columns' values (NULL for what was not sent).
-fn customer_values(c: &Customer) -> [Option<&str>; 9] {
-    let a = &c.address;
-    [
-        Some(c.name.as_str()),
-        c.phone.as_deref(),
-        c.email.as_deref(),
-        a.line1.as_deref(),
-        a.line2.as_deref(),
-        a.city.as_deref(),
-        a.state.as_deref(),
-        a.zip.as_deref(),
-        a.country.as_deref(),
-    ]
-}
-
-/// A customer from its columns' values, in `CUSTOMER_COLUMNS`' order.
-fn customer_from(values: [Option<String>; 9]) -> Customer {
-    let [name, phone, email, line1, line2, city, state, zip, country] = values;
-    Customer {
-        name: name.unwrap_or_default(),
-        phone,
-        email,
-        address: Address {
-            line1,
-            line2,
-            city,
-            state,
-            zip,
-            country,
-        },
-    }
-}
-
-/// Stores a new motor-club registration and answers its v3 id; `None` when the tenant already
-/// has its (storeNumber, invoiceNumber).
-pub fn insert_motor_club(tx: &Tx, scope: Scope, r: &MotorClub, stamp: &Stamp) -> Result<Option<String>, StoreError> {
-    on_engine!(tx, insert_motor_club(scope, r, stamp))
-}
-
-/// The tenant's motor-club registration with this v3 id.
-pub fn motor_club(tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<StoredMotorClub>, StoreError> {
-    if unmatchable([v3_id]) {
-        return Ok(None);
-    }
-    on_engine!(tx, motor_club(scope, v3_id))
-}
-
-/// One page (from 1) of the tenant's motor-club registrations the filter names, oldest first,
-/// and how many it names in all.
-pub fn motor_clubs(
-    tx: &Tx,
-    scope: Scope,
-    filter: &V3Filter,
-    page: u32,
-    page_size: u32,
-) -> Result<(u64, Vec<StoredMotorClub>), StoreError> {
-    if unmatchable(
-        filter
-            .invoice_number
-            .iter()
-            .chain(&filter.store_number)
-            .map(String::as_str),
-    ) {
-        return Ok((0, Vec::new()));
-    }
-    on_engine!(tx, motor_clubs(scope, filter, page, page_size))
-}
-
-/// Replaces the customer of the tenant's motor-club registration with this v3 id.
-pub fn replace_motor_club_customer(
-    tx: &Tx,
-    scope: Scope,
-    v3_id: &str,
-    customer: &Customer,
-    stamp: &Stamp,
-) -> Result<(), StoreError> {
-    on_engine!(tx, replace_motor_club_customer(scope, v3_id, customer, stamp))
-}
-
-/// Cancels the tenant's motor-club registration with this v3 id, unless it already is
-/// cancelled: whether this call cancelled it.
-pub fn cancel_motor_club(
-    tx: &Tx,
-    scope: Scope,
-    v3_id: &str,
-    cancelled_on: DateTime<Utc>,
-    stamp: &Stamp,
-) -> Result<bool, StoreError> {
-    on_engine!(tx, cancel_motor_club(scope, v3_id, cancelled_on, stamp))
-}
-
 // The names both engines' SQL is made from, derived from the record declarations.
 
 /// A record kind's table.
@@ -601,6 +464,12 @@ fn table(kind: RecordKind) -> &'static str {
         RecordKind::Claims => "claims",
         RecordKind::Cancellations => "cancellations",
     }
+}
+
+/// Each kind's [`columns`], made once.
+fn stored_columns(kind: RecordKind) -> &'static [String] {
+    static COLUMNS: std::sync::LazyLock<[Vec<String>; 4]> = std::sync::LazyLock::new(|| RecordKind::ALL.map(columns));
+    &COLUMNS[kind.index()]
 }
 
 /// The stored columns of a kind's fields, in declaration order: a field's Rust name, and

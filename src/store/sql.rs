@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, Value as SqliteValue};
 
 use super::{StoreError, Tx, pg, sqlite};
+use crate::records::{OwnedValue, Record};
+use crate::wire::Kind;
 
 /// A statement's argument, as both engines take it.
 #[derive(Debug, Clone, Copy)]
@@ -97,11 +99,50 @@ impl Row<'_> {
         })
     }
 
+    pub(super) fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        Ok(match self {
+            Row::Sqlite(row) => row.get(column)?,
+            Row::Postgres(row) => row.try_get(column)?,
+        })
+    }
+
+    pub(super) fn flag(&self, column: &str) -> Result<bool, StoreError> {
+        Ok(match self {
+            Row::Sqlite(row) => row.get(column)?,
+            Row::Postgres(row) => row.try_get(column)?,
+        })
+    }
+
     pub(super) fn date(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
         Ok(match self {
             Row::Sqlite(row) => sqlite::get_date(row, row.as_ref().column_index(column)?)?,
             Row::Postgres(row) => row.try_get(column)?,
         })
+    }
+
+    pub(super) fn opt_date(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(match self {
+            Row::Sqlite(row) => sqlite::get_opt_date(row, row.as_ref().column_index(column)?)?,
+            Row::Postgres(row) => row.try_get(column)?,
+        })
+    }
+
+    /// A record of the guide from its stored columns, each read as its kind is stored.
+    pub(super) fn record<T: Record>(&self) -> Result<T, StoreError> {
+        let values = T::FIELDS
+            .iter()
+            .zip(super::stored_columns(T::KIND))
+            .map(|(spec, column)| {
+                Ok(match spec.kind {
+                    Kind::Text(_) => OwnedValue::Text(self.text(column)?),
+                    Kind::Int { .. } | Kind::Money => OwnedValue::Number(self.opt_int(column)?),
+                    Kind::Date => OwnedValue::Date(self.opt_date(column)?),
+                    Kind::Flag => OwnedValue::Flag(self.flag(column)?),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        T::from_values(values)
+            .ok_or_else(|| StoreError::Database(format!("a stored {} does not fit its declaration", T::NAME).into()))
     }
 }
 

@@ -14,7 +14,6 @@ mod connection;
 mod reader;
 mod records;
 pub(crate) mod url;
-mod v3;
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -26,7 +25,6 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 pub(super) use batches::*;
 use connection::{ConnectError, PgConnection};
 pub(super) use records::*;
-pub(super) use v3::*;
 
 use super::{Applied, StoreError, StoreFailure, Tx};
 use crate::telemetry::escaped;

@@ -5,7 +5,6 @@
 
 mod batches;
 mod records;
-mod v3;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
@@ -15,7 +14,6 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub(super) use batches::*;
 pub(super) use records::*;
-pub(super) use v3::*;
 
 use super::{Applied, StoreError, StoreFailure, Tx, run_migrations};
 use crate::telemetry::escaped;

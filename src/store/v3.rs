@@ -1,0 +1,345 @@
+//! What the v3 API reads and writes beyond the v2 records, on either engine: a registration's
+//! v3 face, and the motor-club registrations. A registration's v3 id is its column's default
+//! (migrations V4); a motor-club registration's is made here.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+
+use super::sql::{Arg, Row};
+use super::{Stamp, StoreError, Tx, V3Id, columns, unmatchable};
+use crate::model::motor_club::{Address, Customer, MotorClub, StoredMotorClub};
+use crate::model::v3_registration::{V3Extras, V3Filter, V3Registration};
+use crate::records::RecordKind;
+use crate::scope::Scope;
+
+/// What a v3 registration is read from: the v2 fields, what only v3 has, and the CancelDate of
+/// its first cancellation.
+static SELECT: LazyLock<String> = LazyLock::new(|| {
+    let fields: Vec<String> = columns(RecordKind::Registrations)
+        .iter()
+        .map(|c| format!("r.{c}"))
+        .collect();
+    format!(
+        "SELECT {}, r.v3_id, r.product_id, r.customer_email, r.v3_tires, \
+           (SELECT cancel_date FROM cancellations c WHERE c.registration_id = r.id ORDER BY c.id LIMIT 1) \
+             AS first_cancel_date \
+         FROM registrations r WHERE r.partner_id = $1 AND r.tenant = $2",
+        fields.join(", ")
+    )
+});
+
+/// The filter of a page: invoiceNumber and storeNumber, each when given.
+const FILTER: &str =
+    "(CAST($3 AS TEXT) IS NULL OR r.invoice_number = $3) AND (CAST($4 AS TEXT) IS NULL OR r.shop_id = $4)";
+
+fn v3_registration_of(row: &Row) -> Result<V3Registration, StoreError> {
+    Ok(V3Registration {
+        registration: row.record()?,
+        v3_id: row.text("v3_id")?,
+        extras: V3Extras {
+            product_id: row.opt_text("product_id")?,
+            customer_email: row.opt_text("customer_email")?,
+            tires: row.opt_text("v3_tires")?,
+        },
+        cancelled_on: row.opt_date("first_cancel_date")?,
+    })
+}
+
+/// A page's filter as arguments: `None` when it can match nothing.
+fn filter_args(filter: &V3Filter) -> Option<[Arg<'_>; 2]> {
+    let (invoice, store) = (filter.invoice_number.as_deref(), filter.store_number.as_deref());
+    (!unmatchable(invoice.into_iter().chain(store))).then_some([Arg::OptText(invoice), Arg::OptText(store)])
+}
+
+/// A page (from 1) as LIMIT and OFFSET.
+fn page_args(page: u32, page_size: u32) -> [Arg<'static>; 2] {
+    let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
+    [Arg::Int(page_size.into()), Arg::Int(offset)]
+}
+
+/// Stores what only v3 has on the registration with this row id (just inserted); answers its
+/// v3 id.
+pub fn set_v3_extras(tx: &Tx, registration_id: i64, extras: &V3Extras) -> Result<String, StoreError> {
+    tx.row(
+        "UPDATE registrations SET product_id = $2, customer_email = $3, v3_tires = $4 WHERE id = $1 RETURNING v3_id",
+        &[
+            Arg::Int(registration_id),
+            Arg::OptText(extras.product_id.as_deref()),
+            Arg::OptText(extras.customer_email.as_deref()),
+            Arg::OptText(extras.tires.as_deref()),
+        ],
+        |row| row.text("v3_id"),
+    )?
+    .ok_or_else(|| StoreError::Database(format!("no registration has the row id {registration_id}").into()))
+}
+
+/// The tenant's registration with this v3 id.
+pub fn v3_registration(tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<V3Registration>, StoreError> {
+    if unmatchable([v3_id]) {
+        return Ok(None);
+    }
+    tx.row(
+        &format!("{} AND r.v3_id = $3", *SELECT),
+        &[
+            Arg::Int(scope.partner_id),
+            Arg::Text(scope.tenant.as_str()),
+            Arg::Text(v3_id),
+        ],
+        v3_registration_of,
+    )
+}
+
+/// One page (from 1) of the tenant's registrations the filter names, oldest first, and how
+/// many it names in all.
+pub fn v3_registrations(
+    tx: &Tx,
+    scope: Scope,
+    filter: &V3Filter,
+    page: u32,
+    page_size: u32,
+) -> Result<(u64, Vec<V3Registration>), StoreError> {
+    let Some([invoice, store]) = filter_args(filter) else {
+        return Ok((0, Vec::new()));
+    };
+    let args = [
+        Arg::Int(scope.partner_id),
+        Arg::Text(scope.tenant.as_str()),
+        invoice,
+        store,
+    ];
+    let total = tx
+        .row(
+            &format!(
+                "SELECT count(*) AS total FROM registrations r WHERE r.partner_id = $1 AND r.tenant = $2 AND {FILTER}"
+            ),
+            &args,
+            |row| row.count("total"),
+        )?
+        .unwrap_or(0);
+    let [limit, offset] = page_args(page, page_size);
+    let found = tx.rows(
+        &format!("{} AND {FILTER} ORDER BY r.id LIMIT $5 OFFSET $6", *SELECT),
+        &[args[0], args[1], invoice, store, limit, offset],
+        v3_registration_of,
+    )?;
+    Ok((total, found))
+}
+
+/// The columns a motor-club customer is kept in.
+const CUSTOMER_COLUMNS: [&str; 9] = [
+    "customer_name",
+    "customer_phone",
+    "customer_email",
+    "address_line1",
+    "address_line2",
+    "address_city",
+    "address_state",
+    "address_zip",
+    "address_country",
+];
+
+/// A customer as its columns' values, in [`CUSTOMER_COLUMNS`]' order (NULL for what was not
+/// sent).
+fn customer_args(c: &Customer) -> [Arg<'_>; 9] {
+    let a = &c.address;
+    [
+        Some(c.name.as_str()),
+        c.phone.as_deref(),
+        c.email.as_deref(),
+        a.line1.as_deref(),
+        a.line2.as_deref(),
+        a.city.as_deref(),
+        a.state.as_deref(),
+        a.zip.as_deref(),
+        a.country.as_deref(),
+    ]
+    .map(Arg::OptText)
+}
+
+/// A customer from its columns.
+fn customer_of(row: &Row) -> Result<Customer, StoreError> {
+    let [name, phone, email, line1, line2, city, state, zip, country] = CUSTOMER_COLUMNS.map(|c| row.opt_text(c));
+    Ok(Customer {
+        name: name?.unwrap_or_default(),
+        phone: phone?,
+        email: email?,
+        address: Address {
+            line1: line1?,
+            line2: line2?,
+            city: city?,
+            state: state?,
+            zip: zip?,
+            country: country?,
+        },
+    })
+}
+
+/// What a motor-club registration is read from.
+static MOTOR_CLUB_SELECT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT v3_id, product_id, invoice_number, store_number, enroll_date, {}, cancelled_on \
+         FROM motor_club_registrations WHERE partner_id = $1 AND tenant = $2",
+        CUSTOMER_COLUMNS.join(", ")
+    )
+});
+
+/// The filter of a motor-club page: invoiceNumber and storeNumber, each when given.
+const MOTOR_CLUB_FILTER: &str =
+    "(CAST($3 AS TEXT) IS NULL OR invoice_number = $3) AND (CAST($4 AS TEXT) IS NULL OR store_number = $4)";
+
+fn motor_club_of(row: &Row) -> Result<StoredMotorClub, StoreError> {
+    Ok(StoredMotorClub {
+        id: row.text("v3_id")?,
+        program_id: None,
+        registration: MotorClub {
+            product_id: row.text("product_id")?,
+            invoice_number: row.text("invoice_number")?,
+            store_number: row.text("store_number")?,
+            enroll_date: row.date("enroll_date")?,
+            customer: customer_of(row)?,
+        },
+        cancelled_on: row.opt_date("cancelled_on")?,
+    })
+}
+
+/// Stores a new motor-club registration and answers its v3 id; `None` when the tenant already
+/// has its (storeNumber, invoiceNumber).
+pub fn insert_motor_club(tx: &Tx, scope: Scope, r: &MotorClub, stamp: &Stamp) -> Result<Option<String>, StoreError> {
+    static INSERT: LazyLock<String> = LazyLock::new(|| {
+        let customer: Vec<String> = (0..CUSTOMER_COLUMNS.len()).map(|i| format!("${}", 7 + i)).collect();
+        format!(
+            "INSERT INTO motor_club_registrations (partner_id, tenant, product_id, invoice_number, \
+               store_number, enroll_date, {}, created_at, updated_at, revision, v3_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, {}, ${at}, ${at}, 1, ${id}) \
+             ON CONFLICT (partner_id, tenant, invoice_number, store_number) DO NOTHING RETURNING v3_id",
+            CUSTOMER_COLUMNS.join(", "),
+            customer.join(", "),
+            at = 7 + CUSTOMER_COLUMNS.len(),
+            id = 8 + CUSTOMER_COLUMNS.len(),
+        )
+    });
+    let id = V3Id::new();
+    let mut args = vec![
+        Arg::Int(scope.partner_id),
+        Arg::Text(scope.tenant.as_str()),
+        Arg::Text(&r.product_id),
+        Arg::Text(&r.invoice_number),
+        Arg::Text(&r.store_number),
+        Arg::Date(r.enroll_date),
+    ];
+    args.extend(customer_args(&r.customer));
+    args.push(Arg::Date(stamp.at));
+    args.push(Arg::Text(id.as_str()));
+    tx.row(&INSERT, &args, |row| row.text("v3_id"))
+}
+
+/// The tenant's motor-club registration with this v3 id.
+pub fn motor_club(tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<StoredMotorClub>, StoreError> {
+    if unmatchable([v3_id]) {
+        return Ok(None);
+    }
+    tx.row(
+        &format!("{} AND v3_id = $3", *MOTOR_CLUB_SELECT),
+        &[
+            Arg::Int(scope.partner_id),
+            Arg::Text(scope.tenant.as_str()),
+            Arg::Text(v3_id),
+        ],
+        motor_club_of,
+    )
+}
+
+/// One page (from 1) of the tenant's motor-club registrations the filter names, oldest first,
+/// and how many it names in all.
+pub fn motor_clubs(
+    tx: &Tx,
+    scope: Scope,
+    filter: &V3Filter,
+    page: u32,
+    page_size: u32,
+) -> Result<(u64, Vec<StoredMotorClub>), StoreError> {
+    let Some([invoice, store]) = filter_args(filter) else {
+        return Ok((0, Vec::new()));
+    };
+    let args = [
+        Arg::Int(scope.partner_id),
+        Arg::Text(scope.tenant.as_str()),
+        invoice,
+        store,
+    ];
+    let total = tx
+        .row(
+            &format!(
+                "SELECT count(*) AS total FROM motor_club_registrations WHERE partner_id = $1 AND tenant = $2 \
+                 AND {MOTOR_CLUB_FILTER}"
+            ),
+            &args,
+            |row| row.count("total"),
+        )?
+        .unwrap_or(0);
+    let [limit, offset] = page_args(page, page_size);
+    let found = tx.rows(
+        &format!(
+            "{} AND {MOTOR_CLUB_FILTER} ORDER BY id LIMIT $5 OFFSET $6",
+            *MOTOR_CLUB_SELECT
+        ),
+        &[args[0], args[1], invoice, store, limit, offset],
+        motor_club_of,
+    )?;
+    Ok((total, found))
+}
+
+/// Replaces the customer of the tenant's motor-club registration with this v3 id.
+pub fn replace_motor_club_customer(
+    tx: &Tx,
+    scope: Scope,
+    v3_id: &str,
+    customer: &Customer,
+    stamp: &Stamp,
+) -> Result<(), StoreError> {
+    static UPDATE: LazyLock<String> = LazyLock::new(|| {
+        let set: Vec<String> = CUSTOMER_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", 5 + i))
+            .collect();
+        format!(
+            "UPDATE motor_club_registrations SET {}, updated_at = $4, revision = revision + 1 \
+             WHERE partner_id = $1 AND tenant = $2 AND v3_id = $3",
+            set.join(", ")
+        )
+    });
+    let mut args = vec![
+        Arg::Int(scope.partner_id),
+        Arg::Text(scope.tenant.as_str()),
+        Arg::Text(v3_id),
+        Arg::Date(stamp.at),
+    ];
+    args.extend(customer_args(customer));
+    tx.execute(&UPDATE, &args)?;
+    Ok(())
+}
+
+/// Cancels the tenant's motor-club registration with this v3 id, unless it already is
+/// cancelled: whether this call cancelled it.
+pub fn cancel_motor_club(
+    tx: &Tx,
+    scope: Scope,
+    v3_id: &str,
+    cancelled_on: DateTime<Utc>,
+    stamp: &Stamp,
+) -> Result<bool, StoreError> {
+    let changed = tx.execute(
+        "UPDATE motor_club_registrations SET cancelled_on = $4, updated_at = $5, revision = revision + 1 \
+         WHERE partner_id = $1 AND tenant = $2 AND v3_id = $3 AND cancelled_on IS NULL",
+        &[
+            Arg::Int(scope.partner_id),
+            Arg::Text(scope.tenant.as_str()),
+            Arg::Text(v3_id),
+            Arg::Date(cancelled_on),
+            Arg::Date(stamp.at),
+        ],
+    )?;
+    Ok(changed == 1)
+}

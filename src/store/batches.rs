@@ -70,8 +70,8 @@ fn summary(row: &Row) -> Result<BatchSummary, StoreError> {
         counts.set(
             kind,
             Counts {
-                accepted: row.count(&format!("{name}_accepted"))? as usize,
-                rejected: row.count(&format!("{name}_rejected"))? as usize,
+                accepted: row.count(format!("{name}_accepted").as_str())? as usize,
+                rejected: row.count(format!("{name}_rejected").as_str())? as usize,
             },
         );
     }

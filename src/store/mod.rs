@@ -15,12 +15,14 @@ mod v3_id;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 pub use batches::{find_batch, insert_batch, list_batches, prune_batches, reset_tenant};
 pub use copy::{CopyReport, copy_to_postgres};
+use sql::Arg;
 pub use sqlite::{BackupReport, backup_database};
 pub use v3::{
     cancel_motor_club, insert_motor_club, motor_club, motor_clubs, replace_motor_club_customer, set_v3_extras,
@@ -446,7 +448,29 @@ pub fn find<T: Record>(tx: &Tx, scope: Scope, key: &Lookup) -> Result<Vec<T>, St
     ) {
         return Ok(Vec::new());
     }
-    on_engine!(tx, find(scope, key))
+    let args = [
+        Arg::Int(scope.partner_id),
+        Arg::Text(scope.tenant.as_str()),
+        Arg::Text(&key.shop_id),
+        Arg::Text(&key.invoice_number),
+        Arg::OptText(key.org_id.as_deref()),
+    ];
+    tx.rows(find_sql(T::KIND), &args, |row| row.record(0))
+}
+
+/// The GET lookup of a kind's records by ShopID and InvoiceNumber (and OrgID when given).
+fn find_sql(kind: RecordKind) -> &'static str {
+    static SELECT: LazyLock<[String; 4]> = LazyLock::new(|| {
+        RecordKind::ALL.map(|kind| {
+            format!(
+                "SELECT {} FROM {} WHERE partner_id = $1 AND tenant = $2 AND shop_id = $3 \
+                 AND invoice_number = $4 AND (CAST($5 AS TEXT) IS NULL OR org_id = $5) ORDER BY id",
+                stored_columns(kind).join(", "),
+                table(kind)
+            )
+        })
+    });
+    &SELECT[kind.index()]
 }
 
 /// Answers when the database can be read.
@@ -468,7 +492,7 @@ fn table(kind: RecordKind) -> &'static str {
 
 /// Each kind's [`columns`], made once.
 fn stored_columns(kind: RecordKind) -> &'static [String] {
-    static COLUMNS: std::sync::LazyLock<[Vec<String>; 4]> = std::sync::LazyLock::new(|| RecordKind::ALL.map(columns));
+    static COLUMNS: LazyLock<[Vec<String>; 4]> = LazyLock::new(|| RecordKind::ALL.map(columns));
     &COLUMNS[kind.index()]
 }
 

@@ -4,6 +4,7 @@
 //! the store function has an engine arm instead.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, Value as SqliteValue};
@@ -65,79 +66,84 @@ pub(super) fn count_arg(n: impl TryInto<i64>) -> Result<Arg<'static>, StoreError
         .map_err(|_| StoreError::Database("a count too large to store".into()))
 }
 
-/// One row of a result, on either engine, read by column name.
+/// One row of a result, on either engine, read by column name (or by position, where a list of
+/// columns made the statement).
 pub(super) enum Row<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
     Postgres(&'r tokio_postgres::Row),
 }
 
+/// A column of a row: its name, or its position.
+pub(super) trait Col: rusqlite::RowIndex + tokio_postgres::row::RowIndex + fmt::Display + Copy {}
+
+impl<C: rusqlite::RowIndex + tokio_postgres::row::RowIndex + fmt::Display + Copy> Col for C {}
+
 impl Row<'_> {
-    pub(super) fn int(&self, column: &str) -> Result<i64, StoreError> {
+    /// A value both drivers read the same way.
+    fn get<T>(&self, column: impl Col) -> Result<T, StoreError>
+    where
+        T: rusqlite::types::FromSql + for<'a> tokio_postgres::types::FromSql<'a>,
+    {
         Ok(match self {
             Row::Sqlite(row) => row.get(column)?,
             Row::Postgres(row) => row.try_get(column)?,
         })
     }
 
+    pub(super) fn int(&self, column: impl Col) -> Result<i64, StoreError> {
+        self.get(column)
+    }
+
+    pub(super) fn opt_int(&self, column: impl Col) -> Result<Option<i64>, StoreError> {
+        self.get(column)
+    }
+
     /// A count: never negative.
-    pub(super) fn count(&self, column: &str) -> Result<u64, StoreError> {
+    pub(super) fn count(&self, column: impl Col) -> Result<u64, StoreError> {
         let n = self.int(column)?;
         u64::try_from(n).map_err(|_| StoreError::Database(format!("a stored {column} is negative: {n}").into()))
     }
 
-    pub(super) fn text(&self, column: &str) -> Result<String, StoreError> {
+    pub(super) fn text(&self, column: impl Col) -> Result<String, StoreError> {
+        self.get(column)
+    }
+
+    pub(super) fn opt_text(&self, column: impl Col) -> Result<Option<String>, StoreError> {
+        self.get(column)
+    }
+
+    pub(super) fn flag(&self, column: impl Col) -> Result<bool, StoreError> {
+        self.get(column)
+    }
+
+    pub(super) fn date(&self, column: impl Col) -> Result<DateTime<Utc>, StoreError> {
         Ok(match self {
-            Row::Sqlite(row) => row.get(column)?,
+            Row::Sqlite(row) => sqlite::get_date(row, column.idx(row.as_ref())?)?,
             Row::Postgres(row) => row.try_get(column)?,
         })
     }
 
-    pub(super) fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+    pub(super) fn opt_date(&self, column: impl Col) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(match self {
-            Row::Sqlite(row) => row.get(column)?,
+            Row::Sqlite(row) => sqlite::get_opt_date(row, column.idx(row.as_ref())?)?,
             Row::Postgres(row) => row.try_get(column)?,
         })
     }
 
-    pub(super) fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
-        Ok(match self {
-            Row::Sqlite(row) => row.get(column)?,
-            Row::Postgres(row) => row.try_get(column)?,
-        })
-    }
-
-    pub(super) fn flag(&self, column: &str) -> Result<bool, StoreError> {
-        Ok(match self {
-            Row::Sqlite(row) => row.get(column)?,
-            Row::Postgres(row) => row.try_get(column)?,
-        })
-    }
-
-    pub(super) fn date(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
-        Ok(match self {
-            Row::Sqlite(row) => sqlite::get_date(row, row.as_ref().column_index(column)?)?,
-            Row::Postgres(row) => row.try_get(column)?,
-        })
-    }
-
-    pub(super) fn opt_date(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(match self {
-            Row::Sqlite(row) => sqlite::get_opt_date(row, row.as_ref().column_index(column)?)?,
-            Row::Postgres(row) => row.try_get(column)?,
-        })
-    }
-
-    /// A record of the guide from its stored columns, each read as its kind is stored.
-    pub(super) fn record<T: Record>(&self) -> Result<T, StoreError> {
+    /// A record of the guide from its stored columns (`stored_columns`, in that order) from
+    /// position `first` on, each read as its kind is stored. By position: the statement was made
+    /// from the same list, and a name looked up per column per row cost more than the read.
+    pub(super) fn record<T: Record>(&self, first: usize) -> Result<T, StoreError> {
         let values = T::FIELDS
             .iter()
-            .zip(super::stored_columns(T::KIND))
-            .map(|(spec, column)| {
+            .enumerate()
+            .map(|(i, spec)| {
+                let at = first + i;
                 Ok(match spec.kind {
-                    Kind::Text(_) => OwnedValue::Text(self.text(column)?),
-                    Kind::Int { .. } | Kind::Money => OwnedValue::Number(self.opt_int(column)?),
-                    Kind::Date => OwnedValue::Date(self.opt_date(column)?),
-                    Kind::Flag => OwnedValue::Flag(self.flag(column)?),
+                    Kind::Text(_) => OwnedValue::Text(self.text(at)?),
+                    Kind::Int { .. } | Kind::Money => OwnedValue::Number(self.opt_int(at)?),
+                    Kind::Date => OwnedValue::Date(self.opt_date(at)?),
+                    Kind::Flag => OwnedValue::Flag(self.flag(at)?),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -147,7 +153,7 @@ impl Row<'_> {
 }
 
 /// SQLite's form of a statement: each `$n` as `?n`.
-fn sqlite_sql(sql: &str) -> Cow<'_, str> {
+pub(super) fn sqlite_sql(sql: &str) -> Cow<'_, str> {
     if !sql.contains('$') {
         return Cow::Borrowed(sql);
     }

@@ -13,8 +13,8 @@ use crate::model::v3_registration::{V3Extras, V3Filter, V3Registration};
 use crate::records::RecordKind;
 use crate::scope::Scope;
 
-/// What a v3 registration is read from: the v2 fields, what only v3 has, and the CancelDate of
-/// its first cancellation.
+/// What a v3 registration is read from: the v2 fields (first, for `Row::record`), what only v3
+/// has, and the CancelDate of its first cancellation.
 static SELECT: LazyLock<String> = LazyLock::new(|| {
     let fields: Vec<String> = columns(RecordKind::Registrations)
         .iter()
@@ -35,7 +35,7 @@ const FILTER: &str =
 
 fn v3_registration_of(row: &Row) -> Result<V3Registration, StoreError> {
     Ok(V3Registration {
-        registration: row.record()?,
+        registration: row.record(0)?,
         v3_id: row.text("v3_id")?,
         extras: V3Extras {
             product_id: row.opt_text("product_id")?,

@@ -13,10 +13,10 @@ use super::reader::Readers;
 use super::{PgTx, at_most_one};
 
 use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
-use crate::records::{OwnedValue, Record, RecordKind, Value};
+use crate::records::{Record, RecordKind, Value};
 use crate::scope::Scope;
 use crate::status::{CancellationRef, RegistrationUsage};
-use crate::store::{Lookup, Pending, Stamp, StoreError, V3Id, Written, columns, key_columns, table};
+use crate::store::{Pending, Stamp, StoreError, V3Id, Written, columns, key_columns, table};
 use crate::wire::Kind;
 
 /// A field kind's column type.
@@ -32,7 +32,6 @@ fn sql_type(kind: Kind) -> &'static str {
 /// The SQL of one record kind, made once from its declaration.
 struct Statements {
     upsert: String,
-    select: String,
 }
 
 static STATEMENTS: LazyLock<[Statements; 4]> = LazyLock::new(|| RecordKind::ALL.map(statements));
@@ -99,12 +98,7 @@ fn statements(kind: RecordKind) -> Statements {
         new = list("excluded.", &changing),
         returned = key.iter().map(|k| format!("t.{k}")).collect::<Vec<_>>().join(", "),
     );
-    let select = format!(
-        "SELECT {} FROM {table} WHERE partner_id = $1 AND tenant = $2 AND shop_id = $3 \
-         AND invoice_number = $4 AND ($5::text IS NULL OR org_id = $5) ORDER BY id",
-        fields.join(", ")
-    );
-    Statements { upsert, select }
+    Statements { upsert }
 }
 
 /// One column of a statement's rows, as the array it is sent as.
@@ -399,41 +393,6 @@ fn usage_with_totals(row: &Row) -> Result<RegistrationUsage, StoreError> {
         },
         ..usage_from_row(row)?
     })
-}
-
-/// Reads a stored record: its columns in declaration order.
-pub(crate) fn from_row<T: Record>(row: &Row) -> Result<T, StoreError> {
-    let values = T::FIELDS
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            Ok(match spec.kind {
-                Kind::Text(_) => OwnedValue::Text(row.try_get(i)?),
-                Kind::Int { .. } | Kind::Money => OwnedValue::Number(row.try_get(i)?),
-                Kind::Date => OwnedValue::Date(row.try_get(i)?),
-                Kind::Flag => OwnedValue::Flag(row.try_get(i)?),
-            })
-        })
-        .collect::<Result<Vec<_>, postgres::Error>>()?;
-    T::from_values(values)
-        .ok_or_else(|| StoreError::Database(format!("a stored {} does not fit its declaration", T::NAME).into()))
-}
-
-pub(crate) fn find<T: Record>(t: &mut PgTx, scope: Scope, key: &Lookup) -> Result<Vec<T>, StoreError> {
-    let tenant = scope.tenant.as_str();
-    t.query(
-        &statements_of(T::KIND).select,
-        &[
-            &scope.partner_id,
-            &tenant,
-            &key.shop_id,
-            &key.invoice_number,
-            &key.org_id,
-        ],
-    )?
-    .iter()
-    .map(from_row)
-    .collect()
 }
 
 pub(crate) fn ping(t: &mut PgTx) -> Result<(), StoreError> {

@@ -8,11 +8,10 @@ use rusqlite::types::{ToSqlOutput, Type, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
-use crate::records::{OwnedValue, Record, RecordKind, Value};
+use crate::records::{Record, RecordKind, Value};
 use crate::scope::Scope;
 use crate::status::{CancellationRef, RegistrationUsage};
-use crate::store::{Lookup, Pending, Stamp, StoreError, V3Id, Written, columns, key_columns, table};
-use crate::wire::Kind;
+use crate::store::{Pending, Stamp, StoreError, V3Id, Written, columns, key_columns, table};
 
 /// Dates are stored with fixed microseconds so that text order is time order.
 pub(crate) fn db_date(d: &DateTime<Utc>) -> String {
@@ -39,7 +38,6 @@ pub(crate) fn get_opt_date(row: &Row, idx: usize) -> rusqlite::Result<Option<Dat
 struct Statements {
     insert: String,
     update: String,
-    select: String,
 }
 
 static STATEMENTS: LazyLock<[Statements; 4]> = LazyLock::new(|| RecordKind::ALL.map(statements));
@@ -54,7 +52,7 @@ fn statements_of(kind: RecordKind) -> &'static Statements {
 /// `update` overwrites the stored record where something changed (`changes()` says whether).
 /// Both take the same parameters: ?1 partner_id, ?2 tenant, then registration_id (claims and
 /// cancellations), then the fields in order, then the time of the batch; a registration's insert
-/// takes its new v3 id last. And the GET lookup by ShopID and InvoiceNumber (and OrgID).
+/// takes its new v3 id last.
 fn statements(kind: RecordKind) -> Statements {
     let fields = columns(kind);
     let key = key_columns(kind);
@@ -98,12 +96,7 @@ fn statements(kind: RecordKind) -> Statements {
         changing = changing.join(", "),
         new = changing.iter().map(|c| param(c)).collect::<Vec<_>>().join(", "),
     );
-    let select = format!(
-        "SELECT {} FROM {table} WHERE partner_id = ?1 AND tenant = ?2 AND shop_id = ?3 \
-         AND invoice_number = ?4 AND (?5 IS NULL OR org_id = ?5) ORDER BY id",
-        fields.join(", ")
-    );
-    Statements { insert, update, select }
+    Statements { insert, update }
 }
 
 /// A field's value as SQLite stores it: dates as sortable text, flags as 0/1.
@@ -259,29 +252,6 @@ fn cancellation_from_row(row: &Row, first: usize) -> rusqlite::Result<Cancellati
     })
 }
 
-/// Reads a stored record: its columns in declaration order.
-pub(crate) fn from_row<T: Record>(row: &Row) -> rusqlite::Result<T> {
-    let values = T::FIELDS
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            Ok(match spec.kind {
-                Kind::Text(_) => OwnedValue::Text(row.get(i)?),
-                Kind::Int { .. } | Kind::Money => OwnedValue::Number(row.get(i)?),
-                Kind::Date => OwnedValue::Date(get_opt_date(row, i)?),
-                Kind::Flag => OwnedValue::Flag(row.get(i)?),
-            })
-        })
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    T::from_values(values).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            Type::Null,
-            format!("a stored {} does not fit its declaration", T::NAME).into(),
-        )
-    })
-}
-
 // One statement, so a lookup needs no BEGIN and COMMIT (a statement is its own snapshot). Its
 // claims' and cancellations' totals are one row by its id (kept by migration V6's triggers; none
 // when it has neither); the first cancellation is joined in by the id kept there.
@@ -322,22 +292,6 @@ pub(crate) fn registration_usage(
         )
         .optional()?;
     Ok(usage)
-}
-
-/// The records of one kind a GET names, in the order they were first stored.
-pub(crate) fn find<T: Record>(conn: &Connection, scope: Scope, key: &Lookup) -> Result<Vec<T>, StoreError> {
-    let mut stmt = conn.prepare_cached(&statements_of(T::KIND).select)?;
-    let rows = stmt.query_map(
-        params![
-            scope.partner_id,
-            scope.tenant.as_str(),
-            key.shop_id,
-            key.invoice_number,
-            key.org_id
-        ],
-        from_row::<T>,
-    )?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Answers when the database can be read.
@@ -383,8 +337,8 @@ mod tests {
     fn a_registration_is_found_by_one_search_of_its_key_led_by_the_invoice_number() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrate(&mut conn).unwrap();
-        let select = &statements_of(RecordKind::Registrations).select;
-        for sql in [REGISTRATION_USAGE, REGISTRATION_BY_KEY, select.as_str()] {
+        let find = crate::store::sql::sqlite_sql(crate::store::find_sql(RecordKind::Registrations));
+        for sql in [REGISTRATION_USAGE, REGISTRATION_BY_KEY, &find] {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let values: [&dyn rusqlite::ToSql; 5] = [&1, &"live", &"005108", &"104252", &None::<String>];
             for (i, value) in values.iter().take(stmt.parameter_count()).enumerate() {

@@ -10,6 +10,7 @@ mod copy;
 pub mod pg;
 mod sql;
 pub mod sqlite;
+mod usage;
 mod v3;
 mod v3_id;
 

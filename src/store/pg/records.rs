@@ -7,15 +7,16 @@ use std::sync::LazyLock;
 
 use super::Param;
 use chrono::{DateTime, Utc};
-use postgres::Row;
 
 use super::reader::Readers;
 use super::{PgTx, at_most_one};
 
-use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
+use crate::ledger::{RegistrationKey, StoredRegistration};
 use crate::records::{Record, RecordKind, Value};
 use crate::scope::Scope;
-use crate::status::{CancellationRef, RegistrationUsage};
+use crate::status::RegistrationUsage;
+use crate::store::sql::Row as SqlRow;
+use crate::store::usage;
 use crate::store::{Pending, Stamp, StoreError, V3Id, Written, columns, key_columns, table};
 use crate::wire::Kind;
 
@@ -237,36 +238,20 @@ fn upsert_round<T: Record>(
     Ok(())
 }
 
-/// A registration's own columns (`r.id, r.org_id, r.shop_id, r.invoice_number,
-/// r.plan_enroll_date, r.created_at, r.tires_covered`, first in a row) as its usage, before its
-/// claims and cancellation are counted.
-fn usage_from_row(row: &Row) -> Result<RegistrationUsage, postgres::Error> {
-    Ok(RegistrationUsage {
-        registration_id: row.try_get(0)?,
-        org_id: row.try_get(1)?,
-        shop_id: row.try_get(2)?,
-        invoice_number: row.try_get(3)?,
-        plan_enroll_date: row.try_get(4)?,
-        created_at: row.try_get(5)?,
-        tires_covered: row.try_get(6)?,
-        tires_claimed: 0,
-        tires_cancelled: 0,
-        latest_claim_date: None,
-        cancellation: None,
-    })
-}
-
 /// The registrations of a batch's keys ($3 shops, $4 invoices), locked. One index probe per key,
 /// whatever the statistics say: the `LIMIT 1` keeps the planner from turning the join around.
 /// Before the first ANALYZE of a freshly filled table, and in the generic plan of a statement
 /// run many times on one connection, it guessed the tenant held one row and scanned all of it
 /// against every key (50,000 registrations by 10,000 keys ran into the 60 s statement timeout).
-const LOAD_REGISTRATIONS: &str = "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, \
-       r.created_at, r.tires_covered \
-     FROM unnest($3::text[], $4::text[]) AS k(shop_id, invoice_number) \
-     CROSS JOIN LATERAL (SELECT * FROM registrations x WHERE x.partner_id = $1 AND x.tenant = $2 \
-       AND x.shop_id = k.shop_id AND x.invoice_number = k.invoice_number LIMIT 1) r \
-     ORDER BY r.id FOR UPDATE OF r";
+static LOAD_REGISTRATIONS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM unnest($3::text[], $4::text[]) AS k(shop_id, invoice_number) \
+         CROSS JOIN LATERAL (SELECT * FROM registrations x WHERE x.partner_id = $1 AND x.tenant = $2 \
+           AND x.shop_id = k.shop_id AND x.invoice_number = k.invoice_number LIMIT 1) r \
+         ORDER BY r.id FOR UPDATE OF r",
+        usage::REGISTRATION
+    )
+});
 
 /// The registrations locked `FOR UPDATE` in id order: two batches that touch the same
 /// registrations lock them in the same order, and the second reads the first's claims.
@@ -281,11 +266,11 @@ pub(crate) fn load_registrations(
     let shops: Vec<&str> = keys.iter().map(|(s, _)| s.as_str()).collect();
     let invoices: Vec<&str> = keys.iter().map(|(_, i)| i.as_str()).collect();
     let tenant = scope.tenant.as_str();
-    let rows = t.query(LOAD_REGISTRATIONS, &[&scope.partner_id, &tenant, &shops, &invoices])?;
+    let rows = t.query(&LOAD_REGISTRATIONS, &[&scope.partner_id, &tenant, &shops, &invoices])?;
     let mut found: Vec<StoredRegistration> = rows
         .iter()
-        .map(|row| usage_from_row(row).map(StoredRegistration::read))
-        .collect::<Result<_, postgres::Error>>()?;
+        .map(|row| usage::usage_of(&SqlRow::Postgres(row)).map(StoredRegistration::read))
+        .collect::<Result<_, StoreError>>()?;
     if found.is_empty() {
         return Ok(found);
     }
@@ -296,52 +281,26 @@ pub(crate) fn load_registrations(
         .collect();
     let ids: Vec<i64> = at.keys().copied().collect();
     for row in t.query(
-        "SELECT registration_id, org_id, repair_shop_id, repair_invoice_number, tire_claim_count, claim_date \
-         FROM claims WHERE registration_id = ANY($1)",
+        &format!("SELECT {} FROM claims WHERE registration_id = ANY($1)", usage::CLAIM),
         &[&ids],
     )? {
-        found[at[&row.try_get::<_, i64>(0)?]].add_claim(StoredClaim {
-            org_id: row.try_get(1)?,
-            repair_shop_id: row.try_get(2)?,
-            repair_invoice_number: row.try_get(3)?,
-            tire_claim_count: row.try_get(4)?,
-            claim_date: row.try_get(5)?,
-        });
+        let (id, claim) = usage::claim_of(&SqlRow::Postgres(&row))?;
+        found[at[&id]].add_claim(claim);
     }
     for row in t.query(
-        "SELECT registration_id, org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date \
-         FROM cancellations WHERE registration_id = ANY($1) ORDER BY id",
+        &format!(
+            "SELECT c.registration_id, {} FROM cancellations c WHERE c.registration_id = ANY($1) ORDER BY c.id",
+            usage::CANCELLATION
+        ),
         &[&ids],
     )? {
-        found[at[&row.try_get::<_, i64>(0)?]].add_cancellation(cancellation_from_row(&row, 1)?);
+        let row = SqlRow::Postgres(&row);
+        found[at[&row.int(0)?]].add_cancellation(usage::cancellation_of(&row, 1)?);
     }
     Ok(found)
 }
 
-/// `org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date` from column
-/// `first` on.
-fn cancellation_from_row(row: &Row, first: usize) -> Result<CancellationRef, postgres::Error> {
-    Ok(CancellationRef {
-        org_id: row.try_get(first)?,
-        cancel_shop_id: row.try_get(first + 1)?,
-        cancel_invoice_number: row.try_get(first + 2)?,
-        tire_cancel_count: row.try_get(first + 3)?,
-        cancel_date: row.try_get(first + 4)?,
-    })
-}
-
-/// A registration's usage by its key: one statement, so a lookup runs without a transaction.
-/// Its claims' and cancellations' totals are one row by its id (kept by migration V6's
-/// triggers; none when it has neither); the first cancellation is joined in by the id kept
-/// there. Parameters: partner, tenant, ShopID, InvoiceNumber, OrgID or NULL.
-const REGISTRATION_USAGE: &str = "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, r.created_at, \
-       r.tires_covered, COALESCE(t.tires_claimed, 0), t.latest_claim_date, COALESCE(t.tires_cancelled, 0), \
-       c.org_id, c.cancel_shop_id, c.cancel_invoice_number, c.tire_cancel_count, c.cancel_date \
-     FROM registrations r LEFT JOIN registration_totals t ON t.registration_id = r.id \
-     LEFT JOIN cancellations c ON c.id = t.first_cancellation_id \
-     WHERE r.partner_id = $1 AND r.tenant = $2 AND r.shop_id = $3 AND r.invoice_number = $4 \
-       AND ($5::text IS NULL OR r.org_id = $5)";
-
+/// A registration's usage by its key ([`usage::REGISTRATION_USAGE`]).
 pub(crate) fn registration_usage(
     t: &mut PgTx,
     scope: Scope,
@@ -351,10 +310,12 @@ pub(crate) fn registration_usage(
 ) -> Result<Option<RegistrationUsage>, StoreError> {
     let tenant = scope.tenant.as_str();
     let row = t.query_opt(
-        REGISTRATION_USAGE,
+        &usage::REGISTRATION_USAGE,
         &[&scope.partner_id, &tenant, &shop_id, &invoice_number, &org_id],
     )?;
-    row.as_ref().map(usage_with_totals).transpose()
+    row.as_ref()
+        .map(|row| usage::usage_with_totals(&SqlRow::Postgres(row)))
+        .transpose()
 }
 
 /// [`registration_usage`] awaited on this worker's own connection ([`Readers`]); `None` when the
@@ -369,7 +330,7 @@ pub(crate) async fn registration_usage_now(
     let tenant = scope.tenant.as_str();
     let rows = readers
         .query(
-            REGISTRATION_USAGE,
+            &usage::REGISTRATION_USAGE,
             &[&scope.partner_id, &tenant, &shop_id, &invoice_number, &org_id],
         )
         .await;
@@ -378,21 +339,11 @@ pub(crate) async fn registration_usage_now(
         Ok(None) => return None,
         Err(e) => return Some(Err(e)),
     };
-    Some(at_most_one(rows).and_then(|row| row.as_ref().map(usage_with_totals).transpose()))
-}
-
-/// A row of [`REGISTRATION_USAGE`].
-fn usage_with_totals(row: &Row) -> Result<RegistrationUsage, StoreError> {
-    Ok(RegistrationUsage {
-        tires_claimed: row.try_get(7)?,
-        latest_claim_date: row.try_get(8)?,
-        tires_cancelled: row.try_get(9)?,
-        cancellation: match row.try_get::<_, Option<i64>>(13)? {
-            Some(_) => Some(cancellation_from_row(row, 10)?),
-            None => None,
-        },
-        ..usage_from_row(row)?
-    })
+    Some(at_most_one(rows).and_then(|row| {
+        row.as_ref()
+            .map(|row| usage::usage_with_totals(&SqlRow::Postgres(row)))
+            .transpose()
+    }))
 }
 
 pub(crate) fn ping(t: &mut PgTx) -> Result<(), StoreError> {
@@ -419,7 +370,7 @@ mod tests {
         let invoices: Vec<String> = (0..10_000).map(|i| format!("I{i}")).collect();
         for mode in ["force_custom_plan", "force_generic_plan"] {
             client.batch_execute(&format!("SET plan_cache_mode = {mode}")).unwrap();
-            let explain = format!("EXPLAIN {LOAD_REGISTRATIONS}");
+            let explain = format!("EXPLAIN {}", *LOAD_REGISTRATIONS);
             let plan: Vec<String> = client
                 .query(explain.as_str(), &[&1001_i64, &"live", &shops, &invoices])
                 .unwrap()

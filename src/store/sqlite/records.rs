@@ -5,12 +5,14 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, Type, Value as SqlValue, ValueRef};
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
+use rusqlite::{Connection, Row, ToSql, params};
 
-use crate::ledger::{RegistrationKey, StoredClaim, StoredRegistration};
+use crate::ledger::{RegistrationKey, StoredRegistration};
 use crate::records::{Record, RecordKind, Value};
 use crate::scope::Scope;
-use crate::status::{CancellationRef, RegistrationUsage};
+use crate::status::RegistrationUsage;
+use crate::store::sql::{self, Row as SqlRow};
+use crate::store::usage;
 use crate::store::{Pending, Stamp, StoreError, V3Id, Written, columns, key_columns, table};
 
 /// Dates are stored with fixed microseconds so that text order is time order.
@@ -165,38 +167,24 @@ fn bind<T: Record>(
     stmt.raw_bind_parameter(at, now.text.as_str())
 }
 
-/// A registration's own columns (`r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date,
-/// r.created_at, r.tires_covered`, first in a row) as its usage,
-/// before its claims and cancellation are counted.
-fn usage_from_row(row: &Row) -> rusqlite::Result<RegistrationUsage> {
-    Ok(RegistrationUsage {
-        registration_id: row.get(0)?,
-        org_id: row.get(1)?,
-        shop_id: row.get(2)?,
-        invoice_number: row.get(3)?,
-        plan_enroll_date: get_date(row, 4)?,
-        created_at: get_date(row, 5)?,
-        tires_covered: row.get(6)?,
-        tires_claimed: 0,
-        tires_cancelled: 0,
-        latest_claim_date: None,
-        cancellation: None,
-    })
-}
-
 /// Every registration with one of these keys (ShopID, InvoiceNumber), with its claims and its
 /// cancellation: all a batch's rules need. One cached point read per key (embedded, a read is
 /// a function call: cheaper than sending the keys as JSON and taking them apart in SQL), then
 /// the claims and cancellations of those found in one statement each.
-const REGISTRATION_BY_KEY: &str = "SELECT id, org_id, shop_id, invoice_number, plan_enroll_date, created_at, \
-     tires_covered FROM registrations WHERE partner_id = ?1 AND tenant = ?2 AND shop_id = ?3 AND invoice_number = ?4";
+static REGISTRATION_BY_KEY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM registrations r \
+         WHERE r.partner_id = ?1 AND r.tenant = ?2 AND r.shop_id = ?3 AND r.invoice_number = ?4",
+        usage::REGISTRATION
+    )
+});
 
 pub(crate) fn load_registrations(
     conn: &Connection,
     scope: Scope,
     keys: &[RegistrationKey],
 ) -> Result<Vec<StoredRegistration>, StoreError> {
-    let mut stmt = conn.prepare_cached(REGISTRATION_BY_KEY)?;
+    let mut stmt = conn.prepare_cached(&REGISTRATION_BY_KEY)?;
     stmt.raw_bind_parameter(1, scope.partner_id)?;
     stmt.raw_bind_parameter(2, scope.tenant.as_str())?;
     let mut found: Vec<StoredRegistration> = Vec::new();
@@ -205,7 +193,7 @@ pub(crate) fn load_registrations(
         stmt.raw_bind_parameter(4, invoice_number.as_str())?;
         let mut rows = stmt.raw_query();
         if let Some(row) = rows.next()? {
-            found.push(StoredRegistration::read(usage_from_row(row)?));
+            found.push(StoredRegistration::read(usage::usage_of(&SqlRow::Sqlite(row))?));
         }
     }
     let at: HashMap<i64, usize> = found
@@ -215,54 +203,31 @@ pub(crate) fn load_registrations(
         .collect();
     let ids = serde_json::to_string(&at.keys().collect::<Vec<_>>())
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT registration_id, org_id, repair_shop_id, repair_invoice_number, tire_claim_count, claim_date \
-         FROM claims WHERE registration_id IN (SELECT value FROM json_each(?1))",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM claims WHERE registration_id IN (SELECT value FROM json_each(?1))",
+        usage::CLAIM
+    ))?;
     let mut rows = stmt.query([&ids])?;
     while let Some(row) = rows.next()? {
-        found[at[&row.get::<_, i64>(0)?]].add_claim(StoredClaim {
-            org_id: row.get(1)?,
-            repair_shop_id: row.get(2)?,
-            repair_invoice_number: row.get(3)?,
-            tire_claim_count: row.get(4)?,
-            claim_date: get_date(row, 5)?,
-        });
+        let (id, claim) = usage::claim_of(&SqlRow::Sqlite(row))?;
+        found[at[&id]].add_claim(claim);
     }
-    let mut stmt = conn.prepare_cached(
-        "SELECT registration_id, org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date \
-         FROM cancellations WHERE registration_id IN (SELECT value FROM json_each(?1)) ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT c.registration_id, {} FROM cancellations c \
+         WHERE c.registration_id IN (SELECT value FROM json_each(?1)) ORDER BY c.id",
+        usage::CANCELLATION
+    ))?;
     let mut rows = stmt.query([&ids])?;
     while let Some(row) = rows.next()? {
-        found[at[&row.get::<_, i64>(0)?]].add_cancellation(cancellation_from_row(row, 1)?);
+        let row = SqlRow::Sqlite(row);
+        found[at[&row.int(0)?]].add_cancellation(usage::cancellation_of(&row, 1)?);
     }
     Ok(found)
 }
 
-/// `org_id, cancel_shop_id, cancel_invoice_number, tire_cancel_count, cancel_date` from column
-/// `first` on.
-fn cancellation_from_row(row: &Row, first: usize) -> rusqlite::Result<CancellationRef> {
-    Ok(CancellationRef {
-        org_id: row.get(first)?,
-        cancel_shop_id: row.get(first + 1)?,
-        cancel_invoice_number: row.get(first + 2)?,
-        tire_cancel_count: row.get(first + 3)?,
-        cancel_date: get_date(row, first + 4)?,
-    })
-}
-
-// One statement, so a lookup needs no BEGIN and COMMIT (a statement is its own snapshot). Its
-// claims' and cancellations' totals are one row by its id (kept by migration V6's triggers; none
-// when it has neither); the first cancellation is joined in by the id kept there.
-const REGISTRATION_USAGE: &str = "SELECT r.id, r.org_id, r.shop_id, r.invoice_number, r.plan_enroll_date, \
-       r.created_at, r.tires_covered, \
-       COALESCE(t.tires_claimed, 0), t.latest_claim_date, COALESCE(t.tires_cancelled, 0), \
-       c.org_id, c.cancel_shop_id, c.cancel_invoice_number, c.tire_cancel_count, c.cancel_date \
-     FROM registrations r LEFT JOIN registration_totals t ON t.registration_id = r.id \
-     LEFT JOIN cancellations c ON c.id = t.first_cancellation_id \
-     WHERE r.partner_id = ?1 AND r.tenant = ?2 AND r.shop_id = ?3 AND r.invoice_number = ?4 \
-       AND (?5 IS NULL OR r.org_id = ?5)";
+/// [`usage::REGISTRATION_USAGE`] in SQLite's placeholders, made once (a lookup's statement).
+static REGISTRATION_USAGE: LazyLock<String> =
+    LazyLock::new(|| sql::sqlite_sql(&usage::REGISTRATION_USAGE).into_owned());
 
 /// A registration (by ShopID and InvoiceNumber, optionally narrowed by OrgID) with the totals
 /// of its claims and cancellations.
@@ -273,24 +238,18 @@ pub(crate) fn registration_usage(
     invoice_number: &str,
     org_id: Option<&str>,
 ) -> Result<Option<RegistrationUsage>, StoreError> {
-    let mut stmt = conn.prepare_cached(REGISTRATION_USAGE)?;
-    let usage = stmt
-        .query_row(
-            params![scope.partner_id, scope.tenant.as_str(), shop_id, invoice_number, org_id],
-            |row| {
-                Ok(RegistrationUsage {
-                    tires_claimed: row.get(7)?,
-                    latest_claim_date: get_opt_date(row, 8)?,
-                    tires_cancelled: row.get(9)?,
-                    cancellation: match row.get::<_, Option<i64>>(13)? {
-                        Some(_) => Some(cancellation_from_row(row, 10)?),
-                        None => None,
-                    },
-                    ..usage_from_row(row)?
-                })
-            },
-        )
-        .optional()?;
+    let mut stmt = conn.prepare_cached(&REGISTRATION_USAGE)?;
+    let mut rows = stmt.query(params![
+        scope.partner_id,
+        scope.tenant.as_str(),
+        shop_id,
+        invoice_number,
+        org_id
+    ])?;
+    let usage = match rows.next()? {
+        Some(row) => Some(usage::usage_with_totals(&SqlRow::Sqlite(row))?),
+        None => None,
+    };
     Ok(usage)
 }
 
@@ -338,7 +297,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrate(&mut conn).unwrap();
         let find = crate::store::sql::sqlite_sql(crate::store::find_sql(RecordKind::Registrations));
-        for sql in [REGISTRATION_USAGE, REGISTRATION_BY_KEY, &find] {
+        for sql in [REGISTRATION_USAGE.as_str(), REGISTRATION_BY_KEY.as_str(), &find] {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let values: [&dyn rusqlite::ToSql; 5] = [&1, &"live", &"005108", &"104252", &None::<String>];
             for (i, value) in values.iter().take(stmt.parameter_count()).enumerate() {

@@ -170,27 +170,23 @@ impl Database {
         base_dir: &Path,
         env: &impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Database> {
-        let given = [s.path.is_some(), s.url.is_some(), s.url_env.is_some()];
-        if given.iter().filter(|g| **g).count() != 1 {
-            bail!("[database] needs exactly one of path (SQLite), url or url_env (PostgreSQL)");
-        }
-        if let Some(path) = &s.path {
-            if s.pool_size.is_some() {
-                bail!("database.pool_size is for PostgreSQL (url or url_env), not for an SQLite path");
+        let url = match (&s.path, &s.url, &s.url_env) {
+            (Some(path), None, None) => {
+                if s.pool_size.is_some() {
+                    bail!("database.pool_size is for PostgreSQL (url or url_env), not for an SQLite path");
+                }
+                let path = if path.is_absolute() {
+                    path.clone()
+                } else {
+                    base_dir.join(path)
+                };
+                return Ok(Database::Sqlite { path });
             }
-            let path = if path.is_absolute() {
-                path.clone()
-            } else {
-                base_dir.join(path)
-            };
-            return Ok(Database::Sqlite { path });
-        }
-        let url = match (&s.url, &s.url_env) {
-            (Some(url), _) => url.clone(),
-            (None, Some(var)) => {
+            (None, Some(url), None) => url.clone(),
+            (None, None, Some(var)) => {
                 env(var).with_context(|| format!("database.url_env: the environment variable {var} is not set"))?
             }
-            (None, None) => unreachable!("one of the three was given"),
+            _ => bail!("[database] needs exactly one of path (SQLite), url or url_env (PostgreSQL)"),
         };
         if let Err(problem) = DatabaseUrl::parse(&url) {
             bail!("database.url (postgres://user@host:port/database?sslmode=...): {problem}");

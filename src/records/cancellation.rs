@@ -15,7 +15,7 @@ record! {
         tire_cancel_count: i64 = "TireCancelCount", Int { min: 1 }, required;
         cancel_date: DateTime<Utc> = "CancelDate", Date, required;
     }
-    key: ["OrgID", "ShopID", "InvoiceNumber", "CancelShopID", "CancelInvoiceNumber"]
+    key: [org_id, shop_id, invoice_number, cancel_shop_id, cancel_invoice_number]
 }
 
 #[cfg(test)]

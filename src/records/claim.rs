@@ -36,7 +36,7 @@ record! {
         tire_price: Option<Cents> = "TirePrice", Money, optional;
         tire_cost: Cents = "TireCost", Money, required;
     }
-    key: ["OrgID", "ShopID", "InvoiceNumber", "RepairShopID", "RepairInvoiceNumber"]
+    key: [org_id, shop_id, invoice_number, repair_shop_id, repair_invoice_number]
 }
 
 #[cfg(test)]

@@ -28,15 +28,37 @@ pub enum OwnedValue {
     Flag(bool),
 }
 
+/// The shape of a value: what a field's Rust type holds, and what its kind parses to. `record!`
+/// checks at compile time that each field's type has its kind's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Text,
+    Number,
+    Date,
+    Flag,
+}
+
+impl Shape {
+    pub const fn of(kind: Kind) -> Shape {
+        match kind {
+            Kind::Text(_) => Shape::Text,
+            Kind::Int { .. } | Kind::Money => Shape::Number,
+            Kind::Date => Shape::Date,
+            Kind::Flag => Shape::Flag,
+        }
+    }
+}
+
 /// The Rust types a record's fields have, and the value shape each takes.
 pub trait FieldType: Default {
+    const SHAPE: Shape;
     fn value(&self) -> Value<'_>;
-    /// `None` when the value has another shape (a declaration whose type does not fit its kind,
-    /// which the records' round-trip tests catch).
+    /// `None` when the value has another shape (a stored value that does not fit).
     fn from_value(v: OwnedValue) -> Option<Self>;
 }
 
 impl FieldType for String {
+    const SHAPE: Shape = Shape::Text;
     fn value(&self) -> Value<'_> {
         Value::Text(self)
     }
@@ -50,6 +72,7 @@ impl FieldType for String {
 
 /// A required count or amount (0 when absent: only on a record that is refused anyway).
 impl FieldType for i64 {
+    const SHAPE: Shape = Shape::Number;
     fn value(&self) -> Value<'_> {
         Value::Number(Some(*self))
     }
@@ -63,6 +86,7 @@ impl FieldType for i64 {
 
 /// An optional count or amount.
 impl FieldType for Option<i64> {
+    const SHAPE: Shape = Shape::Number;
     fn value(&self) -> Value<'_> {
         Value::Number(*self)
     }
@@ -76,6 +100,7 @@ impl FieldType for Option<i64> {
 
 /// A required date.
 impl FieldType for DateTime<Utc> {
+    const SHAPE: Shape = Shape::Date;
     fn value(&self) -> Value<'_> {
         Value::Date(Some(*self))
     }
@@ -89,6 +114,7 @@ impl FieldType for DateTime<Utc> {
 }
 
 impl FieldType for bool {
+    const SHAPE: Shape = Shape::Flag;
     fn value(&self) -> Value<'_> {
         Value::Flag(*self)
     }
@@ -116,7 +142,8 @@ impl serde::Serialize for Shown<'_> {
     }
 }
 
-/// Declares a record type: see the module's documentation.
+/// Declares a record type (one per module): see the module's documentation. The key names
+/// text fields (their type must be `String`: the compiler checks it).
 ///
 /// ```ignore
 /// record! {
@@ -125,7 +152,7 @@ impl serde::Serialize for Shown<'_> {
 ///         org_id: String = "OrgID", Text(50), optional;
 ///         ...
 ///     }
-///     key: ["OrgID", "ShopID", ...]
+///     key: [org_id, shop_id, ...]
 /// }
 /// ```
 macro_rules! record {
@@ -137,13 +164,30 @@ macro_rules! record {
                 $field:ident : $ty:ty = $wire:literal, $fkind:expr, $req:ident $(, aliases $aliases:expr)?;
             )*
         }
-        key: [$($key:literal),* $(,)?]
+        key: [$($key:ident),* $(,)?]
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq)]
         pub struct $name {
             $( $(#[$fmeta])* pub $field: $ty, )*
         }
+
+        /// Each field's place in the declaration.
+        #[allow(non_camel_case_types, dead_code)]
+        enum Field {
+            $( $field, )*
+        }
+
+        // Each field's Rust type has its kind's shape, or this does not compile.
+        const _: () = {
+            $(
+                assert!(
+                    <$ty as $crate::records::FieldType>::SHAPE as u8
+                        == $crate::records::Shape::of($fkind) as u8,
+                    concat!(stringify!($field), "'s type does not fit its kind"),
+                );
+            )*
+        };
 
         impl $crate::records::Record for $name {
             const KIND: $crate::records::RecordKind = $crate::records::RecordKind::$kind;
@@ -155,12 +199,18 @@ macro_rules! record {
                 ),*
             ];
             const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),*];
-            const KEY: &'static [&'static str] = &[$($key),*];
+            const KEY: &'static [&'static str] = &[$( Self::FIELDS[Field::$key as usize].name ),*];
 
             fn read(r: &mut $crate::records::FieldReader<'_, '_>) -> Self {
                 $name {
-                    $( $field: r.get($wire), )*
+                    $( $field: r.get(Field::$field as usize), )*
                 }
+            }
+
+            fn key(&self) -> $crate::records::NaturalKey {
+                $crate::records::NaturalKey(vec![
+                    $( (Self::FIELDS[Field::$key as usize].name, String::clone(&self.$key)), )*
+                ])
             }
 
             fn values(&self) -> Vec<$crate::records::Value<'_>> {

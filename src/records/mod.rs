@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 
 pub use cancellation::Cancellation;
 pub use claim::Claim;
-pub use declare::{FieldType, OwnedValue, Value};
+pub use declare::{FieldType, OwnedValue, Shape, Value};
 pub use registration::Registration;
 pub use sale::Sale;
 
@@ -126,17 +126,7 @@ pub trait Record: Sized + Serialize {
     fn from_values(values: Vec<OwnedValue>) -> Option<Self>;
 
     /// The natural key, shown in results as an object of the guide's field names.
-    fn key(&self) -> NaturalKey {
-        NaturalKey(
-            Self::KEY
-                .iter()
-                .map(|name| match self.value_of(name) {
-                    Some(Value::Text(t)) => (*name, t.to_owned()),
-                    other => unreachable!("key field {name} is a declared text field, not {other:?}"),
-                })
-                .collect(),
-        )
-    }
+    fn key(&self) -> NaturalKey;
 }
 
 /// A record as the guide's GET examples show it: every field, by its wire name, in
@@ -181,8 +171,6 @@ pub struct FieldReader<'r, 'a> {
     errors: Vec<FieldError>,
     /// Values taken with a remark (money sent with float noise).
     warnings: Vec<String>,
-    /// Fields are usually read in declaration order: this makes the lookup O(1).
-    next: usize,
 }
 
 impl<'r, 'a> FieldReader<'r, 'a> {
@@ -193,21 +181,7 @@ impl<'r, 'a> FieldReader<'r, 'a> {
             zone,
             errors: Vec::new(),
             warnings: Vec::new(),
-            next: 0,
         }
-    }
-
-    fn spec(&mut self, name: &'static str) -> (usize, FieldSpec) {
-        let i = match self.fields.get(self.next) {
-            Some(f) if f.name == name => self.next,
-            _ => self
-                .fields
-                .iter()
-                .position(|f| f.name == name)
-                .unwrap_or_else(|| panic!("{name} is not a declared field")),
-        };
-        self.next = i + 1;
-        (i, self.fields[i])
     }
 
     /// The value of field `i` (`spec`), parsed; `None` when absent or refused (with the error
@@ -243,10 +217,11 @@ impl<'r, 'a> FieldReader<'r, 'a> {
         self.errors.push(FieldError { field, code, message });
     }
 
-    /// A field of any kind, read by its declared kind: `T` is the declared Rust type. An
-    /// absent or refused value reads as `T::default()` (the reader has the error).
-    pub fn get<T: FieldType>(&mut self, name: &'static str) -> T {
-        let (i, spec) = self.spec(name);
+    /// Field `i` (its place in the declaration), read by its declared kind: `T` is the declared
+    /// Rust type, which `record!` checks at compile time fits the kind. An absent or refused
+    /// value reads as `T::default()` (the reader has the error).
+    pub fn get<T: FieldType>(&mut self, i: usize) -> T {
+        let spec = self.fields[i];
         let value = match spec.kind {
             // A required text that is blank counts as missing.
             Kind::Text(max) => OwnedValue::Text(
@@ -261,7 +236,8 @@ impl<'r, 'a> FieldReader<'r, 'a> {
             // A Yes/No field is false when absent.
             Kind::Flag => OwnedValue::Flag(self.value(i, spec, |raw, _| wire::parse_flag(raw)).unwrap_or(false)),
         };
-        T::from_value(value).unwrap_or_else(|| panic!("{name} is declared with a type that does not fit its kind"))
+        // Always a value: `record!` refuses to compile a type that does not fit its kind.
+        T::from_value(value).unwrap_or_default()
     }
 
     /// Money in cents; a JSON number taken as its nearest cent (float noise) adds a warning.

@@ -36,7 +36,7 @@ record! {
         tire_dot6: String = "TireDOT6", Text(25), optional;
         commercial_vehicle: bool = "CommercialVehicle", Flag, optional;
     }
-    key: ["ShopID", "InvoiceNumber"]
+    key: [shop_id, invoice_number]
 }
 
 #[cfg(test)]

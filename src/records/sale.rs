@@ -18,7 +18,7 @@ record! {
         tire_price: Cents = "TirePrice", Money, required;
         tire_cost: Cents = "TireCost", Money, required;
     }
-    key: ["OrgID", "ShopID", "InvoiceNumber", "TireBrand", "TireModel", "TireSize"]
+    key: [org_id, shop_id, invoice_number, tire_brand, tire_model, tire_size]
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ impl Application {
         // Blocking work (a migration; PostgreSQL's driver runs a runtime of its own): never on
         // the async executor.
         let database = config.database.clone();
-        let store = actix_web::rt::task::spawn_blocking(move || Store::open(&database))
+        let store = crate::api::off_executor(move || Store::open(&database))
             .await
             .context("opening the database")?
             .with_context(|| format!("cannot open the database {}", config.database))?;
@@ -122,10 +122,16 @@ impl Application {
     /// file is whole on its own.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await?;
-        match self.store.checkpoint() {
-            Ok(true) => tracing::info!("stopped; database checkpointed"),
-            Ok(false) => tracing::info!("stopped"),
-            Err(e) => tracing::error!(error = %e, "stopped; the database checkpoint failed (the WAL keeps the data)"),
+        let store = Arc::clone(&self.store);
+        match crate::api::off_executor(move || store.checkpoint()).await {
+            Ok(Ok(true)) => tracing::info!("stopped; database checkpointed"),
+            Ok(Ok(false)) => tracing::info!("stopped"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "stopped; the database checkpoint failed (the WAL keeps the data)")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "stopped; the database checkpoint could not run (the WAL keeps the data)")
+            }
         }
         Ok(())
     }

@@ -198,10 +198,10 @@ pub fn send<T: Serialize + Send + 'static>(builder: HttpResponseBuilder, json: J
 
 fn stream<T: Serialize + Send + 'static>(mut builder: HttpResponseBuilder, length: u64, value: T) -> HttpResponse {
     let (to, mut from) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
-    let span = tracing::Span::current();
-    // Written on a blocking thread, as the rest of the batch's work: serializing is CPU work.
-    actix_web::rt::task::spawn_blocking(move || {
-        let _entered = span.enter();
+    // Written on a blocking thread, as the rest of the batch's work: serializing is CPU work. It
+    // starts at once and runs while the body streams out; nothing waits for it but the body, so
+    // its handle is let go.
+    drop(super::off_executor(move || {
         let mut chunks = Chunks {
             buffer: Vec::with_capacity(CHUNK_BYTES),
             to,
@@ -211,7 +211,7 @@ fn stream<T: Serialize + Send + 'static>(mut builder: HttpResponseBuilder, lengt
         if let Err(e) = written {
             tracing::warn!(error = ?crate::telemetry::escaped(&e), "a streamed answer was cut short");
         }
-    });
+    }));
     let body = futures_util::stream::poll_fn(move |cx| from.poll_recv(cx).map(|chunk| chunk.map(Ok::<_, io::Error>)));
     builder
         .content_type(super::application_json())

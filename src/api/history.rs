@@ -11,9 +11,9 @@ use super::answer::json_answer;
 use super::query::Params;
 use super::{ApiError, AppState, blocking};
 use crate::auth::Caller;
+use crate::history;
 use crate::model::batch::{BatchSummary, RejectionCount};
 use crate::scope::Tenant;
-use crate::store;
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
@@ -76,10 +76,7 @@ pub async fn list_batches(
     let page = number_param(&params, "page", 1, 1, u32::MAX)?;
     let page_size = number_param(&params, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?;
     let (store, scope) = (Arc::clone(&state.store), caller.scope());
-    let (total, batches) = blocking("listing batches", move || {
-        store.read(|tx| store::list_batches(tx, scope, page, page_size))
-    })
-    .await?;
+    let (total, batches) = blocking("listing batches", move || history::list(&store, scope, page, page_size)).await?;
     let page = BatchPage {
         tenant: caller.tenant.as_str(),
         page,
@@ -104,10 +101,7 @@ pub async fn get_batch(
         return Err(not_found());
     };
     let (store, scope) = (Arc::clone(&state.store), caller.scope());
-    let found = blocking("reading a batch", move || {
-        store.read(|tx| store::find_batch(tx, scope, batch_id))
-    })
-    .await?;
+    let found = blocking("reading a batch", move || history::find(&store, scope, batch_id)).await?;
     let found = found.ok_or_else(not_found)?;
     let detail = BatchDetail {
         summary: found.summary,
@@ -125,10 +119,7 @@ pub async fn reset_test_tenant(caller: Caller, state: web::Data<AppState>) -> Re
         return Err(ApiError::ResetLive);
     }
     let (store, scope) = (Arc::clone(&state.store), caller.scope());
-    blocking("resetting the test tenant", move || {
-        store.write(|tx| store::reset_tenant(tx, scope))
-    })
-    .await?;
+    blocking("resetting the test tenant", move || history::reset(&store, scope)).await?;
     tracing::info!(partner = %caller.partner.company, "test tenant reset");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -136,10 +136,19 @@ impl FromRequest for Caller {
     }
 }
 
-/// Runs blocking work (the store's, and any CPU-heavy step) on a blocking thread, never on the
-/// async executor: the one way handlers do. Inside the request's span (so its log lines carry the
-/// request id). A storage fault is a 503; any other failure is an internal error whose details
-/// go to the log only.
+/// The one way off the async executor: `f` on a blocking thread, started at once, inside the
+/// current span (so its log lines carry the request id). Blocking work (the store's, and any
+/// CPU-heavy step) never runs on the executor; handlers reach this through [`blocking`] and
+/// [`read`], start-up and shutdown directly.
+pub(crate) fn off_executor<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> impl Future<Output = Result<R, actix_web::error::BlockingError>> {
+    let span = tracing::Span::current();
+    web::block(move || span.in_scope(f))
+}
+
+/// A handler's blocking work, off the executor: a storage fault is a 503; any other failure is
+/// an internal error whose details go to the log only.
 pub(crate) async fn blocking<R, E>(
     what: &'static str,
     f: impl FnOnce() -> Result<R, E> + Send + 'static,
@@ -149,10 +158,7 @@ where
     E: Send + 'static,
     ApiError: From<E>,
 {
-    let span = tracing::Span::current();
-    web::block(move || span.in_scope(f))
-        .await?
-        .map_err(|e| ApiError::from(e).context(what))
+    off_executor(f).await?.map_err(|e| ApiError::from(e).context(what))
 }
 
 /// Runs a point read of `store`: on the handler's own thread when the store answers reads

@@ -1,0 +1,21 @@
+//! The batch history's service: a tenant's batches listed, one read back, a test tenant reset.
+//! Each is one read or one write of the store; no HTTP here.
+
+use crate::model::batch::{BatchSummary, StoredBatch};
+use crate::scope::Scope;
+use crate::store::{self, Store, StoreError};
+
+/// One page (from 1) of the tenant's batches, newest first, and how many there are in all.
+pub fn list(store: &Store, scope: Scope, page: u32, page_size: u32) -> Result<(u64, Vec<BatchSummary>), StoreError> {
+    store.read(|tx| store::list_batches(tx, scope, page, page_size))
+}
+
+/// One of the tenant's batches with its rejected entries; `None` when it has no such batch.
+pub fn find(store: &Store, scope: Scope, batch_id: i64) -> Result<Option<StoredBatch>, StoreError> {
+    store.read(|tx| store::find_batch(tx, scope, batch_id))
+}
+
+/// Removes every record and batch of the tenant, in one transaction.
+pub fn reset(store: &Store, scope: Scope) -> Result<(), StoreError> {
+    store.write(|tx| store::reset_tenant(tx, scope))
+}

@@ -1,8 +1,11 @@
 //! Storage: the only module that knows SQL, over two engines behind one interface. SQLite
 //! (`sqlite/`) is the embedded default; PostgreSQL (`pg/`) lets several gateway instances share
 //! one database. Ingest, query and the API see only what is here: a `Store` that runs work in a
-//! transaction (`write`, `read`), the `Tx` that work gets, and the functions that take it. Each
-//! function is written once per engine; the engine is a match away, never a type outside.
+//! transaction (`write`, `read`), the `Tx` that work gets, and the functions that take it. A
+//! query the engines agree on is written once (`sql.rs`: one statement in `$n` placeholders, its
+//! arguments, its rows read by column; `batches.rs`, `v3.rs`, `usage.rs`'s lists); where their
+//! SQL really differs (bulk writes, a batch's locked reads), the function has an arm per engine
+//! (`on_engine!`). The engine is a match away, never a type outside.
 //! Every function here blocks: callers run it on a blocking thread, never on the async executor.
 
 mod batches;

@@ -13,25 +13,93 @@ use crate::model::v3_registration::{V3Extras, V3Filter, V3Registration};
 use crate::records::RecordKind;
 use crate::scope::Scope;
 
-/// What a v3 registration is read from: the v2 fields (first, for `Row::record`), what only v3
-/// has, and the CancelDate of its first cancellation.
-static SELECT: LazyLock<String> = LazyLock::new(|| {
-    let fields: Vec<String> = columns(RecordKind::Registrations)
-        .iter()
-        .map(|c| format!("r.{c}"))
-        .collect();
-    format!(
-        "SELECT {}, r.v3_id, r.product_id, r.customer_email, r.v3_tires, \
-           (SELECT cancel_date FROM cancellations c WHERE c.registration_id = r.id ORDER BY c.id LIMIT 1) \
-             AS first_cancel_date \
-         FROM registrations r WHERE r.partner_id = $1 AND r.tenant = $2",
-        fields.join(", ")
-    )
-});
+/// Where v3 lists a tenant's rows: what it reads, the tenant's rows of its table (taking the
+/// partner and tenant as $1 and $2), and a page's filter ($3 invoiceNumber and $4
+/// storeNumber, each when given).
+struct Listing {
+    select: LazyLock<String>,
+    from: &'static str,
+    filter: &'static str,
+}
 
-/// The filter of a page: invoiceNumber and storeNumber, each when given.
-const FILTER: &str =
-    "(CAST($3 AS TEXT) IS NULL OR r.invoice_number = $3) AND (CAST($4 AS TEXT) IS NULL OR r.shop_id = $4)";
+/// A registration's v3 face: the v2 fields (first, for `Row::record`), what only v3 has, and
+/// the CancelDate of its first cancellation.
+static REGISTRATIONS: Listing = Listing {
+    select: LazyLock::new(|| {
+        let fields: Vec<String> = columns(RecordKind::Registrations)
+            .iter()
+            .map(|c| format!("r.{c}"))
+            .collect();
+        format!(
+            "SELECT {}, r.v3_id, r.product_id, r.customer_email, r.v3_tires, \
+               (SELECT cancel_date FROM cancellations c WHERE c.registration_id = r.id ORDER BY c.id LIMIT 1) \
+                 AS first_cancel_date",
+            fields.join(", ")
+        )
+    }),
+    from: "FROM registrations r WHERE r.partner_id = $1 AND r.tenant = $2",
+    filter: "(CAST($3 AS TEXT) IS NULL OR r.invoice_number = $3) AND (CAST($4 AS TEXT) IS NULL OR r.shop_id = $4)",
+};
+
+impl Listing {
+    /// The tenant's row with this v3 id.
+    fn by_id<T>(
+        &self,
+        tx: &Tx,
+        scope: Scope,
+        v3_id: &str,
+        read: impl FnMut(&Row) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        if unmatchable([v3_id]) {
+            return Ok(None);
+        }
+        tx.row(
+            &format!("{} {} AND v3_id = $3", *self.select, self.from),
+            &[
+                Arg::Int(scope.partner_id),
+                Arg::Text(scope.tenant.as_str()),
+                Arg::Text(v3_id),
+            ],
+            read,
+        )
+    }
+
+    /// One page (from 1) of the tenant's rows the filter names, oldest first, and how many it
+    /// names in all.
+    fn page<T>(
+        &self,
+        tx: &Tx,
+        scope: Scope,
+        filter: &V3Filter,
+        (page, page_size): (u32, u32),
+        read: impl FnMut(&Row) -> Result<T, StoreError>,
+    ) -> Result<(u64, Vec<T>), StoreError> {
+        let (invoice, store) = (filter.invoice_number.as_deref(), filter.store_number.as_deref());
+        if unmatchable(invoice.into_iter().chain(store)) {
+            return Ok((0, Vec::new()));
+        }
+        let mut args = vec![
+            Arg::Int(scope.partner_id),
+            Arg::Text(scope.tenant.as_str()),
+            Arg::OptText(invoice),
+            Arg::OptText(store),
+        ];
+        let (from, filter) = (self.from, self.filter);
+        let total = tx
+            .row(&format!("SELECT count(*) AS total {from} AND {filter}"), &args, |row| {
+                row.count("total")
+            })?
+            .unwrap_or(0);
+        let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
+        args.extend([Arg::Int(page_size.into()), Arg::Int(offset)]);
+        let found = tx.rows(
+            &format!("{} {from} AND {filter} ORDER BY id LIMIT $5 OFFSET $6", *self.select),
+            &args,
+            read,
+        )?;
+        Ok((total, found))
+    }
+}
 
 fn v3_registration_of(row: &Row) -> Result<V3Registration, StoreError> {
     Ok(V3Registration {
@@ -44,18 +112,6 @@ fn v3_registration_of(row: &Row) -> Result<V3Registration, StoreError> {
         },
         cancelled_on: row.opt_date("first_cancel_date")?,
     })
-}
-
-/// A page's filter as arguments: `None` when it can match nothing.
-fn filter_args(filter: &V3Filter) -> Option<[Arg<'_>; 2]> {
-    let (invoice, store) = (filter.invoice_number.as_deref(), filter.store_number.as_deref());
-    (!unmatchable(invoice.into_iter().chain(store))).then_some([Arg::OptText(invoice), Arg::OptText(store)])
-}
-
-/// A page (from 1) as LIMIT and OFFSET.
-fn page_args(page: u32, page_size: u32) -> [Arg<'static>; 2] {
-    let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
-    [Arg::Int(page_size.into()), Arg::Int(offset)]
 }
 
 /// Stores what only v3 has on the registration with this row id (just inserted); answers its
@@ -76,18 +132,7 @@ pub fn set_v3_extras(tx: &Tx, registration_id: i64, extras: &V3Extras) -> Result
 
 /// The tenant's registration with this v3 id.
 pub fn v3_registration(tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<V3Registration>, StoreError> {
-    if unmatchable([v3_id]) {
-        return Ok(None);
-    }
-    tx.row(
-        &format!("{} AND r.v3_id = $3", *SELECT),
-        &[
-            Arg::Int(scope.partner_id),
-            Arg::Text(scope.tenant.as_str()),
-            Arg::Text(v3_id),
-        ],
-        v3_registration_of,
-    )
+    REGISTRATIONS.by_id(tx, scope, v3_id, v3_registration_of)
 }
 
 /// One page (from 1) of the tenant's registrations the filter names, oldest first, and how
@@ -99,31 +144,7 @@ pub fn v3_registrations(
     page: u32,
     page_size: u32,
 ) -> Result<(u64, Vec<V3Registration>), StoreError> {
-    let Some([invoice, store]) = filter_args(filter) else {
-        return Ok((0, Vec::new()));
-    };
-    let args = [
-        Arg::Int(scope.partner_id),
-        Arg::Text(scope.tenant.as_str()),
-        invoice,
-        store,
-    ];
-    let total = tx
-        .row(
-            &format!(
-                "SELECT count(*) AS total FROM registrations r WHERE r.partner_id = $1 AND r.tenant = $2 AND {FILTER}"
-            ),
-            &args,
-            |row| row.count("total"),
-        )?
-        .unwrap_or(0);
-    let [limit, offset] = page_args(page, page_size);
-    let found = tx.rows(
-        &format!("{} AND {FILTER} ORDER BY r.id LIMIT $5 OFFSET $6", *SELECT),
-        &[args[0], args[1], invoice, store, limit, offset],
-        v3_registration_of,
-    )?;
-    Ok((total, found))
+    REGISTRATIONS.page(tx, scope, filter, (page, page_size), v3_registration_of)
 }
 
 /// The columns a motor-club customer is kept in.
@@ -175,18 +196,17 @@ fn customer_of(row: &Row) -> Result<Customer, StoreError> {
     })
 }
 
-/// What a motor-club registration is read from.
-static MOTOR_CLUB_SELECT: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT v3_id, product_id, invoice_number, store_number, enroll_date, {}, cancelled_on \
-         FROM motor_club_registrations WHERE partner_id = $1 AND tenant = $2",
-        CUSTOMER_COLUMNS.join(", ")
-    )
-});
-
-/// The filter of a motor-club page: invoiceNumber and storeNumber, each when given.
-const MOTOR_CLUB_FILTER: &str =
-    "(CAST($3 AS TEXT) IS NULL OR invoice_number = $3) AND (CAST($4 AS TEXT) IS NULL OR store_number = $4)";
+/// A motor-club registration.
+static MOTOR_CLUBS: Listing = Listing {
+    select: LazyLock::new(|| {
+        format!(
+            "SELECT v3_id, product_id, invoice_number, store_number, enroll_date, {}, cancelled_on",
+            CUSTOMER_COLUMNS.join(", ")
+        )
+    }),
+    from: "FROM motor_club_registrations WHERE partner_id = $1 AND tenant = $2",
+    filter: "(CAST($3 AS TEXT) IS NULL OR invoice_number = $3) AND (CAST($4 AS TEXT) IS NULL OR store_number = $4)",
+};
 
 fn motor_club_of(row: &Row) -> Result<StoredMotorClub, StoreError> {
     Ok(StoredMotorClub {
@@ -236,18 +256,7 @@ pub fn insert_motor_club(tx: &Tx, scope: Scope, r: &MotorClub, stamp: &Stamp) ->
 
 /// The tenant's motor-club registration with this v3 id.
 pub fn motor_club(tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<StoredMotorClub>, StoreError> {
-    if unmatchable([v3_id]) {
-        return Ok(None);
-    }
-    tx.row(
-        &format!("{} AND v3_id = $3", *MOTOR_CLUB_SELECT),
-        &[
-            Arg::Int(scope.partner_id),
-            Arg::Text(scope.tenant.as_str()),
-            Arg::Text(v3_id),
-        ],
-        motor_club_of,
-    )
+    MOTOR_CLUBS.by_id(tx, scope, v3_id, motor_club_of)
 }
 
 /// One page (from 1) of the tenant's motor-club registrations the filter names, oldest first,
@@ -259,35 +268,7 @@ pub fn motor_clubs(
     page: u32,
     page_size: u32,
 ) -> Result<(u64, Vec<StoredMotorClub>), StoreError> {
-    let Some([invoice, store]) = filter_args(filter) else {
-        return Ok((0, Vec::new()));
-    };
-    let args = [
-        Arg::Int(scope.partner_id),
-        Arg::Text(scope.tenant.as_str()),
-        invoice,
-        store,
-    ];
-    let total = tx
-        .row(
-            &format!(
-                "SELECT count(*) AS total FROM motor_club_registrations WHERE partner_id = $1 AND tenant = $2 \
-                 AND {MOTOR_CLUB_FILTER}"
-            ),
-            &args,
-            |row| row.count("total"),
-        )?
-        .unwrap_or(0);
-    let [limit, offset] = page_args(page, page_size);
-    let found = tx.rows(
-        &format!(
-            "{} AND {MOTOR_CLUB_FILTER} ORDER BY id LIMIT $5 OFFSET $6",
-            *MOTOR_CLUB_SELECT
-        ),
-        &[args[0], args[1], invoice, store, limit, offset],
-        motor_club_of,
-    )?;
-    Ok((total, found))
+    MOTOR_CLUBS.page(tx, scope, filter, (page, page_size), motor_club_of)
 }
 
 /// Replaces the customer of the tenant's motor-club registration with this v3 id.

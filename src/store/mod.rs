@@ -193,7 +193,10 @@ impl StoreFailure for StoreError {
 
 /// A transaction, as the work that `Store::write` and `Store::read` run sees it: the store's
 /// functions take it; nothing outside the store sees the engine's.
-pub enum Tx<'t, 'c> {
+pub struct Tx<'t, 'c>(Engine<'t, 'c>);
+
+/// A transaction on one engine or the other.
+enum Engine<'t, 'c> {
     Sqlite(&'t rusqlite::Connection),
     Postgres(&'t RefCell<pg::PgTx<'c>>),
 }
@@ -293,9 +296,9 @@ impl Store {
 /// Runs the engine's version of a store function on the transaction it is given.
 macro_rules! on_engine {
     ($tx:expr, $f:ident ( $($arg:expr),* )) => {
-        match $tx {
-            Tx::Sqlite(conn) => sqlite::$f(conn, $($arg),*),
-            Tx::Postgres(t) => pg::$f(&mut t.borrow_mut(), $($arg),*),
+        match &$tx.0 {
+            $crate::store::Engine::Sqlite(conn) => sqlite::$f(conn, $($arg),*),
+            $crate::store::Engine::Postgres(t) => pg::$f(&mut t.borrow_mut(), $($arg),*),
         }
     };
 }

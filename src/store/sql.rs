@@ -9,7 +9,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, Value as SqliteValue};
 
-use super::{StoreError, Tx, pg, sqlite};
+use super::{Engine, StoreError, Tx, pg, sqlite};
 use crate::records::{OwnedValue, Record};
 use crate::wire::Kind;
 
@@ -178,15 +178,15 @@ impl Tx<'_, '_> {
         mut read: impl FnMut(&Row) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         let mut out = Vec::new();
-        match self {
-            Tx::Sqlite(conn) => {
+        match &self.0 {
+            Engine::Sqlite(conn) => {
                 let mut stmt = conn.prepare_cached(&sqlite_sql(sql))?;
                 let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
                 while let Some(row) = rows.next()? {
                     out.push(read(&Row::Sqlite(row))?);
                 }
             }
-            Tx::Postgres(t) => {
+            Engine::Postgres(t) => {
                 let params: Vec<&dyn pg::Param> = args.iter().map(Arg::pg).collect();
                 for row in t.borrow_mut().query(sql, &params)? {
                     out.push(read(&Row::Postgres(&row))?);
@@ -214,11 +214,11 @@ impl Tx<'_, '_> {
 
     /// Runs `sql`: how many rows it wrote.
     pub(super) fn execute(&self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
-        Ok(match self {
-            Tx::Sqlite(conn) => conn
+        Ok(match &self.0 {
+            Engine::Sqlite(conn) => conn
                 .prepare_cached(&sqlite_sql(sql))?
                 .execute(rusqlite::params_from_iter(args))? as u64,
-            Tx::Postgres(t) => {
+            Engine::Postgres(t) => {
                 let params: Vec<&dyn pg::Param> = args.iter().map(Arg::pg).collect();
                 t.borrow_mut().execute(sql, &params)?
             }

@@ -26,7 +26,7 @@ pub(super) use batches::*;
 use connection::{ConnectError, PgConnection};
 pub(super) use records::*;
 
-use super::{Applied, StoreError, StoreFailure, Tx};
+use super::{Applied, Engine, StoreError, StoreFailure, Tx};
 use crate::telemetry::escaped;
 
 mod embedded {
@@ -544,7 +544,7 @@ impl PgStore {
             read_only,
             self.statement_timeout,
         )?);
-        let out = f(&Tx::Postgres(&t))?;
+        let out = f(&Tx(Engine::Postgres(&t)))?;
         t.into_inner().commit()?;
         Ok(out)
     }
@@ -562,7 +562,7 @@ impl PgStore {
     pub fn read_one<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
         let mut conn = self.connection()?;
         let t = RefCell::new(PgTx::one_statement(&mut conn.conn));
-        f(&Tx::Postgres(&t))
+        f(&Tx(Engine::Postgres(&t)))
     }
 
     pub(super) fn readers(&self) -> &reader::Readers {
@@ -953,7 +953,7 @@ pub(crate) mod tests {
 
     /// `sql`'s one row's first column, run on the store's transaction.
     fn count(tx: &Tx, sql: &str, params: Params) -> Result<i64, StoreError> {
-        let Tx::Postgres(t) = tx else {
+        let Tx(Engine::Postgres(t)) = tx else {
             panic!("a PostgreSQL transaction")
         };
         Ok(t.borrow_mut().query_one(sql, params)?.get(0))
@@ -978,7 +978,9 @@ pub(crate) mod tests {
         }
         let in_a_transaction = store
             .read(|tx| {
-                let Tx::Postgres(t) = tx else { panic!("PostgreSQL") };
+                let Tx(Engine::Postgres(t)) = tx else {
+                    panic!("PostgreSQL")
+                };
                 Ok(t.borrow_mut()
                     .query_one("SELECT current_setting('statement_timeout')", &[])?
                     .get::<_, String>(0))
@@ -987,7 +989,9 @@ pub(crate) mod tests {
         assert_eq!(in_a_transaction, "1min");
         let (prepared, timeout) = store
             .read(|tx| {
-                let Tx::Postgres(t) = tx else { panic!("PostgreSQL") };
+                let Tx(Engine::Postgres(t)) = tx else {
+                    panic!("PostgreSQL")
+                };
                 let row = t.borrow_mut().query_one(
                     "SELECT array_agg(statement ORDER BY statement), current_setting('statement_timeout') \
                      FROM pg_prepared_statements",

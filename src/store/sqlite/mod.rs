@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 pub(super) use batches::*;
 pub(super) use records::*;
 
-use super::{Applied, StoreError, StoreFailure, Tx, run_migrations};
+use super::{Applied, Engine, StoreError, StoreFailure, Tx, run_migrations};
 use crate::telemetry::escaped;
 /// Before migrations, the schema version was `PRAGMA user_version` (1 to 3); the migrations
 /// upgrade such a database in place.
@@ -190,7 +190,7 @@ impl SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
-        let out = f(&Tx::Sqlite(&tx))?;
+        let out = f(&Tx(Engine::Sqlite(&tx)))?;
         tx.commit().map_err(StoreError::from)?;
         Ok(out)
     }
@@ -244,7 +244,7 @@ impl SqliteStore {
             // BEGIN and COMMIT from the statement cache: `Connection::transaction` parses both
             // again for every lookup. A read-only transaction commits whether `f` failed or not.
             conn.prepare_cached("BEGIN")?.execute([])?;
-            let out = f(&Tx::Sqlite(conn));
+            let out = f(&Tx(Engine::Sqlite(conn)));
             conn.prepare_cached("COMMIT")?.execute([])?;
             Ok(out)
         })?
@@ -255,7 +255,7 @@ impl SqliteStore {
     /// would see a snapshot of its own; PostgreSQL's `read_one` refuses one, and the suite runs
     /// every caller on both engines.
     pub fn read_one<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
-        self.with_reader(|conn| Ok(f(&Tx::Sqlite(conn))))?
+        self.with_reader(|conn| Ok(f(&Tx(Engine::Sqlite(conn)))))?
     }
 
     /// Runs `f` on an idle read-only connection (or a new one), and keeps the connection for the

@@ -1,7 +1,8 @@
 //! The one place errors become HTTP responses. 500 bodies stay generic; details go to the log.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::http::header::{ALLOW, HeaderName, HeaderValue, RETRY_AFTER};
+use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use serde_json::json;
 
 use crate::auth::{AuthError, V3AuthError};
@@ -43,7 +44,13 @@ pub enum ApiError {
     #[error("no such resource: {0}")]
     NotFound(String),
     /// A storage fault (a full disk, a busy or unreachable database): nothing was written, and
-    /// the same request may succeed later.
+    /// the same request may succeed later. The fault itself goes to the log as it is answered.
+    #[error(
+        "the database cannot take this request now ({}); nothing of it was written: retry in {RETRY_AFTER_SECS} seconds or later",
+        .0.unavailable().unwrap_or("a storage fault")
+    )]
+    Storage(StoreError),
+    /// The same, found before the store was reached (every connection busy).
     #[error(
         "the database cannot take this request now ({0}); nothing of it was written: retry in {RETRY_AFTER_SECS} seconds or later"
     )]
@@ -59,14 +66,14 @@ pub const RETRY_AFTER_SECS: u64 = 30;
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e.unavailable() {
-            Some(reason) => {
-                tracing::warn!(error = ?escaped(&e), "storage fault");
-                ApiError::Unavailable(reason)
-            }
+            Some(_) => ApiError::Storage(e),
             None => ApiError::Internal(anyhow::Error::new(e)),
         }
     }
 }
+
+/// What a 500's body says: the details are in the log, found by the request id.
+const INTERNAL_MESSAGE: &str = "internal error; the X-Request-Id header identifies this request in the server log";
 
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
@@ -106,6 +113,47 @@ impl From<BodyError> for ApiError {
 }
 
 impl ApiError {
+    /// Whether it says "not now" (a 503 the client retries), not a refusal.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ApiError::Storage(_) | ApiError::Unavailable(_))
+    }
+
+    /// The header an answer of this error carries beside its status.
+    fn header(&self) -> Option<(HeaderName, HeaderValue)> {
+        match self {
+            ApiError::Storage(_) | ApiError::Unavailable(_) => Some((RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS))),
+            ApiError::MethodNotAllowed { allow, .. } => Some((ALLOW, HeaderValue::from_static(allow))),
+            ApiError::ResetLive => Some((ALLOW, HeaderValue::from_static(super::LIVE_COMPANY))),
+            _ => None,
+        }
+    }
+
+    /// Its status and header, for a body in v2's shape or v3's.
+    fn answer(&self) -> HttpResponseBuilder {
+        let mut answer = HttpResponse::build(self.status_code());
+        if let Some(header) = self.header() {
+            answer.insert_header(header);
+        }
+        answer
+    }
+
+    /// What the client is told. As it is answered, a fault goes to the log: a storage fault's
+    /// cause, an internal error's every detail (its body stays generic).
+    fn message(&self) -> String {
+        match self {
+            ApiError::Storage(e) => {
+                tracing::warn!(error = ?escaped(e), "storage fault");
+                self.to_string()
+            }
+            ApiError::Internal(e) => {
+                // One line, the causes joined: a message may quote what the client sent.
+                tracing::error!(error = ?escaped(format!("{e:#}")), "internal error");
+                INTERNAL_MESSAGE.to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// Says what was being done, for the log of an internal error.
     pub fn context(self, what: &'static str) -> Self {
         match self {
@@ -137,18 +185,18 @@ impl ResponseError for ApiError {
             ApiError::BadBody { .. } | ApiError::BadQuery { .. } | ApiError::BadParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed { .. } | ApiError::ResetLive => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Storage(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status_code());
+        let mut answer = self.answer();
         match self {
             // A body-level 400 has the shape of the per-record results: one entry saying what
             // was expected.
-            ApiError::BadBody { .. } => res.json(json!([self.body_entry()])),
-            ApiError::BadQuery { message, missing } => res.json(json!({
+            ApiError::BadBody { .. } => answer.json(json!([self.body_entry()])),
+            ApiError::BadQuery { message, missing } => answer.json(json!({
                 "Error": message,
                 "Missing": missing,
                 "Expected": [
@@ -159,21 +207,7 @@ impl ResponseError for ApiError {
                     {"Field": "partnerid", "Required": false, "Note": "when given, must be your partner id"},
                 ],
             })),
-            ApiError::Internal(e) => {
-                // One line, the causes joined: a message may quote what the client sent.
-                tracing::error!(error = ?escaped(format!("{e:#}")), "internal error");
-                res.json(json!({"Error": "internal error; the X-Request-Id header identifies this request in the server log"}))
-            }
-            ApiError::MethodNotAllowed { allow, .. } => res
-                .insert_header((actix_web::http::header::ALLOW, *allow))
-                .json(json!({"Error": self.to_string()})),
-            ApiError::Unavailable(_) => res
-                .insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS))
-                .json(json!({"Error": self.to_string()})),
-            ApiError::ResetLive => res
-                .insert_header((actix_web::http::header::ALLOW, super::LIVE_COMPANY))
-                .json(json!({"Error": self.to_string()})),
-            other => res.json(json!({"Error": other.to_string()})),
+            other => answer.json(json!({"Error": other.message()})),
         }
     }
 }
@@ -229,20 +263,8 @@ impl ResponseError for V3ApiError {
             V3ApiError::Service(V3Error::Rule { code, message }) => {
                 json!({"error": {"message": message, "code": code}})
             }
-            V3ApiError::Api(e) => {
-                // Its headers (Retry-After, Allow) and status; a v3 body. It logs an internal
-                // error's details.
-                let message = match e {
-                    ApiError::Internal(_) => {
-                        "internal error; the X-Request-Id header identifies this request in the server log".to_owned()
-                    }
-                    other => other.to_string(),
-                };
-                let res = e.error_response();
-                return res.set_body(actix_web::body::BoxBody::new(
-                    json!({"error": {"message": message}}).to_string(),
-                ));
-            }
+            // v2's status and header (Retry-After, Allow), in v3's shape.
+            V3ApiError::Api(e) => return e.answer().json(json!({"error": {"message": e.message()}})),
             other => json!({"error": {"message": other.to_string()}}),
         };
         let mut res = HttpResponse::build(self.status_code());
@@ -256,5 +278,148 @@ impl ResponseError for V3ApiError {
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         ApiError::Internal(anyhow::anyhow!("blocking task failed: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    fn storage_fault() -> StoreError {
+        StoreError::Unavailable {
+            reason: "the database cannot be reached",
+            cause: "connection refused".into(),
+        }
+    }
+
+    /// The status each error is answered with, pinned: changing one changes the contract. The
+    /// match has no wildcard, so a new variant must be given its status here.
+    fn expected(e: &ApiError) -> u16 {
+        match e {
+            ApiError::Unauthorized(_) => 401,
+            ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::BodyTimeout(_) => 408,
+            ApiError::UnsupportedEncoding(_) => 415,
+            ApiError::BadBody { .. } | ApiError::BadQuery { .. } | ApiError::BadParameter(_) => 400,
+            ApiError::MethodNotAllowed { .. } | ApiError::ResetLive => 405,
+            ApiError::NotFound(_) => 404,
+            ApiError::Storage(_) | ApiError::Unavailable(_) => 503,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    fn every_api_error() -> Vec<ApiError> {
+        vec![
+            ApiError::Unauthorized(AuthError::MissingHeader),
+            ApiError::PayloadTooLarge { limit: 10 },
+            ApiError::BodyTimeout(30),
+            ApiError::UnsupportedEncoding("br".into()),
+            ApiError::from(BodyError::Empty),
+            ApiError::BadQuery {
+                message: "missing".into(),
+                missing: vec!["rec"],
+            },
+            ApiError::BadParameter("page".into()),
+            ApiError::MethodNotAllowed {
+                method: "PUT".into(),
+                allow: "GET",
+            },
+            ApiError::ResetLive,
+            ApiError::NotFound("/x".into()),
+            ApiError::from(storage_fault()),
+            ApiError::Unavailable("every database connection is busy"),
+            ApiError::from(StoreError::Database("a constraint broke".into())),
+        ]
+    }
+
+    fn body(response: HttpResponse) -> serde_json::Value {
+        let bytes = response.into_body().try_into_bytes().expect("a whole body");
+        serde_json::from_slice(&bytes).expect("a JSON body")
+    }
+
+    #[test]
+    fn each_error_is_answered_with_its_status_and_header() {
+        for e in every_api_error() {
+            let response = e.error_response();
+            assert_eq!(response.status().as_u16(), expected(&e), "{e:?}");
+            let headers = response.headers();
+            match expected(&e) {
+                503 => assert_eq!(headers.get(RETRY_AFTER).unwrap(), "30", "{e:?}"),
+                405 => assert!(headers.contains_key(ALLOW), "{e:?}"),
+                _ => assert!(
+                    !headers.contains_key(RETRY_AFTER) && !headers.contains_key(ALLOW),
+                    "{e:?}"
+                ),
+            }
+        }
+    }
+
+    /// v3 answers what v2 and v3 share with v2's status and header, in v3's shape; a 500 says
+    /// nothing of its cause in either.
+    #[test]
+    fn v3_answers_shared_errors_in_its_own_shape() {
+        for e in every_api_error() {
+            let status = expected(&e);
+            let v3 = V3ApiError::from(e);
+            assert_eq!(v3.status_code().as_u16(), status, "{v3:?}");
+            let response = v3.error_response();
+            assert_eq!(response.status().as_u16(), status, "{v3:?}");
+            if status == 503 {
+                assert_eq!(response.headers().get(RETRY_AFTER).unwrap(), "30");
+            }
+            let message = body(response)["error"]["message"].as_str().unwrap().to_owned();
+            if status == 500 {
+                assert!(
+                    message.starts_with("internal error;") && !message.contains("constraint"),
+                    "{message}"
+                );
+            }
+        }
+        let storage = V3ApiError::from(V3Error::Store(storage_fault()));
+        assert_eq!(storage.status_code().as_u16(), 503);
+        let message = body(storage.error_response())["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.contains("the database cannot be reached"), "{message}");
+    }
+
+    /// Each v3 refusal's status, pinned.
+    #[test]
+    fn each_v3_refusal_has_its_status() {
+        let cases = [
+            (V3ApiError::Unauthorized(V3AuthError::NotConfigured), 401),
+            (V3ApiError::NotJsonContent, 415),
+            (V3ApiError::MethodNotAllowed("GET"), 405),
+            (
+                V3ApiError::from(V3Error::Invalid {
+                    what: "registration",
+                    errors: Vec::new(),
+                }),
+                400,
+            ),
+            (V3ApiError::from(V3Error::NotJson("eof".into())), 400),
+            (
+                V3ApiError::from(V3Error::NotFound {
+                    what: "registration",
+                    key: "id",
+                }),
+                404,
+            ),
+            (V3ApiError::from(V3Error::Conflict("cancelled".into())), 409),
+            (
+                V3ApiError::from(V3Error::Rule {
+                    code: "already_cancelled",
+                    message: "already cancelled".into(),
+                }),
+                409,
+            ),
+        ];
+        for (e, status) in cases {
+            assert_eq!(e.status_code().as_u16(), status, "{e:?}");
+            assert_eq!(e.error_response().status().as_u16(), status, "{e:?}");
+        }
     }
 }

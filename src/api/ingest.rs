@@ -43,7 +43,7 @@ pub async fn post_batch(
         Ok(response) => Ok(response),
         // A storage fault is "not now", not a refusal: nothing is recorded (the history could
         // not take it either), and the partner retries.
-        Err(err @ ApiError::Unavailable(_)) => Err(err),
+        Err(err) if err.is_unavailable() => Err(err),
         Err(err) => {
             // The answer names the history entry, so a partner can find the upload that failed.
             let mut response = err.error_response();

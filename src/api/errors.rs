@@ -10,7 +10,7 @@ use crate::ingest::IngestError;
 use crate::query::{QueryError, Rec};
 use crate::store::StoreError;
 use crate::telemetry::escaped;
-use crate::v3::V3Error;
+use crate::v3::{Refusal, V3Error};
 use crate::wire::BodyError;
 
 #[derive(Debug, thiserror::Error)]
@@ -222,19 +222,25 @@ pub enum V3ApiError {
     NotJsonContent,
     #[error("this method is not allowed here; use {0}")]
     MethodNotAllowed(&'static str),
-    /// What the service refused (never a storage fault: that is `Api`).
+    /// What the service refused (a storage fault is `Api`'s).
     #[error(transparent)]
-    Service(V3Error),
+    Service(Refusal),
     /// What v2 and v3 share: a body too large or too slow, a storage fault, an internal error.
     #[error(transparent)]
     Api(#[from] ApiError),
 }
 
+impl From<Refusal> for V3ApiError {
+    fn from(refusal: Refusal) -> Self {
+        V3ApiError::Service(refusal)
+    }
+}
+
 impl From<V3Error> for V3ApiError {
     fn from(e: V3Error) -> Self {
         match e {
+            V3Error::Refused(refusal) => V3ApiError::Service(refusal),
             V3Error::Store(e) => V3ApiError::Api(ApiError::from(e)),
-            other => V3ApiError::Service(other),
         }
     }
 }
@@ -245,11 +251,10 @@ impl ResponseError for V3ApiError {
             V3ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             V3ApiError::NotJsonContent => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             V3ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            V3ApiError::Service(e) => match e {
-                V3Error::Invalid { .. } | V3Error::NotJson(_) => StatusCode::BAD_REQUEST,
-                V3Error::NotFound { .. } => StatusCode::NOT_FOUND,
-                V3Error::Conflict(_) | V3Error::Rule { .. } => StatusCode::CONFLICT,
-                V3Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            V3ApiError::Service(refusal) => match refusal {
+                Refusal::Invalid { .. } | Refusal::NotJson(_) => StatusCode::BAD_REQUEST,
+                Refusal::NotFound { .. } => StatusCode::NOT_FOUND,
+                Refusal::Conflict(_) | Refusal::Rule { .. } => StatusCode::CONFLICT,
             },
             V3ApiError::Api(e) => e.status_code(),
         }
@@ -257,10 +262,10 @@ impl ResponseError for V3ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let body = match self {
-            V3ApiError::Service(V3Error::Invalid { errors, .. }) => {
+            V3ApiError::Service(Refusal::Invalid { errors, .. }) => {
                 json!({"error": {"message": self.to_string(), "errors": errors}})
             }
-            V3ApiError::Service(V3Error::Rule { code, message }) => {
+            V3ApiError::Service(Refusal::Rule { code, message }) => {
                 json!({"error": {"message": message, "code": code}})
             }
             // v2's status and header (Retry-After, Allow), in v3's shape.
@@ -394,23 +399,23 @@ mod tests {
             (V3ApiError::NotJsonContent, 415),
             (V3ApiError::MethodNotAllowed("GET"), 405),
             (
-                V3ApiError::from(V3Error::Invalid {
+                V3ApiError::from(Refusal::Invalid {
                     what: "registration",
                     errors: Vec::new(),
                 }),
                 400,
             ),
-            (V3ApiError::from(V3Error::NotJson("eof".into())), 400),
+            (V3ApiError::from(Refusal::NotJson("eof".into())), 400),
             (
-                V3ApiError::from(V3Error::NotFound {
+                V3ApiError::from(Refusal::NotFound {
                     what: "registration",
                     key: "id",
                 }),
                 404,
             ),
-            (V3ApiError::from(V3Error::Conflict("cancelled".into())), 409),
+            (V3ApiError::from(Refusal::Conflict("cancelled".into())), 409),
             (
-                V3ApiError::from(V3Error::Rule {
+                V3ApiError::from(Refusal::Rule {
                     code: "already_cancelled",
                     message: "already cancelled".into(),
                 }),

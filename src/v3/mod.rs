@@ -21,9 +21,9 @@ use crate::wire::out::format_v3_date;
 use decode::{Errors, FieldError, Fields};
 use tire_protection::{ClaimView, Metadata, TireProtection};
 
-/// Why a v3 call was refused (besides authentication).
+/// What the v3 service refuses (besides authentication): each a 4xx of its own.
 #[derive(Debug, thiserror::Error)]
-pub enum V3Error {
+pub enum Refusal {
     /// Fields that break their rules: every one.
     #[error("the {what} has {} invalid field{}", .errors.len(), if .errors.len() == 1 { "" } else { "s" })]
     Invalid {
@@ -41,18 +41,26 @@ pub enum V3Error {
     /// A business rule refuses it (a 409 naming the rule, as v2 names it).
     #[error("{message}")]
     Rule { code: &'static str, message: String },
+}
+
+/// Why a v3 call did not do what it asked: a refusal, or a storage fault (answered as v2
+/// answers one).
+#[derive(Debug, thiserror::Error)]
+pub enum V3Error {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl V3Error {
     fn not_found(what: &'static str) -> V3Error {
-        V3Error::NotFound { what, key: "id" }
+        V3Error::Refused(Refusal::NotFound { what, key: "id" })
     }
 
     /// What turns a decoder's field errors into the 400 of the `what` they belong to.
     fn invalid(what: &'static str) -> impl FnOnce(Vec<FieldError>) -> V3Error {
-        move |errors| V3Error::Invalid { what, errors }
+        move |errors| V3Error::Refused(Refusal::Invalid { what, errors })
     }
 }
 
@@ -75,7 +83,7 @@ fn keys(partner: &Partner) -> &V3Partner {
 
 /// A body as JSON: what is not is a 400 naming the line and column.
 fn parse_body(body: &[u8]) -> Result<Value, V3Error> {
-    serde_json::from_slice(body).map_err(|e| V3Error::NotJson(e.to_string()))
+    serde_json::from_slice(body).map_err(|e| V3Error::Refused(Refusal::NotJson(e.to_string())))
 }
 
 /// `product_id`: required, and one of the partner's `v3_products` when it has a list.
@@ -121,11 +129,11 @@ pub fn create_tire_protection(
                 Ok(store::set_v3_extras(tx, id, &extras)?)
             }
             // Rolled back: the stored registration is left as it was.
-            _ => Err(V3Error::Conflict(format!(
+            _ => Err(V3Error::Refused(Refusal::Conflict(format!(
                 "a registration with storeNumber {:?} and invoiceNumber {:?} already exists; \
                  POST creates only (read it with GET, cancel it with PATCH)",
                 registration.shop_id, registration.invoice_number
-            ))),
+            )))),
         }
     })
 }
@@ -246,19 +254,19 @@ fn find_one<T>(
             };
             let (total, mut found) = by_filter(&filter)?;
             match total {
-                0 => Err(V3Error::NotFound {
+                0 => Err(V3Error::Refused(Refusal::NotFound {
                     what,
                     key: if store_number.is_some() {
                         "invoiceNumber and storeNumber"
                     } else {
                         "invoiceNumber"
                     },
-                }),
+                })),
                 1 => Ok(found.remove(0)),
-                n => Err(V3Error::Conflict(format!(
+                n => Err(V3Error::Refused(Refusal::Conflict(format!(
                     "invoiceNumber {invoice_number:?} is not unique; use the id or storeNumber \
                      ({n} {what}s have it, in different stores)"
-                ))),
+                )))),
             }
         }
     }
@@ -301,7 +309,7 @@ pub fn cancel_tire_protection(
         let usage = store::registration_usage(tx, scope, &r.shop_id, &r.invoice_number, None)?
             .ok_or(V3Error::not_found("registration"))?;
         if let Some(c) = &usage.cancellation {
-            return Err(V3Error::Rule {
+            return Err(V3Error::Refused(Refusal::Rule {
                 code: "already_cancelled",
                 message: format!(
                     "the registration was already cancelled on {} (CancelShopID {:?}, CancelInvoiceNumber {:?}); \
@@ -310,14 +318,14 @@ pub fn cancel_tire_protection(
                     c.cancel_shop_id,
                     c.cancel_invoice_number
                 ),
-            });
+            }));
         }
         let tires_left = usage.tires_left();
         if tires_left <= 0 {
-            return Err(V3Error::Rule {
+            return Err(V3Error::Refused(Refusal::Rule {
                 code: "no_tires_left",
                 message: "the registration has no tires left to cancel (every tire was claimed)".into(),
-            });
+            }));
         }
         let cancellation = Cancellation {
             org_id: r.org_id.clone(),
@@ -328,9 +336,11 @@ pub fn cancel_tire_protection(
             tire_cancel_count: tires_left,
             cancel_date: cancelled_on,
         };
-        rules::check_cancellation(&cancellation, Some(&usage), plan).map_err(|rule| V3Error::Rule {
-            code: rule.code,
-            message: rule.message.replace("CancelDate", "cancelledOn"),
+        rules::check_cancellation(&cancellation, Some(&usage), plan).map_err(|rule| {
+            V3Error::Refused(Refusal::Rule {
+                code: rule.code,
+                message: rule.message.replace("CancelDate", "cancelledOn"),
+            })
         })?;
         store::upsert_all(tx, scope, &[(Some(usage.registration_id), &cancellation)], &stamp)?;
         Ok(())
@@ -448,11 +458,11 @@ pub fn create_motor_club(
     let stamp = Stamp::of(&now);
     store.write(|tx| {
         store::insert_motor_club(tx, scope, &new, &stamp)?.ok_or_else(|| {
-            V3Error::Conflict(format!(
+            V3Error::Refused(Refusal::Conflict(format!(
                 "a motor-club registration with storeNumber {:?} and invoiceNumber {:?} already exists; \
                  POST creates only (read it with GET, change it with PATCH)",
                 new.store_number, new.invoice_number
-            ))
+            )))
         })
     })
 }
@@ -504,15 +514,17 @@ pub fn change_motor_club(
             |id| store::motor_club(tx, scope, id),
             |filter| store::motor_clubs(tx, scope, filter, 1, 2),
         )?;
-        let already_cancelled = |on: Option<DateTime<Utc>>| V3Error::Rule {
-            code: "already_cancelled",
-            message: match on {
-                Some(on) => format!(
-                    "the registration was already cancelled on {}; a registration is cancelled once",
-                    format_v3_date(&on)
-                ),
-                None => "the registration was already cancelled; a registration is cancelled once".into(),
-            },
+        let already_cancelled = |on: Option<DateTime<Utc>>| {
+            V3Error::Refused(Refusal::Rule {
+                code: "already_cancelled",
+                message: match on {
+                    Some(on) => format!(
+                        "the registration was already cancelled on {}; a registration is cancelled once",
+                        format_v3_date(&on)
+                    ),
+                    None => "the registration was already cancelled; a registration is cancelled once".into(),
+                },
+            })
         };
         match &change {
             motor_club::Change::Customer(customer) => {
@@ -548,7 +560,8 @@ mod tests {
         assert_eq!((r.page, r.page_size), (3, 1000));
         assert_eq!(r.filter.invoice_number.as_deref(), Some("A1"));
         assert_eq!(r.filter.store_number, None, "not a filter of this list");
-        let Err(V3Error::Invalid { errors, .. }) = PageRequest::parse("page=0&pageSize=1001", &[]) else {
+        let Err(V3Error::Refused(Refusal::Invalid { errors, .. })) = PageRequest::parse("page=0&pageSize=1001", &[])
+        else {
             panic!("refused")
         };
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();

@@ -86,6 +86,17 @@ pub fn check_cancellation<'u>(
     stored: Option<&'u RegistrationUsage>,
     plan: Plan,
 ) -> Result<&'u RegistrationUsage, FieldError> {
+    check_cancellation_dated(cancel, stored, plan, "CancelDate")
+}
+
+/// [`check_cancellation`], its refusals naming the cancellation's date `date_field` (v3 calls
+/// it cancelledOn).
+pub fn check_cancellation_dated<'u>(
+    cancel: &Cancellation,
+    stored: Option<&'u RegistrationUsage>,
+    plan: Plan,
+    date_field: &'static str,
+) -> Result<&'u RegistrationUsage, FieldError> {
     let u = stored.ok_or_else(|| not_found(&cancel.shop_id, &cancel.invoice_number))?;
     let mut previous_count = 0;
     if let Some(c) = &u.cancellation {
@@ -105,7 +116,7 @@ pub fn check_cancellation<'u>(
         }
         previous_count = c.tire_cancel_count;
     }
-    check_not_expired(u, cancel.cancel_date, "CancelDate", plan)?;
+    check_not_expired(u, cancel.cancel_date, date_field, plan)?;
     let tires_left = u.tires_left() + previous_count;
     if cancel.tire_cancel_count > tires_left {
         return Err(reject(

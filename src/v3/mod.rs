@@ -336,10 +336,10 @@ pub fn cancel_tire_protection(
             tire_cancel_count: tires_left,
             cancel_date: cancelled_on,
         };
-        rules::check_cancellation(&cancellation, Some(&usage), plan).map_err(|rule| {
+        rules::check_cancellation_dated(&cancellation, Some(&usage), plan, "cancelledOn").map_err(|rule| {
             V3Error::Refused(Refusal::Rule {
                 code: rule.code,
-                message: rule.message.replace("CancelDate", "cancelledOn"),
+                message: rule.message.into_owned(),
             })
         })?;
         store::upsert_all(tx, scope, &[(Some(usage.registration_id), &cancellation)], &stamp)?;

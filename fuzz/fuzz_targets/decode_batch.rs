@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use warranty_gateway::records::Batch;
+use warranty_gateway::ingest::Batch;
 
 fuzz_target!(|data: &[u8]| {
     for zone in [chrono_tz::UTC, chrono_tz::America::Denver] {

@@ -2,6 +2,10 @@
 //! order (Registrations, Sales, Claims, Cancellations, each in array order) inside one
 //! transaction, so a batch may register and claim at once and a failed commit writes nothing.
 
+mod decode;
+
+pub use decode::{Arrivals, Batch};
+
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
@@ -11,7 +15,7 @@ use serde::Serialize;
 use crate::config::Partner;
 use crate::ledger::{Ledger, RegistrationKey};
 use crate::model::batch::{KEPT_REJECTED, NewBatch, RejectionCount, Rejections, TypeCounts};
-use crate::records::{Action, Arrivals, Batch, Decoded, NaturalKey, Record, rules};
+use crate::records::{Action, Decoded, NaturalKey, Record, rules};
 use crate::scope::Scope;
 use crate::store::{self, Store, StoreError, StoreFailure};
 use crate::wire::{BodyError, FieldError, FieldErrors};

@@ -173,7 +173,7 @@ macro_rules! record {
         }
 
         /// Each field's place in the declaration.
-        #[allow(non_camel_case_types, dead_code)]
+        #[allow(non_camel_case_types)]
         enum Field {
             $( $field, )*
         }

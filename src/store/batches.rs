@@ -7,22 +7,22 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 
-use super::sql::{Arg, Row, count_arg};
+use super::sql::{Arg, Row, Sql, count_arg};
 use super::{StoreError, Tx, count_columns, on_engine, pg, sqlite, tenant_tables};
 use crate::model::batch::{BatchSummary, Counts, NewBatch, RejectionCount, Rejections, StoredBatch, TypeCounts};
 use crate::records::RecordKind;
 use crate::scope::Scope;
 
-static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
+static INSERT_BATCH: LazyLock<Sql> = LazyLock::new(|| {
     let counts = count_columns();
     let placeholders: Vec<String> = (7..7 + counts.len()).map(|i| format!("${i}")).collect();
-    format!(
+    Sql::new(format!(
         "INSERT INTO batches (partner_id, tenant, received_at, status, duration_ms, body_bytes, {}, error) \
          VALUES ($1, $2, $3, $4, $5, $6, {}, ${}) RETURNING id",
         counts.join(", "),
         placeholders.join(", "),
         7 + counts.len()
-    )
+    ))
 });
 
 /// Records a batch, its rejected entries (already JSON) and the counts of the rest; answers its
@@ -42,7 +42,7 @@ pub fn insert_batch(tx: &Tx, scope: Scope, batch: &NewBatch, rejected: &Rejectio
     }
     args.push(Arg::OptText(batch.error.as_deref()));
     let id = tx
-        .row(&INSERT_BATCH, &args, |row| row.int("id"))?
+        .row(&*INSERT_BATCH, &args, |row| row.int("id"))?
         .ok_or_else(|| StoreError::Database("an INSERT ... RETURNING answered no row".into()))?;
     // Up to a thousand rows: one statement of arrays on PostgreSQL, a cached insert on SQLite.
     on_engine!(tx, insert_rejections(id, rejected))?;

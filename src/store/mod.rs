@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 
 pub use batches::{find_batch, insert_batch, list_batches, prune_batches, reset_tenant};
 pub use copy::{CopyReport, copy_to_postgres};
-use sql::Arg;
+use sql::{Arg, Sql};
 pub use sqlite::{BackupReport, backup_database};
 pub use v3::{
     cancel_motor_club, insert_motor_club, motor_club, motor_clubs, replace_motor_club_customer, set_v3_extras,
@@ -466,15 +466,15 @@ pub fn find<T: Record>(tx: &Tx, scope: Scope, key: &Lookup) -> Result<Vec<T>, St
 }
 
 /// The GET lookup of a kind's records by ShopID and InvoiceNumber (and OrgID when given).
-fn find_sql(kind: RecordKind) -> &'static str {
-    static SELECT: LazyLock<[String; 4]> = LazyLock::new(|| {
+fn find_sql(kind: RecordKind) -> &'static Sql {
+    static SELECT: LazyLock<[Sql; 4]> = LazyLock::new(|| {
         RecordKind::ALL.map(|kind| {
-            format!(
+            Sql::new(format!(
                 "SELECT {} FROM {} WHERE partner_id = $1 AND tenant = $2 AND shop_id = $3 \
                  AND invoice_number = $4 AND (CAST($5 AS TEXT) IS NULL OR org_id = $5) ORDER BY id",
                 stored_columns(kind).join(", "),
                 table(kind)
-            )
+            ))
         })
     });
     &SELECT[kind.index()]

@@ -60,10 +60,79 @@ impl Arg<'_> {
 }
 
 /// A count as stored (BIGINT, INTEGER): a number past i64 is an error, never wrapped.
-pub(super) fn count_arg(n: impl TryInto<i64>) -> Result<Arg<'static>, StoreError> {
+pub(super) fn stored_count(n: impl TryInto<i64>) -> Result<i64, StoreError> {
     n.try_into()
-        .map(Arg::Int)
         .map_err(|_| StoreError::Database("a count too large to store".into()))
+}
+
+/// [`stored_count`] as an argument.
+pub(super) fn count_arg(n: impl TryInto<i64>) -> Result<Arg<'static>, StoreError> {
+    stored_count(n).map(Arg::Int)
+}
+
+/// The row of a statement meant to answer one row or none.
+pub(super) fn at_most_one<T>(mut rows: Vec<T>) -> Result<Option<T>, StoreError> {
+    if rows.len() > 1 {
+        return Err(StoreError::Database(
+            format!("a statement meant to answer one row answered {}", rows.len()).into(),
+        ));
+    }
+    Ok(rows.pop())
+}
+
+/// A statement run often, with SQLite's form of it made once beside it.
+pub(super) struct Sql {
+    postgres: String,
+    sqlite: String,
+}
+
+impl Sql {
+    pub(super) fn new(postgres: String) -> Sql {
+        let sqlite = sqlite_sql(&postgres).into_owned();
+        Sql { postgres, sqlite }
+    }
+
+    pub(super) fn postgres(&self) -> &str {
+        &self.postgres
+    }
+
+    pub(super) fn sqlite(&self) -> &str {
+        &self.sqlite
+    }
+}
+
+/// A statement as each engine takes it: a one-off text (SQLite's form made as it runs) or a
+/// [`Sql`] (made once).
+pub(super) trait Statement {
+    fn for_postgres(&self) -> &str;
+    fn for_sqlite(&self) -> Cow<'_, str>;
+}
+
+impl Statement for str {
+    fn for_postgres(&self) -> &str {
+        self
+    }
+    fn for_sqlite(&self) -> Cow<'_, str> {
+        sqlite_sql(self)
+    }
+}
+
+impl Statement for String {
+    fn for_postgres(&self) -> &str {
+        self
+    }
+    fn for_sqlite(&self) -> Cow<'_, str> {
+        sqlite_sql(self)
+    }
+}
+
+impl Statement for Sql {
+    fn for_postgres(&self) -> &str {
+        &self.postgres
+    }
+    fn for_sqlite(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.sqlite)
+    }
 }
 
 /// One row of a result, on either engine, read by column name (or by position, where a list of
@@ -153,7 +222,7 @@ impl Row<'_> {
 }
 
 /// SQLite's form of a statement: each `$n` as `?n`.
-pub(super) fn sqlite_sql(sql: &str) -> Cow<'_, str> {
+fn sqlite_sql(sql: &str) -> Cow<'_, str> {
     if !sql.contains('$') {
         return Cow::Borrowed(sql);
     }
@@ -173,14 +242,14 @@ impl Tx<'_, '_> {
     /// Every row of `sql`, each read by `read`.
     pub(super) fn rows<T>(
         &self,
-        sql: &str,
+        sql: &(impl Statement + ?Sized),
         args: &[Arg],
         mut read: impl FnMut(&Row) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         let mut out = Vec::new();
         match &self.0 {
             Engine::Sqlite(conn) => {
-                let mut stmt = conn.prepare_cached(&sqlite_sql(sql))?;
+                let mut stmt = conn.prepare_cached(&sql.for_sqlite())?;
                 let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
                 while let Some(row) = rows.next()? {
                     out.push(read(&Row::Sqlite(row))?);
@@ -188,7 +257,7 @@ impl Tx<'_, '_> {
             }
             Engine::Postgres(t) => {
                 let params: Vec<&dyn pg::Param> = args.iter().map(Arg::pg).collect();
-                for row in t.borrow_mut().query(sql, &params)? {
+                for row in t.borrow_mut().query(sql.for_postgres(), &params)? {
                     out.push(read(&Row::Postgres(&row))?);
                 }
             }
@@ -199,28 +268,22 @@ impl Tx<'_, '_> {
     /// The row of `sql` meant to answer one or none, read by `read`.
     pub(super) fn row<T>(
         &self,
-        sql: &str,
+        sql: &(impl Statement + ?Sized),
         args: &[Arg],
         read: impl FnMut(&Row) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        let mut rows = self.rows(sql, args, read)?;
-        if rows.len() > 1 {
-            return Err(StoreError::Database(
-                format!("a statement meant to answer one row answered {}", rows.len()).into(),
-            ));
-        }
-        Ok(rows.pop())
+        at_most_one(self.rows(sql, args, read)?)
     }
 
     /// Runs `sql`: how many rows it wrote.
-    pub(super) fn execute(&self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
+    pub(super) fn execute(&self, sql: &(impl Statement + ?Sized), args: &[Arg]) -> Result<u64, StoreError> {
         Ok(match &self.0 {
             Engine::Sqlite(conn) => conn
-                .prepare_cached(&sqlite_sql(sql))?
+                .prepare_cached(&sql.for_sqlite())?
                 .execute(rusqlite::params_from_iter(args))? as u64,
             Engine::Postgres(t) => {
                 let params: Vec<&dyn pg::Param> = args.iter().map(Arg::pg).collect();
-                t.borrow_mut().execute(sql, &params)?
+                t.borrow_mut().execute(sql.for_postgres(), &params)?
             }
         })
     }

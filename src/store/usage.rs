@@ -7,7 +7,7 @@
 use std::sync::LazyLock;
 
 use super::StoreError;
-use super::sql::Row;
+use super::sql::{Row, Sql};
 use crate::ledger::StoredClaim;
 use crate::status::{CancellationRef, RegistrationUsage};
 
@@ -27,15 +27,15 @@ pub(super) const CANCELLATION: &str =
 /// its own columns, its claims' and cancellations' totals (one row by its id, kept by migration
 /// V6's triggers; none when it has neither) and its first cancellation (joined in by the id
 /// kept there). Parameters: partner, tenant, ShopID, InvoiceNumber, OrgID or NULL.
-pub(super) static REGISTRATION_USAGE: LazyLock<String> = LazyLock::new(|| {
-    format!(
+pub(super) static REGISTRATION_USAGE: LazyLock<Sql> = LazyLock::new(|| {
+    Sql::new(format!(
         "SELECT {REGISTRATION}, \
            COALESCE(t.tires_claimed, 0), t.latest_claim_date, COALESCE(t.tires_cancelled, 0), {CANCELLATION} \
          FROM registrations r LEFT JOIN registration_totals t ON t.registration_id = r.id \
          LEFT JOIN cancellations c ON c.id = t.first_cancellation_id \
          WHERE r.partner_id = $1 AND r.tenant = $2 AND r.shop_id = $3 AND r.invoice_number = $4 \
            AND (CAST($5 AS TEXT) IS NULL OR r.org_id = $5)"
-    )
+    ))
 });
 
 /// [`REGISTRATION`]'s columns, first in a row, as a usage before its claims and cancellation

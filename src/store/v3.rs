@@ -251,7 +251,7 @@ pub fn insert_motor_club(tx: &Tx, scope: Scope, r: &MotorClub, stamp: &Stamp) ->
     args.extend(customer_args(&r.customer));
     args.push(Arg::Date(stamp.at));
     args.push(Arg::Text(id.as_str()));
-    tx.row(&INSERT, &args, |row| row.text("v3_id"))
+    tx.row(&*INSERT, &args, |row| row.text("v3_id"))
 }
 
 /// The tenant's motor-club registration with this v3 id.
@@ -298,7 +298,7 @@ pub fn replace_motor_club_customer(
         Arg::Date(stamp.at),
     ];
     args.extend(customer_args(customer));
-    tx.execute(&UPDATE, &args)?;
+    tx.execute(&*UPDATE, &args)?;
     Ok(())
 }
 

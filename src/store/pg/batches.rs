@@ -3,12 +3,7 @@
 use super::PgTx;
 use crate::model::batch::{RejectionCount, Rejections};
 use crate::store::StoreError;
-
-/// A count as stored (BIGINT).
-fn stored(n: impl TryInto<i64>) -> Result<i64, StoreError> {
-    n.try_into()
-        .map_err(|_| StoreError::Database("a count too large to store".into()))
-}
+use crate::store::sql::stored_count;
 
 /// A batch's rejected entries and the counts of the rest: a statement of arrays each, one round
 /// trip for up to a thousand rows.
@@ -26,7 +21,7 @@ pub(crate) fn insert_rejections(t: &mut PgTx, id: i64, rejected: &Rejections) ->
         let counts: Vec<i64> = rejected
             .counted
             .iter()
-            .map(|c| stored(c.count))
+            .map(|c| stored_count(c.count))
             .collect::<Result<_, _>>()?;
         t.execute(
             "INSERT INTO batch_rejection_counts (batch_id, record, field, code, count) \

@@ -26,6 +26,7 @@ pub(super) use batches::*;
 use connection::{ConnectError, PgConnection};
 pub(super) use records::*;
 
+use super::sql::at_most_one;
 use super::{Applied, Engine, StoreError, StoreFailure, Tx};
 use crate::telemetry::escaped;
 
@@ -351,16 +352,6 @@ impl Drop for PgTx<'_> {
             let _ = self.conn.batch_execute("ROLLBACK");
         }
     }
-}
-
-/// The row of a statement meant to answer one row or none.
-fn at_most_one(mut rows: Vec<Row>) -> Result<Option<Row>, StoreError> {
-    if rows.len() > 1 {
-        return Err(StoreError::Database(
-            format!("a statement meant to answer one row answered {}", rows.len()).into(),
-        ));
-    }
-    Ok(rows.pop())
 }
 
 /// A read of one statement running a second would read two snapshots: a bug, refused.

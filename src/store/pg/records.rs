@@ -8,8 +8,9 @@ use std::sync::LazyLock;
 use super::Param;
 use chrono::{DateTime, Utc};
 
+use super::PgTx;
 use super::reader::Readers;
-use super::{PgTx, at_most_one};
+use crate::store::sql::at_most_one;
 
 use crate::ledger::{RegistrationKey, StoredRegistration};
 use crate::records::{Record, RecordKind, Value};
@@ -310,7 +311,7 @@ pub(crate) fn registration_usage(
 ) -> Result<Option<RegistrationUsage>, StoreError> {
     let tenant = scope.tenant.as_str();
     let row = t.query_opt(
-        &usage::REGISTRATION_USAGE,
+        usage::REGISTRATION_USAGE.postgres(),
         &[&scope.partner_id, &tenant, &shop_id, &invoice_number, &org_id],
     )?;
     row.as_ref()
@@ -330,7 +331,7 @@ pub(crate) async fn registration_usage_now(
     let tenant = scope.tenant.as_str();
     let rows = readers
         .query(
-            &usage::REGISTRATION_USAGE,
+            usage::REGISTRATION_USAGE.postgres(),
             &[&scope.partner_id, &tenant, &shop_id, &invoice_number, &org_id],
         )
         .await;

@@ -11,7 +11,7 @@ use crate::ledger::{RegistrationKey, StoredRegistration};
 use crate::records::{Record, RecordKind, Value};
 use crate::scope::Scope;
 use crate::status::RegistrationUsage;
-use crate::store::sql::{self, Row as SqlRow};
+use crate::store::sql::Row as SqlRow;
 use crate::store::usage;
 use crate::store::{Pending, Stamp, StoreError, V3Id, Written, columns, key_columns, table};
 
@@ -225,10 +225,6 @@ pub(crate) fn load_registrations(
     Ok(found)
 }
 
-/// [`usage::REGISTRATION_USAGE`] in SQLite's placeholders, made once (a lookup's statement).
-static REGISTRATION_USAGE: LazyLock<String> =
-    LazyLock::new(|| sql::sqlite_sql(&usage::REGISTRATION_USAGE).into_owned());
-
 /// A registration (by ShopID and InvoiceNumber, optionally narrowed by OrgID) with the totals
 /// of its claims and cancellations.
 pub(crate) fn registration_usage(
@@ -238,7 +234,7 @@ pub(crate) fn registration_usage(
     invoice_number: &str,
     org_id: Option<&str>,
 ) -> Result<Option<RegistrationUsage>, StoreError> {
-    let mut stmt = conn.prepare_cached(&REGISTRATION_USAGE)?;
+    let mut stmt = conn.prepare_cached(usage::REGISTRATION_USAGE.sqlite())?;
     let mut rows = stmt.query(params![
         scope.partner_id,
         scope.tenant.as_str(),
@@ -296,8 +292,12 @@ mod tests {
     fn a_registration_is_found_by_one_search_of_its_key_led_by_the_invoice_number() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrate(&mut conn).unwrap();
-        let find = crate::store::sql::sqlite_sql(crate::store::find_sql(RecordKind::Registrations));
-        for sql in [REGISTRATION_USAGE.as_str(), REGISTRATION_BY_KEY.as_str(), &find] {
+        let find = crate::store::find_sql(RecordKind::Registrations);
+        for sql in [
+            usage::REGISTRATION_USAGE.sqlite(),
+            REGISTRATION_BY_KEY.as_str(),
+            find.sqlite(),
+        ] {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let values: [&dyn rusqlite::ToSql; 5] = [&1, &"live", &"005108", &"104252", &None::<String>];
             for (i, value) in values.iter().take(stmt.parameter_count()).enumerate() {

@@ -9,6 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::json;
 
 use super::answer::json_answer;
@@ -16,9 +17,11 @@ use super::errors::V3ApiError;
 use super::{ApiError, AppState, blocking, get_or_head};
 use crate::auth::{self, Caller};
 use crate::config::Partner;
+use crate::model::motor_club::StoredMotorClub;
 use crate::scope::Scope;
 use crate::store::Store;
-use crate::v3::{self, PageRequest};
+use crate::v3::tire_protection::TireProtection;
+use crate::v3::{self, Page, PageRequest, V3Error};
 
 /// Where the v3 API is served.
 pub const PREFIX: &str = "/api/v3";
@@ -48,9 +51,9 @@ impl FromRequest for V3Caller {
 }
 
 /// What each v3 resource allows.
-const REGISTRATIONS: &str = "GET, HEAD, POST, PATCH";
-const ONE: &str = "GET, HEAD, PATCH";
-const METADATA: &str = "GET, HEAD";
+const ALLOW_COLLECTION: &str = "GET, HEAD, POST, PATCH";
+const ALLOW_ONE: &str = "GET, HEAD, PATCH";
+const ALLOW_METADATA: &str = "GET, HEAD";
 
 /// The v3 routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -62,30 +65,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(PREFIX)
             .service(
-                resource("/tire-protection/registrations", REGISTRATIONS)
-                    .route(get_or_head().to(list_tire_protection))
-                    .route(web::post().to(create_tire_protection))
-                    .route(web::patch().to(cancel_tire_protection)),
+                resource("/tire-protection/registrations", ALLOW_COLLECTION)
+                    .route(get_or_head().to(list::<TireProtections>))
+                    .route(web::post().to(create::<TireProtections>))
+                    .route(web::patch().to(patch::<TireProtections>)),
             )
             .service(
-                resource("/tire-protection/registrations/{id}", ONE)
-                    .route(get_or_head().to(get_tire_protection))
-                    .route(web::patch().to(cancel_tire_protection)),
+                resource("/tire-protection/registrations/{id}", ALLOW_ONE)
+                    .route(get_or_head().to(get::<TireProtections>))
+                    .route(web::patch().to(patch::<TireProtections>)),
             )
             .service(
-                resource("/tire-protection/registrations/{id}/metadata", METADATA)
+                resource("/tire-protection/registrations/{id}/metadata", ALLOW_METADATA)
                     .route(get_or_head().to(tire_protection_metadata)),
             )
             .service(
-                resource("/motor-club/registrations", REGISTRATIONS)
-                    .route(get_or_head().to(list_motor_club))
-                    .route(web::post().to(create_motor_club))
-                    .route(web::patch().to(change_motor_club)),
+                resource("/motor-club/registrations", ALLOW_COLLECTION)
+                    .route(get_or_head().to(list::<MotorClubs>))
+                    .route(web::post().to(create::<MotorClubs>))
+                    .route(web::patch().to(patch::<MotorClubs>)),
             )
             .service(
-                resource("/motor-club/registrations/{id}", ONE)
-                    .route(get_or_head().to(get_motor_club))
-                    .route(web::patch().to(change_motor_club)),
+                resource("/motor-club/registrations/{id}", ALLOW_ONE)
+                    .route(get_or_head().to(get::<MotorClubs>))
+                    .route(web::patch().to(patch::<MotorClubs>)),
             )
             .default_service(web::to(|req: HttpRequest| async move {
                 Err::<HttpResponse, _>(V3ApiError::from(ApiError::NotFound(req.path().to_owned())))
@@ -117,7 +120,7 @@ async fn service<R: Send + 'static>(
     what: &'static str,
     caller: &V3Caller,
     state: &AppState,
-    f: impl FnOnce(&Store, &Partner, Scope) -> Result<R, v3::V3Error> + Send + 'static,
+    f: impl FnOnce(&Store, &Partner, Scope) -> Result<R, V3Error> + Send + 'static,
 ) -> Result<R, V3ApiError> {
     let (store, partner, scope) = (
         Arc::clone(&state.store),
@@ -127,34 +130,12 @@ async fn service<R: Send + 'static>(
     Ok(blocking(what, move || Ok::<_, ApiError>(f(&store, &partner, scope))).await??)
 }
 
-/// POST /api/v3/tire-protection/registrations: 201 with the new id and its Location.
-#[tracing::instrument(name = "v3_create", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str()))]
-async fn create_tire_protection(
-    caller: V3Caller,
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, V3ApiError> {
-    let body = json_body(&req, payload, &state).await?;
-    let id = service(
-        "registering through v3",
-        &caller,
-        &state,
-        move |store, partner, scope| v3::create_tire_protection(store, partner, scope, &body, Utc::now()),
-    )
-    .await?;
-    Ok(created(&req, &id))
-}
-
 /// 201 with the new registration's id, and its Location under the collection it was posted to.
 fn created(req: &HttpRequest, id: &str) -> HttpResponse {
     HttpResponse::Created()
         .insert_header((LOCATION, format!("{}/{id}", req.path().trim_end_matches('/'))))
         .json(json!({ "id": id }))
 }
-
-/// A PATCH's service: changes the target with the body.
-type ChangeService = fn(&Store, &Partner, Scope, &v3::Target, &[u8], DateTime<Utc>) -> Result<(), v3::V3Error>;
 
 /// The registration a PATCH names: `{id}` in the path, else the query's invoiceNumber (and
 /// storeNumber). Extracted after `V3Caller`, so a bad token is a 401 before a bad query is a 400.
@@ -171,57 +152,6 @@ impl FromRequest for PatchTarget {
         };
         ready(target.map(PatchTarget).map_err(V3ApiError::from))
     }
-}
-
-/// What a PATCH does: its service, and what it is called in logs.
-#[derive(Clone, Copy)]
-struct Patch {
-    what: &'static str,
-    change: ChangeService,
-}
-
-const CANCEL_TIRE_PROTECTION: Patch = Patch {
-    what: "cancelling through v3",
-    change: v3::cancel_tire_protection,
-};
-const CHANGE_MOTOR_CLUB: Patch = Patch {
-    what: "changing a v3 motor-club registration",
-    change: v3::change_motor_club,
-};
-
-/// A PATCH: reads the JSON body, runs its change on the target, answers 204.
-#[tracing::instrument(name = "v3_patch", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str(), what = patch.what))]
-async fn patch(
-    patch: Patch,
-    caller: V3Caller,
-    target: v3::Target,
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, V3ApiError> {
-    let body = json_body(&req, payload, &state).await?;
-    service(patch.what, &caller, &state, move |store, partner, scope| {
-        (patch.change)(store, partner, scope, &target, &body, Utc::now())
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// GET /api/v3/tire-protection/registrations/{id}
-async fn get_tire_protection(
-    caller: V3Caller,
-    req: HttpRequest,
-    id: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, V3ApiError> {
-    let found = service(
-        "reading a v3 registration",
-        &caller,
-        &state,
-        move |store, partner, scope| v3::tire_protection(store, partner, scope, &id),
-    )
-    .await?;
-    Ok(json_answer(&req, StatusCode::OK, &found))
 }
 
 /// GET /api/v3/tire-protection/registrations/{id}/metadata
@@ -241,26 +171,57 @@ async fn tire_protection_metadata(
     Ok(json_answer(&req, StatusCode::OK, &found))
 }
 
-/// GET /api/v3/tire-protection/registrations?page=&pageSize=&invoiceNumber=&storeNumber=
-async fn list_tire_protection(
-    caller: V3Caller,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, V3ApiError> {
-    let request = PageRequest::parse(req.query_string(), &["invoiceNumber", "storeNumber"])?;
-    let page = service(
-        "listing v3 registrations",
-        &caller,
-        &state,
-        move |store, partner, scope| v3::tire_protection_page(store, partner, scope, &request),
-    )
-    .await?;
-    Ok(json_answer(&req, StatusCode::OK, &page))
+/// A v3 collection: the services its POST, GET by id and list run. The handlers below serve
+/// every collection.
+trait Collection: 'static {
+    /// A registration as the partner reads it, alone or in a page.
+    type Registration: Serialize + Send + 'static;
+    /// What the collection is called in logs.
+    const NAME: &'static str;
+    const CREATE: Create;
+    const ONE: One<Self::Registration>;
+    const PAGE: Listing<Self::Registration>;
+    const CHANGE: Change;
 }
 
-/// POST /api/v3/motor-club/registrations: 201 with the new id and its Location.
-#[tracing::instrument(name = "v3_create_motor_club", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str()))]
-async fn create_motor_club(
+/// A POST's service: stores the body's registration, answers its id.
+type Create = fn(&Store, &Partner, Scope, &[u8], DateTime<Utc>) -> Result<String, V3Error>;
+/// A GET by id's service.
+type One<R> = fn(&Store, &Partner, Scope, &str) -> Result<R, V3Error>;
+/// A list's service: one page.
+type Listing<R> = fn(&Store, &Partner, Scope, &PageRequest) -> Result<Page<R>, V3Error>;
+/// A PATCH's service: changes the registration it names with the body.
+type Change = fn(&Store, &Partner, Scope, &v3::Target, &[u8], DateTime<Utc>) -> Result<(), V3Error>;
+
+/// /api/v3/tire-protection/registrations
+struct TireProtections;
+
+impl Collection for TireProtections {
+    type Registration = TireProtection;
+    const NAME: &'static str = "v3 tire-protection registrations";
+    const CREATE: Create = v3::create_tire_protection;
+    const ONE: One<TireProtection> = v3::tire_protection;
+    const PAGE: Listing<TireProtection> = v3::tire_protection_page;
+    /// `{"cancelledOn": ...}`
+    const CHANGE: Change = v3::cancel_tire_protection;
+}
+
+/// /api/v3/motor-club/registrations
+struct MotorClubs;
+
+impl Collection for MotorClubs {
+    type Registration = StoredMotorClub;
+    const NAME: &'static str = "v3 motor-club registrations";
+    const CREATE: Create = v3::create_motor_club;
+    const ONE: One<StoredMotorClub> = v3::motor_club;
+    const PAGE: Listing<StoredMotorClub> = v3::motor_club_page;
+    /// `{"customer": ...}` or `{"cancelledOn": ...}`
+    const CHANGE: Change = v3::change_motor_club;
+}
+
+/// POST to a collection: 201 with the new id and its Location.
+#[tracing::instrument(name = "v3_create", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str(), collection = C::NAME))]
+async fn create<C: Collection>(
     caller: V3Caller,
     req: HttpRequest,
     payload: web::Payload,
@@ -268,69 +229,68 @@ async fn create_motor_club(
 ) -> Result<HttpResponse, V3ApiError> {
     let body = json_body(&req, payload, &state).await?;
     let id = service(
-        "registering a motor-club member through v3",
+        "creating in a v3 collection",
         &caller,
         &state,
-        move |store, partner, scope| v3::create_motor_club(store, partner, scope, &body, Utc::now()),
+        move |store, partner, scope| C::CREATE(store, partner, scope, &body, Utc::now()),
     )
     .await?;
     Ok(created(&req, &id))
 }
 
-/// GET /api/v3/motor-club/registrations/{id}
-async fn get_motor_club(
+/// GET a collection's registration by `{id}`.
+#[tracing::instrument(name = "v3_read", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str(), collection = C::NAME))]
+async fn get<C: Collection>(
     caller: V3Caller,
     req: HttpRequest,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
     let found = service(
-        "reading a v3 motor-club registration",
+        "reading a v3 registration",
         &caller,
         &state,
-        move |store, partner, scope| v3::motor_club(store, partner, scope, &id),
+        move |store, partner, scope| C::ONE(store, partner, scope, &id),
     )
     .await?;
     Ok(json_answer(&req, StatusCode::OK, &found))
 }
 
-/// GET /api/v3/motor-club/registrations?page=&pageSize=&invoiceNumber=&storeNumber=
-async fn list_motor_club(
+/// GET a collection's page: ?page=&pageSize=&invoiceNumber=&storeNumber=
+#[tracing::instrument(name = "v3_list", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str(), collection = C::NAME))]
+async fn list<C: Collection>(
     caller: V3Caller,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
     let request = PageRequest::parse(req.query_string(), &["invoiceNumber", "storeNumber"])?;
     let page = service(
-        "listing v3 motor-club registrations",
+        "listing a v3 collection",
         &caller,
         &state,
-        move |store, partner, scope| v3::motor_club_page(store, partner, scope, &request),
+        move |store, partner, scope| C::PAGE(store, partner, scope, &request),
     )
     .await?;
     Ok(json_answer(&req, StatusCode::OK, &page))
 }
 
-/// PATCH /api/v3/tire-protection/registrations/{id} (or ?invoiceNumber=...[&storeNumber=...])
-/// with `{"cancelledOn": ...}`: 204.
-async fn cancel_tire_protection(
+/// PATCH a collection's registration, by `{id}` or `?invoiceNumber=...[&storeNumber=...]`:
+/// reads the JSON body, runs the collection's change on the registration, answers 204.
+#[tracing::instrument(name = "v3_patch", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str(), collection = C::NAME))]
+async fn patch<C: Collection>(
     caller: V3Caller,
     target: PatchTarget,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    patch(CANCEL_TIRE_PROTECTION, caller, target.0, req, payload, state).await
-}
-
-/// PATCH /api/v3/motor-club/registrations/{id} (or ?invoiceNumber=...[&storeNumber=...]) with
-/// `{"customer": ...}` or `{"cancelledOn": ...}`: 204.
-async fn change_motor_club(
-    caller: V3Caller,
-    target: PatchTarget,
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, V3ApiError> {
-    patch(CHANGE_MOTOR_CLUB, caller, target.0, req, payload, state).await
+    let body = json_body(&req, payload, &state).await?;
+    service(
+        "changing a v3 registration",
+        &caller,
+        &state,
+        move |store, partner, scope| C::CHANGE(store, partner, scope, &target.0, &body, Utc::now()),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -106,6 +106,46 @@ fn product_id(f: &Fields, keys: &V3Partner, errors: &mut Errors) -> Option<Strin
     }
 }
 
+/// What every v3 registration is posted with: its product, invoice, store and enrollment date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Head {
+    pub product_id: String,
+    pub invoice_number: String,
+    /// "" when not sent.
+    pub store_number: String,
+    pub enroll_date: DateTime<Utc>,
+}
+
+/// Reads a POST's [`Head`]; `None` when a field of it is missing or wrong (its error pushed).
+fn head(f: &Fields, keys: &V3Partner, errors: &mut Errors) -> Option<Head> {
+    let product_id = product_id(f, keys, errors);
+    let invoice_number = f.text("invoiceNumber", decode::INVOICE_MAX, true, errors);
+    let store_number = f.text("storeNumber", decode::STORE_MAX, false, errors);
+    let enroll_date = f.date("enrollDate", true, errors);
+    Some(Head {
+        product_id: product_id?,
+        invoice_number: invoice_number?,
+        store_number: store_number.unwrap_or_default(),
+        enroll_date: enroll_date?,
+    })
+}
+
+/// A POST's body read by its decoder for the partner: a 400 naming every field error.
+fn decoded<T>(partner: &Partner, body: &[u8], decode: Decoder<T>) -> Result<T, V3Error> {
+    decode(&parse_body(body)?, keys(partner)).map_err(V3Error::invalid("registration"))
+}
+
+type Decoder<T> = fn(&Value, &V3Partner) -> Result<T, Vec<FieldError>>;
+
+/// POST creates only: a (storeNumber, invoiceNumber) the tenant already has is a 409 saying what
+/// to do instead (`then` it with PATCH).
+fn already_exists(what: &str, store_number: &str, invoice_number: &str, then: &str) -> V3Error {
+    V3Error::Refused(Refusal::Conflict(format!(
+        "a {what} with storeNumber {store_number:?} and invoiceNumber {invoice_number:?} already exists; \
+         POST creates only (read it with GET, {then} it with PATCH)"
+    )))
+}
+
 /// POST /tire-protection/registrations: stores a new registration (a v2 Registration with
 /// what only v3 has) and answers its id. A (storeNumber, invoiceNumber) the tenant already has
 /// is a conflict: POST never updates.
@@ -117,7 +157,7 @@ pub fn create_tire_protection(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<String, V3Error> {
-    let new = tire_protection::decode(&parse_body(body)?, keys(partner)).map_err(V3Error::invalid("registration"))?;
+    let new = decoded(partner, body, tire_protection::decode)?;
     let registration = new.registration();
     let extras = new.extras();
     let stamp = Stamp::of(&now);
@@ -129,11 +169,12 @@ pub fn create_tire_protection(
                 Ok(store::set_v3_extras(tx, id, &extras)?)
             }
             // Rolled back: the stored registration is left as it was.
-            _ => Err(V3Error::Refused(Refusal::Conflict(format!(
-                "a registration with storeNumber {:?} and invoiceNumber {:?} already exists; \
-                 POST creates only (read it with GET, cancel it with PATCH)",
-                registration.shop_id, registration.invoice_number
-            )))),
+            _ => Err(already_exists(
+                "registration",
+                &new.head.store_number,
+                &new.head.invoice_number,
+                "cancel",
+            )),
         }
     })
 }
@@ -454,15 +495,16 @@ pub fn create_motor_club(
     body: &[u8],
     now: DateTime<Utc>,
 ) -> Result<String, V3Error> {
-    let new = motor_club::decode(&parse_body(body)?, keys(partner)).map_err(V3Error::invalid("registration"))?;
+    let new = decoded(partner, body, motor_club::decode)?;
     let stamp = Stamp::of(&now);
     store.write(|tx| {
         store::insert_motor_club(tx, scope, &new, &stamp)?.ok_or_else(|| {
-            V3Error::Refused(Refusal::Conflict(format!(
-                "a motor-club registration with storeNumber {:?} and invoiceNumber {:?} already exists; \
-                 POST creates only (read it with GET, change it with PATCH)",
-                new.store_number, new.invoice_number
-            )))
+            already_exists(
+                "motor-club registration",
+                &new.store_number,
+                &new.invoice_number,
+                "change",
+            )
         })
     })
 }

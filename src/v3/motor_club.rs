@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::decode::{Errors, FieldError, Fields, INVOICE_MAX, NAME_MAX, STORE_MAX};
+use super::decode::{Errors, FieldError, Fields, NAME_MAX};
 use crate::config::V3Partner;
 use crate::model::motor_club::{Address, Customer, MotorClub};
 
@@ -22,17 +22,17 @@ const ADDRESS_MAX: usize = 100;
 pub fn decode(body: &Value, keys: &V3Partner) -> Result<MotorClub, Vec<FieldError>> {
     let mut errors = Errors::default();
     let f = Fields::top(body, &mut errors);
-    let product_id = super::product_id(&f, keys, &mut errors);
-    let invoice_number = f.text("invoiceNumber", INVOICE_MAX, true, &mut errors);
-    let store_number = f.text("storeNumber", STORE_MAX, false, &mut errors);
-    let enroll_date = f.date("enrollDate", true, &mut errors);
+    let head = super::head(&f, keys, &mut errors);
     let customer = customer(&f, &mut errors);
-    errors.into_result(|| MotorClub {
-        product_id: product_id.expect("no error: present"),
-        invoice_number: invoice_number.expect("no error: present"),
-        store_number: store_number.unwrap_or_default(),
-        enroll_date: enroll_date.expect("no error: present"),
-        customer: customer.expect("no error: present"),
+    errors.into_result(|| {
+        let head = head.expect("no error: present");
+        MotorClub {
+            product_id: head.product_id,
+            invoice_number: head.invoice_number,
+            store_number: head.store_number,
+            enroll_date: head.enroll_date,
+            customer: customer.expect("no error: present"),
+        }
     })
 }
 

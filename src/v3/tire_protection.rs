@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::decode::{Errors, FieldError, Fields, INVOICE_MAX, NAME_MAX, STORE_MAX};
+use super::Head;
+use super::decode::{Errors, FieldError, Fields, NAME_MAX};
 use crate::config::V3Partner;
 use crate::model::v3_registration::{V3Extras, V3Registration};
 use crate::records::{Cents, Claim, Registration};
@@ -17,10 +18,7 @@ use crate::wire::out::{v3_date, v3_opt_date};
 /// What a v3 POST sends: checked, in v3's words.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTireProtection {
-    pub product_id: String,
-    pub invoice_number: String,
-    pub store_number: String,
-    pub enroll_date: DateTime<Utc>,
+    pub head: Head,
     pub customer_name: String,
     pub customer_email: Option<String>,
     pub vehicle: Vehicle,
@@ -96,10 +94,7 @@ const VEHICLE_TEXT_MAX: usize = 50;
 pub fn decode(body: &Value, keys: &V3Partner) -> Result<NewTireProtection, Vec<FieldError>> {
     let mut errors = Errors::default();
     let f = Fields::top(body, &mut errors);
-    let product_id = super::product_id(&f, keys, &mut errors);
-    let invoice_number = f.text("invoiceNumber", INVOICE_MAX, true, &mut errors);
-    let store_number = f.text("storeNumber", STORE_MAX, false, &mut errors);
-    let enroll_date = f.date("enrollDate", true, &mut errors);
+    let head = super::head(&f, keys, &mut errors);
     let customer = f.object("customer", true, &mut errors);
     let customer_name = customer
         .as_ref()
@@ -129,10 +124,7 @@ pub fn decode(body: &Value, keys: &V3Partner) -> Result<NewTireProtection, Vec<F
         })
         .collect();
     errors.into_result(|| NewTireProtection {
-        product_id: product_id.expect("no error: present"),
-        invoice_number: invoice_number.expect("no error: present"),
-        store_number: store_number.unwrap_or_default(),
-        enroll_date: enroll_date.expect("no error: present"),
+        head: head.expect("no error: present"),
         customer_name: customer_name.expect("no error: present"),
         customer_email,
         vehicle: vehicle.unwrap_or_default(),
@@ -147,9 +139,9 @@ impl NewTireProtection {
         let first = &self.tires[0];
         Registration {
             org_id: String::new(),
-            shop_id: self.store_number.clone(),
-            invoice_number: self.invoice_number.clone(),
-            plan_enroll_date: self.enroll_date,
+            shop_id: self.head.store_number.clone(),
+            invoice_number: self.head.invoice_number.clone(),
+            plan_enroll_date: self.head.enroll_date,
             employee_id: String::new(),
             customer_id: self.customer_name.clone(),
             vehicle_year: self.vehicle.year.map(|y| y.to_string()).unwrap_or_default(),
@@ -178,7 +170,7 @@ impl NewTireProtection {
     pub fn extras(&self) -> V3Extras {
         let tires: Vec<StoredTire> = self.tires.iter().map(StoredTire::from).collect();
         V3Extras {
-            product_id: Some(self.product_id.clone()),
+            product_id: Some(self.head.product_id.clone()),
             customer_email: self.customer_email.clone(),
             tires: Some(serde_json::to_string(&tires).expect("tires serialize")),
         }

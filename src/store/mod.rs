@@ -497,10 +497,44 @@ fn table(kind: RecordKind) -> &'static str {
     }
 }
 
+/// A value made once per record kind (its statements, its columns), the first time one is
+/// asked for.
+pub(super) struct PerKind<T: 'static>(LazyLock<[T; 4]>);
+
+impl<T> PerKind<T> {
+    pub(super) const fn new(make: fn() -> [T; 4]) -> PerKind<T> {
+        PerKind(LazyLock::new(make))
+    }
+
+    pub(super) fn of(&'static self, kind: RecordKind) -> &'static T {
+        &self.0[kind.index()]
+    }
+}
+
 /// Each kind's [`columns`], made once.
 fn stored_columns(kind: RecordKind) -> &'static [String] {
-    static COLUMNS: LazyLock<[Vec<String>; 4]> = LazyLock::new(|| RecordKind::ALL.map(columns));
-    &COLUMNS[kind.index()]
+    static COLUMNS: PerKind<Vec<String>> = PerKind::new(|| RecordKind::ALL.map(columns));
+    COLUMNS.of(kind)
+}
+
+/// The columns a write of a kind sends, in order: `registration_id` for claims and
+/// cancellations, then the fields'; its key columns; and the columns not in the key, which an
+/// update may change.
+pub(super) struct WriteColumns {
+    pub all: Vec<String>,
+    pub key: Vec<String>,
+    pub changing: Vec<String>,
+}
+
+pub(super) fn write_columns(kind: RecordKind) -> WriteColumns {
+    let key = key_columns(kind);
+    let mut all = Vec::new();
+    if kind.belongs_to_registration() {
+        all.push("registration_id".to_owned());
+    }
+    all.extend(columns(kind));
+    let changing = all.iter().filter(|c| !key.contains(c)).cloned().collect();
+    WriteColumns { all, key, changing }
 }
 
 /// The stored columns of a kind's fields, in declaration order: a field's Rust name, and

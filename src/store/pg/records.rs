@@ -18,7 +18,7 @@ use crate::scope::Scope;
 use crate::status::RegistrationUsage;
 use crate::store::sql::Row as SqlRow;
 use crate::store::usage;
-use crate::store::{Pending, Stamp, StoreError, V3Id, Written, columns, key_columns, table};
+use crate::store::{Pending, PerKind, Stamp, StoreError, V3Id, WriteColumns, Written, table, write_columns};
 use crate::wire::Kind;
 
 /// A field kind's column type.
@@ -36,11 +36,7 @@ struct Statements {
     upsert: String,
 }
 
-static STATEMENTS: LazyLock<[Statements; 4]> = LazyLock::new(|| RecordKind::ALL.map(statements));
-
-fn statements_of(kind: RecordKind) -> &'static Statements {
-    &STATEMENTS[kind.index()]
-}
+static STATEMENTS: PerKind<Statements> = PerKind::new(|| RecordKind::ALL.map(statements));
 
 /// The set-based upsert: $1 partner_id, $2 tenant, $3 the batch's time, then one array per
 /// column (registration_id first for claims and cancellations, then the fields in order, then
@@ -48,35 +44,26 @@ fn statements_of(kind: RecordKind) -> &'static Statements {
 /// the rows returned carry their key, to be matched to the records they came from. And the GET
 /// lookup.
 fn statements(kind: RecordKind) -> Statements {
-    let fields = columns(kind);
-    let key = key_columns(kind);
-    let mut all: Vec<(&str, &str)> = Vec::new();
-    if kind.belongs_to_registration() {
-        all.push(("registration_id", "int8"));
-    }
-    all.extend(
-        fields
-            .iter()
-            .zip(kind.fields())
-            .map(|(column, spec)| (column.as_str(), sql_type(spec.kind))),
-    );
-    let changing: Vec<&str> = all
-        .iter()
-        .map(|(c, _)| *c)
-        .filter(|c| !key.iter().any(|k| k == c))
-        .collect();
+    let WriteColumns { mut all, key, changing } = write_columns(kind);
+    // registration_id's type, then each field's.
+    let mut types: Vec<&str> = if kind.belongs_to_registration() {
+        vec!["int8"]
+    } else {
+        Vec::new()
+    };
+    types.extend(kind.fields().iter().map(|spec| sql_type(spec.kind)));
     // A registration gets its v3 id as it is first stored, whichever API wrote it: the last
     // array. A stored registration keeps its own.
     if kind == RecordKind::Registrations {
-        all.push(("v3_id", "text"));
+        all.push("v3_id".to_owned());
+        types.push("text");
     }
-    let names: Vec<&str> = all.iter().map(|(c, _)| *c).collect();
-    let arrays: Vec<String> = all
+    let arrays: Vec<String> = types
         .iter()
         .enumerate()
-        .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 4))
+        .map(|(i, ty)| format!("${}::{ty}[]", i + 4))
         .collect();
-    let list = |prefix: &str, cols: &[&str]| {
+    let list = |prefix: &str, cols: &[String]| {
         cols.iter()
             .map(|c| format!("{prefix}{c}"))
             .collect::<Vec<_>>()
@@ -91,8 +78,8 @@ fn statements(kind: RecordKind) -> Statements {
          updated_at = excluded.updated_at, revision = t.revision + 1 \
          WHERE ({old}) IS DISTINCT FROM ({new}) \
          RETURNING t.id, t.revision, {returned}",
-        cols = names.join(", "),
-        from_u = list("u.", &names),
+        cols = all.join(", "),
+        from_u = list("u.", &all),
         arrays = arrays.join(", "),
         key = key.join(", "),
         set = set.join(", "),
@@ -227,7 +214,7 @@ fn upsert_round<T: Record>(
     if T::KIND == RecordKind::Registrations {
         params.push(&v3_ids);
     }
-    for row in t.query(&statements_of(T::KIND).upsert, &params)? {
+    for row in t.query(&STATEMENTS.of(T::KIND).upsert, &params)? {
         let key: Vec<&str> = (2..2 + T::KEY.len())
             .map(|c| row.try_get(c))
             .collect::<Result<_, _>>()?;

@@ -13,7 +13,7 @@ use crate::scope::Scope;
 use crate::status::RegistrationUsage;
 use crate::store::sql::Row as SqlRow;
 use crate::store::usage;
-use crate::store::{Pending, Stamp, StoreError, V3Id, Written, columns, key_columns, table};
+use crate::store::{Pending, PerKind, Stamp, StoreError, V3Id, WriteColumns, Written, table, write_columns};
 
 /// Dates are stored with fixed microseconds so that text order is time order.
 pub(crate) fn db_date(d: &DateTime<Utc>) -> String {
@@ -42,11 +42,7 @@ struct Statements {
     update: String,
 }
 
-static STATEMENTS: LazyLock<[Statements; 4]> = LazyLock::new(|| RecordKind::ALL.map(statements));
-
-fn statements_of(kind: RecordKind) -> &'static Statements {
-    &STATEMENTS[kind.index()]
-}
+static STATEMENTS: PerKind<Statements> = PerKind::new(|| RecordKind::ALL.map(statements));
 
 /// A write is two plain statements, never one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`
 /// (SQLite runs RETURNING through a temporary table: it doubled the cost of each row).
@@ -56,17 +52,10 @@ fn statements_of(kind: RecordKind) -> &'static Statements {
 /// cancellations), then the fields in order, then the time of the batch; a registration's insert
 /// takes its new v3 id last.
 fn statements(kind: RecordKind) -> Statements {
-    let fields = columns(kind);
-    let key = key_columns(kind);
-    let mut all: Vec<&str> = Vec::new();
-    if kind.belongs_to_registration() {
-        all.push("registration_id");
-    }
-    all.extend(fields.iter().map(String::as_str));
+    let WriteColumns { all, key, changing } = write_columns(kind);
     let now = all.len() + 3;
-    let param = |column: &str| format!("?{}", all.iter().position(|c| *c == column).expect("a column") + 3);
+    let param = |column: &str| format!("?{}", all.iter().position(|c| c == column).expect("a column") + 3);
     let placeholders: Vec<String> = all.iter().map(|c| param(c)).collect();
-    let changing: Vec<&str> = all.iter().copied().filter(|c| !key.iter().any(|k| k == c)).collect();
     let table = table(kind);
     // A registration gets its v3 id as it is first stored, whichever API wrote it: the insert's
     // last parameter.
@@ -124,7 +113,7 @@ pub(crate) fn upsert_all<T: Record>(
     rows: &[Pending<T>],
     now: &Stamp,
 ) -> Result<Vec<Written>, StoreError> {
-    let statements = statements_of(T::KIND);
+    let statements = STATEMENTS.of(T::KIND);
     let mut insert = conn.prepare_cached(&statements.insert)?;
     let mut update = conn.prepare_cached(&statements.update)?;
     let v3_id_at = insert.parameter_count();
@@ -257,6 +246,7 @@ pub(crate) fn ping(conn: &Connection) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::columns;
     use rusqlite::Connection;
 
     /// schema.sql and the record declarations name the same columns.

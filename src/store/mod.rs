@@ -29,8 +29,8 @@ pub use copy::{CopyReport, copy_to_postgres};
 use sql::{Arg, Sql};
 pub use sqlite::{BackupReport, backup_database};
 pub use v3::{
-    cancel_motor_club, insert_motor_club, motor_club, motor_clubs, replace_motor_club_customer, set_v3_extras,
-    v3_registration, v3_registrations,
+    Listing, MOTOR_CLUBS, V3_REGISTRATIONS, cancel_motor_club, insert_motor_club, replace_motor_club_customer,
+    set_v3_extras,
 };
 pub use v3_id::V3Id;
 

@@ -16,15 +16,17 @@ use crate::scope::Scope;
 /// Where v3 lists a tenant's rows: what it reads, the tenant's rows of its table (taking the
 /// partner and tenant as $1 and $2), and a page's filter ($3 invoiceNumber and $4
 /// storeNumber, each when given).
-struct Listing {
+pub struct Listing<T: 'static> {
     select: LazyLock<String>,
     from: &'static str,
     filter: &'static str,
+    /// A row as what it is.
+    read: fn(&Row) -> Result<T, StoreError>,
 }
 
 /// A registration's v3 face: the v2 fields (first, for `Row::record`), what only v3 has, and
 /// the CancelDate of its first cancellation.
-static REGISTRATIONS: Listing = Listing {
+pub static V3_REGISTRATIONS: Listing<V3Registration> = Listing {
     select: LazyLock::new(|| {
         let fields: Vec<String> = columns(RecordKind::Registrations)
             .iter()
@@ -39,17 +41,12 @@ static REGISTRATIONS: Listing = Listing {
     }),
     from: "FROM registrations r WHERE r.partner_id = $1 AND r.tenant = $2",
     filter: "(CAST($3 AS TEXT) IS NULL OR r.invoice_number = $3) AND (CAST($4 AS TEXT) IS NULL OR r.shop_id = $4)",
+    read: v3_registration_of,
 };
 
-impl Listing {
+impl<T> Listing<T> {
     /// The tenant's row with this v3 id.
-    fn by_id<T>(
-        &self,
-        tx: &Tx,
-        scope: Scope,
-        v3_id: &str,
-        read: impl FnMut(&Row) -> Result<T, StoreError>,
-    ) -> Result<Option<T>, StoreError> {
+    pub fn by_id(&self, tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<T>, StoreError> {
         if unmatchable([v3_id]) {
             return Ok(None);
         }
@@ -60,19 +57,19 @@ impl Listing {
                 Arg::Text(scope.tenant.as_str()),
                 Arg::Text(v3_id),
             ],
-            read,
+            self.read,
         )
     }
 
     /// One page (from 1) of the tenant's rows the filter names, oldest first, and how many it
     /// names in all.
-    fn page<T>(
+    pub fn page(
         &self,
         tx: &Tx,
         scope: Scope,
         filter: &V3Filter,
-        (page, page_size): (u32, u32),
-        read: impl FnMut(&Row) -> Result<T, StoreError>,
+        page: u32,
+        page_size: u32,
     ) -> Result<(u64, Vec<T>), StoreError> {
         let (invoice, store) = (filter.invoice_number.as_deref(), filter.store_number.as_deref());
         if unmatchable(invoice.into_iter().chain(store)) {
@@ -95,7 +92,7 @@ impl Listing {
         let found = tx.rows(
             &format!("{} {from} AND {filter} ORDER BY id LIMIT $5 OFFSET $6", *self.select),
             &args,
-            read,
+            self.read,
         )?;
         Ok((total, found))
     }
@@ -128,23 +125,6 @@ pub fn set_v3_extras(tx: &Tx, registration_id: i64, extras: &V3Extras) -> Result
         |row| row.text("v3_id"),
     )?
     .ok_or_else(|| StoreError::Database(format!("no registration has the row id {registration_id}").into()))
-}
-
-/// The tenant's registration with this v3 id.
-pub fn v3_registration(tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<V3Registration>, StoreError> {
-    REGISTRATIONS.by_id(tx, scope, v3_id, v3_registration_of)
-}
-
-/// One page (from 1) of the tenant's registrations the filter names, oldest first, and how
-/// many it names in all.
-pub fn v3_registrations(
-    tx: &Tx,
-    scope: Scope,
-    filter: &V3Filter,
-    page: u32,
-    page_size: u32,
-) -> Result<(u64, Vec<V3Registration>), StoreError> {
-    REGISTRATIONS.page(tx, scope, filter, (page, page_size), v3_registration_of)
 }
 
 /// The columns a motor-club customer is kept in.
@@ -197,7 +177,7 @@ fn customer_of(row: &Row) -> Result<Customer, StoreError> {
 }
 
 /// A motor-club registration.
-static MOTOR_CLUBS: Listing = Listing {
+pub static MOTOR_CLUBS: Listing<StoredMotorClub> = Listing {
     select: LazyLock::new(|| {
         format!(
             "SELECT v3_id, product_id, invoice_number, store_number, enroll_date, {}, cancelled_on",
@@ -206,6 +186,7 @@ static MOTOR_CLUBS: Listing = Listing {
     }),
     from: "FROM motor_club_registrations WHERE partner_id = $1 AND tenant = $2",
     filter: "(CAST($3 AS TEXT) IS NULL OR invoice_number = $3) AND (CAST($4 AS TEXT) IS NULL OR store_number = $4)",
+    read: motor_club_of,
 };
 
 fn motor_club_of(row: &Row) -> Result<StoredMotorClub, StoreError> {
@@ -252,23 +233,6 @@ pub fn insert_motor_club(tx: &Tx, scope: Scope, r: &MotorClub, stamp: &Stamp) ->
     args.push(Arg::Date(stamp.at));
     args.push(Arg::Text(id.as_str()));
     tx.row(&*INSERT, &args, |row| row.text("v3_id"))
-}
-
-/// The tenant's motor-club registration with this v3 id.
-pub fn motor_club(tx: &Tx, scope: Scope, v3_id: &str) -> Result<Option<StoredMotorClub>, StoreError> {
-    MOTOR_CLUBS.by_id(tx, scope, v3_id, motor_club_of)
-}
-
-/// One page (from 1) of the tenant's motor-club registrations the filter names, oldest first,
-/// and how many it names in all.
-pub fn motor_clubs(
-    tx: &Tx,
-    scope: Scope,
-    filter: &V3Filter,
-    page: u32,
-    page_size: u32,
-) -> Result<(u64, Vec<StoredMotorClub>), StoreError> {
-    MOTOR_CLUBS.page(tx, scope, filter, (page, page_size), motor_club_of)
 }
 
 /// Replaces the customer of the tenant's motor-club registration with this v3 id.

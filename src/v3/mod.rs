@@ -12,11 +12,11 @@ use serde_json::Value;
 
 use crate::config::{Partner, V3Partner};
 use crate::model::motor_club::StoredMotorClub;
-use crate::model::v3_registration::{V3Filter, V3Registration};
+use crate::model::v3_registration::V3Filter;
 use crate::records::{Action, Cancellation, Claim, rules};
 use crate::scope::Scope;
 use crate::status::registration_status;
-use crate::store::{self, Lookup, Stamp, Store, StoreError, StoreFailure, Tx};
+use crate::store::{self, Listing, Lookup, Stamp, Store, StoreError, StoreFailure, Tx};
 use crate::wire::out::format_v3_date;
 use decode::{Errors, FieldError, Fields};
 use tire_protection::{ClaimView, Metadata, TireProtection};
@@ -183,7 +183,7 @@ pub fn create_tire_protection(
 pub fn tire_protection(store: &Store, partner: &Partner, scope: Scope, id: &str) -> Result<TireProtection, V3Error> {
     let program_id = keys(partner).program_id.as_deref();
     let found = store.read(|tx| {
-        let Some(stored) = store::v3_registration(tx, scope, id)? else {
+        let Some(stored) = store::V3_REGISTRATIONS.by_id(tx, scope, id)? else {
             return Ok(None);
         };
         let key = Lookup {
@@ -208,7 +208,7 @@ pub fn tire_protection_metadata(
     now: DateTime<Utc>,
 ) -> Result<Metadata, V3Error> {
     let usage = store.read(|tx| {
-        let Some(stored) = store::v3_registration(tx, scope, id)? else {
+        let Some(stored) = store::V3_REGISTRATIONS.by_id(tx, scope, id)? else {
             return Ok(None);
         };
         let r = &stored.registration;
@@ -275,16 +275,12 @@ impl Target {
     }
 }
 
-/// The one record `target` names: by its id, or as the only one with its invoiceNumber (and
+/// The one registration of `listing` that `target` names: by its id, or as the only one with its invoiceNumber (and
 /// storeNumber); an invoiceNumber that several have is a conflict.
-fn find_one<T>(
-    target: &Target,
-    what: &'static str,
-    by_id: impl FnOnce(&str) -> Result<Option<T>, StoreError>,
-    by_filter: impl FnOnce(&V3Filter) -> Result<(u64, Vec<T>), StoreError>,
-) -> Result<T, V3Error> {
+fn find_one<T>(tx: &Tx, scope: Scope, target: &Target, listing: &Listing<T>) -> Result<T, V3Error> {
+    let what = "registration";
     match target {
-        Target::Id(id) => by_id(id)?.ok_or(V3Error::not_found(what)),
+        Target::Id(id) => listing.by_id(tx, scope, id)?.ok_or(V3Error::not_found(what)),
         Target::Invoice {
             invoice_number,
             store_number,
@@ -293,7 +289,8 @@ fn find_one<T>(
                 invoice_number: Some(invoice_number.clone()),
                 store_number: store_number.clone(),
             };
-            let (total, mut found) = by_filter(&filter)?;
+            // Two rows are enough to know the invoice is not unique.
+            let (total, mut found) = listing.page(tx, scope, &filter, 1, 2)?;
             match total {
                 0 => Err(V3Error::Refused(Refusal::NotFound {
                     what,
@@ -311,16 +308,6 @@ fn find_one<T>(
             }
         }
     }
-}
-
-/// The one tire-protection registration `target` names.
-fn find_target(tx: &Tx, scope: Scope, target: &Target) -> Result<V3Registration, V3Error> {
-    find_one(
-        target,
-        "registration",
-        |id| store::v3_registration(tx, scope, id),
-        |filter| store::v3_registrations(tx, scope, filter, 1, 2),
-    )
 }
 
 /// PATCH /tire-protection/registrations/{id} (or ?invoiceNumber=) with `{"cancelledOn": ...}`:
@@ -345,7 +332,7 @@ pub fn cancel_tire_protection(
     let plan = partner.plan();
     let stamp = Stamp::of(&now);
     store.write(|tx| {
-        let stored = find_target(tx, scope, target)?;
+        let stored = find_one(tx, scope, target, &store::V3_REGISTRATIONS)?;
         let r = &stored.registration;
         let usage = store::registration_usage(tx, scope, &r.shop_id, &r.invoice_number, None)?
             .ok_or(V3Error::not_found("registration"))?;
@@ -475,7 +462,7 @@ pub fn tire_protection_page(
 ) -> Result<Page<TireProtection>, V3Error> {
     let program_id = keys(partner).program_id.as_deref();
     let (total, found) =
-        store.read(|tx| store::v3_registrations(tx, scope, &request.filter, request.page, request.page_size))?;
+        store.read(|tx| store::V3_REGISTRATIONS.page(tx, scope, &request.filter, request.page, request.page_size))?;
     Ok(request.page(
         total,
         found
@@ -517,7 +504,7 @@ fn motor_club_view(partner: &Partner, mut found: StoredMotorClub) -> StoredMotor
 
 /// GET /motor-club/registrations/{id}
 pub fn motor_club(store: &Store, partner: &Partner, scope: Scope, id: &str) -> Result<StoredMotorClub, V3Error> {
-    let found = store.read(|tx| store::motor_club(tx, scope, id))?;
+    let found = store.read(|tx| store::MOTOR_CLUBS.by_id(tx, scope, id))?;
     Ok(motor_club_view(
         partner,
         found.ok_or(V3Error::not_found("registration"))?,
@@ -532,7 +519,7 @@ pub fn motor_club_page(
     request: &PageRequest,
 ) -> Result<Page<StoredMotorClub>, V3Error> {
     let (total, found) =
-        store.read(|tx| store::motor_clubs(tx, scope, &request.filter, request.page, request.page_size))?;
+        store.read(|tx| store::MOTOR_CLUBS.page(tx, scope, &request.filter, request.page, request.page_size))?;
     Ok(request.page(total, found.into_iter().map(|r| motor_club_view(partner, r)).collect()))
 }
 
@@ -550,12 +537,7 @@ pub fn change_motor_club(
     let change = motor_club::decode_change(&parse_body(body)?).map_err(V3Error::invalid("change"))?;
     let stamp = Stamp::of(&now);
     store.write(|tx| {
-        let found = find_one(
-            target,
-            "registration",
-            |id| store::motor_club(tx, scope, id),
-            |filter| store::motor_clubs(tx, scope, filter, 1, 2),
-        )?;
+        let found = find_one(tx, scope, target, &store::MOTOR_CLUBS)?;
         let already_cancelled = |on: Option<DateTime<Utc>>| {
             V3Error::Refused(Refusal::Rule {
                 code: "already_cancelled",

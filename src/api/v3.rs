@@ -16,12 +16,9 @@ use super::answer::json_answer;
 use super::errors::V3ApiError;
 use super::{ApiError, AppState, blocking, get_or_head};
 use crate::auth::{self, Caller};
-use crate::config::Partner;
 use crate::model::motor_club::StoredMotorClub;
-use crate::scope::Scope;
-use crate::store::Store;
 use crate::v3::tire_protection::TireProtection;
-use crate::v3::{self, Page, PageRequest, V3Error};
+use crate::v3::{self, Call, Page, PageRequest, V3Error};
 
 /// Where the v3 API is served.
 pub const PREFIX: &str = "/api/v3";
@@ -115,19 +112,25 @@ async fn json_body(req: &HttpRequest, payload: web::Payload, state: &AppState) -
     Ok(super::ingest::read_body(req, payload, limit, state.body_timeout).await?)
 }
 
-/// Runs a v3 service for the caller (its partner and tenant) on a blocking thread.
-async fn service<R: Send + 'static>(
-    what: &'static str,
-    caller: &V3Caller,
-    state: &AppState,
-    f: impl FnOnce(&Store, &Partner, Scope) -> Result<R, V3Error> + Send + 'static,
-) -> Result<R, V3ApiError> {
-    let (store, partner, scope) = (
-        Arc::clone(&state.store),
-        Arc::clone(&caller.0.partner),
-        caller.0.scope(),
-    );
-    Ok(blocking(what, move || Ok::<_, ApiError>(f(&store, &partner, scope))).await??)
+impl V3Caller {
+    /// Runs a v3 service for this caller (its partner and tenant) off the executor; `what` it
+    /// does names its errors in the log.
+    async fn run<R: Send + 'static>(
+        &self,
+        state: &AppState,
+        what: &'static str,
+        f: impl FnOnce(&Call) -> Result<R, V3Error> + Send + 'static,
+    ) -> Result<R, V3ApiError> {
+        let (store, partner, scope) = (Arc::clone(&state.store), Arc::clone(&self.0.partner), self.0.scope());
+        let call = move || {
+            f(&Call {
+                store: &store,
+                partner: &partner,
+                scope,
+            })
+        };
+        Ok(blocking(what, move || Ok::<_, ApiError>(call())).await??)
+    }
 }
 
 /// 201 with the new registration's id, and its Location under the collection it was posted to.
@@ -161,13 +164,10 @@ async fn tire_protection_metadata(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    let found = service(
-        "reading a v3 registration's metadata",
-        &caller,
-        &state,
-        move |store, partner, scope| v3::tire_protection_metadata(store, partner, scope, &id, Utc::now()),
-    )
-    .await?;
+    let reading = move |call: &Call| v3::tire_protection_metadata(call, &id, Utc::now());
+    let found = caller
+        .run(&state, "reading a v3 registration's metadata", reading)
+        .await?;
     Ok(json_answer(&req, StatusCode::OK, &found))
 }
 
@@ -185,13 +185,13 @@ trait Collection: 'static {
 }
 
 /// A POST's service: stores the body's registration, answers its id.
-type Create = fn(&Store, &Partner, Scope, &[u8], DateTime<Utc>) -> Result<String, V3Error>;
+type Create = fn(&Call, &[u8], DateTime<Utc>) -> Result<String, V3Error>;
 /// A GET by id's service.
-type One<R> = fn(&Store, &Partner, Scope, &str) -> Result<R, V3Error>;
+type One<R> = fn(&Call, &str) -> Result<R, V3Error>;
 /// A list's service: one page.
-type Listing<R> = fn(&Store, &Partner, Scope, &PageRequest) -> Result<Page<R>, V3Error>;
+type Listing<R> = fn(&Call, &PageRequest) -> Result<Page<R>, V3Error>;
 /// A PATCH's service: changes the registration it names with the body.
-type Change = fn(&Store, &Partner, Scope, &v3::Target, &[u8], DateTime<Utc>) -> Result<(), V3Error>;
+type Change = fn(&Call, &v3::Target, &[u8], DateTime<Utc>) -> Result<(), V3Error>;
 
 /// /api/v3/tire-protection/registrations
 struct TireProtections;
@@ -228,13 +228,8 @@ async fn create<C: Collection>(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
     let body = json_body(&req, payload, &state).await?;
-    let id = service(
-        "creating in a v3 collection",
-        &caller,
-        &state,
-        move |store, partner, scope| C::CREATE(store, partner, scope, &body, Utc::now()),
-    )
-    .await?;
+    let creating = move |call: &Call| C::CREATE(call, &body, Utc::now());
+    let id = caller.run(&state, "creating a v3 registration", creating).await?;
     Ok(created(&req, &id))
 }
 
@@ -246,13 +241,8 @@ async fn get<C: Collection>(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    let found = service(
-        "reading a v3 registration",
-        &caller,
-        &state,
-        move |store, partner, scope| C::ONE(store, partner, scope, &id),
-    )
-    .await?;
+    let reading = move |call: &Call| C::ONE(call, &id);
+    let found = caller.run(&state, "reading a v3 registration", reading).await?;
     Ok(json_answer(&req, StatusCode::OK, &found))
 }
 
@@ -264,13 +254,8 @@ async fn list<C: Collection>(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
     let request = PageRequest::parse(req.query_string(), &["invoiceNumber", "storeNumber"])?;
-    let page = service(
-        "listing a v3 collection",
-        &caller,
-        &state,
-        move |store, partner, scope| C::PAGE(store, partner, scope, &request),
-    )
-    .await?;
+    let listing = move |call: &Call| C::PAGE(call, &request);
+    let page = caller.run(&state, "listing v3 registrations", listing).await?;
     Ok(json_answer(&req, StatusCode::OK, &page))
 }
 
@@ -285,12 +270,7 @@ async fn patch<C: Collection>(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
     let body = json_body(&req, payload, &state).await?;
-    service(
-        "changing a v3 registration",
-        &caller,
-        &state,
-        move |store, partner, scope| C::CHANGE(store, partner, scope, &target.0, &body, Utc::now()),
-    )
-    .await?;
+    let changing = move |call: &Call| C::CHANGE(call, &target.0, &body, Utc::now());
+    caller.run(&state, "changing a v3 registration", changing).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -73,6 +73,14 @@ impl StoreFailure for V3Error {
     }
 }
 
+/// Whom one v3 call serves: the store, the partner its token names, and the tenant.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    pub store: &'a Store,
+    pub partner: &'a Partner,
+    pub scope: Scope,
+}
+
 /// The partner's v3 keys; the handlers only call here for a caller v3 authenticated.
 fn keys(partner: &Partner) -> &V3Partner {
     partner
@@ -149,14 +157,9 @@ fn already_exists(what: &str, store_number: &str, invoice_number: &str, then: &s
 /// POST /tire-protection/registrations: stores a new registration (a v2 Registration with
 /// what only v3 has) and answers its id. A (storeNumber, invoiceNumber) the tenant already has
 /// is a conflict: POST never updates.
-#[tracing::instrument(name = "v3_create_tire_protection", skip_all, fields(partner = %partner.company))]
-pub fn create_tire_protection(
-    store: &Store,
-    partner: &Partner,
-    scope: Scope,
-    body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<String, V3Error> {
+#[tracing::instrument(name = "v3_create_tire_protection", skip_all, fields(partner = %call.partner.company))]
+pub fn create_tire_protection(call: &Call, body: &[u8], now: DateTime<Utc>) -> Result<String, V3Error> {
+    let Call { store, partner, scope } = *call;
     let new = decoded(partner, body, tire_protection::decode)?;
     let registration = new.registration();
     let extras = new.extras();
@@ -180,7 +183,8 @@ pub fn create_tire_protection(
 }
 
 /// GET /tire-protection/registrations/{id}: the registration with the claims filed against it.
-pub fn tire_protection(store: &Store, partner: &Partner, scope: Scope, id: &str) -> Result<TireProtection, V3Error> {
+pub fn tire_protection(call: &Call, id: &str) -> Result<TireProtection, V3Error> {
+    let Call { store, partner, scope } = *call;
     let program_id = keys(partner).program_id.as_deref();
     let found = store.read(|tx| {
         let Some(stored) = store::V3_REGISTRATIONS.by_id(tx, scope, id)? else {
@@ -200,13 +204,8 @@ pub fn tire_protection(store: &Store, partner: &Partner, scope: Scope, id: &str)
 }
 
 /// GET /tire-protection/registrations/{id}/metadata: registrationstatus in v3's words.
-pub fn tire_protection_metadata(
-    store: &Store,
-    partner: &Partner,
-    scope: Scope,
-    id: &str,
-    now: DateTime<Utc>,
-) -> Result<Metadata, V3Error> {
+pub fn tire_protection_metadata(call: &Call, id: &str, now: DateTime<Utc>) -> Result<Metadata, V3Error> {
+    let Call { store, partner, scope } = *call;
     let usage = store.read(|tx| {
         let Some(stored) = store::V3_REGISTRATIONS.by_id(tx, scope, id)? else {
             return Ok(None);
@@ -314,15 +313,9 @@ fn find_one<T>(tx: &Tx, scope: Scope, target: &Target, listing: &Listing<T>) -> 
 /// a v2 Cancellation of every tire left, CancelShopID = storeNumber, CancelInvoiceNumber =
 /// invoiceNumber, CancelDate = cancelledOn. A registration is cancelled once (409 after, under
 /// whatever key); one expired at cancelledOn, or with no tires left, is 409 with the rule.
-#[tracing::instrument(name = "v3_cancel_tire_protection", skip_all, fields(partner = %partner.company))]
-pub fn cancel_tire_protection(
-    store: &Store,
-    partner: &Partner,
-    scope: Scope,
-    target: &Target,
-    body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<(), V3Error> {
+#[tracing::instrument(name = "v3_cancel_tire_protection", skip_all, fields(partner = %call.partner.company))]
+pub fn cancel_tire_protection(call: &Call, target: &Target, body: &[u8], now: DateTime<Utc>) -> Result<(), V3Error> {
+    let Call { store, partner, scope } = *call;
     let body = parse_body(body)?;
     let mut errors = Errors::default();
     let cancelled_on = Fields::top(&body, &mut errors).date("cancelledOn", true, &mut errors);
@@ -454,12 +447,8 @@ impl PageRequest {
 }
 
 /// GET /tire-protection/registrations: a page of the tenant's registrations, oldest first.
-pub fn tire_protection_page(
-    store: &Store,
-    partner: &Partner,
-    scope: Scope,
-    request: &PageRequest,
-) -> Result<Page<TireProtection>, V3Error> {
+pub fn tire_protection_page(call: &Call, request: &PageRequest) -> Result<Page<TireProtection>, V3Error> {
+    let Call { store, partner, scope } = *call;
     let program_id = keys(partner).program_id.as_deref();
     let (total, found) =
         store.read(|tx| store::V3_REGISTRATIONS.page(tx, scope, &request.filter, request.page, request.page_size))?;
@@ -474,14 +463,9 @@ pub fn tire_protection_page(
 
 /// POST /motor-club/registrations: stores a new motor-club registration and answers its id. A
 /// (storeNumber, invoiceNumber) the tenant already has is a conflict: POST never updates.
-#[tracing::instrument(name = "v3_create_motor_club", skip_all, fields(partner = %partner.company))]
-pub fn create_motor_club(
-    store: &Store,
-    partner: &Partner,
-    scope: Scope,
-    body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<String, V3Error> {
+#[tracing::instrument(name = "v3_create_motor_club", skip_all, fields(partner = %call.partner.company))]
+pub fn create_motor_club(call: &Call, body: &[u8], now: DateTime<Utc>) -> Result<String, V3Error> {
+    let Call { store, partner, scope } = *call;
     let new = decoded(partner, body, motor_club::decode)?;
     let stamp = Stamp::of(&now);
     store.write(|tx| {
@@ -503,7 +487,8 @@ fn motor_club_view(partner: &Partner, mut found: StoredMotorClub) -> StoredMotor
 }
 
 /// GET /motor-club/registrations/{id}
-pub fn motor_club(store: &Store, partner: &Partner, scope: Scope, id: &str) -> Result<StoredMotorClub, V3Error> {
+pub fn motor_club(call: &Call, id: &str) -> Result<StoredMotorClub, V3Error> {
+    let Call { store, partner, scope } = *call;
     let found = store.read(|tx| store::MOTOR_CLUBS.by_id(tx, scope, id))?;
     Ok(motor_club_view(
         partner,
@@ -512,12 +497,8 @@ pub fn motor_club(store: &Store, partner: &Partner, scope: Scope, id: &str) -> R
 }
 
 /// GET /motor-club/registrations: a page of the tenant's motor-club registrations, oldest first.
-pub fn motor_club_page(
-    store: &Store,
-    partner: &Partner,
-    scope: Scope,
-    request: &PageRequest,
-) -> Result<Page<StoredMotorClub>, V3Error> {
+pub fn motor_club_page(call: &Call, request: &PageRequest) -> Result<Page<StoredMotorClub>, V3Error> {
+    let Call { store, partner, scope } = *call;
     let (total, found) =
         store.read(|tx| store::MOTOR_CLUBS.page(tx, scope, &request.filter, request.page, request.page_size))?;
     Ok(request.page(total, found.into_iter().map(|r| motor_club_view(partner, r)).collect()))
@@ -525,15 +506,9 @@ pub fn motor_club_page(
 
 /// PATCH /motor-club/registrations/{id} (or ?invoiceNumber=): `{"customer": ...}` replaces the
 /// customer; `{"cancelledOn": ...}` cancels it, once (409 after).
-#[tracing::instrument(name = "v3_change_motor_club", skip_all, fields(partner = %partner.company))]
-pub fn change_motor_club(
-    store: &Store,
-    partner: &Partner,
-    scope: Scope,
-    target: &Target,
-    body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<(), V3Error> {
+#[tracing::instrument(name = "v3_change_motor_club", skip_all, fields(partner = %call.partner.company))]
+pub fn change_motor_club(call: &Call, target: &Target, body: &[u8], now: DateTime<Utc>) -> Result<(), V3Error> {
+    let Call { store, scope, .. } = *call;
     let change = motor_club::decode_change(&parse_body(body)?).map_err(V3Error::invalid("change"))?;
     let stamp = Stamp::of(&now);
     store.write(|tx| {

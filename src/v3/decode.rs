@@ -154,17 +154,28 @@ impl<'v> Fields<'v> {
             .collect()
     }
 
-    /// A string of 1 to `max` characters (surrounding whitespace trimmed, no control
-    /// characters); `None` when absent (an error if `required`) or wrong.
+    /// A string of 1 to `max` characters, no control characters, kept with its surrounding
+    /// whitespace trimmed; `None` when absent (an error if `required`) or wrong. The length is
+    /// counted as sent, padding included: the `maxLength` v3's document gives (unlike v2, where a
+    /// POS pads fixed-width fields and the padding does not count).
     pub fn text(&self, name: &str, max: usize, required: bool, errors: &mut Errors) -> Option<String> {
         let field = path(&self.prefix, name);
         let text = match self.get(name) {
             None => None,
             Some(Value::String(s)) => {
                 // As v2: no control character (checked before trimming, so a line break is
-                // refused, not trimmed away), then the padding trimmed.
+                // refused, not trimmed away).
                 if let Err(e) = crate::wire::check_characters(s) {
                     errors.push(&field, e.code, e.message);
+                    return None;
+                }
+                let chars = s.chars().count();
+                if chars > max {
+                    errors.push(
+                        &field,
+                        "too_long",
+                        format!("must be at most {max} characters, got {chars}"),
+                    );
                     return None;
                 }
                 Some(crate::wire::trim_padding(s)).filter(|s| !s.is_empty())
@@ -180,15 +191,6 @@ impl<'v> Fields<'v> {
             }
             return None;
         };
-        let chars = text.chars().count();
-        if chars > max {
-            errors.push(
-                &field,
-                "too_long",
-                format!("must be at most {max} characters, got {chars}"),
-            );
-            return None;
-        }
         Some(text.to_owned())
     }
 
@@ -275,7 +277,8 @@ impl<'v> Fields<'v> {
     /// (`+13034579876`).
     pub fn phone(&self, name: &str, errors: &mut Errors) -> Option<String> {
         let field = path(&self.prefix, name);
-        let phone = self.text(name, 16, false, errors)?;
+        // Padding allowed (as the document's pattern says); the digits are counted below.
+        let phone = self.text(name, 64, false, errors)?;
         let digits = phone.strip_prefix('+').unwrap_or_default();
         let e164 =
             (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
@@ -350,6 +353,36 @@ mod tests {
                 ("tires[2].make".into(), "invalid_type"),
             ]
         );
+    }
+
+    /// The length is the document's `maxLength`, counted as sent: padding counts (schemathesis
+    /// found `" "` and 100 characters accepted under a maxLength of 100), and is trimmed when kept.
+    #[test]
+    fn a_length_counts_the_padding_and_the_value_is_kept_trimmed() {
+        let text = |v: String| {
+            let mut errors = Errors::default();
+            let body = json!({ "product_id": v });
+            let kept = Fields::top(&body, &mut errors).text("product_id", 100, true, &mut errors);
+            (kept, errors.0.into_iter().map(|e| e.message).collect::<Vec<_>>())
+        };
+        let hundred = "*".repeat(100);
+        assert_eq!(text(hundred.clone()), (Some(hundred.clone()), vec![]));
+        assert_eq!(
+            text(format!(" {hundred}")),
+            (
+                None,
+                vec!["product_id must be at most 100 characters, got 101".to_owned()]
+            )
+        );
+        assert_eq!(
+            text(format!("  {}  ", &hundred[..96])),
+            (Some(hundred[..96].to_owned()), vec![])
+        );
+        // Padded phones stay allowed: the document's pattern allows the padding.
+        let mut errors = Errors::default();
+        let body = json!({ "phone": format!("   +13034579876{}", " ".repeat(20)) });
+        let phone = Fields::top(&body, &mut errors).phone("phone", &mut errors);
+        assert_eq!(phone.as_deref(), Some("+13034579876"));
     }
 
     #[test]

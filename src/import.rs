@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
 use crate::config::Partner;
-use crate::ingest::{Outcome, REJECTED, Received, ingest_body};
+use crate::ingest::{Outcome, Received, Status, ingest_body};
 use crate::records::RecordKind;
 use crate::scope::Scope;
 use crate::store::Store;
@@ -137,7 +137,7 @@ pub fn import(
 /// array and index), then the counts.
 pub fn report(outcome: &Outcome, csv_lines: Option<&[u64]>) -> String {
     let mut out = String::new();
-    for entry in outcome.results.iter().filter(|r| r.status == REJECTED) {
+    for entry in outcome.results.iter().filter(|r| r.status == Status::Rejected) {
         let place = match csv_lines.and_then(|l| l.get(entry.index)) {
             Some(line) => format!("line {line}"),
             None => format!("{}[{}]", entry.record, entry.index),

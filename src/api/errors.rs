@@ -12,6 +12,7 @@ use crate::store::StoreError;
 use crate::telemetry::escaped;
 use crate::v3::{Refusal, V3Error};
 use crate::wire::BodyError;
+use crate::wire::Code;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -25,7 +26,7 @@ pub enum ApiError {
     UnsupportedEncoding(String),
     /// The POST body could not be used at all.
     #[error("{message}")]
-    BadBody { code: &'static str, message: String },
+    BadBody { code: Code, message: String },
     /// A GET without the parameters it needs.
     #[error("{message}")]
     BadQuery {
@@ -98,12 +99,12 @@ impl From<QueryError> for ApiError {
 impl From<BodyError> for ApiError {
     fn from(e: BodyError) -> Self {
         let code = match &e {
-            BodyError::Empty => "empty_body",
-            BodyError::NotUtf8(_) => "invalid_utf8",
-            BodyError::Json(_) => "invalid_json",
-            BodyError::NoRecordArrays { .. } => "no_records",
-            BodyError::UnknownArray { .. } => "unknown_array",
-            BodyError::TooManyRecords(_) => "too_many_records",
+            BodyError::Empty => Code::EmptyBody,
+            BodyError::NotUtf8(_) => Code::InvalidUtf8,
+            BodyError::Json(_) => Code::InvalidJson,
+            BodyError::NoRecordArrays { .. } => Code::NoRecords,
+            BodyError::UnknownArray { .. } => Code::UnknownArray,
+            BodyError::TooManyRecords(_) => Code::TooManyRecords,
         };
         ApiError::BadBody {
             code,
@@ -167,7 +168,7 @@ impl ApiError {
         match self {
             ApiError::BadBody { code, message } => Some(json!({
                 "Record": "Body",
-                "Status": "Rejected",
+                "Status": crate::ingest::Status::Rejected,
                 "Errors": [{"Field": "Body", "Code": code, "Message": message}],
             })),
             _ => None,
@@ -416,7 +417,7 @@ mod tests {
             (V3ApiError::from(Refusal::Conflict("cancelled".into())), 409),
             (
                 V3ApiError::from(Refusal::Rule {
-                    code: "already_cancelled",
+                    code: Code::AlreadyCancelled,
                     message: "already cancelled".into(),
                 }),
                 409,

@@ -13,6 +13,7 @@ use crate::auth::Caller;
 use crate::ingest::RecordResult;
 use crate::ingest::{Outcome, Received, ingest_body, record_refused as record_refused_batch};
 use crate::telemetry::escaped;
+use crate::wire::Code;
 
 #[derive(Clone, Copy)]
 enum Encoding {
@@ -194,7 +195,7 @@ async fn read_limited(req: &HttpRequest, mut payload: web::Payload, limit: usize
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadBody {
-            code: "incomplete_body",
+            code: Code::IncompleteBody,
             message: format!("the body could not be read: {e}"),
         })?;
         let needed = body.len() + chunk.len();
@@ -223,7 +224,7 @@ fn gunzip(raw: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| ApiError::BadBody {
-            code: "invalid_gzip",
+            code: Code::InvalidGzip,
             message: format!("the body is not valid gzip: {e}"),
         })?;
     if out.len() > limit {

@@ -18,7 +18,7 @@ use crate::model::batch::{KEPT_REJECTED, NewBatch, RejectionCount, Rejections, T
 use crate::records::{Action, Decoded, NaturalKey, Record, rules};
 use crate::scope::Scope;
 use crate::store::{self, Store, StoreError, StoreFailure};
-use crate::wire::{BodyError, FieldError, FieldErrors};
+use crate::wire::{BodyError, Code, FieldError, FieldErrors};
 
 /// The result entry of one input record, as the response lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -28,7 +28,7 @@ pub struct RecordResult {
     #[serde(rename = "Index")]
     pub index: usize,
     #[serde(rename = "Status")]
-    pub status: &'static str,
+    pub status: Status,
     #[serde(rename = "Action", skip_serializing_if = "Option::is_none")]
     pub action: Option<Action>,
     #[serde(rename = "Key", skip_serializing_if = "Option::is_none")]
@@ -40,8 +40,13 @@ pub struct RecordResult {
     pub warnings: Vec<String>,
 }
 
-pub const POSTED: &str = "Successfully Posted";
-pub const REJECTED: &str = "Rejected";
+/// What became of a record, in the guide's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Status {
+    #[serde(rename = "Successfully Posted")]
+    Posted,
+    Rejected,
+}
 
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -214,8 +219,8 @@ fn write_batch(
 /// whole, then each (record type, field, code) counted.
 fn rejections(results: &[RecordResult]) -> Result<Rejections, serde_json::Error> {
     let mut entries = Vec::new();
-    let mut counted: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
-    for r in results.iter().filter(|r| r.status == REJECTED) {
+    let mut counted: BTreeMap<(&str, &str, Code), u64> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.status == Status::Rejected) {
         if entries.len() < KEPT_REJECTED {
             entries.push(serde_json::to_string(r)?);
             continue;
@@ -229,7 +234,7 @@ fn rejections(results: &[RecordResult]) -> Result<Rejections, serde_json::Error>
         .map(|((record, field, code), count)| RejectionCount {
             record: record.to_owned(),
             field: field.to_owned(),
-            code: code.to_owned(),
+            code: code.as_str().to_owned(),
             count,
         })
         .collect();
@@ -330,7 +335,7 @@ fn judge<'b, T: Record, N>(
         let mut entry = RecordResult {
             record: T::NAME,
             index: d.index,
-            status: REJECTED,
+            status: Status::Rejected,
             action: None,
             key: None,
             errors: None,
@@ -343,7 +348,7 @@ fn judge<'b, T: Record, N>(
                 entry.key = Some(record.key());
                 match judge(record) {
                     Ok((registration_id, note)) => {
-                        entry.status = POSTED;
+                        entry.status = Status::Posted;
                         accepted.push((out.results.len(), registration_id, record, note));
                     }
                     Err(rule) => entry.errors = Some(FieldErrors::from([rule])),

@@ -22,6 +22,7 @@ record! {
 mod tests {
     use super::*;
     use crate::records::test_support::{decode, errors};
+    use crate::wire::Code;
 
     #[test]
     fn the_guides_example_decodes() {
@@ -43,10 +44,10 @@ mod tests {
         assert_eq!(
             errs,
             vec![
-                ("CancelShopID", "required"),
-                ("CancelInvoiceNumber", "required"),
-                ("TireCancelCount", "not_whole_number"),
-                ("CancelDate", "invalid_date")
+                ("CancelShopID", Code::Required),
+                ("CancelInvoiceNumber", Code::Required),
+                ("TireCancelCount", Code::NotWholeNumber),
+                ("CancelDate", Code::InvalidDate)
             ]
         );
     }

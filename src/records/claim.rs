@@ -43,6 +43,7 @@ record! {
 mod tests {
     use super::*;
     use crate::records::test_support::{decode, errors};
+    use crate::wire::Code;
 
     #[test]
     fn the_guides_example_lacks_the_repair_fields() {
@@ -57,7 +58,10 @@ mod tests {
         );
         assert_eq!(
             errs,
-            vec![("RepairShopID", "required"), ("RepairInvoiceNumber", "required")]
+            vec![
+                ("RepairShopID", Code::Required),
+                ("RepairInvoiceNumber", Code::Required)
+            ]
         );
     }
 
@@ -89,9 +93,9 @@ mod tests {
         assert_eq!(
             errs,
             vec![
-                ("InvoiceNumber", "too_long"),
-                ("TireClaimCount", "out_of_range"),
-                ("TireLocation1", "too_long")
+                ("InvoiceNumber", Code::TooLong),
+                ("TireClaimCount", Code::OutOfRange),
+                ("TireLocation1", Code::TooLong)
             ]
         );
     }

@@ -11,6 +11,7 @@ mod sale;
 
 use std::borrow::Cow;
 
+use crate::wire::Code;
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeStruct};
@@ -198,7 +199,7 @@ impl<'r, 'a> FieldReader<'r, 'a> {
                     Some(m) => Cow::Borrowed(m),
                     None => Cow::Owned(format!("{} is required", spec.name)),
                 };
-                self.error(spec.name, "required", message);
+                self.error(spec.name, Code::Required, message);
                 None
             }
             Ok(v) => v,
@@ -209,7 +210,7 @@ impl<'r, 'a> FieldReader<'r, 'a> {
         }
     }
 
-    fn error(&mut self, field: &'static str, code: &'static str, message: Cow<'static, str>) {
+    fn error(&mut self, field: &'static str, code: Code, message: Cow<'static, str>) {
         self.errors.push(FieldError { field, code, message });
     }
 
@@ -276,7 +277,7 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
             index,
             record: Err(FieldErrors::from([FieldError {
                 field: T::NAME,
-                code: "invalid_type",
+                code: Code::InvalidType,
                 message: format!("each entry of {} must be a JSON object, got {what}", T::NAME).into(),
             }])),
             warnings: Vec::new(),
@@ -313,7 +314,7 @@ pub(crate) mod test_support {
     }
 
     /// The (field, code) pairs of a rejected record.
-    pub fn errors<T: Record + std::fmt::Debug>(json: &str) -> Vec<(&'static str, &'static str)> {
+    pub fn errors<T: Record + std::fmt::Debug>(json: &str) -> Vec<(&'static str, Code)> {
         let errs = decode::<T>(json).record.expect_err("expected a rejection");
         errs.iter().map(|e| (e.field, e.code)).collect()
     }

@@ -43,6 +43,7 @@ record! {
 mod tests {
     use super::*;
     use crate::records::test_support::{decode, errors};
+    use crate::wire::Code;
 
     const GUIDE: &str = r#"{
         "ShopID": "005308", "InvoiceNumber": "1044273", "PlanEnrollDate": "2018-12-04",
@@ -72,19 +73,19 @@ mod tests {
         assert_eq!(
             errs,
             vec![
-                ("ShopID", "too_long"),
-                ("InvoiceNumber", "required"),
-                ("PlanEnrollDate", "invalid_date"),
-                ("EmployeeID", "required"),
-                ("CustomerID", "required"),
-                ("CurrentMileage", "not_whole_number"),
-                ("TiresCovered", "invalid_number"),
-                ("TPPPrice", "too_many_decimals"),
-                ("TireBrand", "required"),
-                ("TireSize", "required"),
-                ("TirePrice", "negative"),
-                ("TireCost", "invalid_number"),
-                ("CommercialVehicle", "invalid_boolean"),
+                ("ShopID", Code::TooLong),
+                ("InvoiceNumber", Code::Required),
+                ("PlanEnrollDate", Code::InvalidDate),
+                ("EmployeeID", Code::Required),
+                ("CustomerID", Code::Required),
+                ("CurrentMileage", Code::NotWholeNumber),
+                ("TiresCovered", Code::InvalidNumber),
+                ("TPPPrice", Code::TooManyDecimals),
+                ("TireBrand", Code::Required),
+                ("TireSize", Code::Required),
+                ("TirePrice", Code::Negative),
+                ("TireCost", Code::InvalidNumber),
+                ("CommercialVehicle", Code::InvalidBoolean),
             ]
         );
     }

@@ -2,11 +2,11 @@
 //! arrive late): pure functions of the record and what is stored about its registration.
 
 use crate::status::{Plan, RegistrationUsage};
-use crate::wire::{FieldError, format_date};
+use crate::wire::{Code, FieldError, format_date};
 
 use super::{Cancellation, Claim, Registration};
 
-fn reject(field: &'static str, code: &'static str, message: String) -> FieldError {
+fn reject(field: &'static str, code: Code, message: String) -> FieldError {
     FieldError {
         field,
         code,
@@ -17,7 +17,7 @@ fn reject(field: &'static str, code: &'static str, message: String) -> FieldErro
 fn not_found(shop_id: &str, invoice_number: &str) -> FieldError {
     reject(
         "InvoiceNumber",
-        "registration_not_found",
+        Code::RegistrationNotFound,
         format!(
             "no registration with ShopID {shop_id:?} and InvoiceNumber {invoice_number:?}; \
              send the registration first (or earlier in the same batch)"
@@ -30,7 +30,7 @@ pub fn check_registration(reg: &Registration, stored: Option<&RegistrationUsage>
     match stored {
         Some(u) if reg.tires_covered < u.tires_claimed + u.tires_cancelled => Err(reject(
             "TiresCovered",
-            "tires_covered_below_used",
+            Code::TiresCoveredBelowUsed,
             format!(
                 "TiresCovered {} is less than the {} tires already claimed or cancelled on this registration",
                 reg.tires_covered,
@@ -57,7 +57,7 @@ pub fn check_claim<'u>(
     {
         return Err(reject(
             "InvoiceNumber",
-            "registration_cancelled",
+            Code::RegistrationCancelled,
             format!(
                 "the registration was cancelled on {} and has no tires left",
                 format_date(&c.cancel_date)
@@ -68,7 +68,7 @@ pub fn check_claim<'u>(
     if claim.tire_claim_count > tires_left {
         return Err(reject(
             "TireClaimCount",
-            "not_enough_tires",
+            Code::NotEnoughTires,
             format!(
                 "TireClaimCount {} is more than the {} tires left on the registration",
                 claim.tire_claim_count,
@@ -106,7 +106,7 @@ pub fn check_cancellation_dated<'u>(
         if !same_key {
             return Err(reject(
                 "CancelInvoiceNumber",
-                "already_cancelled",
+                Code::AlreadyCancelled,
                 format!(
                     "the registration was already cancelled by CancelShopID {:?}, CancelInvoiceNumber {:?}; \
                      a registration can only be cancelled once",
@@ -121,7 +121,7 @@ pub fn check_cancellation_dated<'u>(
     if cancel.tire_cancel_count > tires_left {
         return Err(reject(
             "TireCancelCount",
-            "not_enough_tires",
+            Code::NotEnoughTires,
             format!(
                 "TireCancelCount {} is more than the {} tires left on the registration",
                 cancel.tire_cancel_count,
@@ -146,7 +146,7 @@ fn check_not_expired(
     }
     Err(reject(
         field,
-        "registration_expired",
+        Code::RegistrationExpired,
         format!(
             "the registration expired at the end of {} ({}, PlanEnrollDate + {} months), before {field} {}",
             plan.day_of(expire),

@@ -25,6 +25,7 @@ record! {
 mod tests {
     use super::*;
     use crate::records::test_support::{decode, errors};
+    use crate::wire::Code;
 
     #[test]
     fn the_guides_example_decodes() {
@@ -47,10 +48,10 @@ mod tests {
         assert_eq!(
             errs,
             vec![
-                ("SaleDate", "invalid_date"),
-                ("TireCount", "negative"),
-                ("TirePrice", "too_many_decimals"),
-                ("TireCost", "invalid_type")
+                ("SaleDate", Code::InvalidDate),
+                ("TireCount", Code::Negative),
+                ("TirePrice", Code::TooManyDecimals),
+                ("TireCost", Code::InvalidType)
             ]
         );
     }

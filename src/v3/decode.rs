@@ -8,13 +8,14 @@ use serde_json::{Map, Value};
 use validator::ValidateEmail;
 
 use crate::records::Cents;
+use crate::wire::Code;
 use crate::wire::parse_money;
 
 /// One field's error, as a v3 400 lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     pub field: String,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
 }
 
@@ -23,7 +24,7 @@ pub struct FieldError {
 pub struct Errors(Vec<FieldError>);
 
 impl Errors {
-    pub fn push(&mut self, field: &str, code: &'static str, rule: impl std::fmt::Display) {
+    pub fn push(&mut self, field: &str, code: Code, rule: impl std::fmt::Display) {
         self.0.push(FieldError {
             field: field.to_owned(),
             code,
@@ -68,7 +69,7 @@ impl<'v> Fields<'v> {
     pub fn top(body: &'v Value, errors: &mut Errors) -> Fields<'v> {
         let object = body.as_object();
         if object.is_none() {
-            errors.push("body", "invalid_type", "must be a JSON object");
+            errors.push("body", Code::InvalidType, "must be a JSON object");
         }
         Fields {
             object,
@@ -97,7 +98,7 @@ impl<'v> Fields<'v> {
         match self.get(name) {
             None => {
                 if required && self.present() {
-                    errors.push(&field, "required", "is required");
+                    errors.push(&field, Code::Required, "is required");
                 }
                 None
             }
@@ -106,7 +107,7 @@ impl<'v> Fields<'v> {
                 prefix: field,
             }),
             Some(_) => {
-                errors.push(&field, "invalid_type", "must be an object");
+                errors.push(&field, Code::InvalidType, "must be an object");
                 None
             }
         }
@@ -117,20 +118,20 @@ impl<'v> Fields<'v> {
         let field = path(&self.prefix, name);
         let items = match self.get(name) {
             None if self.present() => {
-                errors.push(&field, "required", format!("is required: {min} to {max} items"));
+                errors.push(&field, Code::Required, format!("is required: {min} to {max} items"));
                 return Vec::new();
             }
             None => return Vec::new(),
             Some(Value::Array(items)) => items,
             Some(_) => {
-                errors.push(&field, "invalid_type", "must be an array");
+                errors.push(&field, Code::InvalidType, "must be an array");
                 return Vec::new();
             }
         };
         if items.len() < min || items.len() > max {
             errors.push(
                 &field,
-                "invalid_count",
+                Code::InvalidCount,
                 format!("must have {min} to {max} items, got {}", items.len()),
             );
         }
@@ -146,7 +147,7 @@ impl<'v> Fields<'v> {
                         prefix: at,
                     }),
                     _ => {
-                        errors.push(&at, "invalid_type", "must be an object");
+                        errors.push(&at, Code::InvalidType, "must be an object");
                         None
                     }
                 }
@@ -173,7 +174,7 @@ impl<'v> Fields<'v> {
                 if chars > max {
                     errors.push(
                         &field,
-                        "too_long",
+                        Code::TooLong,
                         format!("must be at most {max} characters, got {chars}"),
                     );
                     return None;
@@ -181,13 +182,13 @@ impl<'v> Fields<'v> {
                 Some(crate::wire::trim_padding(s)).filter(|s| !s.is_empty())
             }
             Some(_) => {
-                errors.push(&field, "invalid_type", "must be a string");
+                errors.push(&field, Code::InvalidType, "must be a string");
                 return None;
             }
         };
         let Some(text) = text else {
             if required && self.present() {
-                errors.push(&field, "required", "is required");
+                errors.push(&field, Code::Required, "is required");
             }
             return None;
         };
@@ -202,7 +203,7 @@ impl<'v> Fields<'v> {
         let Ok(date) = DateTime::parse_from_rfc3339(&text) else {
             errors.push(
                 &field,
-                "invalid_date",
+                Code::InvalidDate,
                 format!(
                     "must be an ISO 8601 date and time with its zone, such as 2021-08-01T13:08:00.000Z; got {}",
                     crate::wire::echo(&text)
@@ -212,7 +213,7 @@ impl<'v> Fields<'v> {
         };
         let date = date.with_timezone(&Utc);
         if !YEARS.contains(&date.year()) {
-            errors.push(&field, "out_of_range", "must be in the years 1900 to 2999");
+            errors.push(&field, Code::OutOfRange, "must be in the years 1900 to 2999");
             return None;
         }
         Some(date)
@@ -225,11 +226,15 @@ impl<'v> Fields<'v> {
         match value.as_i64() {
             Some(y) if i32::try_from(y).is_ok_and(|y| YEARS.contains(&y)) => Some(y as i32),
             Some(_) => {
-                errors.push(&field, "out_of_range", "must be from 1900 to 2999");
+                errors.push(&field, Code::OutOfRange, "must be from 1900 to 2999");
                 None
             }
             None => {
-                errors.push(&field, "invalid_type", "must be a whole number (a year, such as 2021)");
+                errors.push(
+                    &field,
+                    Code::InvalidType,
+                    "must be a whole number (a year, such as 2021)",
+                );
                 None
             }
         }
@@ -240,12 +245,12 @@ impl<'v> Fields<'v> {
         let field = path(&self.prefix, name);
         let Some(value) = self.get(name) else {
             if self.present() {
-                errors.push(&field, "required", "is required");
+                errors.push(&field, Code::Required, "is required");
             }
             return None;
         };
         if !value.is_number() {
-            errors.push(&field, "invalid_type", "must be a number (an amount such as 334.31)");
+            errors.push(&field, Code::InvalidType, "must be a number (an amount such as 334.31)");
             return None;
         }
         let raw = serde_json::value::to_raw_value(value).ok()?;
@@ -265,7 +270,7 @@ impl<'v> Fields<'v> {
         if !email.validate_email() {
             errors.push(
                 &field,
-                "invalid_email",
+                Code::InvalidEmail,
                 format!("must be an email address, got {}", crate::wire::echo(&email)),
             );
             return None;
@@ -285,7 +290,7 @@ impl<'v> Fields<'v> {
         if !e164 {
             errors.push(
                 &field,
-                "invalid_phone",
+                Code::InvalidPhone,
                 format!(
                     "must be an E.164 phone number: +, the country code and the number, digits only \
                      (such as +13034579876); got {}",
@@ -308,7 +313,7 @@ impl<'v> Fields<'v> {
             };
             errors.push(
                 &field,
-                "invalid_country",
+                Code::InvalidCountry,
                 format!(
                     "must be an ISO 3166-1 alpha-2 country code such as US or CA; got {}{hint}",
                     crate::wire::echo(&country)
@@ -325,7 +330,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn check(body: Value, read: impl FnOnce(&Fields, &mut Errors)) -> Vec<(String, &'static str)> {
+    fn check(body: Value, read: impl FnOnce(&Fields, &mut Errors)) -> Vec<(String, Code)> {
         let mut errors = Errors::default();
         let fields = Fields::top(&body, &mut errors);
         read(&fields, &mut errors);
@@ -347,10 +352,10 @@ mod tests {
         assert_eq!(
             errors,
             vec![
-                ("customer.name".into(), "required"),
-                ("tires[1]".into(), "invalid_type"),
-                ("tires[0].make".into(), "required"),
-                ("tires[2].make".into(), "invalid_type"),
+                ("customer.name".into(), Code::Required),
+                ("tires[1]".into(), Code::InvalidType),
+                ("tires[0].make".into(), Code::Required),
+                ("tires[2].make".into(), Code::InvalidType),
             ]
         );
     }
@@ -401,9 +406,9 @@ mod tests {
             date("2021-08-01T07:08:00-06:00").0.as_deref(),
             Some("2021-08-01T13:08:00+00:00")
         );
-        assert_eq!(date("2021-08-01T13:08:00").1, Some("invalid_date"));
-        assert_eq!(date("2021-08-01").1, Some("invalid_date"));
-        assert_eq!(date("1899-12-31T00:00:00Z").1, Some("out_of_range"));
+        assert_eq!(date("2021-08-01T13:08:00").1, Some(Code::InvalidDate));
+        assert_eq!(date("2021-08-01").1, Some(Code::InvalidDate));
+        assert_eq!(date("1899-12-31T00:00:00Z").1, Some(Code::OutOfRange));
     }
 
     #[test]
@@ -416,9 +421,9 @@ mod tests {
         };
         assert_eq!(money(json!(334.31)), (Some(33431), None));
         assert_eq!(money(json!(0)), (Some(0), None));
-        assert_eq!(money(json!(1.005)).1, Some("too_many_decimals"));
-        assert_eq!(money(json!(-1)).1, Some("negative"));
-        assert_eq!(money(json!("334.31")).1, Some("invalid_type"));
+        assert_eq!(money(json!(1.005)).1, Some(Code::TooManyDecimals));
+        assert_eq!(money(json!(-1)).1, Some(Code::Negative));
+        assert_eq!(money(json!("334.31")).1, Some(Code::InvalidType));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::records::{Action, Cancellation, Claim, rules};
 use crate::scope::Scope;
 use crate::status::registration_status;
 use crate::store::{self, Listing, Lookup, Stamp, Store, StoreError, StoreFailure, Tx};
+use crate::wire::Code;
 use crate::wire::out::format_v3_date;
 use decode::{Errors, FieldError, Fields};
 use tire_protection::{ClaimView, Metadata, TireProtection};
@@ -40,7 +41,7 @@ pub enum Refusal {
     Conflict(String),
     /// A business rule refuses it (a 409 naming the rule, as v2 names it).
     #[error("{message}")]
-    Rule { code: &'static str, message: String },
+    Rule { code: Code, message: String },
 }
 
 /// Why a v3 call did not do what it asked: a refusal, or a storage fault (answered as v2
@@ -101,7 +102,7 @@ fn product_id(f: &Fields, keys: &V3Partner, errors: &mut Errors) -> Option<Strin
         Some(allowed) if !allowed.contains(&product) => {
             errors.push(
                 "product_id",
-                "not_allowed",
+                Code::NotAllowed,
                 format!(
                     "must be one of your products ({}), got {}",
                     allowed.join(", "),
@@ -261,7 +262,7 @@ impl Target {
         if invoice_number.is_none() {
             errors.push(
                 "invoiceNumber",
-                "required",
+                Code::Required,
                 format!("is required (or PATCH {collection}/{{id}})"),
             );
         }
@@ -331,7 +332,7 @@ pub fn cancel_tire_protection(call: &Call, target: &Target, body: &[u8], now: Da
             .ok_or(V3Error::not_found("registration"))?;
         if let Some(c) = &usage.cancellation {
             return Err(V3Error::Refused(Refusal::Rule {
-                code: "already_cancelled",
+                code: Code::AlreadyCancelled,
                 message: format!(
                     "the registration was already cancelled on {} (CancelShopID {:?}, CancelInvoiceNumber {:?}); \
                      a registration is cancelled once",
@@ -344,7 +345,7 @@ pub fn cancel_tire_protection(call: &Call, target: &Target, body: &[u8], now: Da
         let tires_left = usage.tires_left();
         if tires_left <= 0 {
             return Err(V3Error::Refused(Refusal::Rule {
-                code: "no_tires_left",
+                code: Code::NoTiresLeft,
                 message: "the registration has no tires left to cancel (every tire was claimed)".into(),
             }));
         }
@@ -419,7 +420,11 @@ impl PageRequest {
                         &u32::MAX => format!("must be a whole number from {}", range.start()),
                         end => format!("must be a whole number from {} to {end}", range.start()),
                     };
-                    errors.push(name, "invalid_number", format!("{rule}, got {}", crate::wire::echo(v)));
+                    errors.push(
+                        name,
+                        Code::InvalidNumber,
+                        format!("{rule}, got {}", crate::wire::echo(v)),
+                    );
                     default
                 }
             },
@@ -515,7 +520,7 @@ pub fn change_motor_club(call: &Call, target: &Target, body: &[u8], now: DateTim
         let found = find_one(tx, scope, target, &store::MOTOR_CLUBS)?;
         let already_cancelled = |on: Option<DateTime<Utc>>| {
             V3Error::Refused(Refusal::Rule {
-                code: "already_cancelled",
+                code: Code::AlreadyCancelled,
                 message: match on {
                     Some(on) => format!(
                         "the registration was already cancelled on {}; a registration is cancelled once",

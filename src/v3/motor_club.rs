@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::decode::{Errors, FieldError, Fields, NAME_MAX};
 use crate::config::V3Partner;
 use crate::model::motor_club::{Address, Customer, MotorClub};
+use crate::wire::Code;
 
 /// What a PATCH asks: a new customer, or the cancellation.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +46,7 @@ pub fn decode_change(body: &Value) -> Result<Change, Vec<FieldError>> {
         (true, true) => {
             errors.push(
                 "body",
-                "ambiguous",
+                Code::Ambiguous,
                 "has both customer and cancelledOn; send one PATCH for each",
             );
             None
@@ -56,7 +57,7 @@ pub fn decode_change(body: &Value) -> Result<Change, Vec<FieldError>> {
             if body.is_object() {
                 errors.push(
                     "body",
-                    "required",
+                    Code::Required,
                     "needs customer (to replace the customer) or cancelledOn (to cancel)",
                 );
             }
@@ -172,12 +173,12 @@ mod tests {
             Ok(Change::Cancel(_))
         ));
         let code = |body: Value| decode_change(&body).unwrap_err()[0].code;
-        assert_eq!(code(json!({})), "required");
+        assert_eq!(code(json!({})), Code::Required);
         assert_eq!(
             code(json!({"customer": {"name": "J"}, "cancelledOn": "2024-09-17T10:10:00Z"})),
-            "ambiguous"
+            Code::Ambiguous
         );
-        assert_eq!(code(json!({"customer": {}})), "required");
-        assert_eq!(code(json!([])), "invalid_type");
+        assert_eq!(code(json!({"customer": {}})), Code::Required);
+        assert_eq!(code(json!([])), Code::InvalidType);
     }
 }

@@ -331,6 +331,7 @@ impl From<&RegistrationStatus<'_>> for Metadata {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Code;
     use serde_json::json;
 
     fn keys(products: Option<Vec<&str>>) -> V3Partner {
@@ -408,7 +409,7 @@ mod tests {
             "vehicle": {"year": 1800},
             "tires": [tire("1", 1.0), {"make": "M", "model": "N", "retailPrice": 1.005}, tire("", 2.0)]
         });
-        let errors: Vec<(String, &str)> = decode(&body, &keys(Some(vec!["TPP-36"])))
+        let errors: Vec<(String, Code)> = decode(&body, &keys(Some(vec!["TPP-36"])))
             .unwrap_err()
             .into_iter()
             .map(|e| (e.field, e.code))
@@ -416,15 +417,15 @@ mod tests {
         assert_eq!(
             errors,
             vec![
-                ("product_id".into(), "not_allowed"),
-                ("invoiceNumber".into(), "too_long"),
-                ("enrollDate".into(), "invalid_date"),
-                ("customer.name".into(), "required"),
-                ("customer.email".into(), "invalid_email"),
-                ("vehicle.year".into(), "out_of_range"),
-                ("tires[1].size".into(), "required"),
-                ("tires[1].retailPrice".into(), "too_many_decimals"),
-                ("tires[2].size".into(), "required"),
+                ("product_id".into(), Code::NotAllowed),
+                ("invoiceNumber".into(), Code::TooLong),
+                ("enrollDate".into(), Code::InvalidDate),
+                ("customer.name".into(), Code::Required),
+                ("customer.email".into(), Code::InvalidEmail),
+                ("vehicle.year".into(), Code::OutOfRange),
+                ("tires[1].size".into(), Code::Required),
+                ("tires[1].retailPrice".into(), Code::TooManyDecimals),
+                ("tires[2].size".into(), Code::Required),
             ]
         );
     }

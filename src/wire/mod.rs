@@ -4,6 +4,7 @@
 //! Out (`out`): the forms values are answered in. Nothing here knows HTTP, SQL or business rules.
 
 mod body;
+mod code;
 pub mod out;
 mod value;
 
@@ -13,6 +14,7 @@ pub type Cents = i64;
 pub use body::{
     BodyError, CHUNK_ITEMS, MAX_RECORDS, RawChunk, RawItem, RawRecord, decode_batch, decode_batch_streaming,
 };
+pub use code::Code;
 pub use value::{
     FieldError, FieldErrors, MAX_MONEY_CENTS, Money, ValueError, check_characters, control_character, echo,
     format_cents, format_date, parse_date, parse_date_str, parse_flag, parse_int, parse_money, parse_text,

@@ -14,15 +14,17 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use super::Code;
+
 /// A rule a field broke, without the field's name (the record decoder adds it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueError {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
 }
 
 impl ValueError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -36,7 +38,7 @@ pub struct FieldError {
     #[serde(rename = "Field")]
     pub field: &'static str,
     #[serde(rename = "Code")]
-    pub code: &'static str,
+    pub code: Code,
     #[serde(rename = "Message")]
     pub message: Cow<'static, str>,
 }
@@ -72,7 +74,7 @@ fn scalar(raw: &RawValue) -> Result<Scalar<'_>, ValueError> {
             if inner.contains('\\') {
                 Scalar::Str(
                     serde_json::from_str::<String>(text)
-                        .map_err(|e| ValueError::new("invalid_string", format!("is not a valid string: {e}")))?,
+                        .map_err(|e| ValueError::new(Code::InvalidString, format!("is not a valid string: {e}")))?,
                 )
             } else {
                 Scalar::Str(inner.to_owned())
@@ -114,7 +116,7 @@ pub fn parse_text(raw: &RawValue, max_chars: usize) -> Result<Option<String>, Va
         Scalar::Number(n) if is_integer_literal(n) => n.to_owned(),
         other => {
             return Err(ValueError::new(
-                "invalid_type",
+                Code::InvalidType,
                 format!("must be a string, got {}", kind_name(&other)),
             ));
         }
@@ -129,7 +131,7 @@ pub fn parse_text(raw: &RawValue, max_chars: usize) -> Result<Option<String>, Va
     let count = s.chars().count();
     if count > max_chars {
         return Err(ValueError::new(
-            "too_long",
+            Code::TooLong,
             format!("must be at most {max_chars} characters, got {count}"),
         ));
     }
@@ -153,7 +155,7 @@ pub fn control_character(s: &str) -> Option<char> {
 pub fn check_characters(s: &str) -> Result<(), ValueError> {
     match control_character(s) {
         Some(c) => Err(ValueError::new(
-            "invalid_character",
+            Code::InvalidCharacter,
             format!("must not contain control characters (found U+{:04X})", c as u32),
         )),
         None => Ok(()),
@@ -188,13 +190,13 @@ fn numeric(raw: &RawValue) -> Result<Option<(String, bool)>, ValueError> {
                 Ok(Some((t.to_owned(), false)))
             } else {
                 Err(ValueError::new(
-                    "invalid_number",
+                    Code::InvalidNumber,
                     format!("must be a number, got {}", echo(&s)),
                 ))
             }
         }
         other => Err(ValueError::new(
-            "invalid_type",
+            Code::InvalidType,
             format!("must be a number, got {}", kind_name(&other)),
         )),
     }
@@ -206,7 +208,7 @@ fn decimal(text: &str) -> Result<Decimal, ValueError> {
     } else {
         Decimal::from_str_exact(text)
     };
-    parsed.map_err(|_| ValueError::new("out_of_range", format!("is out of range, got {}", echo(text))))
+    parsed.map_err(|_| ValueError::new(Code::OutOfRange, format!("is out of range, got {}", echo(text))))
 }
 
 /// A count or a mileage: a whole number from `min` up to 2147483647.
@@ -217,24 +219,24 @@ pub fn parse_int(raw: &RawValue, min: i64) -> Result<Option<i64>, ValueError> {
     let d = decimal(&text)?;
     if !d.fract().is_zero() {
         return Err(ValueError::new(
-            "not_whole_number",
+            Code::NotWholeNumber,
             format!("must be a whole number, got {}", echo(&text)),
         ));
     }
     if d.is_sign_negative() && !d.is_zero() {
         return Err(ValueError::new(
-            "negative",
+            Code::Negative,
             format!("must not be negative, got {}", echo(&text)),
         ));
     }
     match d.to_i64() {
         Some(n) if n < min => Err(ValueError::new(
-            "out_of_range",
+            Code::OutOfRange,
             format!("must be at least {min}, got {n}"),
         )),
         Some(n) if n <= MAX_INT => Ok(Some(n)),
         _ => Err(ValueError::new(
-            "out_of_range",
+            Code::OutOfRange,
             format!("must be at most {MAX_INT}, got {}", echo(&text)),
         )),
     }
@@ -285,27 +287,27 @@ pub fn parse_money(raw: &RawValue) -> Result<Option<Money>, ValueError> {
     }
     if d.is_sign_negative() && !d.is_zero() {
         return Err(ValueError::new(
-            "negative",
+            Code::Negative,
             format!("must not be negative, got {}", echo(&text)),
         ));
     }
     let max = Decimal::new(MAX_MONEY_CENTS, 2);
     if d > max {
         return Err(ValueError::new(
-            "out_of_range",
+            Code::OutOfRange,
             format!("must be at most {max}, got {}", echo(&text)),
         ));
     }
     let cents = d * Decimal::ONE_HUNDRED;
     if !cents.fract().is_zero() {
         return Err(ValueError::new(
-            "too_many_decimals",
+            Code::TooManyDecimals,
             format!("must be exact to the cent (2 decimal places), got {}", echo(&text)),
         ));
     }
     let cents = cents
         .to_i64()
-        .ok_or_else(|| ValueError::new("out_of_range", format!("is out of range, got {}", echo(&text))))?;
+        .ok_or_else(|| ValueError::new(Code::OutOfRange, format!("is out of range, got {}", echo(&text))))?;
     Ok(Some(Money { cents, float_noise }))
 }
 
@@ -318,7 +320,7 @@ pub fn format_cents(cents: i64) -> String {
 pub fn parse_flag(raw: &RawValue) -> Result<Option<bool>, ValueError> {
     let bad = |got: &str| {
         ValueError::new(
-            "invalid_boolean",
+            Code::InvalidBoolean,
             format!("must be Yes or No (or Y/N, true/false, 1/0), got {got}"),
         )
     };
@@ -351,7 +353,7 @@ pub fn parse_date(raw: &RawValue, zone: Tz) -> Result<Option<DateTime<Utc>>, Val
         Scalar::Str(s) if s.trim().is_empty() => Ok(None),
         Scalar::Str(s) => parse_date_str(&s, zone).map(Some),
         other => Err(ValueError::new(
-            "invalid_type",
+            Code::InvalidType,
             format!("must be {DATE_HINT}, got {}", kind_name(&other)),
         )),
     }
@@ -395,7 +397,7 @@ fn parse_with(s: &str, patterns: &[Vec<Item<'static>>]) -> Option<Parsed> {
 /// fractional seconds, with `Z` or an offset) and the basic forms `20181204T13:08:00` and
 /// `20181204`. A date or time without a zone is in `zone` (the partner's).
 pub fn parse_date_str(input: &str, zone: Tz) -> Result<DateTime<Utc>, ValueError> {
-    let invalid = || ValueError::new("invalid_date", format!("must be {DATE_HINT}, got {}", echo(input)));
+    let invalid = || ValueError::new(Code::InvalidDate, format!("must be {DATE_HINT}, got {}", echo(input)));
     let s = input.trim();
     // The basic forms are the extended ones without the date's dashes.
     let extended;
@@ -414,7 +416,7 @@ pub fn parse_date_str(input: &str, zone: Tz) -> Result<DateTime<Utc>, ValueError
             LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
             LocalResult::None => {
                 return Err(ValueError::new(
-                    "invalid_date",
+                    Code::InvalidDate,
                     format!(
                         "{} does not exist in {} (a daylight-saving gap); send it with an offset",
                         echo(input),
@@ -437,14 +439,14 @@ pub fn parse_date_str(input: &str, zone: Tz) -> Result<DateTime<Utc>, ValueError
     // not survive being stored and read back (found by fuzzing).
     if utc.nanosecond() >= 1_000_000_000 {
         return Err(ValueError::new(
-            "invalid_date",
+            Code::InvalidDate,
             format!("has a seconds value of 60, got {}", echo(input)),
         ));
     }
     // Every date derived from one (ExpireDate, years later) must still print as RFC 3339.
     if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
         return Err(ValueError::new(
-            "out_of_range",
+            Code::OutOfRange,
             format!("must be in the years {MIN_YEAR} to {MAX_YEAR}, got {}", echo(input)),
         ));
     }
@@ -473,7 +475,7 @@ mod tests {
         RawValue::from_string(json.to_owned()).unwrap()
     }
 
-    fn code<T: std::fmt::Debug>(r: Result<Option<T>, ValueError>) -> &'static str {
+    fn code<T: std::fmt::Debug>(r: Result<Option<T>, ValueError>) -> Code {
         r.unwrap_err().code
     }
 
@@ -483,26 +485,26 @@ mod tests {
         assert_eq!(parse_text(&raw(r#""a\"b\u00e9""#), 25).unwrap(), Some("a\"bé".into()));
         assert_eq!(parse_text(&raw("5308"), 25).unwrap(), Some("5308".into()));
         assert_eq!(parse_text(&raw("null"), 25).unwrap(), None);
-        assert_eq!(code(parse_text(&raw("1.5"), 25)), "invalid_type");
-        assert_eq!(code(parse_text(&raw("true"), 25)), "invalid_type");
-        assert_eq!(code(parse_text(&raw("[\"a\"]"), 25)), "invalid_type");
-        assert_eq!(code(parse_text(&raw(r#""abc""#), 2)), "too_long");
+        assert_eq!(code(parse_text(&raw("1.5"), 25)), Code::InvalidType);
+        assert_eq!(code(parse_text(&raw("true"), 25)), Code::InvalidType);
+        assert_eq!(code(parse_text(&raw("[\"a\"]"), 25)), Code::InvalidType);
+        assert_eq!(code(parse_text(&raw(r#""abc""#), 2)), Code::TooLong);
         // Length is in characters, not bytes.
         assert_eq!(parse_text(&raw(r#""ééé""#), 3).unwrap(), Some("ééé".into()));
-        assert_eq!(code(parse_text(&raw(r#""a\u0000b""#), 25)), "invalid_character");
+        assert_eq!(code(parse_text(&raw(r#""a\u0000b""#), 25)), Code::InvalidCharacter);
         // Padding is trimmed before the length is counted; a line break is no padding.
         assert_eq!(
             parse_text(&raw(r#""  005308 \u00a0""#), 6).unwrap(),
             Some("005308".into())
         );
         assert_eq!(parse_text(&raw(r#""   ""#), 6).unwrap(), Some(String::new()));
-        assert_eq!(code(parse_text(&raw(r#""005308\n""#), 25)), "invalid_character");
-        assert_eq!(code(parse_text(&raw(r#""\t005308""#), 25)), "invalid_character");
+        assert_eq!(code(parse_text(&raw(r#""005308\n""#), 25)), Code::InvalidCharacter);
+        assert_eq!(code(parse_text(&raw(r#""\t005308""#), 25)), Code::InvalidCharacter);
         assert_eq!(trim_padding(" a\n "), "a\n");
-        assert_eq!(code(parse_text(&raw(r#""\ud800""#), 25)), "invalid_string");
+        assert_eq!(code(parse_text(&raw(r#""\ud800""#), 25)), Code::InvalidString);
         let long = format!("\"{}\"", "x".repeat(100_000));
         let err = parse_text(&raw(&long), 25).unwrap_err();
-        assert_eq!(err.code, "too_long");
+        assert_eq!(err.code, Code::TooLong);
         assert!(err.message.len() < 100, "{}", err.message);
     }
 
@@ -515,21 +517,21 @@ mod tests {
         assert_eq!(parse_int(&raw("1e2"), 0).unwrap(), Some(100));
         assert_eq!(parse_int(&raw(r#""""#), 0).unwrap(), None);
         assert_eq!(parse_int(&raw("null"), 0).unwrap(), None);
-        assert_eq!(code(parse_int(&raw("4.5"), 0)), "not_whole_number");
-        assert_eq!(code(parse_int(&raw("-1"), 0)), "negative");
-        assert_eq!(code(parse_int(&raw("0"), 1)), "out_of_range");
-        assert_eq!(code(parse_int(&raw("2147483648"), 0)), "out_of_range");
-        assert_eq!(code(parse_int(&raw("1e400"), 0)), "out_of_range");
+        assert_eq!(code(parse_int(&raw("4.5"), 0)), Code::NotWholeNumber);
+        assert_eq!(code(parse_int(&raw("-1"), 0)), Code::Negative);
+        assert_eq!(code(parse_int(&raw("0"), 1)), Code::OutOfRange);
+        assert_eq!(code(parse_int(&raw("2147483648"), 0)), Code::OutOfRange);
+        assert_eq!(code(parse_int(&raw("1e400"), 0)), Code::OutOfRange);
         assert_eq!(
             code(parse_int(&raw("123456789012345678901234567890"), 0)),
-            "out_of_range"
+            Code::OutOfRange
         );
-        assert_eq!(code(parse_int(&raw(r#""four""#), 0)), "invalid_number");
-        assert_eq!(code(parse_int(&raw(r#""0x10""#), 0)), "invalid_number");
-        assert_eq!(code(parse_int(&raw(r#""1_000""#), 0)), "invalid_number");
-        assert_eq!(code(parse_int(&raw(r#""NaN""#), 0)), "invalid_number");
-        assert_eq!(code(parse_int(&raw("true"), 0)), "invalid_type");
-        assert_eq!(code(parse_int(&raw("{}"), 0)), "invalid_type");
+        assert_eq!(code(parse_int(&raw(r#""four""#), 0)), Code::InvalidNumber);
+        assert_eq!(code(parse_int(&raw(r#""0x10""#), 0)), Code::InvalidNumber);
+        assert_eq!(code(parse_int(&raw(r#""1_000""#), 0)), Code::InvalidNumber);
+        assert_eq!(code(parse_int(&raw(r#""NaN""#), 0)), Code::InvalidNumber);
+        assert_eq!(code(parse_int(&raw("true"), 0)), Code::InvalidType);
+        assert_eq!(code(parse_int(&raw("{}"), 0)), Code::InvalidType);
     }
 
     fn cents(json: &str) -> Option<i64> {
@@ -553,19 +555,22 @@ mod tests {
         assert_eq!(cents("1.5e2"), Some(15000));
         assert_eq!(cents("9999999999999.99"), Some(MAX_MONEY_CENTS));
         assert_eq!(cents("null"), None);
-        assert_eq!(code(parse_money(&raw("1.005"))), "too_many_decimals");
-        assert_eq!(code(parse_money(&raw(r#""1.005""#))), "too_many_decimals");
-        assert_eq!(code(parse_money(&raw("-0.01"))), "negative");
-        assert_eq!(code(parse_money(&raw("10000000000000"))), "out_of_range");
-        assert_eq!(code(parse_money(&raw(r#""$5.00""#))), "invalid_number");
+        assert_eq!(code(parse_money(&raw("1.005"))), Code::TooManyDecimals);
+        assert_eq!(code(parse_money(&raw(r#""1.005""#))), Code::TooManyDecimals);
+        assert_eq!(code(parse_money(&raw("-0.01"))), Code::Negative);
+        assert_eq!(code(parse_money(&raw("10000000000000"))), Code::OutOfRange);
+        assert_eq!(code(parse_money(&raw(r#""$5.00""#))), Code::InvalidNumber);
         // Near Decimal's limit a hundredfold overflows: refused by range, never a panic (a
         // schemathesis finding: 500 on a TPPPrice of -8.385032432739727e+26).
-        assert_eq!(code(parse_money(&raw("8.385032432739727e+26"))), "out_of_range");
-        assert_eq!(code(parse_money(&raw("-8.385032432739727e+26"))), "negative");
-        assert_eq!(code(parse_money(&raw("79228162514264337593543950335"))), "out_of_range");
+        assert_eq!(code(parse_money(&raw("8.385032432739727e+26"))), Code::OutOfRange);
+        assert_eq!(code(parse_money(&raw("-8.385032432739727e+26"))), Code::Negative);
+        assert_eq!(
+            code(parse_money(&raw("79228162514264337593543950335"))),
+            Code::OutOfRange
+        );
         assert_eq!(
             code(parse_money(&raw("7.9228162514264337593543950335e28"))),
-            "out_of_range"
+            Code::OutOfRange
         );
     }
 
@@ -585,13 +590,16 @@ mod tests {
             assert_eq!(m.float_noise.as_deref(), Some(json));
         }
         // Beyond 1e-9 of a cent it is a real fraction of a cent.
-        assert_eq!(code(parse_money(&raw("1.005"))), "too_many_decimals");
-        assert_eq!(code(parse_money(&raw("0.10000001"))), "too_many_decimals");
-        assert_eq!(code(parse_money(&raw("-0.01000000001"))), "negative");
-        assert_eq!(code(parse_money(&raw("1e-400"))), "out_of_range");
+        assert_eq!(code(parse_money(&raw("1.005"))), Code::TooManyDecimals);
+        assert_eq!(code(parse_money(&raw("0.10000001"))), Code::TooManyDecimals);
+        assert_eq!(code(parse_money(&raw("-0.01000000001"))), Code::Negative);
+        assert_eq!(code(parse_money(&raw("1e-400"))), Code::OutOfRange);
         // Strings are what the sender wrote: exact, always.
-        assert_eq!(code(parse_money(&raw(r#""0.30000000000000004""#))), "too_many_decimals");
-        assert_eq!(code(parse_money(&raw(r#""64.03999999999999""#))), "too_many_decimals");
+        assert_eq!(
+            code(parse_money(&raw(r#""0.30000000000000004""#))),
+            Code::TooManyDecimals
+        );
+        assert_eq!(code(parse_money(&raw(r#""64.03999999999999""#))), Code::TooManyDecimals);
     }
 
     #[test]
@@ -609,8 +617,8 @@ mod tests {
         ] {
             assert_eq!(parse_flag(&raw(json)).unwrap(), want, "{json}");
         }
-        assert_eq!(code(parse_flag(&raw(r#""maybe""#))), "invalid_boolean");
-        assert_eq!(code(parse_flag(&raw("2"))), "invalid_boolean");
+        assert_eq!(code(parse_flag(&raw(r#""maybe""#))), Code::InvalidBoolean);
+        assert_eq!(code(parse_flag(&raw("2"))), Code::InvalidBoolean);
     }
 
     fn utc(s: &str) -> String {
@@ -666,15 +674,15 @@ mod tests {
             "",
         ] {
             let err = parse_date_str(bad, Tz::UTC).unwrap_err();
-            assert_eq!(err.code, "invalid_date", "{bad}");
+            assert_eq!(err.code, Code::InvalidDate, "{bad}");
         }
         // Fuzzing findings, kept as regressions.
         for bad in ["2018-12-04T23:59:60", "10090602T13:08:60", "2016-12-31T23:59:60Z"] {
             for zone in [Tz::UTC, chrono_tz::America::Denver] {
-                assert_eq!(parse_date_str(bad, zone).unwrap_err().code, "invalid_date", "{bad}");
+                assert_eq!(parse_date_str(bad, zone).unwrap_err().code, Code::InvalidDate, "{bad}");
             }
         }
-        assert_eq!(code(parse_date(&raw("20181204"), Tz::UTC)), "invalid_type");
+        assert_eq!(code(parse_date(&raw("20181204"), Tz::UTC)), Code::InvalidType);
     }
 
     #[test]
@@ -689,7 +697,7 @@ mod tests {
             "3000-01-01T00:00:00+14:00",
         ] {
             let err = parse_date_str(bad, Tz::UTC).unwrap_err();
-            assert_eq!(err.code, "out_of_range", "{bad}");
+            assert_eq!(err.code, Code::OutOfRange, "{bad}");
             assert!(err.message.contains("1900 to 2999"), "{}", err.message);
         }
         // The year as sent counts, not the year in UTC.

@@ -1,0 +1,99 @@
+//! The codes an answer names a broken rule by (`Errors[].Code` in v2, `errors[].code` in v3):
+//! one declaration, each code's wire spelling beside its name.
+
+use serde::{Serialize, Serializer};
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $code:ident = $wire:literal,)*) => {
+        /// A rule a value, a record or a body broke.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $($(#[$doc])* $code,)*
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &[Code] = &[$(Code::$code,)*];
+
+            /// The code as answers spell it (`invalid_date`).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$code => $wire,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    // A field's value.
+    Required = "required",
+    InvalidType = "invalid_type",
+    InvalidString = "invalid_string",
+    InvalidCharacter = "invalid_character",
+    TooLong = "too_long",
+    InvalidNumber = "invalid_number",
+    NotWholeNumber = "not_whole_number",
+    Negative = "negative",
+    OutOfRange = "out_of_range",
+    TooManyDecimals = "too_many_decimals",
+    InvalidDate = "invalid_date",
+    InvalidBoolean = "invalid_boolean",
+    // v3's fields.
+    InvalidCount = "invalid_count",
+    InvalidEmail = "invalid_email",
+    InvalidPhone = "invalid_phone",
+    InvalidCountry = "invalid_country",
+    NotAllowed = "not_allowed",
+    /// A PATCH asking two things at once.
+    Ambiguous = "ambiguous",
+    // The guide's business rules.
+    RegistrationNotFound = "registration_not_found",
+    RegistrationCancelled = "registration_cancelled",
+    RegistrationExpired = "registration_expired",
+    NoTiresLeft = "no_tires_left",
+    NotEnoughTires = "not_enough_tires",
+    TiresCoveredBelowUsed = "tires_covered_below_used",
+    AlreadyCancelled = "already_cancelled",
+    // A body refused whole.
+    EmptyBody = "empty_body",
+    InvalidUtf8 = "invalid_utf8",
+    InvalidJson = "invalid_json",
+    InvalidGzip = "invalid_gzip",
+    IncompleteBody = "incomplete_body",
+    NoRecords = "no_records",
+    UnknownArray = "unknown_array",
+    TooManyRecords = "too_many_records",
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_spelled_once_in_snake_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in Code::ALL {
+            let wire = code.as_str();
+            assert!(seen.insert(wire), "{wire} twice");
+            assert!(
+                wire.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{wire}"
+            );
+            assert_eq!(serde_json::to_value(code).unwrap(), wire);
+        }
+    }
+}

@@ -120,17 +120,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
+/// What a request is authenticated against (the partners, the token cache) and its
+/// Authorization header, as sent.
+pub(crate) fn credentials(req: &HttpRequest) -> (&AppState, Option<&[u8]>) {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("AppState is registered by startup");
+    (state, req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()))
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Ready<Result<Caller, ApiError>>;
 
     /// Authenticates before anything of the request is read.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req
-            .app_data::<web::Data<AppState>>()
-            .expect("AppState is registered by startup");
+        let (state, header) = credentials(req);
         let company = req.match_info().get("company").unwrap_or_default();
-        let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
         // A refusal is logged once, with its reason, by the request's span.
         ready(auth::authenticate(&state.partners, &state.verified_tokens, company, header).map_err(ApiError::from))
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use actix_web::http::header::{CONTENT_TYPE, LOCATION};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -35,10 +35,7 @@ impl FromRequest for V3Caller {
 
     /// Authenticates before anything of the request is read.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req
-            .app_data::<web::Data<AppState>>()
-            .expect("AppState is registered by startup");
-        let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+        let (state, header) = super::credentials(req);
         ready(
             auth::authenticate_v3(&state.partners, state.v3.as_deref(), header)
                 .map(V3Caller)

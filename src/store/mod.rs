@@ -399,7 +399,14 @@ pub fn registration_usage(
     if unmatchable([shop_id, invoice_number].into_iter().chain(org_id)) {
         return Ok(None);
     }
-    on_engine!(tx, registration_usage(scope, shop_id, invoice_number, org_id))
+    let args = [
+        Arg::Int(scope.partner_id),
+        Arg::Text(scope.tenant.as_str()),
+        Arg::Text(shop_id),
+        Arg::Text(invoice_number),
+        Arg::OptText(org_id),
+    ];
+    tx.row(&*usage::REGISTRATION_USAGE, &args, usage::usage_with_totals)
 }
 
 impl Store {

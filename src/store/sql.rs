@@ -91,14 +91,6 @@ impl Sql {
         let sqlite = sqlite_sql(&postgres).into_owned();
         Sql { postgres, sqlite }
     }
-
-    pub(super) fn postgres(&self) -> &str {
-        &self.postgres
-    }
-
-    pub(super) fn sqlite(&self) -> &str {
-        &self.sqlite
-    }
 }
 
 /// A statement as each engine takes it: a one-off text (SQLite's form made as it runs) or a

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::PgTx;
 use super::reader::Readers;
-use crate::store::sql::at_most_one;
+use crate::store::sql::{Statement, at_most_one};
 
 use crate::ledger::{RegistrationKey, StoredRegistration};
 use crate::records::{Record, RecordKind, Value};
@@ -288,24 +288,6 @@ pub(crate) fn load_registrations(
     Ok(found)
 }
 
-/// A registration's usage by its key ([`usage::REGISTRATION_USAGE`]).
-pub(crate) fn registration_usage(
-    t: &mut PgTx,
-    scope: Scope,
-    shop_id: &str,
-    invoice_number: &str,
-    org_id: Option<&str>,
-) -> Result<Option<RegistrationUsage>, StoreError> {
-    let tenant = scope.tenant.as_str();
-    let row = t.query_opt(
-        usage::REGISTRATION_USAGE.postgres(),
-        &[&scope.partner_id, &tenant, &shop_id, &invoice_number, &org_id],
-    )?;
-    row.as_ref()
-        .map(|row| usage::usage_with_totals(&SqlRow::Postgres(row)))
-        .transpose()
-}
-
 /// [`registration_usage`] awaited on this worker's own connection ([`Readers`]); `None` when the
 /// lookup must take the blocking path.
 pub(crate) async fn registration_usage_now(
@@ -318,7 +300,7 @@ pub(crate) async fn registration_usage_now(
     let tenant = scope.tenant.as_str();
     let rows = readers
         .query(
-            usage::REGISTRATION_USAGE.postgres(),
+            usage::REGISTRATION_USAGE.for_postgres(),
             &[&scope.partner_id, &tenant, &shop_id, &invoice_number, &org_id],
         )
         .await;

@@ -5,12 +5,11 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, Type, Value as SqlValue, ValueRef};
-use rusqlite::{Connection, Row, ToSql, params};
+use rusqlite::{Connection, Row, ToSql};
 
 use crate::ledger::{RegistrationKey, StoredRegistration};
 use crate::records::{Record, RecordKind, Value};
 use crate::scope::Scope;
-use crate::status::RegistrationUsage;
 use crate::store::sql::Row as SqlRow;
 use crate::store::usage;
 use crate::store::{Pending, PerKind, Stamp, StoreError, V3Id, WriteColumns, Written, table, write_columns};
@@ -214,30 +213,6 @@ pub(crate) fn load_registrations(
     Ok(found)
 }
 
-/// A registration (by ShopID and InvoiceNumber, optionally narrowed by OrgID) with the totals
-/// of its claims and cancellations.
-pub(crate) fn registration_usage(
-    conn: &Connection,
-    scope: Scope,
-    shop_id: &str,
-    invoice_number: &str,
-    org_id: Option<&str>,
-) -> Result<Option<RegistrationUsage>, StoreError> {
-    let mut stmt = conn.prepare_cached(usage::REGISTRATION_USAGE.sqlite())?;
-    let mut rows = stmt.query(params![
-        scope.partner_id,
-        scope.tenant.as_str(),
-        shop_id,
-        invoice_number,
-        org_id
-    ])?;
-    let usage = match rows.next()? {
-        Some(row) => Some(usage::usage_with_totals(&SqlRow::Sqlite(row))?),
-        None => None,
-    };
-    Ok(usage)
-}
-
 /// Answers when the database can be read.
 pub(crate) fn ping(conn: &Connection) -> Result<(), StoreError> {
     Ok(conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?)
@@ -247,6 +222,7 @@ pub(crate) fn ping(conn: &Connection) -> Result<(), StoreError> {
 mod tests {
     use super::*;
     use crate::store::columns;
+    use crate::store::sql::Statement;
     use rusqlite::Connection;
 
     /// schema.sql and the record declarations name the same columns.
@@ -284,9 +260,9 @@ mod tests {
         super::super::migrate(&mut conn).unwrap();
         let find = crate::store::find_sql(RecordKind::Registrations);
         for sql in [
-            usage::REGISTRATION_USAGE.sqlite(),
-            REGISTRATION_BY_KEY.as_str(),
-            find.sqlite(),
+            usage::REGISTRATION_USAGE.for_sqlite(),
+            REGISTRATION_BY_KEY.as_str().into(),
+            find.for_sqlite(),
         ] {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let values: [&dyn rusqlite::ToSql; 5] = [&1, &"live", &"005108", &"104252", &None::<String>];

@@ -108,50 +108,51 @@ fn default_max_body_bytes() -> usize {
     64 * 1024 * 1024
 }
 
+/// A value never shown by `Debug`, whatever logs what holds it: a secret, or a URL that may
+/// hold a password. It reads as the value it wraps.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted<T>(pub T);
+
+impl<T> fmt::Debug for Redacted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl<T> std::ops::Deref for Redacted<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl From<&str> for Redacted<String> {
+    fn from(s: &str) -> Self {
+        Redacted(s.to_owned())
+    }
+}
+
 /// `[database]`: exactly one of `path` (SQLite), `url` or `url_env` (PostgreSQL).
-#[derive(Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub path: Option<PathBuf>,
-    pub url: Option<String>,
+    pub url: Option<Redacted<String>>,
     pub url_env: Option<String>,
     pub pool_size: Option<u32>,
-}
-
-impl fmt::Debug for DatabaseSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseSettings")
-            .field("path", &self.path)
-            .field("url", &self.url.as_ref().map(|_| "<redacted>"))
-            .field("url_env", &self.url_env)
-            .field("pool_size", &self.pool_size)
-            .finish()
-    }
 }
 
 /// PostgreSQL connections per instance when `pool_size` is not given.
 pub const DEFAULT_POOL_SIZE: u32 = 16;
 
 /// Where the data lives.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
     /// An SQLite file: the default, embedded, nothing to install.
     Sqlite { path: PathBuf },
     /// A PostgreSQL database that several instances may share. The URL may hold a password.
-    Postgres { url: String, pool_size: u32 },
-}
-
-impl fmt::Debug for Database {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Database::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
-            Database::Postgres { pool_size, .. } => f
-                .debug_struct("Postgres")
-                .field("url", &"<redacted>")
-                .field("pool_size", pool_size)
-                .finish(),
-        }
-    }
+    Postgres { url: Redacted<String>, pool_size: u32 },
 }
 
 impl fmt::Display for Database {
@@ -182,7 +183,7 @@ impl Database {
                 };
                 return Ok(Database::Sqlite { path });
             }
-            (None, Some(url), None) => url.clone(),
+            (None, Some(url), None) => url.0.clone(),
             (None, None, Some(var)) => {
                 env(var).with_context(|| format!("database.url_env: the environment variable {var} is not set"))?
             }
@@ -195,16 +196,19 @@ impl Database {
         if pool_size == 0 {
             bail!("database.pool_size must be at least 1");
         }
-        Ok(Database::Postgres { url, pool_size })
+        Ok(Database::Postgres {
+            url: Redacted(url),
+            pool_size,
+        })
     }
 }
 
-#[derive(Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerSettings {
     pub company: String,
     pub partner_id: i64,
-    pub secret: Option<String>,
+    pub secret: Option<Redacted<String>>,
     pub secret_env: Option<String>,
     pub plan_term_months: u32,
     pub timezone: Option<String>,
@@ -219,30 +223,14 @@ pub struct PartnerSettings {
     pub program_id: Option<String>,
 }
 
-impl fmt::Debug for PartnerSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PartnerSettings")
-            .field("company", &self.company)
-            .field("partner_id", &self.partner_id)
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
-            .field("secret_env", &self.secret_env)
-            .field("plan_term_months", &self.plan_term_months)
-            .field("timezone", &self.timezone)
-            .field("v3_issuer", &self.v3_issuer)
-            .field("v3_public_key_file", &self.v3_public_key_file)
-            .field("v3_products", &self.v3_products)
-            .field("program_id", &self.program_id)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A configured partner, resolved and checked: the secret is loaded, the zone parsed.
+#[derive(Debug)]
 pub struct Partner {
     pub company: String,
     pub partner_id: i64,
     /// The environment variable the secret came from, when not inline.
     pub secret_env: Option<String>,
-    secret: Vec<u8>,
+    secret: Redacted<Vec<u8>>,
     pub plan_term_months: u32,
     pub timezone: Tz,
     /// How the partner reaches the v3 API; none: the partner is not on v3.
@@ -289,19 +277,6 @@ impl Partner {
 
     pub fn secret_is_short(&self) -> bool {
         self.secret.len() < MIN_SECRET_BYTES
-    }
-}
-
-// Never print the secret, whatever logs a Partner.
-impl fmt::Debug for Partner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Partner")
-            .field("company", &self.company)
-            .field("partner_id", &self.partner_id)
-            .field("plan_term_months", &self.plan_term_months)
-            .field("timezone", &self.timezone)
-            .field("v3", &self.v3)
-            .finish_non_exhaustive()
     }
 }
 
@@ -446,7 +421,7 @@ fn resolve_partner(
     let v3 = resolve_v3(&company, &p, base_dir)?;
     let secret_env = p.secret_env.clone();
     let secret = match (p.secret, p.secret_env) {
-        (Some(s), None) => s,
+        (Some(s), None) => s.0,
         (None, Some(var)) => env(&var)
             .with_context(|| format!("partner {company}: environment variable {var} (secret_env) is not set"))?,
         (Some(_), Some(_)) => bail!("partner {company}: set secret or secret_env, not both"),
@@ -468,7 +443,7 @@ fn resolve_partner(
         company,
         partner_id: p.partner_id,
         secret_env,
-        secret: secret.into_bytes(),
+        secret: Redacted(secret.into_bytes()),
         plan_term_months: p.plan_term_months,
         timezone,
         v3,
@@ -543,6 +518,26 @@ mod tests {
         [database]
         path = "data/db.sqlite3"
     "#;
+
+    /// What holds a secret or a database URL never prints it, whichever struct is logged.
+    #[test]
+    fn settings_never_show_a_secret_or_a_url() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            [database]
+            url = "postgres://gateway:hunter2@db.internal/warranty"
+            [[partners]]
+            company = "tirecompany"
+            partner_id = 1001
+            secret = "inline-s3cret"
+            plan_term_months = 36
+            "#,
+        )
+        .unwrap();
+        let shown = format!("{file:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("inline-s3cret"), "{shown}");
+        assert!(shown.contains("tirecompany"), "the rest still shows: {shown}");
+    }
 
     #[test]
     fn resolves_paths_secrets_and_zones() {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use super::Context;
-use crate::config::Database;
+use crate::config::{Database, Redacted};
 use crate::store;
 
 #[derive(clap::Args)]
@@ -26,7 +26,7 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     };
     // Named in messages as the config names a database: its password never shown.
     let target = Database::Postgres {
-        url: args.to.clone(),
+        url: Redacted(args.to.clone()),
         pool_size: 1,
     };
     let report = store::copy_to_postgres(from, &args.to)

@@ -10,7 +10,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use warranty_gateway::config::{Config, DatabaseSettings, FileConfig, PartnerSettings, ServerSettings, V3Settings};
+use warranty_gateway::config::{
+    Config, DatabaseSettings, FileConfig, PartnerSettings, Redacted, ServerSettings, V3Settings,
+};
 use warranty_gateway::startup::Application;
 
 pub use crate::common_postgres::PgDatabase;
@@ -73,7 +75,7 @@ fn file_config(dir: &TempDir, postgres: Option<&PgDatabase>, server: ServerSetti
                 ..DatabaseSettings::default()
             },
             Some(db) => DatabaseSettings {
-                url: Some(db.url.clone()),
+                url: Some(Redacted(db.url.clone())),
                 pool_size: Some(4),
                 ..DatabaseSettings::default()
             },

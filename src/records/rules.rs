@@ -14,6 +14,21 @@ fn reject(field: &'static str, code: Code, message: String) -> FieldError {
     }
 }
 
+/// A claim or cancellation takes at most the tires left (`count` is its `field`).
+fn check_tires_left(field: &'static str, count: i64, tires_left: i64) -> Result<(), FieldError> {
+    if count > tires_left {
+        return Err(reject(
+            field,
+            Code::NotEnoughTires,
+            format!(
+                "{field} {count} is more than the {} tires left on the registration",
+                tires_left.max(0)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn not_found(shop_id: &str, invoice_number: &str) -> FieldError {
     reject(
         "InvoiceNumber",
@@ -65,17 +80,7 @@ pub fn check_claim<'u>(
         ));
     }
     check_not_expired(u, claim.claim_date, "ClaimDate", plan)?;
-    if claim.tire_claim_count > tires_left {
-        return Err(reject(
-            "TireClaimCount",
-            Code::NotEnoughTires,
-            format!(
-                "TireClaimCount {} is more than the {} tires left on the registration",
-                claim.tire_claim_count,
-                tires_left.max(0)
-            ),
-        ));
-    }
+    check_tires_left("TireClaimCount", claim.tire_claim_count, tires_left)?;
     Ok(u)
 }
 
@@ -118,17 +123,7 @@ pub fn check_cancellation_dated<'u>(
     }
     check_not_expired(u, cancel.cancel_date, date_field, plan)?;
     let tires_left = u.tires_left() + previous_count;
-    if cancel.tire_cancel_count > tires_left {
-        return Err(reject(
-            "TireCancelCount",
-            Code::NotEnoughTires,
-            format!(
-                "TireCancelCount {} is more than the {} tires left on the registration",
-                cancel.tire_cancel_count,
-                tires_left.max(0)
-            ),
-        ));
-    }
+    check_tires_left("TireCancelCount", cancel.tire_cancel_count, tires_left)?;
     Ok(u)
 }
 

@@ -535,7 +535,10 @@ mod tests {
         )
         .unwrap();
         let shown = format!("{file:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("inline-s3cret"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("inline-s3cret"),
+            "{shown}"
+        );
         assert!(shown.contains("tirecompany"), "the rest still shows: {shown}");
     }
 

@@ -18,6 +18,7 @@ mod v3;
 mod v3_id;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -384,7 +385,25 @@ pub fn load_registrations(
     scope: Scope,
     keys: &[RegistrationKey],
 ) -> Result<Vec<StoredRegistration>, StoreError> {
-    on_engine!(tx, load_registrations(scope, keys))
+    let mut found = on_engine!(tx, load_registrations(scope, keys))?;
+    if found.is_empty() {
+        return Ok(found);
+    }
+    // Then the claims and the cancellations of those found, in one statement each.
+    let at: HashMap<i64, usize> = found
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.usage.registration_id, i))
+        .collect();
+    let ids: Vec<i64> = at.keys().copied().collect();
+    for (id, claim) in tx.rows(&*usage::CLAIMS_OF, &[Arg::Ids(&ids)], usage::claim_of)? {
+        found[at[&id]].add_claim(claim);
+    }
+    let cancellation = |row: &sql::Row| Ok((row.int(0)?, usage::cancellation_of(row, 1)?));
+    for (id, cancel) in tx.rows(&*usage::CANCELLATIONS_OF, &[Arg::Ids(&ids)], cancellation)? {
+        found[at[&id]].add_cancellation(cancel);
+    }
+    Ok(found)
 }
 
 /// A registration (by ShopID and InvoiceNumber, optionally narrowed by OrgID) with the totals

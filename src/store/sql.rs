@@ -22,6 +22,9 @@ pub(super) enum Arg<'a> {
     /// SQLite keeps a date as RFC 3339 text (it sorts as the time does), PostgreSQL as
     /// TIMESTAMPTZ.
     Date(DateTime<Utc>),
+    /// A set of row ids, for a statement's `{ids}` ([`Sql::with_ids`]): a BIGINT array to
+    /// PostgreSQL, a JSON array to SQLite.
+    Ids(&'a [i64]),
 }
 
 impl<'a> From<&'a str> for Arg<'a> {
@@ -44,6 +47,9 @@ impl rusqlite::ToSql for Arg<'_> {
             Arg::OptText(Some(s)) => ToSqlOutput::from(*s),
             Arg::OptText(None) => ToSqlOutput::Owned(SqliteValue::Null),
             Arg::Date(d) => ToSqlOutput::Owned(SqliteValue::Text(sqlite::db_date(d))),
+            Arg::Ids(ids) => ToSqlOutput::Owned(SqliteValue::Text(
+                serde_json::to_string(ids).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+            )),
         })
     }
 }
@@ -55,6 +61,7 @@ impl Arg<'_> {
             Arg::Text(s) => s,
             Arg::OptText(s) => s,
             Arg::Date(d) => d,
+            Arg::Ids(ids) => ids,
         }
     }
 }
@@ -90,6 +97,15 @@ impl Sql {
     pub(super) fn new(postgres: String) -> Sql {
         let sqlite = sqlite_sql(&postgres).into_owned();
         Sql { postgres, sqlite }
+    }
+
+    /// A statement whose `{ids}` is "one of the ids in $1" ([`Arg::Ids`]), as each engine
+    /// says it: `= ANY($1)` in PostgreSQL, `IN (SELECT value FROM json_each(?1))` in SQLite.
+    pub(super) fn with_ids(template: &str) -> Sql {
+        Sql {
+            postgres: template.replace("{ids}", "= ANY($1)"),
+            sqlite: sqlite_sql(&template.replace("{ids}", "IN (SELECT value FROM json_each($1))")).into_owned(),
+        }
     }
 }
 

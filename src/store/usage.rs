@@ -23,6 +23,18 @@ pub(super) const CLAIM: &str =
 pub(super) const CANCELLATION: &str =
     "c.org_id, c.cancel_shop_id, c.cancel_invoice_number, c.tire_cancel_count, c.cancel_date";
 
+/// The claims of a set of registrations (`Arg::Ids`), as [`claim_of`] reads them.
+pub(super) static CLAIMS_OF: LazyLock<Sql> =
+    LazyLock::new(|| Sql::with_ids(&format!("SELECT {CLAIM} FROM claims WHERE registration_id {{ids}}")));
+
+/// The cancellations of a set of registrations (`Arg::Ids`), after their registration's id,
+/// oldest first.
+pub(super) static CANCELLATIONS_OF: LazyLock<Sql> = LazyLock::new(|| {
+    Sql::with_ids(&format!(
+        "SELECT c.registration_id, {CANCELLATION} FROM cancellations c WHERE c.registration_id {{ids}} ORDER BY c.id"
+    ))
+});
+
 /// A registration's usage by its key, in one statement (so a lookup runs without a transaction):
 /// its own columns, its claims' and cancellations' totals (one row by its id, kept by migration
 /// V6's triggers; none when it has neither) and its first cancellation (joined in by the id

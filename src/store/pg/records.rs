@@ -255,37 +255,9 @@ pub(crate) fn load_registrations(
     let invoices: Vec<&str> = keys.iter().map(|(_, i)| i.as_str()).collect();
     let tenant = scope.tenant.as_str();
     let rows = t.query(&LOAD_REGISTRATIONS, &[&scope.partner_id, &tenant, &shops, &invoices])?;
-    let mut found: Vec<StoredRegistration> = rows
-        .iter()
+    rows.iter()
         .map(|row| usage::usage_of(&SqlRow::Postgres(row)).map(StoredRegistration::read))
-        .collect::<Result<_, StoreError>>()?;
-    if found.is_empty() {
-        return Ok(found);
-    }
-    let at: HashMap<i64, usize> = found
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.usage.registration_id, i))
-        .collect();
-    let ids: Vec<i64> = at.keys().copied().collect();
-    for row in t.query(
-        &format!("SELECT {} FROM claims WHERE registration_id = ANY($1)", usage::CLAIM),
-        &[&ids],
-    )? {
-        let (id, claim) = usage::claim_of(&SqlRow::Postgres(&row))?;
-        found[at[&id]].add_claim(claim);
-    }
-    for row in t.query(
-        &format!(
-            "SELECT c.registration_id, {} FROM cancellations c WHERE c.registration_id = ANY($1) ORDER BY c.id",
-            usage::CANCELLATION
-        ),
-        &[&ids],
-    )? {
-        let row = SqlRow::Postgres(&row);
-        found[at[&row.int(0)?]].add_cancellation(usage::cancellation_of(&row, 1)?);
-    }
-    Ok(found)
+        .collect()
 }
 
 /// [`registration_usage`] awaited on this worker's own connection ([`Readers`]); `None` when the

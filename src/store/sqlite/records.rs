@@ -1,6 +1,5 @@
 //! SQLite: upserts and lookups of the four record types.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
@@ -155,10 +154,9 @@ fn bind<T: Record>(
     stmt.raw_bind_parameter(at, now.text.as_str())
 }
 
-/// Every registration with one of these keys (ShopID, InvoiceNumber), with its claims and its
-/// cancellation: all a batch's rules need. One cached point read per key (embedded, a read is
-/// a function call: cheaper than sending the keys as JSON and taking them apart in SQL), then
-/// the claims and cancellations of those found in one statement each.
+/// Every registration with one of these keys (ShopID, InvoiceNumber): one cached point read per
+/// key (embedded, a read is a function call: cheaper than sending the keys as JSON and taking
+/// them apart in SQL).
 static REGISTRATION_BY_KEY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {} FROM registrations r \
@@ -183,32 +181,6 @@ pub(crate) fn load_registrations(
         if let Some(row) = rows.next()? {
             found.push(StoredRegistration::read(usage::usage_of(&SqlRow::Sqlite(row))?));
         }
-    }
-    let at: HashMap<i64, usize> = found
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.usage.registration_id, i))
-        .collect();
-    let ids = serde_json::to_string(&at.keys().collect::<Vec<_>>())
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {} FROM claims WHERE registration_id IN (SELECT value FROM json_each(?1))",
-        usage::CLAIM
-    ))?;
-    let mut rows = stmt.query([&ids])?;
-    while let Some(row) = rows.next()? {
-        let (id, claim) = usage::claim_of(&SqlRow::Sqlite(row))?;
-        found[at[&id]].add_claim(claim);
-    }
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT c.registration_id, {} FROM cancellations c \
-         WHERE c.registration_id IN (SELECT value FROM json_each(?1)) ORDER BY c.id",
-        usage::CANCELLATION
-    ))?;
-    let mut rows = stmt.query([&ids])?;
-    while let Some(row) = rows.next()? {
-        let row = SqlRow::Sqlite(row);
-        found[at[&row.int(0)?]].add_cancellation(usage::cancellation_of(&row, 1)?);
     }
     Ok(found)
 }

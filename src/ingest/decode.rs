@@ -3,7 +3,8 @@
 //! rest is still decoded. Each record is decoded by its declaration (`records::decode_record`).
 
 use std::collections::BTreeMap;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::Scope;
 
 use chrono_tz::Tz;
 
@@ -75,93 +76,7 @@ impl Piece {
 impl Batch {
     /// Decodes a POST body; dates without a zone are in `zone`.
     pub fn decode(body: &[u8], zone: Tz) -> Result<Batch, BodyError> {
-        Batch::decode_with(body, zone, Arrivals::take_batch)
-    }
-
-    /// Decodes a POST body (dates without a zone in `zone`) and hands it to `use_it` as it
-    /// arrives: its Registrations in array order while the rest of a big body is still being
-    /// read and decoded (`use_it` then runs on a thread of its own), the other records once
-    /// the body is read. So a batch's registrations are judged and written while its later
-    /// records are decoded.
-    pub fn decode_with<R: Send>(body: &[u8], zone: Tz, use_it: impl FnOnce(&mut Arrivals) -> R + Send) -> R {
-        let types = RecordKind::ALL.map(|kind| (kind.name(), kind.fields()));
-        let threads = *DECODE_THREADS;
-        if body.len() < PARALLEL_DECODE_MIN_BYTES || threads < 2 {
-            let decoded = wire::decode_batch(body, &types).map(|arrays| {
-                let pieces = arrays.into_iter().enumerate().map(|(kind, items)| {
-                    let chunk = RawChunk {
-                        kind,
-                        occurrence: 0,
-                        first: 0,
-                        items,
-                    };
-                    Piece::decode(chunk, zone)
-                });
-                Batch::assemble(pieces.collect(), &[1; RecordKind::ALL.len()])
-            });
-            return use_it(&mut Arrivals::decoded(decoded));
-        }
-        // This thread reads the body and hands its records on in chunks as it goes; the other
-        // threads decode them meanwhile (and this one joins them once the body is read),
-        // handing the Registrations on to `use_it` as they are decoded.
-        let (send, receive) = mpsc::channel::<RawChunk<'_>>();
-        let receive = std::sync::Mutex::new(receive);
-        let (send_registrations, arrived) = mpsc::channel::<RegistrationPiece>();
-        let (send_rest, rest) = mpsc::channel::<Result<Read, BodyError>>();
-        let decode_all = |registrations: mpsc::Sender<RegistrationPiece>| {
-            let mut pieces = Vec::new();
-            loop {
-                let next = receive.lock().expect("no decoding thread panics").recv();
-                let Ok(chunk) = next else {
-                    // The body is read, and every chunk taken.
-                    return pieces;
-                };
-                match Piece::decode(chunk, zone) {
-                    Piece {
-                        occurrence,
-                        first,
-                        records: Records::Registrations(records),
-                        ..
-                    } => {
-                        // Nobody is waiting for them any more when `use_it` gave up early.
-                        let _ = registrations.send(RegistrationPiece {
-                            occurrence,
-                            first,
-                            records,
-                        });
-                    }
-                    other => pieces.push(other),
-                }
-            }
-        };
-        let decode_all = &decode_all;
-        let mut arrivals = Arrivals::streaming(arrived, rest);
-        std::thread::scope(|scope| {
-            let span = tracing::Span::current();
-            let user = scope.spawn(move || span.in_scope(|| use_it(&mut arrivals)));
-            let others: Vec<_> = (1..threads)
-                .map(|_| {
-                    let registrations = send_registrations.clone();
-                    scope.spawn(move || decode_all(registrations))
-                })
-                .collect();
-            let read = wire::decode_batch_streaming(body, &types, &|chunk| {
-                // Cannot fail: the receiver lives until the scope ends.
-                let _ = send.send(chunk);
-            });
-            drop(send);
-            let mut pieces = decode_all(send_registrations);
-            for other in others {
-                pieces.extend(other.join().expect("decoding records does not panic"));
-            }
-            let rest = read.map(|occurrences| Read {
-                registration_arrays: occurrences[RecordKind::Registrations.index()],
-                others: Batch::assemble(pieces, &occurrences),
-            });
-            // `use_it` may have returned already.
-            let _ = send_rest.send(rest);
-            user.join().expect("the batch's writer does not panic")
-        })
+        std::thread::scope(|scope| Arrivals::start(scope, body, zone).take_batch())
     }
 
     /// The batch from its decoded pieces, in any order; `occurrences` says how many arrays of
@@ -190,6 +105,38 @@ impl Batch {
     }
 }
 
+/// Decodes the chunks `chunks` hands out until the body is read and every chunk taken: the
+/// Registrations go on to `registrations` at once, the other pieces are answered.
+fn decode_chunks(
+    chunks: &Mutex<mpsc::Receiver<RawChunk<'_>>>,
+    registrations: &mpsc::Sender<RegistrationPiece>,
+    zone: Tz,
+) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    loop {
+        let next = chunks.lock().expect("no decoding thread panics").recv();
+        let Ok(chunk) = next else {
+            return pieces;
+        };
+        match Piece::decode(chunk, zone) {
+            Piece {
+                occurrence,
+                first,
+                records: Records::Registrations(records),
+                ..
+            } => {
+                // Nobody is waiting for them any more when the caller gave up early.
+                let _ = registrations.send(RegistrationPiece {
+                    occurrence,
+                    first,
+                    records,
+                });
+            }
+            other => pieces.push(other),
+        }
+    }
+}
+
 /// Decoded Registrations of one chunk, with where they go.
 struct RegistrationPiece {
     occurrence: usize,
@@ -204,7 +151,7 @@ struct Read {
     registration_arrays: usize,
 }
 
-/// A body as it arrives (see [`Batch::decode_with`]): its Registrations in array order, then
+/// A body as it arrives (see [`Arrivals::start`]): its Registrations in array order, then
 /// the rest once the body is read. What was handed on is kept, so the work on it can start
 /// again from the first Registration ([`Arrivals::rewind`]).
 pub struct Arrivals {
@@ -231,6 +178,63 @@ fn reading_stopped() -> BodyError {
 }
 
 impl Arrivals {
+    /// Starts decoding a POST body (dates without a zone in `zone`) and answers what arrives of
+    /// it: its Registrations in array order while the rest of a big body is still being read
+    /// and decoded on threads of `scope`, the other records once the body is read. So the
+    /// caller judges and writes a batch's registrations while its later records are decoded.
+    /// A small body is decoded here, at once.
+    pub fn start<'scope>(scope: &'scope Scope<'scope, '_>, body: &'scope [u8], zone: Tz) -> Arrivals {
+        let types = RecordKind::ALL.map(|kind| (kind.name(), kind.fields()));
+        let threads = *DECODE_THREADS;
+        if body.len() < PARALLEL_DECODE_MIN_BYTES || threads < 2 {
+            let decoded = wire::decode_batch(body, &types).map(|arrays| {
+                let pieces = arrays.into_iter().enumerate().map(|(kind, items)| {
+                    let chunk = RawChunk {
+                        kind,
+                        occurrence: 0,
+                        first: 0,
+                        items,
+                    };
+                    Piece::decode(chunk, zone)
+                });
+                Batch::assemble(pieces.collect(), &[1; RecordKind::ALL.len()])
+            });
+            return Arrivals::decoded(decoded);
+        }
+        // One thread reads the body and hands its records on in chunks as it goes; the others
+        // decode them meanwhile (and the reader joins them once the body is read), handing the
+        // Registrations on as they are decoded and keeping the rest until the body is read.
+        let (send, receive) = mpsc::channel::<RawChunk<'scope>>();
+        let receive = Arc::new(Mutex::new(receive));
+        let (send_registrations, arrived) = mpsc::channel::<RegistrationPiece>();
+        let (send_rest, rest) = mpsc::channel::<Result<Read, BodyError>>();
+        scope.spawn(move || {
+            let decoders: Vec<_> = (1..threads)
+                .map(|_| {
+                    let (receive, registrations) = (Arc::clone(&receive), send_registrations.clone());
+                    scope.spawn(move || decode_chunks(&receive, &registrations, zone))
+                })
+                .collect();
+            let read = wire::decode_batch_streaming(body, &types, &|chunk| {
+                // Cannot fail: the decoders hold the receiver until it is drained.
+                let _ = send.send(chunk);
+            });
+            drop(send);
+            let mut pieces = decode_chunks(&receive, &send_registrations, zone);
+            drop(send_registrations);
+            for decoder in decoders {
+                pieces.extend(decoder.join().expect("decoding records does not panic"));
+            }
+            let rest = read.map(|occurrences| Read {
+                registration_arrays: occurrences[RecordKind::Registrations.index()],
+                others: Batch::assemble(pieces, &occurrences),
+            });
+            // Nobody is waiting for it any more when the caller gave up early.
+            let _ = send_rest.send(rest);
+        });
+        Arrivals::streaming(arrived, rest)
+    }
+
     fn decoded(decoded: Result<Batch, BodyError>) -> Arrivals {
         let mut kept = BTreeMap::new();
         let rest = decoded.map(|mut others| {
@@ -308,7 +312,7 @@ impl Arrivals {
     /// The next Registrations of the body, in array order, as they are decoded (waiting for
     /// them); None after the last, or once a later Registrations array has been seen (the
     /// body repeats the key, and the last array counts: see [`Arrivals::rest`]).
-    pub fn next_registrations(&mut self) -> Option<&[Decoded<Registration>]> {
+    fn next_registrations(&mut self) -> Option<&[Decoded<Registration>]> {
         loop {
             let at = (self.occurrence, self.next);
             if let Some(len) = self.kept.get(&at).map(Vec::len) {
@@ -336,8 +340,8 @@ impl Arrivals {
     /// Once the body is read (waiting for it): its other records (Sales, Claims,
     /// Cancellations), or the body-level error that refuses it all; None when the
     /// Registrations handed on were not of its last Registrations array (the body repeats
-    /// the key): then [`Arrivals::rewind`] and start again.
-    pub fn rest(&mut self) -> Result<Option<&Batch>, BodyError> {
+    /// the key): then a new [`Arrivals::pass`] starts again.
+    fn rest(&mut self) -> Result<Option<&Batch>, BodyError> {
         let occurrence = self.occurrence;
         match self.read_rest() {
             Ok(read) if occurrence + 1 >= read.registration_arrays => Ok(Some(&read.others)),
@@ -346,9 +350,17 @@ impl Arrivals {
         }
     }
 
+    /// A pass over the body from its first Registration: of its last Registrations array once
+    /// the body is read. Each attempt at writing a batch (a write runs again when another
+    /// transaction was in the way) reads one.
+    pub fn pass(&mut self) -> Pass<'_> {
+        self.rewind();
+        Pass(self)
+    }
+
     /// Hands the Registrations on again from the first, of the body's last Registrations
     /// array once the body is read.
-    pub fn rewind(&mut self) {
+    fn rewind(&mut self) {
         if let Some(Ok(read)) = &self.rest {
             self.occurrence = read.registration_arrays.saturating_sub(1);
             self.kept.retain(|(o, _), _| *o >= self.occurrence);
@@ -357,7 +369,7 @@ impl Arrivals {
     }
 
     /// The whole batch, once the body is read.
-    fn take_batch(&mut self) -> Result<Batch, BodyError> {
+    fn take_batch(mut self) -> Result<Batch, BodyError> {
         while self.receive() {}
         self.read_rest();
         let read = self.rest.take().unwrap_or_else(|| Err(reading_stopped()))?;
@@ -369,6 +381,24 @@ impl Arrivals {
             .flat_map(|(_, records)| records)
             .collect();
         Ok(batch)
+    }
+}
+
+/// One pass over a body as it arrives ([`Arrivals::pass`]).
+pub struct Pass<'a>(&'a mut Arrivals);
+
+impl Pass<'_> {
+    /// The next Registrations of the body, in array order, as they are decoded (waiting for
+    /// them); None after the last, or once a later Registrations array has been seen.
+    pub fn next_registrations(&mut self) -> Option<&[Decoded<Registration>]> {
+        self.0.next_registrations()
+    }
+
+    /// Once the body is read (waiting for it): its other records, or the body-level error that
+    /// refuses it all; None when this pass's Registrations were not of the body's last
+    /// Registrations array (the body repeats the key): the work must start again, on a new pass.
+    pub fn rest(&mut self) -> Result<Option<&Batch>, BodyError> {
+        self.0.rest()
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod decode;
 
-pub use decode::{Arrivals, Batch};
+pub use decode::{Arrivals, Batch, Pass};
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
@@ -116,13 +116,14 @@ pub fn ingest_body(
 ) -> Result<Outcome, IngestError> {
     // Decoding needs no lock: the write starts once there are records to write, and judges
     // and writes the registrations while the rest of a big body is still being decoded.
-    Batch::decode_with(body, partner.timezone, |arrivals| {
+    std::thread::scope(|threads| {
+        let mut arrivals = Arrivals::start(threads, body, partner.timezone);
         arrivals.wait()?;
         let _write = tracing::debug_span!("store_write").entered();
         loop {
             // The work may run again from the start (another instance was in the way, or the
             // body repeats its Registrations array): it keeps nothing between runs.
-            match store.write(|tx| write_batch(tx, arrivals, partner, scope, received)) {
+            match store.write(|tx| write_batch(tx, &mut arrivals.pass(), partner, scope, received)) {
                 Err(IngestError::Superseded) => continue,
                 done => {
                     if let Ok(out) = &done {
@@ -140,12 +141,11 @@ pub fn ingest_body(
 /// entry.
 fn write_batch(
     tx: &store::Tx,
-    arrivals: &mut Arrivals,
+    arrivals: &mut Pass,
     partner: &Partner,
     scope: Scope,
     received: &Received,
 ) -> Result<Outcome, IngestError> {
-    arrivals.rewind();
     let now = store::Stamp::of(&received.at);
     let plan = partner.plan();
     let mut out = Outcome::default();

@@ -28,6 +28,41 @@ pub struct FileConfig {
     pub partners: Vec<PartnerSettings>,
     /// The v3 resource API's audiences; needed once a partner has a v3 key.
     pub v3: Option<V3Settings>,
+    /// The people who run the gateway: support staff and admins, across partners.
+    #[serde(default)]
+    pub operators: Vec<OperatorSettings>,
+}
+
+/// `[[operators]]`: someone who runs the gateway. Their tokens reach the operators' routes,
+/// never a partner's; what they may do is their role here, never what a token says.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSettings {
+    /// Letters, digits, '.', '_' and '-': the `sub` of their tokens, and what the audit log shows.
+    pub name: String,
+    pub role: Role,
+    /// The HS256 key of their tokens, inline or (better) in an environment variable.
+    pub secret: Option<Redacted<String>>,
+    pub secret_env: Option<String>,
+}
+
+/// What an operator may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read everything, across partners.
+    Support,
+    /// Read everything, and the admin actions (a partner's test-tenant reset).
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Support => "support",
+            Role::Admin => "admin",
+        }
+    }
 }
 
 /// `[v3]`: the `aud` a v3 token names says which tenant it reaches.
@@ -295,6 +330,35 @@ pub struct Config {
     pub partners: Arc<Partners>,
     /// The v3 API's audiences, when configured.
     pub v3: Option<Arc<V3Settings>>,
+    pub operators: Arc<Operators>,
+}
+
+/// A configured operator, resolved: the secret is loaded.
+#[derive(Debug)]
+pub struct Operator {
+    pub name: String,
+    pub role: Role,
+    secret: Redacted<Vec<u8>>,
+}
+
+impl Operator {
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+}
+
+/// The configured operators, looked up by name (exactly: it is a token's `sub`).
+#[derive(Debug, Default)]
+pub struct Operators(Vec<Arc<Operator>>);
+
+impl Operators {
+    pub fn by_name(&self, name: &str) -> Option<&Arc<Operator>> {
+        self.0.iter().find(|o| o.name == name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Operator>> {
+        self.0.iter()
+    }
 }
 
 /// The configured partners, looked up by company (case-insensitively: it is a URL segment).
@@ -388,10 +452,72 @@ impl Config {
             log_format: file.server.log_format,
             trusted_proxies,
             database,
+            operators: Arc::new(resolve_operators(file.operators, &partners, &env)?),
             partners: Arc::new(Partners(partners)),
             v3: file.v3.map(Arc::new),
         })
     }
+}
+
+/// The operators, checked: names well-formed and distinct, each with a secret of its own (not
+/// another operator's, not a partner's: a key proves one holder).
+fn resolve_operators(
+    settings: Vec<OperatorSettings>,
+    partners: &[Arc<Partner>],
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Operators> {
+    let mut operators: Vec<Arc<Operator>> = Vec::new();
+    for o in settings {
+        let name = o.name;
+        let well_formed =
+            (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !well_formed {
+            bail!("operator name {name:?}: use 1 to 64 letters, digits, '.', '_' or '-'");
+        }
+        if operators.iter().any(|other| other.name == name) {
+            bail!("operator {name:?} is configured twice");
+        }
+        let secret = resolve_secret(&format!("operator {name}"), o.secret, o.secret_env, env)?.into_bytes();
+        if let Some(other) = operators.iter().find(|other| other.secret() == secret.as_slice()) {
+            bail!(
+                "operator {name}: the secret is operator {}'s too; give each its own",
+                other.name
+            );
+        }
+        if let Some(partner) = partners.iter().find(|p| p.secret() == secret.as_slice()) {
+            bail!(
+                "operator {name}: the secret is partner {}'s too; give each its own",
+                partner.company
+            );
+        }
+        operators.push(Arc::new(Operator {
+            name,
+            role: o.role,
+            secret: Redacted(secret),
+        }));
+    }
+    Ok(Operators(operators))
+}
+
+/// A secret given inline or by an environment variable, exactly one of them, not empty.
+fn resolve_secret(
+    who: &str,
+    secret: Option<Redacted<String>>,
+    secret_env: Option<String>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<String> {
+    let secret = match (secret, secret_env) {
+        (Some(s), None) => s.0,
+        (None, Some(var)) => {
+            env(&var).with_context(|| format!("{who}: environment variable {var} (secret_env) is not set"))?
+        }
+        (Some(_), Some(_)) => bail!("{who}: set secret or secret_env, not both"),
+        (None, None) => bail!("{who}: secret or secret_env is required"),
+    };
+    if secret.is_empty() {
+        bail!("{who}: the secret is empty");
+    }
+    Ok(secret)
 }
 
 fn resolve_partner(
@@ -420,16 +546,7 @@ fn resolve_partner(
     }
     let v3 = resolve_v3(&company, &p, base_dir)?;
     let secret_env = p.secret_env.clone();
-    let secret = match (p.secret, p.secret_env) {
-        (Some(s), None) => s.0,
-        (None, Some(var)) => env(&var)
-            .with_context(|| format!("partner {company}: environment variable {var} (secret_env) is not set"))?,
-        (Some(_), Some(_)) => bail!("partner {company}: set secret or secret_env, not both"),
-        (None, None) => bail!("partner {company}: secret or secret_env is required"),
-    };
-    if secret.is_empty() {
-        bail!("partner {company}: the secret is empty");
-    }
+    let secret = resolve_secret(&format!("partner {company}"), p.secret, p.secret_env, env)?;
     if p.plan_term_months == 0 {
         bail!("partner {company}: plan_term_months must be at least 1");
     }
@@ -518,6 +635,66 @@ mod tests {
         [database]
         path = "data/db.sqlite3"
     "#;
+
+    /// Operators: a role of two, a name a token's sub can carry, a secret of their own.
+    #[test]
+    fn operators_have_a_role_a_plain_name_and_a_secret_of_their_own() {
+        let partner = r#"
+            [[partners]]
+            company = "tirecompany"
+            partner_id = 1001
+            secret = "partner-secret"
+            plan_term_months = 36
+        "#;
+        let with = |operators: &str| parse(&format!("{BASE}{partner}{operators}"));
+        let cfg = with(
+            r#"
+            [[operators]]
+            name = "anna.k"
+            role = "support"
+            secret_env = "TC_SECRET"
+            [[operators]]
+            name = "olaf"
+            role = "admin"
+            secret = "olaf-secret"
+            "#,
+        )
+        .unwrap();
+        let anna = cfg.operators.by_name("anna.k").unwrap();
+        assert_eq!((anna.role, anna.secret()), (Role::Support, &b"from-env"[..]));
+        assert_eq!(cfg.operators.by_name("olaf").unwrap().role, Role::Admin);
+        assert!(cfg.operators.by_name("OLAF").is_none(), "a name is matched exactly");
+        assert!(!format!("{:?}", cfg.operators).contains("olaf-secret"));
+        for (operators, needle) in [
+            (
+                "name = \"anna k\"\nrole = \"support\"\nsecret = \"x\"",
+                "use 1 to 64 letters",
+            ),
+            (
+                "name = \"anna\"\nrole = \"owner\"\nsecret = \"x\"",
+                "unknown variant `owner`",
+            ),
+            (
+                "name = \"anna\"\nrole = \"support\"",
+                "secret or secret_env is required",
+            ),
+            (
+                "name = \"anna\"\nrole = \"support\"\nsecret = \"partner-secret\"",
+                "partner tirecompany's too",
+            ),
+            (
+                "name = \"anna\"\nrole = \"support\"\nsecret = \"a\"\n[[operators]]\nname = \"anna\"\nrole = \"admin\"\nsecret = \"b\"",
+                "configured twice",
+            ),
+            (
+                "name = \"anna\"\nrole = \"support\"\nsecret = \"a\"\n[[operators]]\nname = \"olaf\"\nrole = \"admin\"\nsecret = \"a\"",
+                "operator anna's too",
+            ),
+        ] {
+            let err = with(&format!("[[operators]]\n{operators}")).unwrap_err();
+            assert!(format!("{err:#}").contains(needle), "{operators}: {err:#}");
+        }
+    }
 
     /// What holds a secret or a database URL never prints it, whichever struct is logged.
     #[test]

@@ -95,6 +95,7 @@ fn file_config(dir: &TempDir, postgres: Option<&PgDatabase>, server: ServerSetti
             audience: V3_AUDIENCE.into(),
             sandbox_audience: V3_SANDBOX.into(),
         }),
+        operators: Vec::new(),
     }
 }
 

@@ -11,7 +11,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
-use crate::config::{Partner, Partners, V3Settings};
+use crate::config::{Operator, Operators, Partner, Partners, V3Settings};
 use crate::scope::{Scope, Tenant};
 use crate::wire::parse_date_str;
 
@@ -50,6 +50,20 @@ pub enum AuthError {
     BadClaimDate,
     #[error("the partnerid parameter is not this token's partner id")]
     WrongPartnerIdParameter,
+    #[error("the token has no sub claim: an operator's token names its operator")]
+    MissingSubject,
+    #[error("the token's sub names no operator of this gateway")]
+    UnknownOperator,
+    #[error("the token's signature does not match its operator's secret")]
+    BadOperatorSignature,
+    #[error(
+        "the token has no exp claim: an operator's token expires (mint it with `warranty-gateway token --operator`)"
+    )]
+    MissingExpiry,
+    #[error(
+        "the token's exp is more than {MAX_OPERATOR_TOKEN_HOURS} hours away: an operator's token lives at most that long"
+    )]
+    ExpiryTooFar,
 }
 
 /// An authenticated caller: the partner the token proves, and the tenant the URL names.
@@ -103,7 +117,7 @@ pub fn authenticate(
         resolve_company(partners, company).ok_or_else(|| AuthError::UnknownCompany(company.to_owned()))?;
     let now = Utc::now().timestamp();
     if !verified.holds(token, partner.partner_id, now) {
-        let claims = verify(partner, token)?;
+        let claims = verify(partner.secret(), token)?;
         let times = TimeClaims::check(&claims, now)?;
         check_claims(partner, &claims)?;
         verified.insert(token, partner.partner_id, times.expiry());
@@ -217,7 +231,7 @@ fn whole_seconds(v: &Value) -> Option<i64> {
     v.as_i64().or_else(|| v.as_f64().map(|f| f.floor() as i64))
 }
 
-fn verify(partner: &Partner, token: &str) -> Result<Map<String, Value>, AuthError> {
+fn verify(secret: &[u8], token: &str) -> Result<Map<String, Value>, AuthError> {
     let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
     if header.alg != Algorithm::HS256 {
         return Err(AuthError::WrongAlgorithm(format!("{:?}", header.alg)));
@@ -231,7 +245,7 @@ fn verify(partner: &Partner, token: &str) -> Result<Map<String, Value>, AuthErro
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
-    let key = DecodingKey::from_secret(partner.secret());
+    let key = DecodingKey::from_secret(secret);
     jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
         .map(|data| data.claims)
         .map_err(|e| match e.kind() {
@@ -302,6 +316,56 @@ pub fn issue_token(
         &Header::new(Algorithm::HS256),
         &claims,
         &EncodingKey::from_secret(partner.secret()),
+    )
+}
+
+/// The longest an operator's token may live, in hours (`token --operator` mints 8 by default).
+pub const MAX_OPERATOR_TOKEN_HOURS: i64 = 12;
+
+/// Checks an operator's token (the operators' routes): HS256, signed with the secret of the
+/// operator its `sub` names, with an exp at most [`MAX_OPERATOR_TOKEN_HOURS`] away. What the
+/// operator may do is their role in the config; a `role` claim in the token counts for nothing.
+/// A partner's token names no operator, and an operator's token carries no partnerid, so
+/// neither reaches the other's routes.
+pub fn authenticate_operator(operators: &Operators, authorization: Option<&[u8]>) -> Result<Arc<Operator>, AuthError> {
+    let token = bearer_token(authorization)?;
+    // Which operator's secret to check the signature with: the sub, read before it is trusted,
+    // then trusted only once that secret verifies the token.
+    let unverified: Map<String, Value> =
+        jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
+    let name = claim(&unverified, "sub").ok_or(AuthError::MissingSubject)?;
+    let operator = name
+        .as_str()
+        .and_then(|name| operators.by_name(name))
+        .ok_or(AuthError::UnknownOperator)?;
+    let claims = verify(operator.secret(), token).map_err(|e| match e {
+        AuthError::BadSignature => AuthError::BadOperatorSignature,
+        other => other,
+    })?;
+    let now = Utc::now().timestamp();
+    let exp = TimeClaims::check(&claims, now)?.exp.ok_or(AuthError::MissingExpiry)?;
+    if exp > now.saturating_add(MAX_OPERATOR_TOKEN_HOURS * 3600 + LEEWAY_SECS) {
+        return Err(AuthError::ExpiryTooFar);
+    }
+    Ok(Arc::clone(operator))
+}
+
+/// A token for `operator`: sub (the name), role (for the holder to read; the server goes by the
+/// config), iat and exp.
+pub fn issue_operator_token(
+    operator: &Operator,
+    now: DateTime<Utc>,
+    lifetime: chrono::Duration,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let mut claims = Map::new();
+    claims.insert("sub".into(), operator.name.clone().into());
+    claims.insert("role".into(), operator.role.as_str().into());
+    claims.insert("iat".into(), now.timestamp().into());
+    claims.insert("exp".into(), (now + lifetime).timestamp().into());
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(operator.secret()),
     )
 }
 
@@ -443,6 +507,130 @@ pub fn generate_v3_key_pair() -> anyhow::Result<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A config with one partner and two operators (a support and an admin).
+    fn operators_config() -> crate::config::Config {
+        let file: crate::config::FileConfig = toml::from_str(
+            r#"
+            [database]
+            path = "gw.sqlite3"
+            [[partners]]
+            company = "tirecompany"
+            partner_id = 1001
+            secret = "partner-secret-0123456789abcdef0123"
+            plan_term_months = 36
+            [[operators]]
+            name = "anna"
+            role = "support"
+            secret = "anna-secret-0123456789abcdef012345"
+            [[operators]]
+            name = "olaf"
+            role = "admin"
+            secret = "olaf-secret-0123456789abcdef012345"
+            "#,
+        )
+        .unwrap();
+        crate::config::Config::from_file_config(file, std::path::Path::new("/"), |_| None).unwrap()
+    }
+
+    fn sign(secret: &str, claims: Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    fn bearer(token: &str) -> Vec<u8> {
+        format!("Bearer {token}").into_bytes()
+    }
+
+    #[test]
+    fn an_operators_token_proves_the_operator_with_the_role_the_config_gives() {
+        let config = operators_config();
+        let anna = config.operators.by_name("anna").unwrap();
+        let token = issue_operator_token(anna, Utc::now(), chrono::Duration::hours(8)).unwrap();
+        let proved = authenticate_operator(&config.operators, Some(&bearer(&token))).unwrap();
+        assert_eq!(
+            (proved.name.as_str(), proved.role),
+            ("anna", crate::config::Role::Support)
+        );
+        // A role claim counts for nothing: anna is support whatever her token says.
+        let now = Utc::now().timestamp();
+        let claims = serde_json::json!({"sub": "anna", "role": "admin", "iat": now, "exp": now + 3600});
+        let token = sign("anna-secret-0123456789abcdef012345", claims);
+        let proved = authenticate_operator(&config.operators, Some(&bearer(&token))).unwrap();
+        assert_eq!(proved.role, crate::config::Role::Support);
+    }
+
+    #[test]
+    fn partner_and_operator_tokens_never_cross_surfaces() {
+        let config = operators_config();
+        let partner = config.partners.by_company("tirecompany").unwrap();
+        let partner_token = issue_token(partner, Utc::now(), None).unwrap();
+        assert_eq!(
+            authenticate_operator(&config.operators, Some(&bearer(&partner_token))).unwrap_err(),
+            AuthError::MissingSubject
+        );
+        let olaf = config.operators.by_name("olaf").unwrap();
+        let operator_token = issue_operator_token(olaf, Utc::now(), chrono::Duration::hours(1)).unwrap();
+        let refused = authenticate(
+            &config.partners,
+            &VerifiedTokens::default(),
+            "tirecompany",
+            Some(&bearer(&operator_token)),
+        )
+        .unwrap_err();
+        assert_eq!(refused, AuthError::BadSignature);
+    }
+
+    #[test]
+    fn an_operators_token_is_refused_for_each_reason_it_names() {
+        let config = operators_config();
+        let now = Utc::now().timestamp();
+        let anna = "anna-secret-0123456789abcdef012345";
+        for (secret, claims, refusal) in [
+            (
+                anna,
+                serde_json::json!({"sub": "anna", "iat": now}),
+                AuthError::MissingExpiry,
+            ),
+            (
+                anna,
+                serde_json::json!({"sub": "anna", "exp": now + 13 * 3600}),
+                AuthError::ExpiryTooFar,
+            ),
+            (
+                anna,
+                serde_json::json!({"sub": "anna", "exp": now - 3600}),
+                AuthError::Expired,
+            ),
+            (
+                "olaf-secret-0123456789abcdef012345",
+                serde_json::json!({"sub": "anna", "exp": now + 60}),
+                AuthError::BadOperatorSignature,
+            ),
+            (
+                anna,
+                serde_json::json!({"sub": "nobody", "exp": now + 60}),
+                AuthError::UnknownOperator,
+            ),
+            (
+                anna,
+                serde_json::json!({"sub": 7, "exp": now + 60}),
+                AuthError::UnknownOperator,
+            ),
+        ] {
+            let token = sign(secret, claims.clone());
+            let refused = authenticate_operator(&config.operators, Some(&bearer(&token))).unwrap_err();
+            assert_eq!(refused, refusal, "{claims}");
+        }
+        assert_eq!(
+            authenticate_operator(&config.operators, None).unwrap_err(),
+            AuthError::MissingHeader
+        );
+    }
 
     #[test]
     fn a_verified_token_holds_for_its_partner_until_its_exp() {

@@ -1,4 +1,5 @@
-//! `token --company C`: a bearer token the server accepts for a partner, v2 or v3.
+//! `token --company C`: a bearer token the server accepts for a partner, v2 or v3;
+//! `token --operator NAME`: one for an operator (the operators' routes).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,13 +7,19 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use super::Context;
-use crate::auth::{issue_token, issue_v3_token};
+use crate::auth::{MAX_OPERATOR_TOKEN_HOURS, issue_operator_token, issue_token, issue_v3_token};
 
 #[derive(clap::Args)]
 pub(super) struct Args {
     /// The partner's company, as in config.toml.
-    #[arg(long)]
-    company: String,
+    #[arg(long, required_unless_present = "operator")]
+    company: Option<String>,
+    /// An operator's token instead: the operator's name, as in config.toml's [[operators]].
+    #[arg(long, conflicts_with_all = ["company", "v3", "expires_in_days"])]
+    operator: Option<String>,
+    /// Operator: hours until the token expires (1 to 12).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=MAX_OPERATOR_TOKEN_HOURS))]
+    expires_in_hours: u32,
     /// Make the token expire after this many days (v2; by default it does not expire).
     #[arg(long, conflicts_with = "v3")]
     expires_in_days: Option<u32>,
@@ -33,7 +40,19 @@ pub(super) struct Args {
 
 pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = context.config()?;
-    let company = &args.company;
+    if let Some(name) = &args.operator {
+        let operator = config.operators.by_name(name).with_context(|| {
+            format!(
+                "no operator {name:?} in {}'s [[operators]]",
+                context.config_path.display()
+            )
+        })?;
+        let lifetime = chrono::Duration::hours(args.expires_in_hours.into());
+        println!("{}", issue_operator_token(operator, chrono::Utc::now(), lifetime)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    // clap requires --company without --operator.
+    let company = args.company.as_deref().context("give --company (or --operator)")?;
     let partner = config
         .partners
         .by_company(company)

@@ -249,3 +249,64 @@ async fn keygen_and_token_v3_make_a_partner_ready_for_v3() {
     assert_ne!(code, 0);
     assert!(err.contains("1441"), "{err}");
 }
+
+/// `token --operator NAME`: an HS256 token with sub, role, iat and exp (8 hours by default, at
+/// most 12), signed with the operator's secret; an unknown operator is named; a partner's route
+/// refuses it.
+#[tokio::test]
+async fn token_for_an_operator_names_them_and_expires_within_twelve_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[[operators]]\nname = \"anna\"\nrole = \"support\"\nsecret_env = \"GW_OPERATOR_ANNA\"\n");
+    std::fs::write(&config, text).unwrap();
+    let token = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("token")
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env(SECRET_ENV, SECRET)
+            .env("GW_OPERATOR_ANNA", "anna-secret-0123456789abcdef012345")
+            .output()
+            .unwrap()
+    };
+    let out = token(&["--operator", "anna"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let minted = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.required_spec_claims = ["exp", "sub"].map(String::from).into();
+    let claims = jsonwebtoken::decode::<serde_json::Value>(
+        &minted,
+        &jsonwebtoken::DecodingKey::from_secret(b"anna-secret-0123456789abcdef012345"),
+        &validation,
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(
+        (claims["sub"].as_str(), claims["role"].as_str()),
+        (Some("anna"), Some("support"))
+    );
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(lifetime, 8 * 3600);
+    let out = token(&["--operator", "anna", "--expires-in-hours", "13"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("13 is not in 1..=12"));
+    let out = token(&["--operator", "bob"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no operator \"bob\""));
+
+    // A partner's route does not take it.
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--config"])
+        .arg(&config)
+        .env("GW_OPERATOR_ANNA", "anna-secret-0123456789abcdef012345");
+    let server = Server::start(cmd);
+    let res = reqwest::Client::new()
+        .get(server.url("/v2/partners/tirecompany/batches"))
+        .bearer_auth(&minted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}

@@ -374,6 +374,11 @@ impl Partners {
         self.0.iter()
     }
 
+    /// The partner with this partner id.
+    pub fn by_id(&self, partner_id: i64) -> Option<&Arc<Partner>> {
+        self.0.iter().find(|p| p.partner_id == partner_id)
+    }
+
     /// The partner whose v3 tokens carry this `iss`.
     pub fn by_v3_issuer(&self, issuer: &str) -> Option<&Arc<Partner>> {
         self.0

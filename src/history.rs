@@ -1,7 +1,7 @@
 //! The batch history's service: a tenant's batches listed, one read back, a test tenant reset.
 //! Each is one read or one write of the store; no HTTP here.
 
-use crate::model::batch::{BatchSummary, StoredBatch};
+use crate::model::batch::{BatchFilter, BatchSummary, StoredBatch};
 use crate::scope::Scope;
 use crate::store::{self, Store, StoreError};
 
@@ -18,4 +18,20 @@ pub fn find(store: &Store, scope: Scope, batch_id: i64) -> Result<Option<StoredB
 /// Removes every record and batch of the tenant, in one transaction.
 pub fn reset(store: &Store, scope: Scope) -> Result<(), StoreError> {
     store.write(|tx| store::reset_tenant(tx, scope))
+}
+
+/// One page (from 1) of every partner's batches the filter names, newest first, each with its
+/// partner's id (the operators' view).
+pub fn list_all(
+    store: &Store,
+    filter: &BatchFilter,
+    page: u32,
+    page_size: u32,
+) -> Result<(u64, Vec<(i64, BatchSummary)>), StoreError> {
+    store.read(|tx| store::list_all_batches(tx, filter, page, page_size))
+}
+
+/// Any partner's batch with its rejected entries, and whose it is (the operators' view).
+pub fn find_any(store: &Store, batch_id: i64) -> Result<Option<(Scope, StoredBatch)>, StoreError> {
+    store.read(|tx| store::find_any_batch(tx, batch_id))
 }

@@ -53,6 +53,7 @@ impl Application {
             history_retention: config.history_retention,
             verified_tokens: Default::default(),
             v3: config.v3.clone(),
+            operators: Arc::clone(&config.operators),
         });
         // The proxies whose forwarding headers name the client: app data of their own, read by
         // the request span (telemetry knows nothing of the handlers' state).

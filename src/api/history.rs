@@ -15,8 +15,8 @@ use crate::history;
 use crate::model::batch::{BatchSummary, RejectionCount};
 use crate::scope::Tenant;
 
-const DEFAULT_PAGE_SIZE: u32 = 50;
-const MAX_PAGE_SIZE: u32 = 500;
+pub(super) const DEFAULT_PAGE_SIZE: u32 = 50;
+pub(super) const MAX_PAGE_SIZE: u32 = 500;
 
 #[derive(Serialize)]
 struct BatchPage {
@@ -48,7 +48,7 @@ struct BatchDetail {
 /// A whole-number parameter from `min` to `max`, `default` when absent. These paging
 /// parameters are the gateway's own (not the guide's), so they are strict: given once, and a
 /// number (an empty value is no number).
-fn number_param(params: &Params, name: &str, default: u32, min: u32, max: u32) -> Result<u32, ApiError> {
+pub(super) fn number_param(params: &Params, name: &str, default: u32, min: u32, max: u32) -> Result<u32, ApiError> {
     let mut values = params.all(name);
     let Some(text) = values.next() else {
         return Ok(default);

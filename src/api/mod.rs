@@ -6,6 +6,7 @@ mod answer;
 mod errors;
 mod history;
 mod ingest;
+mod ops;
 mod query;
 mod v3;
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub verified_tokens: auth::VerifiedTokens,
     /// The v3 API's audiences; none: no partner is on v3.
     pub v3: Option<Arc<crate::config::V3Settings>>,
+    /// Who may use the operators' routes.
+    pub operators: Arc<crate::config::Operators>,
 }
 
 /// Every route the server registers, with its methods: `routes` below registers exactly these,
@@ -48,6 +51,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v2/partners/{company}", &["GET", "HEAD", "POST", "DELETE"]),
     ("/v2/partners/{company}/batches", &["GET", "HEAD"]),
     ("/v2/partners/{company}/batches/{id}", &["GET", "HEAD"]),
+    ("/ops/batches", &["GET", "HEAD"]),
+    ("/ops/batches/{id}", &["GET", "HEAD"]),
     (
         "/api/v3/tire-protection/registrations",
         &["GET", "HEAD", "POST", "PATCH"],
@@ -109,6 +114,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/v2/partners/{company}/batches", READ_ONLY).route(get_or_head().to(history::list_batches)))
     .service(resource("/v2/partners/{company}/batches/{id}", READ_ONLY).route(get_or_head().to(history::get_batch)));
     cfg.configure(v3::routes);
+    cfg.service(resource("/ops/batches", READ_ONLY).route(get_or_head().to(ops::list_batches)))
+        .service(resource("/ops/batches/{id}", READ_ONLY).route(get_or_head().to(ops::get_batch)));
     cfg.service(resource("/healthz", READ_ONLY).route(get_or_head().to(healthz)))
         .service(resource("/console", READ_ONLY).route(get_or_head().to(console)))
         .service(resource("/metrics", READ_ONLY).route(get_or_head().to(metrics)))

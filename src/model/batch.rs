@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::records::RecordKind;
+use crate::scope::Tenant;
 use crate::wire::out;
 
 /// The time as the server records it (a batch's arrival, a registration's CreatedDate): whole
@@ -140,6 +141,17 @@ pub struct BatchSummary {
     pub counts: TypeCounts,
     #[serde(rename = "Error")]
     pub error: Option<String>,
+}
+
+/// Which batches an operator lists (`/ops/batches`): each filter only when given; `since` and
+/// `until` bound the time it was received, both included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchFilter {
+    pub partner_id: Option<i64>,
+    pub tenant: Option<Tenant>,
+    pub status: Option<u16>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// A batch with the result entries of its rejected records (JSON, as the response carried them).

@@ -9,9 +9,11 @@ use serde_json::value::RawValue;
 
 use super::sql::{Arg, Row, Sql, count_arg};
 use super::{StoreError, Tx, count_columns, on_engine, pg, sqlite, tenant_tables};
-use crate::model::batch::{BatchSummary, Counts, NewBatch, RejectionCount, Rejections, StoredBatch, TypeCounts};
+use crate::model::batch::{
+    BatchFilter, BatchSummary, Counts, NewBatch, RejectionCount, Rejections, StoredBatch, TypeCounts,
+};
 use crate::records::RecordKind;
-use crate::scope::Scope;
+use crate::scope::{Scope, Tenant};
 
 static INSERT_BATCH: LazyLock<Sql> = LazyLock::new(|| {
     let counts = count_columns();
@@ -109,21 +111,75 @@ pub fn list_batches(tx: &Tx, scope: Scope, page: u32, page_size: u32) -> Result<
     Ok((total, batches))
 }
 
-/// One of the tenant's batches with its rejected entries, in response order.
-pub fn find_batch(tx: &Tx, scope: Scope, id: i64) -> Result<Option<StoredBatch>, StoreError> {
-    let found = tx.row(
+/// One page (from 1) of every partner's batches the filter names, newest first, each with its
+/// partner's id, and how many the filter names in all (the operators' view).
+pub fn list_all_batches(
+    tx: &Tx,
+    filter: &BatchFilter,
+    page: u32,
+    page_size: u32,
+) -> Result<(u64, Vec<(i64, BatchSummary)>), StoreError> {
+    const WHERE: &str = "($1 IS NULL OR partner_id = $1) AND ($2 IS NULL OR tenant = $2) \
+        AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR received_at >= $4) AND ($5 IS NULL OR received_at <= $5)";
+    let args = [
+        Arg::OptInt(filter.partner_id),
+        Arg::OptText(filter.tenant.map(Tenant::as_str)),
+        Arg::OptInt(filter.status.map(i64::from)),
+        Arg::OptDate(filter.since),
+        Arg::OptDate(filter.until),
+    ];
+    let total = tx
+        .row(
+            &format!("SELECT count(*) AS total FROM batches WHERE {WHERE}"),
+            &args,
+            |row| row.count("total"),
+        )?
+        .unwrap_or(0);
+    let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
+    let mut paged = args.to_vec();
+    paged.extend([Arg::Int(page_size.into()), Arg::Int(offset)]);
+    let batches = tx.rows(
         &format!(
-            "SELECT {} FROM batches WHERE id = $1 AND partner_id = $2 AND tenant = $3",
+            "SELECT partner_id, {} FROM batches WHERE {WHERE} ORDER BY id DESC LIMIT $6 OFFSET $7",
             *SUMMARY_COLUMNS
         ),
-        &[
-            Arg::Int(id),
-            Arg::Int(scope.partner_id),
-            Arg::Text(scope.tenant.as_str()),
-        ],
-        summary,
+        &paged,
+        |row| Ok((row.int("partner_id")?, summary(row)?)),
     )?;
-    let Some(summary) = found else { return Ok(None) };
+    Ok((total, batches))
+}
+
+/// One of the tenant's batches with its rejected entries, in response order.
+pub fn find_batch(tx: &Tx, scope: Scope, id: i64) -> Result<Option<StoredBatch>, StoreError> {
+    Ok(find(tx, id, Some(scope))?.map(|(_, batch)| batch))
+}
+
+/// Any partner's batch with its rejected entries, and whose it is (the operators' view).
+pub fn find_any_batch(tx: &Tx, id: i64) -> Result<Option<(Scope, StoredBatch)>, StoreError> {
+    find(tx, id, None)
+}
+
+/// Batch `id`, when it is `only`'s (or anyone's, without), with its rejected entries.
+fn find(tx: &Tx, id: i64, only: Option<Scope>) -> Result<Option<(Scope, StoredBatch)>, StoreError> {
+    let found = tx.row(
+        &format!("SELECT partner_id, {} FROM batches WHERE id = $1", *SUMMARY_COLUMNS),
+        &[Arg::Int(id)],
+        |row| {
+            let tenant = if row.text("tenant")? == "test" {
+                Tenant::Test
+            } else {
+                Tenant::Live
+            };
+            let scope = Scope {
+                partner_id: row.int("partner_id")?,
+                tenant,
+            };
+            Ok((scope, summary(row)?))
+        },
+    )?;
+    let Some((scope, summary)) = found.filter(|(scope, _)| only.is_none_or(|only| only == *scope)) else {
+        return Ok(None);
+    };
     let rejected = tx.rows(
         "SELECT entry FROM batch_rejections WHERE batch_id = $1 ORDER BY position",
         &[Arg::Int(id)],
@@ -142,11 +198,14 @@ pub fn find_batch(tx: &Tx, scope: Scope, id: i64) -> Result<Option<StoredBatch>,
             })
         },
     )?;
-    Ok(Some(StoredBatch {
-        summary,
-        rejected,
-        counted,
-    }))
+    Ok(Some((
+        scope,
+        StoredBatch {
+            summary,
+            rejected,
+            counted,
+        },
+    )))
 }
 
 /// Deletes everything of one partner's tenant: its records and its batch history. In the

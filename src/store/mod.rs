@@ -25,7 +25,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use batches::{find_batch, insert_batch, list_batches, prune_batches, reset_tenant};
+pub use batches::{
+    find_any_batch, find_batch, insert_batch, list_all_batches, list_batches, prune_batches, reset_tenant,
+};
 pub use copy::{CopyReport, copy_to_postgres};
 use sql::{Arg, Sql};
 pub use sqlite::{BackupReport, backup_database};

@@ -17,11 +17,13 @@ use crate::wire::Kind;
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Arg<'a> {
     Int(i64),
+    OptInt(Option<i64>),
     Text(&'a str),
     OptText(Option<&'a str>),
     /// SQLite keeps a date as RFC 3339 text (it sorts as the time does), PostgreSQL as
     /// TIMESTAMPTZ.
     Date(DateTime<Utc>),
+    OptDate(Option<DateTime<Utc>>),
     /// A set of row ids, for a statement's `{ids}` ([`Sql::with_ids`]): a BIGINT array to
     /// PostgreSQL, a JSON array to SQLite.
     Ids(&'a [i64]),
@@ -43,6 +45,9 @@ impl rusqlite::ToSql for Arg<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(match self {
             Arg::Int(n) => ToSqlOutput::from(*n),
+            Arg::OptInt(Some(n)) => ToSqlOutput::from(*n),
+            Arg::OptInt(None) | Arg::OptDate(None) => ToSqlOutput::Owned(SqliteValue::Null),
+            Arg::OptDate(Some(d)) => ToSqlOutput::Owned(SqliteValue::Text(sqlite::db_date(d))),
             Arg::Text(s) => ToSqlOutput::from(*s),
             Arg::OptText(Some(s)) => ToSqlOutput::from(*s),
             Arg::OptText(None) => ToSqlOutput::Owned(SqliteValue::Null),
@@ -58,6 +63,8 @@ impl Arg<'_> {
     fn pg(&self) -> &dyn pg::Param {
         match self {
             Arg::Int(n) => n,
+            Arg::OptInt(n) => n,
+            Arg::OptDate(d) => d,
             Arg::Text(s) => s,
             Arg::OptText(s) => s,
             Arg::Date(d) => d,

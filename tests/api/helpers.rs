@@ -11,7 +11,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use warranty_gateway::config::{
-    Config, DatabaseSettings, FileConfig, PartnerSettings, Redacted, ServerSettings, V3Settings,
+    Config, DatabaseSettings, FileConfig, OperatorSettings, PartnerSettings, Redacted, Role, ServerSettings, V3Settings,
 };
 use warranty_gateway::startup::Application;
 
@@ -26,6 +26,12 @@ pub const OTHER_ID: i64 = 2002;
 pub const OTHER_SECRET: &str = "test-secret-for-othercompany-0123456789abcdef";
 
 /// The v3 audiences of the tests' server.
+/// The operators of the test config: a support person and an admin.
+pub const SUPPORT: &str = "anna";
+pub const SUPPORT_SECRET: &str = "test-secret-for-operator-anna-0123456789abcdef";
+pub const ADMIN: &str = "olaf";
+pub const ADMIN_SECRET: &str = "test-secret-for-operator-olaf-0123456789abcdef";
+
 pub const V3_AUDIENCE: &str = "https://warranty.example.com/api/v3";
 pub const V3_SANDBOX: &str = "https://sandbox.warranty.example.com/api/v3";
 /// The `iss` of tirecompany's and othercompany's v3 tokens (their keys: fixtures/v3/).
@@ -95,7 +101,17 @@ fn file_config(dir: &TempDir, postgres: Option<&PgDatabase>, server: ServerSetti
             audience: V3_AUDIENCE.into(),
             sandbox_audience: V3_SANDBOX.into(),
         }),
-        operators: Vec::new(),
+        operators: [
+            (SUPPORT, Role::Support, SUPPORT_SECRET),
+            (ADMIN, Role::Admin, ADMIN_SECRET),
+        ]
+        .map(|(name, role, secret)| OperatorSettings {
+            name: name.into(),
+            role,
+            secret: Some(Redacted(secret.into())),
+            secret_env: None,
+        })
+        .into(),
     }
 }
 
@@ -203,6 +219,15 @@ pub fn token() -> String {
     sign(
         SECRET,
         json!({"partnerid": PARTNER_ID, "claimdate": "2020-01-27T10:00:00Z"}),
+    )
+}
+
+/// An operator's token (`sub` the name, an hour to live), signed with `secret`.
+pub fn operator_token(name: &str, secret: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    sign(
+        secret,
+        json!({"sub": name, "role": "admin", "iat": now, "exp": now + 3600}),
     )
 }
 
@@ -348,6 +373,12 @@ impl TestApp {
                 .unwrap(),
         )
         .await
+    }
+
+    /// GET an `/ops` path (with its query) with a token.
+    pub async fn ops_get(&self, path_and_query: &str, token: &str) -> (StatusCode, Value) {
+        let url = format!("{}/ops{path_and_query}", self.address);
+        json_of(self.client.get(url).bearer_auth(token).send().await.unwrap()).await
     }
 
     /// GET `/batches/{id}` of a company, with tirecompany's token.

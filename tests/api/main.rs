@@ -15,6 +15,7 @@ mod history;
 mod hostile;
 mod isolation;
 mod openapi;
+mod ops;
 mod samples;
 mod slow_clients;
 mod upgrade;

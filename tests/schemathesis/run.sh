@@ -42,6 +42,11 @@ secret = "schemathesis-run-secret-0123456789abcdef-0123456789"
 plan_term_months = 36
 v3_issuer = "6102b521f403f42ddcde7ae5"
 v3_public_key_file = "keys/public.pem"
+
+[[operators]]
+name = "schemathesis"
+role = "support"
+secret = "schemathesis-operator-secret-0123456789abcdef-01234"
 TOML
 "$BIN" --config "$DIR/config.toml" > "$DIR/server.log" 2>&1 &
 SERVER=$!
@@ -58,6 +63,9 @@ sys.exit("the gateway did not start")
 PY
 export WARRANTY_GATEWAY_TOKEN
 WARRANTY_GATEWAY_TOKEN=$("$BIN" token --company tirecompany --config "$DIR/config.toml")
+# The operators' routes take an operator's token (schemathesis.toml).
+export WARRANTY_GATEWAY_OPERATOR_TOKEN
+WARRANTY_GATEWAY_OPERATOR_TOKEN=$("$BIN" token --operator schemathesis --expires-in-hours 12 --config "$DIR/config.toml")
 # v3's operations take a v3 token (schemathesis.toml): the sandbox, the tenant v2's requests reach.
 export WARRANTY_GATEWAY_V3_TOKEN
 WARRANTY_GATEWAY_V3_TOKEN=$("$BIN" token --v3 --company tirecompany --key "$DIR/keys/private.pem" --sandbox \

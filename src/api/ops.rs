@@ -1,0 +1,259 @@
+//! The operators' routes (`/ops`): support staff and admins see across partners. An operator's
+//! token (`token --operator`) is the only way in; a partner's token is a 401 here, and an
+//! operator's is a 401 on a partner's route. Answers are JSON with snake_case keys.
+
+use std::future::{Ready, ready};
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::value::RawValue;
+
+use super::answer::json_answer;
+use super::history::{MAX_PAGE_SIZE, number_param};
+use super::query::Params;
+use super::{ApiError, AppState, blocking, credentials};
+use crate::auth;
+use crate::config::Operator;
+use crate::history;
+use crate::model::batch::{BatchFilter, BatchSummary, RejectionCount, TypeCounts};
+use crate::scope::{Scope, Tenant};
+use crate::wire::out;
+
+/// An operator a token proved, with the role the config gives them.
+pub struct OperatorCaller(pub Arc<Operator>);
+
+impl FromRequest for OperatorCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<OperatorCaller, ApiError>>;
+
+    /// Authenticates before anything of the request is read.
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let (state, header) = credentials(req);
+        ready(
+            auth::authenticate_operator(&state.operators, header)
+                .map(OperatorCaller)
+                .map_err(ApiError::from),
+        )
+    }
+}
+
+/// A batch as the operators' routes show it: the partner's `/batches` entry in snake_case, with
+/// whose it is.
+#[derive(Serialize)]
+struct OpsBatch {
+    batch_id: i64,
+    /// The partner's company; null when the partner is no longer configured.
+    company: Option<String>,
+    partner_id: i64,
+    tenant: &'static str,
+    #[serde(serialize_with = "out::timestamp")]
+    received_at: DateTime<Utc>,
+    status: u16,
+    duration_ms: u64,
+    bytes: u64,
+    records: SnakeCounts,
+    error: Option<String>,
+}
+
+impl OpsBatch {
+    fn of(state: &AppState, partner_id: i64, summary: BatchSummary) -> OpsBatch {
+        OpsBatch {
+            batch_id: summary.batch_id,
+            company: state.partners.by_id(partner_id).map(|p| p.company.clone()),
+            partner_id,
+            tenant: summary.tenant,
+            received_at: summary.received_at,
+            status: summary.status,
+            duration_ms: summary.duration_ms,
+            bytes: summary.bytes,
+            records: SnakeCounts(summary.counts),
+            error: summary.error,
+        }
+    }
+}
+
+/// Each record type's accepted and rejected counts, keyed `registrations`, `sales`...
+struct SnakeCounts(TypeCounts);
+
+impl Serialize for SnakeCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Counts {
+            accepted: usize,
+            rejected: usize,
+        }
+        let mut map = s.serialize_map(None)?;
+        for (kind, counts) in self.0.iter() {
+            let counts = Counts {
+                accepted: counts.accepted,
+                rejected: counts.rejected,
+            };
+            map.serialize_entry(&kind.name().to_ascii_lowercase(), &counts)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct OpsBatchPage {
+    page: u32,
+    page_size: u32,
+    total: u64,
+    items: Vec<OpsBatch>,
+}
+
+#[derive(Serialize)]
+struct OpsBatchDetail {
+    #[serde(flatten)]
+    batch: OpsBatch,
+    /// The result entries of its rejected records, as the partner's response carried them.
+    rejected_records: Vec<Box<RawValue>>,
+    /// Past those, each record type's errors counted by field and code.
+    rejected_counts: Vec<SnakeRejectionCount>,
+}
+
+#[derive(Serialize)]
+struct SnakeRejectionCount {
+    record: String,
+    field: String,
+    code: String,
+    count: u64,
+}
+
+impl From<RejectionCount> for SnakeRejectionCount {
+    fn from(c: RejectionCount) -> Self {
+        SnakeRejectionCount {
+            record: c.record,
+            field: c.field,
+            code: c.code,
+            count: c.count,
+        }
+    }
+}
+
+/// A parameter given at most once; `None` when absent.
+fn single<'p>(params: &'p Params, name: &'p str) -> Result<Option<&'p str>, ApiError> {
+    let mut values = params.all(name);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::BadParameter(format!("{name} must be given at most once")));
+    }
+    Ok(first)
+}
+
+/// `since` and `until`: RFC 3339 date-times with their offset, as sent (no padding).
+fn time_param(params: &Params, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    single(params, name)?
+        .map(|text| {
+            DateTime::parse_from_rfc3339(text)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|_| {
+                    ApiError::BadParameter(format!(
+                        "{name} must be an RFC 3339 date-time with its offset, such as 2026-12-06T06:00:00Z, got {}",
+                        crate::wire::echo(text)
+                    ))
+                })
+        })
+        .transpose()
+}
+
+/// The filter of `/ops/batches`: each parameter checked, an unknown company named.
+fn batch_filter(state: &AppState, params: &Params) -> Result<BatchFilter, ApiError> {
+    let partner_id = single(params, "company")?
+        .map(|company| {
+            state.partners.by_company(company).map(|p| p.partner_id).ok_or_else(|| {
+                ApiError::BadParameter(format!(
+                    "company {} is not a partner of this gateway",
+                    crate::wire::echo(company)
+                ))
+            })
+        })
+        .transpose()?;
+    let tenant = single(params, "tenant")?
+        .map(|tenant| match tenant {
+            "live" => Ok(Tenant::Live),
+            "test" => Ok(Tenant::Test),
+            other => Err(ApiError::BadParameter(format!(
+                "tenant must be live or test, got {}",
+                crate::wire::echo(other)
+            ))),
+        })
+        .transpose()?;
+    let status = single(params, "status")?
+        .map(|text| {
+            let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+            match text.parse::<u16>() {
+                Ok(n) if digits && (100..=599).contains(&n) => Ok(n),
+                _ => Err(ApiError::BadParameter(format!(
+                    "status must be an HTTP status from 100 to 599, got {}",
+                    crate::wire::echo(text)
+                ))),
+            }
+        })
+        .transpose()?;
+    Ok(BatchFilter {
+        partner_id,
+        tenant,
+        status,
+        since: time_param(params, "since")?,
+        until: time_param(params, "until")?,
+    })
+}
+
+/// GET /ops/batches?company=&tenant=&status=&since=&until=&page=&pageSize=: every partner's
+/// batches the filters name, newest first.
+#[tracing::instrument(name = "ops_batches", skip_all, fields(operator = %caller.0.name))]
+pub async fn list_batches(
+    caller: OperatorCaller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::of(&req);
+    let filter = batch_filter(&state, &params)?;
+    let page = number_param(&params, "page", 1, 1, u32::MAX)?;
+    let page_size = number_param(&params, "pageSize", super::history::DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?;
+    let store = Arc::clone(&state.store);
+    let (total, found) = blocking("listing batches across partners", move || {
+        history::list_all(&store, &filter, page, page_size)
+    })
+    .await?;
+    let items = found
+        .into_iter()
+        .map(|(partner_id, summary)| OpsBatch::of(&state, partner_id, summary))
+        .collect();
+    let page = OpsBatchPage {
+        page,
+        page_size,
+        total,
+        items,
+    };
+    Ok(json_answer(&req, StatusCode::OK, &page))
+}
+
+/// GET /ops/batches/{id}: any partner's batch, with its rejected records.
+#[tracing::instrument(name = "ops_batch", skip_all, fields(operator = %caller.0.name))]
+pub async fn get_batch(
+    caller: OperatorCaller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::NotFound(format!("batch {id}"));
+    let Ok(batch_id) = id.parse::<i64>() else {
+        return Err(not_found());
+    };
+    let store = Arc::clone(&state.store);
+    let found = blocking("reading a batch", move || history::find_any(&store, batch_id)).await?;
+    let (Scope { partner_id, .. }, batch) = found.ok_or_else(not_found)?;
+    let detail = OpsBatchDetail {
+        batch: OpsBatch::of(&state, partner_id, batch.summary),
+        rejected_records: batch.rejected,
+        rejected_counts: batch.counted.into_iter().map(SnakeRejectionCount::from).collect(),
+    };
+    Ok(json_answer(&req, StatusCode::OK, &detail))
+}

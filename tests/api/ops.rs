@@ -1,0 +1,159 @@
+//! The operators' routes: `/ops/batches` across partners with its filters, `/ops/batches/{id}`,
+//! and who may call them (an operator's token only, the role from the config).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn support() -> String {
+    operator_token(SUPPORT, SUPPORT_SECRET)
+}
+
+/// Three batches: tirecompany live (one record refused: 206), tirecompany test (200), and
+/// othercompany live (200); answers their ids in that order.
+async fn three_batches(app: &TestApp) -> [i64; 3] {
+    let mut broken = registration("S1", "I2");
+    broken["TiresCovered"] = json!(0);
+    let mixed = json!({"Registrations": [registration("S1", "I1"), broken]});
+    let id = |res: reqwest::Response| {
+        assert!(res.status().is_success() || res.status() == StatusCode::PARTIAL_CONTENT);
+        res.headers()["x-batch-id"].to_str().unwrap().parse::<i64>().unwrap()
+    };
+    let first = id(app.post_raw(COMPANY, &token(), mixed.to_string()).await);
+    let body = json!({"Registrations": [registration("S1", "T1")]}).to_string();
+    let second = id(app.post_raw(&format!("{COMPANY}_test"), &token(), body.clone()).await);
+    let third = id(app.post_raw(OTHER, &other_token(), body).await);
+    [first, second, third]
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["batch_id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_operator_lists_every_partners_batches_newest_first_with_whose_they_are() {
+    let app = spawn_app().await;
+    let [first, second, third] = three_batches(&app).await;
+    let (status, page) = app.ops_get("/batches", &support()).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(ids(&page), [third, second, first]);
+    assert_eq!(
+        (
+            page["total"].as_i64(),
+            page["page"].as_i64(),
+            page["page_size"].as_i64()
+        ),
+        (Some(3), Some(1), Some(50))
+    );
+    let newest = &page["items"][0];
+    assert_eq!(
+        (newest["company"].as_str(), newest["partner_id"].as_i64()),
+        (Some(OTHER), Some(OTHER_ID))
+    );
+    let oldest = &page["items"][2];
+    assert_eq!(oldest["tenant"], "live");
+    assert_eq!(oldest["status"], 206);
+    assert_eq!(
+        oldest["records"]["registrations"],
+        json!({"accepted": 1, "rejected": 1})
+    );
+    assert_eq!(oldest["records"]["claims"], json!({"accepted": 0, "rejected": 0}));
+    assert!(oldest["received_at"].as_str().unwrap().ends_with('Z'));
+
+    // Each filter, alone and together.
+    for (query, expected) in [
+        (format!("?company={COMPANY}"), vec![second, first]),
+        ("?tenant=test".to_owned(), vec![second]),
+        ("?status=206".to_owned(), vec![first]),
+        (format!("?company={COMPANY}&tenant=live"), vec![first]),
+        (
+            "?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00%2B01:00".to_owned(),
+            vec![third, second, first],
+        ),
+        ("?until=2000-01-01T00:00:00Z".to_owned(), vec![]),
+        ("?pageSize=1&page=2".to_owned(), vec![second]),
+    ] {
+        let (status, page) = app.ops_get(&format!("/batches{query}"), &support()).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        assert_eq!(ids(&page), expected, "{query}");
+    }
+
+    // One batch in full, whoever's it is.
+    let (status, batch) = app.ops_get(&format!("/batches/{first}"), &support()).await;
+    assert_eq!(status, StatusCode::OK, "{batch}");
+    assert_eq!(
+        (batch["company"].as_str(), batch["tenant"].as_str()),
+        (Some(COMPANY), Some("live"))
+    );
+    let rejected = batch["rejected_records"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["Errors"][0]["Field"], "TiresCovered");
+    assert_eq!(batch["rejected_counts"], json!([]));
+    let (status, batch) = app.ops_get(&format!("/batches/{third}"), &support()).await;
+    assert_eq!((status, batch["company"].as_str()), (StatusCode::OK, Some(OTHER)));
+    let (status, _) = app.ops_get("/batches/999999", &support()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn bad_parameters_are_400s_that_name_them() {
+    let app = spawn_app().await;
+    for (query, needle) in [
+        ("company=nobody", "company \"nobody\" is not a partner"),
+        ("tenant=staging", "tenant must be live or test"),
+        ("status=99", "status must be an HTTP status"),
+        ("status=%2B200", "status must be an HTTP status"),
+        ("since=2026-12-06", "since must be an RFC 3339 date-time"),
+        ("until=%202026-12-06T06:00:00Z", "until must be an RFC 3339 date-time"),
+        ("pageSize=501", "pageSize must be a whole number from 1 to 500"),
+        ("tenant=live&tenant=test", "tenant must be given at most once"),
+    ] {
+        let (status, body) = app.ops_get(&format!("/batches?{query}"), &support()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(
+            body["Error"].as_str().unwrap_or_default().contains(needle),
+            "{query}: {body}"
+        );
+    }
+}
+
+/// An operator's token is the only way in; a partner's is refused here, and an operator's is
+/// refused on a partner's routes.
+#[tokio::test]
+async fn only_an_operators_token_opens_the_operators_routes() {
+    let app = spawn_app().await;
+    let [first, ..] = three_batches(&app).await;
+    let admin = operator_token(ADMIN, ADMIN_SECRET);
+    assert_eq!(app.ops_get("/batches", &admin).await.0, StatusCode::OK);
+    for (token, why) in [
+        (token(), "a partner's token"),
+        (
+            operator_token(SUPPORT, ADMIN_SECRET),
+            "signed with another operator's secret",
+        ),
+        (
+            operator_token("mallory", SUPPORT_SECRET),
+            "an operator nobody configured",
+        ),
+        (String::new(), "no token"),
+    ] {
+        let (status, body) = app.ops_get(&format!("/batches/{first}"), &token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}: {body}");
+    }
+    let (status, _) = app.get(COMPANY, "rec=registrations&ShopID=S1&InvoiceNumber=I1").await;
+    assert_eq!(status, StatusCode::OK);
+    let res = app
+        .get_raw(COMPANY, &support(), "rec=registrations&ShopID=S1&InvoiceNumber=I1")
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "an operator's token on a partner's route"
+    );
+}

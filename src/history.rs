@@ -1,7 +1,9 @@
 //! The batch history's service: a tenant's batches listed, one read back, a test tenant reset.
 //! Each is one read or one write of the store; no HTTP here.
 
-use crate::model::batch::{BatchFilter, BatchSummary, StoredBatch};
+use chrono::{DateTime, Utc};
+
+use crate::model::batch::{BatchFilter, BatchSummary, DaySummary, StoredBatch};
 use crate::scope::Scope;
 use crate::store::{self, Store, StoreError};
 
@@ -34,4 +36,14 @@ pub fn list_all(
 /// Any partner's batch with its rejected entries, and whose it is (the operators' view).
 pub fn find_any(store: &Store, batch_id: i64) -> Result<Option<(Scope, StoredBatch)>, StoreError> {
     store.read(|tx| store::find_any_batch(tx, batch_id))
+}
+
+/// Each UTC day's batches from `since` on, summed per partner and tenant (of one partner, when
+/// given): the operators' chart.
+pub fn day_summaries(
+    store: &Store,
+    since: DateTime<Utc>,
+    partner_id: Option<i64>,
+) -> Result<Vec<DaySummary>, StoreError> {
+    store.read(|tx| store::day_summaries(tx, since, partner_id))
 }

@@ -154,6 +154,18 @@ pub struct BatchFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
+/// One UTC day of one partner's tenant's batches, summed (`/ops/summary`, the operators' chart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaySummary {
+    /// `2026-12-06`.
+    pub date: String,
+    pub partner_id: i64,
+    pub tenant: Tenant,
+    pub batches: u64,
+    pub records_written: u64,
+    pub records_rejected: u64,
+}
+
 /// A batch with the result entries of its rejected records (JSON, as the response carried them).
 #[derive(Debug)]
 pub struct StoredBatch {

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use super::sql::{Arg, Row, Sql, count_arg};
 use super::{StoreError, Tx, count_columns, on_engine, pg, sqlite, tenant_tables};
 use crate::model::batch::{
-    BatchFilter, BatchSummary, Counts, NewBatch, RejectionCount, Rejections, StoredBatch, TypeCounts,
+    BatchFilter, BatchSummary, Counts, DaySummary, NewBatch, RejectionCount, Rejections, StoredBatch, TypeCounts,
 };
 use crate::records::RecordKind;
 use crate::scope::{Scope, Tenant};
@@ -147,6 +147,45 @@ pub fn list_all_batches(
         |row| Ok((row.int("partner_id")?, summary(row)?)),
     )?;
     Ok((total, batches))
+}
+
+/// Each UTC day's batches from `since` on, summed per partner and tenant (of one partner, when
+/// given): oldest day first.
+pub fn day_summaries(tx: &Tx, since: DateTime<Utc>, partner_id: Option<i64>) -> Result<Vec<DaySummary>, StoreError> {
+    static SUMMARIES: LazyLock<Sql> = LazyLock::new(|| {
+        let sum = |suffix: &str| {
+            let columns: Vec<String> = count_columns().into_iter().filter(|c| c.ends_with(suffix)).collect();
+            format!("CAST(SUM({}) AS BIGINT)", columns.join(" + "))
+        };
+        // The day as UTC sees it: SQLite keeps the time as RFC 3339 text in UTC.
+        let query = |day: &str| {
+            format!(
+                "SELECT {day} AS day, partner_id, tenant, count(*) AS batches, {} AS written, {} AS rejected \
+                 FROM batches WHERE received_at >= $1 AND ($2 IS NULL OR partner_id = $2) \
+                 GROUP BY {day}, partner_id, tenant ORDER BY day, partner_id, tenant",
+                sum("_accepted"),
+                sum("_rejected"),
+            )
+        };
+        Sql::each(
+            query("to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
+            query("substr(received_at, 1, 10)"),
+        )
+    });
+    tx.rows(&*SUMMARIES, &[Arg::Date(since), Arg::OptInt(partner_id)], |row| {
+        Ok(DaySummary {
+            date: row.text("day")?,
+            partner_id: row.int("partner_id")?,
+            tenant: if row.text("tenant")? == "test" {
+                Tenant::Test
+            } else {
+                Tenant::Live
+            },
+            batches: row.count("batches")?,
+            records_written: row.count("written")?,
+            records_rejected: row.count("rejected")?,
+        })
+    })
 }
 
 /// One of the tenant's batches with its rejected entries, in response order.

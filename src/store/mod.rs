@@ -26,7 +26,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use batches::{
-    find_any_batch, find_batch, insert_batch, list_all_batches, list_batches, prune_batches, reset_tenant,
+    day_summaries, find_any_batch, find_batch, insert_batch, list_all_batches, list_batches, prune_batches,
+    reset_tenant,
 };
 pub use copy::{CopyReport, copy_to_postgres};
 use sql::{Arg, Sql};

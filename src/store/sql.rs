@@ -106,6 +106,13 @@ impl Sql {
         Sql { postgres, sqlite }
     }
 
+    /// A statement where the engines' SQL differs, in each engine's words (both with `$n`
+    /// placeholders).
+    pub(super) fn each(postgres: String, sqlite: String) -> Sql {
+        let sqlite = sqlite_sql(&sqlite).into_owned();
+        Sql { postgres, sqlite }
+    }
+
     /// A statement whose `{ids}` is "one of the ids in $1" ([`Arg::Ids`]), as each engine
     /// says it: `= ANY($1)` in PostgreSQL, `IN (SELECT value FROM json_each(?1))` in SQLite.
     pub(super) fn with_ids(template: &str) -> Sql {

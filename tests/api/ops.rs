@@ -157,3 +157,38 @@ async fn only_an_operators_token_opens_the_operators_routes() {
         "an operator's token on a partner's route"
     );
 }
+
+/// The chart's figures: each UTC day's batches, records written and rejected, per partner and
+/// tenant; `days` from 1 to 366.
+#[tokio::test]
+async fn the_summary_sums_each_day_per_partner_and_tenant() {
+    let app = spawn_app().await;
+    three_batches(&app).await;
+    let more = json!({"Registrations": [registration("S1", "I3"), registration("S1", "I4")]});
+    assert_eq!(
+        app.post_raw(COMPANY, &token(), more.to_string()).await.status(),
+        StatusCode::OK
+    );
+    let today = chrono::Utc::now().date_naive().to_string();
+    let (status, body) = app.ops_get("/summary?days=1", &support()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entry = |company: &str, tenant: &str, batches: i64, written: i64, rejected: i64| {
+        let partner_id = if company == COMPANY { PARTNER_ID } else { OTHER_ID };
+        json!({"date": today, "company": company, "partner_id": partner_id, "tenant": tenant,
+               "batches": batches, "records_written": written, "records_rejected": rejected})
+    };
+    assert_eq!(
+        body["days"],
+        json!([
+            entry(COMPANY, "live", 2, 3, 1),
+            entry(COMPANY, "test", 1, 1, 0),
+            entry(OTHER, "live", 1, 1, 0)
+        ])
+    );
+    let (_, body) = app.ops_get(&format!("/summary?company={OTHER}"), &support()).await;
+    assert_eq!(body["days"], json!([entry(OTHER, "live", 1, 1, 0)]));
+    for query in ["days=0", "days=367", "days=x", "company=nobody"] {
+        let (status, body) = app.ops_get(&format!("/summary?{query}"), &support()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+    }
+}

@@ -167,6 +167,21 @@ CREATE TABLE IF NOT EXISTS batch_rejection_counts (
     PRIMARY KEY (batch_id, record, field, code)
 ) STRICT, WITHOUT ROWID;
 
+-- The operators' audit log: who read or did what, with which role, whose data, from where.
+-- Kept a year.
+CREATE TABLE IF NOT EXISTS ops_audit (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        TEXT    NOT NULL,
+    operator  TEXT    NOT NULL,
+    role      TEXT    NOT NULL,
+    action    TEXT    NOT NULL,
+    company   TEXT,
+    tenant    TEXT,
+    detail    TEXT,
+    client    TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS ops_audit_by_age ON ops_audit (at);
+
 -- One row the health check updates and commits: a full disk only shows when a write needs room.
 CREATE TABLE IF NOT EXISTS health_probe (
     id      INTEGER PRIMARY KEY CHECK (id = 1),

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod model;
 pub mod monitoring;
+pub mod ops;
 pub mod query;
 pub mod records;
 pub mod scope;

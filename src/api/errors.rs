@@ -44,6 +44,9 @@ pub enum ApiError {
     BadParameter(String),
     #[error("no such resource: {0}")]
     NotFound(String),
+    /// An operator whose role does not allow this (a support operator on an admin route).
+    #[error("{0}")]
+    Forbidden(String),
     /// A storage fault (a full disk, a busy or unreachable database): nothing was written, and
     /// the same request may succeed later. The fault itself goes to the log as it is answered.
     #[error(
@@ -186,6 +189,7 @@ impl ResponseError for ApiError {
             ApiError::BadBody { .. } | ApiError::BadQuery { .. } | ApiError::BadParameter(_) => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed { .. } | ApiError::ResetLive => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Storage(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -311,6 +315,7 @@ mod tests {
             ApiError::BadBody { .. } | ApiError::BadQuery { .. } | ApiError::BadParameter(_) => 400,
             ApiError::MethodNotAllowed { .. } | ApiError::ResetLive => 405,
             ApiError::NotFound(_) => 404,
+            ApiError::Forbidden(_) => 403,
             ApiError::Storage(_) | ApiError::Unavailable(_) => 503,
             ApiError::Internal(_) => 500,
         }
@@ -334,6 +339,7 @@ mod tests {
             },
             ApiError::ResetLive,
             ApiError::NotFound("/x".into()),
+            ApiError::Forbidden("admins only".into()),
             ApiError::from(storage_fault()),
             ApiError::Unavailable("every database connection is busy"),
             ApiError::from(StoreError::Database("a constraint broke".into())),

@@ -54,6 +54,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/ops/batches", &["GET", "HEAD"]),
     ("/ops/batches/{id}", &["GET", "HEAD"]),
     ("/ops/summary", &["GET", "HEAD"]),
+    ("/ops/audit", &["GET", "HEAD"]),
     (
         "/api/v3/tire-protection/registrations",
         &["GET", "HEAD", "POST", "PATCH"],
@@ -117,7 +118,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(v3::routes);
     cfg.service(resource("/ops/batches", READ_ONLY).route(get_or_head().to(ops::list_batches)))
         .service(resource("/ops/batches/{id}", READ_ONLY).route(get_or_head().to(ops::get_batch)))
-        .service(resource("/ops/summary", READ_ONLY).route(get_or_head().to(ops::summary)));
+        .service(resource("/ops/summary", READ_ONLY).route(get_or_head().to(ops::summary)))
+        .service(resource("/ops/audit", READ_ONLY).route(get_or_head().to(ops::audit)));
     cfg.service(resource("/healthz", READ_ONLY).route(get_or_head().to(healthz)))
         .service(resource("/console", READ_ONLY).route(get_or_head().to(console)))
         .service(resource("/metrics", READ_ONLY).route(get_or_head().to(metrics)))

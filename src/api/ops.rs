@@ -18,9 +18,12 @@ use super::history::{MAX_PAGE_SIZE, number_param};
 use super::query::Params;
 use super::{ApiError, AppState, blocking, credentials};
 use crate::auth;
-use crate::config::Operator;
+use crate::client::TrustedProxies;
+use crate::config::{Operator, Role};
 use crate::history;
+use crate::model::audit::{AuditAction, AuditEntry};
 use crate::model::batch::{BatchFilter, BatchSummary, RejectionCount, TypeCounts};
+use crate::ops;
 use crate::scope::{Scope, Tenant};
 use crate::wire::out;
 
@@ -254,7 +257,19 @@ pub async fn get_batch(
     };
     let store = Arc::clone(&state.store);
     let found = blocking("reading a batch", move || history::find_any(&store, batch_id)).await?;
-    let (Scope { partner_id, .. }, batch) = found.ok_or_else(not_found)?;
+    let (Scope { partner_id, tenant }, batch) = found.ok_or_else(not_found)?;
+    let entry = AuditEntry {
+        at: Utc::now(),
+        operator: caller.0.name.clone(),
+        role: caller.0.role.as_str().to_owned(),
+        action: AuditAction::BatchDetail.as_str().to_owned(),
+        company: state.partners.by_id(partner_id).map(|p| p.company.clone()),
+        tenant: Some(tenant.as_str().to_owned()),
+        detail: Some(format!("batch {batch_id}")),
+        client: client_of(&req),
+    };
+    let store = Arc::clone(&state.store);
+    blocking("keeping the audit log", move || ops::record(&store, &entry)).await?;
     let detail = OpsBatchDetail {
         batch: OpsBatch::of(&state, partner_id, batch.summary),
         rejected_records: batch.rejected,
@@ -316,4 +331,76 @@ pub async fn summary(
         })
         .collect();
     Ok(json_answer(&req, StatusCode::OK, &OpsSummary { days }))
+}
+
+/// The request's client address, as the trusted proxies say (what the audit log keeps).
+fn client_of(req: &HttpRequest) -> Option<String> {
+    let none = TrustedProxies::default();
+    req.app_data::<web::Data<TrustedProxies>>()
+        .map_or(&none, |proxies| proxies.get_ref())
+        .client(req.peer_addr(), req.headers())
+        .map(|ip| ip.to_string())
+}
+
+/// An entry of the audit log, as `/ops/audit` shows it.
+#[derive(Serialize)]
+struct OpsAuditEntry {
+    #[serde(serialize_with = "out::timestamp")]
+    at: DateTime<Utc>,
+    operator: String,
+    role: String,
+    action: String,
+    company: Option<String>,
+    tenant: Option<String>,
+    detail: Option<String>,
+    client: Option<String>,
+}
+
+#[derive(Serialize)]
+struct OpsAuditPage {
+    page: u32,
+    page_size: u32,
+    total: u64,
+    items: Vec<OpsAuditEntry>,
+}
+
+/// GET /ops/audit?page=&pageSize=: the audit log, newest first; admins only.
+#[tracing::instrument(name = "ops_audit", skip_all, fields(operator = %caller.0.name))]
+pub async fn audit(
+    caller: OperatorCaller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if caller.0.role != Role::Admin {
+        return Err(ApiError::Forbidden(format!(
+            "the audit log is for admins; {} is {}",
+            caller.0.name,
+            caller.0.role.as_str()
+        )));
+    }
+    let params = Params::of(&req);
+    let page = number_param(&params, "page", 1, 1, u32::MAX)?;
+    let page_size = number_param(&params, "pageSize", super::history::DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?;
+    let store = Arc::clone(&state.store);
+    let (total, entries) = blocking("reading the audit log", move || ops::audit_log(&store, page, page_size)).await?;
+    let items = entries
+        .into_iter()
+        .map(|e| OpsAuditEntry {
+            at: e.at,
+            operator: e.operator,
+            role: e.role,
+            action: e.action,
+            company: e.company,
+            tenant: e.tenant,
+            detail: e.detail,
+            client: e.client,
+        })
+        .collect();
+    let page = OpsAuditPage {
+        page,
+        page_size,
+        total,
+        items,
+    };
+    Ok(json_answer(&req, StatusCode::OK, &page))
 }

@@ -3,6 +3,7 @@
 //! APIs alike: the store reads and writes these, the API surfaces answer them; nothing here knows
 //! HTTP or SQL.
 
+pub mod audit;
 pub mod batch;
 pub mod motor_club;
 pub mod v3_registration;

@@ -13,7 +13,7 @@ use rusqlite::types::Value as SqlValue;
 use super::StoreError;
 
 /// The tables, parents before the rows that reference them.
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "registrations",
     "sales",
     "claims",
@@ -22,6 +22,7 @@ const TABLES: [&str; 8] = [
     "batches",
     "batch_rejections",
     "batch_rejection_counts",
+    "ops_audit",
 ];
 /// Rows per INSERT: one statement of arrays per chunk.
 const CHUNK: usize = 5_000;

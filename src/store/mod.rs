@@ -8,6 +8,7 @@
 //! (`on_engine!`). The engine is a match away, never a type outside.
 //! Every function here blocks: callers run it on a blocking thread, never on the async executor.
 
+mod audit;
 mod batches;
 mod copy;
 pub mod pg;
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use audit::{insert_audit, list_audit};
 pub use batches::{
     day_summaries, find_any_batch, find_batch, insert_batch, list_all_batches, list_batches, prune_batches,
     reset_tenant,

@@ -192,3 +192,41 @@ async fn the_summary_sums_each_day_per_partner_and_tenant() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
     }
 }
+
+/// Each batch an operator opens is in the audit log (who, role, whose, which, from where),
+/// which only an admin reads.
+#[tokio::test]
+async fn opening_a_batch_is_audited_and_only_admins_read_the_log() {
+    let app = spawn_app().await;
+    let [first, ..] = three_batches(&app).await;
+    let admin = operator_token(ADMIN, ADMIN_SECRET);
+    let (status, log) = app.ops_get("/audit", &admin).await;
+    assert_eq!((status, log["total"].as_i64()), (StatusCode::OK, Some(0)), "{log}");
+    // Listing is not audited; opening a batch is.
+    assert_eq!(app.ops_get("/batches", &support()).await.0, StatusCode::OK);
+    assert_eq!(
+        app.ops_get(&format!("/batches/{first}"), &support()).await.0,
+        StatusCode::OK
+    );
+    let (status, log) = app.ops_get("/audit", &admin).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert_eq!(log["total"], 1);
+    let entry = &log["items"][0];
+    assert_eq!(
+        (
+            entry["operator"].as_str(),
+            entry["role"].as_str(),
+            entry["action"].as_str()
+        ),
+        (Some(SUPPORT), Some("support"), Some("batch_detail"))
+    );
+    assert_eq!(
+        (entry["company"].as_str(), entry["tenant"].as_str()),
+        (Some(COMPANY), Some("live"))
+    );
+    assert_eq!(entry["detail"], format!("batch {first}"));
+    assert_eq!(entry["client"], "127.0.0.1");
+    let (status, body) = app.ops_get("/audit", &support()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body["Error"].as_str().unwrap().contains("for admins"), "{body}");
+}

@@ -1,0 +1,37 @@
+//! The operators' audit log: what an operator read or did, when, with which role, whose data
+//! and from where.
+
+use chrono::{DateTime, Utc};
+
+/// What an operator did that the audit log keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    /// Opened one batch with its rejected records (`/ops/batches/{id}`).
+    BatchDetail,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::BatchDetail => "batch_detail",
+        }
+    }
+}
+
+/// One entry of the audit log. `action` is text: the log keeps what older builds wrote too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub operator: String,
+    pub role: String,
+    pub action: String,
+    pub company: Option<String>,
+    pub tenant: Option<String>,
+    /// What the action was about (a batch id).
+    pub detail: Option<String>,
+    /// The client's address, as the trusted proxies say.
+    pub client: Option<String>,
+}
+
+/// How long the audit log keeps an entry.
+pub const AUDIT_RETENTION_DAYS: i64 = 366;

@@ -568,6 +568,16 @@ pub(super) fn write_columns(kind: RecordKind) -> WriteColumns {
     WriteColumns { all, key, changing }
 }
 
+/// The row of a statement meant to answer one row or none.
+pub(super) fn at_most_one<T>(mut rows: Vec<T>) -> Result<Option<T>, StoreError> {
+    if rows.len() > 1 {
+        return Err(StoreError::Database(
+            format!("a statement meant to answer one row answered {}", rows.len()).into(),
+        ));
+    }
+    Ok(rows.pop())
+}
+
 /// The stored columns of a kind's fields, in declaration order: a field's Rust name, and
 /// money columns say their unit (`tpp_price_cents`).
 fn columns(kind: RecordKind) -> Vec<String> {

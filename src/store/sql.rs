@@ -9,7 +9,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, Value as SqliteValue};
 
-use super::{Engine, StoreError, Tx, pg, sqlite};
+use super::{Engine, StoreError, Tx, at_most_one, pg, sqlite};
 use crate::records::{OwnedValue, Record};
 use crate::wire::Kind;
 
@@ -82,16 +82,6 @@ pub(super) fn stored_count(n: impl TryInto<i64>) -> Result<i64, StoreError> {
 /// [`stored_count`] as an argument.
 pub(super) fn count_arg(n: impl TryInto<i64>) -> Result<Arg<'static>, StoreError> {
     stored_count(n).map(Arg::Int)
-}
-
-/// The row of a statement meant to answer one row or none.
-pub(super) fn at_most_one<T>(mut rows: Vec<T>) -> Result<Option<T>, StoreError> {
-    if rows.len() > 1 {
-        return Err(StoreError::Database(
-            format!("a statement meant to answer one row answered {}", rows.len()).into(),
-        ));
-    }
-    Ok(rows.pop())
 }
 
 /// A statement run often, with SQLite's form of it made once beside it.

@@ -26,7 +26,7 @@ pub(super) use batches::*;
 use connection::{ConnectError, PgConnection};
 pub(super) use records::*;
 
-use super::sql::at_most_one;
+use super::at_most_one;
 use super::{Applied, Engine, StoreError, StoreFailure, Tx};
 use crate::telemetry::escaped;
 

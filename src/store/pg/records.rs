@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::PgTx;
 use super::reader::Readers;
-use crate::store::sql::{Statement, at_most_one};
+use crate::store::at_most_one;
+use crate::store::sql::Statement;
 
 use crate::ledger::{RegistrationKey, StoredRegistration};
 use crate::records::{Record, RecordKind, Value};

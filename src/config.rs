@@ -374,9 +374,13 @@ impl Partners {
         self.0.iter()
     }
 
-    /// The partner with this partner id.
-    pub fn by_id(&self, partner_id: i64) -> Option<&Arc<Partner>> {
-        self.0.iter().find(|p| p.partner_id == partner_id)
+    /// The company of the partner with this partner id; `None` when it is not configured (any
+    /// more: the history outlives a partner's removal).
+    pub fn company_of(&self, partner_id: i64) -> Option<String> {
+        self.0
+            .iter()
+            .find(|p| p.partner_id == partner_id)
+            .map(|p| p.company.clone())
     }
 
     /// The partner whose v3 tokens carry this `iss`.

@@ -14,6 +14,11 @@ impl Tenant {
             Tenant::Test => "test",
         }
     }
+
+    /// The tenant [`Tenant::as_str`] names.
+    pub fn named(name: &str) -> Option<Tenant> {
+        [Tenant::Live, Tenant::Test].into_iter().find(|t| t.as_str() == name)
+    }
 }
 
 /// Whose data a call reads or writes: every query is filtered by both.

@@ -12,7 +12,7 @@ use tracing::{Span, field};
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 
-use crate::client::TrustedProxies;
+use crate::client::client_of;
 
 /// How log lines are written: `--log-format` or the config's `server.log_format`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -116,14 +116,9 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
-/// The request's client address, as the app's [`TrustedProxies`] (its app data) judge it; `""`
-/// when unknown.
+/// The request's client address ([`client_of`]); `""` when unknown.
 fn client_address(request: &ServiceRequest) -> String {
-    let none = TrustedProxies::default();
-    request
-        .app_data::<actix_web::web::Data<TrustedProxies>>()
-        .map_or(&none, |proxies| proxies.get_ref())
-        .client(request.peer_addr(), request.headers())
+    client_of(request.request())
         .map(|ip| ip.to_string())
         .unwrap_or_default()
 }

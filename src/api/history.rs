@@ -15,8 +15,8 @@ use crate::history;
 use crate::model::batch::{BatchSummary, RejectionCount};
 use crate::scope::Tenant;
 
-pub(super) const DEFAULT_PAGE_SIZE: u32 = 50;
-pub(super) const MAX_PAGE_SIZE: u32 = 500;
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 500;
 
 #[derive(Serialize)]
 struct BatchPage {
@@ -49,13 +49,9 @@ struct BatchDetail {
 /// parameters are the gateway's own (not the guide's), so they are strict: given once, and a
 /// number (an empty value is no number).
 pub(super) fn number_param(params: &Params, name: &str, default: u32, min: u32, max: u32) -> Result<u32, ApiError> {
-    let mut values = params.all(name);
-    let Some(text) = values.next() else {
+    let Some(text) = params.once(name)? else {
         return Ok(default);
     };
-    if values.next().is_some() {
-        return Err(ApiError::BadParameter(format!("{name} must be given at most once")));
-    }
     match text.trim().parse::<u32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(ApiError::BadParameter(format!(
@@ -63,6 +59,14 @@ pub(super) fn number_param(params: &Params, name: &str, default: u32, min: u32, 
             crate::wire::echo(text)
         ))),
     }
+}
+
+/// `page` (from 1) and `pageSize` (1 to 500, 50 by default), as every paged list takes them.
+pub(super) fn paging(params: &Params) -> Result<(u32, u32), ApiError> {
+    Ok((
+        number_param(params, "page", 1, 1, u32::MAX)?,
+        number_param(params, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?,
+    ))
 }
 
 /// GET /v2/partners/{company}/batches?page=1&pageSize=50: the tenant's batches, newest first.
@@ -73,8 +77,7 @@ pub async fn list_batches(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let params = Params::of(&req);
-    let page = number_param(&params, "page", 1, 1, u32::MAX)?;
-    let page_size = number_param(&params, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?;
+    let (page, page_size) = paging(&params)?;
     let (store, scope) = (Arc::clone(&state.store), caller.scope());
     let (total, batches) = blocking("listing batches", move || history::list(&store, scope, page, page_size)).await?;
     let page = BatchPage {

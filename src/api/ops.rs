@@ -14,14 +14,13 @@ use serde::ser::SerializeMap;
 use serde_json::value::RawValue;
 
 use super::answer::json_answer;
-use super::history::{MAX_PAGE_SIZE, number_param};
+use super::history::{number_param, paging};
 use super::query::Params;
 use super::{ApiError, AppState, blocking, credentials};
 use crate::auth;
-use crate::client::TrustedProxies;
+use crate::client::client_of;
 use crate::config::{Operator, Role};
 use crate::history;
-use crate::model::audit::{AuditAction, AuditEntry};
 use crate::model::batch::{BatchFilter, BatchSummary, RejectionCount, TypeCounts};
 use crate::ops;
 use crate::scope::{Scope, Tenant};
@@ -67,7 +66,7 @@ impl OpsBatch {
     fn of(state: &AppState, partner_id: i64, summary: BatchSummary) -> OpsBatch {
         OpsBatch {
             batch_id: summary.batch_id,
-            company: state.partners.by_id(partner_id).map(|p| p.company.clone()),
+            company: state.partners.company_of(partner_id),
             partner_id,
             tenant: summary.tenant,
             received_at: summary.received_at,
@@ -102,12 +101,13 @@ impl Serialize for SnakeCounts {
     }
 }
 
+/// One page of a list, as every `/ops` list answers it.
 #[derive(Serialize)]
-struct OpsBatchPage {
+struct OpsPage<T> {
     page: u32,
     page_size: u32,
     total: u64,
-    items: Vec<OpsBatch>,
+    items: Vec<T>,
 }
 
 #[derive(Serialize)]
@@ -139,19 +139,10 @@ impl From<RejectionCount> for SnakeRejectionCount {
     }
 }
 
-/// A parameter given at most once; `None` when absent.
-fn single<'p>(params: &'p Params, name: &'p str) -> Result<Option<&'p str>, ApiError> {
-    let mut values = params.all(name);
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(ApiError::BadParameter(format!("{name} must be given at most once")));
-    }
-    Ok(first)
-}
-
 /// `since` and `until`: RFC 3339 date-times with their offset, as sent (no padding).
 fn time_param(params: &Params, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    single(params, name)?
+    params
+        .once(name)?
         .map(|text| {
             DateTime::parse_from_rfc3339(text)
                 .map(|d| d.with_timezone(&Utc))
@@ -167,7 +158,8 @@ fn time_param(params: &Params, name: &str) -> Result<Option<DateTime<Utc>>, ApiE
 
 /// `company`: a configured partner's id; an unknown company named.
 fn company_param(state: &AppState, params: &Params) -> Result<Option<i64>, ApiError> {
-    single(params, "company")?
+    params
+        .once("company")?
         .map(|company| {
             state.partners.by_company(company).map(|p| p.partner_id).ok_or_else(|| {
                 ApiError::BadParameter(format!(
@@ -182,17 +174,19 @@ fn company_param(state: &AppState, params: &Params) -> Result<Option<i64>, ApiEr
 /// The filter of `/ops/batches`: each parameter checked, an unknown company named.
 fn batch_filter(state: &AppState, params: &Params) -> Result<BatchFilter, ApiError> {
     let partner_id = company_param(state, params)?;
-    let tenant = single(params, "tenant")?
-        .map(|tenant| match tenant {
-            "live" => Ok(Tenant::Live),
-            "test" => Ok(Tenant::Test),
-            other => Err(ApiError::BadParameter(format!(
-                "tenant must be live or test, got {}",
-                crate::wire::echo(other)
-            ))),
+    let tenant = params
+        .once("tenant")?
+        .map(|tenant| {
+            Tenant::named(tenant).ok_or_else(|| {
+                ApiError::BadParameter(format!(
+                    "tenant must be live or test, got {}",
+                    crate::wire::echo(tenant)
+                ))
+            })
         })
         .transpose()?;
-    let status = single(params, "status")?
+    let status = params
+        .once("status")?
         .map(|text| {
             let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
             match text.parse::<u16>() {
@@ -223,8 +217,7 @@ pub async fn list_batches(
 ) -> Result<HttpResponse, ApiError> {
     let params = Params::of(&req);
     let filter = batch_filter(&state, &params)?;
-    let page = number_param(&params, "page", 1, 1, u32::MAX)?;
-    let page_size = number_param(&params, "pageSize", super::history::DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?;
+    let (page, page_size) = paging(&params)?;
     let store = Arc::clone(&state.store);
     let (total, found) = blocking("listing batches across partners", move || {
         history::list_all(&store, &filter, page, page_size)
@@ -234,7 +227,7 @@ pub async fn list_batches(
         .into_iter()
         .map(|(partner_id, summary)| OpsBatch::of(&state, partner_id, summary))
         .collect();
-    let page = OpsBatchPage {
+    let page = OpsPage {
         page,
         page_size,
         total,
@@ -255,21 +248,17 @@ pub async fn get_batch(
     let Ok(batch_id) = id.parse::<i64>() else {
         return Err(not_found());
     };
-    let store = Arc::clone(&state.store);
-    let found = blocking("reading a batch", move || history::find_any(&store, batch_id)).await?;
-    let (Scope { partner_id, tenant }, batch) = found.ok_or_else(not_found)?;
-    let entry = AuditEntry {
-        at: Utc::now(),
-        operator: caller.0.name.clone(),
-        role: caller.0.role.as_str().to_owned(),
-        action: AuditAction::BatchDetail.as_str().to_owned(),
-        company: state.partners.by_id(partner_id).map(|p| p.company.clone()),
-        tenant: Some(tenant.as_str().to_owned()),
-        detail: Some(format!("batch {batch_id}")),
-        client: client_of(&req),
-    };
-    let store = Arc::clone(&state.store);
-    blocking("keeping the audit log", move || ops::record(&store, &entry)).await?;
+    let (store, partners, operator) = (
+        Arc::clone(&state.store),
+        Arc::clone(&state.partners),
+        Arc::clone(&caller.0),
+    );
+    let client = client_of(&req).map(|ip| ip.to_string());
+    let found = blocking("reading a batch", move || {
+        ops::open_batch(&store, &partners, &operator, batch_id, client, Utc::now())
+    })
+    .await?;
+    let (Scope { partner_id, .. }, batch) = found.ok_or_else(not_found)?;
     let detail = OpsBatchDetail {
         batch: OpsBatch::of(&state, partner_id, batch.summary),
         rejected_records: batch.rejected,
@@ -322,7 +311,7 @@ pub async fn summary(
         .into_iter()
         .map(|d| OpsDay {
             date: d.date,
-            company: state.partners.by_id(d.partner_id).map(|p| p.company.clone()),
+            company: state.partners.company_of(d.partner_id),
             partner_id: d.partner_id,
             tenant: d.tenant.as_str(),
             batches: d.batches,
@@ -331,37 +320,6 @@ pub async fn summary(
         })
         .collect();
     Ok(json_answer(&req, StatusCode::OK, &OpsSummary { days }))
-}
-
-/// The request's client address, as the trusted proxies say (what the audit log keeps).
-fn client_of(req: &HttpRequest) -> Option<String> {
-    let none = TrustedProxies::default();
-    req.app_data::<web::Data<TrustedProxies>>()
-        .map_or(&none, |proxies| proxies.get_ref())
-        .client(req.peer_addr(), req.headers())
-        .map(|ip| ip.to_string())
-}
-
-/// An entry of the audit log, as `/ops/audit` shows it.
-#[derive(Serialize)]
-struct OpsAuditEntry {
-    #[serde(serialize_with = "out::timestamp")]
-    at: DateTime<Utc>,
-    operator: String,
-    role: String,
-    action: String,
-    company: Option<String>,
-    tenant: Option<String>,
-    detail: Option<String>,
-    client: Option<String>,
-}
-
-#[derive(Serialize)]
-struct OpsAuditPage {
-    page: u32,
-    page_size: u32,
-    total: u64,
-    items: Vec<OpsAuditEntry>,
 }
 
 /// GET /ops/audit?page=&pageSize=: the audit log, newest first; admins only.
@@ -379,24 +337,10 @@ pub async fn audit(
         )));
     }
     let params = Params::of(&req);
-    let page = number_param(&params, "page", 1, 1, u32::MAX)?;
-    let page_size = number_param(&params, "pageSize", super::history::DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?;
+    let (page, page_size) = paging(&params)?;
     let store = Arc::clone(&state.store);
-    let (total, entries) = blocking("reading the audit log", move || ops::audit_log(&store, page, page_size)).await?;
-    let items = entries
-        .into_iter()
-        .map(|e| OpsAuditEntry {
-            at: e.at,
-            operator: e.operator,
-            role: e.role,
-            action: e.action,
-            company: e.company,
-            tenant: e.tenant,
-            detail: e.detail,
-            client: e.client,
-        })
-        .collect();
-    let page = OpsAuditPage {
+    let (total, items) = blocking("reading the audit log", move || ops::audit_log(&store, page, page_size)).await?;
+    let page = OpsPage {
         page,
         page_size,
         total,

@@ -57,6 +57,17 @@ impl<'q> Params<'q> {
         }
     }
 
+    /// The one value sent for `name`, as sent; `None` when absent; a 400 when sent twice (the
+    /// gateway's own parameters are strict).
+    pub(super) fn once<'p>(&'p self, name: &'p str) -> Result<Option<&'p str>, ApiError> {
+        let mut values = self.all(name);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(ApiError::BadParameter(format!("{name} must be given at most once")));
+        }
+        Ok(first)
+    }
+
     /// Every value sent for `name`, as sent (untrimmed, empty ones too).
     pub(super) fn all<'p>(&'p self, name: &'p str) -> impl Iterator<Item = &'p str> + 'p {
         self.0

@@ -120,13 +120,13 @@ impl V3Caller {
     ) -> Result<R, V3ApiError> {
         let (store, partner, scope) = (Arc::clone(&state.store), Arc::clone(&self.0.partner), self.0.scope());
         let call = move || {
-            f(&Call {
+            Ok::<_, ApiError>(f(&Call {
                 store: &store,
                 partner: &partner,
                 scope,
-            })
+            }))
         };
-        Ok(blocking(what, move || Ok::<_, ApiError>(call())).await??)
+        Ok(blocking(what, call).await??)
     }
 }
 

@@ -2,6 +2,9 @@
 //! and from where.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::wire::out;
 
 /// What an operator did that the audit log keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,9 +21,11 @@ impl AuditAction {
     }
 }
 
-/// One entry of the audit log. `action` is text: the log keeps what older builds wrote too.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One entry of the audit log, as `/ops/audit` shows it. `action` is text: the log keeps what
+/// older builds wrote too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
+    #[serde(serialize_with = "out::timestamp")]
     pub at: DateTime<Utc>,
     pub operator: String,
     pub role: String,

@@ -64,6 +64,12 @@ static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// A row's tenant, as the table's CHECK allows it.
+fn stored_tenant(row: &Row) -> Result<Tenant, StoreError> {
+    let name = row.text("tenant")?;
+    Tenant::named(&name).ok_or_else(|| StoreError::Database(format!("a stored tenant {name:?}").into()))
+}
+
 /// A row of [`SUMMARY_COLUMNS`].
 fn summary(row: &Row) -> Result<BatchSummary, StoreError> {
     let mut counts = TypeCounts::default();
@@ -79,7 +85,7 @@ fn summary(row: &Row) -> Result<BatchSummary, StoreError> {
     }
     Ok(BatchSummary {
         batch_id: row.int("id")?,
-        tenant: if row.text("tenant")? == "test" { "test" } else { "live" },
+        tenant: stored_tenant(row)?.as_str(),
         received_at: row.date("received_at")?,
         status: u16::try_from(row.int("status")?).unwrap_or(0),
         duration_ms: row.count("duration_ms")?,
@@ -176,11 +182,7 @@ pub fn day_summaries(tx: &Tx, since: DateTime<Utc>, partner_id: Option<i64>) -> 
         Ok(DaySummary {
             date: row.text("day")?,
             partner_id: row.int("partner_id")?,
-            tenant: if row.text("tenant")? == "test" {
-                Tenant::Test
-            } else {
-                Tenant::Live
-            },
+            tenant: stored_tenant(row)?,
             batches: row.count("batches")?,
             records_written: row.count("written")?,
             records_rejected: row.count("rejected")?,
@@ -204,14 +206,9 @@ fn find(tx: &Tx, id: i64, only: Option<Scope>) -> Result<Option<(Scope, StoredBa
         &format!("SELECT partner_id, {} FROM batches WHERE id = $1", *SUMMARY_COLUMNS),
         &[Arg::Int(id)],
         |row| {
-            let tenant = if row.text("tenant")? == "test" {
-                Tenant::Test
-            } else {
-                Tenant::Live
-            };
             let scope = Scope {
                 partner_id: row.int("partner_id")?,
-                tenant,
+                tenant: stored_tenant(row)?,
             };
             Ok((scope, summary(row)?))
         },

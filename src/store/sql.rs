@@ -106,10 +106,10 @@ impl Sql {
     /// A statement whose `{ids}` is "one of the ids in $1" ([`Arg::Ids`]), as each engine
     /// says it: `= ANY($1)` in PostgreSQL, `IN (SELECT value FROM json_each(?1))` in SQLite.
     pub(super) fn with_ids(template: &str) -> Sql {
-        Sql {
-            postgres: template.replace("{ids}", "= ANY($1)"),
-            sqlite: sqlite_sql(&template.replace("{ids}", "IN (SELECT value FROM json_each($1))")).into_owned(),
-        }
+        Sql::each(
+            template.replace("{ids}", "= ANY($1)"),
+            template.replace("{ids}", "IN (SELECT value FROM json_each($1))"),
+        )
     }
 }
 

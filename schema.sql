@@ -301,3 +301,39 @@ CREATE TRIGGER cancellations_totals_on_delete AFTER DELETE ON cancellations BEGI
         first_cancellation_id = (SELECT MIN(id) FROM cancellations WHERE registration_id = OLD.registration_id)
     WHERE registration_id = OLD.registration_id;
 END;
+
+-- Version 10: the trail of every invoice. Each record of each batch that names a ShopID and
+-- InvoiceNumber gets a row: where it was and what became of it (with its error codes,
+-- comma-separated, when rejected). Found by invoice and shop in one index probe.
+CREATE TABLE IF NOT EXISTS batch_records (
+    batch_id        INTEGER NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+    position        INTEGER NOT NULL,
+    record          TEXT    NOT NULL,
+    record_index    INTEGER NOT NULL,
+    shop_id         TEXT    NOT NULL,
+    invoice_number  TEXT    NOT NULL,
+    outcome         TEXT    NOT NULL CHECK (outcome IN ('inserted', 'updated', 'unchanged', 'rejected')),
+    codes           TEXT,
+    PRIMARY KEY (batch_id, position)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS batch_records_by_invoice ON batch_records (invoice_number, shop_id);
+-- A kept rejected record as the client sent it (its JSON), for rejected.csv; NULL for a body
+-- refused whole. (An added column, as the migration adds it.)
+ALTER TABLE batch_rejections ADD COLUMN sent TEXT;
+
+-- Requests refused before they reached a partner's data: when, whose (the company the path
+-- named; the partner and tenant when it is one), why, from where (never the token).
+CREATE TABLE IF NOT EXISTS refused_requests (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT    NOT NULL,
+    partner_id  INTEGER,
+    tenant      TEXT,
+    company     TEXT,
+    reason      TEXT    NOT NULL,
+    client      TEXT,
+    user_agent  TEXT,
+    method      TEXT    NOT NULL,
+    path        TEXT    NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS refused_requests_by_age ON refused_requests (at);
+CREATE INDEX IF NOT EXISTS refused_requests_by_partner ON refused_requests (partner_id, at);

@@ -31,6 +31,11 @@
 //!      gzip-compressed, each on a fresh server, against the same number of accepted
 //!      registrations: the server's peak RSS; then eight such refusals at once and another
 //!      partner's one-record batch sent meanwhile: its time (the refusals must not hold it up).
+//!   7. the trail: an operator's search of one invoice (`/ops/records`, one client, each
+//!      search audited) with 10,000 history rows of the trail and again with 1,000,000 (100
+//!      batches of 10,000 fresh registrations): searches/s, p50, p99; against the raw probe of
+//!      the trail's index (rusqlite on the same file, a cached `SELECT * FROM batch_records
+//!      WHERE invoice_number = ? AND shop_id = ?`), which must not grow with the history either.
 //!
 //! The lookups' load generator is wrk (`-t2 -c64`, as the issue measured) when it is on the
 //! PATH (Debian's package `wrk`), else this process (hyper, one connection per client, on two
@@ -66,6 +71,9 @@ use pg_database::PgDatabase;
 const BIN: &str = env!("CARGO_BIN_EXE_warranty-gateway");
 const PARTNERS: [(&str, i64); 4] = [("alpha", 1001), ("bravo", 1002), ("charlie", 1003), ("delta", 1004)];
 const SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
+/// Section (7)'s support operator.
+const OPERATOR: &str = "bench";
+const OPERATOR_SECRET: &str = "bench-operator-secret-0123456789abcdef012345";
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -96,6 +104,9 @@ impl Server {
                 "\n[[partners]]\ncompany = \"{company}\"\npartner_id = {id}\nsecret = \"{SECRET}\"\nplan_term_months = 36\n"
             ));
         }
+        config.push_str(&format!(
+            "\n[[operators]]\nname = \"{OPERATOR}\"\nrole = \"support\"\nsecret = \"{OPERATOR_SECRET}\"\n"
+        ));
         let path = dir.path().join("config.toml");
         std::fs::write(&path, config).unwrap();
         let mut child = Command::new(BIN)
@@ -1238,6 +1249,10 @@ async fn run(runs: usize, lookup_secs: u64) {
         refusals().await;
     }
 
+    if section(7) {
+        trail_search(lookup_secs).await;
+    }
+
     if section(5) {
         postgres(runs, lookup_secs).await;
     }
@@ -1267,6 +1282,105 @@ async fn post_accepting(
     let status = res.status();
     let bytes = res.into_body().collect().await.unwrap().to_bytes().len();
     (status, bytes, started.elapsed())
+}
+
+/// Section (7): an operator's search of one invoice as the trail grows from 10,000 rows to
+/// 1,000,000, against the raw probe of its index on the same file.
+async fn trail_search(secs: u64) {
+    let (alpha, alpha_id) = PARTNERS[0];
+    let server = Server::start();
+    let now = Utc::now().timestamp();
+    let operator = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": OPERATOR, "role": "support", "iat": now, "exp": now + 8 * 3600}),
+        &jsonwebtoken::EncodingKey::from_secret(OPERATOR_SECRET.as_bytes()),
+    )
+    .unwrap();
+    let mut keys: Vec<(String, String)> = Vec::new();
+    let mut seeded = Duration::ZERO;
+    for batch in 0..100 {
+        let prefix = format!("T{batch:03}-");
+        let (status, took) = post_batch(&server.address, alpha, alpha_id, registrations_batch(&prefix, 10_000)).await;
+        assert_eq!(status, StatusCode::OK);
+        seeded += took;
+        // A sample of each batch's invoices, searched below.
+        keys.extend(
+            (0..10_000)
+                .step_by(101)
+                .map(|i| (format!("{:06}", 5000 + i % 50), invoice(&prefix, i))),
+        );
+        if batch != 0 && batch != 99 {
+            continue;
+        }
+        let rows = (batch + 1) * 10_000;
+        let mut sender = connect(&server.address).await;
+        let mut stats = LookupStats {
+            latencies_us: Vec::new(),
+            failures: 0,
+            elapsed: Duration::ZERO,
+        };
+        let started = Instant::now();
+        let mut i = 0;
+        while started.elapsed() < Duration::from_secs(secs) {
+            let (shop, inv) = &keys[(i * 7919) % keys.len()];
+            i += 1;
+            let path = format!("/ops/records?ShopID={shop}&InvoiceNumber={inv}");
+            let t = Instant::now();
+            match send(&mut sender, "GET", &path, &operator, Bytes::new()).await {
+                Ok((StatusCode::OK, body)) if body.len() > 200 => {
+                    stats.latencies_us.push(t.elapsed().as_micros() as u32)
+                }
+                _ => stats.failures += 1,
+            }
+        }
+        stats.elapsed = started.elapsed();
+        let probe = trail_probe(&server.database(), &keys, secs);
+        println!(
+            "(7) trail of {rows} rows: /ops/records {:.0} searches/s, p50 {:.2} ms, p99 {:.2} ms, {} failed; \
+             raw probe of its index {:.0}/s, p50 {:.1} us, p99 {:.1} us",
+            stats.rps(),
+            stats.percentile_ms(0.50),
+            stats.percentile_ms(0.99),
+            stats.failures,
+            probe.rps,
+            probe.p50_ms * 1000.0,
+            probe.p99_ms * 1000.0,
+        );
+    }
+    println!(
+        "(7) 100 batches of 10,000 registrations (each with its trail) in {:.1} s: {:.0} records/s",
+        seeded.as_secs_f64(),
+        1_000_000.0 / seeded.as_secs_f64()
+    );
+}
+
+/// The raw thing under a search: the trail's index probed by invoice and shop, straight
+/// through rusqlite on the gateway's file, for `secs` seconds.
+fn trail_probe(db: &std::path::Path, keys: &[(String, String)], secs: u64) -> LookupFigures {
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut stmt = conn
+        .prepare_cached("SELECT * FROM batch_records WHERE invoice_number = ?1 AND shop_id = ?2")
+        .unwrap();
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    let mut i = 0;
+    while started.elapsed() < Duration::from_secs(secs) {
+        let (shop, inv) = &keys[(i * 7919) % keys.len()];
+        i += 1;
+        let t = Instant::now();
+        let found = stmt.query_map([inv, shop], |r| r.get::<_, i64>(0)).unwrap().count();
+        assert_eq!(found, 1, "{shop}/{inv}");
+        latencies.push(t.elapsed().as_nanos() as f64 / 1e6);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_by(f64::total_cmp);
+    let at = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    LookupFigures {
+        rps: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        failures: 0,
+    }
 }
 
 /// Section (6): what a body of 100,000 refused records costs, against the same number

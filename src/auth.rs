@@ -66,6 +66,31 @@ pub enum AuthError {
     ExpiryTooFar,
 }
 
+impl AuthError {
+    /// Why, as a code: what a refused request is kept and counted under (never the token).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::MissingHeader => "missing_token",
+            AuthError::NotBearer
+            | AuthError::Malformed(_)
+            | AuthError::BadTimeClaim(_)
+            | AuthError::DuplicateClaim(_)
+            | AuthError::CriticalExtension(_)
+            | AuthError::BadClaimDate => "malformed_token",
+            AuthError::UnknownCompany(_) => "unknown_company",
+            AuthError::WrongAlgorithm(_) => "wrong_algorithm",
+            AuthError::BadSignature | AuthError::BadOperatorSignature => "bad_signature",
+            AuthError::Expired => "expired",
+            AuthError::NotYetValid | AuthError::IssuedInFuture => "not_yet_valid",
+            AuthError::MissingPartnerId | AuthError::WrongPartnerId | AuthError::WrongPartnerIdParameter => {
+                "wrong_partner"
+            }
+            AuthError::MissingSubject | AuthError::UnknownOperator => "unknown_operator",
+            AuthError::MissingExpiry | AuthError::ExpiryTooFar => "operator_token_lifetime",
+        }
+    }
+}
+
 /// An authenticated caller: the partner the token proves, and the tenant the URL names.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -396,6 +421,24 @@ pub enum V3AuthError {
     NotYetValid,
     #[error("the token's exp is more than 24 hours after its iat; v3 tokens live at most 24 hours")]
     TooLong,
+}
+
+impl V3AuthError {
+    /// Why, as a code (see [`AuthError::reason`]).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            V3AuthError::Header(e) => e.reason(),
+            V3AuthError::NotConfigured => "v3_not_configured",
+            V3AuthError::Malformed(_) | V3AuthError::MissingClaim(_) => "malformed_token",
+            V3AuthError::WrongAlgorithm(_) => "wrong_algorithm",
+            V3AuthError::UnknownIssuer(_) => "unknown_issuer",
+            V3AuthError::BadSignature => "bad_signature",
+            V3AuthError::WrongAudience(..) | V3AuthError::BothAudiences => "wrong_audience",
+            V3AuthError::Expired => "expired",
+            V3AuthError::NotYetValid => "not_yet_valid",
+            V3AuthError::TooLong => "v3_token_lifetime",
+        }
+    }
 }
 
 /// The longest a v3 token may live: exp at most this long after iat.

@@ -18,6 +18,7 @@ pub mod monitoring;
 pub mod ops;
 pub mod query;
 pub mod records;
+pub mod refused;
 pub mod scope;
 pub mod startup;
 pub mod status;

@@ -14,6 +14,7 @@ pub const REQUESTS: &str = "warranty_gateway_http_requests_total";
 pub const RECORDS: &str = "warranty_gateway_records_total";
 pub const BATCH_SECONDS: &str = "warranty_gateway_batch_duration_seconds";
 pub const DATABASE_BYTES: &str = "warranty_gateway_database_size_bytes";
+pub const REFUSED: &str = "warranty_gateway_refused_requests_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -34,6 +35,10 @@ pub fn handle() -> &'static PrometheusHandle {
         }
         metrics::describe_counter!(REQUESTS, "HTTP requests answered, by route, method and status");
         metrics::describe_counter!(RECORDS, "records of POSTed batches, by type, tenant and result");
+        metrics::describe_counter!(
+            REFUSED,
+            "requests refused before they reached a partner's data (a bad or missing token, an unknown company), by reason"
+        );
         metrics::describe_histogram!(BATCH_SECONDS, metrics::Unit::Seconds, "time to answer a POSTed batch");
         metrics::describe_gauge!(
             DATABASE_BYTES,
@@ -102,6 +107,11 @@ pub fn count_batch(partner: &str, tenant: &'static str, counts: &TypeCounts, sec
         }
     }
     metrics::histogram!(BATCH_SECONDS, "tenant" => tenant).record(seconds);
+}
+
+/// Counts a request refused at the door; `reason` is one of a fixed set of codes.
+pub fn count_refused(reason: &'static str) {
+    metrics::counter!(REFUSED, "reason" => reason).increment(1);
 }
 
 /// The metrics in Prometheus text format, with the database's size (measured now) when known.

@@ -43,11 +43,11 @@ impl Rec {
 
 /// A stored record as returned: the guide puts PartnerID first.
 #[derive(Serialize)]
-struct WithPartner<'a, T> {
+pub struct WithPartner<T> {
     #[serde(rename = "PartnerID")]
-    partner_id: i64,
+    pub partner_id: i64,
     #[serde(flatten)]
-    record: &'a T,
+    pub record: T,
 }
 
 /// One match is an object, several an array, none is `None` (204).

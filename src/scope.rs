@@ -1,7 +1,7 @@
 //! Whose data a request reads or writes: one partner, live or its `_test` tenant.
 
 /// Live data, or a partner's `_test` data: never visible to each other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Tenant {
     Live,
     Test,
@@ -22,7 +22,7 @@ impl Tenant {
 }
 
 /// Whose data a call reads or writes: every query is filtered by both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Scope {
     pub partner_id: i64,
     pub tenant: Tenant,

@@ -54,6 +54,7 @@ impl Application {
             verified_tokens: Default::default(),
             v3: config.v3.clone(),
             operators: Arc::clone(&config.operators),
+            refused: Default::default(),
         });
         // The proxies whose forwarding headers name the client: app data of their own, read by
         // the request span (telemetry knows nothing of the handlers' state).

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -12,7 +13,7 @@ use super::query::Params;
 use super::{ApiError, AppState, blocking};
 use crate::auth::Caller;
 use crate::history;
-use crate::model::batch::{BatchSummary, RejectionCount};
+use crate::model::batch::{BatchSummary, RejectedRow, RejectionCount, StoredBatch};
 use crate::scope::Tenant;
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -108,11 +109,58 @@ pub async fn get_batch(
     let found = found.ok_or_else(not_found)?;
     let detail = BatchDetail {
         summary: found.summary,
-        rejected: found.rejected,
+        rejected: found.rejected.into_iter().map(|(entry, _)| entry).collect(),
         counted: found.counted,
     };
     Ok(json_answer(&req, StatusCode::OK, &detail))
 }
+
+/// GET /v2/partners/{company}/batches/{id}/rejected.csv: the batch's rejected records, a row
+/// per error, each with the record as it was sent.
+#[tracing::instrument(name = "rejected_csv", skip_all, fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str()))]
+pub async fn rejected_csv(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (company, id) = path.into_inner();
+    let not_found = || ApiError::NotFound(format!("batch {id} of {company}"));
+    let Ok(batch_id) = id.parse::<i64>() else {
+        return Err(not_found());
+    };
+    let (store, scope) = (Arc::clone(&state.store), caller.scope());
+    let found = blocking("reading a batch", move || history::find(&store, scope, batch_id)).await?;
+    csv_answer(batch_id, &found.ok_or_else(not_found)?)
+}
+
+/// `rejected.csv` of a batch: `Record,Index,ShopID,InvoiceNumber,Field,Code,Message,Sent`, a
+/// row per error of each kept rejected record; `X-Rejected-Not-Listed` says how many more were
+/// only counted (past the first 1,000).
+pub(super) fn csv_answer(batch_id: i64, batch: &StoredBatch) -> Result<HttpResponse, ApiError> {
+    let rows = batch.rejected_rows().map_err(anyhow::Error::new)?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    if rows.is_empty() {
+        // The header alone: a batch with nothing rejected is an empty sheet, not an empty file.
+        out.write_record(RejectedRow::HEADER).map_err(anyhow::Error::new)?;
+    }
+    for row in &rows {
+        out.serialize(row).map_err(anyhow::Error::new)?;
+    }
+    let body = out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut answer = HttpResponse::Ok();
+    answer.content_type("text/csv; charset=utf-8").insert_header((
+        CONTENT_DISPOSITION,
+        format!("attachment; filename=\"batch-{batch_id}-rejected.csv\""),
+    ));
+    let not_listed = batch.rejected_not_listed();
+    if not_listed > 0 {
+        answer.insert_header((X_REJECTED_NOT_LISTED, not_listed.to_string()));
+    }
+    Ok(answer.body(body))
+}
+
+/// How many rejected records a `rejected.csv` does not list (past the kept ones).
+const X_REJECTED_NOT_LISTED: &str = "x-rejected-not-listed";
 
 /// DELETE /v2/partners/{company}_test: removes all of the partner's test data (records and
 /// history). On a live company it is refused and deletes nothing.

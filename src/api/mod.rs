@@ -37,6 +37,8 @@ pub struct AppState {
     pub v3: Option<Arc<crate::config::V3Settings>>,
     /// Who may use the operators' routes.
     pub operators: Arc<crate::config::Operators>,
+    /// Requests refused at the door, as far as they are kept.
+    pub refused: Arc<crate::refused::RefusedLog>,
 }
 
 /// Every route the server registers, with its methods: `routes` below registers exactly these,
@@ -51,8 +53,12 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v2/partners/{company}", &["GET", "HEAD", "POST", "DELETE"]),
     ("/v2/partners/{company}/batches", &["GET", "HEAD"]),
     ("/v2/partners/{company}/batches/{id}", &["GET", "HEAD"]),
+    ("/v2/partners/{company}/batches/{id}/rejected.csv", &["GET", "HEAD"]),
     ("/ops/batches", &["GET", "HEAD"]),
     ("/ops/batches/{id}", &["GET", "HEAD"]),
+    ("/ops/batches/{id}/rejected.csv", &["GET", "HEAD"]),
+    ("/ops/records", &["GET", "HEAD"]),
+    ("/ops/refused", &["GET", "HEAD"]),
     ("/ops/summary", &["GET", "HEAD"]),
     ("/ops/audit", &["GET", "HEAD"]),
     (
@@ -114,10 +120,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             })),
     )
     .service(resource("/v2/partners/{company}/batches", READ_ONLY).route(get_or_head().to(history::list_batches)))
-    .service(resource("/v2/partners/{company}/batches/{id}", READ_ONLY).route(get_or_head().to(history::get_batch)));
+    .service(resource("/v2/partners/{company}/batches/{id}", READ_ONLY).route(get_or_head().to(history::get_batch)))
+    .service(
+        resource("/v2/partners/{company}/batches/{id}/rejected.csv", READ_ONLY)
+            .route(get_or_head().to(history::rejected_csv)),
+    );
     cfg.configure(v3::routes);
     cfg.service(resource("/ops/batches", READ_ONLY).route(get_or_head().to(ops::list_batches)))
         .service(resource("/ops/batches/{id}", READ_ONLY).route(get_or_head().to(ops::get_batch)))
+        .service(resource("/ops/batches/{id}/rejected.csv", READ_ONLY).route(get_or_head().to(ops::rejected_csv)))
+        .service(resource("/ops/records", READ_ONLY).route(get_or_head().to(ops::records)))
+        .service(resource("/ops/refused", READ_ONLY).route(get_or_head().to(ops::refused)))
         .service(resource("/ops/summary", READ_ONLY).route(get_or_head().to(ops::summary)))
         .service(resource("/ops/audit", READ_ONLY).route(get_or_head().to(ops::audit)));
     cfg.service(resource("/healthz", READ_ONLY).route(get_or_head().to(healthz)))
@@ -148,9 +161,49 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let (state, header) = credentials(req);
         let company = req.match_info().get("company").unwrap_or_default();
-        // A refusal is logged once, with its reason, by the request's span.
-        ready(auth::authenticate(&state.partners, &state.verified_tokens, company, header).map_err(ApiError::from))
+        // A refusal is logged once, with its reason, by the request's span, and kept for support.
+        let caller = auth::authenticate(&state.partners, &state.verified_tokens, company, header)
+            .inspect_err(|e| note_refusal(req, state, e.reason(), Some(company)));
+        ready(caller.map_err(ApiError::from))
     }
+}
+
+/// Counts a request refused at the door (`reason`, a code), and keeps it for support as the
+/// limits allow (`refused::RefusedLog`), written off the request's path: a refusal is answered
+/// at once, whatever the database is doing.
+pub(crate) fn note_refusal(req: &HttpRequest, state: &AppState, reason: &'static str, company: Option<&str>) {
+    crate::monitoring::count_refused(reason);
+    let at = chrono::Utc::now();
+    let client = crate::client::client_of(req);
+    let Some(admitted) = state.refused.admit(client, at) else {
+        return;
+    };
+    let named = company.and_then(|c| auth::resolve_company(&state.partners, c));
+    let refusal = crate::model::refused::Refusal {
+        at,
+        company: company.map(crate::refused::kept_text),
+        partner_id: named.map(|(p, _)| p.partner_id),
+        tenant: named.map(|(_, t)| t.as_str().to_owned()),
+        reason: reason.to_owned(),
+        client: client.map(|ip| ip.to_string()),
+        user_agent: req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .map(|ua| crate::refused::kept_text(&String::from_utf8_lossy(ua.as_bytes()))),
+        method: crate::monitoring::method_label(req.method()).to_owned(),
+        path: crate::refused::kept_text(req.path()),
+    };
+    let (store, keep_after) = (Arc::clone(&state.store), at - state.history_retention);
+    actix_web::rt::spawn(async move {
+        let written = off_executor(move || {
+            let _place = admitted;
+            crate::refused::record(&store, &refusal, keep_after)
+        })
+        .await;
+        if let Ok(Err(e)) = written {
+            tracing::warn!(error = ?crate::telemetry::escaped(e), "a refused request could not be kept");
+        }
+    });
 }
 
 /// The one way off the async executor: `f` on a blocking thread, started at once, inside the

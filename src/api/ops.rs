@@ -14,16 +14,21 @@ use serde::ser::SerializeMap;
 use serde_json::value::RawValue;
 
 use super::answer::json_answer;
-use super::history::{number_param, paging};
+use super::history::{csv_answer, number_param, paging};
 use super::query::Params;
 use super::{ApiError, AppState, blocking, credentials};
 use crate::auth;
 use crate::client::client_of;
 use crate::config::{Operator, Role};
 use crate::history;
-use crate::model::batch::{BatchFilter, BatchSummary, RejectionCount, TypeCounts};
-use crate::ops;
+use crate::model::audit::AuditAction;
+use crate::model::batch::{BatchFilter, BatchSummary, RejectionCount, StoredBatch, TrailEntry, TypeCounts};
+use crate::model::refused::RefusalFilter;
+use crate::ops::{self, Asker, Within};
+use crate::query::WithPartner;
+use crate::records::{Cancellation, Claim, FiledUnder, Registration, Sale};
 use crate::scope::{Scope, Tenant};
+use crate::status::registration_status;
 use crate::wire::out;
 
 /// An operator a token proved, with the role the config gives them.
@@ -38,6 +43,7 @@ impl FromRequest for OperatorCaller {
         let (state, header) = credentials(req);
         ready(
             auth::authenticate_operator(&state.operators, header)
+                .inspect_err(|e| super::note_refusal(req, state, e.reason(), None))
                 .map(OperatorCaller)
                 .map_err(ApiError::from),
         )
@@ -171,10 +177,9 @@ fn company_param(state: &AppState, params: &Params) -> Result<Option<i64>, ApiEr
         .transpose()
 }
 
-/// The filter of `/ops/batches`: each parameter checked, an unknown company named.
-fn batch_filter(state: &AppState, params: &Params) -> Result<BatchFilter, ApiError> {
-    let partner_id = company_param(state, params)?;
-    let tenant = params
+/// `tenant`: live or test.
+fn tenant_param(params: &Params) -> Result<Option<Tenant>, ApiError> {
+    params
         .once("tenant")?
         .map(|tenant| {
             Tenant::named(tenant).ok_or_else(|| {
@@ -184,7 +189,13 @@ fn batch_filter(state: &AppState, params: &Params) -> Result<BatchFilter, ApiErr
                 ))
             })
         })
-        .transpose()?;
+        .transpose()
+}
+
+/// The filter of `/ops/batches`: each parameter checked, an unknown company named.
+fn batch_filter(state: &AppState, params: &Params) -> Result<BatchFilter, ApiError> {
+    let partner_id = company_param(state, params)?;
+    let tenant = tenant_param(params)?;
     let status = params
         .once("status")?
         .map(|text| {
@@ -236,14 +247,15 @@ pub async fn list_batches(
     Ok(json_answer(&req, StatusCode::OK, &page))
 }
 
-/// GET /ops/batches/{id}: any partner's batch, with its rejected records.
-#[tracing::instrument(name = "ops_batch", skip_all, fields(operator = %caller.0.name))]
-pub async fn get_batch(
-    caller: OperatorCaller,
-    req: HttpRequest,
-    id: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+/// Any partner's batch `id`, opened by the caller for `action` (audited); 404 when there is
+/// none.
+async fn open_batch(
+    caller: &OperatorCaller,
+    req: &HttpRequest,
+    id: &str,
+    state: &AppState,
+    action: AuditAction,
+) -> Result<(i64, Scope, StoredBatch), ApiError> {
     let not_found = || ApiError::NotFound(format!("batch {id}"));
     let Ok(batch_id) = id.parse::<i64>() else {
         return Err(not_found());
@@ -253,18 +265,149 @@ pub async fn get_batch(
         Arc::clone(&state.partners),
         Arc::clone(&caller.0),
     );
-    let client = client_of(&req).map(|ip| ip.to_string());
+    let client = client_of(req).map(|ip| ip.to_string());
     let found = blocking("reading a batch", move || {
-        ops::open_batch(&store, &partners, &operator, batch_id, client, Utc::now())
+        let asker = Asker {
+            operator: &operator,
+            client,
+            at: Utc::now(),
+        };
+        ops::open_batch(&store, &partners, &asker, action, batch_id)
     })
     .await?;
-    let (Scope { partner_id, .. }, batch) = found.ok_or_else(not_found)?;
+    let (scope, batch) = found.ok_or_else(not_found)?;
+    Ok((batch_id, scope, batch))
+}
+
+/// GET /ops/batches/{id}: any partner's batch, with its rejected records.
+#[tracing::instrument(name = "ops_batch", skip_all, fields(operator = %caller.0.name))]
+pub async fn get_batch(
+    caller: OperatorCaller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, scope, batch) = open_batch(&caller, &req, &id, &state, AuditAction::BatchDetail).await?;
     let detail = OpsBatchDetail {
-        batch: OpsBatch::of(&state, partner_id, batch.summary),
-        rejected_records: batch.rejected,
+        batch: OpsBatch::of(&state, scope.partner_id, batch.summary),
+        rejected_records: batch.rejected.into_iter().map(|(entry, _)| entry).collect(),
         rejected_counts: batch.counted.into_iter().map(SnakeRejectionCount::from).collect(),
     };
     Ok(json_answer(&req, StatusCode::OK, &detail))
+}
+
+/// GET /ops/batches/{id}/rejected.csv: any partner's batch's rejected records, a row per error
+/// with the record as sent (audited).
+#[tracing::instrument(name = "ops_rejected_csv", skip_all, fields(operator = %caller.0.name))]
+pub async fn rejected_csv(
+    caller: OperatorCaller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (batch_id, _, batch) = open_batch(&caller, &req, &id, &state, AuditAction::RejectedCsv).await?;
+    csv_answer(batch_id, &batch)
+}
+
+/// One partner's tenant's records of an invoice, and its trail.
+#[derive(Serialize)]
+struct OpsMatch {
+    company: Option<String>,
+    partner_id: i64,
+    tenant: &'static str,
+    /// The guide's shapes, as the partner's own GET answers them.
+    registration: Option<WithPartner<Registration>>,
+    status: Option<serde_json::Value>,
+    claims: Vec<WithPartner<Claim>>,
+    sales: Vec<WithPartner<Sale>>,
+    cancellations: Vec<WithPartner<Cancellation>>,
+    trail: Vec<TrailEntry>,
+}
+
+#[derive(Serialize)]
+struct OpsMatches {
+    matches: Vec<OpsMatch>,
+}
+
+/// Each record in the guide's shape, PartnerID first.
+fn with_partner<T>(partner_id: i64, records: impl IntoIterator<Item = T>) -> Vec<WithPartner<T>> {
+    records
+        .into_iter()
+        .map(|record| WithPartner { partner_id, record })
+        .collect()
+}
+
+/// A required text parameter: present, once, not blank.
+fn required_text(params: &Params, name: &str) -> Result<String, ApiError> {
+    match params.once(name)? {
+        Some(text) if !text.trim().is_empty() => Ok(crate::wire::trim_padding(text).to_owned()),
+        _ => Err(ApiError::BadParameter(format!("{name} is required"))),
+    }
+}
+
+/// GET /ops/records?ShopID=&InvoiceNumber=[&company=][&tenant=]: every partner's tenant that
+/// stores a record of that invoice, or whose history carried one, with those records and the
+/// trail (audited).
+#[tracing::instrument(name = "ops_records", skip_all, fields(operator = %caller.0.name))]
+pub async fn records(
+    caller: OperatorCaller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::of(&req);
+    let filed = FiledUnder {
+        shop_id: required_text(&params, "ShopID")?,
+        invoice_number: required_text(&params, "InvoiceNumber")?,
+    };
+    let within = Within {
+        partner_id: company_param(&state, &params)?,
+        tenant: tenant_param(&params)?,
+    };
+    let (store, partners, operator) = (
+        Arc::clone(&state.store),
+        Arc::clone(&state.partners),
+        Arc::clone(&caller.0),
+    );
+    let client = client_of(&req).map(|ip| ip.to_string());
+    let now = Utc::now();
+    let found = blocking("searching an invoice's records", move || {
+        let asker = Asker {
+            operator: &operator,
+            client,
+            at: now,
+        };
+        ops::search_records(&store, &partners, &asker, &filed, within)
+    })
+    .await?;
+    let matches = found
+        .into_iter()
+        .map(|m| {
+            let partner = state.partners.iter().find(|p| p.partner_id == m.scope.partner_id);
+            let id = m.scope.partner_id;
+            let status = match (&m.usage, partner) {
+                (Some(usage), Some(partner)) => Some(serde_json::to_value(registration_status(
+                    usage,
+                    partner.partner_id,
+                    partner.plan(),
+                    now,
+                ))?),
+                _ => None,
+            };
+            Ok(OpsMatch {
+                company: partner.map(|p| p.company.clone()),
+                partner_id: m.scope.partner_id,
+                tenant: m.scope.tenant.as_str(),
+                registration: with_partner(id, m.registration).pop(),
+                status,
+                claims: with_partner(id, m.claims),
+                sales: with_partner(id, m.sales),
+                cancellations: with_partner(id, m.cancellations),
+                trail: m.trail,
+            })
+        })
+        .collect::<Result<Vec<_>, serde_json::Error>>()
+        .map_err(anyhow::Error::new)?;
+    Ok(json_answer(&req, StatusCode::OK, &OpsMatches { matches }))
 }
 
 /// One UTC day of one partner's tenant, summed.
@@ -320,6 +463,34 @@ pub async fn summary(
         })
         .collect();
     Ok(json_answer(&req, StatusCode::OK, &OpsSummary { days }))
+}
+
+/// GET /ops/refused?company=&since=&page=&pageSize=: requests refused before they reached a
+/// partner's data (as far as they were kept), newest first.
+#[tracing::instrument(name = "ops_refused", skip_all, fields(operator = %caller.0.name))]
+pub async fn refused(
+    caller: OperatorCaller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let params = Params::of(&req);
+    let filter = RefusalFilter {
+        partner_id: company_param(&state, &params)?,
+        since: time_param(&params, "since")?,
+    };
+    let (page, page_size) = paging(&params)?;
+    let store = Arc::clone(&state.store);
+    let (total, items) = blocking("listing refused requests", move || {
+        crate::refused::list(&store, &filter, page, page_size)
+    })
+    .await?;
+    let page = OpsPage {
+        page,
+        page_size,
+        total,
+        items,
+    };
+    Ok(json_answer(&req, StatusCode::OK, &page))
 }
 
 /// GET /ops/audit?page=&pageSize=: the audit log, newest first; admins only.

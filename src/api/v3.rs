@@ -38,6 +38,7 @@ impl FromRequest for V3Caller {
         let (state, header) = super::credentials(req);
         ready(
             auth::authenticate_v3(&state.partners, state.v3.as_deref(), header)
+                .inspect_err(|e| super::note_refusal(req, state, e.reason(), None))
                 .map(V3Caller)
                 .map_err(V3ApiError::from),
         )

@@ -7,6 +7,7 @@ mod decode;
 pub use decode::{Arrivals, Batch, Pass};
 
 use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -14,8 +15,10 @@ use serde::Serialize;
 
 use crate::config::Partner;
 use crate::ledger::{Ledger, RegistrationKey};
-use crate::model::batch::{KEPT_REJECTED, NewBatch, RejectionCount, Rejections, TypeCounts};
-use crate::records::{Action, Decoded, NaturalKey, Record, rules};
+use crate::model::batch::{
+    KEPT_REJECTED, KeptRejection, NewBatch, NewTrailEntry, RecordOutcome, RejectionCount, Rejections, TypeCounts,
+};
+use crate::records::{Action, Decoded, FiledUnder, NaturalKey, Record, rules};
 use crate::scope::Scope;
 use crate::store::{self, Store, StoreError, StoreFailure};
 use crate::wire::{BodyError, Code, FieldError, FieldErrors};
@@ -38,6 +41,36 @@ pub struct RecordResult {
     pub errors: Option<FieldErrors>,
     #[serde(rename = "Warnings", skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The record's JSON in the body, as sent (kept with a rejected entry).
+    #[serde(skip)]
+    pub sent: Range<usize>,
+    /// The registration a record refused by its fields names, when readable.
+    #[serde(skip)]
+    pub filed: Option<Box<FiledUnder>>,
+}
+
+impl RecordResult {
+    /// The ShopID and InvoiceNumber the record names (its trail is found by them), when known.
+    fn filed_under(&self) -> Option<(&str, &str)> {
+        if let Some(f) = &self.filed {
+            return Some((&f.shop_id, &f.invoice_number));
+        }
+        let key = &self.key.as_ref()?.0;
+        let field = |name: &str| key.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str());
+        Some((field("ShopID")?, field("InvoiceNumber")?))
+    }
+
+    /// What became of it, once its write is known.
+    fn outcome(&self) -> Option<RecordOutcome> {
+        Some(match (self.status, self.action) {
+            (Status::Rejected, _) => RecordOutcome::Rejected,
+            (Status::Posted, action) => match action? {
+                Action::Inserted => RecordOutcome::Inserted,
+                Action::Updated => RecordOutcome::Updated,
+                Action::Unchanged => RecordOutcome::Unchanged,
+            },
+        })
+    }
 }
 
 /// What became of a record, in the guide's words.
@@ -123,7 +156,7 @@ pub fn ingest_body(
         loop {
             // The work may run again from the start (another instance was in the way, or the
             // body repeats its Registrations array): it keeps nothing between runs.
-            match store.write(|tx| write_batch(tx, &mut arrivals.pass(), partner, scope, received)) {
+            match store.write(|tx| write_batch(tx, &mut arrivals.pass(), body, partner, scope, received)) {
                 Err(IngestError::Superseded) => continue,
                 done => {
                     if let Ok(out) = &done {
@@ -142,6 +175,7 @@ pub fn ingest_body(
 fn write_batch(
     tx: &store::Tx,
     arrivals: &mut Pass,
+    body: &[u8],
     partner: &Partner,
     scope: Scope,
     received: &Received,
@@ -208,21 +242,27 @@ fn write_batch(
     });
     write(tx, scope, &now, &mut out, &cancellations)?;
     // The history entry commits with the records: a batch that is kept is always listed.
-    let rejected = rejections(&out.results)?;
+    let rejected = rejections(&out.results, body)?;
     let entry = received.history(out.counts.status(), out.counts, None);
-    out.batch_id = store::insert_batch(tx, scope, &entry, &rejected)?;
+    out.batch_id = store::insert_batch(tx, scope, &entry, &rejected, &trail(&out.results))?;
     store::prune_batches(tx, &(received.at - received.retention))?;
     Ok(out)
 }
 
 /// What the history keeps of the rejected entries of `results`: the first [`KEPT_REJECTED`]
-/// whole, then each (record type, field, code) counted.
-fn rejections(results: &[RecordResult]) -> Result<Rejections, serde_json::Error> {
+/// whole, each with the record as sent in `body`, then each (record type, field, code)
+/// counted.
+fn rejections(results: &[RecordResult], body: &[u8]) -> Result<Rejections, serde_json::Error> {
     let mut entries = Vec::new();
     let mut counted: BTreeMap<(&str, &str, Code), u64> = BTreeMap::new();
     for r in results.iter().filter(|r| r.status == Status::Rejected) {
         if entries.len() < KEPT_REJECTED {
-            entries.push(serde_json::to_string(r)?);
+            // The body was read as UTF-8 text, and an item is whole JSON within it.
+            let sent = body.get(r.sent.clone()).and_then(|b| std::str::from_utf8(b).ok());
+            entries.push(KeptRejection {
+                entry: serde_json::to_string(r)?,
+                sent: sent.map(str::to_owned),
+            });
             continue;
         }
         for e in r.errors.iter().flat_map(|e| e.iter()) {
@@ -239,6 +279,29 @@ fn rejections(results: &[RecordResult]) -> Result<Rejections, serde_json::Error>
         })
         .collect();
     Ok(Rejections { entries, counted })
+}
+
+/// The batch's trail: each record that names a ShopID and InvoiceNumber, and what became of it.
+fn trail(results: &[RecordResult]) -> Vec<NewTrailEntry<'_>> {
+    results
+        .iter()
+        .filter_map(|r| {
+            let (shop_id, invoice_number) = r.filed_under()?;
+            Some(NewTrailEntry {
+                record: r.record,
+                index: r.index,
+                shop_id,
+                invoice_number,
+                outcome: r.outcome()?,
+                codes: r
+                    .errors
+                    .iter()
+                    .flat_map(|e| e.iter())
+                    .map(|e| e.code.as_str())
+                    .collect(),
+            })
+        })
+        .collect()
 }
 
 /// The registrations (ShopID, InvoiceNumber) the valid ones of `records` are filed against.
@@ -313,10 +376,16 @@ pub fn record_refused(
 ) -> Result<i64, StoreError> {
     let batch = received.history(status, TypeCounts::default(), Some(error.to_owned()));
     let rejected = Rejections {
-        entries: entry.into_iter().map(str::to_owned).collect(),
+        entries: entry
+            .into_iter()
+            .map(|entry| KeptRejection {
+                entry: entry.to_owned(),
+                sent: None,
+            })
+            .collect(),
         counted: Vec::new(),
     };
-    store.write(|tx| store::insert_batch(tx, scope, &batch, &rejected))
+    store.write(|tx| store::insert_batch(tx, scope, &batch, &rejected, &[]))
 }
 
 /// Judges each decoded record of one type with `judge` (which answers the registration it is
@@ -340,6 +409,8 @@ fn judge<'b, T: Record, N>(
             key: None,
             errors: None,
             warnings: d.warnings.clone(),
+            sent: d.sent.clone(),
+            filed: d.filed.clone(),
         };
         match &d.record {
             // The decode's own list, shared, not copied.

@@ -11,12 +11,18 @@ use crate::wire::out;
 pub enum AuditAction {
     /// Opened one batch with its rejected records (`/ops/batches/{id}`).
     BatchDetail,
+    /// Exported a batch's rejected records (`/ops/batches/{id}/rejected.csv`).
+    RejectedCsv,
+    /// Searched the records and trail of a ShopID and InvoiceNumber (`/ops/records`).
+    RecordsSearch,
 }
 
 impl AuditAction {
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::BatchDetail => "batch_detail",
+            AuditAction::RejectedCsv => "rejected_csv",
+            AuditAction::RecordsSearch => "records_search",
         }
     }
 }
@@ -32,7 +38,7 @@ pub struct AuditEntry {
     pub action: String,
     pub company: Option<String>,
     pub tenant: Option<String>,
-    /// What the action was about (a batch id).
+    /// What the action was about (a batch id, the ShopID and InvoiceNumber searched).
     pub detail: Option<String>,
     /// The client's address, as the trusted proxies say.
     pub client: Option<String>,

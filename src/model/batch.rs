@@ -2,10 +2,12 @@
 //! read it back (`GET /v2/partners/{company}/batches`).
 
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::records::RecordKind;
+use crate::records::{FiledUnder, RecordKind};
 use crate::scope::Tenant;
 use crate::wire::out;
 
@@ -104,10 +106,79 @@ pub struct RejectionCount {
 /// What the history keeps of a batch's rejected records.
 #[derive(Debug, Clone, Default)]
 pub struct Rejections {
-    /// The result entries of the first [`KEPT_REJECTED`], as JSON.
-    pub entries: Vec<String>,
+    /// The first [`KEPT_REJECTED`].
+    pub entries: Vec<KeptRejection>,
     /// The errors of the rest, counted.
     pub counted: Vec<RejectionCount>,
+}
+
+/// One kept rejected record: its result entry as the response carried it (JSON), and the
+/// record as the client sent it (its JSON), for `rejected.csv`. A body refused whole has an
+/// entry and nothing sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptRejection {
+    pub entry: String,
+    pub sent: Option<String>,
+}
+
+/// What became of one record of a batch, as its trail tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordOutcome {
+    Inserted,
+    Updated,
+    Unchanged,
+    Rejected,
+}
+
+impl RecordOutcome {
+    pub const ALL: [RecordOutcome; 4] = [
+        RecordOutcome::Inserted,
+        RecordOutcome::Updated,
+        RecordOutcome::Unchanged,
+        RecordOutcome::Rejected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordOutcome::Inserted => "inserted",
+            RecordOutcome::Updated => "updated",
+            RecordOutcome::Unchanged => "unchanged",
+            RecordOutcome::Rejected => "rejected",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<RecordOutcome> {
+        RecordOutcome::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+}
+
+/// One record of a batch in its trail, as it is recorded: every record that names a ShopID and
+/// InvoiceNumber gets one, so support finds every batch that carried an invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTrailEntry<'a> {
+    /// The record type ("Registrations").
+    pub record: &'static str,
+    /// Its index in its array.
+    pub index: usize,
+    pub shop_id: &'a str,
+    pub invoice_number: &'a str,
+    pub outcome: RecordOutcome,
+    /// The codes of its errors, when it was rejected.
+    pub codes: Vec<&'static str>,
+}
+
+/// One batch that carried a record of some ShopID and InvoiceNumber, and what became of it
+/// (`/ops/records`' `trail`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrailEntry {
+    pub batch_id: i64,
+    #[serde(serialize_with = "out::timestamp")]
+    pub received_at: DateTime<Utc>,
+    pub record: String,
+    pub index: u64,
+    pub outcome: RecordOutcome,
+    pub codes: Vec<String>,
 }
 
 /// A batch as it is recorded.
@@ -170,8 +241,147 @@ pub struct DaySummary {
 #[derive(Debug)]
 pub struct StoredBatch {
     pub summary: BatchSummary,
-    /// The result entries of its first rejected records (at most `KEPT_REJECTED`).
-    pub rejected: Vec<Box<RawValue>>,
+    /// The result entries of its first rejected records (at most `KEPT_REJECTED`), each with
+    /// the record as it was sent, when it was kept.
+    pub rejected: Vec<(Box<RawValue>, Option<String>)>,
     /// The errors of the rest, counted by record type, field and code; most frequent first.
     pub counted: Vec<RejectionCount>,
+}
+
+/// One error of one rejected record, as a row of `rejected.csv`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedRow {
+    #[serde(rename = "Record")]
+    pub record: String,
+    #[serde(rename = "Index")]
+    pub index: Option<u64>,
+    #[serde(rename = "ShopID")]
+    pub shop_id: String,
+    #[serde(rename = "InvoiceNumber")]
+    pub invoice_number: String,
+    #[serde(rename = "Field")]
+    pub field: String,
+    #[serde(rename = "Code")]
+    pub code: String,
+    #[serde(rename = "Message")]
+    pub message: String,
+    /// The record as the client sent it (its JSON); empty when it was not kept.
+    #[serde(rename = "Sent")]
+    pub sent: String,
+}
+
+impl RejectedRow {
+    /// The columns, in order (as the fields serialize).
+    pub const HEADER: [&'static str; 8] = [
+        "Record",
+        "Index",
+        "ShopID",
+        "InvoiceNumber",
+        "Field",
+        "Code",
+        "Message",
+        "Sent",
+    ];
+}
+
+/// What `rejected.csv` reads of a kept result entry.
+#[derive(Deserialize)]
+struct KeptEntry {
+    #[serde(rename = "Record")]
+    record: String,
+    #[serde(rename = "Index")]
+    index: Option<u64>,
+    #[serde(rename = "Key")]
+    key: Option<BTreeMap<String, String>>,
+    #[serde(rename = "Errors", default)]
+    errors: Vec<KeptError>,
+}
+
+#[derive(Deserialize)]
+struct KeptError {
+    #[serde(rename = "Field")]
+    field: String,
+    #[serde(rename = "Code")]
+    code: String,
+    #[serde(rename = "Message")]
+    message: String,
+}
+
+impl StoredBatch {
+    /// Its kept rejected records, a row per error: the ShopID and InvoiceNumber as the record
+    /// named them (read from what was sent, or from its key).
+    pub fn rejected_rows(&self) -> Result<Vec<RejectedRow>, serde_json::Error> {
+        let mut rows = Vec::new();
+        for (entry, sent) in &self.rejected {
+            let kept: KeptEntry = serde_json::from_str(entry.get())?;
+            let kind = RecordKind::ALL.into_iter().find(|k| k.name() == kept.record);
+            let filed = match (kind, sent) {
+                (Some(kind), Some(sent)) => FiledUnder::of_sent(kind, sent),
+                _ => None,
+            };
+            let key = |name: &str| kept.key.as_ref().and_then(|k| k.get(name)).cloned();
+            let (shop_id, invoice_number) = match filed {
+                Some(f) => (f.shop_id, f.invoice_number),
+                None => (
+                    key("ShopID").unwrap_or_default(),
+                    key("InvoiceNumber").unwrap_or_default(),
+                ),
+            };
+            let row = |field: String, code: String, message: String| RejectedRow {
+                record: kept.record.clone(),
+                index: kept.index,
+                shop_id: shop_id.clone(),
+                invoice_number: invoice_number.clone(),
+                field,
+                code,
+                message,
+                sent: sent.clone().unwrap_or_default(),
+            };
+            if kept.errors.is_empty() {
+                rows.push(row(String::new(), String::new(), String::new()));
+            }
+            for e in &kept.errors {
+                rows.push(row(e.field.clone(), e.code.clone(), e.message.clone()));
+            }
+        }
+        Ok(rows)
+    }
+
+    /// How many of its rejected records are only counted (past the kept ones), not listed.
+    pub fn rejected_not_listed(&self) -> usize {
+        let listed = self.rejected.len();
+        self.summary.counts.rejected().saturating_sub(listed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csv_header_is_the_rows_fields_in_order() {
+        let row = RejectedRow {
+            record: "Claims".into(),
+            index: Some(3),
+            shop_id: "S".into(),
+            invoice_number: "I".into(),
+            field: "ClaimDate".into(),
+            code: "invalid_date".into(),
+            message: "m".into(),
+            sent: "{}".into(),
+        };
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.serialize(&row).unwrap();
+        let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        assert_eq!(text.lines().next(), Some(RejectedRow::HEADER.join(",").as_str()));
+    }
+
+    #[test]
+    fn each_outcome_is_named_back() {
+        for outcome in RecordOutcome::ALL {
+            assert_eq!(RecordOutcome::named(outcome.as_str()), Some(outcome));
+            let shown = serde_json::to_value(outcome).unwrap();
+            assert_eq!(shown, outcome.as_str());
+        }
+    }
 }

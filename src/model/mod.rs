@@ -6,4 +6,5 @@
 pub mod audit;
 pub mod batch;
 pub mod motor_club;
+pub mod refused;
 pub mod v3_registration;

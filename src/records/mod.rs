@@ -10,6 +10,7 @@ pub mod rules;
 mod sale;
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use crate::wire::Code;
 use chrono_tz::Tz;
@@ -268,12 +269,62 @@ pub struct Decoded<T> {
     pub record: Result<T, FieldErrors>,
     /// Unknown fields, ignored: named so a misspelt field is noticed.
     pub warnings: Vec<String>,
+    /// Its JSON's bytes in the body, as sent (kept in the history when it is rejected).
+    pub sent: Range<usize>,
+    /// When it was refused by its fields: the registration it names, if its ShopID and
+    /// InvoiceNumber were readable, so that support finds it by them.
+    pub filed: Option<Box<FiledUnder>>,
+}
+
+/// The registration a record is filed against (every record type has both fields): what the
+/// operators' search finds a record's trail by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiledUnder {
+    pub shop_id: String,
+    pub invoice_number: String,
+}
+
+impl FiledUnder {
+    /// The ShopID and InvoiceNumber of a raw record of `fields`, as the decoder reads them
+    /// (padding trimmed), when both are there and valid.
+    fn of_raw(fields: &[FieldSpec], raw: &RawRecord<'_>) -> Option<FiledUnder> {
+        let text = |name: &str| {
+            let i = fields.iter().position(|f| f.name == name)?;
+            let Kind::Text(max) = fields[i].kind else { return None };
+            wire::parse_text(raw.values[i]?, max)
+                .ok()
+                .flatten()
+                .filter(|s| !s.trim().is_empty())
+        };
+        Some(FiledUnder {
+            shop_id: text("ShopID")?,
+            invoice_number: text("InvoiceNumber")?,
+        })
+    }
+
+    /// The ShopID and InvoiceNumber of a record of `kind` as it was sent (its JSON), when both
+    /// are there and valid.
+    pub fn of_sent(kind: RecordKind, sent: &str) -> Option<FiledUnder> {
+        let body = format!("{{\"{}\": [{sent}]}}", kind.name());
+        let arrays = wire::decode_batch(body.as_bytes(), &[(kind.name(), kind.fields())]).ok()?;
+        let item = arrays.into_iter().next()?.into_iter().next()?;
+        FiledUnder::of_raw(kind.fields(), item.record.as_ref().ok()?)
+    }
+
+    /// The ShopID and InvoiceNumber of a natural key (every kind's key holds both).
+    pub fn of_key(key: &NaturalKey) -> Option<FiledUnder> {
+        let text = |name: &str| key.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        Some(FiledUnder {
+            shop_id: text("ShopID")?,
+            invoice_number: text("InvoiceNumber")?,
+        })
+    }
 }
 
 /// Decodes one raw record of type `T`.
 pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> Decoded<T> {
-    match item {
-        RawItem::NotAnObject(what) => Decoded {
+    match item.record {
+        Err(what) => Decoded {
             index,
             record: Err(FieldErrors::from([FieldError {
                 field: T::NAME,
@@ -281,8 +332,10 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
                 message: format!("each entry of {} must be a JSON object, got {what}", T::NAME).into(),
             }])),
             warnings: Vec::new(),
+            sent: item.sent,
+            filed: None,
         },
-        RawItem::Record(raw) => {
+        Ok(raw) => {
             let mut reader = FieldReader::new(T::FIELDS, &raw, zone);
             let record = T::read(&mut reader);
             let (record, remarks) = reader.finish(record);
@@ -292,10 +345,16 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
                 .map(|k| format!("unknown field {} was ignored", wire::echo(k)))
                 .collect();
             warnings.extend(remarks);
+            let filed = match record {
+                Ok(_) => None,
+                Err(_) => FiledUnder::of_raw(T::FIELDS, &raw).map(Box::new),
+            };
             Decoded {
                 index,
                 record,
                 warnings,
+                sent: item.sent,
+                filed,
             }
         }
     }
@@ -372,6 +431,33 @@ mod declaration_tests {
             r#"{"ShopID": "S", "InvoiceNumber": "I", "CancelShopID": "S", "CancelInvoiceNumber": "C",
                 "TireCancelCount": 1, "CancelDate": "2020-01-27"}"#,
         );
+    }
+
+    #[test]
+    fn a_refused_record_still_names_the_registration_it_is_filed_under() {
+        let d = decode::<Claim>(r#"{"ShopID": " 005308 ", "InvoiceNumber": 1044273, "ClaimDate": "someday"}"#);
+        assert!(d.record.is_err());
+        let filed = FiledUnder {
+            shop_id: "005308".into(),
+            invoice_number: "1044273".into(),
+        };
+        assert_eq!(d.filed.as_deref(), Some(&filed));
+        // Without a readable InvoiceNumber it names none.
+        assert_eq!(decode::<Claim>(r#"{"ShopID": "S", "InvoiceNumber": ""}"#).filed, None);
+        assert_eq!(decode::<Claim>(r#"{"ShopID": "S", "InvoiceNumber": 1.5}"#).filed, None);
+        // A valid record's is its key's; the decoder keeps none (the key has it).
+        let valid = decode::<Sale>(
+            r#"{"ShopID": "S", "InvoiceNumber": "I", "SaleDate": "2020-01-27", "TireCount": 4,
+                "TireBrand": "B", "TireSize": "Z", "TirePrice": 1, "TireCost": 0.5}"#,
+        );
+        assert_eq!(valid.filed, None);
+        let key = valid.record.unwrap().key();
+        assert_eq!(FiledUnder::of_key(&key).unwrap().invoice_number, "I");
+        // From the record as sent, as rejected.csv reads it; aliases and any case count.
+        let sent = r#"{"shopid": "005308", "INVOICENUMBER": " 1044273", "ClaimDate": 5}"#;
+        assert_eq!(FiledUnder::of_sent(RecordKind::Claims, sent), Some(filed));
+        assert_eq!(FiledUnder::of_sent(RecordKind::Claims, "5"), None);
+        assert_eq!(FiledUnder::of_sent(RecordKind::Claims, "{"), None);
     }
 
     #[test]

@@ -10,8 +10,10 @@ use serde_json::value::RawValue;
 use super::sql::{Arg, Row, Sql, count_arg};
 use super::{StoreError, Tx, count_columns, on_engine, pg, sqlite, tenant_tables};
 use crate::model::batch::{
-    BatchFilter, BatchSummary, Counts, DaySummary, NewBatch, RejectionCount, Rejections, StoredBatch, TypeCounts,
+    BatchFilter, BatchSummary, Counts, DaySummary, NewBatch, NewTrailEntry, RecordOutcome, RejectionCount, Rejections,
+    StoredBatch, TrailEntry, TypeCounts,
 };
+use crate::records::FiledUnder;
 use crate::records::RecordKind;
 use crate::scope::{Scope, Tenant};
 
@@ -27,9 +29,15 @@ static INSERT_BATCH: LazyLock<Sql> = LazyLock::new(|| {
     ))
 });
 
-/// Records a batch, its rejected entries (already JSON) and the counts of the rest; answers its
-/// id.
-pub fn insert_batch(tx: &Tx, scope: Scope, batch: &NewBatch, rejected: &Rejections) -> Result<i64, StoreError> {
+/// Records a batch, its rejected entries (already JSON) and the counts of the rest, and its
+/// trail; answers its id.
+pub fn insert_batch(
+    tx: &Tx,
+    scope: Scope,
+    batch: &NewBatch,
+    rejected: &Rejections,
+    trail: &[NewTrailEntry<'_>],
+) -> Result<i64, StoreError> {
     let mut args = vec![
         Arg::Int(scope.partner_id),
         Arg::Text(scope.tenant.as_str()),
@@ -48,6 +56,9 @@ pub fn insert_batch(tx: &Tx, scope: Scope, batch: &NewBatch, rejected: &Rejectio
         .ok_or_else(|| StoreError::Database("an INSERT ... RETURNING answered no row".into()))?;
     // Up to a thousand rows: one statement of arrays on PostgreSQL, a cached insert on SQLite.
     on_engine!(tx, insert_rejections(id, rejected))?;
+    if !trail.is_empty() {
+        on_engine!(tx, insert_trail(id, trail))?;
+    }
     Ok(id)
 }
 
@@ -65,7 +76,7 @@ static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// A row's tenant, as the table's CHECK allows it.
-fn stored_tenant(row: &Row) -> Result<Tenant, StoreError> {
+pub(super) fn stored_tenant(row: &Row) -> Result<Tenant, StoreError> {
     let name = row.text("tenant")?;
     Tenant::named(&name).ok_or_else(|| StoreError::Database(format!("a stored tenant {name:?}").into()))
 }
@@ -217,9 +228,12 @@ fn find(tx: &Tx, id: i64, only: Option<Scope>) -> Result<Option<(Scope, StoredBa
         return Ok(None);
     };
     let rejected = tx.rows(
-        "SELECT entry FROM batch_rejections WHERE batch_id = $1 ORDER BY position",
+        "SELECT entry, sent FROM batch_rejections WHERE batch_id = $1 ORDER BY position",
         &[Arg::Int(id)],
-        |row| RawValue::from_string(row.text("entry")?).map_err(|e| StoreError::Database(Box::new(e))),
+        |row| {
+            let entry = RawValue::from_string(row.text("entry")?).map_err(|e| StoreError::Database(Box::new(e)))?;
+            Ok((entry, row.opt_text("sent")?))
+        },
     )?;
     let counted = tx.rows(
         "SELECT record, field, code, count FROM batch_rejection_counts WHERE batch_id = $1 \
@@ -242,6 +256,74 @@ fn find(tx: &Tx, id: i64, only: Option<Scope>) -> Result<Option<(Scope, StoredBa
             counted,
         },
     )))
+}
+
+/// Every batch within the retention that carried a record filed under `filed` (of one partner's
+/// tenant, or of any), with whose it was: newest first, each batch's records in their order.
+/// One probe of the trail's index, however long the history.
+pub fn find_trail(
+    tx: &Tx,
+    filed: &FiledUnder,
+    partner_id: Option<i64>,
+    tenant: Option<Tenant>,
+) -> Result<Vec<(Scope, TrailEntry)>, StoreError> {
+    tx.rows(
+        "SELECT b.partner_id, b.tenant, b.id, b.received_at, r.record, r.record_index, r.outcome, r.codes          FROM batch_records r JOIN batches b ON b.id = r.batch_id          WHERE r.invoice_number = $1 AND r.shop_id = $2 AND ($3 IS NULL OR b.partner_id = $3)          AND ($4 IS NULL OR b.tenant = $4) ORDER BY r.batch_id DESC, r.position",
+        &[
+            Arg::Text(&filed.invoice_number),
+            Arg::Text(&filed.shop_id),
+            Arg::OptInt(partner_id),
+            Arg::OptText(tenant.map(Tenant::as_str)),
+        ],
+        |row| {
+            let scope = Scope {
+                partner_id: row.int("partner_id")?,
+                tenant: stored_tenant(row)?,
+            };
+            let outcome = row.text("outcome")?;
+            let outcome = RecordOutcome::named(&outcome)
+                .ok_or_else(|| StoreError::Database(format!("a stored outcome {outcome:?}").into()))?;
+            let codes = row.opt_text("codes")?;
+            Ok((
+                scope,
+                TrailEntry {
+                    batch_id: row.int("id")?,
+                    received_at: row.date("received_at")?,
+                    record: row.text("record")?,
+                    index: row.count("record_index")?,
+                    outcome,
+                    codes: codes.iter().flat_map(|c| c.split(',')).map(str::to_owned).collect(),
+                },
+            ))
+        },
+    )
+}
+
+/// The partners' tenants (of those in `partner_ids`) that store a registration or a sale filed
+/// under `filed`: each an index probe.
+pub fn stored_scopes(tx: &Tx, filed: &FiledUnder, partner_ids: &[i64]) -> Result<Vec<Scope>, StoreError> {
+    static SCOPES: LazyLock<Sql> = LazyLock::new(|| {
+        Sql::with_ids(
+            "SELECT partner_id, tenant FROM registrations WHERE invoice_number = $3 AND shop_id = $2 \
+             AND partner_id {ids} \
+             UNION SELECT DISTINCT partner_id, tenant FROM sales WHERE partner_id {ids} \
+             AND tenant IN ('live', 'test') AND shop_id = $2 AND invoice_number = $3",
+        )
+    });
+    tx.rows(
+        &*SCOPES,
+        &[
+            Arg::Ids(partner_ids),
+            Arg::Text(&filed.shop_id),
+            Arg::Text(&filed.invoice_number),
+        ],
+        |row| {
+            Ok(Scope {
+                partner_id: row.int("partner_id")?,
+                tenant: stored_tenant(row)?,
+            })
+        },
+    )
 }
 
 /// Deletes everything of one partner's tenant: its records and its batch history. In the

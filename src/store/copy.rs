@@ -13,7 +13,7 @@ use rusqlite::types::Value as SqlValue;
 use super::StoreError;
 
 /// The tables, parents before the rows that reference them.
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 11] = [
     "registrations",
     "sales",
     "claims",
@@ -22,7 +22,9 @@ const TABLES: [&str; 9] = [
     "batches",
     "batch_rejections",
     "batch_rejection_counts",
+    "batch_records",
     "ops_audit",
+    "refused_requests",
 ];
 /// Rows per INSERT: one statement of arrays per chunk.
 const CHUNK: usize = 5_000;

@@ -12,6 +12,7 @@ mod audit;
 mod batches;
 mod copy;
 pub mod pg;
+mod refused;
 mod sql;
 pub mod sqlite;
 mod usage;
@@ -28,10 +29,11 @@ use chrono::{DateTime, Utc};
 
 pub use audit::{insert_audit, list_audit};
 pub use batches::{
-    day_summaries, find_any_batch, find_batch, insert_batch, list_all_batches, list_batches, prune_batches,
-    reset_tenant,
+    day_summaries, find_any_batch, find_batch, find_trail, insert_batch, list_all_batches, list_batches, prune_batches,
+    reset_tenant, stored_scopes,
 };
 pub use copy::{CopyReport, copy_to_postgres};
+pub use refused::{insert_refusal, list_refusals, refusals_since};
 use sql::{Arg, Sql};
 pub use sqlite::{BackupReport, backup_database};
 pub use v3::{

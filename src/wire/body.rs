@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
+use std::ops::Range;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -20,12 +21,15 @@ pub struct RawRecord<'a> {
     pub unknown: Vec<String>,
 }
 
-/// An element of a record array: an object, or something else that is rejected on its own.
+/// An element of a record array: where it is in the body (its JSON as sent, kept for the
+/// rejected ones), and its fields, or what it was when it is not an object.
 #[derive(Debug)]
-pub enum RawItem<'a> {
-    Record(RawRecord<'a>),
-    /// The element was not a JSON object; the str names what it was ("an array", "null", ...).
-    NotAnObject(&'static str),
+pub struct RawItem<'a> {
+    /// Its bytes in the body handed to the decoder.
+    pub sent: Range<usize>,
+    /// Its fields; or, when it was not a JSON object, what it was ("an array", "null", ...),
+    /// rejected on its own.
+    pub record: Result<RawRecord<'a>, &'static str>,
 }
 
 /// Why a body could not be used at all (a body-level 400).
@@ -98,6 +102,8 @@ fn decode_batch_into<'a>(
     types: &[(&'static str, &'static [FieldSpec])],
     sink: Option<&dyn Fn(RawChunk<'a>)>,
 ) -> Result<TopLevel<'a>, BodyError> {
+    // Items are placed in the body as it was handed over.
+    let base = Base(body.as_ptr() as usize);
     // A UTF-8 byte-order mark, as some Windows POS systems write, is not part of the JSON.
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let text = std::str::from_utf8(body).map_err(|e| BodyError::NotUtf8(e.valid_up_to()))?;
@@ -111,6 +117,7 @@ fn decode_batch_into<'a>(
         types,
         room: &room,
         sink,
+        base,
     })
     .deserialize(&mut de)
     {
@@ -165,6 +172,19 @@ struct TopSeed<'t, 'de> {
     /// How many more records the body may hold, over all its arrays.
     room: &'t Cell<usize>,
     sink: Option<&'t dyn Fn(RawChunk<'de>)>,
+    base: Base,
+}
+
+/// Where the body starts in memory: an item's place in it is its text's address less this
+/// (both borrow the one body).
+#[derive(Clone, Copy)]
+struct Base(usize);
+
+impl Base {
+    fn place_of(self, text: &str) -> Range<usize> {
+        let start = (text.as_ptr() as usize).saturating_sub(self.0);
+        start..start + text.len()
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for TopSeed<'_, 'de> {
@@ -197,6 +217,7 @@ impl<'de> Visitor<'de> for TopSeed<'_, 'de> {
                         name,
                         fields,
                         room: self.room,
+                        base: self.base,
                         sink: self.sink.map(|to| ArraySink {
                             to,
                             kind: i,
@@ -223,6 +244,7 @@ struct ArraySeed<'t, 'de> {
     name: &'static str,
     fields: &'static [FieldSpec],
     room: &'t Cell<usize>,
+    base: Base,
     /// Where its items go in chunks (then none are returned).
     sink: Option<ArraySink<'t, 'de>>,
 }
@@ -268,7 +290,10 @@ impl<'de> Visitor<'de> for ArraySeed<'_, 'de> {
         let capacity = if self.sink.is_some() { CHUNK_ITEMS } else { 65_536 };
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(capacity));
         let mut first = 0;
-        while let Some(item) = seq.next_element_seed(ItemSeed { fields: self.fields })? {
+        while let Some(item) = seq.next_element_seed(ItemSeed {
+            fields: self.fields,
+            base: self.base,
+        })? {
             // Stop at once: the rest of a runaway body is not even scanned.
             if self.room.get() == 0 {
                 return Err(de::Error::custom("too many records"));
@@ -296,10 +321,33 @@ impl<'de> Visitor<'de> for ArraySeed<'_, 'de> {
 
 struct ItemSeed {
     fields: &'static [FieldSpec],
+    base: Base,
 }
 
 impl<'de> DeserializeSeed<'de> for ItemSeed {
     type Value = RawItem<'de>;
+    /// The item's JSON is taken whole first (where it is, for a rejected record's `Sent`), then
+    /// read field by field.
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        let sent = <&'de RawValue as de::Deserialize>::deserialize(d)?;
+        let text: &'de str = sent.get();
+        let record = FieldsSeed { fields: self.fields }
+            .deserialize(&mut serde_json::Deserializer::from_str(text))
+            .map_err(de::Error::custom)?;
+        Ok(RawItem {
+            sent: self.base.place_of(text),
+            record,
+        })
+    }
+}
+
+/// An item's fields, or what it was when it is not an object.
+struct FieldsSeed {
+    fields: &'static [FieldSpec],
+}
+
+impl<'de> DeserializeSeed<'de> for FieldsSeed {
+    type Value = Result<RawRecord<'de>, &'static str>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
@@ -308,13 +356,13 @@ impl<'de> DeserializeSeed<'de> for ItemSeed {
 macro_rules! not_an_object {
     ($($method:ident($($ty:ty)?) => $what:literal),* $(,)?) => {
         $(fn $method<E: de::Error>(self $(, _: $ty)?) -> Result<Self::Value, E> {
-            Ok(RawItem::NotAnObject($what))
+            Ok(Err($what))
         })*
     };
 }
 
-impl<'de> Visitor<'de> for ItemSeed {
-    type Value = RawItem<'de>;
+impl<'de> Visitor<'de> for FieldsSeed {
+    type Value = Result<RawRecord<'de>, &'static str>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a record object")
@@ -338,12 +386,12 @@ impl<'de> Visitor<'de> for ItemSeed {
                 }
             }
         }
-        Ok(RawItem::Record(RawRecord { values, unknown }))
+        Ok(Ok(RawRecord { values, unknown }))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(RawItem::NotAnObject("an array"))
+        Ok(Err("an array"))
     }
 
     not_an_object! {
@@ -410,8 +458,8 @@ mod tests {
     const TYPES: &[(&str, &[FieldSpec])] = &[("Claims", FIELDS), ("Sales", FIELDS)];
 
     fn record<'a>(items: &'a [RawItem<'a>], i: usize) -> &'a RawRecord<'a> {
-        match &items[i] {
-            RawItem::Record(r) => r,
+        match &items[i].record {
+            Ok(r) => r,
             other => panic!("not a record: {other:?}"),
         }
     }
@@ -430,10 +478,28 @@ mod tests {
     #[test]
     fn elements_that_are_not_objects_are_kept_as_such() {
         let arrays = decode_batch(br#"{"Sales":[[1,2],null,"x",{}]}"#, TYPES).unwrap();
-        assert!(matches!(arrays[1][0], RawItem::NotAnObject("an array")));
-        assert!(matches!(arrays[1][1], RawItem::NotAnObject("null")));
-        assert!(matches!(arrays[1][2], RawItem::NotAnObject("a string")));
-        assert!(matches!(arrays[1][3], RawItem::Record(_)));
+        assert!(matches!(arrays[1][0].record, Err("an array")));
+        assert!(matches!(arrays[1][1].record, Err("null")));
+        assert!(matches!(arrays[1][2].record, Err("a string")));
+        assert!(arrays[1][3].record.is_ok());
+    }
+
+    #[test]
+    fn each_item_knows_where_it_is_in_the_body_as_sent() {
+        let body = "\u{feff}{\"Claims\": [ {\"ShopID\" : \" 1\",\n \"Odd\": [1, {}]} , 7 ]}".as_bytes();
+        let arrays = decode_batch(body, TYPES).unwrap();
+        let sent = |i: usize| std::str::from_utf8(&body[arrays[0][i].sent.clone()]).unwrap();
+        assert_eq!(sent(0), "{\"ShopID\" : \" 1\",\n \"Odd\": [1, {}]}");
+        assert_eq!(sent(1), "7");
+        let chunks = std::cell::RefCell::new(Vec::new());
+        decode_batch_streaming(body, TYPES, &|c| {
+            chunks
+                .borrow_mut()
+                .push(c.items.iter().map(|i| i.sent.clone()).collect::<Vec<_>>())
+        })
+        .unwrap();
+        let chunks = chunks.into_inner();
+        assert_eq!(chunks, vec![vec![arrays[0][0].sent.clone(), arrays[0][1].sent.clone()]]);
     }
 
     #[test]

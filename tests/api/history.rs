@@ -200,6 +200,8 @@ async fn old_history_is_pruned_as_new_batches_arrive() {
         StatusCode::OK
     );
     assert_eq!(batches(&app, TEST, "").await["Total"], 0);
+    // The trail of its records goes with it.
+    assert_eq!(app.query_i64("SELECT count(*) FROM batch_records"), 1);
     // The records themselves are kept: only the history ages out.
     assert_eq!(
         app.get(TEST, "rec=sales&ShopID=S1&InvoiceNumber=OLD").await.0,

@@ -9,7 +9,7 @@ use warranty_gateway::api::ROUTES;
 
 use crate::helpers::*;
 
-fn document() -> Value {
+pub(crate) fn document() -> Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
     serde_norway::from_str(&text).expect("openapi.yaml is YAML")
 }
@@ -21,7 +21,7 @@ fn schema(doc: &Value, name: &str) -> jsonschema::Validator {
     jsonschema::draft202012::new(&root).unwrap_or_else(|e| panic!("schema {name}: {e}"))
 }
 
-fn assert_valid(doc: &Value, name: &str, instance: &Value) {
+pub(crate) fn assert_valid(doc: &Value, name: &str, instance: &Value) {
     let validator = schema(doc, name);
     let errors: Vec<String> = validator
         .iter_errors(instance)
@@ -193,6 +193,13 @@ async fn the_servers_answers_validate() {
             .1;
         assert_valid(&doc, "BatchDetail", &detail);
     }
+    // The operators' search: a registration with its status, claims, sales, a cancellation,
+    // and a trail with a rejected record.
+    let support = operator_token(SUPPORT, SUPPORT_SECRET);
+    let (status, found) = app.ops_get("/records?ShopID=S1&InvoiceNumber=I1", &support).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(found["matches"][0]["trail"].as_array().unwrap().len() > 5, "{found}");
+    assert_valid(&doc, "OpsRecords", &found);
     let health = json_of(app.client.get(format!("{}/healthz", app.address)).send().await.unwrap())
         .await
         .1;

@@ -12,7 +12,7 @@ fn migrate_applies_each_migration_once() {
     let (code, out, err) = run_cli(&["migrate"], &config);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("applied V1__records"), "{out}");
-    assert!(out.contains("applied V9__ops_audit"), "{out}");
+    assert!(out.contains("applied V10__trail_and_refusals"), "{out}");
     assert!(db_path(dir.path()).exists());
     let (code, out, err) = run_cli(&["migrate"], &config);
     assert_eq!(code, 0, "{err}");
@@ -76,11 +76,11 @@ fn migrate_prepares_a_postgres_database() {
     };
     let first = migrate();
     assert!(
-        first.contains("applied V1__records") && first.contains("applied V9__ops_audit"),
+        first.contains("applied V1__records") && first.contains("applied V10__trail_and_refusals"),
         "{first}"
     );
     // The URL's user and password (and parameters) are not printed.
-    assert!(first.contains(&format!("/{name} is at V9")), "{first}");
+    assert!(first.contains(&format!("/{name} is at V10")), "{first}");
     assert!(!first.contains("postgres@") && !first.contains('?'), "{first}");
     assert!(migrate().contains("nothing to do"));
     let tables: i64 = with_client(&url, |c| {
@@ -91,5 +91,5 @@ fn migrate_prepares_a_postgres_database() {
         .unwrap()
         .get(0)
     });
-    assert_eq!(tables, 12, "eleven of ours and refinery's history");
+    assert_eq!(tables, 14, "thirteen of ours and refinery's history");
 }

@@ -1,0 +1,301 @@
+//! The trail of every invoice (`/ops/records`) and a batch's rejected records as CSV
+//! (`rejected.csv`, for operators and for the partner): what support reads at 2 a.m.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn support() -> String {
+    operator_token(SUPPORT, SUPPORT_SECRET)
+}
+
+fn batch_id(res: &reqwest::Response) -> i64 {
+    res.headers()["x-batch-id"].to_str().unwrap().parse().unwrap()
+}
+
+/// Posts `body` (as sent, byte for byte) and answers the batch id.
+async fn post(app: &TestApp, company: &str, token: &str, body: &str) -> i64 {
+    let res = app.post_raw(company, token, body.to_owned()).await;
+    assert!(
+        [StatusCode::OK, StatusCode::PARTIAL_CONTENT, StatusCode::BAD_REQUEST].contains(&res.status()),
+        "{}",
+        res.status()
+    );
+    batch_id(&res)
+}
+
+/// The trail of one match: (batch id, record, index, outcome, codes).
+fn trail(m: &Value) -> Vec<(i64, String, i64, String, Vec<String>)> {
+    m["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            assert!(t["received_at"].as_str().unwrap().ends_with('Z'));
+            (
+                t["batch_id"].as_i64().unwrap(),
+                t["record"].as_str().unwrap().to_owned(),
+                t["index"].as_i64().unwrap(),
+                t["outcome"].as_str().unwrap().to_owned(),
+                t["codes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn row(batch: i64, record: &str, index: i64, outcome: &str, codes: &[&str]) -> (i64, String, i64, String, Vec<String>) {
+    (
+        batch,
+        record.to_owned(),
+        index,
+        outcome.to_owned(),
+        codes.iter().map(|c| c.to_string()).collect(),
+    )
+}
+
+#[tokio::test]
+async fn support_finds_every_batch_that_carried_an_invoice_and_what_became_of_each_record() {
+    let app = spawn_app().await;
+    let bad_claim = with(
+        claim("S1", "I1", "R0", 1, "2024-03-01"),
+        json!({"ClaimDate": "someday"}),
+    );
+    let first = json!({
+        "Registrations": [registration("S1", "I9"), registration(" S1 ", "I1")],
+        "Claims": [bad_claim],
+    });
+    let first = post(&app, COMPANY, &token(), &first.to_string()).await;
+    let second = json!({
+        "Registrations": [registration("S1", "I1")],
+        "Claims": [claim("S1", "I1", "R1", 1, "2024-03-01")],
+    });
+    let second = post(&app, COMPANY, &token(), &second.to_string()).await;
+    let changed = with(registration("S1", "I1"), json!({"CurrentMileage": 42001}));
+    let third = post(
+        &app,
+        COMPANY,
+        &token(),
+        &json!({"Registrations": [changed]}).to_string(),
+    )
+    .await;
+    let body = json!({"Registrations": [registration("S1", "I1")]}).to_string();
+    let test = post(&app, &format!("{COMPANY}_test"), &token(), &body).await;
+    let other = post(&app, OTHER, &other_token(), &body).await;
+
+    let (status, found) = app.ops_get("/records?ShopID=S1&InvoiceNumber=I1", &support()).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let matches = found["matches"].as_array().unwrap();
+    let whose: Vec<(&str, &str)> = matches
+        .iter()
+        .map(|m| (m["company"].as_str().unwrap(), m["tenant"].as_str().unwrap()))
+        .collect();
+    assert_eq!(whose, [(COMPANY, "live"), (COMPANY, "test"), (OTHER, "live")]);
+
+    let live = &matches[0];
+    assert_eq!(
+        trail(live),
+        [
+            row(third, "Registrations", 0, "updated", &[]),
+            row(second, "Registrations", 0, "unchanged", &[]),
+            row(second, "Claims", 0, "inserted", &[]),
+            row(first, "Registrations", 1, "inserted", &[]),
+            row(first, "Claims", 0, "rejected", &["invalid_date"]),
+        ]
+    );
+    // The stored records in the guide's shapes, and the status a GET would answer.
+    assert_eq!(live["registration"]["PartnerID"], 1001);
+    assert_eq!(live["registration"]["CurrentMileage"], 42001);
+    assert_eq!(live["claims"].as_array().unwrap().len(), 1);
+    assert_eq!(live["claims"][0]["RepairInvoiceNumber"], "R1");
+    assert_eq!(live["sales"], json!([]));
+    assert_eq!(live["cancellations"], json!([]));
+    let status = app.status_of(COMPANY, "S1", "I1").await;
+    assert_eq!(live["status"], status);
+    assert_eq!(trail(&matches[1]), [row(test, "Registrations", 0, "inserted", &[])]);
+    assert_eq!(trail(&matches[2]), [row(other, "Registrations", 0, "inserted", &[])]);
+
+    // Narrowed to one partner, one tenant; padding is no part of the key.
+    let (_, found) = app
+        .ops_get(
+            &format!("/records?ShopID=%20S1&InvoiceNumber=I1&company={OTHER}"),
+            &support(),
+        )
+        .await;
+    assert_eq!(found["matches"].as_array().unwrap().len(), 1);
+    assert_eq!(found["matches"][0]["company"], OTHER);
+    let (_, found) = app
+        .ops_get("/records?ShopID=S1&InvoiceNumber=I1&tenant=test", &support())
+        .await;
+    assert_eq!(found["matches"].as_array().unwrap().len(), 1);
+    assert_eq!(found["matches"][0]["tenant"], "test");
+    let (status, found) = app.ops_get("/records?ShopID=S1&InvoiceNumber=NOPE", &support()).await;
+    assert_eq!((status, found), (StatusCode::OK, json!({"matches": []})));
+
+    // A record refused by its fields is found by the ShopID and InvoiceNumber it named, even
+    // with no registration stored.
+    let orphan = with(sale("S7", "I7"), json!({"TireCount": "four"}));
+    let refused = post(&app, COMPANY, &token(), &json!({"Sales": [orphan]}).to_string()).await;
+    let (_, found) = app.ops_get("/records?ShopID=S7&InvoiceNumber=I7", &support()).await;
+    assert_eq!(found["matches"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["matches"][0]["registration"], Value::Null);
+    assert_eq!(found["matches"][0]["status"], Value::Null);
+    assert_eq!(
+        trail(&found["matches"][0]),
+        [row(refused, "Sales", 0, "rejected", &["invalid_number"])]
+    );
+
+    // Every search is in the audit log.
+    let (_, log) = app.ops_get("/audit", &operator_token(ADMIN, ADMIN_SECRET)).await;
+    let searches: Vec<&Value> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "records_search")
+        .collect();
+    assert_eq!(searches.len(), 5, "{log}");
+    assert_eq!(searches[0]["operator"], SUPPORT);
+    assert_eq!(searches[0]["detail"], "ShopID S7 InvoiceNumber I7");
+    assert_eq!(searches[3]["company"], OTHER);
+}
+
+#[tokio::test]
+async fn a_records_search_names_what_is_wrong_with_it() {
+    let app = spawn_app().await;
+    for (query, names) in [
+        ("?InvoiceNumber=I1", "ShopID"),
+        ("?ShopID=S1", "InvoiceNumber"),
+        ("?ShopID=%20&InvoiceNumber=I1", "ShopID"),
+        ("?ShopID=S1&InvoiceNumber=I1&company=nobody", "company"),
+        ("?ShopID=S1&InvoiceNumber=I1&tenant=staging", "tenant"),
+        ("?ShopID=S1&ShopID=S2&InvoiceNumber=I1", "ShopID"),
+    ] {
+        let (status, body) = app.ops_get(&format!("/records{query}"), &support()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(body.to_string().contains(names), "{query}: {body}");
+    }
+    // A partner's token is no way in.
+    let (status, _) = app.ops_get("/records?ShopID=S1&InvoiceNumber=I1", &token()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// A CSV answer's rows, header first.
+async fn csv_rows(res: reqwest::Response) -> Vec<Vec<String>> {
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = res.text().await.unwrap();
+    csv::Reader::from_reader(text.as_bytes())
+        .into_records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test]
+async fn rejected_csv_lists_each_error_with_the_record_as_it_was_sent() {
+    let app = spawn_app().await;
+    // Sent as a POS would: odd spacing, an unknown field, a record that is not an object.
+    let broken = r#"{ "ShopID" : "S1", "InvoiceNumber": "I1", "ClaimDate": "someday", "RepairShopID": "S1",
+        "RepairInvoiceNumber": "R1", "TireClaimCount": -1, "CreditAmount": 1, "CostPerUnit": 1,
+        "TireBrand": "B", "TireSize": "Z", "TireCost": 1, "Colour": "red, \"bright\"" }"#;
+    let body = format!(
+        r#"{{"Registrations": [{}], "Claims": [{broken}, 5]}}"#,
+        registration("S1", "I1")
+    );
+    let id = post(&app, COMPANY, &token(), &body).await;
+
+    let partner_csv = app
+        .client
+        .get(format!("{}/batches/{id}/rejected.csv", app.url(COMPANY)))
+        .bearer_auth(token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        partner_csv.headers()["content-disposition"],
+        format!("attachment; filename=\"batch-{id}-rejected.csv\"")
+    );
+    let rows = csv_rows(partner_csv).await;
+    let fields: Vec<(&str, &str, &str, &str, &str, &str)> = rows
+        .iter()
+        .map(|r| (&*r[0], &*r[1], &*r[2], &*r[3], &*r[4], &*r[5]))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("Claims", "0", "S1", "I1", "ClaimDate", "invalid_date"),
+            ("Claims", "0", "S1", "I1", "TireClaimCount", "negative"),
+            ("Claims", "1", "", "", "Claims", "invalid_type"),
+        ]
+    );
+    assert!(rows[0][6].starts_with("ClaimDate "), "{:?}", rows[0]);
+    assert_eq!(rows[0][7], broken, "the record exactly as sent");
+    assert_eq!(rows[2][7], "5");
+
+    // The same for an operator, audited; the header names the columns.
+    let url = format!("{}/ops/batches/{id}/rejected.csv", app.address);
+    let res = app.client.get(&url).bearer_auth(support()).send().await.unwrap();
+    let text = res.text().await.unwrap();
+    assert!(
+        text.starts_with("Record,Index,ShopID,InvoiceNumber,Field,Code,Message,Sent\n"),
+        "{text}"
+    );
+    let (_, log) = app.ops_get("/audit", &operator_token(ADMIN, ADMIN_SECRET)).await;
+    assert_eq!(log["items"][0]["action"], "rejected_csv");
+    assert_eq!(log["items"][0]["detail"], format!("batch {id}"));
+    assert_eq!(log["items"][0]["company"], COMPANY);
+
+    // A batch with nothing rejected is the header alone.
+    let clean = post(
+        &app,
+        COMPANY,
+        &token(),
+        &json!({"Sales": [sale("S1", "I1")]}).to_string(),
+    )
+    .await;
+    let res = app
+        .client
+        .get(format!("{}/batches/{clean}/rejected.csv", app.url(COMPANY)))
+        .bearer_auth(token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.text().await.unwrap(),
+        "Record,Index,ShopID,InvoiceNumber,Field,Code,Message,Sent\n"
+    );
+
+    // Another partner's batch is not there for them; surfaces do not cross.
+    let res = app
+        .client
+        .get(format!("{}/batches/{id}/rejected.csv", app.url(OTHER)))
+        .bearer_auth(other_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = app
+        .client
+        .get(format!("{}/batches/{id}/rejected.csv", app.url(COMPANY)))
+        .bearer_auth(support())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app.client.get(&url).bearer_auth(token()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .client
+        .get(format!("{}/ops/batches/999999/rejected.csv", app.address))
+        .bearer_auth(support())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

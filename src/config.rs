@@ -256,6 +256,8 @@ pub struct PartnerSettings {
     pub v3_products: Option<Vec<String>>,
     /// Returned as `program_id` on the partner's v3 registrations.
     pub program_id: Option<String>,
+    /// `HH:MM` in the partner's time zone: its nightly batch is late after this.
+    pub expected_upload_by: Option<String>,
 }
 
 /// A configured partner, resolved and checked: the secret is loaded, the zone parsed.
@@ -268,6 +270,8 @@ pub struct Partner {
     secret: Redacted<Vec<u8>>,
     pub plan_term_months: u32,
     pub timezone: Tz,
+    /// When its nightly batch is due each day, in its zone; none: no batch is expected.
+    pub expected_upload_by: Option<chrono::NaiveTime>,
     /// How the partner reaches the v3 API; none: the partner is not on v3.
     pub v3: Option<V3Partner>,
 }
@@ -565,6 +569,17 @@ fn resolve_partner(
             anyhow::anyhow!("partner {company}: unknown timezone {name:?} (use an IANA name such as America/Denver)")
         })?,
     };
+    let expected_upload_by = p
+        .expected_upload_by
+        .as_deref()
+        .map(|text| {
+            chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| {
+                anyhow::anyhow!(
+                    "partner {company}: expected_upload_by {text:?} is not a time of day as HH:MM (24-hour, such as \"06:00\")"
+                )
+            })
+        })
+        .transpose()?;
     Ok(Partner {
         company,
         partner_id: p.partner_id,
@@ -572,6 +587,7 @@ fn resolve_partner(
         secret: Redacted(secret.into_bytes()),
         plan_term_months: p.plan_term_months,
         timezone,
+        expected_upload_by,
         v3,
     })
 }
@@ -738,6 +754,7 @@ mod tests {
             secret_env = "TC_SECRET"
             plan_term_months = 36
             timezone = "America/Denver"
+            expected_upload_by = " 06:30"
             "#
         ))
         .unwrap();
@@ -756,6 +773,7 @@ mod tests {
         let p = cfg.partners.by_company("TireCompany").unwrap();
         assert_eq!(p.secret(), b"from-env");
         assert_eq!(p.timezone, chrono_tz::America::Denver);
+        assert_eq!(p.expected_upload_by, chrono::NaiveTime::from_hms_opt(6, 30, 0));
         assert!(!format!("{p:?}").contains("from-env"));
     }
 
@@ -768,6 +786,11 @@ mod tests {
             ("", "secret or secret_env is required"),
             ("secret_env = \"MISSING\"", "MISSING"),
             ("secret = \"s\"\ntimezone = \"Mars/Base\"", "unknown timezone"),
+            (
+                "secret = \"s\"\nexpected_upload_by = \"6am\"",
+                "expected_upload_by \"6am\" is not a time of day",
+            ),
+            ("secret = \"s\"\nexpected_upload_by = \"25:00\"", "expected_upload_by"),
             ("secret = \"s\"\nfoo = 1", "unknown field"),
         ] {
             let err = format!("{:#}", parse(&partner(extra)).unwrap_err());

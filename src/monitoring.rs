@@ -15,6 +15,8 @@ pub const RECORDS: &str = "warranty_gateway_records_total";
 pub const BATCH_SECONDS: &str = "warranty_gateway_batch_duration_seconds";
 pub const DATABASE_BYTES: &str = "warranty_gateway_database_size_bytes";
 pub const REFUSED: &str = "warranty_gateway_refused_requests_total";
+pub const PARTNER_LATE: &str = "warranty_gateway_partner_late";
+pub const PARTNER_LAST_BATCH: &str = "warranty_gateway_partner_last_batch_timestamp_seconds";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -38,6 +40,15 @@ pub fn handle() -> &'static PrometheusHandle {
         metrics::describe_counter!(
             REFUSED,
             "requests refused before they reached a partner's data (a bad or missing token, an unknown company), by reason"
+        );
+        metrics::describe_gauge!(
+            PARTNER_LATE,
+            "1 when a partner's nightly batch is late (past its expected_upload_by, none since the day before), else 0"
+        );
+        metrics::describe_gauge!(
+            PARTNER_LAST_BATCH,
+            metrics::Unit::Seconds,
+            "when a partner's tenant's last batch (its body read) arrived, in seconds since 1970"
         );
         metrics::describe_histogram!(BATCH_SECONDS, metrics::Unit::Seconds, "time to answer a POSTed batch");
         metrics::describe_gauge!(
@@ -112,6 +123,20 @@ pub fn count_batch(partner: &str, tenant: &'static str, counts: &TypeCounts, sec
 /// Counts a request refused at the door; `reason` is one of a fixed set of codes.
 pub fn count_refused(reason: &'static str) {
     metrics::counter!(REFUSED, "reason" => reason).increment(1);
+}
+
+/// The partners' gauges, as of a reading of their activity (at each scrape).
+pub fn set_partner_gauges(activity: &[crate::ops::PartnerActivity]) {
+    for a in activity {
+        let company = a.partner.company.clone();
+        metrics::gauge!(PARTNER_LATE, "company" => company.clone()).set(if a.live.late { 1.0 } else { 0.0 });
+        for (tenant, t) in [("live", &a.live), ("test", &a.test)] {
+            if let Some(at) = t.last_batch_at {
+                metrics::gauge!(PARTNER_LAST_BATCH, "company" => company.clone(), "tenant" => tenant)
+                    .set(at.timestamp() as f64);
+            }
+        }
+    }
 }
 
 /// The metrics in Prometheus text format, with the database's size (measured now) when known.

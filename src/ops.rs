@@ -3,10 +3,12 @@
 //! entry's write, of the store; no HTTP here.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Days, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
 
-use crate::config::{Operator, Partners};
+use crate::config::{Operator, Partner, Partners};
 use crate::history;
 use crate::model::audit::{AUDIT_RETENTION_DAYS, AuditAction, AuditEntry};
 use crate::model::batch::{StoredBatch, TrailEntry};
@@ -151,4 +153,142 @@ fn stored_match(tx: &Tx, scope: Scope, filed: &FiledUnder, trail: Vec<TrailEntry
         cancellations: store::find(tx, scope, &key)?,
         trail,
     })
+}
+
+/// What one partner's tenant did lately (`/ops/partners`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantActivity {
+    /// Its last batch whose body was read (one refused whole, as not JSON or too large, is not
+    /// a delivered batch), within the history's retention.
+    pub last_batch_at: Option<DateTime<Utc>>,
+    /// Live only: past today's `expected_upload_by` and no batch since the previous day's.
+    pub late: bool,
+    /// The last 24 hours.
+    pub batches: u64,
+    pub records_written: u64,
+    pub records_rejected: u64,
+    pub refused_requests: u64,
+}
+
+/// A configured partner and what its tenants did lately.
+#[derive(Debug)]
+pub struct PartnerActivity {
+    pub partner: Arc<Partner>,
+    pub live: TenantActivity,
+    pub test: TenantActivity,
+}
+
+/// Every configured partner's activity at `now`, in the config's order (one read).
+pub fn partners_activity(
+    store: &Store,
+    partners: &Partners,
+    now: DateTime<Utc>,
+) -> Result<Vec<PartnerActivity>, StoreError> {
+    let since = now - chrono::Duration::hours(24);
+    let (last, recent, refused) = store.read(|tx| {
+        Ok((
+            store::last_batches(tx)?,
+            store::activity_since(tx, since)?,
+            store::refusals_since(tx, since)?,
+        ))
+    })?;
+    let mut by_scope: BTreeMap<Scope, TenantActivity> = BTreeMap::new();
+    for (scope, at) in last {
+        by_scope.entry(scope).or_default().last_batch_at = Some(at);
+    }
+    for (scope, sums) in recent {
+        let a = by_scope.entry(scope).or_default();
+        (a.batches, a.records_written, a.records_rejected) = sums;
+    }
+    for (scope, count) in refused {
+        by_scope.entry(scope).or_default().refused_requests = count;
+    }
+    Ok(partners
+        .iter()
+        .map(|partner| {
+            let mut of = |tenant| {
+                let scope = Scope {
+                    partner_id: partner.partner_id,
+                    tenant,
+                };
+                by_scope.remove(&scope).unwrap_or_default()
+            };
+            let mut live = of(Tenant::Live);
+            let test = of(Tenant::Test);
+            live.late = partner
+                .expected_upload_by
+                .is_some_and(|due| is_late(due, partner.timezone, live.last_batch_at, now));
+            PartnerActivity {
+                partner: Arc::clone(partner),
+                live,
+                test,
+            }
+        })
+        .collect())
+}
+
+/// Whether a nightly batch due at `due` each day in `zone` is late at `now`: it is past today's
+/// due time, and the last batch (if any) came before the previous day's, so none has come for
+/// today. A due time that a daylight-saving change skips is taken an hour later.
+pub fn is_late(due: NaiveTime, zone: Tz, last_batch_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    let today = now.with_timezone(&zone).date_naive();
+    let due_on = |day: chrono::NaiveDate| {
+        let local = day.and_time(due);
+        zone.from_local_datetime(&local)
+            .earliest()
+            .or_else(|| {
+                zone.from_local_datetime(&(local + chrono::Duration::hours(1)))
+                    .earliest()
+            })
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let (Some(today_due), Some(yesterday_due)) = (due_on(today), today.checked_sub_days(Days::new(1)).and_then(due_on))
+    else {
+        return false;
+    };
+    now >= today_due && last_batch_at.is_none_or(|at| at < yesterday_due)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_partner_is_late_past_its_due_time_with_no_batch_since_the_day_before() {
+        let due = NaiveTime::from_hms_opt(6, 0, 0).unwrap();
+        let denver = chrono_tz::America::Denver;
+        // 06:30 in Denver (13:30 UTC in December).
+        let now = utc("2026-12-06T13:30:00Z");
+        // Last night's batch, at 01:00 Denver time: on time.
+        assert!(!is_late(due, denver, Some(utc("2026-12-06T08:00:00Z")), now));
+        // Yesterday at 07:00 (after yesterday's due time): it counts as today's.
+        assert!(!is_late(due, denver, Some(utc("2026-12-05T14:00:00Z")), now));
+        // Yesterday at 05:00 (yesterday's own batch): none for today.
+        assert!(is_late(due, denver, Some(utc("2026-12-05T12:00:00Z")), now));
+        assert!(is_late(due, denver, None, now));
+        // Before the due time nothing is late yet: 05:59 in Denver.
+        assert!(!is_late(due, denver, None, utc("2026-12-06T12:59:00Z")));
+        // The day is the partner's: 23:00 UTC on the 6th is 16:00 in Denver, still the 6th.
+        assert!(is_late(
+            due,
+            denver,
+            Some(utc("2026-12-05T12:00:00Z")),
+            utc("2026-12-06T23:00:00Z")
+        ));
+    }
+
+    #[test]
+    fn a_due_time_skipped_by_daylight_saving_is_an_hour_later() {
+        // 02:30 does not happen in Denver on 2026-03-08: due at 03:30 that day.
+        let due = NaiveTime::from_hms_opt(2, 30, 0).unwrap();
+        let denver = chrono_tz::America::Denver;
+        // 03:00 MDT (09:00 UTC): not yet.
+        assert!(!is_late(due, denver, None, utc("2026-03-08T09:00:00Z")));
+        // 03:45 MDT: late.
+        assert!(is_late(due, denver, None, utc("2026-03-08T09:45:00Z")));
+    }
 }

@@ -54,6 +54,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v2/partners/{company}/batches", &["GET", "HEAD"]),
     ("/v2/partners/{company}/batches/{id}", &["GET", "HEAD"]),
     ("/v2/partners/{company}/batches/{id}/rejected.csv", &["GET", "HEAD"]),
+    ("/ops/partners", &["GET", "HEAD"]),
     ("/ops/batches", &["GET", "HEAD"]),
     ("/ops/batches/{id}", &["GET", "HEAD"]),
     ("/ops/batches/{id}/rejected.csv", &["GET", "HEAD"]),
@@ -126,7 +127,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(get_or_head().to(history::rejected_csv)),
     );
     cfg.configure(v3::routes);
-    cfg.service(resource("/ops/batches", READ_ONLY).route(get_or_head().to(ops::list_batches)))
+    cfg.service(resource("/ops/partners", READ_ONLY).route(get_or_head().to(ops::partners)))
+        .service(resource("/ops/batches", READ_ONLY).route(get_or_head().to(ops::list_batches)))
         .service(resource("/ops/batches/{id}", READ_ONLY).route(get_or_head().to(ops::get_batch)))
         .service(resource("/ops/batches/{id}/rejected.csv", READ_ONLY).route(get_or_head().to(ops::rejected_csv)))
         .service(resource("/ops/records", READ_ONLY).route(get_or_head().to(ops::records)))
@@ -274,8 +276,15 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus metrics, for the operator's scraper (no token, like /healthz).
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let store = Arc::clone(&state.store);
-    let render = move || Ok::<_, ApiError>(crate::monitoring::render(store.size_bytes()));
+    let (store, partners) = (Arc::clone(&state.store), Arc::clone(&state.partners));
+    let render = move || {
+        // The partners' gauges as of now; without the database, the rest still renders.
+        match crate::ops::partners_activity(&store, &partners, chrono::Utc::now()) {
+            Ok(activity) => crate::monitoring::set_partner_gauges(&activity),
+            Err(e) => tracing::warn!(error = ?crate::telemetry::escaped(e), "the partners' gauges could not be read"),
+        }
+        Ok::<_, ApiError>(crate::monitoring::render(store.size_bytes()))
+    };
     match blocking("rendering metrics", render).await {
         Ok(text) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -24,7 +24,7 @@ use crate::history;
 use crate::model::audit::AuditAction;
 use crate::model::batch::{BatchFilter, BatchSummary, RejectionCount, StoredBatch, TrailEntry, TypeCounts};
 use crate::model::refused::RefusalFilter;
-use crate::ops::{self, Asker, Within};
+use crate::ops::{self, Asker, TenantActivity, Within};
 use crate::query::WithPartner;
 use crate::records::{Cancellation, Claim, FiledUnder, Registration, Sale};
 use crate::scope::{Scope, Tenant};
@@ -463,6 +463,80 @@ pub async fn summary(
         })
         .collect();
     Ok(json_answer(&req, StatusCode::OK, &OpsSummary { days }))
+}
+
+#[derive(Serialize)]
+struct OpsPartners {
+    partners: Vec<OpsPartner>,
+}
+
+#[derive(Serialize)]
+struct OpsPartner {
+    company: String,
+    partner_id: i64,
+    timezone: String,
+    /// `HH:MM` in its time zone, or null when no nightly batch is expected.
+    expected_upload_by: Option<String>,
+    live: OpsTenantActivity,
+    test: OpsTenantActivity,
+}
+
+#[derive(Serialize)]
+struct OpsTenantActivity {
+    #[serde(serialize_with = "out::opt_timestamp")]
+    last_batch_at: Option<DateTime<Utc>>,
+    late: bool,
+    last_24h: OpsLast24h,
+}
+
+#[derive(Serialize)]
+struct OpsLast24h {
+    batches: u64,
+    records_written: u64,
+    records_rejected: u64,
+    refused_requests: u64,
+}
+
+impl From<TenantActivity> for OpsTenantActivity {
+    fn from(a: TenantActivity) -> Self {
+        OpsTenantActivity {
+            last_batch_at: a.last_batch_at,
+            late: a.late,
+            last_24h: OpsLast24h {
+                batches: a.batches,
+                records_written: a.records_written,
+                records_rejected: a.records_rejected,
+                refused_requests: a.refused_requests,
+            },
+        }
+    }
+}
+
+/// GET /ops/partners: every configured partner, whether its nightly batch is late, and what
+/// each tenant did in the last 24 hours.
+#[tracing::instrument(name = "ops_partners", skip_all, fields(operator = %caller.0.name))]
+pub async fn partners(
+    caller: OperatorCaller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, partners) = (Arc::clone(&state.store), Arc::clone(&state.partners));
+    let found = blocking("reading the partners' activity", move || {
+        ops::partners_activity(&store, &partners, Utc::now())
+    })
+    .await?;
+    let partners = found
+        .into_iter()
+        .map(|a| OpsPartner {
+            company: a.partner.company.clone(),
+            partner_id: a.partner.partner_id,
+            timezone: a.partner.timezone.name().to_owned(),
+            expected_upload_by: a.partner.expected_upload_by.map(|t| t.format("%H:%M").to_string()),
+            live: a.live.into(),
+            test: a.test.into(),
+        })
+        .collect();
+    Ok(json_answer(&req, StatusCode::OK, &OpsPartners { partners }))
 }
 
 /// GET /ops/refused?company=&since=&page=&pageSize=: requests refused before they reached a

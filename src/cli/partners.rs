@@ -9,8 +9,8 @@ use crate::config::MIN_SECRET_BYTES;
 pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
     let config = context.config()?;
     println!(
-        "{:<24} {:>10} {:>6}  {:<20} secret",
-        "company", "partner_id", "months", "timezone"
+        "{:<24} {:>10} {:>6}  {:<20} {:<5}  secret",
+        "company", "partner_id", "months", "timezone", "due"
     );
     let mut short = Vec::new();
     for p in config.partners.iter() {
@@ -18,8 +18,12 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
             .secret_env
             .as_ref()
             .map_or("inline".to_owned(), |v| format!("from ${v}"));
+        // When its nightly batch is due (expected_upload_by), in its zone.
+        let due = p
+            .expected_upload_by
+            .map_or("-".to_owned(), |t| t.format("%H:%M").to_string());
         println!(
-            "{:<24} {:>10} {:>6}  {:<20} {source}",
+            "{:<24} {:>10} {:>6}  {:<20} {due:<5}  {source}",
             p.company,
             p.partner_id,
             p.plan_term_months,

@@ -170,18 +170,14 @@ pub fn list_all_batches(
 /// given): oldest day first.
 pub fn day_summaries(tx: &Tx, since: DateTime<Utc>, partner_id: Option<i64>) -> Result<Vec<DaySummary>, StoreError> {
     static SUMMARIES: LazyLock<Sql> = LazyLock::new(|| {
-        let sum = |suffix: &str| {
-            let columns: Vec<String> = count_columns().into_iter().filter(|c| c.ends_with(suffix)).collect();
-            format!("CAST(SUM({}) AS BIGINT)", columns.join(" + "))
-        };
         // The day as UTC sees it: SQLite keeps the time as RFC 3339 text in UTC.
         let query = |day: &str| {
             format!(
                 "SELECT {day} AS day, partner_id, tenant, count(*) AS batches, {} AS written, {} AS rejected \
                  FROM batches WHERE received_at >= $1 AND ($2 IS NULL OR partner_id = $2) \
                  GROUP BY {day}, partner_id, tenant ORDER BY day, partner_id, tenant",
-                sum("_accepted"),
-                sum("_rejected"),
+                summed("_accepted"),
+                summed("_rejected"),
             )
         };
         Sql::each(
@@ -199,6 +195,54 @@ pub fn day_summaries(tx: &Tx, since: DateTime<Utc>, partner_id: Option<i64>) -> 
             records_rejected: row.count("rejected")?,
         })
     })
+}
+
+/// Each partner's tenant's last batch whose body was read (not refused whole).
+pub fn last_batches(tx: &Tx) -> Result<Vec<(Scope, DateTime<Utc>)>, StoreError> {
+    tx.rows(
+        "SELECT partner_id, tenant, max(received_at) AS last FROM batches WHERE error IS NULL \
+         GROUP BY partner_id, tenant",
+        &[],
+        |row| {
+            let scope = Scope {
+                partner_id: row.int("partner_id")?,
+                tenant: stored_tenant(row)?,
+            };
+            Ok((scope, row.date("last")?))
+        },
+    )
+}
+
+/// A tenant's batches over some time: how many, records written, records rejected.
+pub type BatchSums = (u64, u64, u64);
+
+/// Each partner's tenant's batches from `since` on.
+pub fn activity_since(tx: &Tx, since: DateTime<Utc>) -> Result<Vec<(Scope, BatchSums)>, StoreError> {
+    static ACTIVITY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT partner_id, tenant, count(*) AS batches, {} AS written, {} AS rejected FROM batches \
+             WHERE received_at >= $1 GROUP BY partner_id, tenant",
+            summed("_accepted"),
+            summed("_rejected")
+        )
+    });
+    tx.rows(ACTIVITY.as_str(), &[Arg::Date(since)], |row| {
+        let scope = Scope {
+            partner_id: row.int("partner_id")?,
+            tenant: stored_tenant(row)?,
+        };
+        Ok((
+            scope,
+            (row.count("batches")?, row.count("written")?, row.count("rejected")?),
+        ))
+    })
+}
+
+/// The sum over a batch's count columns ending in `suffix` (`_accepted`, `_rejected`), as a
+/// BIGINT on both engines.
+fn summed(suffix: &str) -> String {
+    let columns: Vec<String> = count_columns().into_iter().filter(|c| c.ends_with(suffix)).collect();
+    format!("CAST(SUM({}) AS BIGINT)", columns.join(" + "))
 }
 
 /// One of the tenant's batches with its rejected entries, in response order.

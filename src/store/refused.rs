@@ -28,8 +28,8 @@ pub fn insert_refusal(tx: &Tx, r: &Refusal, keep_after: DateTime<Utc>) -> Result
     Ok(())
 }
 
-/// One page (from 1) of the refused requests the filter names, newest first, and how many it
-/// names in all.
+/// One page (from 1) of the refused requests the filter names, newest first (by when they were
+/// refused: their writes may commit in another order), and how many it names in all.
 pub fn list_refusals(
     tx: &Tx,
     filter: &RefusalFilter,
@@ -49,7 +49,7 @@ pub fn list_refusals(
     let items = tx.rows(
         &format!(
             "SELECT at, partner_id, tenant, company, reason, client, user_agent, method, path \
-             FROM refused_requests WHERE {WHERE} ORDER BY id DESC LIMIT $3 OFFSET $4"
+             FROM refused_requests WHERE {WHERE} ORDER BY at DESC, id DESC LIMIT $3 OFFSET $4"
         ),
         &[args[0], args[1], Arg::Int(page_size.into()), Arg::Int(offset)],
         refusal,

@@ -18,6 +18,14 @@ pub fn timestamp<S: Serializer>(d: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Err
     s.serialize_str(&d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
+/// An optional time the server made: null when there is none (the operators' routes).
+pub fn opt_timestamp<S: Serializer>(d: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => timestamp(d, s),
+        None => s.serialize_none(),
+    }
+}
+
 /// An optional date: `""` when there is none, as the guide's registration status shows.
 pub fn opt_date<S: Serializer>(d: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     match d {

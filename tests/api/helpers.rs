@@ -73,6 +73,9 @@ fn file_config(dir: &TempDir, postgres: Option<&PgDatabase>, server: ServerSetti
     let mut tirecompany = partner(COMPANY, PARTNER_ID, SECRET, 36, None, V3_ISSUER);
     tirecompany.v3_products = Some(V3_PRODUCTS.map(String::from).to_vec());
     tirecompany.program_id = Some(PROGRAM_ID.into());
+    // Due at midnight UTC: past it any time a test runs, so tirecompany is late until its first
+    // live batch of the day.
+    tirecompany.expected_upload_by = Some("00:00".into());
     FileConfig {
         server,
         database: match postgres {

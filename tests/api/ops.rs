@@ -230,3 +230,61 @@ async fn opening_a_batch_is_audited_and_only_admins_read_the_log() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body["Error"].as_str().unwrap().contains("for admins"), "{body}");
 }
+
+#[tokio::test]
+async fn partners_show_who_is_late_and_what_each_tenant_did_in_the_last_day() {
+    let app = spawn_app().await;
+    let partners = |body: &Value| -> Vec<Value> { body["partners"].as_array().unwrap().clone() };
+    let (status, body) = app.ops_get("/partners", &support()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    crate::openapi::assert_valid(&crate::openapi::document(), "OpsPartners", &body);
+    let listed = partners(&body);
+    let quiet = json!({"last_batch_at": null, "late": false,
+        "last_24h": {"batches": 0, "records_written": 0, "records_rejected": 0, "refused_requests": 0}});
+    // tirecompany is due at midnight UTC and has sent nothing: late. othercompany is due at no
+    // time: never late.
+    assert_eq!(listed[0]["company"], COMPANY);
+    assert_eq!(listed[0]["expected_upload_by"], "00:00");
+    assert_eq!(listed[0]["timezone"], "UTC");
+    assert_eq!(listed[0]["live"]["late"], true);
+    assert_eq!(listed[0]["test"], quiet);
+    assert_eq!(listed[1]["company"], OTHER);
+    assert_eq!(listed[1]["partner_id"], OTHER_ID);
+    assert_eq!(listed[1]["timezone"], "America/Denver");
+    assert_eq!(listed[1]["expected_upload_by"], Value::Null);
+    assert_eq!(listed[1]["live"], quiet);
+
+    // A night: one live batch with a rejected record, a test batch, a refused request; and a
+    // body othercompany sent that was refused whole (it came, but delivered nothing).
+    let [first, ..] = three_batches(&app).await;
+    let forged = sign(
+        "not-the-secret-of-tirecompany-0123456789ab",
+        json!({"partnerid": PARTNER_ID}),
+    );
+    let res = app.post_raw(COMPANY, &forged, "{}").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app.post_raw(OTHER, &other_token(), "not json").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    let mut listed = Vec::new();
+    for _ in 0..100 {
+        listed = partners(&app.ops_get("/partners", &support()).await.1);
+        if listed[0]["live"]["last_24h"]["refused_requests"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let live = &listed[0]["live"];
+    assert_eq!(live["late"], false, "{live}");
+    assert_eq!(
+        live["last_24h"],
+        json!({"batches": 1, "records_written": 1, "records_rejected": 1, "refused_requests": 1})
+    );
+    let (_, first) = app.ops_get(&format!("/batches/{first}"), &support()).await;
+    assert_eq!(live["last_batch_at"], first["received_at"]);
+    assert_eq!(listed[0]["test"]["last_24h"]["batches"], 1);
+    assert_eq!(listed[0]["test"]["late"], false);
+    let other = &listed[1]["live"];
+    assert_eq!(other["last_24h"]["batches"], 2, "{other}");
+    assert_ne!(other["last_batch_at"], Value::Null);
+}

@@ -104,7 +104,7 @@ fn partners_lists_without_secrets_and_warns_of_short_ones() {
         format!(
             "[database]\npath = \"db.sqlite3\"\n\n\
              [[partners]]\ncompany = \"tirecompany\"\npartner_id = 1001\nsecret_env = \"{SECRET_ENV}\"\nplan_term_months = 36\n\n\
-             [[partners]]\ncompany = \"shortco\"\npartner_id = 2002\nsecret = \"tooshort\"\nplan_term_months = 12\ntimezone = \"America/Denver\"\n"
+             [[partners]]\ncompany = \"shortco\"\npartner_id = 2002\nsecret = \"tooshort\"\nplan_term_months = 12\ntimezone = \"America/Denver\"\nexpected_upload_by = \"06:00\"\n"
         ),
     )
     .unwrap();
@@ -123,6 +123,7 @@ fn partners_lists_without_secrets_and_warns_of_short_ones() {
         stdout.contains("tirecompany") && stdout.contains("1001") && stdout.contains(&format!("from ${SECRET_ENV}"))
     );
     assert!(stdout.contains("shortco") && stdout.contains("America/Denver") && stdout.contains("inline"));
+    assert!(stdout.contains("America/Denver       06:00"), "{stdout}");
     assert!(!stdout.contains(SECRET) && !stdout.contains("tooshort") && !stderr.contains("tooshort"));
     assert!(
         stderr.contains("secret of shortco is shorter than 32 bytes"),

@@ -91,3 +91,67 @@ async fn metrics_count_requests_records_and_batches() {
     let size = sample(&text, "warranty_gateway_database_size_bytes", &[]).unwrap();
     assert!(size >= 4096.0, "{size}");
 }
+
+/// The partners' gauges: whether the nightly batch is late, and when each tenant last sent one;
+/// and refused requests counted by reason.
+#[tokio::test]
+async fn partner_gauges_say_who_is_late_and_when_each_tenant_last_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    // Due at midnight UTC: always past, so late until the day's first live batch.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("expected_upload_by = \"00:00\"\n");
+    std::fs::write(&config, text).unwrap();
+    let server = Server::serve(&config);
+    let client = reqwest::Client::new();
+    let scrape = || async {
+        let res = client.get(server.url("/metrics")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap()
+    };
+    let late = |text: &str| sample(text, "warranty_gateway_partner_late", &["company=\"tirecompany\""]);
+    let last = |text: &str, tenant: &str| {
+        let tenant = format!("tenant=\"{tenant}\"");
+        sample(
+            text,
+            "warranty_gateway_partner_last_batch_timestamp_seconds",
+            &["company=\"tirecompany\"", &tenant],
+        )
+    };
+    let before = scrape().await;
+    assert_eq!(late(&before), Some(1.0), "{before}");
+    assert_eq!(last(&before, "live"), None, "{before}");
+
+    // A test batch does not make the live night on time.
+    let res = server
+        .post("tirecompany_test", &json!({"Registrations": [registration("G1")]}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let after_test = scrape().await;
+    assert_eq!(late(&after_test), Some(1.0), "{after_test}");
+    assert!(last(&after_test, "test").is_some(), "{after_test}");
+
+    let sent = chrono::Utc::now().timestamp() as f64;
+    let res = server
+        .post("tirecompany", &json!({"Registrations": [registration("G2")]}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let after = scrape().await;
+    assert_eq!(late(&after), Some(0.0), "{after}");
+    let at = last(&after, "live").unwrap();
+    assert!((at - sent).abs() <= 2.0, "{at} vs {sent}");
+
+    // A request refused at the door is counted by its reason.
+    let res = client.get(server.url("/v2/partners/tirecompany")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let text = scrape().await;
+    assert_eq!(
+        sample(
+            &text,
+            "warranty_gateway_refused_requests_total",
+            &["reason=\"missing_token\""]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+}

@@ -77,6 +77,26 @@ pub fn open_batch(
     Ok(Some((scope, batch)))
 }
 
+/// Removes every record and batch of `partner`'s test tenant, as the partner's own DELETE
+/// would, and audits it as `asker`'s: both in one transaction.
+pub fn reset_test_tenant(store: &Store, partner: &Partner, asker: &Asker<'_>) -> Result<(), StoreError> {
+    let scope = Scope {
+        partner_id: partner.partner_id,
+        tenant: Tenant::Test,
+    };
+    let entry = asker.entry(
+        AuditAction::TestReset,
+        Some(partner.company.clone()),
+        Some(Tenant::Test),
+        format!("{}_test reset", partner.company),
+    );
+    let keep_after = entry.at - chrono::Duration::days(AUDIT_RETENTION_DAYS);
+    store.write(|tx| {
+        store::reset_tenant(tx, scope)?;
+        store::insert_audit(tx, &entry, keep_after)
+    })
+}
+
 /// What one partner's tenant holds of an invoice: its stored records and the trail of the
 /// batches that carried it.
 #[derive(Debug)]

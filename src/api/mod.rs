@@ -55,6 +55,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v2/partners/{company}/batches/{id}", &["GET", "HEAD"]),
     ("/v2/partners/{company}/batches/{id}/rejected.csv", &["GET", "HEAD"]),
     ("/ops/partners", &["GET", "HEAD"]),
+    ("/ops/partners/{company}/test", &["DELETE"]),
     ("/ops/batches", &["GET", "HEAD"]),
     ("/ops/batches/{id}", &["GET", "HEAD"]),
     ("/ops/batches/{id}/rejected.csv", &["GET", "HEAD"]),
@@ -128,6 +129,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
     cfg.configure(v3::routes);
     cfg.service(resource("/ops/partners", READ_ONLY).route(get_or_head().to(ops::partners)))
+        .service(resource("/ops/partners/{company}/test", "DELETE").route(web::delete().to(ops::reset_test_tenant)))
         .service(resource("/ops/batches", READ_ONLY).route(get_or_head().to(ops::list_batches)))
         .service(resource("/ops/batches/{id}", READ_ONLY).route(get_or_head().to(ops::get_batch)))
         .service(resource("/ops/batches/{id}/rejected.csv", READ_ONLY).route(get_or_head().to(ops::rejected_csv)))

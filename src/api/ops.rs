@@ -567,6 +567,51 @@ pub async fn refused(
     Ok(json_answer(&req, StatusCode::OK, &page))
 }
 
+impl OperatorCaller {
+    /// The caller, when an admin; a 403 naming `what` otherwise.
+    fn admin(&self, what: &str) -> Result<&Operator, ApiError> {
+        match self.0.role {
+            Role::Admin => Ok(&self.0),
+            role => Err(ApiError::Forbidden(format!(
+                "{what} is for admins; {} is {}",
+                self.0.name,
+                role.as_str()
+            ))),
+        }
+    }
+}
+
+/// DELETE /ops/partners/{company}/test: an admin resets a partner's test tenant (its records
+/// and batch history), as the partner's own DELETE would; audited.
+#[tracing::instrument(name = "ops_reset_test", skip_all, fields(operator = %caller.0.name))]
+pub async fn reset_test_tenant(
+    caller: OperatorCaller,
+    req: HttpRequest,
+    company: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.admin("resetting a test tenant")?;
+    let partner = state
+        .partners
+        .by_company(&company)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("partner {}", crate::wire::echo(&company))))?;
+    let (store, operator) = (Arc::clone(&state.store), Arc::clone(&caller.0));
+    let client = client_of(&req).map(|ip| ip.to_string());
+    let company = partner.company.clone();
+    blocking("resetting a test tenant", move || {
+        let asker = Asker {
+            operator: &operator,
+            client,
+            at: Utc::now(),
+        };
+        ops::reset_test_tenant(&store, &partner, &asker)
+    })
+    .await?;
+    tracing::info!(partner = %company, "test tenant reset by an operator");
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// GET /ops/audit?page=&pageSize=: the audit log, newest first; admins only.
 #[tracing::instrument(name = "ops_audit", skip_all, fields(operator = %caller.0.name))]
 pub async fn audit(
@@ -574,13 +619,7 @@ pub async fn audit(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if caller.0.role != Role::Admin {
-        return Err(ApiError::Forbidden(format!(
-            "the audit log is for admins; {} is {}",
-            caller.0.name,
-            caller.0.role.as_str()
-        )));
-    }
+    caller.admin("the audit log")?;
     let params = Params::of(&req);
     let (page, page_size) = paging(&params)?;
     let store = Arc::clone(&state.store);

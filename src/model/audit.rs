@@ -15,6 +15,8 @@ pub enum AuditAction {
     RejectedCsv,
     /// Searched the records and trail of a ShopID and InvoiceNumber (`/ops/records`).
     RecordsSearch,
+    /// An admin reset a partner's test tenant (`DELETE /ops/partners/{company}/test`).
+    TestReset,
 }
 
 impl AuditAction {
@@ -23,6 +25,7 @@ impl AuditAction {
             AuditAction::BatchDetail => "batch_detail",
             AuditAction::RejectedCsv => "rejected_csv",
             AuditAction::RecordsSearch => "records_search",
+            AuditAction::TestReset => "test_reset",
         }
     }
 }

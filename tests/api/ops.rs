@@ -288,3 +288,61 @@ async fn partners_show_who_is_late_and_what_each_tenant_did_in_the_last_day() {
     assert_eq!(other["last_24h"]["batches"], 2, "{other}");
     assert_ne!(other["last_batch_at"], Value::Null);
 }
+
+/// Whether tirecompany's tenant `company` stores registration S1/I1 (200) or not (204).
+async fn stored(app: &TestApp, company: &str) -> StatusCode {
+    app.get(company, "rec=registrations&ShopID=S1&InvoiceNumber=I1").await.0
+}
+
+#[tokio::test]
+async fn an_admin_resets_a_partners_test_tenant_and_it_is_audited() {
+    let app = spawn_app().await;
+    let test = format!("{COMPANY}_test");
+    let body = json!({"Registrations": [registration("S1", "I1")]});
+    assert_eq!(app.post(&test, &body).await.0, StatusCode::OK);
+    assert_eq!(app.post(COMPANY, &body).await.0, StatusCode::OK);
+    let url = |company: &str| format!("{}/ops/partners/{company}/test", app.address);
+    let delete = |company: &str, token: String| app.client.delete(url(company)).bearer_auth(token).send();
+
+    // Support may not; nor may a partner; nothing is deleted.
+    let res = delete(COMPANY, support()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = delete(COMPANY, token()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(stored(&app, &test).await, StatusCode::OK);
+    let admin = operator_token(ADMIN, ADMIN_SECRET);
+    let res = delete("nobody", admin.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = app.client.get(url(COMPANY)).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "DELETE");
+
+    // An admin may: the test tenant is empty, live is untouched.
+    let res = delete("TireCompany", admin.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(stored(&app, &test).await, StatusCode::NO_CONTENT);
+    assert_eq!(stored(&app, COMPANY).await, StatusCode::OK);
+    let (_, page) = app
+        .ops_get(&format!("/batches?company={COMPANY}&tenant=test"), &admin)
+        .await;
+    assert_eq!(page["total"], 0);
+    let (_, log) = app.ops_get("/audit", &admin).await;
+    let entry = &log["items"][0];
+    assert_eq!(
+        (
+            &entry["action"],
+            &entry["operator"],
+            &entry["role"],
+            &entry["company"],
+            &entry["tenant"]
+        ),
+        (
+            &json!("test_reset"),
+            &json!(ADMIN),
+            &json!("admin"),
+            &json!(COMPANY),
+            &json!("test")
+        )
+    );
+    assert_eq!(log["total"], 1, "support's refusal is not an action: {log}");
+}

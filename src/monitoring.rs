@@ -18,6 +18,18 @@ pub const REFUSED: &str = "warranty_gateway_refused_requests_total";
 pub const PARTNER_LATE: &str = "warranty_gateway_partner_late";
 pub const PARTNER_LAST_BATCH: &str = "warranty_gateway_partner_last_batch_timestamp_seconds";
 
+/// Every metric the gateway exports: what the shipped alert rules and dashboard (deploy/) may
+/// name.
+pub const ALL: [&str; 7] = [
+    REQUESTS,
+    RECORDS,
+    BATCH_SECONDS,
+    DATABASE_BYTES,
+    REFUSED,
+    PARTNER_LATE,
+    PARTNER_LAST_BATCH,
+];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process's recorder (the first call does; later ones reuse it).
@@ -146,4 +158,49 @@ pub fn render(database_bytes: Option<u64>) -> String {
         metrics::gauge!(DATABASE_BYTES).set(size as f64);
     }
     handle.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `warranty_gateway_...` names a text mentions (a histogram's series by its own name).
+    fn names(text: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("warranty_gateway_") {
+            let tail = &rest[at..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+                .unwrap_or(tail.len());
+            let name = &tail[..end];
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix).filter(|b| ALL.contains(b)))
+                .unwrap_or(name);
+            found.push(base.to_owned());
+            rest = &tail[end..];
+        }
+        found
+    }
+
+    #[test]
+    fn the_shipped_alerts_and_dashboard_name_only_metrics_the_gateway_exports() {
+        for (file, text) in [
+            ("alerts.yml", include_str!("../deploy/prometheus/alerts.yml")),
+            ("alerts.test.yml", include_str!("../deploy/prometheus/alerts.test.yml")),
+            ("warranty-gateway.json", include_str!("../deploy/grafana/warranty-gateway.json")),
+        ] {
+            let named = names(text);
+            assert!(!named.is_empty(), "{file}");
+            for name in named {
+                assert!(ALL.contains(&name.as_str()), "{file} names {name}, which the gateway does not export");
+            }
+        }
+        // The rules cover each kind of trouble the README promises an alert for.
+        let alerts = include_str!("../deploy/prometheus/alerts.yml");
+        for metric in [PARTNER_LATE, REQUESTS, REFUSED] {
+            assert!(alerts.contains(metric), "{metric}");
+        }
+    }
 }

@@ -189,12 +189,18 @@ mod tests {
         for (file, text) in [
             ("alerts.yml", include_str!("../deploy/prometheus/alerts.yml")),
             ("alerts.test.yml", include_str!("../deploy/prometheus/alerts.test.yml")),
-            ("warranty-gateway.json", include_str!("../deploy/grafana/warranty-gateway.json")),
+            (
+                "warranty-gateway.json",
+                include_str!("../deploy/grafana/warranty-gateway.json"),
+            ),
         ] {
             let named = names(text);
             assert!(!named.is_empty(), "{file}");
             for name in named {
-                assert!(ALL.contains(&name.as_str()), "{file} names {name}, which the gateway does not export");
+                assert!(
+                    ALL.contains(&name.as_str()),
+                    "{file} names {name}, which the gateway does not export"
+                );
             }
         }
         // The rules cover each kind of trouble the README promises an alert for.

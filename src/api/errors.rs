@@ -285,6 +285,50 @@ impl ResponseError for V3ApiError {
     }
 }
 
+/// An operators' route refused (`/ops`): answered in that surface's shape, snake_case like the
+/// rest of it: `{"error": {"code": "...", "message": "..."}}`, with v2's status and headers
+/// (Retry-After, Allow).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct OpsApiError(#[from] pub ApiError);
+
+impl From<AuthError> for OpsApiError {
+    fn from(e: AuthError) -> Self {
+        OpsApiError(ApiError::from(e))
+    }
+}
+
+impl OpsApiError {
+    /// What kind of refusal, as a code a script can match; an authentication failure says
+    /// why (`bad_signature`, `expired`...), as `/ops/refused` keeps it.
+    pub fn code(&self) -> &'static str {
+        match &self.0 {
+            ApiError::Unauthorized(e) => e.reason(),
+            ApiError::PayloadTooLarge { .. } => "too_large",
+            ApiError::BodyTimeout(_) => "body_timeout",
+            ApiError::UnsupportedEncoding(_) => "unsupported_encoding",
+            ApiError::BadBody { .. } | ApiError::BadQuery { .. } | ApiError::BadParameter(_) => "bad_parameter",
+            ApiError::MethodNotAllowed { .. } | ApiError::ResetLive => "method_not_allowed",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::Storage(_) | ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ResponseError for OpsApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0
+            .answer()
+            .json(json!({"error": {"code": self.code(), "message": self.0.message()}}))
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         ApiError::Internal(anyhow::anyhow!("blocking task failed: {e}"))

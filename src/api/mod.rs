@@ -98,7 +98,7 @@ fn company_allows(company: &str) -> &'static str {
 }
 
 /// GET, and HEAD with the same status and headers (actix sends no body for HEAD).
-fn get_or_head() -> actix_web::Route {
+pub(super) fn get_or_head() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
@@ -128,15 +128,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(get_or_head().to(history::rejected_csv)),
     );
     cfg.configure(v3::routes);
-    cfg.service(resource("/ops/partners", READ_ONLY).route(get_or_head().to(ops::partners)))
-        .service(resource("/ops/partners/{company}/test", "DELETE").route(web::delete().to(ops::reset_test_tenant)))
-        .service(resource("/ops/batches", READ_ONLY).route(get_or_head().to(ops::list_batches)))
-        .service(resource("/ops/batches/{id}", READ_ONLY).route(get_or_head().to(ops::get_batch)))
-        .service(resource("/ops/batches/{id}/rejected.csv", READ_ONLY).route(get_or_head().to(ops::rejected_csv)))
-        .service(resource("/ops/records", READ_ONLY).route(get_or_head().to(ops::records)))
-        .service(resource("/ops/refused", READ_ONLY).route(get_or_head().to(ops::refused)))
-        .service(resource("/ops/summary", READ_ONLY).route(get_or_head().to(ops::summary)))
-        .service(resource("/ops/audit", READ_ONLY).route(get_or_head().to(ops::audit)));
+    cfg.configure(ops::routes);
     cfg.service(resource("/healthz", READ_ONLY).route(get_or_head().to(healthz)))
         .service(resource("/console", READ_ONLY).route(get_or_head().to(console)))
         .service(resource("/metrics", READ_ONLY).route(get_or_head().to(metrics)))

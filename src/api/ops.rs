@@ -14,9 +14,10 @@ use serde::ser::SerializeMap;
 use serde_json::value::RawValue;
 
 use super::answer::json_answer;
+use super::errors::OpsApiError;
 use super::history::{csv_answer, number_param, paging};
 use super::query::Params;
-use super::{ApiError, AppState, blocking, credentials};
+use super::{ApiError, AppState, blocking, credentials, get_or_head};
 use crate::auth;
 use crate::client::client_of;
 use crate::config::{Operator, Role};
@@ -31,12 +32,41 @@ use crate::scope::{Scope, Tenant};
 use crate::status::registration_status;
 use crate::wire::out;
 
+/// The operators' routes, under `/ops`: every answer there, an unknown path's and a wrong
+/// method's included, is in the surface's own shape ([`OpsApiError`]).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let resource = |path: &str, allow: &'static str| {
+        web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+            Err::<HttpResponse, _>(OpsApiError(ApiError::MethodNotAllowed {
+                method: req.method().to_string(),
+                allow,
+            }))
+        }))
+    };
+    const READ_ONLY: &str = "GET, HEAD";
+    cfg.service(
+        web::scope("/ops")
+            .service(resource("/partners", READ_ONLY).route(get_or_head().to(partners)))
+            .service(resource("/partners/{company}/test", "DELETE").route(web::delete().to(reset_test_tenant)))
+            .service(resource("/batches", READ_ONLY).route(get_or_head().to(list_batches)))
+            .service(resource("/batches/{id}", READ_ONLY).route(get_or_head().to(get_batch)))
+            .service(resource("/batches/{id}/rejected.csv", READ_ONLY).route(get_or_head().to(rejected_csv)))
+            .service(resource("/records", READ_ONLY).route(get_or_head().to(records)))
+            .service(resource("/refused", READ_ONLY).route(get_or_head().to(refused)))
+            .service(resource("/summary", READ_ONLY).route(get_or_head().to(summary)))
+            .service(resource("/audit", READ_ONLY).route(get_or_head().to(audit)))
+            .default_service(web::to(|req: HttpRequest| async move {
+                Err::<HttpResponse, _>(OpsApiError(ApiError::NotFound(req.path().to_owned())))
+            })),
+    );
+}
+
 /// An operator a token proved, with the role the config gives them.
 pub struct OperatorCaller(pub Arc<Operator>);
 
 impl FromRequest for OperatorCaller {
-    type Error = ApiError;
-    type Future = Ready<Result<OperatorCaller, ApiError>>;
+    type Error = OpsApiError;
+    type Future = Ready<Result<OperatorCaller, OpsApiError>>;
 
     /// Authenticates before anything of the request is read.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
@@ -45,7 +75,7 @@ impl FromRequest for OperatorCaller {
             auth::authenticate_operator(&state.operators, header)
                 .inspect_err(|e| super::note_refusal(req, state, e.reason(), None))
                 .map(OperatorCaller)
-                .map_err(ApiError::from),
+                .map_err(OpsApiError::from),
         )
     }
 }
@@ -225,7 +255,7 @@ pub async fn list_batches(
     caller: OperatorCaller,
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OpsApiError> {
     let params = Params::of(&req);
     let filter = batch_filter(&state, &params)?;
     let (page, page_size) = paging(&params)?;
@@ -286,7 +316,7 @@ pub async fn get_batch(
     req: HttpRequest,
     id: web::Path<String>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OpsApiError> {
     let (_, scope, batch) = open_batch(&caller, &req, &id, &state, AuditAction::BatchDetail).await?;
     let detail = OpsBatchDetail {
         batch: OpsBatch::of(&state, scope.partner_id, batch.summary),
@@ -304,9 +334,9 @@ pub async fn rejected_csv(
     req: HttpRequest,
     id: web::Path<String>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OpsApiError> {
     let (batch_id, _, batch) = open_batch(&caller, &req, &id, &state, AuditAction::RejectedCsv).await?;
-    csv_answer(batch_id, &batch)
+    Ok(csv_answer(batch_id, &batch)?)
 }
 
 /// One partner's tenant's records of an invoice, and its trail.
@@ -353,7 +383,7 @@ pub async fn records(
     caller: OperatorCaller,
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OpsApiError> {
     let params = Params::of(&req);
     let filed = FiledUnder {
         shop_id: required_text(&params, "ShopID")?,
@@ -406,7 +436,7 @@ pub async fn records(
             })
         })
         .collect::<Result<Vec<_>, serde_json::Error>>()
-        .map_err(anyhow::Error::new)?;
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
     Ok(json_answer(&req, StatusCode::OK, &OpsMatches { matches }))
 }
 
@@ -438,7 +468,7 @@ pub async fn summary(
     caller: OperatorCaller,
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OpsApiError> {
     let params = Params::of(&req);
     let days = number_param(&params, "days", 30, 1, MAX_SUMMARY_DAYS)?;
     let partner_id = company_param(&state, &params)?;
@@ -519,7 +549,7 @@ pub async fn partners(
     caller: OperatorCaller,
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OpsApiError> {
     let (store, partners) = (Arc::clone(&state.store), Arc::clone(&state.partners));
     let found = blocking("reading the partners' activity", move || {
         ops::partners_activity(&store, &partners, Utc::now())
@@ -546,7 +576,7 @@ pub async fn refused(
     caller: OperatorCaller,
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OpsApiError> {
     let params = Params::of(&req);
     let filter = RefusalFilter {
         partner_id: company_param(&state, &params)?,
@@ -589,7 +619,7 @@ pub async fn reset_test_tenant(
     req: HttpRequest,
     company: web::Path<String>,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OpsApiError> {
     caller.admin("resetting a test tenant")?;
     let partner = state
         .partners
@@ -618,7 +648,7 @@ pub async fn audit(
     caller: OperatorCaller,
     req: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, OpsApiError> {
     caller.admin("the audit log")?;
     let params = Params::of(&req);
     let (page, page_size) = paging(&params)?;

@@ -117,7 +117,7 @@ async fn bad_parameters_are_400s_that_name_them() {
         let (status, body) = app.ops_get(&format!("/batches?{query}"), &support()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert!(
-            body["Error"].as_str().unwrap_or_default().contains(needle),
+            body["error"]["message"].as_str().unwrap_or_default().contains(needle),
             "{query}: {body}"
         );
     }
@@ -228,7 +228,7 @@ async fn opening_a_batch_is_audited_and_only_admins_read_the_log() {
     assert_eq!(entry["client"], "127.0.0.1");
     let (status, body) = app.ops_get("/audit", &support()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(body["Error"].as_str().unwrap().contains("for admins"), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("for admins"), "{body}");
 }
 
 #[tokio::test]
@@ -345,4 +345,43 @@ async fn an_admin_resets_a_partners_test_tenant_and_it_is_audited() {
         )
     );
     assert_eq!(log["total"], 1, "support's refusal is not an action: {log}");
+}
+
+#[tokio::test]
+async fn the_operators_routes_refuse_in_their_own_shape() {
+    let app = spawn_app().await;
+    let doc = crate::openapi::document();
+    for (path, token, status, code) in [
+        (
+            "/batches?status=99",
+            support(),
+            StatusCode::BAD_REQUEST,
+            "bad_parameter",
+        ),
+        ("/batches", token(), StatusCode::UNAUTHORIZED, "unknown_operator"),
+        ("/batches", "x".to_owned(), StatusCode::UNAUTHORIZED, "malformed_token"),
+        ("/audit", support(), StatusCode::FORBIDDEN, "forbidden"),
+        ("/batches/nope", support(), StatusCode::NOT_FOUND, "not_found"),
+        ("/nothing-here", support(), StatusCode::NOT_FOUND, "not_found"),
+    ] {
+        let (got, body) = app.ops_get(path, &token).await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path}: {body}"
+        );
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+        crate::openapi::assert_valid(&doc, "OpsError", &body);
+    }
+    let res = app
+        .client
+        .post(format!("{}/ops/batches", app.address))
+        .bearer_auth(support())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "GET, HEAD");
+    let (_, body) = json_of(res).await;
+    assert_eq!(body["error"]["code"], "method_not_allowed");
 }

@@ -48,6 +48,7 @@ pub struct AppState {
 pub const ROUTES: &[(&str, &[&str])] = &[
     ("/healthz", &["GET", "HEAD"]),
     ("/console", &["GET", "HEAD"]),
+    ("/console/ops", &["GET", "HEAD"]),
     ("/metrics", &["GET", "HEAD"]),
     ("/openapi.yaml", &["GET", "HEAD"]),
     ("/v2/partners/{company}", &["GET", "HEAD", "POST", "DELETE"]),
@@ -131,6 +132,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(ops::routes);
     cfg.service(resource("/healthz", READ_ONLY).route(get_or_head().to(healthz)))
         .service(resource("/console", READ_ONLY).route(get_or_head().to(console)))
+        .service(resource("/console/ops", READ_ONLY).route(get_or_head().to(ops_console)))
         .service(resource("/metrics", READ_ONLY).route(get_or_head().to(metrics)))
         .service(
             resource("/openapi.yaml", READ_ONLY).route(
@@ -291,7 +293,21 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 /// API with the token pasted into it.
 const CONSOLE: &str = include_str!("../../static/console.html");
 
+/// The operators' page: partners with late badges, the 30 days' chart (SVG drawn by the page),
+/// an invoice's trail, batches with their rejected records and CSV, refused requests, the audit
+/// log; it calls only `/ops` with the operator's token pasted into it.
+const OPS_CONSOLE: &str = include_str!("../../static/console-ops.html");
+
 async fn console() -> HttpResponse {
+    page(CONSOLE)
+}
+
+async fn ops_console() -> HttpResponse {
+    page(OPS_CONSOLE)
+}
+
+/// A page of the gateway's own: no CDN, nothing from elsewhere, works offline.
+fn page(html: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         // The page talks to this server only, and nothing may frame it.
@@ -302,7 +318,7 @@ async fn console() -> HttpResponse {
         ))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header(("Referrer-Policy", "no-referrer"))
-        .body(CONSOLE)
+        .body(html)
 }
 
 async fn not_allowed(req: HttpRequest, allow: &'static str) -> Result<HttpResponse, ApiError> {

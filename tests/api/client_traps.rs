@@ -121,7 +121,9 @@ async fn every_get_route_answers_head_with_the_same_status_and_headers() {
     let urls = [
         (format!("{}/healthz", app.address), true),
         (format!("{}/console", app.address), true),
+        (format!("{}/console/ops", app.address), true),
         (format!("{}/openapi.yaml", app.address), true),
+        (format!("{company}/batches/{id}/rejected.csv"), true),
         // Metrics change between two scrapes: its length may differ.
         (format!("{}/metrics", app.address), false),
         (format!("{company}?rec=registrations&ShopID=S1&InvoiceNumber=I1"), true),

@@ -228,7 +228,10 @@ async fn opening_a_batch_is_audited_and_only_admins_read_the_log() {
     assert_eq!(entry["client"], "127.0.0.1");
     let (status, body) = app.ops_get("/audit", &support()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("for admins"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("for admins"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

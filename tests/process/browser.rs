@@ -47,3 +47,59 @@ async fn the_console_lists_batches_shows_rejected_records_and_looks_up_status_th
     assert!(out.status.success(), "{said}");
     assert!(said.contains("rejected record shown"), "{said}");
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and node (installed by .ci/run)"]
+async fn the_operators_page_shows_late_partners_a_chart_an_invoices_trail_and_its_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    // tirecompany is due at midnight UTC: with no live batch today, it is late.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "expected_upload_by = \"00:00\"\n\n[[operators]]\nname = \"olaf\"\nrole = \"admin\"\n\
+         secret = \"browser-test-operator-secret-0123456789abcdef\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let server = Server::serve(&config);
+    let mut missing = registration("I2");
+    missing.as_object_mut().unwrap().remove("TiresCovered");
+    let res = server
+        .post(
+            "tirecompany_test",
+            &json!({"Registrations": [registration("I1"), missing]}),
+        )
+        .await;
+    assert_eq!(res.status(), 206);
+    let res = reqwest::Client::new()
+        .get(server.url("/v2/partners/tirecompany"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let (code, admin, err) = run_cli(&["token", "--operator", "olaf"], &config);
+    assert_eq!(code, 0, "{err}");
+
+    let screenshot = dir.path().join("ops.png");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/ops.mjs");
+    let out = Command::new("node")
+        .arg(script)
+        .env("BASE_URL", format!("http://{}", server.address))
+        .env("TOKEN", admin.trim())
+        .env("SCREENSHOT", &screenshot)
+        .output()
+        .expect("node runs (install it, or run .ci/run)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("chart drawn"), "{said}");
+    let png = std::fs::read(&screenshot).expect("the page's screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+}

@@ -1,0 +1,118 @@
+// Drives the operators' page (/console/ops) in Debian's headless Chromium (playwright-core, no
+// downloaded browser). Run by tests/process/browser.rs with BASE_URL, TOKEN (an admin's) and
+// SCREENSHOT (where the page's picture goes). Before it: tirecompany (due at 00:00, no live batch:
+// late) has a test batch of two registrations, S1/I1 written and S1/I2 rejected (TiresCovered
+// missing), and a request with a bad token was refused. Exits non-zero, saying why, when the
+// page does not show them.
+import { chromium } from "playwright-core";
+import { readFile } from "node:fs/promises";
+
+const { BASE_URL, TOKEN, SCREENSHOT } = process.env;
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+// How many pixels of a PNG are close to each of `colors` ([r, g, b]): decoded by the browser
+// itself, in a blank page of its own.
+async function colorCounts(browser, png, colors) {
+  const blank = await browser.newPage();
+  try {
+    return await blank.evaluate(async ({ data, colors }) => {
+      const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const ctx = canvas.getContext("2d");
+      ctx.drawImage(bitmap, 0, 0);
+      const pixels = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+      const counts = colors.map(() => 0);
+      for (let i = 0; i < pixels.length; i += 4) {
+        colors.forEach(([r, g, b], k) => {
+          if (Math.abs(pixels[i] - r) < 16 && Math.abs(pixels[i + 1] - g) < 16 && Math.abs(pixels[i + 2] - b) < 16) counts[k]++;
+        });
+      }
+      return counts;
+    }, { data: png.toString("base64"), colors });
+  } finally {
+    await blank.close();
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+try {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push("page error: " + e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push("console: " + m.text());
+  });
+
+  await page.goto(BASE_URL + "/console/ops");
+  await page.fill("#token", TOKEN);
+  await page.click("#load");
+  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Loaded"), null, { timeout: 10000 });
+
+  // The partners, with tirecompany's late badge.
+  const partner = page.locator('#partners tr[data-company="tirecompany"]');
+  check((await partner.count()) === 1, "tirecompany is not listed");
+  const row = await partner.innerText();
+  check(row.includes("LATE") && row.includes("00:00"), "tirecompany should be late: " + row);
+
+  // The chart: today's written and rejected records as bars.
+  await page.waitForSelector("#chart svg rect.written", { timeout: 10000 });
+  check((await page.locator("#chart svg rect.rejected").count()) >= 1, "no rejected bar in the chart");
+  const chart = await page.locator("#chart").screenshot();
+  const [blue, red] = await colorCounts(browser, chart, [[0x1f, 0x5f, 0xbf], [0xd9, 0x2d, 0x20]]);
+  check(blue > 50 && red > 50, `the chart's screenshot shows no bars (written ${blue} px, rejected ${red} px)`);
+
+  // An invoice's trail: the rejected registration, found by the ShopID and InvoiceNumber it named.
+  await page.fill("#shop", "S1");
+  await page.fill("#invoice", "I2");
+  await page.click("#search");
+  await page.waitForSelector("#matches .match tbody.trail tr", { timeout: 10000 });
+  const match = await page.locator("#matches").innerText();
+  check(match.includes("tirecompany (test)") && match.includes("No registration stored"), "the match: " + match);
+  check(/Registrations\s+1\s+rejected\s+required/.test(match), "the trail's rejected record: " + match);
+
+  // Its batch, opened from the trail: the rejected record, and the CSV with the record as sent.
+  await page.locator("#matches tbody.trail button").first().click();
+  await page.waitForSelector("#rejected tr", { timeout: 10000 });
+  const rejected = await page.locator("#rejected").innerText();
+  check(rejected.includes("TiresCovered") && rejected.includes("TiresCovered is required"), "the batch's rejected record: " + rejected);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#csv")]);
+  const csv = await readFile(await download.path(), "utf8");
+  check(csv.startsWith("Record,Index,ShopID,InvoiceNumber,Field,Code,Message,Sent\n"), "the CSV's header: " + csv);
+  check(csv.includes("Registrations,1,S1,I2,TiresCovered,required") && csv.includes('""InvoiceNumber"":""I2""'),
+        "the CSV's row: " + csv);
+
+  // The batches across partners, the refused request, and the audit log of what was just done.
+  check((await page.locator("#batches tr.batch").count()) >= 1, "no batch listed");
+  const refused = await page.locator("#refused").innerText();
+  check(refused.includes("malformed_token") && refused.includes("/v2/partners/tirecompany"), "refused: " + refused);
+  await page.click("#load");
+  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Loaded"), null, { timeout: 10000 });
+  const audit = await page.locator("#audit").innerText();
+  for (const action of ["records_search", "batch_detail", "rejected_csv"]) {
+    check(audit.includes(action), "the audit log lacks " + action + ": " + audit);
+  }
+
+  if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  // A bad token gets the server's reason.
+  await page.fill("#token", "not-a-token");
+  await page.click("#load");
+  await page.waitForFunction(() => document.getElementById("status").textContent.includes("not a well-formed JWT"),
+                             null, { timeout: 10000 });
+
+  check(problems.length === 0, problems.join("\n"));
+  console.log(`operators' page: late badge shown, chart drawn (${blue} px written, ${red} px rejected), trail found, CSV downloaded, audit listed`);
+} finally {
+  await browser.close();
+}

@@ -299,3 +299,31 @@ async fn rejected_csv_lists_each_error_with_the_record_as_it_was_sent() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_big_batch_keeps_every_records_place_in_its_trail() {
+    let app = spawn_app().await;
+    // More records than one statement of trail rows holds, and a rest: each keeps its index.
+    let registrations: Vec<Value> = (0..300).map(|i| registration("S9", &format!("B{i:03}"))).collect();
+    let id = post(
+        &app,
+        COMPANY,
+        &token(),
+        &json!({"Registrations": registrations}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        app.query_i64(&format!("SELECT count(*) FROM batch_records WHERE batch_id = {id}")),
+        300
+    );
+    for i in [0, 255, 256, 299] {
+        let (_, found) = app
+            .ops_get(&format!("/records?ShopID=S9&InvoiceNumber=B{i:03}"), &support())
+            .await;
+        assert_eq!(
+            trail(&found["matches"][0]),
+            [row(id, "Registrations", i, "inserted", &[])],
+            "{found}"
+        );
+    }
+}

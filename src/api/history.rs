@@ -99,20 +99,28 @@ pub async fn get_batch(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (company, id) = path.into_inner();
-    let not_found = || ApiError::NotFound(format!("batch {id} of {company}"));
-    let Ok(batch_id) = id.parse::<i64>() else {
-        return Err(not_found());
-    };
-    let (store, scope) = (Arc::clone(&state.store), caller.scope());
-    let found = blocking("reading a batch", move || history::find(&store, scope, batch_id)).await?;
-    let found = found.ok_or_else(not_found)?;
+    let (_, found) = find_batch(&caller, path.into_inner(), &state).await?;
     let detail = BatchDetail {
         summary: found.summary,
         rejected: found.rejected.into_iter().map(|(entry, _)| entry).collect(),
         counted: found.counted,
     };
     Ok(json_answer(&req, StatusCode::OK, &detail))
+}
+
+/// The caller's tenant's batch `{id}` (of the path's company and id); 404 when it has none.
+async fn find_batch(
+    caller: &Caller,
+    (company, id): (String, String),
+    state: &AppState,
+) -> Result<(i64, StoredBatch), ApiError> {
+    let not_found = || ApiError::NotFound(format!("batch {id} of {company}"));
+    let Ok(batch_id) = id.parse::<i64>() else {
+        return Err(not_found());
+    };
+    let (store, scope) = (Arc::clone(&state.store), caller.scope());
+    let found = blocking("reading a batch", move || history::find(&store, scope, batch_id)).await?;
+    Ok((batch_id, found.ok_or_else(not_found)?))
 }
 
 /// GET /v2/partners/{company}/batches/{id}/rejected.csv: the batch's rejected records, a row
@@ -123,14 +131,8 @@ pub async fn rejected_csv(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (company, id) = path.into_inner();
-    let not_found = || ApiError::NotFound(format!("batch {id} of {company}"));
-    let Ok(batch_id) = id.parse::<i64>() else {
-        return Err(not_found());
-    };
-    let (store, scope) = (Arc::clone(&state.store), caller.scope());
-    let found = blocking("reading a batch", move || history::find(&store, scope, batch_id)).await?;
-    csv_answer(batch_id, &found.ok_or_else(not_found)?)
+    let (batch_id, found) = find_batch(&caller, path.into_inner(), &state).await?;
+    csv_answer(batch_id, &found)
 }
 
 /// `rejected.csv` of a batch: `Record,Index,ShopID,InvoiceNumber,Field,Code,Message,Sent`, a

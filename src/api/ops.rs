@@ -20,7 +20,7 @@ use super::query::Params;
 use super::{ApiError, AppState, blocking, credentials, get_or_head};
 use crate::auth;
 use crate::client::client_of;
-use crate::config::{Operator, Role};
+use crate::config::{Operator, Partners, Role};
 use crate::history;
 use crate::model::audit::AuditAction;
 use crate::model::batch::{BatchFilter, BatchSummary, RejectionCount, StoredBatch, TrailEntry, TypeCounts};
@@ -30,6 +30,7 @@ use crate::query::WithPartner;
 use crate::records::{Cancellation, Claim, FiledUnder, Registration, Sale};
 use crate::scope::{Scope, Tenant};
 use crate::status::registration_status;
+use crate::store::{Store, StoreError};
 use crate::wire::out;
 
 /// The operators' routes, under `/ops`: every answer there, an unknown path's and a wrong
@@ -290,21 +291,11 @@ async fn open_batch(
     let Ok(batch_id) = id.parse::<i64>() else {
         return Err(not_found());
     };
-    let (store, partners, operator) = (
-        Arc::clone(&state.store),
-        Arc::clone(&state.partners),
-        Arc::clone(&caller.0),
-    );
-    let client = client_of(req).map(|ip| ip.to_string());
-    let found = blocking("reading a batch", move || {
-        let asker = Asker {
-            operator: &operator,
-            client,
-            at: Utc::now(),
-        };
-        ops::open_batch(&store, &partners, &asker, action, batch_id)
-    })
-    .await?;
+    let found = caller
+        .asking(req, state, "reading a batch", move |store, partners, asker| {
+            ops::open_batch(store, partners, asker, action, batch_id)
+        })
+        .await?;
     let (scope, batch) = found.ok_or_else(not_found)?;
     Ok((batch_id, scope, batch))
 }
@@ -393,22 +384,15 @@ pub async fn records(
         partner_id: company_param(&state, &params)?,
         tenant: tenant_param(&params)?,
     };
-    let (store, partners, operator) = (
-        Arc::clone(&state.store),
-        Arc::clone(&state.partners),
-        Arc::clone(&caller.0),
-    );
-    let client = client_of(&req).map(|ip| ip.to_string());
     let now = Utc::now();
-    let found = blocking("searching an invoice's records", move || {
-        let asker = Asker {
-            operator: &operator,
-            client,
-            at: now,
-        };
-        ops::search_records(&store, &partners, &asker, &filed, within)
-    })
-    .await?;
+    let found = caller
+        .asking(
+            &req,
+            &state,
+            "searching an invoice's records",
+            move |store, partners, asker| ops::search_records(store, partners, asker, &filed, within),
+        )
+        .await?;
     let matches = found
         .into_iter()
         .map(|m| {
@@ -598,6 +582,32 @@ pub async fn refused(
 }
 
 impl OperatorCaller {
+    /// `f` off the executor, asked by this operator from the request's client, now: what an
+    /// audit entry says of who asked.
+    async fn asking<R: Send + 'static>(
+        &self,
+        req: &HttpRequest,
+        state: &AppState,
+        what: &'static str,
+        f: impl FnOnce(&Store, &Partners, &Asker<'_>) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let (store, partners, operator) = (
+            Arc::clone(&state.store),
+            Arc::clone(&state.partners),
+            Arc::clone(&self.0),
+        );
+        let client = client_of(req).map(|ip| ip.to_string());
+        blocking(what, move || {
+            let asker = Asker {
+                operator: &operator,
+                client,
+                at: Utc::now(),
+            };
+            f(&store, &partners, &asker)
+        })
+        .await
+    }
+
     /// The caller, when an admin; a 403 naming `what` otherwise.
     fn admin(&self, what: &str) -> Result<&Operator, ApiError> {
         match self.0.role {
@@ -626,18 +636,12 @@ pub async fn reset_test_tenant(
         .by_company(&company)
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("partner {}", crate::wire::echo(&company))))?;
-    let (store, operator) = (Arc::clone(&state.store), Arc::clone(&caller.0));
-    let client = client_of(&req).map(|ip| ip.to_string());
     let company = partner.company.clone();
-    blocking("resetting a test tenant", move || {
-        let asker = Asker {
-            operator: &operator,
-            client,
-            at: Utc::now(),
-        };
-        ops::reset_test_tenant(&store, &partner, &asker)
-    })
-    .await?;
+    caller
+        .asking(&req, &state, "resetting a test tenant", move |store, _, asker| {
+            ops::reset_test_tenant(store, &partner, asker)
+        })
+        .await?;
     tracing::info!(partner = %company, "test tenant reset by an operator");
     Ok(HttpResponse::NoContent().finish())
 }

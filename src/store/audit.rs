@@ -28,17 +28,14 @@ pub fn insert_audit(tx: &Tx, entry: &AuditEntry, keep_after: DateTime<Utc>) -> R
 
 /// One page (from 1) of the audit log, newest first, and how many entries it has in all.
 pub fn list_audit(tx: &Tx, page: u32, page_size: u32) -> Result<(u64, Vec<AuditEntry>), StoreError> {
-    let total = tx
-        .row("SELECT count(*) AS total FROM ops_audit", &[], |row| row.count("total"))?
-        .unwrap_or(0);
-    let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
-    let entries = tx.rows(
-        "SELECT at, operator, role, action, company, tenant, detail, client FROM ops_audit \
-         ORDER BY id DESC LIMIT $1 OFFSET $2",
-        &[Arg::Int(page_size.into()), Arg::Int(offset)],
+    tx.page(
+        "SELECT at, operator, role, action, company, tenant, detail, client",
+        "FROM ops_audit",
+        "id DESC",
+        &[],
+        (page, page_size),
         entry,
-    )?;
-    Ok((total, entries))
+    )
 }
 
 fn entry(row: &Row) -> Result<AuditEntry, StoreError> {

@@ -108,24 +108,14 @@ fn summary(row: &Row) -> Result<BatchSummary, StoreError> {
 
 /// One page (from 1) of a tenant's batches, newest first, and how many there are in all.
 pub fn list_batches(tx: &Tx, scope: Scope, page: u32, page_size: u32) -> Result<(u64, Vec<BatchSummary>), StoreError> {
-    let tenant = [Arg::Int(scope.partner_id), Arg::Text(scope.tenant.as_str())];
-    let total = tx
-        .row(
-            "SELECT count(*) AS total FROM batches WHERE partner_id = $1 AND tenant = $2",
-            &tenant,
-            |row| row.count("total"),
-        )?
-        .unwrap_or(0);
-    let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
-    let batches = tx.rows(
-        &format!(
-            "SELECT {} FROM batches WHERE partner_id = $1 AND tenant = $2 ORDER BY id DESC LIMIT $3 OFFSET $4",
-            *SUMMARY_COLUMNS
-        ),
-        &[tenant[0], tenant[1], Arg::Int(page_size.into()), Arg::Int(offset)],
+    tx.page(
+        &format!("SELECT {}", *SUMMARY_COLUMNS),
+        "FROM batches WHERE partner_id = $1 AND tenant = $2",
+        "id DESC",
+        &[Arg::Int(scope.partner_id), Arg::Text(scope.tenant.as_str())],
+        (page, page_size),
         summary,
-    )?;
-    Ok((total, batches))
+    )
 }
 
 /// One page (from 1) of every partner's batches the filter names, newest first, each with its
@@ -136,34 +126,21 @@ pub fn list_all_batches(
     page: u32,
     page_size: u32,
 ) -> Result<(u64, Vec<(i64, BatchSummary)>), StoreError> {
-    const WHERE: &str = "($1 IS NULL OR partner_id = $1) AND ($2 IS NULL OR tenant = $2) \
-        AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR received_at >= $4) AND ($5 IS NULL OR received_at <= $5)";
-    let args = [
-        Arg::OptInt(filter.partner_id),
-        Arg::OptText(filter.tenant.map(Tenant::as_str)),
-        Arg::OptInt(filter.status.map(i64::from)),
-        Arg::OptDate(filter.since),
-        Arg::OptDate(filter.until),
-    ];
-    let total = tx
-        .row(
-            &format!("SELECT count(*) AS total FROM batches WHERE {WHERE}"),
-            &args,
-            |row| row.count("total"),
-        )?
-        .unwrap_or(0);
-    let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
-    let mut paged = args.to_vec();
-    paged.extend([Arg::Int(page_size.into()), Arg::Int(offset)]);
-    let batches = tx.rows(
-        &format!(
-            "SELECT partner_id, {} FROM batches WHERE {WHERE} ORDER BY id DESC LIMIT $6 OFFSET $7",
-            *SUMMARY_COLUMNS
-        ),
-        &paged,
+    tx.page(
+        &format!("SELECT partner_id, {}", *SUMMARY_COLUMNS),
+        "FROM batches WHERE ($1 IS NULL OR partner_id = $1) AND ($2 IS NULL OR tenant = $2) \
+         AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR received_at >= $4) AND ($5 IS NULL OR received_at <= $5)",
+        "id DESC",
+        &[
+            Arg::OptInt(filter.partner_id),
+            Arg::OptText(filter.tenant.map(Tenant::as_str)),
+            Arg::OptInt(filter.status.map(i64::from)),
+            Arg::OptDate(filter.since),
+            Arg::OptDate(filter.until),
+        ],
+        (page, page_size),
         |row| Ok((row.int("partner_id")?, summary(row)?)),
-    )?;
-    Ok((total, batches))
+    )
 }
 
 /// Each UTC day's batches from `since` on, summed per partner and tenant (of one partner, when

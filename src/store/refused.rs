@@ -36,25 +36,14 @@ pub fn list_refusals(
     page: u32,
     page_size: u32,
 ) -> Result<(u64, Vec<Refusal>), StoreError> {
-    const WHERE: &str = "($1 IS NULL OR partner_id = $1) AND ($2 IS NULL OR at >= $2)";
-    let args = [Arg::OptInt(filter.partner_id), Arg::OptDate(filter.since)];
-    let total = tx
-        .row(
-            &format!("SELECT count(*) AS total FROM refused_requests WHERE {WHERE}"),
-            &args,
-            |row| row.count("total"),
-        )?
-        .unwrap_or(0);
-    let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
-    let items = tx.rows(
-        &format!(
-            "SELECT at, partner_id, tenant, company, reason, client, user_agent, method, path \
-             FROM refused_requests WHERE {WHERE} ORDER BY at DESC, id DESC LIMIT $3 OFFSET $4"
-        ),
-        &[args[0], args[1], Arg::Int(page_size.into()), Arg::Int(offset)],
+    tx.page(
+        "SELECT at, partner_id, tenant, company, reason, client, user_agent, method, path",
+        "FROM refused_requests WHERE ($1 IS NULL OR partner_id = $1) AND ($2 IS NULL OR at >= $2)",
+        "at DESC, id DESC",
+        &[Arg::OptInt(filter.partner_id), Arg::OptDate(filter.since)],
+        (page, page_size),
         refusal,
-    )?;
-    Ok((total, items))
+    )
 }
 
 /// How many requests naming each partner's tenant were refused from `since` on.

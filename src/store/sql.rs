@@ -277,6 +277,30 @@ impl Tx<'_, '_> {
         Ok(out)
     }
 
+    /// One page (from 1) of a list: `select`'s rows `from` (a `FROM ... WHERE ...` of `args`,
+    /// `$1`...) in `order`, each read by `read`; and how many rows there are in all.
+    pub(super) fn page<T>(
+        &self,
+        select: &str,
+        from: &str,
+        order: &str,
+        args: &[Arg],
+        (page, page_size): (u32, u32),
+        read: impl FnMut(&Row) -> Result<T, StoreError>,
+    ) -> Result<(u64, Vec<T>), StoreError> {
+        let total = self
+            .row(&format!("SELECT count(*) AS total {from}"), args, |row| {
+                row.count("total")
+            })?
+            .unwrap_or(0);
+        let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
+        let mut paged = args.to_vec();
+        paged.extend([Arg::Int(page_size.into()), Arg::Int(offset)]);
+        let (limit, skip) = (args.len() + 1, args.len() + 2);
+        let sql = format!("{select} {from} ORDER BY {order} LIMIT ${limit} OFFSET ${skip}");
+        Ok((total, self.rows(&sql, &paged, read)?))
+    }
+
     /// The row of `sql` meant to answer one or none, read by `read`.
     pub(super) fn row<T>(
         &self,

@@ -75,26 +75,21 @@ impl<T> Listing<T> {
         if unmatchable(invoice.into_iter().chain(store)) {
             return Ok((0, Vec::new()));
         }
-        let mut args = vec![
+        let args = [
             Arg::Int(scope.partner_id),
             Arg::Text(scope.tenant.as_str()),
             Arg::OptText(invoice),
             Arg::OptText(store),
         ];
         let (from, filter) = (self.from, self.filter);
-        let total = tx
-            .row(&format!("SELECT count(*) AS total {from} AND {filter}"), &args, |row| {
-                row.count("total")
-            })?
-            .unwrap_or(0);
-        let offset = i64::from(page.saturating_sub(1)) * i64::from(page_size);
-        args.extend([Arg::Int(page_size.into()), Arg::Int(offset)]);
-        let found = tx.rows(
-            &format!("{} {from} AND {filter} ORDER BY id LIMIT $5 OFFSET $6", *self.select),
+        tx.page(
+            self.select.as_str(),
+            &format!("{from} AND {filter}"),
+            "id",
             &args,
+            (page, page_size),
             self.read,
-        )?;
-        Ok((total, found))
+        )
     }
 }
 

@@ -11,7 +11,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
-use crate::config::{Operator, Operators, Partner, Partners, V3Settings};
+use crate::config::{Credential, Operator, Operators, Partner, Partners, V3Settings};
 use crate::scope::{Scope, Tenant};
 use crate::wire::parse_date_str;
 
@@ -30,6 +30,11 @@ pub enum AuthError {
     WrongAlgorithm(String),
     #[error("the token's signature does not match this company's secret")]
     BadSignature,
+    #[error(
+        "the token is signed with a secret of this company that stopped verifying at {}; sign with the current one",
+        .0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )]
+    ExpiredCredential(DateTime<Utc>),
     #[error("the token has expired (exp is in the past)")]
     Expired,
     #[error("the token is not valid yet (nbf is in the future)")]
@@ -81,6 +86,7 @@ impl AuthError {
             AuthError::WrongAlgorithm(_) => "wrong_algorithm",
             AuthError::BadSignature | AuthError::BadOperatorSignature => "bad_signature",
             AuthError::Expired => "expired",
+            AuthError::ExpiredCredential(_) => "expired_credential",
             AuthError::NotYetValid | AuthError::IssuedInFuture => "not_yet_valid",
             AuthError::MissingPartnerId | AuthError::WrongPartnerId | AuthError::WrongPartnerIdParameter => {
                 "wrong_partner"
@@ -140,16 +146,50 @@ pub fn authenticate(
     let token = bearer_token(authorization)?;
     let (partner, tenant) =
         resolve_company(partners, company).ok_or_else(|| AuthError::UnknownCompany(company.to_owned()))?;
-    let now = Utc::now().timestamp();
+    let at = Utc::now();
+    let now = at.timestamp();
     if !verified.holds(token, partner.partner_id, now) {
-        let claims = verify(partner.secret(), token)?;
+        let (claims, credential) = verify_with_any(partner, token, at)?;
         let times = TimeClaims::check(&claims, now)?;
         check_claims(partner, &claims)?;
-        verified.insert(token, partner.partner_id, times.expiry());
+        // Held no longer than the secret that verified it lives.
+        let until = [times.expiry(), credential.not_after.map(|end| end.timestamp())]
+            .into_iter()
+            .flatten()
+            .min();
+        verified.insert(token, partner.partner_id, until);
     }
     Ok(Caller {
         partner: Arc::clone(partner),
         tenant,
+    })
+}
+
+/// The token's claims, verified with one of the partner's secrets that is live at `now`, and
+/// that secret. A token only a secret past its `not_after` verifies is refused as
+/// [`AuthError::ExpiredCredential`], so a partner still signing with a rotated-out secret is
+/// told so.
+fn verify_with_any<'p>(
+    partner: &'p Partner,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(Map<String, Value>, &'p Credential), AuthError> {
+    for credential in partner.secrets.iter().filter(|c| c.live_at(now)) {
+        match verify(credential.secret(), token) {
+            Ok(claims) => return Ok((claims, credential)),
+            Err(AuthError::BadSignature) => continue,
+            // Malformed, another algorithm...: the same with every secret.
+            Err(other) => return Err(other),
+        }
+    }
+    let expired = partner
+        .secrets
+        .iter()
+        .filter(|c| !c.live_at(now))
+        .find(|c| verify(c.secret(), token).is_ok());
+    Err(match expired.and_then(|c| c.not_after) {
+        Some(end) => AuthError::ExpiredCredential(end),
+        None => AuthError::BadSignature,
     })
 }
 
@@ -340,7 +380,7 @@ pub fn issue_token(
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims,
-        &EncodingKey::from_secret(partner.secret()),
+        &EncodingKey::from_secret(partner.signing_secret()),
     )
 }
 
@@ -605,6 +645,40 @@ mod tests {
         let token = sign("anna-secret-0123456789abcdef012345", claims);
         let proved = authenticate_operator(&config.operators, Some(&bearer(&token))).unwrap();
         assert_eq!(proved.role, crate::config::Role::Support);
+    }
+
+    /// A token verified while its secret lived is refused once the secret's not_after has
+    /// passed, though the verified-token cache holds it.
+    #[test]
+    fn a_verified_token_lives_no_longer_than_its_secret() {
+        let end = (Utc::now() + chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let file: crate::config::FileConfig = toml::from_str(&format!(
+            r#"
+            [database]
+            path = "gw.sqlite3"
+            [[partners]]
+            company = "tirecompany"
+            partner_id = 1001
+            plan_term_months = 36
+            secrets = [ {{ secret = "new-secret-0123456789abcdef0123456789" }},
+                        {{ secret = "old-secret-0123456789abcdef0123456789", not_after = "{end}" }} ]
+            "#
+        ))
+        .unwrap();
+        let config = crate::config::Config::from_file_config(file, std::path::Path::new("/"), |_| None).unwrap();
+        let cache = VerifiedTokens::default();
+        let token = sign(
+            "old-secret-0123456789abcdef0123456789",
+            serde_json::json!({"partnerid": 1001}),
+        );
+        let check = || authenticate(&config.partners, &cache, "tirecompany", Some(&bearer(&token)));
+        assert!(check().is_ok());
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert!(matches!(check().unwrap_err(), AuthError::ExpiredCredential(_)));
+        // The new one signs `token`'s tokens and still verifies.
+        let partner = config.partners.by_company("tirecompany").unwrap();
+        let fresh = issue_token(partner, Utc::now(), None).unwrap();
+        assert!(authenticate(&config.partners, &cache, "tirecompany", Some(&bearer(&fresh))).is_ok());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
@@ -238,6 +239,17 @@ impl Database {
     }
 }
 
+/// One of a partner's several secrets (`secrets = [...]`): inline or from the environment, and
+/// optionally the last moment it verifies tokens.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSettings {
+    pub secret: Option<Redacted<String>>,
+    pub secret_env: Option<String>,
+    /// A date (the end of that day, UTC) or an RFC 3339 time.
+    pub not_after: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerSettings {
@@ -245,6 +257,8 @@ pub struct PartnerSettings {
     pub partner_id: i64,
     pub secret: Option<Redacted<String>>,
     pub secret_env: Option<String>,
+    /// Several secrets instead of one, for a rotation: each verifies until its `not_after`.
+    pub secrets: Option<Vec<SecretSettings>>,
     pub plan_term_months: u32,
     pub timezone: Option<String>,
     /// The `iss` of the partner's v3 tokens.
@@ -265,9 +279,8 @@ pub struct PartnerSettings {
 pub struct Partner {
     pub company: String,
     pub partner_id: i64,
-    /// The environment variable the secret came from, when not inline.
-    pub secret_env: Option<String>,
-    secret: Redacted<Vec<u8>>,
+    /// Its HS256 secrets, in the config's order: the first signs `token`'s tokens.
+    pub secrets: Vec<Credential>,
     pub plan_term_months: u32,
     pub timezone: Tz,
     /// When its nightly batch is due each day, in its zone; none: no batch is expected.
@@ -309,14 +322,100 @@ impl Partner {
 /// Secrets shorter than this are warned about (HS256 keys should be at least 256 bits).
 pub const MIN_SECRET_BYTES: usize = 32;
 
-impl Partner {
+/// One HS256 secret of a partner: where it came from (never its value) and until when it
+/// verifies tokens.
+#[derive(Debug)]
+pub struct Credential {
+    /// The environment variable it came from, when not inline.
+    pub secret_env: Option<String>,
+    secret: Redacted<Vec<u8>>,
+    /// The last moment it verifies; none: until it is removed from the config.
+    pub not_after: Option<DateTime<Utc>>,
+}
+
+impl Credential {
     pub fn secret(&self) -> &[u8] {
         &self.secret
     }
 
-    pub fn secret_is_short(&self) -> bool {
+    /// Whether it still verifies tokens at `now`.
+    pub fn live_at(&self, now: DateTime<Utc>) -> bool {
+        self.not_after.is_none_or(|end| now <= end)
+    }
+
+    pub fn is_short(&self) -> bool {
         self.secret.len() < MIN_SECRET_BYTES
     }
+}
+
+impl Partner {
+    /// The secret `token` signs with: the first.
+    pub fn signing_secret(&self) -> &[u8] {
+        self.secrets[0].secret()
+    }
+
+    /// Whether one of its secrets is shorter than [`MIN_SECRET_BYTES`].
+    pub fn secret_is_short(&self) -> bool {
+        self.secrets.iter().any(Credential::is_short)
+    }
+
+    /// Whether `secret` is one of its secrets.
+    pub fn has_secret(&self, secret: &[u8]) -> bool {
+        self.secrets.iter().any(|c| c.secret() == secret)
+    }
+}
+
+/// A credential's `not_after`: a date (the end of that day, UTC) or an RFC 3339 time.
+fn parse_not_after(who: &str, text: &str) -> anyhow::Result<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let end = day.and_hms_opt(23, 59, 59).expect("23:59:59 is a time");
+        return Ok(end.and_utc());
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{who}: not_after {text:?} is neither a date (2026-12-31) nor an RFC 3339 time (2026-12-31T18:00:00Z)"
+            )
+        })
+}
+
+/// A partner's secrets: the single `secret`/`secret_env`, or the `secrets` list; not both.
+fn resolve_credentials(
+    company: &str,
+    p: &PartnerSettings,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Vec<Credential>> {
+    let who = format!("partner {company}");
+    let Some(list) = &p.secrets else {
+        let secret = resolve_secret(&who, p.secret.clone(), p.secret_env.clone(), env)?;
+        return Ok(vec![Credential {
+            secret_env: p.secret_env.clone(),
+            secret: Redacted(secret.into_bytes()),
+            not_after: None,
+        }]);
+    };
+    if p.secret.is_some() || p.secret_env.is_some() {
+        bail!("{who}: set secret or secret_env, or secrets = [...], not both");
+    }
+    if list.is_empty() {
+        bail!("{who}: secrets is empty; give at least one");
+    }
+    let mut credentials: Vec<Credential> = Vec::with_capacity(list.len());
+    for (i, c) in list.iter().enumerate() {
+        let who = format!("{who}, secret {}", i + 1);
+        let secret = resolve_secret(&who, c.secret.clone(), c.secret_env.clone(), env)?.into_bytes();
+        if credentials.iter().any(|other| other.secret() == secret.as_slice()) {
+            bail!("{who} is given twice");
+        }
+        credentials.push(Credential {
+            secret_env: c.secret_env.clone(),
+            secret: Redacted(secret),
+            not_after: c.not_after.as_deref().map(|t| parse_not_after(&who, t)).transpose()?,
+        });
+    }
+    Ok(credentials)
 }
 
 /// The whole resolved configuration the server runs on.
@@ -497,7 +596,7 @@ fn resolve_operators(
                 other.name
             );
         }
-        if let Some(partner) = partners.iter().find(|p| p.secret() == secret.as_slice()) {
+        if let Some(partner) = partners.iter().find(|p| p.has_secret(&secret)) {
             bail!(
                 "operator {name}: the secret is partner {}'s too; give each its own",
                 partner.company
@@ -558,8 +657,7 @@ fn resolve_partner(
         bail!("partner_id {} is configured twice", p.partner_id);
     }
     let v3 = resolve_v3(&company, &p, base_dir)?;
-    let secret_env = p.secret_env.clone();
-    let secret = resolve_secret(&format!("partner {company}"), p.secret, p.secret_env, env)?;
+    let secrets = resolve_credentials(&company, &p, env)?;
     if p.plan_term_months == 0 {
         bail!("partner {company}: plan_term_months must be at least 1");
     }
@@ -583,8 +681,7 @@ fn resolve_partner(
     Ok(Partner {
         company,
         partner_id: p.partner_id,
-        secret_env,
-        secret: Redacted(secret.into_bytes()),
+        secrets,
         plan_term_months: p.plan_term_months,
         timezone,
         expected_upload_by,
@@ -771,10 +868,74 @@ mod tests {
             (Duration::from_secs(10), Duration::from_secs(600))
         );
         let p = cfg.partners.by_company("TireCompany").unwrap();
-        assert_eq!(p.secret(), b"from-env");
+        assert_eq!(p.signing_secret(), b"from-env");
         assert_eq!(p.timezone, chrono_tz::America::Denver);
         assert_eq!(p.expected_upload_by, chrono::NaiveTime::from_hms_opt(6, 30, 0));
         assert!(!format!("{p:?}").contains("from-env"));
+    }
+
+    #[test]
+    fn a_partner_may_have_several_secrets_each_until_its_not_after() {
+        let cfg = parse(&format!(
+            r#"{BASE}
+            [[partners]]
+            company = "tirecompany"
+            partner_id = 1001
+            plan_term_months = 36
+            secrets = [ {{ secret_env = "TC_SECRET" }},
+                        {{ secret = "old-secret", not_after = "2026-12-31" }},
+                        {{ secret = "older", not_after = "2026-06-30T18:00:00-06:00" }} ]
+            "#
+        ))
+        .unwrap();
+        let p = cfg.partners.by_company("tirecompany").unwrap();
+        assert_eq!(p.signing_secret(), b"from-env");
+        let ends: Vec<Option<String>> = p
+            .secrets
+            .iter()
+            .map(|c| {
+                c.not_after
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            })
+            .collect();
+        // A date ends at the end of that day, UTC; a time is taken with its offset.
+        assert_eq!(
+            ends,
+            [
+                None,
+                Some("2026-12-31T23:59:59Z".to_owned()),
+                Some("2026-07-01T00:00:00Z".to_owned())
+            ]
+        );
+        let end = p.secrets[1].not_after.unwrap();
+        assert!(p.secrets[1].live_at(end) && !p.secrets[1].live_at(end + chrono::Duration::seconds(1)));
+        assert!(p.secrets[0].live_at(end + chrono::Duration::days(9999)));
+        assert_eq!(p.secrets[0].secret_env.as_deref(), Some("TC_SECRET"));
+        assert!(!format!("{p:?}").contains("old-secret"));
+
+        let partner = |extra: &str| {
+            format!("{BASE}\n[[partners]]\ncompany = \"acme\"\npartner_id = 1\nplan_term_months = 12\n{extra}")
+        };
+        for (extra, needle) in [
+            ("secret = \"s\"\nsecrets = [{ secret = \"t\" }]", "not both"),
+            ("secrets = []", "secrets is empty"),
+            (
+                "secrets = [{ secret = \"t\" }, { secret = \"t\" }]",
+                "secret 2 is given twice",
+            ),
+            (
+                "secrets = [{ secret = \"t\", not_after = \"soon\" }]",
+                "secret 1: not_after \"soon\"",
+            ),
+            (
+                "secrets = [{ not_after = \"2026-12-31\" }]",
+                "secret 1: secret or secret_env is required",
+            ),
+            ("secrets = [{ secret = \"t\", colour = 1 }]", "unknown field"),
+        ] {
+            let err = format!("{:#}", parse(&partner(extra)).unwrap_err());
+            assert!(err.contains(needle), "{extra}: {err}");
+        }
     }
 
     #[test]

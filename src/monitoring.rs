@@ -17,10 +17,11 @@ pub const DATABASE_BYTES: &str = "warranty_gateway_database_size_bytes";
 pub const REFUSED: &str = "warranty_gateway_refused_requests_total";
 pub const PARTNER_LATE: &str = "warranty_gateway_partner_late";
 pub const PARTNER_LAST_BATCH: &str = "warranty_gateway_partner_last_batch_timestamp_seconds";
+pub const CREDENTIAL_NOT_AFTER: &str = "warranty_gateway_credential_not_after_timestamp_seconds";
 
 /// Every metric the gateway exports: what the shipped alert rules and dashboard (deploy/) may
 /// name.
-pub const ALL: [&str; 7] = [
+pub const ALL: [&str; 8] = [
     REQUESTS,
     RECORDS,
     BATCH_SECONDS,
@@ -28,6 +29,7 @@ pub const ALL: [&str; 7] = [
     REFUSED,
     PARTNER_LATE,
     PARTNER_LAST_BATCH,
+    CREDENTIAL_NOT_AFTER,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -61,6 +63,11 @@ pub fn handle() -> &'static PrometheusHandle {
             PARTNER_LAST_BATCH,
             metrics::Unit::Seconds,
             "when a partner's tenant's last batch (its body read) arrived, in seconds since 1970"
+        );
+        metrics::describe_gauge!(
+            CREDENTIAL_NOT_AFTER,
+            metrics::Unit::Seconds,
+            "when a partner's credential (kind secret: its position in the config) stops verifying tokens, in seconds since 1970"
         );
         metrics::describe_histogram!(BATCH_SECONDS, metrics::Unit::Seconds, "time to answer a POSTed batch");
         metrics::describe_gauge!(
@@ -151,6 +158,23 @@ pub fn set_partner_gauges(activity: &[crate::ops::PartnerActivity]) {
     }
 }
 
+/// When each partner credential that has an end stops verifying tokens (from the config, at
+/// each scrape).
+pub fn set_credential_gauges(partners: &crate::config::Partners) {
+    for p in partners.iter() {
+        for (i, c) in p.secrets.iter().enumerate() {
+            if let Some(end) = c.not_after {
+                let labels = [
+                    ("company", p.company.clone()),
+                    ("kind", "secret".to_owned()),
+                    ("id", (i + 1).to_string()),
+                ];
+                metrics::gauge!(CREDENTIAL_NOT_AFTER, &labels).set(end.timestamp() as f64);
+            }
+        }
+    }
+}
+
 /// The metrics in Prometheus text format, with the database's size (measured now) when known.
 pub fn render(database_bytes: Option<u64>) -> String {
     let handle = handle();
@@ -205,7 +229,7 @@ mod tests {
         }
         // The rules cover each kind of trouble the README promises an alert for.
         let alerts = include_str!("../deploy/prometheus/alerts.yml");
-        for metric in [PARTNER_LATE, REQUESTS, REFUSED] {
+        for metric in [PARTNER_LATE, REQUESTS, REFUSED, CREDENTIAL_NOT_AFTER] {
             assert!(alerts.contains(metric), "{metric}");
         }
     }

@@ -274,6 +274,7 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (store, partners) = (Arc::clone(&state.store), Arc::clone(&state.partners));
     let render = move || {
+        crate::monitoring::set_credential_gauges(&partners);
         // The partners' gauges as of now; without the database, the rest still renders.
         match crate::ops::partners_activity(&store, &partners, chrono::Utc::now()) {
             Ok(activity) => crate::monitoring::set_partner_gauges(&activity),

@@ -299,3 +299,57 @@ async fn a_get_is_authenticated_too_and_its_partnerid_must_match() {
         StatusCode::OK
     );
 }
+
+/// A partner rotating its secret: the new and the old one both verify until the old one's
+/// not_after; a token signed with a secret past its not_after is refused, saying so.
+#[tokio::test]
+async fn during_a_rotation_every_live_secret_verifies_and_a_retired_one_is_refused_by_name() {
+    let app = spawn_app().await;
+    let claims = json!({"partnerid": ROTATING_ID, "claimdate": "2026-12-06"});
+    let body = json!({"Sales": [sale("S1", "R1")]}).to_string();
+    for secret in [ROTATING_NEW, ROTATING_OLD] {
+        let res = app
+            .post_raw(ROTATING, &sign(secret, claims.clone()), body.clone())
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{secret}");
+        let res = app
+            .get_raw(
+                &format!("{ROTATING}_test"),
+                &sign(secret, claims.clone()),
+                "rec=sales&ShopID=S1&InvoiceNumber=R1",
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{secret}");
+    }
+    let res = app
+        .post_raw(ROTATING, &sign(ROTATING_RETIRED, claims.clone()), body.clone())
+        .await;
+    let (status, refused) = json_of(res).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let said = refused["Error"].as_str().unwrap();
+    assert!(said.contains("stopped verifying at 2020-01-01T00:00:00Z"), "{said}");
+    // A secret it never had is a bad signature, as before.
+    let res = app.post_raw(ROTATING, &sign(SECRET, claims.clone()), body).await;
+    let (_, refused) = json_of(res).await;
+    assert!(
+        refused["Error"].as_str().unwrap().contains("does not match"),
+        "{refused}"
+    );
+    // Kept for support under their reasons.
+    let support = operator_token(SUPPORT, SUPPORT_SECRET);
+    for _ in 0..100 {
+        let (_, page) = app.ops_get(&format!("/refused?company={ROTATING}"), &support).await;
+        if page["total"] == 2 {
+            let reasons: Vec<&str> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["reason"].as_str().unwrap())
+                .collect();
+            assert_eq!(reasons, ["bad_signature", "expired_credential"]);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the refused requests were not kept");
+}

@@ -11,7 +11,8 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use warranty_gateway::config::{
-    Config, DatabaseSettings, FileConfig, OperatorSettings, PartnerSettings, Redacted, Role, ServerSettings, V3Settings,
+    Config, DatabaseSettings, FileConfig, OperatorSettings, PartnerSettings, Redacted, Role, SecretSettings,
+    ServerSettings, V3Settings,
 };
 use warranty_gateway::startup::Application;
 
@@ -24,6 +25,14 @@ pub const SECRET: &str = "test-secret-for-tirecompany-0123456789abcdef";
 pub const OTHER: &str = "othercompany";
 pub const OTHER_ID: i64 = 2002;
 pub const OTHER_SECRET: &str = "test-secret-for-othercompany-0123456789abcdef";
+
+/// A third partner in the middle of rotating its secret: tokens signed with the new one or the
+/// old one (its not_after far ahead) verify; the retired one's not_after has passed.
+pub const ROTATING: &str = "rotatingco";
+pub const ROTATING_ID: i64 = 3003;
+pub const ROTATING_NEW: &str = "test-secret-for-rotatingco-new-0123456789abcdef";
+pub const ROTATING_OLD: &str = "test-secret-for-rotatingco-old-0123456789abcdef";
+pub const ROTATING_RETIRED: &str = "test-secret-for-rotatingco-retired-0123456789";
 
 /// The v3 audiences of the tests' server.
 /// The operators of the test config: a support person and an admin.
@@ -99,6 +108,25 @@ fn file_config(dir: &TempDir, postgres: Option<&PgDatabase>, server: ServerSetti
                 Some("America/Denver"),
                 OTHER_V3_ISSUER,
             ),
+            PartnerSettings {
+                company: ROTATING.into(),
+                partner_id: ROTATING_ID,
+                plan_term_months: 36,
+                secrets: Some(
+                    [
+                        (ROTATING_NEW, None),
+                        (ROTATING_OLD, Some("2999-12-31")),
+                        (ROTATING_RETIRED, Some("2020-01-01T00:00:00Z")),
+                    ]
+                    .map(|(secret, not_after)| SecretSettings {
+                        secret: Some(Redacted(secret.into())),
+                        not_after: not_after.map(Into::into),
+                        ..SecretSettings::default()
+                    })
+                    .into(),
+                ),
+                ..PartnerSettings::default()
+            },
         ],
         v3: Some(V3Settings {
             audience: V3_AUDIENCE.into(),

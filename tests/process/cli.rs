@@ -311,3 +311,54 @@ async fn token_for_an_operator_names_them_and_expires_within_twelve_hours() {
         .unwrap();
     assert_eq!(res.status(), 401);
 }
+
+/// `partners` lists each secret of a rotation by position (never its value) with its end, and
+/// warns about one ending within 14 days or already ended.
+#[test]
+fn partners_lists_each_secret_of_a_rotation_and_warns_before_one_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rotation.toml");
+    let soon = (chrono::Utc::now() + chrono::Duration::days(3)).format("%Y-%m-%d");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\npath = \"db.sqlite3\"\n\n\
+             [[partners]]\ncompany = \"tirecompany\"\npartner_id = 1001\nplan_term_months = 36\n\
+             secrets = [ {{ secret_env = \"{SECRET_ENV}\" }},\n\
+                         {{ secret = \"old-secret-0123456789abcdef0123456789\", not_after = \"{soon}\" }},\n\
+                         {{ secret = \"gone-secret-0123456789abcdef012345678\", not_after = \"2020-01-01\" }} ]\n"
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run_cli(&["partners"], &config);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!("from ${SECRET_ENV} (+2 more, below)")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("secret 1: from ${SECRET_ENV}, no end, signs `token`'s tokens")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("secret 2: inline, until {soon}T23:59:59Z")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("secret 3: inline, until 2020-01-01T23:59:59Z"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "secret 2 of tirecompany stops verifying tokens at {soon}T23:59:59Z, within 14 days"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("secret 3 of tirecompany stopped verifying tokens at 2020-01-01T23:59:59Z"),
+        "{stderr}"
+    );
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains("old-secret") && !text.contains(SECRET), "{text}");
+    }
+}

@@ -155,3 +155,36 @@ async fn partner_gauges_say_who_is_late_and_when_each_tenant_last_sent() {
         "{text}"
     );
 }
+
+/// Each credential with an end shows when it stops verifying tokens, for an alert ahead of it.
+#[tokio::test]
+async fn each_credential_with_an_end_is_a_gauge_of_when() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("secret_env = \"{SECRET_ENV}\""),
+        &format!(
+            "secrets = [ {{ secret_env = \"{SECRET_ENV}\" }}, \
+             {{ secret = \"old-secret-0123456789abcdef0123456789\", not_after = \"2030-01-01T00:00:00Z\" }} ]"
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    let server = Server::serve(&config);
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let gauge = "warranty_gateway_credential_not_after_timestamp_seconds";
+    assert_eq!(
+        sample(
+            &text,
+            gauge,
+            &["company=\"tirecompany\"", "kind=\"secret\"", "id=\"2\""]
+        ),
+        Some(1_893_456_000.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, gauge, &["id=\"1\""]), None, "no end, no gauge: {text}");
+}

@@ -11,7 +11,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
-use crate::config::{Credential, Operator, Operators, Partner, Partners, V3Settings};
+use crate::config::{Credential, Operator, Operators, Partner, Partners, V3Key, V3Settings};
 use crate::scope::{Scope, Tenant};
 use crate::wire::parse_date_str;
 
@@ -451,6 +451,13 @@ pub enum V3AuthError {
     UnknownIssuer(String),
     #[error("the token's signature does not match the public key registered for its issuer")]
     BadSignature,
+    #[error("the token's kid {0:?} names none of its issuer's v3 keys")]
+    UnknownKid(String),
+    #[error(
+        "the token is signed with a v3 key of its issuer that stopped verifying at {}; sign with the current one",
+        .0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )]
+    ExpiredCredential(DateTime<Utc>),
     #[error("the token's aud is neither this server's audience ({0}) nor its sandbox audience ({1})")]
     WrongAudience(String, String),
     #[error("the token's aud names both the live and the sandbox audience; name one")]
@@ -473,6 +480,8 @@ impl V3AuthError {
             V3AuthError::WrongAlgorithm(_) => "wrong_algorithm",
             V3AuthError::UnknownIssuer(_) => "unknown_issuer",
             V3AuthError::BadSignature => "bad_signature",
+            V3AuthError::UnknownKid(_) => "unknown_kid",
+            V3AuthError::ExpiredCredential(_) => "expired_credential",
             V3AuthError::WrongAudience(..) | V3AuthError::BothAudiences => "wrong_audience",
             V3AuthError::Expired => "expired",
             V3AuthError::NotYetValid => "not_yet_valid",
@@ -516,14 +525,53 @@ pub fn authenticate_v3(
     validation.set_audience(&[&v3.audience, &v3.sandbox_audience]);
     validation.validate_exp = false;
     validation.validate_nbf = false;
-    let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &keys.key, &validation)
-        .map(|data| data.claims)
-        .map_err(|e| match e.kind() {
-            ErrorKind::InvalidSignature | ErrorKind::InvalidEcdsaKey => V3AuthError::BadSignature,
-            ErrorKind::InvalidAudience => V3AuthError::WrongAudience(v3.audience.clone(), v3.sandbox_audience.clone()),
-            ErrorKind::MissingRequiredClaim(c) => V3AuthError::MissingClaim(c.clone()),
-            _ => V3AuthError::Malformed(e.to_string()),
-        })?;
+    let decode = |key: &V3Key| {
+        jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature | ErrorKind::InvalidEcdsaKey => V3AuthError::BadSignature,
+                ErrorKind::InvalidAudience => {
+                    V3AuthError::WrongAudience(v3.audience.clone(), v3.sandbox_audience.clone())
+                }
+                ErrorKind::MissingRequiredClaim(c) => V3AuthError::MissingClaim(c.clone()),
+                _ => V3AuthError::Malformed(e.to_string()),
+            })
+    };
+    let now = Utc::now();
+    let claims = match &header.kid {
+        // The kid picks the key; a kid the partner does not have is refused by name.
+        Some(kid) => {
+            let key = keys
+                .keys
+                .iter()
+                .find(|k| k.kid.as_deref() == Some(kid.as_str()))
+                .ok_or_else(|| V3AuthError::UnknownKid(kid.clone()))?;
+            match (key.live_at(now), key.not_after) {
+                (false, Some(end)) => return Err(V3AuthError::ExpiredCredential(end)),
+                _ => decode(key)?,
+            }
+        }
+        // Without a kid, each live key is tried; a token only a retired one verifies says so.
+        None => {
+            let mut verified = Err(V3AuthError::BadSignature);
+            for key in keys.keys.iter().filter(|k| k.live_at(now)) {
+                verified = decode(key);
+                if !matches!(verified, Err(V3AuthError::BadSignature)) {
+                    break;
+                }
+            }
+            match verified {
+                Err(V3AuthError::BadSignature) => {
+                    let retired = keys.keys.iter().filter(|k| !k.live_at(now)).find(|k| decode(k).is_ok());
+                    return Err(match retired.and_then(|k| k.not_after) {
+                        Some(end) => V3AuthError::ExpiredCredential(end),
+                        None => V3AuthError::BadSignature,
+                    });
+                }
+                other => other?,
+            }
+        }
+    };
     let times = TimeClaims::check(&claims, Utc::now().timestamp()).map_err(|e| match e {
         AuthError::Expired => V3AuthError::Expired,
         AuthError::NotYetValid => V3AuthError::NotYetValid,
@@ -560,6 +608,7 @@ pub fn authenticate_v3(
 pub fn issue_v3_token(
     issuer: &str,
     audience: &str,
+    kid: Option<&str>,
     private_key_pem: &[u8],
     now: DateTime<Utc>,
     lifetime: chrono::Duration,
@@ -570,11 +619,9 @@ pub fn issue_v3_token(
         "aud": audience,
         "iss": issuer,
     });
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::ES256),
-        &claims,
-        &EncodingKey::from_ec_pem(private_key_pem)?,
-    )
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_pem(private_key_pem)?)
 }
 
 /// A new P-256 key pair for a v3 partner: the private key (PKCS#8 PEM, for the partner) and
@@ -778,7 +825,15 @@ mod tests {
         assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"), "{private}");
         assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"), "{public}");
         let now = Utc::now();
-        let token = issue_v3_token("iss", "aud", private.as_bytes(), now, chrono::Duration::minutes(5)).unwrap();
+        let token = issue_v3_token(
+            "iss",
+            "aud",
+            None,
+            private.as_bytes(),
+            now,
+            chrono::Duration::minutes(5),
+        )
+        .unwrap();
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_audience(&["aud"]);
         validation.set_issuer(&["iss"]);

@@ -266,6 +266,8 @@ pub struct PartnerSettings {
     /// The partner's P-256 public key (PEM), inline or in a file (relative to the config's folder).
     pub v3_public_key: Option<String>,
     pub v3_public_key_file: Option<PathBuf>,
+    /// Several v3 keys instead of one, for a rotation: the token's `kid` picks one.
+    pub v3_public_keys: Option<Vec<V3KeySettings>>,
     /// The `product_id` values the partner may register through v3; any when not given.
     pub v3_products: Option<Vec<String>>,
     /// Returned as `program_id` on the partner's v3 registrations.
@@ -289,11 +291,48 @@ pub struct Partner {
     pub v3: Option<V3Partner>,
 }
 
+/// One of a partner's v3 public keys: its `kid` (none for the single `v3_public_key`), the key,
+/// and until when it verifies tokens.
+pub struct V3Key {
+    pub kid: Option<String>,
+    pub key: jsonwebtoken::DecodingKey,
+    pub not_after: Option<DateTime<Utc>>,
+}
+
+impl V3Key {
+    /// Whether it still verifies tokens at `now`.
+    pub fn live_at(&self, now: DateTime<Utc>) -> bool {
+        self.not_after.is_none_or(|end| now <= end)
+    }
+
+    /// A v3 key of this one PEM, with no kid and no end (as the single `v3_public_key`).
+    pub fn single(key: jsonwebtoken::DecodingKey) -> Vec<V3Key> {
+        vec![V3Key {
+            kid: None,
+            key,
+            not_after: None,
+        }]
+    }
+}
+
+/// One of several v3 keys in the config (`v3_public_keys = [...]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct V3KeySettings {
+    /// What the token's header `kid` names it by.
+    pub kid: String,
+    /// The PEM inline, or a file (relative to the config's folder).
+    pub key: Option<String>,
+    pub file: Option<PathBuf>,
+    /// A date (the end of that day, UTC) or an RFC 3339 time.
+    pub not_after: Option<String>,
+}
+
 /// A partner's v3 credentials and products.
 pub struct V3Partner {
     pub issuer: String,
-    /// The public key its ES256 tokens verify with.
-    pub key: jsonwebtoken::DecodingKey,
+    /// The public keys its ES256 tokens verify with, in the config's order.
+    pub keys: Vec<V3Key>,
     /// The `product_id` values accepted; any when none.
     pub products: Option<Vec<String>>,
     pub program_id: Option<String>,
@@ -363,6 +402,37 @@ impl Partner {
     pub fn has_secret(&self, secret: &[u8]) -> bool {
         self.secrets.iter().any(|c| c.secret() == secret)
     }
+
+    /// Every credential it has, secrets (by position, from 1) then v3 keys (by kid), as
+    /// `partners` lists them and the metrics show their ends: never a value.
+    pub fn credentials(&self) -> Vec<CredentialInfo> {
+        let secrets = self.secrets.iter().enumerate().map(|(i, c)| CredentialInfo {
+            kind: "secret",
+            id: (i + 1).to_string(),
+            source: c
+                .secret_env
+                .as_ref()
+                .map_or("inline".to_owned(), |v| format!("from ${v}")),
+            not_after: c.not_after,
+        });
+        let keys = self.v3.iter().flat_map(|v3| &v3.keys).map(|k| CredentialInfo {
+            kind: "v3_key",
+            id: k.kid.clone().unwrap_or_else(|| "-".to_owned()),
+            source: "public key".to_owned(),
+            not_after: k.not_after,
+        });
+        secrets.chain(keys).collect()
+    }
+}
+
+/// What is shown of a credential: its kind (`secret`, `v3_key`), which one (a secret's position
+/// from 1, a v3 key's kid, `-` for the single v3 key), where it comes from, and its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialInfo {
+    pub kind: &'static str,
+    pub id: String,
+    pub source: String,
+    pub not_after: Option<DateTime<Utc>>,
 }
 
 /// A credential's `not_after`: a date (the end of that day, UTC) or an RFC 3339 time.
@@ -691,44 +761,69 @@ fn resolve_partner(
 
 /// A partner's v3 keys: an issuer and a P-256 public key, both or neither.
 fn resolve_v3(company: &str, p: &PartnerSettings, base_dir: &Path) -> anyhow::Result<Option<V3Partner>> {
-    let pem = match (&p.v3_public_key, &p.v3_public_key_file) {
+    let read = |file: &PathBuf, what: &str| {
+        let path = if file.is_absolute() {
+            file.clone()
+        } else {
+            base_dir.join(file)
+        };
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("partner {company}: cannot read {what} {}", path.display()))
+    };
+    let single = match (&p.v3_public_key, &p.v3_public_key_file) {
         (Some(_), Some(_)) => bail!("partner {company}: set v3_public_key or v3_public_key_file, not both"),
         (Some(pem), None) => Some(pem.clone()),
-        (None, Some(file)) => {
-            let path = if file.is_absolute() {
-                file.clone()
-            } else {
-                base_dir.join(file)
-            };
-            let pem = std::fs::read_to_string(&path)
-                .with_context(|| format!("partner {company}: cannot read v3_public_key_file {}", path.display()))?;
-            Some(pem)
+        (None, Some(file)) => Some(read(file, "v3_public_key_file")?),
+        (None, None) => None,
+    };
+    let keys = match (single, &p.v3_public_keys) {
+        (Some(_), Some(_)) => {
+            bail!("partner {company}: set v3_public_key (or its file), or v3_public_keys = [...], not both")
+        }
+        (Some(pem), None) => Some(V3Key::single(v3_key(company, "the v3 public key", &pem)?)),
+        (None, Some(list)) => {
+            if list.is_empty() {
+                bail!("partner {company}: v3_public_keys is empty; give at least one");
+            }
+            let mut keys: Vec<V3Key> = Vec::with_capacity(list.len());
+            for k in list {
+                let kid = k.kid.trim().to_owned();
+                let who = format!("partner {company}, v3 key {kid:?}");
+                if kid.is_empty() {
+                    bail!("partner {company}: a v3 key's kid is empty");
+                }
+                if keys.iter().any(|other| other.kid.as_deref() == Some(kid.as_str())) {
+                    bail!("{who} is given twice");
+                }
+                let pem = match (&k.key, &k.file) {
+                    (Some(pem), None) => pem.clone(),
+                    (None, Some(file)) => read(file, &format!("v3 key {kid:?}'s file"))?,
+                    _ => bail!("{who}: give key (the PEM) or file, one of them"),
+                };
+                keys.push(V3Key {
+                    key: v3_key(company, &format!("v3 key {kid:?}"), &pem)?,
+                    not_after: k.not_after.as_deref().map(|t| parse_not_after(&who, t)).transpose()?,
+                    kid: Some(kid),
+                });
+            }
+            Some(keys)
         }
         (None, None) => None,
     };
-    let (issuer, pem) = match (&p.v3_issuer, pem) {
+    let (issuer, keys) = match (&p.v3_issuer, keys) {
         (None, None) => {
             if p.v3_products.is_some() || p.program_id.is_some() {
                 bail!("partner {company}: v3_products and program_id need v3_issuer and a v3 public key");
             }
             return Ok(None);
         }
-        (Some(issuer), Some(pem)) => (issuer.trim().to_owned(), pem),
+        (Some(issuer), Some(keys)) => (issuer.trim().to_owned(), keys),
         (Some(_), None) => bail!("partner {company}: v3_issuer needs v3_public_key or v3_public_key_file"),
         (None, Some(_)) => bail!("partner {company}: a v3 public key needs v3_issuer (the iss of its tokens)"),
     };
     if issuer.is_empty() {
         bail!("partner {company}: v3_issuer is empty");
     }
-    // Checked as P-256 here, so that a wrong key is a start-up error, not a 401 at night.
-    use p256::pkcs8::DecodePublicKey;
-    p256::PublicKey::from_public_key_pem(pem.trim()).map_err(|e| {
-        anyhow::anyhow!(
-            "partner {company}: the v3 public key is not a P-256 public key in PEM (-----BEGIN PUBLIC KEY-----): {e}"
-        )
-    })?;
-    let key = jsonwebtoken::DecodingKey::from_ec_pem(pem.trim().as_bytes())
-        .with_context(|| format!("partner {company}: the v3 public key cannot be read"))?;
     if let Some(products) = &p.v3_products
         && (products.is_empty() || products.iter().any(|s| s.trim().is_empty()))
     {
@@ -736,10 +831,21 @@ fn resolve_v3(company: &str, p: &PartnerSettings, base_dir: &Path) -> anyhow::Re
     }
     Ok(Some(V3Partner {
         issuer,
-        key,
+        keys,
         products: p.v3_products.clone(),
         program_id: p.program_id.clone(),
     }))
+}
+
+/// A P-256 public key in PEM, checked here, so that a wrong key is a start-up error, not a 401
+/// at night.
+fn v3_key(company: &str, what: &str, pem: &str) -> anyhow::Result<jsonwebtoken::DecodingKey> {
+    use p256::pkcs8::DecodePublicKey;
+    p256::PublicKey::from_public_key_pem(pem.trim()).map_err(|e| {
+        anyhow::anyhow!("partner {company}: {what} is not a P-256 public key in PEM (-----BEGIN PUBLIC KEY-----): {e}")
+    })?;
+    jsonwebtoken::DecodingKey::from_ec_pem(pem.trim().as_bytes())
+        .with_context(|| format!("partner {company}: {what} cannot be read"))
 }
 
 #[cfg(test)]
@@ -935,6 +1041,72 @@ mod tests {
         ] {
             let err = format!("{:#}", parse(&partner(extra)).unwrap_err());
             assert!(err.contains(needle), "{extra}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_v3_partner_may_have_several_keys_named_by_kid() {
+        let pem = include_str!("../fixtures/v3/tirecompany.pub.pem").trim();
+        let other = include_str!("../fixtures/v3/othercompany.pub.pem").trim();
+        let v3 = "[v3]\naudience = \"a\"\nsandbox_audience = \"s\"\n";
+        let partner = |keys: &str| {
+            format!(
+                "{BASE}\n[[partners]]\ncompany = \"acme\"\npartner_id = 1\nplan_term_months = 12\nsecret = \"s\"\n\
+                 v3_issuer = \"acme-v3\"\n{keys}\n{v3}"
+            )
+        };
+        let cfg = parse(&partner(&format!(
+            "v3_public_keys = [ {{ kid = \"new\", key = \"\"\"{other}\"\"\" }},\n\
+             {{ kid = \"old\", key = \"\"\"{pem}\"\"\", not_after = \"2026-12-31\" }} ]"
+        )))
+        .unwrap();
+        let p = cfg.partners.by_company("acme").unwrap();
+        let shown: Vec<(String, Option<i64>)> = p
+            .credentials()
+            .into_iter()
+            .map(|c| (format!("{} {}", c.kind, c.id), c.not_after.map(|t| t.timestamp())))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("secret 1".to_owned(), None),
+                ("v3_key new".to_owned(), None),
+                ("v3_key old".to_owned(), Some(1_798_761_599))
+            ]
+        );
+        for (keys, needle) in [
+            (
+                format!(
+                    "v3_public_key = \"\"\"{pem}\"\"\"\nv3_public_keys = [ {{ kid = \"k\", key = \"\"\"{pem}\"\"\" }} ]"
+                ),
+                "not both",
+            ),
+            ("v3_public_keys = []".to_owned(), "v3_public_keys is empty"),
+            (
+                format!(
+                    "v3_public_keys = [ {{ kid = \"k\", key = \"\"\"{pem}\"\"\" }}, {{ kid = \"k\", key = \"\"\"{other}\"\"\" }} ]"
+                ),
+                "v3 key \"k\" is given twice",
+            ),
+            (
+                "v3_public_keys = [ { kid = \"k\" } ]".to_owned(),
+                "give key (the PEM) or file",
+            ),
+            (
+                "v3_public_keys = [ { kid = \" \", key = \"x\" } ]".to_owned(),
+                "kid is empty",
+            ),
+            (
+                "v3_public_keys = [ { kid = \"k\", key = \"not a key\" } ]".to_owned(),
+                "v3 key \"k\" is not a P-256 public key",
+            ),
+            (
+                format!("v3_public_keys = [ {{ kid = \"k\", key = \"\"\"{pem}\"\"\", not_after = \"May\" }} ]"),
+                "not_after \"May\"",
+            ),
+        ] {
+            let err = format!("{:#}", parse(&partner(&keys)).unwrap_err());
+            assert!(err.contains(needle), "{keys}: {err}");
         }
     }
 

@@ -67,7 +67,7 @@ pub fn handle() -> &'static PrometheusHandle {
         metrics::describe_gauge!(
             CREDENTIAL_NOT_AFTER,
             metrics::Unit::Seconds,
-            "when a partner's credential (kind secret: its position in the config) stops verifying tokens, in seconds since 1970"
+            "when a partner's credential stops verifying tokens (kind secret: id its position from 1; kind v3_key: id its kid), in seconds since 1970"
         );
         metrics::describe_histogram!(BATCH_SECONDS, metrics::Unit::Seconds, "time to answer a POSTed batch");
         metrics::describe_gauge!(
@@ -162,12 +162,12 @@ pub fn set_partner_gauges(activity: &[crate::ops::PartnerActivity]) {
 /// each scrape).
 pub fn set_credential_gauges(partners: &crate::config::Partners) {
     for p in partners.iter() {
-        for (i, c) in p.secrets.iter().enumerate() {
+        for c in p.credentials() {
             if let Some(end) = c.not_after {
                 let labels = [
                     ("company", p.company.clone()),
-                    ("kind", "secret".to_owned()),
-                    ("id", (i + 1).to_string()),
+                    ("kind", c.kind.to_owned()),
+                    ("id", c.id),
                 ];
                 metrics::gauge!(CREDENTIAL_NOT_AFTER, &labels).set(end.timestamp() as f64);
             }

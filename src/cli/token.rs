@@ -32,6 +32,10 @@ pub(super) struct Args {
     /// v3: for the sandbox audience (the partner's test tenant).
     #[arg(long, requires = "v3")]
     sandbox: bool,
+    /// v3: the kid to put in the token's header (which of the partner's v3_public_keys it is
+    /// signed with).
+    #[arg(long, requires = "v3")]
+    kid: Option<String>,
     /// v3: minutes until the token expires (at most 1440, 24 hours).
     #[arg(long, requires = "v3", default_value_t = 60,
           value_parser = clap::value_parser!(u32).range(1..=1440))]
@@ -74,9 +78,15 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         &audiences.audience
     };
     let pem = std::fs::read(&key).with_context(|| format!("cannot read {}", key.display()))?;
+    if let Some(kid) = &args.kid
+        && !keys.keys.iter().any(|k| k.kid.as_deref() == Some(kid.as_str()))
+    {
+        anyhow::bail!("partner {company} has no v3 key with kid {kid:?} in config.toml's v3_public_keys");
+    }
     let token = issue_v3_token(
         &keys.issuer,
         audience,
+        args.kid.as_deref(),
         &pem,
         chrono::Utc::now(),
         chrono::Duration::minutes(args.expires_in_minutes.into()),

@@ -100,7 +100,7 @@ mod tests {
     fn keys() -> V3Partner {
         V3Partner {
             issuer: "i".into(),
-            key: jsonwebtoken::DecodingKey::from_secret(b"unused"),
+            keys: Vec::new(),
             products: Some(vec!["YOUR-PRODUCT-ID".into()]),
             program_id: None,
         }

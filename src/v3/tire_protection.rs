@@ -338,7 +338,7 @@ mod tests {
         let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/v3/tirecompany.pub.pem")).unwrap();
         V3Partner {
             issuer: "iss".into(),
-            key: jsonwebtoken::DecodingKey::from_ec_pem(&pem).unwrap(),
+            keys: crate::config::V3Key::single(jsonwebtoken::DecodingKey::from_ec_pem(&pem).unwrap()),
             products: products.map(|p| p.into_iter().map(String::from).collect()),
             program_id: None,
         }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use warranty_gateway::config::{
     Config, DatabaseSettings, FileConfig, OperatorSettings, PartnerSettings, Redacted, Role, SecretSettings,
-    ServerSettings, V3Settings,
+    ServerSettings, V3KeySettings, V3Settings,
 };
 use warranty_gateway::startup::Application;
 
@@ -33,6 +33,14 @@ pub const ROTATING_ID: i64 = 3003;
 pub const ROTATING_NEW: &str = "test-secret-for-rotatingco-new-0123456789abcdef";
 pub const ROTATING_OLD: &str = "test-secret-for-rotatingco-old-0123456789abcdef";
 pub const ROTATING_RETIRED: &str = "test-secret-for-rotatingco-retired-0123456789";
+/// Its v3 issuer, and its v3 keys by kid (fixtures/v3/): the new one, the old one (not_after far
+/// ahead), the retired one (not_after passed).
+pub const ROTATING_V3_ISSUER: &str = "rotatingco-v3";
+pub const ROTATING_V3_KEYS: [(&str, &str, Option<&str>); 3] = [
+    ("2026-12", "othercompany", None),
+    ("2026-06", "tirecompany", Some("2999-12-31")),
+    ("2025-12", "stranger", Some("2020-01-01")),
+];
 
 /// The v3 audiences of the tests' server.
 /// The operators of the test config: a support person and an admin.
@@ -125,6 +133,17 @@ fn file_config(dir: &TempDir, postgres: Option<&PgDatabase>, server: ServerSetti
                     })
                     .into(),
                 ),
+                v3_issuer: Some(ROTATING_V3_ISSUER.into()),
+                v3_public_keys: Some(
+                    ROTATING_V3_KEYS
+                        .map(|(kid, key, not_after)| V3KeySettings {
+                            kid: kid.into(),
+                            file: Some(v3_key_path(&format!("{key}.pub.pem"))),
+                            not_after: not_after.map(Into::into),
+                            ..V3KeySettings::default()
+                        })
+                        .into(),
+                ),
                 ..PartnerSettings::default()
             },
         ],
@@ -160,6 +179,16 @@ pub fn sign_v3(key: &str, claims: Value) -> String {
         &EncodingKey::from_ec_pem(&pem).unwrap(),
     )
     .unwrap()
+}
+
+/// Like [`sign_v3`], with a `kid` in the header.
+pub fn sign_v3_kid(key: &str, kid: &str, claims: Value) -> String {
+    let pem = std::fs::read(v3_key_path(key)).unwrap();
+    let header = Header {
+        kid: Some(kid.into()),
+        ..Header::new(Algorithm::ES256)
+    };
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_pem(&pem).unwrap()).unwrap()
 }
 
 /// Like [`sign_v3`], with a header that marks an extension critical (RFC 7515's `crit`).

@@ -753,3 +753,47 @@ async fn a_cancel_names_one_registration_and_a_valid_date() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+/// A partner rotating its v3 key: the token's kid picks the key; without one each live key is
+/// tried; a retired key, an unknown kid and a key the partner never had are refused by name.
+#[tokio::test]
+async fn during_a_key_rotation_the_kid_picks_the_key_and_a_retired_one_is_refused_by_name() {
+    let app = spawn_app().await;
+    let claims = v3_claims(ROTATING_V3_ISSUER, V3_SANDBOX);
+    let list = |token: String| {
+        let app = &app;
+        async move { app.v3_get("/tire-protection/registrations", &token).await }
+    };
+    for token in [
+        sign_v3_kid("othercompany.key.pem", "2026-12", claims.clone()),
+        sign_v3_kid("tirecompany.key.pem", "2026-06", claims.clone()),
+        sign_v3("othercompany.key.pem", claims.clone()),
+        sign_v3("tirecompany.key.pem", claims.clone()),
+    ] {
+        let (status, body) = list(token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    for (token, said) in [
+        (
+            sign_v3_kid("stranger.key.pem", "2025-12", claims.clone()),
+            "stopped verifying at 2020-01-01T23:59:59Z",
+        ),
+        (
+            sign_v3("stranger.key.pem", claims.clone()),
+            "stopped verifying at 2020-01-01T23:59:59Z",
+        ),
+        (
+            sign_v3_kid("othercompany.key.pem", "2027-06", claims.clone()),
+            "kid \"2027-06\" names none",
+        ),
+        (
+            sign_v3_kid("tirecompany.key.pem", "2026-12", claims.clone()),
+            "does not match",
+        ),
+    ] {
+        let (status, body) = list(token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{said}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(said), "{said}: {message}");
+    }
+}

@@ -362,3 +362,81 @@ fn partners_lists_each_secret_of_a_rotation_and_warns_before_one_ends() {
         assert!(!text.contains("old-secret") && !text.contains(SECRET), "{text}");
     }
 }
+
+/// A v3 key rotation from the command line: `token --v3 --kid` puts the kid in the header and
+/// the server takes it; `partners` lists the keys by kid with their ends; a kid the partner
+/// does not have is refused before any token is made.
+#[tokio::test]
+async fn token_names_the_v3_key_by_kid_and_partners_lists_the_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    for kid in ["a", "b"] {
+        let out = Command::new(BIN)
+            .args(["keygen", "--out"])
+            .arg(dir.path().join(format!("keys/{kid}")))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let config = write_config(dir.path());
+    let soon = (chrono::Utc::now() + chrono::Duration::days(3)).format("%Y-%m-%d");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "v3_issuer = \"tc-issuer\"\n\
+         v3_public_keys = [ {{ kid = \"b\", file = \"keys/b/public.pem\" }},\n\
+                            {{ kid = \"a\", file = \"keys/a/public.pem\", not_after = \"{soon}\" }} ]\n\
+         \n[v3]\naudience = \"https://gw.example/api/v3\"\nsandbox_audience = \"https://sandbox.gw.example/api/v3\"\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+
+    let (code, stdout, stderr) = run_cli(&["partners"], &config);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("v3 key \"b\": public key, no end"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("v3 key \"a\": public key, until {soon}T23:59:59Z")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("v3 key \"a\" of tirecompany stops verifying tokens"),
+        "{stderr}"
+    );
+
+    let server = Server::serve(&config);
+    for kid in ["a", "b"] {
+        let key = dir.path().join(format!("keys/{kid}/private.pem"));
+        let args = [
+            "token",
+            "--v3",
+            "--company",
+            "tirecompany",
+            "--kid",
+            kid,
+            "--key",
+            key.to_str().unwrap(),
+        ];
+        let (code, token, err) = run_cli(&args, &config);
+        assert_eq!(code, 0, "{err}");
+        let header = jsonwebtoken::decode_header(token.trim()).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(kid));
+        let res = reqwest::Client::new()
+            .get(server.url("/api/v3/tire-protection/registrations"))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "kid {kid}");
+    }
+    let key = dir.path().join("keys/a/private.pem");
+    let args = [
+        "token",
+        "--v3",
+        "--company",
+        "tirecompany",
+        "--kid",
+        "c",
+        "--key",
+        key.to_str().unwrap(),
+    ];
+    let (code, _, err) = run_cli(&args, &config);
+    assert_ne!(code, 0);
+    assert!(err.contains("no v3 key with kid \"c\""), "{err}");
+}

@@ -102,6 +102,10 @@ pub struct ServerSettings {
     /// none by default: the client is the TCP peer.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// HTTPS: the certificate chain and its private key (PEM), both or neither (relative to the
+    /// config's folder); without them the server speaks plain HTTP.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for ServerSettings {
@@ -115,6 +119,8 @@ impl Default for ServerSettings {
             history_retention_days: default_history_retention_days(),
             log_format: LogFormat::default(),
             trusted_proxies: Vec::new(),
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -499,6 +505,8 @@ pub struct Config {
     pub history_retention: chrono::Duration,
     pub log_format: LogFormat,
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// HTTPS's certificate and key files, when the server speaks HTTPS itself.
+    pub tls: Option<crate::https::TlsFiles>,
     pub database: Database,
     pub partners: Arc<Partners>,
     /// The v3 API's audiences, when configured.
@@ -596,6 +604,21 @@ impl Config {
             }
         }
         let trusted_proxies = Arc::new(TrustedProxies::parse(&file.server.trusted_proxies)?);
+        let in_dir = |path: &PathBuf| {
+            if path.is_absolute() {
+                path.clone()
+            } else {
+                base_dir.join(path)
+            }
+        };
+        let tls = match (&file.server.tls_cert_file, &file.server.tls_key_file) {
+            (Some(cert), Some(key)) => Some(crate::https::TlsFiles {
+                cert: in_dir(cert),
+                key: in_dir(key),
+            }),
+            (None, None) => None,
+            _ => bail!("server.tls_cert_file and server.tls_key_file go together: set both (HTTPS) or neither"),
+        };
         let database = Database::resolve(&file.database, base_dir, &env)?;
         let mut partners = Vec::new();
         let mut companies = HashSet::new();
@@ -633,6 +656,7 @@ impl Config {
             history_retention: chrono::Duration::days(file.server.history_retention_days.into()),
             log_format: file.server.log_format,
             trusted_proxies,
+            tls,
             database,
             operators: Arc::new(resolve_operators(file.operators, &partners, &env)?),
             partners: Arc::new(Partners(partners)),

@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod database_url;
 pub mod history;
+pub mod https;
 pub mod import;
 pub mod ingest;
 pub mod ledger;

@@ -103,10 +103,12 @@ impl Application {
         })
         // A slow or idle client holds a connection, never a worker: these bound how long.
         .client_request_timeout(config.header_timeout)
-        .keep_alive(config.keep_alive)
-        .listen(listener)?
-        .shutdown_timeout(60)
-        .run();
+        .keep_alive(config.keep_alive);
+        let server = match &config.tls {
+            Some(files) => server.listen_rustls_0_23(listener, crate::https::server_config(files)?)?,
+            None => server.listen(listener)?,
+        };
+        let server = server.shutdown_timeout(60).run();
         Ok(Application { port, server, store })
     }
 

@@ -246,23 +246,32 @@ pub async fn spawn_app_in(dir: TempDir) -> TestApp {
 }
 
 async fn start(dir: TempDir, postgres: Option<Arc<PgDatabase>>, server: ServerSettings) -> TestApp {
+    try_start(dir, postgres, server).await.expect("the app builds")
+}
+
+/// Like [`spawn_app_with`], answering why the server did not start, when it did not.
+pub async fn try_spawn_app_with(server: ServerSettings) -> anyhow::Result<TestApp> {
+    try_start(tempfile::tempdir().unwrap(), PgDatabase::create().map(Arc::new), server).await
+}
+
+async fn try_start(dir: TempDir, postgres: Option<Arc<PgDatabase>>, server: ServerSettings) -> anyhow::Result<TestApp> {
     if std::env::var_os("TEST_LOG").is_some() {
         warranty_gateway::telemetry::init(warranty_gateway::telemetry::LogFormat::Text);
     }
     let settings = file_config(&dir, postgres.as_deref(), server.clone());
-    let config = Config::from_file_config(settings, dir.path(), |_| None).unwrap();
-    let app = Application::build(config).await.expect("the app builds");
+    let config = Config::from_file_config(settings, dir.path(), |_| None)?;
+    let app = Application::build(config).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    TestApp {
+    Ok(TestApp {
         address,
         client: reqwest::Client::new(),
         dir,
         postgres,
         server,
         handle,
-    }
+    })
 }
 
 /// An HS256 token with these claims, signed with `secret`.

@@ -13,6 +13,7 @@ mod guide_examples;
 mod helpers;
 mod history;
 mod hostile;
+mod https;
 mod isolation;
 mod openapi;
 mod ops;

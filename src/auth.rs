@@ -282,6 +282,11 @@ impl VerifiedTokens {
             .is_some_and(|v| v.partner_id == partner_id && v.until.is_none_or(|until| now <= until))
     }
 
+    /// Forgets every verified token (a reload: a secret may be gone).
+    pub fn clear(&self) {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
     fn insert(&self, token: &str, partner_id: i64, until: Option<i64>) {
         let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
         if tokens.len() >= MAX_VERIFIED_TOKENS {

@@ -10,14 +10,14 @@ use actix_web::http::header::HeaderMap;
 use anyhow::bail;
 use ipnet::IpNet;
 
-/// A request's client address, as the app's [`TrustedProxies`] (its app data) judge it; `None`
-/// when unknown.
+/// A request's client address, as the app's [`TrustedProxies`] (its app data, swapped whole by a
+/// reload) judge it; `None` when unknown.
 pub fn client_of(request: &actix_web::HttpRequest) -> Option<IpAddr> {
-    let none = TrustedProxies::default();
-    request
-        .app_data::<actix_web::web::Data<TrustedProxies>>()
-        .map_or(&none, |proxies| proxies.get_ref())
-        .client(request.peer_addr(), request.headers())
+    let proxies = request
+        .app_data::<actix_web::web::Data<crate::live::Live<TrustedProxies>>>()
+        .map(|live| live.get())
+        .unwrap_or_default();
+    proxies.client(request.peer_addr(), request.headers())
 }
 
 /// The proxies whose forwarding headers are believed (none by default).

@@ -1,6 +1,7 @@
 //! HTTPS in the binary: the server's certificate chain and key (PEM files named by `[server]
 //! tls_cert_file` and `tls_key_file`) as rustls takes them, HTTP/2 offered by ALPN beside
-//! HTTP/1.1. Without them the server speaks plain HTTP, as behind a reverse proxy.
+//! HTTP/1.1. Without them the server speaks plain HTTP, as behind a reverse proxy. The
+//! certificate is read again on a reload: new connections get the new one.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,6 +9,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
+use crate::live::Live;
 
 /// Where the server's certificate chain and private key are (PEM).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,8 +21,43 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
-/// The rustls server configuration of `files`: every error names the file and what is wrong.
-pub fn server_config(files: &TlsFiles) -> anyhow::Result<rustls::ServerConfig> {
+/// The certificate every new connection is offered; a reload puts another in its place.
+#[derive(Debug)]
+pub struct Certificate(Live<CertifiedKey>);
+
+impl ResolvesServerCert for Certificate {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.get())
+    }
+}
+
+impl Certificate {
+    /// The certificate and key of `files`, read now.
+    pub fn load(files: &TlsFiles) -> anyhow::Result<Certificate> {
+        Ok(Certificate(Live::new(Arc::new(certified_key(files)?))))
+    }
+
+    /// Reads `files` again and offers them to new connections; on an error the current one
+    /// stays.
+    pub fn reload(&self, files: &TlsFiles) -> anyhow::Result<()> {
+        self.0.set(Arc::new(certified_key(files)?));
+        Ok(())
+    }
+}
+
+/// The rustls server configuration offering `certificate`.
+pub fn server_config(certificate: Arc<Certificate>) -> anyhow::Result<rustls::ServerConfig> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("the TLS protocol versions")?
+        .with_no_client_auth()
+        .with_cert_resolver(certificate);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The certificate chain and key of `files`: every error names the file and what is wrong.
+fn certified_key(files: &TlsFiles) -> anyhow::Result<CertifiedKey> {
     let chain = read_chain(&files.cert)?;
     let key = PrivateKeyDer::from_pem_file(&files.key).with_context(|| {
         format!(
@@ -25,20 +65,13 @@ pub fn server_config(files: &TlsFiles) -> anyhow::Result<rustls::ServerConfig> {
             files.key.display()
         )
     })?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .context("the TLS protocol versions")?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .with_context(|| {
-            format!(
-                "server.tls_cert_file {} and tls_key_file {} do not go together (the key is not the certificate's)",
-                files.cert.display(),
-                files.key.display()
-            )
-        })?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+    CertifiedKey::from_der(chain, key, &provider()).with_context(|| {
+        format!(
+            "server.tls_cert_file {} and tls_key_file {} do not go together (the key is not the certificate's)",
+            files.cert.display(),
+            files.key.display()
+        )
+    })
 }
 
 /// A PEM certificate chain, the server's own certificate first.

@@ -14,6 +14,7 @@ pub mod https;
 pub mod import;
 pub mod ingest;
 pub mod ledger;
+pub mod live;
 pub mod model;
 pub mod monitoring;
 pub mod ops;

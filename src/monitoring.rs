@@ -18,10 +18,11 @@ pub const REFUSED: &str = "warranty_gateway_refused_requests_total";
 pub const PARTNER_LATE: &str = "warranty_gateway_partner_late";
 pub const PARTNER_LAST_BATCH: &str = "warranty_gateway_partner_last_batch_timestamp_seconds";
 pub const CREDENTIAL_NOT_AFTER: &str = "warranty_gateway_credential_not_after_timestamp_seconds";
+pub const RELOAD_FAILURES: &str = "warranty_gateway_config_reload_failures_total";
 
 /// Every metric the gateway exports: what the shipped alert rules and dashboard (deploy/) may
 /// name.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 9] = [
     REQUESTS,
     RECORDS,
     BATCH_SECONDS,
@@ -30,6 +31,7 @@ pub const ALL: [&str; 8] = [
     PARTNER_LATE,
     PARTNER_LAST_BATCH,
     CREDENTIAL_NOT_AFTER,
+    RELOAD_FAILURES,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -68,6 +70,10 @@ pub fn handle() -> &'static PrometheusHandle {
             CREDENTIAL_NOT_AFTER,
             metrics::Unit::Seconds,
             "when a partner's credential stops verifying tokens (kind secret: id its position from 1; kind v3_key: id its kid), in seconds since 1970"
+        );
+        metrics::describe_counter!(
+            RELOAD_FAILURES,
+            "reloads (SIGHUP) of a config file that did not load: the running config stayed"
         );
         metrics::describe_histogram!(BATCH_SECONDS, metrics::Unit::Seconds, "time to answer a POSTed batch");
         metrics::describe_gauge!(
@@ -137,6 +143,11 @@ pub fn count_batch(partner: &str, tenant: &'static str, counts: &TypeCounts, sec
         }
     }
     metrics::histogram!(BATCH_SECONDS, "tenant" => tenant).record(seconds);
+}
+
+/// Counts a reload that changed nothing, its file not loading.
+pub fn count_reload_failure() {
+    metrics::counter!(RELOAD_FAILURES).increment(1);
 }
 
 /// Counts a request refused at the door; `reason` is one of a fixed set of codes.

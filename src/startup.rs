@@ -12,7 +12,9 @@ use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::api::{self, AppState};
+use crate::client::TrustedProxies;
 use crate::config::Config;
+use crate::live::Live;
 use crate::store::Store;
 use crate::telemetry::RequestSpan;
 
@@ -20,6 +22,87 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Arc<Store>,
+    reloader: Arc<Reloader>,
+}
+
+/// What a reload changes in the running server (see [`Reloader::apply`]).
+pub struct Reloader {
+    state: web::Data<AppState>,
+    proxies: web::Data<Live<TrustedProxies>>,
+    /// The certificate new connections are offered, when the server speaks HTTPS.
+    certificate: Option<Arc<crate::https::Certificate>>,
+    /// The config the server runs on: what a reload is compared with.
+    running: std::sync::Mutex<Config>,
+}
+
+impl Reloader {
+    /// Applies a config read again: partners (credentials, zones, plan terms, due times),
+    /// operators, v3's audiences, the trusted proxies and the TLS certificate take effect for
+    /// new requests at once; requests in flight finish with what they began with. The tokens
+    /// verified so far are forgotten, so a removed secret verifies nothing more. Answers the
+    /// changed keys that need a restart (they are not applied). On an error nothing changes.
+    pub fn apply(&self, new: Config) -> anyhow::Result<Vec<&'static str>> {
+        let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let (Some(certificate), Some(files)) = (&self.certificate, &new.tls) {
+            certificate.reload(files)?;
+        }
+        self.state.partners.set(Arc::clone(&new.partners));
+        self.state.operators.set(Arc::clone(&new.operators));
+        self.state.v3.set(Arc::new(new.v3.as_deref().cloned()));
+        self.proxies.set(Arc::clone(&new.trusted_proxies));
+        self.state.verified_tokens.clear();
+        let old = &*running;
+        let changed = [
+            ("server.bind", old.bind != new.bind),
+            ("[database]", old.database != new.database),
+            (
+                "server.tls_cert_file and tls_key_file (HTTPS on or off)",
+                old.tls.is_some() != new.tls.is_some(),
+            ),
+            ("server.max_body_bytes", old.max_body_bytes != new.max_body_bytes),
+            ("server.header_timeout_secs", old.header_timeout != new.header_timeout),
+            ("server.body_timeout_secs", old.body_timeout != new.body_timeout),
+            ("server.keep_alive_secs", old.keep_alive != new.keep_alive),
+            (
+                "server.history_retention_days",
+                old.history_retention != new.history_retention,
+            ),
+        ];
+        let not_applied = changed.into_iter().filter(|(_, c)| *c).map(|(k, _)| k).collect();
+        *running = new;
+        Ok(not_applied)
+    }
+}
+
+/// Re-reads the config file at `path` on each SIGHUP and applies it; a file that does not
+/// load changes nothing, says why in the log and is counted.
+pub async fn reload_on_hangup(reloader: Arc<Reloader>, path: std::path::PathBuf) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup())?;
+    while hangups.recv().await.is_some() {
+        let path = path.clone();
+        let reloader = Arc::clone(&reloader);
+        let applied = crate::api::off_executor(move || reloader.apply(Config::load(&path)?)).await;
+        match applied {
+            Ok(Ok(not_applied)) => {
+                tracing::info!(
+                    "config reloaded: partners, operators, credentials and certificate apply to new requests"
+                );
+                for key in not_applied {
+                    tracing::warn!(key, "config reloaded, but this change needs a restart: not applied");
+                }
+            }
+            Ok(Err(e)) => {
+                crate::monitoring::count_reload_failure();
+                tracing::error!(error = %format!("{e:#}"), "config not reloaded: the file does not load; the running config stays");
+            }
+            Err(e) => {
+                crate::monitoring::count_reload_failure();
+                tracing::error!(error = %e, "config not reloaded");
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Application {
@@ -47,19 +130,26 @@ impl Application {
         let store = Arc::new(store);
         let state = web::Data::new(AppState {
             store: Arc::clone(&store),
-            partners: Arc::clone(&config.partners),
+            partners: Live::new(Arc::clone(&config.partners)),
             max_body_bytes: config.max_body_bytes,
             body_timeout: config.body_timeout,
             history_retention: config.history_retention,
             verified_tokens: Default::default(),
-            v3: config.v3.clone(),
-            operators: Arc::clone(&config.operators),
+            v3: Live::new(Arc::new(config.v3.as_deref().cloned())),
+            operators: Live::new(Arc::clone(&config.operators)),
             refused: Default::default(),
         });
         // The proxies whose forwarding headers name the client: app data of their own, read by
         // the request span (telemetry knows nothing of the handlers' state).
-        let trusted_proxies = web::Data::from(Arc::clone(&config.trusted_proxies));
+        let trusted_proxies = web::Data::new(Live::new(Arc::clone(&config.trusted_proxies)));
+        let certificate = config
+            .tls
+            .as_ref()
+            .map(|files| crate::https::Certificate::load(files).map(Arc::new))
+            .transpose()?;
         crate::monitoring::handle();
+        // The app's own handles on what a reload swaps; the reloader keeps the originals.
+        let (app_state, proxies) = (state.clone(), trusted_proxies.clone());
         let server = HttpServer::new(move || {
             App::new()
                 // Counted by the route's pattern (not the path: one series per company would grow
@@ -97,23 +187,41 @@ impl Application {
                     }
                 })
                 .wrap(TracingLogger::<RequestSpan>::new())
-                .app_data(state.clone())
-                .app_data(trusted_proxies.clone())
+                .app_data(app_state.clone())
+                .app_data(proxies.clone())
                 .configure(api::routes)
         })
         // A slow or idle client holds a connection, never a worker: these bound how long.
         .client_request_timeout(config.header_timeout)
         .keep_alive(config.keep_alive);
-        let server = match &config.tls {
-            Some(files) => server.listen_rustls_0_23(listener, crate::https::server_config(files)?)?,
+        let server = match &certificate {
+            Some(certificate) => {
+                server.listen_rustls_0_23(listener, crate::https::server_config(Arc::clone(certificate))?)?
+            }
             None => server.listen(listener)?,
         };
         let server = server.shutdown_timeout(60).run();
-        Ok(Application { port, server, store })
+        let reloader = Arc::new(Reloader {
+            state,
+            proxies: trusted_proxies,
+            certificate,
+            running: std::sync::Mutex::new(config),
+        });
+        Ok(Application {
+            port,
+            server,
+            store,
+            reloader,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What applies a config read again to this running server.
+    pub fn reloader(&self) -> Arc<Reloader> {
+        Arc::clone(&self.reloader)
     }
 
     /// Stops the server (gracefully, finishing requests in flight) from elsewhere.

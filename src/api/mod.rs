@@ -22,21 +22,23 @@ pub use errors::ApiError;
 
 use crate::auth::{self, Caller};
 use crate::config::Partners;
+use crate::live::Live;
 use crate::store::Store;
 
 /// What every handler shares.
 pub struct AppState {
     pub store: Arc<Store>,
-    pub partners: Arc<Partners>,
+    /// The partners, their credentials, zones, plans and due times: swapped whole by a reload.
+    pub partners: Live<Partners>,
     pub max_body_bytes: usize,
     pub body_timeout: std::time::Duration,
     pub history_retention: chrono::Duration,
     /// Tokens already checked, so a night's calls with one token check it once.
     pub verified_tokens: auth::VerifiedTokens,
-    /// The v3 API's audiences; none: no partner is on v3.
-    pub v3: Option<Arc<crate::config::V3Settings>>,
-    /// Who may use the operators' routes.
-    pub operators: Arc<crate::config::Operators>,
+    /// The v3 API's audiences; none: no partner is on v3. Swapped by a reload.
+    pub v3: Live<Option<crate::config::V3Settings>>,
+    /// Who may use the operators' routes. Swapped by a reload.
+    pub operators: Live<crate::config::Operators>,
     /// Requests refused at the door, as far as they are kept.
     pub refused: Arc<crate::refused::RefusedLog>,
 }
@@ -160,7 +162,7 @@ impl FromRequest for Caller {
         let (state, header) = credentials(req);
         let company = req.match_info().get("company").unwrap_or_default();
         // A refusal is logged once, with its reason, by the request's span, and kept for support.
-        let caller = auth::authenticate(&state.partners, &state.verified_tokens, company, header)
+        let caller = auth::authenticate(&state.partners.get(), &state.verified_tokens, company, header)
             .inspect_err(|e| note_refusal(req, state, e.reason(), Some(company)));
         ready(caller.map_err(ApiError::from))
     }
@@ -176,7 +178,8 @@ pub(crate) fn note_refusal(req: &HttpRequest, state: &AppState, reason: &'static
     let Some(admitted) = state.refused.admit(client, at) else {
         return;
     };
-    let named = company.and_then(|c| auth::resolve_company(&state.partners, c));
+    let partners = state.partners.get();
+    let named = company.and_then(|c| auth::resolve_company(&partners, c));
     let refusal = crate::model::refused::Refusal {
         at,
         company: company.map(crate::refused::kept_text),
@@ -272,7 +275,7 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus metrics, for the operator's scraper (no token, like /healthz).
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let (store, partners) = (Arc::clone(&state.store), Arc::clone(&state.partners));
+    let (store, partners) = (Arc::clone(&state.store), state.partners.get());
     let render = move || {
         crate::monitoring::set_credential_gauges(&partners);
         // The partners' gauges as of now; without the database, the rest still renders.

@@ -73,7 +73,7 @@ impl FromRequest for OperatorCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let (state, header) = credentials(req);
         ready(
-            auth::authenticate_operator(&state.operators, header)
+            auth::authenticate_operator(&state.operators.get(), header)
                 .inspect_err(|e| super::note_refusal(req, state, e.reason(), None))
                 .map(OperatorCaller)
                 .map_err(OpsApiError::from),
@@ -103,7 +103,7 @@ impl OpsBatch {
     fn of(state: &AppState, partner_id: i64, summary: BatchSummary) -> OpsBatch {
         OpsBatch {
             batch_id: summary.batch_id,
-            company: state.partners.company_of(partner_id),
+            company: state.partners.get().company_of(partner_id),
             partner_id,
             tenant: summary.tenant,
             received_at: summary.received_at,
@@ -198,12 +198,17 @@ fn company_param(state: &AppState, params: &Params) -> Result<Option<i64>, ApiEr
     params
         .once("company")?
         .map(|company| {
-            state.partners.by_company(company).map(|p| p.partner_id).ok_or_else(|| {
-                ApiError::BadParameter(format!(
-                    "company {} is not a partner of this gateway",
-                    crate::wire::echo(company)
-                ))
-            })
+            state
+                .partners
+                .get()
+                .by_company(company)
+                .map(|p| p.partner_id)
+                .ok_or_else(|| {
+                    ApiError::BadParameter(format!(
+                        "company {} is not a partner of this gateway",
+                        crate::wire::echo(company)
+                    ))
+                })
         })
         .transpose()
 }
@@ -393,10 +398,11 @@ pub async fn records(
             move |store, partners, asker| ops::search_records(store, partners, asker, &filed, within),
         )
         .await?;
+    let partners = state.partners.get();
     let matches = found
         .into_iter()
         .map(|m| {
-            let partner = state.partners.iter().find(|p| p.partner_id == m.scope.partner_id);
+            let partner = partners.iter().find(|p| p.partner_id == m.scope.partner_id);
             let id = m.scope.partner_id;
             let status = match (&m.usage, partner) {
                 (Some(usage), Some(partner)) => Some(serde_json::to_value(registration_status(
@@ -464,11 +470,12 @@ pub async fn summary(
         history::day_summaries(&store, since, partner_id)
     })
     .await?;
+    let partners = state.partners.get();
     let days = found
         .into_iter()
         .map(|d| OpsDay {
             date: d.date,
-            company: state.partners.company_of(d.partner_id),
+            company: partners.company_of(d.partner_id),
             partner_id: d.partner_id,
             tenant: d.tenant.as_str(),
             batches: d.batches,
@@ -534,7 +541,7 @@ pub async fn partners(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OpsApiError> {
-    let (store, partners) = (Arc::clone(&state.store), Arc::clone(&state.partners));
+    let (store, partners) = (Arc::clone(&state.store), state.partners.get());
     let found = blocking("reading the partners' activity", move || {
         ops::partners_activity(&store, &partners, Utc::now())
     })
@@ -591,11 +598,7 @@ impl OperatorCaller {
         what: &'static str,
         f: impl FnOnce(&Store, &Partners, &Asker<'_>) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, ApiError> {
-        let (store, partners, operator) = (
-            Arc::clone(&state.store),
-            Arc::clone(&state.partners),
-            Arc::clone(&self.0),
-        );
+        let (store, partners, operator) = (Arc::clone(&state.store), state.partners.get(), Arc::clone(&self.0));
         let client = client_of(req).map(|ip| ip.to_string());
         blocking(what, move || {
             let asker = Asker {
@@ -633,6 +636,7 @@ pub async fn reset_test_tenant(
     caller.admin("resetting a test tenant")?;
     let partner = state
         .partners
+        .get()
         .by_company(&company)
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("partner {}", crate::wire::echo(&company))))?;

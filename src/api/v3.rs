@@ -37,7 +37,7 @@ impl FromRequest for V3Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let (state, header) = super::credentials(req);
         ready(
-            auth::authenticate_v3(&state.partners, state.v3.as_deref(), header)
+            auth::authenticate_v3(&state.partners.get(), state.v3.get().as_ref().as_ref(), header)
                 .inspect_err(|e| super::note_refusal(req, state, e.reason(), None))
                 .map(V3Caller)
                 .map_err(V3ApiError::from),

@@ -18,4 +18,5 @@ mod migrate;
 mod outage;
 mod pooler;
 mod postgres_tls;
+mod reload;
 mod shutdown;

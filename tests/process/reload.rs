@@ -1,0 +1,179 @@
+//! SIGHUP re-reads the config file: a partner's secret rotated and a partner added without a
+//! restart, a file that does not load changing nothing, a key that needs a restart said so,
+//! and the HTTPS certificate swapped for new connections.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::binary::*;
+
+const NEW_SECRET: &str = "rotated-secret-0123456789abcdef0123456789";
+const NEWCO_SECRET: &str = "newco-secret-0123456789abcdef0123456789ab";
+
+fn sign(secret: &str, partner_id: i64) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"partnerid": partner_id}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// The status of a lookup by `company` with `token`.
+async fn lookup(server: &Server, company: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(server.url(&format!("/v2/partners/{company}?rec=sales&ShopID=S1&InvoiceNumber=I1")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Waits (up to ten seconds) until `lookup` of `company` with `token` answers `status`.
+async fn until(server: &Server, company: &str, token: &str, status: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lookup(server, company, token).await != status {
+        assert!(Instant::now() < deadline, "{company} never answered {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let original = std::fs::read_to_string(&config).unwrap();
+    let server = Server::serve(&config);
+    let (old, new) = (token(), sign(NEW_SECRET, 1001));
+    assert_eq!(lookup(&server, "tirecompany", &old).await, 204);
+    assert_eq!(lookup(&server, "tirecompany", &new).await, 401);
+
+    // The rotation begins: the new secret first, the old one until its end; a partner added.
+    let rotating = original.replace(
+        &format!("secret_env = \"{SECRET_ENV}\""),
+        &format!(
+            "secrets = [ {{ secret = \"{NEW_SECRET}\" }}, {{ secret_env = \"{SECRET_ENV}\", not_after = \"2999-12-31\" }} ]"
+        ),
+    ) + &format!(
+        "\n[[partners]]\ncompany = \"newco\"\npartner_id = 4004\nsecret = \"{NEWCO_SECRET}\"\nplan_term_months = 12\n"
+    );
+    std::fs::write(&config, &rotating).unwrap();
+    server.signal("HUP");
+    until(&server, "newco", &sign(NEWCO_SECRET, 4004), 204).await;
+    assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
+    assert_eq!(lookup(&server, "tirecompany", &old).await, 204);
+
+    // The old secret is dropped: a token it verified before the reload is refused after it.
+    let rotated = rotating.replace(
+        &format!(", {{ secret_env = \"{SECRET_ENV}\", not_after = \"2999-12-31\" }}"),
+        "",
+    );
+    assert_ne!(rotated, rotating);
+    std::fs::write(&config, &rotated).unwrap();
+    server.signal("HUP");
+    until(&server, "tirecompany", &old, 401).await;
+    assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
+
+    // A file that does not load changes nothing, says why, and is counted.
+    std::fs::write(&config, "[server\nbind = ").unwrap();
+    server.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut log = String::new();
+    while !log.contains("config not reloaded") {
+        assert!(Instant::now() < deadline, "no word of the failed reload: {log}");
+        log.push_str(&server.drain_log());
+    }
+    assert!(log.contains("invalid config file"), "{log}");
+    assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
+    assert_eq!(lookup(&server, "newco", &sign(NEWCO_SECRET, 4004)).await, 204);
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("warranty_gateway_config_reload_failures_total 1"),
+        "{metrics}"
+    );
+
+    // A key that needs a restart is said so, and the rest applies.
+    let moved = rotated
+        .replace("bind = \"127.0.0.1:0\"", "bind = \"127.0.0.1:1\"")
+        .replace(
+            &format!("secret = \"{NEWCO_SECRET}\""),
+            "secret = \"newco-secret-rotated-0123456789abcdef0123\"",
+        );
+    std::fs::write(&config, &moved).unwrap();
+    server.signal("HUP");
+    until(&server, "newco", &sign(NEWCO_SECRET, 4004), 401).await;
+    let log = server.drain_log();
+    assert!(log.contains("needs a restart") && log.contains("server.bind"), "{log}");
+    assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
+}
+
+/// A throwaway CA and a certificate it signed for localhost: the CA's PEM, the chain, the key.
+fn certificate() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[tokio::test]
+async fn a_reload_swaps_the_https_certificate_for_new_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let (first_ca, cert, key) = certificate();
+    std::fs::write(dir.path().join("tls.pem"), cert).unwrap();
+    std::fs::write(dir.path().join("tls.key"), key).unwrap();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[server]\n",
+        "[server]\ntls_cert_file = \"tls.pem\"\ntls_key_file = \"tls.key\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let server = Server::serve(&config);
+    let port = server.address.rsplit(':').next().unwrap().to_owned();
+    let healthz = format!("https://localhost:{port}/healthz");
+    // A new client each time: a new connection, a new handshake.
+    let trusting = |ca: &str| {
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+            .build()
+            .unwrap()
+    };
+    assert_eq!(trusting(&first_ca).get(&healthz).send().await.unwrap().status(), 200);
+
+    let (second_ca, cert, key) = certificate();
+    std::fs::write(dir.path().join("tls.pem"), cert).unwrap();
+    std::fs::write(dir.path().join("tls.key"), key).unwrap();
+    server.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while trusting(&second_ca).get(&healthz).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the new certificate was never offered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(trusting(&first_ca).get(&healthz).send().await.is_err());
+
+    // A certificate file that cannot be used leaves the current one in place.
+    std::fs::write(dir.path().join("tls.pem"), "not a certificate").unwrap();
+    server.signal("HUP");
+    let mut log = String::new();
+    while !log.contains("config not reloaded") {
+        assert!(Instant::now() < deadline + Duration::from_secs(10), "{log}");
+        log.push_str(&server.drain_log());
+    }
+    assert!(log.contains("tls.pem"), "{log}");
+    assert_eq!(trusting(&second_ca).get(&healthz).send().await.unwrap().status(), 200);
+}

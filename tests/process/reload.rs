@@ -44,7 +44,8 @@ async fn until(server: &Server, company: &str, token: &str, status: u16) {
 #[tokio::test]
 async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path());
+    // On the engine under test (PostgreSQL when WARRANTY_GATEWAY_TEST_POSTGRES is set).
+    let (config, _engine) = Engine::write_config(dir.path());
     let original = std::fs::read_to_string(&config).unwrap();
     let server = Server::serve(&config);
     let (old, new) = (token(), sign(NEW_SECRET, 1001));

@@ -33,7 +33,13 @@ pub fn init_quiet(format: LogFormat) {
 }
 
 fn init_with(format: LogFormat, default: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // The migration tool's own lines (a raw list, one migration a line) only when asked for by
+    // name: the store says what it applied in one line of its own.
+    let asked = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("refinery"));
+    if !asked && let Ok(quiet) = "refinery_core=warn".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

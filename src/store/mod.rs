@@ -135,6 +135,22 @@ pub struct Applied {
     pub name: String,
 }
 
+/// Says in one log line which migrations were just applied (none: nothing).
+pub(crate) fn log_applied(applied: &[Applied]) {
+    let (Some(first), Some(last)) = (applied.first(), applied.last()) else {
+        return;
+    };
+    let names: Vec<String> = applied.iter().map(|m| format!("V{}__{}", m.version, m.name)).collect();
+    tracing::info!(
+        from = first.version,
+        to = last.version,
+        migrations = %names.join(", "),
+        "database migrated to V{} ({} applied)",
+        last.version,
+        applied.len()
+    );
+}
+
 /// The newest migration this build knows (both engines have the same numbers).
 pub fn latest_migration() -> Applied {
     sqlite::latest_migration()

@@ -18,6 +18,7 @@ mod isolation;
 mod openapi;
 mod ops;
 mod refused;
+mod repository;
 mod samples;
 mod slow_clients;
 mod trail;

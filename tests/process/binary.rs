@@ -96,6 +96,8 @@ pub fn db_path(dir: &Path) -> PathBuf {
 pub struct Server {
     pub child: Child,
     pub address: String,
+    /// What it logged up to and including the line saying where it listens.
+    pub startup_log: Vec<String>,
     log: mpsc::Receiver<String>,
 }
 
@@ -136,7 +138,9 @@ impl Server {
                 .recv_timeout(Duration::from_secs(30))
                 .unwrap_or_else(|_| panic!("the server did not say where it listens: {seen:#?}"));
             if let Some(rest) = line.split("address=").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
+                let address = rest.split_whitespace().next().unwrap().to_owned();
+                seen.push(line);
+                break address;
             }
             // The same line as JSON (--log-format json).
             if let Some(address) = serde_json::from_str::<serde_json::Value>(&line)
@@ -147,7 +151,12 @@ impl Server {
             }
             seen.push(line);
         };
-        Server { child, address, log }
+        Server {
+            child,
+            address,
+            startup_log: seen,
+            log,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

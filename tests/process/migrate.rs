@@ -93,3 +93,29 @@ fn migrate_prepares_a_postgres_database() {
     });
     assert_eq!(tables, 14, "thirteen of ours and refinery's history");
 }
+
+/// `serve` on a fresh database says what it applied in one readable line, not the migration
+/// tool's own list (a migration a line); on the next start, nothing.
+#[test]
+fn serve_says_what_it_migrated_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let server = Server::serve(&config);
+    let log = server.startup_log.join("\n");
+    drop(server);
+    let said: Vec<&str> = log.lines().filter(|l| l.contains("database migrated")).collect();
+    assert_eq!(said.len(), 1, "{log}");
+    assert!(
+        said[0].contains("database migrated to V10 (10 applied)")
+            && said[0].contains("V1__records, V2__batch_history")
+            && said[0].contains("V10__trail_and_refusals"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("refinery_core") && !log.lines().any(|l| l == "V1__records"),
+        "{log}"
+    );
+    let server = Server::serve(&config);
+    let log = server.startup_log.join("\n");
+    assert!(!log.contains("database migrated"), "{log}");
+}

@@ -479,9 +479,7 @@ impl PgStore {
             readers,
         };
         let mut conn = store.connection()?;
-        for m in migrate_with(&mut conn.conn)? {
-            tracing::info!(version = m.version, name = %m.name, "database migrated");
-        }
+        crate::store::log_applied(&migrate_with(&mut conn.conn)?);
         if conn.conn.direct() {
             tracing::info!("the database is reached directly: each connection prepares its lookups once");
         } else {

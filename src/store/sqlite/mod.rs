@@ -134,9 +134,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database and migrates it to this build's schema.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let mut writer = open_writer(path)?;
-        for m in migrate(&mut writer)? {
-            tracing::info!(version = m.version, name = %m.name, "database migrated");
-        }
+        crate::store::log_applied(&migrate(&mut writer)?);
         Ok(SqliteStore {
             path: path.to_owned(),
             writer: Mutex::new(writer),

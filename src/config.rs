@@ -308,7 +308,7 @@ pub struct V3Key {
 impl V3Key {
     /// Whether it still verifies tokens at `now`.
     pub fn live_at(&self, now: DateTime<Utc>) -> bool {
-        self.not_after.is_none_or(|end| now <= end)
+        live(self.not_after, now)
     }
 
     /// A v3 key of this one PEM, with no kid and no end (as the single `v3_public_key`).
@@ -385,7 +385,7 @@ impl Credential {
 
     /// Whether it still verifies tokens at `now`.
     pub fn live_at(&self, now: DateTime<Utc>) -> bool {
-        self.not_after.is_none_or(|end| now <= end)
+        live(self.not_after, now)
     }
 
     pub fn is_short(&self) -> bool {
@@ -413,7 +413,7 @@ impl Partner {
     /// `partners` lists them and the metrics show their ends: never a value.
     pub fn credentials(&self) -> Vec<CredentialInfo> {
         let secrets = self.secrets.iter().enumerate().map(|(i, c)| CredentialInfo {
-            kind: "secret",
+            kind: CredentialKind::Secret,
             id: (i + 1).to_string(),
             source: c
                 .secret_env
@@ -422,7 +422,7 @@ impl Partner {
             not_after: c.not_after,
         });
         let keys = self.v3.iter().flat_map(|v3| &v3.keys).map(|k| CredentialInfo {
-            kind: "v3_key",
+            kind: CredentialKind::V3Key,
             id: k.kid.clone().unwrap_or_else(|| "-".to_owned()),
             source: "public key".to_owned(),
             not_after: k.not_after,
@@ -431,14 +431,39 @@ impl Partner {
     }
 }
 
+/// A partner's credentials come in two kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// An HS256 secret (v2), named by its position from 1.
+    Secret,
+    /// A v3 public key, named by its kid.
+    V3Key,
+}
+
+impl CredentialKind {
+    /// As the metrics label it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Secret => "secret",
+            CredentialKind::V3Key => "v3_key",
+        }
+    }
+}
+
 /// What is shown of a credential: its kind (`secret`, `v3_key`), which one (a secret's position
 /// from 1, a v3 key's kid, `-` for the single v3 key), where it comes from, and its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialInfo {
-    pub kind: &'static str,
+    pub kind: CredentialKind,
     pub id: String,
     pub source: String,
     pub not_after: Option<DateTime<Utc>>,
+}
+
+/// Whether a credential ending at `not_after` (none: no end) still verifies at `now`: to the
+/// second it names, included.
+fn live(not_after: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    not_after.is_none_or(|end| now <= end)
 }
 
 /// A credential's `not_after`: a date (the end of that day, UTC) or an RFC 3339 time.
@@ -1088,7 +1113,12 @@ mod tests {
         let shown: Vec<(String, Option<i64>)> = p
             .credentials()
             .into_iter()
-            .map(|c| (format!("{} {}", c.kind, c.id), c.not_after.map(|t| t.timestamp())))
+            .map(|c| {
+                (
+                    format!("{} {}", c.kind.as_str(), c.id),
+                    c.not_after.map(|t| t.timestamp()),
+                )
+            })
             .collect();
         assert_eq!(
             shown,

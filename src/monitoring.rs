@@ -177,7 +177,7 @@ pub fn set_credential_gauges(partners: &crate::config::Partners) {
             if let Some(end) = c.not_after {
                 let labels = [
                     ("company", p.company.clone()),
-                    ("kind", c.kind.to_owned()),
+                    ("kind", c.kind.as_str().to_owned()),
                     ("id", c.id),
                 ];
                 metrics::gauge!(CREDENTIAL_NOT_AFTER, &labels).set(end.timestamp() as f64);

@@ -297,9 +297,13 @@ async fn open_batch(
         return Err(not_found());
     };
     let found = caller
-        .asking(req, state, "reading a batch", move |store, partners, asker| {
-            ops::open_batch(store, partners, asker, action, batch_id)
-        })
+        .asking(
+            req,
+            state,
+            &state.partners.get(),
+            "reading a batch",
+            move |store, partners, asker| ops::open_batch(store, partners, asker, action, batch_id),
+        )
         .await?;
     let (scope, batch) = found.ok_or_else(not_found)?;
     Ok((batch_id, scope, batch))
@@ -390,15 +394,17 @@ pub async fn records(
         tenant: tenant_param(&params)?,
     };
     let now = Utc::now();
+    // One reading of the partners for the search and for naming what it found.
+    let partners = state.partners.get();
     let found = caller
         .asking(
             &req,
             &state,
+            &partners,
             "searching an invoice's records",
             move |store, partners, asker| ops::search_records(store, partners, asker, &filed, within),
         )
         .await?;
-    let partners = state.partners.get();
     let matches = found
         .into_iter()
         .map(|m| {
@@ -590,15 +596,16 @@ pub async fn refused(
 
 impl OperatorCaller {
     /// `f` off the executor, asked by this operator from the request's client, now: what an
-    /// audit entry says of who asked.
+    /// audit entry says of who asked. `partners` is the request's one reading of them.
     async fn asking<R: Send + 'static>(
         &self,
         req: &HttpRequest,
         state: &AppState,
+        partners: &Arc<Partners>,
         what: &'static str,
         f: impl FnOnce(&Store, &Partners, &Asker<'_>) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, ApiError> {
-        let (store, partners, operator) = (Arc::clone(&state.store), state.partners.get(), Arc::clone(&self.0));
+        let (store, partners, operator) = (Arc::clone(&state.store), Arc::clone(partners), Arc::clone(&self.0));
         let client = client_of(req).map(|ip| ip.to_string());
         blocking(what, move || {
             let asker = Asker {
@@ -642,9 +649,13 @@ pub async fn reset_test_tenant(
         .ok_or_else(|| ApiError::NotFound(format!("partner {}", crate::wire::echo(&company))))?;
     let company = partner.company.clone();
     caller
-        .asking(&req, &state, "resetting a test tenant", move |store, _, asker| {
-            ops::reset_test_tenant(store, &partner, asker)
-        })
+        .asking(
+            &req,
+            &state,
+            &state.partners.get(),
+            "resetting a test tenant",
+            move |store, _, asker| ops::reset_test_tenant(store, &partner, asker),
+        )
         .await?;
     tracing::info!(partner = %company, "test tenant reset by an operator");
     Ok(HttpResponse::NoContent().finish())

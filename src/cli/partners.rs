@@ -7,13 +7,13 @@ use std::process::ExitCode;
 use chrono::Utc;
 
 use super::Context;
-use crate::config::MIN_SECRET_BYTES;
+use crate::config::{CredentialKind, MIN_SECRET_BYTES};
 
 /// A credential as a warning names it: `secret 2`, `v3 key "2026-06"`.
-fn named(kind: &str, id: &str) -> String {
+fn named(kind: CredentialKind, id: &str) -> String {
     match kind {
-        "secret" => format!("secret {id}"),
-        _ => format!("v3 key {id:?}"),
+        CredentialKind::Secret => format!("secret {id}"),
+        CredentialKind::V3Key => format!("v3 key {id:?}"),
     }
 }
 
@@ -62,7 +62,7 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
             let name = named(c.kind, &c.id);
             if listed {
-                let signs = if c.kind == "secret" && c.id == "1" {
+                let signs = if c.kind == CredentialKind::Secret && c.id == "1" {
                     ", signs `token`'s tokens"
                 } else {
                     ""

@@ -55,9 +55,7 @@ impl RecordResult {
         if let Some(f) = &self.filed {
             return Some((&f.shop_id, &f.invoice_number));
         }
-        let key = &self.key.as_ref()?.0;
-        let field = |name: &str| key.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str());
-        Some((field("ShopID")?, field("InvoiceNumber")?))
+        self.key.as_ref()?.filed_under()
     }
 
     /// What became of it, once its write is known.
@@ -293,12 +291,10 @@ fn trail(results: &[RecordResult]) -> Vec<NewTrailEntry<'_>> {
                 shop_id,
                 invoice_number,
                 outcome: r.outcome()?,
-                codes: r
-                    .errors
-                    .iter()
-                    .flat_map(|e| e.iter())
-                    .map(|e| e.code.as_str())
-                    .collect(),
+                codes: r.errors.as_ref().map(|errors| {
+                    let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();
+                    codes.join(",")
+                }),
             })
         })
         .collect()

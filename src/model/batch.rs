@@ -164,8 +164,8 @@ pub struct NewTrailEntry<'a> {
     pub shop_id: &'a str,
     pub invoice_number: &'a str,
     pub outcome: RecordOutcome,
-    /// The codes of its errors, when it was rejected.
-    pub codes: Vec<&'static str>,
+    /// The codes of its errors, comma-separated (as stored), when it was rejected.
+    pub codes: Option<String>,
 }
 
 /// One batch that carried a record of some ShopID and InvoiceNumber, and what became of it

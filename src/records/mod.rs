@@ -150,6 +150,15 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NaturalKey(pub Vec<(&'static str, String)>);
 
+impl NaturalKey {
+    /// The ShopID and InvoiceNumber it holds (every kind's key holds both): the registration
+    /// the record is filed under.
+    pub fn filed_under(&self) -> Option<(&str, &str)> {
+        let field = |name: &str| self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str());
+        Some((field("ShopID")?, field("InvoiceNumber")?))
+    }
+}
+
 impl Serialize for NaturalKey {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
@@ -313,10 +322,10 @@ impl FiledUnder {
 
     /// The ShopID and InvoiceNumber of a natural key (every kind's key holds both).
     pub fn of_key(key: &NaturalKey) -> Option<FiledUnder> {
-        let text = |name: &str| key.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        let (shop_id, invoice_number) = key.filed_under()?;
         Some(FiledUnder {
-            shop_id: text("ShopID")?,
-            invoice_number: text("InvoiceNumber")?,
+            shop_id: shop_id.to_owned(),
+            invoice_number: invoice_number.to_owned(),
         })
     }
 }

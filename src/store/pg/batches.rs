@@ -54,10 +54,7 @@ pub(crate) fn insert_trail(t: &mut PgTx, id: i64, trail: &[NewTrailEntry<'_>]) -
         let shops: Vec<&str> = chunk.iter().map(|t| t.shop_id).collect();
         let invoices: Vec<&str> = chunk.iter().map(|t| t.invoice_number).collect();
         let outcomes: Vec<&str> = chunk.iter().map(|t| t.outcome.as_str()).collect();
-        let codes: Vec<Option<String>> = chunk
-            .iter()
-            .map(|t| (!t.codes.is_empty()).then(|| t.codes.join(",")))
-            .collect();
+        let codes: Vec<Option<&str>> = chunk.iter().map(|t| t.codes.as_deref()).collect();
         t.execute(
             "INSERT INTO batch_records (batch_id, position, record, record_index, shop_id, invoice_number, outcome, codes) \
              SELECT $1, u.* FROM unnest($2::int8[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[]) \

@@ -43,10 +43,6 @@ fn trail_insert(conn: &Connection, rows: usize) -> rusqlite::Result<rusqlite::Ca
 /// A batch's trail: [`TRAIL_ROWS`] rows a statement, then the rest a row at a time (two cached
 /// statements, whatever the batch's size).
 pub(crate) fn insert_trail(conn: &Connection, id: i64, trail: &[NewTrailEntry<'_>]) -> Result<(), StoreError> {
-    let codes: Vec<Option<String>> = trail
-        .iter()
-        .map(|t| (!t.codes.is_empty()).then(|| t.codes.join(",")))
-        .collect();
     let row = |position: usize| {
         let t = &trail[position];
         [
@@ -57,9 +53,7 @@ pub(crate) fn insert_trail(conn: &Connection, id: i64, trail: &[NewTrailEntry<'_
             text(t.shop_id),
             text(t.invoice_number),
             text(t.outcome.as_str()),
-            codes[position]
-                .as_deref()
-                .map_or(ToSqlOutput::Borrowed(ValueRef::Null), text),
+            t.codes.as_deref().map_or(ToSqlOutput::Borrowed(ValueRef::Null), text),
         ]
     };
     let whole = trail.len() / TRAIL_ROWS * TRAIL_ROWS;

@@ -1,7 +1,7 @@
 //! Bearer JWT authentication. v2: HS256 only, signed with the partner's secret, carrying the
 //! partner's id; the URL's company names the partner and the tenant. v3: ES256 only, signed with
 //! the partner's own P-256 key; `iss` names the partner and `aud` the tenant. Neither API takes
-//! the other's tokens.
+//! the other's tokens. The contract: docs/v2-api.md, "Authentication"; docs/v3-api.md, "Tokens".
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

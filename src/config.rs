@@ -1,4 +1,4 @@
-//! Typed `config.toml`. The keys are a fixed contract (README, "Configuration"); unknown keys are an error so
+//! Typed `config.toml`. The keys are a fixed contract (docs/configuration.md, "The config file"); unknown keys are an error so
 //! a typo in a deployment never silently falls back to a default.
 
 use std::collections::HashSet;

@@ -1,7 +1,8 @@
 //! HTTPS in the binary: the server's certificate chain and key (PEM files named by `[server]
 //! tls_cert_file` and `tls_key_file`) as rustls takes them, HTTP/2 offered by ALPN beside
 //! HTTP/1.1. Without them the server speaks plain HTTP, as behind a reverse proxy. The
-//! certificate is read again on a reload: new connections get the new one.
+//! certificate is read again on a reload: new connections get the new one
+//! (docs/configuration.md, "HTTPS without a proxy").
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! What a reload of the config file changes while the server runs: a value read whole by each
 //! request as it starts, and replaced whole by a reload. A request in flight keeps the value it
-//! began with.
+//! began with. What reloads and what needs a restart: docs/configuration.md, "Reloading
+//! without a restart".
 
 use std::sync::{Arc, PoisonError, RwLock};
 

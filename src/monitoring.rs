@@ -238,10 +238,26 @@ mod tests {
                 );
             }
         }
-        // The rules cover each kind of trouble the README promises an alert for.
+        // The rules cover each kind of trouble docs/operators.md, "Alerts and the dashboard", promises an alert for.
         let alerts = include_str!("../deploy/prometheus/alerts.yml");
         for metric in [PARTNER_LATE, REQUESTS, REFUSED, CREDENTIAL_NOT_AFTER] {
             assert!(alerts.contains(metric), "{metric}");
         }
+    }
+
+    /// docs/operations.md's table of metrics has a row for each, and only for those.
+    #[test]
+    fn the_metrics_page_lists_every_metric() {
+        let page = include_str!("../docs/operations.md");
+        let rows: Vec<&str> = page
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `warranty_gateway_"))
+            .map(|rest| rest.split(['{', '`']).next().unwrap_or(""))
+            .collect();
+        let mut listed: Vec<String> = rows.iter().map(|name| format!("warranty_gateway_{name}")).collect();
+        let mut exported: Vec<String> = ALL.iter().map(|name| (*name).to_owned()).collect();
+        listed.sort();
+        exported.sort();
+        assert_eq!(listed, exported);
     }
 }

@@ -249,7 +249,8 @@ pub fn partners_activity(
 
 /// Whether a nightly batch due at `due` each day in `zone` is late at `now`: it is past today's
 /// due time, and the last batch (if any) came before the previous day's, so none has come for
-/// today. A due time that a daylight-saving change skips is taken an hour later.
+/// today. A due time that a daylight-saving change skips is taken an hour later
+/// (docs/operators.md, "Routes", `/ops/partners`).
 pub fn is_late(due: NaiveTime, zone: Tz, last_batch_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
     let today = now.with_timezone(&zone).date_naive();
     let due_on = |day: chrono::NaiveDate| {

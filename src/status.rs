@@ -141,8 +141,8 @@ fn status_code<S: serde::Serializer>(s: &WarrantyStatus, ser: S) -> Result<S::Ok
     ser.serialize_u8(*s as u8)
 }
 
-/// The status of a registration at `now`: the first rule of the README's table (under "GET
-/// /v2/partners/{company}") that holds. It is
+/// The status of a registration at `now`: the first rule of the table in docs/v2-api.md,
+/// "Registration status", that holds. It is
 /// Expired once ExpireDate's day (in the partner's zone) has ended.
 pub fn registration_status(
     usage: &RegistrationUsage,

@@ -218,7 +218,7 @@ impl ResponseError for ApiError {
 }
 
 /// A v3 call refused: its answers are `{"error": {"message": ...}}` (and, for a 400 of fields,
-/// `"errors": [{"field", "code", "message"}]`), as the README's "The v3 resource API" says.
+/// `"errors": [{"field", "code", "message"}]`), as docs/v3-api.md, "Errors", says.
 #[derive(Debug, thiserror::Error)]
 pub enum V3ApiError {
     #[error(transparent)]

@@ -1,6 +1,7 @@
 //! The operators' routes (`/ops`): support staff and admins see across partners. An operator's
 //! token (`token --operator`) is the only way in; a partner's token is a 401 here, and an
-//! operator's is a 401 on a partner's route. Answers are JSON with snake_case keys.
+//! operator's is a 401 on a partner's route. Answers are JSON with snake_case keys
+//! (docs/operators.md, "Routes").
 
 use std::future::{Ready, ready};
 use std::sync::Arc;

@@ -5,6 +5,8 @@
 mod cancellation;
 mod claim;
 mod declare;
+#[cfg(test)]
+mod reference;
 mod registration;
 pub mod rules;
 mod sale;

@@ -7,7 +7,7 @@ use crate::wire::Kind::*;
 record! {
     /// A tire protection plan sold on one invoice. Keyed by ShopID and InvoiceNumber.
     ///
-    /// TireModel: the guide's table says 25, its examples carry up to 42 characters (README, "Decisions where the guide is silent": the examples win).
+    /// TireModel: the guide's table says 25, its examples carry up to 42 characters (docs/decisions.md, "Where the guide contradicts itself": the examples win).
     /// TireDOT1: "required if available", and the guide returns it empty: optional.
     pub struct Registration as Registrations {
         org_id: String = "OrgID", Text(50), optional;

@@ -1,5 +1,6 @@
 //! The guide's business rules, judged as of each record's own date (nightly batches and resends
 //! arrive late): pure functions of the record and what is stored about its registration.
+//! Each rule's code and field: docs/v2-api.md, "Error codes".
 
 use crate::status::{Plan, RegistrationUsage};
 use crate::wire::{Code, FieldError, format_date};

@@ -53,8 +53,8 @@ pub struct Fields<'v> {
     prefix: String,
 }
 
-/// Longest texts v3 accepts, for both kinds of registration (wire rules, not column widths:
-/// README, "Decisions where the guide is silent").
+/// Longest texts v3 accepts, for both kinds of registration (docs/decisions.md,
+/// "Lengths are wire rules, not column widths").
 pub const INVOICE_MAX: usize = 50;
 /// A store number is v2's ShopID: at most 25, so v2 can file claims against it.
 pub const STORE_MAX: usize = 25;

@@ -1,5 +1,5 @@
-//! A v3 motor-club registration: its own record, with no tires and no v2 face (README, "The v3
-//! resource API", "Motor club"). What a POST or PATCH body becomes, and how it reads.
+//! A v3 motor-club registration: its own record, with no tires and no v2 face (docs/v3-api.md,
+//! "Motor club"). What a POST or PATCH body becomes, and how it reads.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! A v3 tire-protection registration, and its two faces: what a v3 POST body becomes (a v2
 //! Registration plus what only v3 has), and how any stored registration, whichever API wrote
-//! it, reads in v3 (README, "One registration, two faces").
+//! it, reads in v3 (docs/v3-api.md, "One registration, two faces").
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -86,7 +86,7 @@ impl From<StoredTire> for Tire {
 
 /// How many tires a v3 registration lists.
 pub const TIRES: std::ops::RangeInclusive<usize> = 1..=6;
-/// Longest texts v3 accepts (wire rules, not column widths: README, "Decisions where the guide is silent").
+/// Longest texts v3 accepts (docs/decisions.md, "Lengths are wire rules, not column widths").
 const TIRE_TEXT_MAX: usize = 50;
 const VEHICLE_TEXT_MAX: usize = 50;
 
@@ -134,7 +134,7 @@ pub fn decode(body: &Value, keys: &V3Partner) -> Result<NewTireProtection, Vec<F
 
 impl NewTireProtection {
     /// The v2 Registration it is: the first tire's fields, TiresCovered the tires' number,
-    /// what only v2 has empty (the README's table, "One registration, two faces").
+    /// what only v2 has empty (docs/v3-api.md, "One registration, two faces").
     pub fn registration(&self) -> Registration {
         let first = &self.tires[0];
         Registration {

@@ -96,4 +96,18 @@ mod tests {
             assert_eq!(serde_json::to_value(code).unwrap(), wire);
         }
     }
+
+    /// A client can look every code it may be answered up in the API's pages.
+    #[test]
+    fn every_code_is_documented() {
+        let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/docs");
+        let pages = ["v2-api.md", "v3-api.md"].map(|page| std::fs::read_to_string(format!("{docs}/{page}")).unwrap());
+        for code in Code::ALL {
+            let quoted = format!("`{code}`");
+            assert!(
+                pages.iter().any(|page| page.contains(&quoted)),
+                "{code} is in neither API page"
+            );
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Scalar field values, parsed from the raw JSON text of one field. Each parser returns `None`
 //! for an absent value (`null`, or `""` where a number, date or flag was expected) and a
-//! [`ValueError`] naming the rule when the value cannot be taken exactly as sent.
+//! [`ValueError`] naming the rule when the value cannot be taken exactly as sent. The forms
+//! taken, and why: docs/decisions.md, "Text", "Blank values, counts and money" and "Dates".
 
 use std::borrow::Cow;
 use std::str::FromStr;

@@ -39,3 +39,123 @@ fn no_file_points_at_a_document_outside_the_repository() {
     }
     assert!(naming.is_empty(), "{naming:#?}");
 }
+
+/// The text after a reference, its comment markers and line breaks folded into spaces.
+fn folded(after: &str) -> String {
+    let mut out = String::new();
+    for line in after.lines().take(3) {
+        let line = line.trim_start();
+        let line = line.trim_start_matches(['/', '!', '#']).trim_start();
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// The section a reference names right after the file (`docs/<page>.md, "Section"` or
+/// `docs/<page>.md ("Section")`), if it names one.
+fn section(after: &str) -> Option<String> {
+    let text = folded(after.strip_prefix(')').unwrap_or(after));
+    let rest = text.strip_prefix(", \"").or_else(|| text.strip_prefix(" (\""))?;
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// A page's headings, in order (a line of a code block that starts with '#' is a comment).
+fn headings(page: &str) -> Vec<String> {
+    let mut in_code = false;
+    let mut out = Vec::new();
+    for line in page.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        } else if !in_code && line.starts_with('#') {
+            out.push(line.trim_start_matches('#').trim().to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_reference_to_docs_names_a_page_and_a_section_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut all = Vec::new();
+    files(root, &mut all);
+    let mut checked = 0;
+    let mut broken = Vec::new();
+    for path in all {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let in_docs = path.parent() == Some(&root.join("docs"));
+        // `docs/<page>.md` anywhere; inside docs/, also a link to a page beside it: `](<page>.md)`.
+        let mut references = Vec::new();
+        for (at, _) in text.match_indices("docs/") {
+            references.push((at + "docs/".len(), root.join("docs")));
+        }
+        if in_docs {
+            for (at, _) in text.match_indices("](") {
+                references.push((at + 2, root.join("docs")));
+            }
+        }
+        for (start, folder) in references {
+            let name: String = text[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')
+                .collect();
+            let Some(name) = name.strip_suffix(".md").map(|n| format!("{n}.md")) else {
+                continue;
+            };
+            if name.contains('/') || name.starts_with("..") {
+                continue;
+            }
+            checked += 1;
+            let whose = path.strip_prefix(root).unwrap().display().to_string();
+            let Ok(page) = std::fs::read_to_string(folder.join(&name)) else {
+                broken.push(format!("{whose}: docs/{name} does not exist"));
+                continue;
+            };
+            if let Some(section) = section(&text[start + name.len()..])
+                && !headings(&page).contains(&section)
+            {
+                broken.push(format!("{whose}: docs/{name} has no section {section:?}"));
+            }
+        }
+    }
+    assert!(checked > 30, "only {checked} references found");
+    assert!(broken.is_empty(), "{broken:#?}");
+}
+
+#[test]
+fn the_readme_maps_every_page_of_docs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut pages = 0;
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".md") {
+            pages += 1;
+            assert!(
+                readme.contains(&format!("](docs/{name})")),
+                "README.md does not link docs/{name}"
+            );
+        }
+    }
+    assert!(pages >= 5, "{pages} pages in docs/");
+}
+
+#[test]
+fn no_page_repeats_a_heading() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        pages.push(entry.unwrap().path());
+    }
+    for path in pages {
+        let page = std::fs::read_to_string(&path).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for heading in headings(&page) {
+            assert!(seen.insert(heading.clone()), "{} repeats {heading:?}", path.display());
+        }
+    }
+}

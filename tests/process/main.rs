@@ -18,5 +18,6 @@ mod migrate;
 mod outage;
 mod pooler;
 mod postgres_tls;
+mod readme;
 mod reload;
 mod shutdown;

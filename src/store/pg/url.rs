@@ -1,5 +1,5 @@
 //! A PostgreSQL URL's connection: the driver's settings and the TLS its libpq parameters ask
-//! for (read by `crate::database_url`), as a rustls configuration.
+//! for (read by `crate::database_url`), as a rustls configuration (docs/postgresql.md, "TLS").
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -18,6 +18,8 @@ use crate::telemetry::LogFormat;
 
 /// Environment variable that picks the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "WARRANTY_GATEWAY_CONFIG";
+/// The environment variable that overrides `[server] bind` (as `--bind` does).
+pub const BIND_ENV: &str = "WARRANTY_GATEWAY_BIND";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -532,7 +534,10 @@ pub struct Config {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// HTTPS's certificate and key files, when the server speaks HTTPS itself.
     pub tls: Option<crate::https::TlsFiles>,
-    pub database: Database,
+    /// Where the data lives, or why `[database]` cannot say (a `url_env` that is not set, say):
+    /// read by the commands that open the database, so that `token` and `partners` work
+    /// without it.
+    database: Result<Database, String>,
     pub partners: Arc<Partners>,
     /// The v3 API's audiences, when configured.
     pub v3: Option<Arc<V3Settings>>,
@@ -598,6 +603,11 @@ impl Partners {
 }
 
 impl Config {
+    /// Where the data lives: the error `[database]` had when it cannot say.
+    pub fn database(&self) -> anyhow::Result<&Database> {
+        self.database.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
     /// Reads and checks a config file. A relative database path is taken from the file's folder,
     /// so the server finds the same database whatever directory it is started from.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
@@ -644,7 +654,7 @@ impl Config {
             (None, None) => None,
             _ => bail!("server.tls_cert_file and server.tls_key_file go together: set both (HTTPS) or neither"),
         };
-        let database = Database::resolve(&file.database, base_dir, &env)?;
+        let database = Database::resolve(&file.database, base_dir, &env).map_err(|e| format!("{e:#}"));
         let mut partners = Vec::new();
         let mut companies = HashSet::new();
         let mut ids = HashSet::new();
@@ -1011,7 +1021,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(
-            cfg.database,
+            *cfg.database().unwrap(),
             Database::Sqlite {
                 path: PathBuf::from("/srv/gw/data/db.sqlite3")
             }
@@ -1287,16 +1297,17 @@ mod tests {
     fn the_database_is_one_sqlite_path_or_one_postgres_url() {
         let db = |section: &str| parse(&format!("[database]\n{section}"));
         let pg = db("url = \"postgres://gateway:hunter2@db.internal:5432/warranty\"\npool_size = 4").unwrap();
+        let pg = pg.database().unwrap();
         assert_eq!(
-            pg.database,
+            *pg,
             Database::Postgres {
                 url: "postgres://gateway:hunter2@db.internal:5432/warranty".into(),
                 pool_size: 4
             }
         );
         // The password shows nowhere but in the URL itself.
-        assert_eq!(pg.database.to_string(), "postgres://db.internal:5432/warranty");
-        assert!(!format!("{:?}", pg.database).contains("hunter2"));
+        assert_eq!(pg.to_string(), "postgres://db.internal:5432/warranty");
+        assert!(!format!("{:?}", pg).contains("hunter2"));
         let from_env = Config::from_file_config(
             toml::from_str("[database]\nurl_env = \"DATABASE_URL\"").unwrap(),
             Path::new("/"),
@@ -1304,7 +1315,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            from_env.database,
+            *from_env.database().unwrap(),
             Database::Postgres {
                 url: "postgres://localhost/w".into(),
                 pool_size: DEFAULT_POOL_SIZE
@@ -1326,7 +1337,9 @@ mod tests {
             ),
             ("url = \"mysql://h/d\"", "use postgres://"),
         ] {
-            let err = format!("{:#}", db(section).unwrap_err());
+            // The rest of the config loads: the commands that open no database (token,
+            // partners) work; the others say this when they ask for it.
+            let err = format!("{:#}", db(section).unwrap().database().unwrap_err());
             assert!(err.contains(needle), "{section}: {err}");
         }
     }

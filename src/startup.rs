@@ -54,7 +54,7 @@ impl Reloader {
         let old = &*running;
         let changed = [
             ("server.bind", old.bind != new.bind),
-            ("[database]", old.database != new.database),
+            ("[database]", old.database().ok() != new.database().ok()),
             (
                 "server.tls_cert_file and tls_key_file (HTTPS on or off)",
                 old.tls.is_some() != new.tls.is_some(),
@@ -74,15 +74,21 @@ impl Reloader {
     }
 }
 
-/// Re-reads the config file at `path` on each SIGHUP and applies it; a file that does not
-/// load changes nothing, says why in the log and is counted.
-pub async fn reload_on_hangup(reloader: Arc<Reloader>, path: std::path::PathBuf) -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangups = signal(SignalKind::hangup())?;
+/// Reads the config again (`load`: the file, with the command line's overrides) on each
+/// SIGHUP and applies it; a file that does not load changes nothing, says why in the log and is
+/// counted.
+/// `hangups` is listened for before the server starts (`hangups()`), so that a SIGHUP sent as
+/// soon as it listens is a reload, not the signal's default end of the process.
+pub async fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    reloader: Arc<Reloader>,
+    load: impl Fn() -> anyhow::Result<Config> + Send + Sync + 'static,
+) {
+    let load = Arc::new(load);
     while hangups.recv().await.is_some() {
-        let path = path.clone();
+        let load = Arc::clone(&load);
         let reloader = Arc::clone(&reloader);
-        let applied = crate::api::off_executor(move || reloader.apply(Config::load(&path)?)).await;
+        let applied = crate::api::off_executor(move || reloader.apply(load()?)).await;
         match applied {
             Ok(Ok(not_applied)) => {
                 tracing::info!(
@@ -102,18 +108,23 @@ pub async fn reload_on_hangup(reloader: Arc<Reloader>, path: std::path::PathBuf)
             }
         }
     }
-    Ok(())
+}
+
+/// SIGHUP, listened for (within a runtime).
+pub fn hangups() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         // Blocking work (a migration; PostgreSQL's driver runs a runtime of its own): never on
         // the async executor.
-        let database = config.database.clone();
+        let database = config.database()?.clone();
+        let described = database.to_string();
         let store = crate::api::off_executor(move || Store::open(&database))
             .await
             .context("opening the database")?
-            .with_context(|| format!("cannot open the database {}", config.database))?;
+            .with_context(|| format!("cannot open the database {described}"))?;
         for p in config.partners.iter() {
             if p.secret_is_short() {
                 tracing::warn!(company = %p.company, "the partner's secret is shorter than 32 bytes");
@@ -123,7 +134,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         tracing::info!(
             address = %listener.local_addr()?,
-            database = %config.database,
+            database = %described,
             partners = config.partners.iter().count(),
             "warranty-gateway listening"
         );

@@ -19,7 +19,7 @@ pub(super) struct Args {
 pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = context.config()?;
     let to = &args.to;
-    let from = match &config.database {
+    let from = match config.database()? {
         Database::Sqlite { path } => path,
         Database::Postgres { .. } => anyhow::bail!(
             "backup copies an SQLite database; back PostgreSQL up with its own tools (pg_dump, or \

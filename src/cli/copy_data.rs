@@ -18,10 +18,10 @@ pub(super) struct Args {
 
 pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = context.config()?;
-    let Database::Sqlite { path: from } = &config.database else {
+    let database = config.database()?;
+    let Database::Sqlite { path: from } = database else {
         anyhow::bail!(
-            "copy-data copies from an SQLite database; {} is PostgreSQL already (use pg_dump to move it)",
-            config.database
+            "copy-data copies from an SQLite database; {database} is PostgreSQL already (use pg_dump to move it)"
         );
     };
     // Named in messages as the config names a database: its password never shown.

@@ -49,8 +49,8 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("a valid template"));
     bar.set_message("checking and writing the records");
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    let store =
-        Store::open(&config.database).with_context(|| format!("cannot open the database {}", config.database))?;
+    let database = config.database()?;
+    let store = Store::open(database).with_context(|| format!("cannot open the database {database}"))?;
     let scope = Scope {
         partner_id: partner.partner_id,
         tenant: if args.test { Tenant::Test } else { Tenant::Live },

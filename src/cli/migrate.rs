@@ -9,7 +9,7 @@ use crate::store;
 
 pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
     let config = context.config()?;
-    let database = &config.database;
+    let database = config.database()?;
     let applied = store::migrate(database).with_context(|| format!("cannot migrate the database {database}"))?;
     for m in &applied {
         println!("applied V{}__{}", m.version, m.name);

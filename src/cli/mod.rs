@@ -15,19 +15,26 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{CONFIG_ENV, Config};
+use crate::config::{BIND_ENV, CONFIG_ENV, Config};
 use crate::telemetry::LogFormat;
+
+/// Where the config file is looked for when neither --config nor WARRANTY_GATEWAY_CONFIG names
+/// one: the current folder (a checkout), then the installed place.
+const DEFAULT_CONFIGS: [&str; 2] = ["config.toml", "/etc/warranty-gateway/config.toml"];
 
 /// A server for the ABS Partner Integration API v2.
 #[derive(Parser)]
 #[command(name = "warranty-gateway", version, about)]
 pub struct Cli {
-    /// The config file.
-    #[arg(long, global = true, env = CONFIG_ENV, default_value = "config.toml")]
-    config: PathBuf,
+    /// The config file [default: ./config.toml, else /etc/warranty-gateway/config.toml].
+    #[arg(long, global = true, env = CONFIG_ENV)]
+    config: Option<PathBuf>,
     /// Log lines as text (the default) or JSON; overrides the config's server.log_format.
     #[arg(long, global = true, value_enum)]
     log_format: Option<LogFormat>,
+    /// serve: listen on this address (such as 0.0.0.0:8080) instead of the config's server.bind.
+    #[arg(long, global = true, env = BIND_ENV)]
+    bind: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -59,14 +66,30 @@ enum Command {
 }
 
 /// What every command may need: the config, read when a command asks for it (keygen never does).
+#[derive(Clone)]
 struct Context {
     config_path: PathBuf,
+    /// Neither --config nor WARRANTY_GATEWAY_CONFIG named it: it is the first of the defaults.
+    config_by_default: bool,
     log_format: Option<LogFormat>,
+    bind: Option<String>,
 }
 
 impl Context {
+    /// The config file, with what the command line overrides (a reload reads it the same way).
     fn config(&self) -> anyhow::Result<Config> {
-        Config::load(&self.config_path)
+        if self.config_by_default && !self.config_path.exists() {
+            anyhow::bail!(
+                "no config file: there is neither ./{} nor {}; give --config FILE or set {CONFIG_ENV}",
+                DEFAULT_CONFIGS[0],
+                DEFAULT_CONFIGS[1]
+            );
+        }
+        let mut config = Config::load(&self.config_path)?;
+        if let Some(bind) = &self.bind {
+            config.bind.clone_from(bind);
+        }
+        Ok(config)
     }
 
     /// `--log-format`, else the config's.
@@ -78,8 +101,10 @@ impl Context {
 /// Runs the command `cli` names: its exit code, or the error to print (exit code 2).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let context = Context {
-        config_path: cli.config,
+        config_by_default: cli.config.is_none(),
+        config_path: cli.config.unwrap_or_else(default_config),
         log_format: cli.log_format,
+        bind: cli.bind,
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve::run(&context),
@@ -91,4 +116,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CopyData(args) => copy_data::run(&context, args),
         Command::Import(args) => import::run(&context, args),
     }
+}
+
+/// The first of [`DEFAULT_CONFIGS`] that exists; the first when none does (the error names it).
+fn default_config() -> PathBuf {
+    DEFAULT_CONFIGS
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.exists())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIGS[0]))
 }

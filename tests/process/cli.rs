@@ -440,3 +440,106 @@ async fn token_names_the_v3_key_by_kid_and_partners_lists_the_keys() {
     assert_ne!(code, 0);
     assert!(err.contains("no v3 key with kid \"c\""), "{err}");
 }
+
+#[test]
+fn token_keygen_and_partners_need_no_database_url() {
+    let dir = tempfile::tempdir().unwrap();
+    // A PostgreSQL deployment's config, run where its DATABASE_URL is not set (an operator's
+    // laptop, a shell without the service's environment).
+    let var = "WARRANTY_GATEWAY_TEST_UNSET_DATABASE_URL";
+    let config = write_config_with(dir.path(), &format!("url_env = \"{var}\""));
+    let (code, token, stderr) = run_cli(&["token", "--company", "tirecompany"], &config);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(token.trim().split('.').count(), 3, "{token}");
+    let (code, listed, stderr) = run_cli(&["partners"], &config);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(listed.contains("tirecompany"), "{listed}");
+    let keys = dir.path().join("keys");
+    let (code, _, stderr) = run_cli(&["keygen", "--out", keys.to_str().unwrap()], &config);
+    assert_eq!(code, 0, "{stderr}");
+    // The commands that open the database say what is missing.
+    for command in [&["migrate"][..], &["serve"], &["backup", "--to", "copy.sqlite3"]] {
+        let (code, _, stderr) = run_cli(command, &config);
+        assert_eq!(code, 2, "{command:?}: {stderr}");
+        assert!(stderr.contains(&format!("{var} is not set")), "{command:?}: {stderr}");
+    }
+}
+
+#[test]
+fn bind_comes_from_the_command_line_or_the_environment_before_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    // The config's own bind cannot be listened on: only the override can make it serve.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("bind = \"127.0.0.1:0\"", "bind = \"no-such-host.invalid:1\""),
+    )
+    .unwrap();
+    let (code, _, stderr) = run_cli(&["serve"], &config);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no-such-host.invalid:1"), "{stderr}");
+
+    let mut by_flag = Command::new(BIN);
+    by_flag
+        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+        .arg(&config);
+    let server = Server::start(by_flag);
+    assert!(server.address.starts_with("127.0.0.1:"), "{}", server.address);
+    // A reload keeps the override: it is no change that needs a restart.
+    server.signal("HUP");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut log = String::new();
+    while !log.contains("config reloaded") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        log += &server.drain_log();
+    }
+    assert!(log.contains("config reloaded"), "{log}");
+    assert!(!log.contains("server.bind"), "{log}");
+    drop(server);
+
+    let mut by_env = Command::new(BIN);
+    by_env
+        .arg("--config")
+        .arg(&config)
+        .env("WARRANTY_GATEWAY_BIND", "127.0.0.1:0");
+    let server = Server::start(by_env);
+    assert!(server.address.starts_with("127.0.0.1:"), "{}", server.address);
+}
+
+#[test]
+fn without_a_config_file_the_error_says_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("partners")
+        .current_dir(dir.path())
+        .env_remove("WARRANTY_GATEWAY_CONFIG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    if std::path::Path::new("/etc/warranty-gateway/config.toml").exists() {
+        // This machine has an installed config: it was read instead (the default's second place).
+        return;
+    }
+    for named in [
+        "./config.toml",
+        "/etc/warranty-gateway/config.toml",
+        "--config",
+        "WARRANTY_GATEWAY_CONFIG",
+    ] {
+        assert!(stderr.contains(named), "{named}: {stderr}");
+    }
+    // From a folder with a config.toml, that one is read.
+    write_config(dir.path());
+    std::fs::rename(dir.path().join("gateway.toml"), dir.path().join("config.toml")).unwrap();
+    let out = Command::new(BIN)
+        .arg("partners")
+        .current_dir(dir.path())
+        .env_remove("WARRANTY_GATEWAY_CONFIG")
+        .env(SECRET_ENV, SECRET)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tirecompany"));
+}

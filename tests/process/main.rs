@@ -18,6 +18,7 @@ mod migrate;
 mod outage;
 mod pooler;
 mod postgres_tls;
+mod private_files;
 mod readme;
 mod reload;
 mod shutdown;

@@ -283,15 +283,53 @@ impl SqliteStore {
     }
 }
 
-/// The read-write connection to a database file (made, with its folder, if need be), in WAL
-/// mode.
+/// A new file only its owner can read and write, whatever the process's umask: every partner's
+/// customers and VINs are in it. SQLite gives a database's WAL, shared-memory and journal files
+/// the database file's permissions, so those are private too.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+/// Makes the database file private if it is new; an existing one that others may read loses
+/// those bits (a group the operator gave it keeps its own).
+fn make_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let failed = |cause| StoreError::Database(format!("cannot make {} private: {cause}", path.display()).into());
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_private(path).map_err(failed),
+        Err(e) => Err(failed(e)),
+        Ok(meta) if meta.permissions().mode() & 0o007 != 0 => {
+            let mode = meta.permissions().mode() & 0o770;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(failed)?;
+            tracing::warn!(
+                database = %path.display(),
+                mode = format!("{mode:o}"),
+                "the database file was readable by other users; it no longer is"
+            );
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
+/// The read-write connection to a database file (made, with its folder, if need be, private
+/// to its owner), in WAL mode.
 fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|cause| StoreError::Folder {
-            path: dir.to_owned(),
-            cause,
-        })?;
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o750)
+            .create(dir)
+            .map_err(|cause| StoreError::Folder {
+                path: dir.to_owned(),
+                cause,
+            })?;
     }
+    make_private(path)?;
     let writer = Connection::open(path)?;
     configure(&writer)?;
     writer.pragma_update(None, "journal_mode", "WAL")?;
@@ -332,6 +370,10 @@ pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreErro
     partial.push(".partial");
     let partial = PathBuf::from(partial);
     let copied = (|| -> Result<BackupReport, StoreError> {
+        // A copy left by a backup that was killed is no copy: start again.
+        let _ = std::fs::remove_file(&partial);
+        create_private(&partial)
+            .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", partial.display()).into()))?;
         let mut target = Connection::open(&partial)?;
         let pages = {
             use rusqlite::backup::{Backup, StepResult};

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Checks what deploy/ ships with Prometheus's own promtool (Debian's package `prometheus`):
 # the alert rules' syntax, their unit cases (alerts.test.yml), and every query of the Grafana
-# dashboard (each made a recording rule, so promtool parses it as Prometheus would).
+# dashboard (each made a recording rule, so promtool parses it as Prometheus would); and the
+# systemd unit with `systemd-analyze verify` (Debian's package `systemd`).
 set -euo pipefail
 cd "$(dirname "$0")"
 promtool check rules prometheus/alerts.yml
 (cd prometheus && promtool test rules alerts.test.yml)
 rules=$(mktemp --suffix=.yml)
-trap 'rm -f "$rules"' EXIT
+units=$(mktemp -d)
+trap 'rm -f "$rules"; rm -rf "$units"' EXIT
 python3 - grafana/warranty-gateway.json > "$rules" <<'PY'
 import json, sys
 dashboard = json.load(open(sys.argv[1]))
@@ -19,3 +21,14 @@ for panel in dashboard["panels"]:
 PY
 echo "the dashboard's queries:"
 promtool check rules "$rules"
+echo "the systemd unit:"
+# verify wants ExecStart's program to exist: the unit as installed, with true(1) standing in
+# for the binary. An unknown key is only a warning to systemd: any output fails the check.
+sed "s|/usr/local/bin/warranty-gateway|$(command -v true)|" systemd/warranty-gateway.service \
+  > "$units/warranty-gateway.service"
+said=$(systemd-analyze verify "$units/warranty-gateway.service" 2>&1) || { echo "$said"; exit 1; }
+if [ -n "$said" ]; then
+  echo "$said"
+  exit 1
+fi
+echo "SUCCESS"

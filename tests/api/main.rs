@@ -1,5 +1,7 @@
 //! Black-box tests over HTTP: one test binary, one module per area.
 
+#[path = "../common/answers.rs"]
+mod answers;
 mod auth;
 mod bad_input;
 mod big_batches;

@@ -543,3 +543,22 @@ fn without_a_config_file_the_error_says_where_it_looked() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("tirecompany"));
 }
+
+#[test]
+fn the_shipped_service_config_loads() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/config.example.toml");
+    let out = Command::new(BIN)
+        .args(["partners", "--config", example])
+        .env("TIRECOMPANY_SECRET", "an-example-secret-0123456789abcdef0123456789")
+        .env("GW_OPERATOR_ADMIN", "an-operator-secret-0123456789abcdef012345678")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tirecompany"));
+    // The service may write only its state folder: the database must be there.
+    let text = std::fs::read_to_string(example).unwrap();
+    assert!(text.contains("path = \"/var/lib/warranty-gateway/"), "{text}");
+    let unit = include_str!("../../deploy/systemd/warranty-gateway.service");
+    assert!(unit.contains("StateDirectory=warranty-gateway"));
+    assert!(unit.contains("--config /etc/warranty-gateway/config.toml"));
+}

@@ -1,5 +1,7 @@
 //! The built binary as an operator runs it: real processes, signals, restarts.
 
+#[path = "../common/answers.rs"]
+mod answers;
 mod backup;
 mod binary;
 mod browser;
@@ -22,3 +24,4 @@ mod private_files;
 mod readme;
 mod reload;
 mod shutdown;
+mod upgrade;

@@ -643,9 +643,15 @@ pub fn generate_v3_key_pair() -> anyhow::Result<(String, String)> {
 mod tests {
     use super::*;
 
+    /// The config `text` says (no environment, paths from /).
+    fn config_of(text: &str) -> crate::config::Config {
+        let file: crate::config::FileConfig = toml::from_str(text).unwrap();
+        crate::config::Config::from_file_config(file, std::path::Path::new("/"), |_| None).unwrap()
+    }
+
     /// A config with one partner and two operators (a support and an admin).
     fn operators_config() -> crate::config::Config {
-        let file: crate::config::FileConfig = toml::from_str(
+        config_of(
             r#"
             [database]
             path = "gw.sqlite3"
@@ -664,8 +670,6 @@ mod tests {
             secret = "olaf-secret-0123456789abcdef012345"
             "#,
         )
-        .unwrap();
-        crate::config::Config::from_file_config(file, std::path::Path::new("/"), |_| None).unwrap()
     }
 
     fn sign(secret: &str, claims: Value) -> String {
@@ -704,7 +708,7 @@ mod tests {
     #[test]
     fn a_verified_token_lives_no_longer_than_its_secret() {
         let end = (Utc::now() + chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let file: crate::config::FileConfig = toml::from_str(&format!(
+        let config = config_of(&format!(
             r#"
             [database]
             path = "gw.sqlite3"
@@ -715,9 +719,7 @@ mod tests {
             secrets = [ {{ secret = "new-secret-0123456789abcdef0123456789" }},
                         {{ secret = "old-secret-0123456789abcdef0123456789", not_after = "{end}" }} ]
             "#
-        ))
-        .unwrap();
-        let config = crate::config::Config::from_file_config(file, std::path::Path::new("/"), |_| None).unwrap();
+        ));
         let cache = VerifiedTokens::default();
         let token = sign(
             "old-secret-0123456789abcdef0123456789",

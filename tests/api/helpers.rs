@@ -444,16 +444,32 @@ impl TestApp {
         .await
     }
 
+    /// GET a whole URL with a token: the answer as it came.
+    pub async fn get_url(&self, url: &str, token: &str) -> Response {
+        self.client
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
     /// GET an `/ops` path (with its query) with a token.
     pub async fn ops_get(&self, path_and_query: &str, token: &str) -> (StatusCode, Value) {
-        let url = format!("{}/ops{path_and_query}", self.address);
-        json_of(self.client.get(url).bearer_auth(token).send().await.unwrap()).await
+        json_of(
+            self.get_url(&format!("{}/ops{path_and_query}", self.address), token)
+                .await,
+        )
+        .await
     }
 
     /// GET `/batches/{id}` of a company, with tirecompany's token.
     pub async fn batch(&self, company: &str, id: impl std::fmt::Display) -> (StatusCode, Value) {
-        let url = format!("{}/batches/{id}", self.url(company));
-        json_of(self.client.get(url).bearer_auth(token()).send().await.unwrap()).await
+        json_of(
+            self.get_url(&format!("{}/batches/{id}", self.url(company)), &token())
+                .await,
+        )
+        .await
     }
 
     pub async fn status_of(&self, company: &str, shop: &str, invoice: &str) -> Value {

@@ -145,13 +145,7 @@ async fn the_history_is_paginated_and_isolated() {
         "page=1&page=2",
         "pageSize=5&PAGESIZE=5",
     ] {
-        let res = app
-            .client
-            .get(format!("{}/batches?{bad}", app.url(TEST)))
-            .bearer_auth(token())
-            .send()
-            .await
-            .unwrap();
+        let res = app.get_url(&format!("{}/batches?{bad}", app.url(TEST)), &token()).await;
         let (status, body) = json_of(res).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         let name = bad.split('=').next().unwrap();
@@ -160,21 +154,14 @@ async fn the_history_is_paginated_and_isolated() {
 
     // Another partner sees none of it, through its own company or this one.
     assert_eq!(batches(&app, "othercompany_test", "").await["Total"], 0);
-    let res = app
-        .client
-        .get(format!("{}/batches", app.url(TEST)))
-        .bearer_auth(other_token())
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_url(&format!("{}/batches", app.url(TEST)), &other_token()).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let res = app
-        .client
-        .get(format!("{}/batches/{}", app.url("othercompany_test"), all[0]))
-        .bearer_auth(other_token())
-        .send()
-        .await
-        .unwrap();
+        .get_url(
+            &format!("{}/batches/{}", app.url("othercompany_test"), all[0]),
+            &other_token(),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let res = app
         .client

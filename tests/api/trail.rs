@@ -192,8 +192,6 @@ async fn csv_rows(res: reqwest::Response) -> Vec<Vec<String>> {
     csv::Reader::from_reader(text.as_bytes())
         .into_records()
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
-        .collect::<Vec<_>>()
-        .into_iter()
         .collect()
 }
 
@@ -211,12 +209,8 @@ async fn rejected_csv_lists_each_error_with_the_record_as_it_was_sent() {
     let id = post(&app, COMPANY, &token(), &body).await;
 
     let partner_csv = app
-        .client
-        .get(format!("{}/batches/{id}/rejected.csv", app.url(COMPANY)))
-        .bearer_auth(token())
-        .send()
-        .await
-        .unwrap();
+        .get_url(&format!("{}/batches/{id}/rejected.csv", app.url(COMPANY)), &token())
+        .await;
     assert_eq!(
         partner_csv.headers()["content-disposition"],
         format!("attachment; filename=\"batch-{id}-rejected.csv\"")
@@ -240,7 +234,7 @@ async fn rejected_csv_lists_each_error_with_the_record_as_it_was_sent() {
 
     // The same for an operator, audited; the header names the columns.
     let url = format!("{}/ops/batches/{id}/rejected.csv", app.address);
-    let res = app.client.get(&url).bearer_auth(support()).send().await.unwrap();
+    let res = app.get_url(&url, &support()).await;
     let text = res.text().await.unwrap();
     assert!(
         text.starts_with("Record,Index,ShopID,InvoiceNumber,Field,Code,Message,Sent\n"),
@@ -260,12 +254,8 @@ async fn rejected_csv_lists_each_error_with_the_record_as_it_was_sent() {
     )
     .await;
     let res = app
-        .client
-        .get(format!("{}/batches/{clean}/rejected.csv", app.url(COMPANY)))
-        .bearer_auth(token())
-        .send()
-        .await
-        .unwrap();
+        .get_url(&format!("{}/batches/{clean}/rejected.csv", app.url(COMPANY)), &token())
+        .await;
     assert_eq!(
         res.text().await.unwrap(),
         "Record,Index,ShopID,InvoiceNumber,Field,Code,Message,Sent\n"
@@ -273,30 +263,18 @@ async fn rejected_csv_lists_each_error_with_the_record_as_it_was_sent() {
 
     // Another partner's batch is not there for them; surfaces do not cross.
     let res = app
-        .client
-        .get(format!("{}/batches/{id}/rejected.csv", app.url(OTHER)))
-        .bearer_auth(other_token())
-        .send()
-        .await
-        .unwrap();
+        .get_url(&format!("{}/batches/{id}/rejected.csv", app.url(OTHER)), &other_token())
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let res = app
-        .client
-        .get(format!("{}/batches/{id}/rejected.csv", app.url(COMPANY)))
-        .bearer_auth(support())
-        .send()
-        .await
-        .unwrap();
+        .get_url(&format!("{}/batches/{id}/rejected.csv", app.url(COMPANY)), &support())
+        .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = app.client.get(&url).bearer_auth(token()).send().await.unwrap();
+    let res = app.get_url(&url, &token()).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let res = app
-        .client
-        .get(format!("{}/ops/batches/999999/rejected.csv", app.address))
-        .bearer_auth(support())
-        .send()
-        .await
-        .unwrap();
+        .get_url(&format!("{}/ops/batches/999999/rejected.csv", app.address), &support())
+        .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 

@@ -2,29 +2,14 @@
 // Run by tests/process/browser.rs with BASE_URL, COMPANY, TOKEN and V3_TOKEN (the sandbox's); a batch with a rejected
 // record (TiresCovered missing) must already be in the test tenant, registration S1/I1 in it,
 // and one batch in live. Exits non-zero, saying why, when the page does not show them.
-import { chromium } from "playwright-core";
+import { check, launch, problemsOf } from "./chromium.mjs";
 
 const { BASE_URL, COMPANY, TOKEN, V3_TOKEN, SCREENSHOT } = process.env;
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage();
-  const problems = [];
-  page.on("pageerror", (e) => problems.push("page error: " + e.message));
-  // Script errors fail the test; the browser's own note of a 401 answer (expected below) does not.
-  page.on("console", (m) => {
-    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push("console: " + m.text());
-  });
+  const problems = problemsOf(page);
 
   await page.goto(BASE_URL + "/console");
   await page.fill("#company", COMPANY);

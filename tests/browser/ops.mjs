@@ -4,15 +4,10 @@
 // late) has a test batch of two registrations, S1/I1 written and S1/I2 rejected (TiresCovered
 // missing), and a request with a bad token was refused. Exits non-zero, saying why, when the
 // page does not show them.
-import { chromium } from "playwright-core";
 import { readFile } from "node:fs/promises";
+import { check, launch, problemsOf } from "./chromium.mjs";
 
 const { BASE_URL, TOKEN, SCREENSHOT } = process.env;
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
 
 // How many pixels of a PNG are close to each of `colors` ([r, g, b]): decoded by the browser
 // itself, in a blank page of its own.
@@ -39,20 +34,11 @@ async function colorCounts(browser, png, colors) {
   }
 }
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
-  const problems = [];
-  page.on("pageerror", (e) => problems.push("page error: " + e.message));
-  page.on("console", (m) => {
-    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push("console: " + m.text());
-  });
+  const problems = problemsOf(page);
 
   await page.goto(BASE_URL + "/console/ops");
   await page.fill("#token", TOKEN);

@@ -163,6 +163,13 @@ impl Server {
         format!("http://{}{path}", self.address)
     }
 
+    /// A scrape of `/metrics`: its Prometheus text.
+    pub async fn metrics(&self) -> String {
+        let res = reqwest::get(self.url("/metrics")).await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap()
+    }
+
     /// POSTs a body to `/v2/partners/{company}` with tirecompany's token.
     pub async fn post(&self, company: &str, body: &serde_json::Value) -> reqwest::Response {
         let url = self.url(&format!("/v2/partners/{company}"));

@@ -8,13 +8,9 @@ use serde_json::json;
 
 use crate::binary::*;
 
-#[tokio::test]
-#[ignore = "needs Chromium and node (installed by .ci/run)"]
-async fn the_console_lists_batches_shows_rejected_records_and_looks_up_status_through_v2_and_v3() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path());
-    let key = enable_v3(dir.path(), &config);
-    let server = Server::serve(&config);
+/// A test batch with one registration written (S1/I1) and one rejected (S1/I2: TiresCovered
+/// missing): a 206.
+async fn post_a_partial_test_batch(server: &Server) {
     let mut missing = registration("I2");
     missing.as_object_mut().unwrap().remove("TiresCovered");
     let res = server
@@ -24,19 +20,13 @@ async fn the_console_lists_batches_shows_rejected_records_and_looks_up_status_th
         )
         .await;
     assert_eq!(res.status(), 206);
-    let res = server
-        .post("tirecompany", &json!({"Registrations": [registration("L1")]}))
-        .await;
-    assert_eq!(res.status(), 200);
+}
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/console.mjs");
+/// Runs tests/browser/`script` with node and `env`; asserts it succeeded and said `done`.
+fn drive(script: &str, env: &[(&str, &str)], done: &str) {
     let out = Command::new("node")
-        .arg(script)
-        .env("BASE_URL", format!("http://{}", server.address))
-        .env("COMPANY", "tirecompany")
-        .env("TOKEN", token())
-        // The sandbox: the test tenant, where the lookup finds S1/I1.
-        .env("V3_TOKEN", v3_token_cli(&config, &key, &["--sandbox"]))
+        .arg(format!("{}/tests/browser/{script}", env!("CARGO_MANIFEST_DIR")))
+        .envs(env.iter().copied())
         .output()
         .expect("node runs (install it, or run .ci/run)");
     let said = format!(
@@ -45,7 +35,35 @@ async fn the_console_lists_batches_shows_rejected_records_and_looks_up_status_th
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{said}");
-    assert!(said.contains("rejected record shown"), "{said}");
+    assert!(said.contains(done), "{said}");
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and node (installed by .ci/run)"]
+async fn the_console_lists_batches_shows_rejected_records_and_looks_up_status_through_v2_and_v3() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let key = enable_v3(dir.path(), &config);
+    let server = Server::serve(&config);
+    post_a_partial_test_batch(&server).await;
+    let res = server
+        .post("tirecompany", &json!({"Registrations": [registration("L1")]}))
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let base_url = format!("http://{}", server.address);
+    // The sandbox: the test tenant, where the lookup finds S1/I1.
+    let v3_token = v3_token_cli(&config, &key, &["--sandbox"]);
+    drive(
+        "console.mjs",
+        &[
+            ("BASE_URL", &base_url),
+            ("COMPANY", "tirecompany"),
+            ("TOKEN", &token()),
+            ("V3_TOKEN", &v3_token),
+        ],
+        "rejected record shown",
+    );
 }
 
 #[tokio::test]
@@ -61,15 +79,7 @@ async fn the_operators_page_shows_late_partners_a_chart_an_invoices_trail_and_it
     );
     std::fs::write(&config, text).unwrap();
     let server = Server::serve(&config);
-    let mut missing = registration("I2");
-    missing.as_object_mut().unwrap().remove("TiresCovered");
-    let res = server
-        .post(
-            "tirecompany_test",
-            &json!({"Registrations": [registration("I1"), missing]}),
-        )
-        .await;
-    assert_eq!(res.status(), 206);
+    post_a_partial_test_batch(&server).await;
     let res = reqwest::Client::new()
         .get(server.url("/v2/partners/tirecompany"))
         .bearer_auth("not-a-token")
@@ -81,21 +91,15 @@ async fn the_operators_page_shows_late_partners_a_chart_an_invoices_trail_and_it
     assert_eq!(code, 0, "{err}");
 
     let screenshot = dir.path().join("ops.png");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/ops.mjs");
-    let out = Command::new("node")
-        .arg(script)
-        .env("BASE_URL", format!("http://{}", server.address))
-        .env("TOKEN", admin.trim())
-        .env("SCREENSHOT", &screenshot)
-        .output()
-        .expect("node runs (install it, or run .ci/run)");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    drive(
+        "ops.mjs",
+        &[
+            ("BASE_URL", &format!("http://{}", server.address)),
+            ("TOKEN", admin.trim()),
+            ("SCREENSHOT", screenshot.to_str().unwrap()),
+        ],
+        "chart drawn",
     );
-    assert!(out.status.success(), "{said}");
-    assert!(said.contains("chart drawn"), "{said}");
     let png = std::fs::read(&screenshot).expect("the page's screenshot");
     assert!(
         png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 20_000,

@@ -43,12 +43,7 @@ async fn made_up_methods_are_counted_as_other_and_add_no_series() {
     let request = b"BREW /no/such/thing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     assert!(raw_request(&server.address, request).await.contains("404"));
 
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     assert!(!text.contains("XMETH") && !text.contains("BREW"), "{text}");
     let series: Vec<&str> = text
         .lines()

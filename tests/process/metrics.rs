@@ -104,11 +104,6 @@ async fn partner_gauges_say_who_is_late_and_when_each_tenant_last_sent() {
     std::fs::write(&config, text).unwrap();
     let server = Server::serve(&config);
     let client = reqwest::Client::new();
-    let scrape = || async {
-        let res = client.get(server.url("/metrics")).send().await.unwrap();
-        assert_eq!(res.status(), 200);
-        res.text().await.unwrap()
-    };
     let late = |text: &str| sample(text, "warranty_gateway_partner_late", &["company=\"tirecompany\""]);
     let last = |text: &str, tenant: &str| {
         let tenant = format!("tenant=\"{tenant}\"");
@@ -118,7 +113,7 @@ async fn partner_gauges_say_who_is_late_and_when_each_tenant_last_sent() {
             &["company=\"tirecompany\"", &tenant],
         )
     };
-    let before = scrape().await;
+    let before = server.metrics().await;
     assert_eq!(late(&before), Some(1.0), "{before}");
     assert_eq!(last(&before, "live"), None, "{before}");
 
@@ -127,7 +122,7 @@ async fn partner_gauges_say_who_is_late_and_when_each_tenant_last_sent() {
         .post("tirecompany_test", &json!({"Registrations": [registration("G1")]}))
         .await;
     assert_eq!(res.status(), 200);
-    let after_test = scrape().await;
+    let after_test = server.metrics().await;
     assert_eq!(late(&after_test), Some(1.0), "{after_test}");
     assert!(last(&after_test, "test").is_some(), "{after_test}");
 
@@ -136,7 +131,7 @@ async fn partner_gauges_say_who_is_late_and_when_each_tenant_last_sent() {
         .post("tirecompany", &json!({"Registrations": [registration("G2")]}))
         .await;
     assert_eq!(res.status(), 200);
-    let after = scrape().await;
+    let after = server.metrics().await;
     assert_eq!(late(&after), Some(0.0), "{after}");
     let at = last(&after, "live").unwrap();
     assert!((at - sent).abs() <= 2.0, "{at} vs {sent}");
@@ -144,7 +139,7 @@ async fn partner_gauges_say_who_is_late_and_when_each_tenant_last_sent() {
     // A request refused at the door is counted by its reason.
     let res = client.get(server.url("/v2/partners/tirecompany")).send().await.unwrap();
     assert_eq!(res.status(), 401);
-    let text = scrape().await;
+    let text = server.metrics().await;
     assert_eq!(
         sample(
             &text,
@@ -170,12 +165,7 @@ async fn each_credential_with_an_end_is_a_gauge_of_when() {
     );
     std::fs::write(&config, text).unwrap();
     let server = Server::serve(&config);
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     let gauge = "warranty_gateway_credential_not_after_timestamp_seconds";
     assert_eq!(
         sample(

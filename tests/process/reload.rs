@@ -90,12 +90,7 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
     assert!(log.contains("invalid config file"), "{log}");
     assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
     assert_eq!(lookup(&server, "newco", &sign(NEWCO_SECRET, 4004)).await, 204);
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("warranty_gateway_config_reload_failures_total 1"),
         "{metrics}"

@@ -85,7 +85,6 @@ impl From<IngestError> for ApiError {
             IngestError::Body(e) => ApiError::from(e),
             IngestError::Store(e) => ApiError::from(e).context("writing the batch"),
             IngestError::Json(e) => ApiError::Internal(anyhow::Error::new(e).context("recording the batch")),
-            IngestError::Superseded => ApiError::Internal(anyhow::Error::new(e)),
         }
     }
 }

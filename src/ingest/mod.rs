@@ -120,10 +120,6 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
-    /// The body repeats its Registrations array, and the registrations judged were not of the
-    /// last one (the one that counts): the work runs again on it. Never answered.
-    #[error("the body repeats its Registrations array")]
-    Superseded,
 }
 
 impl StoreFailure for IngestError {
@@ -131,6 +127,32 @@ impl StoreFailure for IngestError {
         match self {
             IngestError::Store(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+/// How one run of a batch's write ends when it is not kept; either way its transaction rolls
+/// back.
+#[derive(Debug)]
+enum Attempt {
+    /// The batch is refused (or the store failed): the answer.
+    Failed(IngestError),
+    /// The body repeats its Registrations array, and this run judged one that is not the last
+    /// (the one that counts): the work runs again on the last. Never answered.
+    Superseded,
+}
+
+impl<E: Into<IngestError>> From<E> for Attempt {
+    fn from(e: E) -> Self {
+        Attempt::Failed(e.into())
+    }
+}
+
+impl StoreFailure for Attempt {
+    fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Attempt::Failed(e) => e.store_error(),
+            Attempt::Superseded => None,
         }
     }
 }
@@ -155,13 +177,12 @@ pub fn ingest_body(
             // The work may run again from the start (another instance was in the way, or the
             // body repeats its Registrations array): it keeps nothing between runs.
             match store.write(|tx| write_batch(tx, &mut arrivals.pass(), body, partner, scope, received)) {
-                Err(IngestError::Superseded) => continue,
-                done => {
-                    if let Ok(out) = &done {
-                        tracing::Span::current().record("records", out.results.len());
-                    }
-                    return done;
+                Ok(out) => {
+                    tracing::Span::current().record("records", out.results.len());
+                    return Ok(out);
                 }
+                Err(Attempt::Failed(e)) => return Err(e),
+                Err(Attempt::Superseded) => continue,
             }
         }
     })
@@ -177,7 +198,7 @@ fn write_batch(
     partner: &Partner,
     scope: Scope,
     received: &Received,
-) -> Result<Outcome, IngestError> {
+) -> Result<Outcome, Attempt> {
     let now = store::Stamp::of(&received.at);
     let plan = partner.plan();
     let mut out = Outcome::default();
@@ -217,7 +238,7 @@ fn write_batch(
     }
     // A body-level error found late refuses it all: returning it rolls back what was written.
     let Some(batch) = arrivals.rest()? else {
-        return Err(IngestError::Superseded);
+        return Err(Attempt::Superseded);
     };
     let keys = keys_of(&batch.claims, |c| (&c.shop_id, &c.invoice_number))
         .chain(keys_of(&batch.cancellations, |c| (&c.shop_id, &c.invoice_number)));

@@ -2,7 +2,6 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
@@ -100,7 +99,7 @@ async fn receive_and_ingest(
     .await?;
 
     let counts = outcome.counts;
-    let status = StatusCode::from_u16(counts.status()).map_err(anyhow::Error::new)?;
+    let status = counts.status();
     tracing::Span::current().record("records", counts.accepted() + counts.rejected());
     tracing::info!(
         partner = %caller.partner.company,
@@ -128,7 +127,7 @@ async fn receive_and_ingest(
 /// upload" has an answer for those too; answers its id. A failure to record is logged, not
 /// answered.
 async fn record_refused(state: &AppState, caller: &Caller, received: &Received, err: &ApiError) -> Option<i64> {
-    let status = err.status_code().as_u16();
+    let status = err.status_code();
     let entry = err.body_entry().map(|e| e.to_string());
     let (store, scope, received, error) = (
         Arc::clone(&state.store),
@@ -139,7 +138,7 @@ async fn record_refused(state: &AppState, caller: &Caller, received: &Received, 
     tracing::warn!(
         partner = %caller.partner.company,
         tenant = %caller.tenant.as_str(),
-        status,
+        status = status.as_u16(),
         error = ?escaped(&error),
         "batch refused whole"
     );

@@ -93,7 +93,8 @@ struct OpsBatch {
     tenant: &'static str,
     #[serde(serialize_with = "out::timestamp")]
     received_at: DateTime<Utc>,
-    status: u16,
+    #[serde(serialize_with = "out::status")]
+    status: StatusCode,
     duration_ms: u64,
     bytes: u64,
     records: SnakeCounts,
@@ -237,8 +238,8 @@ fn batch_filter(state: &AppState, params: &Params) -> Result<BatchFilter, ApiErr
         .once("status")?
         .map(|text| {
             let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
-            match text.parse::<u16>() {
-                Ok(n) if digits && (100..=599).contains(&n) => Ok(n),
+            match text.parse::<u16>().map(StatusCode::from_u16) {
+                Ok(Ok(status)) if digits && status.as_u16() <= 599 => Ok(status),
                 _ => Err(ApiError::BadParameter(format!(
                     "status must be an HTTP status from 100 to 599, got {}",
                     crate::wire::echo(text)

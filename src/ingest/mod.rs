@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::time::Instant;
 
+use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -100,7 +101,7 @@ pub struct Received {
 }
 
 impl Received {
-    fn history(&self, status: u16, counts: TypeCounts, error: Option<String>) -> NewBatch {
+    fn history(&self, status: StatusCode, counts: TypeCounts, error: Option<String>) -> NewBatch {
         NewBatch {
             received_at: self.at,
             status,
@@ -387,7 +388,7 @@ pub fn record_refused(
     store: &Store,
     scope: Scope,
     received: &Received,
-    status: u16,
+    status: StatusCode,
     error: &str,
     entry: Option<&str>,
 ) -> Result<i64, StoreError> {

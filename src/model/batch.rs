@@ -1,6 +1,7 @@
 //! The batch history: what each POST was and what became of it, as partners and support staff
 //! read it back (`GET /v2/partners/{company}/batches`).
 
+use actix_web::http::StatusCode;
 use chrono::{DateTime, SubsecRound, Utc};
 use std::collections::BTreeMap;
 
@@ -53,11 +54,11 @@ impl TypeCounts {
     }
 
     /// The POST's status: 200 when every record was written, 206 when some were, 400 when none.
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> StatusCode {
         match (self.accepted(), self.rejected()) {
-            (_, 0) => 200,
-            (0, _) => 400,
-            _ => 206,
+            (_, 0) => StatusCode::OK,
+            (0, _) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::PARTIAL_CONTENT,
         }
     }
 }
@@ -185,7 +186,8 @@ pub struct TrailEntry {
 #[derive(Debug, Clone)]
 pub struct NewBatch {
     pub received_at: DateTime<Utc>,
-    pub status: u16,
+    /// What the POST was answered.
+    pub status: StatusCode,
     pub duration_ms: u64,
     pub body_bytes: usize,
     pub counts: TypeCounts,
@@ -202,8 +204,8 @@ pub struct BatchSummary {
     pub tenant: &'static str,
     #[serde(rename = "ReceivedAt", serialize_with = "out::timestamp")]
     pub received_at: DateTime<Utc>,
-    #[serde(rename = "Status")]
-    pub status: u16,
+    #[serde(rename = "Status", serialize_with = "out::status")]
+    pub status: StatusCode,
     #[serde(rename = "DurationMs")]
     pub duration_ms: u64,
     #[serde(rename = "Bytes")]
@@ -220,7 +222,7 @@ pub struct BatchSummary {
 pub struct BatchFilter {
     pub partner_id: Option<i64>,
     pub tenant: Option<Tenant>,
-    pub status: Option<u16>,
+    pub status: Option<StatusCode>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
 }
@@ -374,6 +376,31 @@ mod tests {
         out.serialize(&row).unwrap();
         let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
         assert_eq!(text.lines().next(), Some(RejectedRow::HEADER.join(",").as_str()));
+    }
+
+    /// The guide's rule for a POST's status, from its counts; the history shows it as a number.
+    #[test]
+    fn a_batch_is_answered_200_206_or_400_by_what_was_written() {
+        let counts = |accepted, rejected| {
+            let mut c = TypeCounts::default();
+            c.set(RecordKind::Claims, Counts { accepted, rejected });
+            c
+        };
+        assert_eq!(counts(3, 0).status(), StatusCode::OK);
+        assert_eq!(counts(0, 0).status(), StatusCode::OK);
+        assert_eq!(counts(2, 1).status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(counts(0, 1).status(), StatusCode::BAD_REQUEST);
+        let summary = BatchSummary {
+            batch_id: 1,
+            tenant: "production",
+            received_at: DateTime::UNIX_EPOCH,
+            status: StatusCode::PARTIAL_CONTENT,
+            duration_ms: 0,
+            bytes: 0,
+            counts: counts(2, 1),
+            error: None,
+        };
+        assert_eq!(serde_json::to_value(&summary).unwrap()["Status"], 206);
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub fn insert_batch(
         Arg::Int(scope.partner_id),
         Arg::Text(scope.tenant.as_str()),
         Arg::Date(batch.received_at),
-        Arg::Int(batch.status.into()),
+        Arg::Int(batch.status.as_u16().into()),
         count_arg(batch.duration_ms)?,
         count_arg(batch.body_bytes)?,
     ];
@@ -98,7 +98,7 @@ fn summary(row: &Row) -> Result<BatchSummary, StoreError> {
         batch_id: row.int("id")?,
         tenant: stored_tenant(row)?.as_str(),
         received_at: row.date("received_at")?,
-        status: u16::try_from(row.int("status")?).unwrap_or(0),
+        status: row.http_status("status")?,
         duration_ms: row.count("duration_ms")?,
         bytes: row.count("body_bytes")?,
         counts,
@@ -134,7 +134,7 @@ pub fn list_all_batches(
         &[
             Arg::OptInt(filter.partner_id),
             Arg::OptText(filter.tenant.map(Tenant::as_str)),
-            Arg::OptInt(filter.status.map(i64::from)),
+            Arg::OptInt(filter.status.map(|s| s.as_u16().into())),
             Arg::OptDate(filter.since),
             Arg::OptDate(filter.until),
         ],

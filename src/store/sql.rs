@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSqlOutput, Value as SqliteValue};
 
@@ -177,6 +178,15 @@ impl Row<'_> {
 
     pub(super) fn opt_int(&self, column: impl Col) -> Result<Option<i64>, StoreError> {
         self.get(column)
+    }
+
+    /// An HTTP status (a batch's answer).
+    pub(super) fn http_status(&self, column: impl Col) -> Result<StatusCode, StoreError> {
+        let n = self.int(column)?;
+        u16::try_from(n)
+            .ok()
+            .and_then(|n| StatusCode::from_u16(n).ok())
+            .ok_or_else(|| StoreError::Database(format!("a stored {column} is not an HTTP status: {n}").into()))
     }
 
     /// A count: never negative.

@@ -18,6 +18,11 @@ pub fn timestamp<S: Serializer>(d: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Err
     s.serialize_str(&d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
+/// An HTTP status, as its number (a batch's Status in the history).
+pub fn status<S: Serializer>(status: &actix_web::http::StatusCode, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u16(status.as_u16())
+}
+
 /// An optional time the server made: null when there is none (the operators' routes).
 pub fn opt_timestamp<S: Serializer>(d: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     match d {

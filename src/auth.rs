@@ -643,23 +643,22 @@ pub fn generate_v3_key_pair() -> anyhow::Result<(String, String)> {
 mod tests {
     use super::*;
 
-    /// The config `text` says (no environment, paths from /).
-    fn config_of(text: &str) -> crate::config::Config {
-        let file: crate::config::FileConfig = toml::from_str(text).unwrap();
+    /// A config of one partner, tirecompany (1001), its table ending in `partner`, then
+    /// `rest` (no environment, paths from /).
+    fn tirecompany_config(partner: &str, rest: &str) -> crate::config::Config {
+        let text = format!(
+            "[database]\npath = \"gw.sqlite3\"\n\
+             [[partners]]\ncompany = \"tirecompany\"\npartner_id = 1001\nplan_term_months = 36\n{partner}\n{rest}"
+        );
+        let file: crate::config::FileConfig = toml::from_str(&text).unwrap();
         crate::config::Config::from_file_config(file, std::path::Path::new("/"), |_| None).unwrap()
     }
 
     /// A config with one partner and two operators (a support and an admin).
     fn operators_config() -> crate::config::Config {
-        config_of(
+        tirecompany_config(
+            r#"secret = "partner-secret-0123456789abcdef0123""#,
             r#"
-            [database]
-            path = "gw.sqlite3"
-            [[partners]]
-            company = "tirecompany"
-            partner_id = 1001
-            secret = "partner-secret-0123456789abcdef0123"
-            plan_term_months = 36
             [[operators]]
             name = "anna"
             role = "support"
@@ -708,18 +707,13 @@ mod tests {
     #[test]
     fn a_verified_token_lives_no_longer_than_its_secret() {
         let end = (Utc::now() + chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let config = config_of(&format!(
-            r#"
-            [database]
-            path = "gw.sqlite3"
-            [[partners]]
-            company = "tirecompany"
-            partner_id = 1001
-            plan_term_months = 36
-            secrets = [ {{ secret = "new-secret-0123456789abcdef0123456789" }},
-                        {{ secret = "old-secret-0123456789abcdef0123456789", not_after = "{end}" }} ]
-            "#
-        ));
+        let config = tirecompany_config(
+            &format!(
+                r#"secrets = [ {{ secret = "new-secret-0123456789abcdef0123456789" }},
+                               {{ secret = "old-secret-0123456789abcdef0123456789", not_after = "{end}" }} ]"#
+            ),
+            "",
+        );
         let cache = VerifiedTokens::default();
         let token = sign(
             "old-secret-0123456789abcdef0123456789",

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, LOCATION};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, Resource, Scope, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -52,43 +52,39 @@ const ALLOW_METADATA: &str = "GET, HEAD";
 
 /// The v3 routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str, allow: &'static str| {
-        web::resource(path).default_service(web::to(move || async move {
-            Err::<HttpResponse, _>(V3ApiError::MethodNotAllowed(allow))
-        }))
-    };
+    let v3 = collection::<MotorClubs>(collection::<TireProtections>(web::scope(PREFIX)));
     cfg.service(
-        web::scope(PREFIX)
-            .service(
-                resource("/tire-protection/registrations", ALLOW_COLLECTION)
-                    .route(get_or_head().to(list::<TireProtections>))
-                    .route(web::post().to(create::<TireProtections>))
-                    .route(web::patch().to(patch::<TireProtections>)),
-            )
-            .service(
-                resource("/tire-protection/registrations/{id}", ALLOW_ONE)
-                    .route(get_or_head().to(get::<TireProtections>))
-                    .route(web::patch().to(patch::<TireProtections>)),
-            )
-            .service(
-                resource("/tire-protection/registrations/{id}/metadata", ALLOW_METADATA)
-                    .route(get_or_head().to(tire_protection_metadata)),
-            )
-            .service(
-                resource("/motor-club/registrations", ALLOW_COLLECTION)
-                    .route(get_or_head().to(list::<MotorClubs>))
-                    .route(web::post().to(create::<MotorClubs>))
-                    .route(web::patch().to(patch::<MotorClubs>)),
-            )
-            .service(
-                resource("/motor-club/registrations/{id}", ALLOW_ONE)
-                    .route(get_or_head().to(get::<MotorClubs>))
-                    .route(web::patch().to(patch::<MotorClubs>)),
-            )
-            .default_service(web::to(|req: HttpRequest| async move {
-                Err::<HttpResponse, _>(V3ApiError::from(ApiError::NotFound(req.path().to_owned())))
-            })),
+        v3.service(
+            resource("/tire-protection/registrations/{id}/metadata", ALLOW_METADATA)
+                .route(get_or_head().to(tire_protection_metadata)),
+        )
+        .default_service(web::to(|req: HttpRequest| async move {
+            Err::<HttpResponse, _>(V3ApiError::from(ApiError::NotFound(req.path().to_owned())))
+        })),
     );
+}
+
+/// A resource that answers 405, naming what it allows, to any other method.
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<HttpResponse, _>(V3ApiError::MethodNotAllowed(allow))
+    }))
+}
+
+/// A collection's resources: its registrations, and one of them by id.
+fn collection<C: Collection>(scope: Scope) -> Scope {
+    scope
+        .service(
+            resource(C::PATH, ALLOW_COLLECTION)
+                .route(get_or_head().to(list::<C>))
+                .route(web::post().to(create::<C>))
+                .route(web::patch().to(patch::<C>)),
+        )
+        .service(
+            resource(&format!("{}/{{id}}", C::PATH), ALLOW_ONE)
+                .route(get_or_head().to(get::<C>))
+                .route(web::patch().to(patch::<C>)),
+        )
 }
 
 /// POST and PATCH take JSON only (415 otherwise), as v3's docs say.
@@ -176,6 +172,8 @@ trait Collection: 'static {
     type Registration: Serialize + Send + 'static;
     /// What the collection is called in logs.
     const NAME: &'static str;
+    /// Its path below the v3 prefix.
+    const PATH: &'static str;
     const CREATE: Create;
     const ONE: One<Self::Registration>;
     const PAGE: Listing<Self::Registration>;
@@ -197,6 +195,7 @@ struct TireProtections;
 impl Collection for TireProtections {
     type Registration = TireProtection;
     const NAME: &'static str = "v3 tire-protection registrations";
+    const PATH: &'static str = "/tire-protection/registrations";
     const CREATE: Create = v3::create_tire_protection;
     const ONE: One<TireProtection> = v3::tire_protection;
     const PAGE: Listing<TireProtection> = v3::tire_protection_page;
@@ -210,6 +209,7 @@ struct MotorClubs;
 impl Collection for MotorClubs {
     type Registration = StoredMotorClub;
     const NAME: &'static str = "v3 motor-club registrations";
+    const PATH: &'static str = "/motor-club/registrations";
     const CREATE: Create = v3::create_motor_club;
     const ONE: One<StoredMotorClub> = v3::motor_club;
     const PAGE: Listing<StoredMotorClub> = v3::motor_club_page;

@@ -57,74 +57,41 @@ pub trait FieldType: Default {
     fn from_value(v: OwnedValue) -> Option<Self>;
 }
 
-impl FieldType for String {
-    const SHAPE: Shape = Shape::Text;
-    fn value(&self) -> Value<'_> {
-        Value::Text(self)
-    }
-    fn from_value(v: OwnedValue) -> Option<Self> {
-        match v {
-            OwnedValue::Text(s) => Some(s),
-            _ => None,
+/// A field type of one shape: how it is seen as a value, and what a stored value of that shape
+/// makes of it.
+macro_rules! field_type {
+    ($(#[$doc:meta])* $ty:ty: $shape:ident, |$v:ident| $value:expr, |$o:ident| $from:expr) => {
+        $(#[$doc])*
+        impl FieldType for $ty {
+            const SHAPE: Shape = Shape::$shape;
+            fn value(&self) -> Value<'_> {
+                let $v = self;
+                Value::$shape($value)
+            }
+            fn from_value(v: OwnedValue) -> Option<Self> {
+                match v {
+                    OwnedValue::$shape($o) => Some($from),
+                    _ => None,
+                }
+            }
         }
-    }
+    };
 }
 
-/// A required count or amount (0 when absent: only on a record that is refused anyway).
-impl FieldType for i64 {
-    const SHAPE: Shape = Shape::Number;
-    fn value(&self) -> Value<'_> {
-        Value::Number(Some(*self))
-    }
-    fn from_value(v: OwnedValue) -> Option<Self> {
-        match v {
-            OwnedValue::Number(n) => Some(n.unwrap_or_default()),
-            _ => None,
-        }
-    }
-}
-
-/// An optional count or amount.
-impl FieldType for Option<i64> {
-    const SHAPE: Shape = Shape::Number;
-    fn value(&self) -> Value<'_> {
-        Value::Number(*self)
-    }
-    fn from_value(v: OwnedValue) -> Option<Self> {
-        match v {
-            OwnedValue::Number(n) => Some(n),
-            _ => None,
-        }
-    }
-}
-
-/// A required date.
-impl FieldType for DateTime<Utc> {
-    const SHAPE: Shape = Shape::Date;
-    fn value(&self) -> Value<'_> {
-        Value::Date(Some(*self))
-    }
-    fn from_value(v: OwnedValue) -> Option<Self> {
-        match v {
-            // Absent only on a record that is refused anyway (it is required).
-            OwnedValue::Date(d) => Some(d.unwrap_or_default()),
-            _ => None,
-        }
-    }
-}
-
-impl FieldType for bool {
-    const SHAPE: Shape = Shape::Flag;
-    fn value(&self) -> Value<'_> {
-        Value::Flag(*self)
-    }
-    fn from_value(v: OwnedValue) -> Option<Self> {
-        match v {
-            OwnedValue::Flag(b) => Some(b),
-            _ => None,
-        }
-    }
-}
+field_type!(String: Text, |s| s, |s| s);
+field_type!(
+    /// A required count or amount (0 when absent: only on a record that is refused anyway).
+    i64: Number, |n| Some(*n), |n| n.unwrap_or_default()
+);
+field_type!(
+    /// An optional count or amount.
+    Option<i64>: Number, |n| *n, |n| n
+);
+field_type!(
+    /// A required date (absent only on a record that is refused anyway).
+    DateTime<Utc>: Date, |d| Some(*d), |d| d.unwrap_or_default()
+);
+field_type!(bool: Flag, |b| *b, |b| b);
 
 /// A value as the guide's GET examples show it: dates in RFC 3339 UTC (`""` when none), money
 /// as a JSON number of dollars, empty numbers as 0, flags as "true"/"false".

@@ -32,6 +32,12 @@ impl Errors {
         });
     }
 
+    /// The value sent, `got`, broke `rule`: the message quotes it (as [`crate::wire::echo`]
+    /// does).
+    pub fn push_got(&mut self, field: &str, code: Code, rule: &str, got: &str) {
+        self.push(field, code, format!("{rule}; got {}", crate::wire::echo(got)));
+    }
+
     /// `value` when nothing was wrong, else every error.
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<FieldError>> {
         if self.0.is_empty() { Ok(value()) } else { Err(self.0) }
@@ -201,14 +207,8 @@ impl<'v> Fields<'v> {
         let field = path(&self.prefix, name);
         let text = self.text(name, 64, required, errors)?;
         let Ok(date) = DateTime::parse_from_rfc3339(&text) else {
-            errors.push(
-                &field,
-                Code::InvalidDate,
-                format!(
-                    "must be an ISO 8601 date and time with its zone, such as 2021-08-01T13:08:00.000Z; got {}",
-                    crate::wire::echo(&text)
-                ),
-            );
+            let rule = "must be an ISO 8601 date and time with its zone, such as 2021-08-01T13:08:00.000Z";
+            errors.push_got(&field, Code::InvalidDate, rule, &text);
             return None;
         };
         let date = date.with_timezone(&Utc);
@@ -268,11 +268,7 @@ impl<'v> Fields<'v> {
         let field = path(&self.prefix, name);
         let email = self.text(name, 254, false, errors)?;
         if !email.validate_email() {
-            errors.push(
-                &field,
-                Code::InvalidEmail,
-                format!("must be an email address, got {}", crate::wire::echo(&email)),
-            );
+            errors.push_got(&field, Code::InvalidEmail, "must be an email address", &email);
             return None;
         }
         Some(email)
@@ -288,15 +284,9 @@ impl<'v> Fields<'v> {
         let e164 =
             (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
         if !e164 {
-            errors.push(
-                &field,
-                Code::InvalidPhone,
-                format!(
-                    "must be an E.164 phone number: +, the country code and the number, digits only \
-                     (such as +13034579876); got {}",
-                    crate::wire::echo(&phone)
-                ),
-            );
+            let rule = "must be an E.164 phone number: +, the country code and the number, digits only \
+                        (such as +13034579876)";
+            errors.push_got(&field, Code::InvalidPhone, rule, &phone);
             return None;
         }
         Some(phone)
@@ -307,18 +297,14 @@ impl<'v> Fields<'v> {
         let field = path(&self.prefix, name);
         let country = self.text(name, 100, false, errors)?;
         if isocountry::CountryCode::for_alpha2(&country).is_err() {
-            let hint = match isocountry::CountryCode::for_alpha2_caseless(&country) {
-                Ok(code) => format!(" (in capitals: {})", code.alpha2()),
-                Err(_) => String::new(),
-            };
-            errors.push(
-                &field,
-                Code::InvalidCountry,
-                format!(
-                    "must be an ISO 3166-1 alpha-2 country code such as US or CA; got {}{hint}",
-                    crate::wire::echo(&country)
+            let rule = match isocountry::CountryCode::for_alpha2_caseless(&country) {
+                Ok(code) => format!(
+                    "must be an ISO 3166-1 alpha-2 country code in capitals: {}",
+                    code.alpha2()
                 ),
-            );
+                Err(_) => "must be an ISO 3166-1 alpha-2 country code such as US or CA".to_owned(),
+            };
+            errors.push_got(&field, Code::InvalidCountry, &rule, &country);
             return None;
         }
         Some(country)

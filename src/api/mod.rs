@@ -146,7 +146,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// What a request is authenticated against (the partners, the token cache) and its
 /// Authorization header, as sent.
-pub(crate) fn credentials(req: &HttpRequest) -> (&AppState, Option<&[u8]>) {
+pub(crate) fn credentials(req: &HttpRequest) -> (&web::Data<AppState>, Option<&[u8]>) {
     let state = req
         .app_data::<web::Data<AppState>>()
         .expect("AppState is registered by startup");

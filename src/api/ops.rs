@@ -63,12 +63,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// An operator a token proved, with the role the config gives them.
-pub struct OperatorCaller(pub Arc<Operator>);
+/// A request on an operators' route: the operator its token proved (with the role the config
+/// gives them), the request, and the server's state.
+pub struct OpsRequest {
+    operator: Arc<Operator>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+}
 
-impl FromRequest for OperatorCaller {
+impl FromRequest for OpsRequest {
     type Error = OpsApiError;
-    type Future = Ready<Result<OperatorCaller, OpsApiError>>;
+    type Future = Ready<Result<OpsRequest, OpsApiError>>;
 
     /// Authenticates before anything of the request is read.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
@@ -76,7 +81,11 @@ impl FromRequest for OperatorCaller {
         ready(
             auth::authenticate_operator(&state.operators.get(), header)
                 .inspect_err(|e| super::note_refusal(req, state, e.reason(), None))
-                .map(OperatorCaller)
+                .map(|operator| OpsRequest {
+                    operator,
+                    req: req.clone(),
+                    state: web::Data::clone(state),
+                })
                 .map_err(OpsApiError::from),
         )
     }
@@ -258,51 +267,42 @@ fn batch_filter(state: &AppState, params: &Params) -> Result<BatchFilter, ApiErr
 
 /// GET /ops/batches?company=&tenant=&status=&since=&until=&page=&pageSize=: every partner's
 /// batches the filters name, newest first.
-#[tracing::instrument(name = "ops_batches", skip_all, fields(operator = %caller.0.name))]
-pub async fn list_batches(
-    caller: OperatorCaller,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, OpsApiError> {
-    let params = Params::of(&req);
-    let filter = batch_filter(&state, &params)?;
+#[tracing::instrument(name = "ops_batches", skip_all, fields(operator = %request.operator.name))]
+pub async fn list_batches(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
+    let params = request.params();
+    let filter = batch_filter(&request.state, &params)?;
     let (page, page_size) = paging(&params)?;
-    let store = Arc::clone(&state.store);
+    let store = Arc::clone(&request.state.store);
     let (total, found) = blocking("listing batches across partners", move || {
         history::list_all(&store, &filter, page, page_size)
     })
     .await?;
     let items = found
         .into_iter()
-        .map(|(partner_id, summary)| OpsBatch::of(&state, partner_id, summary))
+        .map(|(partner_id, summary)| OpsBatch::of(&request.state, partner_id, summary))
         .collect();
-    let page = OpsPage {
+    Ok(request.answer(&OpsPage {
         page,
         page_size,
         total,
         items,
-    };
-    Ok(json_answer(&req, StatusCode::OK, &page))
+    }))
 }
 
 /// Any partner's batch `id`, opened by the caller for `action` (audited); 404 when there is
 /// none.
 async fn open_batch(
-    caller: &OperatorCaller,
-    req: &HttpRequest,
+    request: &OpsRequest,
     id: &str,
-    state: &AppState,
     action: AuditAction,
 ) -> Result<(i64, Scope, StoredBatch), ApiError> {
     let not_found = || ApiError::NotFound(format!("batch {id}"));
     let Ok(batch_id) = id.parse::<i64>() else {
         return Err(not_found());
     };
-    let found = caller
+    let found = request
         .asking(
-            req,
-            state,
-            &state.partners.get(),
+            &request.state.partners.get(),
             "reading a batch",
             move |store, partners, asker| ops::open_batch(store, partners, asker, action, batch_id),
         )
@@ -312,32 +312,22 @@ async fn open_batch(
 }
 
 /// GET /ops/batches/{id}: any partner's batch, with its rejected records.
-#[tracing::instrument(name = "ops_batch", skip_all, fields(operator = %caller.0.name))]
-pub async fn get_batch(
-    caller: OperatorCaller,
-    req: HttpRequest,
-    id: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, OpsApiError> {
-    let (_, scope, batch) = open_batch(&caller, &req, &id, &state, AuditAction::BatchDetail).await?;
+#[tracing::instrument(name = "ops_batch", skip_all, fields(operator = %request.operator.name))]
+pub async fn get_batch(request: OpsRequest, id: web::Path<String>) -> Result<HttpResponse, OpsApiError> {
+    let (_, scope, batch) = open_batch(&request, &id, AuditAction::BatchDetail).await?;
     let detail = OpsBatchDetail {
-        batch: OpsBatch::of(&state, scope.partner_id, batch.summary),
+        batch: OpsBatch::of(&request.state, scope.partner_id, batch.summary),
         rejected_records: batch.rejected.into_iter().map(|(entry, _)| entry).collect(),
         rejected_counts: batch.counted.into_iter().map(SnakeRejectionCount::from).collect(),
     };
-    Ok(json_answer(&req, StatusCode::OK, &detail))
+    Ok(request.answer(&detail))
 }
 
 /// GET /ops/batches/{id}/rejected.csv: any partner's batch's rejected records, a row per error
 /// with the record as sent (audited).
-#[tracing::instrument(name = "ops_rejected_csv", skip_all, fields(operator = %caller.0.name))]
-pub async fn rejected_csv(
-    caller: OperatorCaller,
-    req: HttpRequest,
-    id: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, OpsApiError> {
-    let (batch_id, _, batch) = open_batch(&caller, &req, &id, &state, AuditAction::RejectedCsv).await?;
+#[tracing::instrument(name = "ops_rejected_csv", skip_all, fields(operator = %request.operator.name))]
+pub async fn rejected_csv(request: OpsRequest, id: web::Path<String>) -> Result<HttpResponse, OpsApiError> {
+    let (batch_id, _, batch) = open_batch(&request, &id, AuditAction::RejectedCsv).await?;
     Ok(csv_answer(batch_id, &batch)?)
 }
 
@@ -380,28 +370,22 @@ fn required_text(params: &Params, name: &str) -> Result<String, ApiError> {
 /// GET /ops/records?ShopID=&InvoiceNumber=[&company=][&tenant=]: every partner's tenant that
 /// stores a record of that invoice, or whose history carried one, with those records and the
 /// trail (audited).
-#[tracing::instrument(name = "ops_records", skip_all, fields(operator = %caller.0.name))]
-pub async fn records(
-    caller: OperatorCaller,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, OpsApiError> {
-    let params = Params::of(&req);
+#[tracing::instrument(name = "ops_records", skip_all, fields(operator = %request.operator.name))]
+pub async fn records(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
+    let params = request.params();
     let filed = FiledUnder {
         shop_id: required_text(&params, "ShopID")?,
         invoice_number: required_text(&params, "InvoiceNumber")?,
     };
     let within = Within {
-        partner_id: company_param(&state, &params)?,
+        partner_id: company_param(&request.state, &params)?,
         tenant: tenant_param(&params)?,
     };
     let now = Utc::now();
     // One reading of the partners for the search and for naming what it found.
-    let partners = state.partners.get();
-    let found = caller
+    let partners = request.state.partners.get();
+    let found = request
         .asking(
-            &req,
-            &state,
             &partners,
             "searching an invoice's records",
             move |store, partners, asker| ops::search_records(store, partners, asker, &filed, within),
@@ -435,7 +419,7 @@ pub async fn records(
         })
         .collect::<Result<Vec<_>, serde_json::Error>>()
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
-    Ok(json_answer(&req, StatusCode::OK, &OpsMatches { matches }))
+    Ok(request.answer(&OpsMatches { matches }))
 }
 
 /// One UTC day of one partner's tenant, summed.
@@ -461,24 +445,20 @@ const MAX_SUMMARY_DAYS: u32 = 366;
 /// GET /ops/summary?days=N[&company=]: the last N UTC days (today included, 30 by default),
 /// one entry per day, partner and tenant that had batches: batches, records written and
 /// rejected. What the operators' chart draws; the history keeps `history_retention_days`.
-#[tracing::instrument(name = "ops_summary", skip_all, fields(operator = %caller.0.name))]
-pub async fn summary(
-    caller: OperatorCaller,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, OpsApiError> {
-    let params = Params::of(&req);
+#[tracing::instrument(name = "ops_summary", skip_all, fields(operator = %request.operator.name))]
+pub async fn summary(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
+    let params = request.params();
     let days = number_param(&params, "days", 30, 1, MAX_SUMMARY_DAYS)?;
-    let partner_id = company_param(&state, &params)?;
+    let partner_id = company_param(&request.state, &params)?;
     let today = Utc::now().date_naive();
     let first = today - chrono::Days::new(u64::from(days - 1));
     let since = first.and_time(chrono::NaiveTime::MIN).and_utc();
-    let store = Arc::clone(&state.store);
+    let store = Arc::clone(&request.state.store);
     let found = blocking("summing the days' batches", move || {
         history::day_summaries(&store, since, partner_id)
     })
     .await?;
-    let partners = state.partners.get();
+    let partners = request.state.partners.get();
     let days = found
         .into_iter()
         .map(|d| OpsDay {
@@ -491,7 +471,7 @@ pub async fn summary(
             records_rejected: d.records_rejected,
         })
         .collect();
-    Ok(json_answer(&req, StatusCode::OK, &OpsSummary { days }))
+    Ok(request.answer(&OpsSummary { days }))
 }
 
 #[derive(Serialize)]
@@ -543,13 +523,9 @@ impl From<TenantActivity> for OpsTenantActivity {
 
 /// GET /ops/partners: every configured partner, whether its nightly batch is late, and what
 /// each tenant did in the last 24 hours.
-#[tracing::instrument(name = "ops_partners", skip_all, fields(operator = %caller.0.name))]
-pub async fn partners(
-    caller: OperatorCaller,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, OpsApiError> {
-    let (store, partners) = (Arc::clone(&state.store), state.partners.get());
+#[tracing::instrument(name = "ops_partners", skip_all, fields(operator = %request.operator.name))]
+pub async fn partners(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
+    let (store, partners) = (Arc::clone(&request.state.store), request.state.partners.get());
     let found = blocking("reading the partners' activity", move || {
         ops::partners_activity(&store, &partners, Utc::now())
     })
@@ -565,50 +541,56 @@ pub async fn partners(
             test: a.test.into(),
         })
         .collect();
-    Ok(json_answer(&req, StatusCode::OK, &OpsPartners { partners }))
+    Ok(request.answer(&OpsPartners { partners }))
 }
 
 /// GET /ops/refused?company=&since=&page=&pageSize=: requests refused before they reached a
 /// partner's data (as far as they were kept), newest first.
-#[tracing::instrument(name = "ops_refused", skip_all, fields(operator = %caller.0.name))]
-pub async fn refused(
-    caller: OperatorCaller,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, OpsApiError> {
-    let params = Params::of(&req);
+#[tracing::instrument(name = "ops_refused", skip_all, fields(operator = %request.operator.name))]
+pub async fn refused(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
+    let params = request.params();
     let filter = RefusalFilter {
-        partner_id: company_param(&state, &params)?,
+        partner_id: company_param(&request.state, &params)?,
         since: time_param(&params, "since")?,
     };
     let (page, page_size) = paging(&params)?;
-    let store = Arc::clone(&state.store);
+    let store = Arc::clone(&request.state.store);
     let (total, items) = blocking("listing refused requests", move || {
         crate::refused::list(&store, &filter, page, page_size)
     })
     .await?;
-    let page = OpsPage {
+    Ok(request.answer(&OpsPage {
         page,
         page_size,
         total,
         items,
-    };
-    Ok(json_answer(&req, StatusCode::OK, &page))
+    }))
 }
 
-impl OperatorCaller {
+impl OpsRequest {
+    fn params(&self) -> Params<'_> {
+        Params::of(&self.req)
+    }
+
+    /// `value` as a 200, compressed when the client takes gzip.
+    fn answer(&self, value: &impl Serialize) -> HttpResponse {
+        json_answer(&self.req, StatusCode::OK, value)
+    }
+
     /// `f` off the executor, asked by this operator from the request's client, now: what an
     /// audit entry says of who asked. `partners` is the request's one reading of them.
     async fn asking<R: Send + 'static>(
         &self,
-        req: &HttpRequest,
-        state: &AppState,
         partners: &Arc<Partners>,
         what: &'static str,
         f: impl FnOnce(&Store, &Partners, &Asker<'_>) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, ApiError> {
-        let (store, partners, operator) = (Arc::clone(&state.store), Arc::clone(partners), Arc::clone(&self.0));
-        let client = client_of(req).map(|ip| ip.to_string());
+        let (store, partners, operator) = (
+            Arc::clone(&self.state.store),
+            Arc::clone(partners),
+            Arc::clone(&self.operator),
+        );
+        let client = client_of(&self.req).map(|ip| ip.to_string());
         blocking(what, move || {
             let asker = Asker {
                 operator: &operator,
@@ -620,13 +602,13 @@ impl OperatorCaller {
         .await
     }
 
-    /// The caller, when an admin; a 403 naming `what` otherwise.
+    /// The operator, when an admin; a 403 naming `what` otherwise.
     fn admin(&self, what: &str) -> Result<&Operator, ApiError> {
-        match self.0.role {
-            Role::Admin => Ok(&self.0),
+        match self.operator.role {
+            Role::Admin => Ok(&self.operator),
             role => Err(ApiError::Forbidden(format!(
                 "{what} is for admins; {} is {}",
-                self.0.name,
+                self.operator.name,
                 role.as_str()
             ))),
         }
@@ -635,26 +617,20 @@ impl OperatorCaller {
 
 /// DELETE /ops/partners/{company}/test: an admin resets a partner's test tenant (its records
 /// and batch history), as the partner's own DELETE would; audited.
-#[tracing::instrument(name = "ops_reset_test", skip_all, fields(operator = %caller.0.name))]
-pub async fn reset_test_tenant(
-    caller: OperatorCaller,
-    req: HttpRequest,
-    company: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, OpsApiError> {
-    caller.admin("resetting a test tenant")?;
-    let partner = state
+#[tracing::instrument(name = "ops_reset_test", skip_all, fields(operator = %request.operator.name))]
+pub async fn reset_test_tenant(request: OpsRequest, company: web::Path<String>) -> Result<HttpResponse, OpsApiError> {
+    request.admin("resetting a test tenant")?;
+    let partner = request
+        .state
         .partners
         .get()
         .by_company(&company)
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("partner {}", crate::wire::echo(&company))))?;
     let company = partner.company.clone();
-    caller
+    request
         .asking(
-            &req,
-            &state,
-            &state.partners.get(),
+            &request.state.partners.get(),
             "resetting a test tenant",
             move |store, _, asker| ops::reset_test_tenant(store, &partner, asker),
         )
@@ -664,22 +640,17 @@ pub async fn reset_test_tenant(
 }
 
 /// GET /ops/audit?page=&pageSize=: the audit log, newest first; admins only.
-#[tracing::instrument(name = "ops_audit", skip_all, fields(operator = %caller.0.name))]
-pub async fn audit(
-    caller: OperatorCaller,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, OpsApiError> {
-    caller.admin("the audit log")?;
-    let params = Params::of(&req);
+#[tracing::instrument(name = "ops_audit", skip_all, fields(operator = %request.operator.name))]
+pub async fn audit(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
+    request.admin("the audit log")?;
+    let params = request.params();
     let (page, page_size) = paging(&params)?;
-    let store = Arc::clone(&state.store);
+    let store = Arc::clone(&request.state.store);
     let (total, items) = blocking("reading the audit log", move || ops::audit_log(&store, page, page_size)).await?;
-    let page = OpsPage {
+    Ok(request.answer(&OpsPage {
         page,
         page_size,
         total,
         items,
-    };
-    Ok(json_answer(&req, StatusCode::OK, &page))
+    }))
 }

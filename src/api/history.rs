@@ -1,17 +1,12 @@
 //! The batch history (`/batches`) and the test-tenant reset (`DELETE` on `<company>_test`).
 
-use std::sync::Arc;
-
-use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_DISPOSITION;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::answer::json_answer;
 use super::query::Params;
-use super::{ApiError, AppState, blocking};
-use crate::auth::Caller;
+use super::{ApiError, PartnerRequest};
 use crate::history;
 use crate::model::batch::{BatchSummary, RejectedRow, RejectionCount, StoredBatch};
 use crate::scope::Tenant;
@@ -71,67 +66,57 @@ pub(super) fn paging(params: &Params) -> Result<(u32, u32), ApiError> {
 }
 
 /// GET /v2/partners/{company}/batches?page=1&pageSize=50: the tenant's batches, newest first.
-#[tracing::instrument(name = "list_batches", skip_all, fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str()))]
-pub async fn list_batches(
-    caller: Caller,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let params = Params::of(&req);
+#[tracing::instrument(name = "list_batches", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.as_str()))]
+pub async fn list_batches(request: PartnerRequest) -> Result<HttpResponse, ApiError> {
+    let params = request.params();
     let (page, page_size) = paging(&params)?;
-    let (store, scope) = (Arc::clone(&state.store), caller.scope());
-    let (total, batches) = blocking("listing batches", move || history::list(&store, scope, page, page_size)).await?;
-    let page = BatchPage {
-        tenant: caller.tenant.as_str(),
+    let (total, batches) = request
+        .in_tenant("listing batches", move |store, scope| {
+            history::list(store, scope, page, page_size)
+        })
+        .await?;
+    Ok(request.answer(&BatchPage {
+        tenant: request.caller.tenant.as_str(),
         page,
         page_size,
         total,
         batches,
-    };
-    Ok(json_answer(&req, StatusCode::OK, &page))
+    }))
 }
 
 /// GET /v2/partners/{company}/batches/{id}: one batch with its rejected records.
-#[tracing::instrument(name = "get_batch", skip_all, fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str()))]
-pub async fn get_batch(
-    caller: Caller,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let (_, found) = find_batch(&caller, path.into_inner(), &state).await?;
-    let detail = BatchDetail {
+#[tracing::instrument(name = "get_batch", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.as_str()))]
+pub async fn get_batch(request: PartnerRequest, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    let (_, found) = find_batch(&request, path.into_inner()).await?;
+    Ok(request.answer(&BatchDetail {
         summary: found.summary,
         rejected: found.rejected.into_iter().map(|(entry, _)| entry).collect(),
         counted: found.counted,
-    };
-    Ok(json_answer(&req, StatusCode::OK, &detail))
+    }))
 }
 
 /// The caller's tenant's batch `{id}` (of the path's company and id); 404 when it has none.
-async fn find_batch(
-    caller: &Caller,
-    (company, id): (String, String),
-    state: &AppState,
-) -> Result<(i64, StoredBatch), ApiError> {
+async fn find_batch(request: &PartnerRequest, (company, id): (String, String)) -> Result<(i64, StoredBatch), ApiError> {
     let not_found = || ApiError::NotFound(format!("batch {id} of {company}"));
     let Ok(batch_id) = id.parse::<i64>() else {
         return Err(not_found());
     };
-    let (store, scope) = (Arc::clone(&state.store), caller.scope());
-    let found = blocking("reading a batch", move || history::find(&store, scope, batch_id)).await?;
+    let found = request
+        .in_tenant("reading a batch", move |store, scope| {
+            history::find(store, scope, batch_id)
+        })
+        .await?;
     Ok((batch_id, found.ok_or_else(not_found)?))
 }
 
 /// GET /v2/partners/{company}/batches/{id}/rejected.csv: the batch's rejected records, a row
 /// per error, each with the record as it was sent.
-#[tracing::instrument(name = "rejected_csv", skip_all, fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str()))]
+#[tracing::instrument(name = "rejected_csv", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.as_str()))]
 pub async fn rejected_csv(
-    caller: Caller,
+    request: PartnerRequest,
     path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (batch_id, found) = find_batch(&caller, path.into_inner(), &state).await?;
+    let (batch_id, found) = find_batch(&request, path.into_inner()).await?;
     csv_answer(batch_id, &found)
 }
 
@@ -166,13 +151,12 @@ const X_REJECTED_NOT_LISTED: &str = "x-rejected-not-listed";
 
 /// DELETE /v2/partners/{company}_test: removes all of the partner's test data (records and
 /// history). On a live company it is refused and deletes nothing.
-#[tracing::instrument(name = "reset_test_tenant", skip_all, fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str()))]
-pub async fn reset_test_tenant(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if caller.tenant != Tenant::Test {
+#[tracing::instrument(name = "reset_test_tenant", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.as_str()))]
+pub async fn reset_test_tenant(request: PartnerRequest) -> Result<HttpResponse, ApiError> {
+    if request.caller.tenant != Tenant::Test {
         return Err(ApiError::ResetLive);
     }
-    let (store, scope) = (Arc::clone(&state.store), caller.scope());
-    blocking("resetting the test tenant", move || history::reset(&store, scope)).await?;
-    tracing::info!(partner = %caller.partner.company, "test tenant reset");
+    request.in_tenant("resetting the test tenant", history::reset).await?;
+    tracing::info!(partner = %request.caller.partner.company, "test tenant reset");
     Ok(HttpResponse::NoContent().finish())
 }

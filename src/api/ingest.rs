@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 
 use super::answer::{Json, prepare, send};
-use super::{ApiError, AppState, blocking};
+use super::{ApiError, AppState, PartnerRequest, blocking};
 use crate::auth::Caller;
 use crate::ingest::RecordResult;
 use crate::ingest::{Outcome, Received, ingest_body, record_refused as record_refused_batch};
@@ -25,21 +25,17 @@ enum Encoding {
 #[tracing::instrument(
     name = "post_batch",
     skip_all,
-    fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str(), bytes, records)
+    fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.as_str(), bytes, records)
 )]
-pub async fn post_batch(
-    caller: Caller,
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn post_batch(request: PartnerRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let PartnerRequest { caller, req, state } = &request;
     let mut received = Received {
         at: crate::model::batch::server_time(),
         started: Instant::now(),
         body_bytes: 0,
         retention: state.history_retention,
     };
-    match receive_and_ingest(&caller, &req, payload, &state, &mut received).await {
+    match receive_and_ingest(caller, req, payload, state, &mut received).await {
         Ok(response) => Ok(response),
         // A storage fault is "not now", not a refusal: nothing is recorded (the history could
         // not take it either), and the partner retries.
@@ -47,7 +43,7 @@ pub async fn post_batch(
         Err(err) => {
             // The answer names the history entry, so a partner can find the upload that failed.
             let mut response = err.error_response();
-            if let Some(id) = record_refused(&state, &caller, &received, &err).await {
+            if let Some(id) = record_refused(state, caller, &received, &err).await {
                 response.headers_mut().insert(X_BATCH_ID, HeaderValue::from(id));
             }
             Ok(response)

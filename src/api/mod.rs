@@ -1,6 +1,8 @@
 //! HTTP handlers, thin: authenticate, read the request, hand it to the service on a blocking
 //! thread (a point read of SQLite runs in place: it never waits; a registration's status on
 //! PostgreSQL reached directly is awaited on the worker's own connection), write the answer.
+//! A v2 or `/ops` handler takes one [`Request`]: who its token proved (a partner's tenant, an
+//! operator), with the request's parameters, its answer and its way to the store.
 
 mod answer;
 mod errors;
@@ -23,6 +25,7 @@ pub use errors::ApiError;
 use crate::auth::{self, Caller};
 use crate::config::Partners;
 use crate::live::Live;
+use crate::scope::Scope;
 use crate::store::Store;
 
 /// What every handler shares.
@@ -153,18 +156,78 @@ pub(crate) fn credentials(req: &HttpRequest) -> (&web::Data<AppState>, Option<&[
     (state, req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()))
 }
 
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = Ready<Result<Caller, ApiError>>;
+/// Who a surface's credentials prove: a partner's tenant (v2) or an operator (`/ops`).
+pub trait Proven: Sized {
+    /// The surface's error: a refusal is answered in the surface's shape.
+    type Error: ResponseError + 'static;
+
+    /// Who the Authorization `header` proves; a refusal is logged once, with its reason, by
+    /// the request's span, and kept for support.
+    fn prove(req: &HttpRequest, state: &AppState, header: Option<&[u8]>) -> Result<Self, Self::Error>;
+}
+
+/// A request on an authenticated route: who its credentials proved, the request, and the
+/// server's state.
+pub struct Request<C> {
+    pub caller: C,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+}
+
+impl<C: Proven> FromRequest for Request<C> {
+    type Error = C::Error;
+    type Future = Ready<Result<Request<C>, C::Error>>;
 
     /// Authenticates before anything of the request is read.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let (state, header) = credentials(req);
+        ready(C::prove(req, state, header).map(|caller| Request {
+            caller,
+            req: req.clone(),
+            state: web::Data::clone(state),
+        }))
+    }
+}
+
+impl<C> Request<C> {
+    fn params(&self) -> query::Params<'_> {
+        query::Params::of(&self.req)
+    }
+
+    /// `value` as a 200, compressed when the client takes gzip.
+    fn answer(&self, value: &impl serde::Serialize) -> HttpResponse {
+        answer::json_answer(&self.req, actix_web::http::StatusCode::OK, value)
+    }
+}
+
+impl Proven for Caller {
+    type Error = ApiError;
+
+    fn prove(req: &HttpRequest, state: &AppState, header: Option<&[u8]>) -> Result<Caller, ApiError> {
         let company = req.match_info().get("company").unwrap_or_default();
-        // A refusal is logged once, with its reason, by the request's span, and kept for support.
-        let caller = auth::authenticate(&state.partners.get(), &state.verified_tokens, company, header)
-            .inspect_err(|e| note_refusal(req, state, e.reason(), Some(company)));
-        ready(caller.map_err(ApiError::from))
+        auth::authenticate(&state.partners.get(), &state.verified_tokens, company, header)
+            .inspect_err(|e| note_refusal(req, state, e.reason(), Some(company)))
+            .map_err(ApiError::from)
+    }
+}
+
+/// A request on a partner's v2 route: the partner and tenant its token proved.
+pub type PartnerRequest = Request<Caller>;
+
+impl PartnerRequest {
+    /// `f` on the caller's tenant, off the executor (as [`blocking`]).
+    async fn in_tenant<R, E>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&Store, Scope) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        E: Send + 'static,
+        ApiError: From<E>,
+    {
+        let (store, scope) = (Arc::clone(&self.state.store), self.caller.scope());
+        blocking(what, move || f(&store, scope)).await
     }
 }
 

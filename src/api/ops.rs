@@ -3,22 +3,19 @@
 //! operator's is a 401 on a partner's route. Answers are JSON with snake_case keys
 //! (docs/operators.md, "Routes").
 
-use std::future::{Ready, ready};
 use std::sync::Arc;
 
-use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::value::RawValue;
 
-use super::answer::json_answer;
 use super::errors::OpsApiError;
 use super::history::{csv_answer, number_param, paging};
 use super::query::Params;
-use super::{ApiError, AppState, blocking, credentials, get_or_head};
+use super::{ApiError, AppState, Proven, Request, blocking, get_or_head};
 use crate::auth;
 use crate::client::client_of;
 use crate::config::{Operator, Partners, Role};
@@ -63,31 +60,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// A request on an operators' route: the operator its token proved (with the role the config
-/// gives them), the request, and the server's state.
-pub struct OpsRequest {
-    operator: Arc<Operator>,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-}
+/// A request on an operators' route: the operator its token proved, with the role the config
+/// gives them.
+pub type OpsRequest = Request<Arc<Operator>>;
 
-impl FromRequest for OpsRequest {
+impl Proven for Arc<Operator> {
     type Error = OpsApiError;
-    type Future = Ready<Result<OpsRequest, OpsApiError>>;
 
-    /// Authenticates before anything of the request is read.
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let (state, header) = credentials(req);
-        ready(
-            auth::authenticate_operator(&state.operators.get(), header)
-                .inspect_err(|e| super::note_refusal(req, state, e.reason(), None))
-                .map(|operator| OpsRequest {
-                    operator,
-                    req: req.clone(),
-                    state: web::Data::clone(state),
-                })
-                .map_err(OpsApiError::from),
-        )
+    fn prove(req: &HttpRequest, state: &AppState, header: Option<&[u8]>) -> Result<Arc<Operator>, OpsApiError> {
+        auth::authenticate_operator(&state.operators.get(), header)
+            .inspect_err(|e| super::note_refusal(req, state, e.reason(), None))
+            .map_err(OpsApiError::from)
     }
 }
 
@@ -267,7 +250,7 @@ fn batch_filter(state: &AppState, params: &Params) -> Result<BatchFilter, ApiErr
 
 /// GET /ops/batches?company=&tenant=&status=&since=&until=&page=&pageSize=: every partner's
 /// batches the filters name, newest first.
-#[tracing::instrument(name = "ops_batches", skip_all, fields(operator = %request.operator.name))]
+#[tracing::instrument(name = "ops_batches", skip_all, fields(operator = %request.caller.name))]
 pub async fn list_batches(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let params = request.params();
     let filter = batch_filter(&request.state, &params)?;
@@ -312,7 +295,7 @@ async fn open_batch(
 }
 
 /// GET /ops/batches/{id}: any partner's batch, with its rejected records.
-#[tracing::instrument(name = "ops_batch", skip_all, fields(operator = %request.operator.name))]
+#[tracing::instrument(name = "ops_batch", skip_all, fields(operator = %request.caller.name))]
 pub async fn get_batch(request: OpsRequest, id: web::Path<String>) -> Result<HttpResponse, OpsApiError> {
     let (_, scope, batch) = open_batch(&request, &id, AuditAction::BatchDetail).await?;
     let detail = OpsBatchDetail {
@@ -325,7 +308,7 @@ pub async fn get_batch(request: OpsRequest, id: web::Path<String>) -> Result<Htt
 
 /// GET /ops/batches/{id}/rejected.csv: any partner's batch's rejected records, a row per error
 /// with the record as sent (audited).
-#[tracing::instrument(name = "ops_rejected_csv", skip_all, fields(operator = %request.operator.name))]
+#[tracing::instrument(name = "ops_rejected_csv", skip_all, fields(operator = %request.caller.name))]
 pub async fn rejected_csv(request: OpsRequest, id: web::Path<String>) -> Result<HttpResponse, OpsApiError> {
     let (batch_id, _, batch) = open_batch(&request, &id, AuditAction::RejectedCsv).await?;
     Ok(csv_answer(batch_id, &batch)?)
@@ -370,7 +353,7 @@ fn required_text(params: &Params, name: &str) -> Result<String, ApiError> {
 /// GET /ops/records?ShopID=&InvoiceNumber=[&company=][&tenant=]: every partner's tenant that
 /// stores a record of that invoice, or whose history carried one, with those records and the
 /// trail (audited).
-#[tracing::instrument(name = "ops_records", skip_all, fields(operator = %request.operator.name))]
+#[tracing::instrument(name = "ops_records", skip_all, fields(operator = %request.caller.name))]
 pub async fn records(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let params = request.params();
     let filed = FiledUnder {
@@ -445,7 +428,7 @@ const MAX_SUMMARY_DAYS: u32 = 366;
 /// GET /ops/summary?days=N[&company=]: the last N UTC days (today included, 30 by default),
 /// one entry per day, partner and tenant that had batches: batches, records written and
 /// rejected. What the operators' chart draws; the history keeps `history_retention_days`.
-#[tracing::instrument(name = "ops_summary", skip_all, fields(operator = %request.operator.name))]
+#[tracing::instrument(name = "ops_summary", skip_all, fields(operator = %request.caller.name))]
 pub async fn summary(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let params = request.params();
     let days = number_param(&params, "days", 30, 1, MAX_SUMMARY_DAYS)?;
@@ -523,7 +506,7 @@ impl From<TenantActivity> for OpsTenantActivity {
 
 /// GET /ops/partners: every configured partner, whether its nightly batch is late, and what
 /// each tenant did in the last 24 hours.
-#[tracing::instrument(name = "ops_partners", skip_all, fields(operator = %request.operator.name))]
+#[tracing::instrument(name = "ops_partners", skip_all, fields(operator = %request.caller.name))]
 pub async fn partners(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let (store, partners) = (Arc::clone(&request.state.store), request.state.partners.get());
     let found = blocking("reading the partners' activity", move || {
@@ -546,7 +529,7 @@ pub async fn partners(request: OpsRequest) -> Result<HttpResponse, OpsApiError> 
 
 /// GET /ops/refused?company=&since=&page=&pageSize=: requests refused before they reached a
 /// partner's data (as far as they were kept), newest first.
-#[tracing::instrument(name = "ops_refused", skip_all, fields(operator = %request.operator.name))]
+#[tracing::instrument(name = "ops_refused", skip_all, fields(operator = %request.caller.name))]
 pub async fn refused(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let params = request.params();
     let filter = RefusalFilter {
@@ -568,15 +551,6 @@ pub async fn refused(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
 }
 
 impl OpsRequest {
-    fn params(&self) -> Params<'_> {
-        Params::of(&self.req)
-    }
-
-    /// `value` as a 200, compressed when the client takes gzip.
-    fn answer(&self, value: &impl Serialize) -> HttpResponse {
-        json_answer(&self.req, StatusCode::OK, value)
-    }
-
     /// `f` off the executor, asked by this operator from the request's client, now: what an
     /// audit entry says of who asked. `partners` is the request's one reading of them.
     async fn asking<R: Send + 'static>(
@@ -588,7 +562,7 @@ impl OpsRequest {
         let (store, partners, operator) = (
             Arc::clone(&self.state.store),
             Arc::clone(partners),
-            Arc::clone(&self.operator),
+            Arc::clone(&self.caller),
         );
         let client = client_of(&self.req).map(|ip| ip.to_string());
         blocking(what, move || {
@@ -604,11 +578,11 @@ impl OpsRequest {
 
     /// The operator, when an admin; a 403 naming `what` otherwise.
     fn admin(&self, what: &str) -> Result<&Operator, ApiError> {
-        match self.operator.role {
-            Role::Admin => Ok(&self.operator),
+        match self.caller.role {
+            Role::Admin => Ok(&self.caller),
             role => Err(ApiError::Forbidden(format!(
                 "{what} is for admins; {} is {}",
-                self.operator.name,
+                self.caller.name,
                 role.as_str()
             ))),
         }
@@ -617,7 +591,7 @@ impl OpsRequest {
 
 /// DELETE /ops/partners/{company}/test: an admin resets a partner's test tenant (its records
 /// and batch history), as the partner's own DELETE would; audited.
-#[tracing::instrument(name = "ops_reset_test", skip_all, fields(operator = %request.operator.name))]
+#[tracing::instrument(name = "ops_reset_test", skip_all, fields(operator = %request.caller.name))]
 pub async fn reset_test_tenant(request: OpsRequest, company: web::Path<String>) -> Result<HttpResponse, OpsApiError> {
     request.admin("resetting a test tenant")?;
     let partner = request
@@ -640,7 +614,7 @@ pub async fn reset_test_tenant(request: OpsRequest, company: web::Path<String>) 
 }
 
 /// GET /ops/audit?page=&pageSize=: the audit log, newest first; admins only.
-#[tracing::instrument(name = "ops_audit", skip_all, fields(operator = %request.operator.name))]
+#[tracing::instrument(name = "ops_audit", skip_all, fields(operator = %request.caller.name))]
 pub async fn audit(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     request.admin("the audit log")?;
     let params = request.params();

@@ -2,12 +2,12 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use super::answer::written_answer;
-use super::{ApiError, AppState, read};
-use crate::auth::{AuthError, Caller, partner_id_value};
+use super::{ApiError, PartnerRequest, read};
+use crate::auth::{AuthError, partner_id_value};
 use crate::query::{Rec, lookup, status_answer};
 use crate::store::Lookup;
 
@@ -95,13 +95,10 @@ impl<'q> Params<'q> {
 }
 
 /// GET /v2/partners/{company}?rec=...&ShopID=...&InvoiceNumber=...[&OrgID=...][&partnerid=...]
-#[tracing::instrument(name = "get_records", skip_all, fields(partner = %caller.partner.company, tenant = %caller.tenant.as_str()))]
-pub async fn get_records(
-    caller: Caller,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let params = Params::of(&req);
+#[tracing::instrument(name = "get_records", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.as_str()))]
+pub async fn get_records(request: PartnerRequest) -> Result<HttpResponse, ApiError> {
+    let (caller, state) = (&request.caller, &request.state);
+    let params = request.params();
     let [partner_id, rec, shop_id, invoice_number, org_id] =
         params.last_values(["partnerid", "rec", "shopid", "invoicenumber", "orgid"]);
     if let Some(given) = partner_id {
@@ -154,7 +151,7 @@ pub async fn get_records(
         }
     };
     Ok(match found {
-        Some(body) => written_answer(&req, StatusCode::OK, body),
+        Some(body) => written_answer(&request.req, StatusCode::OK, body),
         None => HttpResponse::NoContent().finish(),
     })
 }

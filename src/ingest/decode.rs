@@ -153,7 +153,7 @@ struct Read {
 
 /// A body as it arrives (see [`Arrivals::start`]): its Registrations in array order, then
 /// the rest once the body is read. What was handed on is kept, so the work on it can start
-/// again from the first Registration ([`Arrivals::rewind`]).
+/// again from the first Registration (`Arrivals::rewind`).
 pub struct Arrivals {
     /// Decoded Registrations, until every decoding thread is done.
     arrived: Option<mpsc::Receiver<RegistrationPiece>>,

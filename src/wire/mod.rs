@@ -44,7 +44,7 @@ pub struct FieldSpec {
     pub aliases: &'static [&'static str],
     pub kind: Kind,
     pub required: bool,
-    /// "<name> is required", written once (a body of 100,000 empty records has a million of
+    /// `"<name> is required"`, written once (a body of 100,000 empty records has a million of
     /// these errors: one allocation each added up to tens of MB).
     pub required_message: Option<&'static str>,
 }

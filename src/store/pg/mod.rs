@@ -214,7 +214,7 @@ type Pool = r2d2::Pool<Connections>;
 /// In a transaction every statement is the extended protocol's unnamed one, its parameters'
 /// types sent with it: parse, bind and execute in one round trip, and nothing left on the
 /// server. A read of one statement is prepared once per connection when the connection reaches
-/// PostgreSQL directly ([`PgConnection::prepared`]); through a pooler it is unnamed too: a named
+/// PostgreSQL directly (`PgConnection::prepared`); through a pooler it is unnamed too: a named
 /// statement outlives its transaction on the server connection, which a pooler in transaction
 /// mode hands to someone else, who would find it missing (26000), find another process's
 /// statement of the same name (42P05), or bind to a different query.

@@ -196,6 +196,24 @@ async fn old_history_is_pruned_as_new_batches_arrive() {
     );
 }
 
+/// A stored status that is no HTTP status is not shown as some number: the list is a 500 that
+/// says nothing of it, and the log names it.
+#[tokio::test]
+async fn a_stored_status_that_is_no_http_status_is_not_listed_as_one() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.post(COMPANY, &json!({"Sales": [sale("S1", "I1")]})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(batches(&app, COMPANY, "").await["Batches"][0]["Status"], 200);
+    app.execute_sql("UPDATE batches SET status = 0");
+    let url = format!("{}/batches", app.url(COMPANY));
+    let (status, body) = json_of(app.client.get(url).bearer_auth(token()).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(body.to_string().contains("internal error"), "{body}");
+    assert!(!body.to_string().contains("HTTP status"), "{body}");
+}
+
 #[tokio::test]
 async fn delete_resets_the_test_tenant_only() {
     let app = spawn_app().await;

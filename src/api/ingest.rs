@@ -7,8 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 
 use super::answer::{Json, prepare, send};
-use super::{ApiError, AppState, PartnerRequest, blocking};
-use crate::auth::Caller;
+use super::{ApiError, PartnerRequest, Request, blocking};
 use crate::ingest::RecordResult;
 use crate::ingest::{Outcome, Received, ingest_body, record_refused as record_refused_batch};
 use crate::telemetry::escaped;
@@ -28,14 +27,13 @@ enum Encoding {
     fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.as_str(), bytes, records)
 )]
 pub async fn post_batch(request: PartnerRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
-    let PartnerRequest { caller, req, state } = &request;
     let mut received = Received {
         at: crate::model::batch::server_time(),
         started: Instant::now(),
         body_bytes: 0,
-        retention: state.history_retention,
+        retention: request.state.history_retention,
     };
-    match receive_and_ingest(caller, req, payload, state, &mut received).await {
+    match receive_and_ingest(&request, payload, &mut received).await {
         Ok(response) => Ok(response),
         // A storage fault is "not now", not a refusal: nothing is recorded (the history could
         // not take it either), and the partner retries.
@@ -43,7 +41,7 @@ pub async fn post_batch(request: PartnerRequest, payload: web::Payload) -> Resul
         Err(err) => {
             // The answer names the history entry, so a partner can find the upload that failed.
             let mut response = err.error_response();
-            if let Some(id) = record_refused(state, caller, &received, &err).await {
+            if let Some(id) = record_refused(&request, &received, &err).await {
                 response.headers_mut().insert(X_BATCH_ID, HeaderValue::from(id));
             }
             Ok(response)
@@ -54,12 +52,11 @@ pub async fn post_batch(request: PartnerRequest, payload: web::Payload) -> Resul
 const X_BATCH_ID: HeaderName = HeaderName::from_static("x-batch-id");
 
 async fn receive_and_ingest(
-    caller: &Caller,
-    req: &HttpRequest,
+    request: &PartnerRequest,
     payload: web::Payload,
-    state: &AppState,
     received: &mut Received,
 ) -> Result<HttpResponse, ApiError> {
+    let Request { caller, req, state } = request;
     let limit = state.max_body_bytes;
     let encoding = content_encoding(req)?;
     let gzip = super::answer::accepts_gzip(req);
@@ -122,7 +119,8 @@ async fn receive_and_ingest(
 /// Records a POST refused whole in the history (and logs it), so "what happened to last night's
 /// upload" has an answer for those too; answers its id. A failure to record is logged, not
 /// answered.
-async fn record_refused(state: &AppState, caller: &Caller, received: &Received, err: &ApiError) -> Option<i64> {
+async fn record_refused(request: &PartnerRequest, received: &Received, err: &ApiError) -> Option<i64> {
+    let Request { caller, state, .. } = request;
     let status = err.status_code();
     let entry = err.body_entry().map(|e| e.to_string());
     let (store, scope, received, error) = (

@@ -1,8 +1,9 @@
 //! HTTP handlers, thin: authenticate, read the request, hand it to the service on a blocking
 //! thread (a point read of SQLite runs in place: it never waits; a registration's status on
 //! PostgreSQL reached directly is awaited on the worker's own connection), write the answer.
-//! A v2 or `/ops` handler takes one [`Request`]: who its token proved (a partner's tenant, an
-//! operator), with the request's parameters, its answer and its way to the store.
+//! Every v2, v3 and `/ops` handler takes one [`Request`]: who its token proved (a partner's
+//! tenant by v2's or v3's token, an operator), with the request's parameters, its answer and its
+//! way to the store.
 
 mod answer;
 mod errors;
@@ -156,7 +157,7 @@ pub(crate) fn credentials(req: &HttpRequest) -> (&web::Data<AppState>, Option<&[
     (state, req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()))
 }
 
-/// Who a surface's credentials prove: a partner's tenant (v2) or an operator (`/ops`).
+/// Who a surface's credentials prove: a partner's tenant (v2, v3) or an operator (`/ops`).
 pub trait Proven: Sized {
     /// The surface's error: a refusal is answered in the surface's shape.
     type Error: ResponseError + 'static;

@@ -230,13 +230,13 @@ fn batch_filter(state: &AppState, params: &Params) -> Result<BatchFilter, ApiErr
         .once("status")?
         .map(|text| {
             let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
-            match text.parse::<u16>().map(StatusCode::from_u16) {
-                Ok(Ok(status)) if digits && status.as_u16() <= 599 => Ok(status),
-                _ => Err(ApiError::BadParameter(format!(
+            let status = text.parse::<u16>().ok().filter(|n| digits && *n <= 599);
+            status.and_then(|n| StatusCode::from_u16(n).ok()).ok_or_else(|| {
+                ApiError::BadParameter(format!(
                     "status must be an HTTP status from 100 to 599, got {}",
                     crate::wire::echo(text)
-                ))),
-            }
+                ))
+            })
         })
         .transpose()?;
     Ok(BatchFilter {

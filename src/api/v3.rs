@@ -5,16 +5,14 @@ use std::future::{Ready, ready};
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, LOCATION};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, Resource, Scope, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::answer::json_answer;
 use super::errors::V3ApiError;
-use super::{ApiError, AppState, blocking, get_or_head};
+use super::{ApiError, AppState, Proven, Request, blocking, get_or_head};
 use crate::auth::{self, Caller};
 use crate::model::motor_club::StoredMotorClub;
 use crate::v3::tire_protection::TireProtection;
@@ -29,21 +27,19 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// A caller a v3 token authenticated: the partner its `iss` names, the tenant its `aud` names.
 pub struct V3Caller(Caller);
 
-impl FromRequest for V3Caller {
+impl Proven for V3Caller {
     type Error = V3ApiError;
-    type Future = Ready<Result<V3Caller, V3ApiError>>;
 
-    /// Authenticates before anything of the request is read.
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let (state, header) = super::credentials(req);
-        ready(
-            auth::authenticate_v3(&state.partners.get(), state.v3.get().as_ref().as_ref(), header)
-                .inspect_err(|e| super::note_refusal(req, state, e.reason(), None))
-                .map(V3Caller)
-                .map_err(V3ApiError::from),
-        )
+    fn prove(req: &HttpRequest, state: &AppState, header: Option<&[u8]>) -> Result<V3Caller, V3ApiError> {
+        auth::authenticate_v3(&state.partners.get(), state.v3.get().as_ref().as_ref(), header)
+            .inspect_err(|e| super::note_refusal(req, state, e.reason(), None))
+            .map(V3Caller)
+            .map_err(V3ApiError::from)
     }
 }
+
+/// A request on a v3 route: the partner and tenant its v3 token proved.
+type V3Request = Request<V3Caller>;
 
 /// What each v3 resource allows.
 const ALLOW_COLLECTION: &str = "GET, HEAD, POST, PATCH";
@@ -100,22 +96,26 @@ fn require_json(req: &HttpRequest) -> Result<(), V3ApiError> {
 
 /// The body of a POST or PATCH: JSON (415 otherwise), at most one registration's size, within
 /// the body timeout.
-async fn json_body(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<Vec<u8>, V3ApiError> {
-    require_json(req)?;
-    let limit = MAX_BODY_BYTES.min(state.max_body_bytes);
-    Ok(super::ingest::read_body(req, payload, limit, state.body_timeout).await?)
+async fn json_body(request: &V3Request, payload: web::Payload) -> Result<Vec<u8>, V3ApiError> {
+    require_json(&request.req)?;
+    let limit = MAX_BODY_BYTES.min(request.state.max_body_bytes);
+    Ok(super::ingest::read_body(&request.req, payload, limit, request.state.body_timeout).await?)
 }
 
-impl V3Caller {
-    /// Runs a v3 service for this caller (its partner and tenant) off the executor; `what` it
+impl V3Request {
+    /// Runs a v3 service for the caller (its partner and tenant) off the executor; `what` it
     /// does names its errors in the log.
     async fn run<R: Send + 'static>(
         &self,
-        state: &AppState,
         what: &'static str,
         f: impl FnOnce(&Call) -> Result<R, V3Error> + Send + 'static,
     ) -> Result<R, V3ApiError> {
-        let (store, partner, scope) = (Arc::clone(&state.store), Arc::clone(&self.0.partner), self.0.scope());
+        let caller = &self.caller.0;
+        let (store, partner, scope) = (
+            Arc::clone(&self.state.store),
+            Arc::clone(&caller.partner),
+            caller.scope(),
+        );
         let call = move || {
             Ok::<_, ApiError>(f(&Call {
                 store: &store,
@@ -135,7 +135,7 @@ fn created(req: &HttpRequest, id: &str) -> HttpResponse {
 }
 
 /// The registration a PATCH names: `{id}` in the path, else the query's invoiceNumber (and
-/// storeNumber). Extracted after `V3Caller`, so a bad token is a 401 before a bad query is a 400.
+/// storeNumber). Extracted after the `V3Request`, so a bad token is a 401 before a bad query is a 400.
 struct PatchTarget(v3::Target);
 
 impl FromRequest for PatchTarget {
@@ -152,17 +152,10 @@ impl FromRequest for PatchTarget {
 }
 
 /// GET /api/v3/tire-protection/registrations/{id}/metadata
-async fn tire_protection_metadata(
-    caller: V3Caller,
-    req: HttpRequest,
-    id: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, V3ApiError> {
+async fn tire_protection_metadata(request: V3Request, id: web::Path<String>) -> Result<HttpResponse, V3ApiError> {
     let reading = move |call: &Call| v3::tire_protection_metadata(call, &id, Utc::now());
-    let found = caller
-        .run(&state, "reading a v3 registration's metadata", reading)
-        .await?;
-    Ok(json_answer(&req, StatusCode::OK, &found))
+    let found = request.run("reading a v3 registration's metadata", reading).await?;
+    Ok(request.answer(&found))
 }
 
 /// A v3 collection: the services its POST, GET by id and list run. The handlers below serve
@@ -218,57 +211,41 @@ impl Collection for MotorClubs {
 }
 
 /// POST to a collection: 201 with the new id and its Location.
-#[tracing::instrument(name = "v3_create", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str(), collection = C::NAME))]
-async fn create<C: Collection>(
-    caller: V3Caller,
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, V3ApiError> {
-    let body = json_body(&req, payload, &state).await?;
+#[tracing::instrument(name = "v3_create", skip_all, fields(partner = %request.caller.0.partner.company, tenant = %request.caller.0.tenant.as_str(), collection = C::NAME))]
+async fn create<C: Collection>(request: V3Request, payload: web::Payload) -> Result<HttpResponse, V3ApiError> {
+    let body = json_body(&request, payload).await?;
     let creating = move |call: &Call| C::CREATE(call, &body, Utc::now());
-    let id = caller.run(&state, "creating a v3 registration", creating).await?;
-    Ok(created(&req, &id))
+    let id = request.run("creating a v3 registration", creating).await?;
+    Ok(created(&request.req, &id))
 }
 
 /// GET a collection's registration by `{id}`.
-#[tracing::instrument(name = "v3_read", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str(), collection = C::NAME))]
-async fn get<C: Collection>(
-    caller: V3Caller,
-    req: HttpRequest,
-    id: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, V3ApiError> {
+#[tracing::instrument(name = "v3_read", skip_all, fields(partner = %request.caller.0.partner.company, tenant = %request.caller.0.tenant.as_str(), collection = C::NAME))]
+async fn get<C: Collection>(request: V3Request, id: web::Path<String>) -> Result<HttpResponse, V3ApiError> {
     let reading = move |call: &Call| C::ONE(call, &id);
-    let found = caller.run(&state, "reading a v3 registration", reading).await?;
-    Ok(json_answer(&req, StatusCode::OK, &found))
+    let found = request.run("reading a v3 registration", reading).await?;
+    Ok(request.answer(&found))
 }
 
 /// GET a collection's page: ?page=&pageSize=&invoiceNumber=&storeNumber=
-#[tracing::instrument(name = "v3_list", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str(), collection = C::NAME))]
-async fn list<C: Collection>(
-    caller: V3Caller,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, V3ApiError> {
-    let request = PageRequest::parse(req.query_string(), &["invoiceNumber", "storeNumber"])?;
-    let listing = move |call: &Call| C::PAGE(call, &request);
-    let page = caller.run(&state, "listing v3 registrations", listing).await?;
-    Ok(json_answer(&req, StatusCode::OK, &page))
+#[tracing::instrument(name = "v3_list", skip_all, fields(partner = %request.caller.0.partner.company, tenant = %request.caller.0.tenant.as_str(), collection = C::NAME))]
+async fn list<C: Collection>(request: V3Request) -> Result<HttpResponse, V3ApiError> {
+    let asked = PageRequest::parse(request.req.query_string(), &["invoiceNumber", "storeNumber"])?;
+    let listing = move |call: &Call| C::PAGE(call, &asked);
+    let page = request.run("listing v3 registrations", listing).await?;
+    Ok(request.answer(&page))
 }
 
 /// PATCH a collection's registration, by `{id}` or `?invoiceNumber=...[&storeNumber=...]`:
 /// reads the JSON body, runs the collection's change on the registration, answers 204.
-#[tracing::instrument(name = "v3_patch", skip_all, fields(partner = %caller.0.partner.company, tenant = %caller.0.tenant.as_str(), collection = C::NAME))]
+#[tracing::instrument(name = "v3_patch", skip_all, fields(partner = %request.caller.0.partner.company, tenant = %request.caller.0.tenant.as_str(), collection = C::NAME))]
 async fn patch<C: Collection>(
-    caller: V3Caller,
+    request: V3Request,
     target: PatchTarget,
-    req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, V3ApiError> {
-    let body = json_body(&req, payload, &state).await?;
+    let body = json_body(&request, payload).await?;
     let changing = move |call: &Call| C::CHANGE(call, &target.0, &body, Utc::now());
-    caller.run(&state, "changing a v3 registration", changing).await?;
+    request.run("changing a v3 registration", changing).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,5 +1,6 @@
-//! The v3 resource API's services, over the same store as v2 (docs/v3-api.md): one registration per call, found by its 24-hex id. Nothing here knows HTTP; the
-//! handlers (`api::v3`) authenticate, read the request and call these.
+//! The v3 resource API's services, over the same store as v2 (docs/v3-api.md): one
+//! registration per call, found by its 24-hex id. Nothing here knows HTTP; the handlers
+//! (`api::v3`) authenticate, read the request and call these.
 
 pub mod decode;
 pub mod motor_club;

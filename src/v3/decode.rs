@@ -19,28 +19,42 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// The proof that an error was pushed: what a read gives for a required field it could not
+/// read. Only [`Errors::push`] makes one, so a body read with one has at least one error, and
+/// a record is assembled from its required fields with `?` (no field "must be there").
+#[derive(Debug, Clone, Copy)]
+pub struct Reported(());
+
+/// A required field's value, or the proof that its error is listed.
+pub type Read<T> = Result<T, Reported>;
+
 /// The errors of one body, in the order its fields were checked.
 #[derive(Debug, Default)]
 pub struct Errors(Vec<FieldError>);
 
 impl Errors {
-    pub fn push(&mut self, field: &str, code: Code, rule: impl std::fmt::Display) {
+    pub fn push(&mut self, field: &str, code: Code, rule: impl std::fmt::Display) -> Reported {
         self.0.push(FieldError {
             field: field.to_owned(),
             code,
             message: format!("{field} {rule}"),
         });
+        Reported(())
     }
 
     /// The value sent, `got`, broke `rule`: the message quotes it (as [`crate::wire::echo`]
     /// does).
-    pub fn push_got(&mut self, field: &str, code: Code, rule: &str, got: &str) {
-        self.push(field, code, format!("{rule}; got {}", crate::wire::echo(got)));
+    pub fn push_got(&mut self, field: &str, code: Code, rule: &str, got: &str) -> Reported {
+        self.push(field, code, format!("{rule}; got {}", crate::wire::echo(got)))
     }
 
-    /// `value` when nothing was wrong, else every error.
-    pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, Vec<FieldError>> {
-        if self.0.is_empty() { Ok(value()) } else { Err(self.0) }
+    /// The record `assemble` makes of the fields read, when nothing was wrong; else every
+    /// error (a required field it lacks was [`Reported`], so there is at least one).
+    pub fn into_result<T>(self, assemble: impl FnOnce() -> Read<T>) -> Result<T, Vec<FieldError>> {
+        match assemble() {
+            Ok(value) if self.0.is_empty() => Ok(value),
+            _ => Err(self.0),
+        }
     }
 }
 
@@ -55,7 +69,9 @@ fn path(prefix: &str, name: &str) -> String {
 
 /// The fields of one JSON object, read with their paths.
 pub struct Fields<'v> {
-    object: Option<&'v Map<String, Value>>,
+    /// The object, or (a body that is no object) the proof that this was said once: its
+    /// fields are then not reported one by one.
+    object: Read<&'v Map<String, Value>>,
     prefix: String,
 }
 
@@ -73,10 +89,9 @@ pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
 impl<'v> Fields<'v> {
     /// The top of a body: an object, or one error saying it must be.
     pub fn top(body: &'v Value, errors: &mut Errors) -> Fields<'v> {
-        let object = body.as_object();
-        if object.is_none() {
-            errors.push("body", Code::InvalidType, "must be a JSON object");
-        }
+        let object = body
+            .as_object()
+            .ok_or_else(|| errors.push("body", Code::InvalidType, "must be a JSON object"));
         Fields {
             object,
             prefix: String::new(),
@@ -84,7 +99,7 @@ impl<'v> Fields<'v> {
     }
 
     fn get(&self, name: &str) -> Option<&'v Value> {
-        self.object?.get(name).filter(|v| !v.is_null())
+        self.object.ok()?.get(name).filter(|v| !v.is_null())
     }
 
     /// Whether `name` was sent (null is not sent).
@@ -92,47 +107,52 @@ impl<'v> Fields<'v> {
         self.get(name).is_some()
     }
 
-    /// Whether the body was an object at all (else its fields are not reported one by one).
-    fn present(&self) -> bool {
-        self.object.is_some()
+    /// Whether the body is an object at all.
+    pub fn is_object(&self) -> bool {
+        self.object.is_ok()
     }
 
-    /// A nested object (`customer`): its fields, or an error when it is required and missing or
-    /// is not an object.
-    pub fn object(&self, name: &str, required: bool, errors: &mut Errors) -> Option<Fields<'v>> {
-        let field = path(&self.prefix, name);
-        match self.get(name) {
-            None => {
-                if required && self.present() {
-                    errors.push(&field, Code::Required, "is required");
-                }
-                None
-            }
-            Some(Value::Object(o)) => Some(Fields {
-                object: Some(o),
-                prefix: field,
-            }),
-            Some(_) => {
-                errors.push(&field, Code::InvalidType, "must be an object");
-                None
-            }
+    /// A required field that was not sent: `rule` said of `field`, unless the body is no
+    /// object (that one error stands for all its fields).
+    pub fn lacks(&self, field: &str, rule: &str, errors: &mut Errors) -> Reported {
+        match self.object {
+            Err(said) => said,
+            Ok(_) => errors.push(field, Code::Required, rule),
         }
     }
 
-    /// An array of objects (`tires`) holding `min` to `max` items: each item's fields.
-    pub fn objects(&self, name: &str, min: usize, max: usize, errors: &mut Errors) -> Vec<Fields<'v>> {
+    /// The required field `name` was not sent.
+    fn missing(&self, name: &str, errors: &mut Errors) -> Reported {
+        self.lacks(&path(&self.prefix, name), "is required", errors)
+    }
+
+    /// A nested object (`customer`): its fields, or an error when it is missing or is not an
+    /// object.
+    pub fn object(&self, name: &str, errors: &mut Errors) -> Read<Fields<'v>> {
+        self.opt_object(name, errors)?.ok_or_else(|| self.missing(name, errors))
+    }
+
+    /// A nested object that may be left out (`vehicle`); an error when it is not an object.
+    pub fn opt_object(&self, name: &str, errors: &mut Errors) -> Read<Option<Fields<'v>>> {
+        let field = path(&self.prefix, name);
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Object(o)) => Ok(Some(Fields {
+                object: Ok(o),
+                prefix: field,
+            })),
+            Some(_) => Err(errors.push(&field, Code::InvalidType, "must be an object")),
+        }
+    }
+
+    /// An array of objects (`tires`) holding `min` to `max` items: each item's fields (or its
+    /// error, an item that is no object).
+    pub fn objects(&self, name: &str, min: usize, max: usize, errors: &mut Errors) -> Read<Vec<Read<Fields<'v>>>> {
         let field = path(&self.prefix, name);
         let items = match self.get(name) {
-            None if self.present() => {
-                errors.push(&field, Code::Required, format!("is required: {min} to {max} items"));
-                return Vec::new();
-            }
-            None => return Vec::new(),
+            None => return Err(self.lacks(&field, &format!("is required: {min} to {max} items"), errors)),
             Some(Value::Array(items)) => items,
-            Some(_) => {
-                errors.push(&field, Code::InvalidType, "must be an array");
-                return Vec::new();
-            }
+            Some(_) => return Err(errors.push(&field, Code::InvalidType, "must be an array")),
         };
         if items.len() < min || items.len() > max {
             errors.push(
@@ -141,161 +161,142 @@ impl<'v> Fields<'v> {
                 format!("must have {min} to {max} items, got {}", items.len()),
             );
         }
-        items
-            .iter()
-            .take(max)
-            .enumerate()
-            .filter_map(|(i, item)| {
-                let at = format!("{field}[{i}]");
-                match item {
-                    Value::Object(o) => Some(Fields {
-                        object: Some(o),
-                        prefix: at,
-                    }),
-                    _ => {
-                        errors.push(&at, Code::InvalidType, "must be an object");
-                        None
-                    }
-                }
-            })
-            .collect()
+        let items = items.iter().take(max).enumerate().map(|(i, item)| {
+            let at = format!("{field}[{i}]");
+            match item {
+                Value::Object(o) => Ok(Fields {
+                    object: Ok(o),
+                    prefix: at,
+                }),
+                _ => Err(errors.push(&at, Code::InvalidType, "must be an object")),
+            }
+        });
+        Ok(items.collect())
+    }
+
+    /// A required string of 1 to `max` characters, as [`Fields::opt_text`] reads it.
+    pub fn text(&self, name: &str, max: usize, errors: &mut Errors) -> Read<String> {
+        self.opt_text(name, max, errors)?
+            .ok_or_else(|| self.missing(name, errors))
     }
 
     /// A string of 1 to `max` characters, no control characters, kept with its surrounding
-    /// whitespace trimmed; `None` when absent (an error if `required`) or wrong. The length is
-    /// counted as sent, padding included: the `maxLength` v3's document gives (unlike v2, where a
-    /// POS pads fixed-width fields and the padding does not count).
-    pub fn text(&self, name: &str, max: usize, required: bool, errors: &mut Errors) -> Option<String> {
+    /// whitespace trimmed; `None` when absent (or blank). The length is counted as sent, padding
+    /// included: the `maxLength` v3's document gives (unlike v2, where a POS pads fixed-width
+    /// fields and the padding does not count).
+    pub fn opt_text(&self, name: &str, max: usize, errors: &mut Errors) -> Read<Option<String>> {
         let field = path(&self.prefix, name);
-        let text = match self.get(name) {
-            None => None,
+        match self.get(name) {
+            None => Ok(None),
             Some(Value::String(s)) => {
                 // As v2: no control character (checked before trimming, so a line break is
                 // refused, not trimmed away).
                 if let Err(e) = crate::wire::check_characters(s) {
-                    errors.push(&field, e.code, e.message);
-                    return None;
+                    return Err(errors.push(&field, e.code, e.message));
                 }
                 let chars = s.chars().count();
                 if chars > max {
-                    errors.push(
-                        &field,
-                        Code::TooLong,
-                        format!("must be at most {max} characters, got {chars}"),
-                    );
-                    return None;
+                    let rule = format!("must be at most {max} characters, got {chars}");
+                    return Err(errors.push(&field, Code::TooLong, rule));
                 }
-                Some(crate::wire::trim_padding(s)).filter(|s| !s.is_empty())
+                let kept = crate::wire::trim_padding(s);
+                Ok((!kept.is_empty()).then(|| kept.to_owned()))
             }
-            Some(_) => {
-                errors.push(&field, Code::InvalidType, "must be a string");
-                return None;
-            }
-        };
-        let Some(text) = text else {
-            if required && self.present() {
-                errors.push(&field, Code::Required, "is required");
-            }
-            return None;
-        };
-        Some(text.to_owned())
+            Some(_) => Err(errors.push(&field, Code::InvalidType, "must be a string")),
+        }
     }
 
     /// An ISO 8601 date and time in extended format with its zone (`2021-08-01T13:08:00.000Z`),
-    /// in the years 1900 to 2999.
-    pub fn date(&self, name: &str, required: bool, errors: &mut Errors) -> Option<DateTime<Utc>> {
+    /// in the years 1900 to 2999; required.
+    pub fn date(&self, name: &str, errors: &mut Errors) -> Read<DateTime<Utc>> {
         let field = path(&self.prefix, name);
-        let text = self.text(name, 64, required, errors)?;
+        let text = self.text(name, 64, errors)?;
         let Ok(date) = DateTime::parse_from_rfc3339(&text) else {
             let rule = "must be an ISO 8601 date and time with its zone, such as 2021-08-01T13:08:00.000Z";
-            errors.push_got(&field, Code::InvalidDate, rule, &text);
-            return None;
+            return Err(errors.push_got(&field, Code::InvalidDate, rule, &text));
         };
         let date = date.with_timezone(&Utc);
         if !YEARS.contains(&date.year()) {
-            errors.push(&field, Code::OutOfRange, "must be in the years 1900 to 2999");
-            return None;
+            return Err(errors.push(&field, Code::OutOfRange, "must be in the years 1900 to 2999"));
         }
-        Some(date)
+        Ok(date)
     }
 
-    /// A whole number from 1900 to 2999.
-    pub fn year(&self, name: &str, errors: &mut Errors) -> Option<i32> {
-        let field = path(&self.prefix, name);
-        let value = self.get(name)?;
-        match value.as_i64() {
-            Some(y) if i32::try_from(y).is_ok_and(|y| YEARS.contains(&y)) => Some(y as i32),
-            Some(_) => {
-                errors.push(&field, Code::OutOfRange, "must be from 1900 to 2999");
-                None
-            }
-            None => {
-                errors.push(
-                    &field,
-                    Code::InvalidType,
-                    "must be a whole number (a year, such as 2021)",
-                );
-                None
-            }
-        }
-    }
-
-    /// Money: a JSON number, 0 or more, exact to the cent.
-    pub fn money(&self, name: &str, errors: &mut Errors) -> Option<Cents> {
+    /// A whole number from 1900 to 2999, when sent.
+    pub fn year(&self, name: &str, errors: &mut Errors) -> Read<Option<i32>> {
         let field = path(&self.prefix, name);
         let Some(value) = self.get(name) else {
-            if self.present() {
-                errors.push(&field, Code::Required, "is required");
-            }
-            return None;
+            return Ok(None);
         };
-        if !value.is_number() {
-            errors.push(&field, Code::InvalidType, "must be a number (an amount such as 334.31)");
-            return None;
-        }
-        let raw = serde_json::value::to_raw_value(value).ok()?;
-        match parse_money(&raw) {
-            Ok(money) => money.map(|m| m.cents),
-            Err(e) => {
-                errors.push(&field, e.code, &e.message);
-                None
-            }
+        match value.as_i64() {
+            Some(y) if i32::try_from(y).is_ok_and(|y| YEARS.contains(&y)) => Ok(Some(y as i32)),
+            Some(_) => Err(errors.push(&field, Code::OutOfRange, "must be from 1900 to 2999")),
+            None => Err(errors.push(
+                &field,
+                Code::InvalidType,
+                "must be a whole number (a year, such as 2021)",
+            )),
         }
     }
 
-    /// An email address, at most 254 characters.
-    pub fn email(&self, name: &str, errors: &mut Errors) -> Option<String> {
+    /// Money: a JSON number, 0 or more, exact to the cent; required.
+    pub fn money(&self, name: &str, errors: &mut Errors) -> Read<Cents> {
         let field = path(&self.prefix, name);
-        let email = self.text(name, 254, false, errors)?;
-        if !email.validate_email() {
-            errors.push_got(&field, Code::InvalidEmail, "must be an email address", &email);
-            return None;
+        let Some(value) = self.get(name) else {
+            return Err(self.missing(name, errors));
+        };
+        let not_a_number = "must be a number (an amount such as 334.31)";
+        let raw = match value {
+            Value::Number(_) => serde_json::value::to_raw_value(value).ok(),
+            _ => None,
+        };
+        let Some(raw) = raw else {
+            return Err(errors.push(&field, Code::InvalidType, not_a_number));
+        };
+        match parse_money(&raw) {
+            Ok(Some(money)) => Ok(money.cents),
+            Ok(None) => Err(errors.push(&field, Code::InvalidType, not_a_number)),
+            Err(e) => Err(errors.push(&field, e.code, &e.message)),
         }
-        Some(email)
+    }
+
+    /// An email address, at most 254 characters, when sent.
+    pub fn email(&self, name: &str, errors: &mut Errors) -> Read<Option<String>> {
+        let field = path(&self.prefix, name);
+        let Some(email) = self.opt_text(name, 254, errors)? else {
+            return Ok(None);
+        };
+        if !email.validate_email() {
+            return Err(errors.push_got(&field, Code::InvalidEmail, "must be an email address", &email));
+        }
+        Ok(Some(email))
     }
 
     /// A phone number in E.164 form: `+`, a country code and the number, at most 15 digits
-    /// (`+13034579876`).
-    pub fn phone(&self, name: &str, errors: &mut Errors) -> Option<String> {
+    /// (`+13034579876`), when sent.
+    pub fn phone(&self, name: &str, errors: &mut Errors) -> Read<Option<String>> {
         let field = path(&self.prefix, name);
         // Padding allowed (as the document's pattern says); the digits are counted below.
-        let phone = self.text(name, 64, false, errors)?;
+        let Some(phone) = self.opt_text(name, 64, errors)? else {
+            return Ok(None);
+        };
         let digits = phone.strip_prefix('+').unwrap_or_default();
         let e164 =
             (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
         if !e164 {
             let rule = "must be an E.164 phone number: +, the country code and the number, digits only \
                         (such as +13034579876)";
-            errors.push_got(&field, Code::InvalidPhone, rule, &phone);
-            return None;
+            return Err(errors.push_got(&field, Code::InvalidPhone, rule, &phone));
         }
-        Some(phone)
+        Ok(Some(phone))
     }
 
-    /// An ISO 3166-1 alpha-2 country code, in capitals (`US`).
-    pub fn country(&self, name: &str, errors: &mut Errors) -> Option<String> {
+    /// An ISO 3166-1 alpha-2 country code, in capitals (`US`), when sent.
+    pub fn country(&self, name: &str, errors: &mut Errors) -> Read<Option<String>> {
         let field = path(&self.prefix, name);
-        let country = self.text(name, 100, false, errors)?;
+        let Some(country) = self.opt_text(name, 100, errors)? else {
+            return Ok(None);
+        };
         if isocountry::CountryCode::for_alpha2(&country).is_err() {
             let rule = match isocountry::CountryCode::for_alpha2_caseless(&country) {
                 Ok(code) => format!(
@@ -304,10 +305,9 @@ impl<'v> Fields<'v> {
                 ),
                 Err(_) => "must be an ISO 3166-1 alpha-2 country code such as US or CA".to_owned(),
             };
-            errors.push_got(&field, Code::InvalidCountry, &rule, &country);
-            return None;
+            return Err(errors.push_got(&field, Code::InvalidCountry, &rule, &country));
         }
-        Some(country)
+        Ok(Some(country))
     }
 }
 
@@ -328,10 +328,10 @@ mod tests {
         let errors = check(
             json!({"customer": {"name": ""}, "tires": [{"size": "x"}, 3, {"make": 1}]}),
             |f, errors| {
-                let customer = f.object("customer", true, errors).unwrap();
-                customer.text("name", 100, true, errors);
-                for tire in f.objects("tires", 1, 6, errors) {
-                    tire.text("make", 50, true, errors);
+                let customer = f.object("customer", errors).unwrap();
+                let _ = customer.text("name", 100, errors);
+                for tire in f.objects("tires", 1, 6, errors).unwrap().into_iter().flatten() {
+                    let _ = tire.text("make", 50, errors);
                 }
             },
         );
@@ -346,6 +346,42 @@ mod tests {
         );
     }
 
+    /// A body that is no object is one error, which stands for every required field: each read
+    /// gives its proof, and no record is made.
+    #[test]
+    fn a_body_that_is_no_object_is_one_error_for_all_its_fields() {
+        let body = json!(["customer"]);
+        let mut errors = Errors::default();
+        let f = Fields::top(&body, &mut errors);
+        let name = f.text("name", 100, &mut errors);
+        let customer = f.object("customer", &mut errors);
+        let tires = f.objects("tires", 1, 6, &mut errors);
+        let money = f.money("m", &mut errors);
+        assert!(name.is_err() && customer.is_err() && tires.is_err() && money.is_err());
+        let listed = errors
+            .into_result(|| Ok((name?, money?)))
+            .expect_err("nothing is made of a body that is no object");
+        let listed: Vec<(String, Code)> = listed.into_iter().map(|e| (e.field, e.code)).collect();
+        assert_eq!(listed, vec![("body".into(), Code::InvalidType)]);
+    }
+
+    /// A record is made only when no error was pushed, even where every field it needs was read
+    /// (an error of an optional field, or of the count of an array).
+    #[test]
+    fn a_record_is_made_only_of_a_body_without_errors() {
+        let body = json!({"name": "N", "phone": "555"});
+        let mut errors = Errors::default();
+        let f = Fields::top(&body, &mut errors);
+        let name = f.text("name", 100, &mut errors);
+        let _ = f.phone("phone", &mut errors);
+        let listed = errors.into_result(|| name).expect_err("the phone's error is listed");
+        assert_eq!(listed[0].code, Code::InvalidPhone);
+        let body = json!({"name": "N"});
+        let mut errors = Errors::default();
+        let name = Fields::top(&body, &mut errors).text("name", 100, &mut errors);
+        assert_eq!(errors.into_result(|| name), Ok("N".to_owned()));
+    }
+
     /// The length is the document's `maxLength`, counted as sent: padding counts (schemathesis
     /// found `" "` and 100 characters accepted under a maxLength of 100), and is trimmed when kept.
     #[test]
@@ -353,7 +389,9 @@ mod tests {
         let text = |v: String| {
             let mut errors = Errors::default();
             let body = json!({ "product_id": v });
-            let kept = Fields::top(&body, &mut errors).text("product_id", 100, true, &mut errors);
+            let kept = Fields::top(&body, &mut errors)
+                .text("product_id", 100, &mut errors)
+                .ok();
             (kept, errors.0.into_iter().map(|e| e.message).collect::<Vec<_>>())
         };
         let hundred = "*".repeat(100);
@@ -372,7 +410,7 @@ mod tests {
         // Padded phones stay allowed: the document's pattern allows the padding.
         let mut errors = Errors::default();
         let body = json!({ "phone": format!("   +13034579876{}", " ".repeat(20)) });
-        let phone = Fields::top(&body, &mut errors).phone("phone", &mut errors);
+        let phone = Fields::top(&body, &mut errors).phone("phone", &mut errors).unwrap();
         assert_eq!(phone.as_deref(), Some("+13034579876"));
     }
 
@@ -381,7 +419,7 @@ mod tests {
         let date = |v: &str| {
             let mut errors = Errors::default();
             let body = json!({ "d": v });
-            let d = Fields::top(&body, &mut errors).date("d", true, &mut errors);
+            let d = Fields::top(&body, &mut errors).date("d", &mut errors).ok();
             (d.map(|d| d.to_rfc3339()), errors.0.first().map(|e| e.code))
         };
         assert_eq!(
@@ -402,7 +440,7 @@ mod tests {
         let money = |v: Value| {
             let mut errors = Errors::default();
             let body = json!({ "m": v });
-            let m = Fields::top(&body, &mut errors).money("m", &mut errors);
+            let m = Fields::top(&body, &mut errors).money("m", &mut errors).ok();
             (m, errors.0.first().map(|e| e.code))
         };
         assert_eq!(money(json!(334.31)), (Some(33431), None));
@@ -422,6 +460,7 @@ mod tests {
                 "phone" => f.phone(name, &mut errors),
                 _ => f.country(name, &mut errors),
             };
+            let value = value.ok().flatten();
             (value, errors.0.first().map(|e| e.message.clone()))
         };
         assert_eq!(read("phone", "+13034579876").0.as_deref(), Some("+13034579876"));

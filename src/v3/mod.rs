@@ -19,7 +19,7 @@ use crate::status::registration_status;
 use crate::store::{self, Listing, Lookup, Stamp, Store, StoreError, StoreFailure, Tx};
 use crate::wire::Code;
 use crate::wire::out::format_v3_date;
-use decode::{Errors, FieldError, Fields};
+use decode::{Errors, FieldError, Fields, Read};
 use tire_protection::{ClaimView, Metadata, TireProtection};
 
 /// What the v3 service refuses (besides authentication): each a 4xx of its own.
@@ -96,22 +96,19 @@ fn parse_body(body: &[u8]) -> Result<Value, V3Error> {
 }
 
 /// `product_id`: required, and one of the partner's `v3_products` when it has a list.
-fn product_id(f: &Fields, keys: &V3Partner, errors: &mut Errors) -> Option<String> {
-    let product = f.text("product_id", 100, true, errors)?;
+fn product_id(f: &Fields, keys: &V3Partner, errors: &mut Errors) -> Read<String> {
+    let product = f.text("product_id", 100, errors)?;
     match &keys.products {
-        Some(allowed) if !allowed.contains(&product) => {
-            errors.push(
-                "product_id",
-                Code::NotAllowed,
-                format!(
-                    "must be one of your products ({}), got {}",
-                    allowed.join(", "),
-                    crate::wire::echo(&product)
-                ),
-            );
-            None
-        }
-        _ => Some(product),
+        Some(allowed) if !allowed.contains(&product) => Err(errors.push(
+            "product_id",
+            Code::NotAllowed,
+            format!(
+                "must be one of your products ({}), got {}",
+                allowed.join(", "),
+                crate::wire::echo(&product)
+            ),
+        )),
+        _ => Ok(product),
     }
 }
 
@@ -125,16 +122,16 @@ pub struct Head {
     pub enroll_date: DateTime<Utc>,
 }
 
-/// Reads a POST's [`Head`]; `None` when a field of it is missing or wrong (its error pushed).
-fn head(f: &Fields, keys: &V3Partner, errors: &mut Errors) -> Option<Head> {
+/// Reads a POST's [`Head`], every field of it checked (each error pushed).
+fn head(f: &Fields, keys: &V3Partner, errors: &mut Errors) -> Read<Head> {
     let product_id = product_id(f, keys, errors);
-    let invoice_number = f.text("invoiceNumber", decode::INVOICE_MAX, true, errors);
-    let store_number = f.text("storeNumber", decode::STORE_MAX, false, errors);
-    let enroll_date = f.date("enrollDate", true, errors);
-    Some(Head {
+    let invoice_number = f.text("invoiceNumber", decode::INVOICE_MAX, errors);
+    let store_number = f.opt_text("storeNumber", decode::STORE_MAX, errors);
+    let enroll_date = f.date("enrollDate", errors);
+    Ok(Head {
         product_id: product_id?,
         invoice_number: invoice_number?,
-        store_number: store_number.unwrap_or_default(),
+        store_number: store_number?.unwrap_or_default(),
         enroll_date: enroll_date?,
     })
 }
@@ -258,18 +255,19 @@ impl Target {
     pub fn from_query(collection: &str, query: &str) -> Result<Target, V3Error> {
         let query = Query::of(query);
         let mut errors = Errors::default();
-        let invoice_number = query.get("invoiceNumber");
-        if invoice_number.is_none() {
+        let invoice_number = query.get("invoiceNumber").ok_or_else(|| {
             errors.push(
                 "invoiceNumber",
                 Code::Required,
                 format!("is required (or PATCH {collection}/{{id}})"),
-            );
-        }
+            )
+        });
         errors
-            .into_result(|| Target::Invoice {
-                invoice_number: invoice_number.unwrap_or_default().to_owned(),
-                store_number: query.get("storeNumber").map(str::to_owned),
+            .into_result(|| {
+                Ok(Target::Invoice {
+                    invoice_number: invoice_number?.to_owned(),
+                    store_number: query.get("storeNumber").map(str::to_owned),
+                })
             })
             .map_err(V3Error::invalid("request"))
     }
@@ -319,9 +317,9 @@ pub fn cancel_tire_protection(call: &Call, target: &Target, body: &[u8], now: Da
     let Call { store, partner, scope } = *call;
     let body = parse_body(body)?;
     let mut errors = Errors::default();
-    let cancelled_on = Fields::top(&body, &mut errors).date("cancelledOn", true, &mut errors);
+    let cancelled_on = Fields::top(&body, &mut errors).date("cancelledOn", &mut errors);
     let cancelled_on = errors
-        .into_result(|| cancelled_on.expect("no error: present"))
+        .into_result(|| cancelled_on)
         .map_err(V3Error::invalid("cancellation"))?;
     let plan = partner.plan();
     let stamp = Stamp::of(&now);
@@ -442,10 +440,12 @@ impl PageRequest {
                 .flatten(),
         };
         errors
-            .into_result(|| PageRequest {
-                page,
-                page_size,
-                filter,
+            .into_result(|| {
+                Ok(PageRequest {
+                    page,
+                    page_size,
+                    filter,
+                })
             })
             .map_err(V3Error::invalid("request"))
     }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::decode::{Errors, FieldError, Fields, NAME_MAX};
+use super::decode::{Errors, FieldError, Fields, NAME_MAX, Read};
 use crate::config::V3Partner;
 use crate::model::motor_club::{Address, Customer, MotorClub};
 use crate::wire::Code;
@@ -26,14 +26,14 @@ pub fn decode(body: &Value, keys: &V3Partner) -> Result<MotorClub, Vec<FieldErro
     let head = super::head(&f, keys, &mut errors);
     let customer = customer(&f, &mut errors);
     errors.into_result(|| {
-        let head = head.expect("no error: present");
-        MotorClub {
+        let head = head?;
+        Ok(MotorClub {
             product_id: head.product_id,
             invoice_number: head.invoice_number,
             store_number: head.store_number,
             enroll_date: head.enroll_date,
-            customer: customer.expect("no error: present"),
-        }
+            customer: customer?,
+        })
     })
 }
 
@@ -43,52 +43,53 @@ pub fn decode_change(body: &Value) -> Result<Change, Vec<FieldError>> {
     let mut errors = Errors::default();
     let f = Fields::top(body, &mut errors);
     let change = match (f.has("customer"), f.has("cancelledOn")) {
-        (true, true) => {
-            errors.push(
-                "body",
-                Code::Ambiguous,
-                "has both customer and cancelledOn; send one PATCH for each",
-            );
-            None
-        }
+        (true, true) => Err(errors.push(
+            "body",
+            Code::Ambiguous,
+            "has both customer and cancelledOn; send one PATCH for each",
+        )),
         (true, false) => customer(&f, &mut errors).map(|c| Change::Customer(Box::new(c))),
-        (false, true) => f.date("cancelledOn", true, &mut errors).map(Change::Cancel),
-        (false, false) => {
-            if body.is_object() {
-                errors.push(
-                    "body",
-                    Code::Required,
-                    "needs customer (to replace the customer) or cancelledOn (to cancel)",
-                );
-            }
-            None
-        }
+        (false, true) => f.date("cancelledOn", &mut errors).map(Change::Cancel),
+        (false, false) => Err(f.lacks(
+            "body",
+            "needs customer (to replace the customer) or cancelledOn (to cancel)",
+            &mut errors,
+        )),
     };
-    errors.into_result(|| change.expect("no error: present"))
+    errors.into_result(|| change)
 }
 
 /// `customer`: required, with its name; phone, email and address when sent.
-fn customer(f: &Fields, errors: &mut Errors) -> Option<Customer> {
-    let c = f.object("customer", true, errors)?;
-    let name = c.text("name", NAME_MAX, true, errors);
+fn customer(f: &Fields, errors: &mut Errors) -> Read<Customer> {
+    let c = f.object("customer", errors)?;
+    let name = c.text("name", NAME_MAX, errors);
     let phone = c.phone("phone", errors);
     let email = c.email("email", errors);
-    let address = c
-        .object("address", false, errors)
-        .map(|a| Address {
-            line1: a.text("line1", ADDRESS_MAX, false, errors),
-            line2: a.text("line2", ADDRESS_MAX, false, errors),
-            city: a.text("city", ADDRESS_MAX, false, errors),
-            state: a.text("state", ADDRESS_MAX, false, errors),
-            zip: a.text("zip", ADDRESS_MAX, false, errors),
-            country: a.country("country", errors),
-        })
-        .unwrap_or_default();
-    Some(Customer {
+    let address = match c.opt_object("address", errors) {
+        Ok(Some(a)) => address(&a, errors),
+        Ok(None) => Ok(Address::default()),
+        Err(said) => Err(said),
+    };
+    Ok(Customer {
         name: name?,
-        phone,
-        email,
-        address,
+        phone: phone?,
+        email: email?,
+        address: address?,
+    })
+}
+
+/// `customer.address`: each part when sent.
+fn address(a: &Fields, errors: &mut Errors) -> Read<Address> {
+    let mut part = |name| a.opt_text(name, ADDRESS_MAX, errors);
+    let (line1, line2, city, state, zip) = (part("line1"), part("line2"), part("city"), part("state"), part("zip"));
+    let country = a.country("country", errors);
+    Ok(Address {
+        line1: line1?,
+        line2: line2?,
+        city: city?,
+        state: state?,
+        zip: zip?,
+        country: country?,
     })
 }
 

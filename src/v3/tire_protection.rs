@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Head;
-use super::decode::{Errors, FieldError, Fields, NAME_MAX};
+use super::decode::{Errors, FieldError, Fields, NAME_MAX, Read};
 use crate::config::V3Partner;
 use crate::model::v3_registration::{V3Extras, V3Registration};
 use crate::records::{Cents, Claim, Registration};
@@ -95,40 +95,52 @@ pub fn decode(body: &Value, keys: &V3Partner) -> Result<NewTireProtection, Vec<F
     let mut errors = Errors::default();
     let f = Fields::top(body, &mut errors);
     let head = super::head(&f, keys, &mut errors);
-    let customer = f.object("customer", true, &mut errors);
-    let customer_name = customer
-        .as_ref()
-        .and_then(|c| c.text("name", NAME_MAX, true, &mut errors));
-    let customer_email = customer.as_ref().and_then(|c| c.email("email", &mut errors));
-    let vehicle = f.object("vehicle", false, &mut errors).map(|v| Vehicle {
-        year: v.year("year", &mut errors),
-        make: v.text("make", VEHICLE_TEXT_MAX, false, &mut errors).unwrap_or_default(),
-        model: v
-            .text("model", VEHICLE_TEXT_MAX, false, &mut errors)
-            .unwrap_or_default(),
-    });
-    let tires: Vec<Option<Tire>> = f
-        .objects("tires", *TIRES.start(), *TIRES.end(), &mut errors)
-        .iter()
-        .map(|t| {
-            let make = t.text("make", TIRE_TEXT_MAX, true, &mut errors);
-            let model = t.text("model", TIRE_TEXT_MAX, true, &mut errors);
-            let size = t.text("size", TIRE_TEXT_MAX, true, &mut errors);
-            let retail_price = t.money("retailPrice", &mut errors);
-            Some(Tire {
-                make: make?,
-                model: model?,
-                size: size?,
-                retail_price: retail_price?,
+    let customer = f.object("customer", &mut errors);
+    let (customer_name, customer_email) = match &customer {
+        Ok(c) => (c.text("name", NAME_MAX, &mut errors), c.email("email", &mut errors)),
+        Err(said) => (Err(*said), Ok(None)),
+    };
+    let vehicle = f.opt_object("vehicle", &mut errors).map(|v| {
+        v.map(|v| {
+            let year = v.year("year", &mut errors);
+            let make = v.opt_text("make", VEHICLE_TEXT_MAX, &mut errors);
+            let model = v.opt_text("model", VEHICLE_TEXT_MAX, &mut errors);
+            Ok(Vehicle {
+                year: year?,
+                make: make?.unwrap_or_default(),
+                model: model?.unwrap_or_default(),
             })
         })
-        .collect();
-    errors.into_result(|| NewTireProtection {
-        head: head.expect("no error: present"),
-        customer_name: customer_name.expect("no error: present"),
-        customer_email,
-        vehicle: vehicle.unwrap_or_default(),
-        tires: tires.into_iter().map(|t| t.expect("no error: present")).collect(),
+    });
+    let tires = f
+        .objects("tires", *TIRES.start(), *TIRES.end(), &mut errors)
+        .map(|items| {
+            // Every tire read (each error pushed) before any is found wanting.
+            items
+                .into_iter()
+                .map(|t| {
+                    let t = t?;
+                    let make = t.text("make", TIRE_TEXT_MAX, &mut errors);
+                    let model = t.text("model", TIRE_TEXT_MAX, &mut errors);
+                    let size = t.text("size", TIRE_TEXT_MAX, &mut errors);
+                    let retail_price = t.money("retailPrice", &mut errors);
+                    Ok(Tire {
+                        make: make?,
+                        model: model?,
+                        size: size?,
+                        retail_price: retail_price?,
+                    })
+                })
+                .collect::<Vec<Read<Tire>>>()
+        });
+    errors.into_result(|| {
+        Ok(NewTireProtection {
+            head: head?,
+            customer_name: customer_name?,
+            customer_email: customer_email?,
+            vehicle: vehicle?.transpose()?.unwrap_or_default(),
+            tires: tires?.into_iter().collect::<Read<_>>()?,
+        })
     })
 }
 

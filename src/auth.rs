@@ -11,7 +11,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
-use crate::config::{Credential, Operator, Operators, Partner, Partners, V3Key, V3Settings};
+use crate::config::{Credential, Operator, Operators, Partner, Partners, V3Key, V3Partner, V3Settings};
 use crate::scope::{Scope, Tenant};
 use crate::wire::parse_date_str;
 
@@ -504,7 +504,7 @@ pub fn authenticate_v3(
     partners: &Partners,
     v3: Option<&V3Settings>,
     authorization: Option<&[u8]>,
-) -> Result<Caller, V3AuthError> {
+) -> Result<V3Caller, V3AuthError> {
     let token = bearer_token(authorization)?;
     let v3 = v3.ok_or(V3AuthError::NotConfigured)?;
     let header = jsonwebtoken::decode_header(token).map_err(|e| V3AuthError::Malformed(e.to_string()))?;
@@ -519,10 +519,9 @@ pub fn authenticate_v3(
         .get("iss")
         .and_then(Value::as_str)
         .ok_or_else(|| V3AuthError::MissingClaim("iss".into()))?;
-    let partner = partners
+    let (partner, keys) = partners
         .by_v3_issuer(issuer)
         .ok_or_else(|| V3AuthError::UnknownIssuer(issuer.to_owned()))?;
-    let keys = partner.v3.as_ref().expect("by_v3_issuer finds v3 partners only");
     let mut validation = Validation::new(Algorithm::ES256);
     // exp, nbf and iat are judged by TimeClaims, in any spelling; iss and aud here.
     validation.set_required_spec_claims(&["iss", "aud"]);
@@ -603,10 +602,20 @@ pub fn authenticate_v3(
             ));
         }
     };
-    Ok(Caller {
-        partner: Arc::clone(partner),
-        tenant,
+    Ok(V3Caller {
+        caller: Caller {
+            partner: Arc::clone(partner),
+            tenant,
+        },
+        keys: Arc::clone(keys),
     })
+}
+
+/// A caller a v3 token authenticated: the partner its `iss` names (with the v3 keys and
+/// products that proved it), the tenant its `aud` names.
+pub struct V3Caller {
+    pub caller: Caller,
+    pub keys: Arc<V3Partner>,
 }
 
 /// A v3 token (ES256) signed with the partner's private key (PKCS#8 PEM), for `audience`.

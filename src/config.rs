@@ -296,7 +296,7 @@ pub struct Partner {
     /// When its nightly batch is due each day, in its zone; none: no batch is expected.
     pub expected_upload_by: Option<chrono::NaiveTime>,
     /// How the partner reaches the v3 API; none: the partner is not on v3.
-    pub v3: Option<V3Partner>,
+    pub v3: Option<Arc<V3Partner>>,
 }
 
 /// One of a partner's v3 public keys: its `kid` (none for the single `v3_public_key`), the key,
@@ -594,11 +594,11 @@ impl Partners {
             .map(|p| p.company.clone())
     }
 
-    /// The partner whose v3 tokens carry this `iss`.
-    pub fn by_v3_issuer(&self, issuer: &str) -> Option<&Arc<Partner>> {
+    /// The partner whose v3 tokens carry this `iss`, and its v3 keys.
+    pub fn by_v3_issuer(&self, issuer: &str) -> Option<(&Arc<Partner>, &Arc<V3Partner>)> {
         self.0
             .iter()
-            .find(|p| p.v3.as_ref().is_some_and(|v3| v3.issuer == issuer))
+            .find_map(|p| p.v3.as_ref().filter(|v3| v3.issuer == issuer).map(|v3| (p, v3)))
     }
 }
 
@@ -819,7 +819,7 @@ fn resolve_partner(
 }
 
 /// A partner's v3 keys: an issuer and a P-256 public key, both or neither.
-fn resolve_v3(company: &str, p: &PartnerSettings, base_dir: &Path) -> anyhow::Result<Option<V3Partner>> {
+fn resolve_v3(company: &str, p: &PartnerSettings, base_dir: &Path) -> anyhow::Result<Option<Arc<V3Partner>>> {
     let read = |file: &PathBuf, what: &str| {
         let path = if file.is_absolute() {
             file.clone()
@@ -888,12 +888,12 @@ fn resolve_v3(company: &str, p: &PartnerSettings, base_dir: &Path) -> anyhow::Re
     {
         bail!("partner {company}: v3_products lists no product, or an empty one (omit it to accept any)");
     }
-    Ok(Some(V3Partner {
+    Ok(Some(Arc::new(V3Partner {
         issuer,
         keys,
         products: p.v3_products.clone(),
         program_id: p.program_id.clone(),
-    }))
+    })))
 }
 
 /// A P-256 public key in PEM, checked here, so that a wrong key is a start-up error, not a 401
@@ -1220,8 +1220,8 @@ mod tests {
             partner(&key)
         ))
         .unwrap();
-        let acme = cfg.partners.by_v3_issuer("acme-iss").unwrap();
-        let keys = acme.v3.as_ref().unwrap();
+        let (acme, keys) = cfg.partners.by_v3_issuer("acme-iss").unwrap();
+        assert_eq!(acme.company, "acme");
         assert_eq!(keys.products.as_deref(), Some(&["TPP-36".to_owned()][..]));
         assert_eq!(keys.program_id.as_deref(), Some("p1"));
         assert_eq!(cfg.v3.as_ref().unwrap().audience, "https://a/api/v3");

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::errors::V3ApiError;
 use super::{ApiError, AppState, Proven, Request, blocking, get_or_head};
-use crate::auth::{self, Caller};
+use crate::auth::{self, V3Caller};
 use crate::model::motor_club::StoredMotorClub;
 use crate::v3::tire_protection::TireProtection;
 use crate::v3::{self, Call, Page, PageRequest, V3Error};
@@ -24,16 +24,12 @@ pub const PREFIX: &str = "/api/v3";
 /// The largest v3 body: one registration (a v2 batch may be far larger).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A caller a v3 token authenticated: the partner its `iss` names, the tenant its `aud` names.
-pub struct V3Caller(Caller);
-
 impl Proven for V3Caller {
     type Error = V3ApiError;
 
     fn prove(req: &HttpRequest, state: &AppState, header: Option<&[u8]>) -> Result<V3Caller, V3ApiError> {
         auth::authenticate_v3(&state.partners.get(), state.v3.get().as_ref().as_ref(), header)
             .inspect_err(|e| super::note_refusal(req, state, e.reason(), None))
-            .map(V3Caller)
             .map_err(V3ApiError::from)
     }
 }
@@ -110,16 +106,18 @@ impl V3Request {
         what: &'static str,
         f: impl FnOnce(&Call) -> Result<R, V3Error> + Send + 'static,
     ) -> Result<R, V3ApiError> {
-        let caller = &self.caller.0;
-        let (store, partner, scope) = (
+        let V3Caller { caller, keys } = &self.caller;
+        let (store, partner, keys, scope) = (
             Arc::clone(&self.state.store),
             Arc::clone(&caller.partner),
+            Arc::clone(keys),
             caller.scope(),
         );
         let call = move || {
             Ok::<_, ApiError>(f(&Call {
                 store: &store,
                 partner: &partner,
+                keys: &keys,
                 scope,
             }))
         };
@@ -211,7 +209,7 @@ impl Collection for MotorClubs {
 }
 
 /// POST to a collection: 201 with the new id and its Location.
-#[tracing::instrument(name = "v3_create", skip_all, fields(partner = %request.caller.0.partner.company, tenant = %request.caller.0.tenant.as_str(), collection = C::NAME))]
+#[tracing::instrument(name = "v3_create", skip_all, fields(partner = %request.caller.caller.partner.company, tenant = %request.caller.caller.tenant.as_str(), collection = C::NAME))]
 async fn create<C: Collection>(request: V3Request, payload: web::Payload) -> Result<HttpResponse, V3ApiError> {
     let body = json_body(&request, payload).await?;
     let creating = move |call: &Call| C::CREATE(call, &body, Utc::now());
@@ -220,7 +218,7 @@ async fn create<C: Collection>(request: V3Request, payload: web::Payload) -> Res
 }
 
 /// GET a collection's registration by `{id}`.
-#[tracing::instrument(name = "v3_read", skip_all, fields(partner = %request.caller.0.partner.company, tenant = %request.caller.0.tenant.as_str(), collection = C::NAME))]
+#[tracing::instrument(name = "v3_read", skip_all, fields(partner = %request.caller.caller.partner.company, tenant = %request.caller.caller.tenant.as_str(), collection = C::NAME))]
 async fn get<C: Collection>(request: V3Request, id: web::Path<String>) -> Result<HttpResponse, V3ApiError> {
     let reading = move |call: &Call| C::ONE(call, &id);
     let found = request.run("reading a v3 registration", reading).await?;
@@ -228,7 +226,7 @@ async fn get<C: Collection>(request: V3Request, id: web::Path<String>) -> Result
 }
 
 /// GET a collection's page: ?page=&pageSize=&invoiceNumber=&storeNumber=
-#[tracing::instrument(name = "v3_list", skip_all, fields(partner = %request.caller.0.partner.company, tenant = %request.caller.0.tenant.as_str(), collection = C::NAME))]
+#[tracing::instrument(name = "v3_list", skip_all, fields(partner = %request.caller.caller.partner.company, tenant = %request.caller.caller.tenant.as_str(), collection = C::NAME))]
 async fn list<C: Collection>(request: V3Request) -> Result<HttpResponse, V3ApiError> {
     let asked = PageRequest::parse(request.req.query_string(), &["invoiceNumber", "storeNumber"])?;
     let listing = move |call: &Call| C::PAGE(call, &asked);
@@ -238,7 +236,7 @@ async fn list<C: Collection>(request: V3Request) -> Result<HttpResponse, V3ApiEr
 
 /// PATCH a collection's registration, by `{id}` or `?invoiceNumber=...[&storeNumber=...]`:
 /// reads the JSON body, runs the collection's change on the registration, answers 204.
-#[tracing::instrument(name = "v3_patch", skip_all, fields(partner = %request.caller.0.partner.company, tenant = %request.caller.0.tenant.as_str(), collection = C::NAME))]
+#[tracing::instrument(name = "v3_patch", skip_all, fields(partner = %request.caller.caller.partner.company, tenant = %request.caller.caller.tenant.as_str(), collection = C::NAME))]
 async fn patch<C: Collection>(
     request: V3Request,
     target: PatchTarget,

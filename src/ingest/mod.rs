@@ -217,22 +217,22 @@ fn write_batch(
             Ok((None, ()))
         });
         let written = store::upsert_all(tx, scope, &pending(&accepted), &now)?;
-        for ((i, _, reg, ()), w) in accepted.iter().zip(&written) {
-            out.results[*i].action = Some(w.action);
+        for ((i, _, reg, ()), &w) in accepted.iter().zip(&written) {
+            out.results[*i].action = Some(w.action());
             let new = ledger
                 .usage(&reg.shop_id, &reg.invoice_number)
                 .is_some_and(|u| u.registration_id == UNWRITTEN);
             // The first write of a registration that was not stored must insert it: else
             // another instance stored it after this batch read, and the batch was judged on a
             // stale read. Running again reads (and locks) it.
-            if new && w.action != Action::Inserted {
+            if new && w.action() != Action::Inserted {
                 let stale = format!(
                     "registration {}/{} was stored meanwhile",
                     reg.shop_id, reg.invoice_number
                 );
                 return Err(StoreError::Conflict(stale.into()).into());
             }
-            if let Some(id) = w.id {
+            if let store::Written::Inserted(id) = w {
                 ledger.written(&reg.shop_id, &reg.invoice_number, id);
             }
         }
@@ -376,7 +376,7 @@ fn write<T: Record>(
 ) -> Result<(), StoreError> {
     let written = store::upsert_all(tx, scope, &pending(accepted), now)?;
     for ((i, ..), w) in accepted.iter().zip(written) {
-        out.results[*i].action = Some(w.action);
+        out.results[*i].action = Some(w.action());
     }
     Ok(())
 }

@@ -166,6 +166,7 @@ macro_rules! record {
                 ),*
             ];
             const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),*];
+            const KEY_AT: &'static [usize] = &[$( Field::$key as usize ),*];
             const KEY: &'static [&'static str] = &[$( Self::FIELDS[Field::$key as usize].name ),*];
 
             fn read(r: &mut $crate::records::FieldReader<'_, '_>) -> Self {
@@ -184,11 +185,8 @@ macro_rules! record {
                 vec![$( $crate::records::FieldType::value(&self.$field) ),*]
             }
 
-            fn value_of(&self, name: &str) -> Option<$crate::records::Value<'_>> {
-                match name {
-                    $( $wire => Some($crate::records::FieldType::value(&self.$field)), )*
-                    _ => None,
-                }
+            fn key_text(&self) -> Vec<&str> {
+                vec![$( self.$key.as_str() ),*]
             }
 
             fn from_values(values: Vec<$crate::records::OwnedValue>) -> Option<Self> {

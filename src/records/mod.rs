@@ -84,6 +84,16 @@ impl RecordKind {
         }
     }
 
+    /// The natural key's fields, as their places in [`RecordKind::fields`].
+    pub const fn key_at(self) -> &'static [usize] {
+        match self {
+            RecordKind::Registrations => Registration::KEY_AT,
+            RecordKind::Sales => Sale::KEY_AT,
+            RecordKind::Claims => Claim::KEY_AT,
+            RecordKind::Cancellations => Cancellation::KEY_AT,
+        }
+    }
+
     /// The wire names of the natural key's fields.
     pub const fn key(self) -> &'static [&'static str] {
         match self {
@@ -111,6 +121,8 @@ pub trait Record: Sized + Serialize {
     const FIELDS: &'static [FieldSpec];
     /// The stored column of each field (its Rust name), in the same order.
     const COLUMNS: &'static [&'static str];
+    /// The natural key's fields, as their places in [`Record::FIELDS`].
+    const KEY_AT: &'static [usize];
     /// The wire names of the natural key's fields: a resend with the same key updates the
     /// stored record.
     const KEY: &'static [&'static str];
@@ -119,8 +131,9 @@ pub trait Record: Sized + Serialize {
     fn read(r: &mut FieldReader<'_, '_>) -> Self;
     /// Every field's value, in declaration order.
     fn values(&self) -> Vec<Value<'_>>;
-    /// One field's value, by its wire name.
-    fn value_of(&self, name: &str) -> Option<Value<'_>>;
+    /// The natural key's values (key fields are text: the declaration does not compile
+    /// otherwise).
+    fn key_text(&self) -> Vec<&str>;
     /// The record from its values in declaration order (as a store reads them back); `None`
     /// when one has the wrong shape.
     fn from_values(values: Vec<OwnedValue>) -> Option<Self>;

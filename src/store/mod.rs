@@ -345,41 +345,39 @@ impl Stamp {
     }
 }
 
-/// What an upsert did, and the id of the row it inserted (PostgreSQL names the updated row's
-/// too; nobody needs it: a batch knows the registrations it read).
+/// What an upsert did to one record's row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Written {
-    pub action: Action,
-    pub id: Option<i64>,
+pub enum Written {
+    /// A new row, with its id.
+    Inserted(i64),
+    /// A stored row, changed. (Its id is not asked for: the batch knew it when it read the
+    /// registration.)
+    Updated,
+    /// A stored row, left as it was.
+    Unchanged,
 }
 
 impl Written {
     /// From the row an upsert answered (`id, revision`), none when it changed nothing.
     fn from_row(row: Option<(i64, i64)>) -> Written {
         match row {
-            None => Written::stored(false),
-            Some((id, 1)) => Written::inserted(id),
-            Some((id, _)) => Written {
-                action: Action::Updated,
-                id: Some(id),
-            },
+            None => Written::Unchanged,
+            Some((id, 1)) => Written::Inserted(id),
+            Some(_) => Written::Updated,
         }
     }
 
-    /// A new row, with its id.
-    fn inserted(id: i64) -> Written {
-        Written {
-            action: Action::Inserted,
-            id: Some(id),
-        }
-    }
-
-    /// A row that was stored already: updated if `changed`, else unchanged. Its id is not
-    /// asked for (the batch knew it when it read the registration).
+    /// A row that was stored already: updated if `changed`.
     fn stored(changed: bool) -> Written {
-        Written {
-            action: if changed { Action::Updated } else { Action::Unchanged },
-            id: None,
+        if changed { Written::Updated } else { Written::Unchanged }
+    }
+
+    /// The result's `action`.
+    pub fn action(self) -> Action {
+        match self {
+            Written::Inserted(_) => Action::Inserted,
+            Written::Updated => Action::Updated,
+            Written::Unchanged => Action::Unchanged,
         }
     }
 }
@@ -612,17 +610,7 @@ fn columns(kind: RecordKind) -> Vec<String> {
 /// The columns of a kind's natural key (after partner and tenant), in key order.
 fn key_columns(kind: RecordKind) -> Vec<String> {
     let fields = columns(kind);
-    kind.key()
-        .iter()
-        .map(|name| {
-            let i = kind
-                .fields()
-                .iter()
-                .position(|f| f.name == *name)
-                .expect("a key names declared fields");
-            fields[i].clone()
-        })
-        .collect()
+    kind.key_at().iter().map(|&i| fields[i].clone()).collect()
 }
 
 /// The columns of a batch's counts: `registrations_accepted, registrations_rejected, ...`, in

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::config::{Partner, V3Partner};
 use crate::model::motor_club::StoredMotorClub;
 use crate::model::v3_registration::V3Filter;
-use crate::records::{Action, Cancellation, Claim, rules};
+use crate::records::{Cancellation, Claim, rules};
 use crate::scope::Scope;
 use crate::status::registration_status;
 use crate::store::{self, Listing, Lookup, Stamp, Store, StoreError, StoreFailure, Tx};
@@ -74,20 +74,14 @@ impl StoreFailure for V3Error {
     }
 }
 
-/// Whom one v3 call serves: the store, the partner its token names, and the tenant.
+/// Whom one v3 call serves: the store, the partner its token names (and the v3 keys and
+/// products that proved it), and the tenant.
 #[derive(Clone, Copy)]
 pub struct Call<'a> {
     pub store: &'a Store,
     pub partner: &'a Partner,
+    pub keys: &'a V3Partner,
     pub scope: Scope,
-}
-
-/// The partner's v3 keys; the handlers only call here for a caller v3 authenticated.
-fn keys(partner: &Partner) -> &V3Partner {
-    partner
-        .v3
-        .as_ref()
-        .expect("a caller authenticated by v3 is a partner with v3 keys")
 }
 
 /// A body as JSON: what is not is a 400 naming the line and column.
@@ -137,8 +131,8 @@ fn head(f: &Fields, keys: &V3Partner, errors: &mut Errors) -> Read<Head> {
 }
 
 /// A POST's body read by its decoder for the partner: a 400 naming every field error.
-fn decoded<T>(partner: &Partner, body: &[u8], decode: Decoder<T>) -> Result<T, V3Error> {
-    decode(&parse_body(body)?, keys(partner)).map_err(V3Error::invalid("registration"))
+fn decoded<T>(keys: &V3Partner, body: &[u8], decode: Decoder<T>) -> Result<T, V3Error> {
+    decode(&parse_body(body)?, keys).map_err(V3Error::invalid("registration"))
 }
 
 type Decoder<T> = fn(&Value, &V3Partner) -> Result<T, Vec<FieldError>>;
@@ -157,18 +151,15 @@ fn already_exists(what: &str, store_number: &str, invoice_number: &str, then: &s
 /// is a conflict: POST never updates.
 #[tracing::instrument(name = "v3_create_tire_protection", skip_all, fields(partner = %call.partner.company))]
 pub fn create_tire_protection(call: &Call, body: &[u8], now: DateTime<Utc>) -> Result<String, V3Error> {
-    let Call { store, partner, scope } = *call;
-    let new = decoded(partner, body, tire_protection::decode)?;
+    let Call { store, keys, scope, .. } = *call;
+    let new = decoded(keys, body, tire_protection::decode)?;
     let registration = new.registration();
     let extras = new.extras();
     let stamp = Stamp::of(&now);
     store.write(|tx| {
         let written = store::upsert_all(tx, scope, &[(None, &registration)], &stamp)?;
         match written.first() {
-            Some(w) if w.action == Action::Inserted => {
-                let id = w.id.expect("an inserted row names its id");
-                Ok(store::set_v3_extras(tx, id, &extras)?)
-            }
+            Some(&store::Written::Inserted(id)) => Ok(store::set_v3_extras(tx, id, &extras)?),
             // Rolled back: the stored registration is left as it was.
             _ => Err(already_exists(
                 "registration",
@@ -182,8 +173,8 @@ pub fn create_tire_protection(call: &Call, body: &[u8], now: DateTime<Utc>) -> R
 
 /// GET /tire-protection/registrations/{id}: the registration with the claims filed against it.
 pub fn tire_protection(call: &Call, id: &str) -> Result<TireProtection, V3Error> {
-    let Call { store, partner, scope } = *call;
-    let program_id = keys(partner).program_id.as_deref();
+    let Call { store, keys, scope, .. } = *call;
+    let program_id = keys.program_id.as_deref();
     let found = store.read(|tx| {
         let Some(stored) = store::V3_REGISTRATIONS.by_id(tx, scope, id)? else {
             return Ok(None);
@@ -203,7 +194,9 @@ pub fn tire_protection(call: &Call, id: &str) -> Result<TireProtection, V3Error>
 
 /// GET /tire-protection/registrations/{id}/metadata: registrationstatus in v3's words.
 pub fn tire_protection_metadata(call: &Call, id: &str, now: DateTime<Utc>) -> Result<Metadata, V3Error> {
-    let Call { store, partner, scope } = *call;
+    let Call {
+        store, partner, scope, ..
+    } = *call;
     let usage = store.read(|tx| {
         let Some(stored) = store::V3_REGISTRATIONS.by_id(tx, scope, id)? else {
             return Ok(None);
@@ -314,7 +307,9 @@ fn find_one<T>(tx: &Tx, scope: Scope, target: &Target, listing: &Listing<T>) -> 
 /// whatever key); one expired at cancelledOn, or with no tires left, is 409 with the rule.
 #[tracing::instrument(name = "v3_cancel_tire_protection", skip_all, fields(partner = %call.partner.company))]
 pub fn cancel_tire_protection(call: &Call, target: &Target, body: &[u8], now: DateTime<Utc>) -> Result<(), V3Error> {
-    let Call { store, partner, scope } = *call;
+    let Call {
+        store, partner, scope, ..
+    } = *call;
     let body = parse_body(body)?;
     let mut errors = Errors::default();
     let cancelled_on = Fields::top(&body, &mut errors).date("cancelledOn", &mut errors);
@@ -453,8 +448,8 @@ impl PageRequest {
 
 /// GET /tire-protection/registrations: a page of the tenant's registrations, oldest first.
 pub fn tire_protection_page(call: &Call, request: &PageRequest) -> Result<Page<TireProtection>, V3Error> {
-    let Call { store, partner, scope } = *call;
-    let program_id = keys(partner).program_id.as_deref();
+    let Call { store, keys, scope, .. } = *call;
+    let program_id = keys.program_id.as_deref();
     let (total, found) =
         store.read(|tx| store::V3_REGISTRATIONS.page(tx, scope, &request.filter, request.page, request.page_size))?;
     Ok(request.page(
@@ -470,8 +465,8 @@ pub fn tire_protection_page(call: &Call, request: &PageRequest) -> Result<Page<T
 /// (storeNumber, invoiceNumber) the tenant already has is a conflict: POST never updates.
 #[tracing::instrument(name = "v3_create_motor_club", skip_all, fields(partner = %call.partner.company))]
 pub fn create_motor_club(call: &Call, body: &[u8], now: DateTime<Utc>) -> Result<String, V3Error> {
-    let Call { store, partner, scope } = *call;
-    let new = decoded(partner, body, motor_club::decode)?;
+    let Call { store, keys, scope, .. } = *call;
+    let new = decoded(keys, body, motor_club::decode)?;
     let stamp = Stamp::of(&now);
     store.write(|tx| {
         store::insert_motor_club(tx, scope, &new, &stamp)?.ok_or_else(|| {
@@ -486,27 +481,24 @@ pub fn create_motor_club(call: &Call, body: &[u8], now: DateTime<Utc>) -> Result
 }
 
 /// A stored motor-club registration as the partner reads it: with its program.
-fn motor_club_view(partner: &Partner, mut found: StoredMotorClub) -> StoredMotorClub {
-    found.program_id.clone_from(&keys(partner).program_id);
+fn motor_club_view(keys: &V3Partner, mut found: StoredMotorClub) -> StoredMotorClub {
+    found.program_id.clone_from(&keys.program_id);
     found
 }
 
 /// GET /motor-club/registrations/{id}
 pub fn motor_club(call: &Call, id: &str) -> Result<StoredMotorClub, V3Error> {
-    let Call { store, partner, scope } = *call;
+    let Call { store, keys, scope, .. } = *call;
     let found = store.read(|tx| store::MOTOR_CLUBS.by_id(tx, scope, id))?;
-    Ok(motor_club_view(
-        partner,
-        found.ok_or(V3Error::not_found("registration"))?,
-    ))
+    Ok(motor_club_view(keys, found.ok_or(V3Error::not_found("registration"))?))
 }
 
 /// GET /motor-club/registrations: a page of the tenant's motor-club registrations, oldest first.
 pub fn motor_club_page(call: &Call, request: &PageRequest) -> Result<Page<StoredMotorClub>, V3Error> {
-    let Call { store, partner, scope } = *call;
+    let Call { store, keys, scope, .. } = *call;
     let (total, found) =
         store.read(|tx| store::MOTOR_CLUBS.page(tx, scope, &request.filter, request.page, request.page_size))?;
-    Ok(request.page(total, found.into_iter().map(|r| motor_club_view(partner, r)).collect()))
+    Ok(request.page(total, found.into_iter().map(|r| motor_club_view(keys, r)).collect()))
 }
 
 /// PATCH /motor-club/registrations/{id} (or ?invoiceNumber=): `{"customer": ...}` replaces the

@@ -511,14 +511,16 @@ impl PgStore {
         let mut attempt = 0;
         loop {
             let done = self.transaction("READ COMMITTED", false, &mut f);
-            match done {
-                Err(e) if attempt < CONFLICT_RETRIES && e.store_error().is_some_and(StoreError::conflict) => {
-                    attempt += 1;
-                    tracing::debug!(attempt, error = ?escaped(e.store_error().expect("a store error")), "write conflict; running again");
-                    std::thread::sleep(backoff(attempt));
-                }
-                done => return done,
+            if attempt < CONFLICT_RETRIES
+                && let Err(e) = &done
+                && let Some(conflict) = e.store_error().filter(|e| e.conflict())
+            {
+                attempt += 1;
+                tracing::debug!(attempt, error = ?escaped(conflict), "write conflict; running again");
+                std::thread::sleep(backoff(attempt));
+                continue;
             }
+            return done;
         }
     }
 

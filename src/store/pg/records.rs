@@ -134,18 +134,6 @@ impl<'a> Array<'a> {
     }
 }
 
-/// A record's natural key (the values of its key fields, all text).
-fn key_of<T: Record>(record: &T) -> Vec<&str> {
-    T::KEY
-        .iter()
-        .map(|name| match record.value_of(name) {
-            Some(Value::Text(v)) => v,
-            // Keys are text fields (the declarations' tests hold them to it).
-            _ => "",
-        })
-        .collect()
-}
-
 /// One statement per round: a key that comes n times in the batch is in rounds 1 to n (one
 /// statement may not touch a row twice), so a batch without repeated keys is one statement,
 /// and a repeated key is written in batch order, as one-by-one upserts would.
@@ -155,8 +143,8 @@ pub(crate) fn upsert_all<T: Record>(
     rows: &[Pending<T>],
     now: &Stamp,
 ) -> Result<Vec<Written>, StoreError> {
-    let mut out = vec![Written::from_row(None); rows.len()];
-    let keys: Vec<Vec<&str>> = rows.iter().map(|(_, record)| key_of(*record)).collect();
+    let mut out = vec![Written::Unchanged; rows.len()];
+    let keys: Vec<Vec<&str>> = rows.iter().map(|(_, record)| record.key_text()).collect();
     let mut seen: HashMap<&[&str], usize> = HashMap::with_capacity(rows.len());
     let mut rounds: Vec<Vec<usize>> = Vec::new();
     for (i, key) in keys.iter().enumerate() {

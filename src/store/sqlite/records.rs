@@ -123,7 +123,7 @@ pub(crate) fn upsert_all<T: Record>(
             insert.raw_bind_parameter(v3_id_at, V3Id::new().as_str())?;
         }
         written.push(if insert.raw_execute()? == 1 {
-            Written::inserted(conn.last_insert_rowid())
+            Written::Inserted(conn.last_insert_rowid())
         } else {
             bind(&mut update, scope, *registration_id, *record, now)?;
             Written::stored(update.raw_execute()? == 1)

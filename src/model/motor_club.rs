@@ -52,6 +52,20 @@ impl Address {
     pub fn is_empty(&self) -> bool {
         *self == Address::default()
     }
+
+    /// The address of its parts, each as it was read (or why it could not be): line1, line2,
+    /// city, state, zip and country.
+    pub fn from_parts<E>(parts: [Result<Option<String>, E>; 6]) -> Result<Address, E> {
+        let [line1, line2, city, state, zip, country] = parts;
+        Ok(Address {
+            line1: line1?,
+            line2: line2?,
+            city: city?,
+            state: state?,
+            zip: zip?,
+            country: country?,
+        })
+    }
 }
 
 /// A stored motor-club registration, as v3 answers it.

@@ -155,19 +155,12 @@ fn customer_args(c: &Customer) -> [Arg<'_>; 9] {
 
 /// A customer from its columns.
 fn customer_of(row: &Row) -> Result<Customer, StoreError> {
-    let [name, phone, email, line1, line2, city, state, zip, country] = CUSTOMER_COLUMNS.map(|c| row.opt_text(c));
+    let [name, phone, email, address @ ..] = CUSTOMER_COLUMNS.map(|c| row.opt_text(c));
     Ok(Customer {
         name: name?.unwrap_or_default(),
         phone: phone?,
         email: email?,
-        address: Address {
-            line1: line1?,
-            line2: line2?,
-            city: city?,
-            state: state?,
-            zip: zip?,
-            country: country?,
-        },
+        address: Address::from_parts(address)?,
     })
 }
 

@@ -80,17 +80,9 @@ fn customer(f: &Fields, errors: &mut Errors) -> Read<Customer> {
 
 /// `customer.address`: each part when sent.
 fn address(a: &Fields, errors: &mut Errors) -> Read<Address> {
-    let mut part = |name| a.opt_text(name, ADDRESS_MAX, errors);
-    let (line1, line2, city, state, zip) = (part("line1"), part("line2"), part("city"), part("state"), part("zip"));
-    let country = a.country("country", errors);
-    Ok(Address {
-        line1: line1?,
-        line2: line2?,
-        city: city?,
-        state: state?,
-        zip: zip?,
-        country: country?,
-    })
+    let [line1, line2, city, state, zip] =
+        ["line1", "line2", "city", "state", "zip"].map(|name| a.opt_text(name, ADDRESS_MAX, errors));
+    Address::from_parts([line1, line2, city, state, zip, a.country("country", errors)])
 }
 
 #[cfg(test)]

@@ -50,10 +50,11 @@ static STATEMENTS: PerKind<Statements> = PerKind::new(|| RecordKind::ALL.map(sta
 /// cancellations), then the fields in order, then the time of the batch; a registration's insert
 /// takes its new v3 id last.
 fn statements(kind: RecordKind) -> Statements {
-    let WriteColumns { all, key, changing } = write_columns(kind);
+    let WriteColumns { all, key, .. } = write_columns(kind);
     let now = all.len() + 3;
-    let param = |column: &str| format!("?{}", all.iter().position(|c| c == column).expect("a column") + 3);
-    let placeholders: Vec<String> = all.iter().map(|c| param(c)).collect();
+    let param = |at: usize| format!("?{}", at + 3);
+    // Each column with its parameter's place: the key's, and the rest (what an update changes).
+    let (at_key, changing): (Vec<_>, Vec<_>) = all.iter().enumerate().partition(|(_, c)| key.contains(c));
     let table = table(kind);
     // A registration gets its v3 id as it is first stored, whichever API wrote it: the insert's
     // last parameter.
@@ -66,24 +67,19 @@ fn statements(kind: RecordKind) -> Statements {
          VALUES (?1, ?2, {vals}, ?{now}, ?{now}, 1{new_v3_id}) \
          ON CONFLICT (partner_id, tenant, {key}) DO NOTHING",
         cols = all.join(", "),
-        vals = placeholders.join(", "),
+        vals = (0..all.len()).map(param).collect::<Vec<_>>().join(", "),
         key = key.join(", "),
     );
+    let each = |columns: &[(usize, &String)], f: &dyn Fn(usize, &str) -> String, by: &str| {
+        columns.iter().map(|&(at, c)| f(at, c)).collect::<Vec<_>>().join(by)
+    };
     let update = format!(
         "UPDATE {table} SET {set}, updated_at = ?{now}, revision = revision + 1 \
-         WHERE partner_id = ?1 AND tenant = ?2 AND {at_key} AND ({changing}) IS NOT ({new})",
-        set = changing
-            .iter()
-            .map(|c| format!("{c} = {}", param(c)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        at_key = key
-            .iter()
-            .map(|k| format!("{k} = {}", param(k)))
-            .collect::<Vec<_>>()
-            .join(" AND "),
-        changing = changing.join(", "),
-        new = changing.iter().map(|c| param(c)).collect::<Vec<_>>().join(", "),
+         WHERE partner_id = ?1 AND tenant = ?2 AND {at_key} AND ({old}) IS NOT ({new})",
+        set = each(&changing, &|at, c| format!("{c} = {}", param(at)), ", "),
+        at_key = each(&at_key, &|at, k| format!("{k} = {}", param(at)), " AND "),
+        old = each(&changing, &|_, c| c.to_owned(), ", "),
+        new = each(&changing, &|at, _| param(at), ", "),
     );
     Statements { insert, update }
 }

@@ -156,6 +156,12 @@ pub fn latest_migration() -> Applied {
     sqlite::latest_migration()
 }
 
+/// The first error of type `C` among `e`'s causes: what an engine's driver said, under the
+/// migration runner's error.
+fn cause<C: std::error::Error + 'static>(e: &refinery::Error) -> Option<&C> {
+    std::iter::successors(std::error::Error::source(e), |err| err.source()).find_map(|err| err.downcast_ref::<C>())
+}
+
 /// Runs migrations with `run`, again (after `pause(attempt)`) while `retry` says another
 /// process was in the way, and says what was applied. A database whose applied migrations this
 /// build does not have was migrated by a newer build: refused.

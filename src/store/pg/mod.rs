@@ -77,14 +77,12 @@ pub(super) fn reason(e: &postgres::Error) -> String {
         return said;
     }
     let mut said = e.to_string();
-    let mut next = std::error::Error::source(e);
-    while let Some(cause) = next {
+    for cause in std::iter::successors(std::error::Error::source(e), |cause| cause.source()) {
         let text = cause.to_string();
         if !said.contains(&text) {
             said.push_str(": ");
             said.push_str(&text);
         }
-        next = cause.source();
     }
     said
 }
@@ -729,23 +727,19 @@ impl<C: SimpleSql> refinery::Migrate for SimpleProtocol<'_, C> {}
 /// Whether a migration failed because another instance was migrating the same database.
 fn lost_a_race(e: &refinery::Error) -> bool {
     use postgres::error::SqlState;
-    let mut source = std::error::Error::source(e);
-    while let Some(err) = source {
-        if let Some(MigrationFailure::Database(pg)) = err.downcast_ref::<MigrationFailure>() {
-            return pg.code().is_some_and(|c| {
-                [
-                    SqlState::UNIQUE_VIOLATION,
-                    SqlState::DUPLICATE_TABLE,
-                    SqlState::DUPLICATE_OBJECT,
-                    SqlState::T_R_SERIALIZATION_FAILURE,
-                    SqlState::T_R_DEADLOCK_DETECTED,
-                ]
-                .contains(c)
-            });
-        }
-        source = err.source();
-    }
-    false
+    let Some(MigrationFailure::Database(pg)) = super::cause::<MigrationFailure>(e) else {
+        return false;
+    };
+    pg.code().is_some_and(|c| {
+        [
+            SqlState::UNIQUE_VIOLATION,
+            SqlState::DUPLICATE_TABLE,
+            SqlState::DUPLICATE_OBJECT,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+        ]
+        .contains(c)
+    })
 }
 
 #[cfg(test)]

@@ -77,17 +77,12 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<Vec<Applied>, StoreError>
 
 /// Whether a migration failed only because another process held the database.
 fn migration_busy(e: &refinery::Error) -> bool {
-    let mut source = std::error::Error::source(e);
-    while let Some(err) = source {
-        if let Some(sqlite) = err.downcast_ref::<rusqlite::Error>() {
-            return matches!(
-                sqlite.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            );
-        }
-        source = err.source();
-    }
-    false
+    super::cause::<rusqlite::Error>(e).is_some_and(|sqlite| {
+        matches!(
+            sqlite.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    })
 }
 
 /// Why the database cannot take a request now, when the error is a storage fault rather than a
@@ -435,6 +430,21 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 mod migration_tests {
     use super::*;
     use crate::store::SCHEMA;
+
+    /// Another process holding the database, found under the migration runner's error, is
+    /// waited for; any other failure is not.
+    #[test]
+    fn a_migration_waits_only_for_a_busy_database() {
+        use refinery_core::error::WrapMigrationError;
+        let failed = |code| {
+            let e = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+            Err::<(), _>(e).migration_err("applying V1__schema", None).unwrap_err()
+        };
+        assert!(migration_busy(&failed(rusqlite::ffi::SQLITE_BUSY)));
+        assert!(migration_busy(&failed(rusqlite::ffi::SQLITE_LOCKED)));
+        assert!(!migration_busy(&failed(rusqlite::ffi::SQLITE_CONSTRAINT)));
+        assert!(!migration_busy(&failed(rusqlite::ffi::SQLITE_FULL)));
+    }
 
     /// Every table and index as SQLite keeps it, comments and spacing aside.
     fn describe(conn: &Connection) -> Vec<String> {

@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
 use crate::config::{Credential, Operator, Operators, Partner, Partners, V3Key, V3Partner, V3Settings};
+use crate::model::refused::RefusalReason;
 use crate::scope::{Scope, Tenant};
 use crate::wire::parse_date_str;
 
@@ -73,26 +74,26 @@ pub enum AuthError {
 
 impl AuthError {
     /// Why, as a code: what a refused request is kept and counted under (never the token).
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> RefusalReason {
         match self {
-            AuthError::MissingHeader => "missing_token",
+            AuthError::MissingHeader => RefusalReason::MissingToken,
             AuthError::NotBearer
             | AuthError::Malformed(_)
             | AuthError::BadTimeClaim(_)
             | AuthError::DuplicateClaim(_)
             | AuthError::CriticalExtension(_)
-            | AuthError::BadClaimDate => "malformed_token",
-            AuthError::UnknownCompany(_) => "unknown_company",
-            AuthError::WrongAlgorithm(_) => "wrong_algorithm",
-            AuthError::BadSignature | AuthError::BadOperatorSignature => "bad_signature",
-            AuthError::Expired => "expired",
-            AuthError::ExpiredCredential(_) => "expired_credential",
-            AuthError::NotYetValid | AuthError::IssuedInFuture => "not_yet_valid",
+            | AuthError::BadClaimDate => RefusalReason::MalformedToken,
+            AuthError::UnknownCompany(_) => RefusalReason::UnknownCompany,
+            AuthError::WrongAlgorithm(_) => RefusalReason::WrongAlgorithm,
+            AuthError::BadSignature | AuthError::BadOperatorSignature => RefusalReason::BadSignature,
+            AuthError::Expired => RefusalReason::Expired,
+            AuthError::ExpiredCredential(_) => RefusalReason::ExpiredCredential,
+            AuthError::NotYetValid | AuthError::IssuedInFuture => RefusalReason::NotYetValid,
             AuthError::MissingPartnerId | AuthError::WrongPartnerId | AuthError::WrongPartnerIdParameter => {
-                "wrong_partner"
+                RefusalReason::WrongPartner
             }
-            AuthError::MissingSubject | AuthError::UnknownOperator => "unknown_operator",
-            AuthError::MissingExpiry | AuthError::ExpiryTooFar => "operator_token_lifetime",
+            AuthError::MissingSubject | AuthError::UnknownOperator => RefusalReason::UnknownOperator,
+            AuthError::MissingExpiry | AuthError::ExpiryTooFar => RefusalReason::OperatorTokenLifetime,
         }
     }
 }
@@ -477,20 +478,20 @@ pub enum V3AuthError {
 
 impl V3AuthError {
     /// Why, as a code (see [`AuthError::reason`]).
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> RefusalReason {
         match self {
             V3AuthError::Header(e) => e.reason(),
-            V3AuthError::NotConfigured => "v3_not_configured",
-            V3AuthError::Malformed(_) | V3AuthError::MissingClaim(_) => "malformed_token",
-            V3AuthError::WrongAlgorithm(_) => "wrong_algorithm",
-            V3AuthError::UnknownIssuer(_) => "unknown_issuer",
-            V3AuthError::BadSignature => "bad_signature",
-            V3AuthError::UnknownKid(_) => "unknown_kid",
-            V3AuthError::ExpiredCredential(_) => "expired_credential",
-            V3AuthError::WrongAudience(..) | V3AuthError::BothAudiences => "wrong_audience",
-            V3AuthError::Expired => "expired",
-            V3AuthError::NotYetValid => "not_yet_valid",
-            V3AuthError::TooLong => "v3_token_lifetime",
+            V3AuthError::NotConfigured => RefusalReason::V3NotConfigured,
+            V3AuthError::Malformed(_) | V3AuthError::MissingClaim(_) => RefusalReason::MalformedToken,
+            V3AuthError::WrongAlgorithm(_) => RefusalReason::WrongAlgorithm,
+            V3AuthError::UnknownIssuer(_) => RefusalReason::UnknownIssuer,
+            V3AuthError::BadSignature => RefusalReason::BadSignature,
+            V3AuthError::UnknownKid(_) => RefusalReason::UnknownKid,
+            V3AuthError::ExpiredCredential(_) => RefusalReason::ExpiredCredential,
+            V3AuthError::WrongAudience(..) | V3AuthError::BothAudiences => RefusalReason::WrongAudience,
+            V3AuthError::Expired => RefusalReason::Expired,
+            V3AuthError::NotYetValid => RefusalReason::NotYetValid,
+            V3AuthError::TooLong => RefusalReason::V3TokenLifetime,
         }
     }
 }

@@ -150,9 +150,9 @@ pub fn count_reload_failure() {
     metrics::counter!(RELOAD_FAILURES).increment(1);
 }
 
-/// Counts a request refused at the door; `reason` is one of a fixed set of codes.
-pub fn count_refused(reason: &'static str) {
-    metrics::counter!(REFUSED, "reason" => reason).increment(1);
+/// Counts a request refused at the door, by why.
+pub fn count_refused(reason: crate::model::refused::RefusalReason) {
+    metrics::counter!(REFUSED, "reason" => reason.as_str()).increment(1);
 }
 
 /// The partners' gauges, as of a reading of their activity (at each scrape).

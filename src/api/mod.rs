@@ -235,7 +235,12 @@ impl PartnerRequest {
 /// Counts a request refused at the door (`reason`, a code), and keeps it for support as the
 /// limits allow (`refused::RefusedLog`), written off the request's path: a refusal is answered
 /// at once, whatever the database is doing.
-pub(crate) fn note_refusal(req: &HttpRequest, state: &AppState, reason: &'static str, company: Option<&str>) {
+pub(crate) fn note_refusal(
+    req: &HttpRequest,
+    state: &AppState,
+    reason: crate::model::refused::RefusalReason,
+    company: Option<&str>,
+) {
     crate::monitoring::count_refused(reason);
     let at = chrono::Utc::now();
     let client = crate::client::client_of(req);
@@ -249,7 +254,7 @@ pub(crate) fn note_refusal(req: &HttpRequest, state: &AppState, reason: &'static
         company: company.map(crate::refused::kept_text),
         partner_id: named.map(|(p, _)| p.partner_id),
         tenant: named.map(|(_, t)| t.as_str().to_owned()),
-        reason: reason.to_owned(),
+        reason: reason.as_str().to_owned(),
         client: client.map(|ip| ip.to_string()),
         user_agent: req
             .headers()

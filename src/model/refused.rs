@@ -6,6 +6,30 @@ use serde::Serialize;
 
 use crate::wire::out;
 
+crate::wire::spelled! {
+    /// Why a request was refused at the door: what `/ops/refused` keeps it under and
+    /// `warranty_gateway_refused_requests_total` counts it by. Never the token itself.
+    pub enum RefusalReason {
+        MissingToken = "missing_token",
+        MalformedToken = "malformed_token",
+        WrongAlgorithm = "wrong_algorithm",
+        BadSignature = "bad_signature",
+        Expired = "expired",
+        ExpiredCredential = "expired_credential",
+        NotYetValid = "not_yet_valid",
+        WrongPartner = "wrong_partner",
+        UnknownCompany = "unknown_company",
+        UnknownOperator = "unknown_operator",
+        OperatorTokenLifetime = "operator_token_lifetime",
+        // v3's tokens.
+        UnknownIssuer = "unknown_issuer",
+        UnknownKid = "unknown_kid",
+        WrongAudience = "wrong_audience",
+        V3TokenLifetime = "v3_token_lifetime",
+        V3NotConfigured = "v3_not_configured",
+    }
+}
+
 /// One refused request, as `/ops/refused` shows it. Never the token: only why it was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
@@ -17,7 +41,7 @@ pub struct Refusal {
     #[serde(skip)]
     pub partner_id: Option<i64>,
     pub tenant: Option<String>,
-    /// Why: `missing_token`, `bad_signature`, `expired`, `unknown_company`...
+    /// Why: a [`RefusalReason`] as spelled (text: the history keeps what older builds wrote).
     pub reason: String,
     /// The client's address, as the trusted proxies say.
     pub client: Option<String>,
@@ -32,4 +56,44 @@ pub struct Refusal {
 pub struct RefusalFilter {
     pub partner_id: Option<i64>,
     pub since: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_spelled_once_in_snake_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for reason in RefusalReason::ALL {
+            let wire = reason.as_str();
+            assert!(seen.insert(wire), "{wire} twice");
+            assert!(
+                wire.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{wire}"
+            );
+        }
+    }
+
+    /// Support can look every reason `/ops/refused` answers up: in the operators' guide and in
+    /// the API's description of the field.
+    #[test]
+    fn every_reason_is_documented() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let guide = std::fs::read_to_string(format!("{root}/docs/operators.md")).unwrap();
+        let openapi = std::fs::read_to_string(format!("{root}/openapi.yaml")).unwrap();
+        for reason in RefusalReason::ALL {
+            assert!(
+                guide.contains(&format!("`{reason}`")),
+                "{reason} is not in docs/operators.md"
+            );
+            assert!(
+                openapi
+                    .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                    .any(|word| word == reason.as_str()),
+                "{reason} is not in openapi.yaml"
+            );
+        }
+    }
 }

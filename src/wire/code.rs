@@ -1,31 +1,47 @@
 //! The codes an answer names a broken rule by (`Errors[].Code` in v2, `errors[].code` in v3):
 //! one declaration, each code's wire spelling beside its name.
 
-use serde::{Serialize, Serializer};
-
-macro_rules! codes {
-    ($($(#[$doc:meta])* $code:ident = $wire:literal,)*) => {
-        /// A rule a value, a record or a body broke.
+/// Declares an enum of codes, each spelled in snake_case beside its name: the enum, `ALL` (in
+/// declaration order), `as_str`, and `Display` and `Serialize` as that spelling.
+macro_rules! spelled {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$doc:meta])* $code:ident = $wire:literal,)* }) => {
+        $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Code {
+        $vis enum $name {
             $($(#[$doc])* $code,)*
         }
 
-        impl Code {
-            /// Every code, in declaration order.
-            pub const ALL: &[Code] = &[$(Code::$code,)*];
+        impl $name {
+            /// Every one, in declaration order.
+            pub const ALL: &[$name] = &[$($name::$code,)*];
 
-            /// The code as answers spell it (`invalid_date`).
+            /// As answers, logs and labels spell it (`invalid_date`).
             pub const fn as_str(self) -> &'static str {
                 match self {
-                    $(Code::$code => $wire,)*
+                    $($name::$code => $wire,)*
                 }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
             }
         }
     };
 }
 
-codes! {
+pub(crate) use spelled;
+
+spelled! {
+    /// A rule a value, a record or a body broke.
+    pub enum Code {
     // A field's value.
     Required = "required",
     InvalidType = "invalid_type",
@@ -64,17 +80,6 @@ codes! {
     NoRecords = "no_records",
     UnknownArray = "unknown_array",
     TooManyRecords = "too_many_records",
-}
-
-impl Serialize for Code {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -15,6 +15,7 @@ pub use body::{
     BodyError, CHUNK_ITEMS, MAX_RECORDS, RawChunk, RawItem, RawRecord, decode_batch, decode_batch_streaming,
 };
 pub use code::Code;
+pub(crate) use code::spelled;
 pub use value::{
     FieldError, FieldErrors, MAX_MONEY_CENTS, Money, ValueError, check_characters, control_character, echo,
     format_cents, format_date, parse_date, parse_date_str, parse_flag, parse_int, parse_money, parse_text,

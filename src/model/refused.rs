@@ -64,16 +64,7 @@ mod tests {
 
     #[test]
     fn every_reason_is_spelled_once_in_snake_case() {
-        let mut seen = std::collections::BTreeSet::new();
-        for reason in RefusalReason::ALL {
-            let wire = reason.as_str();
-            assert!(seen.insert(wire), "{wire} twice");
-            assert!(
-                wire.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
-                "{wire}"
-            );
-        }
+        crate::wire::spelled_once_in_snake_case(RefusalReason::ALL.iter().map(|r| r.as_str()));
     }
 
     /// Support can look every reason `/ops/refused` answers up: in the operators' guide and in

@@ -16,6 +16,8 @@ pub use body::{
 };
 pub use code::Code;
 pub(crate) use code::spelled;
+#[cfg(test)]
+pub(crate) use code::spelled_once_in_snake_case;
 pub use value::{
     FieldError, FieldErrors, MAX_MONEY_CENTS, Money, ValueError, check_characters, control_character, echo,
     format_cents, format_date, parse_date, parse_date_str, parse_flag, parse_int, parse_money, parse_text,

@@ -35,6 +35,8 @@ fn sql_type(kind: Kind) -> &'static str {
 /// The SQL of one record kind, made once from its declaration.
 struct Statements {
     upsert: String,
+    /// The key's columns, as the upsert returns them.
+    key: Vec<String>,
 }
 
 static STATEMENTS: PerKind<Statements> = PerKind::new(|| RecordKind::ALL.map(statements));
@@ -88,7 +90,7 @@ fn statements(kind: RecordKind) -> Statements {
         new = list("excluded.", &changing),
         returned = key.iter().map(|k| format!("t.{k}")).collect::<Vec<_>>().join(", "),
     );
-    Statements { upsert }
+    Statements { upsert, key }
 }
 
 /// One column of a statement's rows, as the array it is sent as.
@@ -203,14 +205,17 @@ fn upsert_round<T: Record>(
     if T::KIND == RecordKind::Registrations {
         params.push(&v3_ids);
     }
-    for row in t.query(&STATEMENTS.of(T::KIND).upsert, &params)? {
-        let key: Vec<&str> = (2..2 + T::KEY.len())
-            .map(|c| row.try_get(c))
+    let statements = STATEMENTS.of(T::KIND);
+    for row in t.query(&statements.upsert, &params)? {
+        let key: Vec<&str> = statements
+            .key
+            .iter()
+            .map(|c| row.try_get(c.as_str()))
             .collect::<Result<_, _>>()?;
         let i = *at
             .get(key.as_slice())
             .ok_or_else(|| StoreError::Database(format!("an upsert answered an unknown key {key:?}").into()))?;
-        out[i] = Written::from_row(Some((row.try_get(0)?, row.try_get(1)?)));
+        out[i] = Written::from_row(Some((row.try_get("id")?, row.try_get("revision")?)));
     }
     Ok(())
 }

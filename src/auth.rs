@@ -604,19 +604,27 @@ pub fn authenticate_v3(
         }
     };
     Ok(V3Caller {
-        caller: Caller {
-            partner: Arc::clone(partner),
-            tenant,
-        },
+        partner: Arc::clone(partner),
+        tenant,
         keys: Arc::clone(keys),
     })
 }
 
-/// A caller a v3 token authenticated: the partner its `iss` names (with the v3 keys and
-/// products that proved it), the tenant its `aud` names.
+/// A caller a v3 token authenticated: the partner its `iss` names, the tenant its `aud` names,
+/// and the partner's v3 keys and products that proved it.
 pub struct V3Caller {
-    pub caller: Caller,
+    pub partner: Arc<Partner>,
+    pub tenant: Tenant,
     pub keys: Arc<V3Partner>,
+}
+
+impl V3Caller {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            partner_id: self.partner.partner_id,
+            tenant: self.tenant,
+        }
+    }
 }
 
 /// A v3 token (ES256) signed with the partner's private key (PKCS#8 PEM), for `audience`.

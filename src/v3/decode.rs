@@ -1,6 +1,8 @@
 //! v3 request bodies: JSON objects, checked field by field into typed values. Every error is
 //! collected with its field's path (`tires[2].size`, indexes from 0), so a 400 lists them all.
-//! Unknown fields are ignored.
+//! Unknown fields are ignored. A required field reads as its value or as the proof
+//! ([`Reported`]) that its error was listed, so a record is assembled with `?`, and only from a
+//! body without errors.
 
 use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;

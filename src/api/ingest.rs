@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 
 use super::answer::{Json, prepare, send};
-use super::{ApiError, PartnerRequest, Request, blocking};
+use super::{ApiError, PartnerRequest, Request};
 use crate::ingest::RecordResult;
 use crate::ingest::{Outcome, Received, ingest_body, record_refused as record_refused_batch};
 use crate::telemetry::escaped;
@@ -65,31 +65,30 @@ async fn receive_and_ingest(
     received.body_bytes = raw.len();
     tracing::Span::current().record("bytes", raw.len());
 
-    let store = Arc::clone(&state.store);
     let partner = Arc::clone(&caller.partner);
-    let scope = caller.scope();
     let arrived = received.clone();
     // Decompression, decoding, validation, the write and the response's serialization are
     // all CPU or disk work: none of it runs on the async executor. The blocking thread carries
     // on this request's span (and so its request id).
-    let (outcome, body) = blocking(
-        "ingesting a batch",
-        move || -> Result<(Outcome, Json<Vec<RecordResult>>), ApiError> {
-            let body = match encoding {
-                Encoding::Identity => raw,
-                Encoding::Gzip => gunzip(&raw, limit)?,
-            };
-            let mut outcome = ingest_body(&store, &partner, scope, &body, &arrived)?;
-            drop(body);
-            // One entry per record however many were refused: compressed as it is written when the
-            // client takes gzip, else streamed when too big to hold, so a big refusal is never held
-            // whole.
-            let results = std::mem::take(&mut outcome.results);
-            let json = prepare(results, gzip).map_err(anyhow::Error::new)?;
-            Ok((outcome, json))
-        },
-    )
-    .await?;
+    let (outcome, body) = request
+        .in_tenant(
+            "ingesting a batch",
+            move |store, scope| -> Result<(Outcome, Json<Vec<RecordResult>>), ApiError> {
+                let body = match encoding {
+                    Encoding::Identity => raw,
+                    Encoding::Gzip => gunzip(&raw, limit)?,
+                };
+                let mut outcome = ingest_body(store, &partner, scope, &body, &arrived)?;
+                drop(body);
+                // One entry per record however many were refused: compressed as it is written when the
+                // client takes gzip, else streamed when too big to hold, so a big refusal is never held
+                // whole.
+                let results = std::mem::take(&mut outcome.results);
+                let json = prepare(results, gzip).map_err(anyhow::Error::new)?;
+                Ok((outcome, json))
+            },
+        )
+        .await?;
 
     let counts = outcome.counts;
     let status = counts.status();
@@ -120,15 +119,10 @@ async fn receive_and_ingest(
 /// upload" has an answer for those too; answers its id. A failure to record is logged, not
 /// answered.
 async fn record_refused(request: &PartnerRequest, received: &Received, err: &ApiError) -> Option<i64> {
-    let Request { caller, state, .. } = request;
+    let caller = &request.caller;
     let status = err.status_code();
     let entry = err.body_entry().map(|e| e.to_string());
-    let (store, scope, received, error) = (
-        Arc::clone(&state.store),
-        caller.scope(),
-        received.clone(),
-        err.to_string(),
-    );
+    let (received, error) = (received.clone(), err.to_string());
     tracing::warn!(
         partner = %caller.partner.company,
         tenant = %caller.tenant.as_str(),
@@ -136,8 +130,9 @@ async fn record_refused(request: &PartnerRequest, received: &Received, err: &Api
         error = ?escaped(&error),
         "batch refused whole"
     );
-    let record = move || record_refused_batch(&store, scope, &received, status, &error, entry.as_deref());
-    match blocking("recording a refused batch", record).await {
+    let record =
+        move |store: &_, scope| record_refused_batch(store, scope, &received, status, &error, entry.as_deref());
+    match request.in_tenant("recording a refused batch", record).await {
         Ok(id) => Some(id),
         Err(failed) => {
             tracing::error!(failed = ?escaped(&failed), "the refused batch could not be recorded in the history");

@@ -199,6 +199,21 @@ impl<C> Request<C> {
     fn answer(&self, value: &impl serde::Serialize) -> HttpResponse {
         answer::json_answer(&self.req, actix_web::http::StatusCode::OK, value)
     }
+
+    /// `f` on the store, off the executor (as [`blocking`]); `what` it does names its errors.
+    async fn on_store<R, E>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&Store) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        E: Send + 'static,
+        ApiError: From<E>,
+    {
+        let store = Arc::clone(&self.state.store);
+        blocking(what, move || f(&store)).await
+    }
 }
 
 impl Proven for Caller {
@@ -227,8 +242,8 @@ impl PartnerRequest {
         E: Send + 'static,
         ApiError: From<E>,
     {
-        let (store, scope) = (Arc::clone(&self.state.store), self.caller.scope());
-        blocking(what, move || f(&store, scope)).await
+        let scope = self.caller.scope();
+        self.on_store(what, move |store| f(store, scope)).await
     }
 }
 

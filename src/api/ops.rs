@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use super::errors::OpsApiError;
 use super::history::{csv_answer, number_param, paging};
 use super::query::Params;
-use super::{ApiError, AppState, Proven, Request, blocking, get_or_head};
+use super::{ApiError, AppState, Proven, Request, get_or_head};
 use crate::auth;
 use crate::client::client_of;
 use crate::config::{Operator, Partners, Role};
@@ -255,11 +255,11 @@ pub async fn list_batches(request: OpsRequest) -> Result<HttpResponse, OpsApiErr
     let params = request.params();
     let filter = batch_filter(&request.state, &params)?;
     let (page, page_size) = paging(&params)?;
-    let store = Arc::clone(&request.state.store);
-    let (total, found) = blocking("listing batches across partners", move || {
-        history::list_all(&store, &filter, page, page_size)
-    })
-    .await?;
+    let (total, found) = request
+        .on_store("listing batches across partners", move |store| {
+            history::list_all(store, &filter, page, page_size)
+        })
+        .await?;
     let items = found
         .into_iter()
         .map(|(partner_id, summary)| OpsBatch::of(&request.state, partner_id, summary))
@@ -436,11 +436,11 @@ pub async fn summary(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let today = Utc::now().date_naive();
     let first = today - chrono::Days::new(u64::from(days - 1));
     let since = first.and_time(chrono::NaiveTime::MIN).and_utc();
-    let store = Arc::clone(&request.state.store);
-    let found = blocking("summing the days' batches", move || {
-        history::day_summaries(&store, since, partner_id)
-    })
-    .await?;
+    let found = request
+        .on_store("summing the days' batches", move |store| {
+            history::day_summaries(store, since, partner_id)
+        })
+        .await?;
     let partners = request.state.partners.get();
     let days = found
         .into_iter()
@@ -508,11 +508,12 @@ impl From<TenantActivity> for OpsTenantActivity {
 /// each tenant did in the last 24 hours.
 #[tracing::instrument(name = "ops_partners", skip_all, fields(operator = %request.caller.name))]
 pub async fn partners(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
-    let (store, partners) = (Arc::clone(&request.state.store), request.state.partners.get());
-    let found = blocking("reading the partners' activity", move || {
-        ops::partners_activity(&store, &partners, Utc::now())
-    })
-    .await?;
+    let partners = request.state.partners.get();
+    let found = request
+        .on_store("reading the partners' activity", move |store| {
+            ops::partners_activity(store, &partners, Utc::now())
+        })
+        .await?;
     let partners = found
         .into_iter()
         .map(|a| OpsPartner {
@@ -537,11 +538,11 @@ pub async fn refused(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
         since: time_param(&params, "since")?,
     };
     let (page, page_size) = paging(&params)?;
-    let store = Arc::clone(&request.state.store);
-    let (total, items) = blocking("listing refused requests", move || {
-        crate::refused::list(&store, &filter, page, page_size)
-    })
-    .await?;
+    let (total, items) = request
+        .on_store("listing refused requests", move |store| {
+            crate::refused::list(store, &filter, page, page_size)
+        })
+        .await?;
     Ok(request.answer(&OpsPage {
         page,
         page_size,
@@ -559,19 +560,15 @@ impl OpsRequest {
         what: &'static str,
         f: impl FnOnce(&Store, &Partners, &Asker<'_>) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, ApiError> {
-        let (store, partners, operator) = (
-            Arc::clone(&self.state.store),
-            Arc::clone(partners),
-            Arc::clone(&self.caller),
-        );
+        let (partners, operator) = (Arc::clone(partners), Arc::clone(&self.caller));
         let client = client_of(&self.req).map(|ip| ip.to_string());
-        blocking(what, move || {
+        self.on_store(what, move |store| {
             let asker = Asker {
                 operator: &operator,
                 client,
                 at: Utc::now(),
             };
-            f(&store, &partners, &asker)
+            f(store, &partners, &asker)
         })
         .await
     }
@@ -619,8 +616,11 @@ pub async fn audit(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     request.admin("the audit log")?;
     let params = request.params();
     let (page, page_size) = paging(&params)?;
-    let store = Arc::clone(&request.state.store);
-    let (total, items) = blocking("reading the audit log", move || ops::audit_log(&store, page, page_size)).await?;
+    let (total, items) = request
+        .on_store("reading the audit log", move |store| {
+            ops::audit_log(store, page, page_size)
+        })
+        .await?;
     Ok(request.answer(&OpsPage {
         page,
         page_size,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::errors::V3ApiError;
-use super::{ApiError, AppState, Proven, Request, blocking, get_or_head};
+use super::{ApiError, AppState, Proven, Request, get_or_head};
 use crate::auth::{self, V3Caller};
 use crate::model::motor_club::StoredMotorClub;
 use crate::v3::tire_protection::TireProtection;
@@ -107,21 +107,16 @@ impl V3Request {
         f: impl FnOnce(&Call) -> Result<R, V3Error> + Send + 'static,
     ) -> Result<R, V3ApiError> {
         let caller = &self.caller;
-        let (store, partner, keys, scope) = (
-            Arc::clone(&self.state.store),
-            Arc::clone(&caller.partner),
-            Arc::clone(&caller.keys),
-            caller.scope(),
-        );
-        let call = move || {
+        let (partner, keys, scope) = (Arc::clone(&caller.partner), Arc::clone(&caller.keys), caller.scope());
+        let call = move |store: &_| {
             Ok::<_, ApiError>(f(&Call {
-                store: &store,
+                store,
                 partner: &partner,
                 keys: &keys,
                 scope,
             }))
         };
-        Ok(blocking(what, call).await??)
+        Ok(self.on_store(what, call).await??)
     }
 }
 

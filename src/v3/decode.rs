@@ -131,11 +131,25 @@ impl<'v> Fields<'v> {
     /// A nested object (`customer`): its fields, or an error when it is missing or is not an
     /// object.
     pub fn object(&self, name: &str, errors: &mut Errors) -> Read<Fields<'v>> {
-        self.opt_object(name, errors)?.ok_or_else(|| self.missing(name, errors))
+        self.nested(name, errors)?.ok_or_else(|| self.missing(name, errors))
     }
 
-    /// A nested object that may be left out (`vehicle`); an error when it is not an object.
-    pub fn opt_object(&self, name: &str, errors: &mut Errors) -> Read<Option<Fields<'v>>> {
+    /// A nested object that may be left out (`vehicle`, `address`), read with `read`; the
+    /// default when it is not sent, an error when it is not an object.
+    pub fn opt_object<T: Default>(
+        &self,
+        name: &str,
+        errors: &mut Errors,
+        read: impl FnOnce(&Fields<'v>, &mut Errors) -> Read<T>,
+    ) -> Read<T> {
+        match self.nested(name, errors)? {
+            Some(fields) => read(&fields, errors),
+            None => Ok(T::default()),
+        }
+    }
+
+    /// A nested object's fields, `None` when it is not sent; an error when it is not an object.
+    fn nested(&self, name: &str, errors: &mut Errors) -> Read<Option<Fields<'v>>> {
         let field = path(&self.prefix, name);
         match self.get(name) {
             None => Ok(None),

@@ -65,11 +65,7 @@ fn customer(f: &Fields, errors: &mut Errors) -> Read<Customer> {
     let name = c.text("name", NAME_MAX, errors);
     let phone = c.phone("phone", errors);
     let email = c.email("email", errors);
-    let address = match c.opt_object("address", errors) {
-        Ok(Some(a)) => address(&a, errors),
-        Ok(None) => Ok(Address::default()),
-        Err(said) => Err(said),
-    };
+    let address = c.opt_object("address", errors, address);
     Ok(Customer {
         name: name?,
         phone: phone?,

@@ -100,16 +100,14 @@ pub fn decode(body: &Value, keys: &V3Partner) -> Result<NewTireProtection, Vec<F
         Ok(c) => (c.text("name", NAME_MAX, &mut errors), c.email("email", &mut errors)),
         Err(said) => (Err(*said), Ok(None)),
     };
-    let vehicle = f.opt_object("vehicle", &mut errors).map(|v| {
-        v.map(|v| {
-            let year = v.year("year", &mut errors);
-            let make = v.opt_text("make", VEHICLE_TEXT_MAX, &mut errors);
-            let model = v.opt_text("model", VEHICLE_TEXT_MAX, &mut errors);
-            Ok(Vehicle {
-                year: year?,
-                make: make?.unwrap_or_default(),
-                model: model?.unwrap_or_default(),
-            })
+    let vehicle = f.opt_object("vehicle", &mut errors, |v, errors| {
+        let year = v.year("year", errors);
+        let make = v.opt_text("make", VEHICLE_TEXT_MAX, errors);
+        let model = v.opt_text("model", VEHICLE_TEXT_MAX, errors);
+        Ok(Vehicle {
+            year: year?,
+            make: make?.unwrap_or_default(),
+            model: model?.unwrap_or_default(),
         })
     });
     let tires = f
@@ -138,7 +136,7 @@ pub fn decode(body: &Value, keys: &V3Partner) -> Result<NewTireProtection, Vec<F
             head: head?,
             customer_name: customer_name?,
             customer_email: customer_email?,
-            vehicle: vehicle?.transpose()?.unwrap_or_default(),
+            vehicle: vehicle?,
             tires: tires?.into_iter().collect::<Read<_>>()?,
         })
     })

@@ -109,11 +109,6 @@ impl<'v> Fields<'v> {
         self.get(name).is_some()
     }
 
-    /// Whether the body is an object at all.
-    pub fn is_object(&self) -> bool {
-        self.object.is_ok()
-    }
-
     /// A required field that was not sent: `rule` said of `field`, unless the body is no
     /// object (that one error stands for all its fields).
     pub fn lacks(&self, field: &str, rule: &str, errors: &mut Errors) -> Reported {

@@ -264,12 +264,7 @@ pub async fn list_batches(request: OpsRequest) -> Result<HttpResponse, OpsApiErr
         .into_iter()
         .map(|(partner_id, summary)| OpsBatch::of(&request.state, partner_id, summary))
         .collect();
-    Ok(request.answer(&OpsPage {
-        page,
-        page_size,
-        total,
-        items,
-    }))
+    Ok(request.page_answer((page, page_size), total, items))
 }
 
 /// Any partner's batch `id`, opened by the caller for `action` (audited); 404 when there is
@@ -543,12 +538,7 @@ pub async fn refused(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
             crate::refused::list(store, &filter, page, page_size)
         })
         .await?;
-    Ok(request.answer(&OpsPage {
-        page,
-        page_size,
-        total,
-        items,
-    }))
+    Ok(request.page_answer((page, page_size), total, items))
 }
 
 impl OpsRequest {
@@ -571,6 +561,16 @@ impl OpsRequest {
             f(store, &partners, &asker)
         })
         .await
+    }
+
+    /// One page of a listing (of `total` items), as a 200.
+    fn page_answer<T: Serialize>(&self, (page, page_size): (u32, u32), total: u64, items: Vec<T>) -> HttpResponse {
+        self.answer(&OpsPage {
+            page,
+            page_size,
+            total,
+            items,
+        })
     }
 
     /// The operator, when an admin; a 403 naming `what` otherwise.
@@ -621,10 +621,5 @@ pub async fn audit(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
             ops::audit_log(store, page, page_size)
         })
         .await?;
-    Ok(request.answer(&OpsPage {
-        page,
-        page_size,
-        total,
-        items,
-    }))
+    Ok(request.page_answer((page, page_size), total, items))
 }

@@ -430,7 +430,7 @@ pub fn issue_operator_token(
 ) -> Result<String, jsonwebtoken::errors::Error> {
     let mut claims = Map::new();
     claims.insert("sub".into(), operator.name.clone().into());
-    claims.insert("role".into(), operator.role.as_str().into());
+    claims.insert("role".into(), operator.role.into_str().into());
     claims.insert("iat".into(), now.timestamp().into());
     claims.insert("exp".into(), (now + lifetime).timestamp().into());
     jsonwebtoken::encode(

@@ -50,22 +50,14 @@ pub struct OperatorSettings {
 }
 
 /// What an operator may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case", const_into_str)]
 pub enum Role {
     /// Read everything, across partners.
     Support,
     /// Read everything, and the admin actions (a partner's test-tenant reset).
     Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Support => "support",
-            Role::Admin => "admin",
-        }
-    }
 }
 
 /// `[v3]`: the `aud` a v3 token names says which tenant it reaches.
@@ -433,23 +425,14 @@ impl Partner {
     }
 }
 
-/// A partner's credentials come in two kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A partner's credentials come in two kinds, labelled `secret` and `v3_key` in the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case", const_into_str)]
 pub enum CredentialKind {
     /// An HS256 secret (v2), named by its position from 1.
     Secret,
     /// A v3 public key, named by its kid.
     V3Key,
-}
-
-impl CredentialKind {
-    /// As the metrics label it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CredentialKind::Secret => "secret",
-            CredentialKind::V3Key => "v3_key",
-        }
-    }
 }
 
 /// What is shown of a credential: its kind (`secret`, `v3_key`), which one (a secret's position
@@ -1125,7 +1108,7 @@ mod tests {
             .into_iter()
             .map(|c| {
                 (
-                    format!("{} {}", c.kind.as_str(), c.id),
+                    format!("{} {}", c.kind.into_str(), c.id),
                     c.not_after.map(|t| t.timestamp()),
                 )
             })

@@ -20,8 +20,10 @@ pub const PARAMETERS: [&str; 9] = [
     "dbname",
 ];
 
-/// libpq's `sslmode`s. Prefer is libpq's default: TLS when the server offers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// libpq's `sslmode`s, named in a URL as libpq names them (`verify-full`). Prefer is libpq's
+/// default: TLS when the server offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case", const_into_str)]
 pub enum SslMode {
     Disable,
     Prefer,
@@ -31,30 +33,11 @@ pub enum SslMode {
 }
 
 impl SslMode {
-    const ALL: [SslMode; 5] = [
-        SslMode::Disable,
-        SslMode::Prefer,
-        SslMode::Require,
-        SslMode::VerifyCa,
-        SslMode::VerifyFull,
-    ];
-
-    /// Its name in a URL.
-    pub fn name(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
-
     fn parse(value: &str) -> Result<SslMode, String> {
-        SslMode::ALL.into_iter().find(|m| m.name() == value).ok_or_else(|| {
-            let names: Vec<&str> = SslMode::ALL.iter().map(|m| m.name()).collect();
-            format!("sslmode {value:?} is not one of {}", names.join(", "))
-        })
+        use strum::VariantNames;
+        value
+            .parse()
+            .map_err(|_| format!("sslmode {value:?} is not one of {}", SslMode::VARIANTS.join(", ")))
     }
 }
 

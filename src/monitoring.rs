@@ -152,7 +152,7 @@ pub fn count_reload_failure() {
 
 /// Counts a request refused at the door, by why.
 pub fn count_refused(reason: crate::model::refused::RefusalReason) {
-    metrics::counter!(REFUSED, "reason" => reason.as_str()).increment(1);
+    metrics::counter!(REFUSED, "reason" => reason.into_str()).increment(1);
 }
 
 /// The partners' gauges, as of a reading of their activity (at each scrape).
@@ -177,7 +177,7 @@ pub fn set_credential_gauges(partners: &crate::config::Partners) {
             if let Some(end) = c.not_after {
                 let labels = [
                     ("company", p.company.clone()),
-                    ("kind", c.kind.as_str().to_owned()),
+                    ("kind", c.kind.into_str().to_owned()),
                     ("id", c.id),
                 ];
                 metrics::gauge!(CREDENTIAL_NOT_AFTER, &labels).set(end.timestamp() as f64);

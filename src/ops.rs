@@ -46,10 +46,10 @@ impl Asker<'_> {
         AuditEntry {
             at: self.at,
             operator: self.operator.name.clone(),
-            role: self.operator.role.as_str().to_owned(),
-            action: action.as_str().to_owned(),
+            role: self.operator.role.into_str().to_owned(),
+            action: action.into_str().to_owned(),
             company,
-            tenant: tenant.map(|t| t.as_str().to_owned()),
+            tenant: tenant.map(|t| t.into_str().to_owned()),
             detail: Some(detail),
             client: self.client.clone(),
         }

@@ -302,7 +302,7 @@ impl OpsApiError {
     /// why (`bad_signature`, `expired`...), as `/ops/refused` keeps it.
     pub fn code(&self) -> &'static str {
         match &self.0 {
-            ApiError::Unauthorized(e) => e.reason().as_str(),
+            ApiError::Unauthorized(e) => e.reason().into_str(),
             ApiError::PayloadTooLarge { .. } => "too_large",
             ApiError::BodyTimeout(_) => "body_timeout",
             ApiError::UnsupportedEncoding(_) => "unsupported_encoding",

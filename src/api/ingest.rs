@@ -24,7 +24,7 @@ enum Encoding {
 #[tracing::instrument(
     name = "post_batch",
     skip_all,
-    fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.as_str(), bytes, records)
+    fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.into_str(), bytes, records)
 )]
 pub async fn post_batch(request: PartnerRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
     let mut received = Received {
@@ -95,7 +95,7 @@ async fn receive_and_ingest(
     tracing::Span::current().record("records", counts.accepted() + counts.rejected());
     tracing::info!(
         partner = %caller.partner.company,
-        tenant = %caller.tenant.as_str(),
+        tenant = %caller.tenant.into_str(),
         batch_id = outcome.batch_id,
         status = status.as_u16(),
         accepted = counts.accepted(),
@@ -106,7 +106,7 @@ async fn receive_and_ingest(
     );
     crate::monitoring::count_batch(
         &caller.partner.company,
-        caller.tenant.as_str(),
+        caller.tenant.into_str(),
         &counts,
         received.started.elapsed().as_secs_f64(),
     );
@@ -125,7 +125,7 @@ async fn record_refused(request: &PartnerRequest, received: &Received, err: &Api
     let (received, error) = (received.clone(), err.to_string());
     tracing::warn!(
         partner = %caller.partner.company,
-        tenant = %caller.tenant.as_str(),
+        tenant = %caller.tenant.into_str(),
         status = status.as_u16(),
         error = ?escaped(&error),
         "batch refused whole"

@@ -268,8 +268,8 @@ pub(crate) fn note_refusal(
         at,
         company: company.map(crate::refused::kept_text),
         partner_id: named.map(|(p, _)| p.partner_id),
-        tenant: named.map(|(_, t)| t.as_str().to_owned()),
-        reason: reason.as_str().to_owned(),
+        tenant: named.map(|(_, t)| t.into_str().to_owned()),
+        reason: reason.into_str().to_owned(),
         client: client.map(|ip| ip.to_string()),
         user_agent: req
             .headers()

@@ -212,7 +212,7 @@ fn tenant_param(params: &Params) -> Result<Option<Tenant>, ApiError> {
     params
         .once("tenant")?
         .map(|tenant| {
-            Tenant::named(tenant).ok_or_else(|| {
+            tenant.parse::<Tenant>().map_err(|_| {
                 ApiError::BadParameter(format!(
                     "tenant must be live or test, got {}",
                     crate::wire::echo(tenant)
@@ -386,7 +386,7 @@ pub async fn records(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
             Ok(OpsMatch {
                 company: partner.map(|p| p.company.clone()),
                 partner_id: m.scope.partner_id,
-                tenant: m.scope.tenant.as_str(),
+                tenant: m.scope.tenant.into_str(),
                 registration: with_partner(id, m.registration).pop(),
                 status,
                 claims: with_partner(id, m.claims),
@@ -443,7 +443,7 @@ pub async fn summary(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
             date: d.date,
             company: partners.company_of(d.partner_id),
             partner_id: d.partner_id,
-            tenant: d.tenant.as_str(),
+            tenant: d.tenant.into_str(),
             batches: d.batches,
             records_written: d.records_written,
             records_rejected: d.records_rejected,
@@ -580,7 +580,7 @@ impl OpsRequest {
             role => Err(ApiError::Forbidden(format!(
                 "{what} is for admins; {} is {}",
                 self.caller.name,
-                role.as_str()
+                role.into_str()
             ))),
         }
     }

@@ -294,7 +294,7 @@ fn rejections(results: &[RecordResult], body: &[u8]) -> Result<Rejections, serde
         .map(|((record, field, code), count)| RejectionCount {
             record: record.to_owned(),
             field: field.to_owned(),
-            code: code.as_str().to_owned(),
+            code: code.into_str().to_owned(),
             count,
         })
         .collect();
@@ -314,7 +314,7 @@ fn trail(results: &[RecordResult]) -> Vec<NewTrailEntry<'_>> {
                 invoice_number,
                 outcome: r.outcome()?,
                 codes: r.errors.as_ref().map(|errors| {
-                    let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();
+                    let codes: Vec<&str> = errors.iter().map(|e| e.code.into_str()).collect();
                     codes.join(",")
                 }),
             })

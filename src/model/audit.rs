@@ -6,8 +6,9 @@ use serde::Serialize;
 
 use crate::wire::out;
 
-/// What an operator did that the audit log keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an operator did that the audit log keeps, as it keeps it (`batch_detail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case", const_into_str)]
 pub enum AuditAction {
     /// Opened one batch with its rejected records (`/ops/batches/{id}`).
     BatchDetail,
@@ -17,17 +18,6 @@ pub enum AuditAction {
     RecordsSearch,
     /// An admin reset a partner's test tenant (`DELETE /ops/partners/{company}/test`).
     TestReset,
-}
-
-impl AuditAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditAction::BatchDetail => "batch_detail",
-            AuditAction::RejectedCsv => "rejected_csv",
-            AuditAction::RecordsSearch => "records_search",
-            AuditAction::TestReset => "test_reset",
-        }
-    }
 }
 
 /// One entry of the audit log, as `/ops/audit` shows it. `action` is text: the log keeps what

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
 use crate::records::{FiledUnder, RecordKind};
 use crate::scope::Tenant;
@@ -123,35 +124,14 @@ pub struct KeptRejection {
 }
 
 /// What became of one record of a batch, as its trail tells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, EnumString, VariantArray)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case", const_into_str)]
 pub enum RecordOutcome {
     Inserted,
     Updated,
     Unchanged,
     Rejected,
-}
-
-impl RecordOutcome {
-    pub const ALL: [RecordOutcome; 4] = [
-        RecordOutcome::Inserted,
-        RecordOutcome::Updated,
-        RecordOutcome::Unchanged,
-        RecordOutcome::Rejected,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordOutcome::Inserted => "inserted",
-            RecordOutcome::Updated => "updated",
-            RecordOutcome::Unchanged => "unchanged",
-            RecordOutcome::Rejected => "rejected",
-        }
-    }
-
-    pub fn named(name: &str) -> Option<RecordOutcome> {
-        RecordOutcome::ALL.into_iter().find(|o| o.as_str() == name)
-    }
 }
 
 /// One record of a batch in its trail, as it is recorded: every record that names a ShopID and
@@ -405,10 +385,9 @@ mod tests {
 
     #[test]
     fn each_outcome_is_named_back() {
-        for outcome in RecordOutcome::ALL {
-            assert_eq!(RecordOutcome::named(outcome.as_str()), Some(outcome));
-            let shown = serde_json::to_value(outcome).unwrap();
-            assert_eq!(shown, outcome.as_str());
+        crate::wire::spelled_once_in_snake_case::<RecordOutcome>();
+        for &outcome in RecordOutcome::VARIANTS {
+            assert_eq!(outcome.into_str().parse(), Ok(outcome));
         }
     }
 }

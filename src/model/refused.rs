@@ -3,31 +3,33 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use strum::{Display, IntoStaticStr, VariantArray};
 
 use crate::wire::out;
 
-crate::wire::spelled! {
-    /// Why a request was refused at the door: what `/ops/refused` keeps it under and
-    /// `warranty_gateway_refused_requests_total` counts it by. Never the token itself.
-    pub enum RefusalReason {
-        MissingToken = "missing_token",
-        MalformedToken = "malformed_token",
-        WrongAlgorithm = "wrong_algorithm",
-        BadSignature = "bad_signature",
-        Expired = "expired",
-        ExpiredCredential = "expired_credential",
-        NotYetValid = "not_yet_valid",
-        WrongPartner = "wrong_partner",
-        UnknownCompany = "unknown_company",
-        UnknownOperator = "unknown_operator",
-        OperatorTokenLifetime = "operator_token_lifetime",
-        // v3's tokens.
-        UnknownIssuer = "unknown_issuer",
-        UnknownKid = "unknown_kid",
-        WrongAudience = "wrong_audience",
-        V3TokenLifetime = "v3_token_lifetime",
-        V3NotConfigured = "v3_not_configured",
-    }
+/// Why a request was refused at the door: what `/ops/refused` keeps it under and
+/// `warranty_gateway_refused_requests_total` counts it by, in snake_case. Never the token itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr, Display, VariantArray)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case", const_into_str)]
+pub enum RefusalReason {
+    MissingToken,
+    MalformedToken,
+    WrongAlgorithm,
+    BadSignature,
+    Expired,
+    ExpiredCredential,
+    NotYetValid,
+    WrongPartner,
+    UnknownCompany,
+    UnknownOperator,
+    OperatorTokenLifetime,
+    // v3's tokens.
+    UnknownIssuer,
+    UnknownKid,
+    WrongAudience,
+    V3TokenLifetime,
+    V3NotConfigured,
 }
 
 /// One refused request, as `/ops/refused` shows it. Never the token: only why it was refused.
@@ -64,7 +66,7 @@ mod tests {
 
     #[test]
     fn every_reason_is_spelled_once_in_snake_case() {
-        crate::wire::spelled_once_in_snake_case(RefusalReason::ALL.iter().map(|r| r.as_str()));
+        crate::wire::spelled_once_in_snake_case::<RefusalReason>();
     }
 
     /// Support can look every reason `/ops/refused` answers up: in the operators' guide and in
@@ -74,7 +76,7 @@ mod tests {
         let root = env!("CARGO_MANIFEST_DIR");
         let guide = std::fs::read_to_string(format!("{root}/docs/operators.md")).unwrap();
         let openapi = std::fs::read_to_string(format!("{root}/openapi.yaml")).unwrap();
-        for reason in RefusalReason::ALL {
+        for reason in RefusalReason::VARIANTS {
             assert!(
                 guide.contains(&format!("`{reason}`")),
                 "{reason} is not in docs/operators.md"
@@ -82,7 +84,7 @@ mod tests {
             assert!(
                 openapi
                     .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-                    .any(|word| word == reason.as_str()),
+                    .any(|word| word == reason.into_str()),
                 "{reason} is not in openapi.yaml"
             );
         }

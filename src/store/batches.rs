@@ -40,7 +40,7 @@ pub fn insert_batch(
 ) -> Result<i64, StoreError> {
     let mut args = vec![
         Arg::Int(scope.partner_id),
-        Arg::Text(scope.tenant.as_str()),
+        Arg::Text(scope.tenant.into_str()),
         Arg::Date(batch.received_at),
         Arg::Int(batch.status.as_u16().into()),
         count_arg(batch.duration_ms)?,
@@ -78,7 +78,8 @@ static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 /// A row's tenant, as the table's CHECK allows it.
 pub(super) fn stored_tenant(row: &Row) -> Result<Tenant, StoreError> {
     let name = row.text("tenant")?;
-    Tenant::named(&name).ok_or_else(|| StoreError::Database(format!("a stored tenant {name:?}").into()))
+    name.parse()
+        .map_err(|_| StoreError::Database(format!("a stored tenant {name:?}").into()))
 }
 
 /// A row of [`SUMMARY_COLUMNS`].
@@ -96,7 +97,7 @@ fn summary(row: &Row) -> Result<BatchSummary, StoreError> {
     }
     Ok(BatchSummary {
         batch_id: row.int("id")?,
-        tenant: stored_tenant(row)?.as_str(),
+        tenant: stored_tenant(row)?.into_str(),
         received_at: row.date("received_at")?,
         status: row.http_status("status")?,
         duration_ms: row.count("duration_ms")?,
@@ -112,7 +113,7 @@ pub fn list_batches(tx: &Tx, scope: Scope, page: u32, page_size: u32) -> Result<
         &format!("SELECT {}", *SUMMARY_COLUMNS),
         "FROM batches WHERE partner_id = $1 AND tenant = $2",
         "id DESC",
-        &[Arg::Int(scope.partner_id), Arg::Text(scope.tenant.as_str())],
+        &[Arg::Int(scope.partner_id), Arg::Text(scope.tenant.into_str())],
         (page, page_size),
         summary,
     )
@@ -133,7 +134,7 @@ pub fn list_all_batches(
         "id DESC",
         &[
             Arg::OptInt(filter.partner_id),
-            Arg::OptText(filter.tenant.map(Tenant::as_str)),
+            Arg::OptText(filter.tenant.map(|t| t.into_str())),
             Arg::OptInt(filter.status.map(|s| s.as_u16().into())),
             Arg::OptDate(filter.since),
             Arg::OptDate(filter.until),
@@ -294,7 +295,7 @@ pub fn find_trail(
             Arg::Text(&filed.invoice_number),
             Arg::Text(&filed.shop_id),
             Arg::OptInt(partner_id),
-            Arg::OptText(tenant.map(Tenant::as_str)),
+            Arg::OptText(tenant.map(|t| t.into_str())),
         ],
         |row| {
             let scope = Scope {
@@ -302,8 +303,9 @@ pub fn find_trail(
                 tenant: stored_tenant(row)?,
             };
             let outcome = row.text("outcome")?;
-            let outcome = RecordOutcome::named(&outcome)
-                .ok_or_else(|| StoreError::Database(format!("a stored outcome {outcome:?}").into()))?;
+            let outcome: RecordOutcome = outcome
+                .parse()
+                .map_err(|_| StoreError::Database(format!("a stored outcome {outcome:?}").into()))?;
             let codes = row.opt_text("codes")?;
             Ok((
                 scope,
@@ -354,7 +356,7 @@ pub fn reset_tenant(tx: &Tx, scope: Scope) -> Result<(), StoreError> {
     for table in tenant_tables() {
         tx.execute(
             &format!("DELETE FROM {table} WHERE partner_id = $1 AND tenant = $2"),
-            &[Arg::Int(scope.partner_id), Arg::Text(scope.tenant.as_str())],
+            &[Arg::Int(scope.partner_id), Arg::Text(scope.tenant.into_str())],
         )?;
     }
     Ok(())

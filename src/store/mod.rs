@@ -447,7 +447,7 @@ pub fn registration_usage(
     }
     let args = [
         Arg::Int(scope.partner_id),
-        Arg::Text(scope.tenant.as_str()),
+        Arg::Text(scope.tenant.into_str()),
         Arg::Text(shop_id),
         Arg::Text(invoice_number),
         Arg::OptText(org_id),
@@ -510,7 +510,7 @@ pub fn find<T: Record>(tx: &Tx, scope: Scope, key: &Lookup) -> Result<Vec<T>, St
     }
     let args = [
         Arg::Int(scope.partner_id),
-        Arg::Text(scope.tenant.as_str()),
+        Arg::Text(scope.tenant.into_str()),
         Arg::Text(&key.shop_id),
         Arg::Text(&key.invoice_number),
         Arg::OptText(key.org_id.as_deref()),

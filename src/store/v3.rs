@@ -54,7 +54,7 @@ impl<T> Listing<T> {
             &format!("{} {} AND v3_id = $3", *self.select, self.from),
             &[
                 Arg::Int(scope.partner_id),
-                Arg::Text(scope.tenant.as_str()),
+                Arg::Text(scope.tenant.into_str()),
                 Arg::Text(v3_id),
             ],
             self.read,
@@ -77,7 +77,7 @@ impl<T> Listing<T> {
         }
         let args = [
             Arg::Int(scope.partner_id),
-            Arg::Text(scope.tenant.as_str()),
+            Arg::Text(scope.tenant.into_str()),
             Arg::OptText(invoice),
             Arg::OptText(store),
         ];
@@ -211,7 +211,7 @@ pub fn insert_motor_club(tx: &Tx, scope: Scope, r: &MotorClub, stamp: &Stamp) ->
     let id = V3Id::new();
     let mut args = vec![
         Arg::Int(scope.partner_id),
-        Arg::Text(scope.tenant.as_str()),
+        Arg::Text(scope.tenant.into_str()),
         Arg::Text(&r.product_id),
         Arg::Text(&r.invoice_number),
         Arg::Text(&r.store_number),
@@ -245,7 +245,7 @@ pub fn replace_motor_club_customer(
     });
     let mut args = vec![
         Arg::Int(scope.partner_id),
-        Arg::Text(scope.tenant.as_str()),
+        Arg::Text(scope.tenant.into_str()),
         Arg::Text(v3_id),
         Arg::Date(stamp.at),
     ];
@@ -268,7 +268,7 @@ pub fn cancel_motor_club(
          WHERE partner_id = $1 AND tenant = $2 AND v3_id = $3 AND cancelled_on IS NULL",
         &[
             Arg::Int(scope.partner_id),
-            Arg::Text(scope.tenant.as_str()),
+            Arg::Text(scope.tenant.into_str()),
             Arg::Text(v3_id),
             Arg::Date(cancelled_on),
             Arg::Date(stamp.at),

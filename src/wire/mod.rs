@@ -15,7 +15,6 @@ pub use body::{
     BodyError, CHUNK_ITEMS, MAX_RECORDS, RawChunk, RawItem, RawRecord, decode_batch, decode_batch_streaming,
 };
 pub use code::Code;
-pub(crate) use code::spelled;
 #[cfg(test)]
 pub(crate) use code::spelled_once_in_snake_case;
 pub use value::{

@@ -53,7 +53,7 @@ pub(crate) fn insert_trail(t: &mut PgTx, id: i64, trail: &[NewTrailEntry<'_>]) -
         let indexes: Vec<i64> = chunk.iter().map(|t| stored_count(t.index)).collect::<Result<_, _>>()?;
         let shops: Vec<&str> = chunk.iter().map(|t| t.shop_id).collect();
         let invoices: Vec<&str> = chunk.iter().map(|t| t.invoice_number).collect();
-        let outcomes: Vec<&str> = chunk.iter().map(|t| t.outcome.as_str()).collect();
+        let outcomes: Vec<&str> = chunk.iter().map(|t| t.outcome.into_str()).collect();
         let codes: Vec<Option<&str>> = chunk.iter().map(|t| t.codes.as_deref()).collect();
         t.execute(
             "INSERT INTO batch_records (batch_id, position, record, record_index, shop_id, invoice_number, outcome, codes) \

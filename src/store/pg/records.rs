@@ -190,7 +190,7 @@ fn upsert_round<T: Record>(
         }
         at.insert(&keys[i], i);
     }
-    let tenant = scope.tenant.as_str();
+    let tenant = scope.tenant.into_str();
     let mut params: Vec<&dyn Param> = vec![&scope.partner_id, &tenant, &now.at];
     if T::KIND.belongs_to_registration() {
         params.push(&registration_ids);
@@ -247,7 +247,7 @@ pub(crate) fn load_registrations(
     }
     let shops: Vec<&str> = keys.iter().map(|(s, _)| s.as_str()).collect();
     let invoices: Vec<&str> = keys.iter().map(|(_, i)| i.as_str()).collect();
-    let tenant = scope.tenant.as_str();
+    let tenant = scope.tenant.into_str();
     let rows = t.query(&LOAD_REGISTRATIONS, &[&scope.partner_id, &tenant, &shops, &invoices])?;
     rows.iter()
         .map(|row| usage::usage_of(&SqlRow::Postgres(row)).map(StoredRegistration::read))
@@ -263,7 +263,7 @@ pub(crate) async fn registration_usage_now(
     invoice_number: &str,
     org_id: Option<&str>,
 ) -> Option<Result<Option<RegistrationUsage>, StoreError>> {
-    let tenant = scope.tenant.as_str();
+    let tenant = scope.tenant.into_str();
     let rows = readers
         .query(
             usage::REGISTRATION_USAGE.for_postgres(),

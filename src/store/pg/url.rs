@@ -75,7 +75,7 @@ fn provider() -> Arc<CryptoProvider> {
 impl Target {
     /// What the server's certificate is checked against, for an error that refused it.
     pub fn certificate_check(&self) -> String {
-        let mode = self.ssl_mode.name();
+        let mode = self.ssl_mode.into_str();
         match &self.root_cert {
             Some(path) => format!(
                 "sslmode={mode} checks it against the CA certificate in sslrootcert {}",

@@ -52,7 +52,7 @@ pub(crate) fn insert_trail(conn: &Connection, id: i64, trail: &[NewTrailEntry<'_
             ToSqlOutput::Owned((t.index as i64).into()),
             text(t.shop_id),
             text(t.invoice_number),
-            text(t.outcome.as_str()),
+            text(t.outcome.into_str()),
             t.codes.as_deref().map_or(ToSqlOutput::Borrowed(ValueRef::Null), text),
         ]
     };

@@ -137,7 +137,7 @@ fn bind<T: Record>(
     now: &Stamp,
 ) -> rusqlite::Result<()> {
     stmt.raw_bind_parameter(1, scope.partner_id)?;
-    stmt.raw_bind_parameter(2, scope.tenant.as_str())?;
+    stmt.raw_bind_parameter(2, scope.tenant.into_str())?;
     let mut at = 3;
     if let Some(id) = registration_id {
         stmt.raw_bind_parameter(at, id)?;
@@ -168,7 +168,7 @@ pub(crate) fn load_registrations(
 ) -> Result<Vec<StoredRegistration>, StoreError> {
     let mut stmt = conn.prepare_cached(&REGISTRATION_BY_KEY)?;
     stmt.raw_bind_parameter(1, scope.partner_id)?;
-    stmt.raw_bind_parameter(2, scope.tenant.as_str())?;
+    stmt.raw_bind_parameter(2, scope.tenant.into_str())?;
     let mut found: Vec<StoredRegistration> = Vec::new();
     for (shop_id, invoice_number) in keys {
         stmt.raw_bind_parameter(3, shop_id.as_str())?;

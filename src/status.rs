@@ -102,6 +102,7 @@ impl WarrantyStatus {
 
 /// The `rec=registrationstatus` answer, shaped as the guide's example.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct RegistrationStatus<'a> {
     #[serde(rename = "RegistrationID")]
     pub registration_id: i64,
@@ -111,29 +112,23 @@ pub struct RegistrationStatus<'a> {
     pub org_id: &'a str,
     #[serde(rename = "ShopID")]
     pub shop_id: &'a str,
-    #[serde(rename = "InvoiceNumber")]
     pub invoice_number: &'a str,
-    #[serde(rename = "PlanEnrollDate", serialize_with = "out::date")]
+    #[serde(serialize_with = "out::date")]
     pub plan_enroll_date: DateTime<Utc>,
-    #[serde(rename = "CreatedDate", serialize_with = "out::timestamp")]
+    #[serde(serialize_with = "out::timestamp")]
     pub created_date: DateTime<Utc>,
-    #[serde(rename = "TiresCovered")]
     pub tires_covered: i64,
-    #[serde(rename = "TireClaimCount")]
     pub tire_claim_count: i64,
-    #[serde(rename = "TireCancelCount")]
     pub tire_cancel_count: i64,
-    #[serde(rename = "TiresLeft")]
     pub tires_left: i64,
-    #[serde(rename = "WarrantyStatus", serialize_with = "status_code")]
+    #[serde(serialize_with = "status_code")]
     pub warranty_status: WarrantyStatus,
-    #[serde(rename = "CancelDate", serialize_with = "out::opt_date")]
+    #[serde(serialize_with = "out::opt_date")]
     pub cancel_date: Option<DateTime<Utc>>,
-    #[serde(rename = "ExpireDate", serialize_with = "out::date")]
+    #[serde(serialize_with = "out::date")]
     pub expire_date: DateTime<Utc>,
-    #[serde(rename = "StatusDate", serialize_with = "out::opt_date")]
+    #[serde(serialize_with = "out::opt_date")]
     pub status_date: Option<DateTime<Utc>>,
-    #[serde(rename = "Message")]
     pub message: &'static str,
 }
 

@@ -15,16 +15,12 @@ const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
 
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct BatchPage {
-    #[serde(rename = "Tenant")]
     tenant: &'static str,
-    #[serde(rename = "Page")]
     page: u32,
-    #[serde(rename = "PageSize")]
     page_size: u32,
-    #[serde(rename = "Total")]
     total: u64,
-    #[serde(rename = "Batches")]
     batches: Vec<BatchSummary>,
 }
 

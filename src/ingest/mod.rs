@@ -26,21 +26,19 @@ use crate::wire::{BodyError, Code, FieldError, FieldErrors};
 
 /// The result entry of one input record, as the response lists it.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct RecordResult {
-    #[serde(rename = "Record")]
     pub record: &'static str,
-    #[serde(rename = "Index")]
     pub index: usize,
-    #[serde(rename = "Status")]
     pub status: Status,
-    #[serde(rename = "Action", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<Action>,
-    #[serde(rename = "Key", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<NaturalKey>,
     /// None when it was written.
-    #[serde(rename = "Errors", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<FieldErrors>,
-    #[serde(rename = "Warnings", skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// The record's JSON in the body, as sent (kept with a rejected entry).
     #[serde(skip)]

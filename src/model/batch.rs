@@ -21,10 +21,9 @@ pub fn server_time() -> DateTime<Utc> {
 
 /// Accepted and rejected records of one type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Counts {
-    #[serde(rename = "Accepted")]
     pub accepted: usize,
-    #[serde(rename = "Rejected")]
     pub rejected: usize,
 }
 
@@ -94,14 +93,11 @@ pub const KEPT_REJECTED: usize = 1_000;
 /// Past a batch's first [`KEPT_REJECTED`] rejected records: how many errors with this code its
 /// records of this type had on this field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct RejectionCount {
-    #[serde(rename = "Record")]
     pub record: String,
-    #[serde(rename = "Field")]
     pub field: String,
-    #[serde(rename = "Code")]
     pub code: String,
-    #[serde(rename = "Count")]
     pub count: u64,
 }
 
@@ -177,22 +173,19 @@ pub struct NewBatch {
 
 /// A recorded batch, as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct BatchSummary {
     #[serde(rename = "BatchID")]
     pub batch_id: i64,
-    #[serde(rename = "Tenant")]
     pub tenant: &'static str,
-    #[serde(rename = "ReceivedAt", serialize_with = "out::timestamp")]
+    #[serde(serialize_with = "out::timestamp")]
     pub received_at: DateTime<Utc>,
-    #[serde(rename = "Status", serialize_with = "out::status")]
+    #[serde(serialize_with = "out::status")]
     pub status: StatusCode,
-    #[serde(rename = "DurationMs")]
     pub duration_ms: u64,
-    #[serde(rename = "Bytes")]
     pub bytes: u64,
     #[serde(rename = "Records")]
     pub counts: TypeCounts,
-    #[serde(rename = "Error")]
     pub error: Option<String>,
 }
 
@@ -232,23 +225,17 @@ pub struct StoredBatch {
 
 /// One error of one rejected record, as a row of `rejected.csv`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct RejectedRow {
-    #[serde(rename = "Record")]
     pub record: String,
-    #[serde(rename = "Index")]
     pub index: Option<u64>,
     #[serde(rename = "ShopID")]
     pub shop_id: String,
-    #[serde(rename = "InvoiceNumber")]
     pub invoice_number: String,
-    #[serde(rename = "Field")]
     pub field: String,
-    #[serde(rename = "Code")]
     pub code: String,
-    #[serde(rename = "Message")]
     pub message: String,
     /// The record as the client sent it (its JSON); empty when it was not kept.
-    #[serde(rename = "Sent")]
     pub sent: String,
 }
 
@@ -268,24 +255,20 @@ impl RejectedRow {
 
 /// What `rejected.csv` reads of a kept result entry.
 #[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct KeptEntry {
-    #[serde(rename = "Record")]
     record: String,
-    #[serde(rename = "Index")]
     index: Option<u64>,
-    #[serde(rename = "Key")]
     key: Option<BTreeMap<String, String>>,
-    #[serde(rename = "Errors", default)]
+    #[serde(default)]
     errors: Vec<KeptError>,
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct KeptError {
-    #[serde(rename = "Field")]
     field: String,
-    #[serde(rename = "Code")]
     code: String,
-    #[serde(rename = "Message")]
     message: String,
 }
 

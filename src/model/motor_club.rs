@@ -8,14 +8,14 @@ use crate::wire::out::{v3_date, v3_opt_date};
 
 /// A motor-club registration as the partner registers it (and reads it back).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MotorClub {
+    #[serde(rename = "product_id")]
     pub product_id: String,
-    #[serde(rename = "invoiceNumber")]
     pub invoice_number: String,
     /// "" when not sent.
-    #[serde(rename = "storeNumber")]
     pub store_number: String,
-    #[serde(rename = "enrollDate", serialize_with = "v3_date")]
+    #[serde(serialize_with = "v3_date")]
     pub enroll_date: DateTime<Utc>,
     pub customer: Customer,
 }
@@ -70,18 +70,15 @@ impl Address {
 
 /// A stored motor-club registration, as v3 answers it.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StoredMotorClub {
     #[serde(rename = "_id")]
     pub id: String,
     /// The partner's program (config), set as it is answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "program_id", skip_serializing_if = "Option::is_none")]
     pub program_id: Option<String>,
     #[serde(flatten)]
     pub registration: MotorClub,
-    #[serde(
-        rename = "cancelledOn",
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "v3_opt_date"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "v3_opt_date")]
     pub cancelled_on: Option<DateTime<Utc>>,
 }

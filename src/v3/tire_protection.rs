@@ -43,22 +43,23 @@ impl Vehicle {
 
 /// One tire, as v3 shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Tire {
     pub make: String,
     pub model: String,
     pub size: String,
-    #[serde(rename = "retailPrice", serialize_with = "out::money")]
+    #[serde(serialize_with = "out::money")]
     pub retail_price: Cents,
 }
 
 /// A tire as it is kept in `v3_tires` (JSON), its price in cents: the one place that format
 /// is written down, both ways.
 #[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct StoredTire {
     make: String,
     model: String,
     size: String,
-    #[serde(rename = "retailPriceCents")]
     retail_price_cents: Cents,
 }
 
@@ -189,28 +190,23 @@ impl NewTireProtection {
 
 /// A registration as v3 shows it.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TireProtection {
     #[serde(rename = "_id")]
     pub id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "product_id", skip_serializing_if = "Option::is_none")]
     pub product_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "program_id", skip_serializing_if = "Option::is_none")]
     pub program_id: Option<String>,
-    #[serde(rename = "invoiceNumber")]
     pub invoice_number: String,
-    #[serde(rename = "storeNumber")]
     pub store_number: String,
-    #[serde(rename = "enrollDate", serialize_with = "v3_date")]
+    #[serde(serialize_with = "v3_date")]
     pub enroll_date: DateTime<Utc>,
     pub customer: Customer,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vehicle: Option<Vehicle>,
     pub tires: Vec<Tire>,
-    #[serde(
-        rename = "cancelledOn",
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "v3_opt_date"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "v3_opt_date")]
     pub cancelled_on: Option<DateTime<Utc>>,
     /// The claims filed against it (GET by id only).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -35,12 +35,10 @@ impl ValueError {
 
 /// A rule a field of a record broke, as it appears in the response (`Errors` entries).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct FieldError {
-    #[serde(rename = "Field")]
     pub field: &'static str,
-    #[serde(rename = "Code")]
     pub code: Code,
-    #[serde(rename = "Message")]
     pub message: Cow<'static, str>,
 }
 

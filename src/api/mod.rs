@@ -201,18 +201,34 @@ impl<C> Request<C> {
     }
 
     /// `f` on the store, off the executor (as [`blocking`]); `what` it does names its errors.
-    async fn on_store<R, E>(
+    async fn on_store<R: Send + 'static, E: Into<ApiError> + Send + 'static>(
         &self,
         what: &'static str,
         f: impl FnOnce(&Store) -> Result<R, E> + Send + 'static,
-    ) -> Result<R, ApiError>
-    where
-        R: Send + 'static,
-        E: Send + 'static,
-        ApiError: From<E>,
-    {
+    ) -> Result<R, ApiError> {
         let store = Arc::clone(&self.state.store);
         blocking(what, move || f(&store)).await
+    }
+
+    /// A point read of the store: on the handler's own thread when the store answers reads
+    /// without waiting (SQLite), else as [`Request::on_store`] once a connection is free.
+    async fn point_read<R: Send + 'static, E: Into<ApiError> + Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&Store) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let store = &self.state.store;
+        if store.reads_without_waiting() {
+            return f(store).map_err(|e| ApiError::context(e.into(), what));
+        }
+        let _permit = match store.read_permits() {
+            Some(permits) => match tokio::time::timeout(crate::store::CONNECTION_WAIT, permits.acquire()).await {
+                Ok(Ok(permit)) => Some(permit),
+                _ => return Err(ApiError::Unavailable("every database connection is busy")),
+            },
+            None => None,
+        };
+        self.on_store(what, f).await
     }
 }
 
@@ -232,16 +248,11 @@ pub type PartnerRequest = Request<Caller>;
 
 impl PartnerRequest {
     /// `f` on the caller's tenant, off the executor (as [`blocking`]).
-    async fn in_tenant<R, E>(
+    async fn in_tenant<R: Send + 'static, E: Into<ApiError> + Send + 'static>(
         &self,
         what: &'static str,
         f: impl FnOnce(&Store, Scope) -> Result<R, E> + Send + 'static,
-    ) -> Result<R, ApiError>
-    where
-        R: Send + 'static,
-        E: Send + 'static,
-        ApiError: From<E>,
-    {
+    ) -> Result<R, ApiError> {
         let scope = self.caller.scope();
         self.on_store(what, move |store| f(store, scope)).await
     }
@@ -293,8 +304,8 @@ pub(crate) fn note_refusal(
 
 /// The one way off the async executor: `f` on a blocking thread, started at once, inside the
 /// current span (so its log lines carry the request id). Blocking work (the store's, and any
-/// CPU-heavy step) never runs on the executor; handlers reach this through [`blocking`] and
-/// [`read`], start-up and shutdown directly.
+/// CPU-heavy step) never runs on the executor; handlers reach this through [`blocking`] (their
+/// [`Request::on_store`] and [`Request::point_read`]), start-up and shutdown directly.
 pub(crate) fn off_executor<R: Send + 'static>(
     f: impl FnOnce() -> R + Send + 'static,
 ) -> impl Future<Output = Result<R, actix_web::error::BlockingError>> {
@@ -304,42 +315,11 @@ pub(crate) fn off_executor<R: Send + 'static>(
 
 /// A handler's blocking work, off the executor: a storage fault is a 503; any other failure is
 /// an internal error whose details go to the log only.
-pub(crate) async fn blocking<R, E>(
+pub(crate) async fn blocking<R: Send + 'static, E: Into<ApiError> + Send + 'static>(
     what: &'static str,
     f: impl FnOnce() -> Result<R, E> + Send + 'static,
-) -> Result<R, ApiError>
-where
-    R: Send + 'static,
-    E: Send + 'static,
-    ApiError: From<E>,
-{
-    off_executor(f).await?.map_err(|e| ApiError::from(e).context(what))
-}
-
-/// Runs a point read of `store`: on the handler's own thread when the store answers reads
-/// without waiting (SQLite), else through [`blocking`].
-pub(crate) async fn read<R, E>(
-    store: &Arc<Store>,
-    what: &'static str,
-    f: impl FnOnce(&Store) -> Result<R, E> + Send + 'static,
-) -> Result<R, ApiError>
-where
-    R: Send + 'static,
-    E: Send + 'static,
-    ApiError: From<E>,
-{
-    if store.reads_without_waiting() {
-        return f(store).map_err(|e| ApiError::from(e).context(what));
-    }
-    let _permit = match store.read_permits() {
-        Some(permits) => match tokio::time::timeout(crate::store::CONNECTION_WAIT, permits.acquire()).await {
-            Ok(Ok(permit)) => Some(permit),
-            _ => return Err(ApiError::Unavailable("every database connection is busy")),
-        },
-        None => None,
-    };
-    let store = Arc::clone(store);
-    blocking(what, move || f(&store)).await
+) -> Result<R, ApiError> {
+    off_executor(f).await?.map_err(|e| ApiError::context(e.into(), what))
 }
 
 /// 200 when the database can be read and take writes; 503 with the reason when it cannot (a

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use super::answer::written_answer;
-use super::{ApiError, PartnerRequest, read};
+use super::{ApiError, PartnerRequest};
 use crate::auth::{AuthError, partner_id_value};
 use crate::query::{Rec, lookup, status_answer};
 use crate::store::Lookup;
@@ -144,10 +144,11 @@ pub async fn get_records(request: PartnerRequest) -> Result<HttpResponse, ApiErr
         Some(usage) => status_answer(usage.map_err(ApiError::from)?, &partner, Utc::now())
             .map_err(|e| ApiError::from(e).context("looking records up"))?,
         None => {
-            read(&state.store, "looking records up", move |store| {
-                lookup(store, &partner, scope, rec, &key, Utc::now())
-            })
-            .await?
+            request
+                .point_read("looking records up", move |store| {
+                    lookup(store, &partner, scope, rec, &key, Utc::now())
+                })
+                .await?
         }
     };
     Ok(match found {

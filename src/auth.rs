@@ -107,10 +107,15 @@ pub struct Caller {
 
 impl Caller {
     pub fn scope(&self) -> Scope {
-        Scope {
-            partner_id: self.partner.partner_id,
-            tenant: self.tenant,
-        }
+        scope_of(&self.partner, self.tenant)
+    }
+}
+
+/// Whose data a caller reaches: its partner's, in its tenant.
+fn scope_of(partner: &Partner, tenant: Tenant) -> Scope {
+    Scope {
+        partner_id: partner.partner_id,
+        tenant,
     }
 }
 
@@ -620,10 +625,7 @@ pub struct V3Caller {
 
 impl V3Caller {
     pub fn scope(&self) -> Scope {
-        Scope {
-            partner_id: self.partner.partner_id,
-            tenant: self.tenant,
-        }
+        scope_of(&self.partner, self.tenant)
     }
 }
 

@@ -96,11 +96,11 @@ pub fn decode(body: &Value, keys: &V3Partner) -> Result<NewTireProtection, Vec<F
     let mut errors = Errors::default();
     let f = Fields::top(body, &mut errors);
     let head = super::head(&f, keys, &mut errors);
-    let customer = f.object("customer", &mut errors);
-    let (customer_name, customer_email) = match &customer {
-        Ok(c) => (c.text("name", NAME_MAX, &mut errors), c.email("email", &mut errors)),
-        Err(said) => (Err(*said), Ok(None)),
-    };
+    let customer = f.object("customer", &mut errors).and_then(|c| {
+        let name = c.text("name", NAME_MAX, &mut errors);
+        let email = c.email("email", &mut errors);
+        Ok((name?, email?))
+    });
     let vehicle = f.opt_object("vehicle", &mut errors, |v, errors| {
         let year = v.year("year", errors);
         let make = v.opt_text("make", VEHICLE_TEXT_MAX, errors);
@@ -111,35 +111,33 @@ pub fn decode(body: &Value, keys: &V3Partner) -> Result<NewTireProtection, Vec<F
             model: model?.unwrap_or_default(),
         })
     });
+    // Every tire read (each error pushed) before any is found wanting.
     let tires = f
         .objects("tires", *TIRES.start(), *TIRES.end(), &mut errors)
-        .map(|items| {
-            // Every tire read (each error pushed) before any is found wanting.
-            items
-                .into_iter()
-                .map(|t| {
-                    let t = t?;
-                    let make = t.text("make", TIRE_TEXT_MAX, &mut errors);
-                    let model = t.text("model", TIRE_TEXT_MAX, &mut errors);
-                    let size = t.text("size", TIRE_TEXT_MAX, &mut errors);
-                    let retail_price = t.money("retailPrice", &mut errors);
-                    Ok(Tire {
-                        make: make?,
-                        model: model?,
-                        size: size?,
-                        retail_price: retail_price?,
-                    })
-                })
-                .collect::<Vec<Read<Tire>>>()
-        });
+        .map(|items| items.into_iter().map(|t| tire(t?, &mut errors)).collect::<Vec<_>>());
     errors.into_result(|| {
+        let (customer_name, customer_email) = customer?;
         Ok(NewTireProtection {
             head: head?,
-            customer_name: customer_name?,
-            customer_email: customer_email?,
+            customer_name,
+            customer_email,
             vehicle: vehicle?,
             tires: tires?.into_iter().collect::<Read<_>>()?,
         })
+    })
+}
+
+/// One of `tires`: its make, model, size and retail price, all required.
+fn tire(t: Fields, errors: &mut Errors) -> Read<Tire> {
+    let make = t.text("make", TIRE_TEXT_MAX, errors);
+    let model = t.text("model", TIRE_TEXT_MAX, errors);
+    let size = t.text("size", TIRE_TEXT_MAX, errors);
+    let retail_price = t.money("retailPrice", errors);
+    Ok(Tire {
+        make: make?,
+        model: model?,
+        size: size?,
+        retail_price: retail_price?,
     })
 }
 

@@ -25,18 +25,16 @@ use crate::store::{self, Store, StoreError, StoreFailure};
 use crate::wire::{BodyError, Code, FieldError, FieldErrors};
 
 /// The result entry of one input record, as the response lists it.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RecordResult {
     pub record: &'static str,
     pub index: usize,
     pub status: Status,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<Action>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<NaturalKey>,
     /// None when it was written.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<FieldErrors>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

@@ -21,30 +21,24 @@ pub struct MotorClub {
 }
 
 /// The member: a name, and whatever contact details were sent.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Customer {
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(skip_serializing_if = "Address::is_empty")]
     pub address: Address,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Address {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub line1: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub line2: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub zip: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
 }
 
@@ -69,16 +63,17 @@ impl Address {
 }
 
 /// A stored motor-club registration, as v3 answers it.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredMotorClub {
     #[serde(rename = "_id")]
     pub id: String,
     /// The partner's program (config), set as it is answered.
-    #[serde(rename = "program_id", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "program_id")]
     pub program_id: Option<String>,
     #[serde(flatten)]
     pub registration: MotorClub,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "v3_opt_date")]
+    #[serde(serialize_with = "v3_opt_date")]
     pub cancelled_on: Option<DateTime<Utc>>,
 }

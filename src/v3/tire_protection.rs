@@ -25,9 +25,9 @@ pub struct NewTireProtection {
     pub tires: Vec<Tire>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Vehicle {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub year: Option<i32>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub make: String,
@@ -187,34 +187,33 @@ impl NewTireProtection {
 }
 
 /// A registration as v3 shows it.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TireProtection {
     #[serde(rename = "_id")]
     pub id: String,
-    #[serde(rename = "product_id", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "product_id")]
     pub product_id: Option<String>,
-    #[serde(rename = "program_id", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "program_id")]
     pub program_id: Option<String>,
     pub invoice_number: String,
     pub store_number: String,
     #[serde(serialize_with = "v3_date")]
     pub enroll_date: DateTime<Utc>,
     pub customer: Customer,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub vehicle: Option<Vehicle>,
     pub tires: Vec<Tire>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "v3_opt_date")]
+    #[serde(serialize_with = "v3_opt_date")]
     pub cancelled_on: Option<DateTime<Utc>>,
     /// The claims filed against it (GET by id only).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub claims: Option<Vec<ClaimView>>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize)]
 pub struct Customer {
     pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
 

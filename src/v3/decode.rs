@@ -11,7 +11,7 @@ use validator::ValidateEmail;
 
 use crate::records::Cents;
 use crate::wire::Code;
-use crate::wire::parse_money;
+use crate::wire::{MAX_YEAR, MIN_YEAR, parse_money};
 
 /// One field's error, as a v3 400 lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,7 +86,7 @@ pub const STORE_MAX: usize = 25;
 pub const NAME_MAX: usize = 100;
 
 /// Years a v3 date or vehicle year may have.
-pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
+pub const YEARS: std::ops::RangeInclusive<i32> = MIN_YEAR..=MAX_YEAR;
 
 impl<'v> Fields<'v> {
     /// The top of a body: an object, or one error saying it must be.
@@ -228,7 +228,11 @@ impl<'v> Fields<'v> {
         };
         let date = date.with_timezone(&Utc);
         if !YEARS.contains(&date.year()) {
-            return Err(errors.push(&field, Code::OutOfRange, "must be in the years 1900 to 2999"));
+            return Err(errors.push(
+                &field,
+                Code::OutOfRange,
+                format!("must be in the years {MIN_YEAR} to {MAX_YEAR}"),
+            ));
         }
         Ok(date)
     }

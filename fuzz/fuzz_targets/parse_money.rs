@@ -8,7 +8,7 @@ use warranty_gateway::wire::{MAX_MONEY_CENTS, parse_money};
 
 /// An amount as the API prints it.
 #[derive(serde::Serialize)]
-struct Printed(#[serde(serialize_with = "warranty_gateway::records::serde_out::money")] i64);
+struct Printed(#[serde(serialize_with = "warranty_gateway::wire::out::money")] i64);
 
 fuzz_target!(|input: &str| {
     let Ok(raw) = serde_json::from_str::<&RawValue>(input) else { return };

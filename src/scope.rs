@@ -1,8 +1,10 @@
 //! Whose data a request reads or writes: one partner, live or its `_test` tenant.
 
 /// Live data, or a partner's `_test` data: never visible to each other. Named `live` and
-/// `test` (`into_str`, and parsed back from it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, strum::IntoStaticStr, strum::EnumString)]
+/// `test` (`into_str`, `Display` for the logs, and parsed back from it).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, strum::IntoStaticStr, strum::EnumString, strum::Display,
+)]
 #[strum(serialize_all = "snake_case", const_into_str)]
 pub enum Tenant {
     Live,
@@ -14,4 +16,18 @@ pub enum Tenant {
 pub struct Scope {
     pub partner_id: i64,
     pub tenant: Tenant,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tenant;
+
+    /// The logs show a tenant as it is stored and parsed.
+    #[test]
+    fn a_tenant_is_shown_as_it_is_spelled() {
+        for tenant in [Tenant::Live, Tenant::Test] {
+            assert_eq!(tenant.to_string(), tenant.into_str());
+            assert_eq!(tenant.to_string().parse::<Tenant>(), Ok(tenant));
+        }
+    }
 }

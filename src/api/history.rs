@@ -62,7 +62,7 @@ pub(super) fn paging(params: &Params) -> Result<(u32, u32), ApiError> {
 }
 
 /// GET /v2/partners/{company}/batches?page=1&pageSize=50: the tenant's batches, newest first.
-#[tracing::instrument(name = "list_batches", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.into_str()))]
+#[tracing::instrument(name = "list_batches", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant))]
 pub async fn list_batches(request: PartnerRequest) -> Result<HttpResponse, ApiError> {
     let params = request.params();
     let (page, page_size) = paging(&params)?;
@@ -81,7 +81,7 @@ pub async fn list_batches(request: PartnerRequest) -> Result<HttpResponse, ApiEr
 }
 
 /// GET /v2/partners/{company}/batches/{id}: one batch with its rejected records.
-#[tracing::instrument(name = "get_batch", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.into_str()))]
+#[tracing::instrument(name = "get_batch", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant))]
 pub async fn get_batch(request: PartnerRequest, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
     let (_, found) = find_batch(&request, path.into_inner()).await?;
     Ok(request.answer(&BatchDetail {
@@ -107,7 +107,7 @@ async fn find_batch(request: &PartnerRequest, (company, id): (String, String)) -
 
 /// GET /v2/partners/{company}/batches/{id}/rejected.csv: the batch's rejected records, a row
 /// per error, each with the record as it was sent.
-#[tracing::instrument(name = "rejected_csv", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.into_str()))]
+#[tracing::instrument(name = "rejected_csv", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant))]
 pub async fn rejected_csv(
     request: PartnerRequest,
     path: web::Path<(String, String)>,
@@ -147,7 +147,7 @@ const X_REJECTED_NOT_LISTED: &str = "x-rejected-not-listed";
 
 /// DELETE /v2/partners/{company}_test: removes all of the partner's test data (records and
 /// history). On a live company it is refused and deletes nothing.
-#[tracing::instrument(name = "reset_test_tenant", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.into_str()))]
+#[tracing::instrument(name = "reset_test_tenant", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant))]
 pub async fn reset_test_tenant(request: PartnerRequest) -> Result<HttpResponse, ApiError> {
     if request.caller.tenant != Tenant::Test {
         return Err(ApiError::ResetLive);

@@ -24,7 +24,7 @@ enum Encoding {
 #[tracing::instrument(
     name = "post_batch",
     skip_all,
-    fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.into_str(), bytes, records)
+    fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant, bytes, records)
 )]
 pub async fn post_batch(request: PartnerRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
     let mut received = Received {
@@ -95,7 +95,7 @@ async fn receive_and_ingest(
     tracing::Span::current().record("records", counts.accepted() + counts.rejected());
     tracing::info!(
         partner = %caller.partner.company,
-        tenant = %caller.tenant.into_str(),
+        tenant = %caller.tenant,
         batch_id = outcome.batch_id,
         status = status.as_u16(),
         accepted = counts.accepted(),
@@ -125,7 +125,7 @@ async fn record_refused(request: &PartnerRequest, received: &Received, err: &Api
     let (received, error) = (received.clone(), err.to_string());
     tracing::warn!(
         partner = %caller.partner.company,
-        tenant = %caller.tenant.into_str(),
+        tenant = %caller.tenant,
         status = status.as_u16(),
         error = ?escaped(&error),
         "batch refused whole"

@@ -95,7 +95,7 @@ impl<'q> Params<'q> {
 }
 
 /// GET /v2/partners/{company}?rec=...&ShopID=...&InvoiceNumber=...[&OrgID=...][&partnerid=...]
-#[tracing::instrument(name = "get_records", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.into_str()))]
+#[tracing::instrument(name = "get_records", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant))]
 pub async fn get_records(request: PartnerRequest) -> Result<HttpResponse, ApiError> {
     let (caller, state) = (&request.caller, &request.state);
     let params = request.params();

@@ -204,7 +204,7 @@ impl Collection for MotorClubs {
 }
 
 /// POST to a collection: 201 with the new id and its Location.
-#[tracing::instrument(name = "v3_create", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.into_str(), collection = C::NAME))]
+#[tracing::instrument(name = "v3_create", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant, collection = C::NAME))]
 async fn create<C: Collection>(request: V3Request, payload: web::Payload) -> Result<HttpResponse, V3ApiError> {
     let body = json_body(&request, payload).await?;
     let creating = move |call: &Call| C::CREATE(call, &body, Utc::now());
@@ -213,7 +213,7 @@ async fn create<C: Collection>(request: V3Request, payload: web::Payload) -> Res
 }
 
 /// GET a collection's registration by `{id}`.
-#[tracing::instrument(name = "v3_read", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.into_str(), collection = C::NAME))]
+#[tracing::instrument(name = "v3_read", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant, collection = C::NAME))]
 async fn get<C: Collection>(request: V3Request, id: web::Path<String>) -> Result<HttpResponse, V3ApiError> {
     let reading = move |call: &Call| C::ONE(call, &id);
     let found = request.run("reading a v3 registration", reading).await?;
@@ -221,7 +221,7 @@ async fn get<C: Collection>(request: V3Request, id: web::Path<String>) -> Result
 }
 
 /// GET a collection's page: ?page=&pageSize=&invoiceNumber=&storeNumber=
-#[tracing::instrument(name = "v3_list", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.into_str(), collection = C::NAME))]
+#[tracing::instrument(name = "v3_list", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant, collection = C::NAME))]
 async fn list<C: Collection>(request: V3Request) -> Result<HttpResponse, V3ApiError> {
     let asked = PageRequest::parse(request.req.query_string(), &["invoiceNumber", "storeNumber"])?;
     let listing = move |call: &Call| C::PAGE(call, &asked);
@@ -231,7 +231,7 @@ async fn list<C: Collection>(request: V3Request) -> Result<HttpResponse, V3ApiEr
 
 /// PATCH a collection's registration, by `{id}` or `?invoiceNumber=...[&storeNumber=...]`:
 /// reads the JSON body, runs the collection's change on the registration, answers 204.
-#[tracing::instrument(name = "v3_patch", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant.into_str(), collection = C::NAME))]
+#[tracing::instrument(name = "v3_patch", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant, collection = C::NAME))]
 async fn patch<C: Collection>(
     request: V3Request,
     target: PatchTarget,

@@ -137,3 +137,18 @@ fn the_readme_and_v3_walk_throughs_do_what_they_say() {
     assert_eq!(v3.matches("HTTP/1.1 204 No Content").count(), 3, "{v3}");
     assert!(v3.contains("/api/v3/tire-protection/registrations/"), "{v3}");
 }
+
+/// The toolchain the pages name is Cargo.toml's `rust-version`, the one cargo enforces (CI checks
+/// that no locked dependency asks for a newer one): a reader on an older toolchain is told up
+/// front, not by a failed build.
+#[test]
+fn the_pages_name_the_toolchain_cargo_toml_requires() {
+    let required = format!("Rust toolchain, {} or newer", env!("CARGO_PKG_RUST_VERSION"));
+    for page in ["README.md", "docs/deploying.md"] {
+        let text = std::fs::read_to_string(format!("{ROOT}/{page}")).unwrap();
+        assert!(
+            text.contains(&required),
+            "{page} must say {required:?}, as Cargo.toml requires"
+        );
+    }
+}

@@ -361,6 +361,10 @@ impl Partner {
 /// Secrets shorter than this are warned about (HS256 keys should be at least 256 bits).
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// The demo partner's secret in the bundled config.toml. Anyone can read it in the repository,
+/// so a token signed with it proves nothing: the server keeps it to this machine (loopback).
+pub const PUBLIC_DEMO_SECRET: &str = "demo-secret-replace-me-before-going-live-0123456789";
+
 /// One HS256 secret of a partner: where it came from (never its value) and until when it
 /// verifies tokens.
 #[derive(Debug)]
@@ -401,6 +405,11 @@ impl Partner {
     /// Whether `secret` is one of its secrets.
     pub fn has_secret(&self, secret: &[u8]) -> bool {
         self.secrets.iter().any(|c| c.secret() == secret)
+    }
+
+    /// Whether one of its secrets is the bundled config's [`PUBLIC_DEMO_SECRET`].
+    pub fn has_public_secret(&self) -> bool {
+        self.has_secret(PUBLIC_DEMO_SECRET.as_bytes())
     }
 
     /// Every credential it has, secrets (by position, from 1) then v3 keys (by kid), as
@@ -987,6 +996,15 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("tirecompany"), "the rest still shows: {shown}");
+    }
+
+    #[test]
+    fn the_bundled_configs_demo_partner_has_the_public_secret() {
+        let bundled = Config::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"))).unwrap();
+        let demo: Vec<_> = bundled.partners.iter().filter(|p| p.has_public_secret()).collect();
+        assert_eq!(demo.len(), 1, "config.toml's demo partner has PUBLIC_DEMO_SECRET");
+        assert_eq!(demo[0].company, "tirecompany");
+        assert!(!demo[0].secret_is_short());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Builds the server from a config: opens the store, binds the listener (port 0 in tests).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle, Service, ServiceRequest, Url};
@@ -33,6 +33,26 @@ pub struct Reloader {
     certificate: Option<Arc<crate::https::Certificate>>,
     /// The config the server runs on: what a reload is compared with.
     running: std::sync::Mutex<Config>,
+    /// Where it listens (a reload does not move it).
+    address: SocketAddr,
+}
+
+/// Refuses a partner whose secret anyone can read (the bundled config's demo placeholder) on a
+/// server reachable from other machines: there a token signed with it would prove nothing. On
+/// loopback the quick start keeps working as shipped.
+fn refuse_public_secrets(config: &Config, address: SocketAddr) -> anyhow::Result<()> {
+    if address.ip().is_loopback() {
+        return Ok(());
+    }
+    match config.partners.iter().find(|p| p.has_public_secret()) {
+        Some(p) => anyhow::bail!(
+            "partner {}'s secret is the demo placeholder of the bundled config.toml, which anyone can read, \
+             so a token signed with it proves nothing: replace it (or use secret_env) to serve on {address}, \
+             beyond this machine",
+            p.company
+        ),
+        None => Ok(()),
+    }
 }
 
 impl Reloader {
@@ -42,6 +62,7 @@ impl Reloader {
     /// verified so far are forgotten, so a removed secret verifies nothing more. Answers the
     /// changed keys that need a restart (they are not applied). On an error nothing changes.
     pub fn apply(&self, new: Config) -> anyhow::Result<Vec<&'static str>> {
+        refuse_public_secrets(&new, self.address)?;
         let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let (Some(certificate), Some(files)) = (&self.certificate, &new.tls) {
             certificate.reload(files)?;
@@ -131,9 +152,11 @@ impl Application {
             }
         }
         let listener = TcpListener::bind(&config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
-        let port = listener.local_addr()?.port();
+        let address = listener.local_addr()?;
+        refuse_public_secrets(&config, address)?;
+        let port = address.port();
         tracing::info!(
-            address = %listener.local_addr()?,
+            address = %address,
             database = %described,
             partners = config.partners.iter().count(),
             "warranty-gateway listening"
@@ -217,6 +240,7 @@ impl Application {
             proxies: trusted_proxies,
             certificate,
             running: std::sync::Mutex::new(config),
+            address,
         });
         Ok(Application {
             port,

@@ -562,3 +562,77 @@ fn the_shipped_service_config_loads() {
     assert!(unit.contains("StateDirectory=warranty-gateway"));
     assert!(unit.contains("--config /etc/warranty-gateway/config.toml"));
 }
+
+#[tokio::test]
+async fn the_bundled_demo_secret_is_served_on_this_machine_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let bundled = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+    let placeholder = "demo-secret-replace-me-before-going-live-0123456789";
+    assert!(bundled.contains(placeholder));
+    std::fs::write(&config, &bundled).unwrap();
+    let serve_on = |bind: &str| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--bind", bind, "--config"]).arg(&config);
+        cmd
+    };
+
+    // Reachable from other machines, the shipped config does not serve, and says what to do.
+    let mut refused = serve_on("0.0.0.0:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while refused.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            refused.kill().unwrap();
+            panic!("it served beyond loopback with the public secret");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = refused.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for named in ["partner tirecompany", "demo placeholder", "secret_env", "0.0.0.0:"] {
+        assert!(stderr.contains(named), "{named}: {stderr}");
+    }
+    // On loopback it serves as shipped (the README's quick start).
+    drop(Server::start(serve_on("127.0.0.1:0")));
+
+    // With a secret of its own it serves anywhere; a reload back to the placeholder is refused
+    // and changes nothing.
+    let own = dir.path().join("own.toml");
+    std::fs::write(
+        &own,
+        bundled.replace(placeholder, "this-deployments-own-secret-0123456789abcdef"),
+    )
+    .unwrap();
+    std::fs::copy(&own, &config).unwrap();
+    let server = Server::start(serve_on("0.0.0.0:0"));
+    assert!(server.address.starts_with("0.0.0.0:"), "{}", server.address);
+    std::fs::write(&config, &bundled).unwrap();
+    server.signal("HUP");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut log = String::new();
+    while !log.contains("config not reloaded") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        log += &server.drain_log();
+    }
+    assert!(
+        log.contains("config not reloaded") && log.contains("demo placeholder"),
+        "{log}"
+    );
+    let status = reqwest::Client::new()
+        .get(
+            server
+                .url("/v2/partners/tirecompany?rec=registrationstatus&ShopID=1&InvoiceNumber=2")
+                .replace("0.0.0.0", "127.0.0.1"),
+        )
+        .bearer_auth(token_from_the_binary(&own))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204, "the deployment's own secret still verifies");
+}

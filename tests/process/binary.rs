@@ -198,6 +198,17 @@ impl Server {
         self.log.try_iter().collect::<Vec<_>>().join("\n")
     }
 
+    /// The log lines from now until one says `text` (within 10 s, else a panic showing them).
+    pub fn log_until(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut log = String::new();
+        while !log.contains(text) {
+            assert!(Instant::now() < deadline, "no {text:?} in the log: {log}");
+            log.push_str(&self.drain_log());
+        }
+        log
+    }
+
     /// Sends a signal (`TERM`, `KILL`...) with kill(1).
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")

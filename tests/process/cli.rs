@@ -488,13 +488,7 @@ fn bind_comes_from_the_command_line_or_the_environment_before_the_config() {
     assert!(server.address.starts_with("127.0.0.1:"), "{}", server.address);
     // A reload keeps the override: it is no change that needs a restart.
     server.signal("HUP");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut log = String::new();
-    while !log.contains("config reloaded") && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        log += &server.drain_log();
-    }
-    assert!(log.contains("config reloaded"), "{log}");
+    let log = server.log_until("config reloaded");
     assert!(!log.contains("server.bind"), "{log}");
     drop(server);
 
@@ -613,16 +607,8 @@ async fn the_bundled_demo_secret_is_served_on_this_machine_only() {
     assert!(server.address.starts_with("0.0.0.0:"), "{}", server.address);
     std::fs::write(&config, &bundled).unwrap();
     server.signal("HUP");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut log = String::new();
-    while !log.contains("config not reloaded") && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        log += &server.drain_log();
-    }
-    assert!(
-        log.contains("config not reloaded") && log.contains("demo placeholder"),
-        "{log}"
-    );
+    let log = server.log_until("config not reloaded");
+    assert!(log.contains("demo placeholder"), "{log}");
     let status = reqwest::Client::new()
         .get(
             server

@@ -81,12 +81,7 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
     // A file that does not load changes nothing, says why, and is counted.
     std::fs::write(&config, "[server\nbind = ").unwrap();
     server.signal("HUP");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut log = String::new();
-    while !log.contains("config not reloaded") {
-        assert!(Instant::now() < deadline, "no word of the failed reload: {log}");
-        log.push_str(&server.drain_log());
-    }
+    let log = server.log_until("config not reloaded");
     assert!(log.contains("invalid config file"), "{log}");
     assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
     assert_eq!(lookup(&server, "newco", &sign(NEWCO_SECRET, 4004)).await, 204);
@@ -165,11 +160,7 @@ async fn a_reload_swaps_the_https_certificate_for_new_connections() {
     // A certificate file that cannot be used leaves the current one in place.
     std::fs::write(dir.path().join("tls.pem"), "not a certificate").unwrap();
     server.signal("HUP");
-    let mut log = String::new();
-    while !log.contains("config not reloaded") {
-        assert!(Instant::now() < deadline + Duration::from_secs(10), "{log}");
-        log.push_str(&server.drain_log());
-    }
+    let log = server.log_until("config not reloaded");
     assert!(log.contains("tls.pem"), "{log}");
     assert_eq!(trusting(&second_ca).get(&healthz).send().await.unwrap().status(), 200);
 }

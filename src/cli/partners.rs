@@ -1,6 +1,7 @@
 //! `partners`: the configured partners, a line each, and each of their credentials (secrets by
 //! position, v3 keys by kid; never a value) with when it stops verifying; a warning for each
-//! short secret and for each credential that ends within [`EXPIRY_WARNING_DAYS`].
+//! short secret, for the bundled demo secret, and for each credential that ends within
+//! [`EXPIRY_WARNING_DAYS`].
 
 use std::process::ExitCode;
 
@@ -47,6 +48,12 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
             credentials[0].source
         );
         let listed = p.secrets.len() > 1 || credentials.iter().any(|c| c.not_after.is_some());
+        if p.has_public_secret() {
+            warnings.push(format!(
+                "{} has the bundled config.toml's demo secret, which anyone can read: serve only on loopback until it has its own (openssl rand -hex 32)",
+                p.company
+            ));
+        }
         for (i, c) in p.secrets.iter().enumerate() {
             if c.is_short() {
                 warnings.push(format!(

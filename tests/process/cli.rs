@@ -591,6 +591,13 @@ async fn the_bundled_demo_secret_is_served_on_this_machine_only() {
     for named in ["partner tirecompany", "demo placeholder", "secret_env", "0.0.0.0:"] {
         assert!(stderr.contains(named), "{named}: {stderr}");
     }
+    // `partners`, where an operator reviews the credentials, says so too.
+    let (code, _, stderr) = run_cli(&["partners"], &config);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning: tirecompany has the bundled config.toml's demo secret"),
+        "{stderr}"
+    );
     // On loopback it serves as shipped (the README's quick start).
     drop(Server::start(serve_on("127.0.0.1:0")));
 

@@ -562,7 +562,7 @@ async fn the_bundled_demo_secret_is_served_on_this_machine_only() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     let bundled = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
-    let placeholder = "demo-secret-replace-me-before-going-live-0123456789";
+    let placeholder = warranty_gateway::config::PUBLIC_DEMO_SECRET;
     assert!(bundled.contains(placeholder));
     std::fs::write(&config, &bundled).unwrap();
     let serve_on = |bind: &str| {

@@ -220,14 +220,21 @@ impl Server {
 
     /// Waits for the process to exit.
     pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the server did not exit within {within:?}");
-            std::thread::sleep(Duration::from_millis(20));
+        exit_within(&mut self.child, within).unwrap_or_else(|| panic!("the server did not exit within {within:?}"))
+    }
+}
+
+/// How `child` exited, if it does within `within`.
+pub fn exit_within(child: &mut Child, within: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
         }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

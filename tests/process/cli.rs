@@ -577,13 +577,9 @@ async fn the_bundled_demo_secret_is_served_on_this_machine_only() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while refused.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            refused.kill().unwrap();
-            panic!("it served beyond loopback with the public secret");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    if exit_within(&mut refused, std::time::Duration::from_secs(30)).is_none() {
+        refused.kill().unwrap();
+        panic!("it served beyond loopback with the public secret");
     }
     let out = refused.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -318,6 +318,43 @@ async fn get_without_its_parameters_is_400_listing_them() {
     assert!(body["Error"].as_str().unwrap().contains("registrationstatus"), "{body}");
 }
 
+/// A refusal's fields come in the order docs/v2-api.md and docs/v3-api.md show them (and a
+/// record's result has), not sorted: what someone compares at 2 a.m. reads the same.
+#[tokio::test]
+async fn refusals_list_their_fields_in_the_documented_order() {
+    let app = spawn_app().await;
+    let text = app.post_raw(COMPANY, &token(), "").await.text().await.unwrap();
+    assert!(
+        text.starts_with(r#"[{"Record":"Body","Status":"Rejected","Errors":[{"Field":"Body","Code":"empty_body","#),
+        "{text}"
+    );
+    let text = app
+        .get_raw(COMPANY, &token(), "rec=registrations&ShopID=S1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.starts_with(r#"{"Error":"missing required parameter(s): InvoiceNumber","Missing":["InvoiceNumber"],"Expected":[{"Field":"rec","Required":true,"Values":["#),
+        "{text}"
+    );
+    let res = app
+        .client
+        .post(app.v3_url("/tire-protection/registrations"))
+        .bearer_auth(v3_token())
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let text = res.text().await.unwrap();
+    assert!(
+        text.starts_with(r#"{"error":{"message":"the registration has "#),
+        "{text}"
+    );
+    assert!(text.contains(r#""errors":[{"field":"#), "{text}");
+}
 #[tokio::test]
 async fn gets_match_case_insensitively_answer_204_or_an_array_and_narrow_by_orgid() {
     let app = spawn_app().await;

@@ -6,6 +6,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub use rustix::process::Signal;
+use rustix::process::{Pid, kill_process};
+
 pub use crate::common_postgres::{PgDatabase, texts, with_client};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_warranty-gateway");
@@ -209,13 +212,10 @@ impl Server {
         log
     }
 
-    /// Sends a signal (`TERM`, `KILL`...) with kill(1).
-    pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status();
-        assert!(status.unwrap().success());
+    /// Sends a signal (`Signal::TERM`, `Signal::KILL`...): by the system call, not kill(1),
+    /// which a minimal image may lack.
+    pub fn signal(&self, signal: Signal) {
+        kill_process(Pid::from_child(&self.child), signal).expect("the server takes the signal");
     }
 
     /// Waits for the process to exit.

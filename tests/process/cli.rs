@@ -487,7 +487,7 @@ fn bind_comes_from_the_command_line_or_the_environment_before_the_config() {
     let server = Server::start(by_flag);
     assert!(server.address.starts_with("127.0.0.1:"), "{}", server.address);
     // A reload keeps the override: it is no change that needs a restart.
-    server.signal("HUP");
+    server.signal(Signal::HUP);
     let log = server.log_until("config reloaded");
     assert!(!log.contains("server.bind"), "{log}");
     drop(server);
@@ -609,7 +609,7 @@ async fn the_bundled_demo_secret_is_served_on_this_machine_only() {
     let server = Server::start(serve_on("0.0.0.0:0"));
     assert!(server.address.starts_with("0.0.0.0:"), "{}", server.address);
     std::fs::write(&config, &bundled).unwrap();
-    server.signal("HUP");
+    server.signal(Signal::HUP);
     let log = server.log_until("config not reloaded");
     assert!(log.contains("demo placeholder"), "{log}");
     let status = reqwest::Client::new()

@@ -82,7 +82,7 @@ async fn serves_behind(mode: &str) {
     let uploading = upload(&server, 3, 2000);
     let kill = async {
         tokio::time::sleep(Duration::from_millis(150)).await;
-        server.signal("KILL");
+        server.signal(Signal::KILL);
     };
     let (in_flight, ()) = tokio::join!(uploading, kill);
     drop(server);

@@ -78,6 +78,6 @@ async fn the_database_its_wal_a_backup_and_a_private_key_are_the_owners_alone() 
         "{:#?}",
         server.startup_log
     );
-    server.signal("TERM");
+    server.signal(Signal::TERM);
     server.wait_exit(std::time::Duration::from_secs(30));
 }

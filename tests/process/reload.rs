@@ -62,7 +62,7 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
         "\n[[partners]]\ncompany = \"newco\"\npartner_id = 4004\nsecret = \"{NEWCO_SECRET}\"\nplan_term_months = 12\n"
     );
     std::fs::write(&config, &rotating).unwrap();
-    server.signal("HUP");
+    server.signal(Signal::HUP);
     until(&server, "newco", &sign(NEWCO_SECRET, 4004), 204).await;
     assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
     assert_eq!(lookup(&server, "tirecompany", &old).await, 204);
@@ -74,13 +74,13 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
     );
     assert_ne!(rotated, rotating);
     std::fs::write(&config, &rotated).unwrap();
-    server.signal("HUP");
+    server.signal(Signal::HUP);
     until(&server, "tirecompany", &old, 401).await;
     assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
 
     // A file that does not load changes nothing, says why, and is counted.
     std::fs::write(&config, "[server\nbind = ").unwrap();
-    server.signal("HUP");
+    server.signal(Signal::HUP);
     let log = server.log_until("config not reloaded");
     assert!(log.contains("invalid config file"), "{log}");
     assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
@@ -99,7 +99,7 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
             "secret = \"newco-secret-rotated-0123456789abcdef0123\"",
         );
     std::fs::write(&config, &moved).unwrap();
-    server.signal("HUP");
+    server.signal(Signal::HUP);
     until(&server, "newco", &sign(NEWCO_SECRET, 4004), 401).await;
     let log = server.drain_log();
     assert!(log.contains("needs a restart") && log.contains("server.bind"), "{log}");
@@ -149,7 +149,7 @@ async fn a_reload_swaps_the_https_certificate_for_new_connections() {
     let (second_ca, cert, key) = certificate();
     std::fs::write(dir.path().join("tls.pem"), cert).unwrap();
     std::fs::write(dir.path().join("tls.key"), key).unwrap();
-    server.signal("HUP");
+    server.signal(Signal::HUP);
     let deadline = Instant::now() + Duration::from_secs(10);
     while trusting(&second_ca).get(&healthz).send().await.is_err() {
         assert!(Instant::now() < deadline, "the new certificate was never offered");
@@ -159,7 +159,7 @@ async fn a_reload_swaps_the_https_certificate_for_new_connections() {
 
     // A certificate file that cannot be used leaves the current one in place.
     std::fs::write(dir.path().join("tls.pem"), "not a certificate").unwrap();
-    server.signal("HUP");
+    server.signal(Signal::HUP);
     let log = server.log_until("config not reloaded");
     assert!(log.contains("tls.pem"), "{log}");
     assert_eq!(trusting(&second_ca).get(&healthz).send().await.unwrap().status(), 200);

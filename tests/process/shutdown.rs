@@ -34,7 +34,7 @@ async fn sigterm_answers_the_batch_in_flight_keeps_it_and_exits_cleanly() {
         !in_flight.is_finished(),
         "the batch was answered before the signal: make it bigger"
     );
-    server.signal("TERM");
+    server.signal(Signal::TERM);
 
     // New connections are refused while the batch is still being written.
     let address = server.address.clone();

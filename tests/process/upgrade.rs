@@ -71,7 +71,7 @@ async fn an_upgrade_keeps_every_answer_and_leaves_a_backup_to_roll_back_to() {
         };
         answer.assert_same(status, body);
     }
-    server.signal("TERM");
+    server.signal(Signal::TERM);
     assert!(server.wait_exit(std::time::Duration::from_secs(30)).success());
 
     // 3. Rolling back puts the backup in the database's place: it is the database as the

@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::common_skip::skip;
 use crate::helpers::*;
 
 const TEST: &str = "tirecompany_test";
@@ -21,7 +22,7 @@ struct SmallDisk {
 }
 
 impl SmallDisk {
-    /// `None` (and why, on stderr) where this process may not mount one.
+    /// `None` where this process may not mount one (the test is skipped: tests/common/skip.rs).
     fn mount(size: &str) -> Option<SmallDisk> {
         let mountpoint = tempfile::tempdir().unwrap();
         let path = mountpoint.path().to_owned();
@@ -35,14 +36,14 @@ impl SmallDisk {
                 _mountpoint: mountpoint,
             }),
             Ok(out) => {
-                eprintln!(
-                    "skipped: cannot mount a tmpfs here (run as root): {}",
+                skip(&format!(
+                    "cannot mount a tmpfs here (run as root): {}",
                     String::from_utf8_lossy(&out.stderr).trim()
-                );
+                ));
                 None
             }
             Err(e) => {
-                eprintln!("skipped: cannot run mount: {e}");
+                skip(&format!("cannot run mount: {e}"));
                 None
             }
         }

@@ -10,6 +10,8 @@ mod careless_clients;
 mod client_traps;
 #[path = "../common/postgres.rs"]
 mod common_postgres;
+#[path = "../common/skip.rs"]
+mod common_skip;
 mod full_disk;
 mod guide_examples;
 mod helpers;

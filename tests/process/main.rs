@@ -10,6 +10,8 @@ mod cli;
 mod common_cluster;
 #[path = "../common/postgres.rs"]
 mod common_postgres;
+#[path = "../common/skip.rs"]
+mod common_skip;
 mod copy_data;
 mod crash;
 mod hostile_clients;

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::binary::{BIN, Server};
+use crate::common_skip::skip;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const README_PORT: &str = "http://127.0.0.1:8080";
@@ -81,7 +82,7 @@ fn assert_says(output: &str, expected: &[&str]) {
 #[test]
 fn the_readme_and_v3_walk_throughs_do_what_they_say() {
     if Command::new("curl").arg("--version").output().is_err() {
-        panic!("curl is needed: the walk-throughs are curl commands (apt-get install curl)");
+        return skip("curl is not installed: the walk-throughs are curl commands (apt-get install curl)");
     }
     let dir = tempfile::tempdir().unwrap();
     checkout_copy(dir.path());

@@ -428,7 +428,10 @@ fn judge<'b, T: Record, N>(
         };
         match &d.record {
             // The decode's own list, shared, not copied.
-            Err(errors) => entry.errors = Some(FieldErrors::clone(errors)),
+            Err(errors) => {
+                entry.errors = Some(FieldErrors::clone(errors));
+                entry.key = d.key.as_deref().cloned();
+            }
             Ok(record) => {
                 entry.key = Some(record.key());
                 match judge(record) {

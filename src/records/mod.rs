@@ -295,8 +295,11 @@ pub struct Decoded<T> {
     pub warnings: Vec<String>,
     /// Its JSON's bytes in the body, as sent (kept in the history when it is rejected).
     pub sent: Range<usize>,
-    /// When it was refused by its fields: the registration it names, if its ShopID and
-    /// InvoiceNumber were readable, so that support finds it by them.
+    /// When it was refused by fields outside its natural key: that key, as read, so that its
+    /// result entry says which invoice it was (a decoded record has its own).
+    pub key: Option<Box<NaturalKey>>,
+    /// When it was refused by its fields and its key is not whole: the registration it names,
+    /// if its ShopID and InvoiceNumber were readable, so that support finds it by them.
     pub filed: Option<Box<FiledUnder>>,
 }
 
@@ -357,27 +360,32 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
             }])),
             warnings: Vec::new(),
             sent: item.sent,
+            key: None,
             filed: None,
         },
         Ok(raw) => {
             let mut reader = FieldReader::new(T::FIELDS, &raw, zone);
-            let record = T::read(&mut reader);
-            let (record, remarks) = reader.finish(record);
+            let read = T::read(&mut reader);
+            // Refused for none of its key's fields: those were read as a valid record's are.
+            let key = (!reader.errors.is_empty() && reader.errors.iter().all(|e| !T::KEY.contains(&e.field)))
+                .then(|| Box::new(read.key()));
+            let (record, remarks) = reader.finish(read);
             let mut warnings: Vec<String> = raw
                 .unknown
                 .iter()
                 .map(|k| format!("unknown field {} was ignored", wire::echo(k)))
                 .collect();
             warnings.extend(remarks);
-            let filed = match record {
-                Ok(_) => None,
-                Err(_) => FiledUnder::of_raw(T::FIELDS, &raw).map(Box::new),
+            let filed = match (&record, &key) {
+                (Err(_), None) => FiledUnder::of_raw(T::FIELDS, &raw).map(Box::new),
+                _ => None,
             };
             Decoded {
                 index,
                 record,
                 warnings,
                 sent: item.sent,
+                key,
                 filed,
             }
         }
@@ -482,6 +490,44 @@ mod declaration_tests {
         assert_eq!(FiledUnder::of_sent(RecordKind::Claims, sent), Some(filed));
         assert_eq!(FiledUnder::of_sent(RecordKind::Claims, "5"), None);
         assert_eq!(FiledUnder::of_sent(RecordKind::Claims, "{"), None);
+    }
+
+    #[test]
+    fn a_record_refused_outside_its_key_names_its_key() {
+        // Only TireCost is wrong: the key was read as a valid record's (padding trimmed, a whole
+        // number as text, an optional field absent as empty).
+        let d = decode::<Sale>(
+            r#"{"OrgID": " O ", "ShopID": "S", "InvoiceNumber": 7, "SaleDate": "2020-01-27",
+                "TireCount": 4, "TireBrand": "B", "TireSize": "Z", "TirePrice": 1, "TireCost": "x"}"#,
+        );
+        assert!(d.record.is_err());
+        let key = d.key.as_deref().expect("the key");
+        let expected = [("OrgID", "O"), ("ShopID", "S"), ("InvoiceNumber", "7")]
+            .into_iter()
+            .chain([("TireBrand", "B"), ("TireModel", ""), ("TireSize", "Z")])
+            .map(|(k, v)| (k, v.to_owned()))
+            .collect::<Vec<_>>();
+        assert_eq!(key.0, expected);
+        assert_eq!(key.filed_under(), Some(("S", "7")));
+        assert_eq!(d.filed, None, "the key names the registration");
+        // A key field refused (missing, blank, too long, not text): no key.
+        for sale in [
+            r#"{"ShopID": "S", "InvoiceNumber": "I", "TireSize": "Z"}"#,
+            r#"{"ShopID": "S", "InvoiceNumber": "I", "TireBrand": " ", "TireSize": "Z"}"#,
+            r#"{"ShopID": "S", "InvoiceNumber": "I", "TireBrand": "B", "TireSize": "Z", "OrgID": true}"#,
+        ] {
+            let d = decode::<Sale>(sale);
+            assert_eq!(d.key, None, "{sale}");
+            assert_eq!(d.filed.map(|f| f.invoice_number), Some("I".to_owned()), "{sale}");
+        }
+        // A valid record: the decoder keeps none (the record has it).
+        let valid = decode::<Registration>(
+            r#"{"ShopID": "S", "InvoiceNumber": "I", "PlanEnrollDate": "2020-01-27", "EmployeeID": "E",
+                "CustomerID": "C", "TiresCovered": 4, "TPPPrice": 1, "TireBrand": "B", "TireSize": "Z",
+                "TirePrice": 1, "TireCost": 1}"#,
+        );
+        assert!(valid.record.is_ok());
+        assert_eq!(valid.key, None);
     }
 
     #[test]

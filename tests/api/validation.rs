@@ -143,7 +143,9 @@ async fn a_partial_batch_is_206_with_one_entry_per_record_in_processing_order() 
         json!([
             {"Record": "Registrations", "Index": 0, "Status": "Successfully Posted", "Action": "inserted",
              "Key": {"ShopID": "S1", "InvoiceNumber": "I1"}},
+            // Refused for a field outside its key: the key it was sent under is given.
             {"Record": "Registrations", "Index": 1, "Status": "Rejected",
+             "Key": {"ShopID": "S1", "InvoiceNumber": "I2"},
              "Errors": [{"Field": "TiresCovered", "Code": "required", "Message": "TiresCovered is required"}],
              "Warnings": ["unknown field \"Color\" was ignored"]},
             {"Record": "Claims", "Index": 0, "Status": "Successfully Posted", "Action": "inserted",
@@ -182,7 +184,10 @@ async fn an_all_rejected_batch_is_400_with_every_error_of_every_record() {
     assert_eq!(
         res,
         json!([
-            {"Record": "Sales", "Index": 0, "Status": "Rejected", "Errors": [
+            {"Record": "Sales", "Index": 0, "Status": "Rejected",
+             "Key": {"OrgID": "", "ShopID": "S1", "InvoiceNumber": "I1", "TireBrand": "SUM",
+                     "TireModel": "HTR A/S P02", "TireSize": "2356018"},
+             "Errors": [
                 {"Field": "SaleDate", "Code": "required", "Message": "SaleDate is required"},
                 {"Field": "TirePrice", "Code": "invalid_number", "Message": "TirePrice must be a number, got \"abc\""},
             ]},

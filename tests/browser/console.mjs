@@ -31,6 +31,7 @@ try {
   check(rejected.includes("TiresCovered") && rejected.includes("required") && rejected.includes("TiresCovered is required"),
         "the rejected record is not shown: " + rejected);
   check(/Registrations\s+1\s/.test(rejected), "the rejected record's place (Registrations, index 1) is not shown: " + rejected);
+  check(rejected.includes("ShopID S1, InvoiceNumber I2"), "the rejected record's key is not shown: " + rejected);
 
   // The status lookup answers for the test tenant, and says so when there is no such registration.
   await page.fill("#shop", "S1");

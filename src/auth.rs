@@ -137,9 +137,43 @@ fn bearer_token(authorization: Option<&[u8]>) -> Result<&str, AuthError> {
     let header = authorization.ok_or(AuthError::MissingHeader)?;
     let header = std::str::from_utf8(header).map_err(|_| AuthError::NotBearer)?.trim();
     match header.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(token.trim()),
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            let token = token.trim();
+            match misshapen(token) {
+                Some(why) => Err(AuthError::Malformed(why)),
+                None => Ok(token),
+            }
+        }
         _ => Err(AuthError::NotBearer),
     }
+}
+
+/// Why `token` cannot be a JWT at all (three base64url parts joined by dots), in the words of
+/// someone who pasted it: a token wrapped when copied would otherwise read as signed with the
+/// wrong secret, and a quoted one as "Invalid symbol 34". Changes no verdict: jsonwebtoken
+/// refuses every such token too, and judges the rest.
+fn misshapen(token: &str) -> Option<String> {
+    let odd = token
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')));
+    if let Some((at, c)) = odd {
+        let n = at + 1;
+        return Some(if c.is_whitespace() {
+            format!("it has a space or line break at character {n}: was it wrapped or split when copied?")
+        } else {
+            format!(
+                "it has {c:?} at character {n}, where a JWT has only letters, digits, '-', '_' and the dots between its parts"
+            )
+        });
+    }
+    let parts = token.split('.').count();
+    let hint = if parts < 3 {
+        ": was it cut short when copied?"
+    } else {
+        ""
+    };
+    (parts != 3).then(|| format!("it has {parts} part(s), where a JWT has three (header.payload.signature){hint}"))
 }
 
 /// Checks the Authorization header's token for the company named in the URL.
@@ -698,6 +732,30 @@ mod tests {
             &EncodingKey::from_secret(secret.as_bytes()),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_token_that_cannot_be_a_jwt_says_why_as_pasted() {
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJwYXJ0bmVyaWQiOjF9.c2ln";
+        assert_eq!(misshapen(token), None);
+        let why = |t: &str| misshapen(t).unwrap_or_else(|| panic!("{t:?} passed"));
+        assert!(why(&format!("{} {}", &token[..30], &token[30..])).contains("space or line break at character 31"));
+        assert!(why(&format!("{}\n{}", &token[..30], &token[30..])).contains("wrapped or split"));
+        assert!(why(&format!("\"{token}\"")).contains("'\"' at character 1"));
+        assert!(why(&format!("{token}=")).contains("'=' at character"));
+        assert!(why(&token[..30]).contains("2 part(s)") && why(&token[..30]).contains("cut short"));
+        assert!(why("abc").contains("1 part(s)"));
+        assert!(why(&format!("{token}.x")).ends_with("4 part(s), where a JWT has three (header.payload.signature)"));
+        // Through the header: every API's tokens are read there, as malformed.
+        let refused = bearer_token(Some(format!("Bearer {}  {}", &token[..9], &token[9..]).as_bytes())).unwrap_err();
+        assert!(
+            matches!(&refused, AuthError::Malformed(m) if m.contains("character 10")),
+            "{refused}"
+        );
+        assert_eq!(
+            bearer_token(Some(format!("bearer  {token} ").as_bytes())).unwrap(),
+            token
+        );
     }
 
     fn bearer(token: &str) -> Vec<u8> {

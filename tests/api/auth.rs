@@ -51,6 +51,23 @@ async fn a_missing_or_garbled_header_is_refused() {
     let flipped = if &truncated[dot..=dot] == "A" { "B" } else { "A" };
     let tampered = format!("{}{flipped}{}", &truncated[..dot], &truncated[dot + 1..]);
     refused(&app, COMPANY, Some(&bearer(&tampered)), "signature does not match").await;
+    // Pasted wrong: wrapped by a terminal, or in quotes. Said so, not blamed on the secret.
+    let token = token();
+    let wrapped = format!("{} {}", &token[..40], &token[40..]);
+    refused(
+        &app,
+        COMPANY,
+        Some(&bearer(&wrapped)),
+        "space or line break at character 41",
+    )
+    .await;
+    refused(
+        &app,
+        COMPANY,
+        Some(&bearer(&format!("\"{token}\""))),
+        "'\"' at character 1",
+    )
+    .await;
     refused(
         &app,
         COMPANY,

@@ -41,7 +41,8 @@ try {
   const problems = problemsOf(page);
 
   await page.goto(BASE_URL + "/console/ops");
-  await page.fill("#token", TOKEN);
+  // Pasted as a terminal wrapped it: the page drops the line break.
+  await page.fill("#token", TOKEN.slice(0, 40) + "\n" + TOKEN.slice(40));
   await page.click("#load");
   await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Loaded"), null, { timeout: 10000 });
 

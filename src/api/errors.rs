@@ -157,6 +157,15 @@ impl ApiError {
         }
     }
 
+    /// A path no route serves: named (shortened), with where every route is listed, for a
+    /// client that mistyped one.
+    pub fn no_route(path: &str) -> Self {
+        ApiError::NotFound(format!(
+            "{} (every route is listed at /openapi.yaml)",
+            crate::wire::echo(path)
+        ))
+    }
+
     /// Says what was being done, for the log of an internal error.
     pub fn context(self, what: &'static str) -> Self {
         match self {

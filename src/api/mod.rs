@@ -397,5 +397,5 @@ async fn not_allowed(req: HttpRequest, allow: &'static str) -> Result<HttpRespon
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(req.path().to_owned()))
+    Err(ApiError::no_route(req.path()))
 }

@@ -55,7 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/summary", READ_ONLY).route(get_or_head().to(summary)))
             .service(resource("/audit", READ_ONLY).route(get_or_head().to(audit)))
             .default_service(web::to(|req: HttpRequest| async move {
-                Err::<HttpResponse, _>(OpsApiError(ApiError::NotFound(req.path().to_owned())))
+                Err::<HttpResponse, _>(OpsApiError(ApiError::no_route(req.path())))
             })),
     );
 }

@@ -51,7 +51,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(get_or_head().to(tire_protection_metadata)),
         )
         .default_service(web::to(|req: HttpRequest| async move {
-            Err::<HttpResponse, _>(V3ApiError::from(ApiError::NotFound(req.path().to_owned())))
+            Err::<HttpResponse, _>(V3ApiError::from(ApiError::no_route(req.path())))
         })),
     );
 }

@@ -19,7 +19,7 @@ use crate::ledger::{Ledger, RegistrationKey};
 use crate::model::batch::{
     KEPT_REJECTED, KeptRejection, NewBatch, NewTrailEntry, RecordOutcome, RejectionCount, Rejections, TypeCounts,
 };
-use crate::records::{Action, Decoded, FiledUnder, NaturalKey, Record, rules};
+use crate::records::{Action, Decoded, FiledUnder, NaturalKey, Readable, Record, rules};
 use crate::scope::Scope;
 use crate::store::{self, Store, StoreError, StoreFailure};
 use crate::wire::{BodyError, Code, FieldError, FieldErrors};
@@ -424,13 +424,17 @@ fn judge<'b, T: Record, N>(
             errors: None,
             warnings: d.warnings.clone(),
             sent: d.sent.clone(),
-            filed: d.filed.clone(),
+            filed: None,
         };
         match &d.record {
             // The decode's own list, shared, not copied.
             Err(errors) => {
                 entry.errors = Some(FieldErrors::clone(errors));
-                entry.key = d.key.as_deref().cloned();
+                match d.readable.as_deref() {
+                    Some(Readable::Key(key)) => entry.key = Some(key.clone()),
+                    Some(Readable::Registration(filed)) => entry.filed = Some(Box::new(filed.clone())),
+                    None => {}
+                }
             }
             Ok(record) => {
                 entry.key = Some(record.key());

@@ -295,12 +295,18 @@ pub struct Decoded<T> {
     pub warnings: Vec<String>,
     /// Its JSON's bytes in the body, as sent (kept in the history when it is rejected).
     pub sent: Range<usize>,
-    /// When it was refused by fields outside its natural key: that key, as read, so that its
-    /// result entry says which invoice it was (a decoded record has its own).
-    pub key: Option<Box<NaturalKey>>,
-    /// When it was refused by its fields and its key is not whole: the registration it names,
-    /// if its ShopID and InvoiceNumber were readable, so that support finds it by them.
-    pub filed: Option<Box<FiledUnder>>,
+    /// When it was refused by its fields: what it still names, so that its result entry says
+    /// which invoice it was and support finds it (a decoded record has its own key).
+    pub readable: Option<Box<Readable>>,
+}
+
+/// What a record refused by its fields still names, read as a valid record's would be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readable {
+    /// Its whole natural key: none of the key's fields was refused.
+    Key(NaturalKey),
+    /// Only the registration it is filed against: its ShopID and InvoiceNumber.
+    Registration(FiledUnder),
 }
 
 /// The registration a record is filed against (every record type has both fields): what the
@@ -360,15 +366,14 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
             }])),
             warnings: Vec::new(),
             sent: item.sent,
-            key: None,
-            filed: None,
+            readable: None,
         },
         Ok(raw) => {
             let mut reader = FieldReader::new(T::FIELDS, &raw, zone);
             let read = T::read(&mut reader);
             // Refused for none of its key's fields: those were read as a valid record's are.
-            let key = (!reader.errors.is_empty() && reader.errors.iter().all(|e| !T::KEY.contains(&e.field)))
-                .then(|| Box::new(read.key()));
+            let whole_key = reader.errors.iter().all(|e| !T::KEY.contains(&e.field));
+            let key = (!reader.errors.is_empty() && whole_key).then(|| read.key());
             let (record, remarks) = reader.finish(read);
             let mut warnings: Vec<String> = raw
                 .unknown
@@ -376,17 +381,17 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
                 .map(|k| format!("unknown field {} was ignored", wire::echo(k)))
                 .collect();
             warnings.extend(remarks);
-            let filed = match (&record, &key) {
-                (Err(_), None) => FiledUnder::of_raw(T::FIELDS, &raw).map(Box::new),
-                _ => None,
+            let readable = match (&record, key) {
+                (Ok(_), _) => None,
+                (Err(_), Some(key)) => Some(Readable::Key(key)),
+                (Err(_), None) => FiledUnder::of_raw(T::FIELDS, &raw).map(Readable::Registration),
             };
             Decoded {
                 index,
                 record,
                 warnings,
                 sent: item.sent,
-                key,
-                filed,
+                readable: readable.map(Box::new),
             }
         }
     }
@@ -473,16 +478,22 @@ mod declaration_tests {
             shop_id: "005308".into(),
             invoice_number: "1044273".into(),
         };
-        assert_eq!(d.filed.as_deref(), Some(&filed));
+        assert_eq!(d.readable.as_deref(), Some(&Readable::Registration(filed.clone())));
         // Without a readable InvoiceNumber it names none.
-        assert_eq!(decode::<Claim>(r#"{"ShopID": "S", "InvoiceNumber": ""}"#).filed, None);
-        assert_eq!(decode::<Claim>(r#"{"ShopID": "S", "InvoiceNumber": 1.5}"#).filed, None);
+        assert_eq!(
+            decode::<Claim>(r#"{"ShopID": "S", "InvoiceNumber": ""}"#).readable,
+            None
+        );
+        assert_eq!(
+            decode::<Claim>(r#"{"ShopID": "S", "InvoiceNumber": 1.5}"#).readable,
+            None
+        );
         // A valid record's is its key's; the decoder keeps none (the key has it).
         let valid = decode::<Sale>(
             r#"{"ShopID": "S", "InvoiceNumber": "I", "SaleDate": "2020-01-27", "TireCount": 4,
                 "TireBrand": "B", "TireSize": "Z", "TirePrice": 1, "TireCost": 0.5}"#,
         );
-        assert_eq!(valid.filed, None);
+        assert_eq!(valid.readable, None);
         let key = valid.record.unwrap().key();
         assert_eq!(FiledUnder::of_key(&key).unwrap().invoice_number, "I");
         // From the record as sent, as rejected.csv reads it; aliases and any case count.
@@ -501,7 +512,9 @@ mod declaration_tests {
                 "TireCount": 4, "TireBrand": "B", "TireSize": "Z", "TirePrice": 1, "TireCost": "x"}"#,
         );
         assert!(d.record.is_err());
-        let key = d.key.as_deref().expect("the key");
+        let Some(Readable::Key(key)) = d.readable.as_deref() else {
+            panic!("no key: {:?}", d.readable)
+        };
         let expected = [("OrgID", "O"), ("ShopID", "S"), ("InvoiceNumber", "7")]
             .into_iter()
             .chain([("TireBrand", "B"), ("TireModel", ""), ("TireSize", "Z")])
@@ -509,7 +522,6 @@ mod declaration_tests {
             .collect::<Vec<_>>();
         assert_eq!(key.0, expected);
         assert_eq!(key.filed_under(), Some(("S", "7")));
-        assert_eq!(d.filed, None, "the key names the registration");
         // A key field refused (missing, blank, too long, not text): no key.
         for sale in [
             r#"{"ShopID": "S", "InvoiceNumber": "I", "TireSize": "Z"}"#,
@@ -517,8 +529,10 @@ mod declaration_tests {
             r#"{"ShopID": "S", "InvoiceNumber": "I", "TireBrand": "B", "TireSize": "Z", "OrgID": true}"#,
         ] {
             let d = decode::<Sale>(sale);
-            assert_eq!(d.key, None, "{sale}");
-            assert_eq!(d.filed.map(|f| f.invoice_number), Some("I".to_owned()), "{sale}");
+            let Some(Readable::Registration(filed)) = d.readable.as_deref() else {
+                panic!("{sale}: {:?}", d.readable)
+            };
+            assert_eq!(filed.invoice_number, "I", "{sale}");
         }
         // A valid record: the decoder keeps none (the record has it).
         let valid = decode::<Registration>(
@@ -527,7 +541,7 @@ mod declaration_tests {
                 "TirePrice": 1, "TireCost": 1}"#,
         );
         assert!(valid.record.is_ok());
-        assert_eq!(valid.key, None);
+        assert_eq!(valid.readable, None);
     }
 
     #[test]

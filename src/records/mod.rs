@@ -522,7 +522,7 @@ mod declaration_tests {
             .collect::<Vec<_>>();
         assert_eq!(key.0, expected);
         assert_eq!(key.filed_under(), Some(("S", "7")));
-        // A key field refused (missing, blank, too long, not text): no key.
+        // A key field refused (missing, blank, not text): no key.
         for sale in [
             r#"{"ShopID": "S", "InvoiceNumber": "I", "TireSize": "Z"}"#,
             r#"{"ShopID": "S", "InvoiceNumber": "I", "TireBrand": " ", "TireSize": "Z"}"#,

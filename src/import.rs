@@ -66,6 +66,18 @@ pub fn csv_to_body(content: &[u8], record_type: RecordKind) -> anyhow::Result<Pr
     if headers.iter().all(|h| h.trim().is_empty()) {
         bail!("the file has no header row naming the guide's fields");
     }
+    // A spreadsheet saved with another separator reads as one column named "ShopID;Invoice...":
+    // every row would then be refused for every field. Said once, for the whole file.
+    if let [only] = headers.iter().collect::<Vec<_>>()[..] {
+        for (separator, name) in [(';', "semicolons"), ('\t', "tabs")] {
+            if only.contains(separator) {
+                bail!(
+                    "the header row is one column, {}: the file is separated by {name}; save it as comma-separated CSV",
+                    crate::wire::echo(only)
+                );
+            }
+        }
+    }
     let mut rows = Vec::new();
     let mut lines = Vec::new();
     for record in reader.records() {
@@ -198,6 +210,17 @@ mod tests {
         let err = csv_to_body(b"ShopID,InvoiceNumber\n1,2\n3\n", RecordKind::Sales).unwrap_err();
         assert!(format!("{err:#}").contains("line: 3"), "{err:#}");
         assert!(csv_to_body(b"", RecordKind::Sales).is_err());
+        // Saved with another separator: said for the whole file, not as every field missing.
+        for (csv, says) in [
+            ("ShopID;InvoiceNumber\n1;2\n", "separated by semicolons"),
+            ("ShopID\tInvoiceNumber\n1\t2\n", "separated by tabs"),
+        ] {
+            let err = csv_to_body(csv.as_bytes(), RecordKind::Sales).unwrap_err();
+            assert!(err.to_string().contains(says), "{err:#}");
+            assert!(err.to_string().contains("\"ShopID"), "{err:#}");
+        }
+        // One column of a comma-separated file is a file like any other.
+        assert!(csv_to_body(b"ShopID\n1\n", RecordKind::Sales).is_ok());
     }
 
     #[test]

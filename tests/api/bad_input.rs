@@ -358,6 +358,7 @@ async fn refusals_list_their_fields_in_the_documented_order() {
     );
     assert!(text.contains(r#""errors":[{"field":"#), "{text}");
 }
+
 #[tokio::test]
 async fn gets_match_case_insensitively_answer_204_or_an_array_and_narrow_by_orgid() {
     let app = spawn_app().await;

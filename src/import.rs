@@ -68,7 +68,7 @@ pub fn csv_to_body(content: &[u8], record_type: RecordKind) -> anyhow::Result<Pr
     }
     // A spreadsheet saved with another separator reads as one column named "ShopID;Invoice...":
     // every row would then be refused for every field. Said once, for the whole file.
-    if let [only] = headers.iter().collect::<Vec<_>>()[..] {
+    if let (1, Some(only)) = (headers.len(), headers.get(0)) {
         for (separator, name) in [(';', "semicolons"), ('\t', "tabs")] {
             if only.contains(separator) {
                 bail!(

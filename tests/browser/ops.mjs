@@ -2,7 +2,8 @@
 // downloaded browser). Run by tests/process/browser.rs with BASE_URL, TOKEN (an admin's) and
 // SCREENSHOT (where the page's picture goes). Before it: tirecompany (due at 00:00, no live batch:
 // late) has a test batch of two registrations, S1/I1 written and S1/I2 rejected (TiresCovered
-// missing), and a request with a bad token was refused. Exits non-zero, saying why, when the
+// missing), then one of two claims on S1/I1, R1 written and R2 rejected (TireBrand missing), and
+// a request with a bad token was refused. Exits non-zero, saying why, when the
 // page does not show them.
 import { readFile } from "node:fs/promises";
 import { check, launch, problemsOf } from "./chromium.mjs";
@@ -80,16 +81,31 @@ try {
   check(csv.includes("Registrations,1,S1,I2,TiresCovered,required") && csv.includes('""InvoiceNumber"":""I2""'),
         "the CSV's row: " + csv);
 
-  // The batches across partners, the refused request, and the audit log of what was just done.
+  // S1/I1: what is stored, folded until opened (the registration's fields, the written claim), and
+  // the rejected claim's batch, whose key shows its empty OrgID as such.
+  await page.fill("#invoice", "I1");
+  await page.click("#search");
+  await page.waitForSelector("#matches details.stored", { timeout: 10000 });
+  const summaries = await page.locator("#matches details.stored summary").allInnerTexts();
+  check(summaries.length === 2 && summaries[0] === "Registration" && summaries[1] === "Claim of 2024-03-01 00:00:00",
+        "the stored records: " + summaries);
+  await page.locator("#matches details.stored summary").first().click();
+  const stored = await page.locator("#matches details.stored").first().innerText();
+  check(/CustomerID\s+C1/.test(stored) && /Empty: .*TireDOT1/.test(stored), "the stored registration: " + stored);
+  await page.locator("#matches tbody.trail tr", { hasText: "rejected" }).locator("button").click();
+  await page.waitForFunction(() => document.getElementById("rejected").innerText.includes("TireBrand"), null, { timeout: 10000 });
+  const claimKey = await page.locator("#rejected").innerText();
+  check(claimKey.includes("OrgID (none), ShopID S1, InvoiceNumber I1, RepairShopID S1, RepairInvoiceNumber R2"),
+        "the rejected claim's key: " + claimKey);
+
+  // The batches across partners, the refused request, and the audit log of what was just done,
+  // shown as it was done.
   check((await page.locator("#batches tr.batch").count()) >= 1, "no batch listed");
   const refused = await page.locator("#refused").innerText();
   check(refused.includes("malformed_token") && refused.includes("/v2/partners/tirecompany"), "refused: " + refused);
-  await page.click("#load");
-  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Loaded"), null, { timeout: 10000 });
-  const audit = await page.locator("#audit").innerText();
-  for (const action of ["records_search", "batch_detail", "rejected_csv"]) {
-    check(audit.includes(action), "the audit log lacks " + action + ": " + audit);
-  }
+  await page.waitForFunction(() => ["records_search", "batch_detail", "rejected_csv"]
+    .every((action) => document.getElementById("audit").innerText.includes(action)), null, { timeout: 10000 })
+    .catch(async () => { throw new Error("the audit log lacks an action: " + (await page.locator("#audit").innerText())); });
 
   if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true });
 

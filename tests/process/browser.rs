@@ -80,6 +80,14 @@ async fn the_operators_page_shows_late_partners_a_chart_an_invoices_trail_and_it
     std::fs::write(&config, text).unwrap();
     let server = Server::serve(&config);
     post_a_partial_test_batch(&server).await;
+    // Two claims on S1/I1: one written, one rejected for a field outside its key (its key has
+    // no OrgID).
+    let mut no_brand = claim("I1", "R2");
+    no_brand.as_object_mut().unwrap().remove("TireBrand");
+    let res = server
+        .post("tirecompany_test", &json!({"Claims": [claim("I1", "R1"), no_brand]}))
+        .await;
+    assert_eq!(res.status(), 206);
     let res = reqwest::Client::new()
         .get(server.url("/v2/partners/tirecompany"))
         .bearer_auth("not-a-token")

@@ -80,11 +80,35 @@ pub fn csv_to_body(content: &[u8], record_type: RecordKind) -> anyhow::Result<Pr
     }
     let mut rows = Vec::new();
     let mut lines = Vec::new();
-    for record in reader.records() {
-        let record = record.context("the file is not well-formed CSV")?;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+    let mut counter = LineCounter::new(content);
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let before = reader.position().byte();
+        let read = reader.read_byte_record(&mut record);
+        let start = match &read {
+            Ok(_) => record.position(),
+            Err(e) => e.position(),
+        };
+        let line = counter.line_at(start.map_or(before, |p| p.byte()));
+        match read {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => match e.kind() {
+                csv::ErrorKind::UnequalLengths { len, .. } => bail!(
+                    "line {line} has {len} field(s) where the header row has {}{}",
+                    headers.len(),
+                    if *len > headers.len() as u64 {
+                        ": is a value with a comma in it not in quotes?"
+                    } else {
+                        ""
+                    }
+                ),
+                _ => return Err(e).with_context(|| format!("line {line} is not well-formed CSV")),
+            },
+        }
         let mut row = Map::new();
         for (name, cell) in headers.iter().zip(record.iter()) {
+            let cell = std::str::from_utf8(cell).map_err(|e| not_utf8(line, name, cell, e))?;
             if !cell.is_empty() {
                 row.insert(name.trim().to_owned(), Value::String(cell.to_owned()));
             }
@@ -98,6 +122,56 @@ pub fn csv_to_body(content: &[u8], record_type: RecordKind) -> anyhow::Result<Pr
         body: serde_json::to_vec(&Value::Object(body))?,
         csv_lines: Some(lines),
     })
+}
+
+/// The line a record starts on, as an editor or a spreadsheet numbers them (LF, CRLF or a lone
+/// CR ends a line). The csv crate's own count is one short on CRLF files (rust-csv#395), which
+/// are what spreadsheets on Windows save.
+struct LineCounter<'c> {
+    content: &'c [u8],
+    counted_to: usize,
+    line: u64,
+}
+
+impl<'c> LineCounter<'c> {
+    fn new(content: &'c [u8]) -> Self {
+        LineCounter {
+            content,
+            counted_to: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record the reader placed at `byte` (never behind the last one asked).
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut start = usize::try_from(byte).unwrap_or(usize::MAX).min(self.content.len());
+        // The reader places a record on the line breaks before it: the LF of a CRLF it stopped
+        // short of, and the blank lines it skips. The record starts at its first other byte.
+        while matches!(self.content.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        let passed = &self.content[self.counted_to.min(start)..start];
+        let breaks = passed
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && passed.get(i + 1) != Some(&b'\n')))
+            .count();
+        self.line += breaks as u64;
+        self.counted_to = start;
+        self.line
+    }
+}
+
+/// A cell that is not UTF-8: most often a spreadsheet's "CSV (Comma delimited)", which saves in
+/// the Windows code page. Refused, never guessed at.
+fn not_utf8(line: u64, column: &str, cell: &[u8], e: std::str::Utf8Error) -> anyhow::Error {
+    let valid = String::from_utf8_lossy(&cell[..e.valid_up_to()]);
+    anyhow::anyhow!(
+        "line {line}, {}: not UTF-8 text (byte 0x{:02X} after {}): save the file as \"CSV UTF-8\"",
+        column.trim(),
+        cell[e.valid_up_to()],
+        crate::wire::echo(&valid)
+    )
 }
 
 /// Reads and prepares a file: JSON as it is, CSV through [`csv_to_body`].
@@ -206,9 +280,40 @@ mod tests {
     }
 
     #[test]
+    fn lines_are_numbered_as_an_editor_numbers_them_whatever_ends_them() {
+        // LF, CRLF (a spreadsheet on Windows), a lone CR; blank lines skipped; a quoted line break.
+        for (csv, lines) in [
+            ("ShopID,InvoiceNumber\n1,2\n\n3,4\n", vec![2, 4]),
+            ("ShopID,InvoiceNumber\r\n1,2\r\n\r\n\r\n3,4\r\n5,6", vec![2, 5, 6]),
+            ("ShopID,InvoiceNumber\r1,2\r3,4\r", vec![2, 3]),
+            ("\u{FEFF}ShopID,InvoiceNumber\r\n\"1\r\n1\",2\r\n3,4\r\n", vec![2, 4]),
+        ] {
+            let p = csv_to_body(csv.as_bytes(), RecordKind::Sales).unwrap();
+            assert_eq!(p.csv_lines, Some(lines), "{csv:?}");
+        }
+    }
+
+    #[test]
     fn malformed_csv_is_refused_naming_the_line() {
-        let err = csv_to_body(b"ShopID,InvoiceNumber\n1,2\n3\n", RecordKind::Sales).unwrap_err();
-        assert!(format!("{err:#}").contains("line: 3"), "{err:#}");
+        for (csv, says) in [
+            (
+                "ShopID,InvoiceNumber\n1,2\n3\n",
+                "line 3 has 1 field(s) where the header row has 2",
+            ),
+            (
+                "ShopID,InvoiceNumber\r\n1,2\r\n\r\n3,4,5\r\n",
+                "line 4 has 3 field(s) where the header row has 2: is a value with a comma in it not in quotes?",
+            ),
+        ] {
+            let err = csv_to_body(csv.as_bytes(), RecordKind::Sales).unwrap_err();
+            assert_eq!(err.to_string(), says);
+        }
+        // Saved in the Windows code page ("Citroën" in Windows-1252): refused, never guessed at.
+        let err = csv_to_body(b"ShopID,VehicleMake\r\n1,Citro\xEBn\r\n", RecordKind::Sales).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 2, VehicleMake: not UTF-8 text (byte 0xEB after \"Citro\"): save the file as \"CSV UTF-8\""
+        );
         assert!(csv_to_body(b"", RecordKind::Sales).is_err());
         // Saved with another separator: said for the whole file, not as every field missing.
         for (csv, says) in [

@@ -50,6 +50,24 @@ fn csv_and_json_files_are_imported_with_a_report_and_an_exit_code() {
     );
     assert!(out.contains("Registrations: 3 written, 2 rejected"), "{out}");
 
+    // The same file as a spreadsheet on Windows saves it (a BOM, CRLF): the same lines named.
+    let windows = dir.path().join("registrations-windows.csv");
+    let text = std::fs::read_to_string(fixture("import/registrations.csv")).unwrap();
+    std::fs::write(&windows, format!("\u{FEFF}{}", text.replace('\n', "\r\n"))).unwrap();
+    let (code, same, _) = import(
+        &config,
+        &["--test", "--type", "registrations", windows.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{same}");
+    let lines = |report: &str| {
+        report
+            .lines()
+            .filter(|l| l.starts_with("line "))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lines(&same), lines(&out));
+
     // Claims against those registrations, the guide's typo in the header included: exit 0.
     let (code, out, _) = import(&config, &["--type", "claims", &fixture("import/claims.csv")]);
     assert_eq!(code, 0, "{out}");

@@ -38,8 +38,10 @@ pub struct RawItem<'a> {
 pub enum BodyError {
     #[error("the body is empty; send a JSON object such as {{\"Registrations\": [...]}}")]
     Empty,
-    #[error("the body is not valid UTF-8 (first invalid byte at offset {0})")]
-    NotUtf8(usize),
+    #[error("the body is not valid UTF-8: byte 0x{byte:02X} at offset {offset}, after {after}; send it as UTF-8")]
+    NotUtf8 { offset: usize, byte: u8, after: String },
+    #[error("the body is UTF-16 (it starts with a UTF-16 byte order mark); send it as UTF-8")]
+    Utf16,
     #[error("the body is not usable JSON: {0}")]
     Json(#[source] std::sync::Arc<serde_json::Error>),
     #[error("the body has no record arrays; expected one or more of {expected}")]
@@ -48,6 +50,36 @@ pub enum BodyError {
     UnknownArray { key: String, expected: String },
     #[error("the body holds more than {0} records; send them in several POSTs (nothing was written)")]
     TooManyRecords(usize),
+}
+
+/// Where a body stops being UTF-8, with the text before it, so that the record can be found in
+/// a big batch (most often a name saved in the Windows code page: "Citro" then 0xEB).
+/// `sent` is the body as it came, `body` the same without a UTF-8 byte-order mark.
+fn not_utf8(sent: &[u8], body: &[u8], e: std::str::Utf8Error) -> BodyError {
+    if body.starts_with(b"\xFF\xFE") || body.starts_with(b"\xFE\xFF") {
+        return BodyError::Utf16;
+    }
+    let offset = e.valid_up_to();
+    // The valid text before it, its last 40 characters at most.
+    let valid = std::str::from_utf8(&body[..offset]).unwrap_or_default();
+    let tail: String = valid
+        .chars()
+        .rev()
+        .take(40)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let after = if tail.len() < valid.len() {
+        format!("...{tail:?}")
+    } else {
+        format!("{tail:?}")
+    };
+    BodyError::NotUtf8 {
+        offset: offset + (sent.len() - body.len()),
+        byte: body[offset],
+        after,
+    }
 }
 
 impl From<serde_json::Error> for BodyError {
@@ -105,8 +137,9 @@ fn decode_batch_into<'a>(
     // Items are placed in the body as it was handed over.
     let base = Base(body.as_ptr() as usize);
     // A UTF-8 byte-order mark, as some Windows POS systems write, is not part of the JSON.
+    let sent = body;
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let text = std::str::from_utf8(body).map_err(|e| BodyError::NotUtf8(e.valid_up_to()))?;
+    let text = std::str::from_utf8(body).map_err(|e| not_utf8(sent, body, e))?;
     if text.trim().is_empty() {
         return Err(BodyError::Empty);
     }
@@ -462,6 +495,24 @@ mod tests {
             Ok(r) => r,
             other => panic!("not a record: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_body_not_in_utf8_is_refused_saying_where_and_after_what() {
+        let refused = |body: &[u8]| decode_batch(body, TYPES).unwrap_err().to_string();
+        // A name saved in the Windows code page, after a UTF-8 byte-order mark (counted in the offset).
+        assert_eq!(
+            refused(b"\xEF\xBB\xBF{\"Sales\": [{\"ShopID\": \"Citro\xEBn\"}]}"),
+            "the body is not valid UTF-8: byte 0xEB at offset 31, after \"{\\\"Sales\\\": [{\\\"ShopID\\\": \\\"Citro\"; send it as UTF-8"
+        );
+        let mut long = b"{\"Sales\": [{\"ShopID\": \"".to_vec();
+        long.extend("x".repeat(50).bytes());
+        long.extend(b"\xE9\"}]}"); // é in Latin-1
+        assert!(refused(&long).ends_with(&format!("after ...\"{}\"; send it as UTF-8", "x".repeat(40))));
+        assert_eq!(
+            refused(b"\xFF\xFE{\x00}\x00"),
+            "the body is UTF-16 (it starts with a UTF-16 byte order mark); send it as UTF-8"
+        );
     }
 
     #[test]

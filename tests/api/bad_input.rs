@@ -40,7 +40,7 @@ async fn bodies_that_are_not_usable_json_are_400_naming_the_problem() {
         &app,
         b"{\"Registrations\": [\xff\xfe]}".to_vec(),
         "invalid_utf8",
-        "offset 19",
+        "byte 0xFF at offset 19, after \"{\\\"Registrations\\\": [\"",
     )
     .await;
     body_rejected(&app, "ShopID=1&InvoiceNumber=2", "invalid_json", "not usable JSON").await;

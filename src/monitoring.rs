@@ -8,7 +8,12 @@ use metrics::Counter;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use strum::VariantArray;
+
 use crate::model::batch::TypeCounts;
+use crate::model::refused::RefusalReason;
+use crate::records::RecordKind;
+use crate::scope::Tenant;
 
 pub const REQUESTS: &str = "warranty_gateway_http_requests_total";
 pub const RECORDS: &str = "warranty_gateway_records_total";
@@ -132,17 +137,44 @@ pub fn count_request(route: &str, method: &'static str, status: u16) {
     });
 }
 
-pub fn count_batch(partner: &str, tenant: &'static str, counts: &TypeCounts, seconds: f64) {
+/// The `result` label of [`RECORDS`].
+const RESULTS: [&str; 2] = ["accepted", "rejected"];
+
+fn records_counter(partner: &str, tenant: Tenant, kind: RecordKind, result: &'static str) -> Counter {
+    let kind = kind.name().to_ascii_lowercase();
+    metrics::counter!(RECORDS, "partner" => partner.to_owned(), "tenant" => tenant.into_str(), "type" => kind, "result" => result)
+}
+
+pub fn count_batch(partner: &str, tenant: Tenant, counts: &TypeCounts, seconds: f64) {
     for (kind, c) in counts.iter() {
-        for (result, n) in [("accepted", c.accepted), ("rejected", c.rejected)] {
+        for (result, n) in RESULTS.into_iter().zip([c.accepted, c.rejected]) {
             if n > 0 {
-                let kind = kind.name().to_ascii_lowercase();
-                metrics::counter!(RECORDS, "partner" => partner.to_owned(), "tenant" => tenant, "type" => kind, "result" => result)
-                    .increment(n as u64);
+                records_counter(partner, tenant, kind, result).increment(n as u64);
             }
         }
     }
-    metrics::histogram!(BATCH_SECONDS, "tenant" => tenant).record(seconds);
+    metrics::histogram!(BATCH_SECONDS, "tenant" => tenant.into_str()).record(seconds);
+}
+
+/// Every counter series a scrape can know of in advance, at 0 until counted: each configured
+/// partner's records by tenant, type and result, each refusal reason, reload failures.
+/// Prometheus's `rate()` and `increase()` see a count only once its series exists: a series
+/// born at its first count loses that count, which for a nightly partner is the whole first
+/// night after each restart.
+pub fn register_counters(partners: &crate::config::Partners) {
+    for p in partners.iter() {
+        for tenant in Tenant::VARIANTS {
+            for kind in RecordKind::ALL {
+                for result in RESULTS {
+                    records_counter(&p.company, *tenant, kind, result).increment(0);
+                }
+            }
+        }
+    }
+    for reason in RefusalReason::VARIANTS {
+        metrics::counter!(REFUSED, "reason" => reason.into_str()).increment(0);
+    }
+    metrics::counter!(RELOAD_FAILURES).increment(0);
 }
 
 /// Counts a reload that changed nothing, its file not loading.
@@ -151,7 +183,7 @@ pub fn count_reload_failure() {
 }
 
 /// Counts a request refused at the door, by why.
-pub fn count_refused(reason: crate::model::refused::RefusalReason) {
+pub fn count_refused(reason: RefusalReason) {
     metrics::counter!(REFUSED, "reason" => reason.into_str()).increment(1);
 }
 

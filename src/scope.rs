@@ -3,7 +3,17 @@
 /// Live data, or a partner's `_test` data: never visible to each other. Named `live` and
 /// `test` (`into_str`, `Display` for the logs, and parsed back from it).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, strum::IntoStaticStr, strum::EnumString, strum::Display,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantArray,
 )]
 #[strum(serialize_all = "snake_case", const_into_str)]
 pub enum Tenant {

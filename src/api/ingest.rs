@@ -106,7 +106,7 @@ async fn receive_and_ingest(
     );
     crate::monitoring::count_batch(
         &caller.partner.company,
-        caller.tenant.into_str(),
+        caller.tenant,
         &counts,
         received.started.elapsed().as_secs_f64(),
     );

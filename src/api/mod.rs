@@ -341,6 +341,7 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (store, partners) = (Arc::clone(&state.store), state.partners.get());
     let render = move || {
+        crate::monitoring::register_counters(&partners);
         crate::monitoring::set_credential_gauges(&partners);
         // The partners' gauges as of now; without the database, the rest still renders.
         match crate::ops::partners_activity(&store, &partners, chrono::Utc::now()) {

@@ -92,6 +92,66 @@ async fn metrics_count_requests_records_and_batches() {
     assert!(size >= 4096.0, "{size}");
 }
 
+/// Before anything is counted, a scrape finds the counters it can know of at 0, so that
+/// Prometheus's `increase()` sees the first night's records after a restart.
+#[tokio::test]
+async fn counters_known_in_advance_are_scraped_at_zero_before_their_first_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::serve(&write_config(dir.path()));
+    let client = reqwest::Client::new();
+    let scrape = || async {
+        let res = client.get(server.url("/metrics")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap()
+    };
+    let records = |text: &str, tenant: &str, kind: &str, result: &str| {
+        let labels = [
+            "partner=\"tirecompany\"".to_owned(),
+            format!("tenant=\"{tenant}\""),
+            format!("type=\"{kind}\""),
+            format!("result=\"{result}\""),
+        ];
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        sample(text, "warranty_gateway_records_total", &labels)
+    };
+
+    let text = scrape().await;
+    for tenant in ["live", "test"] {
+        for kind in ["registrations", "sales", "claims", "cancellations"] {
+            for result in ["accepted", "rejected"] {
+                assert_eq!(
+                    records(&text, tenant, kind, result),
+                    Some(0.0),
+                    "{tenant} {kind} {result}: {text}"
+                );
+            }
+        }
+    }
+    for reason in ["missing_token", "expired", "unknown_company", "v3_not_configured"] {
+        let label = format!("reason=\"{reason}\"");
+        assert_eq!(
+            sample(&text, "warranty_gateway_refused_requests_total", &[&label]),
+            Some(0.0),
+            "{reason}: {text}"
+        );
+    }
+    assert_eq!(
+        sample(&text, "warranty_gateway_config_reload_failures_total", &[]),
+        Some(0.0),
+        "{text}"
+    );
+
+    // Counted from there: only the series counted move.
+    let res = server
+        .post("tirecompany", &json!({"Registrations": [registration("Z1")]}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let text = scrape().await;
+    assert_eq!(records(&text, "live", "registrations", "accepted"), Some(1.0), "{text}");
+    assert_eq!(records(&text, "live", "registrations", "rejected"), Some(0.0), "{text}");
+    assert_eq!(records(&text, "test", "registrations", "accepted"), Some(0.0), "{text}");
+}
+
 /// The partners' gauges: whether the nightly batch is late, and when each tenant last sent one;
 /// and refused requests counted by reason.
 #[tokio::test]

@@ -272,7 +272,7 @@ mod tests {
         }
         // The rules cover each kind of trouble docs/operators.md, "Alerts and the dashboard", promises an alert for.
         let alerts = include_str!("../deploy/prometheus/alerts.yml");
-        for metric in [PARTNER_LATE, REQUESTS, REFUSED, CREDENTIAL_NOT_AFTER] {
+        for metric in [PARTNER_LATE, RECORDS, REQUESTS, REFUSED, CREDENTIAL_NOT_AFTER] {
             assert!(alerts.contains(metric), "{metric}");
         }
     }

@@ -138,6 +138,12 @@ pub fn hangups() -> std::io::Result<tokio::signal::unix::Signal> {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // The address first: a start that cannot listen (the port taken, by the build it was to
+        // replace, say) or must not (a demo secret beyond loopback) leaves the database as it
+        // found it, unmigrated.
+        let listener = TcpListener::bind(&config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
+        let address = listener.local_addr()?;
+        refuse_public_secrets(&config, address)?;
         // Blocking work (a migration; PostgreSQL's driver runs a runtime of its own): never on
         // the async executor.
         let database = config.database()?.clone();
@@ -151,9 +157,6 @@ impl Application {
                 tracing::warn!(company = %p.company, "the partner's secret is shorter than 32 bytes");
             }
         }
-        let listener = TcpListener::bind(&config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
-        let address = listener.local_addr()?;
-        refuse_public_secrets(&config, address)?;
         let port = address.port();
         tracing::info!(
             address = %address,

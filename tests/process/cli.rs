@@ -479,6 +479,8 @@ fn bind_comes_from_the_command_line_or_the_environment_before_the_config() {
     let (code, _, stderr) = run_cli(&["serve"], &config);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no-such-host.invalid:1"), "{stderr}");
+    // A start that cannot listen leaves no database behind.
+    assert!(!dir.path().join("db").exists());
 
     let mut by_flag = Command::new(BIN);
     by_flag
@@ -499,6 +501,30 @@ fn bind_comes_from_the_command_line_or_the_environment_before_the_config() {
         .env("WARRANTY_GATEWAY_BIND", "127.0.0.1:0");
     let server = Server::start(by_env);
     assert!(server.address.starts_with("127.0.0.1:"), "{}", server.address);
+}
+
+/// A second start on a taken port (a new build started before the old one stopped) fails
+/// before it touches its database: it neither creates nor migrates one under a running server.
+#[tokio::test]
+async fn a_start_on_a_taken_port_leaves_the_database_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let running = Server::serve(&config);
+    let other = tempfile::tempdir().unwrap();
+    let second = write_config(other.path());
+    let (code, _, stderr) = run_cli(&["serve", "--bind", &running.address], &second);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {}", running.address)),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("migrated"), "{stderr}");
+    assert!(!other.path().join("db").exists());
+    // The first one serves on.
+    let res = running
+        .get("/v2/partners/tirecompany?rec=registrationstatus&ShopID=1&InvoiceNumber=2")
+        .await;
+    assert_eq!(res.status(), 204);
 }
 
 #[test]

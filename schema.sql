@@ -337,3 +337,6 @@ CREATE TABLE IF NOT EXISTS refused_requests (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS refused_requests_by_age ON refused_requests (at);
 CREATE INDEX IF NOT EXISTS refused_requests_by_partner ON refused_requests (partner_id, at);
+
+-- Version 11: sales found by InvoiceNumber alone (an invoice searched at every shop).
+CREATE INDEX IF NOT EXISTS sales_by_invoice ON sales (invoice_number);

@@ -97,11 +97,12 @@ pub fn reset_test_tenant(store: &Store, partner: &Partner, asker: &Asker<'_>) ->
     })
 }
 
-/// What one partner's tenant holds of an invoice: its stored records and the trail of the
-/// batches that carried it.
+/// What one partner's tenant holds of an invoice at one shop: its stored records and the trail
+/// of the batches that carried it.
 #[derive(Debug)]
 pub struct RecordsMatch {
     pub scope: Scope,
+    pub shop_id: String,
     pub registration: Option<Registration>,
     /// The registration's use, for its status (when it is stored).
     pub usage: Option<RegistrationUsage>,
@@ -118,42 +119,95 @@ pub struct Within {
     pub tenant: Option<Tenant>,
 }
 
-/// Every partner's tenant (within `within`) that stores a record filed under `filed`, or
-/// whose history's trail has one, with those records and that trail; audited as `asker`'s
-/// search. Read in one snapshot.
+/// What an operator searches: an invoice at one shop, or (support often has only the number)
+/// at every shop that has it.
+#[derive(Debug, Clone)]
+pub struct InvoiceSearch {
+    pub invoice_number: String,
+    pub shop_id: Option<String>,
+}
+
+/// How many shops a search by InvoiceNumber alone may answer for; past it, the operator is
+/// asked for the ShopID rather than handed a partial answer or an unbounded one.
+pub const MAX_SHOPS: usize = 25;
+
+/// A search's answer: the matches, or how many shops have the invoice when they are too many.
+#[derive(Debug)]
+pub enum Searched {
+    Found(Vec<RecordsMatch>),
+    TooManyShops(usize),
+}
+
+/// Every partner's tenant (within `within`) that stores a record of the invoice (at its shop, or
+/// at each shop that has it), or whose history's trail has one, with those records and that
+/// trail; audited as `asker`'s search. Read in one snapshot.
 pub fn search_records(
     store: &Store,
     partners: &Partners,
     asker: &Asker<'_>,
-    filed: &FiledUnder,
+    search: &InvoiceSearch,
     within: Within,
-) -> Result<Vec<RecordsMatch>, StoreError> {
+) -> Result<Searched, StoreError> {
     let partner_ids: Vec<i64> = match within.partner_id {
         Some(id) => vec![id],
         None => partners.iter().map(|p| p.partner_id).collect(),
     };
     let found = store.read(|tx| {
-        let mut trails: BTreeMap<Scope, Vec<TrailEntry>> = BTreeMap::new();
-        for (scope, entry) in store::find_trail(tx, filed, within.partner_id, within.tenant)? {
-            trails.entry(scope).or_default().push(entry);
+        let shops = match &search.shop_id {
+            Some(shop) => vec![shop.clone()],
+            None => store::invoice_shops(
+                tx,
+                &search.invoice_number,
+                &partner_ids,
+                within.partner_id,
+                within.tenant,
+            )?,
+        };
+        if shops.len() > MAX_SHOPS {
+            return Ok(Searched::TooManyShops(shops.len()));
         }
-        for scope in store::stored_scopes(tx, filed, &partner_ids)? {
-            if within.tenant.is_none_or(|t| t == scope.tenant) {
-                trails.entry(scope).or_default();
-            }
+        let mut matches = Vec::new();
+        for shop_id in shops {
+            let filed = FiledUnder {
+                shop_id,
+                invoice_number: search.invoice_number.clone(),
+            };
+            matches.extend(shop_matches(tx, &filed, &partner_ids, within)?);
         }
-        trails
-            .into_iter()
-            .map(|(scope, trail)| stored_match(tx, scope, filed, trail))
-            .collect::<Result<Vec<_>, _>>()
+        Ok(Searched::Found(matches))
     })?;
     let company = within.partner_id.and_then(|id| partners.company_of(id));
-    let detail = format!("ShopID {} InvoiceNumber {}", filed.shop_id, filed.invoice_number);
+    let detail = match &search.shop_id {
+        Some(shop) => format!("ShopID {shop} InvoiceNumber {}", search.invoice_number),
+        None => format!("InvoiceNumber {} at every shop", search.invoice_number),
+    };
     record(
         store,
         &asker.entry(AuditAction::RecordsSearch, company, within.tenant, detail),
     )?;
     Ok(found)
+}
+
+/// Each partner's tenant that stores a record filed under `filed` or has one in its trail.
+fn shop_matches(
+    tx: &Tx,
+    filed: &FiledUnder,
+    partner_ids: &[i64],
+    within: Within,
+) -> Result<Vec<RecordsMatch>, StoreError> {
+    let mut trails: BTreeMap<Scope, Vec<TrailEntry>> = BTreeMap::new();
+    for (scope, entry) in store::find_trail(tx, filed, within.partner_id, within.tenant)? {
+        trails.entry(scope).or_default().push(entry);
+    }
+    for scope in store::stored_scopes(tx, filed, partner_ids)? {
+        if within.tenant.is_none_or(|t| t == scope.tenant) {
+            trails.entry(scope).or_default();
+        }
+    }
+    trails
+        .into_iter()
+        .map(|(scope, trail)| stored_match(tx, scope, filed, trail))
+        .collect()
 }
 
 /// One tenant's records filed under `filed`, with its trail.
@@ -166,6 +220,7 @@ fn stored_match(tx: &Tx, scope: Scope, filed: &FiledUnder, trail: Vec<TrailEntry
     let usage = store::registration_usage(tx, scope, &filed.shop_id, &filed.invoice_number, None)?;
     Ok(RecordsMatch {
         scope,
+        shop_id: filed.shop_id.clone(),
         registration: store::find::<Registration>(tx, scope, &key)?.into_iter().next(),
         usage,
         claims: store::find(tx, scope, &key)?,

@@ -23,9 +23,9 @@ use crate::history;
 use crate::model::audit::AuditAction;
 use crate::model::batch::{BatchFilter, BatchSummary, RejectionCount, StoredBatch, TrailEntry, TypeCounts};
 use crate::model::refused::RefusalFilter;
-use crate::ops::{self, Asker, TenantActivity, Within};
+use crate::ops::{self, Asker, InvoiceSearch, Searched, TenantActivity, Within};
 use crate::query::WithPartner;
-use crate::records::{Cancellation, Claim, FiledUnder, Registration, Sale};
+use crate::records::{Cancellation, Claim, Registration, Sale};
 use crate::scope::{Scope, Tenant};
 use crate::status::registration_status;
 use crate::store::{Store, StoreError};
@@ -315,6 +315,7 @@ struct OpsMatch {
     company: Option<String>,
     partner_id: i64,
     tenant: &'static str,
+    shop_id: String,
     /// The guide's shapes, as the partner's own GET answers them.
     registration: Option<WithPartner<Registration>>,
     status: Option<serde_json::Value>,
@@ -345,16 +346,20 @@ fn required_text(params: &Params, name: &str) -> Result<String, ApiError> {
     }
 }
 
-/// GET /ops/records?ShopID=&InvoiceNumber=[&company=][&tenant=]: every partner's tenant that
-/// stores a record of that invoice, or whose history carried one, with those records and the
-/// trail (audited).
+/// GET /ops/records?InvoiceNumber=[&ShopID=][&company=][&tenant=]: every partner's tenant that
+/// stores a record of that invoice (at that shop, or at each shop that has it), or whose
+/// history carried one, with those records and the trail (audited).
 #[tracing::instrument(name = "ops_records", skip_all, fields(operator = %request.caller.name))]
 pub async fn records(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let params = request.params();
-    let filed = FiledUnder {
-        shop_id: required_text(&params, "ShopID")?,
+    let search = InvoiceSearch {
         invoice_number: required_text(&params, "InvoiceNumber")?,
+        shop_id: params
+            .once("ShopID")?
+            .filter(|shop| !shop.trim().is_empty())
+            .map(|shop| crate::wire::trim_padding(shop).to_owned()),
     };
+    let invoice = crate::wire::echo(&search.invoice_number);
     let within = Within {
         partner_id: company_param(&request.state, &params)?,
         tenant: tenant_param(&params)?,
@@ -366,9 +371,19 @@ pub async fn records(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
         .asking(
             &partners,
             "searching an invoice's records",
-            move |store, partners, asker| ops::search_records(store, partners, asker, &filed, within),
+            move |store, partners, asker| ops::search_records(store, partners, asker, &search, within),
         )
         .await?;
+    let found = match found {
+        Searched::Found(found) => found,
+        Searched::TooManyShops(shops) => {
+            return Err(ApiError::BadParameter(format!(
+                "InvoiceNumber {invoice} is at {shops} shops, more than the {} a search answers for: add ShopID (or company, or tenant)",
+                ops::MAX_SHOPS
+            ))
+            .into());
+        }
+    };
     let matches = found
         .into_iter()
         .map(|m| {
@@ -387,6 +402,7 @@ pub async fn records(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
                 company: partner.map(|p| p.company.clone()),
                 partner_id: m.scope.partner_id,
                 tenant: m.scope.tenant.into_str(),
+                shop_id: m.shop_id,
                 registration: with_partner(id, m.registration).pop(),
                 status,
                 claims: with_partner(id, m.claims),

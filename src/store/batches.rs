@@ -349,6 +349,40 @@ pub fn stored_scopes(tx: &Tx, filed: &FiledUnder, partner_ids: &[i64]) -> Result
     )
 }
 
+/// The shops at which an invoice number is stored (a registration or a sale: claims and
+/// cancellations need a registration) by one of the partners in `partner_ids`, or was carried by
+/// a batch within the history (of `partner_id`'s, or any partner's), in `tenant` when given;
+/// each part an index probe by InvoiceNumber.
+pub fn invoice_shops(
+    tx: &Tx,
+    invoice_number: &str,
+    partner_ids: &[i64],
+    partner_id: Option<i64>,
+    tenant: Option<Tenant>,
+) -> Result<Vec<String>, StoreError> {
+    static SHOPS: LazyLock<Sql> = LazyLock::new(|| {
+        Sql::with_ids(
+            "SELECT shop_id FROM registrations WHERE invoice_number = $2 AND partner_id {ids} \
+             AND ($4 IS NULL OR tenant = $4) \
+             UNION SELECT shop_id FROM sales WHERE invoice_number = $2 AND partner_id {ids} \
+             AND ($4 IS NULL OR tenant = $4) \
+             UNION SELECT r.shop_id FROM batch_records r JOIN batches b ON b.id = r.batch_id \
+             WHERE r.invoice_number = $2 AND ($3 IS NULL OR b.partner_id = $3) AND ($4 IS NULL OR b.tenant = $4) \
+             ORDER BY shop_id",
+        )
+    });
+    tx.rows(
+        &*SHOPS,
+        &[
+            Arg::Ids(partner_ids),
+            Arg::Text(invoice_number),
+            Arg::OptInt(partner_id),
+            Arg::OptText(tenant.map(|t| t.into_str())),
+        ],
+        |row| row.text("shop_id"),
+    )
+}
+
 /// Deletes everything of one partner's tenant: its records and its batch history. In the
 /// write's one transaction: the reset is all or nothing, and a batch of the same tenant
 /// committing meanwhile is either gone with the rest or comes after.

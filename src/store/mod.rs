@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 
 pub use audit::{insert_audit, list_audit};
 pub use batches::{
-    activity_since, day_summaries, find_any_batch, find_batch, find_trail, insert_batch, last_batches,
+    activity_since, day_summaries, find_any_batch, find_batch, find_trail, insert_batch, invoice_shops, last_batches,
     list_all_batches, list_batches, prune_batches, reset_tenant, stored_scopes,
 };
 pub use copy::{CopyReport, copy_to_postgres};

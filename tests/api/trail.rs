@@ -164,13 +164,95 @@ async fn support_finds_every_batch_that_carried_an_invoice_and_what_became_of_ea
     assert_eq!(searches[3]["company"], OTHER);
 }
 
+/// Support often has only the invoice number: every shop that has it, each shop's tenant a
+/// match of its own, found by what is stored as well as by the trail.
+#[tokio::test]
+async fn an_invoice_number_alone_finds_the_invoice_at_every_shop() {
+    let app = spawn_app().await;
+    let night = json!({
+        "Registrations": [registration("S2", "I1"), registration("S1", "I1"), registration("S1", "I9")],
+        // No registration at S4: rejected, and in the trail.
+        "Claims": [claim("S4", "I1", "R1", 1, "2024-03-01")],
+    });
+    let night = post(&app, COMPANY, &token(), &night.to_string()).await;
+    post(
+        &app,
+        OTHER,
+        &other_token(),
+        &json!({"Sales": [sale("S3", "I1")]}).to_string(),
+    )
+    .await;
+
+    let shops = |found: &Value| -> Vec<(String, String)> {
+        found["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["shop_id"].as_str().unwrap().to_owned(),
+                    m["company"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let at = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs.iter().map(|(s, c)| (s.to_string(), c.to_string())).collect()
+    };
+    let (status, found) = app.ops_get("/records?InvoiceNumber=I1", &support()).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(
+        shops(&found),
+        at(&[("S1", COMPANY), ("S2", COMPANY), ("S3", OTHER), ("S4", COMPANY)])
+    );
+    let matches = found["matches"].as_array().unwrap();
+    assert_eq!(matches[0]["registration"]["ShopID"], "S1");
+    assert_eq!(matches[0]["status"], app.status_of(COMPANY, "S1", "I1").await);
+    assert_eq!(matches[2]["sales"][0]["ShopID"], "S3");
+    assert_eq!(
+        trail(&matches[3]),
+        [row(night, "Claims", 0, "rejected", &["registration_not_found"])]
+    );
+    // A blank ShopID is none; the partner and tenant narrow it as before.
+    let (_, found) = app
+        .ops_get(
+            &format!("/records?ShopID=%20&InvoiceNumber=I1&company={OTHER}"),
+            &support(),
+        )
+        .await;
+    assert_eq!(shops(&found), at(&[("S3", OTHER)]));
+    let (_, found) = app.ops_get("/records?InvoiceNumber=I1&tenant=test", &support()).await;
+    assert_eq!(found, json!({"matches": []}));
+
+    // With the history gone, the stored registrations and sales are still found.
+    app.execute_sql("DELETE FROM batch_records");
+    let (_, found) = app.ops_get("/records?InvoiceNumber=I1", &support()).await;
+    assert_eq!(shops(&found), at(&[("S1", COMPANY), ("S2", COMPANY), ("S3", OTHER)]));
+
+    // At more shops than a search answers for, it asks for the ShopID rather than answer part.
+    let many: Vec<Value> = (0..26).map(|i| registration(&format!("M{i:02}"), "MANY")).collect();
+    post(&app, COMPANY, &token(), &json!({"Registrations": many}).to_string()).await;
+    let (status, body) = app.ops_get("/records?InvoiceNumber=MANY", &support()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "InvoiceNumber \"MANY\" is at 26 shops, more than the 25 a search answers for: add ShopID (or company, or tenant)"
+    );
+    let (status, found) = app.ops_get("/records?InvoiceNumber=MANY&ShopID=M07", &support()).await;
+    assert_eq!((status, shops(&found)), (StatusCode::OK, at(&[("M07", COMPANY)])));
+
+    // The audit log says what was searched.
+    let (_, log) = app.ops_get("/audit", &operator_token(ADMIN, ADMIN_SECRET)).await;
+    assert_eq!(log["items"][0]["detail"], "ShopID M07 InvoiceNumber MANY");
+    assert_eq!(log["items"][1]["detail"], "InvoiceNumber MANY at every shop");
+}
+
 #[tokio::test]
 async fn a_records_search_names_what_is_wrong_with_it() {
     let app = spawn_app().await;
     for (query, names) in [
-        ("?InvoiceNumber=I1", "ShopID"),
         ("?ShopID=S1", "InvoiceNumber"),
-        ("?ShopID=%20&InvoiceNumber=I1", "ShopID"),
+        ("?ShopID=S1&InvoiceNumber=%20", "InvoiceNumber"),
         ("?ShopID=S1&InvoiceNumber=I1&company=nobody", "company"),
         ("?ShopID=S1&InvoiceNumber=I1&tenant=staging", "tenant"),
         ("?ShopID=S1&ShopID=S2&InvoiceNumber=I1", "ShopID"),

@@ -48,7 +48,9 @@ async fn a_database_made_by_the_build_before_migrations_is_upgraded_in_place() {
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    let latest = i64::from(warranty_gateway::store::latest_migration().version);
+    assert_eq!(versions, (1..=latest).collect::<Vec<_>>());
+    assert!(latest >= 10);
     // V8 rebuilt the history with ids that are never given twice, its batches and entries kept
     // (the answers above read them), the new batch numbered after them all.
     let (batches, entries, last): (i64, i64, i64) = conn

@@ -81,11 +81,15 @@ try {
   check(csv.includes("Registrations,1,S1,I2,TiresCovered,required") && csv.includes('""InvoiceNumber"":""I2""'),
         "the CSV's row: " + csv);
 
-  // S1/I1: what is stored, folded until opened (the registration's fields, the written claim), and
-  // the rejected claim's batch, whose key shows its empty OrgID as such.
+  // I1 by its InvoiceNumber alone (found at S1): what is stored, folded until opened (the
+  // registration's fields, the written claim), and the rejected claim's batch, whose key shows
+  // its empty OrgID as such.
+  await page.fill("#shop", "");
   await page.fill("#invoice", "I1");
   await page.click("#search");
   await page.waitForSelector("#matches details.stored", { timeout: 10000 });
+  const heading = await page.locator("#matches h3").allInnerTexts();
+  check(heading.length === 1 && heading[0] === "tirecompany (test), ShopID S1", "the invoice's shops: " + heading);
   const summaries = await page.locator("#matches details.stored summary").allInnerTexts();
   check(summaries.length === 2 && summaries[0] === "Registration" && summaries[1] === "Claim of 2024-03-01 00:00:00",
         "the stored records: " + summaries);

@@ -43,6 +43,14 @@ try {
   const status = await page.locator("#lookup-result").innerText();
   check(status.includes("Registration is Active") && status.includes("TiresLeft"), "status lookup: " + status);
   check(!status.includes("v3"), "without a v3 token, no v3 part: " + status);
+  // What is stored, folded until opened: the registration as the GET answers it.
+  const stored = page.locator("#lookup-result details.stored");
+  check((await stored.count()) === 1 && (await stored.locator("summary").innerText()) === "Registration",
+        "the stored records: " + (await stored.allInnerTexts()));
+  await stored.locator("summary").click();
+  const registration = await stored.innerText();
+  check(/ShopID\s+S1/.test(registration) && /CustomerID\s+C1/.test(registration) && /Empty: .*VIN/.test(registration),
+        "the stored registration: " + registration);
 
   // With a v3 token (the sandbox: the test tenant), the same lookup shows its v3 id and metadata.
   await page.fill("#v3token", V3_TOKEN);

@@ -14,7 +14,7 @@ mod query;
 mod v3;
 
 use std::future::{Ready, ready};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, HeaderValue};
@@ -360,19 +360,29 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 
 /// The debugging console: one page, plain HTML and a little JavaScript, that calls only the JSON
 /// API with the token pasted into it.
-const CONSOLE: &str = include_str!("../../static/console.html");
+static CONSOLE: LazyLock<String> = LazyLock::new(|| with_common_script(include_str!("../../static/console.html")));
 
 /// The operators' page: partners with late badges, the 30 days' chart (SVG drawn by the page),
 /// an invoice's trail, batches with their rejected records and CSV, refused requests, the audit
 /// log; it calls only `/ops` with the operator's token pasted into it.
-const OPS_CONSOLE: &str = include_str!("../../static/console-ops.html");
+static OPS_CONSOLE: LazyLock<String> =
+    LazyLock::new(|| with_common_script(include_str!("../../static/console-ops.html")));
+
+/// What both pages' scripts share, written once and put where each page marks it: each page
+/// stays one file to the browser, its script inline as the pages' policy allows.
+const COMMON_SCRIPT: &str = include_str!("../../static/console-common.js");
+const COMMON_SCRIPT_MARK: &str = "/* console-common.js */";
+
+fn with_common_script(html: &str) -> String {
+    html.replacen(COMMON_SCRIPT_MARK, COMMON_SCRIPT, 1)
+}
 
 async fn console() -> HttpResponse {
-    page(CONSOLE)
+    page(&CONSOLE)
 }
 
 async fn ops_console() -> HttpResponse {
-    page(OPS_CONSOLE)
+    page(&OPS_CONSOLE)
 }
 
 /// A page of the gateway's own: no CDN, nothing from elsewhere, works offline.
@@ -399,4 +409,22 @@ async fn not_allowed(req: HttpRequest, allow: &'static str) -> Result<HttpRespon
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::no_route(req.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each page marks once where the shared script goes, and is served with it there.
+    #[test]
+    fn each_page_is_served_with_the_shared_script_in_place() {
+        for (file, served) in [
+            (include_str!("../../static/console.html"), &*CONSOLE),
+            (include_str!("../../static/console-ops.html"), &*OPS_CONSOLE),
+        ] {
+            assert_eq!(file.matches(COMMON_SCRIPT_MARK).count(), 1);
+            assert!(!served.contains(COMMON_SCRIPT_MARK));
+            assert_eq!(served.matches(COMMON_SCRIPT).count(), 1);
+        }
+    }
 }

@@ -1,0 +1,44 @@
+// What both pages (console.html, console-ops.html) share: the server puts it into each page's
+// script where a comment naming this file marks its place, so that each page stays one file to
+// the browser, with nothing loaded from elsewhere (src/api/mod.rs).
+// Everything shown comes from the JSON API and is written as text (textContent), never as HTML.
+const $ = (id) => document.getElementById(id);
+
+function cell(row, text, className) {
+  const td = row.insertCell();
+  td.textContent = text == null ? "" : String(text);
+  if (className) td.className = className;
+  return td;
+}
+
+// A result entry's Key as a line: "OrgID (none), ShopID S1, InvoiceNumber I2".
+function keyText(key) {
+  return key ? Object.entries(key).map(([k, v]) => k + " " + (v === "" ? "(none)" : v)).join(", ") : "";
+}
+
+function fields(object, names) {
+  const dl = document.createElement("dl");
+  for (const name of names) {
+    const dt = document.createElement("dt"); dt.textContent = name;
+    const dd = document.createElement("dd"); dd.textContent = String(object[name]);
+    dl.append(dt, dd);
+  }
+  return dl;
+}
+
+// A stored record, folded: its fields with a value, then the names of the empty ones in one line.
+function storedRecord(title, record) {
+  const details = document.createElement("details");
+  details.className = "stored";
+  const summary = document.createElement("summary");
+  summary.textContent = title;
+  const empty = Object.keys(record).filter((k) => record[k] === "" || record[k] == null);
+  details.append(summary, fields(record, Object.keys(record).filter((k) => !empty.includes(k))));
+  if (empty.length) {
+    const p = document.createElement("p");
+    p.className = "muted";
+    p.textContent = "Empty: " + empty.join(", ");
+    details.append(p);
+  }
+  return details;
+}

@@ -102,9 +102,17 @@ try {
   check(claimKey.includes("OrgID (none), ShopID S1, InvoiceNumber I1, RepairShopID S1, RepairInvoiceNumber R2"),
         "the rejected claim's key: " + claimKey);
 
-  // The batches across partners, the refused request, and the audit log of what was just done,
-  // shown as it was done.
-  check((await page.locator("#batches tr.batch").count()) >= 1, "no batch listed");
+  // The batches across partners (the two test batches), filtered by tenant and back.
+  check((await page.locator("#batches tr.batch").count()) === 2, "the batches: " + (await page.locator("#batches").innerText()));
+  check((await page.locator("#batches-page").innerText()) === "page 1 of 1 (2 batches)", "the batches' page");
+  await page.selectOption("#batches-tenant", "live");
+  await page.waitForFunction(() => document.getElementById("batches").innerText.includes("No batches like that."),
+                             null, { timeout: 10000 });
+  await page.selectOption("#batches-tenant", "test");
+  await page.selectOption("#batches-status", "206");
+  await page.waitForFunction(() => document.querySelectorAll("#batches tr.batch").length === 2, null, { timeout: 10000 });
+
+  // The refused request, and the audit log of what was just done, shown as it was done.
   const refused = await page.locator("#refused").innerText();
   check(refused.includes("malformed_token") && refused.includes("/v2/partners/tirecompany"), "refused: " + refused);
   await page.waitForFunction(() => ["records_search", "batch_detail", "rejected_csv"]

@@ -115,6 +115,10 @@ try {
   // The refused request, and the audit log of what was just done, shown as it was done.
   const refused = await page.locator("#refused").innerText();
   check(refused.includes("malformed_token") && refused.includes("/v2/partners/tirecompany"), "refused: " + refused);
+  await page.selectOption("#refused-company", "tirecompany");
+  await page.waitForTimeout(300);
+  const partners = await page.locator("#refused").innerText();
+  check(partners.includes("malformed_token"), "refused at tirecompany: " + partners);
   await page.waitForFunction(() => ["records_search", "batch_detail", "rejected_csv"]
     .every((action) => document.getElementById("audit").innerText.includes(action)), null, { timeout: 10000 })
     .catch(async () => { throw new Error("the audit log lacks an action: " + (await page.locator("#audit").innerText())); });

@@ -50,16 +50,66 @@ impl FileKind {
     }
 }
 
-/// A file made ready for `ingest_body`: the body, and for a CSV file the line of each row.
+/// A file made ready for `ingest_body`: the body, for a CSV file the line of each row, and
+/// what the report should say first (the record type a CSV file was read as, when its header
+/// named it).
 #[derive(Debug)]
 pub struct Prepared {
     pub body: Vec<u8>,
     pub csv_lines: Option<Vec<u64>>,
+    pub note: Option<String>,
+}
+
+/// Each record type's own date (PlanEnrollDate, SaleDate, ClaimDate, CancelDate): the one
+/// required date field its declaration has.
+fn own_date(kind: RecordKind) -> Option<&'static str> {
+    kind.fields()
+        .iter()
+        .find(|f| f.required && f.kind == crate::wire::Kind::Date)
+        .map(|f| f.name)
+}
+
+/// The record type of a CSV file: `--type`, or else the one whose own date the header names,
+/// said in the note. A header that names another type's date and not `--type`'s is refused:
+/// every row of it would be, for that date.
+fn record_type_of(
+    headers: &csv::StringRecord,
+    given: Option<RecordKind>,
+) -> anyhow::Result<(RecordKind, Option<String>)> {
+    let named: Vec<(RecordKind, &str)> = RecordKind::ALL
+        .into_iter()
+        .filter_map(|kind| Some((kind, own_date(kind)?)))
+        .filter(|(_, date)| headers.iter().any(|h| h.trim().eq_ignore_ascii_case(date)))
+        .collect();
+    let dates = || named.iter().map(|(_, date)| *date).collect::<Vec<_>>().join(", ");
+    match (given, named.as_slice()) {
+        (Some(kind), _) if named.is_empty() || named.iter().any(|(k, _)| *k == kind) => Ok((kind, None)),
+        (Some(kind), _) => bail!(
+            "--type {}, but the header has no {} and names {}: is the file {}?",
+            kind.name().to_lowercase(),
+            own_date(kind).unwrap_or("date"),
+            dates(),
+            named
+                .iter()
+                .map(|(k, _)| k.name().to_lowercase())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+        (None, [(kind, date)]) => Ok((*kind, Some(format!("read as {}: its header names {date}", kind.name())))),
+        (None, []) => bail!(
+            "say which records the CSV file holds with --type registrations|claims|sales|cancellations \
+             (its header names none of PlanEnrollDate, SaleDate, ClaimDate, CancelDate)"
+        ),
+        (None, _) => bail!(
+            "the header names {}: say which records the CSV file holds with --type",
+            dates()
+        ),
+    }
 }
 
 /// Turns a CSV file into the POST body format. Empty cells are left out (not sent), as a
 /// POS leaves out what it does not have. A malformed file is refused whole, naming the line.
-pub fn csv_to_body(content: &[u8], record_type: RecordKind) -> anyhow::Result<Prepared> {
+pub fn csv_to_body(content: &[u8], record_type: Option<RecordKind>) -> anyhow::Result<Prepared> {
     let content = content.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(content);
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::None).from_reader(content);
     let headers = reader.headers().context("the header row cannot be read")?.clone();
@@ -78,6 +128,7 @@ pub fn csv_to_body(content: &[u8], record_type: RecordKind) -> anyhow::Result<Pr
             }
         }
     }
+    let (record_type, note) = record_type_of(&headers, record_type)?;
     let mut rows = Vec::new();
     let mut lines = Vec::new();
     let mut counter = LineCounter::new(content);
@@ -121,6 +172,7 @@ pub fn csv_to_body(content: &[u8], record_type: RecordKind) -> anyhow::Result<Pr
     Ok(Prepared {
         body: serde_json::to_vec(&Value::Object(body))?,
         csv_lines: Some(lines),
+        note,
     })
 }
 
@@ -180,15 +232,12 @@ pub fn prepare(path: &Path, content: Vec<u8>, record_type: Option<RecordKind>) -
         (FileKind::Json, None) => Ok(Prepared {
             body: content,
             csv_lines: None,
+            note: None,
         }),
         (FileKind::Json, Some(_)) => {
             bail!("--type is for CSV files; a JSON file names its record types itself ({{\"Registrations\": [...]}})")
         }
-        (FileKind::Csv, Some(t)) => csv_to_body(&content, t),
-        (FileKind::Csv, None) => bail!(
-            "{} is read as CSV: say which records it holds with --type registrations|claims|sales|cancellations",
-            path.display()
-        ),
+        (FileKind::Csv, given) => csv_to_body(&content, given),
     }
 }
 
@@ -267,7 +316,7 @@ mod tests {
     #[test]
     fn csv_rows_become_records_with_their_lines() {
         let csv = "ShopID,InvoiceNumber,TiresCovered,Notes\n005308,1044273,4,\n\"00\n5309\",2,\"4\",x\n";
-        let p = csv_to_body(csv.as_bytes(), RecordKind::Registrations).unwrap();
+        let p = csv_to_body(csv.as_bytes(), Some(RecordKind::Registrations)).unwrap();
         let body: Value = serde_json::from_slice(&p.body).unwrap();
         assert_eq!(
             body,
@@ -288,7 +337,7 @@ mod tests {
             ("ShopID,InvoiceNumber\r1,2\r3,4\r", vec![2, 3]),
             ("\u{FEFF}ShopID,InvoiceNumber\r\n\"1\r\n1\",2\r\n3,4\r\n", vec![2, 4]),
         ] {
-            let p = csv_to_body(csv.as_bytes(), RecordKind::Sales).unwrap();
+            let p = csv_to_body(csv.as_bytes(), Some(RecordKind::Sales)).unwrap();
             assert_eq!(p.csv_lines, Some(lines), "{csv:?}");
         }
     }
@@ -305,27 +354,57 @@ mod tests {
                 "line 4 has 3 field(s) where the header row has 2: is a value with a comma in it not in quotes?",
             ),
         ] {
-            let err = csv_to_body(csv.as_bytes(), RecordKind::Sales).unwrap_err();
+            let err = csv_to_body(csv.as_bytes(), Some(RecordKind::Sales)).unwrap_err();
             assert_eq!(err.to_string(), says);
         }
         // Saved in the Windows code page ("Citroën" in Windows-1252): refused, never guessed at.
-        let err = csv_to_body(b"ShopID,VehicleMake\r\n1,Citro\xEBn\r\n", RecordKind::Sales).unwrap_err();
+        let err = csv_to_body(b"ShopID,VehicleMake\r\n1,Citro\xEBn\r\n", Some(RecordKind::Sales)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "line 2, VehicleMake: not UTF-8 text (byte 0xEB after \"Citro\"): save the file as \"CSV UTF-8\""
         );
-        assert!(csv_to_body(b"", RecordKind::Sales).is_err());
+        assert!(csv_to_body(b"", Some(RecordKind::Sales)).is_err());
         // Saved with another separator: said for the whole file, not as every field missing.
         for (csv, says) in [
             ("ShopID;InvoiceNumber\n1;2\n", "separated by semicolons"),
             ("ShopID\tInvoiceNumber\n1\t2\n", "separated by tabs"),
         ] {
-            let err = csv_to_body(csv.as_bytes(), RecordKind::Sales).unwrap_err();
+            let err = csv_to_body(csv.as_bytes(), Some(RecordKind::Sales)).unwrap_err();
             assert!(err.to_string().contains(says), "{err:#}");
             assert!(err.to_string().contains("\"ShopID"), "{err:#}");
         }
         // One column of a comma-separated file is a file like any other.
-        assert!(csv_to_body(b"ShopID\n1\n", RecordKind::Sales).is_ok());
+        assert!(csv_to_body(b"ShopID\n1\n", Some(RecordKind::Sales)).is_ok());
+    }
+
+    #[test]
+    fn a_csv_files_record_type_is_named_by_its_header_or_by_type() {
+        // Without --type: the one record type whose own date the header names.
+        let p = csv_to_body(b"shopid,InvoiceNumber,claimdate\n1,2,2024-01-01\n", None).unwrap();
+        assert_eq!(p.note.as_deref(), Some("read as Claims: its header names ClaimDate"));
+        assert!(String::from_utf8(p.body).unwrap().starts_with("{\"Claims\":"));
+        for (csv, says) in [
+            (
+                "ShopID,InvoiceNumber\n1,2\n",
+                "say which records the CSV file holds with --type",
+            ),
+            (
+                "ShopID,SaleDate,ClaimDate\n1,2,3\n",
+                "the header names SaleDate, ClaimDate: say which records the CSV file holds with --type",
+            ),
+        ] {
+            let err = csv_to_body(csv.as_bytes(), None).unwrap_err();
+            assert!(err.to_string().contains(says), "{err}");
+        }
+        // --type wins, unless the header names another type's date and not its own.
+        let p = csv_to_body(b"ShopID,ClaimDate\n1,2\n", Some(RecordKind::Claims)).unwrap();
+        assert_eq!(p.note, None);
+        assert!(csv_to_body(b"ShopID\n1\n", Some(RecordKind::Sales)).is_ok());
+        let err = csv_to_body(b"ShopID,ClaimDate\n1,2\n", Some(RecordKind::Sales)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--type sales, but the header has no SaleDate and names ClaimDate: is the file claims?"
+        );
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub(super) struct Args {
     /// Write to the partner's test tenant instead of live.
     #[arg(long)]
     test: bool,
-    /// The record type of a CSV file (one type per file).
+    /// The record type of a CSV file (one type per file); without it, the type whose own date
+    /// (PlanEnrollDate, SaleDate, ClaimDate or CancelDate) the header names.
     #[arg(long = "type", value_parser = import::record_kind)]
     record_type: Option<RecordKind>,
     /// The file.
@@ -57,6 +58,9 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     };
     let outcome = import::import(&store, partner, scope, &prepared, config.history_retention)?;
     bar.finish_and_clear();
+    if let Some(note) = &prepared.note {
+        println!("{note}");
+    }
     print!("{}", import::report(&outcome, prepared.csv_lines.as_deref()));
     Ok(ExitCode::from(import::exit_code(&outcome) as u8))
 }

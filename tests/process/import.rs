@@ -85,10 +85,21 @@ fn csv_and_json_files_are_imported_with_a_report_and_an_exit_code() {
         out.contains("Claims[0]: RepairShopID: RepairShopID is required"),
         "{out}"
     );
+    // Without --type, a CSV file is read as the record type whose own date its header names.
+    let (code, out, _) = import(&config, &[&fixture("import/claims.csv")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("read as Claims: its header names ClaimDate\n"), "{out}");
+
     // Unusable files: exit 2 with the reason.
+    let no_date = dir.path().join("no-date.csv");
+    std::fs::write(&no_date, "ShopID,InvoiceNumber\n1,2\n").unwrap();
     for (args, reason) in [
         (vec!["/nonexistent/night.json"], "cannot open /nonexistent/night.json"),
-        (vec![&fixture("import/claims.csv") as &str], "--type"),
+        (vec![no_date.to_str().unwrap()], "--type"),
+        (
+            vec!["--type", "sales", &fixture("import/claims.csv")],
+            "--type sales, but the header has no SaleDate and names ClaimDate: is the file claims?",
+        ),
         (
             vec!["--type", "sales", &fixture("guide/sales.json")],
             "--type is for CSV files",

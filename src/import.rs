@@ -98,7 +98,12 @@ fn record_type_of(
         (None, [(kind, date)]) => Ok((*kind, Some(format!("read as {}: its header names {date}", kind.name())))),
         (None, []) => bail!(
             "say which records the CSV file holds with --type registrations|claims|sales|cancellations \
-             (its header names none of PlanEnrollDate, SaleDate, ClaimDate, CancelDate)"
+             (its header names none of {})",
+            RecordKind::ALL
+                .into_iter()
+                .filter_map(own_date)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         (None, _) => bail!(
             "the header names {}: say which records the CSV file holds with --type",

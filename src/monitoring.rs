@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 use metrics::Counter;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
 use strum::VariantArray;
 
 use crate::model::batch::TypeCounts;

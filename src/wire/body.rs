@@ -62,18 +62,9 @@ fn not_utf8(sent: &[u8], body: &[u8], e: std::str::Utf8Error) -> BodyError {
     let offset = e.valid_up_to();
     // The valid text before it, its last 40 characters at most.
     let valid = std::str::from_utf8(&body[..offset]).unwrap_or_default();
-    let tail: String = valid
-        .chars()
-        .rev()
-        .take(40)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let after = if tail.len() < valid.len() {
-        format!("...{tail:?}")
-    } else {
-        format!("{tail:?}")
+    let after = match valid.char_indices().rev().nth(39) {
+        Some((start, _)) if start > 0 => format!("...{:?}", &valid[start..]),
+        _ => format!("{valid:?}"),
     };
     BodyError::NotUtf8 {
         offset: offset + (sent.len() - body.len()),

@@ -22,6 +22,8 @@ try {
   await page.waitForSelector("#live-batches tr.batch", { timeout: 10000 });
   const testRows = await page.locator("#test-batches tr.batch").count();
   check(testRows >= 1, "no test batch listed");
+  check((await page.locator("#test-page").innerText()) === "page 1 of 1" && (await page.locator("#test-older").isDisabled()),
+        "the test batches' page: " + (await page.locator("#test-page").innerText()));
   const firstStatus = await page.locator("#test-batches tr.batch").first().locator("td").nth(2).textContent();
   check(firstStatus === "206", "the newest test batch should be the 206, got " + firstStatus);
 

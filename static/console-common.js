@@ -42,3 +42,14 @@ function storedRecord(title, record) {
   }
   return details;
 }
+
+// An invoice's stored records, folded: its registrations, then each claim, sale and cancellation
+// by its date.
+function storedRecords({ registrations, claims, sales, cancellations }) {
+  const shown = registrations.map((r) => storedRecord("Registration", r));
+  for (const [name, records, date] of [["Claim", claims, "ClaimDate"], ["Sale", sales, "SaleDate"],
+                                       ["Cancellation", cancellations, "CancelDate"]]) {
+    for (const r of records) shown.push(storedRecord(name + " of " + r[date].replace("T", " ").replace(/Z$/, ""), r));
+  }
+  return shown;
+}

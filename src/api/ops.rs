@@ -338,12 +338,17 @@ fn with_partner<T>(partner_id: i64, records: impl IntoIterator<Item = T>) -> Vec
         .collect()
 }
 
+/// A text parameter given at most once, without its padding; blank is absent.
+fn optional_text(params: &Params, name: &str) -> Result<Option<String>, ApiError> {
+    Ok(params
+        .once(name)?
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| crate::wire::trim_padding(text).to_owned()))
+}
+
 /// A required text parameter: present, once, not blank.
 fn required_text(params: &Params, name: &str) -> Result<String, ApiError> {
-    match params.once(name)? {
-        Some(text) if !text.trim().is_empty() => Ok(crate::wire::trim_padding(text).to_owned()),
-        _ => Err(ApiError::BadParameter(format!("{name} is required"))),
-    }
+    optional_text(params, name)?.ok_or_else(|| ApiError::BadParameter(format!("{name} is required")))
 }
 
 /// GET /ops/records?InvoiceNumber=[&ShopID=][&company=][&tenant=]: every partner's tenant that
@@ -354,10 +359,7 @@ pub async fn records(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let params = request.params();
     let search = InvoiceSearch {
         invoice_number: required_text(&params, "InvoiceNumber")?,
-        shop_id: params
-            .once("ShopID")?
-            .filter(|shop| !shop.trim().is_empty())
-            .map(|shop| crate::wire::trim_padding(shop).to_owned()),
+        shop_id: optional_text(&params, "ShopID")?,
     };
     let invoice = crate::wire::echo(&search.invoice_number);
     let within = Within {

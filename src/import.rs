@@ -134,6 +134,7 @@ pub fn csv_to_body(content: &[u8], record_type: Option<RecordKind>) -> anyhow::R
         }
     }
     let (record_type, note) = record_type_of(&headers, record_type)?;
+    one_column_a_field(&headers, record_type)?;
     let mut rows = Vec::new();
     let mut lines = Vec::new();
     let mut counter = LineCounter::new(content);
@@ -179,6 +180,42 @@ pub fn csv_to_body(content: &[u8], record_type: Option<RecordKind>) -> anyhow::R
         csv_lines: Some(lines),
         note,
     })
+}
+
+/// Refuses a header that names one field in two columns (in two spellings, say): every row
+/// would be taken with the right-hand column's value, and a POST's result would say so of each.
+fn one_column_a_field(headers: &csv::StringRecord, record_type: RecordKind) -> anyhow::Result<()> {
+    let fields = record_type.fields();
+    let mut seen: Vec<(usize, usize)> = Vec::new();
+    for (column, name) in headers.iter().enumerate() {
+        let Some(field) = crate::wire::field_index(fields, name.trim(), 0) else {
+            continue;
+        };
+        if let Some(&(_, first)) = seen.iter().find(|(f, _)| *f == field) {
+            bail!(
+                "the header names {} twice, in columns {} and {} ({} and {} in a spreadsheet): keep one",
+                fields[field].name,
+                first + 1,
+                column + 1,
+                column_letters(first),
+                column_letters(column)
+            );
+        }
+        seen.push((field, column));
+    }
+    Ok(())
+}
+
+/// A column's letters as a spreadsheet names it: A to Z, then AA, AB...
+fn column_letters(column: usize) -> String {
+    let mut letters = Vec::new();
+    let mut n = column + 1;
+    while n > 0 {
+        let digit = (n - 1) % 26;
+        letters.push(char::from(b'A' + digit as u8));
+        n = (n - 1) / 26;
+    }
+    letters.iter().rev().collect()
 }
 
 /// The line a record starts on, as an editor or a spreadsheet numbers them (LF, CRLF or a lone
@@ -410,6 +447,29 @@ mod tests {
             err.to_string(),
             "--type sales, but the header has no SaleDate and names ClaimDate: is the file claims?"
         );
+    }
+
+    #[test]
+    fn a_header_naming_a_field_twice_is_refused_naming_both_columns() {
+        let refused = |csv: &str| csv_to_body(csv.as_bytes(), None).unwrap_err().to_string();
+        assert_eq!(
+            refused("ShopID,InvoiceNumber,ClaimDate,shopid\n1,2,2020-01-01,3\n"),
+            "the header names ShopID twice, in columns 1 and 4 (A and D in a spreadsheet): keep one"
+        );
+        // The guide's misspelling is the same field.
+        let mut header: Vec<String> = (0..27).map(|i| format!("Extra{i}")).collect();
+        header.extend(["ClaimDate", "RepairlnvoiceNumber", "RepairInvoiceNumber"].map(String::from));
+        assert_eq!(
+            refused(&(header.join(",") + "\n")),
+            "the header names RepairInvoiceNumber twice, in columns 29 and 30 (AC and AD in a spreadsheet): keep one"
+        );
+        assert_eq!(column_letters(0), "A");
+        assert_eq!(column_letters(25), "Z");
+        assert_eq!(column_letters(26), "AA");
+        assert_eq!(column_letters(701), "ZZ");
+        assert_eq!(column_letters(702), "AAA");
+        // Unknown columns may repeat: they are ignored (with a warning) either way.
+        assert!(csv_to_body(b"ShopID,ClaimDate,Note,Note\n1,2020-01-01,a,b\n", None).is_ok());
     }
 
     #[test]

@@ -66,6 +66,35 @@ mod tests {
     }
 
     #[test]
+    fn a_field_sent_again_with_another_value_is_named_with_what_was_sent() {
+        // The guide's example, given the repair fields: taken with the last ShopID and
+        // InvoiceNumber, and its result says so.
+        let d = decode::<Claim>(
+            r#"{"ShopID": "0056678", "InvoiceNumber": "35554367", "ClaimDate": "2020-01-27",
+                "ShopID": "0056698", "InvoiceNumber": "9994498", "RepairShopID": "1",
+                "RepairInvoiceNumber": "2", "TireClaimCount": 4, "CreditAmount": 64.04,
+                "CostPerUnit": 60.00, "TireBrand": "SUM", "TireSize": "2356018", "TireCost" : 58.00,
+                "tiresize": "2356018", "TireBrand": "A", "TIREBRAND": "B", "tirebrand": 4,
+                "ServiceDescription": "A FLAT REPAIR ON THE PASSENGER SIDE REAR TIRE",
+                "servicedescription": ""}"#,
+        );
+        let claim = d.record.unwrap();
+        assert_eq!(
+            (claim.shop_id.as_str(), claim.invoice_number.as_str()),
+            ("0056698", "9994498")
+        );
+        assert_eq!(
+            d.warnings,
+            [
+                r#"ShopID was sent twice with different values ("0056678", then "0056698"): the last was kept"#,
+                r#"InvoiceNumber was sent twice with different values ("35554367", then "9994498"): the last was kept"#,
+                r#"TireBrand was sent 4 times with different values ("SUM", "A", "B", then 4): the last was kept"#,
+                r#"ServiceDescription was sent twice with different values ("A FLAT REPAIR ON THE PASSENGER SIDE REA..., then ""): the last was kept"#,
+            ]
+        );
+    }
+
+    #[test]
     fn the_typo_alias_and_optional_extras_are_taken() {
         let c = decode::<Claim>(
             r#"{"ShopID": "1", "InvoiceNumber": "2", "ClaimDate": "2020-01-27T10:00:00Z",

@@ -380,6 +380,7 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
                 .iter()
                 .map(|k| format!("unknown field {} was ignored", wire::echo(k)))
                 .collect();
+            warnings.extend(repeated_fields(T::FIELDS, &raw));
             warnings.extend(remarks);
             let readable = match (&record, key) {
                 (Ok(_), _) => None,
@@ -395,6 +396,28 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
             }
         }
     }
+}
+
+/// Each field sent more than once with different values (the guide's own Claims example sends
+/// ShopID and InvoiceNumber twice): what was sent, in order, and that the last was kept.
+fn repeated_fields(fields: &[FieldSpec], raw: &RawRecord<'_>) -> Vec<String> {
+    let mut named = Vec::new();
+    let mut warnings = Vec::new();
+    for &(field, _) in &raw.replaced {
+        if named.contains(&field) {
+            continue;
+        }
+        named.push(field);
+        let sent: Vec<&str> = (raw.replaced.iter())
+            .filter(|(f, _)| *f == field)
+            .map(|(_, value)| *value)
+            .chain(raw.values[field])
+            .map(|value| value.get())
+            .collect();
+        let said = wire::sent_more_than_once(fields[field].name, &sent);
+        warnings.push(format!("{said}: the last was kept"));
+    }
+    warnings
 }
 
 #[cfg(test)]

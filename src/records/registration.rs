@@ -93,7 +93,14 @@ mod tests {
     #[test]
     fn unknown_fields_are_warnings() {
         let d = decode::<Registration>(&GUIDE.replace("\"VIN\"", "\"Vin\": \"x\", \"Color\": \"red\", \"VIN\""));
-        assert!(d.record.is_ok());
-        assert_eq!(d.warnings, vec!["unknown field \"Color\" was ignored".to_owned()]);
+        assert_eq!(
+            d.warnings,
+            vec![
+                "unknown field \"Color\" was ignored".to_owned(),
+                "VIN was sent twice with different values (\"x\", then \"2GTEC19C481101249\"): the last was kept"
+                    .to_owned()
+            ]
+        );
+        assert_eq!(d.record.unwrap().vin, "2GTEC19C481101249");
     }
 }

@@ -1,17 +1,19 @@
 //! v3 request bodies: JSON objects, checked field by field into typed values. Every error is
 //! collected with its field's path (`tires[2].size`, indexes from 0), so a 400 lists them all.
-//! Unknown fields are ignored. A required field reads as its value or as the proof
+//! Unknown fields are ignored; a key sent twice with different values is an error. A required field reads as its value or as the proof
 //! ([`Reported`]) that its error was listed, so a record is assembled with `?`, and only from a
 //! body without errors.
 
 use chrono::{DateTime, Datelike, Utc};
-use serde::Serialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use validator::ValidateEmail;
 
 use crate::records::Cents;
 use crate::wire::Code;
-use crate::wire::{MAX_YEAR, MIN_YEAR, parse_money};
+use crate::wire::{MAX_YEAR, MIN_YEAR, parse_money, sent_more_than_once};
 
 /// One field's error, as a v3 400 lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,6 +58,77 @@ impl Errors {
         match assemble() {
             Ok(value) if self.0.is_empty() => Ok(value),
             _ => Err(self.0),
+        }
+    }
+}
+
+/// A body as JSON, and an error for each key one of its objects sent more than once with
+/// different values (serde_json keeps the last silently; a v3 answer has no place to say so,
+/// so the body is refused, naming them, with its other errors).
+pub fn parse(body: &[u8]) -> Result<(Value, Vec<FieldError>), serde_json::Error> {
+    let json = serde_json::from_slice(body)?;
+    let mut repeated = Vec::new();
+    repeated_keys(serde_json::from_slice(body)?, "", &mut repeated);
+    Ok((json, repeated))
+}
+
+/// An object's entries, in the order sent, repeated keys included.
+struct Entries<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor;
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<'de>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(EntriesVisitor)
+    }
+}
+
+/// The keys sent twice with different values in `raw` and the objects and arrays within it
+/// (what serde_json kept of those: the last).
+fn repeated_keys(raw: &RawValue, prefix: &str, errors: &mut Vec<FieldError>) {
+    let text = raw.get().trim_start();
+    if text.starts_with('[') {
+        let items: Vec<&RawValue> = serde_json::from_str(text).unwrap_or_default();
+        for (i, item) in items.into_iter().enumerate() {
+            repeated_keys(item, &format!("{prefix}[{i}]"), errors);
+        }
+    } else if text.starts_with('{') {
+        let Ok(Entries(entries)) = serde_json::from_str(text) else {
+            return;
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        for (key, _) in &entries {
+            if seen.contains(&key.as_str()) {
+                continue;
+            }
+            seen.push(key);
+            let sent: Vec<&RawValue> = (entries.iter().filter(|(k, _)| k == key))
+                .map(|(_, value)| *value)
+                .collect();
+            let field = path(prefix, key);
+            if let Some(last) = sent.last() {
+                if sent.iter().any(|value| value.get() != last.get()) {
+                    let values: Vec<&str> = sent.iter().map(|value| value.get()).collect();
+                    errors.push(FieldError {
+                        message: format!("{}; send it once", sent_more_than_once(&field, &values)),
+                        field: field.clone(),
+                        code: Code::Ambiguous,
+                    });
+                }
+                repeated_keys(last, &field, errors);
+            }
         }
     }
 }
@@ -336,6 +409,49 @@ mod tests {
         let fields = Fields::top(&body, &mut errors);
         read(&fields, &mut errors);
         errors.0.into_iter().map(|e| (e.field, e.code)).collect()
+    }
+
+    #[test]
+    fn a_key_sent_twice_with_different_values_is_named_by_its_path() {
+        let body = br#" {"invoiceNumber": "X1", "invoiceNumber": "X2", "a": 1, "a": 1,
+            "tires": [{"size": "s"}, {"size": "t", "size": 5, "size": "t"}],
+            "customer": {"name": "A"}, "customer": {"name": "B", "name": "C"}} "#;
+        let (json, errors) = parse(body).unwrap();
+        let said: Vec<(&str, Code, &str)> = (errors.iter())
+            .map(|e| (e.field.as_str(), e.code, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (
+                    "invoiceNumber",
+                    Code::Ambiguous,
+                    r#"invoiceNumber was sent twice with different values ("X1", then "X2"); send it once"#
+                ),
+                (
+                    "tires[1].size",
+                    Code::Ambiguous,
+                    r#"tires[1].size was sent 3 times with different values ("t", 5, then "t"); send it once"#
+                ),
+                (
+                    "customer",
+                    Code::Ambiguous,
+                    r#"customer was sent twice with different values ({"name": "A"}, then {"name": "B", "name": "C"}); send it once"#
+                ),
+                (
+                    "customer.name",
+                    Code::Ambiguous,
+                    r#"customer.name was sent twice with different values ("B", then "C"); send it once"#
+                ),
+            ]
+        );
+        // The JSON itself is as serde_json reads it: the last of each.
+        assert_eq!(json["invoiceNumber"], "X2");
+        assert_eq!(json["customer"]["name"], "C");
+        // Nothing repeated, nothing said; not JSON, serde_json's own error.
+        assert!(parse(br#"{"a": [1, {"b": 2}], "c": {"d": 3}}"#).unwrap().1.is_empty());
+        assert!(parse(b"[1, 2]").unwrap().1.is_empty());
+        assert!(parse(br#"{"a": 1,}"#).is_err());
     }
 
     #[test]

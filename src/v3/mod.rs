@@ -84,9 +84,23 @@ pub struct Call<'a> {
     pub scope: Scope,
 }
 
-/// A body as JSON: what is not is a 400 naming the line and column.
-fn parse_body(body: &[u8]) -> Result<Value, V3Error> {
-    serde_json::from_slice(body).map_err(|e| V3Error::Refused(Refusal::NotJson(e.to_string())))
+/// A body read by `decode` as the `what` it is: a body that is not JSON is a 400 naming the line
+/// and column; one with field errors a 400 naming every one, each key sent twice with
+/// different values first.
+fn read_body<T>(
+    body: &[u8],
+    what: &'static str,
+    decode: impl FnOnce(&Value) -> Result<T, Vec<FieldError>>,
+) -> Result<T, V3Error> {
+    let (json, mut errors) = decode::parse(body).map_err(|e| V3Error::Refused(Refusal::NotJson(e.to_string())))?;
+    match decode(&json) {
+        Ok(read) if errors.is_empty() => Ok(read),
+        Ok(_) => Err(V3Error::invalid(what)(errors)),
+        Err(more) => {
+            errors.extend(more);
+            Err(V3Error::invalid(what)(errors))
+        }
+    }
 }
 
 /// `product_id`: required, and one of the partner's `v3_products` when it has a list.
@@ -132,7 +146,7 @@ fn head(f: &Fields, keys: &V3Partner, errors: &mut Errors) -> Read<Head> {
 
 /// A POST's body read by its decoder for the partner: a 400 naming every field error.
 fn decoded<T>(keys: &V3Partner, body: &[u8], decode: Decoder<T>) -> Result<T, V3Error> {
-    decode(&parse_body(body)?, keys).map_err(V3Error::invalid("registration"))
+    read_body(body, "registration", |json| decode(json, keys))
 }
 
 type Decoder<T> = fn(&Value, &V3Partner) -> Result<T, Vec<FieldError>>;
@@ -310,12 +324,11 @@ pub fn cancel_tire_protection(call: &Call, target: &Target, body: &[u8], now: Da
     let Call {
         store, partner, scope, ..
     } = *call;
-    let body = parse_body(body)?;
-    let mut errors = Errors::default();
-    let cancelled_on = Fields::top(&body, &mut errors).date("cancelledOn", &mut errors);
-    let cancelled_on = errors
-        .into_result(|| cancelled_on)
-        .map_err(V3Error::invalid("cancellation"))?;
+    let cancelled_on = read_body(body, "cancellation", |json| {
+        let mut errors = Errors::default();
+        let cancelled_on = Fields::top(json, &mut errors).date("cancelledOn", &mut errors);
+        errors.into_result(|| cancelled_on)
+    })?;
     let plan = partner.plan();
     let stamp = Stamp::of(&now);
     store.write(|tx| {
@@ -506,7 +519,7 @@ pub fn motor_club_page(call: &Call, request: &PageRequest) -> Result<Page<Stored
 #[tracing::instrument(name = "v3_change_motor_club", skip_all, fields(partner = %call.partner.company))]
 pub fn change_motor_club(call: &Call, target: &Target, body: &[u8], now: DateTime<Utc>) -> Result<(), V3Error> {
     let Call { store, scope, .. } = *call;
-    let change = motor_club::decode_change(&parse_body(body)?).map_err(V3Error::invalid("change"))?;
+    let change = read_body(body, "change", motor_club::decode_change)?;
     let stamp = Stamp::of(&now);
     store.write(|tx| {
         let found = find_one(tx, scope, target, &store::MOTOR_CLUBS)?;

@@ -13,12 +13,15 @@ use serde_json::value::RawValue;
 
 use super::{FieldSpec, field_index};
 
-/// One record's fields as sent: a slot per field of its type (last duplicate key wins), and the
-/// keys that named no field.
+/// One record's fields as sent: a slot per field of its type (last duplicate key wins), the
+/// keys that named no field, and the values a later key of the same field replaced.
 #[derive(Debug)]
 pub struct RawRecord<'a> {
     pub values: Vec<Option<&'a RawValue>>,
     pub unknown: Vec<String>,
+    /// (field, value) for each value a repeated key replaced with a different one, in the order
+    /// sent: the record is taken with the last, and its result says so.
+    pub replaced: Vec<(usize, &'a RawValue)>,
 }
 
 /// An element of a record array: where it is in the body (its JSON as sent, kept for the
@@ -395,11 +398,17 @@ impl<'de> Visitor<'de> for FieldsSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut values = vec![None; self.fields.len()];
         let mut unknown: Vec<String> = Vec::new();
+        let mut replaced = Vec::new();
         let mut next = 0;
         while let Some(Key(key)) = map.next_key::<Key>()? {
             match field_index(self.fields, &key, next) {
                 Some(i) => {
-                    values[i] = Some(map.next_value::<&'de RawValue>()?);
+                    let value = map.next_value::<&'de RawValue>()?;
+                    if let Some(earlier) = values[i].replace(value)
+                        && earlier.get() != value.get()
+                    {
+                        replaced.push((i, earlier));
+                    }
                     next = i + 1;
                 }
                 None => {
@@ -410,7 +419,11 @@ impl<'de> Visitor<'de> for FieldsSeed {
                 }
             }
         }
-        Ok(Ok(RawRecord { values, unknown }))
+        Ok(Ok(RawRecord {
+            values,
+            unknown,
+            replaced,
+        }))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -508,12 +521,15 @@ mod tests {
 
     #[test]
     fn keys_are_case_insensitive_and_the_last_duplicate_wins() {
-        let body = br#"{"claims":[{"SHOPID":"1","shopid":"2","repairlnvoicenumber":"9","Extra":1,"EXTRA":2}]}"#;
+        let body = br#"{"claims":[{"SHOPID":"1","shopid":"2","repairlnvoicenumber":"9","Extra":1,"EXTRA":2,"RepairInvoiceNumber":"9","ShopId":3}]}"#;
         let arrays = decode_batch(body, TYPES).unwrap();
         let r = record(&arrays[0], 0);
-        assert_eq!(r.values[0].unwrap().get(), "\"2\"");
+        assert_eq!(r.values[0].unwrap().get(), "3");
         assert_eq!(r.values[1].unwrap().get(), "\"9\"");
         assert_eq!(r.unknown, vec!["Extra".to_owned()]);
+        // What was replaced, in order; a key sent again with the same value replaced nothing.
+        let replaced: Vec<_> = r.replaced.iter().map(|(i, v)| (*i, v.get())).collect();
+        assert_eq!(replaced, vec![(0, "\"1\""), (0, "\"2\"")]);
         assert!(arrays[1].is_empty());
     }
 

@@ -29,7 +29,7 @@ pub enum Code {
     InvalidPhone,
     InvalidCountry,
     NotAllowed,
-    /// A PATCH asking two things at once.
+    /// A PATCH asking two things at once, or a key sent twice with different values.
     Ambiguous,
     // The guide's business rules.
     RegistrationNotFound,

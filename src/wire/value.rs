@@ -83,6 +83,31 @@ fn scalar(raw: &RawValue) -> Result<Scalar<'_>, ValueError> {
     })
 }
 
+/// What a message says of a field whose key an object sent more than once with different
+/// values: `ShopID was sent twice with different values ("1", then "2")`, each value the JSON
+/// as sent (its first 40 characters).
+pub fn sent_more_than_once(field: &str, values: &[&str]) -> String {
+    let shown: Vec<String> = values.iter().map(|json| as_sent(json)).collect();
+    let (last, earlier) = shown.split_last().map_or(("", &[][..]), |(l, e)| (l.as_str(), e));
+    let times = match values.len() {
+        2 => "twice".to_owned(),
+        n => format!("{n} times"),
+    };
+    format!(
+        "{field} was sent {times} with different values ({}, then {last})",
+        earlier.join(", ")
+    )
+}
+
+/// A JSON value as it was sent, its first 40 characters when longer.
+fn as_sent(json: &str) -> String {
+    const MAX: usize = 40;
+    match json.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}...", &json[..end]),
+        None => json.to_owned(),
+    }
+}
+
 /// Quotes a sent value for an error message, shortened: a 100k-character value is not echoed.
 pub fn echo(value: &str) -> String {
     const MAX: usize = 40;

@@ -67,7 +67,7 @@ async fn the_sales_example_posts_and_reads_back() {
 }
 
 #[tokio::test]
-async fn the_claims_example_is_rejected_naming_the_missing_repair_fields() {
+async fn the_claims_example_is_rejected_naming_the_missing_repair_fields_and_the_repeated_ones() {
     let app = spawn_app().await;
     let (status, body) = post_fixture(&app, "claims").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -76,6 +76,9 @@ async fn the_claims_example_is_rejected_naming_the_missing_repair_fields() {
         json!([{"Record": "Claims", "Index": 0, "Status": "Rejected", "Errors": [
             {"Field": "RepairShopID", "Code": "required", "Message": "RepairShopID is required"},
             {"Field": "RepairInvoiceNumber", "Code": "required", "Message": "RepairInvoiceNumber is required"}
+        ], "Warnings": [
+            "ShopID was sent twice with different values (\"0056678\", then \"0056698\"): the last was kept",
+            "InvoiceNumber was sent twice with different values (\"35554367\", then \"9994498\"): the last was kept"
         ]}])
     );
 }

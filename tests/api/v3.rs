@@ -426,6 +426,66 @@ async fn a_body_with_bad_fields_lists_every_error_with_its_path() {
 }
 
 #[tokio::test]
+async fn a_key_sent_twice_with_different_values_is_refused_with_the_other_errors() {
+    let app = spawn_app().await;
+    let send = |method: reqwest::Method, path: &str, body: String| {
+        app.client
+            .request(method, app.v3_url(path))
+            .bearer_auth(v3_token())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // serde_json would keep "I2" and the second tire's size 5 silently.
+    let body = new_registration("S", "I1", 2)
+        .to_string()
+        .replacen(
+            r#""invoiceNumber":"I1""#,
+            r#""invoiceNumber":"I1","invoiceNumber":"I2""#,
+            1,
+        )
+        .replacen(r#""size":"#, r#""size":5,"size":"#, 1);
+    assert!(
+        body.contains(r#""invoiceNumber":"I2""#) && body.contains(r#""size":5,"#),
+        "{body}"
+    );
+    let (status, got) = json_of(send(reqwest::Method::POST, REGISTRATIONS, body).await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{got}");
+    assert_eq!(got["error"]["message"], "the registration has 2 invalid fields");
+    let errors = got["error"]["errors"].as_array().unwrap();
+    assert_eq!(
+        errors[0],
+        json!({"field": "invoiceNumber", "code": "ambiguous",
+               "message": "invoiceNumber was sent twice with different values (\"I1\", then \"I2\"); send it once"})
+    );
+    // The last size (a text) is what the other fields were read with.
+    assert_eq!(errors[1]["field"], "tires[0].size");
+    assert_eq!(errors[1]["code"], "ambiguous");
+    let (_, page) = app.v3_get(REGISTRATIONS, &v3_token()).await;
+    assert_eq!(page["totalRecordCount"], 0, "nothing was written");
+
+    // The same key sent twice with one value is no error; and a PATCH is read the same way.
+    let id = create(&app, &new_registration("S", "I1", 1)).await;
+    let cancel = format!(
+        r#"{{"cancelledOn": "{0}", "cancelledOn": "2020-01-01T00:00:00Z"}}"#,
+        today()
+    );
+    let (status, got) = json_of(
+        send(reqwest::Method::PATCH, &format!("{REGISTRATIONS}/{id}"), cancel)
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{got}");
+    assert_eq!(got["error"]["errors"][0]["field"], "cancelledOn");
+    let cancel = format!(r#"{{"cancelledOn": "{0}", "cancelledOn": "{0}"}}"#, today());
+    let res = send(reqwest::Method::PATCH, &format!("{REGISTRATIONS}/{id}"), cancel)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
 async fn pages_are_oldest_first_and_filtered_exactly() {
     let app = spawn_app().await;
     let mut ids = Vec::new();

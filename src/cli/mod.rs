@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{BIND_ENV, CONFIG_ENV, Config};
+use crate::config::{CONFIG_ENV, Config};
 use crate::telemetry::LogFormat;
 
 /// Where the config file is looked for when neither --config nor WARRANTY_GATEWAY_CONFIG names
@@ -32,8 +32,10 @@ pub struct Cli {
     /// Log lines as text (the default) or JSON; overrides the config's server.log_format.
     #[arg(long, global = true, value_enum)]
     log_format: Option<LogFormat>,
-    /// serve: listen on this address (such as 0.0.0.0:8080) instead of the config's server.bind.
-    #[arg(long, global = true, env = BIND_ENV)]
+    /// Serve on this address (such as 0.0.0.0:8080) instead of the config's server.bind (as serve --bind).
+    // Only `serve` listens: the option is its own (`serve --bind`, which reads the environment's
+    // too), and here for the bare command, which serves.
+    #[arg(long)]
     bind: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -42,7 +44,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API (the default).
-    Serve,
+    Serve(serve::Args),
     /// Print a bearer token the server accepts for a partner: v2 (HS256, with the partner's
     /// secret), or with --v3 a v3 token (ES256, signed with the partner's private key).
     Token(token::Args),
@@ -100,14 +102,22 @@ impl Context {
 
 /// Runs the command `cli` names: its exit code, or the error to print (exit code 2).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let command = match cli.command {
+        Some(command) => command,
+        None => Command::Serve(serve::Args::from_environment()?),
+    };
     let context = Context {
         config_by_default: cli.config.is_none(),
         config_path: cli.config.unwrap_or_else(default_config),
         log_format: cli.log_format,
-        bind: cli.bind,
+        // A --bind before the subcommand, else serve's (or the environment's).
+        bind: match &command {
+            Command::Serve(args) => cli.bind.or_else(|| args.bind.clone()),
+            _ => None,
+        },
     };
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve::run(&context),
+    match command {
+        Command::Serve(_) => serve::run(&context),
         Command::Token(args) => token::run(&context, args),
         Command::Keygen(args) => keygen::run(args),
         Command::Partners => partners::run(&context),

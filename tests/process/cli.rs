@@ -501,6 +501,33 @@ fn bind_comes_from_the_command_line_or_the_environment_before_the_config() {
         .env("WARRANTY_GATEWAY_BIND", "127.0.0.1:0");
     let server = Server::start(by_env);
     assert!(server.address.starts_with("127.0.0.1:"), "{}", server.address);
+    drop(server);
+
+    // `serve` reads the environment too; a --bind before the subcommand wins over it.
+    let with_env = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env("WARRANTY_GATEWAY_BIND", "env-host.invalid:2")
+            .env(SECRET_ENV, SECRET)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = with_env(&["serve"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("env-host.invalid:2"), "{stderr}");
+    let (code, stderr) = with_env(&["--bind", "flag-host.invalid:3", "serve"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("flag-host.invalid:3"), "{stderr}");
+    // Only serving listens: another command has no --bind (nor shows one in its help).
+    let (code, stderr) = with_env(&["token", "--company", "tirecompany", "--bind", "127.0.0.1:0"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("unexpected argument '--bind'"), "{stderr}");
+    let (code, stdout, _) = run_cli(&["token", "--help"], &config);
+    assert_eq!(code, 0);
+    assert!(!stdout.contains("--bind"), "{stdout}");
 }
 
 /// A second start on a taken port (a new build started before the old one stopped) fails

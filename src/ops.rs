@@ -134,7 +134,14 @@ pub const MAX_SHOPS: usize = 25;
 /// A search's answer: the matches, or how many shops have the invoice when they are too many.
 #[derive(Debug)]
 pub enum Searched {
-    Found(Vec<RecordsMatch>),
+    Found {
+        matches: Vec<RecordsMatch>,
+        /// A ShopID asked that matched nothing: the other shops that have the InvoiceNumber
+        /// (within the same partners and tenant), when at most [`MAX_SHOPS`] do. A shop code
+        /// sent without its leading zeros, or the repair shop's for the selling shop's, is
+        /// what support most often searches by mistake.
+        other_shops: Vec<String>,
+    },
     TooManyShops(usize),
 }
 
@@ -153,15 +160,18 @@ pub fn search_records(
         None => partners.iter().map(|p| p.partner_id).collect(),
     };
     let found = store.read(|tx| {
-        let shops = match &search.shop_id {
-            Some(shop) => vec![shop.clone()],
-            None => store::invoice_shops(
+        let invoice_shops = || {
+            store::invoice_shops(
                 tx,
                 &search.invoice_number,
                 &partner_ids,
                 within.partner_id,
                 within.tenant,
-            )?,
+            )
+        };
+        let shops = match &search.shop_id {
+            Some(shop) => vec![shop.clone()],
+            None => invoice_shops()?,
         };
         if shops.len() > MAX_SHOPS {
             return Ok(Searched::TooManyShops(shops.len()));
@@ -174,7 +184,15 @@ pub fn search_records(
             };
             matches.extend(shop_matches(tx, &filed, &partner_ids, within)?);
         }
-        Ok(Searched::Found(matches))
+        let mut other_shops = Vec::new();
+        if let (Some(asked), true) = (&search.shop_id, matches.is_empty()) {
+            other_shops = invoice_shops()?;
+            other_shops.retain(|shop| shop != asked);
+            if other_shops.len() > MAX_SHOPS {
+                other_shops.clear();
+            }
+        }
+        Ok(Searched::Found { matches, other_shops })
     })?;
     let company = within.partner_id.and_then(|id| partners.company_of(id));
     let detail = match &search.shop_id {

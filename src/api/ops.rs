@@ -328,6 +328,8 @@ struct OpsMatch {
 #[derive(Serialize)]
 struct OpsMatches {
     matches: Vec<OpsMatch>,
+    /// No match at the ShopID asked: the shops that have the InvoiceNumber (at most 25).
+    other_shops: Vec<String>,
 }
 
 /// Each record in the guide's shape, PartnerID first.
@@ -376,8 +378,8 @@ pub async fn records(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
             move |store, partners, asker| ops::search_records(store, partners, asker, &search, within),
         )
         .await?;
-    let found = match found {
-        Searched::Found(found) => found,
+    let (found, other_shops) = match found {
+        Searched::Found { matches, other_shops } => (matches, other_shops),
         Searched::TooManyShops(shops) => {
             return Err(ApiError::BadParameter(format!(
                 "InvoiceNumber {invoice} is at {shops} shops, more than the {} a search answers for: add ShopID (or company, or tenant)",
@@ -415,7 +417,7 @@ pub async fn records(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
         })
         .collect::<Result<Vec<_>, serde_json::Error>>()
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
-    Ok(request.answer(&OpsMatches { matches }))
+    Ok(request.answer(&OpsMatches { matches, other_shops }))
 }
 
 /// One UTC day of one partner's tenant, summed.

@@ -135,7 +135,10 @@ async fn support_finds_every_batch_that_carried_an_invoice_and_what_became_of_ea
     assert_eq!(found["matches"].as_array().unwrap().len(), 1);
     assert_eq!(found["matches"][0]["tenant"], "test");
     let (status, found) = app.ops_get("/records?ShopID=S1&InvoiceNumber=NOPE", &support()).await;
-    assert_eq!((status, found), (StatusCode::OK, json!({"matches": []})));
+    assert_eq!(
+        (status, found),
+        (StatusCode::OK, json!({"matches": [], "other_shops": []}))
+    );
 
     // A record refused by its fields is found by the ShopID and InvoiceNumber it named, even
     // with no registration stored.
@@ -222,7 +225,7 @@ async fn an_invoice_number_alone_finds_the_invoice_at_every_shop() {
         .await;
     assert_eq!(shops(&found), at(&[("S3", OTHER)]));
     let (_, found) = app.ops_get("/records?InvoiceNumber=I1&tenant=test", &support()).await;
-    assert_eq!(found, json!({"matches": []}));
+    assert_eq!(found, json!({"matches": [], "other_shops": []}));
 
     // With the history gone, the stored registrations and sales are still found.
     app.execute_sql("DELETE FROM batch_records");
@@ -240,11 +243,32 @@ async fn an_invoice_number_alone_finds_the_invoice_at_every_shop() {
     );
     let (status, found) = app.ops_get("/records?InvoiceNumber=MANY&ShopID=M07", &support()).await;
     assert_eq!((status, shops(&found)), (StatusCode::OK, at(&[("M07", COMPANY)])));
+    assert_eq!(found["other_shops"], json!([]), "a match names no other shop");
 
     // The audit log says what was searched.
     let (_, log) = app.ops_get("/audit", &operator_token(ADMIN, ADMIN_SECRET)).await;
     assert_eq!(log["items"][0]["detail"], "ShopID M07 InvoiceNumber MANY");
     assert_eq!(log["items"][1]["detail"], "InvoiceNumber MANY at every shop");
+
+    // A ShopID that has nothing of the invoice: the shops that have it, within what was asked
+    // (the other partner's S3 for it alone; none when more than 25 shops have it).
+    let (status, found) = app.ops_get("/records?InvoiceNumber=I1&ShopID=1", &support()).await;
+    assert_eq!(
+        (status, found),
+        (
+            StatusCode::OK,
+            json!({"matches": [], "other_shops": ["S1", "S2", "S3"]})
+        )
+    );
+    let (_, found) = app
+        .ops_get(
+            &format!("/records?InvoiceNumber=I1&ShopID=S2&company={OTHER}"),
+            &support(),
+        )
+        .await;
+    assert_eq!(found, json!({"matches": [], "other_shops": ["S3"]}));
+    let (_, found) = app.ops_get("/records?InvoiceNumber=MANY&ShopID=M99", &support()).await;
+    assert_eq!(found, json!({"matches": [], "other_shops": []}));
 }
 
 #[tokio::test]

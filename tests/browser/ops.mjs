@@ -81,6 +81,17 @@ try {
   check(csv.includes("Registrations,1,S1,I2,TiresCovered,required") && csv.includes('""InvoiceNumber"":""I2""'),
         "the CSV's row: " + csv);
 
+  // A ShopID typed wrong (I1 is at S1): the shop that has the invoice, one click away.
+  await page.fill("#shop", "S9");
+  await page.fill("#invoice", "I1");
+  await page.click("#search");
+  await page.waitForSelector("#matches p.other-shops button", { timeout: 10000 });
+  const other = await page.locator("#matches p.other-shops").innerText();
+  check(other.includes("That InvoiceNumber is at another shop: ShopID S1"), "the other shops: " + other);
+  await page.locator("#matches p.other-shops button").click();
+  await page.waitForSelector("#matches .match", { timeout: 10000 });
+  check((await page.inputValue("#shop")) === "S1", "the ShopID searched from the other shops");
+
   // I1 by its InvoiceNumber alone (found at S1): what is stored, folded until opened (the
   // registration's fields, the written claim), and the rejected claim's batch, whose key shows
   // its empty OrgID as such.

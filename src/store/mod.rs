@@ -76,6 +76,10 @@ pub enum StoreError {
     /// Any other database error: a bug, neither the client's nor the disk's.
     #[error("database error: {}", chain(&**.0))]
     Database(Box<dyn std::error::Error + Send + Sync>),
+    /// What the operator must set right before a command can run (a file in the way, a URL that
+    /// does not parse, a certificate the database's TLS refused), said as it is.
+    #[error("{0}")]
+    Setup(String),
     #[error("cannot create the database folder {path}: {cause}")]
     Folder { path: PathBuf, cause: std::io::Error },
     #[error("the database was made by a newer warranty-gateway ({found}); run a newer build")]

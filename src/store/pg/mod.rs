@@ -118,7 +118,7 @@ const CONFLICT_RETRIES: u32 = 8;
 
 /// The connection settings of a URL and its TLS, with this engine's timeouts (a URL's own win).
 fn connection_config(url: &str) -> Result<url::Target, StoreError> {
-    let mut target = url::parse(url).map_err(|e| StoreError::Database(format!("database.url: {e}").into()))?;
+    let mut target = url::parse(url).map_err(|e| StoreError::Setup(format!("database.url: {e}")))?;
     let config = &mut target.config;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
@@ -150,7 +150,7 @@ fn connect_to(target: &url::Target) -> Result<postgres::Client, StoreError> {
         .map_err(|e| match url::tls_refusal(&e) {
             Some(reason) => {
                 let check = target.certificate_check();
-                StoreError::Database(format!("the database server's TLS was refused: {reason} ({check})").into())
+                StoreError::Setup(format!("the database server's TLS was refused: {reason} ({check})"))
             }
             None => StoreError::from(e),
         })

@@ -295,7 +295,7 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 /// those bits (a group the operator gave it keeps its own).
 fn make_private(path: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::PermissionsExt;
-    let failed = |cause| StoreError::Database(format!("cannot make {} private: {cause}", path.display()).into());
+    let failed = |cause| StoreError::Setup(format!("cannot make {} private: {cause}", path.display()));
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_private(path).map_err(failed),
         Err(e) => Err(failed(e)),
@@ -350,14 +350,13 @@ pub struct BackupReport {
 /// that exists.
 pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
     if to.exists() {
-        return Err(StoreError::Database(
-            format!("{} exists already; back up to a new file", to.display()).into(),
-        ));
+        return Err(StoreError::Setup(format!(
+            "{} exists already; back up to a new file",
+            to.display()
+        )));
     }
     if !from.exists() {
-        return Err(StoreError::Database(
-            format!("there is no database at {}", from.display()).into(),
-        ));
+        return Err(StoreError::Setup(format!("there is no database at {}", from.display())));
     }
     let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
     configure(&source)?;
@@ -367,8 +366,7 @@ pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreErro
     let copied = (|| -> Result<BackupReport, StoreError> {
         // A copy left by a backup that was killed is no copy: start again.
         let _ = std::fs::remove_file(&partial);
-        create_private(&partial)
-            .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", partial.display()).into()))?;
+        create_private(&partial).map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", partial.display())))?;
         let mut target = Connection::open(&partial)?;
         let pages = {
             use rusqlite::backup::{Backup, StepResult};
@@ -408,7 +406,7 @@ pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreErro
     match copied {
         Ok(report) => {
             std::fs::rename(&partial, to)
-                .map_err(|e| StoreError::Database(format!("naming the copy {}: {e}", to.display()).into()))?;
+                .map_err(|e| StoreError::Setup(format!("naming the copy {}: {e}", to.display())))?;
             Ok(report)
         }
         Err(e) => {

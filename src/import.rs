@@ -15,6 +15,7 @@ use crate::ingest::{Outcome, Received, Status, ingest_body};
 use crate::records::RecordKind;
 use crate::scope::Scope;
 use crate::store::Store;
+use crate::wire::GZIP_MAGIC;
 
 /// The record type a CSV file's `--type` names (any case): `registrations`, `sales`...
 pub fn record_kind(name: &str) -> Result<RecordKind, String> {
@@ -270,7 +271,21 @@ fn not_utf8(line: u64, column: &str, cell: &[u8], e: std::str::Utf8Error) -> any
 
 /// Reads and prepares a file: JSON as it is, CSV through [`csv_to_body`].
 pub fn prepare(path: &Path, content: Vec<u8>, record_type: Option<RecordKind>) -> anyhow::Result<Prepared> {
-    match (FileKind::of(path, &content), record_type) {
+    // A file handed over compressed (night.json.gz) is read as the file inside it.
+    let (path, content) = if content.starts_with(GZIP_MAGIC) {
+        let mut inflated = Vec::new();
+        flate2::read::MultiGzDecoder::new(&content[..])
+            .read_to_end(&mut inflated)
+            .with_context(|| format!("{} is gzip-compressed, and cannot be inflated", path.display()))?;
+        let inner = match path.extension().and_then(|e| e.to_str()) {
+            Some(gz) if gz.eq_ignore_ascii_case("gz") => path.with_extension(""),
+            _ => path.to_owned(),
+        };
+        (inner, inflated)
+    } else {
+        (path.to_owned(), content)
+    };
+    match (FileKind::of(&path, &content), record_type) {
         (FileKind::Json, None) => Ok(Prepared {
             body: content,
             csv_lines: None,
@@ -470,6 +485,36 @@ mod tests {
         assert_eq!(column_letters(702), "AAA");
         // Unknown columns may repeat: they are ignored (with a warning) either way.
         assert!(csv_to_body(b"ShopID,ClaimDate,Note,Note\n1,2020-01-01,a,b\n", None).is_ok());
+    }
+
+    #[test]
+    fn a_gzip_compressed_file_is_read_as_the_file_inside() {
+        use std::io::Write;
+        let gzip = |data: &[u8]| {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(data).unwrap();
+            encoder.finish().unwrap()
+        };
+        let csv = b"ShopID,InvoiceNumber,ClaimDate\n1,2,2020-01-01\n";
+        let plain = prepare(Path::new("c.csv"), csv.to_vec(), None).unwrap();
+        let compressed = prepare(Path::new("c.csv.gz"), gzip(csv), None).unwrap();
+        assert_eq!(compressed.body, plain.body);
+        assert_eq!(compressed.csv_lines, plain.csv_lines);
+        assert_eq!(
+            compressed.note.as_deref(),
+            Some("read as Claims: its header names ClaimDate")
+        );
+        // A JSON file by its name inside, or by its first character.
+        let json = br#"{"Sales": []}"#;
+        for name in ["n.json.gz", "n.gz", "n.json"] {
+            let prepared = prepare(Path::new(name), gzip(json), None).unwrap();
+            assert_eq!(prepared.body, json, "{name}");
+        }
+        let err = prepare(Path::new("n.json.gz"), b"\x1F\x8Bcut short".to_vec(), None).unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("n.json.gz is gzip-compressed, and cannot be inflated: "),
+            "{err:#}"
+        );
     }
 
     #[test]

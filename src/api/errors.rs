@@ -102,7 +102,7 @@ impl From<BodyError> for ApiError {
     fn from(e: BodyError) -> Self {
         let code = match &e {
             BodyError::Empty => Code::EmptyBody,
-            BodyError::NotUtf8 { .. } | BodyError::Utf16 => Code::InvalidUtf8,
+            BodyError::NotUtf8 { .. } | BodyError::Utf16 | BodyError::Gzipped => Code::InvalidUtf8,
             BodyError::Json(_) => Code::InvalidJson,
             BodyError::NoRecordArrays { .. } => Code::NoRecords,
             BodyError::UnknownArray { .. } => Code::UnknownArray,

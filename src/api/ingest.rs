@@ -11,7 +11,7 @@ use super::{ApiError, PartnerRequest, Request};
 use crate::ingest::RecordResult;
 use crate::ingest::{Outcome, Received, ingest_body, record_refused as record_refused_batch};
 use crate::telemetry::escaped;
-use crate::wire::Code;
+use crate::wire::{Code, GZIP_MAGIC};
 
 #[derive(Clone, Copy)]
 enum Encoding {
@@ -207,6 +207,18 @@ async fn read_limited(req: &HttpRequest, mut payload: web::Payload, limit: usize
 
 /// Inflates a gzip body; the limit counts the inflated size, so a small bomb is refused too.
 fn gunzip(raw: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
+    if !raw.starts_with(GZIP_MAGIC) && !raw.is_empty() {
+        // Most often a client that sets the header whatever it sends.
+        let start: String = String::from_utf8_lossy(&raw[..raw.len().min(20)]).into_owned();
+        return Err(ApiError::BadBody {
+            code: Code::InvalidGzip,
+            message: format!(
+                "the body is not gzip (Content-Encoding: gzip says it is, but it starts with {}, not gzip's bytes 1F 8B): \
+                 compress it, or send it without that header",
+                crate::wire::echo(&start)
+            ),
+        });
+    }
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(raw)
         .take(limit as u64 + 1)

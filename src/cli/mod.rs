@@ -62,7 +62,8 @@ enum Command {
     /// batches it takes meanwhile stay behind.
     CopyData(copy_data::Args),
     /// Write a file of records for a partner, exactly as a POST would: a JSON batch (the POST
-    /// body format) or a CSV file whose header row names the guide's fields. Exit code 0 when
+    /// body format) or a CSV file whose header row names the guide's fields, either of them
+    /// gzip-compressed or not. Exit code 0 when
     /// every record was written, 1 when some were, 2 when none were or the file is unusable.
     Import(import::Args),
 }

@@ -45,6 +45,11 @@ pub enum BodyError {
     NotUtf8 { offset: usize, byte: u8, after: String },
     #[error("the body is UTF-16 (it starts with a UTF-16 byte order mark); send it as UTF-8")]
     Utf16,
+    #[error(
+        "the body is gzip-compressed (it starts with gzip's bytes 1F 8B) but was not sent with \
+         Content-Encoding: gzip; add that header, or send the JSON uncompressed"
+    )]
+    Gzipped,
     #[error("the body is not usable JSON: {0}")]
     Json(#[source] std::sync::Arc<serde_json::Error>),
     #[error("the body has no record arrays; expected one or more of {expected}")]
@@ -55,12 +60,18 @@ pub enum BodyError {
     TooManyRecords(usize),
 }
 
+/// The first two bytes of every gzip stream (RFC 1952).
+pub const GZIP_MAGIC: &[u8] = b"\x1F\x8B";
+
 /// Where a body stops being UTF-8, with the text before it, so that the record can be found in
 /// a big batch (most often a name saved in the Windows code page: "Citro" then 0xEB).
 /// `sent` is the body as it came, `body` the same without a UTF-8 byte-order mark.
 fn not_utf8(sent: &[u8], body: &[u8], e: std::str::Utf8Error) -> BodyError {
     if body.starts_with(b"\xFF\xFE") || body.starts_with(b"\xFE\xFF") {
         return BodyError::Utf16;
+    }
+    if body.starts_with(GZIP_MAGIC) {
+        return BodyError::Gzipped;
     }
     let offset = e.valid_up_to();
     // The valid text before it, its last 40 characters at most.
@@ -517,6 +528,8 @@ mod tests {
             refused(b"\xFF\xFE{\x00}\x00"),
             "the body is UTF-16 (it starts with a UTF-16 byte order mark); send it as UTF-8"
         );
+        // Compressed, but not said to be.
+        assert!(refused(b"\x1F\x8B\x08\x00\x00\x00").starts_with("the body is gzip-compressed"));
     }
 
     #[test]

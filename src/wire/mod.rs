@@ -12,7 +12,7 @@ mod value;
 pub type Cents = i64;
 
 pub use body::{
-    BodyError, CHUNK_ITEMS, MAX_RECORDS, RawChunk, RawItem, RawRecord, decode_batch, decode_batch_streaming,
+    BodyError, CHUNK_ITEMS, GZIP_MAGIC, MAX_RECORDS, RawChunk, RawItem, RawRecord, decode_batch, decode_batch_streaming,
 };
 pub use code::Code;
 #[cfg(test)]

@@ -212,7 +212,28 @@ async fn gzip_bodies_are_accepted_and_counted_inflated() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(res["Error"].as_str().unwrap().contains("65536 bytes"), "{res}");
 
-    let (status, res) = post_encoded(&app, "gzip", "not gzip at all").await;
+    // The header without the compression, and the compression without the header: each said.
+    let (status, res) = post_encoded(&app, "gzip", body.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(res[0]["Errors"][0]["Code"], "invalid_gzip");
+    let said = res[0]["Errors"][0]["Message"].as_str().unwrap();
+    assert!(
+        said.starts_with(
+            "the body is not gzip (Content-Encoding: gzip says it is, but it starts with \"{\\\"Registrations"
+        ) && said.ends_with("not gzip's bytes 1F 8B): compress it, or send it without that header"),
+        "{said}"
+    );
+    let (status, res) = post_encoded(&app, "identity", gzip(body.as_bytes())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(res[0]["Errors"][0]["Code"], "invalid_utf8");
+    assert!(
+        res[0]["Errors"][0]["Message"].as_str().unwrap().contains(
+            "gzip-compressed (it starts with gzip's bytes 1F 8B) but was not sent with Content-Encoding: gzip"
+        ),
+        "{res}"
+    );
+    // Bytes after gzip's first two that are no gzip stream: the decoder's own words.
+    let (status, res) = post_encoded(&app, "gzip", &b"\x1F\x8Bnot gzip at all"[..]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(res[0]["Errors"][0]["Code"], "invalid_gzip");
 

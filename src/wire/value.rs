@@ -376,11 +376,50 @@ pub fn parse_date(raw: &RawValue, zone: Tz) -> Result<Option<DateTime<Utc>>, Val
         Scalar::Null => Ok(None),
         Scalar::Str(s) if s.trim().is_empty() => Ok(None),
         Scalar::Str(s) => parse_date_str(&s, zone).map(Some),
+        Scalar::Number(n) => Err(ValueError::new(
+            Code::InvalidType,
+            match other_date_form(n) {
+                Some(meaning) => format!("must be {DATE_HINT} (a string), got the number {n} ({meaning})"),
+                None => format!("must be {DATE_HINT}, got a number"),
+            },
+        )),
         other => Err(ValueError::new(
             Code::InvalidType,
             format!("must be {DATE_HINT}, got {}", kind_name(&other)),
         )),
     }
+}
+
+/// What a date sent in another common form means in ours, for its error: a date with slashes
+/// (month or day first: both are said when both exist) or a Unix time (seconds or
+/// milliseconds), so that the sender sees the value to send instead.
+fn other_date_form(sent: &str) -> Option<String> {
+    let s = sent.trim();
+    if let [first, second, rest] = s.splitn(3, '/').collect::<Vec<_>>()[..] {
+        let year: i32 = rest.get(..4)?.parse().ok()?;
+        let (first, second): (u32, u32) = (first.parse().ok()?, second.parse().ok()?);
+        return match (
+            NaiveDate::from_ymd_opt(year, first, second),
+            NaiveDate::from_ymd_opt(year, second, first),
+        ) {
+            (Some(month_first), Some(day_first)) if month_first != day_first => Some(format!(
+                "month first that is \"{month_first}\", day first \"{day_first}\": send the one meant as YYYY-MM-DD"
+            )),
+            (Some(date), _) | (None, Some(date)) => Some(format!("that is \"{date}\": send dates as YYYY-MM-DD")),
+            (None, None) => None,
+        };
+    }
+    let n: i64 = s.parse().ok()?;
+    let (seconds, unit) = match s.len() {
+        9 | 10 => (n, "seconds"),
+        12 | 13 => (n.div_euclid(1000), "milliseconds"),
+        _ => return None,
+    };
+    let utc = DateTime::from_timestamp(seconds, 0)?;
+    Some(format!(
+        "if it is a Unix time in {unit}, that is \"{}\"",
+        utc.format("%Y-%m-%dT%H:%M:%SZ")
+    ))
 }
 
 const ZONED: &[&str] = &["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H%M%S%.f%z", "%Y-%m-%dT%H:%M%z"];
@@ -421,7 +460,13 @@ fn parse_with(s: &str, patterns: &[Vec<Item<'static>>]) -> Option<Parsed> {
 /// fractional seconds, with `Z` or an offset) and the basic forms `20181204T13:08:00` and
 /// `20181204`. A date or time without a zone is in `zone` (the partner's).
 pub fn parse_date_str(input: &str, zone: Tz) -> Result<DateTime<Utc>, ValueError> {
-    let invalid = || ValueError::new(Code::InvalidDate, format!("must be {DATE_HINT}, got {}", echo(input)));
+    let invalid = || {
+        let said = match other_date_form(input) {
+            Some(meaning) => format!("must be {DATE_HINT}, got {} ({meaning})", echo(input)),
+            None => format!("must be {DATE_HINT}, got {}", echo(input)),
+        };
+        ValueError::new(Code::InvalidDate, said)
+    };
     let s = input.trim();
     // The basic forms are the extended ones without the date's dashes.
     let extended;
@@ -707,6 +752,38 @@ mod tests {
             }
         }
         assert_eq!(code(parse_date(&raw("20181204"), Tz::UTC)), Code::InvalidType);
+    }
+
+    #[test]
+    fn a_date_in_another_common_form_is_refused_saying_what_to_send() {
+        let said = |raw_json: &str| parse_date(&raw(raw_json), Tz::UTC).unwrap_err().message;
+        assert_eq!(
+            said("\"12/04/2018\""),
+            format!(
+                "must be {DATE_HINT}, got \"12/04/2018\" (month first that is \"2018-12-04\", day first \
+                 \"2018-04-12\": send the one meant as YYYY-MM-DD)"
+            )
+        );
+        assert!(said("\"4/13/2018 1:08 PM\"").ends_with("(that is \"2018-04-13\": send dates as YYYY-MM-DD)"));
+        assert!(said("\"13/4/2018\"").ends_with("(that is \"2018-04-13\": send dates as YYYY-MM-DD)"));
+        assert!(said("\"4/4/2018\"").ends_with("(that is \"2018-04-04\": send dates as YYYY-MM-DD)"));
+        assert!(said("\"13/13/2018\"").ends_with("got \"13/13/2018\""));
+        assert_eq!(
+            said("1543881600"),
+            format!(
+                "must be {DATE_HINT} (a string), got the number 1543881600 (if it is a Unix time in seconds, that \
+                 is \"2018-12-04T00:00:00Z\")"
+            )
+        );
+        assert!(
+            said("1543881600123").ends_with("(if it is a Unix time in milliseconds, that is \"2018-12-04T00:00:00Z\")")
+        );
+        assert!(
+            said("\"1543881600\"").ends_with("(if it is a Unix time in seconds, that is \"2018-12-04T00:00:00Z\")")
+        );
+        assert_eq!(said("20181204"), format!("must be {DATE_HINT}, got a number"));
+        assert_eq!(code(parse_date(&raw("1543881600"), Tz::UTC)), Code::InvalidType);
+        assert_eq!(code(parse_date(&raw("\"12/04/2018\""), Tz::UTC)), Code::InvalidDate);
     }
 
     #[test]

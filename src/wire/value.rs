@@ -213,10 +213,11 @@ fn numeric(raw: &RawValue) -> Result<Option<(String, bool)>, ValueError> {
             if is_number {
                 Ok(Some((t.to_owned(), false)))
             } else {
-                Err(ValueError::new(
-                    Code::InvalidNumber,
-                    format!("must be a number, got {}", echo(&s)),
-                ))
+                let said = match other_number_form(t) {
+                    Some(meaning) => format!("must be a number, got {} ({meaning})", echo(&s)),
+                    None => format!("must be a number, got {}", echo(&s)),
+                };
+                Err(ValueError::new(Code::InvalidNumber, said))
             }
         }
         other => Err(ValueError::new(
@@ -224,6 +225,56 @@ fn numeric(raw: &RawValue) -> Result<Option<(String, bool)>, ValueError> {
             format!("must be a number, got {}", kind_name(&other)),
         )),
     }
+}
+
+/// What a number written as people write it means plainly, for its error: with a currency sign
+/// (`$1,000.00`), thousands separators or a decimal comma (`10,50`). A comma before exactly
+/// three digits and nothing else (`1,000`) reads both ways, and both are said.
+fn other_number_form(sent: &str) -> Option<String> {
+    let is_number =
+        |s: &str| s.starts_with(|c: char| c == '-' || c.is_ascii_digit()) && serde_json::from_str::<f64>(s).is_ok();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mut changes = Vec::new();
+    let mut s = sent.trim();
+    for sign in ["US$", "USD", "$"] {
+        let stripped = (s.get(..sign.len()))
+            .filter(|head| head.eq_ignore_ascii_case(sign))
+            .map(|_| &s[sign.len()..])
+            .or_else(|| s.strip_suffix(sign).filter(|_| sign.len() == 3));
+        if let Some(rest) = stripped {
+            s = rest.trim();
+            changes.push("without the currency sign");
+            break;
+        }
+    }
+    let mut plain = s.to_owned();
+    if s.contains(',') {
+        let (whole, fraction) = s.split_once('.').map_or((s, None), |(w, f)| (w, Some(f)));
+        let groups: Vec<&str> = whole.trim_start_matches('-').split(',').collect();
+        let thousands = groups.len() > 1
+            && (1..=3).contains(&groups[0].len())
+            && groups.iter().all(|g| digits(g))
+            && groups[1..].iter().all(|g| g.len() == 3)
+            && fraction.is_none_or(digits);
+        if thousands && groups.len() == 2 && fraction.is_none() {
+            let (before, after) = (groups[0], groups[1]);
+            return Some(format!(
+                "{before}{after} if the comma separates thousands, {before}.{after} if it is a decimal comma: send the \
+                 number meant without it"
+            ));
+        }
+        if thousands {
+            plain = s.replace(',', "");
+            changes.push("without the thousands separators");
+        } else if let [whole, fraction] = s.trim_start_matches('-').split(',').collect::<Vec<_>>()[..]
+            && digits(whole)
+            && digits(fraction)
+        {
+            plain = s.replace(',', ".");
+            changes.push("with a decimal point");
+        }
+    }
+    (!changes.is_empty() && is_number(&plain)).then(|| format!("that is {plain} {}", changes.join(" and ")))
 }
 
 fn decimal(text: &str) -> Result<Decimal, ValueError> {
@@ -784,6 +835,36 @@ mod tests {
         assert_eq!(said("20181204"), format!("must be {DATE_HINT}, got a number"));
         assert_eq!(code(parse_date(&raw("1543881600"), Tz::UTC)), Code::InvalidType);
         assert_eq!(code(parse_date(&raw("\"12/04/2018\""), Tz::UTC)), Code::InvalidDate);
+    }
+
+    #[test]
+    fn a_number_written_as_people_write_it_is_refused_saying_it_plainly() {
+        let said = |sent: &str| parse_money(&raw(&format!("\"{sent}\""))).unwrap_err().message;
+        assert_eq!(
+            said("$10.00"),
+            "must be a number, got \"$10.00\" (that is 10.00 without the currency sign)"
+        );
+        assert_eq!(
+            said("$1,000.00"),
+            "must be a number, got \"$1,000.00\" (that is 1000.00 without the currency sign and without the thousands separators)"
+        );
+        assert!(said("USD 12.5").ends_with("(that is 12.5 without the currency sign)"));
+        assert!(said("12.50 USD").ends_with("(that is 12.50 without the currency sign)"));
+        assert!(said("1,234,567").ends_with("(that is 1234567 without the thousands separators)"));
+        assert!(said("10,50").ends_with("(that is 10.50 with a decimal point)"));
+        assert!(said("-3,5").ends_with("(that is -3.5 with a decimal point)"));
+        assert!(said("1,000").ends_with(
+            "(1000 if the comma separates thousands, 1.000 if it is a decimal comma: send the number meant without it)"
+        ));
+        for unknown in ["N/A", "ten", "$", "1,00,000", "1.000,50", "12-50"] {
+            assert_eq!(
+                said(unknown),
+                format!("must be a number, got {}", echo(unknown)),
+                "{unknown}"
+            );
+        }
+        let count = parse_int(&raw("\"109,871\""), 0).unwrap_err().message;
+        assert!(count.ends_with("(109871 if the comma separates thousands, 109.871 if it is a decimal comma: send the number meant without it)"), "{count}");
     }
 
     #[test]

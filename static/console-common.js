@@ -16,6 +16,21 @@ function keyText(key) {
   return key ? Object.entries(key).map(([k, v]) => k + " " + (v === "" ? "(none)" : v)).join(", ") : "";
 }
 
+// A batch's rejected records into a table body: a row per error, then a row per warning (a field
+// sent twice, an unknown field...), which often says why the record went wrong.
+function rejectedRows(body, entries) {
+  for (const entry of entries) {
+    const rows = (entry.Errors || []).map((e) => [e.Field, e.Code, e.Message, ""])
+      .concat((entry.Warnings || []).map((w) => ["", "warning", w, "muted"]));
+    for (const [field, code, message, className] of rows) {
+      const r = body.insertRow();
+      cell(r, entry.Record); cell(r, entry.Index); cell(r, keyText(entry.Key));
+      cell(r, field); cell(r, code, className); cell(r, message, className);
+    }
+  }
+  if (entries.length === 0) cell(body.insertRow(), "Every record was written.", "muted").colSpan = 6;
+}
+
 function fields(object, names) {
   const dl = document.createElement("dl");
   for (const name of names) {

@@ -11,8 +11,11 @@ use crate::binary::*;
 /// A test batch with one registration written (S1/I1) and one rejected (S1/I2: TiresCovered
 /// missing): a 206.
 async fn post_a_partial_test_batch(server: &Server) {
+    // TiresCovered misspelt: refused for the field's absence, with a warning naming the misspelling.
     let mut missing = registration("I2");
-    missing.as_object_mut().unwrap().remove("TiresCovered");
+    let fields = missing.as_object_mut().unwrap();
+    let count = fields.remove("TiresCovered").unwrap();
+    fields.insert("TiresCoverd".into(), count);
     let res = server
         .post(
             "tirecompany_test",

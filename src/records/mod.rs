@@ -12,6 +12,8 @@ pub mod rules;
 mod sale;
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::wire::Code;
@@ -378,7 +380,10 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
             let mut warnings: Vec<String> = raw
                 .unknown
                 .iter()
-                .map(|k| format!("unknown field {} was ignored", wire::echo(k)))
+                .map(|k| match meant_field(T::FIELDS, &raw, k) {
+                    Some(meant) => format!("unknown field {} was ignored: is it {meant}?", wire::echo(k)),
+                    None => format!("unknown field {} was ignored", wire::echo(k)),
+                })
                 .collect();
             warnings.extend(repeated_fields(T::FIELDS, &raw));
             warnings.extend(remarks);
@@ -396,6 +401,47 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
             }
         }
     }
+}
+
+/// The field an unknown key most likely meant, when the record lacks it: the nearest name of
+/// `fields` (or alias) by letters left out, added, changed or swapped, in any case, at most two
+/// (one for names under six letters), and nearer than any other. Remembered per decoding thread: a batch's 100,000
+/// records usually share their one misspelling.
+fn meant_field(fields: &'static [FieldSpec], raw: &RawRecord<'_>, key: &str) -> Option<&'static str> {
+    thread_local! {
+        static MEANT: RefCell<HashMap<(usize, String), Option<usize>>> = RefCell::new(HashMap::new());
+    }
+    let key = key.to_ascii_lowercase();
+    let nearest = || {
+        let names = (fields.iter().enumerate()).flat_map(|(i, f)| {
+            std::iter::once(f.name)
+                .chain(f.aliases.iter().copied())
+                .map(move |name| (i, name))
+        });
+        let mut near: Vec<(usize, usize)> = names
+            .filter_map(|(i, name)| {
+                let edits = strsim::damerau_levenshtein(&key, &name.to_ascii_lowercase());
+                let allowed = if name.len() < 6 { 1 } else { 2 };
+                (edits <= allowed).then_some((edits, i))
+            })
+            .collect();
+        near.sort_unstable();
+        near.dedup_by_key(|&mut (_, i)| i);
+        match near[..] {
+            // Two fields as near (TireDOT7: TireDOT1 to TireDOT6) is no answer.
+            [(edits, _), (next, _), ..] if next == edits => None,
+            [(_, i), ..] => Some(i),
+            [] => None,
+        }
+    };
+    let cache_key = (fields.as_ptr() as usize, key.clone());
+    let field = MEANT.with_borrow_mut(|meant| {
+        if meant.len() > 4096 {
+            meant.clear();
+        }
+        *meant.entry(cache_key).or_insert_with(nearest)
+    })?;
+    raw.values[field].is_none().then(|| fields[field].name)
 }
 
 /// Each field sent more than once with different values (the guide's own Claims example sends

@@ -103,4 +103,33 @@ mod tests {
         );
         assert_eq!(d.record.unwrap().vin, "2GTEC19C481101249");
     }
+
+    #[test]
+    fn an_unknown_field_near_a_missing_one_is_named_as_what_it_may_be() {
+        let warnings = |from: &str, to: &str| decode::<Registration>(&GUIDE.replace(from, to)).warnings;
+        // TiresCovered misspelt: refused for TiresCovered, and the warning says why.
+        let d = decode::<Registration>(&GUIDE.replace("\"TiresCovered\"", "\"TiresCoverd\""));
+        assert!(d.record.is_err());
+        assert_eq!(
+            d.warnings,
+            ["unknown field \"TiresCoverd\" was ignored: is it TiresCovered?"]
+        );
+        assert_eq!(
+            warnings("\"EmployeeID\"", "\"EmplyeeId\""),
+            ["unknown field \"EmplyeeId\" was ignored: is it EmployeeID?"]
+        );
+        // A field that was sent is not suggested; two as near are no answer; nor is a far one.
+        assert_eq!(
+            warnings("\"VIN\"", "\"VINs\": \"x\", \"VIN\""),
+            ["unknown field \"VINs\" was ignored"]
+        );
+        assert_eq!(
+            warnings("\"TireDOT1\"", "\"TireDOT7\": \"x\", \"TireDOT1\""),
+            ["unknown field \"TireDOT7\" was ignored"]
+        );
+        assert_eq!(
+            warnings("\"VIN\"", "\"Colour\": \"x\", \"VIN\""),
+            ["unknown field \"Colour\" was ignored"]
+        );
+    }
 }

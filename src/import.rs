@@ -11,11 +11,11 @@ use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
 use crate::config::Partner;
-use crate::ingest::{Outcome, Received, Status, ingest_body};
+use crate::ingest::{Outcome, Received, RecordResult, Status, ingest_body};
 use crate::records::RecordKind;
 use crate::scope::Scope;
 use crate::store::Store;
-use crate::wire::GZIP_MAGIC;
+use crate::wire::{GZIP_MAGIC, field_index};
 
 /// The record type a CSV file's `--type` names (any case): `registrations`, `sales`...
 pub fn record_kind(name: &str) -> Result<RecordKind, String> {
@@ -53,12 +53,12 @@ impl FileKind {
 
 /// A file made ready for `ingest_body`: the body, for a CSV file the line of each row, and
 /// what the report should say first (the record type a CSV file was read as, when its header
-/// named it).
+/// named it; each header column that names no field).
 #[derive(Debug)]
 pub struct Prepared {
     pub body: Vec<u8>,
     pub csv_lines: Option<Vec<u64>>,
-    pub note: Option<String>,
+    pub notes: Vec<String>,
 }
 
 /// Each record type's own date (PlanEnrollDate, SaleDate, ClaimDate, CancelDate): the one
@@ -136,6 +136,10 @@ pub fn csv_to_body(content: &[u8], record_type: Option<RecordKind>) -> anyhow::R
     }
     let (record_type, note) = record_type_of(&headers, record_type)?;
     one_column_a_field(&headers, record_type)?;
+    let notes = note.into_iter().chain(unknown_columns(&headers, record_type)).collect();
+    let known: Vec<bool> = (headers.iter())
+        .map(|name| field_index(record_type.fields(), name.trim(), 0).is_some())
+        .collect();
     let mut rows = Vec::new();
     let mut lines = Vec::new();
     let mut counter = LineCounter::new(content);
@@ -165,7 +169,11 @@ pub fn csv_to_body(content: &[u8], record_type: Option<RecordKind>) -> anyhow::R
             },
         }
         let mut row = Map::new();
-        for (name, cell) in headers.iter().zip(record.iter()) {
+        for ((name, cell), known) in headers.iter().zip(record.iter()).zip(&known) {
+            // A column that names no field was said once, above the report: not on every row.
+            if !known {
+                continue;
+            }
             let cell = std::str::from_utf8(cell).map_err(|e| not_utf8(line, name, cell, e))?;
             if !cell.is_empty() {
                 row.insert(name.trim().to_owned(), Value::String(cell.to_owned()));
@@ -179,7 +187,7 @@ pub fn csv_to_body(content: &[u8], record_type: Option<RecordKind>) -> anyhow::R
     Ok(Prepared {
         body: serde_json::to_vec(&Value::Object(body))?,
         csv_lines: Some(lines),
-        note,
+        notes,
     })
 }
 
@@ -189,7 +197,7 @@ fn one_column_a_field(headers: &csv::StringRecord, record_type: RecordKind) -> a
     let fields = record_type.fields();
     let mut seen: Vec<(usize, usize)> = Vec::new();
     for (column, name) in headers.iter().enumerate() {
-        let Some(field) = crate::wire::field_index(fields, name.trim(), 0) else {
+        let Some(field) = field_index(fields, name.trim(), 0) else {
             continue;
         };
         if let Some(&(_, first)) = seen.iter().find(|(f, _)| *f == field) {
@@ -205,6 +213,33 @@ fn one_column_a_field(headers: &csv::StringRecord, record_type: RecordKind) -> a
         seen.push((field, column));
     }
     Ok(())
+}
+
+/// A line for each header column that names no field of the record type: its cells are
+/// ignored, said once for the file rather than as a warning on every row; with the field it may
+/// be, when the header lacks that one.
+fn unknown_columns(headers: &csv::StringRecord, record_type: RecordKind) -> Vec<String> {
+    let fields = record_type.fields();
+    let named = |field: usize| headers.iter().any(|h| field_index(fields, h.trim(), 0) == Some(field));
+    let mut notes = Vec::new();
+    for (column, name) in headers.iter().enumerate() {
+        let name = name.trim();
+        if name.is_empty() || field_index(fields, name, 0).is_some() {
+            continue;
+        }
+        let mut note = format!(
+            "column {} ({}), {}, is not a field of {}: its cells are ignored",
+            column + 1,
+            column_letters(column),
+            crate::wire::echo(name),
+            record_type.name()
+        );
+        if let Some(meant) = crate::records::nearest_field(fields, name).filter(|&f| !named(f)) {
+            note.push_str(&format!("; is it {}?", fields[meant].name));
+        }
+        notes.push(note);
+    }
+    notes
 }
 
 /// A column's letters as a spreadsheet names it: A to Z, then AA, AB...
@@ -289,7 +324,7 @@ pub fn prepare(path: &Path, content: Vec<u8>, record_type: Option<RecordKind>) -
         (FileKind::Json, None) => Ok(Prepared {
             body: content,
             csv_lines: None,
-            note: None,
+            notes: Vec::new(),
         }),
         (FileKind::Json, Some(_)) => {
             bail!("--type is for CSV files; a JSON file names its record types itself ({{\"Registrations\": [...]}})")
@@ -329,14 +364,42 @@ pub fn import(
 /// array and index), then the counts.
 pub fn report(outcome: &Outcome, csv_lines: Option<&[u64]>) -> String {
     let mut out = String::new();
+    let place = |entry: &RecordResult| match csv_lines.and_then(|l| l.get(entry.index)) {
+        Some(line) => format!("line {line}"),
+        None => format!("{}[{}]", entry.record, entry.index),
+    };
     for entry in outcome.results.iter().filter(|r| r.status == Status::Rejected) {
-        let place = match csv_lines.and_then(|l| l.get(entry.index)) {
-            Some(line) => format!("line {line}"),
-            None => format!("{}[{}]", entry.record, entry.index),
-        };
+        let place = place(entry);
         for e in entry.errors.iter().flat_map(|e| e.iter()) {
             out.push_str(&format!("{place}: {}: {} ({})\n", e.field, e.message, e.code));
         }
+    }
+    // Warnings once each, with how many records had it: a POS that sends one unknown field on
+    // every record would otherwise fill the report with it.
+    let mut warned: Vec<(&str, usize, &RecordResult)> = Vec::new();
+    for entry in &outcome.results {
+        for warning in &entry.warnings {
+            match warned.iter_mut().find(|(w, ..)| w == warning) {
+                Some((_, count, _)) => *count += 1,
+                None => warned.push((warning, 1, entry)),
+            }
+        }
+    }
+    for (warning, count, first) in warned.iter().take(MAX_WARNINGS_SAID) {
+        match count {
+            1 => out.push_str(&format!("{}: warning: {warning}\n", place(first))),
+            n => out.push_str(&format!(
+                "{}: warning: {warning} (and {} more records)\n",
+                place(first),
+                n - 1
+            )),
+        }
+    }
+    if warned.len() > MAX_WARNINGS_SAID {
+        out.push_str(&format!(
+            "and {} more warnings not listed here (only the first {MAX_WARNINGS_SAID} different ones are)\n",
+            warned[MAX_WARNINGS_SAID..].iter().map(|(_, n, _)| n).sum::<usize>()
+        ));
     }
     let c = &outcome.counts;
     for (kind, counts) in c.iter() {
@@ -356,6 +419,9 @@ pub fn report(outcome: &Outcome, csv_lines: Option<&[u64]>) -> String {
     ));
     out
 }
+
+/// How many different warnings the report says, each once.
+const MAX_WARNINGS_SAID: usize = 20;
 
 /// The exit code: 0 when every record was written, 1 when some were, 2 when none were.
 pub fn exit_code(outcome: &Outcome) -> i32 {
@@ -379,8 +445,13 @@ mod tests {
             body,
             serde_json::json!({"Registrations": [
                 {"ShopID": "005308", "InvoiceNumber": "1044273", "TiresCovered": "4"},
-                {"ShopID": "00\n5309", "InvoiceNumber": "2", "TiresCovered": "4", "Notes": "x"},
+                {"ShopID": "00\n5309", "InvoiceNumber": "2", "TiresCovered": "4"},
             ]})
+        );
+        // Notes names no field: said once, and its cells are not sent.
+        assert_eq!(
+            p.notes,
+            ["column 4 (D), \"Notes\", is not a field of Registrations: its cells are ignored"]
         );
         assert_eq!(p.csv_lines, Some(vec![2, 3]));
     }
@@ -415,7 +486,11 @@ mod tests {
             assert_eq!(err.to_string(), says);
         }
         // Saved in the Windows code page ("Citroën" in Windows-1252): refused, never guessed at.
-        let err = csv_to_body(b"ShopID,VehicleMake\r\n1,Citro\xEBn\r\n", Some(RecordKind::Sales)).unwrap_err();
+        let err = csv_to_body(
+            b"ShopID,VehicleMake\r\n1,Citro\xEBn\r\n",
+            Some(RecordKind::Registrations),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "line 2, VehicleMake: not UTF-8 text (byte 0xEB after \"Citro\"): save the file as \"CSV UTF-8\""
@@ -438,7 +513,7 @@ mod tests {
     fn a_csv_files_record_type_is_named_by_its_header_or_by_type() {
         // Without --type: the one record type whose own date the header names.
         let p = csv_to_body(b"shopid,InvoiceNumber,claimdate\n1,2,2024-01-01\n", None).unwrap();
-        assert_eq!(p.note.as_deref(), Some("read as Claims: its header names ClaimDate"));
+        assert_eq!(p.notes, ["read as Claims: its header names ClaimDate"]);
         assert!(String::from_utf8(p.body).unwrap().starts_with("{\"Claims\":"));
         for (csv, says) in [
             (
@@ -455,7 +530,7 @@ mod tests {
         }
         // --type wins, unless the header names another type's date and not its own.
         let p = csv_to_body(b"ShopID,ClaimDate\n1,2\n", Some(RecordKind::Claims)).unwrap();
-        assert_eq!(p.note, None);
+        assert!(p.notes.is_empty());
         assert!(csv_to_body(b"ShopID\n1\n", Some(RecordKind::Sales)).is_ok());
         let err = csv_to_body(b"ShopID,ClaimDate\n1,2\n", Some(RecordKind::Sales)).unwrap_err();
         assert_eq!(
@@ -483,8 +558,69 @@ mod tests {
         assert_eq!(column_letters(26), "AA");
         assert_eq!(column_letters(701), "ZZ");
         assert_eq!(column_letters(702), "AAA");
-        // Unknown columns may repeat: they are ignored (with a warning) either way.
-        assert!(csv_to_body(b"ShopID,ClaimDate,Note,Note\n1,2020-01-01,a,b\n", None).is_ok());
+        // Unknown columns may repeat: they are ignored either way, and said once each.
+        let p = csv_to_body(b"ShopID,ClaimDate,Note,Note\n1,2020-01-01,a,b\n", None).unwrap();
+        assert_eq!(p.notes.len(), 3, "{:?}", p.notes);
+    }
+
+    #[test]
+    fn the_report_says_each_warning_once_with_how_many_records_had_it() {
+        let result = |index: usize, warnings: &[&str]| RecordResult {
+            record: "Sales",
+            index,
+            status: Status::Posted,
+            action: None,
+            key: None,
+            errors: None,
+            warnings: warnings.iter().map(|w| w.to_string()).collect(),
+            sent: 0..0,
+            filed: None,
+        };
+        let mut results = vec![
+            result(0, &["unknown field \"Colour\" was ignored"]),
+            result(1, &["unknown field \"Colour\" was ignored", "a remark"]),
+            result(2, &[]),
+            result(3, &["unknown field \"Colour\" was ignored"]),
+        ];
+        let outcome = |results: Vec<RecordResult>| Outcome {
+            results,
+            counts: Default::default(),
+            batch_id: 7,
+        };
+        assert_eq!(
+            report(&outcome(results.clone()), Some(&[2, 3, 4, 5])),
+            "line 2: warning: unknown field \"Colour\" was ignored (and 2 more records)\n\
+             line 3: warning: a remark\n\
+             0 written, 0 rejected (batch 7 in the history)\n"
+        );
+        // Past 20 different warnings, how many more there are.
+        results.extend((0..25).map(|i| result(4 + i, &[&format!("remark {i}")])));
+        let said = report(&outcome(results), None);
+        assert!(said.contains("Sales[21]: warning: remark 17\n"), "{said}");
+        assert!(!said.contains("remark 18"), "{said}");
+        assert!(
+            said.contains("\nand 7 more warnings not listed here (only the first 20 different ones are)\n"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn a_header_column_that_names_no_field_is_said_once_with_what_it_may_be() {
+        let p = csv_to_body(
+            b"ShopID,InvoiceNumber,PlanEnrollDate,TiresCoverd,Colour,TireDOT7,TireDOT1,VINs,VIN\n1,2,2020-01-01,4,red,,,,\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            p.notes,
+            [
+                "read as Registrations: its header names PlanEnrollDate",
+                "column 4 (D), \"TiresCoverd\", is not a field of Registrations: its cells are ignored; is it TiresCovered?",
+                "column 5 (E), \"Colour\", is not a field of Registrations: its cells are ignored",
+                "column 6 (F), \"TireDOT7\", is not a field of Registrations: its cells are ignored",
+                "column 8 (H), \"VINs\", is not a field of Registrations: its cells are ignored",
+            ]
+        );
     }
 
     #[test]
@@ -500,10 +636,7 @@ mod tests {
         let compressed = prepare(Path::new("c.csv.gz"), gzip(csv), None).unwrap();
         assert_eq!(compressed.body, plain.body);
         assert_eq!(compressed.csv_lines, plain.csv_lines);
-        assert_eq!(
-            compressed.note.as_deref(),
-            Some("read as Claims: its header names ClaimDate")
-        );
+        assert_eq!(compressed.notes, plain.notes);
         // A JSON file by its name inside, or by its first character.
         let json = br#"{"Sales": []}"#;
         for name in ["n.json.gz", "n.gz", "n.json"] {

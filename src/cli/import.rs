@@ -58,7 +58,7 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     };
     let outcome = import::import(&store, partner, scope, &prepared, config.history_retention)?;
     bar.finish_and_clear();
-    if let Some(note) = &prepared.note {
+    for note in &prepared.notes {
         println!("{note}");
     }
     print!("{}", import::report(&outcome, prepared.csv_lines.as_deref()));

@@ -380,10 +380,16 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
             let mut warnings: Vec<String> = raw
                 .unknown
                 .iter()
-                .map(|k| match meant_field(T::FIELDS, &raw, k) {
-                    Some(meant) => format!("unknown field {} was ignored: is it {meant}?", wire::echo(k)),
-                    None => format!("unknown field {} was ignored", wire::echo(k)),
-                })
+                .map(
+                    |k| match nearest_field(T::FIELDS, k).filter(|&i| raw.values[i].is_none()) {
+                        Some(meant) => format!(
+                            "unknown field {} was ignored: is it {}?",
+                            wire::echo(k),
+                            T::FIELDS[meant].name
+                        ),
+                        None => format!("unknown field {} was ignored", wire::echo(k)),
+                    },
+                )
                 .collect();
             warnings.extend(repeated_fields(T::FIELDS, &raw));
             warnings.extend(remarks);
@@ -403,11 +409,11 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
     }
 }
 
-/// The field an unknown key most likely meant, when the record lacks it: the nearest name of
-/// `fields` (or alias) by letters left out, added, changed or swapped, in any case, at most two
-/// (one for names under six letters), and nearer than any other. Remembered per decoding thread: a batch's 100,000
-/// records usually share their one misspelling.
-fn meant_field(fields: &'static [FieldSpec], raw: &RawRecord<'_>, key: &str) -> Option<&'static str> {
+/// The field of `fields` an unknown key most likely meant (its index), to ask about when the
+/// record lacks it: the nearest name (or alias) by letters left out, added, changed or swapped,
+/// in any case, at most two (one for names under six letters), and nearer than any other.
+/// Remembered per decoding thread: a batch's 100,000 records usually share their one misspelling.
+pub fn nearest_field(fields: &'static [FieldSpec], key: &str) -> Option<usize> {
     thread_local! {
         static MEANT: RefCell<HashMap<(usize, String), Option<usize>>> = RefCell::new(HashMap::new());
     }
@@ -435,13 +441,12 @@ fn meant_field(fields: &'static [FieldSpec], raw: &RawRecord<'_>, key: &str) -> 
         }
     };
     let cache_key = (fields.as_ptr() as usize, key.clone());
-    let field = MEANT.with_borrow_mut(|meant| {
+    MEANT.with_borrow_mut(|meant| {
         if meant.len() > 4096 {
             meant.clear();
         }
         *meant.entry(cache_key).or_insert_with(nearest)
-    })?;
-    raw.values[field].is_none().then(|| fields[field].name)
+    })
 }
 
 /// Each field sent more than once with different values (the guide's own Claims example sends

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
@@ -36,12 +36,14 @@ pub enum AuthError {
         .0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )]
     ExpiredCredential(DateTime<Utc>),
-    #[error("the token has expired (exp is in the past)")]
-    Expired,
-    #[error("the token is not valid yet (nbf is in the future)")]
-    NotYetValid,
-    #[error("the token was issued in the future (its iat is ahead of this server's clock)")]
-    IssuedInFuture,
+    /// Each time claim refused with the time it says and this server's clock: a POS clock
+    /// that drifted, a token minted once and kept, or a time in milliseconds shows as such.
+    #[error("the token has expired: its exp is {}", behind(*.exp, *.now))]
+    Expired { exp: i64, now: i64 },
+    #[error("the token is not valid yet: its nbf is {}", ahead(*.nbf, *.now))]
+    NotYetValid { nbf: i64, now: i64 },
+    #[error("the token was issued in the future: its iat is {}", ahead(*.iat, *.now))]
+    IssuedInFuture { iat: i64, now: i64 },
     #[error("the token's {0} claim is not a NumericDate (seconds since 1970)")]
     BadTimeClaim(&'static str),
     #[error("the token carries the claim {0:?} twice, spelled differently; send each claim once")]
@@ -86,9 +88,9 @@ impl AuthError {
             AuthError::UnknownCompany(_) => RefusalReason::UnknownCompany,
             AuthError::WrongAlgorithm(_) => RefusalReason::WrongAlgorithm,
             AuthError::BadSignature | AuthError::BadOperatorSignature => RefusalReason::BadSignature,
-            AuthError::Expired => RefusalReason::Expired,
+            AuthError::Expired { .. } => RefusalReason::Expired,
             AuthError::ExpiredCredential(_) => RefusalReason::ExpiredCredential,
-            AuthError::NotYetValid | AuthError::IssuedInFuture => RefusalReason::NotYetValid,
+            AuthError::NotYetValid { .. } | AuthError::IssuedInFuture { .. } => RefusalReason::NotYetValid,
             AuthError::MissingPartnerId | AuthError::WrongPartnerId | AuthError::WrongPartnerIdParameter => {
                 RefusalReason::WrongPartner
             }
@@ -267,14 +269,14 @@ impl TimeClaims {
             nbf: time("nbf")?,
             iat: time("iat")?,
         };
-        if times.exp.is_some_and(|exp| exp.saturating_add(LEEWAY_SECS) < now) {
-            return Err(AuthError::Expired);
+        if let Some(exp) = times.exp.filter(|exp| exp.saturating_add(LEEWAY_SECS) < now) {
+            return Err(AuthError::Expired { exp, now });
         }
-        if times.nbf.is_some_and(|nbf| nbf > now.saturating_add(LEEWAY_SECS)) {
-            return Err(AuthError::NotYetValid);
+        if let Some(nbf) = times.nbf.filter(|nbf| *nbf > now.saturating_add(LEEWAY_SECS)) {
+            return Err(AuthError::NotYetValid { nbf, now });
         }
-        if times.iat.is_some_and(|iat| iat > now.saturating_add(LEEWAY_SECS)) {
-            return Err(AuthError::IssuedInFuture);
+        if let Some(iat) = times.iat.filter(|iat| *iat > now.saturating_add(LEEWAY_SECS)) {
+            return Err(AuthError::IssuedInFuture { iat, now });
         }
         Ok(times)
     }
@@ -283,6 +285,54 @@ impl TimeClaims {
     fn expiry(&self) -> Option<i64> {
         self.exp.map(|exp| exp.saturating_add(LEEWAY_SECS))
     }
+}
+
+/// A NumericDate as an RFC 3339 time, or as the number it is when no date can show it.
+fn shown_time(seconds: i64) -> String {
+    DateTime::from_timestamp(seconds, 0)
+        .filter(|t| t.year() <= 9999)
+        .map_or_else(
+            || seconds.to_string(),
+            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+}
+
+/// How long `seconds` is, in the largest unit that keeps it a whole number of at least two.
+fn span(seconds: i64) -> String {
+    let seconds = seconds.unsigned_abs();
+    match seconds {
+        0..120 => format!("{seconds} seconds"),
+        120..7_200 => format!("{} minutes", seconds / 60),
+        7_200..172_800 => format!("{} hours", seconds / 3_600),
+        _ => format!("{} days", seconds / 86_400),
+    }
+}
+
+/// A time claim that lies ahead of the server's clock `now`: when, and how far ahead; or, past
+/// the year 5000, what it is as the milliseconds it most likely is.
+fn ahead(claim: i64, now: i64) -> String {
+    if claim > 100_000_000_000 {
+        return format!(
+            "{claim}, which as milliseconds is {}: JWT times are seconds since 1970",
+            shown_time(claim / 1000)
+        );
+    }
+    format!(
+        "{}, {} ahead of this server's clock ({})",
+        shown_time(claim),
+        span(claim.saturating_sub(now)),
+        shown_time(now)
+    )
+}
+
+/// A time claim that lies behind the server's clock `now`: when, and how long ago.
+fn behind(claim: i64, now: i64) -> String {
+    format!(
+        "{}, {} before this server's clock ({})",
+        shown_time(claim),
+        span(now.saturating_sub(claim)),
+        shown_time(now)
+    )
 }
 
 /// Refuses a header that marks any extension critical (RFC 7515 4.1.11: a recipient that does
@@ -509,10 +559,6 @@ pub enum V3AuthError {
     WrongAudience(String, String),
     #[error("the token's aud names both the live and the sandbox audience; name one")]
     BothAudiences,
-    #[error("the token has expired (exp is in the past)")]
-    Expired,
-    #[error("the token is not valid yet (nbf is in the future)")]
-    NotYetValid,
     #[error("the token's exp is more than 24 hours after its iat; v3 tokens live at most 24 hours")]
     TooLong,
 }
@@ -530,8 +576,6 @@ impl V3AuthError {
             V3AuthError::UnknownKid(_) => RefusalReason::UnknownKid,
             V3AuthError::ExpiredCredential(_) => RefusalReason::ExpiredCredential,
             V3AuthError::WrongAudience(..) | V3AuthError::BothAudiences => RefusalReason::WrongAudience,
-            V3AuthError::Expired => RefusalReason::Expired,
-            V3AuthError::NotYetValid => RefusalReason::NotYetValid,
             V3AuthError::TooLong => RefusalReason::V3TokenLifetime,
         }
     }
@@ -618,11 +662,7 @@ pub fn authenticate_v3(
             }
         }
     };
-    let times = TimeClaims::check(&claims, Utc::now().timestamp()).map_err(|e| match e {
-        AuthError::Expired => V3AuthError::Expired,
-        AuthError::NotYetValid => V3AuthError::NotYetValid,
-        other => V3AuthError::Header(other),
-    })?;
+    let times = TimeClaims::check(&claims, Utc::now().timestamp())?;
     let exp = times.exp.ok_or_else(|| V3AuthError::MissingClaim("exp".into()))?;
     let iat = times.iat.ok_or_else(|| V3AuthError::MissingClaim("iat".into()))?;
     if exp.saturating_sub(iat) > V3_MAX_LIFETIME_SECS {
@@ -849,7 +889,7 @@ mod tests {
             (
                 anna,
                 serde_json::json!({"sub": "anna", "exp": now - 3600}),
-                AuthError::Expired,
+                AuthError::Expired { exp: now - 3600, now },
             ),
             (
                 "olaf-secret-0123456789abcdef012345",
@@ -946,13 +986,46 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_time_says_when_it_is_and_how_far_from_the_servers_clock() {
+        let now = 1_765_080_000; // 2025-12-07T04:00:00Z
+        let said = |v: Value| TimeClaims::check(&claims(v), now).unwrap_err().to_string();
+        assert_eq!(
+            said(serde_json::json!({"exp": now - 2 * 3600 - 5})),
+            "the token has expired: its exp is 2025-12-07T01:59:55Z, 2 hours before this server's clock \
+             (2025-12-07T04:00:00Z)"
+        );
+        assert_eq!(
+            said(serde_json::json!({"iat": now + 33 * 60})),
+            "the token was issued in the future: its iat is 2025-12-07T04:33:00Z, 33 minutes ahead of this \
+             server's clock (2025-12-07T04:00:00Z)"
+        );
+        // Milliseconds for seconds: said as such.
+        assert_eq!(
+            said(serde_json::json!({"nbf": now * 1000})),
+            "the token is not valid yet: its nbf is 1765080000000, which as milliseconds is 2025-12-07T04:00:00Z: \
+             JWT times are seconds since 1970"
+        );
+        assert!(said(serde_json::json!({"exp": now - 100})).contains("100 seconds before"));
+        assert!(said(serde_json::json!({"exp": now - 3 * 86_400})).contains("3 days before"));
+    }
+
+    #[test]
     fn time_claims_are_judged_in_any_spelling_within_the_leeway() {
         let check = |v: Value| TimeClaims::check(&claims(v), 1_000);
-        assert_eq!(check(serde_json::json!({"Exp": 939})), Err(AuthError::Expired));
+        assert_eq!(
+            check(serde_json::json!({"Exp": 939})),
+            Err(AuthError::Expired { exp: 939, now: 1_000 })
+        );
         assert!(check(serde_json::json!({"exp": 940})).is_ok(), "within the leeway");
-        assert_eq!(check(serde_json::json!({"NBF": 1_061})), Err(AuthError::NotYetValid));
+        assert_eq!(
+            check(serde_json::json!({"NBF": 1_061})),
+            Err(AuthError::NotYetValid { nbf: 1_061, now: 1_000 })
+        );
         assert!(check(serde_json::json!({"nbf": 1_060})).is_ok());
-        assert_eq!(check(serde_json::json!({"iat": 1_061})), Err(AuthError::IssuedInFuture));
+        assert_eq!(
+            check(serde_json::json!({"iat": 1_061})),
+            Err(AuthError::IssuedInFuture { iat: 1_061, now: 1_000 })
+        );
         assert!(check(serde_json::json!({"IAT": 1_060})).is_ok());
         assert_eq!(
             check(serde_json::json!({"exp": 2_000, "EXP": 2_000})),

@@ -178,8 +178,24 @@ async fn exp_and_nbf_are_honoured() {
     let now = chrono::Utc::now().timestamp();
     let expired = sign(SECRET, json!({"partnerid": PARTNER_ID, "exp": now - 3600}));
     refused(&app, COMPANY, Some(&bearer(&expired)), "expired").await;
+    refused(
+        &app,
+        COMPANY,
+        Some(&bearer(&expired)),
+        "60 minutes before this server's clock",
+    )
+    .await;
     let early = sign(SECRET, json!({"partnerid": PARTNER_ID, "nbf": now + 3600}));
     refused(&app, COMPANY, Some(&bearer(&early)), "not valid yet").await;
+    // Milliseconds for seconds, as some JWT libraries' callers send them: named as such.
+    let millis = sign(SECRET, json!({"partnerid": PARTNER_ID, "iat": now * 1000}));
+    refused(
+        &app,
+        COMPANY,
+        Some(&bearer(&millis)),
+        &format!("its iat is {}, which as milliseconds is", now * 1000),
+    )
+    .await;
     nothing_stored(&app).await;
 
     let fresh = sign(

@@ -52,10 +52,11 @@ pub enum AuthError {
     CriticalExtension(Vec<String>),
     #[error("the token has no partnerid claim")]
     MissingPartnerId,
-    #[error("the token's partnerid is not this company's partner id")]
-    WrongPartnerId,
-    #[error("the token's claimdate claim is not a date")]
-    BadClaimDate,
+    /// Said only of a token this company's secret verified: its sender holds the secret.
+    #[error("the token's partnerid is {sent}, where this company's partner id is {expected}")]
+    WrongPartnerId { sent: String, expected: i64 },
+    #[error("the token's claimdate claim is not a date, got {0}")]
+    BadClaimDate(String),
     #[error("the partnerid parameter is not this token's partner id")]
     WrongPartnerIdParameter,
     #[error("the token has no sub claim: an operator's token names its operator")]
@@ -84,14 +85,14 @@ impl AuthError {
             | AuthError::BadTimeClaim(_)
             | AuthError::DuplicateClaim(_)
             | AuthError::CriticalExtension(_)
-            | AuthError::BadClaimDate => RefusalReason::MalformedToken,
+            | AuthError::BadClaimDate(_) => RefusalReason::MalformedToken,
             AuthError::UnknownCompany(_) => RefusalReason::UnknownCompany,
             AuthError::WrongAlgorithm(_) => RefusalReason::WrongAlgorithm,
             AuthError::BadSignature | AuthError::BadOperatorSignature => RefusalReason::BadSignature,
             AuthError::Expired { .. } => RefusalReason::Expired,
             AuthError::ExpiredCredential(_) => RefusalReason::ExpiredCredential,
             AuthError::NotYetValid { .. } | AuthError::IssuedInFuture { .. } => RefusalReason::NotYetValid,
-            AuthError::MissingPartnerId | AuthError::WrongPartnerId | AuthError::WrongPartnerIdParameter => {
+            AuthError::MissingPartnerId | AuthError::WrongPartnerId { .. } | AuthError::WrongPartnerIdParameter => {
                 RefusalReason::WrongPartner
             }
             AuthError::MissingSubject | AuthError::UnknownOperator => RefusalReason::UnknownOperator,
@@ -438,7 +439,10 @@ pub fn partner_id_value(v: &Value) -> Option<i64> {
 fn check_claims(partner: &Partner, claims: &Map<String, Value>) -> Result<(), AuthError> {
     let id = claim(claims, "partnerid").ok_or(AuthError::MissingPartnerId)?;
     if partner_id_value(id) != Some(partner.partner_id) {
-        return Err(AuthError::WrongPartnerId);
+        return Err(AuthError::WrongPartnerId {
+            sent: crate::wire::as_sent(&id.to_string()),
+            expected: partner.partner_id,
+        });
     }
     match claim(claims, "claimdate") {
         None => Ok(()),
@@ -446,7 +450,7 @@ fn check_claims(partner: &Partner, claims: &Map<String, Value>) -> Result<(), Au
         // Python's `time.time()`) is a date too.
         Some(Value::Number(n)) if numeric_date(n).is_some() => Ok(()),
         Some(Value::String(s)) if parse_date_str(s, partner.timezone).is_ok() => Ok(()),
-        Some(_) => Err(AuthError::BadClaimDate),
+        Some(other) => Err(AuthError::BadClaimDate(crate::wire::as_sent(&other.to_string()))),
     }
 }
 

@@ -18,7 +18,7 @@ pub use code::Code;
 #[cfg(test)]
 pub(crate) use code::spelled_once_in_snake_case;
 pub use value::{
-    FieldError, FieldErrors, MAX_MONEY_CENTS, MAX_YEAR, MIN_YEAR, Money, ValueError, check_characters,
+    FieldError, FieldErrors, MAX_MONEY_CENTS, MAX_YEAR, MIN_YEAR, Money, ValueError, as_sent, check_characters,
     control_character, echo, format_cents, format_date, parse_date, parse_date_str, parse_flag, parse_int, parse_money,
     parse_text, sent_more_than_once, trim_padding,
 };

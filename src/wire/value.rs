@@ -100,7 +100,7 @@ pub fn sent_more_than_once(field: &str, values: &[&str]) -> String {
 }
 
 /// A JSON value as it was sent, its first 40 characters when longer.
-fn as_sent(json: &str) -> String {
+pub fn as_sent(json: &str) -> String {
     const MAX: usize = 40;
     match json.char_indices().nth(MAX) {
         Some((end, _)) => format!("{}...", &json[..end]),

@@ -133,6 +133,18 @@ fn repeated_keys(raw: &RawValue, prefix: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
+/// What a value of the wrong JSON type was, for its error: a number sent as a string is told
+/// to lose its quotes.
+fn got(value: &Value) -> String {
+    let sent = crate::wire::as_sent(&value.to_string());
+    match value {
+        Value::String(s) if s.trim().parse::<f64>().is_ok() => {
+            format!("got {sent}, a string: send the number without quotes")
+        }
+        _ => format!("got {sent}"),
+    }
+}
+
 /// `path.name`, or `name` at the top.
 fn path(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
@@ -322,7 +334,7 @@ impl<'v> Fields<'v> {
             None => Err(errors.push(
                 &field,
                 Code::InvalidType,
-                "must be a whole number (a year, such as 2021)",
+                format!("must be a whole number (a year, such as 2021); {}", got(value)),
             )),
         }
     }
@@ -339,7 +351,7 @@ impl<'v> Fields<'v> {
             _ => None,
         };
         let Some(raw) = raw else {
-            return Err(errors.push(&field, Code::InvalidType, not_a_number));
+            return Err(errors.push(&field, Code::InvalidType, format!("{not_a_number}; {}", got(value))));
         };
         match parse_money(&raw) {
             Ok(Some(money)) => Ok(money.cents),
@@ -579,6 +591,38 @@ mod tests {
         assert_eq!(money(json!(1.005)).1, Some(Code::TooManyDecimals));
         assert_eq!(money(json!(-1)).1, Some(Code::Negative));
         assert_eq!(money(json!("334.31")).1, Some(Code::InvalidType));
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_quoted_and_a_number_in_quotes_is_named() {
+        let said = |read: fn(&Fields, &mut Errors), v: Value| {
+            let mut errors = Errors::default();
+            let body = json!({ "v": v });
+            read(&Fields::top(&body, &mut errors), &mut errors);
+            errors.0.remove(0).message
+        };
+        let money = |f: &Fields, e: &mut Errors| {
+            let _ = f.money("v", e);
+        };
+        let year = |f: &Fields, e: &mut Errors| {
+            let _ = f.year("v", e);
+        };
+        assert_eq!(
+            said(money, json!("334.31")),
+            "v must be a number (an amount such as 334.31); got \"334.31\", a string: send the number without quotes"
+        );
+        assert_eq!(
+            said(money, json!("$1,199.99")),
+            "v must be a number (an amount such as 334.31); got \"$1,199.99\""
+        );
+        assert_eq!(
+            said(year, json!("2021")),
+            "v must be a whole number (a year, such as 2021); got \"2021\", a string: send the number without quotes"
+        );
+        assert_eq!(
+            said(year, json!([2021])),
+            "v must be a whole number (a year, such as 2021); got [2021]"
+        );
     }
 
     #[test]

@@ -57,8 +57,9 @@ pub enum AuthError {
     WrongPartnerId { sent: String, expected: i64 },
     #[error("the token's claimdate claim is not a date, got {0}")]
     BadClaimDate(String),
-    #[error("the partnerid parameter is not this token's partner id")]
-    WrongPartnerIdParameter,
+    /// Said after the token was verified: its sender holds the company's secret.
+    #[error("the partnerid parameter is {sent}, where this token's partner id is {expected}")]
+    WrongPartnerIdParameter { sent: String, expected: i64 },
     #[error("the token has no sub claim: an operator's token names its operator")]
     MissingSubject,
     #[error("the token's sub names no operator of this gateway")]
@@ -92,9 +93,9 @@ impl AuthError {
             AuthError::Expired { .. } => RefusalReason::Expired,
             AuthError::ExpiredCredential(_) => RefusalReason::ExpiredCredential,
             AuthError::NotYetValid { .. } | AuthError::IssuedInFuture { .. } => RefusalReason::NotYetValid,
-            AuthError::MissingPartnerId | AuthError::WrongPartnerId { .. } | AuthError::WrongPartnerIdParameter => {
-                RefusalReason::WrongPartner
-            }
+            AuthError::MissingPartnerId
+            | AuthError::WrongPartnerId { .. }
+            | AuthError::WrongPartnerIdParameter { .. } => RefusalReason::WrongPartner,
             AuthError::MissingSubject | AuthError::UnknownOperator => RefusalReason::UnknownOperator,
             AuthError::MissingExpiry | AuthError::ExpiryTooFar => RefusalReason::OperatorTokenLifetime,
         }

@@ -101,11 +101,14 @@ pub async fn get_records(request: PartnerRequest) -> Result<HttpResponse, ApiErr
     let params = request.params();
     let [partner_id, rec, shop_id, invoice_number, org_id] =
         params.last_values(["partnerid", "rec", "shopid", "invoicenumber", "orgid"]);
-    if let Some(given) = partner_id {
-        let given = partner_id_value(&serde_json::Value::String(given.to_owned()));
-        if given != Some(caller.partner.partner_id) {
-            return Err(AuthError::WrongPartnerIdParameter.into());
+    if let Some(sent) = partner_id
+        && partner_id_value(&serde_json::Value::String(sent.to_owned())) != Some(caller.partner.partner_id)
+    {
+        return Err(AuthError::WrongPartnerIdParameter {
+            sent: crate::wire::echo(sent),
+            expected: caller.partner.partner_id,
         }
+        .into());
     }
     let missing: Vec<&'static str> = [(rec, "rec"), (shop_id, "ShopID"), (invoice_number, "InvoiceNumber")]
         .into_iter()

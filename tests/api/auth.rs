@@ -336,9 +336,9 @@ async fn a_get_is_authenticated_too_and_its_partnerid_must_match() {
     assert!(body["Error"].as_str().unwrap().contains("signature"));
     let (status, body) = app.get(COMPANY, &format!("{q}&partnerid={OTHER_ID}")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(
-        body["Error"].as_str().unwrap().contains("partnerid parameter"),
-        "{body}"
+    assert_eq!(
+        body["Error"],
+        format!("the partnerid parameter is \"{OTHER_ID}\", where this token's partner id is {PARTNER_ID}")
     );
     assert_eq!(
         app.get(COMPANY, &format!("{q}&PARTNERID={PARTNER_ID}")).await.0,

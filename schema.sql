@@ -340,3 +340,7 @@ CREATE INDEX IF NOT EXISTS refused_requests_by_partner ON refused_requests (part
 
 -- Version 11: sales found by InvoiceNumber alone (an invoice searched at every shop).
 CREATE INDEX IF NOT EXISTS sales_by_invoice ON sales (invoice_number);
+
+-- Version 12: a refused request's own words beside its reason code (never the token); NULL for
+-- those kept before. (An added column, as the migration adds it.)
+ALTER TABLE refused_requests ADD COLUMN detail TEXT;

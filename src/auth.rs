@@ -76,6 +76,24 @@ pub enum AuthError {
     ExpiryTooFar,
 }
 
+/// A refusal at the door, as support keeps it: its code, and its words (`Display`, as the client
+/// was answered; never the token).
+pub trait Refused: std::fmt::Display {
+    fn reason(&self) -> RefusalReason;
+}
+
+impl Refused for AuthError {
+    fn reason(&self) -> RefusalReason {
+        AuthError::reason(self)
+    }
+}
+
+impl Refused for V3AuthError {
+    fn reason(&self) -> RefusalReason {
+        V3AuthError::reason(self)
+    }
+}
+
 impl AuthError {
     /// Why, as a code: what a refused request is kept and counted under (never the token).
     pub fn reason(&self) -> RefusalReason {

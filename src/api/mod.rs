@@ -238,7 +238,7 @@ impl Proven for Caller {
     fn prove(req: &HttpRequest, state: &AppState, header: Option<&[u8]>) -> Result<Caller, ApiError> {
         let company = req.match_info().get("company").unwrap_or_default();
         auth::authenticate(&state.partners.get(), &state.verified_tokens, company, header)
-            .inspect_err(|e| note_refusal(req, state, e.reason(), Some(company)))
+            .inspect_err(|e| note_refusal(req, state, e, Some(company)))
             .map_err(ApiError::from)
     }
 }
@@ -261,12 +261,8 @@ impl PartnerRequest {
 /// Counts a request refused at the door (`reason`, a code), and keeps it for support as the
 /// limits allow (`refused::RefusedLog`), written off the request's path: a refusal is answered
 /// at once, whatever the database is doing.
-pub(crate) fn note_refusal(
-    req: &HttpRequest,
-    state: &AppState,
-    reason: crate::model::refused::RefusalReason,
-    company: Option<&str>,
-) {
+pub(crate) fn note_refusal<E: auth::Refused>(req: &HttpRequest, state: &AppState, refused: &E, company: Option<&str>) {
+    let reason = refused.reason();
     crate::monitoring::count_refused(reason);
     let at = chrono::Utc::now();
     let client = crate::client::client_of(req);
@@ -281,6 +277,7 @@ pub(crate) fn note_refusal(
         partner_id: named.map(|(p, _)| p.partner_id),
         tenant: named.map(|(_, t)| t.into_str().to_owned()),
         reason: reason.into_str().to_owned(),
+        detail: Some(crate::refused::kept_text(&refused.to_string())),
         client: client.map(|ip| ip.to_string()),
         user_agent: req
             .headers()

@@ -69,7 +69,7 @@ impl Proven for Arc<Operator> {
 
     fn prove(req: &HttpRequest, state: &AppState, header: Option<&[u8]>) -> Result<Arc<Operator>, OpsApiError> {
         auth::authenticate_operator(&state.operators.get(), header)
-            .inspect_err(|e| super::note_refusal(req, state, e.reason(), None))
+            .inspect_err(|e| super::note_refusal(req, state, e, None))
             .map_err(OpsApiError::from)
     }
 }

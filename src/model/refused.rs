@@ -45,6 +45,9 @@ pub struct Refusal {
     pub tenant: Option<String>,
     /// Why: a [`RefusalReason`] as spelled (text: the history keeps what older builds wrote).
     pub reason: String,
+    /// The refusal in its own words, as the client was answered (never the token); none for
+    /// refusals kept by builds before it was.
+    pub detail: Option<String>,
     /// The client's address, as the trusted proxies say.
     pub client: Option<String>,
     pub user_agent: Option<String>,

@@ -10,14 +10,15 @@ use crate::scope::Scope;
 /// Adds a refused request, and forgets those from before `keep_after`.
 pub fn insert_refusal(tx: &Tx, r: &Refusal, keep_after: DateTime<Utc>) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO refused_requests (at, partner_id, tenant, company, reason, client, user_agent, method, path) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO refused_requests (at, partner_id, tenant, company, reason, detail, client, user_agent, method, path) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[
             Arg::Date(r.at),
             Arg::OptInt(r.partner_id),
             Arg::OptText(r.tenant.as_deref()),
             Arg::OptText(r.company.as_deref()),
             Arg::Text(&r.reason),
+            Arg::OptText(r.detail.as_deref()),
             Arg::OptText(r.client.as_deref()),
             Arg::OptText(r.user_agent.as_deref()),
             Arg::Text(&r.method),
@@ -37,7 +38,7 @@ pub fn list_refusals(
     page_size: u32,
 ) -> Result<(u64, Vec<Refusal>), StoreError> {
     tx.page(
-        "SELECT at, partner_id, tenant, company, reason, client, user_agent, method, path",
+        "SELECT at, partner_id, tenant, company, reason, detail, client, user_agent, method, path",
         "FROM refused_requests WHERE ($1 IS NULL OR partner_id = $1) AND ($2 IS NULL OR at >= $2)",
         "at DESC, id DESC",
         &[Arg::OptInt(filter.partner_id), Arg::OptDate(filter.since)],
@@ -69,6 +70,7 @@ fn refusal(row: &Row) -> Result<Refusal, StoreError> {
         tenant: row.opt_text("tenant")?,
         company: row.opt_text("company")?,
         reason: row.text("reason")?,
+        detail: row.opt_text("detail")?,
         client: row.opt_text("client")?,
         user_agent: row.opt_text("user_agent")?,
         method: row.text("method")?,

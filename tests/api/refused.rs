@@ -120,6 +120,20 @@ async fn requests_refused_at_the_door_are_kept_for_support_with_their_reason_and
         assert_eq!(item["user_agent"], "NightlyPOS/7.1");
         assert!(item["at"].as_str().unwrap().ends_with('Z'));
     }
+    // Each in the words its client was answered with: support can say what to mend.
+    let details: Vec<&str> = items.iter().map(|i| i["detail"].as_str().unwrap()).collect();
+    assert_eq!(
+        details[0],
+        "missing Authorization header; send 'Authorization: Bearer <JWT>'"
+    );
+    assert_eq!(details[2], "unknown company \"tirecompnay\"");
+    assert!(
+        details[3].starts_with("the token has expired: its exp is 2001-09-09T01:46:40Z, ")
+            && details[3].contains(" days before this server's clock ("),
+        "{}",
+        details[3]
+    );
+    assert_eq!(details[4], "the token's signature does not match this company's secret");
     let text = page.to_string();
     for secret in [&forged, &expired, &token()] {
         assert!(!text.contains(secret.as_str()), "a token is kept: {text}");

@@ -127,6 +127,7 @@ try {
   // The refused request, and the audit log of what was just done, shown as it was done.
   const refused = await page.locator("#refused").innerText();
   check(refused.includes("malformed_token") && refused.includes("/v2/partners/tirecompany"), "refused: " + refused);
+  check(refused.includes("it has 1 part(s), where a JWT has three"), "the refusal as its client was told: " + refused);
   await page.selectOption("#refused-company", "tirecompany");
   await page.waitForTimeout(300);
   const partners = await page.locator("#refused").innerText();

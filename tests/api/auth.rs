@@ -265,30 +265,22 @@ async fn partnerid_must_be_the_companys() {
     )
     .await;
     // Signed with this company's secret: the sender holds it, and is told both ids.
-    let wrong = sign(SECRET, json!({"partnerid": OTHER_ID}));
-    refused(
-        &app,
-        COMPANY,
-        Some(&bearer(&wrong)),
-        &format!("the token's partnerid is {OTHER_ID}, where this company's partner id is {PARTNER_ID}"),
-    )
-    .await;
-    let garbage = sign(SECRET, json!({"partnerid": "abc"}));
-    refused(
-        &app,
-        COMPANY,
-        Some(&bearer(&garbage)),
-        &format!("the token's partnerid is \"abc\", where this company's partner id is {PARTNER_ID}"),
-    )
-    .await;
-    let bad_date = sign(SECRET, json!({"partnerid": PARTNER_ID, "claimdate": "soon"}));
-    refused(
-        &app,
-        COMPANY,
-        Some(&bearer(&bad_date)),
-        "the token's claimdate claim is not a date, got \"soon\"",
-    )
-    .await;
+    for (claims, said) in [
+        (
+            json!({"partnerid": OTHER_ID}),
+            format!("the token's partnerid is {OTHER_ID}, where this company's partner id is {PARTNER_ID}"),
+        ),
+        (
+            json!({"partnerid": "abc"}),
+            format!("the token's partnerid is \"abc\", where this company's partner id is {PARTNER_ID}"),
+        ),
+        (
+            json!({"partnerid": PARTNER_ID, "claimdate": "soon"}),
+            "the token's claimdate claim is not a date, got \"soon\"".to_owned(),
+        ),
+    ] {
+        refused(&app, COMPANY, Some(&bearer(&sign(SECRET, claims))), &said).await;
+    }
     nothing_stored(&app).await;
 
     // A numeric string, a differently cased claim name, no claimdate: all fine.

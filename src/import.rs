@@ -3,6 +3,7 @@
 //! A CSV file becomes the POST body format first: one array, one object per row, keys from the
 //! header row, cells as strings (the lenient decoders take numbers and dates in strings).
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
@@ -135,10 +136,14 @@ pub fn csv_to_body(content: &[u8], record_type: Option<RecordKind>) -> anyhow::R
         }
     }
     let (record_type, note) = record_type_of(&headers, record_type)?;
-    one_column_a_field(&headers, record_type)?;
-    let notes = note.into_iter().chain(unknown_columns(&headers, record_type)).collect();
-    let known: Vec<bool> = (headers.iter())
-        .map(|name| field_index(record_type.fields(), name.trim(), 0).is_some())
+    // The field each column names, if any.
+    let columns: Vec<Option<usize>> = (headers.iter())
+        .map(|name| field_index(record_type.fields(), name.trim(), 0))
+        .collect();
+    one_column_a_field(&columns, record_type)?;
+    let notes = note
+        .into_iter()
+        .chain(unknown_columns(&headers, &columns, record_type))
         .collect();
     let mut rows = Vec::new();
     let mut lines = Vec::new();
@@ -169,9 +174,9 @@ pub fn csv_to_body(content: &[u8], record_type: Option<RecordKind>) -> anyhow::R
             },
         }
         let mut row = Map::new();
-        for ((name, cell), known) in headers.iter().zip(record.iter()).zip(&known) {
+        for ((name, cell), field) in headers.iter().zip(record.iter()).zip(&columns) {
             // A column that names no field was said once, above the report: not on every row.
-            if !known {
+            if field.is_none() {
                 continue;
             }
             let cell = std::str::from_utf8(cell).map_err(|e| not_utf8(line, name, cell, e))?;
@@ -193,11 +198,11 @@ pub fn csv_to_body(content: &[u8], record_type: Option<RecordKind>) -> anyhow::R
 
 /// Refuses a header that names one field in two columns (in two spellings, say): every row
 /// would be taken with the right-hand column's value, and a POST's result would say so of each.
-fn one_column_a_field(headers: &csv::StringRecord, record_type: RecordKind) -> anyhow::Result<()> {
+fn one_column_a_field(columns: &[Option<usize>], record_type: RecordKind) -> anyhow::Result<()> {
     let fields = record_type.fields();
     let mut seen: Vec<(usize, usize)> = Vec::new();
-    for (column, name) in headers.iter().enumerate() {
-        let Some(field) = field_index(fields, name.trim(), 0) else {
+    for (column, field) in columns.iter().enumerate() {
+        let Some(field) = *field else {
             continue;
         };
         if let Some(&(_, first)) = seen.iter().find(|(f, _)| *f == field) {
@@ -218,13 +223,12 @@ fn one_column_a_field(headers: &csv::StringRecord, record_type: RecordKind) -> a
 /// A line for each header column that names no field of the record type: its cells are
 /// ignored, said once for the file rather than as a warning on every row; with the field it may
 /// be, when the header lacks that one.
-fn unknown_columns(headers: &csv::StringRecord, record_type: RecordKind) -> Vec<String> {
+fn unknown_columns(headers: &csv::StringRecord, columns: &[Option<usize>], record_type: RecordKind) -> Vec<String> {
     let fields = record_type.fields();
-    let named = |field: usize| headers.iter().any(|h| field_index(fields, h.trim(), 0) == Some(field));
     let mut notes = Vec::new();
-    for (column, name) in headers.iter().enumerate() {
+    for ((column, name), field) in headers.iter().enumerate().zip(columns) {
         let name = name.trim();
-        if name.is_empty() || field_index(fields, name, 0).is_some() {
+        if name.is_empty() || field.is_some() {
             continue;
         }
         let mut note = format!(
@@ -234,7 +238,7 @@ fn unknown_columns(headers: &csv::StringRecord, record_type: RecordKind) -> Vec<
             crate::wire::echo(name),
             record_type.name()
         );
-        if let Some(meant) = crate::records::nearest_field(fields, name).filter(|&f| !named(f)) {
+        if let Some(meant) = crate::records::nearest_field(fields, name).filter(|f| !columns.contains(&Some(*f))) {
             note.push_str(&format!("; is it {}?", fields[meant].name));
         }
         notes.push(note);
@@ -376,12 +380,17 @@ pub fn report(outcome: &Outcome, csv_lines: Option<&[u64]>) -> String {
     }
     // Warnings once each, with how many records had it: a POS that sends one unknown field on
     // every record would otherwise fill the report with it.
+    // (In the order first met; a map finds each again: 100,000 records may each warn differently.)
     let mut warned: Vec<(&str, usize, &RecordResult)> = Vec::new();
+    let mut place_of: HashMap<&str, usize> = HashMap::new();
     for entry in &outcome.results {
         for warning in &entry.warnings {
-            match warned.iter_mut().find(|(w, ..)| w == warning) {
-                Some((_, count, _)) => *count += 1,
-                None => warned.push((warning, 1, entry)),
+            match place_of.get(warning.as_str()) {
+                Some(&at) => warned[at].1 += 1,
+                None => {
+                    place_of.insert(warning, warned.len());
+                    warned.push((warning, 1, entry));
+                }
             }
         }
     }

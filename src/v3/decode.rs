@@ -4,6 +4,8 @@
 //! ([`Reported`]) that its error was listed, so a record is assembled with `?`, and only from a
 //! body without errors.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Datelike, Utc};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -108,27 +110,32 @@ fn repeated_keys(raw: &RawValue, prefix: &str, errors: &mut Vec<FieldError>) {
         let Ok(Entries(entries)) = serde_json::from_str(text) else {
             return;
         };
-        let mut seen: Vec<&str> = Vec::new();
-        for (key, _) in &entries {
-            if seen.contains(&key.as_str()) {
-                continue;
-            }
-            seen.push(key);
-            let sent: Vec<&RawValue> = (entries.iter().filter(|(k, _)| k == key))
-                .map(|(_, value)| *value)
-                .collect();
-            let field = path(prefix, key);
-            if let Some(last) = sent.last() {
-                if sent.iter().any(|value| value.get() != last.get()) {
-                    let values: Vec<&str> = sent.iter().map(|value| value.get()).collect();
-                    errors.push(FieldError {
-                        message: format!("{}; send it once", sent_more_than_once(&field, &values)),
-                        field: field.clone(),
-                        code: Code::Ambiguous,
-                    });
+        // Each key's values in the order sent, the keys in the order first met (through a map:
+        // an object of a million keys is no quadratic walk).
+        let mut sent: Vec<(&str, Vec<&str>, &RawValue)> = Vec::new();
+        let mut place_of: HashMap<&str, usize> = HashMap::new();
+        for (key, value) in &entries {
+            match place_of.get(key.as_str()) {
+                Some(&at) => {
+                    sent[at].1.push(value.get());
+                    sent[at].2 = value;
                 }
-                repeated_keys(last, &field, errors);
+                None => {
+                    place_of.insert(key, sent.len());
+                    sent.push((key, vec![value.get()], value));
+                }
             }
+        }
+        for (key, values, last) in sent {
+            let field = path(prefix, key);
+            if values.iter().any(|value| *value != last.get()) {
+                errors.push(FieldError {
+                    message: format!("{}; send it once", sent_more_than_once(&field, &values)),
+                    field: field.clone(),
+                    code: Code::Ambiguous,
+                });
+            }
+            repeated_keys(last, &field, errors);
         }
     }
 }

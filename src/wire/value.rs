@@ -87,7 +87,14 @@ fn scalar(raw: &RawValue) -> Result<Scalar<'_>, ValueError> {
 /// values: `ShopID was sent twice with different values ("1", then "2")`, each value the JSON
 /// as sent (its first 40 characters).
 pub fn sent_more_than_once(field: &str, values: &[&str]) -> String {
-    let shown: Vec<String> = values.iter().map(|json| as_sent(json)).collect();
+    // The first three and the last of a key sent a thousand times.
+    let mut shown: Vec<String> = values.iter().take(3).map(|json| as_sent(json)).collect();
+    if values.len() > 4 {
+        shown.push("...".to_owned());
+    }
+    if values.len() > 3 {
+        shown.extend(values.last().map(|json| as_sent(json)));
+    }
     let (last, earlier) = shown.split_last().map_or(("", &[][..]), |(l, e)| (l.as_str(), e));
     let times = match values.len() {
         2 => "twice".to_owned(),
@@ -835,6 +842,20 @@ mod tests {
         assert_eq!(said("20181204"), format!("must be {DATE_HINT}, got a number"));
         assert_eq!(code(parse_date(&raw("1543881600"), Tz::UTC)), Code::InvalidType);
         assert_eq!(code(parse_date(&raw("\"12/04/2018\""), Tz::UTC)), Code::InvalidDate);
+    }
+
+    #[test]
+    fn a_key_sent_many_times_is_said_with_its_first_values_and_its_last() {
+        assert_eq!(
+            sent_more_than_once("ShopID", &["\"1\"", "2"]),
+            "ShopID was sent twice with different values (\"1\", then 2)"
+        );
+        let many: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(
+            sent_more_than_once("VIN", &many),
+            "VIN was sent 1000 times with different values (0, 1, 2, ..., then 999)"
+        );
     }
 
     #[test]

@@ -417,36 +417,42 @@ pub fn nearest_field(fields: &'static [FieldSpec], key: &str) -> Option<usize> {
     thread_local! {
         static MEANT: RefCell<HashMap<(usize, String), Option<usize>>> = RefCell::new(HashMap::new());
     }
-    let key = key.to_ascii_lowercase();
-    let nearest = || {
-        let names = (fields.iter().enumerate()).flat_map(|(i, f)| {
-            std::iter::once(f.name)
-                .chain(f.aliases.iter().copied())
-                .map(move |name| (i, name))
-        });
-        let mut near: Vec<(usize, usize)> = names
-            .filter_map(|(i, name)| {
-                let edits = strsim::damerau_levenshtein(&key, &name.to_ascii_lowercase());
-                let allowed = if name.len() < 6 { 1 } else { 2 };
-                (edits <= allowed).then_some((edits, i))
-            })
-            .collect();
-        near.sort_unstable();
-        near.dedup_by_key(|&mut (_, i)| i);
-        match near[..] {
-            // Two fields as near (TireDOT7: TireDOT1 to TireDOT6) is no answer.
-            [(edits, _), (next, _), ..] if next == edits => None,
-            [(_, i), ..] => Some(i),
-            [] => None,
-        }
-    };
-    let cache_key = (fields.as_ptr() as usize, key.clone());
+    let slot = (fields.as_ptr() as usize, key.to_ascii_lowercase());
     MEANT.with_borrow_mut(|meant| {
+        if let Some(&found) = meant.get(&slot) {
+            return found;
+        }
         if meant.len() > 4096 {
             meant.clear();
         }
-        *meant.entry(cache_key).or_insert_with(nearest)
+        let found = nearest(fields, &slot.1);
+        meant.insert(slot, found);
+        found
     })
+}
+
+/// [`nearest_field`] worked out: `key` in lower case against every name and alias.
+fn nearest(fields: &[FieldSpec], key: &str) -> Option<usize> {
+    let names = (fields.iter().enumerate()).flat_map(|(i, f)| {
+        std::iter::once(f.name)
+            .chain(f.aliases.iter().copied())
+            .map(move |name| (i, name))
+    });
+    let mut near: Vec<(usize, usize)> = names
+        .filter_map(|(i, name)| {
+            let edits = strsim::damerau_levenshtein(key, &name.to_ascii_lowercase());
+            let allowed = if name.len() < 6 { 1 } else { 2 };
+            (edits <= allowed).then_some((edits, i))
+        })
+        .collect();
+    near.sort_unstable();
+    near.dedup_by_key(|&mut (_, i)| i);
+    match near[..] {
+        // Two fields as near (TireDOT7: TireDOT1 to TireDOT6) is no answer.
+        [(edits, _), (next, _), ..] if next == edits => None,
+        [(_, i), ..] => Some(i),
+        [] => None,
+    }
 }
 
 /// Each field sent more than once with different values (the guide's own Claims example sends

@@ -66,7 +66,9 @@ impl Errors {
 
 /// A body as JSON, and an error for each key one of its objects sent more than once with
 /// different values (serde_json keeps the last silently; a v3 answer has no place to say so,
-/// so the body is refused, naming them, with its other errors).
+/// so the body is refused, naming them, with its other errors). The repeats are found in a
+/// second reading of the body as raw text, each object's values compared as sent; a body is
+/// one registration, at most the 1 MB limit.
 pub fn parse(body: &[u8]) -> Result<(Value, Vec<FieldError>), serde_json::Error> {
     let json = serde_json::from_slice(body)?;
     let mut repeated = Vec::new();

@@ -215,9 +215,7 @@ fn numeric(raw: &RawValue) -> Result<Option<(String, bool)>, ValueError> {
                 return Ok(None);
             }
             // A numeric string is accepted exactly when its content is a JSON number.
-            let is_number =
-                t.starts_with(|c: char| c == '-' || c.is_ascii_digit()) && serde_json::from_str::<&RawValue>(t).is_ok();
-            if is_number {
+            if is_json_number(t) {
                 Ok(Some((t.to_owned(), false)))
             } else {
                 let said = match other_number_form(t) {
@@ -234,12 +232,15 @@ fn numeric(raw: &RawValue) -> Result<Option<(String, bool)>, ValueError> {
     }
 }
 
+/// Whether `text` is a JSON number, as a numeric string must be.
+fn is_json_number(text: &str) -> bool {
+    text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) && serde_json::from_str::<&RawValue>(text).is_ok()
+}
+
 /// What a number written as people write it means plainly, for its error: with a currency sign
 /// (`$1,000.00`), thousands separators or a decimal comma (`10,50`). A comma before exactly
 /// three digits and nothing else (`1,000`) reads both ways, and both are said.
 fn other_number_form(sent: &str) -> Option<String> {
-    let is_number =
-        |s: &str| s.starts_with(|c: char| c == '-' || c.is_ascii_digit()) && serde_json::from_str::<f64>(s).is_ok();
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let mut changes = Vec::new();
     let mut s = sent.trim();
@@ -281,7 +282,7 @@ fn other_number_form(sent: &str) -> Option<String> {
             changes.push("with a decimal point");
         }
     }
-    (!changes.is_empty() && is_number(&plain)).then(|| format!("that is {plain} {}", changes.join(" and ")))
+    (!changes.is_empty() && is_json_number(&plain)).then(|| format!("that is {plain} {}", changes.join(" and ")))
 }
 
 fn decimal(text: &str) -> Result<Decimal, ValueError> {

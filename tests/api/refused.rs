@@ -176,16 +176,41 @@ async fn a_flood_from_one_address_is_answered_but_kept_only_sixty_a_minute() {
     let app = spawn_app().await;
     let url = format!("{}/v2/partners/{COMPANY}", app.address);
     let flood = 150;
+    // The limit is per clock minute: start the flood early in one, so that it is one minute's.
+    let second = chrono::Utc::now().timestamp().rem_euclid(60);
+    if second >= 50 {
+        tokio::time::sleep(Duration::from_secs((61 - second) as u64)).await;
+    }
+    let minute = || chrono::Utc::now().timestamp().div_euclid(60);
+    let first_minute = minute();
     for _ in 0..flood {
         let res = app.client.get(&url).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
-    let page = refused_once(&app, "", 60).await;
-    // Sixty kept in a minute; the flood may straddle two minutes.
-    let kept = page["total"].as_u64().unwrap();
-    assert!((60..=120).contains(&kept), "{kept} of {flood} kept");
-    // And nothing more comes later.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (_, again) = app.ops_get("/refused", &support()).await;
-    assert_eq!(again["total"].as_u64().unwrap(), kept);
+    let minutes = minute() - first_minute + 1;
+    let kept = settled_total(&app, 60).await;
+    if minutes == 1 {
+        assert_eq!(kept, 60, "{kept} of {flood} kept in one minute");
+    } else {
+        // A flood slower than ten seconds (a loaded machine) straddles two minutes.
+        assert!(
+            (60..=120).contains(&kept),
+            "{kept} of {flood} kept over {minutes} minutes"
+        );
+    }
+}
+
+/// `/ops/refused`'s total once it is at least `least` and has stopped growing (writes are made
+/// off the request's path, so the last of them land after the answers).
+async fn settled_total(app: &TestApp, least: u64) -> u64 {
+    let mut last = refused_once(app, "", least).await["total"].as_u64().unwrap();
+    let mut unchanged = 0;
+    while unchanged < 5 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (_, page) = app.ops_get("/refused", &support()).await;
+        let total = page["total"].as_u64().unwrap();
+        unchanged = if total == last { unchanged + 1 } else { 0 };
+        last = total;
+    }
+    last
 }

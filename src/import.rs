@@ -384,8 +384,8 @@ pub fn report(outcome: &Outcome, csv_lines: Option<&[u64]>) -> String {
     let mut warned: Vec<(&str, usize, &RecordResult)> = Vec::new();
     let mut place_of: HashMap<&str, usize> = HashMap::new();
     for entry in &outcome.results {
-        for warning in &entry.warnings {
-            match place_of.get(warning.as_str()) {
+        for warning in entry.warnings.iter().map(|w| w.message.as_str()) {
+            match place_of.get(warning) {
                 Some(&at) => warned[at].1 += 1,
                 None => {
                     place_of.insert(warning, warned.len());
@@ -444,6 +444,7 @@ pub fn exit_code(outcome: &Outcome) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{Warning, WarningKind};
 
     #[test]
     fn csv_rows_become_records_with_their_lines() {
@@ -581,7 +582,13 @@ mod tests {
             action: None,
             key: None,
             errors: None,
-            warnings: warnings.iter().map(|w| w.to_string()).collect(),
+            warnings: (warnings.iter())
+                .map(|w| Warning {
+                    field: "Note".into(),
+                    kind: WarningKind::UnknownField,
+                    message: w.to_string(),
+                })
+                .collect(),
             sent: 0..0,
             filed: None,
         };

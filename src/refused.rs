@@ -85,20 +85,6 @@ impl RefusedLog {
     }
 }
 
-/// The most characters of a path, user agent or company kept; past them, the rest is said to
-/// be missing ("... (N more characters)"), never cut silently.
-pub const KEPT_CHARACTERS: usize = 512;
-
-/// `text` as it is kept: at most [`KEPT_CHARACTERS`], and says so when it was longer.
-pub fn kept_text(text: &str) -> String {
-    let count = text.chars().count();
-    if count <= KEPT_CHARACTERS {
-        return text.to_owned();
-    }
-    let head: String = text.chars().take(KEPT_CHARACTERS).collect();
-    format!("{head}... ({} more characters)", count - KEPT_CHARACTERS)
-}
-
 /// Keeps `refusal` (and forgets those from before `keep_after`).
 pub fn record(store: &Store, refusal: &Refusal, keep_after: DateTime<Utc>) -> Result<(), StoreError> {
     store.write(|tx| store::insert_refusal(tx, refusal, keep_after))
@@ -137,15 +123,6 @@ mod tests {
             .filter(|i| log.admit(Some(IpAddr::from(i.to_be_bytes())), later).is_some())
             .count();
         assert_eq!(kept, KEPT_PER_MINUTE as usize);
-    }
-
-    #[test]
-    fn long_texts_say_how_much_is_not_kept() {
-        assert_eq!(kept_text("/v2/partners/x"), "/v2/partners/x");
-        let long = "é".repeat(KEPT_CHARACTERS + 5);
-        let kept = kept_text(&long);
-        assert!(kept.starts_with(&"é".repeat(KEPT_CHARACTERS)));
-        assert!(kept.ends_with("... (5 more characters)"), "{kept}");
     }
 
     #[test]

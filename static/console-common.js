@@ -31,6 +31,21 @@ function rejectedRows(body, entries) {
   if (entries.length === 0) cell(body.insertRow(), "Every record was written.", "muted").colSpan = 6;
 }
 
+// A batch's warnings, counted (each kind on each field of each record type, with its first
+// record), into the detail's "warned" table; hidden when the batch had none.
+function warningRows(total, counts) {
+  $("warned-part").hidden = total === 0;
+  const listed = counts.reduce((n, w) => n + w.count, 0);
+  $("warned-title").textContent = "Warnings: " + total +
+    (listed < total ? " (" + (total - listed) + " of other kinds not listed: only the first 100 kinds are)" : "");
+  const body = $("warned");
+  body.replaceChildren();
+  for (const w of counts) {
+    const r = body.insertRow();
+    for (const v of [w.record, w.field, w.code, w.count, w.first_index, w.message]) cell(r, v);
+  }
+}
+
 function fields(object, names) {
   const dl = document.createElement("dl");
   for (const name of names) {

@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use super::query::Params;
 use super::{ApiError, PartnerRequest};
 use crate::history;
-use crate::model::batch::{BatchSummary, RejectedRow, RejectionCount, StoredBatch};
+use crate::model::batch::{BatchSummary, RejectedRow, RejectionCount, StoredBatch, WarningCount};
 use crate::scope::Tenant;
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -35,6 +35,9 @@ struct BatchDetail {
     /// Past those, each record type's errors counted by field and code.
     #[serde(rename = "RejectedCounts")]
     counted: Vec<RejectionCount>,
+    /// Its records' warnings, counted by record type, field and kind.
+    #[serde(rename = "WarningCounts")]
+    warned: Vec<WarningCount>,
 }
 
 /// A whole-number parameter from `min` to `max`, `default` when absent. These paging
@@ -88,6 +91,7 @@ pub async fn get_batch(request: PartnerRequest, path: web::Path<(String, String)
         summary: found.summary,
         rejected: found.rejected.into_iter().map(|(entry, _)| entry).collect(),
         counted: found.counted,
+        warned: found.warned,
     }))
 }
 

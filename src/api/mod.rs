@@ -273,18 +273,18 @@ pub(crate) fn note_refusal<E: auth::Refused>(req: &HttpRequest, state: &AppState
     let named = company.and_then(|c| auth::resolve_company(&partners, c));
     let refusal = crate::model::refused::Refusal {
         at,
-        company: company.map(crate::refused::kept_text),
+        company: company.map(crate::model::kept_text),
         partner_id: named.map(|(p, _)| p.partner_id),
         tenant: named.map(|(_, t)| t.into_str().to_owned()),
         reason: reason.into_str().to_owned(),
-        detail: Some(crate::refused::kept_text(&refused.to_string())),
+        detail: Some(crate::model::kept_text(&refused.to_string())),
         client: client.map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(actix_web::http::header::USER_AGENT)
-            .map(|ua| crate::refused::kept_text(&String::from_utf8_lossy(ua.as_bytes()))),
+            .map(|ua| crate::model::kept_text(&String::from_utf8_lossy(ua.as_bytes()))),
         method: crate::monitoring::method_label(req.method()).to_owned(),
-        path: crate::refused::kept_text(req.path()),
+        path: crate::model::kept_text(req.path()),
     };
     let (store, keep_after) = (Arc::clone(&state.store), at - state.history_retention);
     actix_web::rt::spawn(async move {

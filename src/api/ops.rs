@@ -21,7 +21,9 @@ use crate::client::client_of;
 use crate::config::{Operator, Partners, Role};
 use crate::history;
 use crate::model::audit::AuditAction;
-use crate::model::batch::{BatchFilter, BatchSummary, RejectionCount, StoredBatch, TrailEntry, TypeCounts};
+use crate::model::batch::{
+    BatchFilter, BatchSummary, RejectionCount, StoredBatch, TrailEntry, TypeCounts, WarningCount,
+};
 use crate::model::refused::RefusalFilter;
 use crate::ops::{self, Asker, InvoiceSearch, Searched, TenantActivity, Within};
 use crate::query::WithPartner;
@@ -90,6 +92,8 @@ struct OpsBatch {
     duration_ms: u64,
     bytes: u64,
     records: SnakeCounts,
+    /// How many warnings its answer gave.
+    warnings: u64,
     error: Option<String>,
 }
 
@@ -105,6 +109,7 @@ impl OpsBatch {
             duration_ms: summary.duration_ms,
             bytes: summary.bytes,
             records: SnakeCounts(summary.counts),
+            warnings: summary.warnings,
             error: summary.error,
         }
     }
@@ -149,6 +154,31 @@ struct OpsBatchDetail {
     rejected_records: Vec<Box<RawValue>>,
     /// Past those, each record type's errors counted by field and code.
     rejected_counts: Vec<SnakeRejectionCount>,
+    /// Its records' warnings, counted by record type, field and kind.
+    warning_counts: Vec<SnakeWarningCount>,
+}
+
+#[derive(Serialize)]
+struct SnakeWarningCount {
+    record: String,
+    field: String,
+    code: String,
+    count: u64,
+    first_index: u64,
+    message: String,
+}
+
+impl From<WarningCount> for SnakeWarningCount {
+    fn from(w: WarningCount) -> Self {
+        SnakeWarningCount {
+            record: w.record,
+            field: w.field,
+            code: w.kind,
+            count: w.count,
+            first_index: w.first_index,
+            message: w.message,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -297,6 +327,7 @@ pub async fn get_batch(request: OpsRequest, id: web::Path<String>) -> Result<Htt
         batch: OpsBatch::of(&request.state, scope.partner_id, batch.summary),
         rejected_records: batch.rejected.into_iter().map(|(entry, _)| entry).collect(),
         rejected_counts: batch.counted.into_iter().map(SnakeRejectionCount::from).collect(),
+        warning_counts: batch.warned.into_iter().map(SnakeWarningCount::from).collect(),
     };
     Ok(request.answer(&detail))
 }

@@ -6,7 +6,7 @@ mod decode;
 
 pub use decode::{Arrivals, Batch, Pass};
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::time::Instant;
 
@@ -17,12 +17,14 @@ use serde::Serialize;
 use crate::config::Partner;
 use crate::ledger::{Ledger, RegistrationKey};
 use crate::model::batch::{
-    KEPT_REJECTED, KeptRejection, NewBatch, NewTrailEntry, RecordOutcome, RejectionCount, Rejections, TypeCounts,
+    KEPT_REJECTED, KEPT_WARNING_KINDS, KeptRejection, NewBatch, NewTrailEntry, RecordOutcome, RejectionCount,
+    Rejections, TypeCounts, Warned, WarningCount,
 };
+use crate::model::kept_text;
 use crate::records::{Action, Decoded, FiledUnder, NaturalKey, Readable, Record, rules};
 use crate::scope::Scope;
 use crate::store::{self, Store, StoreError, StoreFailure};
-use crate::wire::{BodyError, Code, FieldError, FieldErrors};
+use crate::wire::{BodyError, Code, FieldError, FieldErrors, Warning, WarningKind};
 
 /// The result entry of one input record, as the response lists it.
 #[serde_with::skip_serializing_none]
@@ -37,7 +39,7 @@ pub struct RecordResult {
     /// None when it was written.
     pub errors: Option<FieldErrors>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// The record's JSON in the body, as sent (kept with a rejected entry).
     #[serde(skip)]
     pub sent: Range<usize>,
@@ -260,7 +262,8 @@ fn write_batch(
     // The history entry commits with the records: a batch that is kept is always listed.
     let rejected = rejections(&out.results, body)?;
     let entry = received.history(out.counts.status(), out.counts, None);
-    out.batch_id = store::insert_batch(tx, scope, &entry, &rejected, &trail(&out.results))?;
+    let warned = warned(&out.results);
+    out.batch_id = store::insert_batch(tx, scope, &entry, &rejected, &warned, &trail(&out.results))?;
     store::prune_batches(tx, &(received.at - received.retention))?;
     Ok(out)
 }
@@ -295,6 +298,35 @@ fn rejections(results: &[RecordResult], body: &[u8]) -> Result<Rejections, serde
         })
         .collect();
     Ok(Rejections { entries, counted })
+}
+
+/// What the history keeps of the warnings of `results`: how many in all, and each (record
+/// type, field, kind) counted with its first record, the first [`KEPT_WARNING_KINDS`] met.
+fn warned(results: &[RecordResult]) -> Warned {
+    let mut warned = Warned::default();
+    let mut place: HashMap<(&str, &str, WarningKind), usize> = HashMap::new();
+    for r in results {
+        for w in &r.warnings {
+            warned.total += 1;
+            let kind = (r.record, w.field.as_ref(), w.kind);
+            match place.get(&kind) {
+                Some(&at) => warned.counted[at].count += 1,
+                None if warned.counted.len() < KEPT_WARNING_KINDS => {
+                    place.insert(kind, warned.counted.len());
+                    warned.counted.push(WarningCount {
+                        record: r.record.to_owned(),
+                        field: kept_text(&w.field),
+                        kind: w.kind.into_str().to_owned(),
+                        count: 1,
+                        first_index: r.index as u64,
+                        message: w.message.clone(),
+                    });
+                }
+                None => {}
+            }
+        }
+    }
+    warned
 }
 
 /// The batch's trail: each record that names a ShopID and InvoiceNumber, and what became of it.
@@ -399,7 +431,7 @@ pub fn record_refused(
             .collect(),
         counted: Vec::new(),
     };
-    store.write(|tx| store::insert_batch(tx, scope, &batch, &rejected, &[]))
+    store.write(|tx| store::insert_batch(tx, scope, &batch, &rejected, &Warned::default(), &[]))
 }
 
 /// Judges each decoded record of one type with `judge` (which answers the registration it is
@@ -456,4 +488,84 @@ fn judge<'b, T: Record, N>(
     }
     out.counts.set(T::KIND, counts);
     accepted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(record: &'static str, index: usize, warnings: &[(&str, WarningKind)]) -> RecordResult {
+        RecordResult {
+            record,
+            index,
+            status: Status::Posted,
+            action: None,
+            key: None,
+            errors: None,
+            warnings: (warnings.iter())
+                .map(|&(field, kind)| Warning {
+                    field: field.to_owned().into(),
+                    kind,
+                    message: format!("{field} {kind}"),
+                })
+                .collect(),
+            sent: 0..0,
+            filed: None,
+        }
+    }
+
+    #[test]
+    fn the_history_counts_each_warning_by_record_type_field_and_kind_with_its_first_record() {
+        use WarningKind::*;
+        let results = [
+            result("Registrations", 0, &[]),
+            result("Registrations", 1, &[("Colour", UnknownField)]),
+            result("Registrations", 2, &[("Colour", UnknownField), ("VIN", RepeatedField)]),
+            result("Sales", 0, &[("Colour", UnknownField)]),
+            result("Registrations", 3, &[("Colour", UnknownField)]),
+        ];
+        let warned = warned(&results);
+        assert_eq!(warned.total, 5);
+        let counted: Vec<_> = (warned.counted.iter())
+            .map(|w| {
+                (
+                    w.record.as_str(),
+                    w.field.as_str(),
+                    w.kind.as_str(),
+                    w.count,
+                    w.first_index,
+                )
+            })
+            .collect();
+        assert_eq!(
+            counted,
+            [
+                ("Registrations", "Colour", "unknown_field", 3, 1),
+                ("Registrations", "VIN", "repeated_field", 1, 2),
+                ("Sales", "Colour", "unknown_field", 1, 0),
+            ]
+        );
+        assert_eq!(warned.counted[0].message, "Colour unknown_field");
+    }
+
+    #[test]
+    fn past_a_hundred_kinds_warnings_are_only_counted_in_all() {
+        let keys: Vec<String> = (0..KEPT_WARNING_KINDS + 50).map(|i| format!("Note{i}")).collect();
+        let mut results: Vec<RecordResult> = (keys.iter().enumerate())
+            .map(|(i, key)| result("Sales", i, &[(key, WarningKind::UnknownField)]))
+            .collect();
+        // A kind already kept is still counted after the limit is reached.
+        results.push(result("Sales", 999, &[("Note0", WarningKind::UnknownField)]));
+        let warned = warned(&results);
+        assert_eq!(warned.total, KEPT_WARNING_KINDS as u64 + 51);
+        assert_eq!(warned.counted.len(), KEPT_WARNING_KINDS);
+        assert_eq!(
+            (warned.counted[0].field.as_str(), warned.counted[0].count),
+            ("Note0", 2)
+        );
+        // A key longer than the history keeps is kept shortened, saying so.
+        let long = "k".repeat(crate::model::KEPT_CHARACTERS + 3);
+        let warned = super::warned(&[result("Sales", 0, &[(&long, WarningKind::UnknownField)])]);
+        assert!(warned.counted[0].field.ends_with("... (3 more characters)"));
+    }
 }

@@ -101,6 +101,35 @@ pub struct RejectionCount {
     pub count: u64,
 }
 
+/// How many different warnings (record type, field, kind) a batch's history counts. Past these
+/// its warnings are only counted in all: 100,000 records may each name a different unknown key.
+pub const KEPT_WARNING_KINDS: usize = 100;
+
+/// How many of a batch's records of one type had a warning of one kind on one field, with the
+/// first of them and its words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WarningCount {
+    pub record: String,
+    /// The field, or the unknown key as sent (at most [`crate::model::KEPT_CHARACTERS`]).
+    pub field: String,
+    #[serde(rename = "Code")]
+    pub kind: String,
+    pub count: u64,
+    /// The first record that had it: its index in its array.
+    pub first_index: u64,
+    /// That record's warning, as its result entry said it.
+    pub message: String,
+}
+
+/// What the history keeps of a batch's warnings: how many in all, and the first
+/// [`KEPT_WARNING_KINDS`] kinds counted.
+#[derive(Debug, Clone, Default)]
+pub struct Warned {
+    pub total: u64,
+    pub counted: Vec<WarningCount>,
+}
+
 /// What the history keeps of a batch's rejected records.
 #[derive(Debug, Clone, Default)]
 pub struct Rejections {
@@ -186,6 +215,9 @@ pub struct BatchSummary {
     pub bytes: u64,
     #[serde(rename = "Records")]
     pub counts: TypeCounts,
+    /// How many warnings its answer gave, over all its records (0 for batches kept before the
+    /// history counted them).
+    pub warnings: u64,
     pub error: Option<String>,
 }
 
@@ -221,6 +253,8 @@ pub struct StoredBatch {
     pub rejected: Vec<(Box<RawValue>, Option<String>)>,
     /// The errors of the rest, counted by record type, field and code; most frequent first.
     pub counted: Vec<RejectionCount>,
+    /// Its warnings, counted by record type, field and kind; most frequent first.
+    pub warned: Vec<WarningCount>,
 }
 
 /// One error of one rejected record, as a row of `rejected.csv`.
@@ -361,6 +395,7 @@ mod tests {
             duration_ms: 0,
             bytes: 0,
             counts: counts(2, 1),
+            warnings: 0,
             error: None,
         };
         assert_eq!(serde_json::to_value(&summary).unwrap()["Status"], 206);

@@ -42,7 +42,7 @@ record! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::test_support::{decode, errors};
+    use crate::records::test_support::{decode, errors, messages};
     use crate::wire::Code;
 
     #[test]
@@ -84,7 +84,7 @@ mod tests {
             ("0056698", "9994498")
         );
         assert_eq!(
-            d.warnings,
+            messages(&d.warnings),
             [
                 r#"ShopID was sent twice with different values ("0056678", then "0056698"): the last was kept"#,
                 r#"InvoiceNumber was sent twice with different values ("35554367", then "9994498"): the last was kept"#,

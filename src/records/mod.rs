@@ -28,7 +28,9 @@ pub use declare::{FieldType, OwnedValue, Shape, Value};
 pub use registration::Registration;
 pub use sale::Sale;
 
-use crate::wire::{self, FieldError, FieldErrors, FieldSpec, Kind, RawItem, RawRecord, ValueError};
+use crate::wire::{
+    self, FieldError, FieldErrors, FieldSpec, Kind, RawItem, RawRecord, ValueError, Warning, WarningKind,
+};
 
 pub use crate::wire::Cents;
 
@@ -194,7 +196,7 @@ pub struct FieldReader<'r, 'a> {
     zone: Tz,
     errors: Vec<FieldError>,
     /// Values taken with a remark (money sent with float noise).
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
 }
 
 impl<'r, 'a> FieldReader<'r, 'a> {
@@ -268,17 +270,21 @@ impl<'r, 'a> FieldReader<'r, 'a> {
     fn money(&mut self, i: usize, spec: FieldSpec) -> Option<Cents> {
         let money = self.value(i, spec, |raw, _| wire::parse_money(raw))?;
         if let Some(sent) = money.float_noise {
-            self.warnings.push(format!(
-                "{} {sent} was taken as {} (a binary floating-point value within 1e-9 of a whole cent)",
-                spec.name,
-                wire::format_cents(money.cents)
-            ));
+            self.warnings.push(Warning {
+                field: Cow::Borrowed(spec.name),
+                kind: WarningKind::RoundedMoney,
+                message: format!(
+                    "{} {sent} was taken as {} (a binary floating-point value within 1e-9 of a whole cent)",
+                    spec.name,
+                    wire::format_cents(money.cents)
+                ),
+            });
         }
         Some(money.cents)
     }
 
     /// The record or its field errors, and the remarks on values taken.
-    fn finish<T>(self, record: T) -> (Result<T, FieldErrors>, Vec<String>) {
+    fn finish<T>(self, record: T) -> (Result<T, FieldErrors>, Vec<Warning>) {
         let record = if self.errors.is_empty() {
             Ok(record)
         } else {
@@ -293,8 +299,9 @@ impl<'r, 'a> FieldReader<'r, 'a> {
 pub struct Decoded<T> {
     pub index: usize,
     pub record: Result<T, FieldErrors>,
-    /// Unknown fields, ignored: named so a misspelt field is noticed.
-    pub warnings: Vec<String>,
+    /// Remarks on what was read anyway: unknown fields (ignored, named so a misspelt field is
+    /// noticed), fields sent twice, money taken as its nearest cent.
+    pub warnings: Vec<Warning>,
     /// Its JSON's bytes in the body, as sent (kept in the history when it is rejected).
     pub sent: Range<usize>,
     /// When it was refused by its fields: what it still names, so that its result entry says
@@ -377,11 +384,11 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
             let whole_key = reader.errors.iter().all(|e| !T::KEY.contains(&e.field));
             let key = (!reader.errors.is_empty() && whole_key).then(|| read.key());
             let (record, remarks) = reader.finish(read);
-            let mut warnings: Vec<String> = raw
-                .unknown
-                .iter()
-                .map(
-                    |k| match nearest_field(T::FIELDS, k).filter(|&i| raw.values[i].is_none()) {
+            let mut warnings: Vec<Warning> = (raw.unknown.iter())
+                .map(|k| Warning {
+                    field: Cow::Owned(k.clone()),
+                    kind: WarningKind::UnknownField,
+                    message: match nearest_field(T::FIELDS, k).filter(|&i| raw.values[i].is_none()) {
                         Some(meant) => format!(
                             "unknown field {} was ignored: is it {}?",
                             wire::echo(k),
@@ -389,7 +396,7 @@ pub fn decode_record<T: Record>(index: usize, item: RawItem<'_>, zone: Tz) -> De
                         ),
                         None => format!("unknown field {} was ignored", wire::echo(k)),
                     },
-                )
+                })
                 .collect();
             warnings.extend(repeated_fields(T::FIELDS, &raw));
             warnings.extend(remarks);
@@ -457,7 +464,7 @@ fn nearest(fields: &[FieldSpec], key: &str) -> Option<usize> {
 
 /// Each field sent more than once with different values (the guide's own Claims example sends
 /// ShopID and InvoiceNumber twice): what was sent, in order, and that the last was kept.
-fn repeated_fields(fields: &[FieldSpec], raw: &RawRecord<'_>) -> Vec<String> {
+fn repeated_fields(fields: &'static [FieldSpec], raw: &RawRecord<'_>) -> Vec<Warning> {
     let mut named = Vec::new();
     let mut warnings = Vec::new();
     for &(field, _) in &raw.replaced {
@@ -471,8 +478,13 @@ fn repeated_fields(fields: &[FieldSpec], raw: &RawRecord<'_>) -> Vec<String> {
             .chain(raw.values[field])
             .map(|value| value.get())
             .collect();
-        let said = wire::sent_more_than_once(fields[field].name, &sent);
-        warnings.push(format!("{said}: the last was kept"));
+        let name = fields[field].name;
+        let said = wire::sent_more_than_once(name, &sent);
+        warnings.push(Warning {
+            field: Cow::Borrowed(name),
+            kind: WarningKind::RepeatedField,
+            message: format!("{said}: the last was kept"),
+        });
     }
     warnings
 }
@@ -487,6 +499,11 @@ pub(crate) mod test_support {
         let arrays = wire::decode_batch(body.as_bytes(), &[(T::NAME, T::FIELDS)]).unwrap();
         let item = arrays.into_iter().next().unwrap().into_iter().next().unwrap();
         decode_record(0, item, Tz::UTC)
+    }
+
+    /// What a record's warnings say, in order.
+    pub fn messages(warnings: &[Warning]) -> Vec<String> {
+        warnings.iter().map(|w| w.message.clone()).collect()
     }
 
     /// The (field, code) pairs of a rejected record.

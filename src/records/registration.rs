@@ -42,8 +42,8 @@ record! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::test_support::{decode, errors};
-    use crate::wire::Code;
+    use crate::records::test_support::{decode, errors, messages};
+    use crate::wire::{Code, Warning, WarningKind};
 
     const GUIDE: &str = r#"{
         "ShopID": "005308", "InvoiceNumber": "1044273", "PlanEnrollDate": "2018-12-04",
@@ -96,9 +96,17 @@ mod tests {
         assert_eq!(
             d.warnings,
             vec![
-                "unknown field \"Color\" was ignored".to_owned(),
-                "VIN was sent twice with different values (\"x\", then \"2GTEC19C481101249\"): the last was kept"
-                    .to_owned()
+                Warning {
+                    field: "Color".into(),
+                    kind: WarningKind::UnknownField,
+                    message: "unknown field \"Color\" was ignored".to_owned(),
+                },
+                Warning {
+                    field: "VIN".into(),
+                    kind: WarningKind::RepeatedField,
+                    message: "VIN was sent twice with different values (\"x\", then \"2GTEC19C481101249\"): the last was kept"
+                        .to_owned()
+                },
             ]
         );
         assert_eq!(d.record.unwrap().vin, "2GTEC19C481101249");
@@ -106,12 +114,12 @@ mod tests {
 
     #[test]
     fn an_unknown_field_near_a_missing_one_is_named_as_what_it_may_be() {
-        let warnings = |from: &str, to: &str| decode::<Registration>(&GUIDE.replace(from, to)).warnings;
+        let warnings = |from: &str, to: &str| messages(&decode::<Registration>(&GUIDE.replace(from, to)).warnings);
         // TiresCovered misspelt: refused for TiresCovered, and the warning says why.
         let d = decode::<Registration>(&GUIDE.replace("\"TiresCovered\"", "\"TiresCoverd\""));
         assert!(d.record.is_err());
         assert_eq!(
-            d.warnings,
+            messages(&d.warnings),
             ["unknown field \"TiresCoverd\" was ignored: is it TiresCovered?"]
         );
         assert_eq!(

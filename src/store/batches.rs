@@ -11,7 +11,7 @@ use super::sql::{Arg, Row, Sql, count_arg};
 use super::{StoreError, Tx, count_columns, on_engine, pg, sqlite, tenant_tables};
 use crate::model::batch::{
     BatchFilter, BatchSummary, Counts, DaySummary, NewBatch, NewTrailEntry, RecordOutcome, RejectionCount, Rejections,
-    StoredBatch, TrailEntry, TypeCounts,
+    StoredBatch, TrailEntry, TypeCounts, Warned, WarningCount,
 };
 use crate::records::FiledUnder;
 use crate::records::RecordKind;
@@ -21,21 +21,23 @@ static INSERT_BATCH: LazyLock<Sql> = LazyLock::new(|| {
     let counts = count_columns();
     let placeholders: Vec<String> = (7..7 + counts.len()).map(|i| format!("${i}")).collect();
     Sql::new(format!(
-        "INSERT INTO batches (partner_id, tenant, received_at, status, duration_ms, body_bytes, {}, error) \
-         VALUES ($1, $2, $3, $4, $5, $6, {}, ${}) RETURNING id",
+        "INSERT INTO batches (partner_id, tenant, received_at, status, duration_ms, body_bytes, {}, error, warnings) \
+         VALUES ($1, $2, $3, $4, $5, $6, {}, ${}, ${}) RETURNING id",
         counts.join(", "),
         placeholders.join(", "),
-        7 + counts.len()
+        7 + counts.len(),
+        8 + counts.len()
     ))
 });
 
-/// Records a batch, its rejected entries (already JSON) and the counts of the rest, and its
-/// trail; answers its id.
+/// Records a batch, its rejected entries (already JSON) and the counts of the rest, its
+/// warnings counted, and its trail; answers its id.
 pub fn insert_batch(
     tx: &Tx,
     scope: Scope,
     batch: &NewBatch,
     rejected: &Rejections,
+    warned: &Warned,
     trail: &[NewTrailEntry<'_>],
 ) -> Result<i64, StoreError> {
     let mut args = vec![
@@ -51,6 +53,7 @@ pub fn insert_batch(
         args.push(count_arg(counts.rejected)?);
     }
     args.push(Arg::OptText(batch.error.as_deref()));
+    args.push(count_arg(warned.total)?);
     let id = tx
         .row(&*INSERT_BATCH, &args, |row| row.int("id"))?
         .ok_or_else(|| StoreError::Database("an INSERT ... RETURNING answered no row".into()))?;
@@ -58,6 +61,22 @@ pub fn insert_batch(
     on_engine!(tx, insert_rejections(id, rejected))?;
     if !trail.is_empty() {
         on_engine!(tx, insert_trail(id, trail))?;
+    }
+    // At most a hundred rows, nearly always none.
+    for w in &warned.counted {
+        tx.execute(
+            "INSERT INTO batch_warnings (batch_id, record, field, kind, count, first_index, message) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                Arg::Int(id),
+                Arg::Text(&w.record),
+                Arg::Text(&w.field),
+                Arg::Text(&w.kind),
+                count_arg(w.count)?,
+                count_arg(w.first_index)?,
+                Arg::Text(&w.message),
+            ],
+        )?;
     }
     Ok(id)
 }
@@ -70,7 +89,7 @@ pub fn prune_batches(tx: &Tx, cutoff: &DateTime<Utc>) -> Result<usize, StoreErro
 
 static SUMMARY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "id, tenant, received_at, status, duration_ms, body_bytes, {}, error",
+        "id, tenant, received_at, status, duration_ms, body_bytes, {}, error, warnings",
         count_columns().join(", ")
     )
 });
@@ -103,6 +122,7 @@ fn summary(row: &Row) -> Result<BatchSummary, StoreError> {
         duration_ms: row.count("duration_ms")?,
         bytes: row.count("body_bytes")?,
         counts,
+        warnings: row.count("warnings")?,
         error: row.opt_text("error")?,
     })
 }
@@ -270,12 +290,28 @@ fn find(tx: &Tx, id: i64, only: Option<Scope>) -> Result<Option<(Scope, StoredBa
             })
         },
     )?;
+    let warned = tx.rows(
+        "SELECT record, field, kind, count, first_index, message FROM batch_warnings WHERE batch_id = $1 \
+         ORDER BY count DESC, record, first_index, field",
+        &[Arg::Int(id)],
+        |row| {
+            Ok(WarningCount {
+                record: row.text("record")?,
+                field: row.text("field")?,
+                kind: row.text("kind")?,
+                count: row.count("count")?,
+                first_index: row.count("first_index")?,
+                message: row.text("message")?,
+            })
+        },
+    )?;
     Ok(Some((
         scope,
         StoredBatch {
             summary,
             rejected,
             counted,
+            warned,
         },
     )))
 }

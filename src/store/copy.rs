@@ -13,7 +13,7 @@ use rusqlite::types::Value as SqlValue;
 use super::StoreError;
 
 /// The tables, parents before the rows that reference them.
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "registrations",
     "sales",
     "claims",
@@ -22,6 +22,7 @@ const TABLES: [&str; 11] = [
     "batches",
     "batch_rejections",
     "batch_rejection_counts",
+    "batch_warnings",
     "batch_records",
     "ops_audit",
     "refused_requests",

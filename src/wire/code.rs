@@ -50,6 +50,20 @@ pub enum Code {
     TooManyRecords,
 }
 
+/// What kind of remark a record was read with (`unknown_field`...), as the batch history counts
+/// warnings. The record's own `Warnings` say it in words only, as they always have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, IntoStaticStr, Display, VariantArray)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case", const_into_str)]
+pub enum WarningKind {
+    /// A key that names no field: ignored.
+    UnknownField,
+    /// A field sent more than once with different values: the last kept.
+    RepeatedField,
+    /// Money sent as a binary floating-point number close to a cent: taken as that cent.
+    RoundedMoney,
+}
+
 /// Every variant of `T` is spelled in snake_case, the same by `into_str` as in JSON, and no
 /// two alike: what answers, logs, labels and the docs say of it is one text.
 #[cfg(test)]
@@ -76,6 +90,7 @@ mod tests {
     #[test]
     fn every_code_is_spelled_once_in_snake_case() {
         spelled_once_in_snake_case::<Code>();
+        spelled_once_in_snake_case::<WarningKind>();
     }
 
     /// A client can look every code it may be answered up in the API's pages.
@@ -83,7 +98,9 @@ mod tests {
     fn every_code_is_documented() {
         let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/docs");
         let pages = ["v2-api.md", "v3-api.md"].map(|page| std::fs::read_to_string(format!("{docs}/{page}")).unwrap());
-        for code in Code::VARIANTS {
+        let codes = Code::VARIANTS.iter().map(|c| c.into_str());
+        let kinds = WarningKind::VARIANTS.iter().map(|k| k.into_str());
+        for code in codes.chain(kinds) {
             let quoted = format!("`{code}`");
             assert!(
                 pages.iter().any(|page| page.contains(&quoted)),

@@ -14,13 +14,13 @@ pub type Cents = i64;
 pub use body::{
     BodyError, CHUNK_ITEMS, GZIP_MAGIC, MAX_RECORDS, RawChunk, RawItem, RawRecord, decode_batch, decode_batch_streaming,
 };
-pub use code::Code;
 #[cfg(test)]
 pub(crate) use code::spelled_once_in_snake_case;
+pub use code::{Code, WarningKind};
 pub use value::{
-    FieldError, FieldErrors, MAX_MONEY_CENTS, MAX_YEAR, MIN_YEAR, Money, ValueError, as_sent, check_characters,
-    control_character, echo, format_cents, format_date, parse_date, parse_date_str, parse_flag, parse_int, parse_money,
-    parse_text, sent_more_than_once, trim_padding,
+    FieldError, FieldErrors, MAX_MONEY_CENTS, MAX_YEAR, MIN_YEAR, Money, ValueError, Warning, as_sent,
+    check_characters, control_character, echo, format_cents, format_date, parse_date, parse_date_str, parse_flag,
+    parse_int, parse_money, parse_text, sent_more_than_once, trim_padding,
 };
 
 /// What kind of value a field holds, with the rule that goes with it.

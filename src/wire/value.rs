@@ -15,7 +15,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::Code;
+use super::{Code, WarningKind};
 
 /// A rule a field broke, without the field's name (the record decoder adds it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,23 @@ pub struct FieldError {
     pub field: &'static str,
     pub code: Code,
     pub message: Cow<'static, str>,
+}
+
+/// A remark on a record that was read anyway (an ignored key, a value sent twice, money taken
+/// as its nearest cent). Its result entry's `Warnings` say the message alone; the batch history
+/// counts warnings by field and kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The field it is about, or the unknown key as sent.
+    pub field: Cow<'static, str>,
+    pub kind: WarningKind,
+    pub message: String,
+}
+
+impl Serialize for Warning {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.message)
+    }
 }
 
 /// The field errors of one record, shared: a decoded record's errors are the very list its

@@ -103,6 +103,85 @@ async fn every_post_is_recorded_newest_first_with_its_rejected_records() {
     assert_eq!(app.batch(COMPANY, &partial["BatchID"]).await.0, StatusCode::NOT_FOUND);
 }
 
+/// Support can see the next morning that every record of a batch carried a misspelt field,
+/// though each was written: the history counts the batch's warnings by field and kind.
+#[tokio::test]
+async fn a_batchs_warnings_are_kept_counted_by_record_type_field_and_kind() {
+    let app = spawn_app().await;
+    let colour = json!({"Colour": "red"});
+    let registrations = [
+        with(registration("S1", "W1"), colour.clone()),
+        with(
+            registration("S1", "W2"),
+            json!({"Colour": "blue", "TiresCovered": null}),
+        ),
+        registration("S1", "W3"),
+    ];
+    // A sale sending TireBrand twice, and money as a float a hair off the cent.
+    let odd_sale = (sale("S1", "W1").to_string())
+        .replacen('{', r#"{"TireBrand": "BFG", "#, 1)
+        .replace("225.09", "0.30000000000000004");
+    let body = format!(
+        r#"{{"Registrations": {}, "Sales": [{odd_sale}]}}"#,
+        Value::from(registrations.to_vec())
+    );
+    let res = app.post_raw(TEST, &token(), body).await;
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    let batch_id: i64 = res.headers()["x-batch-id"].to_str().unwrap().parse().unwrap();
+    let answered: Value = res.json().await.unwrap();
+    let said: usize = (answered.as_array().unwrap().iter())
+        .map(|e| e["Warnings"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(said, 4, "{answered}");
+    // And a batch without any.
+    assert_eq!(
+        app.post(TEST, &json!({"Sales": [sale("S2", "W9")]})).await.0,
+        StatusCode::OK
+    );
+
+    let page = batches(&app, TEST, "").await;
+    let warnings: Vec<&Value> = page["Batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| &b["Warnings"])
+        .collect();
+    assert_eq!(warnings, [&json!(0), &json!(4)]);
+    let (status, detail) = app.batch(TEST, batch_id).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(
+        detail["WarningCounts"],
+        json!([
+            {"Record": "Registrations", "Field": "Colour", "Code": "unknown_field", "Count": 2, "FirstIndex": 0,
+             "Message": "unknown field \"Colour\" was ignored"},
+            {"Record": "Sales", "Field": "TireBrand", "Code": "repeated_field", "Count": 1, "FirstIndex": 0,
+             "Message": "TireBrand was sent twice with different values (\"BFG\", then \"SUM\"): the last was kept"},
+            {"Record": "Sales", "Field": "TirePrice", "Code": "rounded_money", "Count": 1, "FirstIndex": 0,
+             "Message": "TirePrice 0.30000000000000004 was taken as 0.30 (a binary floating-point value within 1e-9 of a whole cent)"},
+        ])
+    );
+    let (_, quiet) = app.batch(TEST, page["Batches"][0]["BatchID"].clone()).await;
+    assert_eq!(quiet["WarningCounts"], json!([]));
+    let doc = crate::openapi::document();
+    crate::openapi::assert_valid(&doc, "BatchPage", &page);
+    crate::openapi::assert_valid(&doc, "BatchDetail", &detail);
+
+    // Support sees the same, in the operators' words.
+    let support = operator_token(SUPPORT, SUPPORT_SECRET);
+    let (status, listed) = app.ops_get("/batches?tenant=test", &support).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["items"][1]["warnings"], 4);
+    let (_, ops) = app.ops_get(&format!("/batches/{batch_id}"), &support).await;
+    assert_eq!(
+        ops["warning_counts"][0],
+        json!({"record": "Registrations", "field": "Colour", "code": "unknown_field", "count": 2,
+               "first_index": 0, "message": "unknown field \"Colour\" was ignored"})
+    );
+    assert_eq!(ops["warning_counts"].as_array().unwrap().len(), 3);
+    crate::openapi::assert_valid(&doc, "OpsBatchPage", &listed);
+    crate::openapi::assert_valid(&doc, "OpsBatchDetail", &ops);
+}
+
 #[tokio::test]
 async fn the_history_is_paginated_and_isolated() {
     let app = spawn_app().await;

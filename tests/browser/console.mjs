@@ -26,6 +26,8 @@ try {
         "the test batches' page: " + (await page.locator("#test-page").innerText()));
   const firstStatus = await page.locator("#test-batches tr.batch").first().locator("td").nth(2).textContent();
   check(firstStatus === "206", "the newest test batch should be the 206, got " + firstStatus);
+  const firstWarnings = await page.locator("#test-batches tr.batch").first().locator("td").nth(5).textContent();
+  check(firstWarnings === "1", "the 206's one warning is not counted in the list, got " + firstWarnings);
 
   // Opening it shows the rejected record with its field and reason.
   await page.locator("#test-batches tr.batch").first().click();
@@ -36,6 +38,10 @@ try {
   check(/Registrations\s+1\s/.test(rejected), "the rejected record's place (Registrations, index 1) is not shown: " + rejected);
   check(rejected.includes("ShopID S1, InvoiceNumber I2"), "the rejected record's key is not shown: " + rejected);
   check(/warning\s+unknown field "TiresCoverd" was ignored: is it TiresCovered\?/.test(rejected), "the rejected record's warning is not shown: " + rejected);
+  // And the batch's warnings, counted: the misspelt field, and the record that had it first.
+  const warned = await page.locator("#warned-part").innerText();
+  check(/Warnings: 1/.test(warned) && /Registrations\s+TiresCoverd\s+unknown_field\s+1\s+1\s/.test(warned),
+        "the batch's warnings are not shown: " + warned);
 
   // The status lookup answers for the test tenant, and says so when there is no such registration.
   await page.fill("#shop", "S1");

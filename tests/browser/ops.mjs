@@ -76,6 +76,9 @@ try {
   check(rejected.includes("TiresCovered") && rejected.includes("TiresCovered is required"), "the batch's rejected record: " + rejected);
   check(rejected.includes("ShopID S1, InvoiceNumber I2"), "the rejected record's key: " + rejected);
   check(/warning\s+unknown field "TiresCoverd" was ignored: is it TiresCovered\?/.test(rejected), "the rejected record's warning: " + rejected);
+  const warned = await page.locator("#warned-part").innerText();
+  check(/Warnings: 1/.test(warned) && /Registrations\s+TiresCoverd\s+unknown_field\s+1\s+1\s/.test(warned),
+        "the batch's warnings: " + warned);
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#csv")]);
   const csv = await readFile(await download.path(), "utf8");
   check(csv.startsWith("Record,Index,ShopID,InvoiceNumber,Field,Code,Message,Sent\n"), "the CSV's header: " + csv);

@@ -63,6 +63,14 @@ impl Answer {
         // A batch's detail has counted the rejections past its first 1,000 since V8: none here.
         if let Some(detail) = body.as_object_mut().filter(|b| b.contains_key("RejectedRecords")) {
             assert_eq!(detail.remove("RejectedCounts"), Some(json!([])), "{}", self.path);
+            // And its warnings since V13: batches from before have none counted.
+            assert_eq!(detail.remove("WarningCounts"), Some(json!([])), "{}", self.path);
+            assert_eq!(detail.remove("Warnings"), Some(json!(0)), "{}", self.path);
+        }
+        if let Some(batches) = body.get_mut("Batches").and_then(Value::as_array_mut) {
+            for batch in batches.iter_mut().filter_map(Value::as_object_mut) {
+                assert_eq!(batch.remove("Warnings"), Some(json!(0)), "{}", self.path);
+            }
         }
         whole_seconds(&mut body);
         assert_eq!(status, self.status, "{}{}", self.company, self.path);

@@ -575,22 +575,15 @@ mod tests {
 
     #[test]
     fn the_report_says_each_warning_once_with_how_many_records_had_it() {
-        let result = |index: usize, warnings: &[&str]| RecordResult {
-            record: "Sales",
-            index,
-            status: Status::Posted,
-            action: None,
-            key: None,
-            errors: None,
-            warnings: (warnings.iter())
+        let result = |index: usize, warnings: &[&str]| {
+            let warnings = (warnings.iter())
                 .map(|w| Warning {
                     field: "Note".into(),
                     kind: WarningKind::UnknownField,
                     message: w.to_string(),
                 })
-                .collect(),
-            sent: 0..0,
-            filed: None,
+                .collect();
+            RecordResult::written("Sales", index, warnings)
         };
         let mut results = vec![
             result(0, &["unknown field \"Colour\" was ignored"]),

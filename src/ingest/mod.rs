@@ -70,6 +70,24 @@ impl RecordResult {
     }
 }
 
+#[cfg(test)]
+impl RecordResult {
+    /// A written record's entry with `warnings` (its action not yet known), for tests.
+    pub(crate) fn written(record: &'static str, index: usize, warnings: Vec<Warning>) -> Self {
+        RecordResult {
+            record,
+            index,
+            status: Status::Posted,
+            action: None,
+            key: None,
+            errors: None,
+            warnings,
+            sent: 0..0,
+            filed: None,
+        }
+    }
+}
+
 /// What became of a record, in the guide's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Status {
@@ -495,23 +513,14 @@ mod tests {
     use super::*;
 
     fn result(record: &'static str, index: usize, warnings: &[(&str, WarningKind)]) -> RecordResult {
-        RecordResult {
-            record,
-            index,
-            status: Status::Posted,
-            action: None,
-            key: None,
-            errors: None,
-            warnings: (warnings.iter())
-                .map(|&(field, kind)| Warning {
-                    field: field.to_owned().into(),
-                    kind,
-                    message: format!("{field} {kind}"),
-                })
-                .collect(),
-            sent: 0..0,
-            filed: None,
-        }
+        let warnings = (warnings.iter())
+            .map(|&(field, kind)| Warning {
+                field: field.to_owned().into(),
+                kind,
+                message: format!("{field} {kind}"),
+            })
+            .collect();
+        RecordResult::written(record, index, warnings)
     }
 
     #[test]

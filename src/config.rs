@@ -274,6 +274,9 @@ pub struct PartnerSettings {
     pub program_id: Option<String>,
     /// `HH:MM` in the partner's time zone: its nightly batch is late after this.
     pub expected_upload_by: Option<String>,
+    /// The days (in its zone) on whose mornings a batch is due: `["Mon", "Tue", ...]`; every
+    /// day when not given.
+    pub upload_days: Option<Vec<String>>,
 }
 
 /// A configured partner, resolved and checked: the secret is loaded, the zone parsed.
@@ -285,10 +288,47 @@ pub struct Partner {
     pub secrets: Vec<Credential>,
     pub plan_term_months: u32,
     pub timezone: Tz,
-    /// When its nightly batch is due each day, in its zone; none: no batch is expected.
-    pub expected_upload_by: Option<chrono::NaiveTime>,
+    /// When its nightly batch is due, in its zone; none: no batch is expected.
+    pub upload_due: Option<UploadDue>,
     /// How the partner reaches the v3 API; none: the partner is not on v3.
     pub v3: Option<Arc<V3Partner>>,
+}
+
+/// When a partner's nightly batch is due: by a time of day in its zone, on the mornings of some
+/// days of the week (a shop closed on Sundays sends nothing on Monday morning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadDue {
+    pub by: chrono::NaiveTime,
+    /// The days, in its zone, whose morning expects a batch.
+    pub days: chrono::WeekdaySet,
+}
+
+impl std::fmt::Display for UploadDue {
+    /// `06:00`, or with its days when not every day: `06:00 Tue-Sat`, `06:00 Mon,Wed,Fri`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.by.format("%H:%M"))?;
+        if self.days == chrono::WeekdaySet::ALL {
+            return Ok(());
+        }
+        // Runs of following days, Monday first: (first, last).
+        let mut runs: Vec<(chrono::Weekday, chrono::Weekday)> = Vec::new();
+        for day in self.days.iter(chrono::Weekday::Mon) {
+            match runs.last_mut() {
+                Some((_, last)) if last.succ() == day && day != chrono::Weekday::Mon => *last = day,
+                _ => runs.push((day, day)),
+            }
+        }
+        let runs: Vec<String> = (runs.iter())
+            .map(
+                |&(first, last)| match last.num_days_from_monday() - first.num_days_from_monday() {
+                    0 => first.to_string(),
+                    1 => format!("{first},{last}"),
+                    _ => format!("{first}-{last}"),
+                },
+            )
+            .collect();
+        write!(f, " {}", runs.join(","))
+    }
 }
 
 /// One of a partner's v3 public keys: its `kid` (none for the single `v3_public_key`), the key,
@@ -788,26 +828,53 @@ fn resolve_partner(
             anyhow::anyhow!("partner {company}: unknown timezone {name:?} (use an IANA name such as America/Denver)")
         })?,
     };
-    let expected_upload_by = p
-        .expected_upload_by
-        .as_deref()
-        .map(|text| {
-            chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| {
-                anyhow::anyhow!(
-                    "partner {company}: expected_upload_by {text:?} is not a time of day as HH:MM (24-hour, such as \"06:00\")"
-                )
-            })
-        })
-        .transpose()?;
+    let upload_due = upload_due(&company, &p)?;
     Ok(Partner {
         company,
         partner_id: p.partner_id,
         secrets,
         plan_term_months: p.plan_term_months,
         timezone,
-        expected_upload_by,
+        upload_due,
         v3,
     })
+}
+
+/// A partner's `expected_upload_by` and `upload_days`, checked: a time of day, and days of the
+/// week by name (any case, short or long), only with a time.
+fn upload_due(company: &str, p: &PartnerSettings) -> anyhow::Result<Option<UploadDue>> {
+    let Some(text) = p.expected_upload_by.as_deref() else {
+        if p.upload_days.is_some() {
+            bail!("partner {company}: upload_days needs expected_upload_by (the time the batch is due on those days)");
+        }
+        return Ok(None);
+    };
+    let by = chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| {
+        anyhow::anyhow!(
+            "partner {company}: expected_upload_by {text:?} is not a time of day as HH:MM (24-hour, such as \"06:00\")"
+        )
+    })?;
+    let days = match &p.upload_days {
+        None => chrono::WeekdaySet::ALL,
+        Some(names) => {
+            let days = (names.iter())
+                .map(|name| {
+                    name.trim().parse::<chrono::Weekday>().map_err(|_| {
+                        anyhow::anyhow!(
+                            "partner {company}: upload_days: {name:?} is not a day of the week (Mon, Tue, ... Sun)"
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<chrono::WeekdaySet>>()?;
+            if days.is_empty() {
+                bail!(
+                    "partner {company}: upload_days is empty: name the days a batch is due, or leave out expected_upload_by"
+                );
+            }
+            days
+        }
+    };
+    Ok(Some(UploadDue { by, days }))
 }
 
 /// A partner's v3 keys: an issuer and a P-256 public key, both or neither.
@@ -1036,7 +1103,15 @@ mod tests {
         let p = cfg.partners.by_company("TireCompany").unwrap();
         assert_eq!(p.signing_secret(), b"from-env");
         assert_eq!(p.timezone, chrono_tz::America::Denver);
-        assert_eq!(p.expected_upload_by, chrono::NaiveTime::from_hms_opt(6, 30, 0));
+        let due = p.upload_due.unwrap();
+        assert_eq!(
+            (due.by, due.days),
+            (
+                chrono::NaiveTime::from_hms_opt(6, 30, 0).unwrap(),
+                chrono::WeekdaySet::ALL
+            )
+        );
+        assert_eq!(due.to_string(), "06:30");
         assert!(!format!("{p:?}").contains("from-env"));
     }
 
@@ -1175,6 +1250,30 @@ mod tests {
         }
     }
 
+    /// A shop closed on Sundays: its batch is due on the mornings after the days it is open.
+    #[test]
+    fn upload_days_are_named_in_any_case_short_or_long() {
+        use chrono::Weekday::*;
+        let cfg = parse(&format!(
+            "{BASE}\n[[partners]]\ncompany = \"acme\"\npartner_id = 1\nplan_term_months = 12\nsecret = \"s\"\n\
+             expected_upload_by = \"06:00\"\nupload_days = [\"tue\", \"Wednesday\", \" THU \", \"Fri\", \"Sat\", \"Sun\"]"
+        ))
+        .unwrap();
+        let due = cfg.partners.iter().next().unwrap().upload_due.unwrap();
+        assert_eq!(due.days, chrono::WeekdaySet::from_array([Tue, Wed, Thu, Fri, Sat, Sun]));
+        assert_eq!(due.to_string(), "06:00 Tue-Sun");
+        let shown = |days: &[chrono::Weekday]| {
+            let due = UploadDue {
+                days: days.iter().copied().collect(),
+                ..due
+            };
+            due.to_string()
+        };
+        assert_eq!(shown(&[Mon, Wed, Fri]), "06:00 Mon,Wed,Fri");
+        assert_eq!(shown(&[Sun, Mon, Sat]), "06:00 Mon,Sat,Sun");
+        assert_eq!(shown(&[Mon, Tue, Wed, Fri]), "06:00 Mon-Wed,Fri");
+    }
+
     #[test]
     fn rejects_bad_partners() {
         let partner = |extra: &str| {
@@ -1189,6 +1288,18 @@ mod tests {
                 "expected_upload_by \"6am\" is not a time of day",
             ),
             ("secret = \"s\"\nexpected_upload_by = \"25:00\"", "expected_upload_by"),
+            (
+                "secret = \"s\"\nexpected_upload_by = \"06:00\"\nupload_days = [\"Mon\", \"Funday\"]",
+                "upload_days: \"Funday\" is not a day of the week",
+            ),
+            (
+                "secret = \"s\"\nexpected_upload_by = \"06:00\"\nupload_days = []",
+                "upload_days is empty",
+            ),
+            (
+                "secret = \"s\"\nupload_days = [\"Mon\"]",
+                "upload_days needs expected_upload_by",
+            ),
             ("secret = \"s\"\nfoo = 1", "unknown field"),
         ] {
             let err = format!("{:#}", parse(&partner(extra)).unwrap_err());

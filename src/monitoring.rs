@@ -63,7 +63,7 @@ pub fn handle() -> &'static PrometheusHandle {
         );
         metrics::describe_gauge!(
             PARTNER_LATE,
-            "1 when a partner's nightly batch is late (past its expected_upload_by, none since the day before), else 0"
+            "1 when a partner's nightly batch is late (a day it is due, past its expected_upload_by, none since the day before), else 0"
         );
         metrics::describe_gauge!(
             PARTNER_LAST_BATCH,

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Days, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Days, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::config::{Operator, Partner, Partners};
+use crate::config::{Operator, Partner, Partners, UploadDue};
 use crate::history;
 use crate::model::audit::{AUDIT_RETENTION_DAYS, AuditAction, AuditEntry};
 use crate::model::batch::{StoredBatch, TrailEntry};
@@ -309,7 +309,7 @@ pub fn partners_activity(
             let mut live = of(Tenant::Live);
             let test = of(Tenant::Test);
             live.late = partner
-                .expected_upload_by
+                .upload_due
                 .is_some_and(|due| is_late(due, partner.timezone, live.last_batch_at, now));
             PartnerActivity {
                 partner: Arc::clone(partner),
@@ -320,12 +320,16 @@ pub fn partners_activity(
         .collect())
 }
 
-/// Whether a nightly batch due at `due` each day in `zone` is late at `now`: it is past today's
-/// due time, and the last batch (if any) came before the previous day's, so none has come for
-/// today. A due time that a daylight-saving change skips is taken an hour later
-/// (docs/operators.md, "Routes", `/ops/partners`).
-pub fn is_late(due: NaiveTime, zone: Tz, last_batch_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+/// Whether a nightly batch due as `due` says in `zone` is late at `now`: today (in `zone`) is
+/// one of its days, it is past today's due time, and the last batch (if any) came before the
+/// previous day's, so none has come for today. A due time that a daylight-saving change skips
+/// is taken an hour later (docs/operators.md, "Routes", `/ops/partners`).
+pub fn is_late(due: UploadDue, zone: Tz, last_batch_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
     let today = now.with_timezone(&zone).date_naive();
+    if !due.days.contains(today.weekday()) {
+        return false;
+    }
+    let due = due.by;
     let due_on = |day: chrono::NaiveDate| {
         let local = day.and_time(due);
         zone.from_local_datetime(&local)
@@ -351,9 +355,17 @@ mod tests {
         DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
     }
 
+    /// Due by `hh:mm` every day.
+    fn daily(hh: u32, mm: u32) -> UploadDue {
+        UploadDue {
+            by: chrono::NaiveTime::from_hms_opt(hh, mm, 0).unwrap(),
+            days: chrono::WeekdaySet::ALL,
+        }
+    }
+
     #[test]
     fn a_partner_is_late_past_its_due_time_with_no_batch_since_the_day_before() {
-        let due = NaiveTime::from_hms_opt(6, 0, 0).unwrap();
+        let due = daily(6, 0);
         let denver = chrono_tz::America::Denver;
         // 06:30 in Denver (13:30 UTC in December).
         let now = utc("2026-12-06T13:30:00Z");
@@ -378,11 +390,31 @@ mod tests {
     #[test]
     fn a_due_time_skipped_by_daylight_saving_is_an_hour_later() {
         // 02:30 does not happen in Denver on 2026-03-08: due at 03:30 that day.
-        let due = NaiveTime::from_hms_opt(2, 30, 0).unwrap();
+        let due = daily(2, 30);
         let denver = chrono_tz::America::Denver;
         // 03:00 MDT (09:00 UTC): not yet.
         assert!(!is_late(due, denver, None, utc("2026-03-08T09:00:00Z")));
         // 03:45 MDT: late.
         assert!(is_late(due, denver, None, utc("2026-03-08T09:45:00Z")));
+    }
+
+    /// A shop closed on Sundays sends nothing on Monday morning: with Monday not among its days,
+    /// it is not late then, and is again on Tuesday.
+    #[test]
+    fn a_partner_is_never_late_on_a_day_no_batch_is_due() {
+        use chrono::Weekday::*;
+        let due = UploadDue {
+            days: chrono::WeekdaySet::from_array([Tue, Wed, Thu, Fri, Sat, Sun]),
+            ..daily(6, 0)
+        };
+        let denver = chrono_tz::America::Denver;
+        // Saturday night's batch, then nothing: Monday 2026-12-07 at 07:00 in Denver.
+        let last = Some(utc("2026-12-06T08:00:00Z"));
+        assert!(!is_late(due, denver, last, utc("2026-12-07T14:00:00Z")));
+        assert!(is_late(daily(6, 0), denver, last, utc("2026-12-07T14:00:00Z")));
+        // Tuesday at 07:00: late, Monday's silence notwithstanding.
+        assert!(is_late(due, denver, last, utc("2026-12-08T14:00:00Z")));
+        // The day is the partner's: 05:00 UTC on Tuesday is still Monday in Denver.
+        assert!(!is_late(due, denver, last, utc("2026-12-08T05:00:00Z")));
     }
 }

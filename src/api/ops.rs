@@ -515,6 +515,8 @@ struct OpsPartner {
     timezone: String,
     /// `HH:MM` in its time zone, or null when no nightly batch is expected.
     expected_upload_by: Option<String>,
+    /// The days (`Mon`...) on whose mornings it is due, in its time zone; null with no time.
+    upload_days: Option<Vec<String>>,
     live: OpsTenantActivity,
     test: OpsTenantActivity,
 }
@@ -566,7 +568,9 @@ pub async fn partners(request: OpsRequest) -> Result<HttpResponse, OpsApiError> 
             company: a.partner.company.clone(),
             partner_id: a.partner.partner_id,
             timezone: a.partner.timezone.name().to_owned(),
-            expected_upload_by: a.partner.expected_upload_by.map(|t| t.format("%H:%M").to_string()),
+            expected_upload_by: a.partner.upload_due.map(|due| due.by.format("%H:%M").to_string()),
+            upload_days: (a.partner.upload_due)
+                .map(|due| due.days.iter(chrono::Weekday::Mon).map(|d| d.to_string()).collect()),
             live: a.live.into(),
             test: a.test.into(),
         })

@@ -25,22 +25,20 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
     let config = context.config()?;
     let now = Utc::now();
     println!(
-        "{:<24} {:>10} {:>6}  {:<20} {:<5}  secret",
+        "{:<24} {:>10} {:>6}  {:<20} {:<13}  secret",
         "company", "partner_id", "months", "timezone", "due"
     );
     let mut warnings = Vec::new();
     for p in config.partners.iter() {
-        // When its nightly batch is due (expected_upload_by), in its zone.
-        let due = p
-            .expected_upload_by
-            .map_or("-".to_owned(), |t| t.format("%H:%M").to_string());
+        // When its nightly batch is due (expected_upload_by, upload_days), in its zone.
+        let due = p.upload_due.map_or("-".to_owned(), |due| due.to_string());
         let credentials = p.credentials();
         let more = match p.secrets.len() {
             1 => String::new(),
             n => format!(" (+{} more, below)", n - 1),
         };
         println!(
-            "{:<24} {:>10} {:>6}  {:<20} {due:<5}  {}{more}",
+            "{:<24} {:>10} {:>6}  {:<20} {due:<13}  {}{more}",
             p.company,
             p.partner_id,
             p.plan_term_months,

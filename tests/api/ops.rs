@@ -248,6 +248,10 @@ async fn partners_show_who_is_late_and_what_each_tenant_did_in_the_last_day() {
     // time: never late.
     assert_eq!(listed[0]["company"], COMPANY);
     assert_eq!(listed[0]["expected_upload_by"], "00:00");
+    assert_eq!(
+        listed[0]["upload_days"],
+        json!(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
+    );
     assert_eq!(listed[0]["timezone"], "UTC");
     assert_eq!(listed[0]["live"]["late"], true);
     assert_eq!(listed[0]["test"], quiet);
@@ -255,6 +259,7 @@ async fn partners_show_who_is_late_and_what_each_tenant_did_in_the_last_day() {
     assert_eq!(listed[1]["partner_id"], OTHER_ID);
     assert_eq!(listed[1]["timezone"], "America/Denver");
     assert_eq!(listed[1]["expected_upload_by"], Value::Null);
+    assert_eq!(listed[1]["upload_days"], Value::Null);
     assert_eq!(listed[1]["live"], quiet);
 
     // A night: one live batch with a rejected record, a test batch, a refused request; and a

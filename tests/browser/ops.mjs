@@ -1,10 +1,10 @@
 // Drives the operators' page (/console/ops) in Debian's headless Chromium (playwright-core, no
 // downloaded browser). Run by tests/process/browser.rs with BASE_URL, TOKEN (an admin's) and
-// SCREENSHOT (where the page's picture goes). Before it: tirecompany (due at 00:00, no live batch:
-// late) has a test batch of two registrations, S1/I1 written and S1/I2 rejected (TiresCovered
-// missing), then one of two claims on S1/I1, R1 written and R2 rejected (TireBrand missing), and
-// a request with a bad token was refused. Exits non-zero, saying why, when the
-// page does not show them.
+// SCREENSHOT (where the page's picture goes). Before it: tirecompany (due at 00:00 on six days a
+// week, today among them, no live batch: late) has a test batch of two registrations, S1/I1
+// written and S1/I2 rejected (TiresCovered missing), then one of two claims on S1/I1, R1 written
+// and R2 rejected (TireBrand missing), and a request with a bad token was refused. Exits
+// non-zero, saying why, when the page does not show them.
 import { readFile } from "node:fs/promises";
 import { check, launch, problemsOf } from "./chromium.mjs";
 
@@ -52,6 +52,7 @@ try {
   check((await partner.count()) === 1, "tirecompany is not listed");
   const row = await partner.innerText();
   check(row.includes("LATE") && row.includes("00:00"), "tirecompany should be late: " + row);
+  check(/00:00 UTC \(\w{3}( \w{3}){5}\)/.test(row), "tirecompany's six due days should be shown: " + row);
 
   // The chart: today's written and rejected records as bars.
   await page.waitForSelector("#chart svg rect.written", { timeout: 10000 });

@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use chrono::Datelike;
 use serde_json::json;
 
 use crate::binary::*;
@@ -74,12 +75,19 @@ async fn the_console_lists_batches_shows_rejected_records_and_looks_up_status_th
 async fn the_operators_page_shows_late_partners_a_chart_an_invoices_trail_and_its_csv() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
-    // tirecompany is due at midnight UTC: with no live batch today, it is late.
+    // tirecompany is due at midnight UTC: with no live batch today, it is late. It is due on
+    // six days a week, today and tomorrow among them, whichever day the test runs.
+    let today = chrono::Utc::now().date_naive().weekday();
+    let days: Vec<String> = (chrono::WeekdaySet::ALL.iter(chrono::Weekday::Mon))
+        .filter(|&d| d != today.succ().succ())
+        .map(|d| format!("\"{d}\""))
+        .collect();
     let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(
-        "expected_upload_by = \"00:00\"\n\n[[operators]]\nname = \"olaf\"\nrole = \"admin\"\n\
+    text.push_str(&format!(
+        "expected_upload_by = \"00:00\"\nupload_days = [{}]\n\n[[operators]]\nname = \"olaf\"\nrole = \"admin\"\n\
          secret = \"browser-test-operator-secret-0123456789abcdef\"\n",
-    );
+        days.join(", ")
+    ));
     std::fs::write(&config, text).unwrap();
     let server = Server::serve(&config);
     post_a_partial_test_batch(&server).await;

@@ -1,6 +1,7 @@
 //! `GET /metrics`: Prometheus text with requests by route and status, records by type, tenant
 //! and result, batch durations and the database size (a process of its own: one recorder each).
 
+use chrono::Datelike;
 use serde_json::json;
 
 use crate::binary::*;
@@ -161,10 +162,29 @@ async fn partner_gauges_say_who_is_late_and_when_each_tenant_last_sent() {
     // Due at midnight UTC: always past, so late until the day's first live batch.
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("expected_upload_by = \"00:00\"\n");
+    // And a partner due on no morning of today or tomorrow (UTC), whichever day the test runs:
+    // never late.
+    let today = chrono::Utc::now().date_naive().weekday();
+    let days: Vec<String> = (chrono::WeekdaySet::ALL.iter(today.succ().succ()))
+        .filter(|&d| d != today && d != today.succ())
+        .map(|d| format!("\"{d}\""))
+        .collect();
+    text.push_str(&format!(
+        "\n[[partners]]\ncompany = \"closedco\"\npartner_id = 3003\nsecret = \"closedco-secret-0123456789abcdef0123456789\"\n\
+         plan_term_months = 12\nexpected_upload_by = \"00:00\"\nupload_days = [{}]\n",
+        days.join(", ")
+    ));
     std::fs::write(&config, text).unwrap();
     let server = Server::serve(&config);
     let client = reqwest::Client::new();
-    let late = |text: &str| sample(text, "warranty_gateway_partner_late", &["company=\"tirecompany\""]);
+    let late_of = |text: &str, company: &str| {
+        sample(
+            text,
+            "warranty_gateway_partner_late",
+            &[&format!("company=\"{company}\"")],
+        )
+    };
+    let late = |text: &str| late_of(text, "tirecompany");
     let last = |text: &str, tenant: &str| {
         let tenant = format!("tenant=\"{tenant}\"");
         sample(
@@ -175,6 +195,7 @@ async fn partner_gauges_say_who_is_late_and_when_each_tenant_last_sent() {
     };
     let before = server.metrics().await;
     assert_eq!(late(&before), Some(1.0), "{before}");
+    assert_eq!(late_of(&before, "closedco"), Some(0.0), "{before}");
     assert_eq!(last(&before, "live"), None, "{before}");
 
     // A test batch does not make the live night on time.

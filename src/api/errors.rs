@@ -157,11 +157,21 @@ impl ApiError {
         }
     }
 
-    /// A path no route serves: named (shortened), with where every route is listed, for a
-    /// client that mistyped one.
+    /// A path no route serves: named (shortened), with the route it may have meant, and where
+    /// every route is listed, for a client that mistyped one.
     pub fn no_route(path: &str) -> Self {
+        let meant = match super::route_meant(path) {
+            Some(meant) if meant.eq_ignore_ascii_case(path.trim_end_matches('/')) => {
+                format!(
+                    ": paths are case-sensitive: did you mean {}?",
+                    crate::wire::echo(&meant)
+                )
+            }
+            Some(meant) => format!(": did you mean {}?", crate::wire::echo(&meant)),
+            None => String::new(),
+        };
         ApiError::NotFound(format!(
-            "{} (every route is listed at /openapi.yaml)",
+            "{}{meant} (every route is listed at /openapi.yaml)",
             crate::wire::echo(path)
         ))
     }

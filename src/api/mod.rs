@@ -80,6 +80,52 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v3/motor-club/registrations/{id}", &["GET", "HEAD", "PATCH"]),
 ];
 
+/// The path a request that no route serves may have meant: as a route takes it, whose fixed
+/// segments differ from the path's by case alone or by at most two letters in all
+/// (`/v2/Partners/acme`, `/v2/partner/acme`, `/ops/batch/7`), nearer than any other route.
+pub(crate) fn route_meant(path: &str) -> Option<String> {
+    nearest_route(ROUTES.iter().map(|&(route, _)| route), path)
+}
+
+/// [`route_meant`] among `routes`.
+fn nearest_route<'r>(routes: impl Iterator<Item = &'r str>, path: &str) -> Option<String> {
+    let sent: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut near: Vec<(usize, String)> = routes
+        .filter_map(|route| {
+            let fixed: Vec<&str> = route.split('/').collect();
+            if fixed.len() != sent.len() {
+                return None;
+            }
+            let mut edits = 0;
+            let mut meant = Vec::with_capacity(fixed.len());
+            for (&fixed, &sent) in fixed.iter().zip(&sent) {
+                if fixed.starts_with('{') {
+                    // A parameter: any value but none.
+                    if sent.is_empty() {
+                        return None;
+                    }
+                    meant.push(sent);
+                } else {
+                    // Longer by more than two letters is too far: not worked out (a path may be long).
+                    if sent.len() > fixed.len() + 2 {
+                        return None;
+                    }
+                    edits += strsim::damerau_levenshtein(&fixed.to_ascii_lowercase(), &sent.to_ascii_lowercase());
+                    meant.push(fixed);
+                }
+            }
+            (edits <= 2).then(|| (edits, meant.join("/")))
+        })
+        .collect();
+    near.sort();
+    match &near[..] {
+        // Two routes as near is no answer.
+        [(edits, _), (next, _), ..] if next == edits => None,
+        [(_, meant), ..] if meant != path => Some(meant.clone()),
+        _ => None,
+    }
+}
+
 /// The API's description (OpenAPI 3.1).
 const OPENAPI: &str = include_str!("../../openapi.yaml");
 
@@ -423,5 +469,44 @@ mod tests {
             assert!(!served.contains(COMMON_SCRIPT_MARK));
             assert_eq!(served.matches(COMMON_SCRIPT).count(), 1);
         }
+    }
+
+    #[test]
+    fn a_mistyped_path_is_answered_with_the_route_it_may_mean() {
+        for (sent, meant) in [
+            ("/v2/Partners/TireCompany", Some("/v2/partners/TireCompany")),
+            (
+                "/V2/partners/acme_test/batches/7/",
+                Some("/v2/partners/acme_test/batches/7"),
+            ),
+            ("/v2/partner/acme", Some("/v2/partners/acme")),
+            ("/v2/partners/acme/batch", Some("/v2/partners/acme/batches")),
+            (
+                "/v2/partners/acme/batches/7/rejected.CSV",
+                Some("/v2/partners/acme/batches/7/rejected.csv"),
+            ),
+            (
+                "/api/v3/tire-protection/registration",
+                Some("/api/v3/tire-protection/registrations"),
+            ),
+            ("/ops/batch/7", Some("/ops/batches/7")),
+            ("/HealthZ", Some("/healthz")),
+            // Too far, or a parameter left empty: nothing said.
+            ("/v2/partners/acme/uploads", None),
+            ("/v2/partners//batches", None),
+            ("/ops/recused", Some("/ops/refused")),
+            ("/", None),
+        ] {
+            assert_eq!(route_meant(sent).as_deref(), meant, "{sent}");
+        }
+        let long = format!("/v2/partners/acme/{}", "b".repeat(100_000));
+        assert_eq!(route_meant(&long), None);
+        // Two routes as near: no answer.
+        let routes = ["/ops/records", "/ops/recorded"];
+        assert_eq!(nearest_route(routes.into_iter(), "/ops/recordd"), None);
+        assert_eq!(
+            nearest_route(routes.into_iter(), "/ops/recordds").as_deref(),
+            Some("/ops/records")
+        );
     }
 }

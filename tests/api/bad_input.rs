@@ -314,7 +314,51 @@ async fn other_methods_and_paths_get_json_errors() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         json_of(res).await.1["Error"],
-        "no such resource: \"/v1/partners/tirecompany\" (every route is listed at /openapi.yaml)"
+        "no such resource: \"/v1/partners/tirecompany\": did you mean \"/v2/partners/tirecompany\"? \
+         (every route is listed at /openapi.yaml)"
+    );
+}
+
+/// A path a route would take but for its case or a letter or two is answered with that route,
+/// in the shape of the surface asked; one near no route is answered without a guess.
+#[tokio::test]
+async fn a_mistyped_path_is_a_404_naming_the_route_it_may_mean() {
+    let app = spawn_app().await;
+    let not_found = |path: &'static str| {
+        let req = app.client.get(format!("{}{path}", app.address)).bearer_auth(token());
+        async move {
+            let (status, body) = json_of(req.send().await.unwrap()).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+            body
+        }
+    };
+    let body = not_found("/v2/Partners/tirecompany?rec=sales&ShopID=S1&InvoiceNumber=I1").await;
+    assert_eq!(
+        body["Error"],
+        "no such resource: \"/v2/Partners/tirecompany\": paths are case-sensitive: did you mean \
+         \"/v2/partners/tirecompany\"? (every route is listed at /openapi.yaml)"
+    );
+    let body = not_found("/v2/partners/tirecompany/batch").await;
+    assert!(
+        (body["Error"].as_str().unwrap()).contains("did you mean \"/v2/partners/tirecompany/batches\"?"),
+        "{body}"
+    );
+    // The operators' and v3's 404s say it in their own shapes.
+    let body = not_found("/ops/batch/1").await;
+    assert!(
+        (body["error"]["message"].as_str().unwrap()).contains("did you mean \"/ops/batches/1\"?"),
+        "{body}"
+    );
+    let body = not_found("/api/v3/tire-protection/Registrations").await;
+    assert!(
+        (body["error"]["message"].as_str().unwrap())
+            .contains("paths are case-sensitive: did you mean \"/api/v3/tire-protection/registrations\"?"),
+        "{body}"
+    );
+    let body = not_found("/v2/partners/tirecompany/uploads").await;
+    assert_eq!(
+        body["Error"],
+        "no such resource: \"/v2/partners/tirecompany/uploads\" (every route is listed at /openapi.yaml)"
     );
 }
 

@@ -345,16 +345,8 @@ CREATE INDEX IF NOT EXISTS sales_by_invoice ON sales (invoice_number);
 -- those kept before. (An added column, as the migration adds it.)
 ALTER TABLE refused_requests ADD COLUMN detail TEXT;
 
--- Version 13: a batch's warnings, how many in all (0 on batches kept before) and each kind
--- counted per record type and field (the first 100 kinds met), with the first record that had it.
+-- Version 13: a batch's warnings, how many in all (0 on batches kept before), and each kind
+-- counted per record type and field (the first 100 kinds met) with the first record that had it,
+-- as JSON (NULL when none). (Added columns, as the migration adds them.)
 ALTER TABLE batches ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0;
-CREATE TABLE IF NOT EXISTS batch_warnings (
-    batch_id     INTEGER NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
-    record       TEXT    NOT NULL,
-    field        TEXT    NOT NULL,
-    kind         TEXT    NOT NULL,
-    count        INTEGER NOT NULL,
-    first_index  INTEGER NOT NULL,
-    message      TEXT    NOT NULL,
-    PRIMARY KEY (batch_id, record, field, kind)
-) STRICT, WITHOUT ROWID;
+ALTER TABLE batches ADD COLUMN warning_counts TEXT;

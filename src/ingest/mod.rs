@@ -319,7 +319,8 @@ fn rejections(results: &[RecordResult], body: &[u8]) -> Result<Rejections, serde
 }
 
 /// What the history keeps of the warnings of `results`: how many in all, and each (record
-/// type, field, kind) counted with its first record, the first [`KEPT_WARNING_KINDS`] met.
+/// type, field, kind) counted with its first record, the first [`KEPT_WARNING_KINDS`] met, most
+/// frequent first.
 fn warned(results: &[RecordResult]) -> Warned {
     let mut warned = Warned::default();
     let mut place: HashMap<(&str, &str, WarningKind), usize> = HashMap::new();
@@ -344,6 +345,8 @@ fn warned(results: &[RecordResult]) -> Warned {
             }
         }
     }
+    // Most frequent first; as met among equals.
+    warned.counted.sort_by_key(|w| std::cmp::Reverse(w.count));
     warned
 }
 
@@ -524,7 +527,7 @@ mod tests {
     }
 
     #[test]
-    fn the_history_counts_each_warning_by_record_type_field_and_kind_with_its_first_record() {
+    fn the_history_counts_each_warning_by_record_type_field_and_kind_with_its_first_record_most_first() {
         use WarningKind::*;
         let results = [
             result("Registrations", 0, &[]),
@@ -532,9 +535,10 @@ mod tests {
             result("Registrations", 2, &[("Colour", UnknownField), ("VIN", RepeatedField)]),
             result("Sales", 0, &[("Colour", UnknownField)]),
             result("Registrations", 3, &[("Colour", UnknownField)]),
+            result("Sales", 1, &[("Colour", UnknownField)]),
         ];
         let warned = warned(&results);
-        assert_eq!(warned.total, 5);
+        assert_eq!(warned.total, 6);
         let counted: Vec<_> = (warned.counted.iter())
             .map(|w| {
                 (
@@ -550,8 +554,8 @@ mod tests {
             counted,
             [
                 ("Registrations", "Colour", "unknown_field", 3, 1),
+                ("Sales", "Colour", "unknown_field", 2, 0),
                 ("Registrations", "VIN", "repeated_field", 1, 2),
-                ("Sales", "Colour", "unknown_field", 1, 0),
             ]
         );
         assert_eq!(warned.counted[0].message, "Colour unknown_field");

@@ -106,8 +106,8 @@ pub struct RejectionCount {
 pub const KEPT_WARNING_KINDS: usize = 100;
 
 /// How many of a batch's records of one type had a warning of one kind on one field, with the
-/// first of them and its words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// first of them and its words; kept as the batch's detail answers it (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct WarningCount {
     pub record: String,

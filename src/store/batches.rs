@@ -21,12 +21,13 @@ static INSERT_BATCH: LazyLock<Sql> = LazyLock::new(|| {
     let counts = count_columns();
     let placeholders: Vec<String> = (7..7 + counts.len()).map(|i| format!("${i}")).collect();
     Sql::new(format!(
-        "INSERT INTO batches (partner_id, tenant, received_at, status, duration_ms, body_bytes, {}, error, warnings) \
-         VALUES ($1, $2, $3, $4, $5, $6, {}, ${}, ${}) RETURNING id",
+        "INSERT INTO batches (partner_id, tenant, received_at, status, duration_ms, body_bytes, {}, error, warnings, \
+         warning_counts) VALUES ($1, $2, $3, $4, $5, $6, {}, ${}, ${}, ${}) RETURNING id",
         counts.join(", "),
         placeholders.join(", "),
         7 + counts.len(),
-        8 + counts.len()
+        8 + counts.len(),
+        9 + counts.len()
     ))
 });
 
@@ -54,6 +55,12 @@ pub fn insert_batch(
     }
     args.push(Arg::OptText(batch.error.as_deref()));
     args.push(count_arg(warned.total)?);
+    // At most a hundred entries, nearly always none: kept whole, as the detail answers them.
+    let counted = match warned.counted.is_empty() {
+        true => None,
+        false => Some(serde_json::to_string(&warned.counted).map_err(|e| StoreError::Database(Box::new(e)))?),
+    };
+    args.push(Arg::OptText(counted.as_deref()));
     let id = tx
         .row(&*INSERT_BATCH, &args, |row| row.int("id"))?
         .ok_or_else(|| StoreError::Database("an INSERT ... RETURNING answered no row".into()))?;
@@ -61,22 +68,6 @@ pub fn insert_batch(
     on_engine!(tx, insert_rejections(id, rejected))?;
     if !trail.is_empty() {
         on_engine!(tx, insert_trail(id, trail))?;
-    }
-    // At most a hundred rows, nearly always none.
-    for w in &warned.counted {
-        tx.execute(
-            "INSERT INTO batch_warnings (batch_id, record, field, kind, count, first_index, message) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                Arg::Int(id),
-                Arg::Text(&w.record),
-                Arg::Text(&w.field),
-                Arg::Text(&w.kind),
-                count_arg(w.count)?,
-                count_arg(w.first_index)?,
-                Arg::Text(&w.message),
-            ],
-        )?;
     }
     Ok(id)
 }
@@ -256,17 +247,24 @@ pub fn find_any_batch(tx: &Tx, id: i64) -> Result<Option<(Scope, StoredBatch)>, 
 /// Batch `id`, when it is `only`'s (or anyone's, without), with its rejected entries.
 fn find(tx: &Tx, id: i64, only: Option<Scope>) -> Result<Option<(Scope, StoredBatch)>, StoreError> {
     let found = tx.row(
-        &format!("SELECT partner_id, {} FROM batches WHERE id = $1", *SUMMARY_COLUMNS),
+        &format!(
+            "SELECT partner_id, {}, warning_counts FROM batches WHERE id = $1",
+            *SUMMARY_COLUMNS
+        ),
         &[Arg::Int(id)],
         |row| {
             let scope = Scope {
                 partner_id: row.int("partner_id")?,
                 tenant: stored_tenant(row)?,
             };
-            Ok((scope, summary(row)?))
+            let warned: Vec<WarningCount> = match row.opt_text("warning_counts")? {
+                Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Database(Box::new(e)))?,
+                None => Vec::new(),
+            };
+            Ok((scope, summary(row)?, warned))
         },
     )?;
-    let Some((scope, summary)) = found.filter(|(scope, _)| only.is_none_or(|only| only == *scope)) else {
+    let Some((scope, summary, warned)) = found.filter(|(scope, ..)| only.is_none_or(|only| only == *scope)) else {
         return Ok(None);
     };
     let rejected = tx.rows(
@@ -287,21 +285,6 @@ fn find(tx: &Tx, id: i64, only: Option<Scope>) -> Result<Option<(Scope, StoredBa
                 field: row.text("field")?,
                 code: row.text("code")?,
                 count: row.count("count")?,
-            })
-        },
-    )?;
-    let warned = tx.rows(
-        "SELECT record, field, kind, count, first_index, message FROM batch_warnings WHERE batch_id = $1 \
-         ORDER BY count DESC, record, first_index, field",
-        &[Arg::Int(id)],
-        |row| {
-            Ok(WarningCount {
-                record: row.text("record")?,
-                field: row.text("field")?,
-                kind: row.text("kind")?,
-                count: row.count("count")?,
-                first_index: row.count("first_index")?,
-                message: row.text("message")?,
             })
         },
     )?;

@@ -13,7 +13,7 @@ use rusqlite::types::Value as SqlValue;
 use super::StoreError;
 
 /// The tables, parents before the rows that reference them.
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 11] = [
     "registrations",
     "sales",
     "claims",
@@ -22,7 +22,6 @@ const TABLES: [&str; 12] = [
     "batches",
     "batch_rejections",
     "batch_rejection_counts",
-    "batch_warnings",
     "batch_records",
     "ops_audit",
     "refused_requests",

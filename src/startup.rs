@@ -16,7 +16,7 @@ use crate::client::TrustedProxies;
 use crate::config::Config;
 use crate::live::Live;
 use crate::store::Store;
-use crate::telemetry::RequestSpan;
+use crate::telemetry::{RequestSpan, escaped};
 
 pub struct Application {
     port: u16,
@@ -121,7 +121,12 @@ pub async fn reload_on_hangup(
             }
             Ok(Err(e)) => {
                 crate::monitoring::count_reload_failure();
-                tracing::error!(error = %format!("{e:#}"), "config not reloaded: the file does not load; the running config stays");
+                // One line: the TOML error's own layout spans several, and a log reader takes
+                // each for an entry of its own. `warranty-gateway partners` shows it laid out.
+                tracing::error!(
+                    error = ?escaped(format!("{e:#}")),
+                    "config not reloaded: the file does not load; the running config stays"
+                );
             }
             Err(e) => {
                 crate::monitoring::count_reload_failure();

@@ -46,6 +46,19 @@ function warningRows(total, counts) {
   }
 }
 
+// A fetched answer handed to the browser as a file: the CSV needs the token, which a plain link
+// cannot send.
+async function saveAs(res, filename) {
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 function fields(object, names) {
   const dl = document.createElement("dl");
   for (const name of names) {

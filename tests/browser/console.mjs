@@ -2,6 +2,7 @@
 // Run by tests/process/browser.rs with BASE_URL, COMPANY, TOKEN and V3_TOKEN (the sandbox's); a batch with a rejected
 // record (TiresCovered missing) must already be in the test tenant, registration S1/I1 in it,
 // and one batch in live. Exits non-zero, saying why, when the page does not show them.
+import { readFile } from "node:fs/promises";
 import { check, launch, problemsOf } from "./chromium.mjs";
 
 const { BASE_URL, COMPANY, TOKEN, V3_TOKEN, SCREENSHOT } = process.env;
@@ -42,6 +43,12 @@ try {
   const warned = await page.locator("#warned-part").innerText();
   check(/Warnings: 1/.test(warned) && /Registrations\s+TiresCoverd\s+unknown_field\s+1\s+1\s/.test(warned),
         "the batch's warnings are not shown: " + warned);
+  // Its rejected records as a sheet, each with the record as sent.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#csv")]);
+  const csv = await readFile(await download.path(), "utf8");
+  check(csv.startsWith("Record,Index,ShopID,InvoiceNumber,Field,Code,Message,Sent\n"), "the CSV's header: " + csv);
+  check(csv.includes("Registrations,1,S1,I2,TiresCovered,required") && csv.includes('""TiresCoverd""'),
+        "the CSV's row: " + csv);
 
   // The status lookup answers for the test tenant, and says so when there is no such registration.
   await page.fill("#shop", "S1");
@@ -92,7 +99,7 @@ try {
                              null, { timeout: 10000 });
 
   check(problems.length === 0, problems.join("\n"));
-  console.log("console page: batches listed, rejected record shown, status lookup answered through v2 and v3");
+  console.log("console page: batches listed, rejected record and warnings shown, CSV downloaded, status lookup answered through v2 and v3");
 } finally {
   await browser.close();
 }

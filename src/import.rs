@@ -593,8 +593,8 @@ mod tests {
         ];
         let outcome = |results: Vec<RecordResult>| Outcome {
             results,
-            counts: Default::default(),
             batch_id: 7,
+            ..Outcome::default()
         };
         assert_eq!(
             report(&outcome(results.clone()), Some(&[2, 3, 4, 5])),

@@ -1,7 +1,8 @@
 //! Prometheus metrics (`GET /metrics`): requests by route and status, records accepted and
-//! rejected by type and tenant, batch durations, the database's size. One recorder per process.
+//! rejected by type and tenant, their warnings by kind, batch durations, the database's size. One recorder per process.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use metrics::Counter;
@@ -13,9 +14,11 @@ use crate::model::batch::TypeCounts;
 use crate::model::refused::RefusalReason;
 use crate::records::RecordKind;
 use crate::scope::Tenant;
+use crate::wire::WarningKind;
 
 pub const REQUESTS: &str = "warranty_gateway_http_requests_total";
 pub const RECORDS: &str = "warranty_gateway_records_total";
+pub const WARNINGS: &str = "warranty_gateway_record_warnings_total";
 pub const BATCH_SECONDS: &str = "warranty_gateway_batch_duration_seconds";
 pub const DATABASE_BYTES: &str = "warranty_gateway_database_size_bytes";
 pub const REFUSED: &str = "warranty_gateway_refused_requests_total";
@@ -26,9 +29,10 @@ pub const RELOAD_FAILURES: &str = "warranty_gateway_config_reload_failures_total
 
 /// Every metric the gateway exports: what the shipped alert rules and dashboard (deploy/) may
 /// name.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 10] = [
     REQUESTS,
     RECORDS,
+    WARNINGS,
     BATCH_SECONDS,
     DATABASE_BYTES,
     REFUSED,
@@ -144,7 +148,17 @@ fn records_counter(partner: &str, tenant: Tenant, kind: RecordKind, result: &'st
     metrics::counter!(RECORDS, "partner" => partner.to_owned(), "tenant" => tenant.into_str(), "type" => kind, "result" => result)
 }
 
-pub fn count_batch(partner: &str, tenant: Tenant, counts: &TypeCounts, seconds: f64) {
+fn warnings_counter(partner: &str, tenant: Tenant, kind: WarningKind) -> Counter {
+    metrics::counter!(WARNINGS, "partner" => partner.to_owned(), "tenant" => tenant.into_str(), "kind" => kind.into_str())
+}
+
+pub fn count_batch(
+    partner: &str,
+    tenant: Tenant,
+    counts: &TypeCounts,
+    warnings: &BTreeMap<WarningKind, u64>,
+    seconds: f64,
+) {
     for (kind, c) in counts.iter() {
         for (result, n) in RESULTS.into_iter().zip([c.accepted, c.rejected]) {
             if n > 0 {
@@ -152,11 +166,15 @@ pub fn count_batch(partner: &str, tenant: Tenant, counts: &TypeCounts, seconds: 
             }
         }
     }
+    for (&kind, &n) in warnings {
+        warnings_counter(partner, tenant, kind).increment(n);
+    }
     metrics::histogram!(BATCH_SECONDS, "tenant" => tenant.into_str()).record(seconds);
 }
 
 /// Every counter series a scrape can know of in advance, at 0 until counted: each configured
-/// partner's records by tenant, type and result, each refusal reason, reload failures.
+/// partner's records by tenant, type and result and its warnings by tenant and kind, each
+/// refusal reason, reload failures.
 /// Prometheus's `rate()` and `increase()` see a count only once its series exists: a series
 /// born at its first count loses that count, which for a nightly partner is the whole first
 /// night after each restart.
@@ -167,6 +185,9 @@ pub fn register_counters(partners: &crate::config::Partners) {
                 for result in RESULTS {
                     records_counter(&p.company, *tenant, kind, result).increment(0);
                 }
+            }
+            for &kind in WarningKind::VARIANTS {
+                warnings_counter(&p.company, *tenant, kind).increment(0);
             }
         }
     }

@@ -101,6 +101,7 @@ async fn receive_and_ingest(
         accepted = counts.accepted(),
         rejected = counts.rejected(),
         records = %counts,
+        warnings = outcome.warned.total,
         duration_ms = received.started.elapsed().as_millis() as u64,
         "batch posted (accepted/rejected per type)"
     );
@@ -108,6 +109,7 @@ async fn receive_and_ingest(
         &caller.partner.company,
         caller.tenant,
         &counts,
+        &outcome.warned.per_kind,
         received.started.elapsed().as_secs_f64(),
     );
     let mut response = HttpResponse::build(status);

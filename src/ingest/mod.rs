@@ -101,6 +101,8 @@ pub struct Outcome {
     /// One entry per input record, in processing order.
     pub results: Vec<RecordResult>,
     pub counts: TypeCounts,
+    /// Its records' warnings, counted.
+    pub warned: Warned,
     /// The batch's entry in the history.
     pub batch_id: i64,
 }
@@ -280,8 +282,8 @@ fn write_batch(
     // The history entry commits with the records: a batch that is kept is always listed.
     let rejected = rejections(&out.results, body)?;
     let entry = received.history(out.counts.status(), out.counts, None);
-    let warned = warned(&out.results);
-    out.batch_id = store::insert_batch(tx, scope, &entry, &rejected, &warned, &trail(&out.results))?;
+    out.warned = warned(&out.results);
+    out.batch_id = store::insert_batch(tx, scope, &entry, &rejected, &out.warned, &trail(&out.results))?;
     store::prune_batches(tx, &(received.at - received.retention))?;
     Ok(out)
 }
@@ -327,6 +329,7 @@ fn warned(results: &[RecordResult]) -> Warned {
     for r in results {
         for w in &r.warnings {
             warned.total += 1;
+            *warned.per_kind.entry(w.kind).or_default() += 1;
             let kind = (r.record, w.field.as_ref(), w.kind);
             match place.get(&kind) {
                 Some(&at) => warned.counted[at].count += 1,
@@ -539,6 +542,10 @@ mod tests {
         ];
         let warned = warned(&results);
         assert_eq!(warned.total, 6);
+        assert_eq!(
+            warned.per_kind.into_iter().collect::<Vec<_>>(),
+            [(UnknownField, 5), (RepeatedField, 1)]
+        );
         let counted: Vec<_> = (warned.counted.iter())
             .map(|w| {
                 (

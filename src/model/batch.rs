@@ -11,7 +11,7 @@ use strum::{EnumString, IntoStaticStr, VariantArray};
 
 use crate::records::{FiledUnder, RecordKind};
 use crate::scope::Tenant;
-use crate::wire::out;
+use crate::wire::{WarningKind, out};
 
 /// The time as the server records it (a batch's arrival, a registration's CreatedDate): whole
 /// seconds, since legacy clients parse the guide's `2018-12-04T13:08:00Z` with a fixed pattern.
@@ -122,11 +122,12 @@ pub struct WarningCount {
     pub message: String,
 }
 
-/// What the history keeps of a batch's warnings: how many in all, and the first
-/// [`KEPT_WARNING_KINDS`] kinds counted.
+/// A batch's warnings: how many in all and of each kind (its metric), and the first
+/// [`KEPT_WARNING_KINDS`] (record type, field, kind) counted (its history).
 #[derive(Debug, Clone, Default)]
 pub struct Warned {
     pub total: u64,
+    pub per_kind: BTreeMap<WarningKind, u64>,
     pub counted: Vec<WarningCount>,
 }
 

@@ -141,16 +141,34 @@ async fn counters_known_in_advance_are_scraped_at_zero_before_their_first_count(
         Some(0.0),
         "{text}"
     );
+    let warnings = |text: &str, tenant: &str, kind: &str| {
+        let labels = [
+            "partner=\"tirecompany\"".to_owned(),
+            format!("tenant=\"{tenant}\""),
+            format!("kind=\"{kind}\""),
+        ];
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        sample(text, "warranty_gateway_record_warnings_total", &labels)
+    };
+    for tenant in ["live", "test"] {
+        for kind in ["unknown_field", "repeated_field", "rounded_money"] {
+            assert_eq!(warnings(&text, tenant, kind), Some(0.0), "{tenant} {kind}: {text}");
+        }
+    }
 
     // Counted from there: only the series counted move.
+    let mut renamed = registration("Z1");
+    renamed["Mileage"] = json!(42000);
     let res = server
-        .post("tirecompany", &json!({"Registrations": [registration("Z1")]}))
+        .post("tirecompany", &json!({"Registrations": [renamed, registration("Z2")]}))
         .await;
     assert_eq!(res.status(), 200);
     let text = scrape().await;
-    assert_eq!(records(&text, "live", "registrations", "accepted"), Some(1.0), "{text}");
+    assert_eq!(records(&text, "live", "registrations", "accepted"), Some(2.0), "{text}");
     assert_eq!(records(&text, "live", "registrations", "rejected"), Some(0.0), "{text}");
     assert_eq!(records(&text, "test", "registrations", "accepted"), Some(0.0), "{text}");
+    assert_eq!(warnings(&text, "live", "unknown_field"), Some(1.0), "{text}");
+    assert_eq!(warnings(&text, "live", "repeated_field"), Some(0.0), "{text}");
 }
 
 /// The partners' gauges: whether the nightly batch is late, and when each tenant last sent one;

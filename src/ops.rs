@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use crate::config::{Operator, Partner, Partners, UploadDue};
 use crate::history;
 use crate::model::audit::{AUDIT_RETENTION_DAYS, AuditAction, AuditEntry};
-use crate::model::batch::{StoredBatch, TrailEntry};
+use crate::model::batch::{BatchSums, StoredBatch, TrailEntry};
 use crate::records::{Cancellation, Claim, FiledUnder, Registration, Sale};
 use crate::scope::{Scope, Tenant};
 use crate::status::RegistrationUsage;
@@ -254,12 +254,12 @@ pub struct TenantActivity {
     /// Its last batch whose body was read (one refused whole, as not JSON or too large, is not
     /// a delivered batch), within the history's retention.
     pub last_batch_at: Option<DateTime<Utc>>,
-    /// Live only: past today's `expected_upload_by` and no batch since the previous day's.
+    /// Live only: a day it is due, past today's `expected_upload_by` and no batch since the
+    /// previous day's.
     pub late: bool,
-    /// The last 24 hours.
-    pub batches: u64,
-    pub records_written: u64,
-    pub records_rejected: u64,
+    /// The last 24 hours' batches.
+    pub last_24h: BatchSums,
+    /// The last 24 hours' requests refused before they reached its data.
     pub refused_requests: u64,
 }
 
@@ -290,8 +290,7 @@ pub fn partners_activity(
         by_scope.entry(scope).or_default().last_batch_at = Some(at);
     }
     for (scope, sums) in recent {
-        let a = by_scope.entry(scope).or_default();
-        (a.batches, a.records_written, a.records_rejected) = sums;
+        by_scope.entry(scope).or_default().last_24h = sums;
     }
     for (scope, count) in refused {
         by_scope.entry(scope).or_default().refused_requests = count;

@@ -534,6 +534,7 @@ struct OpsLast24h {
     batches: u64,
     records_written: u64,
     records_rejected: u64,
+    warnings: u64,
     refused_requests: u64,
 }
 
@@ -543,9 +544,10 @@ impl From<TenantActivity> for OpsTenantActivity {
             last_batch_at: a.last_batch_at,
             late: a.late,
             last_24h: OpsLast24h {
-                batches: a.batches,
-                records_written: a.records_written,
-                records_rejected: a.records_rejected,
+                batches: a.last_24h.batches,
+                records_written: a.last_24h.records_written,
+                records_rejected: a.last_24h.records_rejected,
+                warnings: a.last_24h.warnings,
                 refused_requests: a.refused_requests,
             },
         }

@@ -233,6 +233,16 @@ pub struct BatchFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
+/// A partner's tenant's batches over some time, summed (`/ops/partners`' `last_24h`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchSums {
+    pub batches: u64,
+    pub records_written: u64,
+    pub records_rejected: u64,
+    /// The warnings their answers gave.
+    pub warnings: u64,
+}
+
 /// One UTC day of one partner's tenant's batches, summed (`/ops/summary`, the operators' chart).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaySummary {

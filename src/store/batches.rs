@@ -10,8 +10,8 @@ use serde_json::value::RawValue;
 use super::sql::{Arg, Row, Sql, count_arg};
 use super::{StoreError, Tx, count_columns, on_engine, pg, sqlite, tenant_tables};
 use crate::model::batch::{
-    BatchFilter, BatchSummary, Counts, DaySummary, NewBatch, NewTrailEntry, RecordOutcome, RejectionCount, Rejections,
-    StoredBatch, TrailEntry, TypeCounts, Warned, WarningCount,
+    BatchFilter, BatchSummary, BatchSums, Counts, DaySummary, NewBatch, NewTrailEntry, RecordOutcome, RejectionCount,
+    Rejections, StoredBatch, TrailEntry, TypeCounts, Warned, WarningCount,
 };
 use crate::records::FiledUnder;
 use crate::records::RecordKind;
@@ -202,15 +202,12 @@ pub fn last_batches(tx: &Tx) -> Result<Vec<(Scope, DateTime<Utc>)>, StoreError> 
     )
 }
 
-/// A tenant's batches over some time: how many, records written, records rejected.
-pub type BatchSums = (u64, u64, u64);
-
-/// Each partner's tenant's batches from `since` on.
+/// Each partner's tenant's batches from `since` on, summed.
 pub fn activity_since(tx: &Tx, since: DateTime<Utc>) -> Result<Vec<(Scope, BatchSums)>, StoreError> {
     static ACTIVITY: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "SELECT partner_id, tenant, count(*) AS batches, {} AS written, {} AS rejected FROM batches \
-             WHERE received_at >= $1 GROUP BY partner_id, tenant",
+            "SELECT partner_id, tenant, count(*) AS batches, {} AS written, {} AS rejected, \
+             CAST(SUM(warnings) AS BIGINT) AS warnings FROM batches WHERE received_at >= $1 GROUP BY partner_id, tenant",
             summed("_accepted"),
             summed("_rejected")
         )
@@ -220,10 +217,13 @@ pub fn activity_since(tx: &Tx, since: DateTime<Utc>) -> Result<Vec<(Scope, Batch
             partner_id: row.int("partner_id")?,
             tenant: stored_tenant(row)?,
         };
-        Ok((
-            scope,
-            (row.count("batches")?, row.count("written")?, row.count("rejected")?),
-        ))
+        let sums = BatchSums {
+            batches: row.count("batches")?,
+            records_written: row.count("written")?,
+            records_rejected: row.count("rejected")?,
+            warnings: row.count("warnings")?,
+        };
+        Ok((scope, sums))
     })
 }
 

@@ -11,10 +11,12 @@ fn support() -> String {
 }
 
 /// Three batches: tirecompany live (one record refused: 206), tirecompany test (200), and
-/// othercompany live (200); answers their ids in that order.
+/// othercompany live (200); answers their ids in that order. The refused record also carries
+/// an unknown field: the first batch has one warning.
 async fn three_batches(app: &TestApp) -> [i64; 3] {
     let mut broken = registration("S1", "I2");
     broken["TiresCovered"] = json!(0);
+    broken["Colour"] = json!("red");
     let mixed = json!({"Registrations": [registration("S1", "I1"), broken]});
     let id = |res: reqwest::Response| {
         assert!(res.status().is_success() || res.status() == StatusCode::PARTIAL_CONTENT);
@@ -243,7 +245,7 @@ async fn partners_show_who_is_late_and_what_each_tenant_did_in_the_last_day() {
     crate::openapi::assert_valid(&crate::openapi::document(), "OpsPartners", &body);
     let listed = partners(&body);
     let quiet = json!({"last_batch_at": null, "late": false,
-        "last_24h": {"batches": 0, "records_written": 0, "records_rejected": 0, "refused_requests": 0}});
+        "last_24h": {"batches": 0, "records_written": 0, "records_rejected": 0, "warnings": 0, "refused_requests": 0}});
     // tirecompany is due at midnight UTC and has sent nothing: late. othercompany is due at no
     // time: never late.
     assert_eq!(listed[0]["company"], COMPANY);
@@ -286,7 +288,7 @@ async fn partners_show_who_is_late_and_what_each_tenant_did_in_the_last_day() {
     assert_eq!(live["late"], false, "{live}");
     assert_eq!(
         live["last_24h"],
-        json!({"batches": 1, "records_written": 1, "records_rejected": 1, "refused_requests": 1})
+        json!({"batches": 1, "records_written": 1, "records_rejected": 1, "warnings": 1, "refused_requests": 1})
     );
     let (_, first) = app.ops_get(&format!("/batches/{first}"), &support()).await;
     assert_eq!(live["last_batch_at"], first["received_at"]);

@@ -491,10 +491,10 @@ mod tests {
             ),
             ("/ops/batch/7", Some("/ops/batches/7")),
             ("/HealthZ", Some("/healthz")),
+            ("/ops/recused", Some("/ops/refused")),
             // Too far, or a parameter left empty: nothing said.
             ("/v2/partners/acme/uploads", None),
             ("/v2/partners//batches", None),
-            ("/ops/recused", Some("/ops/refused")),
             ("/", None),
         ] {
             assert_eq!(route_meant(sent).as_deref(), meant, "{sent}");

@@ -28,6 +28,17 @@ pub struct Scope {
     pub tenant: Tenant,
 }
 
+impl Scope {
+    /// The same partner's other tenant (live for test, test for live).
+    pub fn other_tenant(self) -> Scope {
+        let tenant = match self.tenant {
+            Tenant::Live => Tenant::Test,
+            Tenant::Test => Tenant::Live,
+        };
+        Scope { tenant, ..self }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Tenant;

@@ -22,7 +22,7 @@ use crate::model::batch::{
 };
 use crate::model::kept_text;
 use crate::records::{Action, Decoded, FiledUnder, NaturalKey, Readable, Record, rules};
-use crate::scope::Scope;
+use crate::scope::{Scope, Tenant};
 use crate::store::{self, Store, StoreError, StoreFailure};
 use crate::wire::{BodyError, Code, FieldError, FieldErrors, Warning, WarningKind};
 
@@ -279,6 +279,7 @@ fn write_batch(
         Ok((Some(id), ()))
     });
     write(tx, scope, &now, &mut out, &cancellations)?;
+    say_where_registrations_are(tx, scope, &mut out.results)?;
     // The history entry commits with the records: a batch that is kept is always listed.
     let rejected = rejections(&out.results, body)?;
     let entry = received.history(out.counts.status(), out.counts, None);
@@ -286,6 +287,69 @@ fn write_batch(
     out.batch_id = store::insert_batch(tx, scope, &entry, &rejected, &out.warned, &trail(&out.results))?;
     store::prune_batches(tx, &(received.at - received.retention))?;
     Ok(out)
+}
+
+/// How many different registrations a batch's claims and cancellations did not find are looked
+/// for elsewhere (two index probes each): a batch of 100,000 orphans costs 200 probes more.
+const LOOKED_FOR: usize = 100;
+/// How many other shops with the InvoiceNumber a refusal names.
+const SHOPS_NAMED: usize = 5;
+
+/// Adds to each "no registration" refusal where the partner has that registration instead: at
+/// another shop of the tenant (a ShopID sent without its leading zeros, say), or in its other
+/// tenant (a claim sent to live for a registration made while testing).
+fn say_where_registrations_are(tx: &store::Tx, scope: Scope, results: &mut [RecordResult]) -> Result<(), StoreError> {
+    let mut said: HashMap<FiledUnder, Option<String>> = HashMap::new();
+    for entry in results.iter_mut() {
+        let error = match entry.errors.as_deref() {
+            Some([e]) if e.code == Code::RegistrationNotFound => e.clone(),
+            _ => continue,
+        };
+        let Some((shop_id, invoice_number)) = entry.filed_under() else {
+            continue;
+        };
+        let filed = FiledUnder {
+            shop_id: shop_id.to_owned(),
+            invoice_number: invoice_number.to_owned(),
+        };
+        let hint = match said.get(&filed) {
+            Some(hint) => hint.clone(),
+            None if said.len() < LOOKED_FOR => {
+                let (shops, in_other) = store::registration_elsewhere(tx, scope, &filed, SHOPS_NAMED + 1)?;
+                let hint = whereabouts(&filed, &shops, in_other.then(|| scope.other_tenant().tenant));
+                said.insert(filed, hint.clone());
+                hint
+            }
+            None => None,
+        };
+        if let Some(hint) = hint {
+            let error = FieldError {
+                message: format!("{}; {hint}", error.message).into(),
+                ..error
+            };
+            entry.errors = Some(FieldErrors::from([error]));
+        }
+    }
+    Ok(())
+}
+
+/// Where a registration not found under `filed` is instead, in words: the other `shops` with its
+/// InvoiceNumber (more than [`SHOPS_NAMED`]: the first, then "and others"), the `other` tenant.
+fn whereabouts(filed: &FiledUnder, shops: &[String], other: Option<Tenant>) -> Option<String> {
+    let mut said = Vec::new();
+    if !shops.is_empty() {
+        let named: Vec<String> = shops.iter().take(SHOPS_NAMED).map(|s| format!("{s:?}")).collect();
+        let more = if shops.len() > SHOPS_NAMED { " and others" } else { "" };
+        said.push(format!(
+            "InvoiceNumber {:?} is registered at ShopID {}{more}",
+            filed.invoice_number,
+            named.join(", ")
+        ));
+    }
+    if let Some(other) = other {
+        said.push(format!("your {other} tenant has this registration"));
+    }
+    (!said.is_empty()).then(|| said.join("; "))
 }
 
 /// What the history keeps of the rejected entries of `results`: the first [`KEPT_REJECTED`]
@@ -566,6 +630,26 @@ mod tests {
             ]
         );
         assert_eq!(warned.counted[0].message, "Colour unknown_field");
+    }
+
+    #[test]
+    fn where_a_registration_is_instead_is_said_in_words() {
+        let filed = FiledUnder {
+            shop_id: "5308".into(),
+            invoice_number: "I7".into(),
+        };
+        let shops = |n: usize| (0..n).map(|i| format!("00530{i}")).collect::<Vec<_>>();
+        assert_eq!(whereabouts(&filed, &[], None), None);
+        assert_eq!(
+            whereabouts(&filed, &shops(1), Some(Tenant::Test)).as_deref(),
+            Some(r#"InvoiceNumber "I7" is registered at ShopID "005300"; your test tenant has this registration"#)
+        );
+        assert_eq!(
+            whereabouts(&filed, &shops(SHOPS_NAMED + 1), None).as_deref(),
+            Some(
+                r#"InvoiceNumber "I7" is registered at ShopID "005300", "005301", "005302", "005303", "005304" and others"#
+            )
+        );
     }
 
     #[test]

@@ -320,7 +320,7 @@ pub enum Readable {
 
 /// The registration a record is filed against (every record type has both fields): what the
 /// operators' search finds a record's trail by.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FiledUnder {
     pub shop_id: String,
     pub invoice_number: String,

@@ -44,7 +44,7 @@ pub use v3_id::V3Id;
 
 use crate::config::Database;
 use crate::ledger::{RegistrationKey, StoredRegistration};
-use crate::records::{Action, Record, RecordKind};
+use crate::records::{Action, FiledUnder, Record, RecordKind};
 use crate::scope::Scope;
 use crate::status::RegistrationUsage;
 use crate::wire::Kind;
@@ -435,6 +435,42 @@ pub fn load_registrations(
         found[at[&id]].add_cancellation(cancel);
     }
     Ok(found)
+}
+
+/// Where a registration that `scope` does not have under (ShopID, InvoiceNumber) is instead:
+/// the shops of `scope` that have its InvoiceNumber (the first `most`, in ShopID order), and
+/// whether the partner's other tenant has it under both. Two probes of the registrations' key,
+/// which leads with InvoiceNumber.
+pub fn registration_elsewhere(
+    tx: &Tx,
+    scope: Scope,
+    filed: &FiledUnder,
+    most: usize,
+) -> Result<(Vec<String>, bool), StoreError> {
+    let shops = tx.rows(
+        "SELECT shop_id FROM registrations WHERE invoice_number = $1 AND partner_id = $2 AND tenant = $3 \
+         ORDER BY shop_id LIMIT $4",
+        &[
+            Arg::Text(&filed.invoice_number),
+            Arg::Int(scope.partner_id),
+            Arg::Text(scope.tenant.into_str()),
+            sql::count_arg(most)?,
+        ],
+        |row| row.text("shop_id"),
+    )?;
+    let other = scope.other_tenant();
+    let in_other = tx.row(
+        "SELECT shop_id FROM registrations WHERE invoice_number = $1 AND shop_id = $2 AND partner_id = $3 \
+         AND tenant = $4",
+        &[
+            Arg::Text(&filed.invoice_number),
+            Arg::Text(&filed.shop_id),
+            Arg::Int(other.partner_id),
+            Arg::Text(other.tenant.into_str()),
+        ],
+        |row| row.text("shop_id"),
+    )?;
+    Ok((shops, in_other.is_some()))
 }
 
 /// A registration (by ShopID and InvoiceNumber, optionally narrowed by OrgID) with the totals

@@ -32,6 +32,73 @@ async fn a_claim_needs_its_registration() {
     rejected_with(&app, "Claims", c, "InvoiceNumber", "registration_not_found").await;
 }
 
+/// A claim or cancellation that finds no registration is told where the partner has it: at
+/// another shop with the same InvoiceNumber (a ShopID sent without its leading zeros), or in
+/// its other tenant.
+#[tokio::test]
+async fn a_registration_not_found_is_said_to_be_where_the_partner_has_it() {
+    let app = spawn_app().await;
+    let registrations = json!({"Registrations": [registration("005308", "I7"), registration("005309", "I7")]});
+    assert_eq!(app.post(COMPANY, &registrations).await.0, StatusCode::OK);
+    let sandbox = json!({"Registrations": [registration("S1", "I8")]});
+    assert_eq!(app.post(&format!("{COMPANY}_test"), &sandbox).await.0, StatusCode::OK);
+    let message = |entry: &Value| entry["Errors"][0]["Message"].as_str().unwrap().to_owned();
+    let (status, res) = app
+        .post(
+            COMPANY,
+            &json!({
+                "Claims": [claim("5308", "I7", "R1", 1, "2024-03-01"), claim("S1", "I8", "R1", 1, "2024-03-01"),
+                           claim("S1", "NOWHERE", "R1", 1, "2024-03-01")],
+                "Cancellations": [cancellation("5308", "I7", "C1", 1, "2024-03-03")],
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{res}");
+    let shops = "; InvoiceNumber \"I7\" is registered at ShopID \"005308\", \"005309\"";
+    assert!(message(&res[0]).ends_with(shops), "{res}");
+    assert!(
+        message(&res[1]).ends_with("; your test tenant has this registration"),
+        "{res}"
+    );
+    assert_eq!(
+        message(&res[2]),
+        "no registration with ShopID \"S1\" and InvoiceNumber \"NOWHERE\"; send the registration first \
+         (or earlier in the same batch)"
+    );
+    assert!(message(&res[3]).ends_with(shops), "{res}");
+    for entry in res.as_array().unwrap() {
+        assert_eq!(
+            errors_of(entry),
+            vec![("InvoiceNumber".into(), "registration_not_found".into())]
+        );
+    }
+}
+
+/// Past the first hundred different registrations a batch did not find, the rest are refused
+/// without looking further: a batch of orphans costs a bounded number of lookups.
+#[tokio::test]
+async fn only_the_first_hundred_registrations_not_found_are_looked_for_elsewhere() {
+    let app = spawn_app().await;
+    let registrations: Vec<Value> = (0..150).map(|i| registration("00S", &format!("J{i}"))).collect();
+    assert_eq!(
+        app.post(COMPANY, &json!({"Registrations": registrations})).await.0,
+        StatusCode::OK
+    );
+    let claims: Vec<Value> = (0..150)
+        .map(|i| claim("S", &format!("J{i}"), "R1", 1, "2024-03-01"))
+        .collect();
+    let (_, res) = app.post(COMPANY, &json!({"Claims": claims})).await;
+    let hinted = (res.as_array().unwrap().iter())
+        .filter(|e| {
+            e["Errors"][0]["Message"]
+                .as_str()
+                .unwrap()
+                .contains("is registered at ShopID \"00S\"")
+        })
+        .count();
+    assert_eq!(hinted, 100);
+}
+
 #[tokio::test]
 async fn a_claim_cannot_take_more_tires_than_are_left_and_a_resend_does_not_count_twice() {
     let app = spawn_app().await;

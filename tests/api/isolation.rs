@@ -57,6 +57,12 @@ async fn a_registration_only_in_live_is_not_found_from_test() {
         errors_of(&res[0]),
         vec![("InvoiceNumber".into(), "registration_not_found".into())]
     );
+    // The refusal says where the partner has it: its own live tenant.
+    let message = res[0]["Errors"][0]["Message"].as_str().unwrap();
+    assert!(
+        message.ends_with("; your live tenant has this registration"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -67,8 +73,14 @@ async fn partners_never_see_each_others_data() {
         app.post(COMPANY, &json!({"Registrations": [mine]})).await.0,
         StatusCode::OK
     );
-    // othercompany holds nothing under the same shop and invoice.
+    // othercompany holds nothing under the same shop and invoice, and a claim on it is refused
+    // without a word of where tirecompany has it.
     assert_eq!(app.get(OTHER, Q).await, (StatusCode::NO_CONTENT, Value::Null));
+    let (_, res) = app
+        .post(OTHER, &json!({"Claims": [claim("S1", "I1", "R1", 1, "2024-03-01")]}))
+        .await;
+    let message = res[0]["Errors"][0]["Message"].as_str().unwrap();
+    assert!(message.ends_with("(or earlier in the same batch)"), "{message}");
     let theirs = with(registration("S1", "I1"), json!({"VIN": "THEIRS"}));
     let (_, res) = app.post(OTHER, &json!({"Registrations": [theirs]})).await;
     assert_eq!(res[0]["Action"], "inserted");

@@ -68,6 +68,11 @@ impl<'q> Params<'q> {
         Ok(first)
     }
 
+    /// The names sent, as sent, in order (a repeated one each time).
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| k.as_ref())
+    }
+
     /// Every value sent for `name`, as sent (untrimmed, empty ones too).
     pub(super) fn all<'p>(&'p self, name: &'p str) -> impl Iterator<Item = &'p str> + 'p {
         self.0
@@ -94,13 +99,63 @@ impl<'q> Params<'q> {
     }
 }
 
+/// The parameters a GET reads, as the guide spells them (matched in any case).
+const READ: [&str; 5] = ["rec", "ShopID", "InvoiceNumber", "OrgID", "partnerid"];
+
+/// What a refusal for `missing` parameters adds about the parameters sent that no GET reads
+/// (the first three), each with the missing one it may be: `; "Invoice" was sent, which is not
+/// read: is it InvoiceNumber?`.
+fn unread_parameters(params: &Params, missing: &[&str]) -> String {
+    let mut unread: Vec<&str> = Vec::new();
+    for name in params.names() {
+        let known = READ.iter().any(|r| r.eq_ignore_ascii_case(name));
+        if !known && !unread.iter().any(|u| u.eq_ignore_ascii_case(name)) {
+            unread.push(name);
+        }
+    }
+    let said: Vec<String> = (unread.iter().take(3))
+        .map(|name| match meant(name, missing) {
+            Some(meant) => format!(
+                "{} was sent, which is not read: is it {meant}?",
+                crate::wire::echo(name)
+            ),
+            None => format!("{} was sent, which is not read", crate::wire::echo(name)),
+        })
+        .collect();
+    said.iter().map(|s| format!("; {s}")).collect()
+}
+
+/// The one of `names` that `sent` most likely meant, in any case: within two letters of it, or
+/// else sharing its first four letters or more (`Invoice`, `InvoiceNo` for InvoiceNumber);
+/// none when two are as near.
+fn meant<'n>(sent: &str, names: &[&'n str]) -> Option<&'n str> {
+    let sent = sent.to_ascii_lowercase();
+    let mut near: Vec<((usize, usize), &'n str)> = (names.iter())
+        .filter_map(|&name| {
+            let lower = name.to_ascii_lowercase();
+            let edits = strsim::damerau_levenshtein(&sent, &lower);
+            let shared = sent.bytes().zip(lower.bytes()).take_while(|(a, b)| a == b).count();
+            match (edits <= 2, shared >= 4) {
+                (true, _) => Some(((0, edits), name)),
+                (false, true) => Some(((1, usize::MAX - shared), name)),
+                _ => None,
+            }
+        })
+        .collect();
+    near.sort();
+    match near[..] {
+        [(score, _), (next, _), ..] if score == next => None,
+        [(_, name), ..] => Some(name),
+        [] => None,
+    }
+}
+
 /// GET /v2/partners/{company}?rec=...&ShopID=...&InvoiceNumber=...[&OrgID=...][&partnerid=...]
 #[tracing::instrument(name = "get_records", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant))]
 pub async fn get_records(request: PartnerRequest) -> Result<HttpResponse, ApiError> {
     let (caller, state) = (&request.caller, &request.state);
     let params = request.params();
-    let [partner_id, rec, shop_id, invoice_number, org_id] =
-        params.last_values(["partnerid", "rec", "shopid", "invoicenumber", "orgid"]);
+    let [rec, shop_id, invoice_number, org_id, partner_id] = params.last_values(READ);
     if let Some(sent) = partner_id
         && partner_id_value(&serde_json::Value::String(sent.to_owned())) != Some(caller.partner.partner_id)
     {
@@ -117,13 +172,21 @@ pub async fn get_records(request: PartnerRequest) -> Result<HttpResponse, ApiErr
         .collect();
     if !missing.is_empty() {
         return Err(ApiError::BadQuery {
-            message: format!("missing required parameter(s): {}", missing.join(", ")),
+            message: format!(
+                "missing required parameter(s): {}{}",
+                missing.join(", "),
+                unread_parameters(&params, &missing)
+            ),
             missing,
         });
     }
     let rec_value = rec.unwrap_or_default();
     let rec = Rec::parse(rec_value).ok_or_else(|| ApiError::BadQuery {
-        message: format!("rec {rec_value:?} is not one of {}", Rec::NAMES.join(", ")),
+        message: format!(
+            "rec {rec_value:?} is not one of {}{}",
+            Rec::NAMES.join(", "),
+            meant(rec_value, Rec::NAMES).map_or(String::new(), |name| format!(": is it {name}?"))
+        ),
         missing: Vec::new(),
     })?;
     let key = Lookup {
@@ -163,6 +226,37 @@ pub async fn get_records(request: PartnerRequest) -> Result<HttpResponse, ApiErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parameter_or_rec_value_is_matched_to_what_it_may_mean() {
+        let missing = ["ShopID", "InvoiceNumber"];
+        for (sent, expected) in [
+            ("Invoice", Some("InvoiceNumber")),
+            ("InvoiceNo", Some("InvoiceNumber")),
+            ("invoice_number", Some("InvoiceNumber")),
+            ("Shop_ID", Some("ShopID")),
+            ("store", None),
+            ("Inv", None),
+        ] {
+            assert_eq!(meant(sent, &missing), expected, "{sent}");
+        }
+        assert_eq!(meant("registration", Rec::NAMES), Some("registrations"));
+        assert_eq!(meant("Claim", Rec::NAMES), Some("claims"));
+        assert_eq!(meant("warranties", Rec::NAMES), None);
+        // Two as near: no answer.
+        assert_eq!(meant("Shopping", &["ShopID", "ShopNumber"]), None);
+    }
+
+    #[test]
+    fn a_refusal_for_missing_parameters_names_those_sent_that_are_not_read() {
+        let params = Params::parse("rec=sales&ShopId=1&Invoice=2&foo=3&FOO=4&a=1&b=2");
+        assert_eq!(
+            unread_parameters(&params, &["InvoiceNumber"]),
+            "; \"Invoice\" was sent, which is not read: is it InvoiceNumber?; \"foo\" was sent, which is not read; \
+             \"a\" was sent, which is not read"
+        );
+        assert_eq!(unread_parameters(&Params::parse("rec=sales"), &["ShopID"]), "");
+    }
 
     /// The borrowed pairs are the ones form_urlencoded makes, encoded or not.
     #[test]

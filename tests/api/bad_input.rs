@@ -384,6 +384,22 @@ async fn get_without_its_parameters_is_400_listing_them() {
     let (status, body) = app.get(COMPANY, "rec=warranties&ShopID=S1&InvoiceNumber=I1").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["Error"].as_str().unwrap().contains("registrationstatus"), "{body}");
+    // A parameter or rec value a letter or two off is asked about.
+    let (status, body) = app.get(COMPANY, "rec=registration&ShopID=S1&InvoiceNumber=I1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["Error"].as_str().unwrap().ends_with(": is it registrations?"),
+        "{body}"
+    );
+    let (status, body) = app.get(COMPANY, "rec=sales&ShopID=S1&Invoice=I1").await;
+    assert_eq!(
+        (status, &body["Missing"]),
+        (StatusCode::BAD_REQUEST, &json!(["InvoiceNumber"]))
+    );
+    assert_eq!(
+        body["Error"],
+        "missing required parameter(s): InvoiceNumber; \"Invoice\" was sent, which is not read: is it InvoiceNumber?"
+    );
 }
 
 /// A refusal's fields come in the order docs/v2-api.md and docs/v3-api.md show them (and a

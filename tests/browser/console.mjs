@@ -2,8 +2,7 @@
 // Run by tests/process/browser.rs with BASE_URL, COMPANY, TOKEN and V3_TOKEN (the sandbox's); a batch with a rejected
 // record (TiresCovered missing) must already be in the test tenant, registration S1/I1 in it,
 // and one batch in live. Exits non-zero, saying why, when the page does not show them.
-import { readFile } from "node:fs/promises";
-import { check, launch, problemsOf } from "./chromium.mjs";
+import { check, checkRejectedBatch, launch, problemsOf } from "./chromium.mjs";
 
 const { BASE_URL, COMPANY, TOKEN, V3_TOKEN, SCREENSHOT } = process.env;
 
@@ -39,16 +38,8 @@ try {
   check(/Registrations\s+1\s/.test(rejected), "the rejected record's place (Registrations, index 1) is not shown: " + rejected);
   check(rejected.includes("ShopID S1, InvoiceNumber I2"), "the rejected record's key is not shown: " + rejected);
   check(/warning\s+unknown field "TiresCoverd" was ignored: is it TiresCovered\?/.test(rejected), "the rejected record's warning is not shown: " + rejected);
-  // And the batch's warnings, counted: the misspelt field, and the record that had it first.
-  const warned = await page.locator("#warned-part").innerText();
-  check(/Warnings: 1/.test(warned) && /Registrations\s+TiresCoverd\s+unknown_field\s+1\s+1\s/.test(warned),
-        "the batch's warnings are not shown: " + warned);
-  // Its rejected records as a sheet, each with the record as sent.
-  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#csv")]);
-  const csv = await readFile(await download.path(), "utf8");
-  check(csv.startsWith("Record,Index,ShopID,InvoiceNumber,Field,Code,Message,Sent\n"), "the CSV's header: " + csv);
-  check(csv.includes("Registrations,1,S1,I2,TiresCovered,required") && csv.includes('""TiresCoverd""'),
-        "the CSV's row: " + csv);
+  // And the batch's warnings, counted, and its rejected records as a sheet.
+  await checkRejectedBatch(page);
 
   // The status lookup answers for the test tenant, and says so when there is no such registration.
   await page.fill("#shop", "S1");

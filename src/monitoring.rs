@@ -1,5 +1,6 @@
 //! Prometheus metrics (`GET /metrics`): requests by route and status, records accepted and
-//! rejected by type and tenant, their warnings by kind, batch durations, the database's size. One recorder per process.
+//! rejected by type and tenant, their warnings by kind, batch durations, the database's size.
+//! One recorder per process.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -90,7 +90,7 @@ pub(crate) fn route_meant(path: &str) -> Option<String> {
 /// [`route_meant`] among `routes`.
 fn nearest_route<'r>(routes: impl Iterator<Item = &'r str>, path: &str) -> Option<String> {
     let sent: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let mut near: Vec<(usize, String)> = routes
+    let near: Vec<(usize, String)> = routes
         .filter_map(|route| {
             let fixed: Vec<&str> = route.split('/').collect();
             if fixed.len() != sent.len() {
@@ -117,13 +117,7 @@ fn nearest_route<'r>(routes: impl Iterator<Item = &'r str>, path: &str) -> Optio
             (edits <= 2).then(|| (edits, meant.join("/")))
         })
         .collect();
-    near.sort();
-    match &near[..] {
-        // Two routes as near is no answer.
-        [(edits, _), (next, _), ..] if next == edits => None,
-        [(_, meant), ..] if meant != path => Some(meant.clone()),
-        _ => None,
-    }
+    crate::wire::nearest(near).filter(|meant| meant != path)
 }
 
 /// The API's description (OpenAPI 3.1).

@@ -130,7 +130,7 @@ fn unread_parameters(params: &Params, missing: &[&str]) -> String {
 /// none when two are as near.
 fn meant<'n>(sent: &str, names: &[&'n str]) -> Option<&'n str> {
     let sent = sent.to_ascii_lowercase();
-    let mut near: Vec<((usize, usize), &'n str)> = (names.iter())
+    let near: Vec<((usize, usize), &'n str)> = (names.iter())
         .filter_map(|&name| {
             let lower = name.to_ascii_lowercase();
             let edits = strsim::damerau_levenshtein(&sent, &lower);
@@ -142,12 +142,7 @@ fn meant<'n>(sent: &str, names: &[&'n str]) -> Option<&'n str> {
             }
         })
         .collect();
-    near.sort();
-    match near[..] {
-        [(score, _), (next, _), ..] if score == next => None,
-        [(_, name), ..] => Some(name),
-        [] => None,
-    }
+    crate::wire::nearest(near)
 }
 
 /// GET /v2/partners/{company}?rec=...&ShopID=...&InvoiceNumber=...[&OrgID=...][&partnerid=...]

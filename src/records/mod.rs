@@ -452,14 +452,11 @@ fn nearest(fields: &[FieldSpec], key: &str) -> Option<usize> {
             (edits <= allowed).then_some((edits, i))
         })
         .collect();
+    // A field near by its name and by an alias is one field; two fields as near (TireDOT7:
+    // TireDOT1 to TireDOT6) are no answer.
     near.sort_unstable();
     near.dedup_by_key(|&mut (_, i)| i);
-    match near[..] {
-        // Two fields as near (TireDOT7: TireDOT1 to TireDOT6) is no answer.
-        [(edits, _), (next, _), ..] if next == edits => None,
-        [(_, i), ..] => Some(i),
-        [] => None,
-    }
+    wire::nearest(near)
 }
 
 /// Each field sent more than once with different values (the guide's own Claims example sends

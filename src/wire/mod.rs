@@ -23,6 +23,19 @@ pub use value::{
     parse_int, parse_money, parse_text, sent_more_than_once, trim_padding,
 };
 
+/// Of the names a misspelt one may have meant, each with how far it is (less is nearer), the
+/// nearest, when no other is as near: two as near are no answer. (An unknown key, a path, a
+/// query parameter: each says what "far" is.)
+pub fn nearest<F: Ord, T>(mut candidates: Vec<(F, T)>) -> Option<T> {
+    candidates.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut candidates = candidates.into_iter();
+    let (far, meant) = candidates.next()?;
+    match candidates.next() {
+        Some((next, _)) if next == far => None,
+        _ => Some(meant),
+    }
+}
+
 /// What kind of value a field holds, with the rule that goes with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -101,7 +101,7 @@ async fn receive_and_ingest(
         accepted = counts.accepted(),
         rejected = counts.rejected(),
         records = %counts,
-        warnings = outcome.warned.total,
+        warnings = outcome.warned.total(),
         duration_ms = received.started.elapsed().as_millis() as u64,
         "batch posted (accepted/rejected per type)"
     );

@@ -384,7 +384,7 @@ fn rejections(results: &[RecordResult], body: &[u8]) -> Result<Rejections, serde
     Ok(Rejections { entries, counted })
 }
 
-/// What the history keeps of the warnings of `results`: how many in all, and each (record
+/// What the history keeps of the warnings of `results`: how many of each kind, and each (record
 /// type, field, kind) counted with its first record, the first [`KEPT_WARNING_KINDS`] met, most
 /// frequent first.
 fn warned(results: &[RecordResult]) -> Warned {
@@ -392,7 +392,6 @@ fn warned(results: &[RecordResult]) -> Warned {
     let mut place: HashMap<(&str, &str, WarningKind), usize> = HashMap::new();
     for r in results {
         for w in &r.warnings {
-            warned.total += 1;
             *warned.per_kind.entry(w.kind).or_default() += 1;
             let kind = (r.record, w.field.as_ref(), w.kind);
             match place.get(&kind) {
@@ -605,7 +604,7 @@ mod tests {
             result("Sales", 1, &[("Colour", UnknownField)]),
         ];
         let warned = warned(&results);
-        assert_eq!(warned.total, 6);
+        assert_eq!(warned.total(), 6);
         assert_eq!(
             warned.per_kind.into_iter().collect::<Vec<_>>(),
             [(UnknownField, 5), (RepeatedField, 1)]
@@ -661,7 +660,7 @@ mod tests {
         // A kind already kept is still counted after the limit is reached.
         results.push(result("Sales", 999, &[("Note0", WarningKind::UnknownField)]));
         let warned = warned(&results);
-        assert_eq!(warned.total, KEPT_WARNING_KINDS as u64 + 51);
+        assert_eq!(warned.total(), KEPT_WARNING_KINDS as u64 + 51);
         assert_eq!(warned.counted.len(), KEPT_WARNING_KINDS);
         assert_eq!(
             (warned.counted[0].field.as_str(), warned.counted[0].count),

@@ -122,13 +122,19 @@ pub struct WarningCount {
     pub message: String,
 }
 
-/// A batch's warnings: how many in all and of each kind (its metric), and the first
-/// [`KEPT_WARNING_KINDS`] (record type, field, kind) counted (its history).
+/// A batch's warnings: how many of each kind (its metric), and the first [`KEPT_WARNING_KINDS`]
+/// (record type, field, kind) counted (its history).
 #[derive(Debug, Clone, Default)]
 pub struct Warned {
-    pub total: u64,
     pub per_kind: BTreeMap<WarningKind, u64>,
     pub counted: Vec<WarningCount>,
+}
+
+impl Warned {
+    /// How many in all.
+    pub fn total(&self) -> u64 {
+        self.per_kind.values().sum()
+    }
 }
 
 /// What the history keeps of a batch's rejected records.

@@ -54,7 +54,7 @@ pub fn insert_batch(
         args.push(count_arg(counts.rejected)?);
     }
     args.push(Arg::OptText(batch.error.as_deref()));
-    args.push(count_arg(warned.total)?);
+    args.push(count_arg(warned.total())?);
     // At most a hundred entries, nearly always none: kept whole, as the detail answers them.
     let counted = match warned.counted.is_empty() {
         true => None,

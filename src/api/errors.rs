@@ -479,6 +479,7 @@ mod tests {
                 V3ApiError::from(Refusal::NotFound {
                     what: "registration",
                     key: "id",
+                    elsewhere: None,
                 }),
                 404,
             ),

@@ -20,6 +20,8 @@ pub struct Listing<T: 'static> {
     select: LazyLock<String>,
     from: &'static str,
     filter: &'static str,
+    /// The column of a row's store (storeNumber).
+    store_number: &'static str,
     /// A row as what it is.
     read: fn(&Row) -> Result<T, StoreError>,
 }
@@ -41,6 +43,7 @@ pub static V3_REGISTRATIONS: Listing<V3Registration> = Listing {
     }),
     from: "FROM registrations r WHERE r.partner_id = $1 AND r.tenant = $2",
     filter: "(CAST($3 AS TEXT) IS NULL OR r.invoice_number = $3) AND (CAST($4 AS TEXT) IS NULL OR r.shop_id = $4)",
+    store_number: "r.shop_id",
     read: v3_registration_of,
 };
 
@@ -71,6 +74,31 @@ impl<T> Listing<T> {
         page: u32,
         page_size: u32,
     ) -> Result<(u64, Vec<T>), StoreError> {
+        self.select_page(tx, scope, filter, &self.select, (page, page_size), self.read)
+    }
+
+    /// The stores of the tenant's first `most` rows the filter names, and how many it names in
+    /// all.
+    pub fn stores(
+        &self,
+        tx: &Tx,
+        scope: Scope,
+        filter: &V3Filter,
+        most: u32,
+    ) -> Result<(u64, Vec<String>), StoreError> {
+        let select = format!("SELECT {} AS store_number", self.store_number);
+        self.select_page(tx, scope, filter, &select, (1, most), |row| row.text("store_number"))
+    }
+
+    fn select_page<R>(
+        &self,
+        tx: &Tx,
+        scope: Scope,
+        filter: &V3Filter,
+        select: &str,
+        page: (u32, u32),
+        read: fn(&Row) -> Result<R, StoreError>,
+    ) -> Result<(u64, Vec<R>), StoreError> {
         let (invoice, store) = (filter.invoice_number.as_deref(), filter.store_number.as_deref());
         if unmatchable(invoice.into_iter().chain(store)) {
             return Ok((0, Vec::new()));
@@ -82,14 +110,7 @@ impl<T> Listing<T> {
             Arg::OptText(store),
         ];
         let (from, filter) = (self.from, self.filter);
-        tx.page(
-            self.select.as_str(),
-            &format!("{from} AND {filter}"),
-            "id",
-            &args,
-            (page, page_size),
-            self.read,
-        )
+        tx.page(select, &format!("{from} AND {filter}"), "id", &args, page, read)
     }
 }
 
@@ -174,6 +195,7 @@ pub static MOTOR_CLUBS: Listing<StoredMotorClub> = Listing {
     }),
     from: "FROM motor_club_registrations WHERE partner_id = $1 AND tenant = $2",
     filter: "(CAST($3 AS TEXT) IS NULL OR invoice_number = $3) AND (CAST($4 AS TEXT) IS NULL OR store_number = $4)",
+    store_number: "store_number",
     read: motor_club_of,
 };
 

@@ -14,7 +14,7 @@ use crate::config::{Partner, V3Partner};
 use crate::model::motor_club::StoredMotorClub;
 use crate::model::v3_registration::V3Filter;
 use crate::records::{Cancellation, Claim, rules};
-use crate::scope::Scope;
+use crate::scope::{Scope, Tenant};
 use crate::status::registration_status;
 use crate::store::{self, Listing, Lookup, Stamp, Store, StoreError, StoreFailure, Tx};
 use crate::wire::Code;
@@ -33,9 +33,14 @@ pub enum Refusal {
     },
     #[error("the body is not JSON: {0}")]
     NotJson(String),
-    /// Nothing of this partner's tenant has the id (or invoiceNumber) asked for.
-    #[error("no {what} with this {key} (for this partner and tenant)")]
-    NotFound { what: &'static str, key: &'static str },
+    /// Nothing of this partner's tenant has the id (or invoiceNumber) asked for; `elsewhere`
+    /// says where the partner has it instead, when it does.
+    #[error("no {what} with this {key} (for this partner and tenant){}", .elsewhere.as_deref().map(|e| format!("; {e}")).unwrap_or_default())]
+    NotFound {
+        what: &'static str,
+        key: &'static str,
+        elsewhere: Option<String>,
+    },
     /// What the request asks cannot be done to the registration as it is.
     #[error("{0}")]
     Conflict(String),
@@ -56,7 +61,11 @@ pub enum V3Error {
 
 impl V3Error {
     fn not_found(what: &'static str) -> V3Error {
-        V3Error::Refused(Refusal::NotFound { what, key: "id" })
+        V3Error::Refused(Refusal::NotFound {
+            what,
+            key: "id",
+            elsewhere: None,
+        })
     }
 
     /// What turns a decoder's field errors into the 400 of the `what` they belong to.
@@ -203,7 +212,7 @@ pub fn tire_protection(call: &Call, id: &str) -> Result<TireProtection, V3Error>
         view.claims = Some(claims.iter().map(ClaimView::from).collect());
         Ok(Some(view))
     })?;
-    found.ok_or(V3Error::not_found("registration"))
+    found.ok_or_else(|| missing_id(call, id, &store::V3_REGISTRATIONS))
 }
 
 /// GET /tire-protection/registrations/{id}/metadata: registrationstatus in v3's words.
@@ -218,7 +227,7 @@ pub fn tire_protection_metadata(call: &Call, id: &str, now: DateTime<Utc>) -> Re
         let r = &stored.registration;
         store::registration_usage(tx, scope, &r.shop_id, &r.invoice_number, None)
     })?;
-    let usage = usage.ok_or(V3Error::not_found("registration"))?;
+    let usage = usage.ok_or_else(|| missing_id(call, id, &store::V3_REGISTRATIONS))?;
     let status = registration_status(&usage, partner.partner_id, partner.plan(), now);
     Ok(Metadata::from(&status))
 }
@@ -280,31 +289,100 @@ impl Target {
     }
 }
 
+/// The registrations with this invoiceNumber (at this storeNumber, when one is given).
+fn invoice_filter(invoice_number: &str, store_number: Option<&str>) -> V3Filter {
+    V3Filter {
+        invoice_number: Some(invoice_number.to_owned()),
+        store_number: store_number.map(str::to_owned),
+    }
+}
+
+/// How many other stores a 404 names before "and others".
+const STORES_NAMED: u32 = 5;
+
+/// The 404 of a `target` that `listing` has not in the caller's tenant, saying where the
+/// partner has it instead: at other stores (a storeNumber sent without its leading zeros, say),
+/// or in its other tenant (a sandbox id asked for with a live token). Only the partner's own
+/// registrations are looked at.
+fn not_here<T>(tx: &Tx, scope: Scope, target: &Target, listing: &Listing<T>) -> Result<V3Error, StoreError> {
+    let mut elsewhere = Vec::new();
+    let key = match target {
+        Target::Id(id) => {
+            if listing.by_id(tx, scope.other_tenant(), id)?.is_some() {
+                elsewhere.push(other_tenant_has(scope, "this id"));
+            }
+            "id"
+        }
+        Target::Invoice {
+            invoice_number,
+            store_number,
+        } => {
+            if store_number.is_some() {
+                let anywhere = invoice_filter(invoice_number, None);
+                let (total, found) = listing.stores(tx, scope, &anywhere, STORES_NAMED)?;
+                if total > 0 {
+                    let named: Vec<String> = found.iter().map(|s| format!("{s:?}")).collect();
+                    let more = if total > named.len() as u64 { " and others" } else { "" };
+                    elsewhere.push(format!(
+                        "invoiceNumber {invoice_number:?} is registered at storeNumber {}{more}",
+                        named.join(", ")
+                    ));
+                }
+            }
+            let filter = invoice_filter(invoice_number, store_number.as_deref());
+            if listing.page(tx, scope.other_tenant(), &filter, 1, 1)?.0 > 0 {
+                elsewhere.push(other_tenant_has(scope, "this registration"));
+            }
+            if store_number.is_some() {
+                "invoiceNumber and storeNumber"
+            } else {
+                "invoiceNumber"
+            }
+        }
+    };
+    Ok(V3Error::Refused(Refusal::NotFound {
+        what: "registration",
+        key,
+        elsewhere: (!elsewhere.is_empty()).then(|| elsewhere.join("; ")),
+    }))
+}
+
+/// The 404 of an id a GET did not find in the caller's tenant, saying where the partner has it
+/// (read after the GET's own read: it is only words for a refusal).
+fn missing_id<T>(call: &Call, id: &str, listing: &Listing<T>) -> V3Error {
+    let target = Target::Id(id.to_owned());
+    match call.store.read(|tx| not_here(tx, call.scope, &target, listing)) {
+        Ok(not_found) => not_found,
+        Err(e) => V3Error::Store(e),
+    }
+}
+
+/// "your sandbox has `what`", in the words of the audience that reaches it.
+fn other_tenant_has(scope: Scope, what: &str) -> String {
+    match scope.other_tenant().tenant {
+        Tenant::Test => format!("your sandbox has {what} (a token for the sandbox audience reads it)"),
+        Tenant::Live => format!("your live data has {what} (a token for the live audience reads it)"),
+    }
+}
+
 /// The one registration of `listing` that `target` names: by its id, or as the only one with its invoiceNumber (and
 /// storeNumber); an invoiceNumber that several have is a conflict.
 fn find_one<T>(tx: &Tx, scope: Scope, target: &Target, listing: &Listing<T>) -> Result<T, V3Error> {
     let what = "registration";
     match target {
-        Target::Id(id) => listing.by_id(tx, scope, id)?.ok_or(V3Error::not_found(what)),
+        Target::Id(id) => match listing.by_id(tx, scope, id)? {
+            Some(found) => Ok(found),
+            None => Err(not_here(tx, scope, target, listing)?),
+        },
         Target::Invoice {
             invoice_number,
             store_number,
         } => {
-            let filter = V3Filter {
-                invoice_number: Some(invoice_number.clone()),
-                store_number: store_number.clone(),
-            };
             // Two rows are enough to know the invoice is not unique.
+            let filter = invoice_filter(invoice_number, store_number.as_deref());
             let (total, mut found) = listing.page(tx, scope, &filter, 1, 2)?;
             match total {
-                0 => Err(V3Error::Refused(Refusal::NotFound {
-                    what,
-                    key: if store_number.is_some() {
-                        "invoiceNumber and storeNumber"
-                    } else {
-                        "invoiceNumber"
-                    },
-                })),
+                0 => Err(not_here(tx, scope, target, listing)?),
                 1 => Ok(found.remove(0)),
                 n => Err(V3Error::Refused(Refusal::Conflict(format!(
                     "invoiceNumber {invoice_number:?} is not unique; use the id or storeNumber \
@@ -502,8 +580,16 @@ fn motor_club_view(keys: &V3Partner, mut found: StoredMotorClub) -> StoredMotorC
 /// GET /motor-club/registrations/{id}
 pub fn motor_club(call: &Call, id: &str) -> Result<StoredMotorClub, V3Error> {
     let Call { store, keys, scope, .. } = *call;
-    let found = store.read(|tx| store::MOTOR_CLUBS.by_id(tx, scope, id))?;
-    Ok(motor_club_view(keys, found.ok_or(V3Error::not_found("registration"))?))
+    let found = store.read(|tx| match store::MOTOR_CLUBS.by_id(tx, scope, id)? {
+        Some(found) => Ok(Ok(found)),
+        None => Ok(Err(not_here(
+            tx,
+            scope,
+            &Target::Id(id.to_owned()),
+            &store::MOTOR_CLUBS,
+        )?)),
+    })??;
+    Ok(motor_club_view(keys, found))
 }
 
 /// GET /motor-club/registrations: a page of the tenant's motor-club registrations, oldest first.

@@ -552,6 +552,81 @@ async fn pages_are_oldest_first_and_filtered_exactly() {
 }
 
 #[tokio::test]
+async fn a_patch_by_invoice_that_finds_nothing_says_where_the_partner_has_it() {
+    let app = spawn_app().await;
+    create(&app, &new_registration("0056", "I-1", 2)).await;
+    create(&app, &new_registration("0057", "I-1", 2)).await;
+    let (status, _) = app
+        .v3_post(REGISTRATIONS, &v3_sandbox_token(), &new_registration("0056", "T-1", 2))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let cancel = json!({"cancelledOn": today()});
+    let by = |query: &str| format!("{REGISTRATIONS}?{query}");
+    let none = "no registration with this invoiceNumber and storeNumber (for this partner and tenant)";
+    for (token, query, said) in [
+        // A storeNumber sent without its leading zeros: the stores that have the invoice.
+        (
+            v3_token(),
+            "invoiceNumber=I-1&storeNumber=56",
+            format!(r#"{none}; invoiceNumber "I-1" is registered at storeNumber "0056", "0057""#),
+        ),
+        // A registration made while testing, cancelled with a live token.
+        (
+            v3_token(),
+            "invoiceNumber=T-1",
+            "no registration with this invoiceNumber (for this partner and tenant); your sandbox has this \
+             registration (a token for the sandbox audience reads it)"
+                .to_owned(),
+        ),
+        (
+            v3_token(),
+            "invoiceNumber=T-1&storeNumber=0056",
+            format!("{none}; your sandbox has this registration (a token for the sandbox audience reads it)"),
+        ),
+        // Nothing anywhere: nothing more to say.
+        (
+            v3_token(),
+            "invoiceNumber=NONE",
+            "no registration with this invoiceNumber (for this partner and tenant)".to_owned(),
+        ),
+        // Another partner's invoice is never mentioned.
+        (other_v3_token(), "invoiceNumber=I-1&storeNumber=56", none.to_owned()),
+        (
+            other_v3_token(),
+            "invoiceNumber=T-1",
+            "no registration with this invoiceNumber (for this partner and tenant)".to_owned(),
+        ),
+    ] {
+        let (status, body) = app.v3_patch(&by(query), &token, &cancel).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{query}: {body}");
+        assert_eq!(body["error"]["message"], said, "{query}");
+    }
+    // Past five stores, the first five and "and others".
+    for store in ["0058", "0059", "0060", "0061"] {
+        create(&app, &new_registration(store, "I-1", 2)).await;
+    }
+    let (_, body) = app
+        .v3_patch(&by("invoiceNumber=I-1&storeNumber=56"), &v3_token(), &cancel)
+        .await;
+    assert_eq!(
+        body["error"]["message"],
+        format!(
+            r#"{none}; invoiceNumber "I-1" is registered at storeNumber "0056", "0057", "0058", "0059", "0060" and others"#
+        )
+    );
+    // Nothing was cancelled by any of it.
+    let (_, page) = app.v3_get(&by("invoiceNumber=I-1"), &v3_token()).await;
+    assert_eq!(page["totalRecordCount"], 6);
+    assert!(
+        page["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("cancelledOn").is_none())
+    );
+}
+
+#[tokio::test]
 async fn the_sandbox_and_other_partners_never_meet() {
     let app = spawn_app().await;
     let live = create(&app, &new_registration("S1", "L-1", 1)).await;
@@ -569,21 +644,42 @@ async fn the_sandbox_and_other_partners_never_meet() {
     let (status, _) = app.get(COMPANY, "rec=registrations&ShopID=S1&InvoiceNumber=T-1").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
-    for (token, mine, theirs) in [(v3_token(), &live, &sandbox), (v3_sandbox_token(), &sandbox, &live)] {
+    // Each 404 says which audience reads the id: a sandbox id asked for with a live token is the
+    // mistake of an integrator who has just switched.
+    let hints = [
+        "; your sandbox has this id (a token for the sandbox audience reads it)",
+        "; your live data has this id (a token for the live audience reads it)",
+    ];
+    for ((token, mine, theirs), hint) in [(v3_token(), &live, &sandbox), (v3_sandbox_token(), &sandbox, &live)]
+        .into_iter()
+        .zip(hints)
+    {
         let (_, page) = app.v3_get(REGISTRATIONS, &token).await;
         assert_eq!(page["totalRecordCount"], 1);
         assert_eq!(&page["results"][0]["_id"], mine);
+        let said = format!("no registration with this id (for this partner and tenant){hint}");
         let (status, body) = app.v3_get(&format!("{REGISTRATIONS}/{theirs}"), &token).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-        assert!(body["error"]["message"].is_string());
-        let (status, _) = app.v3_get(&format!("{REGISTRATIONS}/{theirs}/metadata"), &token).await;
+        assert_eq!(body["error"]["message"], said);
+        let (status, body) = app.v3_get(&format!("{REGISTRATIONS}/{theirs}/metadata"), &token).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["message"], said);
+        let cancel = json!({"cancelledOn": today()});
+        let (status, body) = app
+            .v3_patch(&format!("{REGISTRATIONS}/{theirs}"), &token, &cancel)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["message"], said);
     }
-    // Another partner sees none of them, even by id.
+    // Another partner sees none of them, even by id, and is not told they exist.
     let (_, page) = app.v3_get(REGISTRATIONS, &other_v3_token()).await;
     assert_eq!(page["totalRecordCount"], 0);
-    let (status, _) = app.v3_get(&format!("{REGISTRATIONS}/{live}"), &other_v3_token()).await;
+    let (status, body) = app.v3_get(&format!("{REGISTRATIONS}/{live}"), &other_v3_token()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        body["error"]["message"],
+        "no registration with this id (for this partner and tenant)"
+    );
     // An id of no registration, or not an id at all.
     for id in ["ffffffffffffffffffffffff", "not-an-id"] {
         let (status, _) = app.v3_get(&format!("{REGISTRATIONS}/{id}"), &v3_token()).await;

@@ -361,9 +361,14 @@ async fn tenants_and_partners_see_only_their_own() {
     assert!(live != sandbox && sandbox != other);
 
     let cancel = json!({"cancelledOn": "2024-09-17T10:10:00.000Z"});
-    for token in [v3_sandbox_token(), other_v3_token()] {
-        let (status, _) = app.v3_get(&one(&live), &token).await;
+    let hint = "; your live data has this id (a token for the live audience reads it)";
+    for (token, said) in [(v3_sandbox_token(), hint), (other_v3_token(), "")] {
+        let (status, body) = app.v3_get(&one(&live), &token).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            body["error"]["message"],
+            format!("no registration with this id (for this partner and tenant){said}")
+        );
         let (status, _) = app.v3_patch(&one(&live), &token, &cancel).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (_, page) = app.v3_get(MEMBERS, &token).await;

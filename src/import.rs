@@ -3,7 +3,6 @@
 //! A CSV file becomes the POST body format first: one array, one object per row, keys from the
 //! header row, cells as strings (the lenient decoders take numbers and dates in strings).
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
@@ -12,7 +11,7 @@ use anyhow::{Context, bail};
 use serde_json::{Map, Value};
 
 use crate::config::Partner;
-use crate::ingest::{Outcome, Received, RecordResult, Status, ingest_body};
+use crate::ingest::{Outcome, Received, Status, ingest_body};
 use crate::records::RecordKind;
 use crate::scope::Scope;
 use crate::store::Store;
@@ -368,46 +367,38 @@ pub fn import(
 /// array and index), then the counts.
 pub fn report(outcome: &Outcome, csv_lines: Option<&[u64]>) -> String {
     let mut out = String::new();
-    let place = |entry: &RecordResult| match csv_lines.and_then(|l| l.get(entry.index)) {
+    let place = |record: &str, index: usize| match csv_lines.and_then(|l| l.get(index)) {
         Some(line) => format!("line {line}"),
-        None => format!("{}[{}]", entry.record, entry.index),
+        None => format!("{record}[{index}]"),
     };
     for entry in outcome.results.iter().filter(|r| r.status == Status::Rejected) {
-        let place = place(entry);
+        let place = place(entry.record, entry.index);
         for e in entry.errors.iter().flat_map(|e| e.iter()) {
             out.push_str(&format!("{place}: {}: {} ({})\n", e.field, e.message, e.code));
         }
     }
-    // Warnings once each, with how many records had it: a POS that sends one unknown field on
-    // every record would otherwise fill the report with it.
-    // (In the order first met; a map finds each again: 100,000 records may each warn differently.)
-    let mut warned: Vec<(&str, usize, &RecordResult)> = Vec::new();
-    let mut place_of: HashMap<&str, usize> = HashMap::new();
-    for entry in &outcome.results {
-        for warning in entry.warnings.iter().map(|w| w.message.as_str()) {
-            match place_of.get(warning) {
-                Some(&at) => warned[at].1 += 1,
-                None => {
-                    place_of.insert(warning, warned.len());
-                    warned.push((warning, 1, entry));
-                }
-            }
-        }
-    }
-    for (warning, count, first) in warned.iter().take(MAX_WARNINGS_SAID) {
-        match count {
-            1 => out.push_str(&format!("{}: warning: {warning}\n", place(first))),
+    // Warnings once per record type, field and kind (the first record's words), with how many
+    // records had it, most first: a POS that sends one unknown field on every record would
+    // otherwise fill the report with it.
+    let warned = &outcome.warned;
+    let mut said = 0;
+    for w in warned.counted.iter().take(MAX_WARNINGS_SAID) {
+        let place = place(&w.record, w.first_index as usize);
+        match w.count {
+            1 => out.push_str(&format!("{place}: warning: {}\n", w.message)),
+            2 => out.push_str(&format!("{place}: warning: {} (and 1 more record)\n", w.message)),
             n => out.push_str(&format!(
-                "{}: warning: {warning} (and {} more records)\n",
-                place(first),
+                "{place}: warning: {} (and {} more records)\n",
+                w.message,
                 n - 1
             )),
         }
+        said += w.count;
     }
-    if warned.len() > MAX_WARNINGS_SAID {
+    if warned.total() > said {
         out.push_str(&format!(
-            "and {} more warnings not listed here (only the first {MAX_WARNINGS_SAID} different ones are)\n",
-            warned[MAX_WARNINGS_SAID..].iter().map(|(_, n, _)| n).sum::<usize>()
+            "and {} more warnings not listed here (only the {MAX_WARNINGS_SAID} most frequent kinds are)\n",
+            warned.total() - said
         ));
     }
     let c = &outcome.counts;
@@ -429,7 +420,7 @@ pub fn report(outcome: &Outcome, csv_lines: Option<&[u64]>) -> String {
     out
 }
 
-/// How many different warnings the report says, each once.
+/// How many kinds of warning (record type, field, kind) the report says, each once.
 const MAX_WARNINGS_SAID: usize = 20;
 
 /// The exit code: 0 when every record was written, 1 when some were, 2 when none were.
@@ -444,6 +435,7 @@ pub fn exit_code(outcome: &Outcome) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::RecordResult;
     use crate::wire::{Warning, WarningKind};
 
     #[test]
@@ -574,41 +566,61 @@ mod tests {
     }
 
     #[test]
-    fn the_report_says_each_warning_once_with_how_many_records_had_it() {
-        let result = |index: usize, warnings: &[&str]| {
-            let warnings = (warnings.iter())
-                .map(|w| Warning {
-                    field: "Note".into(),
-                    kind: WarningKind::UnknownField,
-                    message: w.to_string(),
-                })
-                .collect();
-            RecordResult::written("Sales", index, warnings)
+    fn the_report_says_each_kind_of_warning_once_with_how_many_records_had_it() {
+        let warning = |field: &str, kind: WarningKind, message: &str| Warning {
+            field: field.to_owned().into(),
+            kind,
+            message: message.to_owned(),
+        };
+        let colour = || {
+            warning(
+                "Colour",
+                WarningKind::UnknownField,
+                "unknown field \"Colour\" was ignored",
+            )
+        };
+        let vin = |i: usize| {
+            let message = format!("VIN was sent twice with different values (\"z\", then \"a{i}\"): the last was kept");
+            warning("VIN", WarningKind::RepeatedField, &message)
         };
         let mut results = vec![
-            result(0, &["unknown field \"Colour\" was ignored"]),
-            result(1, &["unknown field \"Colour\" was ignored", "a remark"]),
-            result(2, &[]),
-            result(3, &["unknown field \"Colour\" was ignored"]),
+            RecordResult::written("Sales", 0, vec![colour()]),
+            RecordResult::written("Sales", 1, vec![vin(1), colour()]),
+            RecordResult::written("Sales", 2, vec![]),
+            RecordResult::written("Sales", 3, vec![vin(3), colour()]),
         ];
         let outcome = |results: Vec<RecordResult>| Outcome {
+            warned: crate::ingest::warned(&results),
             results,
             batch_id: 7,
             ..Outcome::default()
         };
+        // A field sent twice has other values on every record: one line still, with the first's.
         assert_eq!(
             report(&outcome(results.clone()), Some(&[2, 3, 4, 5])),
             "line 2: warning: unknown field \"Colour\" was ignored (and 2 more records)\n\
-             line 3: warning: a remark\n\
+             line 3: warning: VIN was sent twice with different values (\"z\", then \"a1\"): the last was kept (and 1 more record)\n\
              0 written, 0 rejected (batch 7 in the history)\n"
         );
-        // Past 20 different warnings, how many more there are.
-        results.extend((0..25).map(|i| result(4 + i, &[&format!("remark {i}")])));
+        // Past 20 kinds, how many more warnings there are: the most frequent are said.
+        results.extend((0..25).map(|i| {
+            let key = format!("Note{i}");
+            let message = format!("unknown field {key:?} was ignored");
+            let warnings = vec![warning(&key, WarningKind::UnknownField, &message); 1];
+            RecordResult::written("Sales", 4 + i, warnings)
+        }));
         let said = report(&outcome(results), None);
-        assert!(said.contains("Sales[21]: warning: remark 17\n"), "{said}");
-        assert!(!said.contains("remark 18"), "{said}");
         assert!(
-            said.contains("\nand 7 more warnings not listed here (only the first 20 different ones are)\n"),
+            said.starts_with("Sales[0]: warning: unknown field \"Colour\""),
+            "{said}"
+        );
+        assert!(
+            said.contains("Sales[21]: warning: unknown field \"Note17\" was ignored\n"),
+            "{said}"
+        );
+        assert!(!said.contains("Note18"), "{said}");
+        assert!(
+            said.contains("\nand 7 more warnings not listed here (only the 20 most frequent kinds are)\n"),
             "{said}"
         );
     }

@@ -387,7 +387,7 @@ fn rejections(results: &[RecordResult], body: &[u8]) -> Result<Rejections, serde
 /// What the history keeps of the warnings of `results`: how many of each kind, and each (record
 /// type, field, kind) counted with its first record, the first [`KEPT_WARNING_KINDS`] met, most
 /// frequent first.
-fn warned(results: &[RecordResult]) -> Warned {
+pub(crate) fn warned(results: &[RecordResult]) -> Warned {
     let mut warned = Warned::default();
     let mut place: HashMap<(&str, &str, WarningKind), usize> = HashMap::new();
     for r in results {

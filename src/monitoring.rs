@@ -1,12 +1,12 @@
-//! Prometheus metrics (`GET /metrics`): requests by route and status, records accepted and
-//! rejected by type and tenant, their warnings by kind, batch durations, the database's size.
-//! One recorder per process.
+//! Prometheus metrics (`GET /metrics`): requests by route and status and their answer times,
+//! records accepted and rejected by type and tenant, their warnings by kind, batch durations,
+//! the database's size. One recorder per process.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use metrics::Counter;
+use metrics::{Counter, Histogram};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use strum::VariantArray;
@@ -18,6 +18,7 @@ use crate::scope::Tenant;
 use crate::wire::WarningKind;
 
 pub const REQUESTS: &str = "warranty_gateway_http_requests_total";
+pub const REQUEST_SECONDS: &str = "warranty_gateway_http_request_duration_seconds";
 pub const RECORDS: &str = "warranty_gateway_records_total";
 pub const WARNINGS: &str = "warranty_gateway_record_warnings_total";
 pub const BATCH_SECONDS: &str = "warranty_gateway_batch_duration_seconds";
@@ -30,8 +31,9 @@ pub const RELOAD_FAILURES: &str = "warranty_gateway_config_reload_failures_total
 
 /// Every metric the gateway exports: what the shipped alert rules and dashboard (deploy/) may
 /// name.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 11] = [
     REQUESTS,
+    REQUEST_SECONDS,
     RECORDS,
     WARNINGS,
     BATCH_SECONDS,
@@ -53,6 +55,14 @@ pub fn handle() -> &'static PrometheusHandle {
                 Matcher::Full(BATCH_SECONDS.to_owned()),
                 &[0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
             )
+            .expect("the buckets are not empty")
+            // A lookup is answered in about a millisecond; a big batch in seconds.
+            .set_buckets_for_metric(
+                Matcher::Full(REQUEST_SECONDS.to_owned()),
+                &[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                ],
+            )
             .expect("the buckets are not empty");
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -61,6 +71,11 @@ pub fn handle() -> &'static PrometheusHandle {
             tracing::warn!("a metrics recorder was already installed; /metrics shows only this one's");
         }
         metrics::describe_counter!(REQUESTS, "HTTP requests answered, by route, method and status");
+        metrics::describe_histogram!(
+            REQUEST_SECONDS,
+            metrics::Unit::Seconds,
+            "time from a request's arrival to its answer (a body's upload and inflating included), by route and method"
+        );
         metrics::describe_counter!(RECORDS, "records of POSTed batches, by type, tenant and result");
         metrics::describe_counter!(
             REFUSED,
@@ -98,10 +113,36 @@ pub fn handle() -> &'static PrometheusHandle {
 /// a few dozen are in use); past it, a counter is looked up by its labels each time.
 const CACHED_REQUEST_COUNTERS: usize = 256;
 
+/// A request's metrics: its count by (route, method, status), its time by (route, method).
+struct RequestMetrics {
+    route: String,
+    method: &'static str,
+    status: u16,
+    count: Counter,
+    seconds: Histogram,
+}
+
+impl RequestMetrics {
+    fn of(route: &str, method: &'static str, status: u16) -> RequestMetrics {
+        RequestMetrics {
+            route: route.to_owned(),
+            method,
+            status,
+            count: metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method, "status" => status.to_string()),
+            seconds: metrics::histogram!(REQUEST_SECONDS, "route" => route.to_owned(), "method" => method),
+        }
+    }
+
+    fn record(&self, seconds: f64) {
+        self.count.increment(1);
+        self.seconds.record(seconds);
+    }
+}
+
 thread_local! {
-    /// This thread's request counters by (route, method, status), so that counting a request
+    /// This thread's request metrics by (route, method, status), so that counting a request
     /// neither builds its labels nor hashes them in the registry.
-    static REQUEST_COUNTERS: RefCell<Vec<(String, &'static str, u16, Counter)>> = const { RefCell::new(Vec::new()) };
+    static REQUEST_METRICS: RefCell<Vec<RequestMetrics>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A request method as a metrics label: one of a fixed set, so a client inventing methods
@@ -120,23 +161,21 @@ pub fn method_label(method: &actix_web::http::Method) -> &'static str {
     }
 }
 
-/// Counts an answered request. `route` is a registered pattern or `unmatched`, `method` one of
-/// [`method_label`]'s: every label comes from a fixed set.
-pub fn count_request(route: &str, method: &'static str, status: u16) {
-    let counter =
-        || metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method, "status" => status.to_string());
-    REQUEST_COUNTERS.with_borrow_mut(|counters| {
-        match counters
+/// Counts an answered request and the `seconds` it took. `route` is a registered pattern or
+/// `unmatched`, `method` one of [`method_label`]'s: every label comes from a fixed set.
+pub fn count_request(route: &str, method: &'static str, status: u16, seconds: f64) {
+    REQUEST_METRICS.with_borrow_mut(|cached| {
+        match cached
             .iter()
-            .find(|(r, m, s, _)| *s == status && *m == method && r == route)
+            .find(|m| m.status == status && m.method == method && m.route == route)
         {
-            Some((.., c)) => c.increment(1),
-            None if counters.len() < CACHED_REQUEST_COUNTERS => {
-                let c = counter();
-                c.increment(1);
-                counters.push((route.to_owned(), method, status, c));
+            Some(m) => m.record(seconds),
+            None if cached.len() < CACHED_REQUEST_COUNTERS => {
+                let m = RequestMetrics::of(route, method, status);
+                m.record(seconds);
+                cached.push(m);
             }
-            None => counter().increment(1),
+            None => RequestMetrics::of(route, method, status).record(seconds),
         }
     });
 }

@@ -197,13 +197,15 @@ impl Application {
                 // Counted by the route's pattern (not the path: one series per company would grow
                 // without bound on unknown companies).
                 .wrap_fn(|req, srv| {
+                    let started = std::time::Instant::now();
                     let method = crate::monitoring::method_label(req.method());
                     let call = srv.call(req);
                     async move {
                         let res = call.await?;
                         let route = res.request().match_pattern();
                         let route = route.as_deref().unwrap_or("unmatched");
-                        crate::monitoring::count_request(route, method, res.status().as_u16());
+                        let seconds = started.elapsed().as_secs_f64();
+                        crate::monitoring::count_request(route, method, res.status().as_u16(), seconds);
                         Ok(res)
                     }
                 })

@@ -1,5 +1,6 @@
-//! `GET /metrics`: Prometheus text with requests by route and status, records by type, tenant
-//! and result, batch durations and the database size (a process of its own: one recorder each).
+//! `GET /metrics`: Prometheus text with requests by route and status and their answer times,
+//! records by type, tenant and result, batch durations and the database size (a process of its
+//! own: one recorder each).
 
 use chrono::Datelike;
 use serde_json::json;
@@ -89,6 +90,19 @@ async fn metrics_count_requests_records_and_batches() {
         text.contains("warranty_gateway_batch_duration_seconds_bucket{"),
         "{text}"
     );
+    // Each answer's time, by route and method (the status aside): the POST and the GET.
+    for method in ["method=\"POST\"", "method=\"GET\""] {
+        let seconds = |series: &str| sample(&text, series, &[route, method]);
+        assert_eq!(
+            seconds("warranty_gateway_http_request_duration_seconds_count"),
+            Some(1.0),
+            "{method}: {text}"
+        );
+        assert!(seconds("warranty_gateway_http_request_duration_seconds_sum").is_some_and(|s| s > 0.0));
+        assert!(text.contains(&format!(
+            "warranty_gateway_http_request_duration_seconds_bucket{{{route},{method},le=\"0.0005\"}}"
+        )));
+    }
     let size = sample(&text, "warranty_gateway_database_size_bytes", &[]).unwrap();
     assert!(size >= 4096.0, "{size}");
 }

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Partner;
-use crate::records::{Cancellation, Claim, Registration, Sale};
-use crate::scope::Scope;
+use crate::records::{Cancellation, Claim, FiledUnder, Registration, Sale};
+use crate::scope::{Scope, Tenant};
 use crate::status::{RegistrationUsage, registration_status};
-use crate::store::{self, Lookup, Store, StoreError};
+use crate::store::{self, Lookup, Store, StoreError, Tx};
 
 /// The `rec` parameter's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +93,65 @@ pub fn lookup(
     })
 }
 
+/// How many other shops with the InvoiceNumber "registered elsewhere" names.
+const SHOPS_NAMED: usize = 5;
+
+/// Where the partner has the registration not found under `filed`, in words: at other shops of
+/// the tenant with its InvoiceNumber (a ShopID sent as `5308` for `005308` is the usual
+/// mistake), or under the same key in its other tenant (a claim sent to live for a registration
+/// made while testing). Only the partner's own data is looked at, in two index probes; `None`
+/// when it has the registration nowhere else.
+pub fn registered_elsewhere(tx: &Tx, scope: Scope, filed: &FiledUnder) -> Result<Option<String>, StoreError> {
+    let (shops, in_other) = store::registration_elsewhere(tx, scope, filed, SHOPS_NAMED + 1)?;
+    Ok(whereabouts(
+        filed,
+        &shops,
+        in_other.then(|| scope.other_tenant().tenant),
+    ))
+}
+
+/// What a lookup of `rec` that matched nothing adds to its 204 (`X-Registered-Elsewhere`):
+/// where the registration is instead. Registrations and their status only: a claim, sale or
+/// cancellation that a shop does not have says nothing about where its registration is.
+pub fn lookup_elsewhere(
+    store: &Store,
+    scope: Scope,
+    rec: Rec,
+    filed: &FiledUnder,
+) -> Result<Option<String>, StoreError> {
+    match rec {
+        Rec::Registrations | Rec::RegistrationStatus => store.read(|tx| registered_elsewhere(tx, scope, filed)),
+        Rec::Claims | Rec::Sales | Rec::Cancellations => Ok(None),
+    }
+}
+
+/// [`registered_elsewhere`] in words: the `shops` with its InvoiceNumber (more than
+/// [`SHOPS_NAMED`] others: the first, then "and others"; its own ShopID, when a lookup narrowed by
+/// OrgID missed it, as another OrgID), the `other` tenant.
+fn whereabouts(filed: &FiledUnder, shops: &[String], other: Option<Tenant>) -> Option<String> {
+    let mut said = Vec::new();
+    let (own, others): (Vec<&String>, Vec<&String>) = shops.iter().partition(|&s| *s == filed.shop_id);
+    if !own.is_empty() {
+        said.push(format!(
+            "ShopID {:?} has InvoiceNumber {:?} under another OrgID",
+            filed.shop_id, filed.invoice_number
+        ));
+    }
+    if !others.is_empty() {
+        let named: Vec<String> = others.iter().take(SHOPS_NAMED).map(|s| format!("{s:?}")).collect();
+        let more = if others.len() > SHOPS_NAMED { " and others" } else { "" };
+        said.push(format!(
+            "InvoiceNumber {:?} is registered at ShopID {}{more}",
+            filed.invoice_number,
+            named.join(", ")
+        ));
+    }
+    if let Some(other) = other {
+        said.push(format!("your {other} tenant has this registration"));
+    }
+    (!said.is_empty()).then(|| said.join("; "))
+}
+
 /// The JSON body of a registration's status, or `None` when there is no such registration.
 pub fn status_answer(
     usage: Option<RegistrationUsage>,
@@ -107,4 +166,38 @@ pub fn status_answer(
         &registration_status(&usage, partner.partner_id, partner.plan(), now),
     )?;
     Ok(Some(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn where_a_registration_is_instead_is_said_in_words() {
+        let filed = FiledUnder {
+            shop_id: "5308".into(),
+            invoice_number: "I7".into(),
+        };
+        let shops = |n: usize| (0..n).map(|i| format!("00530{i}")).collect::<Vec<_>>();
+        assert_eq!(whereabouts(&filed, &[], None), None);
+        assert_eq!(
+            whereabouts(&filed, &shops(1), Some(Tenant::Test)).as_deref(),
+            Some(r#"InvoiceNumber "I7" is registered at ShopID "005300"; your test tenant has this registration"#)
+        );
+        assert_eq!(
+            whereabouts(&filed, &shops(SHOPS_NAMED + 1), None).as_deref(),
+            Some(
+                r#"InvoiceNumber "I7" is registered at ShopID "005300", "005301", "005302", "005303", "005304" and others"#
+            )
+        );
+        // A lookup narrowed by OrgID that missed a registration of its own shop.
+        let mut with_own = shops(1);
+        with_own.push("5308".into());
+        assert_eq!(
+            whereabouts(&filed, &with_own, None).as_deref(),
+            Some(
+                r#"ShopID "5308" has InvoiceNumber "I7" under another OrgID; InvoiceNumber "I7" is registered at ShopID "005300""#
+            )
+        );
+    }
 }

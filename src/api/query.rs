@@ -2,13 +2,15 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use super::answer::written_answer;
 use super::{ApiError, PartnerRequest};
 use crate::auth::{AuthError, partner_id_value};
-use crate::query::{Rec, lookup, status_answer};
+use crate::query::{Rec, lookup, lookup_elsewhere, status_answer};
+use crate::records::FiledUnder;
 use crate::store::Lookup;
 
 /// The GET parameters, names matched case-insensitively; a repeated name's last value wins.
@@ -212,10 +214,38 @@ pub async fn get_records(request: PartnerRequest) -> Result<HttpResponse, ApiErr
                 .await?
         }
     };
-    Ok(match found {
-        Some(body) => written_answer(&request.req, StatusCode::OK, body),
-        None => HttpResponse::NoContent().finish(),
-    })
+    let Some(body) = found else {
+        let filed = FiledUnder {
+            shop_id: shop_id.unwrap_or_default().to_owned(),
+            invoice_number: invoice_number.unwrap_or_default().to_owned(),
+        };
+        let elsewhere = request
+            .point_read("looking the registration up elsewhere", move |store| {
+                lookup_elsewhere(store, scope, rec, &filed)
+            })
+            .await;
+        return Ok(no_content(elsewhere));
+    };
+    Ok(written_answer(&request.req, StatusCode::OK, body))
+}
+
+/// Where a 204 says the registration is instead, when the partner has it elsewhere.
+const X_REGISTERED_ELSEWHERE: HeaderName = HeaderName::from_static("x-registered-elsewhere");
+
+/// A lookup's 204, with where the registration is instead. That is only a hint: a read of it
+/// that failed is logged, and the 204 answered without it.
+fn no_content(elsewhere: Result<Option<String>, ApiError>) -> HttpResponse {
+    let mut answer = HttpResponse::NoContent();
+    match elsewhere {
+        Ok(Some(hint)) => {
+            if let Ok(value) = HeaderValue::from_str(&hint) {
+                answer.insert_header((X_REGISTERED_ELSEWHERE, value));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "a lookup's 204 goes without where the registration is instead"),
+    }
+    answer.finish()
 }
 
 #[cfg(test)]

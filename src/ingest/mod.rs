@@ -21,8 +21,9 @@ use crate::model::batch::{
     Rejections, TypeCounts, Warned, WarningCount,
 };
 use crate::model::kept_text;
+use crate::query;
 use crate::records::{Action, Decoded, FiledUnder, NaturalKey, Readable, Record, rules};
-use crate::scope::{Scope, Tenant};
+use crate::scope::Scope;
 use crate::store::{self, Store, StoreError, StoreFailure};
 use crate::wire::{BodyError, Code, FieldError, FieldErrors, Warning, WarningKind};
 
@@ -292,8 +293,6 @@ fn write_batch(
 /// How many different registrations a batch's claims and cancellations did not find are looked
 /// for elsewhere (two index probes each): a batch of 100,000 orphans costs 200 probes more.
 const LOOKED_FOR: usize = 100;
-/// How many other shops with the InvoiceNumber a refusal names.
-const SHOPS_NAMED: usize = 5;
 
 /// Adds to each "no registration" refusal where the partner has that registration instead: at
 /// another shop of the tenant (a ShopID sent without its leading zeros, say), or in its other
@@ -315,8 +314,7 @@ fn say_where_registrations_are(tx: &store::Tx, scope: Scope, results: &mut [Reco
         let hint = match said.get(&filed) {
             Some(hint) => hint.clone(),
             None if said.len() < LOOKED_FOR => {
-                let (shops, in_other) = store::registration_elsewhere(tx, scope, &filed, SHOPS_NAMED + 1)?;
-                let hint = whereabouts(&filed, &shops, in_other.then(|| scope.other_tenant().tenant));
+                let hint = query::registered_elsewhere(tx, scope, &filed)?;
                 said.insert(filed, hint.clone());
                 hint
             }
@@ -331,25 +329,6 @@ fn say_where_registrations_are(tx: &store::Tx, scope: Scope, results: &mut [Reco
         }
     }
     Ok(())
-}
-
-/// Where a registration not found under `filed` is instead, in words: the other `shops` with its
-/// InvoiceNumber (more than [`SHOPS_NAMED`]: the first, then "and others"), the `other` tenant.
-fn whereabouts(filed: &FiledUnder, shops: &[String], other: Option<Tenant>) -> Option<String> {
-    let mut said = Vec::new();
-    if !shops.is_empty() {
-        let named: Vec<String> = shops.iter().take(SHOPS_NAMED).map(|s| format!("{s:?}")).collect();
-        let more = if shops.len() > SHOPS_NAMED { " and others" } else { "" };
-        said.push(format!(
-            "InvoiceNumber {:?} is registered at ShopID {}{more}",
-            filed.invoice_number,
-            named.join(", ")
-        ));
-    }
-    if let Some(other) = other {
-        said.push(format!("your {other} tenant has this registration"));
-    }
-    (!said.is_empty()).then(|| said.join("; "))
 }
 
 /// What the history keeps of the rejected entries of `results`: the first [`KEPT_REJECTED`]
@@ -629,26 +608,6 @@ mod tests {
             ]
         );
         assert_eq!(warned.counted[0].message, "Colour unknown_field");
-    }
-
-    #[test]
-    fn where_a_registration_is_instead_is_said_in_words() {
-        let filed = FiledUnder {
-            shop_id: "5308".into(),
-            invoice_number: "I7".into(),
-        };
-        let shops = |n: usize| (0..n).map(|i| format!("00530{i}")).collect::<Vec<_>>();
-        assert_eq!(whereabouts(&filed, &[], None), None);
-        assert_eq!(
-            whereabouts(&filed, &shops(1), Some(Tenant::Test)).as_deref(),
-            Some(r#"InvoiceNumber "I7" is registered at ShopID "005300"; your test tenant has this registration"#)
-        );
-        assert_eq!(
-            whereabouts(&filed, &shops(SHOPS_NAMED + 1), None).as_deref(),
-            Some(
-                r#"InvoiceNumber "I7" is registered at ShopID "005300", "005301", "005302", "005303", "005304" and others"#
-            )
-        );
     }
 
     #[test]

@@ -74,6 +74,66 @@ async fn a_registration_not_found_is_said_to_be_where_the_partner_has_it() {
     }
 }
 
+/// A GET of a registration or its status that matches nothing is still a 204, but says where
+/// the partner has the registration in `X-Registered-Elsewhere`.
+#[tokio::test]
+async fn a_lookup_that_finds_no_registration_says_where_the_partner_has_it() {
+    let app = spawn_app().await;
+    let mut org = registration("005308", "I7");
+    org["OrgID"] = json!("ORG1");
+    let registrations = json!({"Registrations": [org, registration("005309", "I7")]});
+    assert_eq!(app.post(COMPANY, &registrations).await.0, StatusCode::OK);
+    let sandbox = json!({"Registrations": [registration("S1", "I8")]});
+    assert_eq!(app.post(&format!("{COMPANY}_test"), &sandbox).await.0, StatusCode::OK);
+    let elsewhere =
+        |res: &reqwest::Response| (res.headers().get("x-registered-elsewhere")).map(|v| v.to_str().unwrap().to_owned());
+    for (company, query, said) in [
+        (
+            COMPANY,
+            "rec=registrationstatus&ShopID=5308&InvoiceNumber=I7",
+            Some(r#"InvoiceNumber "I7" is registered at ShopID "005308", "005309""#),
+        ),
+        (
+            COMPANY,
+            "rec=registrations&ShopID=5308&InvoiceNumber=I7",
+            Some(r#"InvoiceNumber "I7" is registered at ShopID "005308", "005309""#),
+        ),
+        (
+            COMPANY,
+            "rec=registrations&ShopID=005308&InvoiceNumber=I7&OrgID=ORG2",
+            Some(
+                r#"ShopID "005308" has InvoiceNumber "I7" under another OrgID; InvoiceNumber "I7" is registered at ShopID "005309""#,
+            ),
+        ),
+        (
+            COMPANY,
+            "rec=registrationstatus&ShopID=S1&InvoiceNumber=I8",
+            Some("your test tenant has this registration"),
+        ),
+        // Nothing anywhere; a claim not found says nothing of registrations; another partner
+        // is never told.
+        (COMPANY, "rec=registrationstatus&ShopID=S1&InvoiceNumber=NOWHERE", None),
+        (COMPANY, "rec=claims&ShopID=5308&InvoiceNumber=I7", None),
+        (OTHER, "rec=registrationstatus&ShopID=5308&InvoiceNumber=I7", None),
+    ] {
+        let token = if company == OTHER { other_token() } else { token() };
+        let res = app.get_raw(company, &token, query).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{query}");
+        assert_eq!(elsewhere(&res).as_deref(), said, "{company} {query}");
+        assert_eq!(res.bytes().await.unwrap().len(), 0);
+    }
+    // A match has no such header.
+    let res = app
+        .get_raw(
+            COMPANY,
+            &token(),
+            "rec=registrationstatus&ShopID=005309&InvoiceNumber=I7",
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(elsewhere(&res), None);
+}
+
 /// Past the first hundred different registrations a batch did not find, the rest are refused
 /// without looking further: a batch of orphans costs a bounded number of lookups.
 #[tokio::test]

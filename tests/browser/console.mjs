@@ -75,7 +75,14 @@ try {
   check(refused.includes("v3:") && refused.includes("TiresLeft"), "refused v3 token: " + refused);
   await page.fill("#v3token", "");
 
+  // Asked of live, the test tenant's registration: not there, and where it is said.
   await page.selectOption("#tenant", "live");
+  await page.click("#lookup");
+  await page.waitForSelector("#lookup-result p.elsewhere", { timeout: 10000 });
+  const elsewhere = await page.locator("#lookup-result").innerText();
+  check(elsewhere.includes("No registration") && elsewhere.includes("But your test tenant has this registration."),
+        "where the registration is instead: " + elsewhere);
+
   await page.fill("#invoice", "NOPE");
   await page.click("#lookup");
   await page.waitForSelector("#lookup-result p", { timeout: 10000 });
@@ -90,7 +97,7 @@ try {
                              null, { timeout: 10000 });
 
   check(problems.length === 0, problems.join("\n"));
-  console.log("console page: batches listed, rejected record and warnings shown, CSV downloaded, status lookup answered through v2 and v3");
+  console.log("console page: batches listed, rejected record and warnings shown, CSV downloaded, status lookup answered through v2 and v3, a registration elsewhere said");
 } finally {
   await browser.close();
 }

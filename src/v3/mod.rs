@@ -297,7 +297,7 @@ fn invoice_filter(invoice_number: &str, store_number: Option<&str>) -> V3Filter 
     }
 }
 
-/// How many other stores a 404 names before "and others".
+/// How many stores a refusal names before "and others".
 const STORES_NAMED: u32 = 5;
 
 /// The 404 of a `target` that `listing` has not in the caller's tenant, saying where the
@@ -317,17 +317,10 @@ fn not_here<T>(tx: &Tx, scope: Scope, target: &Target, listing: &Listing<T>) -> 
             invoice_number,
             store_number,
         } => {
-            if store_number.is_some() {
-                let anywhere = invoice_filter(invoice_number, None);
-                let (total, found) = listing.stores(tx, scope, &anywhere, STORES_NAMED)?;
-                if total > 0 {
-                    let named: Vec<String> = found.iter().map(|s| format!("{s:?}")).collect();
-                    let more = if total > named.len() as u64 { " and others" } else { "" };
-                    elsewhere.push(format!(
-                        "invoiceNumber {invoice_number:?} is registered at storeNumber {}{more}",
-                        named.join(", ")
-                    ));
-                }
+            if store_number.is_some()
+                && let Some(stores) = stores_of(tx, scope, listing, invoice_number)?
+            {
+                elsewhere.push(format!("invoiceNumber {invoice_number:?} is registered at {stores}"));
             }
             let filter = invoice_filter(invoice_number, store_number.as_deref());
             if listing.page(tx, scope.other_tenant(), &filter, 1, 1)?.0 > 0 {
@@ -357,6 +350,21 @@ fn missing_id<T>(call: &Call, id: &str, listing: &Listing<T>) -> V3Error {
     }
 }
 
+/// The stores of the tenant's registrations in `listing` with `invoice_number`, in words
+/// (`storeNumber "0056", "0057"`, the first [`STORES_NAMED`] and "and others"); `None` when it has
+/// none.
+fn stores_of<T>(
+    tx: &Tx,
+    scope: Scope,
+    listing: &Listing<T>,
+    invoice_number: &str,
+) -> Result<Option<String>, StoreError> {
+    let (total, found) = listing.stores(tx, scope, &invoice_filter(invoice_number, None), STORES_NAMED)?;
+    let named: Vec<String> = found.iter().map(|s| format!("{s:?}")).collect();
+    let more = if total > named.len() as u64 { " and others" } else { "" };
+    Ok((total > 0).then(|| format!("storeNumber {}{more}", named.join(", "))))
+}
+
 /// "your sandbox has `what`", in the words of the audience that reaches it.
 fn other_tenant_has(scope: Scope, what: &str) -> String {
     match scope.other_tenant().tenant {
@@ -384,10 +392,13 @@ fn find_one<T>(tx: &Tx, scope: Scope, target: &Target, listing: &Listing<T>) -> 
             match total {
                 0 => Err(not_here(tx, scope, target, listing)?),
                 1 => Ok(found.remove(0)),
-                n => Err(V3Error::Refused(Refusal::Conflict(format!(
-                    "invoiceNumber {invoice_number:?} is not unique; use the id or storeNumber \
-                     ({n} {what}s have it, in different stores)"
-                )))),
+                n => {
+                    let stores = stores_of(tx, scope, listing, invoice_number)?.unwrap_or_default();
+                    Err(V3Error::Refused(Refusal::Conflict(format!(
+                        "invoiceNumber {invoice_number:?} is not unique; use the id or storeNumber \
+                         ({n} {what}s have it, at {stores})"
+                    ))))
+                }
             }
         }
     }

@@ -839,11 +839,9 @@ async fn a_cancel_names_one_registration_and_a_valid_date() {
         .v3_patch(&format!("{REGISTRATIONS}?invoiceNumber=SAME"), &v3_token(), &cancel)
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("not unique; use the id or storeNumber")
+    assert_eq!(
+        body["error"]["message"],
+        r#"invoiceNumber "SAME" is not unique; use the id or storeNumber (2 registrations have it, at storeNumber "A", "B")"#
     );
     let (status, _) = app
         .v3_patch(

@@ -212,7 +212,10 @@ async fn store_and_invoice_are_unique_and_an_ambiguous_invoice_is_a_conflict() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("not unique"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(r#"not unique; use the id or storeNumber (2 registrations have it, at storeNumber "S1", "S2")"#),
         "{body}"
     );
     let (status, _) = app

@@ -28,10 +28,11 @@ pub const PARTNER_LATE: &str = "warranty_gateway_partner_late";
 pub const PARTNER_LAST_BATCH: &str = "warranty_gateway_partner_last_batch_timestamp_seconds";
 pub const CREDENTIAL_NOT_AFTER: &str = "warranty_gateway_credential_not_after_timestamp_seconds";
 pub const RELOAD_FAILURES: &str = "warranty_gateway_config_reload_failures_total";
+pub const CERTIFICATE_NOT_AFTER: &str = "warranty_gateway_tls_certificate_not_after_timestamp_seconds";
 
 /// Every metric the gateway exports: what the shipped alert rules and dashboard (deploy/) may
 /// name.
-pub const ALL: [&str; 11] = [
+pub const ALL: [&str; 12] = [
     REQUESTS,
     REQUEST_SECONDS,
     RECORDS,
@@ -43,6 +44,7 @@ pub const ALL: [&str; 11] = [
     PARTNER_LAST_BATCH,
     CREDENTIAL_NOT_AFTER,
     RELOAD_FAILURES,
+    CERTIFICATE_NOT_AFTER,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -94,6 +96,11 @@ pub fn handle() -> &'static PrometheusHandle {
             CREDENTIAL_NOT_AFTER,
             metrics::Unit::Seconds,
             "when a partner's credential stops verifying tokens (kind secret: id its position from 1; kind v3_key: id its kid), in seconds since 1970"
+        );
+        metrics::describe_gauge!(
+            CERTIFICATE_NOT_AFTER,
+            metrics::Unit::Seconds,
+            "when the HTTPS certificate the server offers stops being valid (its notAfter), in seconds since 1970"
         );
         metrics::describe_counter!(
             RELOAD_FAILURES,
@@ -280,6 +287,13 @@ pub fn set_partner_gauges(activity: &[crate::ops::PartnerActivity]) {
     }
 }
 
+/// When the HTTPS certificate the server offers stops being valid (set as it is read, at start
+/// and on each reload).
+pub fn set_certificate_gauge(not_after: chrono::DateTime<chrono::Utc>) {
+    handle();
+    metrics::gauge!(CERTIFICATE_NOT_AFTER).set(not_after.timestamp() as f64);
+}
+
 /// When each partner credential that has an end stops verifying tokens (from the config, at
 /// each scrape).
 pub fn set_credential_gauges(partners: &crate::config::Partners) {
@@ -351,7 +365,14 @@ mod tests {
         }
         // The rules cover each kind of trouble docs/operators.md, "Alerts and the dashboard", promises an alert for.
         let alerts = include_str!("../deploy/prometheus/alerts.yml");
-        for metric in [PARTNER_LATE, RECORDS, REQUESTS, REFUSED, CREDENTIAL_NOT_AFTER] {
+        for metric in [
+            PARTNER_LATE,
+            RECORDS,
+            REQUESTS,
+            REFUSED,
+            CREDENTIAL_NOT_AFTER,
+            CERTIFICATE_NOT_AFTER,
+        ] {
             assert!(alerts.contains(metric), "{metric}");
         }
     }

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::binary::*;
 
 /// The value of the sample of `name` carrying every one of `labels`.
-fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+pub fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
     text.lines()
         .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
         .find(|l| labels.iter().all(|label| l.contains(label)))

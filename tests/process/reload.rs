@@ -4,9 +4,12 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::Datelike;
+
 use serde_json::json;
 
 use crate::binary::*;
+use crate::metrics::sample;
 
 const NEW_SECRET: &str = "rotated-secret-0123456789abcdef0123456789";
 const NEWCO_SECRET: &str = "newco-secret-0123456789abcdef0123456789ab";
@@ -111,25 +114,27 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
     assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
 }
 
-/// A throwaway CA and a certificate it signed for localhost: the CA's PEM, the chain, the key.
-fn certificate() -> (String, String, String) {
+/// A throwaway CA and a certificate it signed for localhost, valid until midnight (UTC) `days`
+/// from today: the CA's PEM, the chain, the key, and that end in seconds since 1970.
+fn certificate(days: i64) -> (String, String, String, i64) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let ca = ca.self_signed(&ca_key).unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    let end = (chrono::Utc::now() + chrono::TimeDelta::days(days)).date_naive();
+    params.not_after = rcgen::date_time_ymd(end.year(), end.month() as u8, end.day() as u8);
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let end = end.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
+    (ca.pem(), cert.pem(), key.serialize_pem(), end)
 }
 
 #[tokio::test]
 async fn a_reload_swaps_the_https_certificate_for_new_connections() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
-    let (first_ca, cert, key) = certificate();
+    let (first_ca, cert, key, first_end) = certificate(90);
     std::fs::write(dir.path().join("tls.pem"), cert).unwrap();
     std::fs::write(dir.path().join("tls.key"), key).unwrap();
     let text = std::fs::read_to_string(&config).unwrap().replace(
@@ -150,8 +155,24 @@ async fn a_reload_swaps_the_https_certificate_for_new_connections() {
             .unwrap()
     };
     assert_eq!(trusting(&first_ca).get(&healthz).send().await.unwrap().status(), 200);
+    // The certificate's end, for an alert before clients refuse it.
+    let metrics = format!("https://localhost:{port}/metrics");
+    let certificate_end = |ca: String| {
+        let metrics = metrics.clone();
+        async move {
+            let text = trusting(&ca).get(&metrics).send().await.unwrap().text().await.unwrap();
+            sample(
+                &text,
+                "warranty_gateway_tls_certificate_not_after_timestamp_seconds",
+                &[],
+            )
+        }
+    };
+    assert_eq!(certificate_end(first_ca.clone()).await, Some(first_end as f64));
+    assert!(!server.drain_log().contains("the HTTPS certificate"));
 
-    let (second_ca, cert, key) = certificate();
+    // Its replacement was not renewed in time: the log says so as it is read.
+    let (second_ca, cert, key, second_end) = certificate(3);
     std::fs::write(dir.path().join("tls.pem"), cert).unwrap();
     std::fs::write(dir.path().join("tls.key"), key).unwrap();
     server.signal(Signal::HUP);
@@ -161,6 +182,9 @@ async fn a_reload_swaps_the_https_certificate_for_new_connections() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(trusting(&first_ca).get(&healthz).send().await.is_err());
+    let log = server.log_until("the HTTPS certificate ends in");
+    assert!(log.contains("renew it, then reload"), "{log}");
+    assert_eq!(certificate_end(second_ca.clone()).await, Some(second_end as f64));
 
     // A certificate file that cannot be used leaves the current one in place.
     std::fs::write(dir.path().join("tls.pem"), "not a certificate").unwrap();

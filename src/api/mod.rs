@@ -397,21 +397,31 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 
 /// The debugging console: one page, plain HTML and a little JavaScript, that calls only the JSON
 /// API with the token pasted into it.
-static CONSOLE: LazyLock<String> = LazyLock::new(|| with_common_script(include_str!("../../static/console.html")));
+static CONSOLE: LazyLock<String> = LazyLock::new(|| with_common(include_str!("../../static/console.html")));
 
 /// The operators' page: partners with late badges, the 30 days' chart (SVG drawn by the page),
 /// an invoice's trail, batches with their rejected records and CSV, refused requests, the audit
 /// log; it calls only `/ops` with the operator's token pasted into it.
-static OPS_CONSOLE: LazyLock<String> =
-    LazyLock::new(|| with_common_script(include_str!("../../static/console-ops.html")));
+static OPS_CONSOLE: LazyLock<String> = LazyLock::new(|| with_common(include_str!("../../static/console-ops.html")));
 
-/// What both pages' scripts share, written once and put where each page marks it: each page
-/// stays one file to the browser, its script inline as the pages' policy allows.
-const COMMON_SCRIPT: &str = include_str!("../../static/console-common.js");
-const COMMON_SCRIPT_MARK: &str = "/* console-common.js */";
+/// What both pages' scripts and styles share, written once and put where each page marks it
+/// (the mark is the file's name in a comment): each page stays one file to the browser, its
+/// script and style inline as the pages' policy allows.
+const COMMON: [(&str, &str); 2] = [
+    (
+        "/* console-common.js */",
+        include_str!("../../static/console-common.js"),
+    ),
+    (
+        "/* console-common.css */",
+        include_str!("../../static/console-common.css"),
+    ),
+];
 
-fn with_common_script(html: &str) -> String {
-    html.replacen(COMMON_SCRIPT_MARK, COMMON_SCRIPT, 1)
+fn with_common(html: &str) -> String {
+    COMMON
+        .iter()
+        .fold(html.to_owned(), |page, (mark, shared)| page.replacen(mark, shared, 1))
 }
 
 async fn console() -> HttpResponse {
@@ -452,16 +462,23 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 mod tests {
     use super::*;
 
-    /// Each page marks once where the shared script goes, and is served with it there.
+    /// Each page marks once where the shared script and style go, and is served with them
+    /// there: the script inside its <script>, the style first inside its <style>.
     #[test]
-    fn each_page_is_served_with_the_shared_script_in_place() {
+    fn each_page_is_served_with_the_shared_script_and_style_in_place() {
         for (file, served) in [
             (include_str!("../../static/console.html"), &*CONSOLE),
             (include_str!("../../static/console-ops.html"), &*OPS_CONSOLE),
         ] {
-            assert_eq!(file.matches(COMMON_SCRIPT_MARK).count(), 1);
-            assert!(!served.contains(COMMON_SCRIPT_MARK));
-            assert_eq!(served.matches(COMMON_SCRIPT).count(), 1);
+            for (mark, shared) in COMMON {
+                assert_eq!(file.matches(mark).count(), 1, "{mark}");
+                assert!(!served.contains(mark), "{mark}");
+                assert_eq!(served.matches(shared).count(), 1, "{mark}");
+            }
+            let style = &served[served.find("<style>").unwrap()..served.find("</style>").unwrap()];
+            assert!(style.starts_with(&format!("<style>\n{}", COMMON[1].1)));
+            let script = &served[served.find("<script>").unwrap()..served.find("</script>").unwrap()];
+            assert!(script.contains(COMMON[0].1));
         }
     }
 

@@ -16,36 +16,37 @@ use crate::model::refused::RefusalReason;
 use crate::records::RecordKind;
 use crate::scope::Tenant;
 use crate::wire::WarningKind;
+use Metric::*;
 
-pub const REQUESTS: &str = "warranty_gateway_http_requests_total";
-pub const REQUEST_SECONDS: &str = "warranty_gateway_http_request_duration_seconds";
-pub const RECORDS: &str = "warranty_gateway_records_total";
-pub const WARNINGS: &str = "warranty_gateway_record_warnings_total";
-pub const BATCH_SECONDS: &str = "warranty_gateway_batch_duration_seconds";
-pub const DATABASE_BYTES: &str = "warranty_gateway_database_size_bytes";
-pub const REFUSED: &str = "warranty_gateway_refused_requests_total";
-pub const PARTNER_LATE: &str = "warranty_gateway_partner_late";
-pub const PARTNER_LAST_BATCH: &str = "warranty_gateway_partner_last_batch_timestamp_seconds";
-pub const CREDENTIAL_NOT_AFTER: &str = "warranty_gateway_credential_not_after_timestamp_seconds";
-pub const RELOAD_FAILURES: &str = "warranty_gateway_config_reload_failures_total";
-pub const CERTIFICATE_NOT_AFTER: &str = "warranty_gateway_tls_certificate_not_after_timestamp_seconds";
+/// Every metric the gateway exports, named `warranty_gateway_` and the variant in snake_case
+/// (`HttpRequestsTotal` is `warranty_gateway_http_requests_total`): what the shipped alert rules
+/// and dashboard (deploy/) may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case", prefix = "warranty_gateway_")]
+pub enum Metric {
+    // What each request was answered, how long it took, and those refused at the door.
+    HttpRequestsTotal,
+    HttpRequestDurationSeconds,
+    RefusedRequestsTotal,
+    // What the partners' batches carried.
+    RecordsTotal,
+    RecordWarningsTotal,
+    BatchDurationSeconds,
+    // Each partner's nightly upload and credentials.
+    PartnerLate,
+    PartnerLastBatchTimestampSeconds,
+    CredentialNotAfterTimestampSeconds,
+    // The server itself: its database, its config, its HTTPS certificate.
+    DatabaseSizeBytes,
+    ConfigReloadFailuresTotal,
+    TlsCertificateNotAfterTimestampSeconds,
+}
 
-/// Every metric the gateway exports: what the shipped alert rules and dashboard (deploy/) may
-/// name.
-pub const ALL: [&str; 12] = [
-    REQUESTS,
-    REQUEST_SECONDS,
-    RECORDS,
-    WARNINGS,
-    BATCH_SECONDS,
-    DATABASE_BYTES,
-    REFUSED,
-    PARTNER_LATE,
-    PARTNER_LAST_BATCH,
-    CREDENTIAL_NOT_AFTER,
-    RELOAD_FAILURES,
-    CERTIFICATE_NOT_AFTER,
-];
+impl Metric {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -54,13 +55,13 @@ pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(
-                Matcher::Full(BATCH_SECONDS.to_owned()),
+                Matcher::Full(BatchDurationSeconds.name().to_owned()),
                 &[0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
             )
             .expect("the buckets are not empty")
             // A lookup is answered in about a millisecond; a big batch in seconds.
             .set_buckets_for_metric(
-                Matcher::Full(REQUEST_SECONDS.to_owned()),
+                Matcher::Full(HttpRequestDurationSeconds.name().to_owned()),
                 &[
                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                 ],
@@ -72,43 +73,43 @@ pub fn handle() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed; /metrics shows only this one's");
         }
-        metrics::describe_counter!(REQUESTS, "HTTP requests answered, by route, method and status");
+        metrics::describe_counter!(HttpRequestsTotal.name(), "HTTP requests answered, by route, method and status");
         metrics::describe_histogram!(
-            REQUEST_SECONDS,
+            HttpRequestDurationSeconds.name(),
             metrics::Unit::Seconds,
             "time from a request's arrival to its answer (a body's upload and inflating included), by route and method"
         );
-        metrics::describe_counter!(RECORDS, "records of POSTed batches, by type, tenant and result");
+        metrics::describe_counter!(RecordsTotal.name(), "records of POSTed batches, by type, tenant and result");
         metrics::describe_counter!(
-            REFUSED,
+            RefusedRequestsTotal.name(),
             "requests refused before they reached a partner's data (a bad or missing token, an unknown company), by reason"
         );
         metrics::describe_gauge!(
-            PARTNER_LATE,
+            PartnerLate.name(),
             "1 when a partner's nightly batch is late (a day it is due, past its expected_upload_by, none since the day before), else 0"
         );
         metrics::describe_gauge!(
-            PARTNER_LAST_BATCH,
+            PartnerLastBatchTimestampSeconds.name(),
             metrics::Unit::Seconds,
             "when a partner's tenant's last batch (its body read) arrived, in seconds since 1970"
         );
         metrics::describe_gauge!(
-            CREDENTIAL_NOT_AFTER,
+            CredentialNotAfterTimestampSeconds.name(),
             metrics::Unit::Seconds,
             "when a partner's credential stops verifying tokens (kind secret: id its position from 1; kind v3_key: id its kid), in seconds since 1970"
         );
         metrics::describe_gauge!(
-            CERTIFICATE_NOT_AFTER,
+            TlsCertificateNotAfterTimestampSeconds.name(),
             metrics::Unit::Seconds,
             "when the HTTPS certificate the server offers stops being valid (its notAfter), in seconds since 1970"
         );
         metrics::describe_counter!(
-            RELOAD_FAILURES,
+            ConfigReloadFailuresTotal.name(),
             "reloads (SIGHUP) of a config file that did not load: the running config stayed"
         );
-        metrics::describe_histogram!(BATCH_SECONDS, metrics::Unit::Seconds, "time to answer a POSTed batch");
+        metrics::describe_histogram!(BatchDurationSeconds.name(), metrics::Unit::Seconds, "time to answer a POSTed batch");
         metrics::describe_gauge!(
-            DATABASE_BYTES,
+            DatabaseSizeBytes.name(),
             metrics::Unit::Bytes,
             "size of the SQLite database and its WAL"
         );
@@ -154,8 +155,8 @@ impl RequestMetrics {
             route: route.to_owned(),
             method,
             status,
-            count: metrics::counter!(REQUESTS, "route" => route.to_owned(), "method" => method, "status" => status.to_string()),
-            seconds: metrics::histogram!(REQUEST_SECONDS, "route" => route.to_owned(), "method" => method),
+            count: metrics::counter!(HttpRequestsTotal.name(), "route" => route.to_owned(), "method" => method, "status" => status.to_string()),
+            seconds: metrics::histogram!(HttpRequestDurationSeconds.name(), "route" => route.to_owned(), "method" => method),
         }
     }
 
@@ -206,16 +207,16 @@ pub fn count_request(route: &str, method: &'static str, status: u16, seconds: f6
     });
 }
 
-/// The `result` label of [`RECORDS`].
+/// The `result` label of [`Metric::RecordsTotal`].
 const RESULTS: [&str; 2] = ["accepted", "rejected"];
 
 fn records_counter(partner: &str, tenant: Tenant, kind: RecordKind, result: &'static str) -> Counter {
     let kind = kind.name().to_ascii_lowercase();
-    metrics::counter!(RECORDS, "partner" => partner.to_owned(), "tenant" => tenant.into_str(), "type" => kind, "result" => result)
+    metrics::counter!(RecordsTotal.name(), "partner" => partner.to_owned(), "tenant" => tenant.into_str(), "type" => kind, "result" => result)
 }
 
 fn warnings_counter(partner: &str, tenant: Tenant, kind: WarningKind) -> Counter {
-    metrics::counter!(WARNINGS, "partner" => partner.to_owned(), "tenant" => tenant.into_str(), "kind" => kind.into_str())
+    metrics::counter!(RecordWarningsTotal.name(), "partner" => partner.to_owned(), "tenant" => tenant.into_str(), "kind" => kind.into_str())
 }
 
 pub fn count_batch(
@@ -235,7 +236,7 @@ pub fn count_batch(
     for (&kind, &n) in warnings {
         warnings_counter(partner, tenant, kind).increment(n);
     }
-    metrics::histogram!(BATCH_SECONDS, "tenant" => tenant.into_str()).record(seconds);
+    metrics::histogram!(BatchDurationSeconds.name(), "tenant" => tenant.into_str()).record(seconds);
 }
 
 /// Every counter series a scrape can know of in advance, at 0 until counted: each configured
@@ -258,29 +259,29 @@ pub fn register_counters(partners: &crate::config::Partners) {
         }
     }
     for reason in RefusalReason::VARIANTS {
-        metrics::counter!(REFUSED, "reason" => reason.into_str()).increment(0);
+        metrics::counter!(RefusedRequestsTotal.name(), "reason" => reason.into_str()).increment(0);
     }
-    metrics::counter!(RELOAD_FAILURES).increment(0);
+    metrics::counter!(ConfigReloadFailuresTotal.name()).increment(0);
 }
 
 /// Counts a reload that changed nothing, its file not loading.
 pub fn count_reload_failure() {
-    metrics::counter!(RELOAD_FAILURES).increment(1);
+    metrics::counter!(ConfigReloadFailuresTotal.name()).increment(1);
 }
 
 /// Counts a request refused at the door, by why.
 pub fn count_refused(reason: RefusalReason) {
-    metrics::counter!(REFUSED, "reason" => reason.into_str()).increment(1);
+    metrics::counter!(RefusedRequestsTotal.name(), "reason" => reason.into_str()).increment(1);
 }
 
 /// The partners' gauges, as of a reading of their activity (at each scrape).
 pub fn set_partner_gauges(activity: &[crate::ops::PartnerActivity]) {
     for a in activity {
         let company = a.partner.company.clone();
-        metrics::gauge!(PARTNER_LATE, "company" => company.clone()).set(if a.live.late { 1.0 } else { 0.0 });
+        metrics::gauge!(PartnerLate.name(), "company" => company.clone()).set(if a.live.late { 1.0 } else { 0.0 });
         for (tenant, t) in [("live", &a.live), ("test", &a.test)] {
             if let Some(at) = t.last_batch_at {
-                metrics::gauge!(PARTNER_LAST_BATCH, "company" => company.clone(), "tenant" => tenant)
+                metrics::gauge!(PartnerLastBatchTimestampSeconds.name(), "company" => company.clone(), "tenant" => tenant)
                     .set(at.timestamp() as f64);
             }
         }
@@ -291,7 +292,7 @@ pub fn set_partner_gauges(activity: &[crate::ops::PartnerActivity]) {
 /// and on each reload).
 pub fn set_certificate_gauge(not_after: chrono::DateTime<chrono::Utc>) {
     handle();
-    metrics::gauge!(CERTIFICATE_NOT_AFTER).set(not_after.timestamp() as f64);
+    metrics::gauge!(TlsCertificateNotAfterTimestampSeconds.name()).set(not_after.timestamp() as f64);
 }
 
 /// When each partner credential that has an end stops verifying tokens (from the config, at
@@ -305,7 +306,7 @@ pub fn set_credential_gauges(partners: &crate::config::Partners) {
                     ("kind", c.kind.into_str().to_owned()),
                     ("id", c.id),
                 ];
-                metrics::gauge!(CREDENTIAL_NOT_AFTER, &labels).set(end.timestamp() as f64);
+                metrics::gauge!(CredentialNotAfterTimestampSeconds.name(), &labels).set(end.timestamp() as f64);
             }
         }
     }
@@ -315,7 +316,7 @@ pub fn set_credential_gauges(partners: &crate::config::Partners) {
 pub fn render(database_bytes: Option<u64>) -> String {
     let handle = handle();
     if let Some(size) = database_bytes {
-        metrics::gauge!(DATABASE_BYTES).set(size as f64);
+        metrics::gauge!(DatabaseSizeBytes.name()).set(size as f64);
     }
     handle.render()
 }
@@ -323,6 +324,10 @@ pub fn render(database_bytes: Option<u64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn exported(name: &str) -> bool {
+        Metric::VARIANTS.iter().any(|m| m.name() == name)
+    }
 
     /// The `warranty_gateway_...` names a text mentions (a histogram's series by its own name).
     fn names(text: &str) -> Vec<String> {
@@ -336,7 +341,7 @@ mod tests {
             let name = &tail[..end];
             let base = ["_bucket", "_count", "_sum"]
                 .iter()
-                .find_map(|suffix| name.strip_suffix(suffix).filter(|b| ALL.contains(b)))
+                .find_map(|suffix| name.strip_suffix(suffix).filter(|b| exported(b)))
                 .unwrap_or(name);
             found.push(base.to_owned());
             rest = &tail[end..];
@@ -358,7 +363,7 @@ mod tests {
             assert!(!named.is_empty(), "{file}");
             for name in named {
                 assert!(
-                    ALL.contains(&name.as_str()),
+                    exported(&name),
                     "{file} names {name}, which the gateway does not export"
                 );
             }
@@ -366,12 +371,12 @@ mod tests {
         // The rules cover each kind of trouble docs/operators.md, "Alerts and the dashboard", promises an alert for.
         let alerts = include_str!("../deploy/prometheus/alerts.yml");
         for metric in [
-            PARTNER_LATE,
-            RECORDS,
-            REQUESTS,
-            REFUSED,
-            CREDENTIAL_NOT_AFTER,
-            CERTIFICATE_NOT_AFTER,
+            PartnerLate.name(),
+            RecordsTotal.name(),
+            HttpRequestsTotal.name(),
+            RefusedRequestsTotal.name(),
+            CredentialNotAfterTimestampSeconds.name(),
+            TlsCertificateNotAfterTimestampSeconds.name(),
         ] {
             assert!(alerts.contains(metric), "{metric}");
         }
@@ -387,7 +392,7 @@ mod tests {
             .map(|rest| rest.split(['{', '`']).next().unwrap_or(""))
             .collect();
         let mut listed: Vec<String> = rows.iter().map(|name| format!("warranty_gateway_{name}")).collect();
-        let mut exported: Vec<String> = ALL.iter().map(|name| (*name).to_owned()).collect();
+        let mut exported: Vec<String> = Metric::VARIANTS.iter().map(|m| m.name().to_owned()).collect();
         listed.sort();
         exported.sort();
         assert_eq!(listed, exported);

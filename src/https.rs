@@ -25,36 +25,42 @@ pub struct TlsFiles {
 
 /// The certificate every new connection is offered; a reload puts another in its place.
 #[derive(Debug)]
-pub struct Certificate(Live<CertifiedKey>);
+pub struct Certificate(Live<Loaded>);
 
 /// What a certificate file was read as: the chain and key, and when the server's own
 /// certificate stops being valid (its notAfter), for the log and the metric.
+#[derive(Debug)]
 struct Loaded {
-    key: CertifiedKey,
+    key: Arc<CertifiedKey>,
     not_after: DateTime<Utc>,
 }
 
 impl ResolvesServerCert for Certificate {
     fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.0.get())
+        Some(Arc::clone(&self.0.get().key))
     }
 }
 
 impl Certificate {
     /// The certificate and key of `files`, read now.
     pub fn load(files: &TlsFiles) -> anyhow::Result<Certificate> {
-        let Loaded { key, not_after } = load(files)?;
-        say_when_it_ends(files, not_after, Utc::now());
-        Ok(Certificate(Live::new(Arc::new(key))))
+        let loaded = load(files)?;
+        warn_when_it_ends(files, loaded.not_after, Utc::now());
+        Ok(Certificate(Live::new(Arc::new(loaded))))
     }
 
     /// Reads `files` again and offers them to new connections; on an error the current one
     /// stays.
     pub fn reload(&self, files: &TlsFiles) -> anyhow::Result<()> {
-        let Loaded { key, not_after } = load(files)?;
-        say_when_it_ends(files, not_after, Utc::now());
-        self.0.set(Arc::new(key));
+        let loaded = load(files)?;
+        warn_when_it_ends(files, loaded.not_after, Utc::now());
+        self.0.set(Arc::new(loaded));
         Ok(())
+    }
+
+    /// When the certificate offered now stops being valid.
+    pub fn not_after(&self) -> DateTime<Utc> {
+        self.0.get().not_after
     }
 }
 
@@ -62,11 +68,9 @@ impl Certificate {
 /// days before, so a certificate this close to its end was not renewed.
 const ENDING_WITHIN: chrono::TimeDelta = chrono::TimeDelta::days(14);
 
-/// Sets the certificate's metric, and warns in the log when it ends within [`ENDING_WITHIN`]
-/// of `now` (or has ended): clients refuse a certificate past its end, every partner's upload
-/// with it.
-fn say_when_it_ends(files: &TlsFiles, not_after: DateTime<Utc>, now: DateTime<Utc>) {
-    crate::monitoring::set_certificate_gauge(not_after);
+/// Warns in the log when the certificate ends within [`ENDING_WITHIN`] of `now` (or has
+/// ended): clients refuse a certificate past its end, every partner's upload with it.
+fn warn_when_it_ends(files: &TlsFiles, not_after: DateTime<Utc>, now: DateTime<Utc>) {
     if let Some(said) = ending(not_after, now) {
         tracing::warn!(
             file = %files.cert.display(),
@@ -115,7 +119,7 @@ fn load(files: &TlsFiles) -> anyhow::Result<Loaded> {
         )
     })?;
     Ok(Loaded {
-        key: certified_key(files, chain)?,
+        key: Arc::new(certified_key(files, chain)?),
         not_after,
     })
 }

@@ -291,7 +291,6 @@ pub fn set_partner_gauges(activity: &[crate::ops::PartnerActivity]) {
 /// When the HTTPS certificate the server offers stops being valid (set as it is read, at start
 /// and on each reload).
 pub fn set_certificate_gauge(not_after: chrono::DateTime<chrono::Utc>) {
-    handle();
     metrics::gauge!(TlsCertificateNotAfterTimestampSeconds.name()).set(not_after.timestamp() as f64);
 }
 

@@ -66,6 +66,7 @@ impl Reloader {
         let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let (Some(certificate), Some(files)) = (&self.certificate, &new.tls) {
             certificate.reload(files)?;
+            crate::monitoring::set_certificate_gauge(certificate.not_after());
         }
         self.state.partners.set(Arc::clone(&new.partners));
         self.state.operators.set(Arc::clone(&new.operators));
@@ -190,6 +191,9 @@ impl Application {
             .map(|files| crate::https::Certificate::load(files).map(Arc::new))
             .transpose()?;
         crate::monitoring::handle();
+        if let Some(certificate) = &certificate {
+            crate::monitoring::set_certificate_gauge(certificate.not_after());
+        }
         // The app's own handles on what a reload swaps; the reloader keeps the originals.
         let (app_state, proxies) = (state.clone(), trusted_proxies.clone());
         let server = HttpServer::new(move || {

@@ -54,8 +54,22 @@ pub enum BodyError {
     Json(#[source] std::sync::Arc<serde_json::Error>),
     #[error("the body has no record arrays; expected one or more of {expected}")]
     NoRecordArrays { expected: String },
-    #[error("unknown record array {key:?}; expected {expected} (nothing was written)")]
-    UnknownArray { key: String, expected: String },
+    /// An array under a key that names no record type, or anything but null under a key that
+    /// nearly does (`"Registration": {...}`, one record sent as an object): its records would
+    /// otherwise be dropped without a word.
+    #[error(
+        "unknown record array {key:?}{}; expected {expected}{} (nothing was written)",
+        if *.holds == "an array" { String::new() } else { format!(" (it holds {})", .holds) },
+        .meant.map(|m| format!(": is it {m}, an array of records?")).unwrap_or_default()
+    )]
+    UnknownArray {
+        key: String,
+        /// What its value is: "an array", "an object"...
+        holds: &'static str,
+        expected: String,
+        /// The record type it nearly names.
+        meant: Option<&'static str>,
+    },
     #[error("the body holds more than {0} records; send them in several POSTs (nothing was written)")]
     TooManyRecords(usize),
 }
@@ -163,8 +177,14 @@ fn decode_batch_into<'a>(
         other => other?,
     };
     de.end()?;
-    if let Some(key) = top.unknown_arrays.first().cloned() {
-        return Err(BodyError::UnknownArray { key, expected });
+    if let Some((key, holds)) = top.unknown_arrays.first().cloned() {
+        let meant = meant_type(types, &key);
+        return Err(BodyError::UnknownArray {
+            key,
+            holds,
+            expected,
+            meant,
+        });
     }
     if !top.seen_any {
         return Err(BodyError::NoRecordArrays { expected });
@@ -177,7 +197,8 @@ struct TopLevel<'a> {
     /// How many arrays of each type the body held: the last one counts.
     occurrences: Vec<usize>,
     seen_any: bool,
-    unknown_arrays: Vec<String>,
+    /// Keys that name no record type but hold records, or may (with what each holds).
+    unknown_arrays: Vec<(String, &'static str)>,
 }
 
 /// A key that borrows from the body when it has no escapes.
@@ -266,15 +287,33 @@ impl<'de> Visitor<'de> for TopSeed<'_, 'de> {
                     top.seen_any = true;
                 }
                 None => {
-                    // A misspelt record type would otherwise drop its records without a word.
-                    if map.next_value::<JsonKind>()?.0 == "an array" {
-                        top.unknown_arrays.push(key.into_owned());
+                    // A misspelt record type would otherwise drop its records without a word;
+                    // other keys (`"PartnerID": 1001`) are not records.
+                    let JsonKind(holds) = map.next_value::<JsonKind>()?;
+                    let records = match holds {
+                        "an array" => true,
+                        "null" => false,
+                        _ => meant_type(self.types, &key).is_some(),
+                    };
+                    if records {
+                        top.unknown_arrays.push((key.into_owned(), holds));
                     }
                 }
             }
         }
         Ok(top)
     }
+}
+
+/// The record type an unknown top-level key nearly names (`Registration`, `Claimss`): at most
+/// two letters left out, added, changed or swapped, in any case, and nearer than any other.
+fn meant_type(types: &[(&'static str, &'static [FieldSpec])], key: &str) -> Option<&'static str> {
+    let key = key.to_ascii_lowercase();
+    let near = (types.iter())
+        .map(|(name, _)| (strsim::damerau_levenshtein(&key, &name.to_ascii_lowercase()), *name))
+        .filter(|&(edits, _)| edits <= 2)
+        .collect();
+    super::nearest(near)
 }
 
 /// A record array: `null` counts as empty (serializers emit it for empty lists).
@@ -583,6 +622,26 @@ mod tests {
         assert!(err(b"{}").contains("no record arrays"));
         assert!(err(br#"{"Claims": {"ShopID": "1"}}"#).contains("Claims to be an array"));
         assert!(err(br#"{"Claim": [{}]}"#).contains("unknown record array \"Claim\""));
+        // A record type nearly named: asked about, whatever its value (but null); other keys
+        // hold no records.
+        assert_eq!(
+            err(br#"{"Claim": [{}]}"#),
+            "unknown record array \"Claim\"; expected Claims, Sales: is it Claims, an array of records? \
+             (nothing was written)"
+        );
+        assert_eq!(
+            err(br#"{"Sale": {"ShopID": "1"}, "Claims": []}"#),
+            "unknown record array \"Sale\" (it holds an object); expected Claims, Sales: is it Sales, an array \
+             of records? (nothing was written)"
+        );
+        assert!(err(br#"{"SALE": "x"}"#).contains("\"SALE\" (it holds a string)"));
+        assert!(err(br#"{"Stuff": [1]}"#).ends_with("expected Claims, Sales (nothing was written)"));
+        for ignored in [
+            &br#"{"Sale": null, "Claims": []}"#[..],
+            br#"{"PartnerID": 1001, "Meta": {}, "Claims": []}"#,
+        ] {
+            assert!(decode_batch(ignored, TYPES).is_ok());
+        }
         assert!(err(br#"{"Claims": []} x"#).contains("trailing"));
     }
 

@@ -54,7 +54,21 @@ async fn bodies_that_are_not_usable_json_are_400_naming_the_problem() {
     .await;
     body_rejected(&app, "null", "invalid_json", "a JSON object").await;
     body_rejected(&app, "{}", "no_records", "Registrations, Sales, Claims, Cancellations").await;
-    body_rejected(&app, r#"{"Registration": [{}]}"#, "unknown_array", "\"Registration\"").await;
+    body_rejected(
+        &app,
+        r#"{"Registration": [{}]}"#,
+        "unknown_array",
+        "\"Registration\"; expected Registrations, Sales, Claims, Cancellations: is it Registrations, an array of records?",
+    )
+    .await;
+    // One record sent as an object under a near name, beside an empty array: not a quiet 200.
+    body_rejected(
+        &app,
+        r#"{"claim": {"ShopID": "1"}, "Registrations": []}"#,
+        "unknown_array",
+        "\"claim\" (it holds an object); expected Registrations, Sales, Claims, Cancellations: is it Claims",
+    )
+    .await;
     body_rejected(
         &app,
         r#"{"Registrations": {"ShopID": "1"}}"#,

@@ -21,8 +21,9 @@ use crate::wire::parse_date_str;
 pub enum AuthError {
     #[error("missing Authorization header; send 'Authorization: Bearer <JWT>'")]
     MissingHeader,
-    #[error("the Authorization header must be 'Bearer <JWT>'")]
-    NotBearer,
+    /// With what the header has instead (never the token itself).
+    #[error("the Authorization header must be 'Bearer <JWT>'{0}")]
+    NotBearer(&'static str),
     #[error("unknown company {0:?}")]
     UnknownCompany(String),
     #[error("the token is not a well-formed JWT: {0}")]
@@ -99,7 +100,7 @@ impl AuthError {
     pub fn reason(&self) -> RefusalReason {
         match self {
             AuthError::MissingHeader => RefusalReason::MissingToken,
-            AuthError::NotBearer
+            AuthError::NotBearer(_)
             | AuthError::Malformed(_)
             | AuthError::BadTimeClaim(_)
             | AuthError::DuplicateClaim(_)
@@ -157,7 +158,9 @@ pub fn resolve_company<'p>(partners: &'p Partners, segment: &str) -> Option<(&'p
 
 fn bearer_token(authorization: Option<&[u8]>) -> Result<&str, AuthError> {
     let header = authorization.ok_or(AuthError::MissingHeader)?;
-    let header = std::str::from_utf8(header).map_err(|_| AuthError::NotBearer)?.trim();
+    let header = std::str::from_utf8(header)
+        .map_err(|_| AuthError::NotBearer(": it is not text"))?
+        .trim();
     match header.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
             let token = token.trim();
@@ -166,7 +169,32 @@ fn bearer_token(authorization: Option<&[u8]>) -> Result<&str, AuthError> {
                 None => Ok(token),
             }
         }
-        _ => Err(AuthError::NotBearer),
+        other => Err(AuthError::NotBearer(not_bearer(
+            header,
+            other.map(|(scheme, _)| scheme),
+        ))),
+    }
+}
+
+/// What an Authorization header has instead of `Bearer <JWT>`, in words that name no part of
+/// the credential: the token alone (a JWT starts `eyJ`, its header's `{"`), `Bearer:`, or
+/// another scheme.
+fn not_bearer(header: &str, scheme: Option<&str>) -> &'static str {
+    match scheme {
+        None if header.starts_with("eyJ") => ": it has the token alone, without 'Bearer ' before it",
+        None | Some("") => "",
+        Some(s) if s.trim_end_matches(':').eq_ignore_ascii_case("bearer") => {
+            ": it has 'Bearer:', where a space alone goes between 'Bearer' and the token"
+        }
+        Some(s) if s.eq_ignore_ascii_case("basic") => ": it has Basic credentials, where this API takes a JWT",
+        Some(s)
+            if ["jwt", "token", "bearer-token"]
+                .iter()
+                .any(|w| s.eq_ignore_ascii_case(w)) =>
+        {
+            ": it names its scheme otherwise; the word before the token is 'Bearer'"
+        }
+        Some(_) => "",
     }
 }
 
@@ -183,6 +211,9 @@ fn misshapen(token: &str) -> Option<String> {
             .enumerate()
             .find(|&(_, c)| !u8::try_from(c).is_ok_and(jwt_byte))?;
         let n = at + 1;
+        if token.len() > 2 && token.starts_with(['"', '\'']) && token.ends_with(&token[..1]) {
+            return Some("it is in quotes: send the token without them".to_owned());
+        }
         return Some(if c.is_whitespace() {
             format!("it has a space or line break at character {n}: was it wrapped or split when copied?")
         } else {
@@ -806,7 +837,11 @@ mod tests {
         let why = |t: &str| misshapen(t).unwrap_or_else(|| panic!("{t:?} passed"));
         assert!(why(&format!("{} {}", &token[..30], &token[30..])).contains("space or line break at character 31"));
         assert!(why(&format!("{}\n{}", &token[..30], &token[30..])).contains("wrapped or split"));
-        assert!(why(&format!("\"{token}\"")).contains("'\"' at character 1"));
+        assert_eq!(
+            why(&format!("\"{token}\"")),
+            "it is in quotes: send the token without them"
+        );
+        assert!(why(&format!("\"{token}")).contains("'\"' at character 1"));
         assert!(why(&format!("{token}=")).contains("'=' at character"));
         assert!(why(&token[..30]).contains("2 part(s)") && why(&token[..30]).contains("cut short"));
         assert!(why("abc").contains("1 part(s)"));
@@ -820,6 +855,44 @@ mod tests {
         assert_eq!(
             bearer_token(Some(format!("bearer  {token} ").as_bytes())).unwrap(),
             token
+        );
+    }
+
+    #[test]
+    fn a_header_that_is_not_bearer_says_what_it_has_instead() {
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJwYXJ0bmVyaWQiOjF9.c2ln";
+        let said = |header: &str| bearer_token(Some(header.as_bytes())).unwrap_err().to_string();
+        let must = "the Authorization header must be 'Bearer <JWT>'";
+        for (header, then) in [
+            (
+                token.to_owned(),
+                ": it has the token alone, without 'Bearer ' before it",
+            ),
+            (
+                format!("Bearer: {token}"),
+                ": it has 'Bearer:', where a space alone goes between 'Bearer' and the token",
+            ),
+            (
+                "Basic dXNlcjpwYXNz".to_owned(),
+                ": it has Basic credentials, where this API takes a JWT",
+            ),
+            (
+                format!("JWT {token}"),
+                ": it names its scheme otherwise; the word before the token is 'Bearer'",
+            ),
+            (
+                format!("Token {token}"),
+                ": it names its scheme otherwise; the word before the token is 'Bearer'",
+            ),
+            ("Negotiate abc".to_owned(), ""),
+            ("whatever".to_owned(), ""),
+        ] {
+            assert_eq!(said(&header), format!("{must}{then}"), "{header}");
+            assert!(!said(&header).contains("dXNl") && !said(&header).contains(&token[..10]));
+        }
+        assert_eq!(
+            bearer_token(Some(b"Bearer \xff")).unwrap_err().to_string(),
+            format!("{must}: it is not text")
         );
     }
 

@@ -41,7 +41,21 @@ async fn nothing_stored(app: &TestApp) {
 async fn a_missing_or_garbled_header_is_refused() {
     let app = spawn_app().await;
     refused(&app, COMPANY, None, "missing Authorization header").await;
-    refused(&app, COMPANY, Some("Basic dXNlcjpwYXNz"), "Bearer").await;
+    refused(
+        &app,
+        COMPANY,
+        Some("Basic dXNlcjpwYXNz"),
+        "must be 'Bearer <JWT>': it has Basic credentials",
+    )
+    .await;
+    // The token alone, as some HTTP clients' "API key" settings send it.
+    refused(
+        &app,
+        COMPANY,
+        Some(&token()),
+        "must be 'Bearer <JWT>': it has the token alone, without 'Bearer ' before it",
+    )
+    .await;
     refused(&app, COMPANY, Some("Bearer"), "Bearer").await;
     refused(&app, COMPANY, Some("Bearer not-a-jwt"), "not a well-formed JWT").await;
     refused(&app, COMPANY, Some("Bearer a.b.c"), "not a well-formed JWT").await;
@@ -65,7 +79,7 @@ async fn a_missing_or_garbled_header_is_refused() {
         &app,
         COMPANY,
         Some(&bearer(&format!("\"{token}\""))),
-        "'\"' at character 1",
+        "it is in quotes: send the token without them",
     )
     .await;
     refused(

@@ -466,24 +466,30 @@ pub fn parse_date(raw: &RawValue, zone: Tz) -> Result<Option<DateTime<Utc>>, Val
     }
 }
 
-/// What a date sent in another common form means in ours, for its error: a date with slashes
-/// (month or day first: both are said when both exist) or a Unix time (seconds or
-/// milliseconds), so that the sender sees the value to send instead.
+/// What a date sent in another common form means in ours, for its error: with slashes, dots or
+/// dashes, year first or last (month or day first: both are said when both exist), a month or
+/// day of one digit, a month by name, or a Unix time (seconds or milliseconds), so that the
+/// sender sees the value to send instead. A hint only: the date is still refused.
 fn other_date_form(sent: &str) -> Option<String> {
     let s = sent.trim();
-    if let [first, second, rest] = s.splitn(3, '/').collect::<Vec<_>>()[..] {
-        let year: i32 = rest.get(..4)?.parse().ok()?;
-        let (first, second): (u32, u32) = (first.parse().ok()?, second.parse().ok()?);
-        return match (
-            NaiveDate::from_ymd_opt(year, first, second),
-            NaiveDate::from_ymd_opt(year, second, first),
-        ) {
-            (Some(month_first), Some(day_first)) if month_first != day_first => Some(format!(
-                "month first that is \"{month_first}\", day first \"{day_first}\": send the one meant as YYYY-MM-DD"
-            )),
-            (Some(date), _) | (None, Some(date)) => Some(format!("that is \"{date}\": send dates as YYYY-MM-DD")),
-            (None, None) => None,
-        };
+    if let Some(said) = numeric_date(s) {
+        return Some(said);
+    }
+    if s.contains(|c: char| c.is_ascii_alphabetic()) {
+        let named = [
+            "%d-%b-%Y",
+            "%d %b %Y",
+            "%b %d, %Y",
+            "%b %d %Y",
+            "%d-%B-%Y",
+            "%d %B %Y",
+            "%B %d, %Y",
+            "%B %d %Y",
+        ];
+        return named
+            .iter()
+            .find_map(|form| NaiveDate::parse_from_str(s, form).ok())
+            .map(as_ours);
     }
     let n: i64 = s.parse().ok()?;
     let (seconds, unit) = match s.len() {
@@ -496,6 +502,43 @@ fn other_date_form(sent: &str) -> Option<String> {
         "if it is a Unix time in {unit}, that is \"{}\"",
         utc.format("%Y-%m-%dT%H:%M:%SZ")
     ))
+}
+
+/// [`other_date_form`] of a date in numbers with slashes, dots or dashes, year first or last.
+fn numeric_date(s: &str) -> Option<String> {
+    let [first, second, rest] = s.splitn(3, ['/', '.', '-']).collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    // The third part may go on with a time ("4/13/2018 1:08 PM"): its leading digits.
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(rest, |end| &rest[..end]);
+    let number = |part: &str| part.parse::<u32>().ok().filter(|_| (1..=2).contains(&part.len()));
+    if first.len() == 4 {
+        let date = NaiveDate::from_ymd_opt(first.parse().ok()?, number(second)?, number(digits)?)?;
+        // Sent as ours already: what is wrong is after the date (its time or offset).
+        return (!s.starts_with(&date.to_string())).then(|| as_ours(date));
+    }
+    if digits.len() != 4 {
+        return None;
+    }
+    let year = digits.parse().ok()?;
+    let (first, second) = (number(first)?, number(second)?);
+    match (
+        NaiveDate::from_ymd_opt(year, first, second),
+        NaiveDate::from_ymd_opt(year, second, first),
+    ) {
+        (Some(month_first), Some(day_first)) if month_first != day_first => Some(format!(
+            "month first that is \"{month_first}\", day first \"{day_first}\": send the one meant as YYYY-MM-DD"
+        )),
+        (Some(date), _) | (None, Some(date)) => Some(as_ours(date)),
+        (None, None) => None,
+    }
+}
+
+/// A date another way sent, in our words.
+fn as_ours(date: NaiveDate) -> String {
+    format!("that is \"{date}\": send dates as YYYY-MM-DD")
 }
 
 const ZONED: &[&str] = &["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H%M%S%.f%z", "%Y-%m-%dT%H:%M%z"];
@@ -844,6 +887,42 @@ mod tests {
         assert!(said("\"13/4/2018\"").ends_with("(that is \"2018-04-13\": send dates as YYYY-MM-DD)"));
         assert!(said("\"4/4/2018\"").ends_with("(that is \"2018-04-04\": send dates as YYYY-MM-DD)"));
         assert!(said("\"13/13/2018\"").ends_with("got \"13/13/2018\""));
+        // Year first with slashes or dots, day-first with dashes or dots, one-digit parts,
+        // months by name: each said as ours.
+        for (sent, ours) in [
+            ("2018/12/04", "2018-12-04"),
+            ("2018.12.04", "2018-12-04"),
+            ("2018/12/04 13:08", "2018-12-04"),
+            ("2018-12-4", "2018-12-04"),
+            ("2018-1-4", "2018-01-04"),
+            ("31.12.2018", "2018-12-31"),
+            ("31-12-2018", "2018-12-31"),
+            ("04-Dec-2018", "2018-12-04"),
+            ("Dec 4, 2018", "2018-12-04"),
+            ("4 December 2018", "2018-12-04"),
+            ("december 4 2018", "2018-12-04"),
+        ] {
+            assert!(
+                said(&format!("\"{sent}\"")).ends_with(&format!("(that is \"{ours}\": send dates as YYYY-MM-DD)")),
+                "{sent}: {}",
+                said(&format!("\"{sent}\""))
+            );
+        }
+        assert!(said("\"04.12.2018\"").contains("month first that is \"2018-04-12\", day first \"2018-12-04\""));
+        for nothing_meant in [
+            "2018/13/04",
+            "2018-02-30",
+            "Smarch 4, 2018",
+            "soon",
+            "2018/123/4",
+            "2018-12-04T25:00:00",
+            "2018-12-04T13:08:00+25:00",
+        ] {
+            assert!(
+                said(&format!("\"{nothing_meant}\"")).ends_with(&format!("got \"{nothing_meant}\"")),
+                "{nothing_meant}"
+            );
+        }
         assert_eq!(
             said("1543881600"),
             format!(

@@ -297,6 +297,17 @@ fn other_number_form(sent: &str) -> Option<String> {
         {
             plain = s.replace(',', ".");
             changes.push("with a decimal point");
+        } else if let Some((whole, fraction)) = s.split_once(',')
+            && digits(fraction)
+            && let groups = whole.trim_start_matches('-').split('.').collect::<Vec<_>>()
+            && groups.len() > 1
+            && (1..=3).contains(&groups[0].len())
+            && groups[1..].iter().all(|g| g.len() == 3)
+            && groups.iter().all(|g| digits(g))
+        {
+            // Dots between the thousands and a decimal comma (`1.234,56`).
+            plain = format!("{}.{fraction}", whole.replace('.', ""));
+            changes.push("with a decimal point and without the thousands separators");
         }
     }
     (!changes.is_empty() && is_json_number(&plain)).then(|| format!("that is {plain} {}", changes.join(" and ")))
@@ -970,11 +981,19 @@ mod tests {
         assert!(said("12.50 USD").ends_with("(that is 12.50 without the currency sign)"));
         assert!(said("1,234,567").ends_with("(that is 1234567 without the thousands separators)"));
         assert!(said("10,50").ends_with("(that is 10.50 with a decimal point)"));
+        assert!(
+            said("1.234,56").ends_with("(that is 1234.56 with a decimal point and without the thousands separators)")
+        );
+        assert!(
+            said("-1.234.567,5")
+                .ends_with("(that is -1234567.5 with a decimal point and without the thousands separators)")
+        );
+        assert!(said("1.23,5").ends_with("got \"1.23,5\""));
         assert!(said("-3,5").ends_with("(that is -3.5 with a decimal point)"));
         assert!(said("1,000").ends_with(
             "(1000 if the comma separates thousands, 1.000 if it is a decimal comma: send the number meant without it)"
         ));
-        for unknown in ["N/A", "ten", "$", "1,00,000", "1.000,50", "12-50"] {
+        for unknown in ["N/A", "ten", "$", "1,00,000", "12-50"] {
             assert_eq!(
                 said(unknown),
                 format!("must be a number, got {}", echo(unknown)),

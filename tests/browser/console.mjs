@@ -90,6 +90,21 @@ try {
 
   if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
+  // Emptying the test tenant asks first; declined, nothing changes; accepted, it is empty and
+  // live is as it was.
+  page.once("dialog", (d) => d.dismiss());
+  await page.click("#test-reset");
+  check((await page.locator("#test-batches tr.batch").count()) === testRows, "a declined reset changed the list");
+  page.once("dialog", (d) => {
+    check(d.message().includes(COMPANY + "_test") && d.message().includes("Live data is not touched"), "the question: " + d.message());
+    d.accept();
+  });
+  await page.click("#test-reset");
+  await page.waitForFunction(() => document.getElementById("status").textContent.includes("is empty"), null, { timeout: 10000 });
+  check((await page.locator("#test-batches tr.batch").count()) === 0 && (await page.locator("#test-batches").innerText()).includes("No batches yet"),
+        "the test tenant's batches after the reset: " + (await page.locator("#test-batches").innerText()));
+  check((await page.locator("#live-batches tr.batch").count()) >= 1, "live lost its batches");
+
   // A bad token gets the server's reason, not a blank page.
   await page.fill("#token", "not-a-token");
   await page.click("#load");
@@ -97,7 +112,7 @@ try {
                              null, { timeout: 10000 });
 
   check(problems.length === 0, problems.join("\n"));
-  console.log("console page: batches listed, rejected record and warnings shown, CSV downloaded, status lookup answered through v2 and v3, a registration elsewhere said");
+  console.log("console page: batches listed, rejected record and warnings shown, CSV downloaded, status lookup answered through v2 and v3, a registration elsewhere said, the test tenant emptied");
 } finally {
   await browser.close();
 }

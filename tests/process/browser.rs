@@ -66,7 +66,7 @@ async fn the_console_lists_batches_shows_rejected_records_and_looks_up_status_th
             ("TOKEN", &token()),
             ("V3_TOKEN", &v3_token),
         ],
-        "a registration elsewhere said",
+        "the test tenant emptied",
     );
 }
 

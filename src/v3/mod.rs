@@ -591,15 +591,8 @@ fn motor_club_view(keys: &V3Partner, mut found: StoredMotorClub) -> StoredMotorC
 /// GET /motor-club/registrations/{id}
 pub fn motor_club(call: &Call, id: &str) -> Result<StoredMotorClub, V3Error> {
     let Call { store, keys, scope, .. } = *call;
-    let found = store.read(|tx| match store::MOTOR_CLUBS.by_id(tx, scope, id)? {
-        Some(found) => Ok(Ok(found)),
-        None => Ok(Err(not_here(
-            tx,
-            scope,
-            &Target::Id(id.to_owned()),
-            &store::MOTOR_CLUBS,
-        )?)),
-    })??;
+    let found = store.read(|tx| store::MOTOR_CLUBS.by_id(tx, scope, id))?;
+    let found = found.ok_or_else(|| missing_id(call, id, &store::MOTOR_CLUBS))?;
     Ok(motor_club_view(keys, found))
 }
 

@@ -29,6 +29,13 @@ impl Rec {
         "registrationstatus",
     ];
 
+    /// Whether a lookup of this that matches nothing says where the registration is instead:
+    /// registrations and their status only. A claim, sale or cancellation that a shop does not
+    /// have says nothing about where its registration is.
+    pub fn says_where_instead(self) -> bool {
+        matches!(self, Rec::Registrations | Rec::RegistrationStatus)
+    }
+
     pub fn parse(value: &str) -> Option<Rec> {
         Some(match value.trim().to_ascii_lowercase().as_str() {
             "registrations" => Rec::Registrations,
@@ -110,19 +117,10 @@ pub fn registered_elsewhere(tx: &Tx, scope: Scope, filed: &FiledUnder) -> Result
     ))
 }
 
-/// What a lookup of `rec` that matched nothing adds to its 204 (`X-Registered-Elsewhere`):
-/// where the registration is instead. Registrations and their status only: a claim, sale or
-/// cancellation that a shop does not have says nothing about where its registration is.
-pub fn lookup_elsewhere(
-    store: &Store,
-    scope: Scope,
-    rec: Rec,
-    filed: &FiledUnder,
-) -> Result<Option<String>, StoreError> {
-    match rec {
-        Rec::Registrations | Rec::RegistrationStatus => store.read(|tx| registered_elsewhere(tx, scope, filed)),
-        Rec::Claims | Rec::Sales | Rec::Cancellations => Ok(None),
-    }
+/// Where a lookup that matched nothing says the registration is instead (its 204's
+/// `X-Registered-Elsewhere`), when [`Rec::says_where_instead`].
+pub fn lookup_elsewhere(store: &Store, scope: Scope, filed: &FiledUnder) -> Result<Option<String>, StoreError> {
+    store.read(|tx| registered_elsewhere(tx, scope, filed))
 }
 
 /// [`registered_elsewhere`] in words: the `shops` with its InvoiceNumber (more than

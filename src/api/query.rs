@@ -215,13 +215,16 @@ pub async fn get_records(request: PartnerRequest) -> Result<HttpResponse, ApiErr
         }
     };
     let Some(body) = found else {
+        if !rec.says_where_instead() {
+            return Ok(HttpResponse::NoContent().finish());
+        }
         let filed = FiledUnder {
             shop_id: shop_id.unwrap_or_default().to_owned(),
             invoice_number: invoice_number.unwrap_or_default().to_owned(),
         };
         let elsewhere = request
             .point_read("looking the registration up elsewhere", move |store| {
-                lookup_elsewhere(store, scope, rec, &filed)
+                lookup_elsewhere(store, scope, &filed)
             })
             .await;
         return Ok(no_content(elsewhere));

@@ -88,7 +88,11 @@ fn ending(not_after: DateTime<Utc>, now: DateTime<Utc>) -> Option<String> {
     } else if left < ENDING_WITHIN {
         let days = left.num_days();
         Some(match days {
-            0 => format!("ends in {} hours", left.num_hours()),
+            0 => match left.num_hours() {
+                0 => "ends within the hour".to_owned(),
+                1 => "ends in 1 hour".to_owned(),
+                n => format!("ends in {n} hours"),
+            },
             1 => "ends in 1 day".to_owned(),
             n => format!("ends in {n} days"),
         })
@@ -190,6 +194,8 @@ mod tests {
             ("2026-12-21T07:59:59Z", Some("ends in 13 days")),
             ("2026-12-09T00:00:00Z", Some("ends in 1 day")),
             ("2026-12-07T20:00:00Z", Some("ends in 12 hours")),
+            ("2026-12-07T09:30:00Z", Some("ends in 1 hour")),
+            ("2026-12-07T08:59:00Z", Some("ends within the hour")),
             ("2026-12-07T08:00:00Z", Some("has ended: clients refuse it")),
             ("2026-01-01T00:00:00Z", Some("has ended: clients refuse it")),
         ] {

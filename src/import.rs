@@ -606,7 +606,7 @@ mod tests {
         results.extend((0..25).map(|i| {
             let key = format!("Note{i}");
             let message = format!("unknown field {key:?} was ignored");
-            let warnings = vec![warning(&key, WarningKind::UnknownField, &message); 1];
+            let warnings = vec![warning(&key, WarningKind::UnknownField, &message)];
             RecordResult::written("Sales", 4 + i, warnings)
         }));
         let said = report(&outcome(results), None);

@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 
 use super::errors::OpsApiError;
 use super::history::{csv_answer, number_param, paging};
-use super::query::Params;
+use super::query::{Params, meant};
 use super::{ApiError, AppState, Proven, Request, get_or_head};
 use crate::auth;
 use crate::client::client_of;
@@ -222,17 +222,15 @@ fn company_param(state: &AppState, params: &Params) -> Result<Option<i64>, ApiEr
     params
         .once("company")?
         .map(|company| {
-            state
-                .partners
-                .get()
-                .by_company(company)
-                .map(|p| p.partner_id)
-                .ok_or_else(|| {
-                    ApiError::BadParameter(format!(
-                        "company {} is not a partner of this gateway",
-                        crate::wire::echo(company)
-                    ))
-                })
+            let partners = state.partners.get();
+            partners.by_company(company).map(|p| p.partner_id).ok_or_else(|| {
+                let companies: Vec<&str> = partners.iter().map(|p| p.company.as_str()).collect();
+                ApiError::BadParameter(format!(
+                    "company {} is not a partner of this gateway{}",
+                    crate::wire::echo(company),
+                    meant(company, &companies).map_or(String::new(), |c| format!(": is it {c}?"))
+                ))
+            })
         })
         .transpose()
 }
@@ -379,9 +377,19 @@ fn optional_text(params: &Params, name: &str) -> Result<Option<String>, ApiError
         .map(|text| crate::wire::trim_padding(text).to_owned()))
 }
 
-/// A required text parameter: present, once, not blank.
+/// A required text parameter: present, once, not blank. Its refusal names a parameter sent that
+/// may be it (`invoice` for InvoiceNumber).
 fn required_text(params: &Params, name: &str) -> Result<String, ApiError> {
-    optional_text(params, name)?.ok_or_else(|| ApiError::BadParameter(format!("{name} is required")))
+    optional_text(params, name)?.ok_or_else(|| {
+        let sent = (params.names()).find(|sent| !sent.eq_ignore_ascii_case(name) && meant(sent, &[name]).is_some());
+        ApiError::BadParameter(match sent {
+            Some(sent) => format!(
+                "{name} is required; {} was sent: is it {name}?",
+                crate::wire::echo(sent)
+            ),
+            None => format!("{name} is required"),
+        })
+    })
 }
 
 /// GET /ops/records?InvoiceNumber=[&ShopID=][&company=][&tenant=]: every partner's tenant that

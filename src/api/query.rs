@@ -71,7 +71,7 @@ impl<'q> Params<'q> {
     }
 
     /// The names sent, as sent, in order (a repeated one each time).
-    fn names(&self) -> impl Iterator<Item = &str> {
+    pub(super) fn names(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(k, _)| k.as_ref())
     }
 
@@ -130,7 +130,7 @@ fn unread_parameters(params: &Params, missing: &[&str]) -> String {
 /// The one of `names` that `sent` most likely meant, in any case: within two letters of it, or
 /// else sharing its first four letters or more (`Invoice`, `InvoiceNo` for InvoiceNumber);
 /// none when two are as near.
-fn meant<'n>(sent: &str, names: &[&'n str]) -> Option<&'n str> {
+pub(super) fn meant<'n>(sent: &str, names: &[&'n str]) -> Option<&'n str> {
     let sent = sent.to_ascii_lowercase();
     let near: Vec<((usize, usize), &'n str)> = (names.iter())
         .filter_map(|&name| {

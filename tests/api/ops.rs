@@ -115,6 +115,11 @@ async fn bad_parameters_are_400s_that_name_them() {
         ("until=%202026-12-06T06:00:00Z", "until must be an RFC 3339 date-time"),
         ("pageSize=501", "pageSize must be a whole number from 1 to 500"),
         ("tenant=live&tenant=test", "tenant must be given at most once"),
+        // A partner's name mistyped: the one it nearly is.
+        (
+            "company=tirecompnay",
+            "company \"tirecompnay\" is not a partner of this gateway: is it tirecompany?",
+        ),
     ] {
         let (status, body) = app.ops_get(&format!("/batches?{query}"), &support()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
@@ -122,6 +127,19 @@ async fn bad_parameters_are_400s_that_name_them() {
             body["error"]["message"].as_str().unwrap_or_default().contains(needle),
             "{query}: {body}"
         );
+    }
+    // A required parameter sent under another name: that name, and what it may be.
+    for (query, said) in [
+        (
+            "invoice=I1",
+            "InvoiceNumber is required; \"invoice\" was sent: is it InvoiceNumber?",
+        ),
+        ("InvoiceNumber=%20", "InvoiceNumber is required"),
+        ("ShopID=S1", "InvoiceNumber is required"),
+    ] {
+        let (status, body) = app.ops_get(&format!("/records?{query}"), &support()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["error"]["message"], said, "{query}");
     }
 }
 

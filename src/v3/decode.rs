@@ -154,6 +154,28 @@ fn got(value: &Value) -> String {
     }
 }
 
+/// The key of `object` that most likely means the field `name` it lacks: the same but for case,
+/// `_` and `-` (`productId`, `invoice_number`, `Name`), or within two letters of it (one for
+/// names under six letters: `tire` for tires), and nearer than any other.
+fn sent_as<'o>(object: &'o Map<String, Value>, name: &str) -> Option<&'o str> {
+    let plain = |s: &str| {
+        s.chars()
+            .filter(|c| !matches!(c, '_' | '-'))
+            .collect::<String>()
+            .to_lowercase()
+    };
+    let wanted = plain(name);
+    let allowed = if name.len() < 6 { 1 } else { 2 };
+    let near = (object.keys())
+        .filter(|key| key.as_str() != name)
+        .filter_map(|key| {
+            let edits = strsim::damerau_levenshtein(&plain(key), &wanted);
+            (edits <= allowed).then_some((edits, key.as_str()))
+        })
+        .collect();
+    crate::wire::nearest(near)
+}
+
 /// `path.name`, or `name` at the top.
 fn path(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
@@ -208,7 +230,17 @@ impl<'v> Fields<'v> {
     pub fn lacks(&self, field: &str, rule: &str, errors: &mut Errors) -> Reported {
         match self.object {
             Err(said) => said,
-            Ok(_) => errors.push(field, Code::Required, rule),
+            Ok(object) => {
+                let name = field.rsplit('.').next().unwrap_or(field);
+                match sent_as(object, name) {
+                    Some(key) => errors.push(
+                        field,
+                        Code::Required,
+                        format!("{rule} ({} was sent: is it {name}?)", crate::wire::echo(key)),
+                    ),
+                    None => errors.push(field, Code::Required, rule),
+                }
+            }
         }
     }
 
@@ -430,6 +462,49 @@ mod tests {
         let fields = Fields::top(&body, &mut errors);
         read(&fields, &mut errors);
         errors.0.into_iter().map(|e| (e.field, e.code)).collect()
+    }
+
+    #[test]
+    fn a_required_field_sent_under_another_spelling_is_asked_about() {
+        let body = json!({
+            "productId": "TPP-36", "invoice_number": "X1", "tire": [],
+            "customer": {"Name": "J"}, "store": "0056"
+        });
+        let mut errors = Errors::default();
+        let top = Fields::top(&body, &mut errors);
+        let _ = top.text("product_id", 100, &mut errors);
+        let _ = top.text("invoiceNumber", 50, &mut errors);
+        let _ = top.objects("tires", 1, 6, &mut errors);
+        if let Ok(customer) = top.object("customer", &mut errors) {
+            let _ = customer.text("name", 100, &mut errors);
+        }
+        let _ = top.text("enrollDate", 50, &mut errors);
+        let said: Vec<(&str, &str)> = (errors.0.iter())
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            said,
+            vec![
+                (
+                    "product_id",
+                    r#"product_id is required ("productId" was sent: is it product_id?)"#
+                ),
+                (
+                    "invoiceNumber",
+                    r#"invoiceNumber is required ("invoice_number" was sent: is it invoiceNumber?)"#
+                ),
+                (
+                    "tires",
+                    r#"tires is required: 1 to 6 items ("tire" was sent: is it tires?)"#
+                ),
+                (
+                    "customer.name",
+                    r#"customer.name is required ("Name" was sent: is it name?)"#
+                ),
+                // Nothing near: said plainly ("store" is not within a letter of anything asked).
+                ("enrollDate", "enrollDate is required"),
+            ]
+        );
     }
 
     #[test]

@@ -395,6 +395,17 @@ async fn a_body_with_bad_fields_lists_every_error_with_its_path() {
         assert_eq!(got["error"]["errors"][0]["code"], code);
     }
 
+    // v2's spelling of a v3 field (or v3's mix of snake and camel case got wrong): asked about.
+    let mut body = new_registration("S", "I", 1);
+    let product = body.as_object_mut().unwrap().remove("product_id").unwrap();
+    body["productId"] = product;
+    let (status, got) = app.v3_post(REGISTRATIONS, &v3_token(), &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        got["error"]["errors"][0]["message"],
+        r#"product_id is required ("productId" was sent: is it product_id?)"#
+    );
+
     // Not JSON: the line and column; not application/json: 415.
     let res = app
         .client

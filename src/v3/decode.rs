@@ -176,6 +176,24 @@ fn sent_as<'o>(object: &'o Map<String, Value>, name: &str) -> Option<&'o str> {
     crate::wire::nearest(near)
 }
 
+/// What a date sent without its zone (or time) is missing, with the value it would be in UTC:
+/// the zone is never guessed, so the sender says which it meant.
+fn zoneless(text: &str) -> Option<String> {
+    use chrono::{NaiveDate, NaiveDateTime};
+    let text = text.trim();
+    let utc = |at: NaiveDateTime| at.and_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let midnight = utc(date.and_hms_opt(0, 0, 0)?);
+        return Some(format!(
+            " (it has no time or zone: {midnight:?} is its midnight in UTC)"
+        ));
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|form| NaiveDateTime::parse_from_str(text, form).ok())
+        .map(|at| format!(" (it has no zone: {:?} if it is UTC)", utc(at)))
+}
+
 /// `path.name`, or `name` at the top.
 fn path(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
@@ -350,7 +368,8 @@ impl<'v> Fields<'v> {
         let text = self.text(name, 64, errors)?;
         let Ok(date) = DateTime::parse_from_rfc3339(&text) else {
             let rule = "must be an ISO 8601 date and time with its zone, such as 2021-08-01T13:08:00.000Z";
-            return Err(errors.push_got(&field, Code::InvalidDate, rule, &text));
+            let got = format!("{}{}", crate::wire::echo(&text), zoneless(&text).unwrap_or_default());
+            return Err(errors.push(&field, Code::InvalidDate, format!("{rule}; got {got}")));
         };
         let date = date.with_timezone(&Utc);
         if !YEARS.contains(&date.year()) {
@@ -462,6 +481,31 @@ mod tests {
         let fields = Fields::top(&body, &mut errors);
         read(&fields, &mut errors);
         errors.0.into_iter().map(|e| (e.field, e.code)).collect()
+    }
+
+    #[test]
+    fn a_date_without_its_zone_says_what_it_would_be_in_utc() {
+        let said = |date: &str| {
+            let body = json!({"enrollDate": date});
+            let mut errors = Errors::default();
+            let _ = Fields::top(&body, &mut errors).date("enrollDate", &mut errors);
+            errors.0.remove(0).message
+        };
+        let rule = "enrollDate must be an ISO 8601 date and time with its zone, such as 2021-08-01T13:08:00.000Z";
+        assert_eq!(
+            said("2021-08-01"),
+            format!(
+                r#"{rule}; got "2021-08-01" (it has no time or zone: "2021-08-01T00:00:00.000Z" is its midnight in UTC)"#
+            )
+        );
+        assert_eq!(
+            said("2021-08-01T13:08:00"),
+            format!(r#"{rule}; got "2021-08-01T13:08:00" (it has no zone: "2021-08-01T13:08:00.000Z" if it is UTC)"#)
+        );
+        assert!(
+            said("2021-08-01 13:08:00.5").ends_with(r#"(it has no zone: "2021-08-01T13:08:00.500Z" if it is UTC)"#)
+        );
+        assert_eq!(said("08/01/2021"), format!(r#"{rule}; got "08/01/2021""#));
     }
 
     #[test]

@@ -28,10 +28,20 @@ pub enum AuthError {
     UnknownCompany(String),
     #[error("the token is not a well-formed JWT: {0}")]
     Malformed(String),
-    #[error("the token is signed with {0}; only HS256 is accepted")]
+    #[error(
+        "the token is signed with {}; only HS256 is accepted{}",
+        .0,
+        if .0 == "ES256" { " (an ES256 token is the v3 API's, under /api/v3; v2 takes one signed with your partner secret)" } else { "" }
+    )]
     WrongAlgorithm(String),
     #[error("the token's signature does not match this company's secret")]
     BadSignature,
+    /// A token that did not verify and names an operator: one pasted on the wrong page.
+    #[error(
+        "the token's signature does not match this company's secret: it is an operator's token (its sub names \
+         one), for /ops and /console/ops; a partner's token is signed with the partner's secret"
+    )]
+    OperatorToken,
     #[error(
         "the token is signed with a secret of this company that stopped verifying at {}; sign with the current one",
         .0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -61,8 +71,12 @@ pub enum AuthError {
     /// Said after the token was verified: its sender holds the company's secret.
     #[error("the partnerid parameter is {sent}, where this token's partner id is {expected}")]
     WrongPartnerIdParameter { sent: String, expected: i64 },
-    #[error("the token has no sub claim: an operator's token names its operator")]
-    MissingSubject,
+    /// Whether the token carries a partnerid instead (a partner's token on an operator's route).
+    #[error(
+        "the token has no sub claim: an operator's token names its operator{}",
+        if *.0 { " (this one has a partnerid: a partner's token is for /v2/partners/... and /console)" } else { "" }
+    )]
+    MissingSubject(bool),
     #[error("the token's sub names no operator of this gateway")]
     UnknownOperator,
     #[error("the token's signature does not match its operator's secret")]
@@ -108,14 +122,16 @@ impl AuthError {
             | AuthError::BadClaimDate(_) => RefusalReason::MalformedToken,
             AuthError::UnknownCompany(_) => RefusalReason::UnknownCompany,
             AuthError::WrongAlgorithm(_) => RefusalReason::WrongAlgorithm,
-            AuthError::BadSignature | AuthError::BadOperatorSignature => RefusalReason::BadSignature,
+            AuthError::BadSignature | AuthError::OperatorToken | AuthError::BadOperatorSignature => {
+                RefusalReason::BadSignature
+            }
             AuthError::Expired { .. } => RefusalReason::Expired,
             AuthError::ExpiredCredential(_) => RefusalReason::ExpiredCredential,
             AuthError::NotYetValid { .. } | AuthError::IssuedInFuture { .. } => RefusalReason::NotYetValid,
             AuthError::MissingPartnerId
             | AuthError::WrongPartnerId { .. }
             | AuthError::WrongPartnerIdParameter { .. } => RefusalReason::WrongPartner,
-            AuthError::MissingSubject | AuthError::UnknownOperator => RefusalReason::UnknownOperator,
+            AuthError::MissingSubject(_) | AuthError::UnknownOperator => RefusalReason::UnknownOperator,
             AuthError::MissingExpiry | AuthError::ExpiryTooFar => RefusalReason::OperatorTokenLifetime,
         }
     }
@@ -231,6 +247,13 @@ fn misshapen(token: &str) -> Option<String> {
     (parts != 3).then(|| format!("it has {parts} part(s), where a JWT has three (header.payload.signature){hint}"))
 }
 
+/// Whether a token that did not verify names an operator (a `sub`) and no partner: read
+/// without trust, only to say what it is.
+fn names_an_operator(token: &str) -> bool {
+    jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token)
+        .is_ok_and(|claims| claim(&claims, "sub").is_some() && claim(&claims, "partnerid").is_none())
+}
+
 /// Checks the Authorization header's token for the company named in the URL.
 pub fn authenticate(
     partners: &Partners,
@@ -244,7 +267,10 @@ pub fn authenticate(
     let at = Utc::now();
     let now = at.timestamp();
     if !verified.holds(token, partner.partner_id, now) {
-        let (claims, credential) = verify_with_any(partner, token, at)?;
+        let (claims, credential) = verify_with_any(partner, token, at).map_err(|e| match e {
+            AuthError::BadSignature if names_an_operator(token) => AuthError::OperatorToken,
+            other => other,
+        })?;
         let times = TimeClaims::check(&claims, now)?;
         check_claims(partner, &claims)?;
         // Held no longer than the secret that verified it lives.
@@ -549,7 +575,8 @@ pub fn authenticate_operator(operators: &Operators, authorization: Option<&[u8]>
     // then trusted only once that secret verifies the token.
     let unverified: Map<String, Value> =
         jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
-    let name = claim(&unverified, "sub").ok_or(AuthError::MissingSubject)?;
+    let name = claim(&unverified, "sub")
+        .ok_or_else(|| AuthError::MissingSubject(claim(&unverified, "partnerid").is_some()))?;
     let operator = name
         .as_str()
         .and_then(|name| operators.by_name(name))
@@ -594,7 +621,11 @@ pub enum V3AuthError {
     NotConfigured,
     #[error("the token is not a well-formed JWT: {0}")]
     Malformed(String),
-    #[error("the token is signed with {0}; the v3 API accepts only ES256")]
+    #[error(
+        "the token is signed with {}; the v3 API accepts only ES256{}",
+        .0,
+        if .0 == "HS256" { " (an HS256 token, signed with your secret, is v2's; v3 takes one signed with your private key)" } else { "" }
+    )]
     WrongAlgorithm(String),
     #[error("the token has no {0} claim; v3 tokens carry iss, aud, iat and exp")]
     MissingClaim(String),
@@ -952,7 +983,7 @@ mod tests {
         let partner_token = issue_token(partner, Utc::now(), None).unwrap();
         assert_eq!(
             authenticate_operator(&config.operators, Some(&bearer(&partner_token))).unwrap_err(),
-            AuthError::MissingSubject
+            AuthError::MissingSubject(true)
         );
         let olaf = config.operators.by_name("olaf").unwrap();
         let operator_token = issue_operator_token(olaf, Utc::now(), chrono::Duration::hours(1)).unwrap();
@@ -963,7 +994,13 @@ mod tests {
             Some(&bearer(&operator_token)),
         )
         .unwrap_err();
-        assert_eq!(refused, AuthError::BadSignature);
+        assert_eq!(refused, AuthError::OperatorToken);
+        assert!(refused.to_string().contains("it is an operator's token"), "{refused}");
+        assert!(
+            AuthError::MissingSubject(true)
+                .to_string()
+                .ends_with("(this one has a partnerid: a partner's token is for /v2/partners/... and /console)")
+        );
     }
 
     #[test]

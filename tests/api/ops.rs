@@ -176,6 +176,21 @@ async fn only_an_operators_token_opens_the_operators_routes() {
         StatusCode::UNAUTHORIZED,
         "an operator's token on a partner's route"
     );
+    // Each is told which page its token is for.
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("it is an operator's token (its sub names one), for /ops and /console/ops")
+    );
+    let (_, body) = app.ops_get("/batches", &token()).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("(this one has a partnerid: a partner's token is for /v2/partners/... and /console)"),
+        "{body}"
+    );
 }
 
 /// The chart's figures: each UTC day's batches, records written and rejected, per partner and

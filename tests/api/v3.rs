@@ -228,7 +228,11 @@ async fn every_token_v3_does_not_accept_is_a_401_with_its_reason_and_nothing_is_
     let claims = |changes: Value| with(v3_claims(V3_ISSUER, V3_AUDIENCE), changes);
     let cases: Vec<(&str, Option<String>, &str)> = vec![
         ("no header", None, "missing Authorization header"),
-        ("v2's HS256 token", Some(token()), "accepts only ES256"),
+        (
+            "v2's HS256 token",
+            Some(token()),
+            "accepts only ES256 (an HS256 token, signed with your secret, is v2's; v3 takes one signed with your private key)",
+        ),
         (
             "another key",
             Some(sign_v3("stranger.key.pem", v3_claims(V3_ISSUER, V3_AUDIENCE))),
@@ -340,7 +344,9 @@ async fn every_token_v3_does_not_accept_is_a_401_with_its_reason_and_nothing_is_
         .get_raw(COMPANY, &v3_token(), "rec=registrationstatus&ShopID=S1&InvoiceNumber=1")
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert!(res.text().await.unwrap().contains("only HS256"));
+    assert!(res.text().await.unwrap().contains(
+        "only HS256 is accepted (an ES256 token is the v3 API's, under /api/v3; v2 takes one signed with your partner secret)"
+    ));
 }
 
 #[tokio::test]

@@ -171,6 +171,11 @@ impl Application {
             "warranty-gateway listening"
         );
         let store = Arc::new(store);
+        let certificate = config
+            .tls
+            .as_ref()
+            .map(|files| crate::https::Certificate::load(files).map(Arc::new))
+            .transpose()?;
         let state = web::Data::new(AppState {
             store: Arc::clone(&store),
             partners: Live::new(Arc::clone(&config.partners)),
@@ -181,15 +186,12 @@ impl Application {
             v3: Live::new(Arc::new(config.v3.as_deref().cloned())),
             operators: Live::new(Arc::clone(&config.operators)),
             refused: Default::default(),
+            started_at: chrono::Utc::now(),
+            certificate: certificate.clone(),
         });
         // The proxies whose forwarding headers name the client: app data of their own, read by
         // the request span (telemetry knows nothing of the handlers' state).
         let trusted_proxies = web::Data::new(Live::new(Arc::clone(&config.trusted_proxies)));
-        let certificate = config
-            .tls
-            .as_ref()
-            .map(|files| crate::https::Certificate::load(files).map(Arc::new))
-            .transpose()?;
         crate::monitoring::handle();
         if let Some(certificate) = &certificate {
             crate::monitoring::set_certificate_gauge(certificate.not_after());

@@ -45,6 +45,10 @@ pub struct AppState {
     pub operators: Live<crate::config::Operators>,
     /// Requests refused at the door, as far as they are kept.
     pub refused: Arc<crate::refused::RefusedLog>,
+    /// When this process started serving.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The HTTPS certificate new connections are offered, when the server speaks HTTPS.
+    pub certificate: Option<Arc<crate::https::Certificate>>,
 }
 
 /// Every route the server registers, with its methods: `routes` below registers exactly these,
@@ -70,6 +74,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/ops/refused", &["GET", "HEAD"]),
     ("/ops/summary", &["GET", "HEAD"]),
     ("/ops/audit", &["GET", "HEAD"]),
+    ("/ops/server", &["GET", "HEAD"]),
     (
         "/api/v3/tire-protection/registrations",
         &["GET", "HEAD", "POST", "PATCH"],

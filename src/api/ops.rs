@@ -56,6 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(resource("/refused", READ_ONLY).route(get_or_head().to(refused)))
             .service(resource("/summary", READ_ONLY).route(get_or_head().to(summary)))
             .service(resource("/audit", READ_ONLY).route(get_or_head().to(audit)))
+            .service(resource("/server", READ_ONLY).route(get_or_head().to(server)))
             .default_service(web::to(|req: HttpRequest| async move {
                 Err::<HttpResponse, _>(OpsApiError(ApiError::no_route(req.path())))
             })),
@@ -673,6 +674,44 @@ pub async fn reset_test_tenant(request: OpsRequest, company: web::Path<String>) 
         .await?;
     tracing::info!(partner = %company, "test tenant reset by an operator");
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// What `/ops/server` says of this instance.
+#[derive(Serialize)]
+struct OpsServer {
+    version: &'static str,
+    #[serde(serialize_with = "crate::wire::out::timestamp")]
+    started_at: DateTime<Utc>,
+    database: OpsDatabase,
+    /// When the HTTPS certificate it offers stops being valid; null when it speaks plain HTTP.
+    #[serde(serialize_with = "crate::wire::out::opt_timestamp")]
+    https_certificate_not_after: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+struct OpsDatabase {
+    engine: &'static str,
+    /// The SQLite file and its WAL, or the PostgreSQL database; null when it cannot be read.
+    size_bytes: Option<u64>,
+}
+
+/// GET /ops/server: this instance's build, start, database and HTTPS certificate, for an
+/// operator without Prometheus (each instance answers for itself).
+#[tracing::instrument(name = "ops_server", skip_all, fields(operator = %request.caller.name))]
+pub async fn server(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
+    let state = &request.state;
+    let size_bytes = request
+        .on_store("measuring the database", |store| Ok::<_, ApiError>(store.size_bytes()))
+        .await?;
+    Ok(request.answer(&OpsServer {
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: state.started_at,
+        database: OpsDatabase {
+            engine: state.store.engine(),
+            size_bytes,
+        },
+        https_certificate_not_after: state.certificate.as_ref().map(|c| c.not_after()),
+    }))
 }
 
 /// GET /ops/audit?page=&pageSize=: the audit log, newest first; admins only.

@@ -266,6 +266,14 @@ impl Store {
         }
     }
 
+    /// Which engine it is, as operators name it.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgresql",
+        }
+    }
+
     /// Runs `f` in one read-only transaction (one consistent snapshot).
     pub fn read<R>(&self, f: impl FnOnce(&Tx) -> Result<R, StoreError>) -> Result<R, StoreError> {
         match self {

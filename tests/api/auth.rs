@@ -388,7 +388,7 @@ async fn during_a_rotation_every_live_secret_verifies_and_a_retired_one_is_refus
         "{refused}"
     );
     // Kept for support under their reasons.
-    let support = operator_token(SUPPORT, SUPPORT_SECRET);
+    let support = support();
     for _ in 0..100 {
         let (_, page) = app.ops_get(&format!("/refused?company={ROTATING}"), &support).await;
         if page["total"] == 2 {

@@ -300,6 +300,11 @@ pub fn operator_token(name: &str, secret: &str) -> String {
     )
 }
 
+/// A token of the support operator.
+pub fn support() -> String {
+    operator_token(SUPPORT, SUPPORT_SECRET)
+}
+
 pub fn other_token() -> String {
     sign(OTHER_SECRET, json!({"partnerid": OTHER_ID, "claimdate": "2020-01-27"}))
 }

@@ -167,7 +167,7 @@ async fn a_batchs_warnings_are_kept_counted_by_record_type_field_and_kind() {
     crate::openapi::assert_valid(&doc, "BatchDetail", &detail);
 
     // Support sees the same, in the operators' words.
-    let support = operator_token(SUPPORT, SUPPORT_SECRET);
+    let support = support();
     let (status, listed) = app.ops_get("/batches?tenant=test", &support).await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     assert_eq!(listed["items"][1]["warnings"], 4);

@@ -69,6 +69,22 @@ async fn with_a_certificate_the_server_speaks_https_over_http2_and_http1() {
         .unwrap();
     assert!(stranger.get(&url).send().await.is_err());
     assert!(app.client.get(app.url(COMPANY)).send().await.is_err());
+
+    // An operator reads when the certificate ends (rcgen's default: 4096-01-01).
+    let operator = trusting().build().unwrap();
+    let ops_server = operator.get(format!("https://localhost:{port}/ops/server"));
+    let (status, server) = json_of(ops_server.bearer_auth(support()).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        server["https_certificate_not_after"], "4096-01-01T00:00:00Z",
+        "{server}"
+    );
+    let engine = if app.postgres.is_some() { "postgresql" } else { "sqlite" };
+    assert_eq!(server["database"]["engine"], engine);
+    assert!(
+        server["database"]["size_bytes"].as_u64().is_some_and(|n| n > 0),
+        "{server}"
+    );
 }
 
 #[tokio::test]

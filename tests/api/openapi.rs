@@ -195,11 +195,14 @@ async fn the_servers_answers_validate() {
     }
     // The operators' search: a registration with its status, claims, sales, a cancellation,
     // and a trail with a rejected record.
-    let support = operator_token(SUPPORT, SUPPORT_SECRET);
+    let support = support();
     let (status, found) = app.ops_get("/records?ShopID=S1&InvoiceNumber=I1", &support).await;
     assert_eq!(status, StatusCode::OK);
     assert!(found["matches"][0]["trail"].as_array().unwrap().len() > 5, "{found}");
     assert_valid(&doc, "OpsRecords", &found);
+    let (status, server) = app.ops_get("/server", &support).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_valid(&doc, "OpsServer", &server);
     let health = json_of(app.client.get(format!("{}/healthz", app.address)).send().await.unwrap())
         .await
         .1;

@@ -6,10 +6,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn support() -> String {
-    operator_token(SUPPORT, SUPPORT_SECRET)
-}
-
 /// Three batches: tirecompany live (one record refused: 206), tirecompany test (200), and
 /// othercompany live (200); answers their ids in that order. The refused record also carries
 /// an unknown field: the first batch has one warning.

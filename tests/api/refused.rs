@@ -8,10 +8,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn support() -> String {
-    operator_token(SUPPORT, SUPPORT_SECRET)
-}
-
 /// `/ops/refused` with `query` once at least `total` are kept (they are written off the
 /// request's path), or after ten seconds.
 async fn refused_once(app: &TestApp, query: &str, total: u64) -> Value {

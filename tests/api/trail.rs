@@ -6,10 +6,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn support() -> String {
-    operator_token(SUPPORT, SUPPORT_SECRET)
-}
-
 fn batch_id(res: &reqwest::Response) -> i64 {
     res.headers()["x-batch-id"].to_str().unwrap().parse().unwrap()
 }

@@ -46,6 +46,11 @@ try {
   await page.click("#load");
   await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Loaded"), null, { timeout: 10000 });
 
+  // This server: its build, database and (here) plain HTTP.
+  const server = await page.locator("#server").innerText();
+  check(/^This server: warranty-gateway \d+\.\d+\.\d+ on (sqlite|postgresql) \(\d+\.\d MB\), started \d{4}-\d\d-\d\d /.test(server) &&
+        server.includes("plain HTTP"), "the server line: " + server);
+
   // The partners, with tirecompany's late badge.
   const partner = page.locator('#partners tr[data-company="tirecompany"]');
   check((await partner.count()) === 1, "tirecompany is not listed");
@@ -141,7 +146,7 @@ try {
                              null, { timeout: 10000 });
 
   check(problems.length === 0, problems.join("\n"));
-  console.log(`operators' page: late badge shown, chart drawn (${blue} px written, ${red} px rejected), trail found, CSV downloaded, audit listed`);
+  console.log(`operators' page: server shown, late badge shown, chart drawn (${blue} px written, ${red} px rejected), trail found, CSV downloaded, audit listed`);
 } finally {
   await browser.close();
 }

@@ -206,6 +206,51 @@ pub fn search_records(
     Ok(found)
 }
 
+/// What a search by a v3 id found.
+#[derive(Debug)]
+pub enum IdSearched {
+    /// A tire-protection registration's id: the search of its invoice at its shop, in its
+    /// partner's tenant.
+    Registration(Searched),
+    /// A motor-club membership's id: whose (it is no v2 record, and has no trail).
+    MotorClub(Scope),
+    /// No record of any partner has it.
+    Nothing,
+}
+
+/// The operators' search by a v3 id (a partner quotes one from a v3 answer): any partner's,
+/// either tenant. A tire-protection registration's is the search of its invoice at its shop;
+/// either way the search is audited.
+pub fn search_v3_id(store: &Store, partners: &Partners, asker: &Asker<'_>, id: &str) -> Result<IdSearched, StoreError> {
+    match store.read(|tx| store::v3_id_owner(tx, id))? {
+        Some(store::V3IdOwner::Registration(scope, filed)) => {
+            let search = InvoiceSearch {
+                invoice_number: filed.invoice_number,
+                shop_id: Some(filed.shop_id),
+            };
+            let within = Within {
+                partner_id: Some(scope.partner_id),
+                tenant: Some(scope.tenant),
+            };
+            Ok(IdSearched::Registration(search_records(
+                store, partners, asker, &search, within,
+            )?))
+        }
+        other => {
+            let (company, tenant) = match &other {
+                Some(store::V3IdOwner::MotorClub(scope)) => (partners.company_of(scope.partner_id), Some(scope.tenant)),
+                _ => (None, None),
+            };
+            let entry = asker.entry(AuditAction::RecordsSearch, company, tenant, format!("v3 id {id}"));
+            record(store, &entry)?;
+            Ok(match other {
+                Some(store::V3IdOwner::MotorClub(scope)) => IdSearched::MotorClub(scope),
+                _ => IdSearched::Nothing,
+            })
+        }
+    }
+}
+
 /// Each partner's tenant that stores a record filed under `filed` or has one in its trail.
 fn shop_matches(
     tx: &Tx,

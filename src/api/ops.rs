@@ -378,6 +378,49 @@ fn optional_text(params: &Params, name: &str) -> Result<Option<String>, ApiError
         .map(|text| crate::wire::trim_padding(text).to_owned()))
 }
 
+/// `/ops/records?id=`: the search of the invoice that a v3 id's registration is filed under (at
+/// its shop, in its partner's tenant), and that invoice as the answer names it. The id names all
+/// of that, so it comes alone; a motor-club membership's id is said to be one.
+async fn by_v3_id(
+    request: &OpsRequest,
+    params: &Params<'_>,
+    partners: &Arc<Partners>,
+    id: String,
+) -> Result<(Searched, String), ApiError> {
+    if let Some(other) = ["InvoiceNumber", "ShopID", "company", "tenant"]
+        .into_iter()
+        .find(|n| params.once(n).ok().flatten().is_some())
+    {
+        return Err(ApiError::BadParameter(format!(
+            "id names one registration (its partner, tenant, shop and invoice): send it without {other}"
+        )));
+    }
+    let echoed = crate::wire::echo(&id);
+    let found = request
+        .asking(partners, "searching a v3 id", move |store, partners, asker| {
+            ops::search_v3_id(store, partners, asker, &id)
+        })
+        .await?;
+    match found {
+        ops::IdSearched::Registration(searched) => Ok((searched, format!("of v3 id {echoed}"))),
+        ops::IdSearched::Nothing => Ok((
+            Searched::Found {
+                matches: Vec::new(),
+                other_shops: Vec::new(),
+            },
+            echoed,
+        )),
+        ops::IdSearched::MotorClub(scope) => Err(ApiError::BadParameter(format!(
+            "id {echoed} is a motor-club membership of {} ({}), which is no v2 record: the search finds \
+             tire-protection registrations and v2 records",
+            partners
+                .company_of(scope.partner_id)
+                .unwrap_or_else(|| format!("partner {}", scope.partner_id)),
+            scope.tenant
+        ))),
+    }
+}
+
 /// A required text parameter: present, once, not blank. Its refusal names a parameter sent that
 /// may be it (`invoice` for InvoiceNumber).
 fn required_text(params: &Params, name: &str) -> Result<String, ApiError> {
@@ -399,25 +442,31 @@ fn required_text(params: &Params, name: &str) -> Result<String, ApiError> {
 #[tracing::instrument(name = "ops_records", skip_all, fields(operator = %request.caller.name))]
 pub async fn records(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let params = request.params();
-    let search = InvoiceSearch {
-        invoice_number: required_text(&params, "InvoiceNumber")?,
-        shop_id: optional_text(&params, "ShopID")?,
-    };
-    let invoice = crate::wire::echo(&search.invoice_number);
-    let within = Within {
-        partner_id: company_param(&request.state, &params)?,
-        tenant: tenant_param(&params)?,
-    };
     let now = Utc::now();
     // One reading of the partners for the search and for naming what it found.
     let partners = request.state.partners.get();
-    let found = request
-        .asking(
-            &partners,
-            "searching an invoice's records",
-            move |store, partners, asker| ops::search_records(store, partners, asker, &search, within),
-        )
-        .await?;
+    let (found, invoice) = match optional_text(&params, "id")? {
+        Some(id) => by_v3_id(&request, &params, &partners, id).await?,
+        None => {
+            let search = InvoiceSearch {
+                invoice_number: required_text(&params, "InvoiceNumber")?,
+                shop_id: optional_text(&params, "ShopID")?,
+            };
+            let invoice = crate::wire::echo(&search.invoice_number);
+            let within = Within {
+                partner_id: company_param(&request.state, &params)?,
+                tenant: tenant_param(&params)?,
+            };
+            let found = request
+                .asking(
+                    &partners,
+                    "searching an invoice's records",
+                    move |store, partners, asker| ops::search_records(store, partners, asker, &search, within),
+                )
+                .await?;
+            (found, invoice)
+        }
+    };
     let (found, other_shops) = match found {
         Searched::Found { matches, other_shops } => (matches, other_shops),
         Searched::TooManyShops(shops) => {

@@ -37,8 +37,8 @@ pub use refused::{insert_refusal, list_refusals, refusals_since};
 use sql::{Arg, Sql};
 pub use sqlite::{BackupReport, backup_database};
 pub use v3::{
-    Listing, MOTOR_CLUBS, V3_REGISTRATIONS, cancel_motor_club, insert_motor_club, replace_motor_club_customer,
-    set_v3_extras,
+    Listing, MOTOR_CLUBS, V3_REGISTRATIONS, V3IdOwner, cancel_motor_club, insert_motor_club,
+    replace_motor_club_customer, set_v3_extras, v3_id_owner,
 };
 pub use v3_id::V3Id;
 

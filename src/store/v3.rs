@@ -6,11 +6,12 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 
+use super::batches::stored_tenant;
 use super::sql::{Arg, Row};
 use super::{Stamp, StoreError, Tx, V3Id, columns, unmatchable};
 use crate::model::motor_club::{Address, Customer, MotorClub, StoredMotorClub};
 use crate::model::v3_registration::{V3Extras, V3Filter, V3Registration};
-use crate::records::RecordKind;
+use crate::records::{FiledUnder, RecordKind};
 use crate::scope::Scope;
 
 /// Where v3 lists a tenant's rows: what it reads, the tenant's rows of its table (taking the
@@ -297,4 +298,45 @@ pub fn cancel_motor_club(
         ],
     )?;
     Ok(changed == 1)
+}
+
+/// What a v3 id is, of any partner and tenant (the operators' search by id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum V3IdOwner {
+    /// A tire-protection registration: whose, and the ShopID and InvoiceNumber it is filed under.
+    Registration(Scope, FiledUnder),
+    /// A motor-club membership: whose (not a v2 record).
+    MotorClub(Scope),
+}
+
+/// Whose record has the v3 id `v3_id`, in any partner's tenant (both tables keep it unique).
+pub fn v3_id_owner(tx: &Tx, v3_id: &str) -> Result<Option<V3IdOwner>, StoreError> {
+    if unmatchable([v3_id]) {
+        return Ok(None);
+    }
+    let scope = |row: &Row| -> Result<Scope, StoreError> {
+        Ok(Scope {
+            partner_id: row.int("partner_id")?,
+            tenant: stored_tenant(row)?,
+        })
+    };
+    let registration = tx.row(
+        "SELECT partner_id, tenant, shop_id, invoice_number FROM registrations WHERE v3_id = $1",
+        &[Arg::Text(v3_id)],
+        |row| {
+            let filed = FiledUnder {
+                shop_id: row.text("shop_id")?,
+                invoice_number: row.text("invoice_number")?,
+            };
+            Ok(V3IdOwner::Registration(scope(row)?, filed))
+        },
+    )?;
+    if registration.is_some() {
+        return Ok(registration);
+    }
+    tx.row(
+        "SELECT partner_id, tenant FROM motor_club_registrations WHERE v3_id = $1",
+        &[Arg::Text(v3_id)],
+        |row| Ok(V3IdOwner::MotorClub(scope(row)?)),
+    )
 }

@@ -286,6 +286,70 @@ async fn a_records_search_names_what_is_wrong_with_it() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// A partner quotes a v3 id: support finds the registration by it alone, in its partner's tenant,
+/// with the v2 records and trail filed under it.
+#[tokio::test]
+async fn support_finds_a_registration_by_its_v3_id() {
+    let app = spawn_app().await;
+    let registration = json!({
+        "product_id": "TPP-36", "invoiceNumber": "V-1", "storeNumber": "0056",
+        "enrollDate": "2024-08-01T13:08:00.000Z", "customer": {"name": "Jane Roe"},
+        "tires": [{"make": "M", "model": "D", "size": "225/65R17", "retailPrice": 199.99}]
+    });
+    let (status, created) = app
+        .v3_post("/tire-protection/registrations", &v3_sandbox_token(), &registration)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, found) = app.ops_get(&format!("/records?id={id}"), &support()).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let matches = found["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 1, "{found}");
+    assert_eq!(
+        (&matches[0]["company"], &matches[0]["tenant"], &matches[0]["shop_id"]),
+        (&json!(COMPANY), &json!("test"), &json!("0056"))
+    );
+    assert_eq!(matches[0]["registration"]["InvoiceNumber"], "V-1");
+    assert_eq!(matches[0]["status"]["TiresLeft"], 1);
+
+    // A motor-club membership's id is said to be one; an id nobody has finds nothing.
+    let member = json!({
+        "product_id": "TPP-36", "invoiceNumber": "M-1", "storeNumber": "0056",
+        "enrollDate": "2024-09-15T13:08:00.000Z", "customer": {"name": "Sam Poe"}
+    });
+    let (status, created) = app.v3_post("/motor-club/registrations", &v3_token(), &member).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let member_id = created["id"].as_str().unwrap();
+    let (status, body) = app.ops_get(&format!("/records?id={member_id}"), &support()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["error"]["message"],
+        format!(
+            "id \"{member_id}\" is a motor-club membership of {COMPANY} (live), which is no v2 record: the search \
+             finds tire-protection registrations and v2 records"
+        )
+    );
+    let (status, body) = app.ops_get("/records?id=ffffffffffffffffffffffff", &support()).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"matches": [], "other_shops": []}))
+    );
+    // The id names everything: it comes alone.
+    let (status, body) = app
+        .ops_get(&format!("/records?id={id}&InvoiceNumber=V-1"), &support())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let alone = "id names one registration (its partner, tenant, shop and invoice): send it without InvoiceNumber";
+    assert_eq!(body["error"]["message"], alone);
+    // Each search is audited, the one by an unknown id too.
+    let (_, audit) = app.ops_get("/audit", &operator_token(ADMIN, ADMIN_SECRET)).await;
+    let details: Vec<&str> = (audit["items"].as_array().unwrap().iter())
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert!(details.contains(&"ShopID 0056 InvoiceNumber V-1"), "{details:?}");
+    assert!(details.contains(&"v3 id ffffffffffffffffffffffff"), "{details:?}");
+}
+
 /// A CSV answer's rows, header first.
 async fn csv_rows(res: reqwest::Response) -> Vec<Vec<String>> {
     assert_eq!(res.status(), StatusCode::OK);

@@ -65,6 +65,14 @@ try {
   const [blue, red] = await colorCounts(browser, chart, [[0x1f, 0x5f, 0xbf], [0xd9, 0x2d, 0x20]]);
   check(blue > 50 && red > 50, `the chart's screenshot shows no bars (written ${blue} px, rejected ${red} px)`);
 
+  // A v3 id nobody has: said so (the id alone is searched, whatever else is typed).
+  await page.fill("#v3id", "ffffffffffffffffffffffff");
+  await page.click("#search");
+  await page.waitForFunction(() => document.getElementById("matches").textContent.includes("that v3 id"), null, { timeout: 10000 });
+  check((await page.locator("#matches").innerText()) === "No registration of any partner has that v3 id.",
+        "an unknown v3 id: " + (await page.locator("#matches").innerText()));
+  await page.fill("#v3id", "");
+
   // An invoice's trail: the rejected registration, found by the ShopID and InvoiceNumber it named.
   await page.fill("#shop", "S1");
   await page.fill("#invoice", "I2");

@@ -236,19 +236,30 @@ pub fn search_v3_id(store: &Store, partners: &Partners, asker: &Asker<'_>, id: &
                 store, partners, asker, &search, within,
             )?))
         }
-        other => {
-            let (company, tenant) = match &other {
-                Some(store::V3IdOwner::MotorClub(scope)) => (partners.company_of(scope.partner_id), Some(scope.tenant)),
-                _ => (None, None),
-            };
-            let entry = asker.entry(AuditAction::RecordsSearch, company, tenant, format!("v3 id {id}"));
-            record(store, &entry)?;
-            Ok(match other {
-                Some(store::V3IdOwner::MotorClub(scope)) => IdSearched::MotorClub(scope),
-                _ => IdSearched::Nothing,
-            })
+        Some(store::V3IdOwner::MotorClub(scope)) => {
+            let company = partners.company_of(scope.partner_id);
+            audit_id_search(store, asker, id, company, Some(scope.tenant))?;
+            Ok(IdSearched::MotorClub(scope))
+        }
+        None => {
+            audit_id_search(store, asker, id, None, None)?;
+            Ok(IdSearched::Nothing)
         }
     }
+}
+
+/// The audit entry of a search by a v3 id that found no registration.
+fn audit_id_search(
+    store: &Store,
+    asker: &Asker<'_>,
+    id: &str,
+    company: Option<String>,
+    tenant: Option<Tenant>,
+) -> Result<(), StoreError> {
+    record(
+        store,
+        &asker.entry(AuditAction::RecordsSearch, company, tenant, format!("v3 id {id}")),
+    )
 }
 
 /// Each partner's tenant that stores a record filed under `filed` or has one in its trail.

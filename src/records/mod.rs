@@ -446,11 +446,7 @@ fn nearest(fields: &[FieldSpec], key: &str) -> Option<usize> {
             .map(move |name| (i, name))
     });
     let mut near: Vec<(usize, usize)> = names
-        .filter_map(|(i, name)| {
-            let edits = strsim::damerau_levenshtein(key, &name.to_ascii_lowercase());
-            let allowed = if name.len() < 6 { 1 } else { 2 };
-            (edits <= allowed).then_some((edits, i))
-        })
+        .filter_map(|(i, name)| Some((wire::misspelling_of(key, name)?, i)))
         .collect();
     // A field near by its name and by an alias is one field; two fields as near (TireDOT7:
     // TireDOT1 to TireDOT6) are no answer.

@@ -165,13 +165,9 @@ fn sent_as<'o>(object: &'o Map<String, Value>, name: &str) -> Option<&'o str> {
             .to_lowercase()
     };
     let wanted = plain(name);
-    let allowed = if name.len() < 6 { 1 } else { 2 };
     let near = (object.keys())
         .filter(|key| key.as_str() != name)
-        .filter_map(|key| {
-            let edits = strsim::damerau_levenshtein(&plain(key), &wanted);
-            (edits <= allowed).then_some((edits, key.as_str()))
-        })
+        .filter_map(|key| Some((crate::wire::misspelling_of(&plain(key), &wanted)?, key.as_str())))
         .collect();
     crate::wire::nearest(near)
 }

@@ -305,13 +305,12 @@ impl<'de> Visitor<'de> for TopSeed<'_, 'de> {
     }
 }
 
-/// The record type an unknown top-level key nearly names (`Registration`, `Claimss`): at most
-/// two letters left out, added, changed or swapped, in any case, and nearer than any other.
+/// The record type an unknown top-level key nearly names (`Registration`, `Claimss`), by
+/// [`super::misspelling_of`], and nearer than any other.
 fn meant_type(types: &[(&'static str, &'static [FieldSpec])], key: &str) -> Option<&'static str> {
     let key = key.to_ascii_lowercase();
     let near = (types.iter())
-        .map(|(name, _)| (strsim::damerau_levenshtein(&key, &name.to_ascii_lowercase()), *name))
-        .filter(|&(edits, _)| edits <= 2)
+        .filter_map(|(name, _)| Some((super::misspelling_of(&key, name)?, *name)))
         .collect();
     super::nearest(near)
 }

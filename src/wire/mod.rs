@@ -36,6 +36,16 @@ pub fn nearest<F: Ord, T>(mut candidates: Vec<(F, T)>) -> Option<T> {
     }
 }
 
+/// How far `sent` (already in lower case) is from `name` when it may have meant it: letters
+/// left out, added, changed or swapped, in any case, at most one for names under six letters and
+/// two for longer ones. The one rule for a misspelt field, record type or v3 key; [`nearest`]
+/// then picks among the names near enough.
+pub fn misspelling_of(sent: &str, name: &str) -> Option<usize> {
+    let edits = strsim::damerau_levenshtein(sent, &name.to_ascii_lowercase());
+    let allowed = if name.len() < 6 { 1 } else { 2 };
+    (edits <= allowed).then_some(edits)
+}
+
 /// What kind of value a field holds, with the rule that goes with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

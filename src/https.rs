@@ -81,7 +81,7 @@ fn warn_when_it_ends(files: &TlsFiles, not_after: DateTime<Utc>, now: DateTime<U
 }
 
 /// "ends in 3 days", "has ended", or nothing when it ends beyond [`ENDING_WITHIN`].
-fn ending(not_after: DateTime<Utc>, now: DateTime<Utc>) -> Option<String> {
+pub fn ending(not_after: DateTime<Utc>, now: DateTime<Utc>) -> Option<String> {
     let left = not_after - now;
     if left <= chrono::TimeDelta::zero() {
         Some("has ended: clients refuse it".to_owned())

@@ -40,7 +40,7 @@ pub struct Reloader {
 /// Refuses a partner whose secret anyone can read (the bundled config's demo placeholder) on a
 /// server reachable from other machines: there a token signed with it would prove nothing. On
 /// loopback the quick start keeps working as shipped.
-fn refuse_public_secrets(config: &Config, address: SocketAddr) -> anyhow::Result<()> {
+pub(crate) fn refuse_public_secrets(config: &Config, address: SocketAddr) -> anyhow::Result<()> {
     if address.ip().is_loopback() {
         return Ok(());
     }

@@ -2,6 +2,7 @@
 //! does. `main.rs` parses and calls [`run`]; this module only dispatches.
 
 mod backup;
+mod check;
 mod copy_data;
 mod import;
 mod keygen;
@@ -55,6 +56,11 @@ enum Command {
     Partners,
     /// Bring the database up to this build's schema and exit (serve does it too, at start-up).
     Migrate,
+    /// Say whether serve would start on this config, without starting it or changing anything:
+    /// the config, the address, the HTTPS certificate, the database's schema (read, not
+    /// migrated) and the partners' credentials. Exit code 0 when it would start, 1 when not
+    /// (with --strict, also on a warning).
+    Check(check::Args),
     /// Copy the database to a new file while the server runs (an online, consistent copy).
     Backup(backup::Args),
     /// Copy the SQLite database (every record, the batch history, registration and batch ids)
@@ -114,6 +120,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         // A --bind before the subcommand, else serve's (or the environment's).
         bind: match &command {
             Command::Serve(args) => cli.bind.or_else(|| args.bind.clone()),
+            Command::Check(args) => cli.bind.or_else(|| args.bind.clone()),
             _ => None,
         },
     };
@@ -123,6 +130,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keygen(args) => keygen::run(args),
         Command::Partners => partners::run(&context),
         Command::Migrate => migrate::run(&context),
+        Command::Check(args) => check::run(&context, &args),
         Command::Backup(args) => backup::run(&context, args),
         Command::CopyData(args) => copy_data::run(&context, args),
         Command::Import(args) => import::run(&context, args),

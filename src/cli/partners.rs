@@ -5,10 +5,10 @@
 
 use std::process::ExitCode;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::Context;
-use crate::config::{CredentialKind, MIN_SECRET_BYTES};
+use crate::config::{CredentialKind, MIN_SECRET_BYTES, Partners};
 
 /// A credential as a warning names it: `secret 2`, `v3 key "2026-06"`.
 fn named(kind: CredentialKind, id: &str) -> String {
@@ -28,7 +28,6 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
         "{:<24} {:>10} {:>6}  {:<20} {:<13}  secret",
         "company", "partner_id", "months", "timezone", "due"
     );
-    let mut warnings = Vec::new();
     for p in config.partners.iter() {
         // When its nightly batch is due (expected_upload_by, upload_days), in its zone.
         let due = p.upload_due.map_or("-".to_owned(), |due| due.to_string());
@@ -45,7 +44,36 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
             p.timezone.name(),
             credentials[0].source
         );
-        let listed = p.secrets.len() > 1 || credentials.iter().any(|c| c.not_after.is_some());
+        if p.secrets.len() > 1 || credentials.iter().any(|c| c.not_after.is_some()) {
+            for c in credentials {
+                let signs = if c.kind == CredentialKind::Secret && c.id == "1" {
+                    ", signs `token`'s tokens"
+                } else {
+                    ""
+                };
+                let until = c
+                    .not_after
+                    .map_or("no end".to_owned(), |e| format!("until {}", rfc3339(e)));
+                println!("    {}: {}, {until}{signs}", named(c.kind, &c.id), c.source);
+            }
+        }
+    }
+    for warning in warnings(&config.partners, now) {
+        eprintln!("warning: {warning}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// What the partners' credentials need done (`partners` and `check` say it): the bundled demo
+/// secret, short secrets, and credentials that ended or end within [`EXPIRY_WARNING_DAYS`] of
+/// `now`.
+pub(super) fn warnings(partners: &Partners, now: DateTime<Utc>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for p in partners.iter() {
         if p.has_public_secret() {
             warnings.push(format!(
                 "{} has the bundled config.toml's demo secret, which anyone can read: serve only on loopback until it has its own (openssl rand -hex 32)",
@@ -61,37 +89,22 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
                 ));
             }
         }
-        for c in credentials {
-            let end = c
-                .not_after
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        for c in p.credentials() {
             let name = named(c.kind, &c.id);
-            if listed {
-                let signs = if c.kind == CredentialKind::Secret && c.id == "1" {
-                    ", signs `token`'s tokens"
-                } else {
-                    ""
-                };
-                let until = end.as_deref().map_or("no end".to_owned(), |e| format!("until {e}"));
-                println!("    {name}: {}, {until}{signs}", c.source);
-            }
-            match (c.not_after, end) {
-                (Some(at), Some(end)) if at < now => warnings.push(format!(
-                    "{name} of {} stopped verifying tokens at {end}; remove it from the config",
-                    p.company
+            match c.not_after {
+                Some(at) if at < now => warnings.push(format!(
+                    "{name} of {} stopped verifying tokens at {}; remove it from the config",
+                    p.company,
+                    rfc3339(at)
                 )),
-                (Some(at), Some(end)) if at - now <= chrono::Duration::days(EXPIRY_WARNING_DAYS) => {
-                    warnings.push(format!(
-                        "{name} of {} stops verifying tokens at {end}, within {EXPIRY_WARNING_DAYS} days",
-                        p.company
-                    ))
-                }
+                Some(at) if at - now <= chrono::Duration::days(EXPIRY_WARNING_DAYS) => warnings.push(format!(
+                    "{name} of {} stops verifying tokens at {}, within {EXPIRY_WARNING_DAYS} days",
+                    p.company,
+                    rfc3339(at)
+                )),
                 _ => {}
             }
         }
     }
-    for warning in warnings {
-        eprintln!("warning: {warning}");
-    }
-    Ok(ExitCode::SUCCESS)
+    warnings
 }

@@ -204,6 +204,68 @@ fn run_migrations(
     }
 }
 
+/// How a database's schema stands against this build's, read without changing anything
+/// (`warranty-gateway check`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaState {
+    /// The newest migration applied to it; none for a new or empty database, or one from
+    /// before migrations.
+    pub latest: Option<Applied>,
+    /// This build's migrations it lacks, oldest first: serve (or `migrate`) applies them.
+    pub pending: Vec<Applied>,
+}
+
+/// The migration history's table (refinery's default name).
+const HISTORY_TABLE: &str = "refinery_schema_history";
+
+/// `applied` (a database's history) against `ours` (this build's migrations): what serve would
+/// apply, or why it would refuse the database, as migrating says it.
+fn schema_against(ours: &[refinery::Migration], applied: &[refinery::Migration]) -> Result<SchemaState, StoreError> {
+    let named = |m: &refinery::Migration| Applied {
+        version: m.version(),
+        name: m.name().to_owned(),
+    };
+    for a in applied {
+        match ours.iter().find(|m| m.version() == a.version()) {
+            None => {
+                return Err(StoreError::SchemaTooNew {
+                    found: format!("its migration V{}__{} is unknown to this build", a.version(), a.name()),
+                });
+            }
+            // A name or checksum of its own: the file was changed after it was applied.
+            Some(m) if m != a => {
+                return Err(StoreError::Setup(format!(
+                    "the database's migration V{}__{} is not this build's V{}__{} (its name or checksum differs): migrating refuses it",
+                    a.version(),
+                    a.name(),
+                    m.version(),
+                    m.name()
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut pending: Vec<Applied> = ours
+        .iter()
+        .filter(|m| !applied.iter().any(|a| a.version() == m.version()))
+        .map(named)
+        .collect();
+    pending.sort_by_key(|m| m.version);
+    Ok(SchemaState {
+        latest: applied.iter().max_by_key(|m| m.version()).map(named),
+        pending,
+    })
+}
+
+/// The schema state of the database a config names, read without migrating it or making it
+/// (`warranty-gateway check`). An SQLite file that does not exist yet has no migration.
+pub fn schema_state(database: &Database) -> Result<SchemaState, StoreError> {
+    match database {
+        Database::Sqlite { path } => sqlite::schema_state(path),
+        Database::Postgres { url, .. } => pg::schema_state(url),
+    }
+}
+
 /// Migrates the database a config names without serving it (`warranty-gateway migrate`, for
 /// deploy pipelines); answers the migrations applied now.
 pub fn migrate(database: &Database) -> Result<Vec<Applied>, StoreError> {

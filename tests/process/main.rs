@@ -5,6 +5,7 @@ mod answers;
 mod backup;
 mod binary;
 mod browser;
+mod check;
 mod cli;
 #[path = "../common/cluster.rs"]
 mod common_cluster;

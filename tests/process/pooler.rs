@@ -68,8 +68,15 @@ async fn serves_behind(mode: &str) {
     leave_prepared_statements(&db.url, 8);
     let dir = tempfile::tempdir().unwrap();
     let config = write_config_with(dir.path(), &format!("url = \"{}\"\npool_size = 4", db.url));
+    // `check` reads the schema through the pooler as migrations do (the simple protocol).
+    let (code, out, err) = run_cli(&["check"], &config);
+    assert_eq!(code, 0, "{mode}: {out}{err}");
+    assert!(out.contains("has no migration yet"), "{mode}: {out}");
 
     let server = Server::serve(&config);
+    let (code, out, err) = run_cli(&["check"], &config);
+    assert_eq!(code, 0, "{mode}: {out}{err}");
+    assert!(out.contains("this build's schema"), "{mode}: {out}");
     for round in 0..3 {
         let answered = upload(&server, round, 200).await;
         assert!(answered.iter().all(|(_, ok)| *ok), "{mode}: {answered:?}");

@@ -116,7 +116,7 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
 
 /// A throwaway CA and a certificate it signed for localhost, valid until midnight (UTC) `days`
 /// from today: the CA's PEM, the chain, the key, and that end in seconds since 1970.
-fn certificate(days: i64) -> (String, String, String, i64) {
+pub(crate) fn certificate(days: i64) -> (String, String, String, i64) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);

@@ -161,6 +161,25 @@ pub fn migrate_url(url: &str) -> Result<Vec<Applied>, StoreError> {
     migrate(&mut connect(url)?)
 }
 
+/// [`super::schema_state`] of the database a URL names, over the simple protocol (as
+/// migrations run, so through a pooler too); changes nothing.
+pub(super) fn schema_state(url: &str) -> Result<super::SchemaState, StoreError> {
+    let mut client = connect(url)?;
+    let runner = embedded::migrations::runner();
+    let exists = format!("SELECT to_regclass('{}') IS NOT NULL", super::HISTORY_TABLE);
+    let has_history = client
+        .simple_query(&exists)?
+        .iter()
+        .any(|message| matches!(message, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t")));
+    let applied = match has_history {
+        true => runner
+            .get_applied_migrations(&mut SimpleProtocol(&mut client))
+            .map_err(StoreError::Migration)?,
+        false => Vec::new(),
+    };
+    super::schema_against(runner.get_migrations(), &applied)
+}
+
 /// A pooled connection, and when it was last handed back to the pool.
 pub struct Pooled {
     conn: PgConnection,

@@ -75,6 +75,39 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<Vec<Applied>, StoreError>
     run_migrations(|| runner.run(conn), migration_busy, |_| Duration::from_millis(100))
 }
 
+/// [`super::schema_state`] of a database file: opened for writing (as serve opens it, so a file
+/// it could not write is found out) but changed by nothing; a file that does not exist is not
+/// made.
+pub(super) fn schema_state(path: &Path) -> Result<super::SchemaState, StoreError> {
+    let runner = embedded::migrations::runner();
+    if !path.exists() {
+        return super::schema_against(runner.get_migrations(), &[]);
+    }
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    let legacy: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if legacy > LAST_UNMIGRATED_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: format!("schema version {legacy}"),
+        });
+    }
+    let has_history: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [super::HISTORY_TABLE],
+        |r| r.get(0),
+    )?;
+    let applied = match has_history {
+        true => runner
+            .get_applied_migrations(&mut conn)
+            .map_err(StoreError::Migration)?,
+        false => Vec::new(),
+    };
+    super::schema_against(runner.get_migrations(), &applied)
+}
+
 /// Whether a migration failed only because another process held the database.
 fn migration_busy(e: &refinery::Error) -> bool {
     super::cause::<rusqlite::Error>(e).is_some_and(|sqlite| {

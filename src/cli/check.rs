@@ -1,0 +1,197 @@
+//! `check`: whether `serve` would start on this config, and what needs doing, without starting
+//! it or changing anything: the config, the address, the HTTPS certificate, the database's
+//! schema (read, never migrated or made) and the partners' credentials. For a deploy script
+//! before a restart, and for an operator on a new box. Exit code 0 when serve would start, 1
+//! when it would not (with `--strict`, also when anything needs doing).
+
+use std::net::{TcpListener, ToSocketAddrs};
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+
+use super::Context;
+use crate::config::{BIND_ENV, Config, Database};
+use crate::store::{self, Applied};
+
+#[derive(clap::Args)]
+pub(super) struct Args {
+    /// The address serve would listen on, when not the config's server.bind (as serve --bind).
+    #[arg(long, env = BIND_ENV)]
+    pub bind: Option<String>,
+    /// Exit code 1 for a warning too (a credential or certificate near its end, a port in use).
+    #[arg(long)]
+    strict: bool,
+}
+
+/// How a part stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Ok,
+    /// Serve starts, but something needs doing.
+    Warning,
+    /// Serve would not start.
+    Failed,
+}
+
+/// One line of the report: a part of what serve needs, how it stands and why.
+struct Finding {
+    part: &'static str,
+    verdict: Verdict,
+    said: String,
+}
+
+impl Finding {
+    fn new(part: &'static str, verdict: Verdict, said: impl Into<String>) -> Finding {
+        Finding {
+            part,
+            verdict,
+            said: said.into(),
+        }
+    }
+}
+
+pub(super) fn run(context: &Context, args: &Args) -> anyhow::Result<ExitCode> {
+    let config_path = context.config_path.display().to_string();
+    let findings = match context.config() {
+        Ok(config) => {
+            let mut findings = vec![Finding::new("config", Verdict::Ok, loaded(&config_path, &config))];
+            findings.extend(examine(&config, Utc::now()));
+            findings
+        }
+        // Nothing else can be read without it.
+        Err(e) => vec![Finding::new("config", Verdict::Failed, format!("{e:#}"))],
+    };
+    let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count();
+    for f in &findings {
+        let verdict = match f.verdict {
+            Verdict::Ok => "ok",
+            Verdict::Warning => "warning",
+            Verdict::Failed => "FAILED",
+        };
+        println!("{:<9} {verdict:<8} {}", f.part, f.said);
+    }
+    let (failed, warnings) = (count(Verdict::Failed), count(Verdict::Warning));
+    if failed > 0 {
+        println!("serve would not start on {config_path}: {}", plural(failed, "failure"));
+        return Ok(ExitCode::FAILURE);
+    }
+    match warnings {
+        0 => println!("serve would start on {config_path}"),
+        n => println!("serve would start on {config_path}, with {}", plural(n, "warning")),
+    }
+    Ok(match args.strict && warnings > 0 {
+        true => ExitCode::FAILURE,
+        false => ExitCode::SUCCESS,
+    })
+}
+
+/// What the config holds, in a line.
+fn loaded(path: &str, config: &Config) -> String {
+    let partners = plural(config.partners.iter().count(), "partner");
+    let operators = plural(config.operators.iter().count(), "operator");
+    let v3 = match &config.v3 {
+        Some(v3) => format!(", v3 for audience {:?}", v3.audience),
+        None => String::new(),
+    };
+    format!("{path}: {partners}, {operators}{v3}")
+}
+
+/// `1 partner`, `2 partners`.
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Every part serve needs beyond the config itself, as it stands at `now`.
+fn examine(config: &Config, now: DateTime<Utc>) -> Vec<Finding> {
+    let mut findings = vec![listening(config), https(config, now), database(config)];
+    findings.extend(
+        super::partners::warnings(&config.partners, now)
+            .into_iter()
+            .map(|w| Finding::new("partners", Verdict::Warning, w)),
+    );
+    findings
+}
+
+/// Whether serve could listen where it would: an address that resolves, that no demo secret
+/// forbids, and that is free (a port in use may be the server this one is to replace).
+fn listening(config: &Config) -> Finding {
+    let part = "listen";
+    let bind = &config.bind;
+    let addresses = match bind.to_socket_addrs() {
+        Ok(addresses) => addresses.collect::<Vec<_>>(),
+        Err(e) => return Finding::new(part, Verdict::Failed, format!("server.bind {bind:?}: {e}")),
+    };
+    for address in addresses {
+        if let Err(e) = crate::startup::refuse_public_secrets(config, address) {
+            return Finding::new(part, Verdict::Failed, format!("{e:#}"));
+        }
+    }
+    match TcpListener::bind(bind) {
+        Ok(_) => Finding::new(part, Verdict::Ok, format!("{bind} is free")),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Finding::new(
+            part,
+            Verdict::Warning,
+            format!("{bind} is in use now (by the server this one replaces?): serve needs it free"),
+        ),
+        Err(e) => Finding::new(part, Verdict::Failed, format!("cannot listen on {bind}: {e}")),
+    }
+}
+
+/// The certificate and key, read as serve reads them, and how long the certificate has left.
+fn https(config: &Config, now: DateTime<Utc>) -> Finding {
+    let part = "https";
+    let Some(files) = &config.tls else {
+        return Finding::new(part, Verdict::Ok, "off: plain HTTP (no server.tls_cert_file)");
+    };
+    let certificate = match crate::https::Certificate::load(files) {
+        Ok(certificate) => certificate,
+        Err(e) => return Finding::new(part, Verdict::Failed, format!("{e:#}")),
+    };
+    let end = certificate.not_after();
+    let until = end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let cert = files.cert.display();
+    match crate::https::ending(end, now) {
+        Some(said) => Finding::new(
+            part,
+            Verdict::Warning,
+            format!("{cert}: the certificate {said} ({until}): renew it, then reload"),
+        ),
+        None => Finding::new(
+            part,
+            Verdict::Ok,
+            format!("{cert}: valid until {until} ({} days)", (end - now).num_days()),
+        ),
+    }
+}
+
+/// `V13__v3_ids`.
+fn migration(m: &Applied) -> String {
+    format!("V{}__{}", m.version, m.name)
+}
+
+/// The database reached as serve reaches it, and its schema against this build's.
+fn database(config: &Config) -> Finding {
+    let part = "database";
+    let database = match config.database() {
+        Ok(database) => database,
+        Err(e) => return Finding::new(part, Verdict::Failed, format!("{e:#}")),
+    };
+    let state = match store::schema_state(database) {
+        Ok(state) => state,
+        Err(e) => return Finding::new(part, Verdict::Failed, format!("{database}: {e}")),
+    };
+    let ours = migration(&store::latest_migration());
+    let said = match (&state.latest, state.pending.as_slice()) {
+        _ if matches!(database, Database::Sqlite { path } if !path.exists()) => {
+            format!("{database} does not exist yet: serve makes it, at {ours}")
+        }
+        (None, _) => format!("{database} has no migration yet: serve (or migrate) brings it to {ours}"),
+        (Some(at), []) => format!("{database} is at {}, this build's schema", migration(at)),
+        (Some(at), pending) => format!(
+            "{database} is at {}: serve (or migrate) applies {} at start",
+            migration(at),
+            pending.iter().map(migration).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    Finding::new(part, Verdict::Ok, said)
+}

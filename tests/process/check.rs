@@ -1,0 +1,258 @@
+//! `warranty-gateway check`: whether serve would start on a config, said part by part, with
+//! nothing started, migrated or made.
+
+use std::net::TcpListener;
+
+use crate::binary::*;
+
+/// The report's line for `part`.
+fn line<'o>(out: &'o str, part: &str) -> &'o str {
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(part))
+        .unwrap_or_else(|| panic!("no {part} line in:\n{out}"))
+}
+
+/// The config with `[server]` given these lines too.
+fn with_server(config: &std::path::Path, lines: &str) {
+    let text = std::fs::read_to_string(config)
+        .unwrap()
+        .replace("[server]\n", &format!("[server]\n{lines}"));
+    std::fs::write(config, text).unwrap();
+}
+
+#[test]
+fn a_new_box_checks_out_without_its_database_being_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let (code, out, err) = run_cli(&["check"], &config);
+    assert_eq!(code, 0, "{out}{err}");
+    let latest = warranty_gateway::store::latest_migration();
+    assert!(line(&out, "config").contains("1 partner, 0 operators"), "{out}");
+    assert!(
+        line(&out, "listen").contains(" ok ") && line(&out, "listen").contains("is free"),
+        "{out}"
+    );
+    assert!(line(&out, "https").contains("off: plain HTTP"), "{out}");
+    let database = line(&out, "database");
+    assert!(
+        database.contains(" ok ")
+            && database.contains("does not exist yet: serve makes it")
+            && database.contains(&format!("V{}__{}", latest.version, latest.name)),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(&format!("serve would start on {}\n", config.display())),
+        "{out}"
+    );
+    assert!(!db_path(dir.path()).exists(), "check made the database");
+    assert!(!db_path(dir.path()).parent().unwrap().exists(), "check made its folder");
+}
+
+#[test]
+fn the_schema_is_read_against_this_build_and_left_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    assert_eq!(run_cli(&["migrate"], &config).0, 0);
+    let latest = warranty_gateway::store::latest_migration();
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        line(&out, "database").contains(&format!(
+            "is at V{}__{}, this build's schema",
+            latest.version, latest.name
+        )),
+        "{out}"
+    );
+
+    // A database from the build before: the last migration is still to come, and check does
+    // not apply it.
+    let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
+    let history = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row("SELECT count(*) FROM refinery_schema_history", [], |r| r.get(0))
+            .unwrap()
+    };
+    conn.execute(
+        "DELETE FROM refinery_schema_history WHERE version = ?1",
+        [latest.version],
+    )
+    .unwrap();
+    let before = history(&conn);
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 0, "{out}");
+    let database = line(&out, "database");
+    assert!(
+        database.contains(&format!("is at V{}__", latest.version - 1))
+            && database.contains(&format!("applies V{}__{} at start", latest.version, latest.name)),
+        "{out}"
+    );
+    assert_eq!(history(&conn), before, "check migrated");
+
+    // One a newer build migrated: serve refuses it, and check says so.
+    conn.execute(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+         VALUES (99, 'from_a_newer_build', '2030-01-01T00:00:00Z', '1')",
+        [],
+    )
+    .unwrap();
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 1, "{out}");
+    let database = line(&out, "database");
+    assert!(
+        database.contains("FAILED")
+            && database.contains("newer warranty-gateway")
+            && database.contains("V99__from_a_newer_build"),
+        "{out}"
+    );
+    assert!(
+        out.contains("serve would not start on") && out.contains("1 failure"),
+        "{out}"
+    );
+
+    // A migration changed after it was applied: migrating refuses it.
+    conn.execute("DELETE FROM refinery_schema_history WHERE version = 99", [])
+        .unwrap();
+    conn.execute(
+        "UPDATE refinery_schema_history SET checksum = '1' WHERE version = 1",
+        [],
+    )
+    .unwrap();
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        line(&out, "database").contains("V1__records is not this build's"),
+        "{out}"
+    );
+    let (code, _, err) = run_cli(&["migrate"], &config);
+    assert_ne!(code, 0, "migrate took a changed migration: {err}");
+}
+
+#[test]
+fn a_port_in_use_is_a_warning_and_strict_fails_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("bind = \"127.0.0.1:0\"", &format!("bind = \"{address}\""));
+    std::fs::write(&config, text).unwrap();
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        line(&out, "listen").contains("warning") && line(&out, "listen").contains(&format!("{address} is in use now")),
+        "{out}"
+    );
+    assert!(
+        out.contains("serve would start on") && out.contains("with 1 warning"),
+        "{out}"
+    );
+    assert_eq!(run_cli(&["check", "--strict"], &config).0, 1);
+    // --bind (serve's) is checked instead of the config's.
+    let (code, out, _) = run_cli(&["check", "--strict", "--bind", "127.0.0.1:0"], &config);
+    assert_eq!(code, 0, "{out}");
+    assert!(line(&out, "listen").contains("127.0.0.1:0 is free"), "{out}");
+}
+
+#[test]
+fn what_serve_would_refuse_fails_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    // The bundled demo secret beyond loopback.
+    let config = dir.path().join("demo.toml");
+    let bundled = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+    std::fs::write(&config, bundled).unwrap();
+    let (code, out, _) = run_cli(&["check", "--bind", "0.0.0.0:0"], &config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        line(&out, "listen").contains("FAILED") && line(&out, "listen").contains("demo placeholder"),
+        "{out}"
+    );
+    assert!(
+        line(&out, "partners").contains("warning") && line(&out, "partners").contains("demo secret"),
+        "{out}"
+    );
+
+    // A key file that is not there.
+    let config = write_config(dir.path());
+    with_server(&config, "tls_cert_file = \"tls.pem\"\ntls_key_file = \"tls.key\"\n");
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        line(&out, "https").contains("FAILED") && line(&out, "https").contains("tls.pem"),
+        "{out}"
+    );
+
+    // A config that does not load: said, and nothing more is read.
+    std::fs::write(&config, "[server\n").unwrap();
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        line(&out, "config").contains("FAILED") && line(&out, "config").contains("invalid config file"),
+        "{out}"
+    );
+    assert!(!out.contains("database"), "{out}");
+}
+
+#[test]
+fn a_certificate_near_its_end_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    with_server(&config, "tls_cert_file = \"tls.pem\"\ntls_key_file = \"tls.key\"\n");
+    let write = |days: i64| {
+        let (_, cert, key, _) = crate::reload::certificate(days);
+        std::fs::write(dir.path().join("tls.pem"), cert).unwrap();
+        std::fs::write(dir.path().join("tls.key"), key).unwrap();
+    };
+    write(90);
+    let (code, out, _) = run_cli(&["check", "--strict"], &config);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        line(&out, "https").contains(" ok ") && line(&out, "https").contains("valid until"),
+        "{out}"
+    );
+    write(5);
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 0, "{out}");
+    let https = line(&out, "https");
+    assert!(
+        https.contains("warning") && https.contains("ends in") && https.contains("renew it"),
+        "{out}"
+    );
+    assert_eq!(run_cli(&["check", "--strict"], &config).0, 1);
+}
+
+#[test]
+fn a_postgres_database_is_read_without_being_migrated() {
+    let Some(db) = PgDatabase::create() else {
+        eprintln!("skipped: WARRANTY_GATEWAY_TEST_POSTGRES is not set (a PostgreSQL server URL)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config_with(dir.path(), &format!("url = \"{}\"", db.url));
+    let (code, out, err) = run_cli(&["check"], &config);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        line(&out, "database").contains("has no migration yet: serve (or migrate) brings it to V"),
+        "{out}"
+    );
+    let tables = texts(
+        &db.url,
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+    );
+    assert_eq!(tables, ["0"], "check made tables");
+    assert_eq!(run_cli(&["migrate"], &config).0, 0);
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 0, "{out}");
+    assert!(line(&out, "database").contains("this build's schema"), "{out}");
+    // The URL's user and password are not printed.
+    assert!(!out.contains("postgres@"), "{out}");
+
+    // A server that is not there: serve could not start.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = write_config_with(
+        dir.path(),
+        &format!("url = \"postgres://postgres@127.0.0.1:{closed}/gateway?connect_timeout=2\""),
+    );
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 1, "{out}");
+    assert!(line(&out, "database").contains("FAILED"), "{out}");
+}

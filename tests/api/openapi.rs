@@ -313,3 +313,56 @@ fn the_documented_countries_are_the_ones_the_server_takes() {
     assert!(!schema(&doc, "V3Customer").is_valid(&customer(json!({"country": "us"}))));
     assert!(!schema(&doc, "V3Customer").is_valid(&json!({"name": "A", "phone": "303-457-9876"})));
 }
+
+/// The operations of the document by operationId, each with the names of its parameters (its
+/// path's and its own, `$ref`s resolved).
+fn operations(doc: &Value) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let named = |p: &Value| -> String {
+        let p = match p["$ref"].as_str() {
+            Some(r) => &doc["components"]["parameters"][r.rsplit('/').next().unwrap()],
+            None => p,
+        };
+        p["name"].as_str().unwrap().to_owned()
+    };
+    let mut found = std::collections::BTreeMap::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        let shared: Vec<String> = item["parameters"].as_array().into_iter().flatten().map(named).collect();
+        for operation in item.as_object().unwrap().values() {
+            if let Some(id) = operation["operationId"].as_str() {
+                let own = operation["parameters"].as_array().into_iter().flatten().map(named);
+                found.insert(id.to_owned(), shared.iter().cloned().chain(own).collect());
+            }
+        }
+    }
+    found
+}
+
+/// Each link (what a client, or schemathesis's stateful phase, follows from an answer to the
+/// next request) names an operation there is, and only parameters it has.
+#[test]
+fn every_link_leads_to_an_operation_with_those_parameters() {
+    let doc = document();
+    let operations = operations(&doc);
+    let mut links = Vec::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            for response in operation["responses"].as_object().into_iter().flat_map(|r| r.values()) {
+                for link in response["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                    links.push(match link["$ref"].as_str() {
+                        Some(r) => doc["components"]["links"][r.rsplit('/').next().unwrap()].clone(),
+                        None => link.clone(),
+                    });
+                }
+            }
+        }
+    }
+    // The batch a POST made, and the registration a v3 POST made.
+    assert!(links.len() >= 10, "{links:#?}");
+    for link in links {
+        let target = link["operationId"].as_str().unwrap_or_else(|| panic!("{link}"));
+        let parameters = operations.get(target).unwrap_or_else(|| panic!("no operation {target}"));
+        for name in link["parameters"].as_object().unwrap().keys() {
+            assert!(parameters.contains(name), "{target} has no parameter {name}");
+        }
+    }
+}

@@ -182,6 +182,15 @@ CREATE TABLE IF NOT EXISTS ops_audit (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS ops_audit_by_age ON ops_audit (at);
 
+-- The backups `warranty-gateway backup` made: when each finished, the file, its size. The last
+-- 1,000 are kept.
+CREATE TABLE IF NOT EXISTS backups (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    finished_at  TEXT    NOT NULL,
+    file         TEXT    NOT NULL,
+    bytes        INTEGER NOT NULL
+) STRICT;
+
 -- One row the health check updates and commits: a full disk only shows when a write needs room.
 CREATE TABLE IF NOT EXISTS health_probe (
     id      INTEGER PRIMARY KEY CHECK (id = 1),

@@ -2,7 +2,7 @@
 # Checks what deploy/ ships with Prometheus's own promtool (Debian's package `prometheus`):
 # the alert rules' syntax, their unit cases (alerts.test.yml), and every query of the Grafana
 # dashboard (each made a recording rule, so promtool parses it as Prometheus would); and the
-# systemd unit with `systemd-analyze verify` (Debian's package `systemd`).
+# systemd units (the service, the backup and its timer) with `systemd-analyze verify` (Debian's package `systemd`).
 set -euo pipefail
 cd "$(dirname "$0")"
 promtool check rules prometheus/alerts.yml
@@ -21,14 +21,17 @@ for panel in dashboard["panels"]:
 PY
 echo "the dashboard's queries:"
 promtool check rules "$rules"
-echo "the systemd unit:"
-# verify wants ExecStart's program to exist: the unit as installed, with true(1) standing in
+echo "the systemd units:"
+# verify wants ExecStart's program to exist: the units as installed, with true(1) standing in
 # for the binary. An unknown key is only a warning to systemd: any output fails the check.
-sed "s|/usr/local/bin/warranty-gateway|$(command -v true)|" systemd/warranty-gateway.service \
-  > "$units/warranty-gateway.service"
-said=$(systemd-analyze verify "$units/warranty-gateway.service" 2>&1) || { echo "$said"; exit 1; }
-if [ -n "$said" ]; then
-  echo "$said"
-  exit 1
-fi
+for unit in warranty-gateway.service warranty-gateway-backup.service warranty-gateway-backup.timer; do
+  sed "s|/usr/local/bin/warranty-gateway|$(command -v true)|" "systemd/$unit" > "$units/$unit"
+done
+for unit in warranty-gateway.service warranty-gateway-backup.service warranty-gateway-backup.timer; do
+  said=$(systemd-analyze verify "$units/$unit" 2>&1) || { echo "$unit: $said"; exit 1; }
+  if [ -n "$said" ]; then
+    echo "$unit: $said"
+    exit 1
+  fi
+done
 echo "SUCCESS"

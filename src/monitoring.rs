@@ -36,8 +36,9 @@ pub enum Metric {
     PartnerLate,
     PartnerLastBatchTimestampSeconds,
     CredentialNotAfterTimestampSeconds,
-    // The server itself: its database, its config, its HTTPS certificate.
+    // The server itself: its database and its backups, its config, its HTTPS certificate.
     DatabaseSizeBytes,
+    LastBackupTimestampSeconds,
     ConfigReloadFailuresTotal,
     TlsCertificateNotAfterTimestampSeconds,
 }
@@ -112,6 +113,11 @@ pub fn handle() -> &'static PrometheusHandle {
             DatabaseSizeBytes.name(),
             metrics::Unit::Bytes,
             "size of the SQLite database and its WAL"
+        );
+        metrics::describe_gauge!(
+            LastBackupTimestampSeconds.name(),
+            metrics::Unit::Seconds,
+            "when the last backup `warranty-gateway backup` made of the database finished, in seconds since 1970 (absent until one was made)"
         );
         // A histogram keeps each sample until it is folded into its buckets, which a scrape does:
         // with no scraper, every request's would be kept for good. Folded every few seconds
@@ -311,6 +317,11 @@ pub fn set_credential_gauges(partners: &crate::config::Partners) {
     }
 }
 
+/// When the last backup of the database finished (read at each scrape; absent before the first).
+pub fn set_backup_gauge(last: &crate::model::backup::Backup) {
+    metrics::gauge!(LastBackupTimestampSeconds.name()).set(last.finished_at.timestamp() as f64);
+}
+
 /// The metrics in Prometheus text format, with the database's size (measured now) when known.
 pub fn render(database_bytes: Option<u64>) -> String {
     let handle = handle();
@@ -376,6 +387,7 @@ mod tests {
             RefusedRequestsTotal.name(),
             CredentialNotAfterTimestampSeconds.name(),
             TlsCertificateNotAfterTimestampSeconds.name(),
+            LastBackupTimestampSeconds.name(),
         ] {
             assert!(alerts.contains(metric), "{metric}");
         }

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use crate::config::{Operator, Partner, Partners, UploadDue};
 use crate::history;
 use crate::model::audit::{AUDIT_RETENTION_DAYS, AuditAction, AuditEntry};
+use crate::model::backup::Backup;
 use crate::model::batch::{BatchSums, StoredBatch, TrailEntry};
 use crate::records::{Cancellation, Claim, FiledUnder, Registration, Sale};
 use crate::scope::{Scope, Tenant};
@@ -26,6 +27,11 @@ pub fn record(store: &Store, entry: &AuditEntry) -> Result<(), StoreError> {
 /// One page (from 1) of the audit log, newest first, and how many entries it has in all.
 pub fn audit_log(store: &Store, page: u32, page_size: u32) -> Result<(u64, Vec<AuditEntry>), StoreError> {
     store.read(|tx| store::list_audit(tx, page, page_size))
+}
+
+/// The newest backup `warranty-gateway backup` made of the database, if any.
+pub fn last_backup(store: &Store) -> Result<Option<Backup>, StoreError> {
+    store.read(store::last_backup)
 }
 
 /// Who asked, from where and when: what an audit entry says besides the action.

@@ -390,6 +390,11 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             Ok(activity) => crate::monitoring::set_partner_gauges(&activity),
             Err(e) => tracing::warn!(error = ?crate::telemetry::escaped(e), "the partners' gauges could not be read"),
         }
+        match crate::ops::last_backup(&store) {
+            Ok(Some(last)) => crate::monitoring::set_backup_gauge(&last),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = ?crate::telemetry::escaped(e), "the last backup could not be read"),
+        }
         Ok::<_, ApiError>(crate::monitoring::render(store.size_bytes()))
     };
     match blocking("rendering metrics", render).await {

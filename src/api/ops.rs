@@ -21,6 +21,7 @@ use crate::client::client_of;
 use crate::config::{Operator, Partners, Role};
 use crate::history;
 use crate::model::audit::AuditAction;
+use crate::model::backup::Backup;
 use crate::model::batch::{
     BatchFilter, BatchSummary, RejectionCount, StoredBatch, TrailEntry, TypeCounts, WarningCount,
 };
@@ -735,6 +736,8 @@ struct OpsServer {
     /// When the HTTPS certificate it offers stops being valid; null when it speaks plain HTTP.
     #[serde(serialize_with = "crate::wire::out::opt_timestamp")]
     https_certificate_not_after: Option<DateTime<Utc>>,
+    /// The newest backup `warranty-gateway backup` made of the database; null before the first.
+    last_backup: Option<Backup>,
 }
 
 #[derive(Serialize)]
@@ -749,8 +752,10 @@ struct OpsDatabase {
 #[tracing::instrument(name = "ops_server", skip_all, fields(operator = %request.caller.name))]
 pub async fn server(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let state = &request.state;
-    let size_bytes = request
-        .on_store("measuring the database", |store| Ok::<_, ApiError>(store.size_bytes()))
+    let (size_bytes, last_backup) = request
+        .on_store("measuring the database", |store| {
+            Ok::<_, ApiError>((store.size_bytes(), ops::last_backup(store)?))
+        })
         .await?;
     Ok(request.answer(&OpsServer {
         version: env!("CARGO_PKG_VERSION"),
@@ -760,6 +765,7 @@ pub async fn server(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
             size_bytes,
         },
         https_certificate_not_after: state.certificate.as_ref().map(|c| c.not_after()),
+        last_backup,
     }))
 }
 

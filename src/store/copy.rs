@@ -12,7 +12,8 @@ use rusqlite::types::Value as SqlValue;
 
 use super::StoreError;
 
-/// The tables, parents before the rows that reference them.
+/// The tables, parents before the rows that reference them. Not `backups`: the SQLite file's
+/// backups are none of the PostgreSQL database's.
 const TABLES: [&str; 11] = [
     "registrations",
     "sales",

@@ -9,6 +9,7 @@
 //! Every function here blocks: callers run it on a blocking thread, never on the async executor.
 
 mod audit;
+mod backups;
 mod batches;
 mod copy;
 pub mod pg;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use audit::{insert_audit, list_audit};
+pub use backups::last_backup;
 pub use batches::{
     activity_since, day_summaries, find_any_batch, find_batch, find_trail, insert_batch, invoice_shops, last_batches,
     list_all_batches, list_batches, prune_batches, reset_tenant, stored_scopes,

@@ -203,6 +203,25 @@ async fn the_servers_answers_validate() {
     let (status, server) = app.ops_get("/server", &support).await;
     assert_eq!(status, StatusCode::OK);
     assert_valid(&doc, "OpsServer", &server);
+    // And with a backup made (`backup` copies SQLite; PostgreSQL's row stands in for one).
+    match &app.postgres {
+        None => {
+            warranty_gateway::store::backup_database(&app.db_path(), &app.dir.path().join("copy.sqlite3")).unwrap();
+        }
+        Some(_) => app.execute_sql(
+            "INSERT INTO backups (finished_at, file, bytes) VALUES ('2026-12-07T12:00:00Z', '/b/copy.sqlite3', 1234)",
+        ),
+    }
+    let (status, server) = app.ops_get("/server", &support).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        server["last_backup"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("copy.sqlite3"),
+        "{server}"
+    );
+    assert_valid(&doc, "OpsServer", &server);
     let health = json_of(app.client.get(format!("{}/healthz", app.address)).send().await.unwrap())
         .await
         .1;
@@ -360,7 +379,9 @@ fn every_link_leads_to_an_operation_with_those_parameters() {
     assert!(links.len() >= 10, "{links:#?}");
     for link in links {
         let target = link["operationId"].as_str().unwrap_or_else(|| panic!("{link}"));
-        let parameters = operations.get(target).unwrap_or_else(|| panic!("no operation {target}"));
+        let parameters = operations
+            .get(target)
+            .unwrap_or_else(|| panic!("no operation {target}"));
         for name in link["parameters"].as_object().unwrap().keys() {
             assert!(parameters.contains(name), "{target} has no parameter {name}");
         }

@@ -99,3 +99,118 @@ async fn an_online_backup_is_whole_and_serves() {
         .await;
     assert_eq!(res.status(), 200);
 }
+
+/// The backups in `folder` named as `backup --into` names them, oldest first.
+fn copies_in(folder: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("warranty-gateway-") && n.ends_with(".sqlite3"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// What the shipped timer's service runs (deploy/systemd), with this test's folder for the
+/// installed one; the config is the test's (`run_cli` gives it), in place of the installed one.
+fn shipped_backup_command(folder: &std::path::Path) -> Vec<String> {
+    let unit = include_str!("../../deploy/systemd/warranty-gateway-backup.service");
+    let line = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("the unit has an ExecStart");
+    let line = line.replace("/var/lib/warranty-gateway/backups", folder.to_str().unwrap());
+    let line = line
+        .strip_prefix("/usr/local/bin/warranty-gateway ")
+        .expect("the installed binary")
+        .replace("--config /etc/warranty-gateway/config.toml", "");
+    line.split_whitespace().map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn the_daily_backup_keeps_the_newest_copies_and_the_server_knows_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[[operators]]\nname = \"olaf\"\nrole = \"support\"\nsecret = \"operator-olafs-own-secret-0123456789abcdef\"\n"),
+    )
+    .unwrap();
+    let server = Server::serve(&config);
+    assert_eq!(server.post("tirecompany", &batch(0)).await.status(), 200);
+    let (code, operator, err) = run_cli(&["token", "--operator", "olaf"], &config);
+    assert_eq!(code, 0, "{err}");
+    let ops_server = || async {
+        let res = reqwest::Client::new()
+            .get(server.url("/ops/server"))
+            .bearer_auth(operator.trim())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json::<serde_json::Value>().await.unwrap()
+    };
+    let gauge = "warranty_gateway_last_backup_timestamp_seconds";
+    assert!(ops_server().await["last_backup"].is_null());
+    assert!(!server.metrics().await.contains(&format!("\n{gauge} ")));
+
+    // The shipped timer's command, four days running (a second apart: a copy is named by its
+    // second), keeps the newest copies it names and touches nothing else in the folder.
+    let folder = dir.path().join("backups");
+    let command = shipped_backup_command(&folder);
+    let keep: usize = command[command.iter().position(|w| w == "--keep").unwrap() + 1]
+        .parse()
+        .unwrap();
+    assert!(keep >= 7, "a week at least: {command:?}");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("before-upgrade.sqlite3"), b"the operator's own").unwrap();
+    let args: Vec<&str> = command.iter().map(String::as_str).collect();
+    let runs = 3;
+    let mut made = Vec::new();
+    for _ in 0..keep + runs {
+        let (code, out, err) = run_cli(&args, &config);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("integrity ok") && err.is_empty(), "{out}{err}");
+        made.push(out.split(" to ").nth(1).unwrap().split(' ').next().unwrap().to_owned());
+        std::thread::sleep(std::time::Duration::from_millis(1_000));
+    }
+    let kept = copies_in(&folder);
+    let newest: Vec<String> = made[runs..]
+        .iter()
+        .map(|p| {
+            std::path::Path::new(p)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(kept, newest);
+    assert!(folder.join("before-upgrade.sqlite3").exists());
+
+    // Each copy is whole; the server tells of the last one, as do its metrics.
+    let conn = rusqlite::Connection::open(folder.join(kept.last().unwrap())).unwrap();
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM registrations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, PER_BATCH as i64);
+    let last = ops_server().await["last_backup"].clone();
+    assert_eq!(last["file"], made.last().unwrap().as_str(), "{last}");
+    assert_eq!(
+        last["bytes"].as_u64().unwrap(),
+        std::fs::metadata(folder.join(kept.last().unwrap())).unwrap().len()
+    );
+    let finished = chrono::DateTime::parse_from_rfc3339(last["finished_at"].as_str().unwrap()).unwrap();
+    assert!((chrono::Utc::now() - finished.to_utc()).num_seconds() < 30, "{last}");
+    let metrics = server.metrics().await;
+    let at = crate::metrics::sample(&metrics, gauge, &[]).unwrap_or_else(|| panic!("{metrics}"));
+    assert_eq!(at as i64, finished.timestamp());
+
+    // Only with a folder: --keep alone, or with --to, is refused.
+    let (code, _, err) = run_cli(&["backup", "--to", "x.sqlite3", "--keep", "2"], &config);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run_cli(&["backup"], &config);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--to") && err.contains("--into"), "{err}");
+}

@@ -375,12 +375,14 @@ pub fn migrate_database(path: &Path) -> Result<Vec<Applied>, StoreError> {
 pub struct BackupReport {
     pub pages: i32,
     pub bytes: u64,
+    /// Kept in the database's `backups` (false for a database at a schema from before them).
+    pub recorded: bool,
 }
 
 /// Copies the database at `from` to the new file `to` while it serves (SQLite's online backup,
 /// in one step: one read snapshot, so the copy holds every batch committed before it began and
 /// none half), checks the copy's integrity, and only then gives it its name. Refuses a `to`
-/// that exists.
+/// that exists. The backup is then kept in the database's `backups`, for how old the last one is.
 pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
     if to.exists() {
         return Err(StoreError::Setup(format!(
@@ -434,12 +436,23 @@ pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreErro
         Ok(BackupReport {
             pages,
             bytes: std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0),
+            recorded: false,
         })
     })();
     match copied {
-        Ok(report) => {
+        Ok(mut report) => {
             std::fs::rename(&partial, to)
                 .map_err(|e| StoreError::Setup(format!("naming the copy {}: {e}", to.display())))?;
+            let backup = crate::model::backup::Backup {
+                finished_at: chrono::Utc::now(),
+                // Where it is whatever folder the command ran in.
+                file: std::path::absolute(to)
+                    .unwrap_or_else(|_| to.to_owned())
+                    .display()
+                    .to_string(),
+                bytes: report.bytes,
+            };
+            report.recorded = record_backup(from, &backup)?;
             Ok(report)
         }
         Err(e) => {
@@ -447,6 +460,27 @@ pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreErro
             Err(e)
         }
     }
+}
+
+/// Keeps `backup` in the database at `from`: false, and nothing written, when its schema is
+/// from before backups were kept (a build older than this one serves it).
+fn record_backup(from: &Path, backup: &crate::model::backup::Backup) -> Result<bool, StoreError> {
+    let mut conn = Connection::open_with_flags(
+        from,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let kept: bool = tx.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'backups'",
+        [],
+        |r| r.get(0),
+    )?;
+    if kept {
+        super::backups::insert_backup(&Tx(Engine::Sqlite(&tx)), backup)?;
+    }
+    tx.commit()?;
+    Ok(kept)
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {

@@ -108,16 +108,16 @@ pub fn handle() -> &'static PrometheusHandle {
             ConfigReloadFailuresTotal.name(),
             "reloads (SIGHUP) of a config file that did not load: the running config stayed"
         );
+        metrics::describe_gauge!(
+            LastBackupTimestampSeconds.name(),
+            metrics::Unit::Seconds,
+            "when the last backup `warranty-gateway backup` made of the database finished, in seconds since 1970 (absent until one was made)"
+        );
         metrics::describe_histogram!(BatchDurationSeconds.name(), metrics::Unit::Seconds, "time to answer a POSTed batch");
         metrics::describe_gauge!(
             DatabaseSizeBytes.name(),
             metrics::Unit::Bytes,
             "size of the SQLite database and its WAL"
-        );
-        metrics::describe_gauge!(
-            LastBackupTimestampSeconds.name(),
-            metrics::Unit::Seconds,
-            "when the last backup `warranty-gateway backup` made of the database finished, in seconds since 1970 (absent until one was made)"
         );
         // A histogram keeps each sample until it is folded into its buckets, which a scrape does:
         // with no scraper, every request's would be kept for good. Folded every few seconds

@@ -27,17 +27,12 @@ pub(super) fn insert_backup(tx: &Tx, backup: &Backup) -> Result<(), StoreError> 
 
 /// The newest backup, if any was made.
 pub fn last_backup(tx: &Tx) -> Result<Option<Backup>, StoreError> {
-    tx.row(
-        "SELECT finished_at, file, bytes FROM backups ORDER BY id DESC LIMIT 1",
-        &[],
-        backup,
-    )
-}
-
-fn backup(row: &Row) -> Result<Backup, StoreError> {
-    Ok(Backup {
-        finished_at: row.date("finished_at")?,
-        file: row.text("file")?,
-        bytes: row.count("bytes")?,
+    let newest = "SELECT finished_at, file, bytes FROM backups ORDER BY id DESC LIMIT 1";
+    tx.row(newest, &[], |row: &Row| {
+        Ok(Backup {
+            finished_at: row.date("finished_at")?,
+            file: row.text("file")?,
+            bytes: row.count("bytes")?,
+        })
     })
 }

@@ -164,7 +164,7 @@ fn https(config: &Config, now: DateTime<Utc>) -> Finding {
     }
 }
 
-/// `V13__v3_ids`.
+/// `V14__backups`.
 fn migration(m: &Applied) -> String {
     format!("V{}__{}", m.version, m.name)
 }

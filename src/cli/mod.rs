@@ -8,6 +8,7 @@ mod import;
 mod keygen;
 mod migrate;
 mod partners;
+mod restore;
 mod serve;
 mod token;
 
@@ -63,6 +64,9 @@ enum Command {
     Check(check::Args),
     /// Copy the database to a new file while the server runs (an online, consistent copy).
     Backup(backup::Args),
+    /// Put a backup in the SQLite database's place, with the server stopped: the backup is
+    /// checked first, and the database as it was is kept beside it (.before-restore-TIME).
+    Restore(restore::Args),
     /// Copy the SQLite database (every record, the batch history, registration and batch ids)
     /// into an empty PostgreSQL database, to move to PostgreSQL. Stop the server first, or the
     /// batches it takes meanwhile stay behind.
@@ -132,6 +136,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => migrate::run(&context),
         Command::Check(args) => check::run(&context, &args),
         Command::Backup(args) => backup::run(&context, args),
+        Command::Restore(args) => restore::run(&context, &args),
         Command::CopyData(args) => copy_data::run(&context, args),
         Command::Import(args) => import::run(&context, args),
     }

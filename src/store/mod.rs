@@ -37,7 +37,7 @@ pub use batches::{
 pub use copy::{CopyReport, copy_to_postgres};
 pub use refused::{insert_refusal, list_refusals, refusals_since};
 use sql::{Arg, Sql};
-pub use sqlite::{BackupReport, backup_database};
+pub use sqlite::{BackupReport, RestoreReport, backup_database, restore_database};
 pub use v3::{
     Listing, MOTOR_CLUBS, V3_REGISTRATIONS, V3IdOwner, cancel_motor_club, insert_motor_club,
     replace_motor_club_customer, set_v3_extras, v3_id_owner,

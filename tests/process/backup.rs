@@ -214,3 +214,103 @@ async fn the_daily_backup_keeps_the_newest_copies_and_the_server_knows_the_last(
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--to") && err.contains("--into"), "{err}");
 }
+
+/// tirecompany's registrationstatus of one invoice at shop S1: 200 when stored, 204 when not.
+async fn status_of(server: &Server, invoice: &str) -> u16 {
+    let path = format!("/v2/partners/tirecompany?rec=registrationstatus&ShopID=S1&InvoiceNumber={invoice}");
+    server.get(&path).await.status().as_u16()
+}
+
+#[tokio::test]
+async fn a_restore_puts_the_backup_back_and_keeps_the_database_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let server = Server::serve(&config);
+    assert_eq!(server.post("tirecompany", &batch(0)).await.status(), 200);
+    let copy = dir.path().join("copy.sqlite3");
+    assert_eq!(backup(&config, &copy).0, 0);
+    assert_eq!(server.post("tirecompany", &batch(1)).await.status(), 200);
+    let restore = |from: &std::path::Path| run_cli(&["restore", "--from", from.to_str().unwrap()], &config);
+
+    // Not under a server that serves the database: nothing is touched.
+    let (code, _, err) = restore(&copy);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("a server is serving") && err.contains("stop it first"),
+        "{err}"
+    );
+    assert_eq!(status_of(&server, "B1-0").await, 200);
+    drop(server);
+
+    // Nothing but a whole gateway database of a schema this build serves is put in place.
+    let junk = dir.path().join("junk.sqlite3");
+    std::fs::write(&junk, "not a database").unwrap();
+    let (code, _, err) = restore(&junk);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a readable SQLite database"), "{err}");
+    let newer = dir.path().join("newer.sqlite3");
+    std::fs::copy(&copy, &newer).unwrap();
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+             VALUES (99, 'from_a_newer_build', '2030-01-01T00:00:00Z', '1')",
+            [],
+        )
+        .unwrap();
+    let (code, _, err) = restore(&newer);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("newer warranty-gateway") && err.contains("V99__from_a_newer_build"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_dir(dir.path().join("db")).unwrap().all(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            !name.contains("before-restore")
+        }),
+        "a refused restore moved the database aside"
+    );
+
+    // The folder is the service's (root restores at 2 a.m.): what the restore writes is its too.
+    let service = if rustix::process::geteuid().is_root() {
+        let nobody = Some(65534);
+        std::os::unix::fs::chown(dir.path().join("db"), nobody, nobody).unwrap();
+        nobody
+    } else {
+        None
+    };
+    let (code, out, err) = restore(&copy);
+    assert_eq!(code, 0, "{err}");
+    let kept = out
+        .lines()
+        .find_map(|l| l.strip_prefix("the database as it was is kept as "))
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_owned();
+    let kept = dir
+        .path()
+        .join(&kept)
+        .canonicalize()
+        .unwrap_or_else(|_| std::path::PathBuf::from(&kept));
+    if let Some(owner) = service {
+        use std::os::unix::fs::MetadataExt;
+        let db = std::fs::metadata(db_path(dir.path())).unwrap();
+        assert_eq!((db.uid(), db.gid()), (owner, owner));
+        assert_eq!(db.mode() & 0o777, 0o600);
+    }
+
+    // It serves what the backup held: the first batch, not the one after.
+    let server = Server::serve(&config);
+    assert_eq!(status_of(&server, "B0-199").await, 200);
+    assert_eq!(status_of(&server, "B1-0").await, 204);
+    drop(server);
+    // The database as it was is whole beside it, the second batch in it.
+    let conn = rusqlite::Connection::open(&kept).unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    let count: usize = conn
+        .query_row("SELECT count(*) FROM registrations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 2 * PER_BATCH);
+}

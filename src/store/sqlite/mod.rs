@@ -3,6 +3,7 @@
 //! a pool of read-only connections that, in WAL mode, never wait for it. Every function here
 //! blocks: callers run it on a blocking thread, never on the async executor.
 
+mod backup;
 mod batches;
 mod records;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use backup::{BackupReport, RestoreReport, backup_database, restore_database};
 pub(super) use batches::*;
 pub(super) use records::*;
 
@@ -79,33 +81,40 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<Vec<Applied>, StoreError>
 /// it could not write is found out) but changed by nothing; a file that does not exist is not
 /// made.
 pub(super) fn schema_state(path: &Path) -> Result<super::SchemaState, StoreError> {
-    let runner = embedded::migrations::runner();
     if !path.exists() {
-        return super::schema_against(runner.get_migrations(), &[]);
+        return super::schema_against(embedded::migrations::runner().get_migrations(), &[]);
     }
     let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     configure(&conn)?;
+    schema_of(&mut conn)
+}
+
+/// [`super::schema_state`] of an open database.
+fn schema_of(conn: &mut Connection) -> Result<super::SchemaState, StoreError> {
+    let runner = embedded::migrations::runner();
     let legacy: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if legacy > LAST_UNMIGRATED_VERSION {
         return Err(StoreError::SchemaTooNew {
             found: format!("schema version {legacy}"),
         });
     }
-    let has_history: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-        [super::HISTORY_TABLE],
-        |r| r.get(0),
-    )?;
-    let applied = match has_history {
-        true => runner
-            .get_applied_migrations(&mut conn)
-            .map_err(StoreError::Migration)?,
+    let applied = match has_table(conn, super::HISTORY_TABLE)? {
+        true => runner.get_applied_migrations(conn).map_err(StoreError::Migration)?,
         false => Vec::new(),
     };
     super::schema_against(runner.get_migrations(), &applied)
+}
+
+/// Whether the database has a table of this name.
+fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )
 }
 
 /// Whether a migration failed only because another process held the database.
@@ -143,6 +152,8 @@ pub struct SqliteStore {
     /// Why the last write failed, while the database cannot take writes (a full disk): the
     /// health check says so until a write commits again.
     write_fault: Mutex<Option<&'static str>>,
+    /// The in-use lock, held shared while the store is open: a restore waits for no server.
+    _serving: std::fs::File,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -162,12 +173,14 @@ impl SqliteStore {
     /// Opens (creating if needed) the database and migrates it to this build's schema.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let mut writer = open_writer(path)?;
+        let serving = backup::lock_in_use(path, false)?;
         crate::store::log_applied(&migrate(&mut writer)?);
         Ok(SqliteStore {
             path: path.to_owned(),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             write_fault: Mutex::new(None),
+            _serving: serving,
         })
     }
 
@@ -368,119 +381,6 @@ fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 /// for deploy pipelines. Answers the migrations applied now.
 pub fn migrate_database(path: &Path) -> Result<Vec<Applied>, StoreError> {
     migrate(&mut open_writer(path)?)
-}
-
-/// What `backup_database` copied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackupReport {
-    pub pages: i32,
-    pub bytes: u64,
-    /// Kept in the database's `backups` (false for a database at a schema from before them).
-    pub recorded: bool,
-}
-
-/// Copies the database at `from` to the new file `to` while it serves (SQLite's online backup,
-/// in one step: one read snapshot, so the copy holds every batch committed before it began and
-/// none half), checks the copy's integrity, and only then gives it its name. Refuses a `to`
-/// that exists. The backup is then kept in the database's `backups`, for how old the last one is.
-pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
-    if to.exists() {
-        return Err(StoreError::Setup(format!(
-            "{} exists already; back up to a new file",
-            to.display()
-        )));
-    }
-    if !from.exists() {
-        return Err(StoreError::Setup(format!("there is no database at {}", from.display())));
-    }
-    let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
-    configure(&source)?;
-    let mut partial = to.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    let copied = (|| -> Result<BackupReport, StoreError> {
-        // A copy left by a backup that was killed is no copy: start again.
-        let _ = std::fs::remove_file(&partial);
-        create_private(&partial).map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", partial.display())))?;
-        let mut target = Connection::open(&partial)?;
-        let pages = {
-            use rusqlite::backup::{Backup, StepResult};
-            let backup = Backup::new(&source, &mut target)?;
-            // Every page in one step (-1): one read snapshot, never restarted by the writer.
-            let mut tries = 0;
-            loop {
-                match backup.step(-1)? {
-                    StepResult::Done => break,
-                    StepResult::Busy | StepResult::Locked if tries < 100 => {
-                        tries += 1;
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
-                    other => {
-                        return Err(StoreError::Database(
-                            format!("the copy did not finish: {other:?}").into(),
-                        ));
-                    }
-                }
-            }
-            backup.progress().pagecount
-        };
-        let check: String = target.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-        if check != "ok" {
-            return Err(StoreError::Database(
-                format!("the copy failed its integrity check: {check}").into(),
-            ));
-        }
-        // The copy stands alone: no WAL beside it.
-        target.pragma_update(None, "journal_mode", "DELETE")?;
-        drop(target);
-        Ok(BackupReport {
-            pages,
-            bytes: std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0),
-            recorded: false,
-        })
-    })();
-    match copied {
-        Ok(mut report) => {
-            std::fs::rename(&partial, to)
-                .map_err(|e| StoreError::Setup(format!("naming the copy {}: {e}", to.display())))?;
-            let backup = crate::model::backup::Backup {
-                finished_at: chrono::Utc::now(),
-                // Where it is whatever folder the command ran in.
-                file: std::path::absolute(to)
-                    .unwrap_or_else(|_| to.to_owned())
-                    .display()
-                    .to_string(),
-                bytes: report.bytes,
-            };
-            report.recorded = record_backup(from, &backup)?;
-            Ok(report)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
-        }
-    }
-}
-
-/// Keeps `backup` in the database at `from`: false, and nothing written, when its schema is
-/// from before backups were kept (a build older than this one serves it).
-fn record_backup(from: &Path, backup: &crate::model::backup::Backup) -> Result<bool, StoreError> {
-    let mut conn = Connection::open_with_flags(
-        from,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    configure(&conn)?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let kept: bool = tx.query_row(
-        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'backups'",
-        [],
-        |r| r.get(0),
-    )?;
-    if kept {
-        super::backups::insert_backup(&Tx(Engine::Sqlite(&tx)), backup)?;
-    }
-    tx.commit()?;
-    Ok(kept)
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {

@@ -1,0 +1,284 @@
+//! The database as a file: an online backup (checked, then recorded in the database), a restore
+//! from one (the database as it was kept beside it), and the lock that tells a restore a server
+//! is serving the file.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use super::{StoreError, configure, create_private, has_table, schema_of};
+use crate::model::backup::Backup;
+use crate::store::{Engine, SchemaState, Tx};
+
+/// What `backup_database` copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupReport {
+    pub pages: i32,
+    pub bytes: u64,
+    /// Kept in the database's `backups` (false for a database at a schema from before them).
+    pub recorded: bool,
+}
+
+/// What `restore_database` put in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreReport {
+    pub bytes: u64,
+    /// The backup's schema: what serve migrates it to at start, if anything.
+    pub schema: SchemaState,
+    /// Where the database as it was before the restore is kept (none when there was none).
+    pub kept: Option<PathBuf>,
+}
+
+/// `path` with `suffix` after its name: `x.sqlite3-lock`, `x.sqlite3.partial`.
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Copies the database at `from` to the new file `to` while it serves (SQLite's online backup,
+/// in one step: one read snapshot, so the copy holds every batch committed before it began and
+/// none half), checks the copy's integrity, and only then gives it its name. Refuses a `to`
+/// that exists. The backup is then kept in the database's `backups`, for how old the last one is.
+pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
+    let mut report = copy_database(from, to)?;
+    let backup = Backup {
+        finished_at: chrono::Utc::now(),
+        // Where it is whatever folder the command ran in.
+        file: std::path::absolute(to)
+            .unwrap_or_else(|_| to.to_owned())
+            .display()
+            .to_string(),
+        bytes: report.bytes,
+    };
+    report.recorded = record_backup(from, &backup)?;
+    Ok(report)
+}
+
+/// The copy [`backup_database`] makes, unrecorded.
+fn copy_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
+    if to.exists() {
+        return Err(StoreError::Setup(format!(
+            "{} exists already; back up to a new file",
+            to.display()
+        )));
+    }
+    if !from.exists() {
+        return Err(StoreError::Setup(format!("there is no database at {}", from.display())));
+    }
+    let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
+    configure(&source)?;
+    let partial = beside(to, ".partial");
+    let copied = (|| -> Result<BackupReport, StoreError> {
+        // A copy left by a backup that was killed is no copy: start again.
+        let _ = std::fs::remove_file(&partial);
+        create_private(&partial).map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", partial.display())))?;
+        let mut target = Connection::open(&partial)?;
+        let pages = {
+            use rusqlite::backup::{Backup, StepResult};
+            let backup = Backup::new(&source, &mut target)?;
+            // Every page in one step (-1): one read snapshot, never restarted by the writer.
+            let mut tries = 0;
+            loop {
+                match backup.step(-1)? {
+                    StepResult::Done => break,
+                    StepResult::Busy | StepResult::Locked if tries < 100 => {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    other => {
+                        return Err(StoreError::Database(
+                            format!("the copy did not finish: {other:?}").into(),
+                        ));
+                    }
+                }
+            }
+            backup.progress().pagecount
+        };
+        let check: String = target.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(StoreError::Database(
+                format!("the copy failed its integrity check: {check}").into(),
+            ));
+        }
+        // The copy stands alone: no WAL beside it.
+        target.pragma_update(None, "journal_mode", "DELETE")?;
+        drop(target);
+        Ok(BackupReport {
+            pages,
+            bytes: std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0),
+            recorded: false,
+        })
+    })();
+    match copied {
+        Ok(report) => {
+            std::fs::rename(&partial, to)
+                .map_err(|e| StoreError::Setup(format!("naming the copy {}: {e}", to.display())))?;
+            Ok(report)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+/// Keeps `backup` in the database at `from`: false, and nothing written, when its schema is
+/// from before backups were kept (a build older than this one serves it).
+fn record_backup(from: &Path, backup: &Backup) -> Result<bool, StoreError> {
+    let mut conn = Connection::open_with_flags(
+        from,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let kept = has_table(&tx, "backups")?;
+    if kept {
+        crate::store::backups::insert_backup(&Tx(Engine::Sqlite(&tx)), backup)?;
+    }
+    tx.commit()?;
+    Ok(kept)
+}
+
+/// Locks the file beside the database (`-lock`, made if need be) that tells a server and a
+/// restore of each other: a server holds it shared while it serves (several may), a restore
+/// exclusively while it swaps the file. An flock, apart from SQLite's own locks. Held until
+/// the answer is dropped.
+pub(super) fn lock_in_use(database: &Path, exclusive: bool) -> Result<File, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = beside(database, "-lock");
+    let cannot = |e: std::io::Error| StoreError::Setup(format!("cannot lock {}: {e}", path.display()));
+    // Private as all beside the database is; made by root (a restore), it is the service's.
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(cannot)?;
+    give_to_folder_owner(&path);
+    let taken = match exclusive {
+        true => file.try_lock(),
+        false => file.try_lock_shared(),
+    };
+    match taken {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) if exclusive => Err(StoreError::Setup(format!(
+            "a server is serving {} (it holds {}): stop it first",
+            database.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Setup(format!(
+            "{} is being restored (`warranty-gateway restore` holds {}): start the server when it has finished",
+            database.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(cannot(e)),
+    }
+}
+
+/// What root made (a restore at 2 a.m.) goes to the owner of the folder it is in (the service's
+/// state folder), so that the service can open it. Another user cannot give a file away: what
+/// they made stays theirs (the attempt fails, and nothing is lost by it).
+fn give_to_folder_owner(path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let folder = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let (Ok(file), Ok(folder)) = (std::fs::metadata(path), std::fs::metadata(folder))
+        && (file.uid(), file.gid()) != (folder.uid(), folder.gid())
+    {
+        let _ = std::os::unix::fs::chown(path, Some(folder.uid()), Some(folder.gid()));
+    }
+}
+
+/// What a restore refuses to put in place: a file SQLite cannot read whole, one that is no
+/// gateway database, or one a newer build migrated. Answers its schema.
+fn restorable(from: &Path) -> Result<SchemaState, StoreError> {
+    let unusable = |why: String| StoreError::Setup(format!("{} cannot be restored: {why}", from.display()));
+    if !from.is_file() {
+        return Err(unusable("there is no such file".into()));
+    }
+    let mut conn =
+        Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| unusable(e.to_string()))?;
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| unusable(format!("it is not a readable SQLite database ({e})")))?;
+    if check != "ok" {
+        return Err(unusable(format!("it fails SQLite's integrity check: {check}")));
+    }
+    if !has_table(&conn, "registrations")? {
+        return Err(unusable(
+            "it is no warranty-gateway database (it has no registrations table)".into(),
+        ));
+    }
+    schema_of(&mut conn)
+}
+
+/// Puts the backup `from` in the place of the database at `database`, which no server may be
+/// serving (see [`lock_in_use`]): the backup is checked first (readable whole, a gateway
+/// database, a schema this build serves); the database as it was, its WAL folded in, is kept
+/// beside it (`.before-restore-<time>`) and put back if the copy fails; the copy is checked, and
+/// private to the owner of the database's folder.
+pub fn restore_database(from: &Path, database: &Path) -> Result<RestoreReport, StoreError> {
+    let schema = restorable(from)?;
+    if let Some(folder) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|cause| StoreError::Folder {
+            path: folder.to_owned(),
+            cause,
+        })?;
+    }
+    let _restoring = lock_in_use(database, true)?;
+    let kept = match database.exists() {
+        true => Some(set_aside(database)?),
+        false => None,
+    };
+    match copy_database(from, database) {
+        Ok(report) => {
+            give_to_folder_owner(database);
+            Ok(RestoreReport {
+                bytes: report.bytes,
+                schema,
+                kept,
+            })
+        }
+        Err(e) => {
+            if let Some(kept) = &kept {
+                let _ = std::fs::rename(kept, database);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Moves the database aside whole: its WAL folded into the file first (a checkpoint), so the
+/// file kept stands alone; its `-wal` and `-shm` go, being the file's no longer.
+fn set_aside(database: &Path) -> Result<PathBuf, StoreError> {
+    {
+        let conn = Connection::open_with_flags(
+            database,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&conn)?;
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            return Err(StoreError::Setup(format!(
+                "{} is in use (its WAL cannot be folded in): stop what has it open first",
+                database.display()
+            )));
+        }
+    }
+    let at = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let kept = beside(database, &format!(".before-restore-{at}"));
+    std::fs::rename(database, &kept)
+        .map_err(|e| StoreError::Setup(format!("cannot move {} aside: {e}", database.display())))?;
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(beside(database, suffix));
+    }
+    Ok(kept)
+}

@@ -27,6 +27,17 @@ pub(super) fn run(context: &Context, args: &Args) -> anyhow::Result<ExitCode> {
              or your provider's snapshots)"
         ),
     };
+    // A server of this build holds the database's lock (the store refuses then); one of a build
+    // from before that lock is found by the address it listens on.
+    if let Err(e) = std::net::TcpListener::bind(&config.bind)
+        && e.kind() == std::io::ErrorKind::AddrInUse
+    {
+        anyhow::bail!(
+            "something listens on server.bind {} (the server?): stop it before restoring {}",
+            config.bind,
+            database.display()
+        );
+    }
     let from = &args.from;
     let report = store::restore_database(from, database)
         .with_context(|| format!("cannot restore {} from {}", database.display(), from.display()))?;

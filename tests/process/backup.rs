@@ -314,3 +314,29 @@ async fn a_restore_puts_the_backup_back_and_keeps_the_database_as_it_was() {
         .unwrap();
     assert_eq!(count, 2 * PER_BATCH);
 }
+
+/// A server that holds no lock (a build from before it) is still found out: by its address.
+#[test]
+fn a_restore_refuses_while_the_servers_address_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let (code, _, err) = run_cli(&["migrate"], &config);
+    assert_eq!(code, 0, "{err}");
+    let copy = dir.path().join("copy.sqlite3");
+    assert_eq!(backup(&config, &copy).0, 0);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("127.0.0.1:0", &address);
+    std::fs::write(&config, text).unwrap();
+    let (code, _, err) = run_cli(&["restore", "--from", copy.to_str().unwrap()], &config);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("something listens on server.bind {address}")),
+        "{err}"
+    );
+    drop(taken);
+    let (code, out, err) = run_cli(&["restore", "--from", copy.to_str().unwrap()], &config);
+    assert_eq!(code, 0, "{out}{err}");
+}

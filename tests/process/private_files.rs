@@ -45,6 +45,7 @@ async fn the_database_its_wal_a_backup_and_a_private_key_are_the_owners_alone() 
         db.clone(),
         db.with_extension("sqlite3-wal"),
         db.with_extension("sqlite3-shm"),
+        db.with_extension("sqlite3-lock"),
     ] {
         assert_eq!(mode(&file), 0o600, "{}", file.display());
     }

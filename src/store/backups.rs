@@ -1,15 +1,48 @@
-//! The backups `warranty-gateway backup` made (of SQLite; PostgreSQL's table stays empty), on
-//! either engine: the newest says how old the last backup is.
+//! The backups `warranty-gateway backup` makes (of SQLite; PostgreSQL's table stays empty): the
+//! copy, and its record, read on either engine: the newest says how old the last backup is.
+
+use std::path::Path;
 
 use super::sql::{Arg, Row, stored_count};
-use super::{StoreError, Tx};
+use super::{StoreError, Tx, sqlite};
 use crate::model::backup::Backup;
+
+/// What `backup_database` copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupReport {
+    pub pages: i32,
+    pub bytes: u64,
+    /// Kept in the database's `backups` (false for a database at a schema from before them).
+    pub recorded: bool,
+}
+
+/// Copies the SQLite database at `from` to the new file `to` while it serves (one read
+/// snapshot: every batch committed before it began, none half), checked before it gets its
+/// name; then keeps it in the database's `backups`, for how old the last one is.
+pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
+    let copied = sqlite::copy_database(from, to)?;
+    let backup = Backup {
+        finished_at: chrono::Utc::now(),
+        // Where it is whatever folder the command ran in.
+        file: std::path::absolute(to)
+            .unwrap_or_else(|_| to.to_owned())
+            .display()
+            .to_string(),
+        bytes: copied.bytes,
+    };
+    let recorded = sqlite::write_file_with(from, "backups", |tx| insert_backup(tx, &backup))?;
+    Ok(BackupReport {
+        pages: copied.pages,
+        bytes: copied.bytes,
+        recorded,
+    })
+}
 
 /// How many backups the table keeps (one a day is nearly three years).
 const KEPT: i64 = 1_000;
 
 /// Adds a backup, and forgets those past the newest [`KEPT`].
-pub(super) fn insert_backup(tx: &Tx, backup: &Backup) -> Result<(), StoreError> {
+fn insert_backup(tx: &Tx, backup: &Backup) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO backups (finished_at, file, bytes) VALUES ($1, $2, $3)",
         &[

@@ -1,6 +1,6 @@
-//! The database as a file: an online backup (checked, then recorded in the database), a restore
-//! from one (the database as it was kept beside it), and the lock that tells a restore a server
-//! is serving the file.
+//! The database as a file: an online copy (checked), a write to a file no store serves, a
+//! restore from a copy (the database as it was kept beside it), and the lock that tells a
+//! restore a server is serving the file.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -9,16 +9,13 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::{StoreError, configure, create_private, has_table, schema_of};
-use crate::model::backup::Backup;
 use crate::store::{Engine, SchemaState, Tx};
 
-/// What `backup_database` copied.
+/// What a copy of the database holds: its pages, and its size in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackupReport {
+pub(in crate::store) struct Copied {
     pub pages: i32,
     pub bytes: u64,
-    /// Kept in the database's `backups` (false for a database at a schema from before them).
-    pub recorded: bool,
 }
 
 /// What `restore_database` put in place.
@@ -41,24 +38,8 @@ fn beside(path: &Path, suffix: &str) -> PathBuf {
 /// Copies the database at `from` to the new file `to` while it serves (SQLite's online backup,
 /// in one step: one read snapshot, so the copy holds every batch committed before it began and
 /// none half), checks the copy's integrity, and only then gives it its name. Refuses a `to`
-/// that exists. The backup is then kept in the database's `backups`, for how old the last one is.
-pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
-    let mut report = copy_database(from, to)?;
-    let backup = Backup {
-        finished_at: chrono::Utc::now(),
-        // Where it is whatever folder the command ran in.
-        file: std::path::absolute(to)
-            .unwrap_or_else(|_| to.to_owned())
-            .display()
-            .to_string(),
-        bytes: report.bytes,
-    };
-    report.recorded = record_backup(from, &backup)?;
-    Ok(report)
-}
-
-/// The copy [`backup_database`] makes, unrecorded.
-fn copy_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
+/// that exists.
+pub(in crate::store) fn copy_database(from: &Path, to: &Path) -> Result<Copied, StoreError> {
     if to.exists() {
         return Err(StoreError::Setup(format!(
             "{} exists already; back up to a new file",
@@ -71,7 +52,7 @@ fn copy_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
     let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
     configure(&source)?;
     let partial = beside(to, ".partial");
-    let copied = (|| -> Result<BackupReport, StoreError> {
+    let copied = (|| -> Result<Copied, StoreError> {
         // A copy left by a backup that was killed is no copy: start again.
         let _ = std::fs::remove_file(&partial);
         create_private(&partial).map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", partial.display())))?;
@@ -106,10 +87,9 @@ fn copy_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
         // The copy stands alone: no WAL beside it.
         target.pragma_update(None, "journal_mode", "DELETE")?;
         drop(target);
-        Ok(BackupReport {
+        Ok(Copied {
             pages,
             bytes: std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0),
-            recorded: false,
         })
     })();
     match copied {
@@ -125,21 +105,26 @@ fn copy_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
     }
 }
 
-/// Keeps `backup` in the database at `from`: false, and nothing written, when its schema is
-/// from before backups were kept (a build older than this one serves it).
-fn record_backup(from: &Path, backup: &Backup) -> Result<bool, StoreError> {
+/// Runs `f` in one write transaction on the database file at `path` (not a served store's),
+/// when it has `table`: false, and nothing run, when it has not (its schema is from before the
+/// table: a build older than this one serves it).
+pub(in crate::store) fn write_file_with(
+    path: &Path,
+    table: &str,
+    f: impl FnOnce(&Tx) -> Result<(), StoreError>,
+) -> Result<bool, StoreError> {
     let mut conn = Connection::open_with_flags(
-        from,
+        path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     configure(&conn)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let kept = has_table(&tx, "backups")?;
-    if kept {
-        crate::store::backups::insert_backup(&Tx(Engine::Sqlite(&tx)), backup)?;
+    let has = has_table(&tx, table)?;
+    if has {
+        f(&Tx(Engine::Sqlite(&tx)))?;
     }
     tx.commit()?;
-    Ok(kept)
+    Ok(has)
 }
 
 /// Locks the file beside the database (`-lock`, made if need be) that tells a server and a

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use backup::{BackupReport, RestoreReport, backup_database, restore_database};
+pub use backup::{RestoreReport, restore_database};
+pub(super) use backup::{copy_database, write_file_with};
 pub(super) use batches::*;
 pub(super) use records::*;
 

@@ -250,14 +250,7 @@ async fn a_restore_puts_the_backup_back_and_keeps_the_database_as_it_was() {
     assert!(err.contains("not a readable SQLite database"), "{err}");
     let newer = dir.path().join("newer.sqlite3");
     std::fs::copy(&copy, &newer).unwrap();
-    rusqlite::Connection::open(&newer)
-        .unwrap()
-        .execute(
-            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
-             VALUES (99, 'from_a_newer_build', '2030-01-01T00:00:00Z', '1')",
-            [],
-        )
-        .unwrap();
+    migrated_by_a_newer_build(&newer, 99);
     let (code, _, err) = restore(&newer);
     assert_eq!(code, 2);
     assert!(

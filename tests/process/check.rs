@@ -88,12 +88,7 @@ fn the_schema_is_read_against_this_build_and_left_as_it_is() {
     assert_eq!(history(&conn), before, "check migrated");
 
     // One a newer build migrated: serve refuses it, and check says so.
-    conn.execute(
-        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
-         VALUES (99, 'from_a_newer_build', '2030-01-01T00:00:00Z', '1')",
-        [],
-    )
-    .unwrap();
+    migrated_by_a_newer_build(&db_path(dir.path()), 99);
     let (code, out, _) = run_cli(&["check"], &config);
     assert_eq!(code, 1, "{out}");
     let database = line(&out, "database");

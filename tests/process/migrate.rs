@@ -29,14 +29,7 @@ fn a_database_migrated_by_a_newer_build_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
     assert_eq!(run_cli(&["migrate"], &config).0, 0);
-    rusqlite::Connection::open(db_path(dir.path()))
-        .unwrap()
-        .execute(
-            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
-             VALUES (99, 'from_a_newer_build', '2030-01-01T00:00:00Z', '1')",
-            [],
-        )
-        .unwrap();
+    migrated_by_a_newer_build(&db_path(dir.path()), 99);
     let (code, _, err) = run_cli(&["migrate"], &config);
     assert_eq!(code, 2);
     assert!(

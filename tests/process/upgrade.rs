@@ -93,14 +93,7 @@ async fn an_upgrade_keeps_every_answer_and_leaves_a_backup_to_roll_back_to() {
     assert!(registrations > 0);
 
     // A database a newer build migrated: the older binary refuses it and says so.
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute(
-            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
-             VALUES (999, 'from_a_newer_build', '2030-01-01T00:00:00Z', '1')",
-            [],
-        )
-        .unwrap();
+    migrated_by_a_newer_build(&db, 999);
     for command in ["serve", "migrate"] {
         let out = Command::new(BIN)
             .args([command, "--config"])

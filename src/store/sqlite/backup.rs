@@ -220,7 +220,7 @@ pub fn restore_database(from: &Path, database: &Path) -> Result<RestoreReport, S
     }
     let _restoring = lock_in_use(database, true)?;
     let kept = match database.exists() {
-        true => Some(set_aside(database)?),
+        true => Some(set_aside(database, chrono::Utc::now())?),
         false => None,
     };
     match copy_database(from, database) {
@@ -243,7 +243,7 @@ pub fn restore_database(from: &Path, database: &Path) -> Result<RestoreReport, S
 
 /// Moves the database aside whole: its WAL folded into the file first (a checkpoint), so the
 /// file kept stands alone; its `-wal` and `-shm` go, being the file's no longer.
-fn set_aside(database: &Path) -> Result<PathBuf, StoreError> {
+fn set_aside(database: &Path, now: chrono::DateTime<chrono::Utc>) -> Result<PathBuf, StoreError> {
     {
         let conn = Connection::open_with_flags(
             database,
@@ -258,12 +258,55 @@ fn set_aside(database: &Path) -> Result<PathBuf, StoreError> {
             )));
         }
     }
-    let at = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let at = now.format("%Y%m%dT%H%M%SZ");
     let kept = beside(database, &format!(".before-restore-{at}"));
+    // Never over what an earlier restore kept (two in one second).
+    if kept.exists() {
+        return Err(StoreError::Setup(format!(
+            "{} exists already: try again in a second",
+            kept.display()
+        )));
+    }
     std::fs::rename(database, &kept)
         .map_err(|e| StoreError::Setup(format!("cannot move {} aside: {e}", database.display())))?;
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(beside(database, suffix));
     }
     Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_set_aside_is_whole_and_never_put_over_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("gateway.sqlite3");
+        let conn = Connection::open(&database).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1), (2);")
+            .unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-07T02:00:00Z")
+            .unwrap()
+            .to_utc();
+        let earlier = dir.path().join("gateway.sqlite3.before-restore-20261207T020000Z");
+        std::fs::write(&earlier, "what the restore a moment ago kept").unwrap();
+        let refused = set_aside(&database, at).unwrap_err().to_string();
+        assert!(refused.contains("exists already"), "{refused}");
+        assert_eq!(
+            std::fs::read_to_string(&earlier).unwrap(),
+            "what the restore a moment ago kept"
+        );
+
+        // A second later: the rows still in the WAL are in the file kept.
+        let kept = set_aside(&database, at + chrono::TimeDelta::seconds(1)).unwrap();
+        drop(conn);
+        assert!(!database.exists());
+        let rows: i64 = Connection::open_with_flags(&kept, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 2);
+    }
 }

@@ -211,6 +211,14 @@ fn restorable(from: &Path) -> Result<SchemaState, StoreError> {
 /// beside it (`.before-restore-<time>`) and put back if the copy fails; the copy is checked, and
 /// private to the owner of the database's folder.
 pub fn restore_database(from: &Path, database: &Path) -> Result<RestoreReport, StoreError> {
+    if let (Ok(a), Ok(b)) = (from.canonicalize(), database.canonicalize())
+        && a == b
+    {
+        return Err(StoreError::Setup(format!(
+            "{} is the database itself: restore from a backup of it",
+            from.display()
+        )));
+    }
     let schema = restorable(from)?;
     if let Some(folder) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).map_err(|cause| StoreError::Folder {

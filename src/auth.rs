@@ -44,7 +44,7 @@ pub enum AuthError {
     OperatorToken,
     #[error(
         "the token is signed with a secret of this company that stopped verifying at {}; sign with the current one",
-        .0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        crate::wire::format_timestamp(.0)
     )]
     ExpiredCredential(DateTime<Utc>),
     /// Each time claim refused with the time it says and this server's clock: a POS clock
@@ -368,10 +368,7 @@ impl TimeClaims {
 fn shown_time(seconds: i64) -> String {
     DateTime::from_timestamp(seconds, 0)
         .filter(|t| t.year() <= 9999)
-        .map_or_else(
-            || seconds.to_string(),
-            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        )
+        .map_or_else(|| seconds.to_string(), |t| crate::wire::format_timestamp(&t))
 }
 
 /// How long `seconds` is, in the largest unit that keeps it a whole number of at least two.
@@ -637,7 +634,7 @@ pub enum V3AuthError {
     UnknownKid(String),
     #[error(
         "the token is signed with a v3 key of its issuer that stopped verifying at {}; sign with the current one",
-        .0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        crate::wire::format_timestamp(.0)
     )]
     ExpiredCredential(DateTime<Utc>),
     #[error("the token's aud is neither this server's audience ({0}) nor its sandbox audience ({1})")]

@@ -1134,10 +1134,7 @@ mod tests {
         let ends: Vec<Option<String>> = p
             .secrets
             .iter()
-            .map(|c| {
-                c.not_after
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            })
+            .map(|c| c.not_after.as_ref().map(crate::wire::format_timestamp))
             .collect();
         // A date ends at the end of that day, UTC; a time is taken with its offset.
         assert_eq!(

@@ -148,7 +148,7 @@ fn https(config: &Config, now: DateTime<Utc>) -> Finding {
         Err(e) => return Finding::new(part, Verdict::Failed, format!("{e:#}")),
     };
     let end = certificate.not_after();
-    let until = end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let until = crate::wire::format_timestamp(&end);
     let cert = files.cert.display();
     match crate::https::ending(end, now) {
         Some(said) => Finding::new(

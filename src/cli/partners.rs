@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::Context;
 use crate::config::{CredentialKind, MIN_SECRET_BYTES, Partners};
+use crate::wire::format_timestamp;
 
 /// A credential as a warning names it: `secret 2`, `v3 key "2026-06"`.
 fn named(kind: CredentialKind, id: &str) -> String {
@@ -53,7 +54,7 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
                 };
                 let until = c
                     .not_after
-                    .map_or("no end".to_owned(), |e| format!("until {}", rfc3339(e)));
+                    .map_or("no end".to_owned(), |e| format!("until {}", format_timestamp(&e)));
                 println!("    {}: {}, {until}{signs}", named(c.kind, &c.id), c.source);
             }
         }
@@ -62,10 +63,6 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {warning}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// What the partners' credentials need done (`partners` and `check` say it): the bundled demo
@@ -95,12 +92,12 @@ pub(super) fn warnings(partners: &Partners, now: DateTime<Utc>) -> Vec<String> {
                 Some(at) if at < now => warnings.push(format!(
                     "{name} of {} stopped verifying tokens at {}; remove it from the config",
                     p.company,
-                    rfc3339(at)
+                    format_timestamp(&at)
                 )),
                 Some(at) if at - now <= chrono::Duration::days(EXPIRY_WARNING_DAYS) => warnings.push(format!(
                     "{name} of {} stops verifying tokens at {}, within {EXPIRY_WARNING_DAYS} days",
                     p.company,
-                    rfc3339(at)
+                    format_timestamp(&at)
                 )),
                 _ => {}
             }

@@ -19,8 +19,8 @@ pub(crate) use code::spelled_once_in_snake_case;
 pub use code::{Code, WarningKind};
 pub use value::{
     FieldError, FieldErrors, MAX_MONEY_CENTS, MAX_YEAR, MIN_YEAR, Money, ValueError, Warning, as_sent,
-    check_characters, control_character, echo, format_cents, format_date, parse_date, parse_date_str, parse_flag,
-    parse_int, parse_money, parse_text, sent_more_than_once, trim_padding,
+    check_characters, control_character, echo, format_cents, format_date, format_timestamp, parse_date, parse_date_str,
+    parse_flag, parse_int, parse_money, parse_text, sent_more_than_once, trim_padding,
 };
 
 /// Of the names a misspelt one may have meant, each with how far it is (less is nearer), the

@@ -15,7 +15,7 @@ pub fn date<S: Serializer>(d: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
 /// the guide's `2018-12-04T13:08:00Z` form, even for a time stored with a fraction by an older
 /// build.
 pub fn timestamp<S: Serializer>(d: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    s.serialize_str(&super::format_timestamp(d))
 }
 
 /// An HTTP status, as its number (a batch's Status in the history).

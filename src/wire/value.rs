@@ -666,6 +666,12 @@ pub fn format_date(dt: &DateTime<Utc>) -> String {
     dt.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// A time the server says (one it made, a credential's or certificate's end): RFC 3339 in UTC,
+/// to the second, `2026-12-07T02:00:00Z`, whatever fraction it has.
+pub fn format_timestamp(dt: &DateTime<Utc>) -> String {
+    dt.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

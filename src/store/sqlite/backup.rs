@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-use super::{StoreError, configure, create_private, has_table, schema_of};
+use super::{StoreError, configure, create_private, has_table, make_folder, schema_of};
 use crate::store::{Engine, SchemaState, Tx};
 
 /// What a copy of the database holds: its pages, and its size in bytes.
@@ -220,12 +220,7 @@ pub fn restore_database(from: &Path, database: &Path) -> Result<RestoreReport, S
         )));
     }
     let schema = restorable(from)?;
-    if let Some(folder) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).map_err(|cause| StoreError::Folder {
-            path: folder.to_owned(),
-            cause,
-        })?;
-    }
+    make_folder(database)?;
     let _restoring = lock_in_use(database, true)?;
     let kept = match database.exists() {
         true => Some(set_aside(database, chrono::Utc::now())?),

@@ -360,17 +360,24 @@ fn make_private(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// The read-write connection to a database file (made, with its folder, if need be, private
-/// to its owner), in WAL mode.
-fn open_writer(path: &Path) -> Result<Connection, StoreError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o750)
+/// Makes the folder of the database file at `path` if need be (with its parents), its owner's
+/// and its group's only.
+fn make_folder(path: &Path) -> Result<(), StoreError> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o750)
             .create(dir)
             .map_err(|cause| StoreError::Folder {
                 path: dir.to_owned(),
                 cause,
-            })?;
+            }),
+        None => Ok(()),
     }
+}
+
+/// The read-write connection to a database file (made, with its folder, if need be, private
+/// to its owner), in WAL mode.
+fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    make_folder(path)?;
     make_private(path)?;
     let writer = Connection::open(path)?;
     configure(&writer)?;

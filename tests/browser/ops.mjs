@@ -49,7 +49,7 @@ try {
   // This server: its build, database and (here) plain HTTP.
   const server = await page.locator("#server").innerText();
   check(/^This server: warranty-gateway \d+\.\d+\.\d+ on (sqlite|postgresql) \(\d+\.\d MB\), started \d{4}-\d\d-\d\d /.test(server) &&
-        server.includes("plain HTTP") && (!server.includes(" on sqlite ") || server.includes("no backup recorded yet")),
+        server.includes("plain HTTP") && /last backup \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(30 h ago\) BACKUP STALE;/.test(server),
         "the server line: " + server);
 
   // The partners, with tirecompany's late badge.

@@ -108,6 +108,17 @@ async fn the_operators_page_shows_late_partners_a_chart_an_invoices_trail_and_it
     assert_eq!(res.status(), 401);
     let (code, admin, err) = run_cli(&["token", "--operator", "olaf"], &config);
     assert_eq!(code, 0, "{err}");
+    // A backup made 30 hours ago and none since: the page flags it, as the alert would.
+    let (code, _, err) = run_cli(
+        &["backup", "--to", dir.path().join("b.sqlite3").to_str().unwrap()],
+        &config,
+    );
+    assert_eq!(code, 0, "{err}");
+    let stale = (chrono::Utc::now() - chrono::TimeDelta::hours(30)).to_rfc3339();
+    rusqlite::Connection::open(db_path(dir.path()))
+        .unwrap()
+        .execute("UPDATE backups SET finished_at = ?1", [stale])
+        .unwrap();
 
     let screenshot = dir.path().join("ops.png");
     drive(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-use super::{StoreError, configure, create_private, has_table, make_folder, schema_of};
+use super::{StoreError, beside, configure, create_private, has_table, make_folder, schema_of};
 use crate::store::{Engine, SchemaState, Tx};
 
 /// What a copy of the database holds: its pages, and its size in bytes.
@@ -26,13 +26,6 @@ pub struct RestoreReport {
     pub schema: SchemaState,
     /// Where the database as it was before the restore is kept (none when there was none).
     pub kept: Option<PathBuf>,
-}
-
-/// `path` with `suffix` after its name: `x.sqlite3-lock`, `x.sqlite3.partial`.
-fn beside(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 /// Copies the database at `from` to the new file `to` while it serves (SQLite's online backup,

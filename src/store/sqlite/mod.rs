@@ -189,11 +189,7 @@ impl SqliteStore {
     pub fn size_bytes(&self) -> u64 {
         ["", "-wal"]
             .iter()
-            .filter_map(|suffix| {
-                let mut p = self.path.as_os_str().to_owned();
-                p.push(suffix);
-                std::fs::metadata(p).ok().map(|m| m.len())
-            })
+            .filter_map(|suffix| std::fs::metadata(beside(&self.path, suffix)).ok().map(|m| m.len()))
             .sum()
     }
 
@@ -358,6 +354,14 @@ fn make_private(path: &Path) -> Result<(), StoreError> {
         }
         Ok(_) => Ok(()),
     }
+}
+
+/// `path` with `suffix` after its name: its WAL (`x.sqlite3-wal`), a copy being made
+/// (`x.sqlite3.partial`).
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Makes the folder of the database file at `path` if need be (with its parents), its owner's

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::Context;
 use crate::config::{BIND_ENV, Config, Database};
+use crate::model::backup::STALE_AFTER;
 use crate::store::{self, Applied};
 
 #[derive(clap::Args)]
@@ -104,6 +105,7 @@ fn plural(n: usize, what: &str) -> String {
 /// Every part serve needs beyond the config itself, as it stands at `now`.
 fn examine(config: &Config, now: DateTime<Utc>) -> Vec<Finding> {
     let mut findings = vec![listening(config), https(config, now), database(config)];
+    findings.extend(backup(config, now));
     findings.extend(
         super::partners::warnings(&config.partners, now)
             .into_iter()
@@ -194,4 +196,43 @@ fn database(config: &Config) -> Finding {
         ),
     };
     Finding::new(part, Verdict::Ok, said)
+}
+
+/// How old the last backup is, as the database records it (SQLite's: PostgreSQL is backed up by
+/// its own tools). Nothing is said when the database cannot be read: its line says why.
+fn backup(config: &Config, now: DateTime<Utc>) -> Option<Finding> {
+    let part = "backup";
+    let database = config.database().ok()?;
+    if let Database::Postgres { .. } = database {
+        return Some(Finding::new(
+            part,
+            Verdict::Ok,
+            "PostgreSQL: back it up with its own tools (pg_dump, or the provider's backups)",
+        ));
+    }
+    let Some(last) = store::recorded_backup(database).ok()? else {
+        return Some(Finding::new(
+            part,
+            Verdict::Ok,
+            "none recorded yet (the daily timer, or warranty-gateway backup --into DIR, makes one)",
+        ));
+    };
+    let age = now - last.finished_at;
+    let said = format!(
+        "the last, {}, finished {} ({} hours ago)",
+        last.file,
+        crate::wire::format_timestamp(&last.finished_at),
+        age.num_hours()
+    );
+    Some(match age > STALE_AFTER {
+        true => Finding::new(
+            part,
+            Verdict::Warning,
+            format!(
+                "{said}: over {} hours; is the backup timer running?",
+                STALE_AFTER.num_hours()
+            ),
+        ),
+        false => Finding::new(part, Verdict::Ok, said),
+    })
 }

@@ -268,6 +268,15 @@ pub fn schema_state(database: &Database) -> Result<SchemaState, StoreError> {
     }
 }
 
+/// The newest backup `backup` recorded in the database a config names, read without migrating
+/// it (`check`): `None` before the first, and on PostgreSQL, which its own tools back up.
+pub fn recorded_backup(database: &Database) -> Result<Option<crate::model::backup::Backup>, StoreError> {
+    match database {
+        Database::Sqlite { path } => sqlite::recorded_backup(path),
+        Database::Postgres { .. } => Ok(None),
+    }
+}
+
 /// Migrates the database a config names without serving it (`warranty-gateway migrate`, for
 /// deploy pipelines); answers the migrations applied now.
 pub fn migrate(database: &Database) -> Result<Vec<Applied>, StoreError> {

@@ -122,6 +122,51 @@ fn the_schema_is_read_against_this_build_and_left_as_it_is() {
 }
 
 #[test]
+fn the_last_backup_is_reported_and_one_over_26_hours_old_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        line(&out, "backup").contains(" ok ") && line(&out, "backup").contains("none recorded yet"),
+        "{out}"
+    );
+
+    assert_eq!(run_cli(&["migrate"], &config).0, 0);
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 0, "{out}");
+    assert!(line(&out, "backup").contains("none recorded yet"), "{out}");
+    let folder = dir.path().join("backups");
+    let (code, _, err) = run_cli(&["backup", "--into", folder.to_str().unwrap()], &config);
+    assert_eq!(code, 0, "{err}");
+    let copy = std::fs::read_dir(&folder).unwrap().next().unwrap().unwrap().path();
+    let (code, out, _) = run_cli(&["check", "--strict"], &config);
+    assert_eq!(code, 0, "{out}");
+    let said = line(&out, "backup");
+    assert!(
+        said.contains(" ok ") && said.contains(copy.to_str().unwrap()) && said.contains("(0 hours ago)"),
+        "{out}"
+    );
+
+    // The timer stopped: the last backup is 27 hours old, the line a warning (--strict: exit 1).
+    let at = |hours: i64| (chrono::Utc::now() - chrono::TimeDelta::hours(hours)).to_rfc3339();
+    let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
+    conn.execute("UPDATE backups SET finished_at = ?1", [at(27)]).unwrap();
+    let (code, out, _) = run_cli(&["check", "--strict"], &config);
+    assert_eq!(code, 1, "{out}");
+    let said = line(&out, "backup");
+    assert!(
+        said.contains(" warning ") && said.contains("(27 hours ago): over 26 hours; is the backup timer running?"),
+        "{out}"
+    );
+    // 25 hours is a day's run late by its spread: not yet stale.
+    conn.execute("UPDATE backups SET finished_at = ?1", [at(25)]).unwrap();
+    let (code, out, _) = run_cli(&["check", "--strict"], &config);
+    assert_eq!(code, 0, "{out}");
+    assert!(line(&out, "backup").contains("(25 hours ago)"), "{out}");
+}
+
+#[test]
 fn a_port_in_use_is_a_warning_and_strict_fails_on_it() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
@@ -238,6 +283,10 @@ fn a_postgres_database_is_read_without_being_migrated() {
     let (code, out, _) = run_cli(&["check"], &config);
     assert_eq!(code, 0, "{out}");
     assert!(line(&out, "database").contains("this build's schema"), "{out}");
+    assert!(
+        line(&out, "backup").contains("PostgreSQL: back it up with its own tools"),
+        "{out}"
+    );
     // The URL's user and password are not printed.
     assert!(!out.contains("postgres@"), "{out}");
 

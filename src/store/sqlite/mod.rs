@@ -82,15 +82,33 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<Vec<Applied>, StoreError>
 /// it could not write is found out) but changed by nothing; a file that does not exist is not
 /// made.
 pub(super) fn schema_state(path: &Path) -> Result<super::SchemaState, StoreError> {
-    if !path.exists() {
-        return super::schema_against(embedded::migrations::runner().get_migrations(), &[]);
+    match open_existing(path)? {
+        Some(mut conn) => schema_of(&mut conn),
+        None => super::schema_against(embedded::migrations::runner().get_migrations(), &[]),
     }
-    let mut conn = Connection::open_with_flags(
+}
+
+/// The database file as serve opens it (so a file it could not write is found out), or `None`
+/// when there is none: never made here.
+fn open_existing(path: &Path) -> Result<Option<Connection>, StoreError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     configure(&conn)?;
-    schema_of(&mut conn)
+    Ok(Some(conn))
+}
+
+/// The newest backup the database file records, read without migrating it: `None` when there
+/// is no file yet, or no backup (a schema from before backups were recorded has none).
+pub(super) fn recorded_backup(path: &Path) -> Result<Option<crate::model::backup::Backup>, StoreError> {
+    match open_existing(path)? {
+        Some(conn) if has_table(&conn, "backups")? => super::last_backup(&Tx(Engine::Sqlite(&conn))),
+        _ => Ok(None),
+    }
 }
 
 /// [`super::schema_state`] of an open database.

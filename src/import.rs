@@ -61,13 +61,9 @@ pub struct Prepared {
     pub notes: Vec<String>,
 }
 
-/// Each record type's own date (PlanEnrollDate, SaleDate, ClaimDate, CancelDate): the one
-/// required date field its declaration has.
+/// Each record type's own date's name (PlanEnrollDate, SaleDate, ClaimDate, CancelDate).
 fn own_date(kind: RecordKind) -> Option<&'static str> {
-    kind.fields()
-        .iter()
-        .find(|f| f.required && f.kind == crate::wire::Kind::Date)
-        .map(|f| f.name)
+    Some(kind.fields()[kind.own_date()?].name)
 }
 
 /// The record type of a CSV file: `--type`, or else the one whose own date the header names,

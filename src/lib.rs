@@ -9,6 +9,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod database_url;
+pub mod export;
 pub mod history;
 pub mod https;
 pub mod import;

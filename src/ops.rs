@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, Days, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Days, Utc};
 use chrono_tz::Tz;
 
 use crate::config::{Operator, Partner, Partners, UploadDue};
@@ -391,16 +391,7 @@ pub fn is_late(due: UploadDue, zone: Tz, last_batch_at: Option<DateTime<Utc>>, n
         return false;
     }
     let due = due.by;
-    let due_on = |day: chrono::NaiveDate| {
-        let local = day.and_time(due);
-        zone.from_local_datetime(&local)
-            .earliest()
-            .or_else(|| {
-                zone.from_local_datetime(&(local + chrono::Duration::hours(1)))
-                    .earliest()
-            })
-            .map(|t| t.with_timezone(&Utc))
-    };
+    let due_on = |day: chrono::NaiveDate| crate::status::wall_clock(zone, day.and_time(due));
     let (Some(today_due), Some(yesterday_due)) = (due_on(today), today.checked_sub_days(Days::new(1)).and_then(due_on))
     else {
         return false;

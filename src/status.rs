@@ -40,6 +40,17 @@ impl RegistrationUsage {
     }
 }
 
+/// A wall-clock time in `zone`: the earlier of two where a daylight-saving change repeats it,
+/// an hour later where one skips it.
+pub fn wall_clock(zone: Tz, local: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
+    (zone.from_local_datetime(&local).earliest())
+        .or_else(|| {
+            zone.from_local_datetime(&(local + chrono::TimeDelta::hours(1)))
+                .earliest()
+        })
+        .map(|d| d.with_timezone(&Utc))
+}
+
 /// A partner's plan: how long it runs, and the time zone its calendar days are counted in.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Plan {
@@ -66,6 +77,13 @@ impl Plan {
     /// The calendar day (in the partner's zone) of `at`.
     pub fn day_of(&self, at: DateTime<Utc>) -> NaiveDate {
         at.with_timezone(&self.zone).date_naive()
+    }
+
+    /// The first moment of a calendar day in the partner's zone: its midnight (or, where a
+    /// daylight-saving change skips midnight, the hour after).
+    pub fn day_starts(&self, day: NaiveDate) -> DateTime<Utc> {
+        let midnight = day.and_time(chrono::NaiveTime::MIN);
+        wall_clock(self.zone, midnight).unwrap_or_else(|| midnight.and_utc())
     }
 
     /// Whether the plan still covers `at`: expiry is by calendar day, so anything dated on
@@ -291,6 +309,21 @@ pub(crate) mod tests {
             denver.expire_date(at("2019-02-10T09:30:00Z")),
             at("2019-03-10T09:30:00Z")
         );
+    }
+
+    #[test]
+    fn a_day_starts_at_the_partners_midnight_or_the_hour_after_a_skipped_one() {
+        let plan = |zone| Plan { term_months: 36, zone };
+        let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let chicago = plan(chrono_tz::America::Chicago);
+        assert_eq!(chicago.day_starts(date(2026, 11, 1)), at("2026-11-01T05:00:00Z"));
+        assert_eq!(chicago.day_starts(date(2026, 12, 1)), at("2026-12-01T06:00:00Z"));
+        // Santiago's clocks went from 00:00 to 01:00 on 2024-09-08: that day starts at 01:00.
+        let santiago = plan(chrono_tz::America::Santiago);
+        assert_eq!(santiago.day_starts(date(2024, 9, 8)), at("2024-09-08T04:00:00Z"));
+        assert_eq!(santiago.day_of(at("2024-09-08T04:00:00Z")), date(2024, 9, 8));
+        assert_eq!(santiago.day_of(at("2024-09-08T03:59:59Z")), date(2024, 9, 7));
+        assert_eq!(UTC36.day_starts(date(2018, 12, 4)), day(2018, 12, 4));
     }
 
     #[test]

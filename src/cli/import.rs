@@ -10,18 +10,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::Context;
 use crate::import;
 use crate::records::RecordKind;
-use crate::scope::{Scope, Tenant};
 use crate::store::Store;
 use crate::telemetry;
 
 #[derive(clap::Args)]
 pub(super) struct Args {
-    /// The partner's company, as in config.toml.
-    #[arg(long)]
-    company: String,
-    /// Write to the partner's test tenant instead of live.
-    #[arg(long)]
-    test: bool,
+    #[command(flatten)]
+    tenant: super::TenantArgs,
     /// The record type of a CSV file (one type per file); without it, the type whose own date
     /// (PlanEnrollDate, SaleDate, ClaimDate or CancelDate) the header names.
     #[arg(long = "type", value_parser = import::record_kind)]
@@ -34,11 +29,7 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = context.config()?;
     // Only warnings: the report below is the output.
     telemetry::init_quiet(context.log_format(&config));
-    let company = &args.company;
-    let partner = config
-        .partners
-        .by_company(company)
-        .with_context(|| format!("no partner {company:?} in {}", context.config_path.display()))?;
+    let (partner, scope) = args.tenant.resolve(context, &config)?;
     let path = &args.path;
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     // Shown on a terminal only: indicatif draws nothing when stderr is redirected.
@@ -52,10 +43,6 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let database = config.database()?;
     let store = Store::open(database).with_context(|| format!("cannot open the database {database}"))?;
-    let scope = Scope {
-        partner_id: partner.partner_id,
-        tenant: if args.test { Tenant::Test } else { Tenant::Live },
-    };
     let outcome = import::import(&store, partner, scope, &prepared, config.history_retention)?;
     bar.finish_and_clear();
     for note in &prepared.notes {

@@ -4,6 +4,7 @@
 mod backup;
 mod check;
 mod copy_data;
+mod export;
 mod import;
 mod keygen;
 mod migrate;
@@ -17,7 +18,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{CONFIG_ENV, Config};
+use anyhow::Context as _;
+
+use crate::config::{CONFIG_ENV, Config, Partner};
+use crate::scope::{Scope, Tenant};
 use crate::telemetry::LogFormat;
 
 /// Where the config file is looked for when neither --config nor WARRANTY_GATEWAY_CONFIG names
@@ -76,6 +80,36 @@ enum Command {
     /// gzip-compressed or not. Exit code 0 when
     /// every record was written, 1 when some were, 2 when none were or the file is unusable.
     Import(import::Args),
+    /// Write a partner's records of one type as CSV (the header row names the guide's fields, as
+    /// import reads them back), optionally only those whose own date is within some days: for a
+    /// report or a feed. Read in one snapshot, while the server runs.
+    Export(export::Args),
+}
+
+/// `--company C [--test]`: a partner of the config, and which of its tenants (import, export).
+#[derive(clap::Args)]
+struct TenantArgs {
+    /// The partner's company, as in config.toml.
+    #[arg(long)]
+    company: String,
+    /// The partner's test tenant (what `<company>_test` reaches) instead of live.
+    #[arg(long)]
+    test: bool,
+}
+
+impl TenantArgs {
+    /// The partner the config names `--company`, and the tenant's scope.
+    fn resolve<'c>(&self, context: &Context, config: &'c Config) -> anyhow::Result<(&'c Partner, Scope)> {
+        let company = &self.company;
+        let partner = (config.partners.by_company(company))
+            .with_context(|| format!("no partner {company:?} in {}", context.config_path.display()))?;
+        let tenant = if self.test { Tenant::Test } else { Tenant::Live };
+        let scope = Scope {
+            partner_id: partner.partner_id,
+            tenant,
+        };
+        Ok((partner, scope))
+    }
 }
 
 /// What every command may need: the config, read when a command asks for it (keygen never does).
@@ -139,6 +173,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restore(args) => restore::run(&context, &args),
         Command::CopyData(args) => copy_data::run(&context, args),
         Command::Import(args) => import::run(&context, args),
+        Command::Export(args) => export::run(&context, args),
     }
 }
 

@@ -108,6 +108,12 @@ impl RecordKind {
         }
     }
 
+    /// The kind's own date (PlanEnrollDate, SaleDate, ClaimDate or CancelDate): the one
+    /// required date field its declaration has, as its place in [`RecordKind::fields`].
+    pub fn own_date(self) -> Option<usize> {
+        (self.fields().iter()).position(|f| f.required && f.kind == crate::wire::Kind::Date)
+    }
+
     /// Claims and cancellations are filed against a registration (same ShopID and
     /// InvoiceNumber).
     pub const fn belongs_to_registration(self) -> bool {
@@ -532,6 +538,27 @@ mod declaration_tests {
         }
         let back = T::from_values(values.into_iter().map(owned).collect());
         assert_eq!(back.as_ref(), Some(&record));
+    }
+
+    #[test]
+    fn every_record_type_has_one_date_of_its_own() {
+        let own = RecordKind::ALL.map(|kind| kind.own_date().map(|at| kind.fields()[at].name));
+        assert_eq!(
+            own,
+            [
+                Some("PlanEnrollDate"),
+                Some("SaleDate"),
+                Some("ClaimDate"),
+                Some("CancelDate")
+            ]
+        );
+        for kind in RecordKind::ALL {
+            let dates = kind
+                .fields()
+                .iter()
+                .filter(|f| f.required && f.kind == crate::wire::Kind::Date);
+            assert_eq!(dates.count(), 1, "{}", kind.name());
+        }
     }
 
     #[test]

@@ -654,6 +654,45 @@ fn find_sql(kind: RecordKind) -> &'static Sql {
     &SELECT[kind.index()]
 }
 
+/// A tenant's records of one kind whose own date (PlanEnrollDate, SaleDate, ClaimDate or
+/// CancelDate) is at or after `from` and before `until`, first stored first: a page of at most
+/// `limit` of them after the row `after` (0 for the first page), each with its row id (the
+/// next page's `after`). By row id rather than OFFSET: each page starts where the last ended.
+pub fn dated_records<T: Record>(
+    tx: &Tx,
+    scope: Scope,
+    (from, until): (DateTime<Utc>, DateTime<Utc>),
+    after: i64,
+    limit: u32,
+) -> Result<Vec<(i64, T)>, StoreError> {
+    let args = [
+        Arg::Int(scope.partner_id),
+        Arg::Text(scope.tenant.into_str()),
+        Arg::Date(from),
+        Arg::Date(until),
+        Arg::Int(after),
+        sql::count_arg(limit)?,
+    ];
+    tx.rows(dated_sql(T::KIND), &args, |row| Ok((row.int(0)?, row.record(1)?)))
+}
+
+/// [`dated_records`]'s statement for a kind.
+fn dated_sql(kind: RecordKind) -> &'static Sql {
+    static SELECT: LazyLock<[Sql; 4]> = LazyLock::new(|| {
+        RecordKind::ALL.map(|kind| {
+            let date = kind.own_date().map(|at| kind.columns()[at]);
+            let date = date.expect("every record kind has a date of its own (a unit test checks)");
+            Sql::new(format!(
+                "SELECT id, {} FROM {} WHERE partner_id = $1 AND tenant = $2 AND {date} >= $3 \
+                 AND {date} < $4 AND id > $5 ORDER BY id LIMIT $6",
+                stored_columns(kind).join(", "),
+                table(kind)
+            ))
+        })
+    });
+    &SELECT[kind.index()]
+}
+
 /// Answers when the database can be read.
 pub fn ping(tx: &Tx) -> Result<(), StoreError> {
     on_engine!(tx, ping())

@@ -15,6 +15,7 @@ mod common_postgres;
 mod common_skip;
 mod copy_data;
 mod crash;
+mod export;
 mod hostile_clients;
 mod import;
 mod instances;

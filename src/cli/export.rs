@@ -1,0 +1,121 @@
+//! `export --company C --type KIND [--from DAY] [--to DAY] [--out FILE]`: a partner's records
+//! of one type as CSV that `import` reads back, read in one snapshot while the server runs.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+
+use super::Context;
+use crate::config::Database;
+use crate::export::{self, DaySpan};
+use crate::records::RecordKind;
+use crate::store::{self, Store};
+use crate::telemetry;
+
+#[derive(clap::Args)]
+pub(super) struct Args {
+    #[command(flatten)]
+    tenant: super::TenantArgs,
+    /// The record type: registrations, claims, sales or cancellations.
+    #[arg(long = "type", value_parser = crate::import::record_kind)]
+    record_type: RecordKind,
+    /// Only the records whose own date (PlanEnrollDate, SaleDate, ClaimDate or CancelDate) is
+    /// on this day or after: YYYY-MM-DD, a calendar day in the partner's time zone.
+    #[arg(long, value_parser = export::day)]
+    from: Option<NaiveDate>,
+    /// Only the records whose own date is on this day or before (as --from).
+    #[arg(long, value_parser = export::day)]
+    to: Option<NaiveDate>,
+    /// Write the CSV to this file instead of standard output: private (0600), and in its place
+    /// only once it is whole.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
+    let config = context.config()?;
+    telemetry::init_quiet(context.log_format(&config));
+    let (partner, scope) = args.tenant.resolve(context, &config)?;
+    let days = DaySpan {
+        from: args.from,
+        to: args.to,
+    };
+    if let (Some(from), Some(to)) = (days.from, days.to)
+        && from > to
+    {
+        anyhow::bail!("--from {from} is after --to {to}: no day is both");
+    }
+    let database = config.database()?;
+    if let Database::Sqlite { path } = database
+        && !path.exists()
+    {
+        anyhow::bail!("there is no database at {}: nothing to export", path.display());
+    }
+    // A read changes nothing: a database of another build's schema is said, not migrated.
+    let schema = store::schema_state(database).with_context(|| format!("cannot read the database {database}"))?;
+    if let Some(next) = schema.pending.first() {
+        anyhow::bail!(
+            "the database {database} is not at this build's schema (V{}__{} is still to be applied): \
+             export with the build that serves it, or migrate it first",
+            next.version,
+            next.name
+        );
+    }
+    let store = Store::open(database).with_context(|| format!("cannot open the database {database}"))?;
+    let kind = args.record_type;
+    let export = |out: &mut dyn Write| export::export(&store, partner, scope, kind, days, out);
+    let (written, to) = match &args.out {
+        Some(path) => (write_file(path, export)?, path.display().to_string()),
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = export(&mut out)?;
+            out.flush().context("cannot write the export")?;
+            (written, "standard output".to_owned())
+        }
+    };
+    let dated = match (days.from, days.to) {
+        (None, None) => String::new(),
+        (from, to) => {
+            let day = |d: Option<NaiveDate>| d.map_or_else(|| "any day".to_owned(), |d| d.to_string());
+            let own = kind.own_date().map_or("date", |at| kind.fields()[at].name);
+            format!(" with {own} from {} to {} ({})", day(from), day(to), partner.timezone)
+        }
+    };
+    eprintln!(
+        "exported {written} {} of {} ({}){dated} to {to}",
+        kind.name().to_lowercase(),
+        partner.company,
+        scope.tenant.into_str()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the export to `path`: first to `path.partial` (private), synced, then renamed into
+/// place, so a file under `path` is always whole; a failed export leaves no partial file.
+fn write_file(path: &Path, export: impl FnOnce(&mut dyn Write) -> anyhow::Result<u64>) -> anyhow::Result<u64> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let write = || -> anyhow::Result<u64> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        let written = export(&mut out)?;
+        let file = out.into_inner().context("cannot write the export")?;
+        file.sync_all().context("cannot write the export")?;
+        std::fs::rename(&partial, path).with_context(|| format!("cannot put the export at {}", path.display()))?;
+        Ok(written)
+    };
+    write().inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
+    })
+}

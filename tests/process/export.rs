@@ -200,8 +200,29 @@ fn what_export_refuses_is_said_and_nothing_is_made() {
     assert_eq!(code, 2);
     assert!(err.contains("no partner \"tyrecompany\""), "{err}");
 
-    // A database a newer build migrated is read by that build, not guessed at.
+    // A database of an older build's schema is said, not migrated by a read.
     let latest = warranty_gateway::store::latest_migration();
+    let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
+    conn.execute(
+        "DELETE FROM refinery_schema_history WHERE version = ?1",
+        [latest.version],
+    )
+    .unwrap();
+    let (code, _, err) = export(&["--type", "claims"]);
+    assert_eq!(code, 2);
+    let pending = format!("V{}__{} is still to be applied", latest.version, latest.name);
+    assert!(err.contains(&pending) && err.contains("migrate it first"), "{err}");
+    let applied: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM refinery_schema_history WHERE version = ?1",
+            [latest.version],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(applied, 0, "export migrated the database");
+    drop(conn);
+
+    // A database a newer build migrated is read by that build, not guessed at.
     migrated_by_a_newer_build(&db_path(dir.path()), latest.version as i32 + 1);
     let (code, _, err) = export(&["--type", "claims"]);
     assert_eq!(code, 2);

@@ -14,7 +14,8 @@ use chrono_tz::Tz;
 use crate::config::Partner;
 use crate::records::{Cancellation, Claim, Record, RecordKind, Registration, Sale, Value};
 use crate::scope::Scope;
-use crate::store::{self, Store, StoreError};
+use crate::status::registration_status;
+use crate::store::{self, Store, StoreError, Tx};
 use crate::wire::{Kind, format_cents};
 
 /// How many records are read at a time: the export's memory, however many the tenant holds.
@@ -56,19 +57,93 @@ pub fn day(text: &str) -> Result<NaiveDate, String> {
     Ok(day)
 }
 
-/// Writes the records of `kind` that `scope` holds, and whose own date falls within `days`, as
-/// CSV to `out` (a header row, then a row a record), all read in one snapshot of the database:
-/// the file is the tenant as it was at one moment, even while batches arrive. Answers how many
-/// records it wrote.
+/// What `export --type` names: a record type, whose records import reads back, or each
+/// registration's status, as `rec=registrationstatus` answers it (for a report of the plans
+/// still running and their tires left).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exported {
+    Records(RecordKind),
+    RegistrationStatus,
+}
+
+impl Exported {
+    /// What the summary calls a row: `claims`, `registration statuses`.
+    pub fn rows(self) -> String {
+        match self {
+            Exported::Records(kind) => kind.name().to_lowercase(),
+            Exported::RegistrationStatus => "registration statuses".to_owned(),
+        }
+    }
+
+    /// The record type whose own date `--from` and `--to` pick by.
+    pub fn dated_by(self) -> RecordKind {
+        match self {
+            Exported::Records(kind) => kind,
+            Exported::RegistrationStatus => RecordKind::Registrations,
+        }
+    }
+}
+
+/// `--type` (any case): a record type's name, or `registrationstatus` (as a GET's `rec`).
+pub fn exported(name: &str) -> Result<Exported, String> {
+    if name.eq_ignore_ascii_case("registrationstatus") {
+        return Ok(Exported::RegistrationStatus);
+    }
+    crate::import::record_kind(name)
+        .map(Exported::Records)
+        .map_err(|expected| format!("{expected}, registrationstatus"))
+}
+
+/// The registrationstatus answer's fields, the header of its export: a unit test holds them to
+/// the answer's own names (`RegistrationStatus`'s serde names).
+const STATUS_HEADER: [&str; 16] = [
+    "RegistrationID",
+    "PartnerID",
+    "OrgID",
+    "ShopID",
+    "InvoiceNumber",
+    "PlanEnrollDate",
+    "CreatedDate",
+    "TiresCovered",
+    "TireClaimCount",
+    "TireCancelCount",
+    "TiresLeft",
+    "WarrantyStatus",
+    "CancelDate",
+    "ExpireDate",
+    "StatusDate",
+    "Message",
+];
+
+/// Writes what `exported` names of `scope`'s, whose own date falls within `days`, as CSV to
+/// `out` (a header row, then a row a record), all read in one snapshot of the database: the
+/// file is the tenant as it was at one moment, even while batches arrive. A status is as of
+/// `now`. Answers how many rows it wrote.
 pub fn export(
     store: &Store,
     partner: &Partner,
     scope: Scope,
-    kind: RecordKind,
-    days: DaySpan,
+    (exported, days): (Exported, DaySpan),
+    now: DateTime<Utc>,
     out: impl Write,
 ) -> anyhow::Result<u64> {
     let dated = days.moments(partner);
+    let kind = match exported {
+        Exported::Records(kind) => kind,
+        Exported::RegistrationStatus => {
+            let plan = partner.plan();
+            return write_pages(
+                store,
+                &STATUS_HEADER,
+                out,
+                |tx, after| {
+                    let page = store::dated_registration_usage(tx, scope, dated, after, PAGE)?;
+                    Ok(page.into_iter().map(|usage| (usage.registration_id, usage)).collect())
+                },
+                |csv, usage| csv.serialize(registration_status(usage, partner.partner_id, plan, now)),
+            );
+        }
+    };
     match kind {
         RecordKind::Registrations => export_kind::<Registration>(store, partner, scope, dated, out),
         RecordKind::Sales => export_kind::<Sale>(store, partner, scope, dated, out),
@@ -84,19 +159,39 @@ fn export_kind<T: Record>(
     dated: (DateTime<Utc>, DateTime<Utc>),
     out: impl Write,
 ) -> anyhow::Result<u64> {
+    let header: Vec<&str> = T::FIELDS.iter().map(|f| f.name).collect();
+    write_pages(
+        store,
+        &header,
+        out,
+        |tx, after| store::dated_records::<T>(tx, scope, dated, after, PAGE),
+        |csv, record| csv.write_record(cells(record, partner.timezone).iter().map(|cell| cell.as_bytes())),
+    )
+}
+
+/// Writes `header`, then every row of the pages `page` reads (a page of rows after the id
+/// `after`, each with its id; an empty one ends), each with `write`, all in one read
+/// transaction. Answers how many rows it wrote.
+fn write_pages<W: Write, R>(
+    store: &Store,
+    header: &[&str],
+    out: W,
+    mut page: impl FnMut(&Tx, i64) -> Result<Vec<(i64, R)>, StoreError>,
+    mut write: impl FnMut(&mut csv::Writer<W>, &R) -> csv::Result<()>,
+) -> anyhow::Result<u64> {
     let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(out);
-    csv.write_record(T::FIELDS.iter().map(|f| f.name))?;
+    csv.write_record(header)?;
     // A write that fails (a full disk) ends the read; it is said once the snapshot is closed.
     let mut failed = None;
     let written = store.read(|tx| {
         let (mut after, mut written) = (0, 0u64);
         loop {
-            let page = store::dated_records::<T>(tx, scope, dated, after, PAGE)?;
-            let Some(&(last, _)) = page.last() else {
+            let rows = page(tx, after)?;
+            let Some(&(last, _)) = rows.last() else {
                 return Ok(written);
             };
-            for (_, record) in &page {
-                if let Err(e) = csv.write_record(cells(record, partner.timezone).iter().map(|cell| cell.as_bytes())) {
+            for (_, row) in &rows {
+                if let Err(e) = write(&mut csv, row) {
                     failed = Some(e);
                     return Ok(written);
                 }
@@ -170,6 +265,34 @@ mod tests {
         for (field, cell) in expected {
             assert_eq!(at(field), cell, "{field}");
         }
+    }
+
+    #[test]
+    fn the_status_header_is_the_registrationstatus_answers_fields() {
+        let usage = crate::status::tests::usage(4, 1, 0);
+        let plan = crate::status::Plan {
+            term_months: 36,
+            zone: Tz::UTC,
+        };
+        let status = registration_status(&usage, 1001, plan, Utc::now());
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        csv.serialize(&status).unwrap();
+        let written = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+        assert_eq!(written.lines().next(), Some(STATUS_HEADER.join(",").as_str()));
+        let answer = serde_json::to_value(&status).unwrap();
+        for field in STATUS_HEADER {
+            assert!(answer.get(field).is_some(), "{field}");
+        }
+    }
+
+    #[test]
+    fn a_type_is_a_record_type_or_registrationstatus() {
+        assert_eq!(exported("Claims"), Ok(Exported::Records(RecordKind::Claims)));
+        assert_eq!(exported("REGISTRATIONSTATUS"), Ok(Exported::RegistrationStatus));
+        assert_eq!(
+            exported("status"),
+            Err("expected one of registrations, sales, claims, cancellations, registrationstatus".to_owned())
+        );
     }
 
     #[test]

@@ -10,8 +10,7 @@ use chrono::NaiveDate;
 
 use super::Context;
 use crate::config::Database;
-use crate::export::{self, DaySpan};
-use crate::records::RecordKind;
+use crate::export::{self, DaySpan, Exported};
 use crate::store::{self, Store};
 use crate::telemetry;
 
@@ -19,9 +18,11 @@ use crate::telemetry;
 pub(super) struct Args {
     #[command(flatten)]
     tenant: super::TenantArgs,
-    /// The record type: registrations, claims, sales or cancellations.
-    #[arg(long = "type", value_parser = crate::import::record_kind)]
-    record_type: RecordKind,
+    /// The record type, registrations, claims, sales or cancellations (as import reads them
+    /// back); or registrationstatus, each registration's status now (as a GET's
+    /// rec=registrationstatus answers it).
+    #[arg(long = "type", value_parser = export::exported)]
+    exported: Exported,
     /// Only the records whose own date (PlanEnrollDate, SaleDate, ClaimDate or CancelDate) is
     /// on this day or after: YYYY-MM-DD, a calendar day in the partner's time zone.
     #[arg(long, value_parser = export::day)]
@@ -65,32 +66,52 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let store = Store::open(database).with_context(|| format!("cannot open the database {database}"))?;
-    let kind = args.record_type;
-    let export = |out: &mut dyn Write| export::export(&store, partner, scope, kind, days, out);
+    let exported = args.exported;
+    let now = chrono::Utc::now();
+    let export = |out: &mut dyn Write| export::export(&store, partner, scope, (exported, days), now, out);
     let (written, to) = match &args.out {
         Some(path) => (write_file(path, export)?, path.display().to_string()),
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let written = export(&mut out)?;
-            out.flush().context("cannot write the export")?;
-            (written, "standard output".to_owned())
+            let written = export(&mut out).and_then(|written| {
+                out.flush().context("cannot write the export")?;
+                Ok(written)
+            });
+            match written {
+                Ok(written) => (written, "standard output".to_owned()),
+                // `export ... | head`: the reader has what it wanted. Stopped quietly, with the
+                // status of a command that SIGPIPE ended.
+                Err(e) if reader_gone(&e) => return Ok(ExitCode::from(141)),
+                Err(e) => return Err(e),
+            }
         }
     };
     let dated = match (days.from, days.to) {
         (None, None) => String::new(),
         (from, to) => {
             let day = |d: Option<NaiveDate>| d.map_or_else(|| "any day".to_owned(), |d| d.to_string());
+            let kind = exported.dated_by();
             let own = kind.own_date().map_or("date", |at| kind.fields()[at].name);
             format!(" with {own} from {} to {} ({})", day(from), day(to), partner.timezone)
         }
     };
     eprintln!(
         "exported {written} {} of {} ({}){dated} to {to}",
-        kind.name().to_lowercase(),
+        exported.rows(),
         partner.company,
         scope.tenant.into_str()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the export stopped because the reader of standard output went away.
+fn reader_gone(e: &anyhow::Error) -> bool {
+    let broken = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(broken)
+            || (cause.downcast_ref::<csv::Error>())
+                .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if broken(io)))
+    })
 }
 
 /// Writes the export to `path`: first to `path.partial` (private), synced, then renamed into

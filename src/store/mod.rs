@@ -661,18 +661,11 @@ fn find_sql(kind: RecordKind) -> &'static Sql {
 pub fn dated_records<T: Record>(
     tx: &Tx,
     scope: Scope,
-    (from, until): (DateTime<Utc>, DateTime<Utc>),
+    dated: (DateTime<Utc>, DateTime<Utc>),
     after: i64,
     limit: u32,
 ) -> Result<Vec<(i64, T)>, StoreError> {
-    let args = [
-        Arg::Int(scope.partner_id),
-        Arg::Text(scope.tenant.into_str()),
-        Arg::Date(from),
-        Arg::Date(until),
-        Arg::Int(after),
-        sql::count_arg(limit)?,
-    ];
+    let args = dated_page_args(scope, dated, after, limit)?;
     tx.rows(dated_sql(T::KIND), &args, |row| Ok((row.int(0)?, row.record(1)?)))
 }
 
@@ -680,23 +673,69 @@ pub fn dated_records<T: Record>(
 fn dated_sql(kind: RecordKind) -> &'static Sql {
     static SELECT: LazyLock<[Sql; 4]> = LazyLock::new(|| {
         RecordKind::ALL.map(|kind| {
-            let date = kind.own_date().map(|at| kind.columns()[at]);
-            let date = date.expect("every record kind has a date of its own (a unit test checks)");
-            // Read in id order from `after` on, to the page's end: the whole export is one pass
-            // over the table. SQLite would rather take the tenant's rows by the invoice index
-            // and sort them, for every page: told not to (NOT INDEXED leaves it the rowid).
-            let select = |from: &str| {
-                format!(
-                    "SELECT id, {} FROM {from} WHERE partner_id = $1 AND tenant = $2 AND {date} >= $3 \
-                     AND {date} < $4 AND id > $5 ORDER BY id LIMIT $6",
-                    stored_columns(kind).join(", "),
-                )
-            };
-            let table = table(kind);
-            Sql::each(select(table), select(&format!("{table} NOT INDEXED")))
+            let columns = format!("id, {}", stored_columns(kind).join(", "));
+            dated_page(&columns, (table(kind), "t"), "", own_date_column(kind))
         })
     });
     &SELECT[kind.index()]
+}
+
+/// The stored column of a kind's own date.
+fn own_date_column(kind: RecordKind) -> &'static str {
+    let date = kind.own_date().map(|at| kind.columns()[at]);
+    date.expect("every record kind has a date of its own (a unit test checks)")
+}
+
+/// A page of a tenant's rows of `table` (named `alias`, and `joins` joined to it): `columns` of
+/// those whose `date` lies from $3 to before $4, in id order after the id $5, at most $6 (the
+/// tenant is $1 and $2). Read in id order from where the last page ended to its end, a whole
+/// export is one pass over the table. SQLite would rather take the tenant's rows by its invoice
+/// index and sort them, for every page: it is told not to (NOT INDEXED leaves it the rowid).
+fn dated_page(columns: &str, (table, alias): (&str, &str), joins: &str, date: &str) -> Sql {
+    let select = |hint: &str| {
+        format!(
+            "SELECT {columns} FROM {table} {alias}{hint} {joins} WHERE {alias}.partner_id = $1 \
+             AND {alias}.tenant = $2 AND {alias}.{date} >= $3 AND {alias}.{date} < $4 AND {alias}.id > $5 \
+             ORDER BY {alias}.id LIMIT $6"
+        )
+    };
+    Sql::each(select(""), select(" NOT INDEXED"))
+}
+
+/// [`dated_page`]'s arguments, in its order.
+fn dated_page_args(
+    scope: Scope,
+    (from, until): (DateTime<Utc>, DateTime<Utc>),
+    after: i64,
+    limit: u32,
+) -> Result<[Arg<'static>; 6], StoreError> {
+    Ok([
+        Arg::Int(scope.partner_id),
+        Arg::Text(scope.tenant.into_str()),
+        Arg::Date(from),
+        Arg::Date(until),
+        Arg::Int(after),
+        sql::count_arg(limit)?,
+    ])
+}
+
+/// The usage of a tenant's registrations whose PlanEnrollDate lies in `dated` (from, until:
+/// until excluded), first stored first: a page of at most `limit` after the registration
+/// `after`, as [`dated_records`] pages them (a page's last `registration_id` is the next
+/// page's `after`). With the usage, each registration's status at any time is known.
+pub fn dated_registration_usage(
+    tx: &Tx,
+    scope: Scope,
+    dated: (DateTime<Utc>, DateTime<Utc>),
+    after: i64,
+    limit: u32,
+) -> Result<Vec<RegistrationUsage>, StoreError> {
+    static SELECT: LazyLock<Sql> = LazyLock::new(|| {
+        let date = own_date_column(RecordKind::Registrations);
+        dated_page(&usage::USAGE, ("registrations", "r"), usage::USAGE_JOINS, date)
+    });
+    let args = dated_page_args(scope, dated, after, limit)?;
+    tx.rows(&*SELECT, &args, usage::usage_with_totals)
 }
 
 /// Answers when the database can be read.

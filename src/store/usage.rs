@@ -41,14 +41,27 @@ pub(super) static CANCELLATIONS_OF: LazyLock<Sql> = LazyLock::new(|| {
 /// kept there). Parameters: partner, tenant, ShopID, InvoiceNumber, OrgID or NULL.
 pub(super) static REGISTRATION_USAGE: LazyLock<Sql> = LazyLock::new(|| {
     Sql::new(format!(
-        "SELECT {REGISTRATION}, \
-           COALESCE(t.tires_claimed, 0), t.latest_claim_date, COALESCE(t.tires_cancelled, 0), {CANCELLATION} \
-         FROM registrations r LEFT JOIN registration_totals t ON t.registration_id = r.id \
-         LEFT JOIN cancellations c ON c.id = t.first_cancellation_id \
+        "SELECT {} FROM registrations r {USAGE_JOINS} \
          WHERE r.partner_id = $1 AND r.tenant = $2 AND r.shop_id = $3 AND r.invoice_number = $4 \
-           AND (CAST($5 AS TEXT) IS NULL OR r.org_id = $5)"
+           AND (CAST($5 AS TEXT) IS NULL OR r.org_id = $5)",
+        *USAGE
     ))
 });
+
+/// A registration's usage as [`usage_with_totals`] reads it, from the registrations table as
+/// `r` and [`USAGE_JOINS`].
+pub(super) static USAGE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{REGISTRATION}, COALESCE(t.tires_claimed, 0), t.latest_claim_date, COALESCE(t.tires_cancelled, 0), \
+         {CANCELLATION}"
+    )
+});
+
+/// What [`USAGE`] joins to a registration: its totals (one row by its id, kept by migration
+/// V6's triggers; none when it has neither claims nor cancellations) and its first
+/// cancellation (by the id kept there).
+pub(super) const USAGE_JOINS: &str = "LEFT JOIN registration_totals t ON t.registration_id = r.id \
+     LEFT JOIN cancellations c ON c.id = t.first_cancellation_id";
 
 /// [`REGISTRATION`]'s columns, first in a row, as a usage before its claims and cancellation
 /// are counted.

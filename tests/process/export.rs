@@ -258,6 +258,20 @@ fn both_engines_export_the_same_file() {
         assert!(from_sqlite.lines().count() > 1, "{kind}");
         assert_eq!(from_postgres, from_sqlite, "{kind}: {said}");
     }
+    // The statuses too, but for when each database stored the registrations (CreatedDate).
+    let created = |csv: String| -> Vec<String> {
+        let rows = csv.lines().map(|line| {
+            let mut cells: Vec<&str> = line.split(',').collect();
+            cells.remove(6);
+            cells.join(",")
+        });
+        rows.collect()
+    };
+    let (from_sqlite, _) = export_file(&sqlite_config, sqlite.path(), "registrationstatus");
+    let (from_postgres, _) = export_file(&postgres_config, postgres.path(), "registrationstatus");
+    assert!(from_sqlite.starts_with("RegistrationID,PartnerID,OrgID,ShopID,InvoiceNumber,PlanEnrollDate,CreatedDate,"));
+    assert!(from_sqlite.lines().count() > 1);
+    assert_eq!(created(from_postgres), created(from_sqlite));
 }
 
 /// Registrations posted together: an export holds all of a batch or none of it.
@@ -317,4 +331,79 @@ async fn an_export_while_batches_arrive_holds_whole_batches() {
     assert_eq!(invoices[0], "E0-0");
     assert_eq!(invoices[PER_BATCH], "E1-0");
     assert!(err.contains(&format!("exported {count} registrations")), "{err}");
+}
+
+/// A registration of ShopID S1, this invoice, enrolled on `enrolled`.
+fn enrolled(invoice: &str, enrolled: &str) -> serde_json::Value {
+    let mut registration = registration(invoice);
+    registration["PlanEnrollDate"] = enrolled.into();
+    registration
+}
+
+#[tokio::test]
+async fn registration_statuses_are_what_a_get_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    // One registration of each status: active, expired, no tires left, cancelled.
+    let today = chrono::Utc::now().date_naive();
+    let recent = (today - chrono::Days::new(30)).to_string();
+    let claimed = serde_json::json!({
+        "ShopID": "S1", "InvoiceNumber": "claimed", "ClaimDate": today.to_string(), "RepairShopID": "S1",
+        "RepairInvoiceNumber": "R1", "TireClaimCount": 4, "CreditAmount": 64.04, "CostPerUnit": 60.00,
+        "TireBrand": "SUM", "TireSize": "2356018", "TireCost": 58.00
+    });
+    let cancelled = serde_json::json!({
+        "ShopID": "S1", "InvoiceNumber": "cancelled", "CancelShopID": "S1", "CancelInvoiceNumber": "X1",
+        "TireCancelCount": 4, "CancelDate": today.to_string()
+    });
+    let body = serde_json::json!({
+        "Registrations": [
+            enrolled("active", &recent), enrolled("expired", "2018-12-04"),
+            enrolled("claimed", &recent), enrolled("cancelled", &recent)
+        ],
+        "Claims": [claimed],
+        "Cancellations": [cancelled]
+    });
+    let file = dir.path().join("night.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let (code, out, err) = run_cli(&["import", "--company", "tirecompany", file.to_str().unwrap()], &config);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let (code, csv, err) = run_cli(
+        &["export", "--company", "tirecompany", "--type", "registrationstatus"],
+        &config,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("exported 4 registration statuses of tirecompany (live)"),
+        "{err}"
+    );
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let statuses: Vec<(&str, &str)> = rows.iter().map(|r| (&r[4], &r[11])).collect();
+    assert_eq!(
+        statuses,
+        [("active", "1"), ("expired", "4"), ("claimed", "3"), ("cancelled", "2")]
+    );
+
+    // Each row says what `rec=registrationstatus` answers for that invoice, field by field.
+    let server = Server::serve(&config);
+    for row in &rows {
+        let path = format!(
+            "/v2/partners/tirecompany?rec=registrationstatus&ShopID=S1&InvoiceNumber={}",
+            &row[4]
+        );
+        let res = server.get(&path).await;
+        assert_eq!(res.status(), 200);
+        let answer: serde_json::Value = res.json().await.unwrap();
+        let answer = answer.as_array().map_or(&answer, |a| &a[0]);
+        for (field, cell) in header.iter().zip(row.iter()) {
+            let said = match &answer[field] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(cell, said, "{field} of {}", &row[4]);
+        }
+    }
 }

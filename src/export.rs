@@ -270,10 +270,7 @@ mod tests {
     #[test]
     fn the_status_header_is_the_registrationstatus_answers_fields() {
         let usage = crate::status::tests::usage(4, 1, 0);
-        let plan = crate::status::Plan {
-            term_months: 36,
-            zone: Tz::UTC,
-        };
+        let plan = crate::status::tests::plan(36, Tz::UTC);
         let status = registration_status(&usage, 1001, plan, Utc::now());
         let mut csv = csv::Writer::from_writer(Vec::new());
         csv.serialize(&status).unwrap();

@@ -273,16 +273,18 @@ pub(crate) mod tests {
         zone: Tz::UTC,
     };
 
+    /// A plan of `term_months` counted in `zone`.
+    pub fn plan(term_months: u32, zone: Tz) -> Plan {
+        Plan { term_months, zone }
+    }
+
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
     #[test]
     fn expire_date_adds_calendar_months() {
-        let month = Plan {
-            term_months: 1,
-            zone: Tz::UTC,
-        };
+        let month = plan(1, Tz::UTC);
         assert_eq!(month.expire_date(day(2019, 1, 31)), day(2019, 2, 28));
         assert_eq!(month.expire_date(day(2020, 1, 31)), day(2020, 2, 29));
         assert_eq!(UTC36.expire_date(day(2018, 12, 4)), day(2021, 12, 4));
@@ -290,10 +292,7 @@ pub(crate) mod tests {
 
     #[test]
     fn expire_date_counts_months_in_the_partners_zone() {
-        let denver = Plan {
-            term_months: 1,
-            zone: chrono_tz::America::Denver,
-        };
+        let denver = plan(1, chrono_tz::America::Denver);
         // Jan 30, 23:30 in Denver is Jan 31 in UTC: a month later is Feb 28 in Denver (not Feb
         // 27, as months counted in UTC would make it).
         let expire = denver.expire_date(at("2019-01-31T06:30:00Z"));
@@ -313,13 +312,12 @@ pub(crate) mod tests {
 
     #[test]
     fn a_day_starts_at_the_partners_midnight_or_the_hour_after_a_skipped_one() {
-        let plan = |zone| Plan { term_months: 36, zone };
         let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        let chicago = plan(chrono_tz::America::Chicago);
+        let chicago = plan(36, chrono_tz::America::Chicago);
         assert_eq!(chicago.day_starts(date(2026, 11, 1)), at("2026-11-01T05:00:00Z"));
         assert_eq!(chicago.day_starts(date(2026, 12, 1)), at("2026-12-01T06:00:00Z"));
         // Santiago's clocks went from 00:00 to 01:00 on 2024-09-08: that day starts at 01:00.
-        let santiago = plan(chrono_tz::America::Santiago);
+        let santiago = plan(36, chrono_tz::America::Santiago);
         assert_eq!(santiago.day_starts(date(2024, 9, 8)), at("2024-09-08T04:00:00Z"));
         assert_eq!(santiago.day_of(at("2024-09-08T04:00:00Z")), date(2024, 9, 8));
         assert_eq!(santiago.day_of(at("2024-09-08T03:59:59Z")), date(2024, 9, 7));
@@ -328,10 +326,7 @@ pub(crate) mod tests {
 
     #[test]
     fn expiry_is_by_calendar_day_in_the_partners_zone() {
-        let denver = Plan {
-            term_months: 12,
-            zone: chrono_tz::America::Denver,
-        };
+        let denver = plan(12, chrono_tz::America::Denver);
         // Enrolled 2023-06-01 at 09:00 in Denver: expires 2024-06-01 09:00 Denver time, and the
         // plan covers all of that day in Denver (to 2024-06-02T06:00Z).
         let enrolled = at("2023-06-01T15:00:00Z");

@@ -2,7 +2,9 @@
 //! fields: the form `import` reads, so an export imports back (into this gateway or another)
 //! as the same records. For a report or a feed to the plan's administrator: every field as
 //! stored, first stored first, optionally only the records whose own date (PlanEnrollDate,
-//! SaleDate, ClaimDate or CancelDate) falls on given calendar days of the partner's zone.
+//! SaleDate, ClaimDate or CancelDate) falls on given calendar days of the partner's zone. Or
+//! each registration's status, as `rec=registrationstatus` answers it: a report of the plans
+//! still running and their tires left.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -12,6 +14,7 @@ use chrono::{DateTime, Days, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 
 use crate::config::Partner;
+use crate::query::Rec;
 use crate::records::{Cancellation, Claim, Record, RecordKind, Registration, Sale, Value};
 use crate::scope::Scope;
 use crate::status::registration_status;
@@ -57,41 +60,20 @@ pub fn day(text: &str) -> Result<NaiveDate, String> {
     Ok(day)
 }
 
-/// What `export --type` names: a record type, whose records import reads back, or each
-/// registration's status, as `rec=registrationstatus` answers it (for a report of the plans
-/// still running and their tires left).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exported {
-    Records(RecordKind),
-    RegistrationStatus,
+/// `--type` (any case): what a GET's `rec` names, a record type or `registrationstatus`.
+pub fn rec(name: &str) -> Result<Rec, String> {
+    Rec::parse(name).ok_or_else(|| format!("expected one of {}", Rec::NAMES.join(", ")))
 }
 
-impl Exported {
-    /// What the summary calls a row: `claims`, `registration statuses`.
-    pub fn rows(self) -> String {
-        match self {
-            Exported::Records(kind) => kind.name().to_lowercase(),
-            Exported::RegistrationStatus => "registration statuses".to_owned(),
-        }
-    }
-
-    /// The record type whose own date `--from` and `--to` pick by.
-    pub fn dated_by(self) -> RecordKind {
-        match self {
-            Exported::Records(kind) => kind,
-            Exported::RegistrationStatus => RecordKind::Registrations,
-        }
-    }
+/// What the summary calls the rows of a `rec`: `claims`, `registration statuses`.
+pub fn rows(rec: Rec) -> String {
+    rec.record_kind()
+        .map_or_else(|| "registration statuses".to_owned(), |kind| kind.name().to_lowercase())
 }
 
-/// `--type` (any case): a record type's name, or `registrationstatus` (as a GET's `rec`).
-pub fn exported(name: &str) -> Result<Exported, String> {
-    if name.eq_ignore_ascii_case("registrationstatus") {
-        return Ok(Exported::RegistrationStatus);
-    }
-    crate::import::record_kind(name)
-        .map(Exported::Records)
-        .map_err(|expected| format!("{expected}, registrationstatus"))
+/// The record type whose own date `--from` and `--to` pick by: a status's registration's.
+pub fn dated_by(rec: Rec) -> RecordKind {
+    rec.record_kind().unwrap_or(RecordKind::Registrations)
 }
 
 /// The registrationstatus answer's fields, the header of its export: a unit test holds them to
@@ -115,7 +97,7 @@ const STATUS_HEADER: [&str; 16] = [
     "Message",
 ];
 
-/// Writes what `exported` names of `scope`'s, whose own date falls within `days`, as CSV to
+/// Writes what `rec` names of `scope`'s, whose own date falls within `days`, as CSV to
 /// `out` (a header row, then a row a record), all read in one snapshot of the database: the
 /// file is the tenant as it was at one moment, even while batches arrive. A status is as of
 /// `now`. Answers how many rows it wrote.
@@ -123,14 +105,14 @@ pub fn export(
     store: &Store,
     partner: &Partner,
     scope: Scope,
-    (exported, days): (Exported, DaySpan),
+    (rec, days): (Rec, DaySpan),
     now: DateTime<Utc>,
     out: impl Write,
 ) -> anyhow::Result<u64> {
     let dated = days.moments(partner);
-    let kind = match exported {
-        Exported::Records(kind) => kind,
-        Exported::RegistrationStatus => {
+    let kind = match rec.record_kind() {
+        Some(kind) => kind,
+        None => {
             let plan = partner.plan();
             return write_pages(
                 store,
@@ -283,13 +265,18 @@ mod tests {
     }
 
     #[test]
-    fn a_type_is_a_record_type_or_registrationstatus() {
-        assert_eq!(exported("Claims"), Ok(Exported::Records(RecordKind::Claims)));
-        assert_eq!(exported("REGISTRATIONSTATUS"), Ok(Exported::RegistrationStatus));
+    fn a_type_is_what_a_gets_rec_names() {
+        assert_eq!(rec("Claims"), Ok(Rec::Claims));
+        assert_eq!(rec("REGISTRATIONSTATUS"), Ok(Rec::RegistrationStatus));
         assert_eq!(
-            exported("status"),
-            Err("expected one of registrations, sales, claims, cancellations, registrationstatus".to_owned())
+            rec("status"),
+            Err("expected one of registrations, claims, sales, cancellations, registrationstatus".to_owned())
         );
+        assert_eq!(
+            (rows(Rec::Sales), rows(Rec::RegistrationStatus)),
+            ("sales".to_owned(), "registration statuses".to_owned())
+        );
+        assert_eq!(dated_by(Rec::RegistrationStatus), RecordKind::Registrations);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Partner;
-use crate::records::{Cancellation, Claim, FiledUnder, Registration, Sale};
+use crate::records::{Cancellation, Claim, FiledUnder, RecordKind, Registration, Sale};
 use crate::scope::{Scope, Tenant};
 use crate::status::{RegistrationUsage, registration_status};
 use crate::store::{self, Lookup, Store, StoreError, Tx};
@@ -34,6 +34,17 @@ impl Rec {
     /// have says nothing about where its registration is.
     pub fn says_where_instead(self) -> bool {
         matches!(self, Rec::Registrations | Rec::RegistrationStatus)
+    }
+
+    /// The record type it names; `None` for registrationstatus.
+    pub fn record_kind(self) -> Option<RecordKind> {
+        Some(match self {
+            Rec::Registrations => RecordKind::Registrations,
+            Rec::Claims => RecordKind::Claims,
+            Rec::Sales => RecordKind::Sales,
+            Rec::Cancellations => RecordKind::Cancellations,
+            Rec::RegistrationStatus => return None,
+        })
     }
 
     pub fn parse(value: &str) -> Option<Rec> {

@@ -10,7 +10,8 @@ use chrono::NaiveDate;
 
 use super::Context;
 use crate::config::Database;
-use crate::export::{self, DaySpan, Exported};
+use crate::export::{self, DaySpan};
+use crate::query::Rec;
 use crate::store::{self, Store};
 use crate::telemetry;
 
@@ -21,8 +22,8 @@ pub(super) struct Args {
     /// The record type, registrations, claims, sales or cancellations (as import reads them
     /// back); or registrationstatus, each registration's status now (as a GET's
     /// rec=registrationstatus answers it).
-    #[arg(long = "type", value_parser = export::exported)]
-    exported: Exported,
+    #[arg(long = "type", value_parser = export::rec)]
+    rec: Rec,
     /// Only the records whose own date (PlanEnrollDate, SaleDate, ClaimDate or CancelDate) is
     /// on this day or after: YYYY-MM-DD, a calendar day in the partner's time zone.
     #[arg(long, value_parser = export::day)]
@@ -66,9 +67,9 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let store = Store::open(database).with_context(|| format!("cannot open the database {database}"))?;
-    let exported = args.exported;
+    let rec = args.rec;
     let now = chrono::Utc::now();
-    let export = |out: &mut dyn Write| export::export(&store, partner, scope, (exported, days), now, out);
+    let export = |out: &mut dyn Write| export::export(&store, partner, scope, (rec, days), now, out);
     let (written, to) = match &args.out {
         Some(path) => (write_file(path, export)?, path.display().to_string()),
         None => {
@@ -90,14 +91,14 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         (None, None) => String::new(),
         (from, to) => {
             let day = |d: Option<NaiveDate>| d.map_or_else(|| "any day".to_owned(), |d| d.to_string());
-            let kind = exported.dated_by();
+            let kind = export::dated_by(rec);
             let own = kind.own_date().map_or("date", |at| kind.fields()[at].name);
             format!(" with {own} from {} to {} ({})", day(from), day(to), partner.timezone)
         }
     };
     eprintln!(
         "exported {written} {} of {} ({}){dated} to {to}",
-        exported.rows(),
+        export::rows(rec),
         partner.company,
         scope.tenant.into_str()
     );

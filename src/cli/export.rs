@@ -119,9 +119,7 @@ fn reader_gone(e: &anyhow::Error) -> bool {
 /// place, so a file under `path` is always whole; a failed export leaves no partial file.
 fn write_file(path: &Path, export: impl FnOnce(&mut dyn Write) -> anyhow::Result<u64>) -> anyhow::Result<u64> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
+    let partial = path.with_added_extension("partial");
     let write = || -> anyhow::Result<u64> {
         let file = std::fs::OpenOptions::new()
             .write(true)

@@ -1,9 +1,6 @@
 //! `warranty-gateway backup --to FILE` while the server takes batches: the copy is whole (every
 //! batch answered before it began, no batch in part), passes its integrity check, and serves.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use serde_json::json;
 
 use crate::binary::*;
@@ -28,26 +25,7 @@ async fn an_online_backup_is_whole_and_serves() {
         assert_eq!(server.post("tirecompany", &batch(n)).await.status(), 200);
     }
     // Batches keep coming while the copy is made.
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (url, stop) = (server.url("/v2/partners/tirecompany"), Arc::clone(&stop));
-        tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            let mut n = 5;
-            while !stop.load(Ordering::Relaxed) {
-                let res = client
-                    .post(&url)
-                    .bearer_auth(token())
-                    .body(batch(n).to_string())
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(res.status(), 200);
-                n += 1;
-            }
-            n
-        })
-    };
+    let writer = Posting::start(&server, 5, batch);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let copy = dir.path().join("copy.sqlite3");
     let (code, out, err) = tokio::task::spawn_blocking({
@@ -56,8 +34,7 @@ async fn an_online_backup_is_whole_and_serves() {
     })
     .await
     .unwrap();
-    stop.store(true, Ordering::Relaxed);
-    let posted = writer.await.unwrap();
+    let posted = writer.stop().await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("integrity ok"), "{out}");
     assert!(posted > 5);

@@ -319,3 +319,40 @@ pub fn claim(invoice: &str, repair_invoice: &str) -> serde_json::Value {
         "TireBrand": "SUM", "TireSize": "2356018", "TireCost": 58.00
     })
 }
+
+/// Batches posted to tirecompany one after another, `batch(first)`, `batch(first + 1)`...,
+/// each answered 200, until [`Posting::stop`]: the writes a backup or an export meets.
+pub struct Posting {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<usize>,
+}
+
+impl Posting {
+    pub fn start(server: &Server, first: usize, batch: fn(usize) -> serde_json::Value) -> Posting {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (url, stopped) = (server.url("/v2/partners/tirecompany"), stop.clone());
+        let task = tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut n = first;
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let res = client
+                    .post(&url)
+                    .bearer_auth(token())
+                    .body(batch(n).to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 200);
+                n += 1;
+            }
+            n
+        });
+        Posting { stop, task }
+    }
+
+    /// Stops posting: the number of the batch that would have come next.
+    pub async fn stop(self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.unwrap()
+    }
+}

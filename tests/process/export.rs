@@ -291,21 +291,7 @@ async fn an_export_while_batches_arrive_holds_whole_batches() {
     for n in 0..24 {
         assert_eq!(server.post("tirecompany", &batch(n)).await.status(), 200);
     }
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let (url, stop) = (server.url("/v2/partners/tirecompany"), stop.clone());
-        tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            let mut n = 24;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let body = batch(n).to_string();
-                let res = client.post(&url).bearer_auth(token()).body(body).send().await.unwrap();
-                assert_eq!(res.status(), 200);
-                n += 1;
-            }
-            n
-        })
-    };
+    let writer = Posting::start(&server, 24, batch);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let (code, out, err) = tokio::task::spawn_blocking(move || {
         run_cli(
@@ -315,8 +301,7 @@ async fn an_export_while_batches_arrive_holds_whole_batches() {
     })
     .await
     .unwrap();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let posted = writer.await.unwrap();
+    let posted = writer.stop().await;
     assert_eq!(code, 0, "{err}");
     assert!(posted > 24);
     let invoices: Vec<&str> = out.lines().skip(1).map(|l| l.split(',').nth(2).unwrap()).collect();

@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod database_url;
 pub mod export;
+pub mod files;
 pub mod history;
 pub mod https;
 pub mod import;

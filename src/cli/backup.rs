@@ -12,6 +12,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::Context;
 use crate::config::Database;
+use crate::files;
 use crate::store;
 
 #[derive(clap::Args)]
@@ -49,8 +50,7 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     };
     let to = match (&args.into, &args.to) {
         (Some(folder), _) => {
-            std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o750)
-                .create(folder)
+            files::make_private_folder(folder)
                 .with_context(|| format!("cannot create the backup folder {}", folder.display()))?;
             folder.join(Utc::now().format(NAMED).to_string())
         }

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use super::Context;
 use crate::config::Database;
 use crate::export::{self, DaySpan};
+use crate::files;
 use crate::query::Rec;
 use crate::store::{self, Store};
 use crate::telemetry;
@@ -115,27 +116,14 @@ fn reader_gone(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Writes the export to `path`: first to `path.partial` (private), synced, then renamed into
-/// place, so a file under `path` is always whole; a failed export leaves no partial file.
+/// Writes the export to `path` whole or not at all ([`files::write_whole`]): a file under
+/// `path` is always a whole export, private to its owner.
 fn write_file(path: &Path, export: impl FnOnce(&mut dyn Write) -> anyhow::Result<u64>) -> anyhow::Result<u64> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let partial = path.with_added_extension("partial");
-    let write = || -> anyhow::Result<u64> {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&partial)
-            .with_context(|| format!("cannot create {}", partial.display()))?;
+    files::write_whole(path, |file| -> anyhow::Result<_> {
         let mut out = std::io::BufWriter::new(file);
         let written = export(&mut out)?;
         let file = out.into_inner().context("cannot write the export")?;
-        file.sync_all().context("cannot write the export")?;
-        std::fs::rename(&partial, path).with_context(|| format!("cannot put the export at {}", path.display()))?;
-        Ok(written)
-    };
-    write().inspect_err(|_| {
-        let _ = std::fs::remove_file(&partial);
+        Ok((written, file))
     })
+    .with_context(|| format!("cannot write {}", path.display()))
 }

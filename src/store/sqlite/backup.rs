@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-use super::{StoreError, beside, configure, create_private, has_table, make_folder, schema_of};
+use super::{StoreError, configure, has_table, make_folder, schema_of};
+use crate::files::{self, beside, give_to_folder_owner};
 use crate::store::{Engine, SchemaState, Tx};
 
 /// What a copy of the database holds: its pages, and its size in bytes.
@@ -48,7 +49,8 @@ pub(in crate::store) fn copy_database(from: &Path, to: &Path) -> Result<Copied, 
     let copied = (|| -> Result<Copied, StoreError> {
         // A copy left by a backup that was killed is no copy: start again.
         let _ = std::fs::remove_file(&partial);
-        create_private(&partial).map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", partial.display())))?;
+        files::create_private(&partial)
+            .map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", partial.display())))?;
         let mut target = Connection::open(&partial)?;
         let pages = {
             use rusqlite::backup::{Backup, StepResult};
@@ -87,7 +89,7 @@ pub(in crate::store) fn copy_database(from: &Path, to: &Path) -> Result<Copied, 
     })();
     match copied {
         Ok(report) => {
-            std::fs::rename(&partial, to)
+            files::rename_durably(&partial, to)
                 .map_err(|e| StoreError::Setup(format!("naming the copy {}: {e}", to.display())))?;
             Ok(report)
         }
@@ -158,22 +160,6 @@ pub(super) fn lock_in_use(database: &Path, exclusive: bool) -> Result<File, Stor
     }
 }
 
-/// What root made (a restore at 2 a.m.) goes to the owner of the folder it is in (the service's
-/// state folder), so that the service can open it. Another user cannot give a file away: what
-/// they made stays theirs (the attempt fails, and nothing is lost by it).
-fn give_to_folder_owner(path: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    let folder = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if let (Ok(file), Ok(folder)) = (std::fs::metadata(path), std::fs::metadata(folder))
-        && (file.uid(), file.gid()) != (folder.uid(), folder.gid())
-    {
-        let _ = std::os::unix::fs::chown(path, Some(folder.uid()), Some(folder.gid()));
-    }
-}
-
 /// What a restore refuses to put in place: a file SQLite cannot read whole, one that is no
 /// gateway database, or one a newer build migrated. Answers its schema.
 fn restorable(from: &Path) -> Result<SchemaState, StoreError> {
@@ -230,7 +216,7 @@ pub fn restore_database(from: &Path, database: &Path) -> Result<RestoreReport, S
         }
         Err(e) => {
             if let Some(kept) = &kept {
-                let _ = std::fs::rename(kept, database);
+                let _ = files::rename_durably(kept, database);
             }
             Err(e)
         }
@@ -263,7 +249,7 @@ fn set_aside(database: &Path, now: chrono::DateTime<chrono::Utc>) -> Result<Path
             kept.display()
         )));
     }
-    std::fs::rename(database, &kept)
+    files::rename_durably(database, &kept)
         .map_err(|e| StoreError::Setup(format!("cannot move {} aside: {e}", database.display())))?;
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(beside(database, suffix));

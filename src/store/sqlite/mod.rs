@@ -19,6 +19,7 @@ pub(super) use batches::*;
 pub(super) use records::*;
 
 use super::{Applied, Engine, StoreError, StoreFailure, Tx, run_migrations};
+use crate::files;
 use crate::telemetry::escaped;
 /// Before migrations, the schema version was `PRAGMA user_version` (1 to 3); the migrations
 /// upgrade such a database in place.
@@ -207,7 +208,11 @@ impl SqliteStore {
     pub fn size_bytes(&self) -> u64 {
         ["", "-wal"]
             .iter()
-            .filter_map(|suffix| std::fs::metadata(beside(&self.path, suffix)).ok().map(|m| m.len()))
+            .filter_map(|suffix| {
+                std::fs::metadata(files::beside(&self.path, suffix))
+                    .ok()
+                    .map(|m| m.len())
+            })
             .sum()
     }
 
@@ -339,26 +344,15 @@ impl SqliteStore {
     }
 }
 
-/// A new file only its owner can read and write, whatever the process's umask: every partner's
-/// customers and VINs are in it. SQLite gives a database's WAL, shared-memory and journal files
-/// the database file's permissions, so those are private too.
-fn create_private(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-}
-
 /// Makes the database file private if it is new; an existing one that others may read loses
 /// those bits (a group the operator gave it keeps its own).
 fn make_private(path: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::PermissionsExt;
     let failed = |cause| StoreError::Setup(format!("cannot make {} private: {cause}", path.display()));
     match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_private(path).map_err(failed),
+        // SQLite gives a database's WAL, shared-memory and journal files the database file's
+        // permissions, so those are private too.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => files::create_private(path).map(drop).map_err(failed),
         Err(e) => Err(failed(e)),
         Ok(meta) if meta.permissions().mode() & 0o007 != 0 => {
             let mode = meta.permissions().mode() & 0o770;
@@ -374,26 +368,14 @@ fn make_private(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// `path` with `suffix` after its name: its WAL (`x.sqlite3-wal`), a copy being made
-/// (`x.sqlite3.partial`).
-fn beside(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
 /// Makes the folder of the database file at `path` if need be (with its parents), its owner's
 /// and its group's only.
 fn make_folder(path: &Path) -> Result<(), StoreError> {
-    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o750)
-            .create(dir)
-            .map_err(|cause| StoreError::Folder {
-                path: dir.to_owned(),
-                cause,
-            }),
-        None => Ok(()),
-    }
+    let dir = files::folder_of(path);
+    files::make_private_folder(dir).map_err(|cause| StoreError::Folder {
+        path: dir.to_owned(),
+        cause,
+    })
 }
 
 /// The read-write connection to a database file (made, with its folder, if need be, private

@@ -140,6 +140,27 @@ fn default_bind() -> String {
     "127.0.0.1:8080".to_owned()
 }
 
+/// The IANA zone a misspelt or miscased name nearly is (`America/Denvr`, `america/denver`).
+fn meant_zone(name: &str) -> Option<&'static str> {
+    let name = name.to_ascii_lowercase();
+    let near = (chrono_tz::TZ_VARIANTS.iter())
+        .filter_map(|zone| Some((crate::wire::misspelling_of(&name, zone.name())?, zone.name())))
+        .collect();
+    crate::wire::nearest(near)
+}
+
+/// What to add to a failure to listen on `bind` when it names no port (`127.0.0.1`, `::1`):
+/// the form it takes. Empty when it has one.
+pub fn bind_hint(bind: &str) -> &'static str {
+    let has_port = bind
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']')));
+    match has_port {
+        true => "",
+        false => " (it takes HOST:PORT, such as 127.0.0.1:8080 or [::1]:8080)",
+    }
+}
+
 fn default_max_body_bytes() -> usize {
     64 * 1024 * 1024
 }
@@ -824,8 +845,13 @@ fn resolve_partner(
     }
     let timezone = match p.timezone.as_deref() {
         None => Tz::UTC,
-        Some(name) => name.parse::<Tz>().map_err(|_| {
-            anyhow::anyhow!("partner {company}: unknown timezone {name:?} (use an IANA name such as America/Denver)")
+        Some(name) => name.parse::<Tz>().map_err(|_| match meant_zone(name) {
+            Some(zone) => anyhow::anyhow!("partner {company}: unknown timezone {name:?}: is it {zone}?"),
+            None => {
+                anyhow::anyhow!(
+                    "partner {company}: unknown timezone {name:?} (use an IANA name such as America/Denver)"
+                )
+            }
         })?,
     };
     let upload_due = upload_due(&company, &p)?;
@@ -983,6 +1009,23 @@ mod tests {
     "#;
 
     /// Operators: a role of two, a name a token's sub can carry, a secret of their own.
+    #[test]
+    fn a_bind_without_a_port_is_told_the_form() {
+        for bind in ["127.0.0.1:8080", "[::1]:8080", "localhost:0", "gw.internal:443"] {
+            assert_eq!(bind_hint(bind), "", "{bind}");
+        }
+        for bind in [
+            "127.0.0.1",
+            "::1",
+            "[::1]",
+            "localhost",
+            "127.0.0.1:http",
+            "127.0.0.1:99999",
+        ] {
+            assert!(bind_hint(bind).contains("HOST:PORT"), "{bind}");
+        }
+    }
+
     #[test]
     fn operators_have_a_role_a_plain_name_and_a_secret_of_their_own() {
         let partner = r#"
@@ -1279,7 +1322,18 @@ mod tests {
         for (extra, needle) in [
             ("", "secret or secret_env is required"),
             ("secret_env = \"MISSING\"", "MISSING"),
-            ("secret = \"s\"\ntimezone = \"Mars/Base\"", "unknown timezone"),
+            (
+                "secret = \"s\"\ntimezone = \"Mars/Base\"",
+                "unknown timezone \"Mars/Base\" (use an IANA name",
+            ),
+            (
+                "secret = \"s\"\ntimezone = \"America/Denvr\"",
+                "unknown timezone \"America/Denvr\": is it America/Denver?",
+            ),
+            (
+                "secret = \"s\"\ntimezone = \"america/chicago\"",
+                "unknown timezone \"america/chicago\": is it America/Chicago?",
+            ),
             (
                 "secret = \"s\"\nexpected_upload_by = \"6am\"",
                 "expected_upload_by \"6am\" is not a time of day",

@@ -147,7 +147,13 @@ impl Application {
         // The address first: a start that cannot listen (the port taken, by the build it was to
         // replace, say) or must not (a demo secret beyond loopback) leaves the database as it
         // found it, unmigrated.
-        let listener = TcpListener::bind(&config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
+        let listener = TcpListener::bind(&config.bind).with_context(|| {
+            format!(
+                "cannot listen on {}{}",
+                config.bind,
+                crate::config::bind_hint(&config.bind)
+            )
+        })?;
         let address = listener.local_addr()?;
         refuse_public_secrets(&config, address)?;
         // Blocking work (a migration; PostgreSQL's driver runs a runtime of its own): never on

@@ -121,7 +121,10 @@ fn listening(config: &Config) -> Finding {
     let bind = &config.bind;
     let addresses = match bind.to_socket_addrs() {
         Ok(addresses) => addresses.collect::<Vec<_>>(),
-        Err(e) => return Finding::new(part, Verdict::Failed, format!("server.bind {bind:?}: {e}")),
+        Err(e) => {
+            let hint = crate::config::bind_hint(bind);
+            return Finding::new(part, Verdict::Failed, format!("server.bind {bind:?}: {e}{hint}"));
+        }
     };
     for address in addresses {
         if let Err(e) = crate::startup::refuse_public_secrets(config, address) {

@@ -57,6 +57,12 @@ pub(super) fn run(context: &Context, args: &Args) -> anyhow::Result<ExitCode> {
             kept.display()
         );
     }
+    if let Some(carried @ 1..) = report.carried {
+        println!(
+            "it knows of the {carried} backup(s) made since it was copied, as the database as it was \
+             did: the last backup made is still the last one known (check, /ops/server)"
+        );
+    }
     if !report.schema.pending.is_empty() {
         let latest = store::latest_migration();
         println!(

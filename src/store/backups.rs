@@ -6,6 +6,7 @@ use std::path::Path;
 use super::sql::{Arg, Row, stored_count};
 use super::{StoreError, Tx, sqlite};
 use crate::model::backup::Backup;
+use crate::store::RestoreReport;
 
 /// What `backup_database` copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub struct BackupReport {
 /// snapshot: every batch committed before it began, none half), checked before it gets its
 /// name; then keeps it in the database's `backups`, for how old the last one is.
 pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreError> {
-    let copied = sqlite::copy_database(from, to)?;
+    let (copied, ()) = sqlite::copy_database(from, to, |_| Ok(()))?;
     let backup = Backup {
         finished_at: chrono::Utc::now(),
         // Where it is whatever folder the command ran in.
@@ -36,6 +37,39 @@ pub fn backup_database(from: &Path, to: &Path) -> Result<BackupReport, StoreErro
         bytes: copied.bytes,
         recorded,
     })
+}
+
+/// Puts the backup `from` in the place of the SQLite database at `database` (no server may be
+/// serving it): checked first, the database as it was kept beside it ([`RestoreReport`]).
+///
+/// The restored database knows of every backup the database as it was knew of (the one restored
+/// from among them): the copies on disk are the same whichever database is served, and the
+/// newest says how old the last backup is. Without them, a restore from yesterday's backup would
+/// know only the backups before it, and the stale-backup alert would fire at once.
+pub fn restore_database(from: &Path, database: &Path) -> Result<RestoreReport, StoreError> {
+    sqlite::restore_database(from, database, "backups", every_backup, carry_backups)
+}
+
+/// Every backup the database knows, oldest first.
+fn every_backup(tx: &Tx) -> Result<Vec<Backup>, StoreError> {
+    tx.rows("SELECT finished_at, file, bytes FROM backups ORDER BY id", &[], backup)
+}
+
+/// Keeps each of `known`, oldest first, that the database does not know yet: how many it kept.
+fn carry_backups(tx: &Tx, known: Vec<Backup>) -> Result<u64, StoreError> {
+    let mut carried = 0;
+    for b in &known {
+        carried += tx.execute(
+            "INSERT INTO backups (finished_at, file, bytes) SELECT $1, $2, $3 \
+             WHERE NOT EXISTS (SELECT 1 FROM backups WHERE finished_at = $1 AND file = $2)",
+            &[
+                Arg::Date(b.finished_at),
+                Arg::Text(&b.file),
+                Arg::Int(stored_count(b.bytes)?),
+            ],
+        )?;
+    }
+    Ok(carried)
 }
 
 /// How many backups the table keeps (one a day is nearly three years).
@@ -61,11 +95,13 @@ fn insert_backup(tx: &Tx, backup: &Backup) -> Result<(), StoreError> {
 /// The newest backup, if any was made.
 pub fn last_backup(tx: &Tx) -> Result<Option<Backup>, StoreError> {
     let newest = "SELECT finished_at, file, bytes FROM backups ORDER BY id DESC LIMIT 1";
-    tx.row(newest, &[], |row: &Row| {
-        Ok(Backup {
-            finished_at: row.date("finished_at")?,
-            file: row.text("file")?,
-            bytes: row.count("bytes")?,
-        })
+    tx.row(newest, &[], backup)
+}
+
+fn backup(row: &Row) -> Result<Backup, StoreError> {
+    Ok(Backup {
+        finished_at: row.date("finished_at")?,
+        file: row.text("file")?,
+        bytes: row.count("bytes")?,
     })
 }

@@ -29,7 +29,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use audit::{insert_audit, list_audit};
-pub use backups::{BackupReport, backup_database, last_backup};
+pub use backups::{BackupReport, backup_database, last_backup, restore_database};
 pub use batches::{
     activity_since, day_summaries, find_any_batch, find_batch, find_trail, insert_batch, invoice_shops, last_batches,
     list_all_batches, list_batches, prune_batches, reset_tenant, stored_scopes,
@@ -37,7 +37,7 @@ pub use batches::{
 pub use copy::{CopyReport, copy_to_postgres};
 pub use refused::{insert_refusal, list_refusals, refusals_since};
 use sql::{Arg, Sql};
-pub use sqlite::{RestoreReport, restore_database};
+pub use sqlite::RestoreReport;
 pub use v3::{
     Listing, MOTOR_CLUBS, V3_REGISTRATIONS, V3IdOwner, cancel_motor_club, insert_motor_club,
     replace_motor_club_customer, set_v3_extras, v3_id_owner,
@@ -272,7 +272,7 @@ pub fn schema_state(database: &Database) -> Result<SchemaState, StoreError> {
 /// it (`check`): `None` before the first, and on PostgreSQL, which its own tools back up.
 pub fn recorded_backup(database: &Database) -> Result<Option<crate::model::backup::Backup>, StoreError> {
     match database {
-        Database::Sqlite { path } => sqlite::recorded_backup(path),
+        Database::Sqlite { path } => Ok(sqlite::read_file_with(path, "backups", last_backup)?.flatten()),
         Database::Postgres { .. } => Ok(None),
     }
 }

@@ -273,6 +273,20 @@ async fn a_restore_puts_the_backup_back_and_keeps_the_database_as_it_was() {
         assert_eq!(db.mode() & 0o777, 0o600);
     }
 
+    // It knows of the backup it came from, made after it was copied: the last backup made is
+    // still the last one known.
+    assert!(
+        out.contains("it knows of the 1 backup(s) made since it was copied"),
+        "{out}"
+    );
+    let (_, checked, _) = run_cli(&["check"], &config);
+    let copy = copy.canonicalize().unwrap();
+    let last = checked
+        .lines()
+        .find(|l| l.starts_with("backup"))
+        .unwrap_or_else(|| panic!("{checked}"));
+    assert!(last.contains(&copy.display().to_string()), "{last}");
+
     // It serves what the backup held: the first batch, not the one after.
     let server = Server::serve(&config);
     assert_eq!(status_of(&server, "B0-199").await, 200);

@@ -27,13 +27,22 @@ pub struct RestoreReport {
     pub schema: SchemaState,
     /// Where the database as it was before the restore is kept (none when there was none).
     pub kept: Option<PathBuf>,
+    /// How many rows of the carried table the restored database took from the database as it
+    /// was; `None` when either had no such table (or there was no database).
+    pub carried: Option<u64>,
 }
 
 /// Copies the database at `from` to the new file `to` while it serves (SQLite's online backup,
 /// in one step: one read snapshot, so the copy holds every batch committed before it began and
 /// none half), checks the copy's integrity, and only then gives it its name. Refuses a `to`
 /// that exists.
-pub(in crate::store) fn copy_database(from: &Path, to: &Path) -> Result<Copied, StoreError> {
+///
+/// `finish` runs on the copy, whole, before it is checked (a restore's records of backups).
+pub(in crate::store) fn copy_database<T>(
+    from: &Path,
+    to: &Path,
+    finish: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<(Copied, T), StoreError> {
     if to.exists() {
         return Err(StoreError::Setup(format!(
             "{} exists already; back up to a new file",
@@ -46,7 +55,7 @@ pub(in crate::store) fn copy_database(from: &Path, to: &Path) -> Result<Copied, 
     let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
     configure(&source)?;
     let partial = beside(to, ".partial");
-    let copied = (|| -> Result<Copied, StoreError> {
+    let copied = (|| -> Result<(Copied, T), StoreError> {
         // A copy left by a backup that was killed is no copy: start again.
         let _ = std::fs::remove_file(&partial);
         files::create_private(&partial)
@@ -73,6 +82,7 @@ pub(in crate::store) fn copy_database(from: &Path, to: &Path) -> Result<Copied, 
             }
             backup.progress().pagecount
         };
+        let finished = finish(&target)?;
         let check: String = target.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         if check != "ok" {
             return Err(StoreError::Database(
@@ -82,10 +92,8 @@ pub(in crate::store) fn copy_database(from: &Path, to: &Path) -> Result<Copied, 
         // The copy stands alone: no WAL beside it.
         target.pragma_update(None, "journal_mode", "DELETE")?;
         drop(target);
-        Ok(Copied {
-            pages,
-            bytes: std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0),
-        })
+        let bytes = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+        Ok((Copied { pages, bytes }, finished))
     })();
     match copied {
         Ok(report) => {
@@ -188,8 +196,16 @@ fn restorable(from: &Path) -> Result<SchemaState, StoreError> {
 /// serving (see [`lock_in_use`]): the backup is checked first (readable whole, a gateway
 /// database, a schema this build serves); the database as it was, its WAL folded in, is kept
 /// beside it (`.before-restore-<time>`) and put back if the copy fails; the copy is checked, and
-/// private to the owner of the database's folder.
-pub fn restore_database(from: &Path, database: &Path) -> Result<RestoreReport, StoreError> {
+/// private to the owner of the database's folder. What `read` reads of the database as it was
+/// (when it has the table `carried`), `carry` writes into the copy (when it has it too) before
+/// it is checked.
+pub(in crate::store) fn restore_database<K>(
+    from: &Path,
+    database: &Path,
+    carried: &str,
+    read: impl FnOnce(&Tx) -> Result<K, StoreError>,
+    carry: impl FnOnce(&Tx, K) -> Result<u64, StoreError>,
+) -> Result<RestoreReport, StoreError> {
     if let (Ok(a), Ok(b)) = (from.canonicalize(), database.canonicalize())
         && a == b
     {
@@ -201,17 +217,25 @@ pub fn restore_database(from: &Path, database: &Path) -> Result<RestoreReport, S
     let schema = restorable(from)?;
     make_folder(database)?;
     let _restoring = lock_in_use(database, true)?;
-    let kept = match database.exists() {
-        true => Some(set_aside(database, chrono::Utc::now())?),
-        false => None,
+    let (kept, known) = match database.exists() {
+        true => {
+            let (kept, known) = set_aside(database, chrono::Utc::now(), carried, read)?;
+            (Some(kept), known)
+        }
+        false => (None, None),
     };
-    match copy_database(from, database) {
-        Ok(report) => {
+    let finish = |copy: &Connection| match known {
+        Some(known) if has_table(copy, carried)? => carry(&Tx(Engine::Sqlite(copy)), known).map(Some),
+        _ => Ok(None),
+    };
+    match copy_database(from, database, finish) {
+        Ok((copied, carried)) => {
             give_to_folder_owner(database);
             Ok(RestoreReport {
-                bytes: report.bytes,
+                bytes: copied.bytes,
                 schema,
                 kept,
+                carried,
             })
         }
         Err(e) => {
@@ -224,9 +248,15 @@ pub fn restore_database(from: &Path, database: &Path) -> Result<RestoreReport, S
 }
 
 /// Moves the database aside whole: its WAL folded into the file first (a checkpoint), so the
-/// file kept stands alone; its `-wal` and `-shm` go, being the file's no longer.
-fn set_aside(database: &Path, now: chrono::DateTime<chrono::Utc>) -> Result<PathBuf, StoreError> {
-    {
+/// file kept stands alone; its `-wal` and `-shm` go, being the file's no longer. Answers where
+/// it is kept, and what `read` read of it first, when it has the table `carried`.
+fn set_aside<K>(
+    database: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+    carried: &str,
+    read: impl FnOnce(&Tx) -> Result<K, StoreError>,
+) -> Result<(PathBuf, Option<K>), StoreError> {
+    let known = {
         let conn = Connection::open_with_flags(
             database,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -239,7 +269,11 @@ fn set_aside(database: &Path, now: chrono::DateTime<chrono::Utc>) -> Result<Path
                 database.display()
             )));
         }
-    }
+        match has_table(&conn, carried)? {
+            true => Some(read(&Tx(Engine::Sqlite(&conn)))?),
+            false => None,
+        }
+    };
     let at = now.format("%Y%m%dT%H%M%SZ");
     let kept = beside(database, &format!(".before-restore-{at}"));
     // Never over what an earlier restore kept (two in one second).
@@ -254,7 +288,7 @@ fn set_aside(database: &Path, now: chrono::DateTime<chrono::Utc>) -> Result<Path
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(beside(database, suffix));
     }
-    Ok(kept)
+    Ok((kept, known))
 }
 
 #[cfg(test)]
@@ -274,15 +308,17 @@ mod tests {
             .to_utc();
         let earlier = dir.path().join("gateway.sqlite3.before-restore-20261207T020000Z");
         std::fs::write(&earlier, "what the restore a moment ago kept").unwrap();
-        let refused = set_aside(&database, at).unwrap_err().to_string();
+        let read = |tx: &Tx| tx.rows("SELECT x FROM t ORDER BY x", &[], |row| row.int("x"));
+        let refused = set_aside(&database, at, "t", read).unwrap_err().to_string();
         assert!(refused.contains("exists already"), "{refused}");
         assert_eq!(
             std::fs::read_to_string(&earlier).unwrap(),
             "what the restore a moment ago kept"
         );
 
-        // A second later: the rows still in the WAL are in the file kept.
-        let kept = set_aside(&database, at + chrono::TimeDelta::seconds(1)).unwrap();
+        // A second later: the rows still in the WAL are read, and in the file kept.
+        let (kept, read) = set_aside(&database, at + chrono::TimeDelta::seconds(1), "t", read).unwrap();
+        assert_eq!(read, Some(vec![1, 2]));
         drop(conn);
         assert!(!database.exists());
         let rows: i64 = Connection::open_with_flags(&kept, OpenFlags::SQLITE_OPEN_READ_ONLY)

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use backup::{RestoreReport, restore_database};
+pub use backup::RestoreReport;
+pub(super) use backup::restore_database;
 pub(super) use backup::{copy_database, write_file_with};
 pub(super) use batches::*;
 pub(super) use records::*;
@@ -103,11 +104,16 @@ fn open_existing(path: &Path) -> Result<Option<Connection>, StoreError> {
     Ok(Some(conn))
 }
 
-/// The newest backup the database file records, read without migrating it: `None` when there
-/// is no file yet, or no backup (a schema from before backups were recorded has none).
-pub(super) fn recorded_backup(path: &Path) -> Result<Option<crate::model::backup::Backup>, StoreError> {
+/// Runs the read `f` on the database file at `path`, without migrating it, when the file
+/// exists and has `table`: `None`, and nothing run, when not (no file yet, or a schema from
+/// before the table).
+pub(super) fn read_file_with<R>(
+    path: &Path,
+    table: &str,
+    f: impl FnOnce(&Tx) -> Result<R, StoreError>,
+) -> Result<Option<R>, StoreError> {
     match open_existing(path)? {
-        Some(conn) if has_table(&conn, "backups")? => super::last_backup(&Tx(Engine::Sqlite(&conn))),
+        Some(conn) if has_table(&conn, table)? => f(&Tx(Engine::Sqlite(&conn))).map(Some),
         _ => Ok(None),
     }
 }

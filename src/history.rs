@@ -7,11 +7,6 @@ use crate::model::batch::{BatchFilter, BatchSummary, DaySummary, StoredBatch};
 use crate::scope::Scope;
 use crate::store::{self, Store, StoreError};
 
-/// One page (from 1) of the tenant's batches, newest first, and how many there are in all.
-pub fn list(store: &Store, scope: Scope, page: u32, page_size: u32) -> Result<(u64, Vec<BatchSummary>), StoreError> {
-    store.read(|tx| store::list_batches(tx, scope, page, page_size))
-}
-
 /// One of the tenant's batches with its rejected entries; `None` when it has no such batch.
 pub fn find(store: &Store, scope: Scope, batch_id: i64) -> Result<Option<StoredBatch>, StoreError> {
     store.read(|tx| store::find_batch(tx, scope, batch_id))
@@ -22,15 +17,15 @@ pub fn reset(store: &Store, scope: Scope) -> Result<(), StoreError> {
     store.write(|tx| store::reset_tenant(tx, scope))
 }
 
-/// One page (from 1) of every partner's batches the filter names, newest first, each with its
-/// partner's id (the operators' view).
-pub fn list_all(
+/// One page (from 1) of the batches the filter names, newest first, each with its partner's
+/// id: a partner's tenant's own, or every partner's (the operators' view).
+pub fn list(
     store: &Store,
     filter: &BatchFilter,
     page: u32,
     page_size: u32,
 ) -> Result<(u64, Vec<(i64, BatchSummary)>), StoreError> {
-    store.read(|tx| store::list_all_batches(tx, filter, page, page_size))
+    store.read(|tx| store::list_batches(tx, filter, page, page_size))
 }
 
 /// Any partner's batch with its rejected entries, and whose it is (the operators' view).

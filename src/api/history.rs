@@ -1,14 +1,16 @@
 //! The batch history (`/batches`) and the test-tenant reset (`DELETE` on `<company>_test`).
 
+use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::query::Params;
 use super::{ApiError, PartnerRequest};
 use crate::history;
-use crate::model::batch::{BatchSummary, RejectedRow, RejectionCount, StoredBatch, WarningCount};
+use crate::model::batch::{BatchFilter, BatchSummary, RejectedRow, RejectionCount, StoredBatch, WarningCount};
 use crate::scope::Tenant;
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -64,14 +66,64 @@ pub(super) fn paging(params: &Params) -> Result<(u32, u32), ApiError> {
     ))
 }
 
-/// GET /v2/partners/{company}/batches?page=1&pageSize=50: the tenant's batches, newest first.
+/// `since` and `until`: RFC 3339 date-times with their offset, as sent (no padding).
+pub(super) fn time_param(params: &Params, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    params
+        .once(name)?
+        .map(|text| {
+            DateTime::parse_from_rfc3339(text)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|_| {
+                    ApiError::BadParameter(format!(
+                        "{name} must be an RFC 3339 date-time with its offset, such as 2026-12-06T06:00:00Z, got {}",
+                        crate::wire::echo(text)
+                    ))
+                })
+        })
+        .transpose()
+}
+
+/// The batches of `partner_id` and `tenant` (each, when given) that the parameters `status` (what
+/// the POST was answered, such as 206), `since` and `until` (both included) name, each checked.
+pub(super) fn batch_conditions(
+    params: &Params,
+    partner_id: Option<i64>,
+    tenant: Option<Tenant>,
+) -> Result<BatchFilter, ApiError> {
+    let status = params
+        .once("status")?
+        .map(|text| {
+            let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+            let status = text.parse::<u16>().ok().filter(|n| digits && *n <= 599);
+            status.and_then(|n| StatusCode::from_u16(n).ok()).ok_or_else(|| {
+                ApiError::BadParameter(format!(
+                    "status must be an HTTP status from 100 to 599, got {}",
+                    crate::wire::echo(text)
+                ))
+            })
+        })
+        .transpose()?;
+    Ok(BatchFilter {
+        partner_id,
+        tenant,
+        status,
+        since: time_param(params, "since")?,
+        until: time_param(params, "until")?,
+    })
+}
+
+/// GET /v2/partners/{company}/batches?page=1&pageSize=50[&status=][&since=][&until=]: the
+/// tenant's batches, newest first.
 #[tracing::instrument(name = "list_batches", skip_all, fields(partner = %request.caller.partner.company, tenant = %request.caller.tenant))]
 pub async fn list_batches(request: PartnerRequest) -> Result<HttpResponse, ApiError> {
     let params = request.params();
+    params.only(&["page", "pageSize", "status", "since", "until"])?;
+    let scope = request.caller.scope();
+    let filter = batch_conditions(&params, Some(scope.partner_id), Some(scope.tenant))?;
     let (page, page_size) = paging(&params)?;
     let (total, batches) = request
-        .in_tenant("listing batches", move |store, scope| {
-            history::list(store, scope, page, page_size)
+        .in_tenant("listing batches", move |store, _| {
+            history::list(store, &filter, page, page_size)
         })
         .await?;
     Ok(request.answer(&BatchPage {
@@ -79,7 +131,7 @@ pub async fn list_batches(request: PartnerRequest) -> Result<HttpResponse, ApiEr
         page,
         page_size,
         total,
-        batches,
+        batches: batches.into_iter().map(|(_, batch)| batch).collect(),
     }))
 }
 

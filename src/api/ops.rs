@@ -13,7 +13,7 @@ use serde::ser::SerializeMap;
 use serde_json::value::RawValue;
 
 use super::errors::OpsApiError;
-use super::history::{csv_answer, number_param, paging};
+use super::history::{batch_conditions, csv_answer, number_param, paging, time_param};
 use super::query::{Params, meant};
 use super::{ApiError, AppState, Proven, Request, get_or_head};
 use crate::auth;
@@ -202,23 +202,6 @@ impl From<RejectionCount> for SnakeRejectionCount {
     }
 }
 
-/// `since` and `until`: RFC 3339 date-times with their offset, as sent (no padding).
-fn time_param(params: &Params, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    params
-        .once(name)?
-        .map(|text| {
-            DateTime::parse_from_rfc3339(text)
-                .map(|d| d.with_timezone(&Utc))
-                .map_err(|_| {
-                    ApiError::BadParameter(format!(
-                        "{name} must be an RFC 3339 date-time with its offset, such as 2026-12-06T06:00:00Z, got {}",
-                        crate::wire::echo(text)
-                    ))
-                })
-        })
-        .transpose()
-}
-
 /// `company`: a configured partner's id; an unknown company named.
 fn company_param(state: &AppState, params: &Params) -> Result<Option<i64>, ApiError> {
     params
@@ -254,28 +237,8 @@ fn tenant_param(params: &Params) -> Result<Option<Tenant>, ApiError> {
 
 /// The filter of `/ops/batches`: each parameter checked, an unknown company named.
 fn batch_filter(state: &AppState, params: &Params) -> Result<BatchFilter, ApiError> {
-    let partner_id = company_param(state, params)?;
-    let tenant = tenant_param(params)?;
-    let status = params
-        .once("status")?
-        .map(|text| {
-            let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
-            let status = text.parse::<u16>().ok().filter(|n| digits && *n <= 599);
-            status.and_then(|n| StatusCode::from_u16(n).ok()).ok_or_else(|| {
-                ApiError::BadParameter(format!(
-                    "status must be an HTTP status from 100 to 599, got {}",
-                    crate::wire::echo(text)
-                ))
-            })
-        })
-        .transpose()?;
-    Ok(BatchFilter {
-        partner_id,
-        tenant,
-        status,
-        since: time_param(params, "since")?,
-        until: time_param(params, "until")?,
-    })
+    params.only(&["company", "tenant", "status", "since", "until", "page", "pageSize"])?;
+    batch_conditions(params, company_param(state, params)?, tenant_param(params)?)
 }
 
 /// GET /ops/batches?company=&tenant=&status=&since=&until=&page=&pageSize=: every partner's
@@ -287,7 +250,7 @@ pub async fn list_batches(request: OpsRequest) -> Result<HttpResponse, OpsApiErr
     let (page, page_size) = paging(&params)?;
     let (total, found) = request
         .on_store("listing batches across partners", move |store| {
-            history::list_all(store, &filter, page, page_size)
+            history::list(store, &filter, page, page_size)
         })
         .await?;
     let items = found
@@ -422,19 +385,10 @@ async fn by_v3_id(
     }
 }
 
-/// A required text parameter: present, once, not blank. Its refusal names a parameter sent that
-/// may be it (`invoice` for InvoiceNumber).
+/// A required text parameter: present, once, not blank. (One sent under another name, such as
+/// `invoice`, is refused before, by [`Params::only`], as what it may be.)
 fn required_text(params: &Params, name: &str) -> Result<String, ApiError> {
-    optional_text(params, name)?.ok_or_else(|| {
-        let sent = (params.names()).find(|sent| !sent.eq_ignore_ascii_case(name) && meant(sent, &[name]).is_some());
-        ApiError::BadParameter(match sent {
-            Some(sent) => format!(
-                "{name} is required; {} was sent: is it {name}?",
-                crate::wire::echo(sent)
-            ),
-            None => format!("{name} is required"),
-        })
-    })
+    optional_text(params, name)?.ok_or_else(|| ApiError::BadParameter(format!("{name} is required")))
 }
 
 /// GET /ops/records?InvoiceNumber=[&ShopID=][&company=][&tenant=]: every partner's tenant that
@@ -443,6 +397,7 @@ fn required_text(params: &Params, name: &str) -> Result<String, ApiError> {
 #[tracing::instrument(name = "ops_records", skip_all, fields(operator = %request.caller.name))]
 pub async fn records(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let params = request.params();
+    params.only(&["InvoiceNumber", "ShopID", "company", "tenant", "id"])?;
     let now = Utc::now();
     // One reading of the partners for the search and for naming what it found.
     let partners = request.state.partners.get();
@@ -536,6 +491,7 @@ const MAX_SUMMARY_DAYS: u32 = 366;
 #[tracing::instrument(name = "ops_summary", skip_all, fields(operator = %request.caller.name))]
 pub async fn summary(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let params = request.params();
+    params.only(&["days", "company"])?;
     let days = number_param(&params, "days", 30, 1, MAX_SUMMARY_DAYS)?;
     let partner_id = company_param(&request.state, &params)?;
     let today = Utc::now().date_naive();
@@ -617,6 +573,7 @@ impl From<TenantActivity> for OpsTenantActivity {
 /// each tenant did in the last 24 hours.
 #[tracing::instrument(name = "ops_partners", skip_all, fields(operator = %request.caller.name))]
 pub async fn partners(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
+    request.params().only(&[])?;
     let partners = request.state.partners.get();
     let found = request
         .on_store("reading the partners' activity", move |store| {
@@ -644,6 +601,7 @@ pub async fn partners(request: OpsRequest) -> Result<HttpResponse, OpsApiError> 
 #[tracing::instrument(name = "ops_refused", skip_all, fields(operator = %request.caller.name))]
 pub async fn refused(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let params = request.params();
+    params.only(&["company", "since", "page", "pageSize"])?;
     let filter = RefusalFilter {
         partner_id: company_param(&request.state, &params)?,
         since: time_param(&params, "since")?,
@@ -751,6 +709,7 @@ struct OpsDatabase {
 /// operator without Prometheus (each instance answers for itself).
 #[tracing::instrument(name = "ops_server", skip_all, fields(operator = %request.caller.name))]
 pub async fn server(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
+    request.params().only(&[])?;
     let state = &request.state;
     let (size_bytes, last_backup) = request
         .on_store("measuring the database", |store| {
@@ -774,6 +733,7 @@ pub async fn server(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
 pub async fn audit(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     request.admin("the audit log")?;
     let params = request.params();
+    params.only(&["page", "pageSize"])?;
     let (page, page_size) = paging(&params)?;
     let (total, items) = request
         .on_store("reading the audit log", move |store| {

@@ -70,6 +70,32 @@ impl<'q> Params<'q> {
         Ok(first)
     }
 
+    /// A 400 for the first parameter sent that is none of `read` (in any case), saying what the
+    /// route reads and the one it nearly names: the gateway's own routes are strict, so that a
+    /// misspelt filter (`compnay`, `staus`) is not answered as though nothing was asked.
+    pub(super) fn only(&self, read: &[&str]) -> Result<(), ApiError> {
+        let Some(unread) = self
+            .names()
+            .find(|name| !read.iter().any(|r| r.eq_ignore_ascii_case(name)))
+        else {
+            return Ok(());
+        };
+        let reads = match read {
+            [] => "it reads none".to_owned(),
+            _ => format!("it reads {}", read.join(", ")),
+        };
+        Err(ApiError::BadParameter(match meant(unread, read) {
+            Some(meant) => format!(
+                "{} is not a parameter of this route: is it {meant}? ({reads})",
+                crate::wire::echo(unread)
+            ),
+            None => format!(
+                "{} is not a parameter of this route ({reads})",
+                crate::wire::echo(unread)
+            ),
+        }))
+    }
+
     /// The names sent, as sent, in order (a repeated one each time).
     pub(super) fn names(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(k, _)| k.as_ref())

@@ -118,38 +118,44 @@ fn summary(row: &Row) -> Result<BatchSummary, StoreError> {
     })
 }
 
-/// One page (from 1) of a tenant's batches, newest first, and how many there are in all.
-pub fn list_batches(tx: &Tx, scope: Scope, page: u32, page_size: u32) -> Result<(u64, Vec<BatchSummary>), StoreError> {
-    tx.page(
-        &format!("SELECT {}", *SUMMARY_COLUMNS),
-        "FROM batches WHERE partner_id = $1 AND tenant = $2",
-        "id DESC",
-        &[Arg::Int(scope.partner_id), Arg::Text(scope.tenant.into_str())],
-        (page, page_size),
-        summary,
-    )
-}
-
-/// One page (from 1) of every partner's batches the filter names, newest first, each with its
-/// partner's id, and how many the filter names in all (the operators' view).
-pub fn list_all_batches(
+/// One page (from 1) of the batches the filter names (a partner's tenant's own, or every
+/// partner's for the operators), newest first, each with its partner's id, and how many the
+/// filter names in all. Only the conditions given are in the statement, so that a partner's own
+/// list is a range of its index, and its count too.
+pub fn list_batches(
     tx: &Tx,
     filter: &BatchFilter,
     page: u32,
     page_size: u32,
 ) -> Result<(u64, Vec<(i64, BatchSummary)>), StoreError> {
+    let BatchFilter {
+        partner_id,
+        tenant,
+        status,
+        since,
+        until,
+    } = *filter;
+    let given = [
+        partner_id.map(|id| ("partner_id =", Arg::Int(id))),
+        tenant.map(|t| ("tenant =", Arg::Text(t.into_str()))),
+        status.map(|s| ("status =", Arg::Int(s.as_u16().into()))),
+        since.map(|d| ("received_at >=", Arg::Date(d))),
+        until.map(|d| ("received_at <=", Arg::Date(d))),
+    ];
+    let (mut conditions, mut args) = (Vec::new(), Vec::new());
+    for (condition, arg) in given.into_iter().flatten() {
+        args.push(arg);
+        conditions.push(format!("{condition} ${}", args.len()));
+    }
+    let from = match conditions.is_empty() {
+        true => "FROM batches".to_owned(),
+        false => format!("FROM batches WHERE {}", conditions.join(" AND ")),
+    };
     tx.page(
         &format!("SELECT partner_id, {}", *SUMMARY_COLUMNS),
-        "FROM batches WHERE ($1 IS NULL OR partner_id = $1) AND ($2 IS NULL OR tenant = $2) \
-         AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR received_at >= $4) AND ($5 IS NULL OR received_at <= $5)",
+        &from,
         "id DESC",
-        &[
-            Arg::OptInt(filter.partner_id),
-            Arg::OptText(filter.tenant.map(|t| t.into_str())),
-            Arg::OptInt(filter.status.map(|s| s.as_u16().into())),
-            Arg::OptDate(filter.since),
-            Arg::OptDate(filter.until),
-        ],
+        &args,
         (page, page_size),
         |row| Ok((row.int("partner_id")?, summary(row)?)),
     )

@@ -32,7 +32,7 @@ pub use audit::{insert_audit, list_audit};
 pub use backups::{BackupReport, backup_database, last_backup, restore_database};
 pub use batches::{
     activity_since, day_summaries, find_any_batch, find_batch, find_trail, insert_batch, invoice_shops, last_batches,
-    list_all_batches, list_batches, prune_batches, reset_tenant, stored_scopes,
+    list_batches, prune_batches, reset_tenant, stored_scopes,
 };
 pub use copy::{CopyReport, copy_to_postgres};
 pub use refused::{insert_refusal, list_refusals, refusals_since};

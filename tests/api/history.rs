@@ -252,6 +252,65 @@ async fn the_history_is_paginated_and_isolated() {
 }
 
 #[tokio::test]
+async fn a_partner_lists_its_partial_batches_by_status_and_time() {
+    let app = spawn_app().await;
+    let half = json!({"Registrations": [registration("S1", "I1"), with(registration("S1", "I2"), json!({"TiresCovered": null}))]});
+    assert_eq!(
+        app.post(TEST, &json!({"Sales": [sale("S1", "P0")]})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(app.post(TEST, &half).await.0, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        app.post(TEST, &json!({"Sales": [sale("S1", "P1")]})).await.0,
+        StatusCode::OK
+    );
+    // Another partner's partial batch is its own.
+    let res = app
+        .post_raw("othercompany_test", &other_token(), half.to_string())
+        .await;
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+
+    let partial = batches(&app, TEST, "status=206").await;
+    assert_eq!(partial["Total"], 1, "{partial}");
+    assert_eq!(partial["Batches"][0]["Status"], 206);
+    assert_eq!(partial["Batches"][0]["Records"]["Registrations"]["Rejected"], 1);
+    let all = batches(&app, TEST, "").await;
+    assert_eq!(all["Total"], 3);
+
+    // since and until, both included, with the status or without.
+    let at = all["Batches"][1]["ReceivedAt"].as_str().unwrap().to_owned();
+    for (query, total) in [
+        (format!("since={at}&until={at}&status=206"), 1),
+        (
+            "since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00%2B02:00".to_owned(),
+            3,
+        ),
+        ("since=2999-01-01T00:00:00Z".to_owned(), 0),
+        ("until=2000-01-01T00:00:00-05:00".to_owned(), 0),
+        ("status=400".to_owned(), 0),
+    ] {
+        assert_eq!(batches(&app, TEST, &query).await["Total"], total, "{query}");
+    }
+
+    // A filter misspelt, or one it does not take, is refused, not answered as the whole list.
+    for (bad, said) in [
+        ("staus=206", "\"staus\" is not a parameter of this route: is it status?"),
+        (
+            "company=tirecompany",
+            "\"company\" is not a parameter of this route (it reads page, pageSize",
+        ),
+        ("status=abc", "status must be an HTTP status from 100 to 599"),
+        ("since=yesterday", "since must be an RFC 3339 date-time"),
+        ("status=206&status=200", "status must be given at most once"),
+    ] {
+        let res = app.get_url(&format!("{}/batches?{bad}", app.url(TEST)), &token()).await;
+        let (status, body) = json_of(res).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(body["Error"].as_str().unwrap().starts_with(said), "{bad}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn old_history_is_pruned_as_new_batches_arrive() {
     let app = spawn_app().await;
     assert_eq!(

@@ -124,11 +124,38 @@ async fn bad_parameters_are_400s_that_name_them() {
             "{query}: {body}"
         );
     }
+    // A filter misspelt, or one a route does not take, is refused: a list answered whole as
+    // though filtered would mislead.
+    for (path, said) in [
+        (
+            "/batches?compnay=tirecompany",
+            "\"compnay\" is not a parameter of this route: is it company?",
+        ),
+        (
+            "/refused?sinc=2026-12-01T00:00:00Z",
+            "\"sinc\" is not a parameter of this route: is it since?",
+        ),
+        (
+            "/summary?day=7",
+            "\"day\" is not a parameter of this route: is it days?",
+        ),
+        (
+            "/partners?company=tirecompany",
+            "\"company\" is not a parameter of this route (it reads none)",
+        ),
+        ("/server?x=1", "\"x\" is not a parameter of this route (it reads none)"),
+    ] {
+        let (status, body) = app.ops_get(path, &support()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(said), "{path}: {message}");
+    }
     // A required parameter sent under another name: that name, and what it may be.
     for (query, said) in [
         (
             "invoice=I1",
-            "InvoiceNumber is required; \"invoice\" was sent: is it InvoiceNumber?",
+            "\"invoice\" is not a parameter of this route: is it InvoiceNumber? (it reads InvoiceNumber, \
+             ShopID, company, tenant, id)",
         ),
         ("InvoiceNumber=%20", "InvoiceNumber is required"),
         ("ShopID=S1", "InvoiceNumber is required"),

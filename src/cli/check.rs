@@ -105,6 +105,7 @@ fn plural(n: usize, what: &str) -> String {
 /// Every part serve needs beyond the config itself, as it stands at `now`.
 fn examine(config: &Config, now: DateTime<Utc>) -> Vec<Finding> {
     let mut findings = vec![listening(config), https(config, now), database(config)];
+    findings.extend(durability(config));
     findings.extend(backup(config, now));
     findings.extend(
         super::partners::warnings(&config.partners, now)
@@ -199,6 +200,28 @@ fn database(config: &Config) -> Finding {
         ),
     };
     Finding::new(part, Verdict::Ok, said)
+}
+
+/// Whether a batch answered 200 survives a crash of the PostgreSQL server's machine: its fsync
+/// and full_page_writes (a warning when off: the gateway cannot set them), and its
+/// synchronous_commit (the gateway's writes set it on where the database's is off). Nothing on
+/// SQLite, or when the database cannot be read (its line says why).
+fn durability(config: &Config) -> Option<Finding> {
+    let part = "durable";
+    let settings = store::durability(config.database().ok()?).ok()??;
+    let commit = match settings.synchronous_commit.as_str() {
+        "off" => "synchronous_commit is off for this database, and the gateway's writes set it on".to_owned(),
+        other => format!("synchronous_commit is {other}"),
+    };
+    let warnings = settings.warnings();
+    Some(match warnings.is_empty() {
+        true => Finding::new(
+            part,
+            Verdict::Ok,
+            format!("fsync and full_page_writes are on, {commit}: a batch answered 200 is on disk"),
+        ),
+        false => Finding::new(part, Verdict::Warning, format!("{}; {commit}", warnings.join("; "))),
+    })
 }
 
 /// How old the last backup is, as the database records it (SQLite's: PostgreSQL is backed up by

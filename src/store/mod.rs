@@ -268,6 +268,15 @@ pub fn schema_state(database: &Database) -> Result<SchemaState, StoreError> {
     }
 }
 
+/// The PostgreSQL server's settings an answered batch's durability rests on (`check`); `None`
+/// on SQLite, where the gateway sets its own (synchronous=FULL).
+pub fn durability(database: &Database) -> Result<Option<pg::Durability>, StoreError> {
+    match database {
+        Database::Sqlite { .. } => Ok(None),
+        Database::Postgres { url, .. } => pg::durability(url).map(Some),
+    }
+}
+
 /// The newest backup `backup` recorded in the database a config names, read without migrating
 /// it (`check`): `None` before the first, and on PostgreSQL, which its own tools back up.
 pub fn recorded_backup(database: &Database) -> Result<Option<crate::model::backup::Backup>, StoreError> {

@@ -287,6 +287,26 @@ fn a_postgres_database_is_read_without_being_migrated() {
         line(&out, "backup").contains("PostgreSQL: back it up with its own tools"),
         "{out}"
     );
+    // Whether an answered batch survives a crash of the server's machine: its fsync said as it
+    // is (the test clusters run without, for speed), and a database whose synchronous_commit is
+    // off is said to be set on by the gateway's writes.
+    let fsync = texts(&db.url, "SHOW fsync");
+    assert_eq!(
+        line(&out, "durable").contains("PostgreSQL's fsync is off"),
+        fsync == ["off"],
+        "{fsync:?}: {out}"
+    );
+    assert!(line(&out, "durable").contains("synchronous_commit is on"), "{out}");
+    texts(
+        &db.url,
+        &format!("ALTER DATABASE {} SET synchronous_commit = off", db.name),
+    );
+    let (_, out, _) = run_cli(&["check"], &config);
+    assert!(
+        line(&out, "durable")
+            .contains("synchronous_commit is off for this database, and the gateway's writes set it on"),
+        "{out}"
+    );
     // The URL's user and password are not printed.
     assert!(!out.contains("postgres@"), "{out}");
 

@@ -180,6 +180,71 @@ pub(super) fn schema_state(url: &str) -> Result<super::SchemaState, StoreError> 
     super::schema_against(runner.get_migrations(), &applied)
 }
 
+/// The server's settings that an answered batch's durability rests on, as the gateway's
+/// sessions on its database see them (the server's, the database's and the role's defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Durability {
+    /// Whether the server flushes what it writes to disk at all.
+    pub fsync: bool,
+    /// Whether a page half-written when the server's machine fails can be repaired.
+    pub full_page_writes: bool,
+    /// `off`: a commit is answered before its WAL is flushed; a crash of the server's machine
+    /// loses the last such commits. The gateway's writes set it on for themselves then.
+    pub synchronous_commit: String,
+}
+
+impl Durability {
+    fn read(conn: &mut impl SimpleSql) -> Result<Durability, StoreError> {
+        let messages = conn.simple_query(
+            // missing_ok: an engine that speaks PostgreSQL without one of these settings (the
+            // distributed ones) answers NULL, read as not off.
+            "SELECT current_setting('fsync', true), current_setting('full_page_writes', true), \
+             current_setting('synchronous_commit', true)",
+        )?;
+        let row = messages.iter().find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        });
+        let setting = |i: usize| row.and_then(|row| row.get(i)).unwrap_or_default().to_owned();
+        Ok(Durability {
+            fsync: setting(0) != "off",
+            full_page_writes: setting(1) != "off",
+            synchronous_commit: setting(2),
+        })
+    }
+
+    /// Whether the gateway's writes must set synchronous_commit on for themselves.
+    fn commits_asynchronously(&self) -> bool {
+        self.synchronous_commit == "off"
+    }
+
+    /// What an operator must be told: settings under which a batch answered 200 may be lost
+    /// when the database server's machine fails, which the gateway cannot set for itself.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut said = Vec::new();
+        if !self.fsync {
+            said.push(
+                "PostgreSQL's fsync is off: what it writes may never reach the disk, and a crash of its \
+                 machine can lose batches the gateway answered 200 and corrupt the database; set fsync = on"
+                    .to_owned(),
+            );
+        }
+        if !self.full_page_writes {
+            said.push(
+                "PostgreSQL's full_page_writes is off: a crash of its machine can leave pages half written \
+                 that recovery cannot repair; set full_page_writes = on"
+                    .to_owned(),
+            );
+        }
+        said
+    }
+}
+
+/// [`Durability`] of the database a URL names (`check`), over the simple protocol.
+pub(super) fn durability(url: &str) -> Result<Durability, StoreError> {
+    Durability::read(&mut connect(url)?)
+}
+
 /// A pooled connection, and when it was last handed back to the pool.
 pub struct Pooled {
     conn: PgConnection,
@@ -283,11 +348,14 @@ impl<T: ToSql + Sync> Param for T {
 impl<'c> PgTx<'c> {
     /// Starts a transaction on `client`, its statement timeout with it (SET LOCAL: it ends with
     /// the transaction), in one round trip.
+    /// A write that must be on disk when it is answered sets synchronous_commit on, where the
+    /// database's default is off (`synchronous`).
     fn begin(
         conn: &'c mut PgConnection,
         isolation: &str,
         read_only: bool,
         timeout: Duration,
+        synchronous: bool,
     ) -> Result<PgTx<'c>, StoreError> {
         let t = PgTx {
             conn,
@@ -296,8 +364,12 @@ impl<'c> PgTx<'c> {
         };
         let access = if read_only { "READ ONLY" } else { "READ WRITE" };
         let timeout = timeout.as_millis();
+        let synchronous = match synchronous && !read_only {
+            true => "; SET LOCAL synchronous_commit = on",
+            false => "",
+        };
         t.conn.batch_execute(&format!(
-            "START TRANSACTION ISOLATION LEVEL {isolation}, {access}; SET LOCAL statement_timeout = {timeout}"
+            "START TRANSACTION ISOLATION LEVEL {isolation}, {access}; SET LOCAL statement_timeout = {timeout}{synchronous}"
         ))?;
         Ok(t)
     }
@@ -385,6 +457,9 @@ pub struct PgStore {
     /// Always `Some` but in `drop`.
     pool: Option<Pool>,
     statement_timeout: Duration,
+    /// The database's synchronous_commit is off: each write sets it on for itself, as a batch
+    /// answered 200 is on disk ([`Durability`]).
+    commit_synchronously: bool,
     read_permits: tokio::sync::Semaphore,
     /// Each HTTP worker's own connections, for lookups that need not leave the executor.
     readers: reader::Readers,
@@ -489,14 +564,25 @@ impl PgStore {
             .test_on_check_out(true)
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(manager);
-        let store = PgStore {
+        let mut store = PgStore {
             pool: Some(pool),
             statement_timeout,
+            commit_synchronously: false,
             read_permits: tokio::sync::Semaphore::new(pool_size.max(1) as usize),
             readers,
         };
         let mut conn = store.connection()?;
         crate::store::log_applied(&migrate_with(&mut conn.conn)?);
+        let durability = Durability::read(&mut conn.conn)?;
+        for warning in durability.warnings() {
+            tracing::warn!("{warning}");
+        }
+        if durability.commits_asynchronously() {
+            tracing::info!(
+                "the database's synchronous_commit is off: the gateway's writes set it on for themselves, \
+                 so that every batch answered 200 is on disk"
+            );
+        }
         if conn.conn.direct() {
             tracing::info!("the database is reached directly: each connection prepares its lookups once");
         } else {
@@ -504,6 +590,8 @@ impl PgStore {
                 "the database is reached through a pooler or proxy (or a Unix socket): every statement is sent unnamed, nothing prepared"
             );
         }
+        drop(conn);
+        store.commit_synchronously = durability.commits_asynchronously();
         let autogroup = std::fs::read_to_string(AUTOGROUP).unwrap_or_default();
         if let Some(advice) = scheduler_advice(on_this_host, &autogroup) {
             tracing::warn!("{advice}");
@@ -551,6 +639,7 @@ impl PgStore {
             isolation,
             read_only,
             self.statement_timeout,
+            self.commit_synchronously,
         )?);
         let out = f(&Tx(Engine::Postgres(&t)))?;
         t.into_inner().commit()?;
@@ -1067,6 +1156,37 @@ pub(crate) mod tests {
         assert_eq!(store.read_one(|tx| count(tx, "SELECT 1::int8", &[])).unwrap(), 1);
         let err = store.write(sleep).unwrap_err();
         assert_eq!(err.unavailable(), Some("the database did not answer in time"), "{err}");
+    }
+
+    /// A database whose synchronous_commit is off (for speed, by someone who did not know the
+    /// gateway answers 200 for what is on disk): the gateway's writes set it on for themselves,
+    /// and leave the reads as they are.
+    #[test]
+    fn writes_commit_synchronously_where_the_database_does_not() {
+        let Some(db) = FreshDatabase::create() else { return };
+        db.connect()
+            .batch_execute(&format!("ALTER DATABASE {} SET synchronous_commit = off", db.name))
+            .unwrap();
+        let store = PgStore::open_config(db.config.clone(), db.tls.clone(), 1, STATEMENT_TIMEOUT).unwrap();
+        let setting = |tx: &Tx| {
+            let row = tx.row("SELECT current_setting('synchronous_commit') AS s", &[], |r| {
+                r.text("s")
+            })?;
+            Ok(row.unwrap_or_default())
+        };
+        assert_eq!(store.write(setting).unwrap(), "on");
+        assert_eq!(store.read(setting).unwrap(), "off");
+        assert!(store.commit_synchronously);
+        let unsafe_server = Durability {
+            fsync: false,
+            full_page_writes: false,
+            synchronous_commit: "off".into(),
+        };
+        let said = unsafe_server.warnings().join(" ");
+        assert!(
+            said.contains("fsync is off") && said.contains("full_page_writes is off"),
+            "{said}"
+        );
     }
 
     #[test]

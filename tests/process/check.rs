@@ -297,11 +297,13 @@ fn a_postgres_database_is_read_without_being_migrated() {
         "{fsync:?}: {out}"
     );
     assert!(line(&out, "durable").contains("synchronous_commit is on"), "{out}");
-    texts(
-        &db.url,
-        &format!("ALTER DATABASE {} SET synchronous_commit = off", db.name),
-    );
-    let (_, out, _) = run_cli(&["check"], &config);
+    // Set through the server's own database before any session of the new one (a pooler keeps
+    // sessions, each with the default it started with).
+    let off = PgDatabase::create().unwrap();
+    let alter = format!("ALTER DATABASE {} SET synchronous_commit = off", off.name);
+    texts(&PgDatabase::server().unwrap(), &alter);
+    let off_config = write_config_with(dir.path(), &format!("url = \"{}\"", off.url));
+    let (_, out, _) = run_cli(&["check"], &off_config);
     assert!(
         line(&out, "durable")
             .contains("synchronous_commit is off for this database, and the gateway's writes set it on"),

@@ -189,7 +189,8 @@ pub struct Durability {
     /// Whether a page half-written when the server's machine fails can be repaired.
     pub full_page_writes: bool,
     /// `off`: a commit is answered before its WAL is flushed; a crash of the server's machine
-    /// loses the last such commits. The gateway's writes set it on for themselves then.
+    /// loses the last such commits. The gateway's writes set it on for themselves then
+    /// ([`PgTx::begin`]).
     pub synchronous_commit: String,
 }
 
@@ -213,7 +214,7 @@ impl Durability {
         })
     }
 
-    /// Whether the gateway's writes must set synchronous_commit on for themselves.
+    /// Whether the gateway's writes set synchronous_commit on for themselves.
     fn commits_asynchronously(&self) -> bool {
         self.synchronous_commit == "off"
     }
@@ -348,14 +349,15 @@ impl<T: ToSql + Sync> Param for T {
 impl<'c> PgTx<'c> {
     /// Starts a transaction on `client`, its statement timeout with it (SET LOCAL: it ends with
     /// the transaction), in one round trip.
-    /// A write that must be on disk when it is answered sets synchronous_commit on, where the
-    /// database's default is off (`synchronous`).
+    /// A write, to be on disk when it is answered, sets synchronous_commit on for itself where
+    /// the session's is off (a stronger one, `remote_apply`, is left as it is). Asked of each
+    /// session in the same round trip: behind a pooler, sessions made before and after the
+    /// database's default changed may differ.
     fn begin(
         conn: &'c mut PgConnection,
         isolation: &str,
         read_only: bool,
         timeout: Duration,
-        synchronous: bool,
     ) -> Result<PgTx<'c>, StoreError> {
         let t = PgTx {
             conn,
@@ -364,9 +366,12 @@ impl<'c> PgTx<'c> {
         };
         let access = if read_only { "READ ONLY" } else { "READ WRITE" };
         let timeout = timeout.as_millis();
-        let synchronous = match synchronous && !read_only {
-            true => "; SET LOCAL synchronous_commit = on",
-            false => "",
+        let synchronous = match read_only {
+            true => "",
+            false => {
+                "; SELECT set_config('synchronous_commit', 'on', true) \
+                 WHERE current_setting('synchronous_commit', true) = 'off'"
+            }
         };
         t.conn.batch_execute(&format!(
             "START TRANSACTION ISOLATION LEVEL {isolation}, {access}; SET LOCAL statement_timeout = {timeout}{synchronous}"
@@ -457,9 +462,6 @@ pub struct PgStore {
     /// Always `Some` but in `drop`.
     pool: Option<Pool>,
     statement_timeout: Duration,
-    /// The database's synchronous_commit is off: each write sets it on for itself, as a batch
-    /// answered 200 is on disk ([`Durability`]).
-    commit_synchronously: bool,
     read_permits: tokio::sync::Semaphore,
     /// Each HTTP worker's own connections, for lookups that need not leave the executor.
     readers: reader::Readers,
@@ -564,10 +566,9 @@ impl PgStore {
             .test_on_check_out(true)
             .error_handler(Box::new(LogPoolErrors))
             .build_unchecked(manager);
-        let mut store = PgStore {
+        let store = PgStore {
             pool: Some(pool),
             statement_timeout,
-            commit_synchronously: false,
             read_permits: tokio::sync::Semaphore::new(pool_size.max(1) as usize),
             readers,
         };
@@ -591,7 +592,6 @@ impl PgStore {
             );
         }
         drop(conn);
-        store.commit_synchronously = durability.commits_asynchronously();
         let autogroup = std::fs::read_to_string(AUTOGROUP).unwrap_or_default();
         if let Some(advice) = scheduler_advice(on_this_host, &autogroup) {
             tracing::warn!("{advice}");
@@ -639,7 +639,6 @@ impl PgStore {
             isolation,
             read_only,
             self.statement_timeout,
-            self.commit_synchronously,
         )?);
         let out = f(&Tx(Engine::Postgres(&t)))?;
         t.into_inner().commit()?;
@@ -1164,7 +1163,11 @@ pub(crate) mod tests {
     #[test]
     fn writes_commit_synchronously_where_the_database_does_not() {
         let Some(db) = FreshDatabase::create() else { return };
-        db.connect()
+        // Through the server's own database, so that every session of this one (behind a pooler
+        // too) starts with it off.
+        postgres::Config::from(db.admin.clone())
+            .connect(db.tls.clone())
+            .unwrap()
             .batch_execute(&format!("ALTER DATABASE {} SET synchronous_commit = off", db.name))
             .unwrap();
         let store = PgStore::open_config(db.config.clone(), db.tls.clone(), 1, STATEMENT_TIMEOUT).unwrap();
@@ -1176,7 +1179,6 @@ pub(crate) mod tests {
         };
         assert_eq!(store.write(setting).unwrap(), "on");
         assert_eq!(store.read(setting).unwrap(), "off");
-        assert!(store.commit_synchronously);
         let unsafe_server = Durability {
             fsync: false,
             full_page_writes: false,

@@ -161,6 +161,9 @@ pub fn bind_hint(bind: &str) -> &'static str {
     }
 }
 
+/// The smallest `max_body_bytes` taken: a few records' worth.
+const MIN_BODY_BYTES: usize = 4096;
+
 fn default_max_body_bytes() -> usize {
     64 * 1024 * 1024
 }
@@ -678,8 +681,14 @@ impl Config {
         base_dir: &Path,
         env: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Config> {
-        if file.server.max_body_bytes == 0 {
-            bail!("server.max_body_bytes must be greater than 0");
+        let max_body = file.server.max_body_bytes;
+        if max_body < MIN_BODY_BYTES {
+            // Most often megabytes meant: every POST would get 413.
+            bail!(
+                "server.max_body_bytes = {max_body} counts bytes, and no batch fits in {max_body}: give at \
+                 least {MIN_BODY_BYTES} (is it {max_body} MiB, {}?)",
+                max_body.saturating_mul(1024 * 1024)
+            );
         }
         for (name, secs) in [
             ("header_timeout_secs", file.server.header_timeout_secs),
@@ -1008,7 +1017,6 @@ mod tests {
         path = "data/db.sqlite3"
     "#;
 
-    /// Operators: a role of two, a name a token's sub can carry, a secret of their own.
     #[test]
     fn a_bind_without_a_port_is_told_the_form() {
         for bind in ["127.0.0.1:8080", "[::1]:8080", "localhost:0", "gw.internal:443"] {
@@ -1026,6 +1034,23 @@ mod tests {
         }
     }
 
+    /// Megabytes written where bytes are counted would refuse every POST with 413.
+    #[test]
+    fn a_body_limit_too_small_for_any_batch_is_refused_naming_megabytes() {
+        let err = parse(&format!("[server]\nmax_body_bytes = 64\n{BASE}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_body_bytes = 64 counts bytes"), "{err}");
+        assert!(
+            err.contains("at least 4096") && err.contains("64 MiB, 67108864"),
+            "{err}"
+        );
+        assert!(parse(&format!("[server]\nmax_body_bytes = 0\n{BASE}")).is_err());
+        let cfg = parse(&format!("[server]\nmax_body_bytes = 4096\n{BASE}")).unwrap();
+        assert_eq!(cfg.max_body_bytes, 4096);
+    }
+
+    /// Operators: a role of two, a name a token's sub can carry, a secret of their own.
     #[test]
     fn operators_have_a_role_a_plain_name_and_a_secret_of_their_own() {
         let partner = r#"

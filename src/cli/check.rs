@@ -209,9 +209,9 @@ fn database(config: &Config) -> Finding {
 fn durability(config: &Config) -> Option<Finding> {
     let part = "durable";
     let settings = store::durability(config.database().ok()?).ok()??;
-    let commit = match settings.synchronous_commit.as_str() {
-        "off" => "synchronous_commit is off for this database, and the gateway's writes set it on".to_owned(),
-        other => format!("synchronous_commit is {other}"),
+    let commit = match settings.commits_asynchronously() {
+        true => "synchronous_commit is off for this database, and the gateway's writes set it on".to_owned(),
+        false => format!("synchronous_commit is {}", settings.synchronous_commit),
     };
     let warnings = settings.warnings();
     Some(match warnings.is_empty() {

@@ -215,7 +215,7 @@ impl Durability {
     }
 
     /// Whether the gateway's writes set synchronous_commit on for themselves.
-    fn commits_asynchronously(&self) -> bool {
+    pub fn commits_asynchronously(&self) -> bool {
         self.synchronous_commit == "off"
     }
 

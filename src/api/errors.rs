@@ -103,7 +103,7 @@ impl From<BodyError> for ApiError {
         let code = match &e {
             BodyError::Empty => Code::EmptyBody,
             BodyError::NotUtf8 { .. } | BodyError::Utf16 | BodyError::Gzipped => Code::InvalidUtf8,
-            BodyError::Json(_) => Code::InvalidJson,
+            BodyError::Json(_) | BodyError::NotJson(_) => Code::InvalidJson,
             BodyError::NoRecordArrays { .. } => Code::NoRecords,
             BodyError::UnknownArray { .. } => Code::UnknownArray,
             BodyError::TooManyRecords(_) => Code::TooManyRecords,

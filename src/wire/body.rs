@@ -52,6 +52,12 @@ pub enum BodyError {
     Gzipped,
     #[error("the body is not usable JSON: {0}")]
     Json(#[source] std::sync::Arc<serde_json::Error>),
+    /// A body that is not JSON from its first character, in a form a client sends by mistake.
+    #[error(
+        "the body is not JSON: {0}; the body is read as JSON whatever its Content-Type, so send the \
+         JSON object itself, such as {{\"Registrations\": [...]}}"
+    )]
+    NotJson(&'static str),
     #[error("the body has no record arrays; expected one or more of {expected}")]
     NoRecordArrays { expected: String },
     /// An array under a key that names no record type, or anything but null under a key that
@@ -99,6 +105,24 @@ fn not_utf8(sent: &[u8], body: &[u8], e: std::str::Utf8Error) -> BodyError {
         byte: body[offset],
         after,
     }
+}
+
+/// What a body that JSON cannot start is, when it is one of the mistakes clients make: XML or
+/// HTML (an XML POS, an error page relayed), or form fields (the JSON put in a field).
+fn not_json(text: &str) -> Option<BodyError> {
+    let text = text.trim_start();
+    if text.starts_with('<') {
+        return Some(BodyError::NotJson(
+            "it starts with \"<\", as XML or HTML does (a Content-Type of application/xml or text/html does not change how it is read)",
+        ));
+    }
+    let name = text.split(['=', '&']).next().unwrap_or_default();
+    let form = text[name.len()..].starts_with('=')
+        && !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.[]%".contains(c));
+    form.then_some(BodyError::NotJson(
+        "it is form fields (name=value&...), as a form posts them; the JSON must not be put in a field",
+    ))
 }
 
 impl From<serde_json::Error> for BodyError {
@@ -174,7 +198,8 @@ fn decode_batch_into<'a>(
     .deserialize(&mut de)
     {
         Err(_) if room.get() == 0 => return Err(BodyError::TooManyRecords(MAX_RECORDS)),
-        other => other?,
+        Err(e) => return Err(not_json(text).unwrap_or_else(|| e.into())),
+        Ok(top) => top,
     };
     de.end()?;
     if let Some((key, holds)) = top.unknown_arrays.first().cloned() {
@@ -642,6 +667,34 @@ mod tests {
             assert!(decode_batch(ignored, TYPES).is_ok());
         }
         assert!(err(br#"{"Claims": []} x"#).contains("trailing"));
+    }
+
+    /// What a 2 a.m. integrator sends by mistake is named, not "expected value at line 1 column 1".
+    #[test]
+    fn xml_and_form_fields_are_named_as_such() {
+        let err = |b: &[u8]| decode_batch(b, TYPES).unwrap_err();
+        for xml in [
+            &b"<?xml version=\"1.0\"?><Claims/>"[..],
+            b"\r\n <html><body>502</body></html>",
+        ] {
+            let e = err(xml);
+            assert!(matches!(e, BodyError::NotJson(_)), "{e}");
+            assert!(e.to_string().contains("starts with \"<\""), "{e}");
+            assert!(e.to_string().contains("whatever its Content-Type"), "{e}");
+        }
+        for form in [
+            &b"json=%7B%22Claims%22%3A%5B%5D%7D"[..],
+            b"Claims[0][ShopID]=1&Claims[0][InvoiceNumber]=2",
+            b"data={\"Claims\": []}",
+        ] {
+            let e = err(form);
+            assert!(e.to_string().contains("form fields (name=value&...)"), "{e}");
+        }
+        // Other broken JSON keeps the parser's own words, with where it broke.
+        for broken in [&b"{\"Claims\": [}"[..], b"Claims: []", b"=1", b"x y=1"] {
+            let e = err(broken);
+            assert!(matches!(e, BodyError::Json(_)), "{e}");
+        }
     }
 
     #[test]

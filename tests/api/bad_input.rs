@@ -43,7 +43,15 @@ async fn bodies_that_are_not_usable_json_are_400_naming_the_problem() {
         "byte 0xFF at offset 19, after \"{\\\"Registrations\\\": [\"",
     )
     .await;
-    body_rejected(&app, "ShopID=1&InvoiceNumber=2", "invalid_json", "not usable JSON").await;
+    body_rejected(&app, "ShopID=1&InvoiceNumber=2", "invalid_json", "it is form fields").await;
+    body_rejected(
+        &app,
+        "<?xml version=\"1.0\"?>\n<Registrations><Registration/></Registrations>",
+        "invalid_json",
+        "the body is not JSON: it starts with \"<\", as XML or HTML does",
+    )
+    .await;
+    body_rejected(&app, "{\"Registrations\": [}", "invalid_json", "not usable JSON").await;
     body_rejected(&app, r#"{"Registrations": [{"ShopID": "1"}"#, "invalid_json", "EOF").await;
     body_rejected(
         &app,

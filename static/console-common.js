@@ -4,6 +4,14 @@
 // Everything shown comes from the JSON API and is written as text (textContent), never as HTML.
 const $ = (id) => document.getElementById(id);
 
+// The statuses a batch is recorded with, for the pages' status filters: every record written,
+// some rejected, and the body refused whole (not usable, too slow, too large, an encoding not read).
+const BATCH_STATUSES = ["200", "206", "400", "408", "413", "415"];
+
+function addStatusOptions(select) {
+  for (const status of BATCH_STATUSES) select.add(new Option(status));
+}
+
 function cell(row, text, className) {
   const td = row.insertCell();
   td.textContent = text == null ? "" : String(text);

@@ -29,6 +29,30 @@ try {
   const firstWarnings = await page.locator("#test-batches tr.batch").first().locator("td").nth(5).textContent();
   check(firstWarnings === "1", "the 206's one warning is not counted in the list, got " + firstWarnings);
 
+  // The status filter lists again at once, in both tenants: only the 206s, then only the 200s
+  // (none in test: it says so), then every batch again.
+  const statuses = async (tenant) => page.locator("#" + tenant + "-batches tr.batch td:nth-child(3)").allTextContents();
+  // Both tenants are listed when the line above them says the filter.
+  const filtered = (status) => page.waitForFunction(
+    (s) => document.getElementById("status").textContent.startsWith("Batches of ") &&
+      document.getElementById("status").textContent.includes(s ? "with status " + s : "newest first") &&
+      (s || !document.getElementById("status").textContent.includes("with status")),
+    status, { timeout: 10000 });
+  await page.selectOption("#status-filter", "200");
+  await filtered("200");
+  check((await page.locator("#test-batches").innerText()).includes("No batches with status 200."),
+        "test under the filter 200: " + (await page.locator("#test-batches").innerText()));
+  const live200 = await statuses("live");
+  check(live200.length >= 1 && live200.every((s) => s === "200"), "live under the filter 200: " + live200);
+  await page.selectOption("#status-filter", "206");
+  await filtered("206");
+  const test206 = await statuses("test");
+  check(test206.length >= 1 && test206.every((s) => s === "206"), "test under the filter 206: " + test206);
+  check((await statuses("live")).length === 0, "live has no 206: " + (await statuses("live")));
+  await page.selectOption("#status-filter", "");
+  await filtered("");
+  check((await page.locator("#test-batches tr.batch").count()) === testRows, "the filter taken off: every test batch again");
+
   // Opening it shows the rejected record with its field and reason.
   await page.locator("#test-batches tr.batch").first().click();
   await page.waitForSelector("#rejected tr", { timeout: 10000 });
@@ -112,7 +136,7 @@ try {
                              null, { timeout: 10000 });
 
   check(problems.length === 0, problems.join("\n"));
-  console.log("console page: batches listed, rejected record and warnings shown, CSV downloaded, status lookup answered through v2 and v3, a registration elsewhere said, the test tenant emptied");
+  console.log("console page: batches listed and filtered by status, rejected record and warnings shown, CSV downloaded, status lookup answered through v2 and v3, a registration elsewhere said, the test tenant emptied");
 } finally {
   await browser.close();
 }

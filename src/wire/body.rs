@@ -54,8 +54,8 @@ pub enum BodyError {
     Json(#[source] std::sync::Arc<serde_json::Error>),
     /// A body that is not JSON from its first character, in a form a client sends by mistake.
     #[error(
-        "the body is not JSON: {0}; the body is read as JSON whatever its Content-Type, so send the \
-         JSON object itself, such as {{\"Registrations\": [...]}}"
+        "the body is not JSON: {0}; the body is read as JSON whatever its Content-Type: send a JSON \
+         object such as {{\"Registrations\": [...]}}"
     )]
     NotJson(&'static str),
     #[error("the body has no record arrays; expected one or more of {expected}")]
@@ -112,16 +112,14 @@ fn not_utf8(sent: &[u8], body: &[u8], e: std::str::Utf8Error) -> BodyError {
 fn not_json(text: &str) -> Option<BodyError> {
     let text = text.trim_start();
     if text.starts_with('<') {
-        return Some(BodyError::NotJson(
-            "it starts with \"<\", as XML or HTML does (a Content-Type of application/xml or text/html does not change how it is read)",
-        ));
+        return Some(BodyError::NotJson("it starts with \"<\", as XML or HTML does"));
     }
     let name = text.split(['=', '&']).next().unwrap_or_default();
     let form = text[name.len()..].starts_with('=')
         && !name.is_empty()
         && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.[]%".contains(c));
     form.then_some(BodyError::NotJson(
-        "it is form fields (name=value&...), as a form posts them; the JSON must not be put in a field",
+        "it is form fields (name=value&...), as a form posts them, and the JSON is not read from a field",
     ))
 }
 

@@ -407,8 +407,14 @@ pub fn report(outcome: &Outcome, csv_lines: Option<&[u64]>) -> String {
             ));
         }
     }
+    // A header row alone, or empty arrays: a quiet file, not a failure (as an empty POST is),
+    // but said, since it is most often the wrong file.
+    let none = match c.accepted() + c.rejected() {
+        0 => "the file holds no records: ",
+        _ => "",
+    };
     out.push_str(&format!(
-        "{} written, {} rejected (batch {} in the history)\n",
+        "{none}{} written, {} rejected (batch {} in the history)\n",
         c.accepted(),
         c.rejected(),
         outcome.batch_id
@@ -585,18 +591,31 @@ mod tests {
             RecordResult::written("Sales", 2, vec![]),
             RecordResult::written("Sales", 3, vec![vin(3), colour()]),
         ];
-        let outcome = |results: Vec<RecordResult>| Outcome {
-            warned: crate::ingest::warned(&results),
-            results,
-            batch_id: 7,
-            ..Outcome::default()
+        let outcome = |results: Vec<RecordResult>| {
+            let mut counts = crate::model::batch::TypeCounts::default();
+            let written = crate::model::batch::Counts {
+                accepted: results.len(),
+                rejected: 0,
+            };
+            counts.set(RecordKind::Sales, written);
+            Outcome {
+                warned: crate::ingest::warned(&results),
+                results,
+                counts,
+                batch_id: 7,
+            }
         };
         // A field sent twice has other values on every record: one line still, with the first's.
         assert_eq!(
             report(&outcome(results.clone()), Some(&[2, 3, 4, 5])),
             "line 2: warning: unknown field \"Colour\" was ignored (and 2 more records)\n\
              line 3: warning: VIN was sent twice with different values (\"z\", then \"a1\"): the last was kept (and 1 more record)\n\
-             0 written, 0 rejected (batch 7 in the history)\n"
+             Sales: 4 written, 0 rejected\n\
+             4 written, 0 rejected (batch 7 in the history)\n"
+        );
+        assert_eq!(
+            report(&outcome(vec![]), Some(&[])),
+            "the file holds no records: 0 written, 0 rejected (batch 7 in the history)\n"
         );
         // Past 20 kinds, how many more warnings there are: the most frequent are said.
         results.extend((0..25).map(|i| {

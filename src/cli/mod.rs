@@ -77,8 +77,9 @@ enum Command {
     CopyData(copy_data::Args),
     /// Write a file of records for a partner, exactly as a POST would: a JSON batch (the POST
     /// body format) or a CSV file whose header row names the guide's fields, either of them
-    /// gzip-compressed or not. Exit code 0 when
-    /// every record was written, 1 when some were, 2 when none were or the file is unusable.
+    /// gzip-compressed or not. Exit code 0 when every record was written (a file without
+    /// records, said as such, included), 1 when some were, 2 when none were or the file is
+    /// unusable.
     Import(import::Args),
     /// Write a partner's records of one type as CSV (the header row names the guide's fields, as
     /// import reads them back), optionally only those whose own date is within some days: for a

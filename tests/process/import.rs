@@ -90,6 +90,16 @@ fn csv_and_json_files_are_imported_with_a_report_and_an_exit_code() {
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("read as Claims: its header names ClaimDate\n"), "{out}");
 
+    // A header row and no records: a quiet file, as an empty POST is (exit 0), but said.
+    let header_only = dir.path().join("header-only.csv");
+    std::fs::write(&header_only, "ShopID,InvoiceNumber,ClaimDate\r\n").unwrap();
+    let (code, out, _) = import(&config, &[header_only.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("\nthe file holds no records: 0 written, 0 rejected (batch "),
+        "{out}"
+    );
+
     // Unusable files: exit 2 with the reason.
     let no_date = dir.path().join("no-date.csv");
     std::fs::write(&no_date, "ShopID,InvoiceNumber\n1,2\n").unwrap();

@@ -11,7 +11,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
-use crate::config::{Credential, Operator, Operators, Partner, Partners, V3Key, V3Partner, V3Settings};
+use crate::config::{Operator, Operators, Partner, Partners, V3Key, V3Partner, V3Settings};
 use crate::model::refused::RefusalReason;
 use crate::scope::{Scope, Tenant};
 use crate::wire::parse_date_str;
@@ -266,19 +266,30 @@ pub fn authenticate(
         resolve_company(partners, company).ok_or_else(|| AuthError::UnknownCompany(company.to_owned()))?;
     let at = Utc::now();
     let now = at.timestamp();
-    if !verified.holds(token, partner.partner_id, now) {
-        let (claims, credential) = verify_with_any(partner, token, at).map_err(|e| match e {
-            AuthError::BadSignature if names_an_operator(token) => AuthError::OperatorToken,
-            other => other,
-        })?;
-        let times = TimeClaims::check(&claims, now)?;
-        check_claims(partner, &claims)?;
-        // Held no longer than the secret that verified it lives.
-        let until = [times.expiry(), credential.not_after.map(|end| end.timestamp())]
+    let reading = (partners.generation(), partner.partner_id);
+    let secret = match verified.holds(token, reading, now) {
+        Some(secret) => secret,
+        None => {
+            let (claims, secret) = verify_with_any(partner, token, at).map_err(|e| match e {
+                AuthError::BadSignature if names_an_operator(token) => AuthError::OperatorToken,
+                other => other,
+            })?;
+            let times = TimeClaims::check(&claims, now)?;
+            check_claims(partner, &claims)?;
+            // Held no longer than the secret that verified it lives.
+            let until = [
+                times.expiry(),
+                partner.secrets[secret].not_after.map(|end| end.timestamp()),
+            ]
             .into_iter()
             .flatten()
             .min();
-        verified.insert(token, partner.partner_id, until);
+            verified.insert(token, reading, secret, until);
+            secret
+        }
+    };
+    if let Some(credential) = partner.secrets.get(secret) {
+        credential.last_used.mark(now);
     }
     Ok(Caller {
         partner: Arc::clone(partner),
@@ -287,17 +298,17 @@ pub fn authenticate(
 }
 
 /// The token's claims, verified with one of the partner's secrets that is live at `now`, and
-/// that secret. A token only a secret past its `not_after` verifies is refused as
+/// that secret's position. A token only a secret past its `not_after` verifies is refused as
 /// [`AuthError::ExpiredCredential`], so a partner still signing with a rotated-out secret is
 /// told so.
-fn verify_with_any<'p>(
-    partner: &'p Partner,
+fn verify_with_any(
+    partner: &Partner,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<(Map<String, Value>, &'p Credential), AuthError> {
-    for credential in partner.secrets.iter().filter(|c| c.live_at(now)) {
+) -> Result<(Map<String, Value>, usize), AuthError> {
+    for (i, credential) in partner.secrets.iter().enumerate().filter(|(_, c)| c.live_at(now)) {
         match verify(credential.secret(), token) {
-            Ok(claims) => return Ok((claims, credential)),
+            Ok(claims) => return Ok((claims, i)),
             Err(AuthError::BadSignature) => continue,
             // Malformed, another algorithm...: the same with every secret.
             Err(other) => return Err(other),
@@ -418,8 +429,8 @@ fn no_critical_extensions(header: &Header) -> Result<(), AuthError> {
     }
 }
 
-/// The tokens this server has verified, by their text, with the partner each proved and the
-/// last second it may be used (its exp, with the leeway). A POS sends the same token with
+/// The tokens this server has verified, by their text, with the partner each proved (under
+/// which reading of the config) and the last second it may be used (its exp, with the leeway). A POS sends the same token with
 /// every call of a night; checking its signature (base64, HMAC, JSON) cost more than the
 /// lookup it guards. Only what a full check accepted is kept: the same text under the same
 /// partner's secret can only verify again, until exp, and nbf once passed stays passed.
@@ -429,9 +440,17 @@ pub struct VerifiedTokens {
     tokens: Mutex<HashMap<Box<str>, Verified, foldhash::fast::RandomState>>,
 }
 
+/// The [`Partners::generation`] a token was verified under, and the partner it proved. A
+/// request that read the partners before a reload may finish verifying after the reload has
+/// emptied the cache: what it keeps is of the old reading, and no request of the new one
+/// takes it.
+type Reading = (u64, i64);
+
 #[derive(Debug, Clone, Copy)]
 struct Verified {
-    partner_id: i64,
+    reading: Reading,
+    /// The position of the partner's secret that verified it.
+    secret: usize,
     /// The last second (since the epoch) the token is accepted; none without exp.
     until: Option<i64>,
 }
@@ -440,12 +459,14 @@ struct Verified {
 const MAX_VERIFIED_TOKENS: usize = 4096;
 
 impl VerifiedTokens {
-    /// Whether `token` was verified for partner `partner_id` and is still in date at `now`.
-    fn holds(&self, token: &str, partner_id: i64, now: i64) -> bool {
+    /// The position of the secret that verified `token` for the partner under this reading of
+    /// the config, when it did and the token is still in date at `now`.
+    fn holds(&self, token: &str, reading: Reading, now: i64) -> Option<usize> {
         let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
         tokens
             .get(token)
-            .is_some_and(|v| v.partner_id == partner_id && v.until.is_none_or(|until| now <= until))
+            .filter(|v| v.reading == reading && v.until.is_none_or(|until| now <= until))
+            .map(|v| v.secret)
     }
 
     /// Forgets every verified token (a reload: a secret may be gone).
@@ -453,12 +474,12 @@ impl VerifiedTokens {
         self.tokens.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 
-    fn insert(&self, token: &str, partner_id: i64, until: Option<i64>) {
+    fn insert(&self, token: &str, reading: Reading, secret: usize, until: Option<i64>) {
         let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
         if tokens.len() >= MAX_VERIFIED_TOKENS {
             tokens.clear();
         }
-        tokens.insert(token.into(), Verified { partner_id, until });
+        tokens.insert(token.into(), Verified { reading, secret, until });
     }
 }
 
@@ -710,7 +731,7 @@ pub fn authenticate_v3(
             })
     };
     let now = Utc::now();
-    let claims = match &header.kid {
+    let (claims, key) = match &header.kid {
         // The kid picks the key; a kid the partner does not have is refused by name.
         Some(kid) => {
             let key = keys
@@ -720,14 +741,14 @@ pub fn authenticate_v3(
                 .ok_or_else(|| V3AuthError::UnknownKid(kid.clone()))?;
             match (key.live_at(now), key.not_after) {
                 (false, Some(end)) => return Err(V3AuthError::ExpiredCredential(end)),
-                _ => decode(key)?,
+                _ => (decode(key)?, key),
             }
         }
         // Without a kid, each live key is tried; a token only a retired one verifies says so.
         None => {
             let mut verified = Err(V3AuthError::BadSignature);
             for key in keys.keys.iter().filter(|k| k.live_at(now)) {
-                verified = decode(key);
+                verified = decode(key).map(|claims| (claims, key));
                 if !matches!(verified, Err(V3AuthError::BadSignature)) {
                     break;
                 }
@@ -766,6 +787,7 @@ pub fn authenticate_v3(
             ));
         }
     };
+    key.last_used.mark(now.timestamp());
     Ok(V3Caller {
         partner: Arc::clone(partner),
         tenant,
@@ -973,6 +995,38 @@ mod tests {
         assert!(authenticate(&config.partners, &cache, "tirecompany", Some(&bearer(&fresh))).is_ok());
     }
 
+    /// A request that read the partners before a reload removed a secret, and verifies its
+    /// token with it after the reload emptied the cache: what it keeps there verifies nothing
+    /// under the config read again.
+    #[test]
+    fn a_token_verified_under_the_config_before_a_reload_is_not_taken_after_it() {
+        let secrets = |both: bool| {
+            let old = r#", { secret = "old-secret-0123456789abcdef0123456789" }"#;
+            format!(
+                r#"secrets = [ {{ secret = "new-secret-0123456789abcdef0123456789" }}{} ]"#,
+                if both { old } else { "" }
+            )
+        };
+        let (before, after) = (
+            tirecompany_config(&secrets(true), ""),
+            tirecompany_config(&secrets(false), ""),
+        );
+        let cache = VerifiedTokens::default();
+        let token = sign(
+            "old-secret-0123456789abcdef0123456789",
+            serde_json::json!({"partnerid": 1001}),
+        );
+        let check = |config: &crate::config::Config| {
+            authenticate(&config.partners, &cache, "tirecompany", Some(&bearer(&token)))
+        };
+        // The late request's verification, kept after the reload's clear().
+        assert!(check(&before).is_ok());
+        assert_eq!(check(&after).unwrap_err(), AuthError::BadSignature);
+        // Its use was counted on the secret that verified it, not on the one now first.
+        let partner = before.partners.by_company("tirecompany").unwrap();
+        assert!(partner.secrets[1].last_used.at().is_some() && partner.secrets[0].last_used.at().is_none());
+    }
+
     #[test]
     fn partner_and_operator_tokens_never_cross_surfaces() {
         let config = operators_config();
@@ -1050,24 +1104,33 @@ mod tests {
     #[test]
     fn a_verified_token_holds_for_its_partner_until_its_exp() {
         let verified = VerifiedTokens::default();
-        verified.insert("t1", 7, Some(1_000));
-        verified.insert("t2", 7, None);
-        assert!(verified.holds("t1", 7, 999));
-        assert!(verified.holds("t1", 7, 1_000));
-        assert!(!verified.holds("t1", 7, 1_001), "past its exp");
-        assert!(!verified.holds("t1", 8, 999), "another partner's company");
-        assert!(!verified.holds("t3", 7, 999), "never verified");
-        assert!(verified.holds("t2", 7, i64::MAX), "no exp");
+        verified.insert("t1", (1, 7), 0, Some(1_000));
+        verified.insert("t2", (1, 7), 1, None);
+        assert_eq!(verified.holds("t1", (1, 7), 999), Some(0));
+        assert_eq!(verified.holds("t1", (1, 7), 1_000), Some(0));
+        assert_eq!(verified.holds("t1", (1, 7), 1_001), None, "past its exp");
+        assert_eq!(verified.holds("t1", (1, 8), 999), None, "another partner's company");
+        assert_eq!(verified.holds("t1", (2, 7), 999), None, "the config read again");
+        assert_eq!(verified.holds("t3", (1, 7), 999), None, "never verified");
+        assert_eq!(
+            verified.holds("t2", (1, 7), i64::MAX),
+            Some(1),
+            "no exp; the second secret verified it"
+        );
     }
 
     #[test]
     fn the_cache_of_verified_tokens_is_bounded() {
         let verified = VerifiedTokens::default();
         for i in 0..MAX_VERIFIED_TOKENS + 10 {
-            verified.insert(&format!("t{i}"), 7, None);
+            verified.insert(&format!("t{i}"), (1, 7), 0, None);
         }
         assert!(verified.tokens.lock().unwrap().len() <= MAX_VERIFIED_TOKENS);
-        assert!(verified.holds(&format!("t{}", MAX_VERIFIED_TOKENS + 9), 7, 0));
+        assert!(
+            verified
+                .holds(&format!("t{}", MAX_VERIFIED_TOKENS + 9), (1, 7), 0)
+                .is_some()
+        );
     }
 
     #[test]

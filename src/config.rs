@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -360,7 +361,10 @@ impl std::fmt::Display for UploadDue {
 pub struct V3Key {
     pub kid: Option<String>,
     pub key: jsonwebtoken::DecodingKey,
+    /// Its PEM: what makes it the same key in the config read again.
+    pem: Box<str>,
     pub not_after: Option<DateTime<Utc>>,
+    pub last_used: LastUsed,
 }
 
 impl V3Key {
@@ -370,12 +374,42 @@ impl V3Key {
     }
 
     /// A v3 key of this one PEM, with no kid and no end (as the single `v3_public_key`).
-    pub fn single(key: jsonwebtoken::DecodingKey) -> Vec<V3Key> {
+    pub fn single(pem: &str, key: jsonwebtoken::DecodingKey) -> Vec<V3Key> {
         vec![V3Key {
             kid: None,
             key,
+            pem: pem.trim().into(),
             not_after: None,
+            last_used: LastUsed::default(),
         }]
+    }
+}
+
+/// When a credential last verified a token on this instance: since it started, kept across
+/// reloads while the credential stays. Whether a partner still signs with the credential being
+/// retired is what a rotation waits on.
+#[derive(Debug, Default)]
+pub struct LastUsed(AtomicI64);
+
+impl LastUsed {
+    /// Notes a use at `now` (seconds since the epoch). Written only when the second has moved
+    /// on: a busy partner's requests do not all write one cache line.
+    pub fn mark(&self, now: i64) {
+        if self.0.load(Ordering::Relaxed) < now {
+            self.0.fetch_max(now, Ordering::Relaxed);
+        }
+    }
+
+    /// The last use; none since this instance started.
+    pub fn at(&self) -> Option<DateTime<Utc>> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            secs => DateTime::from_timestamp(secs, 0),
+        }
+    }
+
+    fn keep(&self, before: &LastUsed) {
+        self.mark(before.0.load(Ordering::Relaxed));
     }
 }
 
@@ -438,6 +472,7 @@ pub struct Credential {
     secret: Redacted<Vec<u8>>,
     /// The last moment it verifies; none: until it is removed from the config.
     pub not_after: Option<DateTime<Utc>>,
+    pub last_used: LastUsed,
 }
 
 impl Credential {
@@ -487,12 +522,14 @@ impl Partner {
                 .as_ref()
                 .map_or("inline".to_owned(), |v| format!("from ${v}")),
             not_after: c.not_after,
+            last_used_at: c.last_used.at(),
         });
         let keys = self.v3.iter().flat_map(|v3| &v3.keys).map(|k| CredentialInfo {
             kind: CredentialKind::V3Key,
             id: k.kid.clone().unwrap_or_else(|| "-".to_owned()),
             source: "public key".to_owned(),
             not_after: k.not_after,
+            last_used_at: k.last_used.at(),
         });
         secrets.chain(keys).collect()
     }
@@ -509,13 +546,15 @@ pub enum CredentialKind {
 }
 
 /// What is shown of a credential: its kind (`secret`, `v3_key`), which one (a secret's position
-/// from 1, a v3 key's kid, `-` for the single v3 key), where it comes from, and its end.
+/// from 1, a v3 key's kid, `-` for the single v3 key), where it comes from, its end, and when it
+/// last verified a token on this instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialInfo {
     pub kind: CredentialKind,
     pub id: String,
     pub source: String,
     pub not_after: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// Whether a credential ending at `not_after` (none: no end) still verifies at `now`: to the
@@ -553,6 +592,7 @@ fn resolve_credentials(
             secret_env: p.secret_env.clone(),
             secret: Redacted(secret.into_bytes()),
             not_after: None,
+            last_used: LastUsed::default(),
         }]);
     };
     if p.secret.is_some() || p.secret_env.is_some() {
@@ -572,6 +612,7 @@ fn resolve_credentials(
             secret_env: c.secret_env.clone(),
             secret: Redacted(secret),
             not_after: c.not_after.as_deref().map(|t| parse_not_after(&who, t)).transpose()?,
+            last_used: LastUsed::default(),
         });
     }
     Ok(credentials)
@@ -630,9 +671,22 @@ impl Operators {
 
 /// The configured partners, looked up by company (case-insensitively: it is a URL segment).
 #[derive(Debug, Default)]
-pub struct Partners(Vec<Arc<Partner>>);
+pub struct Partners(Vec<Arc<Partner>>, u64);
+
+/// The last [`Partners::generation`] given.
+static GENERATIONS: AtomicU64 = AtomicU64::new(0);
 
 impl Partners {
+    fn new(partners: Vec<Arc<Partner>>) -> Partners {
+        Partners(partners, GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// Which reading of the config these are, unique in the process: a token verified with
+    /// one reading's secrets proves nothing under another's (a reload may remove a secret).
+    pub fn generation(&self) -> u64 {
+        self.1
+    }
+
     pub fn by_company(&self, company: &str) -> Option<&Arc<Partner>> {
         self.0.iter().find(|p| p.company.eq_ignore_ascii_case(company))
     }
@@ -648,6 +702,30 @@ impl Partners {
             .iter()
             .find(|p| p.partner_id == partner_id)
             .map(|p| p.company.clone())
+    }
+
+    /// Keeps what `before` (the config read last) knew of when each credential was last used,
+    /// for the same partner's same secret or v3 key (found by its value: a secret's position
+    /// moves when a new one is put first).
+    pub fn keep_last_use(&self, before: &Partners) {
+        for partner in self.iter() {
+            let Some(was) = before.by_company(&partner.company) else {
+                continue;
+            };
+            for c in &partner.secrets {
+                if let Some(old) = was.secrets.iter().find(|old| old.secret() == c.secret()) {
+                    c.last_used.keep(&old.last_used);
+                }
+            }
+            let (Some(v3), Some(was_v3)) = (&partner.v3, &was.v3) else {
+                continue;
+            };
+            for k in &v3.keys {
+                if let Some(old) = was_v3.keys.iter().find(|old| old.pem == k.pem) {
+                    k.last_used.keep(&old.last_used);
+                }
+            }
+        }
     }
 
     /// The partner whose v3 tokens carry this `iss`, and its v3 keys.
@@ -756,7 +834,7 @@ impl Config {
             tls,
             database,
             operators: Arc::new(resolve_operators(file.operators, &partners, &env)?),
-            partners: Arc::new(Partners(partners)),
+            partners: Arc::new(Partners::new(partners)),
             v3: file.v3.map(Arc::new),
         })
     }
@@ -933,7 +1011,7 @@ fn resolve_v3(company: &str, p: &PartnerSettings, base_dir: &Path) -> anyhow::Re
         (Some(_), Some(_)) => {
             bail!("partner {company}: set v3_public_key (or its file), or v3_public_keys = [...], not both")
         }
-        (Some(pem), None) => Some(V3Key::single(v3_key(company, "the v3 public key", &pem)?)),
+        (Some(pem), None) => Some(V3Key::single(&pem, v3_key(company, "the v3 public key", &pem)?)),
         (None, Some(list)) => {
             if list.is_empty() {
                 bail!("partner {company}: v3_public_keys is empty; give at least one");
@@ -955,8 +1033,10 @@ fn resolve_v3(company: &str, p: &PartnerSettings, base_dir: &Path) -> anyhow::Re
                 };
                 keys.push(V3Key {
                     key: v3_key(company, &format!("v3 key {kid:?}"), &pem)?,
+                    pem: pem.trim().into(),
                     not_after: k.not_after.as_deref().map(|t| parse_not_after(&who, t)).transpose()?,
                     kid: Some(kid),
+                    last_used: LastUsed::default(),
                 });
             }
             Some(keys)

@@ -36,6 +36,7 @@ pub enum Metric {
     PartnerLate,
     PartnerLastBatchTimestampSeconds,
     CredentialNotAfterTimestampSeconds,
+    CredentialLastUsedTimestampSeconds,
     // The server itself: its database and its backups, its config, its HTTPS certificate.
     DatabaseSizeBytes,
     LastBackupTimestampSeconds,
@@ -98,6 +99,11 @@ pub fn handle() -> &'static PrometheusHandle {
             CredentialNotAfterTimestampSeconds.name(),
             metrics::Unit::Seconds,
             "when a partner's credential stops verifying tokens (kind secret: id its position from 1; kind v3_key: id its kid), in seconds since 1970"
+        );
+        metrics::describe_gauge!(
+            CredentialLastUsedTimestampSeconds.name(),
+            metrics::Unit::Seconds,
+            "when a partner's credential last verified a token on this instance, since it started (labels as for the not_after gauge), in seconds since 1970"
         );
         metrics::describe_gauge!(
             TlsCertificateNotAfterTimestampSeconds.name(),
@@ -300,18 +306,23 @@ pub fn set_certificate_gauge(not_after: chrono::DateTime<chrono::Utc>) {
     metrics::gauge!(TlsCertificateNotAfterTimestampSeconds.name()).set(not_after.timestamp() as f64);
 }
 
-/// When each partner credential that has an end stops verifying tokens (from the config, at
-/// each scrape).
+/// When each partner credential that has an end stops verifying tokens (from the config), and
+/// when each last verified a token here (none before its first), at each scrape.
 pub fn set_credential_gauges(partners: &crate::config::Partners) {
     for p in partners.iter() {
         for c in p.credentials() {
-            if let Some(end) = c.not_after {
-                let labels = [
-                    ("company", p.company.clone()),
-                    ("kind", c.kind.into_str().to_owned()),
-                    ("id", c.id),
-                ];
-                metrics::gauge!(CredentialNotAfterTimestampSeconds.name(), &labels).set(end.timestamp() as f64);
+            let labels = [
+                ("company", p.company.clone()),
+                ("kind", c.kind.into_str().to_owned()),
+                ("id", c.id),
+            ];
+            for (metric, at) in [
+                (CredentialNotAfterTimestampSeconds, c.not_after),
+                (CredentialLastUsedTimestampSeconds, c.last_used_at),
+            ] {
+                if let Some(at) = at {
+                    metrics::gauge!(metric.name(), &labels).set(at.timestamp() as f64);
+                }
             }
         }
     }
@@ -386,6 +397,7 @@ mod tests {
             HttpRequestsTotal.name(),
             RefusedRequestsTotal.name(),
             CredentialNotAfterTimestampSeconds.name(),
+            CredentialLastUsedTimestampSeconds.name(),
             TlsCertificateNotAfterTimestampSeconds.name(),
             LastBackupTimestampSeconds.name(),
         ] {

@@ -68,10 +68,13 @@ impl Reloader {
             certificate.reload(files)?;
             crate::monitoring::set_certificate_gauge(certificate.not_after());
         }
+        new.partners.keep_last_use(&self.state.partners.get());
         self.state.partners.set(Arc::clone(&new.partners));
         self.state.operators.set(Arc::clone(&new.operators));
         self.state.v3.set(Arc::new(new.v3.as_deref().cloned()));
         self.proxies.set(Arc::clone(&new.trusted_proxies));
+        // To free them: each is held under the reading of the config that verified it, which no
+        // request begun from now takes (one in flight may still add to it).
         self.state.verified_tokens.clear();
         let old = &*running;
         let changed = [

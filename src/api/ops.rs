@@ -534,6 +534,31 @@ struct OpsPartner {
     upload_days: Option<Vec<String>>,
     live: OpsTenantActivity,
     test: OpsTenantActivity,
+    /// Its secrets (by position from 1) and v3 keys (by kid): what a rotation waits on.
+    credentials: Vec<OpsCredential>,
+}
+
+/// One credential: never its value.
+#[derive(Serialize)]
+struct OpsCredential {
+    kind: &'static str,
+    id: String,
+    #[serde(serialize_with = "out::opt_timestamp")]
+    not_after: Option<DateTime<Utc>>,
+    /// When it last verified a token on this instance (since it started); null when it has not.
+    #[serde(serialize_with = "out::opt_timestamp")]
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::config::CredentialInfo> for OpsCredential {
+    fn from(c: crate::config::CredentialInfo) -> Self {
+        OpsCredential {
+            kind: c.kind.into_str(),
+            id: c.id,
+            not_after: c.not_after,
+            last_used_at: c.last_used_at,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -591,6 +616,7 @@ pub async fn partners(request: OpsRequest) -> Result<HttpResponse, OpsApiError> 
                 .map(|due| due.days.iter(chrono::Weekday::Mon).map(|d| d.to_string()).collect()),
             live: a.live.into(),
             test: a.test.into(),
+            credentials: a.partner.credentials().into_iter().map(Into::into).collect(),
         })
         .collect();
     Ok(request.answer(&OpsPartners { partners }))

@@ -338,10 +338,10 @@ mod tests {
     use serde_json::json;
 
     fn keys(products: Option<Vec<&str>>) -> V3Partner {
-        let pem = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/v3/tirecompany.pub.pem")).unwrap();
+        let pem = include_str!("../../fixtures/v3/tirecompany.pub.pem");
         V3Partner {
             issuer: "iss".into(),
-            keys: crate::config::V3Key::single(jsonwebtoken::DecodingKey::from_ec_pem(&pem).unwrap()),
+            keys: crate::config::V3Key::single(pem, jsonwebtoken::DecodingKey::from_ec_pem(pem.as_bytes()).unwrap()),
             products: products.map(|p| p.into_iter().map(String::from).collect()),
             program_id: None,
         }

@@ -352,6 +352,35 @@ async fn a_get_is_authenticated_too_and_its_partnerid_must_match() {
     );
 }
 
+/// Whether each of rotatingco's secrets, by position, has verified a token, as /ops/partners
+/// says (a time within the last minute, or null).
+async fn secrets_used(app: &TestApp) -> Vec<bool> {
+    let (status, body) = app.ops_get("/partners", &support()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let partner = body["partners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["company"] == ROTATING)
+        .unwrap();
+    let now = chrono::Utc::now();
+    partner["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "secret")
+        .map(|c| match c["last_used_at"].as_str() {
+            None => false,
+            Some(at) => {
+                let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+                let ago = now.signed_duration_since(at).num_seconds();
+                assert!((0..60).contains(&ago), "{c}");
+                true
+            }
+        })
+        .collect()
+}
+
 /// A partner rotating its secret: the new and the old one both verify until the old one's
 /// not_after; a token signed with a secret past its not_after is refused, saying so.
 #[tokio::test]
@@ -359,6 +388,14 @@ async fn during_a_rotation_every_live_secret_verifies_and_a_retired_one_is_refus
     let app = spawn_app().await;
     let claims = json!({"partnerid": ROTATING_ID, "claimdate": "2026-12-06"});
     let body = json!({"Sales": [sale("S1", "R1")]}).to_string();
+    // Which secrets have verified a token: none yet; then the old one, the partner's POS not
+    // moved yet, and the new one not.
+    assert_eq!(secrets_used(&app).await, [false, false, false]);
+    let res = app
+        .post_raw(ROTATING, &sign(ROTATING_OLD, claims.clone()), body.clone())
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(secrets_used(&app).await, [false, true, false]);
     for secret in [ROTATING_NEW, ROTATING_OLD] {
         let res = app
             .post_raw(ROTATING, &sign(secret, claims.clone()), body.clone())
@@ -380,7 +417,8 @@ async fn during_a_rotation_every_live_secret_verifies_and_a_retired_one_is_refus
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let said = refused["Error"].as_str().unwrap();
     assert!(said.contains("stopped verifying at 2020-01-01T00:00:00Z"), "{said}");
-    // A secret it never had is a bad signature, as before.
+    // A secret it never had is a bad signature, as before. Refused tokens used nothing.
+    assert_eq!(secrets_used(&app).await, [true, true, false]);
     let res = app.post_raw(ROTATING, &sign(SECRET, claims.clone()), body).await;
     let (_, refused) = json_of(res).await;
     assert!(

@@ -58,6 +58,9 @@ try {
   const row = await partner.innerText();
   check(row.includes("LATE") && row.includes("00:00"), "tirecompany should be late: " + row);
   check(/00:00 UTC \(\w{3}( \w{3}){5}\)/.test(row), "tirecompany's six due days should be shown: " + row);
+  // Its one secret, with when it last verified a token here (the posts before the page opened).
+  const credentials = await partner.locator("td.credentials").innerText();
+  check(/^secret 1: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(credentials), "tirecompany's credentials: " + credentials);
 
   // The chart: today's written and rejected records as bars.
   await page.waitForSelector("#chart svg rect.written", { timeout: 10000 });

@@ -264,7 +264,8 @@ async fn partner_gauges_say_who_is_late_and_when_each_tenant_last_sent() {
     );
 }
 
-/// Each credential with an end shows when it stops verifying tokens, for an alert ahead of it.
+/// Each credential with an end shows when it stops verifying tokens, for an alert ahead of it,
+/// and each one used when it last verified a token.
 #[tokio::test]
 async fn each_credential_with_an_end_is_a_gauge_of_when() {
     let dir = tempfile::tempdir().unwrap();
@@ -290,4 +291,20 @@ async fn each_credential_with_an_end_is_a_gauge_of_when() {
         "{text}"
     );
     assert_eq!(sample(&text, gauge, &["id=\"1\""]), None, "no end, no gauge: {text}");
+
+    // When each last verified a token: only the one that did (the first, which token() signs
+    // with) has a time, and it is now.
+    let used = "warranty_gateway_credential_last_used_timestamp_seconds";
+    assert!(!text.contains(used), "nothing verified yet: {text}");
+    let res = reqwest::Client::new()
+        .get(server.url("/v2/partners/tirecompany?rec=sales&ShopID=S1&InvoiceNumber=I1"))
+        .bearer_auth(token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let text = server.metrics().await;
+    let at = sample(&text, used, &["company=\"tirecompany\"", "kind=\"secret\"", "id=\"1\""]).unwrap();
+    assert!((at - chrono::Utc::now().timestamp() as f64).abs() <= 5.0, "{text}");
+    assert_eq!(sample(&text, used, &["id=\"2\""]), None, "{text}");
 }

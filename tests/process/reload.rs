@@ -44,16 +44,48 @@ async fn until(server: &Server, company: &str, token: &str, status: u16) {
     }
 }
 
+/// tirecompany's credentials as /ops/partners lists them: "secret 1"..., and when each last
+/// verified a token.
+async fn last_used(server: &Server, operator: &str) -> Vec<(String, Option<String>)> {
+    let res = reqwest::Client::new()
+        .get(server.url("/ops/partners"))
+        .bearer_auth(operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let partner = &body["partners"][0];
+    assert_eq!(partner["company"], "tirecompany");
+    partner["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                format!("{} {}", c["kind"].as_str().unwrap(), c["id"].as_str().unwrap()),
+                c["last_used_at"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     // On the engine under test (PostgreSQL when WARRANTY_GATEWAY_TEST_POSTGRES is set).
     let (config, _engine) = Engine::write_config(dir.path());
-    let original = std::fs::read_to_string(&config).unwrap();
+    let original = std::fs::read_to_string(&config).unwrap()
+        + "\n[[operators]]\nname = \"olaf\"\nrole = \"support\"\nsecret = \"operator-olafs-own-secret-0123456789abcdef\"\n";
+    std::fs::write(&config, &original).unwrap();
+    let (code, operator, err) = run_cli(&["token", "--operator", "olaf"], &config);
+    assert_eq!(code, 0, "{err}");
     let server = Server::serve(&config);
     let (old, new) = (token(), sign(NEW_SECRET, 1001));
     assert_eq!(lookup(&server, "tirecompany", &old).await, 204);
     assert_eq!(lookup(&server, "tirecompany", &new).await, 401);
+    let used_before = last_used(&server, operator.trim()).await;
+    assert!(used_before[0].1.is_some(), "{used_before:?}");
 
     // The rotation begins: the new secret first, the old one until its end; a partner added.
     let rotating = original.replace(
@@ -67,6 +99,14 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
     std::fs::write(&config, &rotating).unwrap();
     server.signal(Signal::HUP);
     until(&server, "newco", &sign(NEWCO_SECRET, 4004), 204).await;
+    // The old secret, now second, keeps when it was last used; the new one has not been yet.
+    assert_eq!(
+        last_used(&server, operator.trim()).await,
+        [
+            ("secret 1".to_owned(), None),
+            ("secret 2".to_owned(), used_before[0].1.clone())
+        ]
+    );
     assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
     assert_eq!(lookup(&server, "tirecompany", &old).await, 204);
 

@@ -48,6 +48,86 @@ impl Metric {
     pub fn name(self) -> &'static str {
         self.into()
     }
+
+    /// What it is, for /metrics' TYPE and HELP lines.
+    fn described(self) -> (Kind, Option<metrics::Unit>, &'static str) {
+        let seconds = Some(metrics::Unit::Seconds);
+        match self {
+            HttpRequestsTotal => (
+                Kind::Counter,
+                None,
+                "HTTP requests answered, by route, method and status",
+            ),
+            HttpRequestDurationSeconds => (
+                Kind::Histogram,
+                seconds,
+                "time from a request's arrival to its answer (a body's upload and inflating included), by route and method",
+            ),
+            RefusedRequestsTotal => (
+                Kind::Counter,
+                None,
+                "requests refused before they reached a partner's data (a bad or missing token, an unknown company), by reason",
+            ),
+            RecordsTotal => (
+                Kind::Counter,
+                None,
+                "records of POSTed batches, by type, tenant and result",
+            ),
+            RecordWarningsTotal => (
+                Kind::Counter,
+                None,
+                "warnings the answers to POSTed batches gave their records (an unknown field, a field sent twice...), by partner, tenant and kind",
+            ),
+            BatchDurationSeconds => (Kind::Histogram, seconds, "time to answer a POSTed batch"),
+            PartnerLate => (
+                Kind::Gauge,
+                None,
+                "1 when a partner's nightly batch is late (a day it is due, past its expected_upload_by, none since the day before), else 0",
+            ),
+            PartnerLastBatchTimestampSeconds => (
+                Kind::Gauge,
+                seconds,
+                "when a partner's tenant's last batch (its body read) arrived, in seconds since 1970",
+            ),
+            CredentialNotAfterTimestampSeconds => (
+                Kind::Gauge,
+                seconds,
+                "when a partner's credential stops verifying tokens (kind secret: id its position from 1; kind v3_key: id its kid), in seconds since 1970",
+            ),
+            CredentialLastUsedTimestampSeconds => (
+                Kind::Gauge,
+                seconds,
+                "when a partner's credential last verified a token on this instance, since it started (labels as for the not_after gauge), in seconds since 1970",
+            ),
+            DatabaseSizeBytes => (
+                Kind::Gauge,
+                Some(metrics::Unit::Bytes),
+                "size of the SQLite database and its WAL",
+            ),
+            LastBackupTimestampSeconds => (
+                Kind::Gauge,
+                seconds,
+                "when the last backup `warranty-gateway backup` made of the database finished, in seconds since 1970 (absent until one was made)",
+            ),
+            ConfigReloadFailuresTotal => (
+                Kind::Counter,
+                None,
+                "reloads (SIGHUP) of a config file that did not load: the running config stayed",
+            ),
+            TlsCertificateNotAfterTimestampSeconds => (
+                Kind::Gauge,
+                seconds,
+                "when the HTTPS certificate the server offers stops being valid (its notAfter), in seconds since 1970",
+            ),
+        }
+    }
+}
+
+/// A metric's type.
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -75,56 +155,17 @@ pub fn handle() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed; /metrics shows only this one's");
         }
-        metrics::describe_counter!(HttpRequestsTotal.name(), "HTTP requests answered, by route, method and status");
-        metrics::describe_histogram!(
-            HttpRequestDurationSeconds.name(),
-            metrics::Unit::Seconds,
-            "time from a request's arrival to its answer (a body's upload and inflating included), by route and method"
-        );
-        metrics::describe_counter!(RecordsTotal.name(), "records of POSTed batches, by type, tenant and result");
-        metrics::describe_counter!(
-            RefusedRequestsTotal.name(),
-            "requests refused before they reached a partner's data (a bad or missing token, an unknown company), by reason"
-        );
-        metrics::describe_gauge!(
-            PartnerLate.name(),
-            "1 when a partner's nightly batch is late (a day it is due, past its expected_upload_by, none since the day before), else 0"
-        );
-        metrics::describe_gauge!(
-            PartnerLastBatchTimestampSeconds.name(),
-            metrics::Unit::Seconds,
-            "when a partner's tenant's last batch (its body read) arrived, in seconds since 1970"
-        );
-        metrics::describe_gauge!(
-            CredentialNotAfterTimestampSeconds.name(),
-            metrics::Unit::Seconds,
-            "when a partner's credential stops verifying tokens (kind secret: id its position from 1; kind v3_key: id its kid), in seconds since 1970"
-        );
-        metrics::describe_gauge!(
-            CredentialLastUsedTimestampSeconds.name(),
-            metrics::Unit::Seconds,
-            "when a partner's credential last verified a token on this instance, since it started (labels as for the not_after gauge), in seconds since 1970"
-        );
-        metrics::describe_gauge!(
-            TlsCertificateNotAfterTimestampSeconds.name(),
-            metrics::Unit::Seconds,
-            "when the HTTPS certificate the server offers stops being valid (its notAfter), in seconds since 1970"
-        );
-        metrics::describe_counter!(
-            ConfigReloadFailuresTotal.name(),
-            "reloads (SIGHUP) of a config file that did not load: the running config stayed"
-        );
-        metrics::describe_gauge!(
-            LastBackupTimestampSeconds.name(),
-            metrics::Unit::Seconds,
-            "when the last backup `warranty-gateway backup` made of the database finished, in seconds since 1970 (absent until one was made)"
-        );
-        metrics::describe_histogram!(BatchDurationSeconds.name(), metrics::Unit::Seconds, "time to answer a POSTed batch");
-        metrics::describe_gauge!(
-            DatabaseSizeBytes.name(),
-            metrics::Unit::Bytes,
-            "size of the SQLite database and its WAL"
-        );
+        metrics::with_recorder(|recorder| {
+            for &metric in Metric::VARIANTS {
+                let (kind, unit, text) = metric.described();
+                let (name, text) = (metric.name().into(), text.into());
+                match kind {
+                    Kind::Counter => recorder.describe_counter(name, unit, text),
+                    Kind::Gauge => recorder.describe_gauge(name, unit, text),
+                    Kind::Histogram => recorder.describe_histogram(name, unit, text),
+                }
+            }
+        });
         // A histogram keeps each sample until it is folded into its buckets, which a scrape does:
         // with no scraper, every request's would be kept for good. Folded every few seconds
         // instead, as the exporter's own HTTP listener would.

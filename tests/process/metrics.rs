@@ -105,6 +105,26 @@ async fn metrics_count_requests_records_and_batches() {
     }
     let size = sample(&text, "warranty_gateway_database_size_bytes", &[]).unwrap();
     assert!(size >= 4096.0, "{size}");
+    // Every family shown says what it is: a TYPE line and a HELP line of its own.
+    let families: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("warranty_gateway_"))
+        .map(|l| l.split(['{', ' ']).next().unwrap())
+        .map(|name| {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .fold(name, |n, s| n.strip_suffix(s).unwrap_or(n))
+        })
+        .collect();
+    assert!(families.len() >= 8, "{families:?}");
+    for family in families {
+        assert!(text.contains(&format!("\n# TYPE {family} ")), "{family}: {text}");
+        let help = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("# HELP {family} ")))
+            .unwrap_or_else(|| panic!("{family} has no HELP: {text}"));
+        assert!(help.len() > 20, "{family}: {help}");
+    }
 }
 
 /// Before anything is counted, a scrape finds the counters it can know of at 0, so that

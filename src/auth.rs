@@ -430,9 +430,9 @@ fn no_critical_extensions(header: &Header) -> Result<(), AuthError> {
 }
 
 /// The tokens this server has verified, by their text, with the partner each proved (under
-/// which reading of the config) and the last second it may be used (its exp, with the leeway). A POS sends the same token with
-/// every call of a night; checking its signature (base64, HMAC, JSON) cost more than the
-/// lookup it guards. Only what a full check accepted is kept: the same text under the same
+/// which reading of the config), the secret that verified it, and the last second it may be
+/// used (its exp, with the leeway). A POS sends the same token with every call of a night;
+/// checking its signature (base64, HMAC, JSON) cost more than the lookup it guards. Only what a full check accepted is kept: the same text under the same
 /// partner's secret can only verify again, until exp, and nbf once passed stays passed.
 /// Bounded: when full it starts again empty.
 #[derive(Debug, Default)]

@@ -95,7 +95,8 @@ pub(super) fn warnings(partners: &Partners, now: DateTime<Utc>) -> Vec<String> {
                     format_timestamp(&at)
                 )),
                 Some(at) if at - now <= chrono::Duration::days(EXPIRY_WARNING_DAYS) => warnings.push(format!(
-                    "{name} of {} stops verifying tokens at {}, within {EXPIRY_WARNING_DAYS} days",
+                    "{name} of {} stops verifying tokens at {}, within {EXPIRY_WARNING_DAYS} days \
+                     (whether the partner still signs with it: GET /ops/partners, its credentials)",
                     p.company,
                     format_timestamp(&at)
                 )),

@@ -350,7 +350,8 @@ fn partners_lists_each_secret_of_a_rotation_and_warns_before_one_ends() {
     );
     assert!(
         stderr.contains(&format!(
-            "secret 2 of tirecompany stops verifying tokens at {soon}T23:59:59Z, within 14 days"
+            "secret 2 of tirecompany stops verifying tokens at {soon}T23:59:59Z, within 14 days \
+             (whether the partner still signs with it: GET /ops/partners, its credentials)"
         )),
         "{stderr}"
     );

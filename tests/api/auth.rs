@@ -355,20 +355,10 @@ async fn a_get_is_authenticated_too_and_its_partnerid_must_match() {
 /// Whether each of rotatingco's secrets, by position, has verified a token, as /ops/partners
 /// says (a time within the last minute, or null).
 async fn secrets_used(app: &TestApp) -> Vec<bool> {
-    let (status, body) = app.ops_get("/partners", &support()).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let partner = body["partners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["company"] == ROTATING)
-        .unwrap();
     let now = chrono::Utc::now();
-    partner["credentials"]
-        .as_array()
-        .unwrap()
+    app.ops_credentials(ROTATING, "secret")
+        .await
         .iter()
-        .filter(|c| c["kind"] == "secret")
         .map(|c| match c["last_used_at"].as_str() {
             None => false,
             Some(at) => {

@@ -468,6 +468,21 @@ impl TestApp {
         .await
     }
 
+    /// The credentials of `kind` (`secret`, `v3_key`) of a partner, as support reads them in
+    /// `/ops/partners`: each `{kind, id, not_after, last_used_at}`, in the config's order.
+    pub async fn ops_credentials(&self, company: &str, kind: &str) -> Vec<Value> {
+        let (status, body) = self.ops_get("/partners", &support()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let partner = body["partners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["company"] == company)
+            .unwrap_or_else(|| panic!("{company} is not in {body}"));
+        let all = partner["credentials"].as_array().unwrap();
+        all.iter().filter(|c| c["kind"] == kind).cloned().collect()
+    }
+
     /// GET `/batches/{id}` of a company, with tirecompany's token.
     pub async fn batch(&self, company: &str, id: impl std::fmt::Display) -> (StatusCode, Value) {
         json_of(

@@ -969,19 +969,8 @@ async fn during_a_key_rotation_the_kid_picks_the_key_and_a_retired_one_is_refuse
     }
     // Support sees which keys verified a token (the two live ones), and that the retired one,
     // refused, did not.
-    let (status, body) = app.ops_get("/partners", &support()).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let partner = body["partners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["company"] == ROTATING)
-        .unwrap();
-    let keys: Vec<(&str, bool)> = partner["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["kind"] == "v3_key")
+    let keys = app.ops_credentials(ROTATING, "v3_key").await;
+    let keys: Vec<(&str, bool)> = (keys.iter())
         .map(|c| (c["id"].as_str().unwrap(), c["last_used_at"].is_string()))
         .collect();
     assert_eq!(keys, [("2026-12", true), ("2026-06", true), ("2025-12", false)]);

@@ -1,6 +1,7 @@
 //! Prometheus metrics (`GET /metrics`): requests by route and status and their answer times,
 //! records accepted and rejected by type and tenant, their warnings by kind, batch durations,
-//! the database's size. One recorder per process.
+//! the database's size. The counters and histograms add up in one recorder per process; the
+//! gauges are read afresh at each scrape (`Gauges`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -155,17 +156,7 @@ pub fn handle() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed; /metrics shows only this one's");
         }
-        metrics::with_recorder(|recorder| {
-            for &metric in Metric::VARIANTS {
-                let (kind, unit, text) = metric.described();
-                let (name, text) = (metric.name().into(), text.into());
-                match kind {
-                    Kind::Counter => recorder.describe_counter(name, unit, text),
-                    Kind::Gauge => recorder.describe_gauge(name, unit, text),
-                    Kind::Histogram => recorder.describe_histogram(name, unit, text),
-                }
-            }
-        });
+        metrics::with_recorder(|recorder| describe(recorder, |kind| !matches!(kind, Kind::Gauge)));
         // A histogram keeps each sample until it is folded into its buckets, which a scrape does:
         // with no scraper, every request's would be kept for good. Folded every few seconds
         // instead, as the exporter's own HTTP listener would.
@@ -183,6 +174,22 @@ pub fn handle() -> &'static PrometheusHandle {
         }
         handle
     })
+}
+
+/// Gives the recorder the TYPE and HELP of each metric of the kinds it keeps.
+fn describe(recorder: &dyn metrics::Recorder, keeps: impl Fn(&Kind) -> bool) {
+    for &metric in Metric::VARIANTS {
+        let (kind, unit, text) = metric.described();
+        if !keeps(&kind) {
+            continue;
+        }
+        let (name, text) = (metric.name().into(), text.into());
+        match kind {
+            Kind::Counter => recorder.describe_counter(name, unit, text),
+            Kind::Gauge => recorder.describe_gauge(name, unit, text),
+            Kind::Histogram => recorder.describe_histogram(name, unit, text),
+        }
+    }
 }
 
 /// How often the histograms' samples are folded into their buckets: what a process keeps between
@@ -327,60 +334,76 @@ pub fn count_refused(reason: RefusalReason) {
     metrics::counter!(RefusedRequestsTotal.name(), "reason" => reason.into_str()).increment(1);
 }
 
-/// The partners' gauges, as of a reading of their activity (at each scrape).
-pub fn set_partner_gauges(activity: &[crate::ops::PartnerActivity]) {
-    for a in activity {
-        let company = a.partner.company.clone();
-        metrics::gauge!(PartnerLate.name(), "company" => company.clone()).set(if a.live.late { 1.0 } else { 0.0 });
-        for (tenant, t) in [("live", &a.live), ("test", &a.test)] {
-            if let Some(at) = t.last_batch_at {
-                metrics::gauge!(PartnerLastBatchTimestampSeconds.name(), "company" => company.clone(), "tenant" => tenant)
-                    .set(at.timestamp() as f64);
-            }
-        }
-    }
-}
+/// The gauges of one scrape. Counters and histograms add up in the process's recorder as
+/// requests are answered; a gauge says how something stands now, so each scrape reads them afresh
+/// into a recorder of its own: a partner or credential a reload removed shows no more, where a
+/// gauge kept in the process would go on showing its last value (and its alert firing) until a
+/// restart. Only `render` makes one, while that recorder is the one in use.
+pub struct Gauges(());
 
-/// When the HTTPS certificate the server offers stops being valid (set as it is read, at start
-/// and on each reload).
-pub fn set_certificate_gauge(not_after: chrono::DateTime<chrono::Utc>) {
-    metrics::gauge!(TlsCertificateNotAfterTimestampSeconds.name()).set(not_after.timestamp() as f64);
-}
-
-/// When each partner credential that has an end stops verifying tokens (from the config), and
-/// when each last verified a token here (none before its first), at each scrape.
-pub fn set_credential_gauges(partners: &crate::config::Partners) {
-    for p in partners.iter() {
-        for c in p.credentials() {
-            let labels = [
-                ("company", p.company.clone()),
-                ("kind", c.kind.into_str().to_owned()),
-                ("id", c.id),
-            ];
-            for (metric, at) in [
-                (CredentialNotAfterTimestampSeconds, c.not_after),
-                (CredentialLastUsedTimestampSeconds, c.last_used_at),
-            ] {
-                if let Some(at) = at {
-                    metrics::gauge!(metric.name(), &labels).set(at.timestamp() as f64);
+impl Gauges {
+    /// The partners' gauges, as of a reading of their activity.
+    pub fn partners(&self, activity: &[crate::ops::PartnerActivity]) {
+        for a in activity {
+            let company = a.partner.company.clone();
+            metrics::gauge!(PartnerLate.name(), "company" => company.clone()).set(if a.live.late { 1.0 } else { 0.0 });
+            for (tenant, t) in [("live", &a.live), ("test", &a.test)] {
+                if let Some(at) = t.last_batch_at {
+                    metrics::gauge!(PartnerLastBatchTimestampSeconds.name(), "company" => company.clone(), "tenant" => tenant)
+                        .set(at.timestamp() as f64);
                 }
             }
         }
     }
-}
 
-/// When the last backup of the database finished (read at each scrape; absent before the first).
-pub fn set_backup_gauge(last: &crate::model::backup::Backup) {
-    metrics::gauge!(LastBackupTimestampSeconds.name()).set(last.finished_at.timestamp() as f64);
-}
-
-/// The metrics in Prometheus text format, with the database's size (measured now) when known.
-pub fn render(database_bytes: Option<u64>) -> String {
-    let handle = handle();
-    if let Some(size) = database_bytes {
-        metrics::gauge!(DatabaseSizeBytes.name()).set(size as f64);
+    /// When each partner credential that has an end stops verifying tokens (from the config), and
+    /// when each last verified a token here (none before its first).
+    pub fn credentials(&self, partners: &crate::config::Partners) {
+        for p in partners.iter() {
+            for c in p.credentials() {
+                let labels = [
+                    ("company", p.company.clone()),
+                    ("kind", c.kind.into_str().to_owned()),
+                    ("id", c.id),
+                ];
+                for (metric, at) in [
+                    (CredentialNotAfterTimestampSeconds, c.not_after),
+                    (CredentialLastUsedTimestampSeconds, c.last_used_at),
+                ] {
+                    if let Some(at) = at {
+                        metrics::gauge!(metric.name(), &labels).set(at.timestamp() as f64);
+                    }
+                }
+            }
+        }
     }
-    handle.render()
+
+    /// When the HTTPS certificate the server offers now stops being valid.
+    pub fn certificate(&self, not_after: chrono::DateTime<chrono::Utc>) {
+        metrics::gauge!(TlsCertificateNotAfterTimestampSeconds.name()).set(not_after.timestamp() as f64);
+    }
+
+    /// When the last backup of the database finished (absent before the first).
+    pub fn backup(&self, last: &crate::model::backup::Backup) {
+        metrics::gauge!(LastBackupTimestampSeconds.name()).set(last.finished_at.timestamp() as f64);
+    }
+
+    /// The database's size, measured now.
+    pub fn database_size(&self, bytes: u64) {
+        metrics::gauge!(DatabaseSizeBytes.name()).set(bytes as f64);
+    }
+}
+
+/// The metrics in Prometheus text format: the process's counters and histograms, then the gauges
+/// `read` sets, as they stand now. A gauge `read` cannot read (the database down) is absent from
+/// this scrape rather than shown at a stale value.
+pub fn render(read: impl FnOnce(&Gauges)) -> String {
+    let mut text = handle().render();
+    let gauges = PrometheusBuilder::new().build_recorder();
+    describe(&gauges, |kind| matches!(kind, Kind::Gauge));
+    metrics::with_local_recorder(&gauges, || read(&Gauges(())));
+    text.push_str(&gauges.handle().render());
+    text
 }
 
 #[cfg(test)]

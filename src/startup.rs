@@ -66,7 +66,6 @@ impl Reloader {
         let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let (Some(certificate), Some(files)) = (&self.certificate, &new.tls) {
             certificate.reload(files)?;
-            crate::monitoring::set_certificate_gauge(certificate.not_after());
         }
         new.partners.keep_last_use(&self.state.partners.get());
         self.state.partners.set(Arc::clone(&new.partners));
@@ -202,9 +201,6 @@ impl Application {
         // the request span (telemetry knows nothing of the handlers' state).
         let trusted_proxies = web::Data::new(Live::new(Arc::clone(&config.trusted_proxies)));
         crate::monitoring::handle();
-        if let Some(certificate) = &certificate {
-            crate::monitoring::set_certificate_gauge(certificate.not_after());
-        }
         // The app's own handles on what a reload swaps; the reloader keeps the originals.
         let (app_state, proxies) = (state.clone(), trusted_proxies.clone());
         let server = HttpServer::new(move || {

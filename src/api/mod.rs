@@ -382,20 +382,31 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
 /// Prometheus metrics, for the operator's scraper (no token, like /healthz).
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (store, partners) = (Arc::clone(&state.store), state.partners.get());
+    let certificate = state.certificate.clone();
     let render = move || {
         crate::monitoring::register_counters(&partners);
-        crate::monitoring::set_credential_gauges(&partners);
-        // The partners' gauges as of now; without the database, the rest still renders.
-        match crate::ops::partners_activity(&store, &partners, chrono::Utc::now()) {
-            Ok(activity) => crate::monitoring::set_partner_gauges(&activity),
-            Err(e) => tracing::warn!(error = ?crate::telemetry::escaped(e), "the partners' gauges could not be read"),
-        }
-        match crate::ops::last_backup(&store) {
-            Ok(Some(last)) => crate::monitoring::set_backup_gauge(&last),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = ?crate::telemetry::escaped(e), "the last backup could not be read"),
-        }
-        Ok::<_, ApiError>(crate::monitoring::render(store.size_bytes()))
+        let text = crate::monitoring::render(|gauges| {
+            gauges.credentials(&partners);
+            if let Some(certificate) = &certificate {
+                gauges.certificate(certificate.not_after());
+            }
+            // The partners' gauges as of now; without the database, the rest still renders.
+            match crate::ops::partners_activity(&store, &partners, chrono::Utc::now()) {
+                Ok(activity) => gauges.partners(&activity),
+                Err(e) => {
+                    tracing::warn!(error = ?crate::telemetry::escaped(e), "the partners' gauges could not be read")
+                }
+            }
+            match crate::ops::last_backup(&store) {
+                Ok(Some(last)) => gauges.backup(&last),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = ?crate::telemetry::escaped(e), "the last backup could not be read"),
+            }
+            if let Some(bytes) = store.size_bytes() {
+                gauges.database_size(bytes);
+            }
+        });
+        Ok::<_, ApiError>(text)
     };
     match blocking("rendering metrics", render).await {
         Ok(text) => HttpResponse::Ok()

@@ -105,7 +105,8 @@ async fn metrics_count_requests_records_and_batches() {
     }
     let size = sample(&text, "warranty_gateway_database_size_bytes", &[]).unwrap();
     assert!(size >= 4096.0, "{size}");
-    // Every family shown says what it is: a TYPE line and a HELP line of its own.
+    // Every family shown says what it is, once: a TYPE line and a HELP line of its own (the
+    // gauges are rendered apart from the counters and histograms: none in both).
     let families: std::collections::BTreeSet<&str> = text
         .lines()
         .filter(|l| l.starts_with("warranty_gateway_"))
@@ -118,7 +119,11 @@ async fn metrics_count_requests_records_and_batches() {
         .collect();
     assert!(families.len() >= 8, "{families:?}");
     for family in families {
-        assert!(text.contains(&format!("\n# TYPE {family} ")), "{family}: {text}");
+        assert_eq!(
+            text.matches(&format!("\n# TYPE {family} ")).count(),
+            1,
+            "{family}: {text}"
+        );
         let help = text
             .lines()
             .find_map(|l| l.strip_prefix(&format!("# HELP {family} ")))

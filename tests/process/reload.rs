@@ -109,6 +109,20 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
     );
     assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
     assert_eq!(lookup(&server, "tirecompany", &old).await, 204);
+    let ending = |metrics: &str| {
+        sample(
+            metrics,
+            "warranty_gateway_credential_not_after_timestamp_seconds",
+            &["company=\"tirecompany\"", "id=\"2\""],
+        )
+    };
+    let metrics = server.metrics().await;
+    assert!(ending(&metrics).is_some(), "{metrics}");
+    assert_eq!(
+        sample(&metrics, "warranty_gateway_partner_late", &["company=\"newco\""]),
+        Some(0.0),
+        "{metrics}"
+    );
 
     // The old secret is dropped: a token it verified before the reload is refused after it.
     let rotated = rotating.replace(
@@ -120,6 +134,15 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
     server.signal(Signal::HUP);
     until(&server, "tirecompany", &old, 401).await;
     assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
+    // Its end is no longer shown: the alert on it stops, as the rotation guide promises.
+    let metrics = server.metrics().await;
+    assert_eq!(ending(&metrics), None, "{metrics}");
+    assert!(
+        !metrics.contains(
+            "warranty_gateway_credential_last_used_timestamp_seconds{company=\"tirecompany\",kind=\"secret\",id=\"2\"}"
+        ),
+        "{metrics}"
+    );
 
     // A file that does not load changes nothing, says why, and is counted.
     std::fs::write(&config, "[server\nbind = ").unwrap();
@@ -152,6 +175,18 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
     let log = server.drain_log();
     assert!(log.contains("needs a restart") && log.contains("server.bind"), "{log}");
     assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
+
+    // A partner removed is unknown at once (its token refused, reason unknown_company), and its
+    // gauges go with it.
+    let rotated_newco = "newco-secret-rotated-0123456789abcdef0123";
+    assert_eq!(lookup(&server, "newco", &sign(rotated_newco, 4004)).await, 204);
+    let newco = moved.find("\n[[partners]]\ncompany = \"newco\"").unwrap();
+    std::fs::write(&config, &moved[..newco]).unwrap();
+    server.signal(Signal::HUP);
+    until(&server, "newco", &sign(rotated_newco, 4004), 401).await;
+    let metrics = server.metrics().await;
+    assert!(!metrics.contains("company=\"newco\""), "{metrics}");
+    assert!(metrics.contains("company=\"tirecompany\""), "{metrics}");
 }
 
 /// A throwaway CA and a certificate it signed for localhost, valid until midnight (UTC) `days`

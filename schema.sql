@@ -191,6 +191,17 @@ CREATE TABLE IF NOT EXISTS backups (
     bytes        INTEGER NOT NULL
 ) STRICT;
 
+-- When each partner credential last verified a token, as every instance keeps it (the first
+-- use, then at most once a minute); kept 400 days. Named by a fingerprint of its value (the
+-- first 16 bytes of a SHA-256, in hex), never by the value or its place in the config.
+CREATE TABLE IF NOT EXISTS credential_uses (
+    partner_id    INTEGER NOT NULL,
+    kind          TEXT    NOT NULL,
+    fingerprint   TEXT    NOT NULL,
+    last_used_at  TEXT    NOT NULL,
+    PRIMARY KEY (partner_id, kind, fingerprint)
+) STRICT;
+
 -- One row the health check updates and commits: a full disk only shows when a write needs room.
 CREATE TABLE IF NOT EXISTS health_probe (
     id      INTEGER PRIMARY KEY CHECK (id = 1),

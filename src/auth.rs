@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
 use crate::config::{Operator, Operators, Partner, Partners, V3Key, V3Partner, V3Settings};
+use crate::model::credential::{CredentialKind, CredentialUse};
 use crate::model::refused::RefusalReason;
 use crate::scope::{Scope, Tenant};
 use crate::wire::parse_date_str;
@@ -142,6 +143,8 @@ impl AuthError {
 pub struct Caller {
     pub partner: Arc<Partner>,
     pub tenant: Tenant,
+    /// The use of the secret that verified the token, when it is one to keep in the database.
+    pub used: Option<CredentialUse>,
 }
 
 impl Caller {
@@ -288,12 +291,15 @@ pub fn authenticate(
             secret
         }
     };
-    if let Some(credential) = partner.secrets.get(secret) {
-        credential.last_used.mark(now);
-    }
+    let used = partner.secrets.get(secret).and_then(|credential| {
+        let last = &credential.last_used;
+        last.mark(now)
+            .then(|| last.to_keep(partner.partner_id, CredentialKind::Secret, at))
+    });
     Ok(Caller {
         partner: Arc::clone(partner),
         tenant,
+        used,
     })
 }
 
@@ -787,11 +793,13 @@ pub fn authenticate_v3(
             ));
         }
     };
-    key.last_used.mark(now.timestamp());
+    let used = (key.last_used.mark(now.timestamp()))
+        .then(|| key.last_used.to_keep(partner.partner_id, CredentialKind::V3Key, now));
     Ok(V3Caller {
         partner: Arc::clone(partner),
         tenant,
         keys: Arc::clone(keys),
+        used,
     })
 }
 
@@ -801,6 +809,8 @@ pub struct V3Caller {
     pub partner: Arc<Partner>,
     pub tenant: Tenant,
     pub keys: Arc<V3Partner>,
+    /// The use of the key that verified the token, when it is one to keep in the database.
+    pub used: Option<CredentialUse>,
 }
 
 impl V3Caller {

@@ -17,6 +17,9 @@ use crate::client::TrustedProxies;
 use crate::database_url::DatabaseUrl;
 use crate::telemetry::LogFormat;
 
+pub use crate::model::credential::CredentialKind;
+use crate::model::credential::{CredentialUse, KEEP_EVERY_SECS};
+
 /// Environment variable that picks the config file when `--config` is not given.
 pub const CONFIG_ENV: &str = "WARRANTY_GATEWAY_CONFIG";
 /// The environment variable that overrides `[server] bind` (as `--bind` does).
@@ -361,8 +364,6 @@ impl std::fmt::Display for UploadDue {
 pub struct V3Key {
     pub kid: Option<String>,
     pub key: jsonwebtoken::DecodingKey,
-    /// Its PEM: what makes it the same key in the config read again.
-    pem: Box<str>,
     pub not_after: Option<DateTime<Utc>>,
     pub last_used: LastUsed,
 }
@@ -378,38 +379,83 @@ impl V3Key {
         vec![V3Key {
             kid: None,
             key,
-            pem: pem.trim().into(),
             not_after: None,
-            last_used: LastUsed::default(),
+            last_used: LastUsed::of(pem.trim().as_bytes()),
         }]
     }
 }
 
-/// When a credential last verified a token on this instance: since it started, kept across
-/// reloads while the credential stays. Whether a partner still signs with the credential being
-/// retired is what a rotation waits on.
-#[derive(Debug, Default)]
-pub struct LastUsed(AtomicI64);
+/// When a credential last verified a token on this instance (since it started, kept across
+/// reloads while the credential stays), and when this instance last kept a use of it in the
+/// database, where every instance's uses meet and outlast a restart. Whether a partner still
+/// signs with the credential being retired is what a rotation waits on.
+#[derive(Debug)]
+pub struct LastUsed {
+    at: AtomicI64,
+    kept: AtomicI64,
+    /// What the database names the credential by.
+    fingerprint: Box<str>,
+}
 
 impl LastUsed {
-    /// Notes a use at `now` (seconds since the epoch). Written only when the second has moved
-    /// on: a busy partner's requests do not all write one cache line.
-    pub fn mark(&self, now: i64) {
-        if self.0.load(Ordering::Relaxed) < now {
-            self.0.fetch_max(now, Ordering::Relaxed);
+    /// Nothing noted yet of the credential whose value is `value`.
+    fn of(value: &[u8]) -> LastUsed {
+        LastUsed {
+            at: AtomicI64::new(0),
+            kept: AtomicI64::new(0),
+            fingerprint: crate::model::credential::fingerprint(value).into(),
         }
     }
 
-    /// The last use; none since this instance started.
+    /// Notes a use at `now` (seconds since the epoch). Written only when the second has moved
+    /// on: a busy partner's requests do not all write one cache line. True when this use is
+    /// the one to keep in the database: the first here, then one a minute at most (of requests
+    /// at once, only one is told to).
+    pub fn mark(&self, now: i64) -> bool {
+        if self.at.load(Ordering::Relaxed) < now {
+            self.at.fetch_max(now, Ordering::Relaxed);
+        }
+        let kept = self.kept.load(Ordering::Relaxed);
+        now - kept >= KEEP_EVERY_SECS
+            && self
+                .kept
+                .compare_exchange(kept, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// The use at `now` to keep, of this credential of `partner_id`'s of `kind`.
+    pub fn to_keep(&self, partner_id: i64, kind: CredentialKind, now: DateTime<Utc>) -> CredentialUse {
+        CredentialUse {
+            partner_id,
+            kind,
+            fingerprint: self.fingerprint.to_string(),
+            at: now,
+        }
+    }
+
+    /// The last use on this instance; none since it started.
     pub fn at(&self) -> Option<DateTime<Utc>> {
-        match self.0.load(Ordering::Relaxed) {
+        match self.at.load(Ordering::Relaxed) {
             0 => None,
             secs => DateTime::from_timestamp(secs, 0),
         }
     }
 
+    /// What the database names the credential by.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Whether both are of the same credential (the same value).
+    fn same_as(&self, other: &LastUsed) -> bool {
+        self.fingerprint == other.fingerprint
+    }
+
+    /// Takes on what `before`, of the same credential in the config read before, noted.
     fn keep(&self, before: &LastUsed) {
-        self.mark(before.0.load(Ordering::Relaxed));
+        self.at.fetch_max(before.at.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.kept
+            .fetch_max(before.kept.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 }
 
@@ -512,8 +558,23 @@ impl Partner {
     }
 
     /// Every credential it has, secrets (by position, from 1) then v3 keys (by kid), as
-    /// `partners` lists them and the metrics show their ends: never a value.
+    /// `partners` lists them and the metrics show their ends: never a value. When each was last
+    /// used is this instance's knowledge; [`Partner::credentials_used`] adds every instance's.
     pub fn credentials(&self) -> Vec<CredentialInfo> {
+        self.credentials_used(&[])
+    }
+
+    /// Its credentials, each last used when this instance or the database's `kept` (uses of
+    /// any instance's, to the minute) says, whichever is later.
+    pub fn credentials_used(&self, kept: &[CredentialUse]) -> Vec<CredentialInfo> {
+        let last = |kind: CredentialKind, used: &LastUsed| {
+            let elsewhere = kept
+                .iter()
+                .filter(|k| k.partner_id == self.partner_id && k.kind == kind && *k.fingerprint == *used.fingerprint)
+                .map(|k| k.at)
+                .max();
+            used.at().max(elsewhere)
+        };
         let secrets = self.secrets.iter().enumerate().map(|(i, c)| CredentialInfo {
             kind: CredentialKind::Secret,
             id: (i + 1).to_string(),
@@ -522,32 +583,22 @@ impl Partner {
                 .as_ref()
                 .map_or("inline".to_owned(), |v| format!("from ${v}")),
             not_after: c.not_after,
-            last_used_at: c.last_used.at(),
+            last_used_at: last(CredentialKind::Secret, &c.last_used),
         });
         let keys = self.v3.iter().flat_map(|v3| &v3.keys).map(|k| CredentialInfo {
             kind: CredentialKind::V3Key,
             id: k.kid.clone().unwrap_or_else(|| "-".to_owned()),
             source: "public key".to_owned(),
             not_after: k.not_after,
-            last_used_at: k.last_used.at(),
+            last_used_at: last(CredentialKind::V3Key, &k.last_used),
         });
         secrets.chain(keys).collect()
     }
 }
 
-/// A partner's credentials come in two kinds, labelled `secret` and `v3_key` in the metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
-#[strum(serialize_all = "snake_case", const_into_str)]
-pub enum CredentialKind {
-    /// An HS256 secret (v2), named by its position from 1.
-    Secret,
-    /// A v3 public key, named by its kid.
-    V3Key,
-}
-
 /// What is shown of a credential: its kind (`secret`, `v3_key`), which one (a secret's position
 /// from 1, a v3 key's kid, `-` for the single v3 key), where it comes from, its end, and when it
-/// last verified a token on this instance.
+/// last verified a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialInfo {
     pub kind: CredentialKind,
@@ -590,9 +641,9 @@ fn resolve_credentials(
         let secret = resolve_secret(&who, p.secret.clone(), p.secret_env.clone(), env)?;
         return Ok(vec![Credential {
             secret_env: p.secret_env.clone(),
+            last_used: LastUsed::of(secret.as_bytes()),
             secret: Redacted(secret.into_bytes()),
             not_after: None,
-            last_used: LastUsed::default(),
         }]);
     };
     if p.secret.is_some() || p.secret_env.is_some() {
@@ -610,9 +661,9 @@ fn resolve_credentials(
         }
         credentials.push(Credential {
             secret_env: c.secret_env.clone(),
+            last_used: LastUsed::of(&secret),
             secret: Redacted(secret),
             not_after: c.not_after.as_deref().map(|t| parse_not_after(&who, t)).transpose()?,
-            last_used: LastUsed::default(),
         });
     }
     Ok(credentials)
@@ -705,15 +756,15 @@ impl Partners {
     }
 
     /// Keeps what `before` (the config read last) knew of when each credential was last used,
-    /// for the same partner's same secret or v3 key (found by its value: a secret's position
-    /// moves when a new one is put first).
+    /// for the same partner's same secret or v3 key (found by its value's fingerprint: a
+    /// secret's position moves when a new one is put first).
     pub fn keep_last_use(&self, before: &Partners) {
         for partner in self.iter() {
             let Some(was) = before.by_company(&partner.company) else {
                 continue;
             };
             for c in &partner.secrets {
-                if let Some(old) = was.secrets.iter().find(|old| old.secret() == c.secret()) {
+                if let Some(old) = was.secrets.iter().find(|old| old.last_used.same_as(&c.last_used)) {
                     c.last_used.keep(&old.last_used);
                 }
             }
@@ -721,7 +772,7 @@ impl Partners {
                 continue;
             };
             for k in &v3.keys {
-                if let Some(old) = was_v3.keys.iter().find(|old| old.pem == k.pem) {
+                if let Some(old) = was_v3.keys.iter().find(|old| old.last_used.same_as(&k.last_used)) {
                     k.last_used.keep(&old.last_used);
                 }
             }
@@ -1033,10 +1084,9 @@ fn resolve_v3(company: &str, p: &PartnerSettings, base_dir: &Path) -> anyhow::Re
                 };
                 keys.push(V3Key {
                     key: v3_key(company, &format!("v3 key {kid:?}"), &pem)?,
-                    pem: pem.trim().into(),
+                    last_used: LastUsed::of(pem.trim().as_bytes()),
                     not_after: k.not_after.as_deref().map(|t| parse_not_after(&who, t)).transpose()?,
                     kid: Some(kid),
-                    last_used: LastUsed::default(),
                 });
             }
             Some(keys)
@@ -1112,6 +1162,74 @@ mod tests {
         ] {
             assert!(bind_hint(bind).contains("HOST:PORT"), "{bind}");
         }
+    }
+
+    /// A busy partner's lookups keep its secret's use in the database once a minute, not each.
+    #[test]
+    fn a_credentials_use_is_to_be_kept_at_its_first_then_once_a_minute() {
+        let used = LastUsed::of(b"partner-secret");
+        let now = 1_765_080_000;
+        assert!(used.mark(now));
+        assert!(!used.mark(now));
+        assert!(!used.mark(now + KEEP_EVERY_SECS - 1));
+        assert_eq!(used.at().unwrap().timestamp(), now + KEEP_EVERY_SECS - 1);
+        assert!(used.mark(now + KEEP_EVERY_SECS));
+        // A reload's copy of it is not told again before its minute is up.
+        let again = LastUsed::of(b"partner-secret");
+        assert!(again.same_as(&used) && !again.same_as(&LastUsed::of(b"other-secret")));
+        again.keep(&used);
+        assert!(!again.mark(now + KEEP_EVERY_SECS + 1));
+    }
+
+    /// `/ops/partners` says the latest of this instance's use and the database's (any
+    /// instance's), matched by the credential's value, not its place.
+    #[test]
+    fn a_credentials_last_use_is_the_later_of_this_instances_and_the_kept_one() {
+        let cfg = parse(&format!(
+            r#"{BASE}
+            [[partners]]
+            company = "tirecompany"
+            partner_id = 1001
+            secrets = [ {{ secret = "new-secret" }}, {{ secret = "old-secret" }} ]
+            plan_term_months = 36
+            "#
+        ))
+        .unwrap();
+        let partner = cfg.partners.by_company("tirecompany").unwrap();
+        let at = |secs| DateTime::from_timestamp(secs, 0).unwrap();
+        let old = &partner.secrets[1].last_used;
+        old.mark(1_000);
+        let kept = |partner_id, kind, secs| CredentialUse {
+            partner_id,
+            kind,
+            fingerprint: old.fingerprint().to_owned(),
+            at: at(secs),
+        };
+        let used = |kept: &[CredentialUse]| {
+            partner
+                .credentials_used(kept)
+                .into_iter()
+                .map(|c| c.last_used_at)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(used(&[]), [None, Some(at(1_000))]);
+        assert_eq!(
+            used(&[kept(1001, CredentialKind::Secret, 2_000)]),
+            [None, Some(at(2_000))]
+        );
+        assert_eq!(
+            used(&[kept(1001, CredentialKind::Secret, 500)]),
+            [None, Some(at(1_000))]
+        );
+        // Another partner's, or a v3 key's, is none of this secret's.
+        assert_eq!(
+            used(&[kept(1002, CredentialKind::Secret, 2_000)]),
+            [None, Some(at(1_000))]
+        );
+        assert_eq!(
+            used(&[kept(1001, CredentialKind::V3Key, 2_000)]),
+            [None, Some(at(1_000))]
+        );
     }
 
     /// Megabytes written where bytes are counted would refuse every POST with 413.

@@ -98,7 +98,7 @@ impl Metric {
             CredentialLastUsedTimestampSeconds => (
                 Kind::Gauge,
                 seconds,
-                "when a partner's credential last verified a token on this instance, since it started (labels as for the not_after gauge), in seconds since 1970",
+                "when a partner's credential last verified a token on any instance (kept in the database to the minute; this instance's own to the second; labels as for the not_after gauge), in seconds since 1970",
             ),
             DatabaseSizeBytes => (
                 Kind::Gauge,
@@ -356,23 +356,21 @@ impl Gauges {
         }
     }
 
-    /// When each partner credential that has an end stops verifying tokens (from the config), and
-    /// when each last verified a token here (none before its first).
-    pub fn credentials(&self, partners: &crate::config::Partners) {
-        for p in partners.iter() {
-            for c in p.credentials() {
-                let labels = [
-                    ("company", p.company.clone()),
-                    ("kind", c.kind.into_str().to_owned()),
-                    ("id", c.id),
-                ];
-                for (metric, at) in [
-                    (CredentialNotAfterTimestampSeconds, c.not_after),
-                    (CredentialLastUsedTimestampSeconds, c.last_used_at),
-                ] {
-                    if let Some(at) = at {
-                        metrics::gauge!(metric.name(), &labels).set(at.timestamp() as f64);
-                    }
+    /// When each of a partner's credentials that has an end stops verifying tokens (from the
+    /// config), and when each last verified a token (none before its first).
+    pub fn credentials(&self, company: &str, credentials: &[crate::config::CredentialInfo]) {
+        for c in credentials {
+            let labels = [
+                ("company", company.to_owned()),
+                ("kind", c.kind.into_str().to_owned()),
+                ("id", c.id.clone()),
+            ];
+            for (metric, at) in [
+                (CredentialNotAfterTimestampSeconds, c.not_after),
+                (CredentialLastUsedTimestampSeconds, c.last_used_at),
+            ] {
+                if let Some(at) = at {
+                    metrics::gauge!(metric.name(), &labels).set(at.timestamp() as f64);
                 }
             }
         }

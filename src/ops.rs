@@ -8,11 +8,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, Days, Utc};
 use chrono_tz::Tz;
 
-use crate::config::{Operator, Partner, Partners, UploadDue};
+use crate::config::{CredentialInfo, Operator, Partner, Partners, UploadDue};
 use crate::history;
 use crate::model::audit::{AUDIT_RETENTION_DAYS, AuditAction, AuditEntry};
 use crate::model::backup::Backup;
 use crate::model::batch::{BatchSums, StoredBatch, TrailEntry};
+use crate::model::credential::{CredentialUse, KEPT_FOR};
 use crate::records::{Cancellation, Claim, FiledUnder, Registration, Sale};
 use crate::scope::{Scope, Tenant};
 use crate::status::RegistrationUsage;
@@ -27,6 +28,12 @@ pub fn record(store: &Store, entry: &AuditEntry) -> Result<(), StoreError> {
 /// One page (from 1) of the audit log, newest first, and how many entries it has in all.
 pub fn audit_log(store: &Store, page: u32, page_size: u32) -> Result<(u64, Vec<AuditEntry>), StoreError> {
     store.read(|tx| store::list_audit(tx, page, page_size))
+}
+
+/// Keeps a use of a partner's credential, for every instance to see (and forgets uses past
+/// [`KEPT_FOR`]).
+pub fn keep_credential_use(store: &Store, used: &CredentialUse) -> Result<(), StoreError> {
+    store.write(|tx| store::keep_credential_use(tx, used, used.at - KEPT_FOR))
 }
 
 /// The newest backup `warranty-gateway backup` made of the database, if any.
@@ -331,6 +338,8 @@ pub struct PartnerActivity {
     pub partner: Arc<Partner>,
     pub live: TenantActivity,
     pub test: TenantActivity,
+    /// Its credentials, each last used when any instance last kept it so (or this one knows).
+    pub credentials: Vec<CredentialInfo>,
 }
 
 /// Every configured partner's activity at `now`, in the config's order (one read).
@@ -340,11 +349,12 @@ pub fn partners_activity(
     now: DateTime<Utc>,
 ) -> Result<Vec<PartnerActivity>, StoreError> {
     let since = now - chrono::Duration::hours(24);
-    let (last, recent, refused) = store.read(|tx| {
+    let (last, recent, refused, used) = store.read(|tx| {
         Ok((
             store::last_batches(tx)?,
             store::activity_since(tx, since)?,
             store::refusals_since(tx, since)?,
+            store::credential_uses(tx)?,
         ))
     })?;
     let mut by_scope: BTreeMap<Scope, TenantActivity> = BTreeMap::new();
@@ -376,6 +386,7 @@ pub fn partners_activity(
                 partner: Arc::clone(partner),
                 live,
                 test,
+                credentials: partner.credentials_used(&used),
             }
         })
         .collect())

@@ -283,6 +283,7 @@ impl Proven for Caller {
     fn prove(req: &HttpRequest, state: &AppState, header: Option<&[u8]>) -> Result<Caller, ApiError> {
         let company = req.match_info().get("company").unwrap_or_default();
         auth::authenticate(&state.partners.get(), &state.verified_tokens, company, header)
+            .inspect(|caller| keep_use(state, caller.used.as_ref()))
             .inspect_err(|e| note_refusal(req, state, e, Some(company)))
             .map_err(ApiError::from)
     }
@@ -344,6 +345,22 @@ pub(crate) fn note_refusal<E: auth::Refused>(req: &HttpRequest, state: &AppState
     });
 }
 
+/// Keeps the use of the credential that verified a request's token in the database, for every
+/// instance's `/ops/partners` and after a restart, off the request's way. A fault is logged only:
+/// the credential's next use in a minute keeps it again.
+pub(crate) fn keep_use(state: &AppState, used: Option<&crate::model::credential::CredentialUse>) {
+    let Some(used) = used.cloned() else {
+        return;
+    };
+    let store = Arc::clone(&state.store);
+    actix_web::rt::spawn(async move {
+        let kept = off_executor(move || crate::ops::keep_credential_use(&store, &used)).await;
+        if let Ok(Err(e)) = kept {
+            tracing::warn!(error = ?crate::telemetry::escaped(e), "a credential's use could not be kept");
+        }
+    });
+}
+
 /// The one way off the async executor: `f` on a blocking thread, started at once, inside the
 /// current span (so its log lines carry the request id). Blocking work (the store's, and any
 /// CPU-heavy step) never runs on the executor; handlers reach this through [`blocking`] (their
@@ -386,15 +403,23 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let render = move || {
         crate::monitoring::register_counters(&partners);
         let text = crate::monitoring::render(|gauges| {
-            gauges.credentials(&partners);
             if let Some(certificate) = &certificate {
                 gauges.certificate(certificate.not_after());
             }
-            // The partners' gauges as of now; without the database, the rest still renders.
+            // The partners' gauges as of now; without the database, the rest still renders (the
+            // credentials as this instance knows them).
             match crate::ops::partners_activity(&store, &partners, chrono::Utc::now()) {
-                Ok(activity) => gauges.partners(&activity),
+                Ok(activity) => {
+                    gauges.partners(&activity);
+                    for a in &activity {
+                        gauges.credentials(&a.partner.company, &a.credentials);
+                    }
+                }
                 Err(e) => {
-                    tracing::warn!(error = ?crate::telemetry::escaped(e), "the partners' gauges could not be read")
+                    tracing::warn!(error = ?crate::telemetry::escaped(e), "the partners' gauges could not be read");
+                    for p in partners.iter() {
+                        gauges.credentials(&p.company, &p.credentials());
+                    }
                 }
             }
             match crate::ops::last_backup(&store) {

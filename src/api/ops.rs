@@ -545,7 +545,8 @@ struct OpsCredential {
     id: String,
     #[serde(serialize_with = "out::opt_timestamp")]
     not_after: Option<DateTime<Utc>>,
-    /// When it last verified a token on this instance (since it started); null when it has not.
+    /// When it last verified a token on any instance (kept in the database to the minute; this
+    /// instance's own to the second); null when it has not (in the last 400 days).
     #[serde(serialize_with = "out::opt_timestamp")]
     last_used_at: Option<DateTime<Utc>>,
 }
@@ -616,7 +617,7 @@ pub async fn partners(request: OpsRequest) -> Result<HttpResponse, OpsApiError> 
                 .map(|due| due.days.iter(chrono::Weekday::Mon).map(|d| d.to_string()).collect()),
             live: a.live.into(),
             test: a.test.into(),
-            credentials: a.partner.credentials().into_iter().map(Into::into).collect(),
+            credentials: a.credentials.into_iter().map(Into::into).collect(),
         })
         .collect();
     Ok(request.answer(&OpsPartners { partners }))

@@ -29,6 +29,7 @@ impl Proven for V3Caller {
 
     fn prove(req: &HttpRequest, state: &AppState, header: Option<&[u8]>) -> Result<V3Caller, V3ApiError> {
         auth::authenticate_v3(&state.partners.get(), state.v3.get().as_ref().as_ref(), header)
+            .inspect(|caller| super::keep_use(state, caller.used.as_ref()))
             .inspect_err(|e| super::note_refusal(req, state, e, None))
             .map_err(V3ApiError::from)
     }

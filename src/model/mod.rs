@@ -1,11 +1,12 @@
 //! What the gateway keeps beyond the guide's four records (those are `records`): the batch
-//! history, a registration's v3 face, v3's motor-club registrations, the audit log and the
-//! backups made. Below the store and the APIs alike: the store reads and writes these, the API
+//! history, a registration's v3 face, v3's motor-club registrations, the audit log, the
+//! backups made and when each credential was last used. Below the store and the APIs alike: the store reads and writes these, the API
 //! surfaces answer them; nothing here knows HTTP or SQL.
 
 pub mod audit;
 pub mod backup;
 pub mod batch;
+pub mod credential;
 pub mod motor_club;
 pub mod refused;
 pub mod v3_registration;

@@ -14,7 +14,7 @@ use super::StoreError;
 
 /// The tables, parents before the rows that reference them. Not `backups`: the SQLite file's
 /// backups are none of the PostgreSQL database's.
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "registrations",
     "sales",
     "claims",
@@ -26,6 +26,7 @@ const TABLES: [&str; 11] = [
     "batch_records",
     "ops_audit",
     "refused_requests",
+    "credential_uses",
 ];
 /// Rows per INSERT: one statement of arrays per chunk.
 const CHUNK: usize = 5_000;

@@ -12,6 +12,7 @@ mod audit;
 mod backups;
 mod batches;
 mod copy;
+mod credentials;
 pub mod pg;
 mod refused;
 mod sql;
@@ -35,6 +36,7 @@ pub use batches::{
     list_batches, prune_batches, reset_tenant, stored_scopes,
 };
 pub use copy::{CopyReport, copy_to_postgres};
+pub use credentials::{credential_uses, keep_credential_use};
 pub use refused::{insert_refusal, list_refusals, refusals_since};
 use sql::{Arg, Sql};
 pub use sqlite::RestoreReport;

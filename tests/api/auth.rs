@@ -433,3 +433,34 @@ async fn during_a_rotation_every_live_secret_verifies_and_a_retired_one_is_refus
     }
     panic!("the refused requests were not kept");
 }
+
+/// When each secret was last used is kept in the database: a restarted server (or another
+/// instance on the same database) says it, where its own memory knows nothing yet. The
+/// database names the secret by a fingerprint, never by its value.
+#[tokio::test]
+async fn a_secrets_last_use_outlasts_a_restart() {
+    let app = spawn_app().await;
+    let claims = json!({"partnerid": ROTATING_ID, "claimdate": "2026-12-06"});
+    let res = app
+        .get_raw(
+            ROTATING,
+            &sign(ROTATING_OLD, claims),
+            "rec=sales&ShopID=S1&InvoiceNumber=R1",
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // Kept off the request's way: soon after its answer.
+    let kept = "SELECT count(*) FROM credential_uses WHERE kind = 'secret' AND length(fingerprint) = 32";
+    for _ in 0..100 {
+        if app.query_i64(kept) == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.query_i64(kept), 1);
+    let value = format!("SELECT count(*) FROM credential_uses WHERE fingerprint LIKE '%{ROTATING_OLD}%'");
+    assert_eq!(app.query_i64(&value), 0);
+
+    let app = app.restart().await;
+    assert_eq!(secrets_used(&app).await, [false, true, false]);
+}

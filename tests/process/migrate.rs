@@ -89,7 +89,7 @@ fn migrate_prepares_a_postgres_database() {
         .unwrap()
         .get(0)
     });
-    assert_eq!(tables, 15, "fourteen of ours and refinery's history");
+    assert_eq!(tables, 16, "fifteen of ours and refinery's history");
 }
 
 /// `serve` on a fresh database says what it applied in one readable line, not the migration

@@ -423,13 +423,14 @@ impl LastUsed {
                 .is_ok()
     }
 
-    /// The use at `now` to keep, of this credential of `partner_id`'s of `kind`.
+    /// The use at `now` to keep (to the second, as it is shown), of this credential of
+    /// `partner_id`'s of `kind`.
     pub fn to_keep(&self, partner_id: i64, kind: CredentialKind, now: DateTime<Utc>) -> CredentialUse {
         CredentialUse {
             partner_id,
             kind,
             fingerprint: self.fingerprint.to_string(),
-            at: now,
+            at: DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now),
         }
     }
 

@@ -32,9 +32,16 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut file = options
             .open(&path)
             .with_context(|| format!("cannot write {} (an existing key is never overwritten)", path.display()))?;
-        file.write_all(pem.as_bytes())?;
+        // On disk before it is said written; a key half-written (a full disk) is removed, so
+        // that the next run is not refused by it.
+        if let Err(e) = file.write_all(pem.as_bytes()).and_then(|()| file.sync_all()) {
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(e).with_context(|| format!("cannot write {}", path.display()));
+        }
         println!("wrote {}", path.display());
     }
+    crate::files::sync_folder(out).with_context(|| format!("cannot sync the folder {}", out.display()))?;
     println!(
         "give private.pem to the partner (it signs their tokens); put public.pem in config.toml as \
          v3_public_key_file, with a v3_issuer"

@@ -12,6 +12,8 @@ mod client_traps;
 mod common_postgres;
 #[path = "../common/skip.rs"]
 mod common_skip;
+#[path = "../common/small_disk.rs"]
+mod common_small_disk;
 mod full_disk;
 mod guide_examples;
 mod helpers;

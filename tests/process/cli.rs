@@ -171,6 +171,29 @@ async fn log_lines_can_be_json_for_log_shippers() {
     );
 }
 
+/// `keygen` on a full disk fails saying so and leaves no half-written key behind, which would
+/// refuse the next run (an existing key is never overwritten); with room again, it works.
+#[test]
+fn keygen_on_a_full_disk_leaves_no_key_behind() {
+    let Some(disk) = crate::common_small_disk::SmallDisk::mount("64k") else {
+        return;
+    };
+    let keys = disk.path.join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let filler = disk.fill();
+    let out = Command::new(BIN).args(["keygen", "--out"]).arg(&keys).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("cannot write") && err.contains("private.pem"), "{err}");
+    assert_eq!(std::fs::read_dir(&keys).unwrap().count(), 0, "{err}");
+
+    std::fs::remove_file(filler).unwrap();
+    let out = Command::new(BIN).args(["keygen", "--out"]).arg(&keys).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let private = std::fs::read_to_string(keys.join("private.pem")).unwrap();
+    assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"), "{private}");
+}
+
 /// `keygen` makes a partner's key pair; `token --v3` signs with its private key a token the
 /// server, configured with its public key, accepts for live data or (`--sandbox`) the test
 /// tenant.

@@ -13,6 +13,8 @@ mod common_cluster;
 mod common_postgres;
 #[path = "../common/skip.rs"]
 mod common_skip;
+#[path = "../common/small_disk.rs"]
+mod common_small_disk;
 mod copy_data;
 mod crash;
 mod export;

@@ -172,9 +172,10 @@ async fn log_lines_can_be_json_for_log_shippers() {
 }
 
 /// `keygen` on a full disk fails saying so and leaves no half-written key behind, which would
-/// refuse the next run (an existing key is never overwritten); with room again, it works.
+/// refuse the next run (an existing key is never overwritten); with room again, it works. Nor
+/// does a public.pem already there leave a new private.pem without its public key.
 #[test]
-fn keygen_on_a_full_disk_leaves_no_key_behind() {
+fn keygen_leaves_no_half_pair_behind() {
     let Some(disk) = crate::common_small_disk::SmallDisk::mount("64k") else {
         return;
     };
@@ -192,6 +193,12 @@ fn keygen_on_a_full_disk_leaves_no_key_behind() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let private = std::fs::read_to_string(keys.join("private.pem")).unwrap();
     assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"), "{private}");
+
+    std::fs::remove_file(keys.join("private.pem")).unwrap();
+    let out = Command::new(BIN).args(["keygen", "--out"]).arg(&keys).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("public.pem"), "{err}");
+    assert!(!keys.join("private.pem").exists(), "{err}");
 }
 
 /// `keygen` makes a partner's key pair; `token --v3` signs with its private key a token the

@@ -58,9 +58,11 @@ try {
   const row = await partner.innerText();
   check(row.includes("LATE") && row.includes("00:00"), "tirecompany should be late: " + row);
   check(/00:00 UTC \(\w{3}( \w{3}){5}\)/.test(row), "tirecompany's six due days should be shown: " + row);
-  // Its one secret, with when it last verified a token here (the posts before the page opened).
+  // Its one secret, ending the day after tomorrow, with when it last verified a token (the
+  // posts before the page opened): flagged, the partner's nights failing from its end.
   const credentials = await partner.locator("td.credentials").innerText();
-  check(/^secret 1: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(credentials), "tirecompany's credentials: " + credentials);
+  check(/^secret 1 \(ends \d{4}-\d\d-\d\d 23:59:59\): \d{4}-\d\d-\d\d \d\d:\d\d:\d\d ENDING, IN USE$/.test(credentials.trim()),
+        "tirecompany's credentials: " + credentials);
 
   // The chart: today's written and rejected records as bars.
   await page.waitForSelector("#chart svg rect.written", { timeout: 10000 });

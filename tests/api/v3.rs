@@ -974,4 +974,20 @@ async fn during_a_key_rotation_the_kid_picks_the_key_and_a_retired_one_is_refuse
         .map(|c| (c["id"].as_str().unwrap(), c["last_used_at"].is_string()))
         .collect();
     assert_eq!(keys, [("2026-12", true), ("2026-06", true), ("2025-12", false)]);
+
+    // Kept in the database (each key's first use, off the request's way): a restarted server
+    // says the same.
+    let kept = "SELECT count(*) FROM credential_uses WHERE kind = 'v3_key'";
+    for _ in 0..100 {
+        if app.query_i64(kept) == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let app = app.restart().await;
+    let after = app.ops_credentials(ROTATING, "v3_key").await;
+    let after: Vec<(&str, bool)> = (after.iter())
+        .map(|c| (c["id"].as_str().unwrap(), c["last_used_at"].is_string()))
+        .collect();
+    assert_eq!(after, keys);
 }

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 
 use super::Context;
 use crate::auth::{MAX_OPERATOR_TOKEN_HOURS, issue_operator_token, issue_token, issue_v3_token};
+use crate::wire::format_timestamp;
 
 #[derive(clap::Args)]
 pub(super) struct Args {
@@ -61,9 +62,27 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         .partners
         .by_company(company)
         .with_context(|| format!("no partner {company:?} in {}", context.config_path.display()))?;
+    let now = chrono::Utc::now();
     if !args.v3 {
         let lifetime = args.expires_in_days.map(|d| chrono::Duration::days(d.into()));
-        println!("{}", issue_token(partner, chrono::Utc::now(), lifetime)?);
+        // Signed with the first secret: one past its end makes a token every request refuses.
+        let first = &partner.secrets[0];
+        if let Some(end) = first.not_after {
+            let end_text = format_timestamp(&end);
+            anyhow::ensure!(
+                first.live_at(now),
+                "secret 1 of {company} stopped verifying tokens at {end_text}: the server refuses a token \
+                 signed with it (401, expired_credential). Put a live secret first in its secrets (or put \
+                 off its not_after) and run token again"
+            );
+            if lifetime.is_none_or(|lifetime| now + lifetime > end) {
+                eprintln!(
+                    "note: secret 1 of {company}, which signs this token, stops verifying tokens at \
+                     {end_text}: the token is refused from then"
+                );
+            }
+        }
+        println!("{}", issue_token(partner, now, lifetime)?);
         return Ok(ExitCode::SUCCESS);
     }
     // clap requires it with --v3 already.
@@ -78,17 +97,26 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
         &audiences.audience
     };
     let pem = std::fs::read(&key).with_context(|| format!("cannot read {}", key.display()))?;
-    if let Some(kid) = &args.kid
-        && !keys.keys.iter().any(|k| k.kid.as_deref() == Some(kid.as_str()))
-    {
-        anyhow::bail!("partner {company} has no v3 key with kid {kid:?} in config.toml's v3_public_keys");
+    if let Some(kid) = &args.kid {
+        let named = (keys.keys.iter())
+            .find(|k| k.kid.as_deref() == Some(kid.as_str()))
+            .with_context(|| {
+                format!("partner {company} has no v3 key with kid {kid:?} in config.toml's v3_public_keys")
+            })?;
+        if let Some(end) = named.not_after.filter(|_| !named.live_at(now)) {
+            anyhow::bail!(
+                "v3 key {kid:?} of {company} stopped verifying tokens at {}: the server refuses a token \
+                 with its kid (401, expired_credential). Sign with the partner's new key and its kid",
+                format_timestamp(&end)
+            );
+        }
     }
     let token = issue_v3_token(
         &keys.issuer,
         audience,
         args.kid.as_deref(),
         &pem,
-        chrono::Utc::now(),
+        now,
         chrono::Duration::minutes(args.expires_in_minutes.into()),
     )
     .with_context(|| format!("{} is not a P-256 private key in PKCS#8 PEM", key.display()))?;

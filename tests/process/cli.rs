@@ -394,6 +394,54 @@ fn partners_lists_each_secret_of_a_rotation_and_warns_before_one_ends() {
     }
 }
 
+/// `token` signs with secret 1: one past its end is refused before a token is made (every
+/// request would refuse it), and one that ends is said to end the token with it.
+#[test]
+fn token_refuses_an_ended_secret_and_says_when_the_token_ends_with_its_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rotation.toml");
+    let write = |first_end: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\npath = \"db.sqlite3\"\n\n\
+                 [[partners]]\ncompany = \"tirecompany\"\npartner_id = 1001\nplan_term_months = 36\n\
+                 secrets = [ {{ secret_env = \"{SECRET_ENV}\", not_after = \"{first_end}\" }},\n\
+                             {{ secret = \"new-secret-0123456789abcdef0123456789\" }} ]\n"
+            ),
+        )
+        .unwrap()
+    };
+    write("2020-01-01");
+    let (code, token, err) = run_cli(&["token", "--company", "tirecompany"], &config);
+    assert_ne!(code, 0, "{token}");
+    assert!(token.trim().is_empty(), "{token}");
+    assert!(
+        err.contains("secret 1 of tirecompany stopped verifying tokens at 2020-01-01T23:59:59Z")
+            && err.contains("Put a live secret first"),
+        "{err}"
+    );
+
+    let soon = (chrono::Utc::now() + chrono::Duration::days(3)).format("%Y-%m-%d");
+    write(&soon.to_string());
+    let (code, token, err) = run_cli(&["token", "--company", "tirecompany"], &config);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(token.trim().split('.').count(), 3, "{token}");
+    assert!(
+        err.contains(&format!(
+            "secret 1 of tirecompany, which signs this token, stops verifying tokens at {soon}T23:59:59Z"
+        )),
+        "{err}"
+    );
+    // A token that expires before its secret ends needs no word.
+    let (code, _, err) = run_cli(
+        &["token", "--company", "tirecompany", "--expires-in-days", "1"],
+        &config,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("stops verifying"), "{err}");
+}
+
 /// A v3 key rotation from the command line: `token --v3 --kid` puts the kid in the header and
 /// the server takes it; `partners` lists the keys by kid with their ends; a kid the partner
 /// does not have is refused before any token is made.
@@ -470,6 +518,28 @@ async fn token_names_the_v3_key_by_kid_and_partners_lists_the_keys() {
     let (code, _, err) = run_cli(&args, &config);
     assert_ne!(code, 0);
     assert!(err.contains("no v3 key with kid \"c\""), "{err}");
+
+    // A kid whose key has ended: refused before any token is made, as the server would.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let ended = text.replace(&format!("not_after = \"{soon}\""), "not_after = \"2020-01-01\"");
+    assert_ne!(ended, text);
+    std::fs::write(&config, ended).unwrap();
+    let args = [
+        "token",
+        "--v3",
+        "--company",
+        "tirecompany",
+        "--kid",
+        "a",
+        "--key",
+        key.to_str().unwrap(),
+    ];
+    let (code, token, err) = run_cli(&args, &config);
+    assert_ne!(code, 0, "{token}");
+    assert!(
+        err.contains("v3 key \"a\" of tirecompany stopped verifying tokens at 2020-01-01T23:59:59Z"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -406,29 +406,27 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             if let Some(certificate) = &certificate {
                 gauges.certificate(certificate.not_after());
             }
-            // The partners' gauges as of now; without the database, the rest still renders (the
-            // credentials as this instance knows them).
-            match crate::ops::partners_activity(&store, &partners, chrono::Utc::now()) {
-                Ok(activity) => {
+            // The gauges the database holds, as of now, in one read. Without the database the
+            // rest still renders, at once: the credentials as this instance knows them.
+            match crate::ops::scrape(&store, &partners, chrono::Utc::now()) {
+                Ok((activity, last_backup)) => {
                     gauges.partners(&activity);
                     for a in &activity {
                         gauges.credentials(&a.partner.company, &a.credentials);
                     }
+                    if let Some(last) = &last_backup {
+                        gauges.backup(last);
+                    }
+                    if let Some(bytes) = store.size_bytes() {
+                        gauges.database_size(bytes);
+                    }
                 }
                 Err(e) => {
-                    tracing::warn!(error = ?crate::telemetry::escaped(e), "the partners' gauges could not be read");
+                    tracing::warn!(error = ?crate::telemetry::escaped(e), "the gauges the database holds could not be read");
                     for p in partners.iter() {
                         gauges.credentials(&p.company, &p.credentials());
                     }
                 }
-            }
-            match crate::ops::last_backup(&store) {
-                Ok(Some(last)) => gauges.backup(&last),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = ?crate::telemetry::escaped(e), "the last backup could not be read"),
-            }
-            if let Some(bytes) = store.size_bytes() {
-                gauges.database_size(bytes);
             }
         });
         Ok::<_, ApiError>(text)

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::binary::*;
 use crate::common_cluster::Cluster;
+use crate::metrics::sample;
 
 #[tokio::test]
 async fn a_stopped_database_is_a_503_and_the_gateway_comes_back_by_itself() {
@@ -40,6 +41,16 @@ async fn a_stopped_database_is_a_503_and_the_gateway_comes_back_by_itself() {
     assert_eq!(res.status(), 503);
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(server.get("/healthz").await.status(), 503);
+    // /metrics still answers, within Prometheus's default scrape timeout (10 s; a scrape past
+    // it fails whole, the 503s' counts with it): the counters, and each credential's last use as
+    // this instance knows it; the gauges the database holds are left out rather than stale.
+    let started = Instant::now();
+    let metrics = server.metrics().await;
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    let used = "warranty_gateway_credential_last_used_timestamp_seconds";
+    assert!(sample(&metrics, used, &["id=\"1\""]).is_some(), "{metrics}");
+    assert!(!metrics.contains("warranty_gateway_partner_late{"), "{metrics}");
+    assert!(metrics.contains("warranty_gateway_http_requests_total{"), "{metrics}");
     // The log says why in the driver's or the server's own words, never a bare "db error".
     let log = server.drain_log();
     let reasons = [

@@ -740,7 +740,9 @@ pub async fn server(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     let state = &request.state;
     let (size_bytes, last_backup) = request
         .on_store("measuring the database", |store| {
-            Ok::<_, ApiError>((store.size_bytes(), ops::last_backup(store)?))
+            // The backup first: a database out of reach is a 503 after one wait, not two.
+            let last_backup = ops::last_backup(store)?;
+            Ok::<_, ApiError>((store.size_bytes(), last_backup))
         })
         .await?;
     Ok(request.answer(&OpsServer {

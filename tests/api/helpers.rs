@@ -333,9 +333,14 @@ impl TestApp {
     /// The one integer `sql` (that both engines take) answers, on the database it serves from.
     pub fn query_i64(&self, sql: &str) -> i64 {
         match &self.postgres {
+            // The simple protocol, nothing prepared: a statement prepared and then run can reach
+            // two server connections through a pooler in transaction mode.
             Some(db) => {
-                let sql = sql.to_owned();
-                crate::common_postgres::with_client(&db.url, move |c| c.query_one(sql.as_str(), &[]).unwrap().get(0))
+                let rows = crate::common_postgres::texts(&db.url, sql);
+                assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
+                rows[0]
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{sql}: {:?} is no integer: {e}", rows[0]))
             }
             None => rusqlite::Connection::open(self.db_path())
                 .unwrap()

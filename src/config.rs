@@ -430,7 +430,7 @@ impl LastUsed {
             partner_id,
             kind,
             fingerprint: self.fingerprint.to_string(),
-            at: DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now),
+            at: chrono::SubsecRound::trunc_subsecs(now, 0),
         }
     }
 

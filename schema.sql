@@ -370,3 +370,12 @@ ALTER TABLE refused_requests ADD COLUMN detail TEXT;
 -- as JSON (NULL when none). (Added columns, as the migration adds them.)
 ALTER TABLE batches ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE batches ADD COLUMN warning_counts TEXT;
+
+-- Version 16: which builds may serve this database: those that know migration
+-- needs_migration. A migration older builds cannot serve on sets it to its own version; one
+-- they can leaves it (so instances are upgraded one at a time while the others serve).
+CREATE TABLE IF NOT EXISTS schema_compatibility (
+    id               INTEGER PRIMARY KEY CHECK (id = 1),
+    needs_migration  INTEGER NOT NULL
+) STRICT;
+INSERT OR IGNORE INTO schema_compatibility (id, needs_migration) VALUES (1, 16);

@@ -171,6 +171,18 @@ fn https(config: &Config, now: DateTime<Utc>) -> Finding {
 }
 
 /// `V14__backups`.
+/// Whether the instances of the build serving a database now at `at` may go on serving it once
+/// it is migrated to a schema that `needs` a build to know that migration (a rolling upgrade).
+fn after_migrating(at: &Applied, needs: i32) -> String {
+    match needs <= at.version {
+        true => format!(
+            "instances of the build at {} may go on serving it (a rolling upgrade)",
+            migration(at)
+        ),
+        false => format!("builds before V{needs} may not serve it then: stop every instance of them first"),
+    }
+}
+
 fn migration(m: &Applied) -> String {
     format!("V{}__{}", m.version, m.name)
 }
@@ -192,12 +204,25 @@ fn database(config: &Config) -> Finding {
             format!("{database} does not exist yet: serve makes it, at {ours}")
         }
         (None, _) => format!("{database} has no migration yet: serve (or migrate) brings it to {ours}"),
+        (Some(at), []) if !state.newer.is_empty() => {
+            let said = format!(
+                "{database} is at {}, a newer build's schema, which this build ({ours}) may serve: upgrade this instance",
+                migration(at)
+            );
+            return Finding::new(part, Verdict::Warning, said);
+        }
         (Some(at), []) => format!("{database} is at {}, this build's schema", migration(at)),
-        (Some(at), pending) => format!(
-            "{database} is at {}: serve (or migrate) applies {} at start",
-            migration(at),
-            pending.iter().map(migration).collect::<Vec<_>>().join(", ")
-        ),
+        (Some(at), pending) => {
+            let applies = format!(
+                "{database} is at {}: serve (or migrate) applies {} at start",
+                migration(at),
+                pending.iter().map(migration).collect::<Vec<_>>().join(", ")
+            );
+            match store::needs_migration() {
+                Ok(needs) => format!("{applies}; {}", after_migrating(at, needs)),
+                Err(e) => return Finding::new(part, Verdict::Failed, format!("{database}: {e}")),
+            }
+        }
     };
     Finding::new(part, Verdict::Ok, said)
 }
@@ -261,4 +286,29 @@ fn backup(config: &Config, now: DateTime<Utc>) -> Option<Finding> {
         ),
         false => Finding::new(part, Verdict::Ok, said),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_migration_is_rolling_when_the_build_serving_the_database_may_serve_what_it_makes() {
+        let at = Applied {
+            version: 17,
+            name: "a_table".into(),
+        };
+        assert_eq!(
+            after_migrating(&at, 16),
+            "instances of the build at V17__a_table may go on serving it (a rolling upgrade)"
+        );
+        assert_eq!(
+            after_migrating(&at, 17),
+            "instances of the build at V17__a_table may go on serving it (a rolling upgrade)"
+        );
+        assert_eq!(
+            after_migrating(&at, 18),
+            "builds before V18 may not serve it then: stop every instance of them first"
+        );
+    }
 }

@@ -59,6 +59,14 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     }
     // A read changes nothing: a database of another build's schema is said, not migrated.
     let schema = store::schema_state(database).with_context(|| format!("cannot read the database {database}"))?;
+    // A newer build's schema may keep what this build's export would leave out.
+    if let Some(newer) = schema.newer.last() {
+        anyhow::bail!(
+            "the database {database} was migrated by a newer warranty-gateway (V{}__{}): export with that build",
+            newer.version,
+            newer.name
+        );
+    }
     if let Some(next) = schema.pending.first() {
         anyhow::bail!(
             "the database {database} is not at this build's schema (V{}__{} is still to be applied): \

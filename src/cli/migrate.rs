@@ -10,16 +10,27 @@ use crate::store;
 pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
     let config = context.config()?;
     let database = config.database()?;
-    let applied = store::migrate(database).with_context(|| format!("cannot migrate the database {database}"))?;
-    for m in &applied {
+    let migrated = store::migrate(database).with_context(|| format!("cannot migrate the database {database}"))?;
+    for m in &migrated.applied {
         println!("applied V{}__{}", m.version, m.name);
     }
     let latest = store::latest_migration();
-    println!(
-        "{database} is at V{}__{}{}",
-        latest.version,
-        latest.name,
-        if applied.is_empty() { " (nothing to do)" } else { "" }
-    );
+    match migrated.newer.last() {
+        // An instance not upgraded yet, in a rolling upgrade.
+        Some(newer) => println!(
+            "{database} is at V{}__{}, a newer build's schema, which this build (V{}__{}) may serve: nothing to do",
+            newer.version, newer.name, latest.version, latest.name
+        ),
+        None => println!(
+            "{database} is at V{}__{}{}",
+            latest.version,
+            latest.name,
+            if migrated.applied.is_empty() {
+                " (nothing to do)"
+            } else {
+                ""
+            }
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -63,6 +63,13 @@ pub(super) fn run(context: &Context, args: &Args) -> anyhow::Result<ExitCode> {
              did: the last backup made is still the last one known (check, /ops/server)"
         );
     }
+    if !report.schema.newer.is_empty() {
+        let latest = store::latest_migration();
+        println!(
+            "a newer build migrated it, and its schema lets this build (V{}__{}) serve it",
+            latest.version, latest.name
+        );
+    }
     if !report.schema.pending.is_empty() {
         let latest = store::latest_migration();
         println!(

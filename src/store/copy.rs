@@ -132,7 +132,13 @@ pub fn copy_to_postgres(from: &Path, to: &str) -> Result<CopyReport, StoreError>
             .into(),
         ));
     }
-    super::pg::migrate_url(to)?;
+    // A newer build's schema may have tables this build would leave empty.
+    if let Some(newer) = super::pg::migrate_url(to)?.newer.last() {
+        return Err(StoreError::Setup(format!(
+            "the target database was migrated by a newer warranty-gateway (V{}__{}): copy with that build",
+            newer.version, newer.name
+        )));
+    }
     let mut target = super::pg::connect(to)?;
     let mut t = target.transaction()?;
     for table in TABLES {

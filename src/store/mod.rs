@@ -143,8 +143,29 @@ pub struct Applied {
     pub name: String,
 }
 
-/// Says in one log line which migrations were just applied (none: nothing).
-pub(crate) fn log_applied(applied: &[Applied]) {
+/// What bringing a database to this build's schema did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    /// This build's migrations applied now, oldest first.
+    pub applied: Vec<Applied>,
+    /// Migrations a newer build applied that this build does not know, and which its database
+    /// says this build may serve on ([`COMPATIBILITY_TABLE`]): in a rolling upgrade, an instance
+    /// not upgraded yet.
+    pub newer: Vec<Applied>,
+}
+
+/// One line per thing migrating did: the migrations just applied (none: nothing), or the newer
+/// build's schema this build serves on.
+pub(crate) fn log_migrated(migrated: &Migrated) {
+    if let Some(newest) = migrated.newer.last() {
+        let ours = latest_migration();
+        tracing::warn!(
+            database = %format!("V{}__{}", newest.version, newest.name),
+            build = %format!("V{}__{}", ours.version, ours.name),
+            "the database was migrated by a newer build, whose schema lets this one serve it: upgrade this instance"
+        );
+    }
+    let applied = &migrated.applied;
     let (Some(first), Some(last)) = (applied.first(), applied.last()) else {
         return;
     };
@@ -217,23 +238,55 @@ pub struct SchemaState {
     pub latest: Option<Applied>,
     /// This build's migrations it lacks, oldest first: serve (or `migrate`) applies them.
     pub pending: Vec<Applied>,
+    /// A newer build's migrations it has, oldest first, which this build may serve on (see
+    /// [`Migrated::newer`]).
+    pub newer: Vec<Applied>,
 }
 
 /// The migration history's table (refinery's default name).
 const HISTORY_TABLE: &str = "refinery_schema_history";
+/// Which builds may serve a database (migration V16): those that know its one row's
+/// `needs_migration`. A migration older builds cannot serve on sets it to its own version.
+const COMPATIBILITY_TABLE: &str = "schema_compatibility";
+/// The statement that reads it.
+const NEEDS_MIGRATION: &str = "SELECT needs_migration FROM schema_compatibility";
 
 /// `applied` (a database's history) against `ours` (this build's migrations): what serve would
-/// apply, or why it would refuse the database, as migrating says it.
-fn schema_against(ours: &[refinery::Migration], applied: &[refinery::Migration]) -> Result<SchemaState, StoreError> {
+/// apply, or why it would refuse the database, as migrating says it. A database with
+/// migrations this build does not know is served when it has all of this build's and it
+/// `needs` (its [`COMPATIBILITY_TABLE`]) no migration newer than this build's newest.
+fn schema_against(
+    ours: &[refinery::Migration],
+    applied: &[refinery::Migration],
+    needs: Option<i32>,
+) -> Result<SchemaState, StoreError> {
     let named = |m: &refinery::Migration| Applied {
         version: m.version(),
         name: m.name().to_owned(),
     };
+    let our_newest = ours.iter().map(|m| m.version()).max().unwrap_or(0);
+    let mut newer = Vec::new();
     for a in applied {
         match ours.iter().find(|m| m.version() == a.version()) {
+            // A newer build's, which lets this one serve: in a rolling upgrade.
+            None if a.version() > our_newest && needs.is_some_and(|needs| needs <= our_newest) => {
+                newer.push(named(a));
+            }
             None => {
+                // Named: the migration that said older builds may not serve, when it is one.
+                let (a, why) = match needs {
+                    Some(needs) if a.version() > our_newest => (
+                        applied.iter().find(|m| m.version() == needs).unwrap_or(a),
+                        format!(", and only builds that know V{needs} may serve it"),
+                    ),
+                    _ => (a, String::new()),
+                };
                 return Err(StoreError::SchemaTooNew {
-                    found: format!("its migration V{}__{} is unknown to this build", a.version(), a.name()),
+                    found: format!(
+                        "its migration V{}__{} is unknown to this build{why}",
+                        a.version(),
+                        a.name()
+                    ),
                 });
             }
             // A name or checksum of its own: the file was changed after it was applied.
@@ -255,10 +308,51 @@ fn schema_against(ours: &[refinery::Migration], applied: &[refinery::Migration])
         .map(named)
         .collect();
     pending.sort_by_key(|m| m.version);
+    if let (Some(unknown), Some(missing)) = (newer.first(), pending.first()) {
+        // Not one line of history: a newer build's migrations without some of this build's.
+        return Err(StoreError::SchemaTooNew {
+            found: format!(
+                "its migration V{}__{} is unknown to this build, and it lacks this build's V{}__{}",
+                unknown.version, unknown.name, missing.version, missing.name
+            ),
+        });
+    }
+    newer.sort_by_key(|m| m.version);
     Ok(SchemaState {
         latest: applied.iter().max_by_key(|m| m.version()).map(named),
         pending,
+        newer,
     })
+}
+
+/// What migrating did, when `ran` (the migrations run) found migrations this build does not
+/// know: the database's `state` says whether this build may serve it all the same.
+fn migrated_or_newer(
+    ran: Result<Vec<Applied>, StoreError>,
+    state: impl FnOnce() -> Result<SchemaState, StoreError>,
+) -> Result<Migrated, StoreError> {
+    match ran {
+        Ok(applied) => Ok(Migrated {
+            applied,
+            newer: Vec::new(),
+        }),
+        Err(too_new @ StoreError::SchemaTooNew { .. }) => match state()? {
+            SchemaState { newer, .. } if !newer.is_empty() => Ok(Migrated {
+                applied: Vec::new(),
+                newer,
+            }),
+            _ => Err(too_new),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// The migration a build must know to serve a database once this build has migrated it: what
+/// its migrations leave in [`COMPATIBILITY_TABLE`] (on either engine; a test holds them equal).
+/// A database now at migration `L` can be migrated while the instances of a build at `L` go on
+/// serving when this is at most `L`.
+pub fn needs_migration() -> Result<i32, StoreError> {
+    sqlite::needs_migration()
 }
 
 /// The schema state of the database a config names, read without migrating it or making it
@@ -289,8 +383,8 @@ pub fn recorded_backup(database: &Database) -> Result<Option<crate::model::backu
 }
 
 /// Migrates the database a config names without serving it (`warranty-gateway migrate`, for
-/// deploy pipelines); answers the migrations applied now.
-pub fn migrate(database: &Database) -> Result<Vec<Applied>, StoreError> {
+/// deploy pipelines); answers what it did.
+pub fn migrate(database: &Database) -> Result<Migrated, StoreError> {
     match database {
         Database::Sqlite { path } => sqlite::migrate_database(path),
         Database::Postgres { url, .. } => pg::migrate_url(url),

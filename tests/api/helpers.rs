@@ -368,8 +368,13 @@ impl TestApp {
 
     /// Stops this server (gracefully) and starts a new one on the same database.
     pub async fn restart(self) -> TestApp {
+        self.try_restart().await.expect("the app builds")
+    }
+
+    /// Like [`TestApp::restart`], answering why the server did not start, when it did not.
+    pub async fn try_restart(self) -> anyhow::Result<TestApp> {
         self.handle.stop(true).await;
-        start(self.dir, self.postgres, self.server).await
+        try_start(self.dir, self.postgres, self.server).await
     }
 
     pub async fn post_raw(&self, company: &str, token: &str, body: impl Into<reqwest::Body>) -> Response {

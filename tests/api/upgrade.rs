@@ -97,3 +97,46 @@ async fn a_database_made_by_the_build_before_migrations_is_upgraded_in_place() {
     assert_eq!(status.as_u16(), 200, "{got}");
     assert_eq!(got["claimedTiresCount"], 2);
 }
+
+/// A rolling upgrade: a newer build migrated the database while this build's instances serve.
+/// One restarted (a crash, a reboot) before it is upgraded serves again when the newer build's
+/// migrations leave older builds able to; it is refused, naming why, when one says they cannot.
+#[tokio::test]
+async fn an_instance_not_upgraded_yet_serves_a_newer_builds_schema_when_it_allows() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post(COMPANY, &json!({"Registrations": [registration("S1", "I1")]}))
+        .await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    // What a newer build's additive migration does: a table, and its history row.
+    app.execute_sql(
+        "CREATE TABLE from_a_newer_build (id BIGINT PRIMARY KEY);
+         INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+         VALUES (901, 'from_a_newer_build', '2030-01-01T00:00:00Z', '1');",
+    );
+    let app = app.restart().await;
+    assert_eq!(app.status_of(COMPANY, "S1", "I1").await["TiresLeft"], 4);
+    let (status, body) = app
+        .post(COMPANY, &json!({"Registrations": [registration("S1", "I2")]}))
+        .await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    assert_eq!(app.status_of(COMPANY, "S1", "I2").await["TiresLeft"], 4);
+
+    // A newer build's migration this build cannot serve on says so.
+    app.execute_sql(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+         VALUES (902, 'older_builds_cannot_serve', '2030-01-02T00:00:00Z', '2');
+         UPDATE schema_compatibility SET needs_migration = 902;",
+    );
+    let err = match app.try_restart().await {
+        Ok(_) => panic!("served a database its schema says this build may not serve"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains(
+            "the database was made by a newer warranty-gateway (its migration V902__older_builds_cannot_serve is \
+             unknown to this build, and only builds that know V902 may serve it); run a newer build"
+        ),
+        "{err}"
+    );
+}

@@ -227,7 +227,7 @@ async fn a_restore_puts_the_backup_back_and_keeps_the_database_as_it_was() {
     assert!(err.contains("not a readable SQLite database"), "{err}");
     let newer = dir.path().join("newer.sqlite3");
     std::fs::copy(&copy, &newer).unwrap();
-    migrated_by_a_newer_build(&newer, 99);
+    migrated_by_a_newer_build(&newer, 99, OlderBuilds::MayNotServe);
     let (code, _, err) = restore(&db_path(dir.path()));
     assert_eq!(code, 2);
     assert!(err.contains("is the database itself"), "{err}");

@@ -91,17 +91,30 @@ plan_term_months = 36
     path
 }
 
+/// Whether a newer build's migration leaves older builds able to serve the database.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OlderBuilds {
+    /// An added table, say: the compatibility left as it was.
+    MayServe,
+    /// The compatibility raised to the migration's own version.
+    MayNotServe,
+}
+
 /// Marks the SQLite database at `db` as migrated by a newer build: a history row of migration
-/// `V{version}__from_a_newer_build`, which this build does not have.
-pub fn migrated_by_a_newer_build(db: &Path, version: i32) {
-    rusqlite::Connection::open(db)
-        .unwrap()
-        .execute(
-            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
-             VALUES (?1, 'from_a_newer_build', '2030-01-01T00:00:00Z', '1')",
-            [version],
-        )
-        .unwrap();
+/// `V{version}__from_a_newer_build`, which this build does not have, and what it says of older
+/// builds.
+pub fn migrated_by_a_newer_build(db: &Path, version: i32, older: OlderBuilds) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+         VALUES (?1, 'from_a_newer_build', '2030-01-01T00:00:00Z', '1')",
+        [version],
+    )
+    .unwrap();
+    if older == OlderBuilds::MayNotServe {
+        conn.execute("UPDATE schema_compatibility SET needs_migration = ?1", [version])
+            .unwrap();
+    }
 }
 
 pub fn db_path(dir: &Path) -> PathBuf {

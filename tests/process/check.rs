@@ -64,9 +64,27 @@ fn the_schema_is_read_against_this_build_and_left_as_it_is() {
         "{out}"
     );
 
+    // A newer build migrated it, and its schema lets this build serve it (a rolling upgrade):
+    // a warning to upgrade this instance.
+    migrated_by_a_newer_build(&db_path(dir.path()), 98, OlderBuilds::MayServe);
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        line(&out, "database").contains(&format!(
+            "warning  {} is at V98__from_a_newer_build, a newer build's schema, which this build (V{}__{}) may serve: \
+             upgrade this instance",
+            db_path(dir.path()).display(),
+            latest.version,
+            latest.name
+        )),
+        "{out}"
+    );
+    let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
+    conn.execute("DELETE FROM refinery_schema_history WHERE version = 98", [])
+        .unwrap();
+
     // A database from the build before: the last migration is still to come, and check does
     // not apply it.
-    let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
     let history = |conn: &rusqlite::Connection| -> i64 {
         conn.query_row("SELECT count(*) FROM refinery_schema_history", [], |r| r.get(0))
             .unwrap()
@@ -82,13 +100,17 @@ fn the_schema_is_read_against_this_build_and_left_as_it_is() {
     let database = line(&out, "database");
     assert!(
         database.contains(&format!("is at V{}__", latest.version - 1))
-            && database.contains(&format!("applies V{}__{} at start", latest.version, latest.name)),
+            && database.contains(&format!("applies V{}__{} at start", latest.version, latest.name))
+            && database.contains(&format!(
+                "builds before V{} may not serve it then: stop every instance of them first",
+                warranty_gateway::store::needs_migration().unwrap()
+            )),
         "{out}"
     );
     assert_eq!(history(&conn), before, "check migrated");
 
     // One a newer build migrated: serve refuses it, and check says so.
-    migrated_by_a_newer_build(&db_path(dir.path()), 99);
+    migrated_by_a_newer_build(&db_path(dir.path()), 99, OlderBuilds::MayNotServe);
     let (code, out, _) = run_cli(&["check"], &config);
     assert_eq!(code, 1, "{out}");
     let database = line(&out, "database");

@@ -223,10 +223,34 @@ fn what_export_refuses_is_said_and_nothing_is_made() {
     drop(conn);
 
     // A database a newer build migrated is read by that build, not guessed at.
-    migrated_by_a_newer_build(&db_path(dir.path()), latest.version as i32 + 1);
+    migrated_by_a_newer_build(
+        &db_path(dir.path()),
+        latest.version as i32 + 1,
+        OlderBuilds::MayNotServe,
+    );
     let (code, _, err) = export(&["--type", "claims"]);
     assert_eq!(code, 2);
     assert!(err.contains("cannot read the database"), "{err}");
+    assert!(!out.exists() && !dir.path().join("out.csv.partial").exists());
+
+    // Nor one whose newer build's schema this build may serve: that schema may keep more.
+    let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
+    conn.execute(
+        "DELETE FROM refinery_schema_history WHERE version = ?1",
+        [latest.version + 1],
+    )
+    .unwrap();
+    assert_eq!(run_cli(&["migrate"], &config).0, 0);
+    conn.execute("UPDATE schema_compatibility SET needs_migration = ?1", [latest.version])
+        .unwrap();
+    migrated_by_a_newer_build(&db_path(dir.path()), latest.version as i32 + 1, OlderBuilds::MayServe);
+    let (code, _, err) = export(&["--type", "claims"]);
+    assert_eq!(code, 2);
+    let newer = format!(
+        "was migrated by a newer warranty-gateway (V{}__from_a_newer_build): export with that build",
+        latest.version + 1
+    );
+    assert!(err.contains(&newer), "{err}");
     assert!(!out.exists() && !dir.path().join("out.csv.partial").exists());
 }
 

@@ -93,7 +93,7 @@ async fn an_upgrade_keeps_every_answer_and_leaves_a_backup_to_roll_back_to() {
     assert!(registrations > 0);
 
     // A database a newer build migrated: the older binary refuses it and says so.
-    migrated_by_a_newer_build(&db, 999);
+    migrated_by_a_newer_build(&db, 999, OlderBuilds::MayNotServe);
     for command in ["serve", "migrate"] {
         let out = Command::new(BIN)
             .args([command, "--config"])

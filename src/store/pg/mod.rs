@@ -157,27 +157,46 @@ fn connect_to(target: &url::Target) -> Result<postgres::Client, StoreError> {
 }
 
 /// Connects to the database a URL names and migrates it (`warranty-gateway migrate`).
-pub fn migrate_url(url: &str) -> Result<Vec<Applied>, StoreError> {
-    migrate(&mut connect(url)?)
+pub fn migrate_url(url: &str) -> Result<super::Migrated, StoreError> {
+    migrate_to_serve(&mut connect(url)?)
 }
 
 /// [`super::schema_state`] of the database a URL names, over the simple protocol (as
 /// migrations run, so through a pooler too); changes nothing.
 pub(super) fn schema_state(url: &str) -> Result<super::SchemaState, StoreError> {
-    let mut client = connect(url)?;
+    schema_of(&mut connect(url)?)
+}
+
+/// [`super::schema_state`] of the database a connection reaches.
+fn schema_of(client: &mut impl SimpleSql) -> Result<super::SchemaState, StoreError> {
     let runner = embedded::migrations::runner();
-    let exists = format!("SELECT to_regclass('{}') IS NOT NULL", super::HISTORY_TABLE);
-    let has_history = client
-        .simple_query(&exists)?
-        .iter()
-        .any(|message| matches!(message, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t")));
-    let applied = match has_history {
-        true => runner
-            .get_applied_migrations(&mut SimpleProtocol(&mut client))
+    let applied = match first_value(
+        client,
+        &format!("SELECT to_regclass('{}') IS NOT NULL", super::HISTORY_TABLE),
+    )?
+    .as_deref()
+    {
+        Some("t") => runner
+            .get_applied_migrations(&mut SimpleProtocol(client))
             .map_err(StoreError::Migration)?,
-        false => Vec::new(),
+        _ => Vec::new(),
     };
-    super::schema_against(runner.get_migrations(), &applied)
+    let compatibility = format!("SELECT to_regclass('{}') IS NOT NULL", super::COMPATIBILITY_TABLE);
+    let needs = match first_value(client, &compatibility)?.as_deref() {
+        Some("t") => first_value(client, super::NEEDS_MIGRATION)?
+            .map(|needs| needs.parse::<i32>().map_err(|e| StoreError::Database(Box::new(e))))
+            .transpose()?,
+        _ => None,
+    };
+    super::schema_against(runner.get_migrations(), &applied, needs)
+}
+
+/// The first column of the first row `sql` answers, over the simple protocol.
+fn first_value(client: &mut impl SimpleSql, sql: &str) -> Result<Option<String>, StoreError> {
+    Ok(client.simple_query(sql)?.into_iter().find_map(|message| match message {
+        postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+        _ => None,
+    }))
 }
 
 /// The server's settings that an answered batch's durability rests on, as the gateway's
@@ -573,7 +592,7 @@ impl PgStore {
             readers,
         };
         let mut conn = store.connection()?;
-        crate::store::log_applied(&migrate_with(&mut conn.conn)?);
+        crate::store::log_migrated(&migrate_to_serve(&mut conn.conn)?);
         let durability = Durability::read(&mut conn.conn)?;
         for warning in durability.warnings() {
             tracing::warn!("{warning}");
@@ -714,6 +733,12 @@ fn backoff(attempt: u32) -> Duration {
 /// database a newer build migrated is refused.
 pub fn migrate(client: &mut postgres::Client) -> Result<Vec<Applied>, StoreError> {
     migrate_with(client)
+}
+
+/// [`migrate`], or a database a newer build migrated that its schema lets this build serve.
+fn migrate_to_serve(client: &mut impl SimpleSql) -> Result<super::Migrated, StoreError> {
+    let ran = migrate_with(client);
+    super::migrated_or_newer(ran, || schema_of(client))
 }
 
 /// [`migrate`] on any connection that speaks the simple protocol.
@@ -1231,7 +1256,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_postgres_database_from_a_newer_build_is_refused() {
+    fn a_postgres_database_from_a_newer_build_is_served_only_when_its_schema_allows() {
         let Some(db) = FreshDatabase::create() else { return };
         let mut client = db.connect();
         migrate(&mut client).unwrap();
@@ -1244,6 +1269,28 @@ pub(crate) mod tests {
             .unwrap();
         let err = migrate(&mut client).unwrap_err();
         assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+        // An added table's migration leaves the compatibility as it was: served, nothing applied.
+        let future = Applied {
+            version: 99,
+            name: "from_the_future".into(),
+        };
+        let migrated = migrate_to_serve(&mut client).unwrap();
+        assert_eq!((migrated.applied, migrated.newer), (vec![], vec![future.clone()]));
+        assert_eq!(schema_of(&mut client).unwrap().newer, vec![future]);
+        // This build's migrations leave what they leave on SQLite.
+        let needs: i32 = client.query_one(super::super::NEEDS_MIGRATION, &[]).unwrap().get(0);
+        assert_eq!(needs, super::super::needs_migration().unwrap());
+        // One this build cannot serve on raises it.
+        client
+            .execute("UPDATE schema_compatibility SET needs_migration = 99", &[])
+            .unwrap();
+        let err = migrate_to_serve(&mut client).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("V99__from_the_future is unknown to this build, and only builds that know V99 may serve it"),
+            "{err}"
+        );
     }
 
     #[test]

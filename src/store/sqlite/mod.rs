@@ -86,7 +86,7 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<Vec<Applied>, StoreError>
 pub(super) fn schema_state(path: &Path) -> Result<super::SchemaState, StoreError> {
     match open_existing(path)? {
         Some(mut conn) => schema_of(&mut conn),
-        None => super::schema_against(embedded::migrations::runner().get_migrations(), &[]),
+        None => super::schema_against(embedded::migrations::runner().get_migrations(), &[], None),
     }
 }
 
@@ -131,7 +131,11 @@ fn schema_of(conn: &mut Connection) -> Result<super::SchemaState, StoreError> {
         true => runner.get_applied_migrations(conn).map_err(StoreError::Migration)?,
         false => Vec::new(),
     };
-    super::schema_against(runner.get_migrations(), &applied)
+    let needs = match has_table(conn, super::COMPATIBILITY_TABLE)? {
+        true => Some(conn.query_row(super::NEEDS_MIGRATION, [], |r| r.get(0))?),
+        false => None,
+    };
+    super::schema_against(runner.get_migrations(), &applied, needs)
 }
 
 /// Whether the database has a table of this name.
@@ -200,7 +204,7 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let mut writer = open_writer(path)?;
         let serving = backup::lock_in_use(path, false)?;
-        crate::store::log_applied(&migrate(&mut writer)?);
+        crate::store::log_migrated(&migrate_to_serve(&mut writer)?);
         Ok(SqliteStore {
             path: path.to_owned(),
             writer: Mutex::new(writer),
@@ -396,9 +400,22 @@ fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// Migrates a database file (made if need be) without serving it: `warranty-gateway migrate`,
-/// for deploy pipelines. Answers the migrations applied now.
-pub fn migrate_database(path: &Path) -> Result<Vec<Applied>, StoreError> {
-    migrate(&mut open_writer(path)?)
+/// for deploy pipelines. Answers what it did.
+pub fn migrate_database(path: &Path) -> Result<super::Migrated, StoreError> {
+    migrate_to_serve(&mut open_writer(path)?)
+}
+
+/// [`super::needs_migration`]: read from a database in memory that this build migrated.
+pub(super) fn needs_migration() -> Result<i32, StoreError> {
+    let mut conn = Connection::open_in_memory()?;
+    migrate(&mut conn)?;
+    Ok(conn.query_row(super::NEEDS_MIGRATION, [], |r| r.get(0))?)
+}
+
+/// [`migrate`], or a database a newer build migrated that its schema lets this build serve.
+fn migrate_to_serve(conn: &mut Connection) -> Result<super::Migrated, StoreError> {
+    let ran = migrate(conn);
+    super::migrated_or_newer(ran, || schema_of(conn))
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -498,7 +515,7 @@ mod migration_tests {
     }
 
     #[test]
-    fn a_database_from_a_newer_build_is_refused() {
+    fn a_newer_builds_database_is_served_only_when_its_schema_allows() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         conn.execute(
@@ -510,6 +527,42 @@ mod migration_tests {
         let err = migrate(&mut conn).unwrap_err();
         assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
         assert!(err.to_string().contains("V99__from_the_future"), "{err}");
+        // Served all the same while its migrations leave older builds able to (an added table):
+        // nothing applied, the newer one said.
+        let future = Applied {
+            version: 99,
+            name: "from_the_future".into(),
+        };
+        let migrated = migrate_to_serve(&mut conn).unwrap();
+        assert_eq!((migrated.applied, migrated.newer), (vec![], vec![future.clone()]));
+        let state = schema_of(&mut conn).unwrap();
+        assert_eq!((state.pending, state.newer), (vec![], vec![future]));
+        // Refused once one raises the build it needs past this one.
+        conn.execute("UPDATE schema_compatibility SET needs_migration = 99", [])
+            .unwrap();
+        for err in [
+            migrate_to_serve(&mut conn).unwrap_err(),
+            schema_of(&mut conn).unwrap_err(),
+        ] {
+            assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+            assert!(
+                err.to_string().contains(
+                    "V99__from_the_future is unknown to this build, and only builds that know V99 may serve it"
+                ),
+                "{err}"
+            );
+        }
+        // A newer build's history without one of this build's migrations is no line of history.
+        conn.execute("UPDATE schema_compatibility SET needs_migration = 16", [])
+            .unwrap();
+        conn.execute("DELETE FROM refinery_schema_history WHERE version = 16", [])
+            .unwrap();
+        let err = migrate_to_serve(&mut conn).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("and it lacks this build's V16__schema_compatibility"),
+            "{err}"
+        );
 
         let mut legacy = Connection::open_in_memory().unwrap();
         legacy.pragma_update(None, "user_version", 4).unwrap();

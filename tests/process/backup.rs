@@ -253,8 +253,15 @@ async fn a_restore_puts_the_backup_back_and_keeps_the_database_as_it_was() {
     } else {
         None
     };
+    // A backup a newer build made, whose schema lets this build serve it (a rollback after a
+    // rolling upgrade) is put back, and said.
+    migrated_by_a_newer_build(&copy, 98, OlderBuilds::MayServe);
     let (code, out, err) = restore(&copy);
     assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("a newer build migrated it, and its schema lets this build (V"),
+        "{out}"
+    );
     let kept = out
         .lines()
         .find_map(|l| l.strip_prefix("the database as it was is kept as "))

@@ -100,4 +100,26 @@ async fn an_sqlite_database_moves_to_postgres_whole() {
     let (code, _, err) = run_cli(&["copy-data", "--to", &target.url], &config);
     assert_ne!(code, 0);
     assert!(err.contains("not empty"), "{err}");
+
+    // Nor into an empty database a newer build migrated, even one this build may serve: its
+    // tables may be more than this build fills.
+    let newer = PgDatabase::create().unwrap();
+    assert_eq!(
+        run_cli(
+            &["migrate"],
+            &write_config_with(pg_dir.path(), &format!("url = \"{}\"", newer.url))
+        )
+        .0,
+        0
+    );
+    newer.execute(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+         VALUES (99, 'from_a_newer_build', '2030-01-01T00:00:00Z', '1')",
+    );
+    let (code, _, err) = run_cli(&["copy-data", "--to", &newer.url], &config);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("the target database was migrated by a newer warranty-gateway (V99__from_a_newer_build): copy with that build"),
+        "{err}"
+    );
 }

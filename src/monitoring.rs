@@ -40,6 +40,8 @@ pub enum Metric {
     CredentialLastUsedTimestampSeconds,
     // The server itself: its database and its backups, its config, its HTTPS certificate.
     DatabaseSizeBytes,
+    DatabaseMigration,
+    BuildMigration,
     LastBackupTimestampSeconds,
     ConfigReloadFailuresTotal,
     TlsCertificateNotAfterTimestampSeconds,
@@ -104,6 +106,16 @@ impl Metric {
                 Kind::Gauge,
                 Some(metrics::Unit::Bytes),
                 "size of the SQLite database and its WAL",
+            ),
+            DatabaseMigration => (
+                Kind::Gauge,
+                None,
+                "the newest migration applied to the database (its number), as read at this scrape: above build_migration once a newer build migrated it",
+            ),
+            BuildMigration => (
+                Kind::Gauge,
+                None,
+                "the newest migration this instance's build knows (its number): instances of different builds differ in a rolling upgrade",
             ),
             LastBackupTimestampSeconds => (
                 Kind::Gauge,
@@ -384,6 +396,16 @@ impl Gauges {
     /// When the last backup of the database finished (absent before the first).
     pub fn backup(&self, last: &crate::model::backup::Backup) {
         metrics::gauge!(LastBackupTimestampSeconds.name()).set(last.finished_at.timestamp() as f64);
+    }
+
+    /// The newest migration this build knows.
+    pub fn build_migration(&self, ours: &crate::store::Applied) {
+        metrics::gauge!(BuildMigration.name()).set(f64::from(ours.version));
+    }
+
+    /// The newest migration applied to the database, read now.
+    pub fn database_migration(&self, newest: &crate::store::Applied) {
+        metrics::gauge!(DatabaseMigration.name()).set(f64::from(newest.version));
     }
 
     /// The database's size, measured now.

@@ -17,7 +17,7 @@ use crate::model::credential::{CredentialUse, KEPT_FOR};
 use crate::records::{Cancellation, Claim, FiledUnder, Registration, Sale};
 use crate::scope::{Scope, Tenant};
 use crate::status::RegistrationUsage;
-use crate::store::{self, Lookup, Store, StoreError, Tx};
+use crate::store::{self, Applied, Lookup, Store, StoreError, Tx};
 
 /// Keeps `entry` in the audit log (a year of it: older entries go as new ones come).
 pub fn record(store: &Store, entry: &AuditEntry) -> Result<(), StoreError> {
@@ -34,11 +34,6 @@ pub fn audit_log(store: &Store, page: u32, page_size: u32) -> Result<(u64, Vec<A
 /// [`KEPT_FOR`]).
 pub fn keep_credential_use(store: &Store, used: &CredentialUse) -> Result<(), StoreError> {
     store.write(|tx| store::keep_credential_use(tx, used, used.at - KEPT_FOR))
-}
-
-/// The newest backup `warranty-gateway backup` made of the database, if any.
-pub fn last_backup(store: &Store) -> Result<Option<Backup>, StoreError> {
-    store.read(store::last_backup)
 }
 
 /// Who asked, from where and when: what an audit entry says besides the action.
@@ -351,16 +346,31 @@ pub fn partners_activity(
     store.read(|tx| activity_in(tx, partners, now))
 }
 
-/// What a scrape of `/metrics` reads of the database: the partners' activity and the last
-/// backup, in one read, so that a database out of reach costs the scrape one wait for a
+/// What a scrape of `/metrics` reads of the database.
+pub struct Scrape {
+    pub activity: Vec<PartnerActivity>,
+    pub last_backup: Option<Backup>,
+    /// The newest migration applied to the database.
+    pub database_migration: Option<Applied>,
+}
+
+/// [`Scrape`], in one read, so that a database out of reach costs the scrape one wait for a
 /// connection rather than one a gauge (three of them outlasted Prometheus's 10 s scrape timeout,
 /// and the scrape that should have shown the 503s failed whole).
-pub fn scrape(
-    store: &Store,
-    partners: &Partners,
-    now: DateTime<Utc>,
-) -> Result<(Vec<PartnerActivity>, Option<Backup>), StoreError> {
-    store.read(|tx| Ok((activity_in(tx, partners, now)?, store::last_backup(tx)?)))
+pub fn scrape(store: &Store, partners: &Partners, now: DateTime<Utc>) -> Result<Scrape, StoreError> {
+    store.read(|tx| {
+        Ok(Scrape {
+            activity: activity_in(tx, partners, now)?,
+            last_backup: store::last_backup(tx)?,
+            database_migration: store::newest_migration(tx)?,
+        })
+    })
+}
+
+/// What `/ops/server` reads of the database: the last backup, and the newest migration applied
+/// to it (a newer build's than this one's in a rolling upgrade), in one read.
+pub fn server(store: &Store) -> Result<(Option<Backup>, Option<Applied>), StoreError> {
+    store.read(|tx| Ok((store::last_backup(tx)?, store::newest_migration(tx)?)))
 }
 
 fn activity_in(tx: &Tx, partners: &Partners, now: DateTime<Utc>) -> Result<Vec<PartnerActivity>, StoreError> {

@@ -406,16 +406,20 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             if let Some(certificate) = &certificate {
                 gauges.certificate(certificate.not_after());
             }
+            gauges.build_migration(&crate::store::latest_migration());
             // The gauges the database holds, as of now, in one read. Without the database the
             // rest still renders, at once: the credentials as this instance knows them.
             match crate::ops::scrape(&store, &partners, chrono::Utc::now()) {
-                Ok((activity, last_backup)) => {
-                    gauges.partners(&activity);
-                    for a in &activity {
+                Ok(scrape) => {
+                    gauges.partners(&scrape.activity);
+                    for a in &scrape.activity {
                         gauges.credentials(&a.partner.company, &a.credentials);
                     }
-                    if let Some(last) = &last_backup {
+                    if let Some(last) = &scrape.last_backup {
                         gauges.backup(last);
+                    }
+                    if let Some(newest) = &scrape.database_migration {
+                        gauges.database_migration(newest);
                     }
                     if let Some(bytes) = store.size_bytes() {
                         gauges.database_size(bytes);

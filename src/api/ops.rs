@@ -31,6 +31,7 @@ use crate::query::WithPartner;
 use crate::records::{Cancellation, Claim, Registration, Sale};
 use crate::scope::{Scope, Tenant};
 use crate::status::registration_status;
+use crate::store;
 use crate::store::{Store, StoreError};
 use crate::wire::out;
 
@@ -715,6 +716,8 @@ pub async fn reset_test_tenant(request: OpsRequest, company: web::Path<String>) 
 #[derive(Serialize)]
 struct OpsServer {
     version: &'static str,
+    /// The newest migration this build knows (`V16__schema_compatibility`).
+    schema: String,
     #[serde(serialize_with = "crate::wire::out::timestamp")]
     started_at: DateTime<Utc>,
     database: OpsDatabase,
@@ -730,6 +733,9 @@ struct OpsDatabase {
     engine: &'static str,
     /// The SQLite file and its WAL, or the PostgreSQL database; null when it cannot be read.
     size_bytes: Option<u64>,
+    /// The newest migration applied to it: a newer build's than `schema` once one migrated it
+    /// (in a rolling upgrade, an instance still to be upgraded).
+    schema: Option<String>,
 }
 
 /// GET /ops/server: this instance's build, start, database and HTTPS certificate, for an
@@ -738,19 +744,21 @@ struct OpsDatabase {
 pub async fn server(request: OpsRequest) -> Result<HttpResponse, OpsApiError> {
     request.params().only(&[])?;
     let state = &request.state;
-    let (size_bytes, last_backup) = request
+    let (size_bytes, (last_backup, migration)) = request
         .on_store("measuring the database", |store| {
-            // The backup first: a database out of reach is a 503 after one wait, not two.
-            let last_backup = ops::last_backup(store)?;
-            Ok::<_, ApiError>((store.size_bytes(), last_backup))
+            // The read first: a database out of reach is a 503 after one wait, not two.
+            let read = ops::server(store)?;
+            Ok::<_, ApiError>((store.size_bytes(), read))
         })
         .await?;
     Ok(request.answer(&OpsServer {
         version: env!("CARGO_PKG_VERSION"),
+        schema: store::latest_migration().to_string(),
         started_at: state.started_at,
         database: OpsDatabase {
             engine: state.store.engine(),
             size_bytes,
+            schema: migration.map(|m| m.to_string()),
         },
         https_certificate_not_after: state.certificate.as_ref().map(|c| c.not_after()),
         last_backup,

@@ -177,14 +177,10 @@ fn after_migrating(at: &Applied, needs: i32) -> String {
     match needs <= at.version {
         true => format!(
             "instances of the build at {} may go on serving it (a rolling upgrade)",
-            migration(at)
+            at
         ),
         false => format!("builds before V{needs} may not serve it then: stop every instance of them first"),
     }
-}
-
-fn migration(m: &Applied) -> String {
-    format!("V{}__{}", m.version, m.name)
 }
 
 /// The database reached as serve reaches it, and its schema against this build's.
@@ -198,7 +194,7 @@ fn database(config: &Config) -> Finding {
         Ok(state) => state,
         Err(e) => return Finding::new(part, Verdict::Failed, format!("{database}: {e}")),
     };
-    let ours = migration(&store::latest_migration());
+    let ours = store::latest_migration().to_string();
     let said = match (&state.latest, state.pending.as_slice()) {
         _ if matches!(database, Database::Sqlite { path } if !path.exists()) => {
             format!("{database} does not exist yet: serve makes it, at {ours}")
@@ -207,16 +203,16 @@ fn database(config: &Config) -> Finding {
         (Some(at), []) if !state.newer.is_empty() => {
             let said = format!(
                 "{database} is at {}, a newer build's schema, which this build ({ours}) may serve: upgrade this instance",
-                migration(at)
+                at
             );
             return Finding::new(part, Verdict::Warning, said);
         }
-        (Some(at), []) => format!("{database} is at {}, this build's schema", migration(at)),
+        (Some(at), []) => format!("{database} is at {}, this build's schema", at),
         (Some(at), pending) => {
             let applies = format!(
                 "{database} is at {}: serve (or migrate) applies {} at start",
-                migration(at),
-                pending.iter().map(migration).collect::<Vec<_>>().join(", ")
+                at,
+                pending.iter().map(Applied::to_string).collect::<Vec<_>>().join(", ")
             );
             match store::needs_migration() {
                 Ok(needs) => format!("{applies}; {}", after_migrating(at, needs)),

@@ -62,17 +62,13 @@ pub(super) fn run(context: &Context, args: Args) -> anyhow::Result<ExitCode> {
     // A newer build's schema may keep what this build's export would leave out.
     if let Some(newer) = schema.newer.last() {
         anyhow::bail!(
-            "the database {database} was migrated by a newer warranty-gateway (V{}__{}): export with that build",
-            newer.version,
-            newer.name
+            "the database {database} was migrated by a newer warranty-gateway ({newer}): export with that build"
         );
     }
     if let Some(next) = schema.pending.first() {
         anyhow::bail!(
-            "the database {database} is not at this build's schema (V{}__{} is still to be applied): \
-             export with the build that serves it, or migrate it first",
-            next.version,
-            next.name
+            "the database {database} is not at this build's schema ({next} is still to be applied): \
+             export with the build that serves it, or migrate it first"
         );
     }
     let store = Store::open(database).with_context(|| format!("cannot open the database {database}"))?;

@@ -12,19 +12,16 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
     let database = config.database()?;
     let migrated = store::migrate(database).with_context(|| format!("cannot migrate the database {database}"))?;
     for m in &migrated.applied {
-        println!("applied V{}__{}", m.version, m.name);
+        println!("applied {m}");
     }
     let latest = store::latest_migration();
     match migrated.newer.last() {
         // An instance not upgraded yet, in a rolling upgrade.
         Some(newer) => println!(
-            "{database} is at V{}__{}, a newer build's schema, which this build (V{}__{}) may serve: nothing to do",
-            newer.version, newer.name, latest.version, latest.name
+            "{database} is at {newer}, a newer build's schema, which this build ({latest}) may serve: nothing to do"
         ),
         None => println!(
-            "{database} is at V{}__{}{}",
-            latest.version,
-            latest.name,
+            "{database} is at {latest}{}",
             if migrated.applied.is_empty() {
                 " (nothing to do)"
             } else {

@@ -42,7 +42,7 @@ pub(super) fn run(context: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     let report = store::restore_database(from, database)
         .with_context(|| format!("cannot restore {} from {}", database.display(), from.display()))?;
     let at = match &report.schema.latest {
-        Some(m) => format!("V{}__{}", m.version, m.name),
+        Some(m) => m.to_string(),
         None => "from before migrations".to_owned(),
     };
     println!(
@@ -65,17 +65,11 @@ pub(super) fn run(context: &Context, args: &Args) -> anyhow::Result<ExitCode> {
     }
     if !report.schema.newer.is_empty() {
         let latest = store::latest_migration();
-        println!(
-            "a newer build migrated it, and its schema lets this build (V{}__{}) serve it",
-            latest.version, latest.name
-        );
+        println!("a newer build migrated it, and its schema lets this build ({latest}) serve it");
     }
     if !report.schema.pending.is_empty() {
         let latest = store::latest_migration();
-        println!(
-            "serve migrates it to this build's schema (V{}__{}) at start",
-            latest.version, latest.name
-        );
+        println!("serve migrates it to this build's schema ({latest}) at start");
     }
     println!("start the server: batches taken after the backup was made are not in it");
     Ok(ExitCode::SUCCESS)

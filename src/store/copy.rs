@@ -135,8 +135,7 @@ pub fn copy_to_postgres(from: &Path, to: &str) -> Result<CopyReport, StoreError>
     // A newer build's schema may have tables this build would leave empty.
     if let Some(newer) = super::pg::migrate_url(to)?.newer.last() {
         return Err(StoreError::Setup(format!(
-            "the target database was migrated by a newer warranty-gateway (V{}__{}): copy with that build",
-            newer.version, newer.name
+            "the target database was migrated by a newer warranty-gateway ({newer}): copy with that build"
         )));
     }
     let mut target = super::pg::connect(to)?;

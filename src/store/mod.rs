@@ -143,6 +143,13 @@ pub struct Applied {
     pub name: String,
 }
 
+/// As its file is named: `V16__schema_compatibility`.
+impl std::fmt::Display for Applied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "V{}__{}", self.version, self.name)
+    }
+}
+
 /// What bringing a database to this build's schema did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migrated {
@@ -160,8 +167,8 @@ pub(crate) fn log_migrated(migrated: &Migrated) {
     if let Some(newest) = migrated.newer.last() {
         let ours = latest_migration();
         tracing::warn!(
-            database = %format!("V{}__{}", newest.version, newest.name),
-            build = %format!("V{}__{}", ours.version, ours.name),
+            database = %newest,
+            build = %ours,
             "the database was migrated by a newer build, whose schema lets this one serve it: upgrade this instance"
         );
     }
@@ -169,7 +176,7 @@ pub(crate) fn log_migrated(migrated: &Migrated) {
     let (Some(first), Some(last)) = (applied.first(), applied.last()) else {
         return;
     };
-    let names: Vec<String> = applied.iter().map(|m| format!("V{}__{}", m.version, m.name)).collect();
+    let names: Vec<String> = applied.iter().map(Applied::to_string).collect();
     tracing::info!(
         from = first.version,
         to = last.version,
@@ -220,7 +227,7 @@ fn run_migrations(
             Err(e) => {
                 return Err(match e.kind() {
                     refinery::error::Kind::MissingVersion(m) => StoreError::SchemaTooNew {
-                        found: format!("its migration V{}__{} is unknown to this build", m.version(), m.name()),
+                        found: format!("its migration {m} is unknown to this build"),
                     },
                     _ => StoreError::Migration(e),
                 });
@@ -282,21 +289,13 @@ fn schema_against(
                     _ => (a, String::new()),
                 };
                 return Err(StoreError::SchemaTooNew {
-                    found: format!(
-                        "its migration V{}__{} is unknown to this build{why}",
-                        a.version(),
-                        a.name()
-                    ),
+                    found: format!("its migration {a} is unknown to this build{why}"),
                 });
             }
             // A name or checksum of its own: the file was changed after it was applied.
             Some(m) if m != a => {
                 return Err(StoreError::Setup(format!(
-                    "the database's migration V{}__{} is not this build's V{}__{} (its name or checksum differs): migrating refuses it",
-                    a.version(),
-                    a.name(),
-                    m.version(),
-                    m.name()
+                    "the database's migration {a} is not this build's {m} (its name or checksum differs): migrating refuses it"
                 )));
             }
             Some(_) => {}
@@ -311,10 +310,7 @@ fn schema_against(
     if let (Some(unknown), Some(missing)) = (newer.first(), pending.first()) {
         // Not one line of history: a newer build's migrations without some of this build's.
         return Err(StoreError::SchemaTooNew {
-            found: format!(
-                "its migration V{}__{} is unknown to this build, and it lacks this build's V{}__{}",
-                unknown.version, unknown.name, missing.version, missing.name
-            ),
+            found: format!("its migration {unknown} is unknown to this build, and it lacks this build's {missing}"),
         });
     }
     newer.sort_by_key(|m| m.version);
@@ -345,6 +341,21 @@ fn migrated_or_newer(
         },
         Err(e) => Err(e),
     }
+}
+
+/// The newest migration applied to the database (none before the first): on a running server,
+/// a newer build's once one has migrated it (a rolling upgrade).
+pub fn newest_migration(tx: &Tx) -> Result<Option<Applied>, StoreError> {
+    let newest = "SELECT CAST(version AS BIGINT) AS version, name FROM refinery_schema_history \
+                  ORDER BY version DESC LIMIT 1";
+    tx.row(newest, &[], |row| {
+        let version = row.int("version")?;
+        Ok(Applied {
+            version: i32::try_from(version)
+                .map_err(|_| StoreError::Database(format!("a migration's version is {version}").into()))?,
+            name: row.text("name")?,
+        })
+    })
 }
 
 /// The migration a build must know to serve a database once this build has migrated it: what

@@ -116,6 +116,33 @@ async fn an_instance_not_upgraded_yet_serves_a_newer_builds_schema_when_it_allow
     );
     let app = app.restart().await;
     assert_eq!(app.status_of(COMPANY, "S1", "I1").await["TiresLeft"], 4);
+    // /ops/server and the metrics say this instance is behind its database.
+    let latest = warranty_gateway::store::latest_migration();
+    let (status, server) = app.ops_get("/server", &support()).await;
+    assert_eq!(status.as_u16(), 200, "{server}");
+    assert_eq!(
+        server["schema"],
+        format!("V{}__{}", latest.version, latest.name),
+        "{server}"
+    );
+    assert_eq!(server["database"]["schema"], "V901__from_a_newer_build", "{server}");
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\nwarranty_gateway_database_migration 901\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("\nwarranty_gateway_build_migration {}\n", latest.version)),
+        "{metrics}"
+    );
     let (status, body) = app
         .post(COMPANY, &json!({"Registrations": [registration("S1", "I2")]}))
         .await;

@@ -46,9 +46,10 @@ try {
   await page.click("#load");
   await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Loaded"), null, { timeout: 10000 });
 
-  // This server: its build, database and (here) plain HTTP.
+  // This server: its build, database and (here) plain HTTP; a newer build migrated its database.
   const server = await page.locator("#server").innerText();
-  check(/^This server: warranty-gateway \d+\.\d+\.\d+ on (sqlite|postgresql) \(\d+\.\d MB\), started \d{4}-\d\d-\d\d /.test(server) &&
+  check(/^This server: warranty-gateway \d+\.\d+\.\d+ \(schema V\d+__\w+\) on (sqlite|postgresql) \(\d+\.\d MB\), started \d{4}-\d\d-\d\d /.test(server) &&
+        server.includes("database at V98__from_a_newer_build UPGRADE THIS INSTANCE;") &&
         server.includes("plain HTTP") && /last backup \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(30 h ago\) BACKUP STALE;/.test(server),
         "the server line: " + server);
 

@@ -125,6 +125,8 @@ async fn the_operators_page_shows_late_partners_a_chart_an_invoices_trail_and_it
         .unwrap()
         .execute("UPDATE backups SET finished_at = ?1", [stale])
         .unwrap();
+    // A newer build migrated the database since this one started (a rolling upgrade).
+    migrated_by_a_newer_build(&db_path(dir.path()), 98, OlderBuilds::MayServe);
 
     let screenshot = dir.path().join("ops.png");
     drive(

@@ -105,6 +105,18 @@ async fn metrics_count_requests_records_and_batches() {
     }
     let size = sample(&text, "warranty_gateway_database_size_bytes", &[]).unwrap();
     assert!(size >= 4096.0, "{size}");
+    // This build's schema and the database's: the same, until a newer build migrates it.
+    let ours = f64::from(warranty_gateway::store::latest_migration().version);
+    assert_eq!(
+        sample(&text, "warranty_gateway_build_migration", &[]),
+        Some(ours),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "warranty_gateway_database_migration", &[]),
+        Some(ours),
+        "{text}"
+    );
     // Every family shown says what it is, once: a TYPE line and a HELP line of its own (the
     // gauges are rendered apart from the counters and histograms: none in both).
     let families: std::collections::BTreeSet<&str> = text

@@ -349,6 +349,18 @@ impl TestApp {
         }
     }
 
+    /// `GET /metrics`'s text.
+    pub async fn metrics(&self) -> String {
+        let res = self
+            .client
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.text().await.unwrap()
+    }
+
     /// `DELETE /v2/partners/tirecompany_test`, answered 204.
     pub async fn reset_test_tenant(&self) {
         let res = self

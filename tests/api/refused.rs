@@ -146,15 +146,7 @@ async fn requests_refused_at_the_door_are_kept_for_support_with_their_reason_and
     }
 
     // Each is counted by reason.
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for reason in [
         "missing_token",
         "bad_signature",

@@ -170,33 +170,40 @@ pub(super) fn schema_state(url: &str) -> Result<super::SchemaState, StoreError> 
 /// [`super::schema_state`] of the database a connection reaches.
 fn schema_of(client: &mut impl SimpleSql) -> Result<super::SchemaState, StoreError> {
     let runner = embedded::migrations::runner();
-    let applied = match first_value(
-        client,
-        &format!("SELECT to_regclass('{}') IS NOT NULL", super::HISTORY_TABLE),
-    )?
-    .as_deref()
-    {
-        Some("t") => runner
+    let applied = match has_table(client, super::HISTORY_TABLE)? {
+        true => runner
             .get_applied_migrations(&mut SimpleProtocol(client))
             .map_err(StoreError::Migration)?,
-        _ => Vec::new(),
+        false => Vec::new(),
     };
-    let compatibility = format!("SELECT to_regclass('{}') IS NOT NULL", super::COMPATIBILITY_TABLE);
-    let needs = match first_value(client, &compatibility)?.as_deref() {
-        Some("t") => first_value(client, super::NEEDS_MIGRATION)?
+    let needs = match has_table(client, super::COMPATIBILITY_TABLE)? {
+        true => first_value(client, super::NEEDS_MIGRATION)?
             .map(|needs| needs.parse::<i32>().map_err(|e| StoreError::Database(Box::new(e))))
             .transpose()?,
-        _ => None,
+        false => None,
     };
     super::schema_against(runner.get_migrations(), &applied, needs)
 }
 
-/// The first column of the first row `sql` answers, over the simple protocol.
-fn first_value(client: &mut impl SimpleSql, sql: &str) -> Result<Option<String>, StoreError> {
-    Ok(client.simple_query(sql)?.into_iter().find_map(|message| match message {
-        postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+/// The first row `sql` answers, its columns as text (NULL: `None`), over the simple protocol;
+/// none when it answers no row.
+fn first_row(conn: &mut impl SimpleSql, sql: &str) -> Result<Vec<Option<String>>, StoreError> {
+    let row = conn.simple_query(sql)?.into_iter().find_map(|message| match message {
+        postgres::SimpleQueryMessage::Row(row) => Some((0..row.len()).map(|i| row.get(i).map(str::to_owned)).collect()),
         _ => None,
-    }))
+    });
+    Ok(row.unwrap_or_default())
+}
+
+/// The first column of [`first_row`].
+fn first_value(conn: &mut impl SimpleSql, sql: &str) -> Result<Option<String>, StoreError> {
+    Ok(first_row(conn, sql)?.into_iter().next().flatten())
+}
+
+/// Whether the database has a table of this name.
+fn has_table(conn: &mut impl SimpleSql, name: &str) -> Result<bool, StoreError> {
+    let exists = first_value(conn, &format!("SELECT to_regclass('{name}') IS NOT NULL"))?;
+    Ok(exists.as_deref() == Some("t"))
 }
 
 /// The server's settings that an answered batch's durability rests on, as the gateway's
@@ -215,17 +222,14 @@ pub struct Durability {
 
 impl Durability {
     fn read(conn: &mut impl SimpleSql) -> Result<Durability, StoreError> {
-        let messages = conn.simple_query(
+        let row = first_row(
+            conn,
             // missing_ok: an engine that speaks PostgreSQL without one of these settings (the
             // distributed ones) answers NULL, read as not off.
             "SELECT current_setting('fsync', true), current_setting('full_page_writes', true), \
              current_setting('synchronous_commit', true)",
         )?;
-        let row = messages.iter().find_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(row) => Some(row),
-            _ => None,
-        });
-        let setting = |i: usize| row.and_then(|row| row.get(i)).unwrap_or_default().to_owned();
+        let setting = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
         Ok(Durability {
             fsync: setting(0) != "off",
             full_page_writes: setting(1) != "off",
@@ -706,14 +710,8 @@ impl PgStore {
     /// The database's size on disk.
     pub fn size_bytes(&self) -> Option<u64> {
         let mut conn = self.connection().ok()?;
-        conn.conn
-            .simple_query("SELECT pg_database_size(current_database())")
-            .ok()?
-            .into_iter()
-            .find_map(|m| match m {
-                postgres::SimpleQueryMessage::Row(row) => row.get(0).and_then(|v| v.parse().ok()),
-                _ => None,
-            })
+        let size = first_value(&mut conn.conn, "SELECT pg_database_size(current_database())").ok()??;
+        size.parse().ok()
     }
 }
 

@@ -189,7 +189,8 @@ pub(crate) fn log_migrated(migrated: &Migrated) {
 
 /// The newest migration this build knows (both engines have the same numbers).
 pub fn latest_migration() -> Applied {
-    sqlite::latest_migration()
+    static LATEST: LazyLock<Applied> = LazyLock::new(sqlite::latest_migration);
+    LATEST.clone()
 }
 
 /// The first error of type `C` among `e`'s causes: what an engine's driver said, under the
@@ -854,9 +855,24 @@ pub fn dated_registration_usage(
     tx.rows(&*SELECT, &args, usage::usage_with_totals)
 }
 
-/// Answers when the database can be read.
+/// Answers when the database can be read, and this build may still serve it ([`may_serve`]).
 pub fn ping(tx: &Tx) -> Result<(), StoreError> {
-    on_engine!(tx, ping())
+    let needs = tx.row(NEEDS_MIGRATION, &[], |row| row.int("needs_migration"))?;
+    may_serve(needs)
+}
+
+/// Whether this build may serve a database whose [`COMPATIBILITY_TABLE`] `needs` a build to know
+/// that migration. A newer build may have migrated it since this one started, to a schema it
+/// says older builds cannot serve on: an instance left on the old build is then unavailable
+/// (its health check a 503, so a load balancer stops sending to it) until it is upgraded.
+pub(crate) fn may_serve(needs: Option<i64>) -> Result<(), StoreError> {
+    match needs {
+        Some(needs) if needs > i64::from(latest_migration().version) => Err(StoreError::Unavailable {
+            reason: "a newer build migrated the database to a schema this build may not serve: upgrade this instance",
+            cause: format!("only builds that know V{needs} may serve it").into(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 // The names both engines' SQL is made from, derived from the record declarations.

@@ -116,6 +116,8 @@ async fn an_instance_not_upgraded_yet_serves_a_newer_builds_schema_when_it_allow
     );
     let app = app.restart().await;
     assert_eq!(app.status_of(COMPANY, "S1", "I1").await["TiresLeft"], 4);
+    let healthz = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    assert_eq!(healthz.status().as_u16(), 200);
     // /ops/server and the metrics say this instance is behind its database.
     let latest = warranty_gateway::store::latest_migration();
     let (status, server) = app.ops_get("/server", &support()).await;
@@ -142,6 +144,15 @@ async fn an_instance_not_upgraded_yet_serves_a_newer_builds_schema_when_it_allow
         "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
          VALUES (902, 'older_builds_cannot_serve', '2030-01-02T00:00:00Z', '2');
          UPDATE schema_compatibility SET needs_migration = 902;",
+    );
+    // This instance, still running, is out of service: its health check says why, so that a
+    // load balancer stops sending to it.
+    let res = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    let (status, body) = json_of(res).await;
+    assert_eq!(status.as_u16(), 503, "{body}");
+    assert_eq!(
+        body["Error"],
+        "a newer build migrated the database to a schema this build may not serve: upgrade this instance"
     );
     let err = match app.try_restart().await {
         Ok(_) => panic!("served a database its schema says this build may not serve"),

@@ -26,7 +26,6 @@ pub(super) use batches::*;
 use connection::{ConnectError, PgConnection};
 pub(super) use records::*;
 
-use super::at_most_one;
 use super::{Applied, Engine, StoreError, StoreFailure, Tx};
 use crate::telemetry::escaped;
 
@@ -440,13 +439,12 @@ impl<'c> PgTx<'c> {
         Ok(self.run(sql, params)?.0)
     }
 
-    pub(super) fn query_opt(&mut self, sql: &str, params: Params) -> Result<Option<Row>, StoreError> {
-        at_most_one(self.query(sql, params)?)
-    }
-
-    pub(super) fn query_one(&mut self, sql: &str, params: Params) -> Result<Row, StoreError> {
-        self.query_opt(sql, params)?
-            .ok_or_else(|| StoreError::Database("a statement meant to answer one row answered none".into()))
+    /// A statement's one row (the tests' reads).
+    #[cfg(test)]
+    fn query_one(&mut self, sql: &str, params: Params) -> Result<Row, StoreError> {
+        let mut rows = self.query(sql, params)?;
+        assert_eq!(rows.len(), 1, "{sql}");
+        Ok(rows.remove(0))
     }
 
     pub(super) fn execute(&mut self, sql: &str, params: Params) -> Result<u64, StoreError> {
@@ -695,11 +693,16 @@ impl PgStore {
 
     /// Whether the database can be read and take a write now (a one-row update, committed).
     pub fn health(&self) -> Result<(), &'static str> {
-        // One statement on its own is one committed transaction.
+        // One statement on its own is one committed transaction; it reads whether this build
+        // may still serve the database too.
         let probed = self.connection().and_then(|mut conn| {
-            conn.conn
-                .batch_execute("UPDATE health_probe SET checks = checks + 1 WHERE id = 1")?;
-            Ok(())
+            let needs = first_value(
+                &mut conn.conn,
+                "UPDATE health_probe SET checks = checks + 1 WHERE id = 1 \
+                 RETURNING (SELECT needs_migration FROM schema_compatibility)",
+            )?;
+            let needs = needs.map(|needs| needs.parse::<i64>()).transpose();
+            super::may_serve(needs.map_err(|e| StoreError::Database(Box::new(e)))?)
         });
         probed.map_err(|e| {
             tracing::warn!(error = ?escaped(&e), "health check: the database cannot take writes");

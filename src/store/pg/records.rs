@@ -282,11 +282,6 @@ pub(crate) async fn registration_usage_now(
     }))
 }
 
-pub(crate) fn ping(t: &mut PgTx) -> Result<(), StoreError> {
-    t.query_one("SELECT 1", &[])?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::FreshDatabase;

@@ -181,11 +181,6 @@ pub(crate) fn load_registrations(
     Ok(found)
 }
 
-/// Answers when the database can be read.
-pub(crate) fn ping(conn: &Connection) -> Result<(), StoreError> {
-    Ok(conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

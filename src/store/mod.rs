@@ -257,7 +257,7 @@ const HISTORY_TABLE: &str = "refinery_schema_history";
 /// `needs_migration`. A migration older builds cannot serve on sets it to its own version.
 const COMPATIBILITY_TABLE: &str = "schema_compatibility";
 /// The statement that reads it.
-const NEEDS_MIGRATION: &str = "SELECT needs_migration FROM schema_compatibility";
+const NEEDS_MIGRATION: &str = "SELECT CAST(needs_migration AS BIGINT) AS needs_migration FROM schema_compatibility";
 
 /// `applied` (a database's history) against `ours` (this build's migrations): what serve would
 /// apply, or why it would refuse the database, as migrating says it. A database with

@@ -1279,8 +1279,8 @@ pub(crate) mod tests {
         assert_eq!((migrated.applied, migrated.newer), (vec![], vec![future.clone()]));
         assert_eq!(schema_of(&mut client).unwrap().newer, vec![future]);
         // This build's migrations leave what they leave on SQLite.
-        let needs: i32 = client.query_one(super::super::NEEDS_MIGRATION, &[]).unwrap().get(0);
-        assert_eq!(needs, super::super::needs_migration().unwrap());
+        let needs: i64 = client.query_one(super::super::NEEDS_MIGRATION, &[]).unwrap().get(0);
+        assert_eq!(needs, i64::from(super::super::needs_migration().unwrap()));
         // One this build cannot serve on raises it.
         client
             .execute("UPDATE schema_compatibility SET needs_migration = 99", &[])

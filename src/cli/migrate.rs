@@ -20,14 +20,18 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
         Some(newer) => println!(
             "{database} is at {newer}, a newer build's schema, which this build ({latest}) may serve: nothing to do"
         ),
-        None => println!(
-            "{database} is at {latest}{}",
-            if migrated.applied.is_empty() {
-                " (nothing to do)"
-            } else {
-                ""
-            }
-        ),
+        None => {
+            // Who may serve it now: in a rolling upgrade, whether the old build's instances may.
+            let needs = store::needs_migration().context("cannot read what this build's schema needs")?;
+            println!(
+                "{database} is at {latest}{}; builds that know V{needs} or later may serve it",
+                if migrated.applied.is_empty() {
+                    " (nothing to do)"
+                } else {
+                    ""
+                }
+            )
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

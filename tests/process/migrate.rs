@@ -22,6 +22,11 @@ fn migrate_applies_each_migration_once() {
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains("applied"), "{out}");
     assert!(out.contains("nothing to do"), "{out}");
+    let needs = warranty_gateway::store::needs_migration().unwrap();
+    assert!(
+        out.contains(&format!("; builds that know V{needs} or later may serve it")),
+        "{out}"
+    );
 }
 
 #[test]

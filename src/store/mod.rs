@@ -855,22 +855,21 @@ pub fn dated_registration_usage(
     tx.rows(&*SELECT, &args, usage::usage_with_totals)
 }
 
-/// Answers when the database can be read, and this build may still serve it ([`may_serve`]).
-pub fn ping(tx: &Tx) -> Result<(), StoreError> {
-    let needs = tx.row(NEEDS_MIGRATION, &[], |row| row.int("needs_migration"))?;
-    may_serve(needs)
+/// The migration a build must know to serve the database, as it stands now: the health
+/// check's read, for [`may_serve`].
+pub fn needs_now(tx: &Tx) -> Result<Option<i64>, StoreError> {
+    tx.row(NEEDS_MIGRATION, &[], |row| row.int("needs_migration"))
 }
 
 /// Whether this build may serve a database whose [`COMPATIBILITY_TABLE`] `needs` a build to know
 /// that migration. A newer build may have migrated it since this one started, to a schema it
 /// says older builds cannot serve on: an instance left on the old build is then unavailable
 /// (its health check a 503, so a load balancer stops sending to it) until it is upgraded.
-pub(crate) fn may_serve(needs: Option<i64>) -> Result<(), StoreError> {
+pub(crate) fn may_serve(needs: Option<i64>) -> Result<(), &'static str> {
     match needs {
-        Some(needs) if needs > i64::from(latest_migration().version) => Err(StoreError::Unavailable {
-            reason: "a newer build migrated the database to a schema this build may not serve: upgrade this instance",
-            cause: format!("only builds that know V{needs} may serve it").into(),
-        }),
+        Some(needs) if needs > i64::from(latest_migration().version) => {
+            Err("a newer build migrated the database to a schema this build may not serve: upgrade this instance")
+        }
         _ => Ok(()),
     }
 }

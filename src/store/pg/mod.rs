@@ -702,12 +702,13 @@ impl PgStore {
                  RETURNING (SELECT needs_migration FROM schema_compatibility)",
             )?;
             let needs = needs.map(|needs| needs.parse::<i64>()).transpose();
-            super::may_serve(needs.map_err(|e| StoreError::Database(Box::new(e)))?)
+            needs.map_err(|e| StoreError::Database(Box::new(e)))
         });
-        probed.map_err(|e| {
+        let needs = probed.map_err(|e| {
             tracing::warn!(error = ?escaped(&e), "health check: the database cannot take writes");
             e.unavailable().unwrap_or("the database cannot take writes")
-        })
+        })?;
+        super::may_serve(needs)
     }
 
     /// The database's size on disk.

@@ -282,10 +282,11 @@ impl SqliteStore {
     /// write needs room. When a batch holds the writer, its outcome stands in for the probe,
     /// so the check never waits behind a big batch.
     pub fn health(&self) -> Result<(), &'static str> {
-        if let Err(e) = self.read(super::ping) {
+        let needs = self.read(super::needs_now).map_err(|e| {
             tracing::warn!(error = ?escaped(&e), "health check: the database cannot be read");
-            return Err(e.unavailable().unwrap_or("the database cannot be read"));
-        }
+            e.unavailable().unwrap_or("the database cannot be read")
+        })?;
+        super::may_serve(needs)?;
         let probe = |conn: &mut Connection| -> Result<(), StoreError> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.prepare_cached("UPDATE health_probe SET checks = checks + 1 WHERE id = 1")?

@@ -439,14 +439,6 @@ impl<'c> PgTx<'c> {
         Ok(self.run(sql, params)?.0)
     }
 
-    /// A statement's one row (the tests' reads).
-    #[cfg(test)]
-    fn query_one(&mut self, sql: &str, params: Params) -> Result<Row, StoreError> {
-        let mut rows = self.query(sql, params)?;
-        assert_eq!(rows.len(), 1, "{sql}");
-        Ok(rows.remove(0))
-    }
-
     pub(super) fn execute(&mut self, sql: &str, params: Params) -> Result<u64, StoreError> {
         Ok(self.run(sql, params)?.1)
     }
@@ -1070,12 +1062,19 @@ pub(crate) mod tests {
         assert_eq!(probe, 0);
     }
 
+    /// `sql`'s one row, run on the store's transaction.
+    fn one_row(t: &mut PgTx, sql: &str, params: Params) -> Result<Row, StoreError> {
+        let mut rows = t.query(sql, params)?;
+        assert_eq!(rows.len(), 1, "{sql}");
+        Ok(rows.remove(0))
+    }
+
     /// `sql`'s one row's first column, run on the store's transaction.
     fn count(tx: &Tx, sql: &str, params: Params) -> Result<i64, StoreError> {
         let Tx(Engine::Postgres(t)) = tx else {
             panic!("a PostgreSQL transaction")
         };
-        Ok(t.borrow_mut().query_one(sql, params)?.get(0))
+        Ok(one_row(&mut t.borrow_mut(), sql, params)?.get(0))
     }
 
     /// Nothing of a transaction outlives it: no prepared statement, no setting (the statement
@@ -1100,9 +1099,10 @@ pub(crate) mod tests {
                 let Tx(Engine::Postgres(t)) = tx else {
                     panic!("PostgreSQL")
                 };
-                Ok(t.borrow_mut()
-                    .query_one("SELECT current_setting('statement_timeout')", &[])?
-                    .get::<_, String>(0))
+                Ok(
+                    one_row(&mut t.borrow_mut(), "SELECT current_setting('statement_timeout')", &[])?
+                        .get::<_, String>(0),
+                )
             })
             .unwrap();
         assert_eq!(in_a_transaction, "1min");
@@ -1111,7 +1111,8 @@ pub(crate) mod tests {
                 let Tx(Engine::Postgres(t)) = tx else {
                     panic!("PostgreSQL")
                 };
-                let row = t.borrow_mut().query_one(
+                let row = one_row(
+                    &mut t.borrow_mut(),
                     "SELECT array_agg(statement ORDER BY statement), current_setting('statement_timeout') \
                      FROM pg_prepared_statements",
                     &[],

@@ -122,6 +122,12 @@ pub fn copy_to_postgres(from: &Path, to: &str) -> Result<CopyReport, StoreError>
             )
         })?;
     let latest = super::latest_migration().version;
+    if let Some(newer) = applied.filter(|&applied| applied > latest) {
+        return Err(StoreError::Setup(format!(
+            "{} was migrated by a newer warranty-gateway (V{newer}; this build's schema is V{latest}): copy with that build",
+            from.display()
+        )));
+    }
     if applied != Some(latest) {
         return Err(StoreError::Database(
             format!(

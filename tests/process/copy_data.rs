@@ -101,6 +101,20 @@ async fn an_sqlite_database_moves_to_postgres_whole() {
     assert_ne!(code, 0);
     assert!(err.contains("not empty"), "{err}");
 
+    // Nor from a database a newer build migrated: this build would leave out what it added.
+    migrated_by_a_newer_build(&db_path(dir.path()), 98, OlderBuilds::MayServe);
+    let (code, _, err) = run_cli(&["copy-data", "--to", &target.url], &config);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("was migrated by a newer warranty-gateway (V98; this build's schema is V"),
+        "{err}"
+    );
+    assert!(err.contains("copy with that build"), "{err}");
+    rusqlite::Connection::open(db_path(dir.path()))
+        .unwrap()
+        .execute("DELETE FROM refinery_schema_history WHERE version = 98", [])
+        .unwrap();
+
     // Nor into an empty database a newer build migrated, even one this build may serve: its
     // tables may be more than this build fills.
     let newer = PgDatabase::create().unwrap();

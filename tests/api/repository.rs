@@ -159,3 +159,34 @@ fn no_page_repeats_a_heading() {
         }
     }
 }
+
+/// RELIABILITY.md proves each promise by a test it names (`tests/api/x.rs::its_name`, or a
+/// unit test's module path): every name it gives is a test function in that file, so a
+/// renamed test cannot leave a promise pointing at nothing.
+#[test]
+fn every_test_reliability_md_names_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let page = std::fs::read_to_string(root.join("RELIABILITY.md")).unwrap();
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut named = 0;
+    for (at, _) in page.match_indices(".rs::") {
+        let start = page[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "_/.-".contains(c)))
+            .map_or(0, |i| i + 1);
+        let file = format!("{}.rs", &page[start..at]);
+        let rest = &page[at + ".rs::".len()..];
+        let path: String = rest.chars().take_while(|&c| is_name(c)).collect();
+        let test = path.rsplit("::").next().unwrap();
+        let source = std::fs::read_to_string(root.join(&file))
+            .unwrap_or_else(|e| panic!("RELIABILITY.md names {file}, which cannot be read: {e}"));
+        // A name cut short with "..." names the test it begins.
+        let whole = !rest[path.len()..].starts_with("...");
+        let found = source.match_indices(&format!("fn {test}")).any(|(i, _)| {
+            let after = source[i + 3 + test.len()..].chars().next();
+            !whole || matches!(after, Some('(') | Some('<'))
+        });
+        assert!(found, "RELIABILITY.md names {file}::{path}, which is no test there");
+        named += 1;
+    }
+    assert!(named >= 20, "only {named} test names read from RELIABILITY.md");
+}

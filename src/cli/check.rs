@@ -170,15 +170,11 @@ fn https(config: &Config, now: DateTime<Utc>) -> Finding {
     }
 }
 
-/// `V14__backups`.
 /// Whether the instances of the build serving a database now at `at` may go on serving it once
 /// it is migrated to a schema that `needs` a build to know that migration (a rolling upgrade).
 fn after_migrating(at: &Applied, needs: i32) -> String {
     match needs <= at.version {
-        true => format!(
-            "instances of the build at {} may go on serving it (a rolling upgrade)",
-            at
-        ),
+        true => format!("instances of the build at {at} may go on serving it (a rolling upgrade)"),
         false => format!("builds before V{needs} may not serve it then: stop every instance of them first"),
     }
 }
@@ -202,16 +198,14 @@ fn database(config: &Config) -> Finding {
         (None, _) => format!("{database} has no migration yet: serve (or migrate) brings it to {ours}"),
         (Some(at), []) if !state.newer.is_empty() => {
             let said = format!(
-                "{database} is at {}, a newer build's schema, which this build ({ours}) may serve: upgrade this instance",
-                at
+                "{database} is at {at}, a newer build's schema, which this build ({ours}) may serve: upgrade this instance"
             );
             return Finding::new(part, Verdict::Warning, said);
         }
-        (Some(at), []) => format!("{database} is at {}, this build's schema", at),
+        (Some(at), []) => format!("{database} is at {at}, this build's schema"),
         (Some(at), pending) => {
             let applies = format!(
-                "{database} is at {}: serve (or migrate) applies {} at start",
-                at,
+                "{database} is at {at}: serve (or migrate) applies {} at start",
                 pending.iter().map(Applied::to_string).collect::<Vec<_>>().join(", ")
             );
             match store::needs_migration() {

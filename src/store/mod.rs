@@ -865,6 +865,17 @@ pub fn needs_now(tx: &Tx) -> Result<Option<i64>, StoreError> {
 /// that migration. A newer build may have migrated it since this one started, to a schema it
 /// says older builds cannot serve on: an instance left on the old build is then unavailable
 /// (its health check a 503, so a load balancer stops sending to it) until it is upgraded.
+/// [`may_serve`] for a write: refused (a 503; the client's retry reaches an instance that may),
+/// nothing written, when this build may not serve the database now. Each write transaction asks
+/// it first, so an instance left on an old build writes nothing a newer schema would misread,
+/// whether or not a load balancer checks its health.
+pub(crate) fn may_write(needs: Option<i64>) -> Result<(), StoreError> {
+    may_serve(needs).map_err(|reason| StoreError::Unavailable {
+        reason,
+        cause: format!("only builds that know V{} may serve it", needs.unwrap_or_default()).into(),
+    })
+}
+
 pub(crate) fn may_serve(needs: Option<i64>) -> Result<(), &'static str> {
     match needs {
         Some(needs) if needs > i64::from(latest_migration().version) => {

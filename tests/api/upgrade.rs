@@ -154,6 +154,26 @@ async fn an_instance_not_upgraded_yet_serves_a_newer_builds_schema_when_it_allow
         body["Error"],
         "a newer build migrated the database to a schema this build may not serve: upgrade this instance"
     );
+    // And it writes nothing a newer schema would misread: a batch is a 503 the POS retries
+    // (reaching an upgraded instance), nothing of it kept.
+    let res = app
+        .post_raw(
+            COMPANY,
+            &token(),
+            json!({"Registrations": [registration("S1", "I3")]}).to_string(),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    let (_, body) = json_of(res).await;
+    assert!(
+        body["Error"].as_str().unwrap().contains("upgrade this instance"),
+        "{body}"
+    );
+    assert_eq!(
+        app.query_i64("SELECT count(*) FROM registrations WHERE invoice_number = 'I3'"),
+        0
+    );
     let err = match app.try_restart().await {
         Ok(_) => panic!("served a database its schema says this build may not serve"),
         Err(e) => format!("{e:#}"),

@@ -374,7 +374,8 @@ impl<'c> PgTx<'c> {
     /// A write, to be on disk when it is answered, sets synchronous_commit on for itself where
     /// the session's is off (a stronger one, `remote_apply`, is left as it is). Asked of each
     /// session in the same round trip: behind a pooler, sessions made before and after the
-    /// database's default changed may differ.
+    /// database's default changed may differ. A write reads in it too whether this build may
+    /// still serve the database ([`super::may_write`]).
     fn begin(
         conn: &'c mut PgConnection,
         isolation: &str,
@@ -388,16 +389,27 @@ impl<'c> PgTx<'c> {
         };
         let access = if read_only { "READ ONLY" } else { "READ WRITE" };
         let timeout = timeout.as_millis();
-        let synchronous = match read_only {
-            true => "",
-            false => {
-                "; SELECT set_config('synchronous_commit', 'on', true) \
-                 WHERE current_setting('synchronous_commit', true) = 'off'"
-            }
-        };
-        t.conn.batch_execute(&format!(
-            "START TRANSACTION ISOLATION LEVEL {isolation}, {access}; SET LOCAL statement_timeout = {timeout}{synchronous}"
+        let begin =
+            format!("START TRANSACTION ISOLATION LEVEL {isolation}, {access}; SET LOCAL statement_timeout = {timeout}");
+        if read_only {
+            t.conn.batch_execute(&begin)?;
+            return Ok(t);
+        }
+        // The compatibility row is the first row answered.
+        let messages = t.conn.simple_query(&format!(
+            "{begin}; {}; SELECT set_config('synchronous_commit', 'on', true) \
+             WHERE current_setting('synchronous_commit', true) = 'off'",
+            super::NEEDS_MIGRATION
         ))?;
+        let needs = messages.iter().find_map(|message| match message {
+            postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::parse::<i64>)),
+            _ => None,
+        });
+        let needs = needs
+            .flatten()
+            .transpose()
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        super::may_write(needs)?;
         Ok(t)
     }
 

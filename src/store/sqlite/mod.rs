@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 pub use backup::RestoreReport;
 pub(super) use backup::restore_database;
@@ -259,6 +259,11 @@ impl SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
+        let needs = tx
+            .prepare_cached(super::NEEDS_MIGRATION)
+            .and_then(|mut read| read.query_row([], |r| r.get::<_, i64>(0)).optional())
+            .map_err(StoreError::from)?;
+        super::may_write(needs)?;
         let out = f(&Tx(Engine::Sqlite(&tx)))?;
         tx.commit().map_err(StoreError::from)?;
         Ok(out)

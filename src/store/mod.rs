@@ -266,7 +266,7 @@ const NEEDS_MIGRATION: &str = "SELECT CAST(needs_migration AS BIGINT) AS needs_m
 fn schema_against(
     ours: &[refinery::Migration],
     applied: &[refinery::Migration],
-    needs: Option<i32>,
+    needs: Option<i64>,
 ) -> Result<SchemaState, StoreError> {
     let named = |m: &refinery::Migration| Applied {
         version: m.version(),
@@ -277,14 +277,14 @@ fn schema_against(
     for a in applied {
         match ours.iter().find(|m| m.version() == a.version()) {
             // A newer build's, which lets this one serve: in a rolling upgrade.
-            None if a.version() > our_newest && needs.is_some_and(|needs| needs <= our_newest) => {
+            None if a.version() > our_newest && needs.is_some_and(|needs| needs <= i64::from(our_newest)) => {
                 newer.push(named(a));
             }
             None => {
                 // Named: the migration that said older builds may not serve, when it is one.
                 let (a, why) = match needs {
                     Some(needs) if a.version() > our_newest => (
-                        applied.iter().find(|m| m.version() == needs).unwrap_or(a),
+                        applied.iter().find(|m| i64::from(m.version()) == needs).unwrap_or(a),
                         format!(", and only builds that know V{needs} may serve it"),
                     ),
                     _ => (a, String::new()),

@@ -176,9 +176,7 @@ fn schema_of(client: &mut impl SimpleSql) -> Result<super::SchemaState, StoreErr
         false => Vec::new(),
     };
     let needs = match has_table(client, super::COMPATIBILITY_TABLE)? {
-        true => first_value(client, super::NEEDS_MIGRATION)?
-            .map(|needs| needs.parse::<i32>().map_err(|e| StoreError::Database(Box::new(e))))
-            .transpose()?,
+        true => needs_of(client, super::NEEDS_MIGRATION)?,
         false => None,
     };
     super::schema_against(runner.get_migrations(), &applied, needs)
@@ -197,6 +195,12 @@ fn first_row(conn: &mut impl SimpleSql, sql: &str) -> Result<Vec<Option<String>>
 /// The first column of [`first_row`].
 fn first_value(conn: &mut impl SimpleSql, sql: &str) -> Result<Option<String>, StoreError> {
     Ok(first_row(conn, sql)?.into_iter().next().flatten())
+}
+
+/// The compatibility row's `needs_migration`, the first value `sql` answers.
+fn needs_of(conn: &mut impl SimpleSql, sql: &str) -> Result<Option<i64>, StoreError> {
+    let needs = first_value(conn, sql)?.map(|needs| needs.parse::<i64>()).transpose();
+    needs.map_err(|e| StoreError::Database(Box::new(e)))
 }
 
 /// Whether the database has a table of this name.
@@ -396,19 +400,14 @@ impl<'c> PgTx<'c> {
             return Ok(t);
         }
         // The compatibility row is the first row answered.
-        let messages = t.conn.simple_query(&format!(
-            "{begin}; {}; SELECT set_config('synchronous_commit', 'on', true) \
-             WHERE current_setting('synchronous_commit', true) = 'off'",
-            super::NEEDS_MIGRATION
-        ))?;
-        let needs = messages.iter().find_map(|message| match message {
-            postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::parse::<i64>)),
-            _ => None,
-        });
-        let needs = needs
-            .flatten()
-            .transpose()
-            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        let needs = needs_of(
+            t.conn,
+            &format!(
+                "{begin}; {}; SELECT set_config('synchronous_commit', 'on', true) \
+                 WHERE current_setting('synchronous_commit', true) = 'off'",
+                super::NEEDS_MIGRATION
+            ),
+        )?;
         super::may_write(needs)?;
         Ok(t)
     }
@@ -700,13 +699,11 @@ impl PgStore {
         // One statement on its own is one committed transaction; it reads whether this build
         // may still serve the database too.
         let probed = self.connection().and_then(|mut conn| {
-            let needs = first_value(
+            needs_of(
                 &mut conn.conn,
                 "UPDATE health_probe SET checks = checks + 1 WHERE id = 1 \
                  RETURNING (SELECT needs_migration FROM schema_compatibility)",
-            )?;
-            let needs = needs.map(|needs| needs.parse::<i64>()).transpose();
-            needs.map_err(|e| StoreError::Database(Box::new(e)))
+            )
         });
         let needs = probed.map_err(|e| {
             tracing::warn!(error = ?escaped(&e), "health check: the database cannot take writes");

@@ -107,8 +107,14 @@ fn examine(config: &Config, now: DateTime<Utc>) -> Vec<Finding> {
     let mut findings = vec![listening(config), https(config, now), database(config)];
     findings.extend(durability(config));
     findings.extend(backup(config, now));
+    // Whether the partner still signs with a credential that ends, when one does.
+    let ends = config
+        .partners
+        .iter()
+        .any(|p| p.credentials().iter().any(|c| c.not_after.is_some()));
+    let uses = ends.then(|| super::partners::kept_uses(config).ok()).flatten();
     findings.extend(
-        super::partners::warnings(&config.partners, now)
+        super::partners::warnings(&config.partners, now, uses.as_deref())
             .into_iter()
             .map(|w| Finding::new("partners", Verdict::Warning, w)),
     );

@@ -57,7 +57,8 @@ enum Command {
     /// Write a new P-256 key pair for a v3 partner into a folder: private.pem (for the
     /// partner, to sign its tokens) and public.pem (for v3_public_key_file in config.toml).
     Keygen(keygen::Args),
-    /// List the configured partners (never their secrets).
+    /// List the configured partners and their credentials (never a secret), with each
+    /// credential's end and when it last verified a token (read from the database).
     Partners,
     /// Bring the database up to this build's schema and exit (serve does it too, at start-up).
     Migrate,

@@ -385,11 +385,25 @@ pub fn durability(database: &Database) -> Result<Option<pg::Durability>, StoreEr
     }
 }
 
+/// Runs the read `f` in one snapshot of the database a config names, without migrating it or
+/// making it (`check`, `partners`): `None`, and nothing run, when there is no database yet or
+/// its schema is from before `table`.
+pub fn read_existing<R>(
+    database: &Database,
+    table: &str,
+    f: impl FnOnce(&Tx) -> Result<R, StoreError>,
+) -> Result<Option<R>, StoreError> {
+    match database {
+        Database::Sqlite { path } => sqlite::read_file_with(path, table, f),
+        Database::Postgres { url, .. } => pg::read_url_with(url, table, f),
+    }
+}
+
 /// The newest backup `backup` recorded in the database a config names, read without migrating
 /// it (`check`): `None` before the first, and on PostgreSQL, which its own tools back up.
 pub fn recorded_backup(database: &Database) -> Result<Option<crate::model::backup::Backup>, StoreError> {
     match database {
-        Database::Sqlite { path } => Ok(sqlite::read_file_with(path, "backups", last_backup)?.flatten()),
+        Database::Sqlite { .. } => Ok(read_existing(database, "backups", last_backup)?.flatten()),
         Database::Postgres { .. } => Ok(None),
     }
 }

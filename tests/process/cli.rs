@@ -366,12 +366,17 @@ fn partners_lists_each_secret_of_a_rotation_and_warns_before_one_ends() {
         stdout.contains(&format!("from ${SECRET_ENV} (+2 more, below)")),
         "{stdout}"
     );
+    // No database yet: no credential has verified a token.
     assert!(
-        stdout.contains(&format!("secret 1: from ${SECRET_ENV}, no end, signs `token`'s tokens")),
+        stdout.contains(&format!(
+            "secret 1: from ${SECRET_ENV}, no end, no token verified with it on record, signs `token`'s tokens"
+        )),
         "{stdout}"
     );
     assert!(
-        stdout.contains(&format!("secret 2: inline, until {soon}T23:59:59Z")),
+        stdout.contains(&format!(
+            "secret 2: inline, until {soon}T23:59:59Z, no token verified with it on record"
+        )),
         "{stdout}"
     );
     assert!(
@@ -381,13 +386,22 @@ fn partners_lists_each_secret_of_a_rotation_and_warns_before_one_ends() {
     assert!(
         stderr.contains(&format!(
             "secret 2 of tirecompany stops verifying tokens at {soon}T23:59:59Z, within 14 days \
-             (whether the partner still signs with it: GET /ops/partners, its credentials)"
+             (no token signed with it is on record)"
         )),
         "{stderr}"
     );
     assert!(
         stderr.contains("secret 3 of tirecompany stopped verifying tokens at 2020-01-01T23:59:59Z"),
         "{stderr}"
+    );
+    // `check` warns the same.
+    let (_, checked, _) = run_cli(&["check"], &config);
+    assert!(
+        checked.contains(&format!(
+            "secret 2 of tirecompany stops verifying tokens at {soon}T23:59:59Z, within 14 days \
+             (no token signed with it is on record)"
+        )),
+        "{checked}"
     );
     for text in [&stdout, &stderr] {
         assert!(!text.contains("old-secret") && !text.contains(SECRET), "{text}");
@@ -538,6 +552,14 @@ fn token_keygen_and_partners_need_no_database_url() {
     let (code, listed, stderr) = run_cli(&["partners"], &config);
     assert_eq!(code, 0, "{stderr}");
     assert!(listed.contains("tirecompany"), "{listed}");
+    // Without the database, what only it knows is left out, saying why.
+    assert!(
+        stderr.contains(&format!(
+            "warning: when each credential last verified a token is not shown: \
+             database.url_env: the environment variable {var} is not set"
+        )),
+        "{stderr}"
+    );
     let keys = dir.path().join("keys");
     let (code, _, stderr) = run_cli(&["keygen", "--out", keys.to_str().unwrap()], &config);
     assert_eq!(code, 0, "{stderr}");

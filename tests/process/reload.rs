@@ -107,6 +107,29 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
             ("secret 2".to_owned(), used_before[0].1.clone())
         ]
     );
+    // `partners`, for an operator at the command line, says the same from the database (every
+    // instance's uses): whether the partner still signs with the secret that ends.
+    let used = used_before[0].1.clone().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (listed, warned) = loop {
+        let (code, listed, warned) = run_cli(&["partners"], &config);
+        assert_eq!(code, 0, "{warned}");
+        if listed.contains("last verified") || Instant::now() > deadline {
+            break (listed, warned);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        listed.contains("secret 1: inline, no end, no token verified with it on record, signs `token`'s tokens"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!(
+            "secret 2: from ${SECRET_ENV}, until 2999-12-31T23:59:59Z, last verified a token at {used}"
+        )),
+        "{listed}"
+    );
+    assert!(!warned.contains("warning"), "{warned}");
     assert_eq!(lookup(&server, "tirecompany", &new).await, 204);
     assert_eq!(lookup(&server, "tirecompany", &old).await, 204);
     let ending = |metrics: &str| {

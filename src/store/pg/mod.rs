@@ -166,6 +166,27 @@ pub(super) fn schema_state(url: &str) -> Result<super::SchemaState, StoreError> 
     schema_of(&mut connect(url)?)
 }
 
+/// [`super::read_existing`] on PostgreSQL: one read-only snapshot, on a connection of its own.
+pub(super) fn read_url_with<R>(
+    url: &str,
+    table: &str,
+    f: impl FnOnce(&Tx) -> Result<R, StoreError>,
+) -> Result<Option<R>, StoreError> {
+    let target = connection_config(url)?;
+    let mut conn =
+        PgConnection::open(&target.config, &target.tls, CONNECT_TIMEOUT).map_err(|e| StoreError::Unavailable {
+            reason: "the database cannot be reached",
+            cause: Box::new(e),
+        })?;
+    if !has_table(&mut conn, table)? {
+        return Ok(None);
+    }
+    let t = RefCell::new(PgTx::begin(&mut conn, "REPEATABLE READ", true, STATEMENT_TIMEOUT)?);
+    let out = f(&Tx(Engine::Postgres(&t)))?;
+    t.into_inner().commit()?;
+    Ok(Some(out))
+}
+
 /// [`super::schema_state`] of the database a connection reaches.
 fn schema_of(client: &mut impl SimpleSql) -> Result<super::SchemaState, StoreError> {
     let runner = embedded::migrations::runner();

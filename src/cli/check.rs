@@ -104,15 +104,21 @@ fn plural(n: usize, what: &str) -> String {
 
 /// Every part serve needs beyond the config itself, as it stands at `now`.
 fn examine(config: &Config, now: DateTime<Utc>) -> Vec<Finding> {
-    let mut findings = vec![listening(config), https(config, now), database(config)];
-    findings.extend(durability(config));
-    findings.extend(backup(config, now));
+    let (database, reached) = database(config);
+    let mut findings = vec![listening(config), https(config, now), database];
+    // A database that cannot be reached is said once: each read below would wait for it again.
+    if reached {
+        findings.extend(durability(config));
+        findings.extend(backup(config, now));
+    }
     // Whether the partner still signs with a credential that ends, when one does.
     let ends = config
         .partners
         .iter()
         .any(|p| p.credentials().iter().any(|c| c.not_after.is_some()));
-    let uses = ends.then(|| super::partners::kept_uses(config).ok()).flatten();
+    let uses = (reached && ends)
+        .then(|| super::partners::kept_uses(config).ok())
+        .flatten();
     findings.extend(
         super::partners::warnings(&config.partners, now, uses.as_deref())
             .into_iter()
@@ -185,17 +191,27 @@ fn after_migrating(at: &Applied, needs: i32) -> String {
     }
 }
 
-/// The database reached as serve reaches it, and its schema against this build's.
-fn database(config: &Config) -> Finding {
+/// The database reached as serve reaches it, and its schema against this build's; and whether
+/// it was reached.
+fn database(config: &Config) -> (Finding, bool) {
     let part = "database";
     let database = match config.database() {
         Ok(database) => database,
-        Err(e) => return Finding::new(part, Verdict::Failed, format!("{e:#}")),
+        Err(e) => return (Finding::new(part, Verdict::Failed, format!("{e:#}")), false),
     };
     let state = match store::schema_state(database) {
         Ok(state) => state,
-        Err(e) => return Finding::new(part, Verdict::Failed, format!("{database}: {e}")),
+        Err(e) => {
+            let reached = e.unavailable().is_none() && !matches!(e, store::StoreError::Setup(_));
+            return (Finding::new(part, Verdict::Failed, format!("{database}: {e}")), reached);
+        }
     };
+    (schema(database, &state), true)
+}
+
+/// What the database's schema `state` means for serve, and for the instances serving it now.
+fn schema(database: &Database, state: &store::SchemaState) -> Finding {
+    let part = "database";
     let ours = store::latest_migration().to_string();
     let said = match (&state.latest, state.pending.as_slice()) {
         _ if matches!(database, Database::Sqlite { path } if !path.exists()) => {

@@ -344,3 +344,40 @@ fn a_postgres_database_is_read_without_being_migrated() {
     assert_eq!(code, 1, "{out}");
     assert!(line(&out, "database").contains("FAILED"), "{out}");
 }
+
+/// A database that cannot be reached is tried once and said once: the durability, backup and
+/// credential reads that follow would each wait for it again (on a black-holed host, the whole
+/// connect timeout each).
+#[test]
+fn an_unreachable_database_is_tried_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A "database server" that closes every connection it is offered, counting them.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let offered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&offered);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    let config = write_config_with(
+        dir.path(),
+        &format!("url = \"postgres://gw@127.0.0.1:{port}/gw?sslmode=disable\""),
+    );
+    // A secret that ends, so that whether the partner still signs with it would be read too.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let ending = text.replace(
+        &format!("secret_env = \"{SECRET_ENV}\""),
+        &format!("secrets = [ {{ secret_env = \"{SECRET_ENV}\", not_after = \"2999-12-31\" }} ]"),
+    );
+    assert_ne!(ending, text);
+    std::fs::write(&config, ending).unwrap();
+
+    let (code, out, _) = run_cli(&["check"], &config);
+    assert_eq!(code, 1, "{out}");
+    assert!(line(&out, "database").contains("FAILED"), "{out}");
+    assert!(!out.contains("durable"), "{out}");
+    assert_eq!(offered.load(std::sync::atomic::Ordering::SeqCst), 1, "{out}");
+}

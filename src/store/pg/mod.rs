@@ -181,10 +181,21 @@ pub(super) fn read_url_with<R>(
     if !has_table(&mut conn, table)? {
         return Ok(None);
     }
-    let t = RefCell::new(PgTx::begin(&mut conn, "REPEATABLE READ", true, STATEMENT_TIMEOUT)?);
+    in_transaction(&mut conn, "REPEATABLE READ", true, STATEMENT_TIMEOUT, f).map(Some)
+}
+
+/// `f` in one transaction on `conn` (as [`PgTx::begin`] starts it), committed when it succeeds.
+fn in_transaction<R, E: From<StoreError>>(
+    conn: &mut PgConnection,
+    isolation: &str,
+    read_only: bool,
+    timeout: Duration,
+    f: impl FnOnce(&Tx) -> Result<R, E>,
+) -> Result<R, E> {
+    let t = RefCell::new(PgTx::begin(conn, isolation, read_only, timeout)?);
     let out = f(&Tx(Engine::Postgres(&t)))?;
     t.into_inner().commit()?;
-    Ok(Some(out))
+    Ok(out)
 }
 
 /// [`super::schema_state`] of the database a connection reaches.
@@ -679,15 +690,7 @@ impl PgStore {
         E: From<StoreError>,
     {
         let mut conn = self.connection()?;
-        let t = RefCell::new(PgTx::begin(
-            &mut conn.conn,
-            isolation,
-            read_only,
-            self.statement_timeout,
-        )?);
-        let out = f(&Tx(Engine::Postgres(&t)))?;
-        t.into_inner().commit()?;
-        Ok(out)
+        in_transaction(&mut conn.conn, isolation, read_only, self.statement_timeout, f)
     }
 
     /// One REPEATABLE READ read-only transaction: one snapshot for all its statements.

@@ -35,6 +35,14 @@ case "${1:-}" in
   start)
     BIN=$(bin_dir)
     [ -x "$BIN/initdb" ] || { echo "no PostgreSQL server binaries found (apt-get install postgresql)" >&2; exit 1; }
+    # Every tool an option needs is looked for before anything is started: a failure later would
+    # leave a running server behind.
+    if [ "${2:-}" = "--tls" ]; then
+      command -v openssl >/dev/null 2>&1 || { echo "no openssl (apt-get install openssl)" >&2; exit 1; }
+    fi
+    if [ "${2:-}" = "--pgbouncer" ]; then
+      command -v pgbouncer >/dev/null 2>&1 || { echo "no pgbouncer (apt-get install pgbouncer)" >&2; exit 1; }
+    fi
     DIR=$(mktemp -d /tmp/wg-pg.XXXXXX)
     chown postgres:postgres "$DIR"
     PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -42,7 +50,6 @@ case "${1:-}" in
     echo "-k $DIR -p $PORT -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" > "$DIR/options"
     URL="postgres://postgres@127.0.0.1:$PORT/postgres"
     if [ "${2:-}" = "--tls" ]; then
-      command -v openssl >/dev/null 2>&1 || { echo "no openssl (apt-get install openssl)" >&2; exit 1; }
       TLS="$DIR/tls"
       mkdir "$TLS"
       EC=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
@@ -63,7 +70,6 @@ case "${1:-}" in
     fi
     runuser -u postgres -- "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "$(tr '\n' ' ' < "$DIR/options")" start >/dev/null
     if [ "${2:-}" = "--pgbouncer" ]; then
-      command -v pgbouncer >/dev/null 2>&1 || { echo "no pgbouncer (apt-get install pgbouncer)" >&2; exit 1; }
       BPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
       mkdir "$DIR/bouncer"
       echo '"postgres" ""' > "$DIR/bouncer/userlist.txt"

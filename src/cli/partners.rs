@@ -1,5 +1,6 @@
 //! `partners`: the configured partners, a line each, and each of their credentials (secrets by
-//! position, v3 keys by kid; never a value) with when it stops verifying and when it last
+//! position, v3 keys by kid; never a value; a lone secret on its partner's line) with when it
+//! stops verifying and when it last
 //! verified a token (on any instance, as the database keeps it: read, never migrated); a
 //! warning for each short secret, for the bundled demo secret, and for each credential that
 //! ends within [`EXPIRY_WARNING_DAYS`], saying whether the partner still signs with it.
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 
 use super::Context;
-use crate::config::{Config, CredentialKind, MIN_SECRET_BYTES, Partners};
+use crate::config::{Config, CredentialInfo, CredentialKind, MIN_SECRET_BYTES, Partners};
 use crate::model::credential::CredentialUse;
 use crate::store;
 use crate::wire::format_timestamp;
@@ -41,9 +42,17 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
         // When its nightly batch is due (expected_upload_by, upload_days), in its zone.
         let due = p.upload_due.map_or("-".to_owned(), |due| due.to_string());
         let credentials = p.credentials_used(uses.as_deref().unwrap_or_default());
-        let more = match p.secrets.len() {
-            1 => String::new(),
-            n => format!(" (+{} more, below)", n - 1),
+        let used = |c: &CredentialInfo| match (&uses, c.last_used_at) {
+            (None, _) => String::new(),
+            (Some(_), Some(at)) => format!(", last verified a token at {}", format_timestamp(&at)),
+            (Some(_), None) => ", no token verified with it on record".to_owned(),
+        };
+        // One secret without an end is said on the partner's line; more, or one that ends, below.
+        let below = credentials.len() > 1 || credentials.iter().any(|c| c.not_after.is_some());
+        let more = match (below, p.secrets.len()) {
+            (false, _) => used(&credentials[0]),
+            (true, 1) => String::new(),
+            (true, n) => format!(" (+{} more, below)", n - 1),
         };
         println!(
             "{:<24} {:>10} {:>6}  {:<20} {due:<13}  {}{more}",
@@ -53,8 +62,8 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
             p.timezone.name(),
             credentials[0].source
         );
-        if p.secrets.len() > 1 || credentials.iter().any(|c| c.not_after.is_some()) {
-            for c in credentials {
+        if below {
+            for c in &credentials {
                 let signs = if c.kind == CredentialKind::Secret && c.id == "1" {
                     ", signs `token`'s tokens"
                 } else {
@@ -63,12 +72,7 @@ pub(super) fn run(context: &Context) -> anyhow::Result<ExitCode> {
                 let until = c
                     .not_after
                     .map_or("no end".to_owned(), |e| format!("until {}", format_timestamp(&e)));
-                let used = match (&uses, c.last_used_at) {
-                    (None, _) => String::new(),
-                    (Some(_), Some(at)) => format!(", last verified a token at {}", format_timestamp(&at)),
-                    (Some(_), None) => ", no token verified with it on record".to_owned(),
-                };
-                println!("    {}: {}, {until}{used}{signs}", named(c.kind, &c.id), c.source);
+                println!("    {}: {}, {until}{}{signs}", named(c.kind, &c.id), c.source, used(c));
             }
         }
     }

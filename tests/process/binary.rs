@@ -280,6 +280,20 @@ pub fn run_cli(args: &[&str], config: &Path) -> (i32, String, String) {
     )
 }
 
+/// `partners`' stdout and stderr, once its stdout is `done` (or after 10 s): each instance keeps
+/// a credential's use in the database after the request's answer, off its way.
+pub fn partners_until(config: &Path, done: impl Fn(&str) -> bool) -> (String, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (code, listed, warned) = run_cli(&["partners"], config);
+        assert_eq!(code, 0, "{warned}");
+        if done(&listed) || std::time::Instant::now() > deadline {
+            return (listed, warned);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Puts tirecompany on v3: `keygen` makes a key pair in `dir/keys`, the config gets its
 /// public key and issuer and `[v3]`'s two audiences. Answers the private key's path.
 pub fn enable_v3(dir: &Path, config: &Path) -> PathBuf {

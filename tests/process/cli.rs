@@ -522,6 +522,16 @@ async fn token_names_the_v3_key_by_kid_and_partners_lists_the_keys() {
             .unwrap();
         assert_eq!(res.status(), 200, "kid {kid}");
     }
+    // Each key's last use, from the database.
+    let used = |kid: &str| format!("v3 key \"{kid}\": public key, no end, last verified a token at ");
+    let (listed, _) = partners_until(&config, |listed| listed.matches("last verified").count() == 2);
+    assert!(listed.contains(&used("b")), "{listed}");
+    assert!(
+        listed.contains(&format!(
+            "v3 key \"a\": public key, until {soon}T23:59:59Z, last verified a token at "
+        )),
+        "{listed}"
+    );
     let (code, _, err) = token_v3("c", "a");
     assert_ne!(code, 0);
     assert!(err.contains("no v3 key with kid \"c\""), "{err}");

@@ -86,6 +86,15 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
     assert_eq!(lookup(&server, "tirecompany", &new).await, 401);
     let used_before = last_used(&server, operator.trim()).await;
     assert!(used_before[0].1.is_some(), "{used_before:?}");
+    // A lone secret's last use is on its partner's line.
+    let (listed, _) = partners_until(&config, |listed| listed.contains("last verified"));
+    assert!(
+        listed.contains(&format!(
+            "from ${SECRET_ENV}, last verified a token at {}",
+            used_before[0].1.as_ref().unwrap()
+        )),
+        "{listed}"
+    );
 
     // The rotation begins: the new secret first, the old one until its end; a partner added.
     let rotating = original.replace(
@@ -110,15 +119,7 @@ async fn a_reload_rotates_a_secret_adds_a_partner_and_a_bad_file_changes_nothing
     // `partners`, for an operator at the command line, says the same from the database (every
     // instance's uses): whether the partner still signs with the secret that ends.
     let used = used_before[0].1.clone().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let (listed, warned) = loop {
-        let (code, listed, warned) = run_cli(&["partners"], &config);
-        assert_eq!(code, 0, "{warned}");
-        if listed.contains("last verified") || Instant::now() > deadline {
-            break (listed, warned);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (listed, warned) = partners_until(&config, |listed| listed.contains("last verified"));
     assert!(
         listed.contains("secret 1: inline, no end, no token verified with it on record, signs `token`'s tokens"),
         "{listed}"

@@ -1,9 +1,9 @@
 //! `partners`: the configured partners, a line each, and each of their credentials (secrets by
 //! position, v3 keys by kid; never a value; a lone secret on its partner's line) with when it
-//! stops verifying and when it last
-//! verified a token (on any instance, as the database keeps it: read, never migrated); a
-//! warning for each short secret, for the bundled demo secret, and for each credential that
-//! ends within [`EXPIRY_WARNING_DAYS`], saying whether the partner still signs with it.
+//! stops verifying and when it last verified a token (on any instance, as the database keeps
+//! it: read, never migrated); a warning for each short secret, for the bundled demo secret, and
+//! for each credential that ends within [`EXPIRY_WARNING_DAYS`], saying whether the partner
+//! still signs with it.
 
 use std::process::ExitCode;
 

@@ -44,6 +44,8 @@ case "${1:-}" in
       command -v pgbouncer >/dev/null 2>&1 || { echo "no pgbouncer (apt-get install pgbouncer)" >&2; exit 1; }
     fi
     DIR=$(mktemp -d /tmp/wg-pg.XXXXXX)
+    # Whatever fails from here on takes the half-made cluster down with it.
+    trap 'runuser -u postgres -- "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1; rm -rf "$DIR"' ERR
     chown postgres:postgres "$DIR"
     PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     runuser -u postgres -- "$BIN/initdb" -D "$DIR/data" -A trust -U postgres --no-sync >/dev/null

@@ -146,13 +146,19 @@ pub(super) fn connect(url: &str) -> Result<postgres::Client, StoreError> {
 fn connect_to(target: &url::Target) -> Result<postgres::Client, StoreError> {
     postgres::Config::from(target.config.clone())
         .connect(target.tls.clone())
-        .map_err(|e| match url::tls_refusal(&e) {
-            Some(reason) => {
-                let check = target.certificate_check();
-                StoreError::Setup(format!("the database server's TLS was refused: {reason} ({check})"))
-            }
-            None => StoreError::from(e),
-        })
+        .map_err(|e| not_connected(target, e))
+}
+
+/// Why a connection to `target` was not made: a certificate its TLS refused, named with what it
+/// was checked against, or the driver's error as the store classes it.
+fn not_connected(target: &url::Target, e: postgres::Error) -> StoreError {
+    match url::tls_refusal(&e) {
+        Some(reason) => {
+            let check = target.certificate_check();
+            StoreError::Setup(format!("the database server's TLS was refused: {reason} ({check})"))
+        }
+        None => StoreError::from(e),
+    }
 }
 
 /// Connects to the database a URL names and migrates it (`warranty-gateway migrate`).
@@ -173,11 +179,13 @@ pub(super) fn read_url_with<R>(
     f: impl FnOnce(&Tx) -> Result<R, StoreError>,
 ) -> Result<Option<R>, StoreError> {
     let target = connection_config(url)?;
-    let mut conn =
-        PgConnection::open(&target.config, &target.tls, CONNECT_TIMEOUT).map_err(|e| StoreError::Unavailable {
+    let mut conn = PgConnection::open(&target.config, &target.tls, CONNECT_TIMEOUT).map_err(|e| match e {
+        ConnectError::Database(e) => not_connected(&target, e),
+        ConnectError::Io(_) => StoreError::Unavailable {
             reason: "the database cannot be reached",
             cause: Box::new(e),
-        })?;
+        },
+    })?;
     if !has_table(&mut conn, table)? {
         return Ok(None);
     }

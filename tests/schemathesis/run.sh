@@ -115,11 +115,15 @@ ARGS=(--max-examples "${MAX_EXAMPLES:-100}")
 # hooks.py gives each generated v3 create an invoiceNumber of its own: else nearly all were 409
 # (the generator draws "0" again and again), and no new id led on to GET, metadata or PATCH.
 export SCHEMATHESIS_HOOKS="$ROOT/tests/schemathesis/hooks.py"
+# Every check runs by default. `--checks all` on the command line would also outrank
+# schemathesis.toml's per-operation `enabled = false`: with it, use_after_free judged a GET of a
+# test tenant after its reset (DELETE), which answers 204 by design, and failed a run that
+# happened on that chain.
 for attempt in 1 2 3 4 5; do
   set +e
   # From the throwaway folder: hypothesis keeps its cache (.hypothesis/) where it runs.
   (cd "$DIR" && "$ROOT/$VENV/bin/schemathesis" --config-file "$ROOT/tests/schemathesis/schemathesis.toml" \
-    run "$ROOT/openapi.yaml" --url "http://127.0.0.1:$PORT" --checks all --workers 2 --no-color "${ARGS[@]}") \
+    run "$ROOT/openapi.yaml" --url "http://127.0.0.1:$PORT" --workers 2 --no-color "${ARGS[@]}") \
     > "$DIR/report.txt" 2>&1
   code=$?
   set -e
